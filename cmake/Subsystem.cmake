@@ -1,0 +1,36 @@
+# smartcity_subsystem(NAME DEPS dep...)
+#   Builds the folder's *.cc (except tests) into library smartcity_<NAME>, and the folder's tests:
+#   *_test.cc  -> one GoogleTest binary <NAME>_test, CTest label "unit" (fast, no external services);
+#   *_itest.cc -> one GoogleTest binary <NAME>_itest, CTest label "integration" (may start real
+#                 Kafka, PostgreSQL, S3 or a browser on loopback; slower).
+# New files are picked up without editing CMake (CONFIGURE_DEPENDS).
+function(smartcity_subsystem NAME)
+  cmake_parse_arguments(ARG "" "" "DEPS;TEST_DEPS" ${ARGN})
+  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
+  file(GLOB unit_tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cc)
+  file(GLOB integration_tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_itest.cc)
+  file(GLOB test_support CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_testutil.cc)
+  list(REMOVE_ITEM srcs ${unit_tests} ${integration_tests} ${test_support} "")
+  set(lib smartcity_${NAME})
+  if(srcs)
+    add_library(${lib} STATIC ${srcs})
+    target_include_directories(${lib} PUBLIC ${CMAKE_SOURCE_DIR}/src)
+    target_link_libraries(${lib} PUBLIC ${ARG_DEPS})
+  else()
+    add_library(${lib} INTERFACE)
+    target_include_directories(${lib} INTERFACE ${CMAKE_SOURCE_DIR}/src)
+    target_link_libraries(${lib} INTERFACE ${ARG_DEPS})
+  endif()
+  if(unit_tests)
+    add_executable(${NAME}_test ${unit_tests} ${test_support})
+    target_link_libraries(${NAME}_test PRIVATE ${lib} ${ARG_TEST_DEPS} GTest::gtest GTest::gtest_main)
+    gtest_discover_tests(${NAME}_test PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
+  endif()
+  if(integration_tests)
+    add_executable(${NAME}_itest ${integration_tests} ${test_support})
+    target_link_libraries(${NAME}_itest PRIVATE ${lib} ${ARG_TEST_DEPS} GTest::gtest GTest::gtest_main)
+    target_compile_definitions(${NAME}_itest PRIVATE
+      SMARTCITY_SOURCE_DIR="${CMAKE_SOURCE_DIR}" SMARTCITY_BINARY_DIR="${CMAKE_BINARY_DIR}")
+    gtest_discover_tests(${NAME}_itest PROPERTIES LABELS integration DISCOVERY_TIMEOUT 60)
+  endif()
+endfunction()

@@ -1,0 +1,51 @@
+// The subcommand registry of the smartcity binary. Each subcommand lives in its own file and adds
+// itself to the root CLI11 app with a Register*() function; main() parses once and runs the one
+// subcommand that was given.
+//
+// Exit codes: 0 success; 1 the work failed (broker down, disk full, ...); 2 bad usage, option, value
+// or config file (nothing was done).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/time.h"
+#include "transport/message.h"
+
+namespace smartcity::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+struct Command {
+  CLI::App* app;
+  std::function<int()> run;
+};
+using CommandList = std::vector<Command>;
+
+// Set by SIGINT/SIGTERM; long-running commands stop cleanly and print their summary.
+extern std::atomic<bool> g_stop_requested;
+void InstallStopSignalHandlers();
+
+// Prints "smartcity: <message>" on stderr and returns the exit code for the status's kind.
+int ReportError(const Status& s);
+// Prints "smartcity: <message>" on stderr and returns kExitUsage.
+int UsageError(const std::string& message);
+
+// Options whose values are durations ("10s", "2m") or timestamps; CLI11 validates them at parse time
+// so a bad value is a usage error naming the flag.
+CLI::Option* AddDurationOption(CLI::App* app, const std::string& name, Micros* target, const std::string& help);
+CLI::Option* AddTimestampOption(CLI::App* app, const std::string& name, EventTime* target, const std::string& help);
+
+// --vehicle-topic ... --emergency-topic, each also read from the seeds' variable (VEHICLE_TOPIC, ...).
+void AddTopicNameOptions(CLI::App* app, TopicNames* topics);
+
+void RegisterSimulate(CLI::App& root, CommandList& commands);
+void RegisterRun(CLI::App& root, CommandList& commands);
+
+}  // namespace smartcity::cli

@@ -1,0 +1,50 @@
+#include "simulation/driver.h"
+
+namespace smartcity::simulation {
+
+Status RunSimulation(Simulator& sim, Sink& sink, Clock& clock, const DriverOptions& options,
+                     const std::function<void(const Progress&)>& on_progress) {
+  const ProcessingTime started = clock.Now();
+  ProcessingTime next_report = started + options.progress_every;
+  std::vector<Message> batch;
+  batch.reserve(1024);
+  bool first = true;
+  EventTime first_tick{};
+  Status result;
+  auto report = [&](bool final) {
+    if (!on_progress) return;
+    on_progress(Progress{&sim.summary(), &sink.counters(), sim.now(),
+                         std::chrono::duration<double>(clock.Now() - started), final});
+  };
+  while (true) {
+    if (options.stop != nullptr && options.stop->load(std::memory_order_relaxed)) break;
+    const bool more = sim.NextTick(&batch);
+    if (first) {
+      first_tick = sim.now();
+      first = false;
+    }
+    if (options.speedup > 0) {
+      // Tick k is released when processing time reaches start + (event time of k - first) / speedup.
+      const auto event_elapsed = std::chrono::duration<double>(sim.now() - first_tick);
+      const auto due = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                     event_elapsed / options.speedup);
+      clock.SleepUntil(due);
+    }
+    if (!batch.empty()) {
+      result = sink.Write(batch);
+      if (!result.ok()) break;
+    }
+    if (!more) break;
+    if (on_progress && clock.Now() >= next_report) {
+      report(false);
+      next_report += options.progress_every;
+      if (next_report < clock.Now()) next_report = clock.Now() + options.progress_every;
+    }
+  }
+  Status flushed = sink.Flush(options.flush_timeout);
+  report(true);
+  if (!result.ok()) return result;
+  return flushed;
+}
+
+}  // namespace smartcity::simulation
