@@ -24,6 +24,8 @@ function(smartcity_subsystem NAME)
   if(unit_tests)
     add_executable(${NAME}_test ${unit_tests} ${test_support})
     target_link_libraries(${NAME}_test PRIVATE ${lib} ${ARG_TEST_DEPS} GTest::gtest GTest::gtest_main)
+    target_compile_definitions(${NAME}_test PRIVATE
+      SMARTCITY_SOURCE_DIR="${CMAKE_SOURCE_DIR}" SMARTCITY_BINARY_DIR="${CMAKE_BINARY_DIR}")
     gtest_discover_tests(${NAME}_test PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
   endif()
   if(integration_tests)
