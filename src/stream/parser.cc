@@ -1,6 +1,8 @@
 #include "stream/parser.h"
 
+#include <algorithm>
 #include <charconv>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <span>
@@ -222,6 +224,19 @@ void Base64(std::string_view in, std::string* out) {
   }
 }
 
+// Drops values appended to some columns of `batch` beyond its shortest column (a half-written row).
+void TrimToRows(RecordBatch* batch) {
+  size_t rows = SIZE_MAX;
+  for (size_t c = 0; c < batch->num_columns(); ++c) rows = std::min(rows, batch->column(c).size());
+  for (size_t c = 0; c < batch->num_columns(); ++c) {
+    Column& col = batch->column(c);
+    if (col.size() == rows) continue;
+    Column copy(col.type());
+    for (size_t r = 0; r < rows; ++r) copy.AppendFrom(col, r);
+    col = std::move(copy);
+  }
+}
+
 }  // namespace
 
 struct EventParser::Impl {
@@ -283,7 +298,11 @@ struct EventParser::Impl {
       case od::json_type::number: return v.get_double().error();
       case od::json_type::string: return v.get_string().error();
       case od::json_type::boolean: return v.get_bool().error();
-      case od::json_type::null: return v.is_null() ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
+      case od::json_type::null: {
+        bool is_null = false;
+        if (auto e = v.is_null().get(is_null)) return e;
+        return is_null ? simdjson::SUCCESS : simdjson::INCORRECT_TYPE;
+      }
     }
     return simdjson::SUCCESS;
   }
@@ -309,9 +328,20 @@ bool EventParser::Parse(Topic topic, std::string_view payload, SourcePosition po
     reason_.append(" bytes exceeds the ");
     reason_.append(std::to_string(options_.max_payload_bytes));
     reason_.append("-byte limit");
-  } else if (ParseValid(topic, payload, position, raw)) {
-    counters_.valid[t]++;
-    return true;
+  } else {
+    bool valid = false;
+    try {
+      valid = ParseValid(topic, payload, position, raw);
+    } catch (const std::exception& e) {
+      // simdjson is built with exceptions; every call here checks error codes, so this is a safety
+      // net: a record must never stop the pipeline. Undo a half-appended row.
+      reason_ = std::string("internal parser error: ") + e.what();
+      TrimToRows(raw);
+    }
+    if (valid) {
+      counters_.valid[t]++;
+      return true;
+    }
   }
   AppendDeadLetter(topic, payload, position, received_at, dead_letters);
   counters_.dead_letters[t]++;
