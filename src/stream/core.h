@@ -10,6 +10,11 @@
 //   ... write out.raw[t], out.enriched, out.dead_letters, out.late_events; checkpoint ...
 // At the end of a bounded run: core.Flush(&out) and write once more.
 //
+// Replayable epochs (docs/processor.md): at the start of epoch E take wm = core.ComputeWatermark()
+// (or, when re-running E after a crash, the wm recorded for it), record it, then
+// core.AdvanceWatermarkTo(wm, &out) followed by the epoch's Process() calls. The epoch's output is then
+// a function of (state after E-1, records of E, wm) only.
+//
 // Every input record ends up in exactly one of: its raw table (valid) or `_dead_letters` (invalid).
 // A valid vehicle/weather/emergency record behind the watermark is in its raw table AND in
 // `_late_events`, and is not joined.
@@ -69,6 +74,14 @@ class StreamCore {
 
   // End of a micro-batch: advances the watermark; emits the NULL-emergency rows it finalises.
   EventTime AdvanceWatermark(StreamOutput* out) { return join_.AdvanceWatermark(&out->enriched); }
+  // The same in two steps, for replayable epochs: compute (and record) the watermark, then apply it.
+  // On replay apply the recorded value instead of computing one: the output is then identical.
+  EventTime ComputeWatermark() { return join_.ComputeWatermark(); }
+  EventTime AdvanceWatermarkTo(EventTime watermark, StreamOutput* out) {
+    return join_.AdvanceWatermarkTo(watermark, &out->enriched);
+  }
+  // The watermark in force: records with an earlier event time are late.
+  EventTime watermark() const { return join_.watermark(); }
 
   // End of a bounded run: emits every pending enriched row.
   void Flush(StreamOutput* out) { join_.Flush(&out->enriched); }

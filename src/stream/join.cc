@@ -308,8 +308,8 @@ void EventTimeJoin::AddEmergencies(const RecordBatch& batch, size_t begin, size_
   if (end > begin) tracker_.Observe(JoinInput::kEmergency, EventTime(Micros(max_ts)));
 }
 
-EventTime EventTimeJoin::AdvanceWatermark(RecordBatch* enriched) {
-  const EventTime watermark = tracker_.Advance();
+EventTime EventTimeJoin::AdvanceWatermarkTo(EventTime requested, RecordBatch* enriched) {
+  const EventTime watermark = tracker_.Set(requested);
   if (watermark == EventTime::min()) return watermark;
   State& s = *state_;
   const int64_t wm = watermark.time_since_epoch().count();

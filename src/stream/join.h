@@ -79,9 +79,15 @@ class EventTimeJoin {
   void AddEmergencies(const RecordBatch& batch, size_t begin, size_t end, RecordBatch* enriched,
                       std::vector<LateRecord>* late);
 
-  // End of a micro-batch: recomputes the watermark, emits the vehicle readings it has finalised
-  // (NULL-emergency rows), evicts expired state. Returns the new watermark.
-  EventTime AdvanceWatermark(RecordBatch* enriched);
+  // End of a micro-batch: AdvanceWatermarkTo(ComputeWatermark()).
+  EventTime AdvanceWatermark(RecordBatch* enriched) { return AdvanceWatermarkTo(ComputeWatermark(), enriched); }
+  // The watermark the inputs call for now (see WatermarkTracker::Compute); does not apply it.
+  EventTime ComputeWatermark() { return tracker_.Compute(); }
+  // Puts `watermark` in force (never backwards) — e.g. the value recorded for an epoch being replayed —
+  // then emits the vehicle readings it finalises (NULL-emergency rows) and evicts expired state.
+  // Output depends only on the state, the records added and the watermarks passed here, never on the
+  // clock. Returns the watermark in force.
+  EventTime AdvanceWatermarkTo(EventTime watermark, RecordBatch* enriched);
 
   // End of a bounded run: emits every pending row and clears the state (the watermark stays).
   void Flush(RecordBatch* enriched);

@@ -304,6 +304,35 @@ TEST(JoinTest, IdleEmergencyInputStopsHoldingTheWatermark) {
   EXPECT_FALSE(h.join.tracker().holding(JoinInput::kEmergency));
 }
 
+TEST(JoinTest, ReplayWithRecordedWatermarksIgnoresTheClock) {
+  // First run: the emergency input goes idle (processing time), which moves the watermark.
+  JoinOptions o;
+  o.watermark.idle_timeout = std::chrono::seconds(5);
+  JoinHarness live(o), replay(o);
+  std::vector<EventTime> recorded;
+  auto feed = [](JoinHarness& h, int t) {
+    h.Vehicle("car", At(t));
+    h.Weather("car", At(t));
+    if (t == 3) h.Emergency("car", At(3));
+  };
+  for (int t = 0; t < 400; ++t) {
+    feed(live, t);
+    live.clock.Advance(std::chrono::seconds(1));
+    recorded.push_back(live.join.ComputeWatermark());
+    live.join.AdvanceWatermarkTo(recorded.back(), &live.out);
+  }
+  EXPECT_GT(live.join.watermark(), At(3)) << "the idle emergency input stopped holding it back";
+  // Replay on a clock that never moves (so nothing is idle), applying the recorded watermarks.
+  for (int t = 0; t < 400; ++t) {
+    feed(replay, t);
+    replay.join.AdvanceWatermarkTo(recorded[static_cast<size_t>(t)], &replay.out);
+  }
+  EXPECT_EQ(testing::Keys(live.out), testing::Keys(replay.out));
+  EXPECT_GT(live.out.num_rows(), 200u);
+  // Its own (frozen) clock would call for a lower watermark; computing never lowers it.
+  EXPECT_EQ(replay.join.ComputeWatermark(), replay.join.watermark());
+}
+
 TEST(JoinTest, SerializeRestoreRoundTrip) {
   JoinHarness a(Window(2));
   for (int t = 0; t < 30; ++t) {

@@ -37,7 +37,12 @@ EventTime WatermarkTracker::InputWatermark(JoinInput i) const {
   return in.max_event_time - options_.delay;
 }
 
-EventTime WatermarkTracker::Advance() {
+EventTime WatermarkTracker::Set(EventTime w) {
+  watermark_ = std::max(watermark_, w);
+  return watermark_;
+}
+
+EventTime WatermarkTracker::Compute() {
   const ProcessingTime now = clock_->Now();
   bool any_holding = false, any_data = false;
   EventTime min_holding = EventTime::max();
@@ -54,11 +59,8 @@ EventTime WatermarkTracker::Advance() {
       min_holding = std::min(min_holding, w);
     }
   }
-  if (any_data) {
-    const EventTime candidate = any_holding ? min_holding : max_any;
-    watermark_ = std::max(watermark_, candidate);
-  }
-  return watermark_;
+  if (!any_data) return watermark_;
+  return std::max(watermark_, any_holding ? min_holding : max_any);
 }
 
 Status WatermarkTracker::SerializeState(std::string* out) const {

@@ -6,11 +6,11 @@
 // until it has been idle (no records) for `idle_timeout` of processing time (Clock); an input that never
 // saw a record does not hold it back (as in Spark). When no input holds it back but some have data, the
 // join watermark moves to the largest input watermark (the whole stream has gone quiet). It never goes
-// backwards. It is recomputed only by Advance(), at the end of a micro-batch: a record is late when its
+// backwards. It moves only by Set() / Advance(), at the end of a micro-batch: a record is late when its
 // event time is strictly before the watermark in force when it arrives (the one of the previous
 // micro-batch), exactly as Spark filters late rows against the previous batch's watermark.
 //
-// Before the first Advance() that finds data the watermark is EventTime::min() (nothing is late).
+// Before the first Set() / Advance() with data the watermark is EventTime::min() (nothing is late).
 //
 // Ownership: borrows the Clock, which must outlive the tracker. Thread-safety: one thread at a time.
 #pragma once
@@ -52,13 +52,18 @@ class WatermarkTracker {
   // records with data). Marks the input active now.
   void Observe(JoinInput input, EventTime max_event_time);
 
-  // Recomputes the join watermark from the inputs (end of a micro-batch); returns it.
-  EventTime Advance();
+  // The join watermark the inputs call for now (processing time decides idleness), never below the
+  // current one. Changes nothing but the holding() flags. Record it when the epoch must be replayable.
+  EventTime Compute();
+  // Makes `w` the watermark in force (ignored if it is behind the current one); returns the result.
+  EventTime Set(EventTime w);
+  // Set(Compute()): the end of a micro-batch.
+  EventTime Advance() { return Set(Compute()); }
 
   bool has_data(JoinInput i) const { return inputs_[Index(i)].has_data; }
   // max event time - D of the input (EventTime::min() with no data).
   EventTime InputWatermark(JoinInput i) const;
-  // Whether the input held the watermark back at the last Advance().
+  // Whether the input held the watermark back at the last Compute().
   bool holding(JoinInput i) const { return inputs_[Index(i)].holding; }
   const WatermarkOptions& options() const { return options_; }
 
