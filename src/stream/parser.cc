@@ -261,7 +261,8 @@ struct EventParser::Impl {
     if (ondemand.iterate(input).get(doc) != simdjson::SUCCESS) return -1;
     od::value root;
     simdjson::error_code e = doc.get_value().get(root);
-    if (e == simdjson::SUCCESS) e = Walk(root);
+    if (e == simdjson::SUCCESS) e = Walk(root, 0);
+    if (e == simdjson::DEPTH_ERROR) return -1;  // our walk's own limit: no reliable position
     if (e == simdjson::SUCCESS) e = simdjson::TRAILING_CONTENT;  // DOM refused it, the walk did not: it is what follows
     const char* where = nullptr;
     if (e == simdjson::SUCCESS || doc.current_location().get(where) != simdjson::SUCCESS) return -1;
@@ -269,8 +270,11 @@ struct EventParser::Impl {
     return where - padded.data();
   }
 
-  // Visits every value, so that On-Demand stops exactly where the document breaks.
-  static simdjson::error_code Walk(od::value v) {
+  // Visits every value, so that On-Demand stops exactly where the document breaks. Depth is bounded
+  // here because On-Demand only asserts its own limit (in debug builds) instead of checking it.
+  static constexpr int kMaxWalkDepth = 256;
+  static simdjson::error_code Walk(od::value v, int depth) {
+    if (depth >= kMaxWalkDepth) return simdjson::DEPTH_ERROR;
     od::json_type t;
     if (auto e = v.type().get(t)) return e;
     switch (t) {
@@ -281,7 +285,7 @@ struct EventParser::Impl {
           od::field f;
           if (auto e = std::move(fr).get(f)) return e;
           if (auto e = f.unescaped_key().error()) return e;
-          if (auto e = Walk(f.value())) return e;
+          if (auto e = Walk(f.value(), depth + 1)) return e;
         }
         return simdjson::SUCCESS;
       }
@@ -291,7 +295,7 @@ struct EventParser::Impl {
         for (auto er : a) {
           od::value x;
           if (auto e = std::move(er).get(x)) return e;
-          if (auto e = Walk(x)) return e;
+          if (auto e = Walk(x, depth + 1)) return e;
         }
         return simdjson::SUCCESS;
       }
@@ -363,7 +367,7 @@ bool EventParser::ParseValid(Topic topic, std::string_view payload, SourcePositi
       return false;
     }
     reason_.append("invalid JSON");
-    const int64_t at = im.ErrorOffset(payload.size());
+    const int64_t at = e == simdjson::DEPTH_ERROR ? -1 : im.ErrorOffset(payload.size());
     if (at >= 0) {
       reason_.append(" at byte ");
       reason_.append(std::to_string(at));

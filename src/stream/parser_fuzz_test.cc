@@ -144,6 +144,12 @@ TEST_F(ParserFuzzTest, RandomBytesAndHostileShapes) {
   const std::string deep_object = std::string(2000, '[') + "1" + std::string(2000, ']');
   ASSERT_NO_FATAL_FAILURE(Feed(Topic::kVehicle, deep_object));
   ASSERT_NO_FATAL_FAILURE(Feed(Topic::kVehicle, std::string(1000, '"')));
+  for (int depth : {200, 300, 1000, 1023, 1024, 1025}) {
+    const std::string nested = "{\"x\":" + std::string(static_cast<size_t>(depth), '[') +
+                               std::string(static_cast<size_t>(depth), ']') + "} trailing";
+    ASSERT_NO_FATAL_FAILURE(Feed(Topic::kVehicle, nested));
+    ASSERT_NO_FATAL_FAILURE(Feed(Topic::kVehicle, nested.substr(0, nested.size() / 2)));
+  }
   ASSERT_NO_FATAL_FAILURE(Feed(Topic::kVehicle, std::string_view("\0\0\0", 3)));
   ASSERT_NO_FATAL_FAILURE(Feed(Topic::kWeather, R"({"location":{"lat":1e308,"lon":-1e308}})"));
   ASSERT_NO_FATAL_FAILURE(Feed(Topic::kWeather, R"({"humidity":99999999999999999999999})"));
