@@ -130,6 +130,21 @@ struct EventTimeJoin::State {
     device_index.emplace(devices.back()->id, index);
     return *devices.back();
   }
+  // Devices with no rows left are forgotten once they are the majority of a large table, so that a
+  // stream of ever-new deviceIds cannot grow memory without bound. Order is kept (output order depends
+  // on it) and pruning depends only on the state, so replays stay identical.
+  void PruneIdleDevices() {
+    static constexpr size_t kMinDevicesToPrune = 1024;
+    if (devices.size() < kMinDevicesToPrune) return;
+    size_t empty = 0;
+    for (const auto& d : devices) empty += d->vehicles.empty() && d->weather.empty() && d->emergencies.empty();
+    if (empty * 2 < devices.size()) return;
+    std::erase_if(devices, [](const std::unique_ptr<Device>& d) {
+      return d->vehicles.empty() && d->weather.empty() && d->emergencies.empty();
+    });
+    device_index.clear();
+    for (uint32_t i = 0; i < devices.size(); ++i) device_index.emplace(devices[i]->id, i);
+  }
   uint32_t Intern(std::string_view s) {
     auto it = string_index.find(s);
     if (it != string_index.end()) return it->second;
@@ -338,6 +353,7 @@ EventTime EventTimeJoin::AdvanceWatermarkTo(EventTime requested, RecordBatch* en
       s.rows[static_cast<size_t>(JoinInput::kEmergency)]--;
     }
   }
+  s.PruneIdleDevices();
   return watermark;
 }
 

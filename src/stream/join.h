@@ -14,7 +14,8 @@
 //   and emergency rows are evicted when W passes their ts + 2J: a vehicle reading still in state
 //   (v.ts >= W - J) can match them up to J earlier than itself, and they must still be there when the
 //   vehicle's (v, w, NULL) rows are emitted or its (v, w, e) row completes. With J = 0 both rules are
-//   "older than the watermark".
+//   "older than the watermark". Devices left without rows are forgotten once they are the majority
+//   of 1024 or more (a stream of ever-new deviceIds cannot grow memory without bound).
 // - Flush() (end of a bounded run) emits every pending row and empties the state, so for an input
 //   with no late records the output equals the batch SQL join over the raw tables, row for row,
 //   multiplicities included.

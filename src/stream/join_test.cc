@@ -271,6 +271,23 @@ TEST(JoinTest, StateIsEvictedBehindTheWatermark) {
   EXPECT_EQ(h.join.StateRows(JoinInput::kVehicle), 0u);
 }
 
+TEST(JoinTest, DevicesWithoutStateAreForgotten) {
+  JoinHarness h;
+  for (int d = 0; d < 3000; ++d) {
+    const std::string dev = "one-off-" + std::to_string(d);
+    h.Vehicle(dev, At(d * 0.01));
+    h.Weather(dev, At(d * 0.01));
+  }
+  EXPECT_EQ(h.join.devices(), 3000u);
+  h.SetWatermark(At(100));
+  EXPECT_EQ(h.join.devices(), 1u) << "only the pacer still has state";
+  EXPECT_EQ(h.out.num_rows(), 3000u);
+  h.Vehicle("one-off-7", At(200));  // a forgotten device comes back: a fresh entry
+  h.Weather("one-off-7", At(200));
+  h.join.Flush(&h.out);
+  EXPECT_EQ(h.RowsOf("one-off-7").size(), 2u);
+}
+
 TEST(JoinTest, FlushEmitsPendingNullRows) {
   JoinHarness h;
   h.Vehicle("car", At(10));
