@@ -9,7 +9,7 @@ Result<std::unique_ptr<MockKafkaCluster>> MockKafkaCluster::Start(int brokers) {
   std::unique_ptr<MockKafkaCluster> c(new MockKafkaCluster());
   KafkaOptions opts;
   opts.bootstrap_servers = "127.0.0.1:1";  // never contacted: this handle only hosts the mock cluster
-  SC_ASSIGN_OR_RETURN(RdKafkaConfPtr conf, MakeKafkaConf(opts, {}));
+  SC_ASSIGN_OR_RETURN(RdKafkaConfPtr conf, MakeKafkaConf(opts, {{"log_level", "0"}}));
   SC_ASSIGN_OR_RETURN(c->owner_, MakeKafkaHandle(RD_KAFKA_PRODUCER, std::move(conf)));
   c->cluster_ = rd_kafka_mock_cluster_new(c->owner_.get(), brokers);
   if (c->cluster_ == nullptr) return Status::Internal("cannot start librdkafka's mock cluster");
