@@ -9,8 +9,8 @@
 // Nothing is committed automatically anywhere.
 //
 // Poll() returns a batch of records as borrowed views: the span and every key/value in it stay valid
-// until the next Poll(), Seek() or Close() on the same source, and building a batch allocates nothing
-// per record.
+// until the next Poll() or Close() on the same source (Seek, Pause and Resume leave it valid), and
+// building a batch allocates nothing per record.
 //
 // Rebalances (the assignment changing) happen only inside Poll() and Close(), on the caller's thread:
 //   1. RebalanceListener::OnPartitionsRevoked(partitions, lost): the partitions are about to go. Every
@@ -156,8 +156,15 @@ class EventSource {
   // Positions of the owned partitions, sorted: just after the last record returned by Poll.
   virtual std::vector<PartitionPosition> Positions() const = 0;
   // Moves owned partitions to the given positions (unset: the earliest record); the next Poll reads
-  // from there. Records of the current batch become invalid. Partitions not owned are an error.
+  // from there. Partitions not owned are an error (kInvalidArgument).
   virtual Status Seek(std::span<const PartitionPosition> positions) = 0;
+
+  // Stops returning records of the given owned partitions until Resume(); their positions stay put.
+  // For replaying an epoch exactly: a partition that reached its recorded end waits while the other
+  // partitions of its group catch up. Pausing is forgotten when a partition is revoked.
+  virtual Status Pause(std::span<const TopicPartition> partitions) = 0;
+  // Reading continues at the partitions' positions.
+  virtual Status Resume(std::span<const TopicPartition> partitions) = 0;
 
   // Lag of every owned partition, from the latest known end of each partition (no network round trip).
   virtual std::vector<PartitionLag> Lag() = 0;

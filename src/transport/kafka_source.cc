@@ -482,8 +482,9 @@ Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records, std:
       auto& states = parts_[static_cast<size_t>(*topic)];
       if (static_cast<size_t>(m->partition) < states.size()) st = &states[static_cast<size_t>(m->partition)];
     }
-    // Not ours any more, or from before a seek: the current owner reads it from its own position.
-    if (st == nullptr || !st->owned || (st->fetched && m->offset < st->fetched->value())) {
+    // Not ours any more, from before a seek, or paused (fetched before the pause took effect; Resume
+    // seeks back to the position): whoever reads the partition next reads it from its position.
+    if (st == nullptr || !st->owned || st->paused || (st->fetched && m->offset < st->fetched->value())) {
       rd_kafka_message_destroy(m);
       ++counters_.stale_dropped;
       continue;
@@ -547,7 +548,6 @@ Status KafkaSource::CheckReachable() {
 }
 
 Status KafkaSource::Seek(std::span<const PartitionPosition> positions) {
-  ReleaseBatch();
   if (closed_) return Status::Aborted("the Kafka source is closed");
   if (!sticky_.ok()) return sticky_;
   RdKafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(positions.size())));
@@ -583,6 +583,43 @@ Status KafkaSource::Seek(std::span<const PartitionPosition> positions) {
     st.fetched = p.next;
   }
   return Status::OK();
+}
+
+Result<RdKafkaPartitionListPtr> KafkaSource::OwnedList(std::span<const TopicPartition> partitions,
+                                                       std::string_view what) const {
+  RdKafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (const TopicPartition& tp : partitions) {
+    const PartitionState* st = FindState(tp);
+    if (st == nullptr || !st->owned) {
+      return Status::InvalidArgument("cannot " + std::string(what) + " " + ToString(tp, options_.kafka.topics) +
+                                     ": this member does not own it");
+    }
+    rd_kafka_topic_partition_list_add(list.get(), options_.kafka.topics[tp.topic].c_str(), tp.partition.value());
+  }
+  return list;
+}
+
+Status KafkaSource::Pause(std::span<const TopicPartition> partitions) {
+  if (closed_) return Status::Aborted("the Kafka source is closed");
+  SC_ASSIGN_OR_RETURN(RdKafkaPartitionListPtr list, OwnedList(partitions, "pause"));
+  SC_RETURN_IF_ERROR(KafkaStatus(rd_kafka_pause_partitions(rk_.get(), list.get()), "cannot pause partitions"));
+  for (const TopicPartition& tp : partitions) {
+    PartitionState& st = State(tp);
+    st.paused = true;
+    st.fetched = st.delivered;
+  }
+  return Status::OK();
+}
+
+Status KafkaSource::Resume(std::span<const TopicPartition> partitions) {
+  if (closed_) return Status::Aborted("the Kafka source is closed");
+  SC_ASSIGN_OR_RETURN(RdKafkaPartitionListPtr list, OwnedList(partitions, "resume"));
+  // Records fetched while paused were dropped, so restart the fetch at the position.
+  std::vector<PartitionPosition> here;
+  for (const TopicPartition& tp : partitions) here.push_back({tp, State(tp).delivered});
+  for (const TopicPartition& tp : partitions) State(tp).paused = false;
+  SC_RETURN_IF_ERROR(Seek(here));
+  return KafkaStatus(rd_kafka_resume_partitions(rk_.get(), list.get()), "cannot resume partitions");
 }
 
 std::vector<PartitionLag> KafkaSource::Lag() {

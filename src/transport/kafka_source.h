@@ -62,6 +62,8 @@ class KafkaSource final : public EventSource {
   std::vector<TopicPartition> Assignment() const override;
   std::vector<PartitionPosition> Positions() const override;
   Status Seek(std::span<const PartitionPosition> positions) override;
+  Status Pause(std::span<const TopicPartition> partitions) override;
+  Status Resume(std::span<const TopicPartition> partitions) override;
   std::vector<PartitionLag> Lag() override;
   const SourceCounters& counters() const override { return counters_; }
   Status PublishPositions() override;
@@ -78,6 +80,7 @@ class KafkaSource final : public EventSource {
  private:
   struct PartitionState {
     bool owned = false;
+    bool paused = false;
     std::optional<SourcePosition> delivered;  // after the last record returned by Poll
     std::optional<SourcePosition> fetched;    // after the last record put into the batch being built
   };
@@ -103,6 +106,8 @@ class KafkaSource final : public EventSource {
   const PartitionState* FindState(const TopicPartition& tp) const;
   bool Cooperative() const;
   Status CheckReachable();
+  // Checks that every partition is owned; builds the librdkafka list of them.
+  Result<RdKafkaPartitionListPtr> OwnedList(std::span<const TopicPartition> partitions, std::string_view what) const;
 
   KafkaSourceOptions options_;
   PositionStore& store_;

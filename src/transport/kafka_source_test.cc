@@ -191,6 +191,31 @@ TEST(KafkaSourceTest, SeekMovesOwnedPartitionsAndRefusesOthers) {
   for (size_t i = 0; i < again.size(); ++i) EXPECT_EQ(again[i], static_cast<int64_t>(5 + i));
   const PartitionPosition foreign[] = {{TP(Topic::kGps, 9), SourcePosition(0)}};
   EXPECT_EQ((*src)->Seek(foreign).kind(), ErrorKind::kInvalidArgument);
+
+  // Pause: rewind two partitions, pause one; only the other is read until Resume, which continues
+  // the paused one at its position.
+  const PartitionPosition rewind[] = {{TP(Topic::kVehicle, 0), SourcePosition(0)}, {TP(Topic::kGps, 0), SourcePosition(0)}};
+  ASSERT_TRUE((*src)->Seek(rewind).ok());
+  const TopicPartition gps0[] = {TP(Topic::kGps, 0)};
+  ASSERT_TRUE((*src)->Pause(gps0).ok());
+  const size_t vehicle0 = expected.at(TP(Topic::kVehicle, 0)).size();
+  const size_t gps0_size = expected.at(TP(Topic::kGps, 0)).size();
+  std::map<TopicPartition, std::vector<int64_t>> seen;
+  auto read_until = [&](const TopicPartition& tp, size_t n) {
+    const auto until = steady_clock::now() + milliseconds(15000);
+    while (seen[tp].size() < n && steady_clock::now() < until) {
+      auto batch = (*src)->Poll(100, milliseconds(100));
+      ASSERT_TRUE(batch.ok());
+      for (const SourceRecord& r : *batch) seen[TP(r.topic, r.partition.value())].push_back(r.position.value());
+    }
+  };
+  read_until(TP(Topic::kVehicle, 0), vehicle0);
+  EXPECT_EQ(seen[TP(Topic::kVehicle, 0)].size(), vehicle0);
+  EXPECT_TRUE(seen[TP(Topic::kGps, 0)].empty());
+  ASSERT_TRUE((*src)->Resume(gps0).ok());
+  read_until(TP(Topic::kGps, 0), gps0_size);
+  ASSERT_EQ(seen[TP(Topic::kGps, 0)].size(), gps0_size);
+  for (size_t i = 0; i < gps0_size; ++i) EXPECT_EQ(seen[TP(Topic::kGps, 0)][i], static_cast<int64_t>(i));
 }
 
 // Two members of one group: the range assignor gives each the same partition numbers of all five

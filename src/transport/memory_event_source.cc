@@ -109,7 +109,7 @@ Result<std::span<const SourceRecord>> MemoryEventSource::Poll(size_t max_records
     Cursor* best = nullptr;
     for (Cursor& c : cursors_) {
       const auto& entries = log_.Partition(c.tp);
-      if (c.index >= entries.size()) continue;
+      if (c.paused || c.index >= entries.size()) continue;
       if (best == nullptr || entries[c.index].seq < log_.Partition(best->tp)[best->index].seq) best = &c;
     }
     if (best == nullptr) break;
@@ -143,7 +143,6 @@ std::vector<PartitionPosition> MemoryEventSource::Positions() const {
 }
 
 Status MemoryEventSource::Seek(std::span<const PartitionPosition> positions) {
-  batch_.clear();
   if (closed_) return Status::Aborted("the in-memory source is closed");
   for (const PartitionPosition& p : positions) {
     if (FindCursor(p.tp) == nullptr) {
@@ -157,6 +156,21 @@ Status MemoryEventSource::Seek(std::span<const PartitionPosition> positions) {
   }
   return Status::OK();
 }
+
+Status MemoryEventSource::SetPaused(std::span<const TopicPartition> partitions, bool paused) {
+  if (closed_) return Status::Aborted("the in-memory source is closed");
+  for (const TopicPartition& tp : partitions) {
+    if (FindCursor(tp) == nullptr) {
+      return Status::InvalidArgument("cannot " + std::string(paused ? "pause " : "resume ") +
+                                     ToString(tp, TopicNames{}) + ": this member does not own it");
+    }
+  }
+  for (const TopicPartition& tp : partitions) FindCursor(tp)->paused = paused;
+  return Status::OK();
+}
+
+Status MemoryEventSource::Pause(std::span<const TopicPartition> partitions) { return SetPaused(partitions, true); }
+Status MemoryEventSource::Resume(std::span<const TopicPartition> partitions) { return SetPaused(partitions, false); }
 
 std::vector<PartitionLag> MemoryEventSource::Lag() {
   std::vector<PartitionLag> out;

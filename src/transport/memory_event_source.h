@@ -68,6 +68,8 @@ class MemoryEventSource final : public EventSource {
   std::vector<TopicPartition> Assignment() const override;
   std::vector<PartitionPosition> Positions() const override;
   Status Seek(std::span<const PartitionPosition> positions) override;
+  Status Pause(std::span<const TopicPartition> partitions) override;
+  Status Resume(std::span<const TopicPartition> partitions) override;
   std::vector<PartitionLag> Lag() override;
   const SourceCounters& counters() const override { return counters_; }
   Status Close() override;
@@ -78,9 +80,11 @@ class MemoryEventSource final : public EventSource {
     TopicPartition tp;
     size_t index = 0;                         // next entry to return
     std::optional<SourcePosition> position;   // after the last returned record (or the start given)
+    bool paused = false;
   };
   Cursor* FindCursor(const TopicPartition& tp);
   const Cursor* FindCursor(const TopicPartition& tp) const;
+  Status SetPaused(std::span<const TopicPartition> partitions, bool paused);
 
   const MemoryLog& log_;
   PositionStore& store_;

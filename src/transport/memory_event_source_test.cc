@@ -190,5 +190,32 @@ TEST(MemoryEventSourceTest, CloseRevokesEverythingNotLost) {
   EXPECT_EQ(src.Poll(1, milliseconds(0)).status().kind(), ErrorKind::kAborted);
 }
 
+TEST(MemoryEventSourceTest, PausedPartitionsWaitAndResumeWhereTheyStood) {
+  MemoryLog log(2);
+  Fill(log, 6);  // vehicle[0]: 0,4,8  gps[0]: 1,5,9
+  MemoryCheckpoint ckpt;
+  MemoryEventSource src(log, ckpt, &ckpt);
+  ASSERT_TRUE(src.AssignPartitions(0, 0).ok());
+  auto first = src.Poll(2, milliseconds(0));  // 0, 1
+  ASSERT_TRUE(first.ok());
+  const TopicPartition vehicle0[] = {TP(Topic::kVehicle, 0)};
+  ASSERT_TRUE(src.Pause(vehicle0).ok());
+  EXPECT_EQ(first->size(), 2u);  // the batch stays valid across Pause
+  EXPECT_EQ((*first)[0].value, "v0");
+  auto paused = src.Poll(100, milliseconds(0));
+  ASSERT_TRUE(paused.ok());
+  std::vector<int64_t> got;
+  for (const SourceRecord& r : *paused) got.push_back(r.position.value());
+  EXPECT_EQ(got, (std::vector<int64_t>{5, 9}));
+  ASSERT_TRUE(src.Resume(vehicle0).ok());
+  auto resumed = src.Poll(100, milliseconds(0));
+  ASSERT_TRUE(resumed.ok());
+  got.clear();
+  for (const SourceRecord& r : *resumed) got.push_back(r.position.value());
+  EXPECT_EQ(got, (std::vector<int64_t>{4, 8}));
+  const TopicPartition foreign[] = {TP(Topic::kVehicle, 1)};
+  EXPECT_EQ(src.Pause(foreign).kind(), ErrorKind::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace smartcity
