@@ -90,10 +90,14 @@ Status KafkaSource::Start() {
 Status KafkaSource::CheckTopics() {
   const auto deadline = steady_clock::now() + options_.connect_timeout;
   const std::string where = "Kafka at " + options_.kafka.bootstrap_servers;
+  std::vector<std::string> missing;
+  std::vector<std::string> not_ready;
+  bool answered = false;  // the cluster answered at least once: report what it said, not a timeout
   for (;;) {
     const rd_kafka_metadata_t* md = nullptr;
-    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &md, std::max(1, ToTimeoutMs(deadline)));
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // At least a second per round trip, so the last try before the deadline is not doomed.
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &md, std::max(1000, ToTimeoutMs(deadline)));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && !answered) {
       if (steady_clock::now() >= deadline) {
         return Status::Unavailable("cannot reach " + where + " within " + Seconds(options_.connect_timeout) + " (" +
                                    rd_kafka_err2str(err) +
@@ -102,10 +106,15 @@ Status KafkaSource::CheckTopics() {
       std::this_thread::sleep_for(milliseconds(200));
       continue;
     }
-    std::vector<std::string> missing;
-    std::vector<std::string> not_ready;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) md = nullptr;  // keep the previous answer's findings
     std::vector<std::pair<std::string, int>> counts;
+    if (md != nullptr) {
+      answered = true;
+      missing.clear();
+      not_ready.clear();
+    }
     for (Topic t : options_.topics) {
+      if (md == nullptr) break;
       const std::string& name = options_.kafka.topics[t];
       const rd_kafka_metadata_topic_t* found = nullptr;
       for (int i = 0; i < md->topic_cnt; ++i) {
@@ -119,8 +128,8 @@ Status KafkaSource::CheckTopics() {
         counts.emplace_back(name, found->partition_cnt);
       }
     }
-    rd_kafka_metadata_destroy(md);
-    if (missing.empty() && not_ready.empty()) {
+    if (md != nullptr) rd_kafka_metadata_destroy(md);
+    if (md != nullptr && missing.empty() && not_ready.empty()) {
       const int first = counts.front().second;
       for (const auto& [name, n] : counts) {
         if (n != first) {
