@@ -70,6 +70,9 @@ Status KafkaSource::Start() {
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaSource::RebalanceTrampoline);
   rd_kafka_conf_set_offset_commit_cb(conf.get(), &KafkaSource::CommitTrampoline);
+  // Client-wide errors (all brokers down, fatal errors) come here, served inside Poll; they are not
+  // returned as consumer messages.
+  rd_kafka_conf_set_error_cb(conf.get(), &KafkaSource::ErrorTrampoline);
   SC_ASSIGN_OR_RETURN(rk_, MakeKafkaHandle(RD_KAFKA_CONSUMER, std::move(conf)));
   // One queue for messages, errors and callbacks: everything is served by rd_kafka_consumer_poll.
   rd_kafka_poll_set_consumer(rk_.get());
@@ -167,6 +170,29 @@ Status KafkaSource::CheckTopics() {
 void KafkaSource::RebalanceTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
                                       void* opaque) {
   static_cast<KafkaSource*>(opaque)->OnRebalance(err, partitions);
+}
+
+void KafkaSource::ErrorTrampoline(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  auto* self = static_cast<KafkaSource*>(opaque);
+  const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  if (code == RD_KAFKA_RESP_ERR__FATAL) {
+    char buf[512];
+    const rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
+    if (self->sticky_.ok()) {
+      self->sticky_ = Status::Unavailable("the Kafka consumer hit a fatal error (" + std::string(rd_kafka_err2name(orig)) +
+                                          ": " + buf + "); restart it");
+    }
+    return;
+  }
+  ++self->counters_.transport_errors;
+  // Any connection trouble starts the clock; CheckReachable() decides, with a round trip, whether the
+  // cluster as a whole is gone (one broker of several restarting is not).
+  const bool connection = code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || code == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                          code == RD_KAFKA_RESP_ERR__RESOLVE;
+  if (connection && !self->unreachable_since_) {
+    self->unreachable_since_ = steady_clock::now();
+  }
+  (void)reason;
 }
 
 void KafkaSource::CommitTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t*,
@@ -551,7 +577,7 @@ Status KafkaSource::CheckReachable() {
     unreachable_since_.reset();
     return Status::OK();
   }
-  return Status::Unavailable("lost Kafka at " + options_.kafka.bootstrap_servers + " for more than " +
+  return Status::Unavailable("cannot reach Kafka at " + options_.kafka.bootstrap_servers + " for more than " +
                              Seconds(options_.unavailable_timeout) +
                              ": is the broker running? (the consumer keeps retrying; positions are unchanged)");
 }

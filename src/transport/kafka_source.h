@@ -90,6 +90,7 @@ class KafkaSource final : public EventSource {
   Status CheckTopics();
   static void RebalanceTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                                   rd_kafka_topic_partition_list_t* partitions, void* opaque);
+  static void ErrorTrampoline(rd_kafka_t* rk, int err, const char* reason, void* opaque);
   static void CommitTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                                rd_kafka_topic_partition_list_t* offsets, void* opaque);
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
