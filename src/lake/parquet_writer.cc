@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cmath>
 #include <limits>
 
@@ -148,6 +149,11 @@ Result<std::unique_ptr<ParquetWriter>> ParquetWriter::Make(engine::Database* db,
   return w;
 }
 
+ParquetWriter::~ParquetWriter() {
+  // The staging tables live in the shared database; drop them with their writer.
+  for (const auto& [signature, table] : tables_) (void)conn_->Execute("DROP TABLE IF EXISTS " + table);
+}
+
 Result<FileStats> ParquetWriter::Write(const RecordBatch& batch, std::span<const int> columns, size_t begin,
                                        size_t end, const std::filesystem::path& path) {
   if (end <= begin) return Status::InvalidArgument("no rows to write to a Parquet file");
@@ -164,7 +170,9 @@ Result<FileStats> ParquetWriter::Write(const RecordBatch& batch, std::span<const
   }
   auto it = tables_.find(signature);
   if (it == tables_.end()) {
-    std::string table = fmt::format("_sc_parquet_stage_{}", next_table_++);
+    // Tables are shared by all connections of a database: the name must be unique per writer.
+    static std::atomic<uint64_t> writers{0};
+    std::string table = fmt::format("_sc_parquet_stage_{}_{}", writers.fetch_add(1), next_table_++);
     SC_RETURN_IF_ERROR(conn_->Execute(fmt::format("CREATE OR REPLACE TABLE {} ({})", table, create)));
     it = tables_.emplace(signature, table).first;
   }

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
@@ -56,6 +57,7 @@ struct ParquetWriterOptions {
 class ParquetWriter {
  public:
   static Result<std::unique_ptr<ParquetWriter>> Make(engine::Database* db, ParquetWriterOptions options = {});
+  ~ParquetWriter();
 
   // Writes rows [begin, end) of `columns` of `batch` to `path` (overwritten). The file's column names
   // are the schema's names. REQUIRES: end > begin.
