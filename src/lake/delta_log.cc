@@ -531,7 +531,7 @@ Status DeltaLog::WriteCheckpoint(const Snapshot& snap, engine::Connection* conn,
   if (!s.ok()) return s.WithContext(fmt::format("checkpoint {} of {}", snap.version, prefix_));
   const size_t actions = 2 + all.txns.size() + all.adds.size();
   return store_->Put(LastCheckpointKey(),
-                     ojson{{"version", snap.version}, {"size", actions}, {"sizeInBytes", 0}}.dump() + "\n");
+                     ojson{{"version", snap.version}, {"size", actions}}.dump() + "\n");
 }
 
 Result<Snapshot> DeltaLog::ReadCheckpoint(int64_t version, engine::Connection* conn) {
