@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <set>
 
 namespace smartcity::lake {
 
@@ -184,7 +185,7 @@ Status DeltaTable::Init(engine::Database* db) {
   return Status::Internal(fmt::format("table {} vanished while being opened", name));
 }
 
-Status DeltaTable::Append(const RecordBatch& batch) {
+Status DeltaTable::Append(const RecordBatch& batch, const std::string& group) {
   if (batch.schema_ptr() != schema_ && !(batch.schema() == *schema_)) {
     return Status::InvalidArgument(
         fmt::format("a batch for table {} has a different schema than the table writer", table_prefix()));
@@ -248,8 +249,9 @@ Status DeltaTable::Append(const RecordBatch& batch) {
       dir += f.name + "=" + EscapePartitionValue(v) + "/";
       values[f.name] = v;
     }
-    auto [it, inserted] = buffers_.try_emplace(dir);
+    auto [it, inserted] = buffers_.try_emplace(group + '\n' + dir);
     if (inserted) {
+      it->second.group = group;
       it->second.values = std::move(values);
       it->second.dir = dir;
       it->second.rows = std::make_unique<RecordBatch>(schema_);
@@ -328,59 +330,111 @@ Status DeltaTable::Flush(Buffer* b) {
     compression_ratio_ = std::clamp(static_cast<double>(written_bytes) / static_cast<double>(mem), 0.01, 2.0);
   }
   pending_bytes_ += written_bytes;
-  for (AddFile& a : written) pending_.push_back(std::move(a));
+  for (AddFile& a : written) pending_.push_back(Pending{b->group, std::move(a)});
   b->rows->Clear();
   return Status::OK();
 }
 
-Status DeltaTable::DeletePending() {
+Status DeltaTable::DropGroups(const std::function<bool(const std::string&)>& drop) {
+  for (auto it = buffers_.begin(); it != buffers_.end();) {
+    it = drop(it->second.group) ? buffers_.erase(it) : std::next(it);
+  }
   Status first;
-  for (const AddFile& a : pending_) {
-    if (snap_.files.count(a.path) != 0) continue;  // it did get committed: keep it
-    Status s = store_->Delete(log_.KeyPrefix() + a.path);
+  std::vector<Pending> keep;
+  for (Pending& p : pending_) {
+    if (!drop(p.group)) {
+      keep.push_back(std::move(p));
+      continue;
+    }
+    pending_bytes_ -= std::min<uint64_t>(pending_bytes_, static_cast<uint64_t>(p.file.size));
+    if (snap_.files.count(p.file.path) != 0) continue;  // it did get committed: keep it
+    Status s = store_->Delete(log_.KeyPrefix() + p.file.path);
     if (first.ok() && !s.ok()) first = s;
   }
-  pending_.clear();
-  pending_bytes_ = 0;
+  pending_ = std::move(keep);
   return first;
 }
 
-Result<CommitResult> DeltaTable::Commit(const std::string& app_id, int64_t txn_version) {
-  CommitResult result;
-  SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_));
-  (void)applied;
-  auto already = [&] {
-    std::optional<int64_t> have = snap_.TxnVersion(app_id);
-    return have.has_value() && *have >= txn_version;
+Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
+  if (txns.empty()) return Status::InvalidArgument("a commit needs at least one txn (app id and version)");
+  std::map<std::string, int64_t> wanted;
+  for (const TxnId& t : txns) {
+    if (t.app_id.empty()) return Status::InvalidArgument("a txn app id must not be empty");
+    if (!wanted.emplace(t.app_id, t.version).second) {
+      return Status::InvalidArgument(fmt::format("txn app id {} is listed twice in one commit", t.app_id));
+    }
+  }
+  // Rows appended without a group belong to the commit's only txn.
+  auto owner = [&](const std::string& group) -> const std::string& {
+    return group.empty() ? txns.front().app_id : group;
   };
-  if (already()) {
-    for (auto& [dir, b] : buffers_) b.rows->Clear();
-    buffers_.clear();
-    SC_RETURN_IF_ERROR(DeletePending());
+  for (const auto& [key, b] : buffers_) {
+    if (b.group.empty() ? txns.size() != 1 : wanted.count(b.group) == 0) {
+      return Status::InvalidArgument(fmt::format(
+          "table {} has rows of group \"{}\" that the commit's txns do not name", table_prefix(), b.group));
+    }
+  }
+  for (const Pending& p : pending_) {
+    if (p.group.empty() ? txns.size() != 1 : wanted.count(p.group) == 0) {
+      return Status::InvalidArgument(fmt::format(
+          "table {} has files of group \"{}\" that the commit's txns do not name", table_prefix(), p.group));
+    }
+  }
+
+  CommitResult result;
+  std::set<std::string> skipped;
+  // Drops every group whose epoch the table already has; true when none is left to commit.
+  auto drop_committed = [&]() -> Result<bool> {
+    std::set<std::string> now;
+    for (const auto& [app, version] : wanted) {
+      std::optional<int64_t> have = snap_.TxnVersion(app);
+      if (have.has_value() && *have >= version) now.insert(app);
+    }
+    if (now.size() != skipped.size()) {
+      skipped = now;
+      SC_RETURN_IF_ERROR(DropGroups([&](const std::string& g) { return skipped.count(owner(g)) != 0; }));
+    }
+    return skipped.size() == wanted.size();
+  };
+  auto finish_skipped = [&] {
     result.table_version = snap_.version;
     result.skipped = true;
+    result.skipped_groups.assign(skipped.begin(), skipped.end());
+    result.files_added = 0;
+    result.rows_added = 0;
     return result;
-  }
-  for (auto& [dir, b] : buffers_) SC_RETURN_IF_ERROR(Flush(&b));
+  };
+
+  SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_));
+  (void)applied;
+  SC_ASSIGN_OR_RETURN(bool all_skipped, drop_committed());
+  if (all_skipped) return finish_skipped();
+  for (auto& [key, b] : buffers_) SC_RETURN_IF_ERROR(Flush(&b));
   buffers_.clear();
 
-  CommitActions c;
   CommitInfo ci;
   ci.operation = "STREAMING UPDATE";
-  ci.operation_parameters = {{"outputMode", "Append"}, {"queryId", app_id}, {"epochId", std::to_string(txn_version)}};
   ci.is_blind_append = true;
   ci.txn_id = NewUuid();
-  c.adds = pending_;
-  for (const AddFile& a : pending_) result.rows_added += std::max<int64_t>(0, a.NumRecords());
-  result.files_added = static_cast<int>(pending_.size());
-
   for (int attempt = 1; attempt <= options_.max_commit_attempts; ++attempt) {
     result.attempts = attempt;
     const int64_t now = NowMillis();
+    CommitActions c;
     ci.timestamp_ms = now;
+    std::string epochs;
+    for (const auto& [app, version] : wanted) {
+      if (skipped.count(app) != 0) continue;
+      c.txns.push_back(Txn{app, version, now});
+      epochs += (epochs.empty() ? "" : ",") + app + ":" + std::to_string(version);
+    }
+    ci.operation_parameters = {{"outputMode", "Append"}, {"epochs", epochs}};
     c.commit_info = ci;
-    c.txns = {Txn{app_id, txn_version, now}};
-    c.metadata.reset();
+    result.rows_added = 0;
+    for (const Pending& p : pending_) {
+      c.adds.push_back(p.file);
+      result.rows_added += std::max<int64_t>(0, p.file.NumRecords());
+    }
+    result.files_added = static_cast<int>(c.adds.size());
     if (metadata_changed_) {
       Metadata md = snap_.metadata;
       md.schema = table_schema_;
@@ -394,6 +448,7 @@ Result<CommitResult> DeltaTable::Commit(const std::string& app_id, int64_t txn_v
       pending_.clear();
       pending_bytes_ = 0;
       result.table_version = version;
+      result.skipped_groups.assign(skipped.begin(), skipped.end());
       if (options_.checkpoint_interval > 0 && version % options_.checkpoint_interval == 0) {
         // A checkpoint only speeds up readers; failing to write one loses nothing.
         (void)log_.WriteCheckpoint(snap_, writer_->connection(), options_.scratch_dir.string());
@@ -402,22 +457,16 @@ Result<CommitResult> DeltaTable::Commit(const std::string& app_id, int64_t txn_v
     }
     if (s.kind() != ErrorKind::kAlreadyExists) {
       // The commit may or may not have landed (e.g. a timeout after the write). The pending files are
-      // kept: a retried Commit(app_id, txn_version) finds out from the log which it was.
+      // kept: a retried Commit with the same txns finds out from the log which it was.
       return s.WithContext(fmt::format("committing version {} of table {}", version, table_prefix()));
     }
     // Lost the race for `version`: catch up with the winners and try the next version.
     SC_ASSIGN_OR_RETURN(applied, log_.Update(&snap_));
-    if (already()) {
-      SC_RETURN_IF_ERROR(DeletePending());
-      result.table_version = snap_.version;
-      result.skipped = true;
-      result.files_added = 0;
-      result.rows_added = 0;
-      return result;
-    }
-    DeltaSchema wanted = table_schema_;
-    SC_RETURN_IF_ERROR(CheckCompatible(table_prefix(), snap_.metadata, wanted, snap_.metadata.partition_columns,
-                                       &table_schema_, &metadata_changed_));
+    SC_ASSIGN_OR_RETURN(all_skipped, drop_committed());
+    if (all_skipped) return finish_skipped();
+    DeltaSchema wanted_schema = table_schema_;
+    SC_RETURN_IF_ERROR(CheckCompatible(table_prefix(), snap_.metadata, wanted_schema,
+                                       snap_.metadata.partition_columns, &table_schema_, &metadata_changed_));
   }
   return Status::Unavailable(fmt::format(
       "table {}: lost the race for a commit version {} times in a row; too many concurrent writers",
@@ -425,7 +474,6 @@ Result<CommitResult> DeltaTable::Commit(const std::string& app_id, int64_t txn_v
 }
 
 Status DeltaTable::Abort() {
-  for (auto& [dir, b] : buffers_) b.rows->Clear();
   buffers_.clear();
   // Never delete a file that a commit whose outcome we did not learn may have published.
   auto applied = log_.Update(&snap_);
@@ -434,7 +482,7 @@ Status DeltaTable::Abort() {
     pending_bytes_ = 0;
     return applied.status();
   }
-  return DeletePending();
+  return DropGroups([](const std::string&) { return true; });
 }
 
 Result<std::optional<int64_t>> DeltaTable::TxnVersion(const std::string& app_id) {

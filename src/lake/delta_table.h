@@ -1,27 +1,29 @@
 // DeltaTable: the exactly-once writer of one Delta table.
 //
-// Per micro-batch the stream processor calls Append() with the batch's rows (any number of calls), then
-// Commit(app_id, batch_version) once. Rows are buffered per partition (Hive-style folders, e.g.
-// date=2026-01-05/); Commit writes every buffer as one Parquet data file per partition (splitting only
-// past the target file size), uploads the files, and then writes ONE Delta commit holding the files'
-// `add` actions plus `txn{appId: app_id, version: batch_version}`. The commit is made with
-// PutIfAbsent, so it is atomic: before it no reader sees any of the new files, after it every reader
-// sees all of them.
+// Per epoch (micro-batch) the stream processor calls Append(batch, group) with the epoch's rows (any
+// number of calls; `group` is the txn appId the rows belong to, e.g. "<query>-p<partition group>"), then
+// Commit({{group, epoch}, ...}) once. Rows are buffered per (group, partition) — Hive-style folders such
+// as date=2026-01-05/ — and Commit writes each buffer as one Parquet data file (split only past the
+// target size), uploads the files, and then writes ONE Delta commit holding their `add` actions plus one
+// `txn{appId: group, version: epoch}` per group. The commit is made with PutIfAbsent, so it is atomic:
+// before it no reader sees any of the new files, after it every reader sees all of them. A data file
+// only ever holds rows of one group.
 //
-// Idempotence: Commit first re-reads the log; if the table already holds txn(app_id) >= batch_version,
-// that batch is already in the table (a restarted processor replaying it) and the commit is skipped and
-// the new files are deleted. So "replay batch V and commit it again" is always safe. See
-// docs/commit_protocol.md for the whole crash/restart protocol.
+// Idempotence: Commit first re-reads the log; a group whose txn in the table is already >= its epoch has
+// that epoch in the table already (a restarted processor replaying it), so its rows and files are
+// dropped and its txn is left out; if every group is like that, nothing is written (`skipped`). So
+// "replay epoch E and commit it again" is always safe. See docs/commit_protocol.md for the whole
+// crash/restart protocol.
 //
 // File-size policy (never one tiny file per partition per Append): rows of all Append() calls between
-// two commits share one buffer per partition, so a commit writes at most one file per partition it
-// touched; a partition's buffer is written out early (still invisible until the commit) when its
-// estimated Parquet size reaches `target_file_bytes`. Small files that accumulate across commits are
-// merged later by compaction (lake/compaction.h).
+// two commits share one buffer per (group, partition), so a commit writes at most one file per
+// partition per group it touched; a buffer is written out early (still invisible until the commit) when
+// its estimated Parquet size reaches `target_file_bytes`. Small files that accumulate across commits
+// are merged later by compaction (lake/compaction.h, `smartcity compact`).
 //
-// Concurrency: several writers (threads or processes) may commit to one table; a lost race for
-// version N re-reads the log and retries at N+1 (appends never conflict with each other). A schema
-// change by another writer in between is refused.
+// Concurrency: several writers (threads or processes, e.g. consumer-group members owning different
+// groups) may commit to one table; a lost race for version N re-reads the log and retries at N+1
+// (appends never conflict with each other). A schema change by another writer in between is checked.
 //
 // Ownership: borrows the store and the engine Database, which must outlive it.
 // Thread-safety: one thread at a time.
@@ -29,6 +31,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -80,9 +83,16 @@ struct TableOptions {
   std::map<std::string, std::string> configuration;  // Delta table properties (metaData.configuration)
 };
 
+// One streaming transaction id: the group (Delta txn appId) and its epoch (txn version).
+struct TxnId {
+  std::string app_id;
+  int64_t version = 0;
+};
+
 struct CommitResult {
   int64_t table_version = -1;  // the version written, or the table's version when skipped
-  bool skipped = false;        // the table already had txn(app_id) >= the batch version
+  bool skipped = false;        // every group already had txn >= its epoch: nothing was written
+  std::vector<std::string> skipped_groups;  // groups left out because the table already had their epoch
   int files_added = 0;
   int64_t rows_added = 0;
   int attempts = 0;            // PutIfAbsent calls (>1: lost races to other writers)
@@ -99,13 +109,19 @@ class DeltaTable {
                                                   std::shared_ptr<const Schema> schema, TableOptions options = {});
   ~DeltaTable();
 
-  // Buffers the rows of `batch` (same schema as Open's). May write data files (invisible until Commit).
-  Status Append(const RecordBatch& batch);
+  // Buffers the rows of `batch` (same schema as Open's) for `group` (a txn appId; "" = the only txn of
+  // the next Commit). May write data files (invisible until Commit).
+  Status Append(const RecordBatch& batch, const std::string& group = "");
 
-  // Writes what is buffered and commits it with txn(app_id, txn_version); a no-op (skipped) when the
-  // table already has txn(app_id) >= txn_version. On error nothing buffered is lost: the same
-  // Commit(app_id, txn_version) may be retried, or Abort() called.
-  Result<CommitResult> Commit(const std::string& app_id, int64_t txn_version);
+  // Writes what is buffered and commits it with one txn per entry of `txns` (distinct app ids; every
+  // group that has rows must be listed; rows of group "" need exactly one entry). Groups whose txn the
+  // table already has at >= the version are dropped (see above). On error nothing buffered is lost: the
+  // same Commit may be retried (it finds out from the log whether the failed attempt landed), or
+  // Abort() called.
+  Result<CommitResult> Commit(const std::vector<TxnId>& txns);
+  Result<CommitResult> Commit(const std::string& app_id, int64_t txn_version) {
+    return Commit(std::vector<TxnId>{TxnId{app_id, txn_version}});
+  }
 
   // Forgets buffered rows and deletes data files written since the last commit.
   Status Abort();
@@ -126,6 +142,7 @@ class DeltaTable {
 
  private:
   struct Buffer {
+    std::string group;
     PartitionValues values;
     std::string dir;  // "date=2026-01-05/" or ""
     std::unique_ptr<RecordBatch> rows;
@@ -133,9 +150,15 @@ class DeltaTable {
 
   DeltaTable(ObjectStore* store, std::string prefix, std::shared_ptr<const Schema> schema, TableOptions options);
   Status Init(engine::Database* db);
+  struct Pending {
+    std::string group;
+    AddFile file;
+  };
   // Writes a buffer's rows as data file(s) and records them as pending adds.
   Status Flush(Buffer* b);
-  Status DeletePending();
+  // Drops the buffers and pending files of groups for which `drop(group)` is true; deletes those files
+  // unless the snapshot shows them committed.
+  Status DropGroups(const std::function<bool(const std::string&)>& drop);
 
   ObjectStore* store_;
   DeltaLog log_;
@@ -147,8 +170,8 @@ class DeltaTable {
   bool metadata_changed_ = false;       // table_schema_ adds columns: the next commit carries metaData
   std::vector<int> data_columns_;       // batch columns that go into data files
   std::vector<int> partition_sources_;  // per partition field: index of its source column
-  std::map<std::string, Buffer> buffers_;  // by partition folder
-  std::vector<AddFile> pending_;        // uploaded, not yet committed
+  std::map<std::string, Buffer> buffers_;  // by group + '\n' + partition folder
+  std::vector<Pending> pending_;        // uploaded, not yet committed
   double compression_ratio_ = 0.25;     // Parquet bytes / in-memory bytes, learnt from written files
   uint64_t pending_bytes_ = 0;
   int file_counter_ = 0;

@@ -261,6 +261,55 @@ TEST_F(DeltaTableTest, CommitWithAnOldTxnVersionIsANoOp) {
   EXPECT_EQ(Seqs(&store), Range(1, 20));
 }
 
+TEST_F(DeltaTableTest, OneCommitCarriesATxnPerGroupAndSkipsGroupsAlreadyCommitted) {
+  InMemoryObjectStore store;
+  auto t = OpenTable(&store, Options());
+  ASSERT_TRUE(t);
+  // Epoch 1 of partition groups p0 and p1 in one commit.
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute), "q-p0").ok());
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 11, 10, kJan5At23h, kMinute), "q-p1").ok());
+  auto r1 = t->Commit({{"q-p0", 1}, {"q-p1", 1}});
+  ASSERT_TRUE(r1.ok()) << r1.status().message();
+  EXPECT_EQ(r1->files_added, 2) << "a data file holds rows of one group";
+  EXPECT_EQ(*t->TxnVersion("q-p0"), 1);
+  EXPECT_EQ(*t->TxnVersion("q-p1"), 1);
+  DeltaLog log(&store, "lake/events");
+  auto c = log.ReadCommit(t->snapshot().version);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->txns.size(), 2u);
+
+  // Another member already committed epoch 2 of p0 (e.g. before a crash); our replay of epoch 2 for
+  // both groups commits only p1's rows.
+  {
+    auto other = OpenTable(&store, Options());
+    ASSERT_TRUE(other->Append(*MakeEvents(EventSchema(), 21, 10, kJan5At23h, kMinute), "q-p0").ok());
+    ASSERT_TRUE(other->Commit({{"q-p0", 2}}).ok());
+  }
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 21, 10, kJan5At23h, kMinute), "q-p0").ok());
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 31, 10, kJan5At23h, kMinute), "q-p1").ok());
+  auto r2 = t->Commit({{"q-p0", 2}, {"q-p1", 2}});
+  ASSERT_TRUE(r2.ok()) << r2.status().message();
+  EXPECT_FALSE(r2->skipped);
+  EXPECT_EQ(r2->skipped_groups, std::vector<std::string>{"q-p0"});
+  EXPECT_EQ(r2->rows_added, 10);
+  EXPECT_EQ(Seqs(&store), Range(1, 40));
+  EXPECT_EQ(DataObjects(&store), 4u) << "the dropped group's file was deleted";
+  auto c2 = log.ReadCommit(t->snapshot().version);
+  ASSERT_TRUE(c2.ok());
+  ASSERT_EQ(c2->txns.size(), 1u);
+  EXPECT_EQ(c2->txns[0].app_id, "q-p1");
+
+  // Misuse is refused without losing the buffered rows.
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 41, 5, kJan5At23h, kMinute), "q-p2").ok());
+  EXPECT_EQ(t->Commit({{"q-p0", 3}}).status().kind(), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(t->Commit({{"q-p2", 3}, {"q-p2", 4}}).status().kind(), ErrorKind::kInvalidArgument);
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 46, 5, kJan5At23h, kMinute)).ok());
+  EXPECT_EQ(t->Commit({{"q-p2", 3}, {"q-p3", 3}}).status().kind(), ErrorKind::kInvalidArgument)
+      << "rows without a group need exactly one txn";
+  ASSERT_TRUE(t->Commit({{"q-p2", 3}}).ok());
+  EXPECT_EQ(Seqs(&store), Range(1, 50));
+}
+
 TEST_F(DeltaTableTest, EmptyBatchStillRecordsTheTxn) {
   InMemoryObjectStore store;
   auto t = OpenTable(&store, Options());
