@@ -17,7 +17,13 @@ Status RunSimulation(Simulator& sim, Sink& sink, Clock& clock, const DriverOptio
                          std::chrono::duration<double>(clock.Now() - started), final});
   };
   while (true) {
-    if (options.stop != nullptr && options.stop->load(std::memory_order_relaxed)) break;
+    if (options.stop != nullptr && options.stop->load(std::memory_order_relaxed)) {
+      // Stopped early: still hand out what the simulator holds back (late, reordered), so the
+      // summary's emitted counts are what the sink received.
+      sim.Stop(&batch);
+      if (!batch.empty()) result = sink.Write(batch);
+      break;
+    }
     const bool more = sim.NextTick(&batch);
     if (first) {
       first_tick = sim.now();

@@ -188,13 +188,21 @@ class SimulatorImpl final : public Simulator {
       ReleaseHeld(EventTime::max());
       finished_ = true;
     }
-    out->reserve(pending_.size());
-    for (const Pending& p : pending_) {
-      const std::string& buf = p.storage != nullptr ? *p.storage : arena_;
-      out->push_back(Message{p.topic, vehicles_[p.vehicle].device_id, std::string_view(buf).substr(p.offset, p.length),
-                             p.event_time, p.json_ok});
-    }
+    QueueReleased();
+    HandOut(out);
     return !finished_;
+  }
+
+  void Stop(std::vector<Message>* out) override {
+    out->clear();
+    arena_.clear();
+    pending_.clear();
+    released_.clear();
+    if (finished_) return;
+    ReleaseHeld(EventTime::max());
+    finished_ = true;
+    QueueReleased();
+    HandOut(out);
   }
 
   EventTime now() const override { return now_; }
@@ -463,12 +471,26 @@ class SimulatorImpl final : public Simulator {
     if (ts > summary_.last_event_time) summary_.last_event_time = ts;
   }
 
+  void HandOut(std::vector<Message>* out) const {
+    out->reserve(pending_.size());
+    for (const Pending& p : pending_) {
+      const std::string& buf = p.storage != nullptr ? *p.storage : arena_;
+      out->push_back(Message{p.topic, vehicles_[p.vehicle].device_id, std::string_view(buf).substr(p.offset, p.length),
+                             p.event_time, p.json_ok});
+    }
+  }
+
+  // Moves the held-back messages due by `upto` to released_; may be called twice in the final tick.
   void ReleaseHeld(EventTime upto) {
     while (!held_.empty() && held_.top().release <= upto) {
       released_.push_back(std::move(const_cast<HeldMessage&>(held_.top())));
       held_.pop();
     }
-    // Pointers into released_ are taken only after it has stopped growing for this tick.
+  }
+
+  // Queues this tick's released messages, once, after released_ has stopped growing (pending_ keeps
+  // pointers into it).
+  void QueueReleased() {
     for (const HeldMessage& h : released_) {
       const size_t t = static_cast<size_t>(h.topic);
       pending_.push_back(Pending{h.topic, h.vehicle, 0, h.value.size(), h.event_time, true, &h.value});

@@ -53,6 +53,9 @@ class Simulator {
   // are due). Returns false once the run is complete; the final call hands out every message still
   // held back (late/reordered), so nothing generated is ever dropped.
   virtual bool NextTick(std::vector<Message>* out) = 0;
+  // Ends the run early (SIGINT): clears `out` and fills it with every message still held back, so a
+  // stopped run, too, emits everything it generated. NextTick() returns false afterwards.
+  virtual void Stop(std::vector<Message>* out) = 0;
   // Event time of the tick most recently generated.
   virtual EventTime now() const = 0;
   virtual const SimulationSummary& summary() const = 0;
