@@ -225,8 +225,7 @@ class SimulatorImpl final : public Simulator {
       // Drive: the weather and incidents where the vehicle is now set its target speed for this tick.
       RoutePoint here = route_.PointAt(v.distance_m, v.segment_hint);
       const Waypoint& stretch = route_.SegmentStart(here.segment);
-      const WeatherReading wx_here = weather_.At(here.pos, base_hours + phase_h, base_local_hour + phase_h,
-                                                 stretch.urban, rush);
+      const WeatherReading wx_here = weather_.At(here.pos, base_hours + phase_h, base_local_hour + phase_h, rush);
       double target = std::min(stretch.speed_limit_kmh * v.driver_factor, v.spec.max_speed_kmh);
       target *= 1.0 - rush * (stretch.urban ? 0.55 : 0.40);
       switch (wx_here.condition) {
@@ -251,8 +250,7 @@ class SimulatorImpl final : public Simulator {
       v.distance_m = std::min(route_.length_m(), v.distance_m + v.speed_kmh / 3.6 * tick_s_);
       const RoutePoint p = route_.PointAt(v.distance_m, here.segment);
       v.segment_hint = p.segment;
-      const Waypoint& seg = route_.SegmentStart(p.segment);
-      const WeatherReading wx = weather_.At(p.pos, base_hours + phase_h, base_local_hour + phase_h, seg.urban, rush);
+      const WeatherReading wx = weather_.At(p.pos, base_hours + phase_h, base_local_hour + phase_h, rush);
       FormatLocation(p.pos);
 
       EmitVehicle(vi, ts, p);
