@@ -206,6 +206,7 @@ class SimulatorImpl final : public Simulator {
   }
 
   EventTime now() const override { return now_; }
+  Micros tick() const override { return options_.tick; }
   const SimulationSummary& summary() const override { return summary_; }
 
  private:
