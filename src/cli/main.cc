@@ -135,6 +135,9 @@ int main(int argc, char** argv) {
   app.name("smartcity");
   app.set_version_flag("--version", "smartcity 0.1.0");
   app.config_formatter(std::make_shared<EnvBeatsFileToml>(&app));
+  // A misspelt key in the config file is an error, not silently ignored (set before the subcommands
+  // are added: they copy it).
+  app.allow_config_extras(CLI::config_extras_mode::error);
   // SMARTCITY_CONFIG is the default file. (Not an envname on --config: CLI11 reads the config file before
   // the environment, so the variable would be seen too late and silently ignored.)
   const char* env_config = std::getenv("SMARTCITY_CONFIG");
