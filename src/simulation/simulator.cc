@@ -451,6 +451,8 @@ class SimulatorImpl final : public Simulator {
         break;
     }
     const size_t len = arena_.size() - event_start_;
+    // Held-back messages count too: one of them can carry the run's newest timestamp.
+    if (ts > summary_.last_event_time) summary_.last_event_time = ts;
     if (fault_ == static_cast<int>(FaultKind::kLate) || fault_ == static_cast<int>(FaultKind::kReorder)) {
       Micros delay{0};
       for (const FaultSpec& f : faults_) {
@@ -467,7 +469,6 @@ class SimulatorImpl final : public Simulator {
       summary_.payload_bytes += len;
       if (valid) summary_.valid[t]++;
     }
-    if (ts > summary_.last_event_time) summary_.last_event_time = ts;
   }
 
   void HandOut(std::vector<Message>* out) const {

@@ -323,10 +323,10 @@ class BigRun : public ::testing::Test {
   static SimulationOptions Options() {
     SimulationOptions o;
     o.seed = 7;
-    o.vehicles = 100;
-    o.tick = seconds(2);
+    o.vehicles = 60;
+    o.tick = seconds(4);
     o.duration = minutes(40);
-    o.incidents_per_vehicle_hour = 3;  // enough incidents to see Active and Resolved many times
+    o.incidents_per_vehicle_hour = 4;  // enough incidents to see Active and Resolved many times
     return o;
   }
 
@@ -374,6 +374,7 @@ class BigRun : public ::testing::Test {
         return;
       }
       if (ts != m.event_time) C.Add("timestamp differs from the message's event time", m.value);
+      max_ts_ = std::max(max_ts_, ts);
       if (ts < options_.start || ts >= options_.start + *options_.duration) C.Add("timestamp outside the run", m.value);
       LatLon pos{};
       if (m.topic != Topic::kGps) {
@@ -550,7 +551,9 @@ class BigRun : public ::testing::Test {
   static uint64_t ids_, incidents_, cameras_seen_, actives_, resolveds_;
   static double speed_sum_;
   static std::set<std::string> conditions_;
+  static EventTime max_ts_;
 };
+EventTime BigRun::max_ts_{};
 
 SimulationOptions BigRun::options_;
 RunResult BigRun::run_;
@@ -561,7 +564,8 @@ uint64_t BigRun::ids_ = 0, BigRun::incidents_ = 0, BigRun::cameras_seen_ = 0, Bi
 double BigRun::speed_sum_ = 0;
 std::set<std::string> BigRun::conditions_;
 
-TEST_F(BigRun, ProducesOver100kEventsOfEveryTopic) {
+// One test, not four: CTest runs every test in its own process, and each would redo the run.
+TEST_F(BigRun, SchemaPhysicsAndIncidentsOver100kEvents) {
   uint64_t total = 0;
   for (uint64_t n : messages_) total += n;
   EXPECT_GE(total, 100'000u);
@@ -578,25 +582,23 @@ TEST_F(BigRun, ProducesOver100kEventsOfEveryTopic) {
   EXPECT_EQ(messages_[0], ticks * options_.vehicles - 0);
   EXPECT_EQ(messages_[1], messages_[0]);
   EXPECT_EQ(messages_[3], messages_[0]);
-  EXPECT_GE(messages_[static_cast<size_t>(Topic::kTraffic)], 500u);
+  EXPECT_GE(messages_[static_cast<size_t>(Topic::kTraffic)], 300u);
   EXPECT_EQ(messages_[static_cast<size_t>(Topic::kTraffic)], run_.summary.camera_passes);
   EXPECT_GE(actives_, 100u);
   EXPECT_GE(resolveds_, 20u);
   EXPECT_EQ(incidents_, run_.summary.incidents_raised);
   EXPECT_GE(conditions_.size(), 2u) << "the weather never changes";
   EXPECT_EQ(ids_, total) << "ids are not unique";
-}
+  EXPECT_EQ(run_.summary.last_event_time, max_ts_);
+  EXPECT_EQ(run_.summary.first_event_time, options_.start);
 
-TEST_F(BigRun, EveryFieldConformsToTheSchema) { EXPECT_EQ(conformance_.count(), 0u) << conformance_.Describe(); }
-
-TEST_F(BigRun, VehiclesMovePlausiblyAlongTheRoute) {
-  EXPECT_EQ(plausibility_.count(), 0u) << plausibility_.Describe();
+  EXPECT_EQ(conformance_.count(), 0u) << "schema conformance: " << conformance_.Describe();
+  EXPECT_EQ(plausibility_.count(), 0u) << "physical plausibility: " << plausibility_.Describe();
+  EXPECT_EQ(emergencies_.count(), 0u) << "incident life cycles: " << emergencies_.Describe();
   const double mean = speed_sum_ / static_cast<double>(messages_[0]);
   EXPECT_GT(mean, 30.0);
   EXPECT_LT(mean, 115.0);
 }
-
-TEST_F(BigRun, IncidentLifeCyclesAreConsistent) { EXPECT_EQ(emergencies_.count(), 0u) << emergencies_.Describe(); }
 
 TEST(RouteTest, RunsFromLondonToBirmingham) {
   const auto& pts = ThePolyline().points();
@@ -628,8 +630,9 @@ TEST(RouteTest, RunsFromLondonToBirmingham) {
 TEST(SimulatorTest, EveryCameraPassedIsReported) {
   SimulationOptions o;
   o.seed = 11;
-  o.vehicles = 30;
-  o.duration = minutes(30);
+  o.vehicles = 20;
+  o.duration = minutes(15);
+  o.start = *ParseTimestamp("2026-01-05T11:00:00Z");  // free-flowing traffic passes more cameras
   const Polyline& line = ThePolyline();
   std::vector<double> camera_along;
   for (const Camera& c : Route::LondonToBirmingham().cameras()) camera_along.push_back(line.Project(c.pos).along_m);
@@ -659,7 +662,7 @@ TEST(SimulatorTest, EveryCameraPassedIsReported) {
       ++seen;
     }
   });
-  EXPECT_GT(expected, 50u);
+  EXPECT_GT(expected, 30u);
   EXPECT_GE(seen, expected);
   EXPECT_LE(seen, expected + ambiguous);
 }
@@ -670,8 +673,8 @@ TEST(SimulatorTest, RushHourSlowsTraffic) {
   auto mean_speed = [](const char* start) {
     SimulationOptions o;
     o.seed = 5;
-    o.vehicles = 40;
-    o.duration = minutes(20);
+    o.vehicles = 20;
+    o.duration = minutes(10);
     o.incidents_per_vehicle_hour = 0;
     o.start = *ParseTimestamp(start);
     EventParser parser;
@@ -712,8 +715,8 @@ std::string Transcript(const SimulationOptions& o) {
 SimulationOptions DeterminismOptions() {
   SimulationOptions o;
   o.seed = 1234;
-  o.vehicles = 25;
-  o.duration = minutes(15);
+  o.vehicles = 20;
+  o.duration = minutes(10);
   o.incidents_per_vehicle_hour = 4;
   return o;
 }
@@ -790,6 +793,8 @@ TEST(DeterminismTest, FaultsLeaveTheOtherEventsUnchanged) {
   EXPECT_EQ(changed, 0u);
   EXPECT_EQ(unknown_id, 0u);
   EXPECT_EQ(base.summary.generated, faulty.summary.generated);
+  EXPECT_EQ(base.summary.first_event_time, faulty.summary.first_event_time);
+  EXPECT_EQ(base.summary.last_event_time, faulty.summary.last_event_time);
   const auto& f = faulty.summary.faults;
   const uint64_t content_faults = f[static_cast<size_t>(FaultKind::kMalformed)] +
                                   f[static_cast<size_t>(FaultKind::kWrongType)] +
@@ -870,8 +875,8 @@ FaultCount CountFaults(const SimulationOptions& o, RunResult* run) {
 TEST(FaultTest, InjectedCountsMatchWhatTheOutputShows) {
   SimulationOptions o;
   o.seed = 99;
-  o.vehicles = 50;
-  o.duration = minutes(20);
+  o.vehicles = 30;
+  o.duration = minutes(15);
   o.incidents_per_vehicle_hour = 2;
   o.oversize_bytes = 70'000;
   o.faults = AllFaults();

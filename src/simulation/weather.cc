@@ -93,6 +93,8 @@ double Urbanness(LatLon p) {
   static constexpr City kCities[] = {{{51.5074, -0.1278}, 7'000, 13'000}, {{52.4862, -1.8904}, 6'000, 12'000}};
   double u = 0;
   for (const City& c : kCities) {
+    // Cheap early out on the hot path: more than ~14 km north-south or east-west is rural.
+    if (std::abs(p.lat - c.centre.lat) > 0.13 || std::abs(p.lon - c.centre.lon) > 0.21) continue;
     const double d = HaversineMetres(p, c.centre);
     u = std::max(u, Smooth(std::clamp((c.edge_m - d) / (c.edge_m - c.core_m), 0.0, 1.0)));
   }
