@@ -44,14 +44,21 @@ void GenerateTicks(benchmark::State& state, Sink* sink) {
       benchmark::Counter(static_cast<double>(events), benchmark::Counter::kAvgIterations);
 }
 
-void BM_NextTick(benchmark::State& state) { GenerateTicks(state, nullptr); }
+void BM_NextTick(benchmark::State& state) {
+  GenerateTicks(state, nullptr);
+}
 
 void BM_NextTickToDevNull(benchmark::State& state) {
-  auto sink = LineSink::Open("/dev/null", state.range(2) == 0 ? LineFormat::kJsonl : LineFormat::kValue, TopicNames{});
+  auto sink = LineSink::Open(
+      "/dev/null", state.range(2) == 0 ? LineFormat::kJsonl : LineFormat::kValue, TopicNames{});
   GenerateTicks(state, sink->get());
 }
 
-BENCHMARK(BM_NextTick)->ArgNames({"vehicles", "faults"})->Args({10, 0})->Args({1000, 0})->Args({1000, 1});
+BENCHMARK(BM_NextTick)
+    ->ArgNames({"vehicles", "faults"})
+    ->Args({10, 0})
+    ->Args({1000, 0})
+    ->Args({1000, 1});
 BENCHMARK(BM_NextTickToDevNull)
     ->ArgNames({"vehicles", "faults", "value_format"})
     ->Args({10, 0, 0})

@@ -58,18 +58,20 @@ TEST(DriverTest, RealTimeTakesTheDurationAndSpeedupDividesIt) {
     DriverOptions d;
     d.speedup = speedup;
     int finals = 0;
-    ASSERT_TRUE(RunSimulation(**sim, sink, clock, d, [&](const Progress& p) { finals += p.final; }).ok());
+    ASSERT_TRUE(
+        RunSimulation(**sim, sink, clock, d, [&](const Progress& p) { finals += p.final; }).ok());
     EXPECT_EQ(finals, 1);
     EXPECT_EQ(sink.messages_, (*sim)->summary().TotalEmitted());
     EXPECT_EQ(sink.flushes_, 1);
-    // The last tick's events (up to 10 s of event time) go out once that much scaled time has passed.
+    // The last tick's events (up to 10 s of event time) go out once that much scaled time has
+    // passed.
     const double took = std::chrono::duration<double>(clock.Now() - t0).count();
     EXPECT_NEAR(took, 10.0 / speedup, 1e-6) << speedup;
     // Never ahead of event time: batch k is written at (k + 1) ticks / speedup.
     ASSERT_EQ(sink.times_.size(), 10u);
     for (size_t k = 0; k < sink.times_.size(); ++k) {
-      EXPECT_NEAR(std::chrono::duration<double>(sink.times_[k] - t0).count(), static_cast<double>(k + 1) / speedup,
-                  1e-6);
+      EXPECT_NEAR(std::chrono::duration<double>(sink.times_[k] - t0).count(),
+                  static_cast<double>(k + 1) / speedup, 1e-6);
     }
   }
 }

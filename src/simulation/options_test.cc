@@ -1,5 +1,5 @@
-// ParseFaultSpec and SimulationOptions::Validate: every impossible option is a clear InvalidArgument,
-// never a crash, and the simulator refuses to start with one.
+// ParseFaultSpec and SimulationOptions::Validate: every impossible option is a clear
+// InvalidArgument, never a crash, and the simulator refuses to start with one.
 #include "simulation/options.h"
 
 #include <gtest/gtest.h>
@@ -84,7 +84,9 @@ TEST(FaultSpecTest, RejectsBadSpecsWithAClearMessage) {
   }
 }
 
-TEST(OptionsTest, DefaultsAreValid) { EXPECT_TRUE(SimulationOptions{}.Validate().ok()); }
+TEST(OptionsTest, DefaultsAreValid) {
+  EXPECT_TRUE(SimulationOptions{}.Validate().ok());
+}
 
 TEST(OptionsTest, RejectsImpossibleOptions) {
   struct Case {
@@ -105,17 +107,21 @@ TEST(OptionsTest, RejectsImpossibleOptions) {
       {"negative duration", [](SimulationOptions& o) { o.duration = Micros(-5); }, "--duration"},
       {"zero count", [](SimulationOptions& o) { o.count = 0; }, "--count"},
       {"tiny oversize", [](SimulationOptions& o) { o.oversize_bytes = 10; }, "--oversize-bytes"},
-      {"negative incident rate", [](SimulationOptions& o) { o.incidents_per_vehicle_hour = -1; }, "--incident-rate"},
-      {"NaN incident rate", [](SimulationOptions& o) { o.incidents_per_vehicle_hour = std::nan(""); },
+      {"negative incident rate", [](SimulationOptions& o) { o.incidents_per_vehicle_hour = -1; },
+       "--incident-rate"},
+      {"NaN incident rate",
+       [](SimulationOptions& o) { o.incidents_per_vehicle_hour = std::nan(""); },
        "--incident-rate"},
       {"fault twice",
        [](SimulationOptions& o) {
-         o.faults = {{FaultKind::kDuplicate, 0.1, Micros(0)}, {FaultKind::kDuplicate, 0.2, Micros(0)}};
+         o.faults = {{FaultKind::kDuplicate, 0.1, Micros(0)},
+                     {FaultKind::kDuplicate, 0.2, Micros(0)}};
        },
        "given twice"},
       {"fault rates above 1",
        [](SimulationOptions& o) {
-         o.faults = {{FaultKind::kDuplicate, 0.6, Micros(0)}, {FaultKind::kMalformed, 0.6, Micros(0)}};
+         o.faults = {{FaultKind::kDuplicate, 0.6, Micros(0)},
+                     {FaultKind::kMalformed, 0.6, Micros(0)}};
        },
        "more than 1"},
   };
@@ -140,7 +146,8 @@ TEST(OptionsTest, AcceptsBoundaryValues) {
   o.tick = std::chrono::milliseconds(1);
   o.count = 1;
   o.incidents_per_vehicle_hour = 0;
-  o.faults = {{FaultKind::kDuplicate, 0.5, Micros(0)}, {FaultKind::kMalformed, 0.5, Micros(0)}};  // sum exactly 1
+  o.faults = {{FaultKind::kDuplicate, 0.5, Micros(0)},
+              {FaultKind::kMalformed, 0.5, Micros(0)}};  // sum exactly 1
   EXPECT_TRUE(o.Validate().ok()) << o.Validate().message();
 }
 

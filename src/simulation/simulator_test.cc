@@ -1,8 +1,8 @@
 // The simulator checked from its output, as an independent reader would: every message is parsed
-// with simdjson and held against SPEC section 2 (schemas, formats, ranges), against physics (positions
-// on the route, progress, speeds, clocks, incident life cycles) and against the run's own summary
-// (fault counts). Nothing here reuses the simulator's encoders; positions are checked with this file's
-// own haversine arithmetic against the route's waypoints.
+// with simdjson and held against SPEC section 2 (schemas, formats, ranges), against physics
+// (positions on the route, progress, speeds, clocks, incident life cycles) and against the run's
+// own summary (fault counts). Nothing here reuses the simulator's encoders; positions are checked
+// with this file's own haversine arithmetic against the route's waypoints.
 #include "simulation/simulator.h"
 
 #include <gtest/gtest.h>
@@ -34,34 +34,44 @@ struct Field {
   std::string_view name;
   JType type;
 };
-constexpr Field kVehicleFields[] = {{"id", JType::kString},       {"deviceId", JType::kString},
+constexpr Field kVehicleFields[] = {{"id", JType::kString},        {"deviceId", JType::kString},
                                     {"timestamp", JType::kString}, {"location", JType::kString},
                                     {"speed", JType::kNumber},     {"direction", JType::kString},
                                     {"make", JType::kString},      {"model", JType::kString},
                                     {"year", JType::kInt},         {"fuelType", JType::kString}};
-constexpr Field kGpsFields[] = {{"id", JType::kString},    {"deviceId", JType::kString},
+constexpr Field kGpsFields[] = {{"id", JType::kString},        {"deviceId", JType::kString},
                                 {"timestamp", JType::kString}, {"speed", JType::kNumber},
                                 {"direction", JType::kString}, {"vehicleType", JType::kString}};
-constexpr Field kTrafficFields[] = {{"id", JType::kString},       {"deviceId", JType::kString},
-                                    {"cameraId", JType::kString}, {"location", JType::kString},
+constexpr Field kTrafficFields[] = {{"id", JType::kString},        {"deviceId", JType::kString},
+                                    {"cameraId", JType::kString},  {"location", JType::kString},
                                     {"timestamp", JType::kString}, {"snapshot", JType::kString}};
-constexpr Field kWeatherFields[] = {{"id", JType::kString},          {"deviceId", JType::kString},
-                                    {"location", JType::kString},    {"timestamp", JType::kString},
-                                    {"temperature", JType::kNumber}, {"weatherCondition", JType::kString},
-                                    {"precipitation", JType::kNumber}, {"windSpeed", JType::kNumber},
-                                    {"humidity", JType::kInt},       {"airQualityIndex", JType::kInt}};
-constexpr Field kEmergencyFields[] = {{"id", JType::kString},        {"deviceId", JType::kString},
-                                      {"incidentId", JType::kString}, {"type", JType::kString},
-                                      {"timestamp", JType::kString}, {"location", JType::kString},
-                                      {"status", JType::kString},    {"description", JType::kString}};
+constexpr Field kWeatherFields[] = {{"id", JType::kString},
+                                    {"deviceId", JType::kString},
+                                    {"location", JType::kString},
+                                    {"timestamp", JType::kString},
+                                    {"temperature", JType::kNumber},
+                                    {"weatherCondition", JType::kString},
+                                    {"precipitation", JType::kNumber},
+                                    {"windSpeed", JType::kNumber},
+                                    {"humidity", JType::kInt},
+                                    {"airQualityIndex", JType::kInt}};
+constexpr Field kEmergencyFields[] = {
+    {"id", JType::kString},     {"deviceId", JType::kString},   {"incidentId", JType::kString},
+    {"type", JType::kString},   {"timestamp", JType::kString},  {"location", JType::kString},
+    {"status", JType::kString}, {"description", JType::kString}};
 
 std::span<const Field> Schema(Topic t) {
   switch (t) {
-    case Topic::kVehicle: return kVehicleFields;
-    case Topic::kGps: return kGpsFields;
-    case Topic::kTraffic: return kTrafficFields;
-    case Topic::kWeather: return kWeatherFields;
-    case Topic::kEmergency: return kEmergencyFields;
+    case Topic::kVehicle:
+      return kVehicleFields;
+    case Topic::kGps:
+      return kGpsFields;
+    case Topic::kTraffic:
+      return kTrafficFields;
+    case Topic::kWeather:
+      return kWeatherFields;
+    case Topic::kEmergency:
+      return kEmergencyFields;
   }
   return {};
 }
@@ -95,10 +105,13 @@ struct Parsed {
 bool HasType(const simdjson::dom::element& e, JType t) {
   using simdjson::dom::element_type;
   switch (t) {
-    case JType::kString: return e.type() == element_type::STRING;
+    case JType::kString:
+      return e.type() == element_type::STRING;
     case JType::kNumber:
-      return e.type() == element_type::DOUBLE || e.type() == element_type::INT64 || e.type() == element_type::UINT64;
-    case JType::kInt: return e.type() == element_type::INT64 || e.type() == element_type::UINT64;
+      return e.type() == element_type::DOUBLE || e.type() == element_type::INT64 ||
+             e.type() == element_type::UINT64;
+    case JType::kInt:
+      return e.type() == element_type::INT64 || e.type() == element_type::UINT64;
   }
   return false;
 }
@@ -186,8 +199,9 @@ bool ParseLocation(std::string_view s, LatLon* out) {
 double Haversine(LatLon a, LatLon b) {
   constexpr double kR = 6'371'000.0, kRad = M_PI / 180;
   const double dlat = (b.lat - a.lat) * kRad, dlon = (b.lon - a.lon) * kRad;
-  const double h = std::pow(std::sin(dlat / 2), 2) +
-                   std::cos(a.lat * kRad) * std::cos(b.lat * kRad) * std::pow(std::sin(dlon / 2), 2);
+  const double h = std::pow(std::sin(dlat / 2), 2) + std::cos(a.lat * kRad) *
+                                                         std::cos(b.lat * kRad) *
+                                                         std::pow(std::sin(dlon / 2), 2);
   return 2 * kR * std::asin(std::sqrt(h));
 }
 
@@ -197,7 +211,8 @@ class Polyline {
   Polyline() {
     for (const Waypoint& w : Route::LondonToBirmingham().waypoints()) pts_.push_back(w.pos);
     cum_.push_back(0);
-    for (size_t i = 1; i < pts_.size(); ++i) cum_.push_back(cum_.back() + Haversine(pts_[i - 1], pts_[i]));
+    for (size_t i = 1; i < pts_.size(); ++i)
+      cum_.push_back(cum_.back() + Haversine(pts_[i - 1], pts_[i]));
   }
   double length() const { return cum_.back(); }
   const std::vector<LatLon>& points() const { return pts_; }
@@ -242,7 +257,8 @@ bool IsUuidV4(std::string_view s) {
   if (s.size() != 36) return false;
   for (size_t i = 0; i < 36; ++i) {
     const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+    if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+      return false;
   }
   return s[14] == '4' && (s[19] == '8' || s[19] == '9' || s[19] == 'a' || s[19] == 'b');
 }
@@ -251,7 +267,8 @@ bool OneOf(std::string_view v, std::initializer_list<std::string_view> set) {
   return std::find(set.begin(), set.end(), v) != set.end();
 }
 
-// ---- running a simulation ------------------------------------------------------------------------
+// ---- running a simulation
+// ------------------------------------------------------------------------
 
 struct RunResult {
   SimulationSummary summary;
@@ -259,7 +276,8 @@ struct RunResult {
 };
 
 // Runs to completion, calling `each(batch_index, last_batch, message)` for every message.
-RunResult Drive(const SimulationOptions& o, const std::function<void(size_t, bool, const Message&)>& each) {
+RunResult Drive(const SimulationOptions& o,
+                const std::function<void(size_t, bool, const Message&)>& each) {
   auto sim = Simulator::Create(o);
   EXPECT_TRUE(sim.ok()) << sim.status().message();
   if (!sim.ok()) return {};
@@ -281,7 +299,8 @@ RunResult Drive(const SimulationOptions& o, const std::function<void(size_t, boo
 class Failures {
  public:
   void Add(const std::string& what, std::string_view value = {}) {
-    if (list_.size() < 12) list_.push_back(what + (value.empty() ? "" : "  in: " + std::string(value.substr(0, 300))));
+    if (list_.size() < 12)
+      list_.push_back(what + (value.empty() ? "" : "  in: " + std::string(value.substr(0, 300))));
     ++count_;
   }
   uint64_t count() const { return count_; }
@@ -296,7 +315,8 @@ class Failures {
   uint64_t count_ = 0;
 };
 
-// ---- conformance and plausibility of one large run -----------------------------------------------
+// ---- conformance and plausibility of one large run
+// -----------------------------------------------
 
 struct IncidentSeen {
   std::string type, location, description;
@@ -343,7 +363,8 @@ class BigRun : public ::testing::Test {
     auto& C = conformance_;
     auto& P = plausibility_;
     auto& E = emergencies_;
-    std::unordered_map<std::string, EventTime> vehicle_tick_ts;  // deviceId -> ts of this batch's vehicle_data
+    std::unordered_map<std::string, EventTime>
+        vehicle_tick_ts;  // deviceId -> ts of this batch's vehicle_data
     size_t current_batch = SIZE_MAX;
 
     run_ = Drive(options_, [&](size_t batch, bool, const Message& m) {
@@ -366,7 +387,8 @@ class BigRun : public ::testing::Test {
       if (!ids.insert(id).second) C.Add("id used twice: " + id, m.value);
       const std::string device(ev.Str("deviceId"));
       const int vehicle_no = VehicleNumber(device);
-      if (vehicle_no < 1 || vehicle_no > options_.vehicles) C.Add("deviceId is not vehicle-NNNN", m.value);
+      if (vehicle_no < 1 || vehicle_no > options_.vehicles)
+        C.Add("deviceId is not vehicle-NNNN", m.value);
       if (m.key != device) C.Add("message key is not the deviceId", m.value);
       EventTime ts;
       if (!ParseIsoMicros(ev.Str("timestamp"), &ts)) {
@@ -375,21 +397,24 @@ class BigRun : public ::testing::Test {
       }
       if (ts != m.event_time) C.Add("timestamp differs from the message's event time", m.value);
       max_ts_ = std::max(max_ts_, ts);
-      if (ts < options_.start || ts >= options_.start + *options_.duration) C.Add("timestamp outside the run", m.value);
+      if (ts < options_.start || ts >= options_.start + *options_.duration)
+        C.Add("timestamp outside the run", m.value);
       LatLon pos{};
       if (m.topic != Topic::kGps) {
         if (!ParseLocation(ev.Str("location"), &pos)) {
           C.Add("location is not \"(lat, lon)\" with 6 decimals", m.value);
           return;
         }
-        if (pos.lat < 51.4 || pos.lat > 52.6 || pos.lon < -2.0 || pos.lon > 0.0) C.Add("location not in England", m.value);
+        if (pos.lat < 51.4 || pos.lat > 52.6 || pos.lon < -2.0 || pos.lon > 0.0)
+          C.Add("location not in England", m.value);
         const double off = line.Project(pos).off_m;
         if (off > 300) P.Add("location " + std::to_string(off) + " m off the route", m.value);
       }
       VehicleTrack& vt = tracks[device];
       // Per device and topic, the clock only moves forwards (no faults in this run).
       if (m.topic != Topic::kEmergency && m.topic != Topic::kTraffic) {
-        if (vt.last_ts[t] != EventTime{} && ts <= vt.last_ts[t]) P.Add("timestamp not after the previous one", m.value);
+        if (vt.last_ts[t] != EventTime{} && ts <= vt.last_ts[t])
+          P.Add("timestamp not after the previous one", m.value);
         if (vt.last_ts[t] != EventTime{} && ts - vt.last_ts[t] != options_.tick) {
           P.Add("consecutive readings of one vehicle are not one tick apart", m.value);
         }
@@ -401,32 +426,40 @@ class BigRun : public ::testing::Test {
           ++topic_counts_[t];
           const double speed = ev.Num("speed");
           if (!(speed >= 0 && speed <= 200)) C.Add("speed outside 0..200 km/h", m.value);
-          if (!OneOf(ev.Str("direction"), {"North", "North-East", "East", "South-East", "South", "South-West", "West",
-                                           "North-West"})) {
+          if (!OneOf(ev.Str("direction"), {"North", "North-East", "East", "South-East", "South",
+                                           "South-West", "West", "North-West"})) {
             C.Add("direction is not a compass point", m.value);
           }
-          if (ev.Str("make").empty() || ev.Str("model").empty()) C.Add("empty make or model", m.value);
+          if (ev.Str("make").empty() || ev.Str("model").empty())
+            C.Add("empty make or model", m.value);
           const int64_t year = ev.Int("year");
           if (year < 1990 || year > 2026) C.Add("implausible model year", m.value);
-          if (!OneOf(ev.Str("fuelType"), {"Petrol", "Diesel", "Hybrid", "Electric"})) C.Add("unknown fuelType", m.value);
+          if (!OneOf(ev.Str("fuelType"), {"Petrol", "Diesel", "Hybrid", "Electric"}))
+            C.Add("unknown fuelType", m.value);
           // A vehicle does not change make, model, year or fuel on the way.
           if (vt.make.empty()) {
-            vt.make = ev.Str("make"), vt.model = ev.Str("model"), vt.fuel = ev.Str("fuelType"), vt.year = year;
-          } else if (vt.make != ev.Str("make") || vt.model != ev.Str("model") || vt.fuel != ev.Str("fuelType") ||
-                     vt.year != year) {
+            vt.make = ev.Str("make"), vt.model = ev.Str("model"), vt.fuel = ev.Str("fuelType"),
+            vt.year = year;
+          } else if (vt.make != ev.Str("make") || vt.model != ev.Str("model") ||
+                     vt.fuel != ev.Str("fuelType") || vt.year != year) {
             P.Add("vehicle changed identity", m.value);
           }
-          // Physics: on the route, moving forwards by speed x tick, accelerating like a road vehicle.
+          // Physics: on the route, moving forwards by speed x tick, accelerating like a road
+          // vehicle.
           vt.along_prev = vt.along;
           vt.speed_prev = vt.speed;
           vt.along = line.Project(pos).along_m;
           vt.speed = speed;
           if (vt.along_prev >= 0) {
             const double moved = vt.along - vt.along_prev;
-            if (moved < -1.0) P.Add("vehicle moved backwards by " + std::to_string(-moved) + " m", m.value);
+            if (moved < -1.0)
+              P.Add("vehicle moved backwards by " + std::to_string(-moved) + " m", m.value);
             const double expected = speed / 3.6 * tick_s;
-            if (std::abs(moved - expected) > 2.0 + 0.02 * expected && vt.along < line.length() - 1) {
-              P.Add("moved " + std::to_string(moved) + " m in a tick at " + std::to_string(speed) + " km/h", m.value);
+            if (std::abs(moved - expected) > 2.0 + 0.02 * expected &&
+                vt.along < line.length() - 1) {
+              P.Add("moved " + std::to_string(moved) + " m in a tick at " + std::to_string(speed) +
+                        " km/h",
+                    m.value);
             }
             const double dv = speed - vt.speed_prev;
             if (dv > 7.2 * tick_s + 0.011 || dv < -14.4 * tick_s - 0.011) {
@@ -448,31 +481,40 @@ class BigRun : public ::testing::Test {
           }
           if (vt.vehicle_type.empty()) vt.vehicle_type = ev.Str("vehicleType");
           if (vt.vehicle_type != ev.Str("vehicleType")) P.Add("vehicleType changed", m.value);
-          if (vt.last_tick_batch != batch || vt.tick_ts != ts) P.Add("gps_data without vehicle_data of the same time", m.value);
-          if (std::abs(ev.Num("speed") - vt.speed) > 1e-9) P.Add("gps speed differs from vehicle speed", m.value);
+          if (vt.last_tick_batch != batch || vt.tick_ts != ts)
+            P.Add("gps_data without vehicle_data of the same time", m.value);
+          if (std::abs(ev.Num("speed") - vt.speed) > 1e-9)
+            P.Add("gps speed differs from vehicle speed", m.value);
           break;
         }
         case Topic::kWeather: {
           ++topic_counts_[t];
-          if (vt.last_tick_batch != batch || vt.tick_ts != ts) P.Add("weather_data without vehicle_data of the same time", m.value);
-          if (ev.Str("location") != vt.location) P.Add("weather location is not the vehicle's", m.value);
+          if (vt.last_tick_batch != batch || vt.tick_ts != ts)
+            P.Add("weather_data without vehicle_data of the same time", m.value);
+          if (ev.Str("location") != vt.location)
+            P.Add("weather location is not the vehicle's", m.value);
           const double temp = ev.Num("temperature");
           if (!(temp >= -25 && temp <= 40)) C.Add("temperature outside -25..40 C", m.value);
           const std::string_view cond = ev.Str("weatherCondition");
-          if (!OneOf(cond, {"Sunny", "Cloudy", "Rain", "Snow", "Fog"})) C.Add("unknown weatherCondition", m.value);
+          if (!OneOf(cond, {"Sunny", "Cloudy", "Rain", "Snow", "Fog"}))
+            C.Add("unknown weatherCondition", m.value);
           conditions_.insert(std::string(cond));
           const double precip = ev.Num("precipitation");
           if (!(precip >= 0 && precip <= 100)) C.Add("precipitation outside 0..100 mm/h", m.value);
-          if ((cond == "Rain" || cond == "Snow") != (precip > 0)) C.Add("precipitation disagrees with condition", m.value);
+          if ((cond == "Rain" || cond == "Snow") != (precip > 0))
+            C.Add("precipitation disagrees with condition", m.value);
           const double wind = ev.Num("windSpeed");
           if (!(wind >= 0 && wind <= 200)) C.Add("windSpeed outside 0..200 km/h", m.value);
           const int64_t hum = ev.Int("humidity");
           if (hum < 0 || hum > 100) C.Add("humidity outside 0..100", m.value);
           const int64_t aqi = ev.Int("airQualityIndex");
           if (aqi < 0 || aqi > 500) C.Add("airQualityIndex outside 0..500", m.value);
-          // Smooth in time and space: one tick later and a few tens of metres on, nearly the same air.
+          // Smooth in time and space: one tick later and a few tens of metres on, nearly the same
+          // air.
           if (!std::isnan(vt.temperature) && std::abs(temp - vt.temperature) > 0.3) {
-            P.Add("temperature jumped by " + std::to_string(temp - vt.temperature) + " C in one tick", m.value);
+            P.Add(
+                "temperature jumped by " + std::to_string(temp - vt.temperature) + " C in one tick",
+                m.value);
           }
           vt.temperature = temp;
           break;
@@ -480,20 +522,36 @@ class BigRun : public ::testing::Test {
         case Topic::kTraffic: {
           ++topic_counts_[t];
           const std::string cam(ev.Str("cameraId"));
-          if (cam.size() < 9 || cam.substr(0, 4) != "CAM-" || cam[cam.size() - 4] != '-') C.Add("cameraId format", m.value);
+          if (cam.size() < 9 || cam.substr(0, 4) != "CAM-" || cam[cam.size() - 4] != '-')
+            C.Add("cameraId format", m.value);
           const std::string_view snap = ev.Str("snapshot");
-          if (snap.size() != 64 || snap.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") !=
-                                       std::string_view::npos) {
+          if (snap.size() != 64 ||
+              snap.find_first_not_of(
+                  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") !=
+                  std::string_view::npos) {
             C.Add("snapshot is not 64 base64 characters", m.value);
           }
           // A fixed camera: one location per id, and the vehicle passed it during this very tick.
+          // ... and it is one of the route's cameras, at that camera's place.
+          const auto& route_cams = Route::LondonToBirmingham().cameras();
+          const auto known = std::find_if(route_cams.begin(), route_cams.end(),
+                                          [&](const Camera& c) { return c.id == cam; });
+          if (known == route_cams.end()) {
+            P.Add("unknown camera " + cam, m.value);
+          } else if (std::abs(known->pos.lat - pos.lat) > 1e-6 ||
+                     std::abs(known->pos.lon - pos.lon) > 1e-6) {
+            P.Add("camera " + cam + " reported away from where it stands", m.value);
+          }
           auto [it, fresh] = camera_locations.emplace(cam, std::string(ev.Str("location")));
-          if (!fresh && it->second != ev.Str("location")) P.Add("camera " + cam + " moved", m.value);
-          if (vt.last_tick_batch != batch || vt.tick_ts != ts) P.Add("traffic_data outside the vehicle's tick", m.value);
+          if (!fresh && it->second != ev.Str("location"))
+            P.Add("camera " + cam + " moved", m.value);
+          if (vt.last_tick_batch != batch || vt.tick_ts != ts)
+            P.Add("traffic_data outside the vehicle's tick", m.value);
           const double cam_along = line.Project(pos).along_m;
           if (!(cam_along > vt.along_prev - 3 && cam_along <= vt.along + 3)) {
             P.Add("camera at " + std::to_string(cam_along) + " m not passed in this tick (" +
-                  std::to_string(vt.along_prev) + " .. " + std::to_string(vt.along) + ")", m.value);
+                      std::to_string(vt.along_prev) + " .. " + std::to_string(vt.along) + ")",
+                  m.value);
           }
           if (!vt.cameras.insert(cam).second) P.Add("vehicle passed one camera twice", m.value);
           break;
@@ -501,17 +559,22 @@ class BigRun : public ::testing::Test {
         case Topic::kEmergency: {
           ++topic_counts_[t];
           const std::string inc_id(ev.Str("incidentId"));
-          if (inc_id.size() != 12 || inc_id.substr(0, 4) != "INC-") C.Add("incidentId format", m.value);
+          if (inc_id.size() != 12 || inc_id.substr(0, 4) != "INC-")
+            C.Add("incidentId format", m.value);
           const std::string_view type = ev.Str("type");
-          if (!OneOf(type, {"Accident", "Fire", "Medical", "Police"})) C.Add("unknown emergency type", m.value);
+          if (!OneOf(type, {"Accident", "Fire", "Medical", "Police"}))
+            C.Add("unknown emergency type", m.value);
           const std::string_view status = ev.Str("status");
           if (!OneOf(status, {"Active", "Resolved"})) C.Add("unknown emergency status", m.value);
           if (ev.Str("description").empty()) C.Add("empty description", m.value);
-          if (vt.last_tick_batch != batch || vt.tick_ts != ts) E.Add("emergency_data outside the vehicle's tick", m.value);
+          if (vt.last_tick_batch != batch || vt.tick_ts != ts)
+            E.Add("emergency_data outside the vehicle's tick", m.value);
           IncidentSeen& inc = incidents[inc_id];
           if (inc.type.empty()) {
-            inc.type = type, inc.location = ev.Str("location"), inc.description = ev.Str("description");
-          } else if (inc.type != type || inc.location != ev.Str("location") || inc.description != ev.Str("description")) {
+            inc.type = type, inc.location = ev.Str("location"),
+            inc.description = ev.Str("description");
+          } else if (inc.type != type || inc.location != ev.Str("location") ||
+                     inc.description != ev.Str("description")) {
             E.Add("incident " + inc_id + " changed type, location or description", m.value);
           }
           auto& [actives, resolveds] = inc.per_device[device];
@@ -523,18 +586,23 @@ class BigRun : public ::testing::Test {
             // Raised near the vehicle that reports it.
             LatLon here{};
             if (ParseLocation(vt.location, &here) && Haversine(here, pos) > 1100) {
-              E.Add("reporter " + std::to_string(Haversine(here, pos)) + " m from the incident", m.value);
+              E.Add("reporter " + std::to_string(Haversine(here, pos)) + " m from the incident",
+                    m.value);
             }
             ++actives_;
           } else {
             ++resolveds;
-            if (actives != 1) E.Add("Resolved without an earlier Active from this device", m.value);
-            else if (!(ts > inc.active_at[device])) E.Add("Resolved not after Active", m.value);
+            if (actives != 1)
+              E.Add("Resolved without an earlier Active from this device", m.value);
+            else if (!(ts > inc.active_at[device]))
+              E.Add("Resolved not after Active", m.value);
             const auto open = ts - inc.first_active;
-            if (open < minutes(10) || open > minutes(90) + options_.tick) E.Add("incident lasted an implausible time", m.value);
+            if (open < minutes(10) || open > minutes(90) + options_.tick)
+              E.Add("incident lasted an implausible time", m.value);
             ++resolveds_;
           }
-          if (actives > 1 || resolveds > 1) E.Add("a device reported the same status twice", m.value);
+          if (actives > 1 || resolveds > 1)
+            E.Add("a device reported the same status twice", m.value);
           break;
         }
       }
@@ -635,7 +703,8 @@ TEST(SimulatorTest, EveryCameraPassedIsReported) {
   o.start = *ParseTimestamp("2026-01-05T11:00:00Z");  // free-flowing traffic passes more cameras
   const Polyline& line = ThePolyline();
   std::vector<double> camera_along;
-  for (const Camera& c : Route::LondonToBirmingham().cameras()) camera_along.push_back(line.Project(c.pos).along_m);
+  for (const Camera& c : Route::LondonToBirmingham().cameras())
+    camera_along.push_back(line.Project(c.pos).along_m);
   EventParser parser;
   Parsed ev;
   std::map<std::string, double> along;
@@ -651,7 +720,8 @@ TEST(SimulatorTest, EveryCameraPassedIsReported) {
       if (it != along.end()) {
         for (double c : camera_along) {
           if (std::abs(c - it->second) < 3 || std::abs(c - now) < 3) {
-            if (c > it->second - 3 && c <= now + 3) ++ambiguous;  // too close to call with 6 decimals
+            if (c > it->second - 3 && c <= now + 3)
+              ++ambiguous;  // too close to call with 6 decimals
           } else if (c > it->second && c <= now) {
             ++expected;
           }
@@ -689,7 +759,7 @@ TEST(SimulatorTest, RushHourSlowsTraffic) {
     });
     return sum / static_cast<double>(n);
   };
-  const double rush = mean_speed("2026-01-05T08:00:00Z");      // Monday, GMT
+  const double rush = mean_speed("2026-01-05T08:00:00Z");  // Monday, GMT
   const double midday = mean_speed("2026-01-05T11:00:00Z");
   const double saturday = mean_speed("2026-01-10T08:00:00Z");
   const double summer_rush = mean_speed("2026-06-15T07:00:00Z");  // 08:00 BST, a Monday
@@ -704,8 +774,9 @@ TEST(SimulatorTest, RushHourSlowsTraffic) {
 std::string Transcript(const SimulationOptions& o) {
   std::string s;
   Drive(o, [&](size_t batch, bool, const Message& m) {
-    s += std::to_string(batch) + ' ' + std::string(DefaultTopicName(m.topic)) + ' ' + std::string(m.key) + ' ' +
-         (m.json_ok ? "ok " : "bad ") + std::to_string(m.event_time.time_since_epoch().count()) + ' ';
+    s += std::to_string(batch) + ' ' + std::string(DefaultTopicName(m.topic)) + ' ' +
+         std::string(m.key) + ' ' + (m.json_ok ? "ok " : "bad ") +
+         std::to_string(m.event_time.time_since_epoch().count()) + ' ';
     s.append(m.value);
     s += '\n';
   });
@@ -805,15 +876,17 @@ TEST(DeterminismTest, FaultsLeaveTheOtherEventsUnchanged) {
   EXPECT_EQ(same, matched.size() + f[static_cast<size_t>(FaultKind::kDuplicate)]);
 }
 
-// ---- fault injection, counted from the output alone -----------------------------------------------
+// ---- fault injection, counted from the output alone
+// -----------------------------------------------
 
-// What an independent reader of the stream can tell about each message, knowing only the run's start,
-// tick and fault delays (its parameters, not its outcome).
+// What an independent reader of the stream can tell about each message, knowing only the run's
+// start, tick and fault delays (its parameters, not its outcome).
 struct FaultCount {
   std::array<uint64_t, kFaultKindCount> kinds{};
   std::array<uint64_t, kTopicCount> emitted{}, valid{};
-  uint64_t delayed_in_final_batch = 0;  // held back, then flushed at the end before their delay was up
-  uint64_t final_slot = 0;              // in the last (tick, vehicle) slot: order cannot show a delay
+  uint64_t delayed_in_final_batch =
+      0;                    // held back, then flushed at the end before their delay was up
+  uint64_t final_slot = 0;  // in the last (tick, vehicle) slot: order cannot show a delay
   uint64_t unknown_fields = 0;
   std::vector<double> late_behind_s, reorder_behind_s;
 };
@@ -836,12 +909,23 @@ FaultCount CountFaults(const SimulationOptions& o, RunResult* run) {
     const auto t = static_cast<size_t>(m.topic);
     ++c.emitted[t];
     switch (parser.Parse(m, &ev)) {
-      case Verdict::kMalformed: ++c.kinds[static_cast<size_t>(FaultKind::kMalformed)]; return;
-      case Verdict::kOversize: ++c.kinds[static_cast<size_t>(FaultKind::kOversize)]; return;
-      case Verdict::kMissingField: ++c.kinds[static_cast<size_t>(FaultKind::kMissingField)]; return;
-      case Verdict::kWrongType: ++c.kinds[static_cast<size_t>(FaultKind::kWrongType)]; return;
-      case Verdict::kUnknownField: ++c.unknown_fields; return;
-      case Verdict::kValid: break;
+      case Verdict::kMalformed:
+        ++c.kinds[static_cast<size_t>(FaultKind::kMalformed)];
+        return;
+      case Verdict::kOversize:
+        ++c.kinds[static_cast<size_t>(FaultKind::kOversize)];
+        return;
+      case Verdict::kMissingField:
+        ++c.kinds[static_cast<size_t>(FaultKind::kMissingField)];
+        return;
+      case Verdict::kWrongType:
+        ++c.kinds[static_cast<size_t>(FaultKind::kWrongType)];
+        return;
+      case Verdict::kUnknownField:
+        ++c.unknown_fields;
+        return;
+      case Verdict::kValid:
+        break;
     }
     ++c.valid[t];
     if (!ids.insert(std::string(ev.Str("id"))).second) {
@@ -860,7 +944,8 @@ FaultCount CountFaults(const SimulationOptions& o, RunResult* run) {
         ++c.kinds[static_cast<size_t>(late ? FaultKind::kLate : FaultKind::kReorder)];
         // Flushed at the end, a held message may go out before its delay is up.
         if (!final_batch) {
-          (late ? c.late_behind_s : c.reorder_behind_s).push_back(std::chrono::duration<double>(behind).count());
+          (late ? c.late_behind_s : c.reorder_behind_s)
+              .push_back(std::chrono::duration<double>(behind).count());
         }
       }
       return;
@@ -885,8 +970,8 @@ TEST(FaultTest, InjectedCountsMatchWhatTheOutputShows) {
   const SimulationSummary& s = run.summary;
   auto kind = [](FaultKind k) { return static_cast<size_t>(k); };
 
-  for (FaultKind k : {FaultKind::kMalformed, FaultKind::kOversize, FaultKind::kMissingField, FaultKind::kWrongType,
-                      FaultKind::kDuplicate}) {
+  for (FaultKind k : {FaultKind::kMalformed, FaultKind::kOversize, FaultKind::kMissingField,
+                      FaultKind::kWrongType, FaultKind::kDuplicate}) {
     EXPECT_EQ(c.kinds[kind(k)], s.faults[kind(k)]) << FaultKindName(k);
     EXPECT_GT(s.faults[kind(k)], 20u) << FaultKindName(k);
   }
@@ -899,13 +984,15 @@ TEST(FaultTest, InjectedCountsMatchWhatTheOutputShows) {
   }
   EXPECT_EQ(s.TotalEmitted(), s.TotalGenerated() + s.faults[kind(FaultKind::kDuplicate)]);
 
-  // Late and reordered: every one is seen out of order, except messages held back from the very last
-  // slot of the run (nothing follows them). Those flushed at the end, before their delay was up,
-  // cannot be told late from reordered by timing.
-  const uint64_t late = s.faults[kind(FaultKind::kLate)], reorder = s.faults[kind(FaultKind::kReorder)];
+  // Late and reordered: every one is seen out of order, except messages held back from the very
+  // last slot of the run (nothing follows them). Those flushed at the end, before their delay was
+  // up, cannot be told late from reordered by timing.
+  const uint64_t late = s.faults[kind(FaultKind::kLate)],
+                 reorder = s.faults[kind(FaultKind::kReorder)];
   EXPECT_GT(late, 50u);
   EXPECT_GT(reorder, 100u);
-  const uint64_t seen = c.kinds[kind(FaultKind::kLate)] + c.kinds[kind(FaultKind::kReorder)] + c.delayed_in_final_batch;
+  const uint64_t seen = c.kinds[kind(FaultKind::kLate)] + c.kinds[kind(FaultKind::kReorder)] +
+                        c.delayed_in_final_batch;
   EXPECT_LE(seen, late + reorder);
   EXPECT_LE(late + reorder - seen, c.final_slot);
   EXPECT_LE(c.kinds[kind(FaultKind::kLate)], late);
@@ -939,8 +1026,11 @@ TEST(FaultTest, OversizeHasTheConfiguredSizeAndMalformedIsCarriedAsNotJson) {
         EXPECT_GE(m.value.size(), 10u);
         EXPECT_EQ(m.value.front(), '{');
         break;
-      case Verdict::kValid: EXPECT_TRUE(m.json_ok); break;
-      default: ADD_FAILURE() << m.value;
+      case Verdict::kValid:
+        EXPECT_TRUE(m.json_ok);
+        break;
+      default:
+        ADD_FAILURE() << m.value;
     }
   });
   EXPECT_GT(oversize, 20u);
@@ -969,7 +1059,8 @@ TEST(FaultTest, StopReleasesEverythingHeldBack) {
   EXPECT_TRUE(batch.empty());
 }
 
-// ---- how a run ends ------------------------------------------------------------------------------
+// ---- how a run ends
+// ------------------------------------------------------------------------------
 
 TEST(SimulatorTest, CountGivesExactlyThatManyEvents) {
   for (uint64_t count : {1ull, 2ull, 1000ull, 12'345ull}) {
@@ -989,7 +1080,8 @@ TEST(SimulatorTest, DurationBoundsEventTime) {
   o.tick = std::chrono::milliseconds(500);
   o.duration = seconds(10);
   EventTime last{};
-  const RunResult r = Drive(o, [&](size_t, bool, const Message& m) { last = std::max(last, m.event_time); });
+  const RunResult r =
+      Drive(o, [&](size_t, bool, const Message& m) { last = std::max(last, m.event_time); });
   EXPECT_EQ(r.summary.ticks, 20u);
   EXPECT_LT(last, o.start + seconds(10));
   EXPECT_GE(last, o.start + seconds(9));
@@ -1011,7 +1103,8 @@ TEST(SimulatorTest, EndsWhenEveryVehicleHasArrived) {
   });
   EXPECT_EQ(r.summary.vehicles_arrived, 3);
   ASSERT_EQ(last.size(), 3u);
-  for (const auto& [device, pos] : last) EXPECT_LT(Haversine(pos, {52.4862, -1.8904}), 100) << device;
+  for (const auto& [device, pos] : last)
+    EXPECT_LT(Haversine(pos, {52.4862, -1.8904}), 100) << device;
   // The first vehicle drives the whole way, about 190 km: between 1.5 and 4 hours.
   EXPECT_GT(r.summary.last_event_time - r.summary.first_event_time, std::chrono::minutes(90));
   EXPECT_LT(r.summary.last_event_time - r.summary.first_event_time, std::chrono::hours(4));
