@@ -180,14 +180,11 @@ class SimulatorImpl final : public Simulator {
     GenerateTick();
     ++tick_index_;
     ++summary_.ticks;
-    ReleaseHeld(now_);
     const bool all_arrived = summary_.vehicles_arrived == options_.vehicles;
     const bool duration_done = options_.duration && options_.tick * static_cast<int64_t>(tick_index_) >= *options_.duration;
-    if (count_reached_ || all_arrived || duration_done) {
-      // The run is over: whatever is still held back (late, reordered) goes out now.
-      ReleaseHeld(EventTime::max());
-      finished_ = true;
-    }
+    finished_ = count_reached_ || all_arrived || duration_done;
+    // When the run is over, whatever is still held back (late, reordered) goes out now as well.
+    ReleaseHeld(finished_ ? EventTime::max() : now_);
     QueueReleased();
     HandOut(out);
     return !finished_;
@@ -480,7 +477,7 @@ class SimulatorImpl final : public Simulator {
     }
   }
 
-  // Moves the held-back messages due by `upto` to released_; may be called twice in the final tick.
+  // Moves the held-back messages due by `upto` to released_.
   void ReleaseHeld(EventTime upto) {
     while (!held_.empty() && held_.top().release <= upto) {
       released_.push_back(std::move(const_cast<HeldMessage&>(held_.top())));
