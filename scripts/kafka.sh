@@ -16,7 +16,8 @@
 # server.log (the broker log) and data/.
 #
 # Environment: KAFKA_HEAP_OPTS (default -Xms128m -Xmx512m per node), KAFKA_START_TIMEOUT_S (default 180),
-# KAFKA_STOP_TIMEOUT_S (default 30: SIGTERM grace before SIGKILL), KAFKA_CDS=0 (no class-data archive).
+# KAFKA_STOP_TIMEOUT_S (default 30: SIGTERM grace before SIGKILL), KAFKA_CDS=0 (no class-data archive),
+# KAFKA_MVN_ARGS (extra Maven arguments for fetch, e.g. "-s my-settings.xml").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 self="$root/scripts/kafka.sh"
@@ -65,7 +66,8 @@ fetch_jars() {
   local tmp="$cache/libs.tmp" flog="$cache/fetch.log" attempt
   for attempt in 1 2; do
     rm -rf "$tmp"
-    if mvn -B -q -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+    # shellcheck disable=SC2086
+    if mvn -B -q ${KAFKA_MVN_ARGS:-} -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
         -DoutputDirectory="$tmp" >"$flog" 2>&1; then
       break
     fi

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,9 +15,9 @@
 namespace smartcity {
 namespace {
 
-#define ASSERT_OK(expr)                                    \
-  do {                                                     \
-    const ::smartcity::Status assert_ok_status_ = (expr);  \
+#define ASSERT_OK(expr)                                                 \
+  do {                                                                  \
+    const ::smartcity::Status assert_ok_status_ = (expr);               \
     ASSERT_TRUE(assert_ok_status_.ok()) << assert_ok_status_.message(); \
   } while (0)
 
@@ -34,14 +34,16 @@ std::vector<std::string> SortedLines(const std::string& text) {
 
 // Produces "key:value" lines with kcat; fails the test on error.
 void Produce(const LocalKafkaCluster& cluster, const std::string& topic, const std::string& lines) {
-  auto r = RunProcess({"kcat", "-P", "-b", cluster.bootstrap(), "-t", topic, "-K", ":", "-X", "acks=all"}, lines);
+  auto r = RunProcess(
+      {"kcat", "-P", "-b", cluster.bootstrap(), "-t", topic, "-K", ":", "-X", "acks=all"}, lines);
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(r->exit_code, 0) << r->err;
 }
 
 // Reads the whole topic with kcat as "key:value" lines, sorted.
 std::vector<std::string> ConsumeAll(const LocalKafkaCluster& cluster, const std::string& topic) {
-  auto r = RunProcess({"kcat", "-C", "-b", cluster.bootstrap(), "-t", topic, "-e", "-q", "-f", "%k:%s\\n"});
+  auto r = RunProcess(
+      {"kcat", "-C", "-b", cluster.bootstrap(), "-t", topic, "-e", "-q", "-f", "%k:%s\\n"});
   EXPECT_TRUE(r.ok()) << r.status().message();
   if (!r.ok()) return {};
   EXPECT_EQ(r->exit_code, 0) << r->err;
@@ -111,16 +113,20 @@ TEST(LocalKafkaCluster, SingleNodeServesTopicsAndToolsAndCleansUp) {
   EXPECT_EQ(SortedLines(*topics), std::vector<std::string>{"itest_events"});
   std::string segments;
   for (int p = 0; p < 2; ++p) {
-    std::string segment = cluster->dir() + "/node-1/data/itest_events-" + std::to_string(p) + "/00000000000000000000.log";
-    auto dump = cluster->RunTool("kafka.tools.DumpLogSegments", {"--files", segment, "--print-data-log"});
+    std::string segment = cluster->dir() + "/node-1/data/itest_events-" + std::to_string(p) +
+                          "/00000000000000000000.log";
+    auto dump =
+        cluster->RunTool("kafka.tools.DumpLogSegments", {"--files", segment, "--print-data-log"});
     ASSERT_TRUE(dump.ok()) << dump.status().message();
     segments += *dump;
   }
-  for (const char* value : {"payload: alpha", "payload: beta", "payload: gamma", "payload: delta"}) {
+  for (const char* value :
+       {"payload: alpha", "payload: beta", "payload: gamma", "payload: delta"}) {
     EXPECT_NE(segments.find(value), std::string::npos) << value << " not in\n" << segments;
   }
   // Topics are never created implicitly: a typo must fail loudly.
-  auto missing = RunProcess({"kcat", "-L", "-b", cluster->bootstrap(), "-t", "no_such_topic", "-m", "5"});
+  auto missing =
+      RunProcess({"kcat", "-L", "-b", cluster->bootstrap(), "-t", "no_such_topic", "-m", "5"});
   ASSERT_TRUE(missing.ok());
   EXPECT_NE(missing->out.find("Unknown topic"), std::string::npos) << missing->out;
   // A failing tool is an error carrying its message, not an empty success.
@@ -148,18 +154,21 @@ TEST(LocalKafkaCluster, ThreeNodesSurviveAKilledNodeAndRestartIt) {
   ASSERT_OK(cluster->CreateTopic("replicated", 3, 3));
   Produce(*cluster, "replicated", "a:1\nb:2\nc:3\n");
 
-  const int node2_port_before = std::stoi(cluster->NodeAddress(2).substr(cluster->NodeAddress(2).find(':') + 1));
+  const int node2_port_before =
+      std::stoi(cluster->NodeAddress(2).substr(cluster->NodeAddress(2).find(':') + 1));
   ASSERT_OK(cluster->KillNode(2));
   // The survivors keep serving metadata and data; the dead node drops out once fenced.
   EXPECT_TRUE(WaitForBrokerCount(cluster->bootstrap(), 2));
   EXPECT_EQ(MetadataBrokerCount(cluster->NodeAddress(2)), -1) << "killed node still answers";
   Produce(*cluster, "replicated", "d:4\n");
-  EXPECT_EQ(ConsumeAll(*cluster, "replicated"), (std::vector<std::string>{"a:1", "b:2", "c:3", "d:4"}));
+  EXPECT_EQ(ConsumeAll(*cluster, "replicated"),
+            (std::vector<std::string>{"a:1", "b:2", "c:3", "d:4"}));
 
   // Restarted, it keeps its port and its data and rejoins.
   ASSERT_OK(cluster->StartNode(2));
   EXPECT_EQ(MetadataBrokerCount(cluster->NodeAddress(2)), 3);
-  EXPECT_EQ(std::stoi(cluster->NodeAddress(2).substr(cluster->NodeAddress(2).find(':') + 1)), node2_port_before);
+  EXPECT_EQ(std::stoi(cluster->NodeAddress(2).substr(cluster->NodeAddress(2).find(':') + 1)),
+            node2_port_before);
   EXPECT_TRUE(std::filesystem::exists(cluster->dir() + "/node-2/data/replicated-0"));
 
   // A clean stop and start of another node works the same way.
@@ -167,7 +176,8 @@ TEST(LocalKafkaCluster, ThreeNodesSurviveAKilledNodeAndRestartIt) {
   EXPECT_TRUE(WaitForBrokerCount(cluster->bootstrap(), 2));
   ASSERT_OK(cluster->StartNode(3));
   EXPECT_TRUE(WaitForBrokerCount(cluster->bootstrap(), 3));
-  EXPECT_EQ(ConsumeAll(*cluster, "replicated"), (std::vector<std::string>{"a:1", "b:2", "c:3", "d:4"}));
+  EXPECT_EQ(ConsumeAll(*cluster, "replicated"),
+            (std::vector<std::string>{"a:1", "b:2", "c:3", "d:4"}));
 
   const std::string dir = cluster->dir();
   const std::vector<int> pids = NodePids(dir, 3);
