@@ -92,7 +92,18 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const std
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
-  int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  // We ignore SIGPIPE (a child that exits without reading its input must not kill the test), but
+  // the child gets the default back: ignored signals would survive exec.
+  signal(SIGPIPE, SIG_IGN);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  int rc = posix_spawnp(&pid, args[0], &actions, &attr, args.data(), environ);
+  posix_spawnattr_destroy(&attr);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) return Status::NotFound("cannot run " + argv[0] + ": " + std::strerror(rc));
   in.CloseRead();
@@ -153,8 +164,19 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const std
   }
   in.CloseWrite();
   if (timed_out) kill(pid, SIGKILL);
+  // The child may have closed its output and still run: the deadline holds for its exit too.
   int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  for (;;) {
+    pid_t done = waitpid(pid, &wstatus, timed_out ? 0 : WNOHANG);
+    if (done == pid || (done < 0 && errno != EINTR)) break;
+    if (done == 0) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        timed_out = true;
+        kill(pid, SIGKILL);
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
   }
   if (timed_out) {
     return Status::Timeout(Join(argv) + " did not finish within " +
