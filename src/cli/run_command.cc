@@ -1,28 +1,168 @@
-// smartcity run: the whole pipeline in one process on the embedded defaults.
-//
-// Until the stream processor lands (issue 4) this runs the simulator in real time and writes its
-// events to stdout as JSON lines; later it wires simulator -> in-process transport -> stream processor
-// -> lake -> warehouse loader -> live view.
+// smartcity run: the pipeline in one process on the embedded defaults — the city simulator feeds the
+// stream processor through the in-process transport (a replayable in-memory log, partitioned like the
+// Kafka topics with the Java murmur2 partitioner), and the processor lands every table exactly once in
+// a local Delta lake. Interrupted (Ctrl-C, or a crash) and started again with the same options and
+// lake, it resumes from its checkpoints: the simulator is deterministic, so the log is regenerated and
+// the processor skips what the lake already holds.
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
 #include "cli/command.h"
+#include "cli/pipeline_options.h"
 #include "cli/simulate_command.h"
+#include "engine/engine.h"
+#include "lake/object_store.h"
+#include "simulation/simulator.h"
+#include "stream/processor.h"
+#include "transport/kafka_client.h"
+#include "transport/memory_event_source.h"
 
 namespace smartcity::cli {
 
+namespace {
+
+struct RunArgs {
+  SimulateArgs sim;
+  PipelineArgs pipeline;
+};
+
+int RunPipeline(RunArgs& a) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(a.pipeline.lake, ec);
+  auto store = lake::LocalObjectStore::Open(a.pipeline.lake);
+  if (!store.ok()) return ReportError(store.status());
+  auto db = engine::Database::Open("");
+  if (!db.ok()) return ReportError(db.status());
+  SystemClock clock;
+  stream::ProcessorOptions popts = a.pipeline.processor;
+  popts.core.parser.topic_names = a.sim.topics;
+  auto proc = stream::Processor::Open(popts, store->get(), db->get(), &clock);
+  if (!proc.ok()) return ReportError(proc.status());
+  auto sim = simulation::Simulator::Create(a.sim.sim);
+  if (!sim.ok()) return ReportError(sim.status());
+
+  MemoryLog log(a.pipeline.partitions);
+  MemoryEventSource source(log, **proc, proc->get());
+  (*proc)->Attach(&source);
+  if (Status s = source.AssignPartitions(0, a.pipeline.partitions - 1); !s.ok()) return ReportError(s);
+  // Where the checkpoints stand: the log is regenerated up to there without pacing.
+  int64_t resume_at = -1;
+  for (const PartitionPosition& p : source.Positions()) {
+    if (p.next) resume_at = std::max(resume_at, p.next->value());
+  }
+  if (resume_at > 0 && !a.sim.quiet) {
+    std::fprintf(stderr, "run: resuming from the checkpoints in %s (%lld events already processed)\n",
+                 a.pipeline.lake.c_str(), static_cast<long long>(resume_at));
+  }
+  if (!a.sim.quiet) std::fprintf(stderr, "run: simulating %d vehicles, lake at %s (query %s, trigger %s)\n", a.sim.sim.vehicles,
+               fs::absolute(a.pipeline.lake).c_str(), popts.query.c_str(), FormatDuration(popts.trigger).c_str());
+
+  const double speedup = a.sim.sim.speedup;
+  std::vector<Message> batch;
+  bool sim_more = true;
+  bool paced = false;
+  ProcessingTime pace_start{};
+  EventTime pace_first{};
+  const auto t0 = std::chrono::steady_clock::now();
+  auto next_report = t0 + std::chrono::seconds(1);
+  uint64_t last_records = 0;
+  Status st;
+  while (!g_stop_requested.load()) {
+    // Generate the ticks that are due (all of them at --speedup max, or while catching up).
+    int ticks = 0;
+    while (sim_more && ticks < 64) {
+      const bool catching_up = static_cast<int64_t>(log.next_sequence().value()) <= resume_at;
+      if (!catching_up && speedup > 0 && paced) {
+        // The next tick is released when processing time reaches its event time / speedup.
+        const EventTime next_tick = (*sim)->now() + a.sim.sim.tick;
+        const auto due = pace_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                          std::chrono::duration<double>(next_tick - pace_first) / speedup);
+        if (clock.Now() < due) break;
+      }
+      sim_more = (*sim)->NextTick(&batch);
+      if (!paced && !catching_up) {
+        paced = true;
+        pace_start = clock.Now();
+        pace_first = (*sim)->now();
+      }
+      for (const Message& m : batch) {
+        log.Append(m.topic, PartitionId(JavaPartitionForKey(m.key, a.pipeline.partitions)), m.key, m.value);
+      }
+      ++ticks;
+    }
+    st = (*proc)->Step();
+    if (!st.ok()) break;
+    bool behind = false;
+    for (const PartitionLag& l : source.Lag()) behind = behind || l.records_behind.value_or(0) > 0;
+    bool replaying = false;
+    for (const auto& g : (*proc)->Groups()) replaying = replaying || g.replaying;
+    if (!sim_more && !behind && !replaying) break;
+    if (ticks == 0 && !behind) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const auto now = std::chrono::steady_clock::now();
+    if (!a.sim.quiet && now >= next_report) {
+      const auto& c = (*proc)->counters();
+      const double dt = std::chrono::duration<double>(now - next_report + std::chrono::seconds(1)).count();
+      EventTime wm = EventTime::min();
+      for (const auto& g : (*proc)->Groups()) wm = std::max(wm, g.watermark);
+      std::fprintf(stderr,
+                   "run %s | %llu events %.0f/s | epochs %llu | lake rows: enriched %llu, vehicle %llu, dead "
+                   "letters %llu, late %llu | watermark %s\n",
+                   FormatTimestamp((*sim)->now()).substr(0, 19).c_str(), static_cast<unsigned long long>(c.records),
+                   static_cast<double>(c.records - last_records) / dt,
+                   static_cast<unsigned long long>(c.epochs_committed),
+                   static_cast<unsigned long long>(c.rows[static_cast<size_t>(stream::OutputTable::kEnriched)]),
+                   static_cast<unsigned long long>(c.rows[static_cast<size_t>(stream::OutputTable::kVehicle)]),
+                   static_cast<unsigned long long>(c.rows[static_cast<size_t>(stream::OutputTable::kDeadLetters)]),
+                   static_cast<unsigned long long>(c.rows[static_cast<size_t>(stream::OutputTable::kLateEvents)]),
+                   wm == EventTime::min() ? "-" : FormatTimestamp(wm).substr(11, 8).c_str());
+      last_records = c.records;
+      next_report = now + std::chrono::seconds(1);
+    }
+  }
+  if (st.ok()) {
+    // A finished simulation flushes the join; an interrupted one commits what it has and resumes later.
+    st = !sim_more ? (*proc)->Finish() : (*proc)->CommitNow();
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto& c = (*proc)->counters();
+  if (!a.sim.quiet) {
+    std::fprintf(stderr, "run summary: %llu events processed in %.1fs, %llu epochs committed (%llu replayed)\n",
+                 static_cast<unsigned long long>(c.records), seconds,
+                 static_cast<unsigned long long>(c.epochs_committed),
+                 static_cast<unsigned long long>(c.epochs_replayed));
+    for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
+      std::fprintf(stderr, "  %-16s %12llu rows committed\n",
+                   std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i))).c_str(),
+                   static_cast<unsigned long long>(c.rows[i]));
+    }
+    std::fprintf(stderr, "  lake: %s (Delta tables; read them with any Delta reader)\n",
+                 fs::absolute(a.pipeline.lake).c_str());
+  }
+  if (!st.ok()) return ReportError(st);
+  if (g_stop_requested.load()) std::fprintf(stderr, "run: stopped on request; run again to resume\n");
+  return kExitOk;
+}
+
+}  // namespace
+
 void RegisterRun(CLI::App& root, CommandList& commands) {
-  auto* args = new SimulateArgs();
+  auto* args = new RunArgs();  // lives for the whole process, like the App
   CLI::App* app = root.add_subcommand(
-      "run", "Run the pipeline on the embedded defaults (for now: the city simulator in real time to stdout)");
-  args->speedup_text = "1";
-  AddSimulationOptions(app, args);
-  AddOutputOptions(app, args);
+      "run", "Run the pipeline on the embedded defaults: simulator -> in-process transport -> stream processor "
+             "-> Delta lake in a local folder");
+  args->sim.speedup_text = "1";
+  AddSimulationOptions(app, &args->sim);
+  app->add_flag("-q,--quiet", args->sim.quiet, "No progress lines and no summary on stderr");
+  AddTopicNameOptions(app, &args->sim.topics);
+  AddPipelineOptions(app, &args->pipeline);
   commands.push_back({app, [args]() -> int {
-                        Status st = args->Finish();
+                        Status st = args->sim.Finish();
+                        if (st.ok()) st = ValidatePipeline(args->pipeline);
                         if (!st.ok()) return ReportError(st);
                         InstallStopSignalHandlers();
-                        auto sink = LineSink::Open(args->output, args->format, args->topics);
-                        // An --output that cannot be opened is a bad value: nothing was done (exit 2).
-                        if (!sink.ok()) return UsageError(sink.status().message());
-                        return RunSimulationToSink("run", *args, **sink);
+                        return RunPipeline(*args);
                       }});
 }
 

@@ -109,6 +109,12 @@ Result<std::span<const SourceRecord>> MemoryEventSource::Poll(size_t max_records
     Cursor* best = nullptr;
     for (Cursor& c : cursors_) {
       const auto& entries = log_.Partition(c.tp);
+      // Entries before the cursor's position were consumed already; they may have been appended after
+      // the position was set (a log that is regenerated after a restart), so skip them here.
+      while (c.position && c.index < entries.size() && entries[c.index].seq.value() <
+                                                             static_cast<uint64_t>(c.position->value())) {
+        ++c.index;
+      }
       if (c.paused || c.index >= entries.size()) continue;
       if (best == nullptr || entries[c.index].seq < log_.Partition(best->tp)[best->index].seq) best = &c;
     }
@@ -176,7 +182,8 @@ std::vector<PartitionLag> MemoryEventSource::Lag() {
   std::vector<PartitionLag> out;
   for (const Cursor& c : cursors_) {
     const auto& entries = log_.Partition(c.tp);
-    PartitionLag lag{c.tp, c.position, std::nullopt, static_cast<int64_t>(entries.size() - c.index)};
+    const size_t next = c.position ? std::max(c.index, log_.LowerBound(c.tp, *c.position)) : c.index;
+    PartitionLag lag{c.tp, c.position, std::nullopt, static_cast<int64_t>(entries.size() - next)};
     if (!entries.empty()) lag.end = SourcePosition(ToSourcePosition(entries.back().seq).value() + 1);
     out.push_back(lag);
   }
