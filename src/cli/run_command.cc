@@ -3,18 +3,21 @@
 // Until the stream processor lands (issue 4) this runs the simulator in real time and writes its
 // events to stdout as JSON lines; later it wires simulator -> in-process transport -> stream processor
 // -> lake -> warehouse loader -> live view.
+#include <memory>
+
 #include "cli/command.h"
 #include "cli/simulate_command.h"
 
 namespace smartcity::cli {
 
 void RegisterRun(CLI::App& root, CommandList& commands) {
-  auto* args = new SimulateArgs();
+  // Owned by the command (kept in main's CommandList for the whole run); the App holds pointers into it.
+  auto args = std::make_shared<SimulateArgs>();
   CLI::App* app = root.add_subcommand(
       "run", "Run the pipeline on the embedded defaults (for now: the city simulator in real time to stdout)");
   args->speedup_text = "1";
-  AddSimulationOptions(app, args);
-  AddOutputOptions(app, args);
+  AddSimulationOptions(app, args.get());
+  AddOutputOptions(app, args.get());
   commands.push_back({app, [args]() -> int {
                         Status st = args->Finish();
                         if (!st.ok()) return ReportError(st);
