@@ -162,5 +162,50 @@ TEST(LakeReadersITest, DeltaLakeDuckDbAndPyarrowReadExactlyTheCommittedRows) {
   if (rc == 0 && !getenv("KEEP")) fs::remove_all(dir);
 }
 
+TEST(LakeCompactCommandITest, SmartcityCompactMergesSmallFilesAndVacuumDeletesTheOldOnes) {
+  const fs::path dir = fs::temp_directory_path() / ("smartcity-compact-itest-" + NewUuid());
+  auto db = engine::Database::Open("");
+  ASSERT_TRUE(db.ok());
+  auto store = LocalObjectStore::Open(dir / "lake");
+  ASSERT_TRUE(store.ok());
+  TableOptions options;
+  options.partitions = {PartitionField::DateOf("ts")};
+  options.scratch_dir = dir / "scratch";
+  for (const char* name : {"vehicle_data", "gps_data"}) {
+    auto t = DeltaTable::Open(store->get(), db->get(), name, EventSchema(), options);
+    ASSERT_TRUE(t.ok()) << t.status().message();
+    for (int e = 1; e <= 4; ++e) {
+      ASSERT_TRUE((*t)->Append(*MakeEvents(EventSchema(), (e - 1) * 30 + 1, 30, kJan5At23h, kMinute)).ok());
+      ASSERT_TRUE((*t)->Commit("app", e).ok());
+    }
+  }
+  const std::string smartcity = std::string(SMARTCITY_BINARY_DIR) + "/src/cli/smartcity";
+  std::string out;
+  ASSERT_EQ(RunCommand(fmt::format("{} compact --lake {} --table vehicle_data", smartcity, (dir / "lake").string()),
+                       &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("vehicle_data: 4 small files in 1 partitions -> 1 files, 120 rows rewritten, version 5"),
+            std::string::npos)
+      << out;
+  out.clear();
+  // Every table by default; vehicle_data has nothing left to merge.
+  ASSERT_EQ(RunCommand(fmt::format("{} compact --lake {} --vacuum --retention 0s", smartcity, (dir / "lake").string()),
+                       &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("gps_data: 4 small files"), std::string::npos) << out;
+  EXPECT_NE(out.find("vehicle_data: nothing to compact"), std::string::npos) << out;
+  EXPECT_NE(out.find("vehicle_data: deleted 4 unreferenced data files"), std::string::npos) << out;
+  EXPECT_NE(out.find("gps_data: deleted 4 unreferenced data files"), std::string::npos) << out;
+  for (const char* name : {"vehicle_data", "gps_data"}) {
+    EXPECT_EQ(testing::ReadSeqs(store->get(), db->get(), name), testing::Range(1, 120)) << name;
+  }
+  out.clear();
+  EXPECT_EQ(RunCommand(fmt::format("{} compact --lake {}/missing", smartcity, dir.string()), &out), 2) << out;
+  EXPECT_NE(out.find("does not exist"), std::string::npos) << out;
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace smartcity::lake

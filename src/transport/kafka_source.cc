@@ -67,6 +67,17 @@ Status KafkaSource::Start() {
                                         {"enable.partition.eof", "false"},
                                         {"allow.auto.create.topics", "false"},
                                     }));
+  {
+    // Only the eager `range` assignor keeps partition groups together (see the header); refuse an
+    // override here rather than fail on the first assignment.
+    char value[256];
+    size_t size = sizeof value;
+    if (rd_kafka_conf_get(conf.get(), "partition.assignment.strategy", value, &size) == RD_KAFKA_CONF_OK &&
+        std::string_view(value) != "range") {
+      return Status::InvalidArgument(std::string("partition.assignment.strategy=") + value +
+                                     " would split partition groups across members: the Kafka source needs range");
+    }
+  }
   rd_kafka_conf_set_opaque(conf.get(), this);
   rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaSource::RebalanceTrampoline);
   rd_kafka_conf_set_offset_commit_cb(conf.get(), &KafkaSource::CommitTrampoline);
@@ -203,8 +214,6 @@ void KafkaSource::CommitTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafk
   }
 }
 
-bool KafkaSource::Cooperative() const { return std::strcmp(rd_kafka_rebalance_protocol(rk_.get()), "COOPERATIVE") == 0; }
-
 void KafkaSource::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
   switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
@@ -222,7 +231,6 @@ void KafkaSource::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
         rd_kafka_topic_partition_list_add(all.get(), options_.kafka.topics[tp.topic].c_str(), tp.partition.value());
       }
       Revoke(all.get(), /*lost=*/true);
-      if (Cooperative()) rd_kafka_assign(rk_.get(), nullptr);
       break;
     }
   }
@@ -242,6 +250,11 @@ std::vector<TopicPartition> KafkaSource::ToTopicPartitions(const rd_kafka_topic_
 
 void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
   ++counters_.assignments;
+  if (closing_) {
+    // An assignment that raced with Close(): take nothing, tell nobody; the group revokes it next.
+    rd_kafka_assign(rk_.get(), nullptr);
+    return;
+  }
   std::vector<TopicPartition> tps = ToTopicPartitions(partitions);
   Status s;
   for (int i = 0; partitions != nullptr && i < partitions->cnt; ++i) {
@@ -286,7 +299,7 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
     // Take nothing: the owner sees the error from Poll and is expected to Close(), which hands these
     // partitions to another member.
     if (sticky_.ok()) sticky_ = s;
-    if (!Cooperative()) rd_kafka_assign(rk_.get(), nullptr);
+    rd_kafka_assign(rk_.get(), nullptr);
     return;
   }
 
@@ -296,19 +309,11 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
     // to the group offsets committed in Kafka, which are for monitoring only.
     list->elems[i].offset = starts[i] ? starts[i]->value() : RD_KAFKA_OFFSET_BEGINNING;
   }
-  if (Cooperative()) {
-    if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk_.get(), list.get())) {
-      if (sticky_.ok()) sticky_ = KafkaStatus(rd_kafka_error_code(e), "cannot take the assigned partitions",
-                                              rd_kafka_error_string(e));
-      rd_kafka_error_destroy(e);
-      return;
-    }
-  } else {
-    const rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), list.get());
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (sticky_.ok()) sticky_ = KafkaStatus(err, "cannot take the assigned partitions");
-      return;
-    }
+  // Eager protocol (Open() allows only `range`): the list is the whole new assignment.
+  const rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), list.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (sticky_.ok()) sticky_ = KafkaStatus(err, "cannot take the assigned partitions");
+    return;
   }
   std::vector<PartitionPosition> positions;
   positions.reserve(tps.size());
@@ -336,11 +341,7 @@ void KafkaSource::Revoke(rd_kafka_topic_partition_list_t* partitions, bool lost)
   std::sort(tps.begin(), tps.end());
   DropPending(tps);
   if (listener_ != nullptr && !tps.empty()) listener_->OnPartitionsRevoked(tps, lost);
-  if (Cooperative()) {
-    if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk_.get(), partitions)) rd_kafka_error_destroy(e);
-  } else {
-    rd_kafka_assign(rk_.get(), nullptr);
-  }
+  rd_kafka_assign(rk_.get(), nullptr);
   for (const TopicPartition& tp : tps) State(tp) = PartitionState{};
 }
 
@@ -710,13 +711,25 @@ Status KafkaSource::PublishPositions() {
 Status KafkaSource::Close() {
   if (closed_ || rk_ == nullptr) return Status::OK();
   ReleaseBatch();
+  closing_ = true;
   Status result;
+  const auto deadline = steady_clock::now() + options_.close_timeout;
+  // Leave the group first and serve the revocation like any other, from the consumer queue: librdkafka
+  // can hang when an assignment is being handled while the consumer closes (upstream issues 4041,
+  // 4527, 4884), and with nothing assigned the close below has nothing to revoke.
+  if (rd_kafka_unsubscribe(rk_.get()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    while (!Assignment().empty() && steady_clock::now() < deadline) {
+      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), 100)) {
+        rd_kafka_message_destroy(m);  // not returned to anyone: the next owner reads it
+        ++counters_.stale_dropped;
+      }
+    }
+  }
   std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk_.get()));
   if (rd_kafka_error_t* e = rd_kafka_consumer_close_queue(rk_.get(), queue.get())) {
     result = KafkaStatus(rd_kafka_error_code(e), "closing the Kafka consumer", rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);
   } else {
-    const auto deadline = steady_clock::now() + options_.close_timeout;
     while (!rd_kafka_consumer_closed(rk_.get())) {
       if (steady_clock::now() >= deadline) {
         result = Status::Timeout("leaving consumer group " + options_.group_id + " did not finish within " +

@@ -105,7 +105,6 @@ class KafkaSource final : public EventSource {
   std::vector<TopicPartition> ToTopicPartitions(const rd_kafka_topic_partition_list_t* list) const;
   PartitionState& State(const TopicPartition& tp);
   const PartitionState* FindState(const TopicPartition& tp) const;
-  bool Cooperative() const;
   Status CheckReachable();
   // Checks that every partition is owned; builds the librdkafka list of them.
   Result<RdKafkaPartitionListPtr> OwnedList(std::span<const TopicPartition> partitions, std::string_view what) const;
@@ -116,6 +115,7 @@ class KafkaSource final : public EventSource {
   RdKafkaPtr rk_;
   int32_t partition_count_ = 0;
   bool closed_ = false;
+  bool closing_ = false;  // inside Close(): assignments are declined
   Status sticky_;  // first fatal error; every later Poll returns it
   // Per topic, indexed by partition number; grows if partitions are added.
   std::array<std::vector<PartitionState>, kTopicCount> parts_;

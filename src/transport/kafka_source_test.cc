@@ -312,6 +312,18 @@ TEST(KafkaSourceTest, TopicsWithDifferentPartitionCountsAreRefused) {
   EXPECT_NE(src.status().message().find("co-partitioned"), std::string::npos);
 }
 
+TEST(KafkaSourceTest, AssignorsThatSplitPartitionGroupsAreRefused) {
+  auto mock = MockKafkaCluster::Start();
+  ASSERT_TRUE(mock.ok());
+  KafkaSourceOptions o = Options((*mock)->bootstrap(), "g-strategy");
+  o.kafka.properties.emplace_back("partition.assignment.strategy", "cooperative-sticky");
+  EarliestPositions earliest;
+  auto src = KafkaSource::Open(o, earliest, nullptr);
+  ASSERT_FALSE(src.ok());
+  EXPECT_EQ(src.status().kind(), ErrorKind::kInvalidArgument);
+  EXPECT_NE(src.status().message().find("needs range"), std::string::npos) << src.status().message();
+}
+
 TEST(KafkaSourceTest, UnreachableBrokerFailsWithinTheBound) {
   KafkaSourceOptions o;
   o.kafka.bootstrap_servers = "127.0.0.1:1";
