@@ -6,6 +6,7 @@
 // the processor skips what the lake already holds.
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <thread>
 
 #include "cli/command.h"
@@ -148,7 +149,8 @@ int RunPipeline(RunArgs& a) {
 }  // namespace
 
 void RegisterRun(CLI::App& root, CommandList& commands) {
-  auto* args = new RunArgs();  // lives for the whole process, like the App
+  // Owned by the command (kept in main's CommandList for the whole run); the App holds pointers into it.
+  auto args = std::make_shared<RunArgs>();
   CLI::App* app = root.add_subcommand(
       "run", "Run the pipeline on the embedded defaults: simulator -> in-process transport -> stream processor "
              "-> Delta lake in a local folder");

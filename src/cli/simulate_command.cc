@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
@@ -214,12 +215,13 @@ int RunSimulationToSink(const char* label, SimulateArgs& args, Sink& sink) {
 }
 
 void RegisterSimulate(CLI::App& root, CommandList& commands) {
-  auto* args = new SimulateArgs();  // lives for the whole process, like the App
+  // Owned by the command (kept in main's CommandList for the whole run); the App holds pointers into it.
+  auto args = std::make_shared<SimulateArgs>();
   CLI::App* app = root.add_subcommand("simulate", "Generate the five event streams (vehicles, GPS, traffic "
                                                   "cameras, weather, emergencies) to stdout, a file or Kafka");
   args->speedup_text = "max";
-  AddSimulationOptions(app, args);
-  AddOutputOptions(app, args);
+  AddSimulationOptions(app, args.get());
+  AddOutputOptions(app, args.get());
   commands.push_back({app, [args]() -> int {
                         Status st = args->Finish();
                         if (!st.ok()) return ReportError(st);
