@@ -128,6 +128,14 @@ Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::Open(const fs::path&
   fs::path abs = fs::absolute(root).lexically_normal();
   if (abs.has_filename() == false) abs = abs.parent_path();
   SC_RETURN_IF_ERROR(MakeDirs(abs / kStagingDir));
+  // Temp files of puts that a crash interrupted. Another process may be mid-put right now, so only
+  // files older than any put could take are removed.
+  const auto cutoff = fs::file_time_type::clock::now() - std::chrono::hours(1);
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(abs / kStagingDir, ec)) {
+    std::error_code ec2;
+    if (e.is_regular_file(ec2) && e.last_write_time(ec2) < cutoff) fs::remove(e.path(), ec2);
+  }
   return std::unique_ptr<LocalObjectStore>(new LocalObjectStore(abs));
 }
 

@@ -69,7 +69,8 @@ Status ValidateKey(std::string_view key);
 // Objects as files under a root directory. Put writes a temp file in <root>/.staging, fsyncs it,
 // renames it over the key's path and fsyncs the directory; PutIfAbsent links the temp file with
 // link(2), which fails with EEXIST if the key exists, so it is atomic against other processes too.
-// The staging folder is never listed.
+// The staging folder is never listed; Open() removes staging files older than an hour (puts that a
+// crash interrupted).
 class LocalObjectStore final : public ObjectStore {
  public:
   // Creates `root` if it does not exist.

@@ -157,6 +157,19 @@ TEST(LocalObjectStoreTest, PutIfAbsentIsAtomicAcrossProcesses) {
   fs::remove_all(dir);
 }
 
+TEST(LocalObjectStoreTest, OpenRemovesStaleStagingFilesOnly) {
+  fs::path dir = TempDir("stale");
+  ASSERT_TRUE(LocalObjectStore::Open(dir).ok());
+  fs::path staging = dir / std::string(LocalObjectStore::kStagingDir);
+  std::ofstream(staging / "put-old") << "partial";
+  std::ofstream(staging / "put-new") << "in flight";
+  fs::last_write_time(staging / "put-old", fs::file_time_type::clock::now() - std::chrono::hours(2));
+  ASSERT_TRUE(LocalObjectStore::Open(dir).ok());
+  EXPECT_FALSE(fs::exists(staging / "put-old"));
+  EXPECT_TRUE(fs::exists(staging / "put-new"));
+  fs::remove_all(dir);
+}
+
 TEST(LocalObjectStoreTest, ObjectsAreFilesUnderTheRoot) {
   fs::path dir = TempDir("files");
   auto store = LocalObjectStore::Open(dir / "lake");
