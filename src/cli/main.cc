@@ -7,7 +7,9 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <map>
 
 #include "cli/command.h"
 
@@ -16,6 +18,40 @@ namespace smartcity::cli {
 std::atomic<bool> g_stop_requested{false};
 
 namespace {
+
+// CLI11 reads the config file before the environment and then skips variables for options the file
+// already set, which would make the file beat the environment. This reader drops, from the file, every
+// option whose environment variable is set, so the precedence is flags > environment > file > defaults.
+class EnvFirstConfig final : public CLI::ConfigTOML {
+ public:
+  explicit EnvFirstConfig(const CLI::App& root) {
+    Collect(root, "");
+  }
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(input);
+    std::erase_if(items, [this](const CLI::ConfigItem& item) {
+      std::string key;
+      for (const std::string& p : item.parents) key += p + ".";
+      key += item.name;
+      auto it = env_of_.find(key);
+      return it != env_of_.end() && std::getenv(it->second.c_str()) != nullptr;
+    });
+    return items;
+  }
+
+ private:
+  void Collect(const CLI::App& app, const std::string& prefix) {
+    for (const CLI::Option* opt : app.get_options()) {
+      if (opt->get_envname().empty()) continue;
+      for (const std::string& name : opt->get_lnames()) env_of_[prefix + name] = opt->get_envname();
+    }
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      Collect(*sub, prefix + sub->get_name() + ".");
+    }
+  }
+  std::map<std::string, std::string> env_of_;
+};
+
 void OnStopSignal(int) {
   if (g_stop_requested.exchange(true)) {
     // Second Ctrl-C: the user insists; leave now.
@@ -104,6 +140,7 @@ int main(int argc, char** argv) {
   CommandList commands;
   RegisterRun(app, commands);
   RegisterSimulate(app, commands);
+  app.config_formatter(std::make_shared<EnvFirstConfig>(app));
 
   try {
     app.parse(argc, argv);

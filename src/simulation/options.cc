@@ -85,12 +85,20 @@ Status SimulationOptions::Validate() const {
   if (oversize_bytes < 1024 || oversize_bytes > 64 * 1024 * 1024) {
     return Status::InvalidArgument("--oversize-bytes must be between 1 KiB and 64 MiB");
   }
+  if (!(incidents_per_vehicle_hour >= 0) || incidents_per_vehicle_hour > 3600) {
+    return Status::InvalidArgument("--incident-rate must be between 0 and 3600 incidents per vehicle-hour");
+  }
+  double total_rate = 0;
   bool seen[kFaultKindCount] = {};
   for (const FaultSpec& f : faults) {
     if (seen[static_cast<size_t>(f.kind)]) {
       return Status::InvalidArgument("fault '" + std::string(FaultKindName(f.kind)) + "' is given twice");
     }
     seen[static_cast<size_t>(f.kind)] = true;
+    total_rate += f.rate;
+  }
+  if (total_rate > 1.0 + 1e-9) {
+    return Status::InvalidArgument("fault rates add up to more than 1: each event gets at most one fault");
   }
   return Status::OK();
 }

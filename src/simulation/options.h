@@ -51,6 +51,8 @@ struct SimulationOptions {
   // Size an oversize payload is padded to (bytes). Above the processor's default record limit
   // (64 KiB) and below Kafka's default message limit (1 MB), so it reaches the processor.
   size_t oversize_bytes = 200'000;
+  // Incidents raised per vehicle per hour of driving (each seen by the vehicles that pass it).
+  double incidents_per_vehicle_hour = 0.25;
 
   Status Validate() const;
 };

@@ -1,0 +1,130 @@
+#include "common/record_batch.h"
+
+namespace smartcity {
+
+std::string_view ColumnTypeName(ColumnType t) {
+  switch (t) {
+    case ColumnType::kString: return "string";
+    case ColumnType::kInt32: return "int32";
+    case ColumnType::kInt64: return "int64";
+    case ColumnType::kDouble: return "double";
+    case ColumnType::kTimestamp: return "timestamp";
+    case ColumnType::kBool: return "bool";
+  }
+  return "?";
+}
+
+int Schema::IndexOf(std::string_view name) const {
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+bool Schema::operator==(const Schema& o) const {
+  if (columns.size() != o.columns.size()) return false;
+  for (size_t i = 0; i < columns.size(); ++i) {
+    if (columns[i].name != o.columns[i].name || columns[i].type != o.columns[i].type ||
+        columns[i].nullable != o.columns[i].nullable) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void Column::AppendString(std::string_view v) {
+  bytes_.append(v.data(), v.size());
+  offsets_.push_back(static_cast<uint32_t>(bytes_.size()));
+  valid_.push_back(1);
+}
+void Column::AppendInt32(int32_t v) {
+  i32_.push_back(v);
+  valid_.push_back(1);
+}
+void Column::AppendInt64(int64_t v) {
+  i64_.push_back(v);
+  valid_.push_back(1);
+}
+void Column::AppendDouble(double v) {
+  f64_.push_back(v);
+  valid_.push_back(1);
+}
+void Column::AppendBool(bool v) {
+  b_.push_back(v ? 1 : 0);
+  valid_.push_back(1);
+}
+
+void Column::AppendNull() {
+  switch (type_) {
+    case ColumnType::kString: offsets_.push_back(static_cast<uint32_t>(bytes_.size())); break;
+    case ColumnType::kInt32: i32_.push_back(0); break;
+    case ColumnType::kInt64:
+    case ColumnType::kTimestamp: i64_.push_back(0); break;
+    case ColumnType::kDouble: f64_.push_back(0); break;
+    case ColumnType::kBool: b_.push_back(0); break;
+  }
+  valid_.push_back(0);
+}
+
+void Column::AppendFrom(const Column& other, size_t row) {
+  if (other.IsNull(row)) {
+    AppendNull();
+    return;
+  }
+  switch (type_) {
+    case ColumnType::kString: AppendString(other.GetString(row)); break;
+    case ColumnType::kInt32: AppendInt32(other.GetInt32(row)); break;
+    case ColumnType::kInt64:
+    case ColumnType::kTimestamp: AppendInt64(other.GetInt64(row)); break;
+    case ColumnType::kDouble: AppendDouble(other.GetDouble(row)); break;
+    case ColumnType::kBool: AppendBool(other.GetBool(row)); break;
+  }
+}
+
+void Column::Clear() {
+  valid_.clear();
+  i32_.clear();
+  i64_.clear();
+  f64_.clear();
+  b_.clear();
+  bytes_.clear();
+  offsets_.assign(1, 0);
+}
+
+void Column::Reserve(size_t rows) {
+  valid_.reserve(rows);
+  switch (type_) {
+    case ColumnType::kString: offsets_.reserve(rows + 1); break;
+    case ColumnType::kInt32: i32_.reserve(rows); break;
+    case ColumnType::kInt64:
+    case ColumnType::kTimestamp: i64_.reserve(rows); break;
+    case ColumnType::kDouble: f64_.reserve(rows); break;
+    case ColumnType::kBool: b_.reserve(rows); break;
+  }
+}
+
+size_t Column::ByteSize() const {
+  return valid_.size() + i32_.size() * 4 + i64_.size() * 8 + f64_.size() * 8 + b_.size() + bytes_.size() +
+         offsets_.size() * 4;
+}
+
+RecordBatch::RecordBatch(std::shared_ptr<const Schema> schema) : schema_(std::move(schema)) {
+  columns_.reserve(schema_->columns.size());
+  for (const ColumnSpec& c : schema_->columns) columns_.emplace_back(c.type);
+}
+
+void RecordBatch::AppendRow(const RecordBatch& other, size_t row) {
+  for (size_t i = 0; i < columns_.size(); ++i) columns_[i].AppendFrom(other.columns_[i], row);
+}
+
+void RecordBatch::Clear() {
+  for (Column& c : columns_) c.Clear();
+}
+
+size_t RecordBatch::ByteSize() const {
+  size_t n = 0;
+  for (const Column& c : columns_) n += c.ByteSize();
+  return n;
+}
+
+}  // namespace smartcity
