@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
   CommandList commands;
   RegisterRun(app, commands);
   RegisterSimulate(app, commands);
+  RegisterTopics(app, commands);
   app.config_formatter(std::make_shared<EnvFirstConfig>(app));
 
   try {

@@ -259,7 +259,8 @@ Result<ClusterMetadata> FetchClusterMetadata(rd_kafka_t* rk, std::string_view bo
 // ---- Admin -------------------------------------------------------------------------------------
 
 Result<std::unique_ptr<KafkaAdmin>> KafkaAdmin::Open(const KafkaOptions& options) {
-  SC_ASSIGN_OR_RETURN(RdKafkaConfPtr conf, MakeKafkaConf(options, {}));
+  // Connection failures come back as one clear Status; librdkafka's log lines would only repeat them.
+  SC_ASSIGN_OR_RETURN(RdKafkaConfPtr conf, MakeKafkaConf(options, {{"log_level", "2"}}));
   SC_ASSIGN_OR_RETURN(RdKafkaPtr rk, MakeKafkaHandle(RD_KAFKA_PRODUCER, std::move(conf)));
   return std::unique_ptr<KafkaAdmin>(new KafkaAdmin(std::move(rk), options.bootstrap_servers));
 }
