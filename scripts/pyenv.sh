@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Creates the Python virtual environment for tests and benchmarks in .cache/venv (idempotent) and
+# installs the pinned packages of scripts/requirements-test.txt into it. Prints the venv's python path.
+#   PY=$(scripts/pyenv.sh) && "$PY" -c 'import deltalake'
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv="$root/.cache/venv"
+req="$root/scripts/requirements-test.txt"
+stamp="$venv/.requirements"
+
+log() { printf 'pyenv: %s\n' "$*" >&2; }
+
+if [ ! -x "$venv/bin/python" ]; then
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+    log "installing python3-venv"
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+    else sudo apt-get update -qq && sudo apt-get install -y -qq python3-venv >/dev/null; fi
+  fi
+  log "creating $venv"
+  python3 -m venv "$venv"
+fi
+if [ ! -f "$stamp" ] || ! cmp -s "$req" "$stamp"; then
+  log "installing $(grep -cvE '^\s*(#|$)' "$req") packages from $req"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" >&2
+  cp "$req" "$stamp"
+fi
+echo "$venv/bin/python"
