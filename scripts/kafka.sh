@@ -15,7 +15,7 @@
 # DIR/bootstrap holds "127.0.0.1:p1,127.0.0.1:p2,...", DIR/node-I/ holds server.properties,
 # server.log (the broker log) and data/.
 #
-# Environment: KAFKA_HEAP_OPTS (default -Xms128m -Xmx512m per node), KAFKA_START_TIMEOUT_S (default 120),
+# Environment: KAFKA_HEAP_OPTS (default -Xms128m -Xmx512m per node), KAFKA_START_TIMEOUT_S (default 180),
 # KAFKA_STOP_TIMEOUT_S (default 30: SIGTERM grace before SIGKILL).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +24,7 @@ pom="$root/scripts/kafka/pom.xml"
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom")
 cache="$root/.cache/kafka/$KAFKA_VERSION"
 libs="$cache/libs"
-start_timeout=${KAFKA_START_TIMEOUT_S:-120}
+start_timeout=${KAFKA_START_TIMEOUT_S:-180}
 stop_timeout=${KAFKA_STOP_TIMEOUT_S:-30}
 heap_opts=${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}
 
@@ -265,7 +265,7 @@ print_log_tail() {
 
 # wait_ready NODE...: until every given node logged its start and metadata lists every running node.
 wait_ready() {
-  local deadline=$((SECONDS + start_timeout)) i all running want
+  local deadline=$((SECONDS + start_timeout)) i all want
   while :; do
     all=1
     for i in "$@"; do
@@ -277,9 +277,7 @@ wait_ready() {
       node_started "$i" || all=0
     done
     if [ $all = 1 ]; then
-      running=0
-      for ((i = 1; i <= NODES; i++)); do [ -n "$(node_pid "$i")" ] && running=$((running + 1)); done
-      want=$running
+      want=$(running_nodes)
       if ! command -v kcat >/dev/null || [ "$(metadata_brokers)" = "$want" ]; then return 0; fi
     fi
     if [ $SECONDS -ge $deadline ]; then
@@ -291,15 +289,29 @@ wait_ready() {
   done
 }
 
+# True while PID exists and is not a zombie (nodes launched by this invocation are our children).
+alive() {
+  local state
+  state=$(sed -n 's/^[0-9]* (.*) \([A-Z]\) .*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+running_nodes() {
+  local i n=0
+  for ((i = 1; i <= NODES; i++)); do [ -n "$(node_pid "$i")" ] && alive "$(node_pid "$i")" && n=$((n + 1)); done
+  echo "$n"
+}
+
 # stop_nodes SIGNAL NODE...: signals the nodes together, waits for them, SIGKILLs stragglers.
+# A broker shuts down cleanly only with the consent of the active controller, which needs a majority
+# of the controllers running. Once too few run (because the other nodes already finished stopping,
+# or were killed before), a node still waiting for that consent would wait for minutes: it gets
+# SIGKILL. Kafka recovers such a node's logs on its next start.
 stop_nodes() {
   local sig=$1; shift
-  local i pid pids=() deadline running=0 killed=0
-  for ((i = 1; i <= NODES; i++)); do [ -n "$(node_pid "$i")" ] && running=$((running + 1)); done
-  # A broker shuts down cleanly only with the controller's consent; without a majority of the
-  # controllers running there is none, and it would wait for minutes before giving up.
-  if [ "$sig" = TERM ] && [ $((2 * running)) -le "$NODES" ]; then
-    log "only $running of $NODES nodes run, too few for a controller quorum: stopping with SIGKILL"
+  local i pid pids=() left deadline lost_at="" warned=0
+  if [ "$sig" = TERM ] && [ $((2 * $(running_nodes))) -le "$NODES" ]; then
+    log "only $(running_nodes) of $NODES nodes run, too few for a controller quorum: stopping with SIGKILL"
     sig=KILL
   fi
   for i in "$@"; do
@@ -307,16 +319,26 @@ stop_nodes() {
     if [ -n "$pid" ]; then kill "-$sig" "$pid" 2>/dev/null || true; pids+=("$pid"); fi
   done
   deadline=$((SECONDS + stop_timeout))
-  for pid in "${pids[@]}"; do
-    killed=0
-    while kill -0 "$pid" 2>/dev/null; do
-      if [ $SECONDS -ge $deadline ] && [ $killed = 0 ]; then
-        log "process $pid did not stop within ${stop_timeout} s; sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        killed=1
+  while :; do
+    left=()
+    for pid in "${pids[@]}"; do alive "$pid" && left+=("$pid"); done
+    [ ${#left[@]} -eq 0 ] && break
+    if [ "$sig" = TERM ] && [ -z "$lost_at" ] && [ $((2 * $(running_nodes))) -le "$NODES" ]; then
+      lost_at=$SECONDS
+    fi
+    # A few seconds' grace: a node past its broker shutdown is only closing files.
+    if { [ -n "$lost_at" ] && [ $((SECONDS - lost_at)) -ge 3 ]; } || [ $SECONDS -ge $deadline ]; then
+      if [ $warned = 0 ]; then
+        if [ $SECONDS -ge $deadline ]; then
+          log "process(es) ${left[*]} did not stop within ${stop_timeout} s; sending SIGKILL"
+        else
+          log "controller quorum gone while process(es) ${left[*]} still shut down; sending SIGKILL"
+        fi
+        warned=1
       fi
-      sleep 0.2
-    done
+      kill -KILL "${left[@]}" 2>/dev/null || true
+    fi
+    sleep 0.2
   done
   for i in "$@"; do rm -f "$(node_dir "$i")/pid"; done
 }
