@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 namespace smartcity {
 
@@ -314,7 +315,38 @@ Result<std::vector<TopicOutcome>> KafkaAdmin::CreateTopics(const std::vector<New
   size_t n = 0;
   const rd_kafka_topic_result_t** results =
       rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.get()), &n);
-  return TopicResults(results, n, "create");
+  std::vector<TopicOutcome> outcomes = TopicResults(results, n, "create");
+  // The controller has created them; wait until the brokers' metadata shows every partition with a
+  // leader, so that a producer started right after this sees the topics.
+  std::vector<std::string> created;
+  for (const TopicOutcome& o : outcomes) {
+    if (o.status.ok()) created.push_back(o.name);
+  }
+  if (!created.empty()) SC_RETURN_IF_ERROR(WaitForTopics(created, timeout));
+  return outcomes;
+}
+
+Status KafkaAdmin::WaitForTopics(const std::vector<std::string>& names, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string waiting_for;
+  while (true) {
+    SC_ASSIGN_OR_RETURN(ClusterMetadata md, Metadata(timeout));
+    waiting_for.clear();
+    for (const std::string& n : names) {
+      const TopicMetadata* t = md.Find(n);
+      bool ready = t != nullptr && t->error.ok() && !t->partitions.empty();
+      if (ready) {
+        for (const PartitionMetadata& p : t->partitions) ready = ready && p.leader >= 0;
+      }
+      if (!ready) waiting_for = n;
+    }
+    if (waiting_for.empty()) return Status::OK();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status::Timeout("topic " + waiting_for + " was created but has no leader for every partition after " +
+                             Seconds(timeout) + ": check the brokers' health (smartcity topics describe)");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 Result<std::vector<TopicOutcome>> KafkaAdmin::DeleteTopics(const std::vector<std::string>& names,

@@ -139,8 +139,12 @@ class KafkaAdmin {
 
   Result<ClusterMetadata> Metadata(std::chrono::milliseconds timeout);
   // One outcome per spec, in order. An error of the whole request (cluster unreachable) is the Result's.
+  // Returns once the created topics have leaders in the cluster's metadata.
   Result<std::vector<TopicOutcome>> CreateTopics(const std::vector<NewTopicSpec>& specs,
                                                  std::chrono::milliseconds timeout);
+  // Waits until the metadata shows each topic with a leader for every partition (Timeout after `timeout`).
+  // CreateTopics does this for the topics it created.
+  Status WaitForTopics(const std::vector<std::string>& names, std::chrono::milliseconds timeout);
   Result<std::vector<TopicOutcome>> DeleteTopics(const std::vector<std::string>& names,
                                                  std::chrono::milliseconds timeout);
   Result<std::vector<TopicConfigs>> DescribeTopicConfigs(const std::vector<std::string>& names,

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <thread>
 
 namespace smartcity {
 
@@ -80,19 +81,29 @@ KafkaSink::~KafkaSink() {
 }
 
 Status KafkaSink::CheckTopics() {
-  SC_ASSIGN_OR_RETURN(ClusterMetadata md,
-                      FetchClusterMetadata(rk_.get(), kafka_.bootstrap_servers, options_.connect_timeout));
-  for (Topic t : kAllTopics) {
-    const std::string& name = kafka_.topics[t];
-    const TopicMetadata* tm = md.Find(name);
-    if (tm == nullptr || tm->error.kind() == ErrorKind::kNotFound) {
-      return Status::NotFound("topic '" + name + "' does not exist in Kafka at " + kafka_.bootstrap_servers +
-                              ": create it with: smartcity topics create");
+  // Brokers learn about a topic a moment after its creation: a missing topic is asked about again
+  // for a short while before it is reported.
+  constexpr auto kGrace = std::chrono::seconds(2);
+  const auto give_up = std::chrono::steady_clock::now() + kGrace;
+  while (true) {
+    SC_ASSIGN_OR_RETURN(ClusterMetadata md,
+                        FetchClusterMetadata(rk_.get(), kafka_.bootstrap_servers, options_.connect_timeout));
+    Status missing;
+    for (Topic t : kAllTopics) {
+      const std::string& name = kafka_.topics[t];
+      const TopicMetadata* tm = md.Find(name);
+      if (tm == nullptr || tm->error.kind() == ErrorKind::kNotFound) {
+        missing = Status::NotFound("topic '" + name + "' does not exist in Kafka at " + kafka_.bootstrap_servers +
+                                   ": create it with: smartcity topics create");
+        break;
+      }
+      if (!tm->error.ok()) return tm->error;
+      partitions_[static_cast<size_t>(t)] = static_cast<int32_t>(tm->partitions.size());
     }
-    if (!tm->error.ok()) return tm->error;
-    partitions_[static_cast<size_t>(t)] = static_cast<int32_t>(tm->partitions.size());
+    if (missing.ok()) return Status::OK();
+    if (std::chrono::steady_clock::now() >= give_up) return missing;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
-  return Status::OK();
 }
 
 std::string KafkaSink::Describe() const {

@@ -6,6 +6,8 @@
 // (kafka_sink_itest.cc, broker killed mid-run), not here.
 #include "transport/kafka_sink.h"
 
+#include "transport/kafka_read_testutil.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -51,51 +53,6 @@ class MockCluster {
   rd_kafka_t* rk_;
   rd_kafka_mock_cluster_t* mc_;
 };
-
-struct Record {
-  std::string key;
-  std::string value;
-  int32_t partition;
-  int64_t offset;
-};
-
-// Reads every record of `topic` (all partitions, from the beginning) with a plain consumer.
-std::vector<Record> ReadAll(const std::string& bootstrap, const std::string& topic, int partitions) {
-  KafkaOptions o;
-  o.bootstrap_servers = bootstrap;
-  auto conf = MakeKafkaConf(o, {{"group.id", "kafka-sink-test"},
-                                {"enable.partition.eof", "true"},
-                                {"enable.auto.commit", "false"},
-                                {"auto.offset.reset", "earliest"}});
-  EXPECT_TRUE(conf.ok()) << conf.status().message();
-  auto rk = MakeKafkaHandle(RD_KAFKA_CONSUMER, std::move(*conf));
-  EXPECT_TRUE(rk.ok()) << rk.status().message();
-  RdKafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(partitions));
-  for (int p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-  }
-  EXPECT_EQ(rd_kafka_assign(rk->get(), list.get()), RD_KAFKA_RESP_ERR_NO_ERROR);
-  std::vector<Record> out;
-  std::set<int32_t> at_end;
-  // A bound so a broken consumer fails the test instead of hanging it.
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (static_cast<int>(at_end.size()) < partitions && std::chrono::steady_clock::now() < give_up) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk->get(), 200);
-    if (m == nullptr) continue;
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      at_end.insert(m->partition);
-    } else if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      out.push_back({std::string(static_cast<const char*>(m->key), m->key_len),
-                     std::string(static_cast<const char*>(m->payload), m->len), m->partition, m->offset});
-    } else {
-      ADD_FAILURE() << "consume error: " << rd_kafka_message_errstr(m);
-    }
-    rd_kafka_message_destroy(m);
-  }
-  EXPECT_EQ(static_cast<int>(at_end.size()), partitions) << "did not reach the end of " << topic;
-  rd_kafka_consumer_close(rk->get());
-  return out;
-}
 
 // Messages for `devices` devices round-robin, `per_topic` per topic; the value carries the topic,
 // device and a per-device sequence number so order and duplicates can be checked.
@@ -185,12 +142,12 @@ TEST(KafkaSinkTest, KeysLandOnTheJavaPartitionInOrderExactlyOnce) {
   ASSERT_TRUE((*sink)->Flush(milliseconds(30'000)).ok());
 
   for (Topic t : {Topic::kVehicle, Topic::kWeather}) {
-    const auto records = ReadAll(cluster.bootstraps(), std::string(DefaultTopicName(t)), 6);
+    const auto records = ReadWholeTopic(cluster.bootstraps(), std::string(DefaultTopicName(t)), 6);
     ASSERT_EQ(records.size(), static_cast<size_t>(kPerTopic));
     std::map<std::string, std::vector<int>> seqs;  // per key, in (partition, offset) order
     std::set<std::string> distinct;
     std::set<int32_t> used_partitions;
-    for (const Record& r : records) {
+    for (const StoredRecord& r : records) {
       EXPECT_EQ(r.partition, JavaPartitionForKey(r.key, 6)) << r.key;
       used_partitions.insert(r.partition);
       seqs[r.key].push_back(SeqOf(r.value));
@@ -219,10 +176,10 @@ TEST(KafkaSinkTest, RetriesInjectedProduceErrorsWithoutDuplicatesOrLoss) {
   EXPECT_EQ(Sum((*sink)->counters().delivered), 5u * 2000u);
   EXPECT_EQ(Sum((*sink)->counters().failed), 0u);
 
-  const auto records = ReadAll(cluster.bootstraps(), "vehicle_data", 6);
+  const auto records = ReadWholeTopic(cluster.bootstraps(), "vehicle_data", 6);
   std::set<std::string> distinct;
   std::map<std::string, std::vector<int>> seqs;
-  for (const Record& r : records) {
+  for (const StoredRecord& r : records) {
     distinct.insert(r.value);
     seqs[r.key].push_back(SeqOf(r.value));
   }
@@ -243,7 +200,7 @@ TEST(KafkaSinkTest, SurvivesAFullQueueByWaitingNotDropping) {
   ASSERT_TRUE((*sink)->Write(b.messages).ok());
   ASSERT_TRUE((*sink)->Flush(milliseconds(30'000)).ok());
   EXPECT_EQ(Sum((*sink)->counters().delivered), 10'000u);
-  EXPECT_EQ(ReadAll(cluster.bootstraps(), "gps_data", 6).size(), 2000u);
+  EXPECT_EQ(ReadWholeTopic(cluster.bootstraps(), "gps_data", 6).size(), 2000u);
 }
 
 TEST(KafkaSinkTest, UnreachableClusterIsAClearErrorWithinTheBound) {
