@@ -10,7 +10,11 @@ namespace {
 
 std::string Seconds(std::chrono::milliseconds d) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3gs", static_cast<double>(d.count()) / 1000.0);
+  if (d.count() % 1000 == 0) {
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(d.count() / 1000));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(d.count()) / 1000.0);
+  }
   return buf;
 }
 
