@@ -180,14 +180,12 @@ class SimulatorImpl final : public Simulator {
     GenerateTick();
     ++tick_index_;
     ++summary_.ticks;
-    ReleaseHeld(now_);
     const bool all_arrived = summary_.vehicles_arrived == options_.vehicles;
     const bool duration_done = options_.duration && options_.tick * static_cast<int64_t>(tick_index_) >= *options_.duration;
-    if (count_reached_ || all_arrived || duration_done) {
-      // The run is over: whatever is still held back (late, reordered) goes out now.
-      ReleaseHeld(EventTime::max());
-      finished_ = true;
-    }
+    finished_ = count_reached_ || all_arrived || duration_done;
+    // Once per tick (pending_ keeps pointers into released_): when the run is over, whatever is still
+    // held back (late, reordered) goes out now as well.
+    ReleaseHeld(finished_ ? EventTime::max() : now_);
     out->reserve(pending_.size());
     for (const Pending& p : pending_) {
       const std::string& buf = p.storage != nullptr ? *p.storage : arena_;

@@ -1,0 +1,105 @@
+// StreamCore: the stream processor's logic without I/O — parse and validate each record of a
+// micro-batch, feed the join inputs, and produce the rows of every output table. The caller (the
+// `stream` command) reads records from a source, hands them over per micro-batch, writes the output
+// batches to the lake and checkpoints SerializeState() together with the source positions.
+//
+// Per micro-batch:
+//   out.Clear();
+//   core.Process(records, received_at, &out);   // any number of times
+//   core.AdvanceWatermark(&out);                // once, at the end of the micro-batch
+//   ... write out.raw[t], out.enriched, out.dead_letters, out.late_events; checkpoint ...
+// At the end of a bounded run: core.Flush(&out) and write once more.
+//
+// Replayable epochs (docs/processor.md): at the start of epoch E take wm = core.ComputeWatermark()
+// (or, when re-running E after a crash, the wm recorded for it), record it, then
+// core.AdvanceWatermarkTo(wm, &out) followed by the epoch's Process() calls. The epoch's output is then
+// a function of (state after E-1, records of E, wm) only.
+//
+// Every input record ends up in exactly one of: its raw table (valid) or `_dead_letters` (invalid).
+// A valid vehicle/weather/emergency record behind the watermark is in its raw table AND in
+// `_late_events`, and is not joined.
+//
+// Ownership: borrows the Clock (must outlive the core); the records' payloads are only read during
+// Process(). Thread-safety: one thread at a time.
+#pragma once
+
+#include <array>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/record_batch.h"
+#include "stream/join.h"
+#include "stream/parser.h"
+#include "stream/tables.h"
+
+namespace smartcity::stream {
+
+struct StreamCoreOptions {
+  ParserOptions parser;
+  JoinOptions join;
+};
+
+// One record as read from the source.
+struct InputRecord {
+  Topic topic;
+  SourcePosition position;
+  std::string_view payload;
+};
+
+// The rows one micro-batch produced, one batch per output table.
+struct StreamOutput {
+  StreamOutput();
+  std::array<RecordBatch, kTopicCount> raw;
+  RecordBatch enriched;
+  RecordBatch dead_letters;
+  RecordBatch late_events;
+
+  RecordBatch& Raw(Topic t) { return raw[static_cast<size_t>(t)]; }
+  const RecordBatch& Raw(Topic t) const { return raw[static_cast<size_t>(t)]; }
+  void Clear();
+  size_t TotalRows() const;
+};
+
+class StreamCore {
+ public:
+  StreamCore(StreamCoreOptions options, Clock* clock);
+
+  // Parses `records` (raw or dead-letter rows) and joins the valid vehicle/weather/emergency ones
+  // (enriched rows, late-event rows). `received_at` is the wall-clock receive time (dead letters and
+  // late events carry it).
+  void Process(std::span<const InputRecord> records, EventTime received_at, StreamOutput* out);
+
+  // End of a micro-batch: advances the watermark; emits the NULL-emergency rows it finalises.
+  EventTime AdvanceWatermark(StreamOutput* out) { return join_.AdvanceWatermark(&out->enriched); }
+  // The same in two steps, for replayable epochs: compute (and record) the watermark, then apply it.
+  // On replay apply the recorded value instead of computing one: the output is then identical.
+  EventTime ComputeWatermark() { return join_.ComputeWatermark(); }
+  EventTime AdvanceWatermarkTo(EventTime watermark, StreamOutput* out) {
+    return join_.AdvanceWatermarkTo(watermark, &out->enriched);
+  }
+  // The watermark in force: records with an earlier event time are late.
+  EventTime watermark() const { return join_.watermark(); }
+
+  // End of a bounded run: emits every pending enriched row.
+  void Flush(StreamOutput* out) { join_.Flush(&out->enriched); }
+
+  const EventTimeJoin& join() const { return join_; }
+  const EventParser& parser() const { return parser_; }
+
+  // Checkpointable state = the join's (watermarks + join state). The parser has none.
+  Status SerializeState(std::string* out) const { return join_.SerializeState(out); }
+  Status RestoreState(std::string_view in) { return join_.RestoreState(in); }
+
+ private:
+  StreamCoreOptions options_;
+  EventParser parser_;
+  EventTimeJoin join_;
+  DateColumnWriter late_dates_;
+  std::vector<LateRecord> late_;
+  std::array<std::vector<uint32_t>, kTopicCount> record_of_row_;  // raw row (from batch start) -> record index
+};
+
+}  // namespace smartcity::stream
