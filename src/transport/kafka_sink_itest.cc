@@ -51,8 +51,9 @@ std::vector<NewTopicSpec> FiveTopics(int partitions, int16_t replication) {
   return specs;
 }
 
-TEST_F(KafkaSinkITest, AdminCreatesIdempotentlyAndRefusesImpossibleSettings) {
-  auto admin = KafkaAdmin::Open(Options());
+// Our admin wrapper on a real cluster: create (idempotent), describe, impossible settings, delete.
+void CheckAdmin(const KafkaOptions& options) {
+  auto admin = KafkaAdmin::Open(options);
   ASSERT_TRUE(admin.ok()) << admin.status().message();
   std::vector<NewTopicSpec> specs = {{"admin_probe", 4, 3, {{"retention.ms", "3600000"}}}};
   auto first = (*admin)->CreateTopics(specs, milliseconds(30'000));
@@ -95,9 +96,10 @@ TEST_F(KafkaSinkITest, AdminCreatesIdempotentlyAndRefusesImpossibleSettings) {
   EXPECT_EQ((*gone)[0].status.kind(), ErrorKind::kNotFound) << (*gone)[0].status.message();
 }
 
-TEST_F(KafkaSinkITest, ExactlyOnceInKeyOrderOnJavaPartitionsWhileANodeIsKilled) {
+// Produces through a SIGKILL and restart of node 2 and checks what Kafka holds.
+void CheckProduceAcrossNodeKill(LocalKafkaCluster* cluster, const KafkaOptions& options) {
   constexpr int kPartitions = 6;
-  auto admin = KafkaAdmin::Open(Options());
+  auto admin = KafkaAdmin::Open(options);
   ASSERT_TRUE(admin.ok()) << admin.status().message();
   auto created = (*admin)->CreateTopics(FiveTopics(kPartitions, 3), milliseconds(60'000));
   ASSERT_TRUE(created.ok()) << created.status().message();
@@ -106,7 +108,7 @@ TEST_F(KafkaSinkITest, ExactlyOnceInKeyOrderOnJavaPartitionsWhileANodeIsKilled) 
   KafkaSinkOptions so;
   so.delivery_timeout = milliseconds(180'000);  // outlasts the node's fencing and restart
   so.connect_timeout = milliseconds(30'000);
-  auto sink = KafkaSink::Open(Options(), so);
+  auto sink = KafkaSink::Open(options, so);
   ASSERT_TRUE(sink.ok()) << sink.status().message();
 
   // 120 rounds of 25 devices x 5 topics, spread over time so the kill lands mid-stream.
@@ -130,10 +132,10 @@ TEST_F(KafkaSinkITest, ExactlyOnceInKeyOrderOnJavaPartitionsWhileANodeIsKilled) 
     const Status w = (*sink)->Write(batch);
     ASSERT_TRUE(w.ok()) << "round " << round << ": " << w.message();
     if (round == 30) {
-      ASSERT_TRUE(cluster_->KillNode(2).ok());
+      ASSERT_TRUE(cluster->KillNode(2).ok());
     }
     if (round == 90) {
-      ASSERT_TRUE(cluster_->StartNode(2).ok());
+      ASSERT_TRUE(cluster->StartNode(2).ok());
     }
     std::this_thread::sleep_for(milliseconds(50));
   }
@@ -147,7 +149,7 @@ TEST_F(KafkaSinkITest, ExactlyOnceInKeyOrderOnJavaPartitionsWhileANodeIsKilled) 
 
   for (Topic t : kAllTopics) {
     const std::string topic(DefaultTopicName(t));
-    const auto records = ReadWholeTopic(cluster_->bootstrap(), topic, kPartitions);
+    const auto records = ReadWholeTopic(cluster->bootstrap(), topic, kPartitions);
     EXPECT_EQ(records.size(), static_cast<size_t>(kRounds * kDevices)) << topic;
     std::set<std::string> distinct;
     std::map<std::string, std::vector<int>> rounds_of;  // per key, in log order
@@ -163,6 +165,13 @@ TEST_F(KafkaSinkITest, ExactlyOnceInKeyOrderOnJavaPartitionsWhileANodeIsKilled) 
       for (int i = 0; i < kRounds; ++i) ASSERT_EQ(rounds[i], i) << topic << " " << key << ": order broken";
     }
   }
+}
+
+// One test, so the suite starts the 3-node cluster once (each test runs in its own process).
+TEST_F(KafkaSinkITest, AdminAndExactlyOnceProduceAcrossAKilledNode) {
+  CheckAdmin(Options());
+  if (HasFatalFailure()) return;
+  CheckProduceAcrossNodeKill(cluster_, Options());
 }
 
 }  // namespace
