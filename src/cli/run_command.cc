@@ -9,7 +9,8 @@
 namespace smartcity::cli {
 
 void RegisterRun(CLI::App& root, CommandList& commands) {
-  auto* args = new SimulateArgs();
+  static SimulateArgs storage;  // lives for the whole process, like the App (static: no leak report)
+  SimulateArgs* args = &storage;
   CLI::App* app = root.add_subcommand(
       "run", "Run the pipeline on the embedded defaults (for now: the city simulator in real time to stdout)");
   args->speedup_text = "1";

@@ -246,7 +246,8 @@ int RunSimulationToSink(const char* label, SimulateArgs& args, Sink& sink) {
 }
 
 void RegisterSimulate(CLI::App& root, CommandList& commands) {
-  auto* args = new SimulateArgs();  // lives for the whole process, like the App
+  static SimulateArgs storage;  // lives for the whole process, like the App (static: no leak report)
+  SimulateArgs* args = &storage;
   CLI::App* app = root.add_subcommand("simulate", "Generate the five event streams (vehicles, GPS, traffic "
                                                   "cameras, weather, emergencies) to stdout, a file or Kafka");
   args->speedup_text = "max";

@@ -214,10 +214,11 @@ void AddCommonOptions(CLI::App* app, TopicsArgs* a) {
 void RegisterTopics(CLI::App& root, CommandList& commands) {
   // One TopicsArgs per subcommand: CLI11 applies environment variables to the options of every
   // subcommand, given or not, so shared targets would let describe's KAFKA_BOOTSTRAP_SERVERS
-  // overwrite create's --bootstrap-servers. They live for the whole process, like the App.
-  auto* args = new TopicsArgs();
-  auto* describe_args = new TopicsArgs();
-  auto* delete_args = new TopicsArgs();
+  // overwrite create's --bootstrap-servers. Static: they live for the whole process, like the App.
+  static TopicsArgs create_storage, describe_storage, delete_storage;
+  TopicsArgs* args = &create_storage;
+  TopicsArgs* describe_args = &describe_storage;
+  TopicsArgs* delete_args = &delete_storage;
   CLI::App* topics = root.add_subcommand("topics", "Create, describe or delete the five Kafka topics");
   topics->require_subcommand(1, 1);
 
