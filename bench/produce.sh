@@ -182,7 +182,7 @@ echo "$table"
 if [ "$write" = 1 ]; then
   cpu_model=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
   kcat_version=$(kcat -V 2>/dev/null | sed -n 's/^Version \([^ ]*\).*/\1/p')
-  ck_version=$("$PY" -c 'import confluent_kafka as c; print(c.version()[0] + " with librdkafka " + c.libversion()[0])')
+  ck_version=$("$PY" -c 'import confluent_kafka as c; from importlib.metadata import version; print(version("confluent-kafka") + " with librdkafka " + c.libversion()[0])')
   kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' scripts/kafka/pom.xml)
   section=$(cat <<EOF
 ## Produce (issue 3)

@@ -3,6 +3,7 @@
 #   *_test.cc  -> one GoogleTest binary <NAME>_test, CTest label "unit" (fast, no external services);
 #   *_itest.cc -> one GoogleTest binary <NAME>_itest, CTest label "integration" (may start real
 #                 Kafka, PostgreSQL, S3 or a browser on loopback; slower).
+#   *_testmain.cc -> left out of the library: test helper programs the folder builds itself.
 # New files are picked up without editing CMake (CONFIGURE_DEPENDS).
 function(smartcity_subsystem NAME)
   cmake_parse_arguments(ARG "" "" "DEPS;TEST_DEPS" ${ARGN})
@@ -10,7 +11,10 @@ function(smartcity_subsystem NAME)
   file(GLOB unit_tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cc)
   file(GLOB integration_tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_itest.cc)
   file(GLOB test_support CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_testutil.cc)
-  list(REMOVE_ITEM srcs ${unit_tests} ${integration_tests} ${test_support} "")
+  # *_testmain.cc: helper programs for tests, each with its own main(); the folder's CMakeLists.txt
+  # builds them with add_executable.
+  file(GLOB test_mains CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_testmain.cc)
+  list(REMOVE_ITEM srcs ${unit_tests} ${integration_tests} ${test_support} ${test_mains} "")
   set(lib smartcity_${NAME})
   if(srcs)
     add_library(${lib} STATIC ${srcs})

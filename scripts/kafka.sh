@@ -15,8 +15,9 @@
 # DIR/bootstrap holds "127.0.0.1:p1,127.0.0.1:p2,...", DIR/node-I/ holds server.properties,
 # server.log (the broker log) and data/.
 #
-# Environment: KAFKA_CDS=0 (no class-data archive, see prepare_class_archive), KAFKA_HEAP_OPTS (default -Xms128m -Xmx512m per node), KAFKA_START_TIMEOUT_S (default 180),
-# KAFKA_STOP_TIMEOUT_S (default 30: SIGTERM grace before SIGKILL).
+# Environment: KAFKA_HEAP_OPTS (default -Xms128m -Xmx512m per node), KAFKA_START_TIMEOUT_S (default 180),
+# KAFKA_STOP_TIMEOUT_S (default 30: SIGTERM grace before SIGKILL), KAFKA_CDS=0 (no class-data archive),
+# KAFKA_MVN_ARGS (extra Maven arguments for fetch, e.g. "-s my-settings.xml").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 self="$root/scripts/kafka.sh"
@@ -65,7 +66,8 @@ fetch_jars() {
   local tmp="$cache/libs.tmp" flog="$cache/fetch.log" attempt
   for attempt in 1 2; do
     rm -rf "$tmp"
-    if mvn -B -q -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+    # shellcheck disable=SC2086
+    if mvn -B -q ${KAFKA_MVN_ARGS:-} -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
         -DoutputDirectory="$tmp" >"$flog" 2>&1; then
       break
     fi
@@ -318,7 +320,8 @@ wait_ready() {
   while :; do
     all=1
     for i in "$@"; do
-      if [ -z "$(node_pid "$i")" ]; then
+      # The recorded pid, not node_pid: right after the fork, the child may not have become java yet.
+      if ! alive "$(cat "$(node_dir "$i")/pid" 2>/dev/null)"; then
         log "node $i exited during start-up"
         print_log_tail "$i"
         return 1
@@ -361,8 +364,9 @@ running_nodes() {
 # SIGKILL. Kafka recovers such a node's logs on its next start.
 stop_nodes() {
   local sig=$1; shift
-  local i pid pids=() left deadline lost_at="" warned=0
-  if [ "$sig" = TERM ] && [ $((2 * $(running_nodes))) -le "$NODES" ]; then
+  local i pid pids=() left deadline lost_at="" warned=0 targets=0
+  for i in "$@"; do [ -n "$(node_pid "$i")" ] && targets=$((targets + 1)); done
+  if [ "$sig" = TERM ] && [ $targets -gt 0 ] && [ $((2 * $(running_nodes))) -le "$NODES" ]; then
     log "only $(running_nodes) of $NODES nodes run, too few for a controller quorum: stopping with SIGKILL"
     sig=KILL
   fi

@@ -18,7 +18,7 @@ APT_PACKAGES=(
   googletest libgtest-dev libbenchmark-dev
   librdkafka-dev libsimdjson-dev libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   libcurl4-openssl-dev libpq-dev libcpp-httplib-dev libzstd-dev
-  kcat nodejs npm
+  kcat nodejs npm python3
 )
 
 log() { printf 'setup: %s\n' "$*" >&2; }

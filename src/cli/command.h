@@ -48,5 +48,6 @@ void AddTopicNameOptions(CLI::App* app, TopicNames* topics);
 void RegisterSimulate(CLI::App& root, CommandList& commands);
 void RegisterRun(CLI::App& root, CommandList& commands);
 void RegisterTopics(CLI::App& root, CommandList& commands);
+void RegisterCompact(CLI::App& root, CommandList& commands);
 
 }  // namespace smartcity::cli

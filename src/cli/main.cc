@@ -5,11 +5,12 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <map>
 
 #include "cli/command.h"
 
@@ -18,39 +19,6 @@ namespace smartcity::cli {
 std::atomic<bool> g_stop_requested{false};
 
 namespace {
-
-// CLI11 reads the config file before the environment and then skips variables for options the file
-// already set, which would make the file beat the environment. This reader drops, from the file, every
-// option whose environment variable is set, so the precedence is flags > environment > file > defaults.
-class EnvFirstConfig final : public CLI::ConfigTOML {
- public:
-  explicit EnvFirstConfig(const CLI::App& root) {
-    Collect(root, "");
-  }
-  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
-    std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(input);
-    std::erase_if(items, [this](const CLI::ConfigItem& item) {
-      std::string key;
-      for (const std::string& p : item.parents) key += p + ".";
-      key += item.name;
-      auto it = env_of_.find(key);
-      return it != env_of_.end() && std::getenv(it->second.c_str()) != nullptr;
-    });
-    return items;
-  }
-
- private:
-  void Collect(const CLI::App& app, const std::string& prefix) {
-    for (const CLI::Option* opt : app.get_options()) {
-      if (opt->get_envname().empty()) continue;
-      for (const std::string& name : opt->get_lnames()) env_of_[prefix + name] = opt->get_envname();
-    }
-    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
-      Collect(*sub, prefix + sub->get_name() + ".");
-    }
-  }
-  std::map<std::string, std::string> env_of_;
-};
 
 void OnStopSignal(int) {
   if (g_stop_requested.exchange(true)) {
@@ -119,6 +87,41 @@ void AddTopicNameOptions(CLI::App* app, TopicNames* topics) {
   }
 }
 
+namespace {
+
+// The TOML reader, with SPEC's precedence. CLI11 reads the config file before the environment and
+// never lets an environment variable replace a value the file gave, so on its own it ranks
+// file > environment; SPEC section 1 says flags > environment > file. This reader drops the file's
+// value of every option whose environment variable is set; CLI11 then fills it from the environment.
+class EnvBeatsFileToml final : public CLI::ConfigBase {
+ public:
+  explicit EnvBeatsFileToml(const CLI::App* root) : root_(root) {}
+
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    std::vector<CLI::ConfigItem> items = CLI::ConfigBase::from_config(input);
+    std::erase_if(items, [this](const CLI::ConfigItem& item) { return SetInEnvironment(item); });
+    return items;
+  }
+
+ private:
+  bool SetInEnvironment(const CLI::ConfigItem& item) const {
+    const CLI::App* app = root_;
+    try {
+      for (const std::string& parent : item.parents) app = app->get_subcommand(parent);
+    } catch (const CLI::OptionNotFound&) {
+      return false;  // not ours to judge: CLI11 reports it
+    }
+    const CLI::Option* opt = app->get_option_no_throw("--" + item.name);
+    if (opt == nullptr || opt->get_envname().empty()) return false;
+    const char* value = std::getenv(opt->get_envname().c_str());
+    return value != nullptr && *value != '\0';
+  }
+
+  const CLI::App* root_;
+};
+
+}  // namespace
+
 }  // namespace smartcity::cli
 
 int main(int argc, char** argv) {
@@ -132,8 +135,17 @@ int main(int argc, char** argv) {
       "Simulates a city's vehicles and sensors and streams their events (see SPEC.md)."};
   app.name("smartcity");
   app.set_version_flag("--version", "smartcity 0.1.0");
-  app.set_config("--config", "", "Read options from a TOML file ([simulate], [run], ... sections)")
-      ->envname("SMARTCITY_CONFIG");
+  app.config_formatter(std::make_shared<EnvBeatsFileToml>(&app));
+  // A misspelt key in the config file is an error, not silently ignored (set before the subcommands
+  // are added: they copy it).
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  // SMARTCITY_CONFIG is the default file. (Not an envname on --config: CLI11 reads the config file before
+  // the environment, so the variable would be seen too late and silently ignored.)
+  const char* env_config = std::getenv("SMARTCITY_CONFIG");
+  const std::string default_config = env_config != nullptr ? env_config : "";
+  CLI::Option* config_opt =
+      app.set_config("--config", default_config,
+                     "Read options from a TOML file ([simulate], [run], ... sections) [env: SMARTCITY_CONFIG]");
   app.require_subcommand(1, 1);
   app.fallthrough();
 
@@ -141,10 +153,14 @@ int main(int argc, char** argv) {
   RegisterRun(app, commands);
   RegisterSimulate(app, commands);
   RegisterTopics(app, commands);
-  app.config_formatter(std::make_shared<EnvFirstConfig>(app));
+  RegisterCompact(app, commands);
 
   try {
     app.parse(argc, argv);
+    // CLI11 skips a default config file that does not exist; one named by SMARTCITY_CONFIG must exist.
+    if (config_opt->count() == 0 && !default_config.empty() && ::access(default_config.c_str(), R_OK) != 0) {
+      return UsageError("SMARTCITY_CONFIG names '" + default_config + "', which cannot be read");
+    }
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

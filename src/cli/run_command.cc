@@ -21,7 +21,8 @@ void RegisterRun(CLI::App& root, CommandList& commands) {
                         if (!st.ok()) return ReportError(st);
                         InstallStopSignalHandlers();
                         auto sink = LineSink::Open(args->output, args->format, args->topics);
-                        if (!sink.ok()) return ReportError(sink.status());
+                        // An --output that cannot be opened is a bad value: nothing was done (exit 2).
+                        if (!sink.ok()) return UsageError(sink.status().message());
                         return RunSimulationToSink("run", *args, **sink);
                       }});
 }

@@ -43,6 +43,10 @@ void AddSimulationOptions(CLI::App* app, SimulateArgs* a) {
                 "wrong-type, missing-field, oversize (e.g. --fault late=0.01@5m --fault duplicate=0.001)")
       ->type_name("SPEC");
   g->add_option("--oversize-bytes", a->sim.oversize_bytes, "Size of an oversize payload")->capture_default_str();
+  // Validate() names this flag in its message, so it must exist.
+  g->add_option("--incident-rate", a->sim.incidents_per_vehicle_hour,
+                "Incidents raised per vehicle per hour of driving")
+      ->capture_default_str();
 }
 
 void AddOutputOptions(CLI::App* app, SimulateArgs* a) {
@@ -259,7 +263,10 @@ void RegisterSimulate(CLI::App& root, CommandList& commands) {
                         if (!st.ok()) return ReportError(st);
                         InstallStopSignalHandlers();
                         auto sink = OpenSink(*args);
-                        if (!sink.ok()) return ReportError(sink.status());
+                        if (!sink.ok()) {
+                          // An --output that cannot be opened is a bad value: nothing was done (exit 2).
+                          return args->to_kafka ? ReportError(sink.status()) : UsageError(sink.status().message());
+                        }
                         return RunSimulationToSink("simulate", *args, **sink);
                       }});
 }

@@ -17,15 +17,23 @@ Status RunSimulation(Simulator& sim, Sink& sink, Clock& clock, const DriverOptio
                          std::chrono::duration<double>(clock.Now() - started), final});
   };
   while (true) {
-    if (options.stop != nullptr && options.stop->load(std::memory_order_relaxed)) break;
+    if (options.stop != nullptr && options.stop->load(std::memory_order_relaxed)) {
+      // Stopped early: still hand out what the simulator holds back (late, reordered), so the
+      // summary's emitted counts are what the sink received.
+      sim.Stop(&batch);
+      if (!batch.empty()) result = sink.Write(batch);
+      break;
+    }
     const bool more = sim.NextTick(&batch);
     if (first) {
       first_tick = sim.now();
       first = false;
     }
     if (options.speedup > 0) {
-      // Tick k is released when processing time reaches start + (event time of k - first) / speedup.
-      const auto event_elapsed = std::chrono::duration<double>(sim.now() - first_tick);
+      // Tick k is released when processing time reaches start + (end of tick k - first) / speedup: its
+      // events (timestamps up to one tick after its start) are then all in the past, and a run of
+      // --duration D at --speedup 1 takes D, not D minus one tick.
+      const auto event_elapsed = std::chrono::duration<double>(sim.now() + sim.tick() - first_tick);
       const auto due = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                      event_elapsed / options.speedup);
       clock.SleepUntil(due);

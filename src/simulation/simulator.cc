@@ -183,19 +183,27 @@ class SimulatorImpl final : public Simulator {
     const bool all_arrived = summary_.vehicles_arrived == options_.vehicles;
     const bool duration_done = options_.duration && options_.tick * static_cast<int64_t>(tick_index_) >= *options_.duration;
     finished_ = count_reached_ || all_arrived || duration_done;
-    // Once per tick (pending_ keeps pointers into released_): when the run is over, whatever is still
-    // held back (late, reordered) goes out now as well.
+    // When the run is over, whatever is still held back (late, reordered) goes out now as well.
     ReleaseHeld(finished_ ? EventTime::max() : now_);
-    out->reserve(pending_.size());
-    for (const Pending& p : pending_) {
-      const std::string& buf = p.storage != nullptr ? *p.storage : arena_;
-      out->push_back(Message{p.topic, vehicles_[p.vehicle].device_id, std::string_view(buf).substr(p.offset, p.length),
-                             p.event_time, p.json_ok});
-    }
+    QueueReleased();
+    HandOut(out);
     return !finished_;
   }
 
+  void Stop(std::vector<Message>* out) override {
+    out->clear();
+    arena_.clear();
+    pending_.clear();
+    released_.clear();
+    if (finished_) return;
+    ReleaseHeld(EventTime::max());
+    finished_ = true;
+    QueueReleased();
+    HandOut(out);
+  }
+
   EventTime now() const override { return now_; }
+  Micros tick() const override { return options_.tick; }
   const SimulationSummary& summary() const override { return summary_; }
 
  private:
@@ -215,8 +223,7 @@ class SimulatorImpl final : public Simulator {
       // Drive: the weather and incidents where the vehicle is now set its target speed for this tick.
       RoutePoint here = route_.PointAt(v.distance_m, v.segment_hint);
       const Waypoint& stretch = route_.SegmentStart(here.segment);
-      const WeatherReading wx_here = weather_.At(here.pos, base_hours + phase_h, base_local_hour + phase_h,
-                                                 stretch.urban, rush);
+      const WeatherReading wx_here = weather_.At(here.pos, base_hours + phase_h, base_local_hour + phase_h, rush);
       double target = std::min(stretch.speed_limit_kmh * v.driver_factor, v.spec.max_speed_kmh);
       target *= 1.0 - rush * (stretch.urban ? 0.55 : 0.40);
       switch (wx_here.condition) {
@@ -241,8 +248,7 @@ class SimulatorImpl final : public Simulator {
       v.distance_m = std::min(route_.length_m(), v.distance_m + v.speed_kmh / 3.6 * tick_s_);
       const RoutePoint p = route_.PointAt(v.distance_m, here.segment);
       v.segment_hint = p.segment;
-      const Waypoint& seg = route_.SegmentStart(p.segment);
-      const WeatherReading wx = weather_.At(p.pos, base_hours + phase_h, base_local_hour + phase_h, seg.urban, rush);
+      const WeatherReading wx = weather_.At(p.pos, base_hours + phase_h, base_local_hour + phase_h, rush);
       FormatLocation(p.pos);
 
       EmitVehicle(vi, ts, p);
@@ -442,6 +448,8 @@ class SimulatorImpl final : public Simulator {
         break;
     }
     const size_t len = arena_.size() - event_start_;
+    // Held-back messages count too: one of them can carry the run's newest timestamp.
+    if (ts > summary_.last_event_time) summary_.last_event_time = ts;
     if (fault_ == static_cast<int>(FaultKind::kLate) || fault_ == static_cast<int>(FaultKind::kReorder)) {
       Micros delay{0};
       for (const FaultSpec& f : faults_) {
@@ -458,15 +466,28 @@ class SimulatorImpl final : public Simulator {
       summary_.payload_bytes += len;
       if (valid) summary_.valid[t]++;
     }
-    if (ts > summary_.last_event_time) summary_.last_event_time = ts;
   }
 
+  void HandOut(std::vector<Message>* out) const {
+    out->reserve(pending_.size());
+    for (const Pending& p : pending_) {
+      const std::string& buf = p.storage != nullptr ? *p.storage : arena_;
+      out->push_back(Message{p.topic, vehicles_[p.vehicle].device_id, std::string_view(buf).substr(p.offset, p.length),
+                             p.event_time, p.json_ok});
+    }
+  }
+
+  // Moves the held-back messages due by `upto` to released_.
   void ReleaseHeld(EventTime upto) {
     while (!held_.empty() && held_.top().release <= upto) {
       released_.push_back(std::move(const_cast<HeldMessage&>(held_.top())));
       held_.pop();
     }
-    // Pointers into released_ are taken only after it has stopped growing for this tick.
+  }
+
+  // Queues this tick's released messages, once, after released_ has stopped growing (pending_ keeps
+  // pointers into it).
+  void QueueReleased() {
     for (const HeldMessage& h : released_) {
       const size_t t = static_cast<size_t>(h.topic);
       pending_.push_back(Pending{h.topic, h.vehicle, 0, h.value.size(), h.event_time, true, &h.value});

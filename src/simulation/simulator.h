@@ -53,8 +53,12 @@ class Simulator {
   // are due). Returns false once the run is complete; the final call hands out every message still
   // held back (late/reordered), so nothing generated is ever dropped.
   virtual bool NextTick(std::vector<Message>* out) = 0;
-  // Event time of the tick most recently generated.
+  // Ends the run early (SIGINT): clears `out` and fills it with every message still held back, so a
+  // stopped run, too, emits everything it generated. NextTick() returns false afterwards.
+  virtual void Stop(std::vector<Message>* out) = 0;
+  // Event time of the tick most recently generated (its start; its events lie in [now, now + tick)).
   virtual EventTime now() const = 0;
+  virtual Micros tick() const = 0;
   virtual const SimulationSummary& summary() const = 0;
 };
 

@@ -84,12 +84,30 @@ double WeatherField::Noise(int channel, double lat, double lon, double hours) co
   return lerp(lerp(c00, c10, ty), lerp(c01, c11, ty), tz);
 }
 
-WeatherReading WeatherField::At(LatLon p, EventTime t, bool urban, double rush) const {
-  const double hours = static_cast<double>(t.time_since_epoch().count()) / static_cast<double>(kMicrosPerHour);
-  return At(p, hours, UkLocalHour(t, nullptr), urban, rush);
+double Urbanness(LatLon p) {
+  struct City {
+    LatLon centre;
+    double core_m;  // fully urban within
+    double edge_m;  // rural beyond
+  };
+  static constexpr City kCities[] = {{{51.5074, -0.1278}, 7'000, 13'000}, {{52.4862, -1.8904}, 6'000, 12'000}};
+  double u = 0;
+  for (const City& c : kCities) {
+    // Cheap early out on the hot path: more than ~14 km north-south or east-west is rural.
+    if (std::abs(p.lat - c.centre.lat) > 0.13 || std::abs(p.lon - c.centre.lon) > 0.21) continue;
+    const double d = HaversineMetres(p, c.centre);
+    u = std::max(u, Smooth(std::clamp((c.edge_m - d) / (c.edge_m - c.core_m), 0.0, 1.0)));
+  }
+  return u;
 }
 
-WeatherReading WeatherField::At(LatLon p, double hours, double local_hour, bool urban, double rush) const {
+WeatherReading WeatherField::At(LatLon p, EventTime t, double rush) const {
+  const double hours = static_cast<double>(t.time_since_epoch().count()) / static_cast<double>(kMicrosPerHour);
+  return At(p, hours, UkLocalHour(t, nullptr), rush);
+}
+
+WeatherReading WeatherField::At(LatLon p, double hours, double local_hour, double rush) const {
+  const double urban = Urbanness(p);
   const double day_of_year = std::fmod(hours / 24.0, 365.2425);
   // Central England: ~4.5 C mean in mid-January, ~17 C in mid-July; +-4 C from dawn to mid-afternoon.
   const double seasonal = 10.8 - 6.3 * std::cos(2 * M_PI * (day_of_year - 15) / 365.2425);
@@ -101,8 +119,11 @@ WeatherReading WeatherField::At(LatLon p, double hours, double local_hour, bool 
   WeatherReading r{};
   // Clouds damp the diurnal swing; the north of the route is a little cooler; urban heat island.
   r.temperature_c = seasonal + diurnal * (1.0 - 0.6 * cloud) - 0.9 * (p.lat - 51.5) +
-                    2.5 * Noise(5, p.lat, p.lon, hours) + (urban ? 0.8 : 0);
+                    2.5 * Noise(5, p.lat, p.lon, hours) + 0.8 * urban;
   r.precipitation_mm_h = (cloud > 0.55 && wet > 0.62) ? std::min(25.0, (wet - 0.62) * 30.0 * cloud) : 0.0;
+  // Below what a gauge reports (and what the 1-decimal output shows) it is not raining: without this a
+  // reading could say "Cloudy" with 0.1 mm/h.
+  if (r.precipitation_mm_h < 0.1) r.precipitation_mm_h = 0;
   r.wind_speed_kmh = 4.0 + 38.0 * windy * windy;
   double humidity = 72 + 14 * damp + 12 * cloud + (r.precipitation_mm_h > 0 ? 8 : 0) -
                     0.6 * std::max(0.0, r.temperature_c - 15);
@@ -117,7 +138,7 @@ WeatherReading WeatherField::At(LatLon p, double hours, double local_hour, bool 
     r.condition = WeatherCondition::kSunny;
   }
   // Air quality: worse in towns, in rush hours and in still air; rain washes it out.
-  double aqi = 22 + 18 * (0.5 + 0.5 * Noise(6, p.lat, p.lon, hours)) + (urban ? 30 : 0) + 25 * rush +
+  double aqi = 22 + 18 * (0.5 + 0.5 * Noise(6, p.lat, p.lon, hours)) + 30 * urban + 25 * rush +
                25 * std::max(0.0, 0.5 - windy) - (r.precipitation_mm_h > 0 ? 10 : 0);
   r.air_quality_index = static_cast<int>(std::lround(std::clamp(aqi, 5.0, 300.0)));
   return r;

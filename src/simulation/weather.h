@@ -31,16 +31,21 @@ struct WeatherReading {
 class WeatherField {
  public:
   explicit WeatherField(uint64_t seed) : seed_(seed) {}
-  // `urban` raises pollution; `rush` (0..1) is how much of a rush hour it is.
-  WeatherReading At(LatLon p, EventTime t, bool urban, double rush) const;
+  // `rush` (0..1) is how much of a rush hour it is. Towns (Urbanness) are warmer and more polluted.
+  WeatherReading At(LatLon p, EventTime t, double rush) const;
   // The same, with the calendar work done once by the caller: `hours` since the epoch, UK `local_hour`.
-  WeatherReading At(LatLon p, double hours, double local_hour, bool urban, double rush) const;
+  WeatherReading At(LatLon p, double hours, double local_hour, double rush) const;
 
  private:
   // Smooth noise in [-1, 1] over (lat, lon, hours) for one field channel.
   double Noise(int channel, double lat, double lon, double hours) const;
   uint64_t seed_;
 };
+
+// How built-up a place is, 0..1: 1 in the cores of London and Birmingham, fading smoothly to 0 over a
+// few kilometres, so the urban heat island and town air change gradually along the road rather than
+// jumping where a stretch of road changes from urban to rural.
+double Urbanness(LatLon p);
 
 // Hour of day in the UK's civil time (GMT, or BST in summer) as a fraction, and the weekday (0=Mon).
 double UkLocalHour(EventTime t, int* weekday);

@@ -25,10 +25,11 @@ struct ProcessResult {
   std::string err;     // everything it wrote to stderr
 };
 
-// Runs argv[0] (looked up in PATH) with `input` on its stdin, collecting stdout and stderr. A process
-// still running after `timeout` is killed and reported as a Timeout; a program that cannot be started
-// is NotFound. A non-zero exit is not an error here: callers look at exit_code.
-Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const std::string& input = {},
+// Runs argv[0] (looked up in PATH) with `input` on its stdin, collecting stdout and stderr. A
+// process still running after `timeout` is killed and reported as a Timeout; a program that cannot
+// be started is NotFound. A non-zero exit is not an error here: callers look at exit_code.
+Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
+                                 const std::string& input = {},
                                  std::chrono::seconds timeout = std::chrono::seconds(180));
 
 class LocalKafkaCluster {

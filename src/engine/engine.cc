@@ -1,0 +1,446 @@
+#include "engine/engine.h"
+
+#include <duckdb.h>
+#include <fmt/format.h>
+
+#include <cstring>
+#include <utility>
+
+namespace smartcity::engine {
+
+namespace {
+
+std::string TypeNameOf(duckdb_logical_type t) {
+  char* s = duckdb_logical_type_get_alias(t);
+  if (s == nullptr) {
+    // No alias: name the type id; enough for an error message.
+    return fmt::format("type #{}", static_cast<int>(duckdb_get_type_id(t)));
+  }
+  std::string out(s);
+  duckdb_free(s);
+  return out;
+}
+
+// The Status for a failed query; destroys the result.
+Status TakeError(duckdb_result* res) {
+    const char* e = duckdb_result_error(res);
+    std::string msg = e != nullptr ? e : "unknown error";
+    duckdb_error_type kind = duckdb_result_error_type(res);
+    duckdb_destroy_result(res);
+    ErrorKind ek = ErrorKind::kInvalidArgument;
+    if (kind == DUCKDB_ERROR_IO) ek = ErrorKind::kIOError;
+    if (kind == DUCKDB_ERROR_OUT_OF_MEMORY) ek = ErrorKind::kResourceExhausted;
+    if (kind == DUCKDB_ERROR_INTERNAL || kind == DUCKDB_ERROR_FATAL) ek = ErrorKind::kInternal;
+    if (kind == DUCKDB_ERROR_INTERRUPT) ek = ErrorKind::kAborted;
+    return Status(ek, "query failed: " + msg);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------- Database
+
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const DatabaseOptions& options) {
+  duckdb_config config = nullptr;
+  if (duckdb_create_config(&config) == DuckDBError) {
+    return Status::Internal("cannot create a DuckDB configuration (out of memory?)");
+  }
+  for (const auto& [name, value] : options.settings) {
+    if (duckdb_set_config(config, name.c_str(), value.c_str()) == DuckDBError) {
+      duckdb_destroy_config(&config);
+      return Status::InvalidArgument(fmt::format("DuckDB setting {}={} is not valid", name, value));
+    }
+  }
+  std::unique_ptr<Database> db(new Database());
+  db->path_ = path.empty() ? ":memory:" : path;
+  char* error = nullptr;
+  duckdb_state st = duckdb_open_ext(db->path_.c_str(), &db->db_, config, &error);
+  duckdb_destroy_config(&config);
+  if (st == DuckDBError) {
+    std::string msg = error != nullptr ? error : "unknown error";
+    if (error != nullptr) duckdb_free(error);
+    db->db_ = nullptr;
+    return Status::IOError(fmt::format("cannot open DuckDB database {}: {}", db->path_, msg));
+  }
+  return db;
+}
+
+Database::~Database() {
+  if (db_ != nullptr) duckdb_close(&db_);
+}
+
+Result<std::unique_ptr<Connection>> Database::Connect() {
+  std::unique_ptr<Connection> c(new Connection());
+  if (duckdb_connect(db_, &c->conn_) == DuckDBError) {
+    c->conn_ = nullptr;
+    return Status::Internal(fmt::format("cannot connect to DuckDB database {}", path_));
+  }
+  return c;
+}
+
+// ------------------------------------------------------------------------------------- QueryResult
+
+// Values copied out of DuckDB's chunks, one typed vector per column, so reads are plain array access
+// and the result does not depend on DuckDB's deprecated value API.
+struct QueryResult::Impl {
+  struct Col {
+    std::string name;
+    ValueType type = ValueType::kOther;
+    std::vector<uint8_t> valid;
+    std::vector<int64_t> ints;  // bool, integers, timestamps (micros), dates (days)
+    std::vector<double> doubles;
+    std::vector<std::string> strings;
+  };
+  std::vector<Col> cols;
+};
+
+QueryResult::QueryResult() : impl_(std::make_unique<Impl>()) {}
+QueryResult::~QueryResult() = default;
+QueryResult::QueryResult(QueryResult&& o) noexcept = default;
+QueryResult& QueryResult::operator=(QueryResult&& o) noexcept = default;
+
+std::string QueryResult::column_name(size_t col) const { return impl_->cols[col].name; }
+ValueType QueryResult::column_type(size_t col) const { return impl_->cols[col].type; }
+
+int QueryResult::ColumnIndex(std::string_view name) const {
+  for (size_t i = 0; i < impl_->cols.size(); ++i) {
+    if (impl_->cols[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+bool QueryResult::IsNull(size_t col, size_t row) const { return impl_->cols[col].valid[row] == 0; }
+
+bool QueryResult::GetBool(size_t col, size_t row) const { return GetInt64(col, row) != 0; }
+
+int64_t QueryResult::GetInt64(size_t col, size_t row) const {
+  const Impl::Col& c = impl_->cols[col];
+  if (c.type == ValueType::kDouble) return static_cast<int64_t>(c.doubles[row]);
+  if (c.type == ValueType::kString) return std::stoll(c.strings[row]);
+  return c.ints[row];
+}
+
+double QueryResult::GetDouble(size_t col, size_t row) const {
+  const Impl::Col& c = impl_->cols[col];
+  if (c.type == ValueType::kDouble) return c.doubles[row];
+  if (c.type == ValueType::kString) return std::stod(c.strings[row]);
+  return static_cast<double>(c.ints[row]);
+}
+
+EventTime QueryResult::GetTimestamp(size_t col, size_t row) const {
+  return EventTime(Micros(impl_->cols[col].ints[row]));
+}
+
+std::string QueryResult::GetString(size_t col, size_t row) const {
+  const Impl::Col& c = impl_->cols[col];
+  switch (c.type) {
+    case ValueType::kString: return c.strings[row];
+    case ValueType::kDouble: return fmt::format("{}", c.doubles[row]);
+    case ValueType::kBool: return c.ints[row] != 0 ? "true" : "false";
+    case ValueType::kTimestamp:
+    case ValueType::kTimestampTz: return FormatTimestamp(EventTime(Micros(c.ints[row])));
+    case ValueType::kDate: {
+      int64_t y;
+      unsigned m, d;
+      CivilFromDays(c.ints[row], &y, &m, &d);
+      return fmt::format("{:04}-{:02}-{:02}", y, m, d);
+    }
+    default: return std::to_string(c.ints[row]);
+  }
+}
+
+// ------------------------------------------------------------------------------------- Connection
+
+Connection::~Connection() {
+  if (conn_ != nullptr) duckdb_disconnect(&conn_);
+}
+
+Result<QueryResult> Connection::Query(std::string_view sql) {
+  std::string text(sql);
+  duckdb_result res;
+  if (duckdb_query(conn_, text.c_str(), &res) == DuckDBError) {
+    return TakeError(&res);
+  }
+  QueryResult out;
+  const idx_t ncols = duckdb_column_count(&res);
+  out.columns_ = ncols;
+  out.impl_->cols.resize(ncols);
+  std::vector<duckdb_type> ids(ncols);
+  std::vector<duckdb_type> decimal_internal(ncols, DUCKDB_TYPE_INVALID);
+  std::vector<double> decimal_div(ncols, 1.0);
+  Status bad;
+  for (idx_t i = 0; i < ncols; ++i) {
+    auto& c = out.impl_->cols[i];
+    c.name = duckdb_column_name(&res, i);
+    duckdb_logical_type lt = duckdb_column_logical_type(&res, i);
+    ids[i] = duckdb_get_type_id(lt);
+    switch (ids[i]) {
+      case DUCKDB_TYPE_BOOLEAN: c.type = ValueType::kBool; break;
+      case DUCKDB_TYPE_TINYINT:
+      case DUCKDB_TYPE_SMALLINT:
+      case DUCKDB_TYPE_INTEGER:
+      case DUCKDB_TYPE_UTINYINT:
+      case DUCKDB_TYPE_USMALLINT: c.type = ValueType::kInt32; break;
+      case DUCKDB_TYPE_BIGINT:
+      case DUCKDB_TYPE_UINTEGER:
+      case DUCKDB_TYPE_UBIGINT:
+      case DUCKDB_TYPE_HUGEINT: c.type = ValueType::kInt64; break;
+      case DUCKDB_TYPE_FLOAT:
+      case DUCKDB_TYPE_DOUBLE: c.type = ValueType::kDouble; break;
+      case DUCKDB_TYPE_DECIMAL: {
+        c.type = ValueType::kDouble;
+        decimal_internal[i] = duckdb_decimal_internal_type(lt);
+        for (uint8_t s = duckdb_decimal_scale(lt); s > 0; --s) decimal_div[i] *= 10;
+        break;
+      }
+      case DUCKDB_TYPE_VARCHAR: c.type = ValueType::kString; break;
+      case DUCKDB_TYPE_TIMESTAMP:
+      case DUCKDB_TYPE_TIMESTAMP_S:
+      case DUCKDB_TYPE_TIMESTAMP_MS:
+      case DUCKDB_TYPE_TIMESTAMP_NS: c.type = ValueType::kTimestamp; break;
+      case DUCKDB_TYPE_TIMESTAMP_TZ: c.type = ValueType::kTimestampTz; break;
+      case DUCKDB_TYPE_DATE: c.type = ValueType::kDate; break;
+      default:
+        if (bad.ok()) {
+          bad = Status::InvalidArgument(fmt::format(
+              "result column \"{}\" has type {} that the engine does not read; cast it in the query "
+              "(for example CAST(\"{}\" AS VARCHAR))",
+              c.name, TypeNameOf(lt), c.name));
+        }
+    }
+    duckdb_destroy_logical_type(&lt);
+  }
+  if (!bad.ok()) {
+    duckdb_destroy_result(&res);
+    return bad;
+  }
+  while (true) {
+    duckdb_data_chunk chunk = duckdb_fetch_chunk(res);
+    if (chunk == nullptr) break;
+    const idx_t n = duckdb_data_chunk_get_size(chunk);
+    for (idx_t i = 0; i < ncols; ++i) {
+      auto& c = out.impl_->cols[i];
+      duckdb_vector v = duckdb_data_chunk_get_vector(chunk, i);
+      void* data = duckdb_vector_get_data(v);
+      uint64_t* validity = duckdb_vector_get_validity(v);
+      for (idx_t r = 0; r < n; ++r) {
+        const bool ok = validity == nullptr || duckdb_validity_row_is_valid(validity, r);
+        c.valid.push_back(ok ? 1 : 0);
+        if (c.type == ValueType::kString) {
+          if (!ok) {
+            c.strings.emplace_back();
+            continue;
+          }
+          auto* s = static_cast<duckdb_string_t*>(data) + r;
+          c.strings.emplace_back(duckdb_string_t_data(s), duckdb_string_t_length(*s));
+          continue;
+        }
+        if (c.type == ValueType::kDouble) {
+          double d = 0;
+          if (ok) {
+            switch (ids[i]) {
+              case DUCKDB_TYPE_FLOAT: d = static_cast<float*>(data)[r]; break;
+              case DUCKDB_TYPE_DOUBLE: d = static_cast<double*>(data)[r]; break;
+              default:  // DECIMAL
+                switch (decimal_internal[i]) {
+                  case DUCKDB_TYPE_SMALLINT: d = static_cast<int16_t*>(data)[r]; break;
+                  case DUCKDB_TYPE_INTEGER: d = static_cast<int32_t*>(data)[r]; break;
+                  case DUCKDB_TYPE_BIGINT: d = static_cast<double>(static_cast<int64_t*>(data)[r]); break;
+                  default: {
+                    auto h = static_cast<duckdb_hugeint*>(data)[r];
+                    d = static_cast<double>(h.upper) * 18446744073709551616.0 + static_cast<double>(h.lower);
+                  }
+                }
+                d /= decimal_div[i];
+            }
+          }
+          c.doubles.push_back(d);
+          continue;
+        }
+        int64_t x = 0;
+        if (ok) {
+          switch (ids[i]) {
+            case DUCKDB_TYPE_BOOLEAN: x = static_cast<bool*>(data)[r] ? 1 : 0; break;
+            case DUCKDB_TYPE_TINYINT: x = static_cast<int8_t*>(data)[r]; break;
+            case DUCKDB_TYPE_SMALLINT: x = static_cast<int16_t*>(data)[r]; break;
+            case DUCKDB_TYPE_INTEGER: x = static_cast<int32_t*>(data)[r]; break;
+            case DUCKDB_TYPE_UTINYINT: x = static_cast<uint8_t*>(data)[r]; break;
+            case DUCKDB_TYPE_USMALLINT: x = static_cast<uint16_t*>(data)[r]; break;
+            case DUCKDB_TYPE_UINTEGER: x = static_cast<uint32_t*>(data)[r]; break;
+            case DUCKDB_TYPE_UBIGINT: x = static_cast<int64_t>(static_cast<uint64_t*>(data)[r]); break;
+            case DUCKDB_TYPE_HUGEINT: x = static_cast<int64_t>(static_cast<duckdb_hugeint*>(data)[r].lower); break;
+            case DUCKDB_TYPE_DATE: x = static_cast<int32_t*>(data)[r]; break;
+            case DUCKDB_TYPE_TIMESTAMP_S: x = static_cast<int64_t*>(data)[r] * 1000000; break;
+            case DUCKDB_TYPE_TIMESTAMP_MS: x = static_cast<int64_t*>(data)[r] * 1000; break;
+            case DUCKDB_TYPE_TIMESTAMP_NS: x = static_cast<int64_t*>(data)[r] / 1000; break;
+            default: x = static_cast<int64_t*>(data)[r];  // BIGINT, TIMESTAMP, TIMESTAMP_TZ
+          }
+        }
+        c.ints.push_back(x);
+      }
+    }
+    out.rows_ += n;
+    duckdb_destroy_data_chunk(&chunk);
+  }
+  duckdb_destroy_result(&res);
+  return out;
+}
+
+Status Connection::Execute(std::string_view sql) {
+  std::string text(sql);
+  duckdb_result res;
+  if (duckdb_query(conn_, text.c_str(), &res) == DuckDBError) {
+    return TakeError(&res);
+  }
+  duckdb_destroy_result(&res);
+  return Status::OK();
+}
+
+Result<std::unique_ptr<Appender>> Connection::MakeAppender(const std::string& table) {
+  std::unique_ptr<Appender> a(new Appender());
+  a->table_ = table;
+  if (duckdb_appender_create(conn_, nullptr, table.c_str(), &a->app_) == DuckDBError) {
+    const char* e = a->app_ != nullptr ? duckdb_appender_error(a->app_) : nullptr;
+    std::string msg = e != nullptr ? e : "unknown error";
+    if (a->app_ != nullptr) duckdb_appender_destroy(&a->app_);
+    a->app_ = nullptr;
+    return Status::InvalidArgument(fmt::format("cannot append to table {}: {}", table, msg));
+  }
+  return a;
+}
+
+// --------------------------------------------------------------------------------------- Appender
+
+Appender::~Appender() {
+  if (chunk_ != nullptr) duckdb_destroy_data_chunk(&chunk_);
+  if (app_ != nullptr) duckdb_appender_destroy(&app_);
+}
+
+Status Appender::Check(int state, std::string_view what) {
+  if (state != DuckDBError) return Status::OK();
+  const char* e = duckdb_appender_error(app_);
+  return Status::InvalidArgument(
+      fmt::format("{} table {} failed: {}", what, table_, e != nullptr ? e : "unknown error"));
+}
+
+namespace {
+duckdb_type DuckType(ColumnType t) {
+  switch (t) {
+    case ColumnType::kString: return DUCKDB_TYPE_VARCHAR;
+    case ColumnType::kInt32: return DUCKDB_TYPE_INTEGER;
+    case ColumnType::kInt64: return DUCKDB_TYPE_BIGINT;
+    case ColumnType::kDouble: return DUCKDB_TYPE_DOUBLE;
+    case ColumnType::kTimestamp: return DUCKDB_TYPE_TIMESTAMP_TZ;
+    case ColumnType::kBool: return DUCKDB_TYPE_BOOLEAN;
+  }
+  return DUCKDB_TYPE_INVALID;
+}
+}  // namespace
+
+Status Appender::AppendColumns(const RecordBatch& batch, std::span<const int> columns, size_t begin, size_t end) {
+  std::vector<ColumnType> types;
+  types.reserve(columns.size());
+  for (int c : columns) types.push_back(batch.column(static_cast<size_t>(c)).type());
+  if (chunk_ == nullptr || types != chunk_types_) {
+    if (chunk_ != nullptr) duckdb_destroy_data_chunk(&chunk_);
+    std::vector<duckdb_logical_type> lts;
+    for (ColumnType t : types) lts.push_back(duckdb_create_logical_type(DuckType(t)));
+    chunk_ = duckdb_create_data_chunk(lts.data(), lts.size());
+    for (auto& lt : lts) duckdb_destroy_logical_type(&lt);
+    chunk_types_ = types;
+  }
+  const size_t cap = duckdb_vector_size();
+  for (size_t start = begin; start < end; start += cap) {
+    const size_t n = std::min(cap, end - start);
+    duckdb_data_chunk_reset(chunk_);
+    for (size_t k = 0; k < columns.size(); ++k) {
+      const Column& col = batch.column(static_cast<size_t>(columns[k]));
+      duckdb_vector v = duckdb_data_chunk_get_vector(chunk_, k);
+      void* data = duckdb_vector_get_data(v);
+      bool any_null = false;
+      for (size_t r = 0; r < n && !any_null; ++r) any_null = col.IsNull(start + r);
+      uint64_t* validity = nullptr;
+      if (any_null) {
+        duckdb_vector_ensure_validity_writable(v);
+        validity = duckdb_vector_get_validity(v);
+      }
+      switch (col.type()) {
+        case ColumnType::kString:
+          for (size_t r = 0; r < n; ++r) {
+            if (col.IsNull(start + r)) continue;
+            std::string_view s = col.GetString(start + r);
+            duckdb_vector_assign_string_element_len(v, r, s.data(), s.size());
+          }
+          break;
+        case ColumnType::kInt32: {
+          auto* out = static_cast<int32_t*>(data);
+          for (size_t r = 0; r < n; ++r) out[r] = col.GetInt32(start + r);
+          break;
+        }
+        case ColumnType::kInt64:
+        case ColumnType::kTimestamp: {
+          auto* out = static_cast<int64_t*>(data);
+          for (size_t r = 0; r < n; ++r) out[r] = col.GetInt64(start + r);
+          break;
+        }
+        case ColumnType::kDouble: {
+          auto* out = static_cast<double*>(data);
+          for (size_t r = 0; r < n; ++r) out[r] = col.GetDouble(start + r);
+          break;
+        }
+        case ColumnType::kBool: {
+          auto* out = static_cast<bool*>(data);
+          for (size_t r = 0; r < n; ++r) out[r] = col.GetBool(start + r);
+          break;
+        }
+      }
+      if (validity != nullptr) {
+        for (size_t r = 0; r < n; ++r) {
+          if (col.IsNull(start + r)) duckdb_validity_set_row_invalid(validity, r);
+        }
+      }
+    }
+    duckdb_data_chunk_set_size(chunk_, n);
+    SC_RETURN_IF_ERROR(Check(duckdb_append_data_chunk(app_, chunk_), "appending to"));
+  }
+  return Status::OK();
+}
+
+Status Appender::Flush() { return Check(duckdb_appender_flush(app_), "flushing the appender of"); }
+
+Status Appender::Close() { return Check(duckdb_appender_close(app_), "closing the appender of"); }
+
+// ------------------------------------------------------------------------------------ SQL helpers
+
+std::string QuoteLiteral(std::string_view s) {
+  std::string out = "'";
+  for (char ch : s) {
+    if (ch == '\'') out += '\'';
+    out += ch;
+  }
+  out += '\'';
+  return out;
+}
+
+std::string QuoteIdentifier(std::string_view s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  out += '"';
+  return out;
+}
+
+std::string_view SqlTypeName(ColumnType t) {
+  switch (t) {
+    case ColumnType::kString: return "VARCHAR";
+    case ColumnType::kInt32: return "INTEGER";
+    case ColumnType::kInt64: return "BIGINT";
+    case ColumnType::kDouble: return "DOUBLE";
+    case ColumnType::kTimestamp: return "TIMESTAMPTZ";
+    case ColumnType::kBool: return "BOOLEAN";
+  }
+  return "VARCHAR";
+}
+
+}  // namespace smartcity::engine

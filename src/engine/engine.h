@@ -1,0 +1,149 @@
+// Embedded DuckDB, wrapped once. Database and Connection own DuckDB handles (RAII, move-only);
+// Query() returns a materialised QueryResult with typed access; Appender loads columnar data
+// (RecordBatch columns) or rows into a table much faster than INSERT statements.
+//
+// Errors: every duckdb_state is checked; a failure becomes a Status whose message names what was being
+// done and carries DuckDB's own error text ("query failed: Catalog Error: Table x does not exist").
+//
+// Thread-safety: a Database may be shared by many threads, each with its own Connection. A Connection,
+// its QueryResults and Appenders are used by one thread at a time. A Connection must outlive the
+// Appenders made from it, and a Database the Connections made from it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/record_batch.h"
+#include "common/status.h"
+#include "common/time.h"
+
+// Opaque DuckDB handles (duckdb.h is included only by engine.cc).
+struct _duckdb_database;
+struct _duckdb_connection;
+struct _duckdb_appender;
+struct _duckdb_data_chunk;
+
+namespace smartcity::engine {
+
+class Connection;
+
+struct DatabaseOptions {
+  // DuckDB settings applied at open, e.g. {"threads", "2"}, {"memory_limit", "1GB"}.
+  std::map<std::string, std::string> settings;
+};
+
+class Database {
+ public:
+  // Opens (creating if needed) a database file, or an in-memory database for path "" or ":memory:".
+  static Result<std::unique_ptr<Database>> Open(const std::string& path, const DatabaseOptions& options = {});
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  Result<std::unique_ptr<Connection>> Connect();
+
+ private:
+  Database() = default;
+  _duckdb_database* db_ = nullptr;
+  std::string path_;
+};
+
+// Column types as the wrapper reports them (DuckDB has many more; they map to kOther).
+enum class ValueType { kBool, kInt32, kInt64, kDouble, kString, kTimestamp, kTimestampTz, kDate, kOther };
+
+// A fully materialised query result. Typed getters convert like DuckDB's casts; REQUIRES: !IsNull().
+class QueryResult {
+ public:
+  ~QueryResult();
+  QueryResult(QueryResult&& o) noexcept;
+  QueryResult& operator=(QueryResult&& o) noexcept;
+  QueryResult(const QueryResult&) = delete;
+  QueryResult& operator=(const QueryResult&) = delete;
+
+  size_t row_count() const { return rows_; }
+  size_t column_count() const { return columns_; }
+  std::string column_name(size_t col) const;
+  ValueType column_type(size_t col) const;
+  // Index of the named column, or -1.
+  int ColumnIndex(std::string_view name) const;
+
+  bool IsNull(size_t col, size_t row) const;
+  bool GetBool(size_t col, size_t row) const;
+  int64_t GetInt64(size_t col, size_t row) const;
+  double GetDouble(size_t col, size_t row) const;
+  std::string GetString(size_t col, size_t row) const;
+  // Microseconds since the epoch for TIMESTAMP / TIMESTAMP WITH TIME ZONE columns.
+  EventTime GetTimestamp(size_t col, size_t row) const;
+
+ private:
+  friend class Connection;
+  QueryResult();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  size_t rows_ = 0;
+  size_t columns_ = 0;
+};
+
+class Appender;
+
+class Connection {
+ public:
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Runs one or more statements; the result is that of the last one.
+  Result<QueryResult> Query(std::string_view sql);
+  // Runs statements whose result is not needed.
+  Status Execute(std::string_view sql);
+  // An appender to `table` (in the default schema).
+  Result<std::unique_ptr<Appender>> MakeAppender(const std::string& table);
+
+ private:
+  friend class Database;
+  Connection() = default;
+  _duckdb_connection* conn_ = nullptr;
+};
+
+// Appends to one table. Data becomes visible to queries at Flush() / Close() (and when internal
+// buffers fill). Close() reports errors; the destructor closes silently.
+class Appender {
+ public:
+  ~Appender();
+  Appender(const Appender&) = delete;
+  Appender& operator=(const Appender&) = delete;
+
+  // Appends rows [begin, end) of the given columns of `batch`, in order, as the table's columns.
+  // REQUIRES: the table has exactly columns.size() columns whose types match the batch's
+  // (string→VARCHAR, int32→INTEGER, int64→BIGINT, double→DOUBLE, timestamp→TIMESTAMPTZ, bool→BOOLEAN).
+  Status AppendColumns(const RecordBatch& batch, std::span<const int> columns, size_t begin, size_t end);
+
+  Status Flush();
+  Status Close();
+
+ private:
+  friend class Connection;
+  Appender() = default;
+  Status Check(int state, std::string_view what);
+  _duckdb_appender* app_ = nullptr;
+  std::string table_;
+  // Chunk reused across calls, built for the column types of the first AppendColumns call.
+  _duckdb_data_chunk* chunk_ = nullptr;
+  std::vector<ColumnType> chunk_types_;
+};
+
+// SQL text helpers.
+// 'it''s' — a string literal.
+std::string QuoteLiteral(std::string_view s);
+// "col ""x""" — an identifier.
+std::string QuoteIdentifier(std::string_view s);
+// The DuckDB type name for a RecordBatch column type ("VARCHAR", "TIMESTAMPTZ", ...).
+std::string_view SqlTypeName(ColumnType t);
+
+}  // namespace smartcity::engine

@@ -1,0 +1,334 @@
+#include "lake/compaction.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "lake/delta_log.h"
+
+namespace smartcity::lake {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Group {
+  std::string dir;  // partition folder, "" for an unpartitioned table
+  PartitionValues values;
+  std::vector<AddFile> inputs;
+  AddFile output;
+  int64_t rows = 0;
+};
+
+// The partition folder of a data file: its path up to the last '/'.
+std::string DirOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
+}
+
+std::string MillisTimestamp(int64_t micros, bool round_up) {
+  int64_t ms = micros / 1000;
+  if (micros % 1000 != 0) {
+    if (micros < 0 && !round_up) --ms;
+    if (micros > 0 && round_up) ++ms;
+  }
+  return FormatTimestamp(EventTime(Micros(ms * 1000))).substr(0, 23) + "Z";
+}
+
+// Delta stats of a Parquet file, computed by DuckDB.
+Result<std::string> StatsOfFile(engine::Connection* conn, const std::string& file, int64_t* rows) {
+  const std::string src = fmt::format("read_parquet({}, hive_partitioning = false)", engine::QuoteLiteral(file));
+  SC_ASSIGN_OR_RETURN(auto desc, conn->Query("DESCRIBE SELECT * FROM " + src));
+  std::vector<std::pair<std::string, std::string>> cols;  // name, DuckDB type
+  for (size_t r = 0; r < desc.row_count(); ++r) cols.emplace_back(desc.GetString(0, r), desc.GetString(1, r));
+  std::string sql = "SELECT count(*)";
+  for (const auto& [name, type] : cols) {
+    const std::string q = engine::QuoteIdentifier(name);
+    if (type == "TIMESTAMP WITH TIME ZONE" || type == "TIMESTAMP") {
+      sql += fmt::format(", epoch_us(min({0})), epoch_us(max({0}))", q);
+    } else if (type == "VARCHAR" || type == "BIGINT" || type == "INTEGER" || type == "DOUBLE" ||
+               type == "BOOLEAN") {
+      sql += fmt::format(", min({0}), max({0})", q);
+    } else {
+      sql += ", NULL, NULL";
+    }
+    sql += fmt::format(", count(*) - count({})", q);
+  }
+  SC_ASSIGN_OR_RETURN(auto r, conn->Query(sql + " FROM " + src));
+  nlohmann::ordered_json mins = nlohmann::ordered_json::object(), maxs = nlohmann::ordered_json::object(),
+                         nulls = nlohmann::ordered_json::object();
+  *rows = r.GetInt64(0, 0);
+  for (size_t i = 0; i < cols.size(); ++i) {
+    const auto& [name, type] = cols[i];
+    const size_t lo = 1 + 3 * i, hi = lo + 1, nc = lo + 2;
+    nulls[name] = r.GetInt64(nc, 0);
+    if (r.IsNull(lo, 0) || r.IsNull(hi, 0)) continue;
+    if (type == "VARCHAR") {
+      std::string a = r.GetString(lo, 0), b = r.GetString(hi, 0);
+      if (a.size() > kMaxStatStringBytes) {
+        size_t cut = kMaxStatStringBytes;
+        while (cut > 0 && (static_cast<unsigned char>(a[cut]) & 0xC0) == 0x80) --cut;
+        a.resize(cut);
+      }
+      mins[name] = a;
+      if (b.size() <= kMaxStatStringBytes) maxs[name] = b;
+    } else if (type == "DOUBLE") {
+      double a = r.GetDouble(lo, 0), b = r.GetDouble(hi, 0);
+      if (std::isfinite(a) && std::isfinite(b)) {
+        mins[name] = a;
+        maxs[name] = b;
+      }
+    } else if (type == "BOOLEAN") {
+      mins[name] = r.GetBool(lo, 0);
+      maxs[name] = r.GetBool(hi, 0);
+    } else if (type.rfind("TIMESTAMP", 0) == 0) {
+      mins[name] = MillisTimestamp(r.GetInt64(lo, 0), false);
+      maxs[name] = MillisTimestamp(r.GetInt64(hi, 0), true);
+    } else {
+      mins[name] = r.GetInt64(lo, 0);
+      maxs[name] = r.GetInt64(hi, 0);
+    }
+  }
+  return nlohmann::ordered_json{{"numRecords", *rows}, {"minValues", mins}, {"maxValues", maxs}, {"nullCount", nulls}}
+      .dump();
+}
+
+// A local file with the object's bytes: the object itself on a local store, else a downloaded copy
+// (recorded in `temps` for removal).
+Result<std::string> LocalCopy(ObjectStore* store, const std::string& key, const fs::path& scratch,
+                              std::vector<fs::path>* temps) {
+  if (auto p = store->LocalPath(key)) return p->string();
+  SC_ASSIGN_OR_RETURN(std::string bytes, store->Get(key));
+  fs::path tmp = scratch / fmt::format("compact-in-{}.parquet", NewUuid());
+  std::ofstream out(tmp, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out.good()) return Status::IOError(fmt::format("cannot write scratch file {}", tmp.string()));
+  temps->push_back(tmp);
+  return tmp.string();
+}
+
+// Rewrites one group's inputs into one uploaded file; fills g->output and g->rows.
+Status Rewrite(ObjectStore* store, engine::Connection* conn, const DeltaLog& log, const CompactionOptions& o,
+               Group* g) {
+  std::vector<fs::path> temps;
+  std::string list;
+  int64_t expected = 0;
+  bool expected_known = true;
+  Status s;
+  for (const AddFile& f : g->inputs) {
+    auto local = LocalCopy(store, log.KeyPrefix() + f.path, o.scratch_dir, &temps);
+    if (!local.ok()) {
+      s = local.status();
+      break;
+    }
+    list += (list.empty() ? "" : ", ") + engine::QuoteLiteral(*local);
+    const int64_t n = f.NumRecords();
+    if (n < 0) expected_known = false;
+    expected += std::max<int64_t>(0, n);
+  }
+  const std::string name = fmt::format("part-00000-{}.c000.{}.parquet", NewUuid(), o.parquet.compression);
+  const fs::path out = o.scratch_dir / ("compact-out-" + name);
+  if (s.ok()) {
+    // hive_partitioning=false: the partition values live in the log, never in the data files.
+    s = conn->Execute(fmt::format(
+        "COPY (SELECT * FROM read_parquet([{}], union_by_name = true, hive_partitioning = false)) TO {} "
+        "(FORMAT parquet, COMPRESSION {}, COMPRESSION_LEVEL {}, ROW_GROUP_SIZE {})",
+        list, engine::QuoteLiteral(out.string()), o.parquet.compression, o.parquet.compression_level,
+        o.parquet.row_group_rows));
+  }
+  int64_t rows = 0;
+  std::string stats;
+  if (s.ok()) {
+    auto st = StatsOfFile(conn, out.string(), &rows);
+    if (st.ok()) {
+      stats = std::move(*st);
+    } else {
+      s = st.status();
+    }
+  }
+  if (s.ok() && expected_known && rows != expected) {
+    s = Status::Internal(fmt::format("compaction of {} read {} rows but the log says {}; nothing was changed",
+                                     g->dir, rows, expected));
+  }
+  std::error_code ec;
+  uint64_t size = s.ok() ? fs::file_size(out, ec) : 0;
+  const std::string path = g->dir + name;
+  if (s.ok()) s = store->PutFile(log.KeyPrefix() + path, out);
+  fs::remove(out, ec);
+  for (const fs::path& t : temps) fs::remove(t, ec);
+  if (!s.ok()) return s;
+  g->rows = rows;
+  g->output.path = path;
+  g->output.partition_values = g->values;
+  g->output.size = static_cast<int64_t>(size);
+  g->output.modification_time_ms = NowMillis();
+  g->output.data_change = false;
+  g->output.stats = std::move(stats);
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db, const std::string& table_prefix,
+                                      const CompactionOptions& options) {
+  CompactionOptions o = options;
+  if (o.scratch_dir.empty()) o.scratch_dir = fs::temp_directory_path() / "smartcity-lake";
+  std::error_code ec;
+  fs::create_directories(o.scratch_dir, ec);
+  DeltaLog log(store, table_prefix);
+  SC_ASSIGN_OR_RETURN(auto conn, db->Connect());
+  SC_ASSIGN_OR_RETURN(Snapshot snap, log.Load(conn.get()));
+  CompactionResult result;
+  result.table_version = snap.version;
+  if (!snap.exists()) {
+    return Status::NotFound(fmt::format("no Delta table at {} in {}", table_prefix, store->Describe()));
+  }
+
+  // Small files per partition folder, oldest first, packed into groups of about the target size.
+  std::map<std::string, std::vector<AddFile>> small;
+  for (const auto& [path, f] : snap.files) {
+    if (static_cast<uint64_t>(f.size) < o.small_file_bytes) small[DirOf(path)].push_back(f);
+  }
+  std::vector<Group> groups;
+  for (auto& [dir, files] : small) {
+    if (static_cast<int>(files.size()) < o.min_files) continue;
+    std::sort(files.begin(), files.end(), [](const AddFile& a, const AddFile& b) {
+      return a.modification_time_ms != b.modification_time_ms ? a.modification_time_ms < b.modification_time_ms
+                                                                : a.path < b.path;
+    });
+    Group g;
+    uint64_t bytes = 0;
+    auto close = [&] {
+      if (g.inputs.size() >= 2) groups.push_back(std::move(g));
+      g = Group{};
+      bytes = 0;
+    };
+    for (AddFile& f : files) {
+      if (!g.inputs.empty() && bytes + static_cast<uint64_t>(f.size) > o.target_file_bytes) close();
+      g.dir = dir;
+      g.values = f.partition_values;
+      bytes += static_cast<uint64_t>(f.size);
+      g.inputs.push_back(std::move(f));
+    }
+    close();
+  }
+  if (groups.empty()) return result;
+
+  std::vector<Group> done;
+  for (Group& g : groups) {
+    Status s = Rewrite(store, conn.get(), log, o, &g);
+    if (!s.ok()) {
+      for (const Group& d : done) (void)store->Delete(log.KeyPrefix() + d.output.path);
+      return s.WithContext(fmt::format("compacting table {}", table_prefix));
+    }
+    done.push_back(std::move(g));
+  }
+
+  for (int attempt = 1; attempt <= o.max_commit_attempts; ++attempt) {
+    result.attempts = attempt;
+    // Give up groups whose inputs are no longer all active (another compaction got there first).
+    std::vector<Group> keep;
+    for (Group& g : done) {
+      bool all_active = std::all_of(g.inputs.begin(), g.inputs.end(),
+                                    [&](const AddFile& f) { return snap.files.count(f.path) != 0; });
+      if (all_active) {
+        keep.push_back(std::move(g));
+      } else {
+        ++result.groups_abandoned;
+        (void)store->Delete(log.KeyPrefix() + g.output.path);
+      }
+    }
+    done = std::move(keep);
+    if (done.empty()) return result;
+
+    CommitActions c;
+    CommitInfo ci;
+    ci.timestamp_ms = NowMillis();
+    ci.operation = "OPTIMIZE";
+    ci.operation_parameters = {{"predicate", "[]"}, {"targetSize", std::to_string(o.target_file_bytes)}};
+    ci.is_blind_append = false;
+    ci.txn_id = NewUuid();
+    c.commit_info = ci;
+    std::set<std::string> dirs;
+    for (const Group& g : done) {
+      dirs.insert(g.dir);
+      c.adds.push_back(g.output);
+      for (const AddFile& f : g.inputs) {
+        RemoveFile r;
+        r.path = f.path;
+        r.deletion_timestamp_ms = ci.timestamp_ms;
+        r.data_change = false;
+        r.partition_values = f.partition_values;
+        r.size = f.size;
+        c.removes.push_back(std::move(r));
+      }
+    }
+    const int64_t version = snap.version + 1;
+    Status s = log.WriteCommit(version, c);
+    if (s.ok()) {
+      result.table_version = version;
+      result.partitions_compacted = static_cast<int>(dirs.size());
+      result.files_removed = static_cast<int>(c.removes.size());
+      result.files_added = static_cast<int>(c.adds.size());
+      for (const Group& g : done) result.rows_rewritten += g.rows;
+      return result;
+    }
+    if (s.kind() != ErrorKind::kAlreadyExists) {
+      // Outcome unknown: leave the new files (orphans if the commit did not land; vacuum removes them).
+      return s.WithContext(fmt::format("committing the compaction of table {}", table_prefix));
+    }
+    SC_ASSIGN_OR_RETURN(int applied, log.Update(&snap));
+    (void)applied;
+  }
+  for (const Group& g : done) (void)store->Delete(log.KeyPrefix() + g.output.path);
+  return Status::Unavailable(fmt::format("compaction of table {} lost the race for a commit version {} times",
+                                         table_prefix, o.max_commit_attempts));
+}
+
+Result<VacuumResult> VacuumTable(ObjectStore* store, const std::string& table_prefix,
+                                 std::chrono::seconds retention, bool dry_run) {
+  DeltaLog log(store, table_prefix);
+  SC_ASSIGN_OR_RETURN(Snapshot snap, log.Load());
+  if (!snap.exists()) {
+    return Status::NotFound(fmt::format("no Delta table at {} in {}", table_prefix, store->Describe()));
+  }
+  const std::string prefix = log.KeyPrefix();
+  SC_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store->List(prefix));
+  const auto cutoff = std::chrono::system_clock::now() - retention;
+  VacuumResult result;
+  for (const ObjectInfo& o : objects) {
+    std::string rel = o.key.substr(prefix.size());
+    if (rel.rfind("_delta_log/", 0) == 0) continue;
+    // Another table nested below this one keeps its own files.
+    if (rel.find("/_delta_log/") != std::string::npos) continue;
+    if (rel.size() < 8 || rel.substr(rel.size() - 8) != ".parquet") continue;
+    if (snap.files.count(rel) != 0 || o.modified > cutoff) continue;
+    if (!dry_run) SC_RETURN_IF_ERROR(store->Delete(o.key));
+    ++result.files_deleted;
+    result.bytes_deleted += o.size;
+    result.deleted.push_back(o.key);
+  }
+  return result;
+}
+
+Result<std::vector<std::string>> ListTables(ObjectStore* store, const std::string& root_prefix) {
+  std::string prefix = root_prefix;
+  if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+  SC_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store->List(prefix));
+  std::set<std::string> tables;
+  for (const ObjectInfo& o : objects) {
+    size_t at = o.key.find("_delta_log/");
+    if (at == std::string::npos || (at > 0 && o.key[at - 1] != '/')) continue;
+    std::string t = o.key.substr(0, at);
+    if (!t.empty()) t.pop_back();
+    tables.insert(t);
+  }
+  return std::vector<std::string>(tables.begin(), tables.end());
+}
+
+}  // namespace smartcity::lake

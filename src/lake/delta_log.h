@@ -1,0 +1,185 @@
+// The Delta Lake transaction log (PROTOCOL.md of delta-io, reader v1 / writer v2): action types, their
+// JSON form, commits as newline-delimited JSON under <table>/_delta_log/%020d.json, and the replay of
+// the log into a Snapshot (active files, schema, partition columns, latest txn version per appId).
+//
+// Commits are written with ObjectStore::PutIfAbsent, so of two writers racing for version N exactly one
+// succeeds and the other gets kAlreadyExists (it then re-reads the log and retries at N+1 or gives up).
+// Readers that find a `_last_checkpoint` start from that Parquet checkpoint (read through DuckDB) and
+// replay the JSON commits after it.
+//
+// Paths: in memory (AddFile::path) a data file's path is the plain relative key below the table root
+// ("date=2026-01-05/part-00000-….zstd.parquet"); in the log it is the RFC 2396 URI-encoded form, as the
+// protocol requires. Partition values are strings (null = std::nullopt).
+//
+// Thread-safety: DeltaLog is stateless apart from its store pointer and is safe to share; Snapshot and
+// the action structs are plain values.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "lake/object_store.h"
+
+namespace smartcity::engine {
+class Connection;
+}
+
+namespace smartcity::lake {
+
+// Delta primitive types this lake writes and reads.
+enum class DeltaType { kString, kInteger, kLong, kDouble, kTimestamp, kBoolean, kDate };
+std::string_view DeltaTypeName(DeltaType t);  // "string", "integer", "long", ...
+Result<DeltaType> ParseDeltaType(std::string_view name);
+
+struct DeltaField {
+  std::string name;
+  DeltaType type = DeltaType::kString;
+  bool nullable = true;
+  bool operator==(const DeltaField&) const = default;
+};
+
+struct DeltaSchema {
+  std::vector<DeltaField> fields;
+  int IndexOf(std::string_view name) const;
+  bool operator==(const DeltaSchema&) const = default;
+};
+
+// Spark StructType JSON, the form of metaData.schemaString.
+std::string SchemaToJson(const DeltaSchema& schema);
+Result<DeltaSchema> SchemaFromJson(std::string_view json);
+
+using PartitionValues = std::map<std::string, std::optional<std::string>>;
+
+struct Protocol {
+  int min_reader_version = 1;
+  int min_writer_version = 2;
+};
+
+struct Metadata {
+  std::string id;  // a UUID, fixed for the table's life
+  std::string name;
+  DeltaSchema schema;
+  std::vector<std::string> partition_columns;
+  std::map<std::string, std::string> configuration;
+  int64_t created_time_ms = 0;
+};
+
+struct AddFile {
+  std::string path;  // decoded, relative to the table root
+  PartitionValues partition_values;
+  int64_t size = 0;
+  int64_t modification_time_ms = 0;
+  bool data_change = true;
+  std::string stats;  // the stats JSON text ({"numRecords":…}), or empty
+  // numRecords parsed from stats; -1 if unknown.
+  int64_t NumRecords() const;
+};
+
+struct RemoveFile {
+  std::string path;
+  int64_t deletion_timestamp_ms = 0;
+  bool data_change = true;
+  PartitionValues partition_values;
+  int64_t size = 0;
+};
+
+struct Txn {
+  std::string app_id;
+  int64_t version = 0;
+  int64_t last_updated_ms = 0;
+};
+
+struct CommitInfo {
+  int64_t timestamp_ms = 0;
+  std::string operation;  // "CREATE TABLE", "STREAMING UPDATE", "OPTIMIZE", ...
+  std::map<std::string, std::string> operation_parameters;
+  bool is_blind_append = false;
+  std::string engine_info = "smartcity/0.1.0";
+  std::string txn_id;  // a UUID per commit attempt
+};
+
+// The actions of one commit, in the order they are written.
+struct CommitActions {
+  std::optional<CommitInfo> commit_info;
+  std::optional<Protocol> protocol;
+  std::optional<Metadata> metadata;
+  std::vector<Txn> txns;
+  std::vector<AddFile> adds;
+  std::vector<RemoveFile> removes;
+};
+
+// Newline-delimited JSON, one action per line.
+std::string SerializeCommit(const CommitActions& c);
+// Parses a commit; unknown actions and fields are ignored, as the protocol asks of readers.
+Result<CommitActions> ParseCommit(std::string_view ndjson);
+
+// RFC 2396 escaping of a relative path for add/remove `path` (keeps unreserved characters and '/').
+std::string EncodePath(std::string_view path);
+Result<std::string> DecodePath(std::string_view uri);
+// Hive-style escaping of one partition value for its folder name ("a:b" -> "a%3Ab");
+// null -> "__HIVE_DEFAULT_PARTITION__".
+std::string EscapePartitionValue(const std::optional<std::string>& value);
+
+// A random (version 4) UUID.
+std::string NewUuid();
+int64_t NowMillis();
+
+// The table as of one version.
+struct Snapshot {
+  int64_t version = -1;  // -1: no commit yet (the table does not exist)
+  Protocol protocol;
+  Metadata metadata;
+  std::map<std::string, AddFile> files;       // active files by path
+  std::map<std::string, int64_t> app_txns;   // appId -> latest txn version
+  std::map<std::string, int64_t> txn_updated;  // appId -> lastUpdated ms
+
+  bool exists() const { return version >= 0; }
+  // Latest txn version of app_id, if any.
+  std::optional<int64_t> TxnVersion(const std::string& app_id) const;
+  int64_t NumRecords() const;  // sum of numRecords over active files (-1 counts as 0)
+  // Applies one commit (the next version).
+  void Apply(const CommitActions& c, int64_t version);
+};
+
+class DeltaLog {
+ public:
+  // `table_prefix`: the table's root key without trailing '/', e.g. "lake/vehicle_data" ("" = store root).
+  DeltaLog(ObjectStore* store, std::string table_prefix);
+
+  const std::string& table_prefix() const { return prefix_; }
+  // "<prefix>/" or "" — prepend to a table-relative path to get the object key.
+  std::string KeyPrefix() const { return prefix_.empty() ? std::string() : prefix_ + "/"; }
+  std::string CommitKey(int64_t version) const;
+  std::string CheckpointKey(int64_t version) const;
+  std::string LastCheckpointKey() const;
+
+  // The latest snapshot: from the newest checkpoint (if `conn` is given and one exists) plus the JSON
+  // commits after it; version -1 if the table has no log. kCorruption if the log has a gap or a commit
+  // does not parse.
+  Result<Snapshot> Load(engine::Connection* conn = nullptr);
+  // Brings `snap` up to date by reading commits snap->version+1, +2, … until one is missing. Cheap
+  // when nothing changed (one Get). Returns how many commits were applied.
+  Result<int> Update(Snapshot* snap);
+  Result<CommitActions> ReadCommit(int64_t version);
+  // Writes commit `version` only if absent: kAlreadyExists when another writer committed it first.
+  Status WriteCommit(int64_t version, const CommitActions& c);
+
+  // Writes a V1 Parquet checkpoint of `snap` (through DuckDB: `conn`) and then `_last_checkpoint`.
+  // `scratch_dir` holds the temporary local files.
+  Status WriteCheckpoint(const Snapshot& snap, engine::Connection* conn, const std::string& scratch_dir);
+
+ private:
+  Result<std::optional<int64_t>> ReadLastCheckpoint();
+  Result<Snapshot> ReadCheckpoint(int64_t version, engine::Connection* conn);
+
+  ObjectStore* store_;
+  std::string prefix_;
+};
+
+}  // namespace smartcity::lake

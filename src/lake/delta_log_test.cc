@@ -1,0 +1,252 @@
+#include "lake/delta_log.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/engine.h"
+#include "lake/parquet_writer.h"
+
+namespace smartcity::lake {
+namespace {
+
+CommitActions SampleCommit() {
+  CommitActions c;
+  CommitInfo ci;
+  ci.timestamp_ms = 1767607200000;
+  ci.operation = "STREAMING UPDATE";
+  ci.operation_parameters = {{"epochId", "3"}};
+  ci.is_blind_append = true;
+  ci.txn_id = "t-1";
+  c.commit_info = ci;
+  c.protocol = Protocol{};
+  Metadata md;
+  md.id = NewUuid();
+  md.schema.fields = {{"deviceId", DeltaType::kString, false}, {"ts", DeltaType::kTimestamp, false},
+                      {"speed", DeltaType::kDouble, true},     {"date", DeltaType::kDate, false}};
+  md.partition_columns = {"date"};
+  md.configuration = {{"delta.appendOnly", "true"}};
+  md.created_time_ms = 1767607200000;
+  c.metadata = md;
+  c.txns = {Txn{"stream-1", 3, 1767607200001}};
+  AddFile a;
+  a.path = "date=2026-01-05/part-00000-x y.c000.zstd.parquet";
+  a.partition_values = {{"date", "2026-01-05"}};
+  a.size = 1234;
+  a.modification_time_ms = 1767607200002;
+  a.stats = R"({"numRecords":42,"minValues":{},"maxValues":{},"nullCount":{}})";
+  c.adds = {a};
+  RemoveFile r;
+  r.path = "date=2026-01-04/old.parquet";
+  r.deletion_timestamp_ms = 5;
+  r.data_change = false;
+  r.partition_values = {{"date", std::nullopt}};
+  r.size = 9;
+  c.removes = {r};
+  return c;
+}
+
+TEST(DeltaLogTest, CommitRoundTripsThroughNdjson) {
+  CommitActions c = SampleCommit();
+  std::string text = SerializeCommit(c);
+  // One action per line, each a JSON object with one key.
+  size_t lines = 0;
+  for (char ch : text) lines += ch == '\n';
+  EXPECT_EQ(lines, 6u);
+  EXPECT_NE(text.find(R"("path":"date=2026-01-05/part-00000-x%20y.c000.zstd.parquet")"), std::string::npos)
+      << "paths are URI-encoded in the log";
+  EXPECT_NE(text.find(R"({"protocol":{"minReaderVersion":1,"minWriterVersion":2}})"), std::string::npos);
+  auto back = ParseCommit(text);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->adds.at(0).path, c.adds[0].path);
+  EXPECT_EQ(back->adds.at(0).NumRecords(), 42);
+  EXPECT_EQ(back->adds.at(0).partition_values, c.adds[0].partition_values);
+  EXPECT_EQ(back->removes.at(0).partition_values.at("date"), std::nullopt);
+  EXPECT_FALSE(back->removes.at(0).data_change);
+  EXPECT_EQ(back->metadata->schema, c.metadata->schema);
+  EXPECT_EQ(back->metadata->partition_columns, c.metadata->partition_columns);
+  EXPECT_EQ(back->metadata->configuration, c.metadata->configuration);
+  EXPECT_EQ(back->txns.at(0).app_id, "stream-1");
+  EXPECT_EQ(back->txns.at(0).version, 3);
+  EXPECT_EQ(back->commit_info->operation, "STREAMING UPDATE");
+}
+
+TEST(DeltaLogTest, SchemaStringIsSparkStructTypeJson) {
+  DeltaSchema s;
+  s.fields = {{"a", DeltaType::kInteger, true}, {"b", DeltaType::kBoolean, false}};
+  auto j = nlohmann::json::parse(SchemaToJson(s));
+  EXPECT_EQ(j["type"], "struct");
+  EXPECT_EQ(j["fields"][0]["name"], "a");
+  EXPECT_EQ(j["fields"][0]["type"], "integer");
+  EXPECT_EQ(j["fields"][1]["nullable"], false);
+  EXPECT_TRUE(j["fields"][1]["metadata"].is_object());
+  EXPECT_EQ(*SchemaFromJson(SchemaToJson(s)), s);
+  auto nested = SchemaFromJson(
+      R"({"type":"struct","fields":[{"name":"m","type":{"type":"map"},"nullable":true,"metadata":{}}]})");
+  EXPECT_EQ(nested.status().kind(), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(ParseDeltaType("decimal(10,2)").status().kind(), ErrorKind::kInvalidArgument);
+}
+
+TEST(DeltaLogTest, ParserIgnoresUnknownActionsAndRejectsGarbage) {
+  auto c = ParseCommit(
+      "{\"domainMetadata\":{\"domain\":\"x\"}}\n\n{\"add\":{\"path\":\"a%3Ab.parquet\",\"partitionValues\":{},"
+      "\"size\":1,\"modificationTime\":2,\"dataChange\":true,\"futureField\":7}}\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->adds.at(0).path, "a:b.parquet");
+  EXPECT_EQ(ParseCommit("{not json}\n").status().kind(), ErrorKind::kCorruption);
+}
+
+TEST(DeltaLogTest, PathAndPartitionEscaping) {
+  EXPECT_EQ(EncodePath("date=2026-01-05/part-0.parquet"), "date=2026-01-05/part-0.parquet");
+  EXPECT_EQ(EncodePath("ts=2026-01-05 10%3A00/p.parquet"), "ts=2026-01-05%2010%253A00/p.parquet");
+  EXPECT_EQ(*DecodePath("ts=2026-01-05%2010%253A00/p.parquet"), "ts=2026-01-05 10%3A00/p.parquet");
+  EXPECT_FALSE(DecodePath("bad%2").ok());
+  EXPECT_EQ(EscapePartitionValue(std::string("10:00/x")), "10%3A00%2Fx");
+  EXPECT_EQ(EscapePartitionValue(std::nullopt), "__HIVE_DEFAULT_PARTITION__");
+  EXPECT_EQ(EscapePartitionValue(std::string("")), "__HIVE_DEFAULT_PARTITION__");
+}
+
+TEST(DeltaLogTest, WriteCommitIsPutIfAbsentAndLoadReplays) {
+  InMemoryObjectStore store;
+  DeltaLog log(&store, "lake/t");
+  auto empty = log.Load();
+  ASSERT_TRUE(empty.ok());
+  EXPECT_FALSE(empty->exists());
+
+  CommitActions c0 = SampleCommit();
+  c0.adds.clear();
+  c0.removes.clear();
+  ASSERT_TRUE(log.WriteCommit(0, c0).ok());
+  EXPECT_EQ(log.WriteCommit(0, c0).kind(), ErrorKind::kAlreadyExists) << "a version is written once";
+  EXPECT_TRUE(store.Head("lake/t/_delta_log/00000000000000000000.json").ok());
+
+  CommitActions c1;
+  c1.adds = SampleCommit().adds;
+  c1.txns = {Txn{"stream-1", 4, 1}};
+  ASSERT_TRUE(log.WriteCommit(1, c1).ok());
+  CommitActions c2;
+  RemoveFile r;
+  r.path = c1.adds[0].path;
+  c2.removes = {r};
+  AddFile other = c1.adds[0];
+  other.path = "date=2026-01-05/merged.parquet";
+  c2.adds = {other};
+  ASSERT_TRUE(log.WriteCommit(2, c2).ok());
+
+  auto snap = log.Load();
+  ASSERT_TRUE(snap.ok()) << snap.status().message();
+  EXPECT_EQ(snap->version, 2);
+  ASSERT_EQ(snap->files.size(), 1u);
+  EXPECT_EQ(snap->files.begin()->first, "date=2026-01-05/merged.parquet");
+  EXPECT_EQ(snap->TxnVersion("stream-1"), 4);
+  EXPECT_EQ(snap->TxnVersion("other"), std::nullopt);
+  EXPECT_EQ(snap->metadata.partition_columns, std::vector<std::string>{"date"});
+  EXPECT_EQ(snap->NumRecords(), 42);
+
+  // Update reads only what is new.
+  Snapshot old = *snap;
+  auto none = log.Update(&old);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, 0);
+}
+
+TEST(DeltaLogTest, LoadReportsAGapInTheLog) {
+  InMemoryObjectStore store;
+  DeltaLog log(&store, "t");
+  ASSERT_TRUE(store.Put("t/_delta_log/00000000000000000003.json", SerializeCommit(SampleCommit())).ok());
+  EXPECT_EQ(log.Load().status().kind(), ErrorKind::kCorruption);
+}
+
+TEST(DeltaLogTest, CheckpointReproducesTheSnapshot) {
+  auto db = engine::Database::Open("");
+  ASSERT_TRUE(db.ok());
+  auto conn = (*db)->Connect();
+  ASSERT_TRUE(conn.ok());
+  InMemoryObjectStore store;
+  DeltaLog log(&store, "t");
+  CommitActions c0 = SampleCommit();
+  c0.adds.clear();
+  c0.removes.clear();
+  ASSERT_TRUE(log.WriteCommit(0, c0).ok());
+  for (int v = 1; v <= 12; ++v) {
+    CommitActions c;
+    AddFile a = SampleCommit().adds[0];
+    a.path = "date=2026-01-05/part-" + std::to_string(v) + ".parquet";
+    a.partition_values = {{"date", v % 2 ? std::optional<std::string>("2026-01-05") : std::nullopt}};
+    c.adds = {a};
+    c.txns = {Txn{"app", v, 100 + v}};
+    if (v == 6) c.removes = {RemoveFile{"date=2026-01-05/part-2.parquet", 1, false, {}, 0}};
+    ASSERT_TRUE(log.WriteCommit(v, c).ok());
+  }
+  auto replayed = log.Load();
+  ASSERT_TRUE(replayed.ok());
+  ASSERT_TRUE(log.WriteCheckpoint(*replayed, conn->get(), "/tmp/smartcity-lake-test").ok());
+  EXPECT_TRUE(store.Head("t/_delta_log/00000000000000000012.checkpoint.parquet").ok());
+  EXPECT_TRUE(store.Head("t/_delta_log/_last_checkpoint").ok());
+  // One more commit after the checkpoint.
+  CommitActions c13;
+  c13.txns = {Txn{"app", 13, 113}};
+  ASSERT_TRUE(log.WriteCommit(13, c13).ok());
+  // Remove the early JSON commits: only the checkpoint can now explain the table.
+  for (int v = 0; v <= 12; ++v) ASSERT_TRUE(store.Delete(log.CommitKey(v)).ok());
+  auto from_cp = log.Load(conn->get());
+  ASSERT_TRUE(from_cp.ok()) << from_cp.status().message();
+  EXPECT_EQ(from_cp->version, 13);
+  EXPECT_EQ(from_cp->TxnVersion("app"), 13);
+  ASSERT_EQ(from_cp->files.size(), replayed->files.size());
+  for (const auto& [path, f] : replayed->files) {
+    ASSERT_EQ(from_cp->files.count(path), 1u) << path;
+    const AddFile& g = from_cp->files.at(path);
+    EXPECT_EQ(g.partition_values, f.partition_values) << path;
+    EXPECT_EQ(g.size, f.size);
+    EXPECT_EQ(g.stats, f.stats);
+  }
+  EXPECT_EQ(from_cp->metadata.schema, replayed->metadata.schema);
+  EXPECT_EQ(from_cp->metadata.id, replayed->metadata.id);
+  EXPECT_EQ(from_cp->metadata.configuration, replayed->metadata.configuration);
+}
+
+TEST(ParquetStatsTest, MinMaxNullCountPerColumn) {
+  auto schema = std::make_shared<Schema>();
+  schema->columns = {{"s", ColumnType::kString, true},
+                     {"i", ColumnType::kInt32, false},
+                     {"d", ColumnType::kDouble, true},
+                     {"t", ColumnType::kTimestamp, false},
+                     {"b", ColumnType::kBool, true},
+                     {"long", ColumnType::kString, false}};
+  RecordBatch b(schema);
+  b.column(0).AppendString("m");
+  b.column(0).AppendNull();
+  b.column(0).AppendString("a");
+  for (int v : {5, -3, 9}) b.column(1).AppendInt32(v);
+  b.column(2).AppendDouble(1.5);
+  b.column(2).AppendDouble(std::nan(""));
+  b.column(2).AppendNull();
+  b.column(3).AppendInt64(1767607200000500LL);  // .000500
+  b.column(3).AppendInt64(1767607200123001LL);  // .123001
+  b.column(3).AppendInt64(1767607200001000LL);
+  b.column(4).AppendNull();
+  b.column(4).AppendNull();
+  b.column(4).AppendNull();
+  for (int k = 0; k < 3; ++k) b.column(5).AppendString(std::string(40, static_cast<char>('a' + k)));
+  std::vector<int> cols{0, 1, 2, 3, 4, 5};
+  FileStats st = ComputeStats(b, cols, 0, 3);
+  auto j = nlohmann::json::parse(st.ToDeltaJson());
+  EXPECT_EQ(j["numRecords"], 3);
+  EXPECT_EQ(j["minValues"]["s"], "a");
+  EXPECT_EQ(j["maxValues"]["s"], "m");
+  EXPECT_EQ(j["nullCount"]["s"], 1);
+  EXPECT_EQ(j["minValues"]["i"], -3);
+  EXPECT_EQ(j["maxValues"]["i"], 9);
+  EXPECT_FALSE(j["minValues"].contains("d")) << "NaN: no bounds";
+  EXPECT_EQ(j["nullCount"]["d"], 1);
+  EXPECT_EQ(j["minValues"]["t"], "2026-01-05T10:00:00.000Z") << "min rounds down to the millisecond";
+  EXPECT_EQ(j["maxValues"]["t"], "2026-01-05T10:00:00.124Z") << "max rounds up";
+  EXPECT_FALSE(j["minValues"].contains("b"));
+  EXPECT_EQ(j["nullCount"]["b"], 3);
+  EXPECT_EQ(j["minValues"]["long"], std::string(32, 'a')) << "long strings: a truncated min";
+  EXPECT_FALSE(j["maxValues"].contains("long")) << "and no max";
+}
+
+}  // namespace
+}  // namespace smartcity::lake

@@ -1,0 +1,517 @@
+#include "lake/delta_table.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <set>
+
+namespace smartcity::lake {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+DeltaType ToDeltaType(ColumnType t) {
+  switch (t) {
+    case ColumnType::kString: return DeltaType::kString;
+    case ColumnType::kInt32: return DeltaType::kInteger;
+    case ColumnType::kInt64: return DeltaType::kLong;
+    case ColumnType::kDouble: return DeltaType::kDouble;
+    case ColumnType::kTimestamp: return DeltaType::kTimestamp;
+    case ColumnType::kBool: return DeltaType::kBoolean;
+  }
+  return DeltaType::kString;
+}
+
+constexpr int64_t kMicrosPerHour = 3600LL * 1000000LL;
+constexpr int64_t kMicrosPerDay = 24 * kMicrosPerHour;
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+std::string DateString(int64_t days) {
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, &y, &m, &d);
+  return fmt::format("{:04}-{:02}-{:02}", y, m, d);
+}
+
+// Checks an existing table's metadata against what this writer produces. On success sets *merged to
+// the table's schema plus the writer's new (nullable) columns and *added to whether there are any.
+Status CheckCompatible(const std::string& table, const Metadata& existing, const DeltaSchema& wanted,
+                       const std::vector<std::string>& wanted_partitions, DeltaSchema* merged, bool* added) {
+  if (existing.partition_columns != wanted_partitions) {
+    return Status::InvalidArgument(fmt::format(
+        "table {} is partitioned by [{}] but the writer partitions by [{}]; write to a new table or use the "
+        "table's partitioning",
+        table, fmt::join(existing.partition_columns, ", "), fmt::join(wanted_partitions, ", ")));
+  }
+  *merged = existing.schema;
+  *added = false;
+  for (const DeltaField& f : existing.schema.fields) {
+    int i = wanted.IndexOf(f.name);
+    if (i < 0) {
+      return Status::InvalidArgument(fmt::format(
+          "table {} has column {} ({}) that the writer's schema lacks; dropping columns is not supported",
+          table, f.name, DeltaTypeName(f.type)));
+    }
+    const DeltaField& w = wanted.fields[static_cast<size_t>(i)];
+    if (w.type != f.type) {
+      return Status::InvalidArgument(
+          fmt::format("table {} has column {} of type {} but the writer's schema says {}; changing a column's "
+                      "type is not supported",
+                      table, f.name, DeltaTypeName(f.type), DeltaTypeName(w.type)));
+    }
+    if (w.nullable && !f.nullable) {
+      return Status::InvalidArgument(fmt::format(
+          "table {} has column {} as NOT NULL but the writer's schema lets it be null", table, f.name));
+    }
+  }
+  for (const DeltaField& w : wanted.fields) {
+    if (existing.schema.IndexOf(w.name) >= 0) continue;
+    if (!w.nullable) {
+      return Status::InvalidArgument(fmt::format(
+          "the writer adds column {} to table {} as NOT NULL; an added column must be nullable because the "
+          "table's existing rows have no value for it",
+          w.name, table));
+    }
+    merged->fields.push_back(w);
+    *added = true;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+DeltaTable::DeltaTable(ObjectStore* store, std::string prefix, std::shared_ptr<const Schema> schema,
+                       TableOptions options)
+    : store_(store), log_(store, std::move(prefix)), schema_(std::move(schema)), options_(std::move(options)) {}
+
+DeltaTable::~DeltaTable() = default;
+
+Result<std::unique_ptr<DeltaTable>> DeltaTable::Open(ObjectStore* store, engine::Database* db,
+                                                     std::string table_prefix, std::shared_ptr<const Schema> schema,
+                                                     TableOptions options) {
+  if (options.scratch_dir.empty()) options.scratch_dir = fs::temp_directory_path() / "smartcity-lake";
+  std::unique_ptr<DeltaTable> t(
+      new DeltaTable(store, std::move(table_prefix), std::move(schema), std::move(options)));
+  SC_RETURN_IF_ERROR(t->Init(db));
+  return t;
+}
+
+Status DeltaTable::Init(engine::Database* db) {
+  const std::string& name = log_.table_prefix();
+  std::error_code ec;
+  fs::create_directories(options_.scratch_dir, ec);
+  if (ec) {
+    return Status::IOError(fmt::format("cannot create scratch folder {}: {}", options_.scratch_dir.string(),
+                                       ec.message()));
+  }
+  writer_id_ = NewUuid();
+
+  // The Delta schema this writer produces: the batch's columns, then derived partition columns.
+  DeltaSchema wanted;
+  for (const ColumnSpec& c : schema_->columns) wanted.fields.push_back({c.name, ToDeltaType(c.type), c.nullable});
+  std::vector<std::string> partition_names;
+  std::vector<bool> is_identity(schema_->columns.size(), false);
+  for (const PartitionField& p : options_.partitions) {
+    int src = schema_->IndexOf(p.source);
+    if (src < 0) {
+      return Status::InvalidArgument(
+          fmt::format("partition column {} of table {} refers to column {} that the schema lacks", p.name, name,
+                      p.source));
+    }
+    const ColumnSpec& spec = schema_->columns[static_cast<size_t>(src)];
+    if (p.kind == PartitionField::Kind::kIdentity) {
+      if (spec.type == ColumnType::kDouble || spec.type == ColumnType::kTimestamp) {
+        return Status::InvalidArgument(fmt::format(
+            "table {} cannot be partitioned by {} column {}; partition by a date or hour of it instead", name,
+            ColumnTypeName(spec.type), spec.name));
+      }
+      is_identity[static_cast<size_t>(src)] = true;
+    } else {
+      if (spec.type != ColumnType::kTimestamp) {
+        return Status::InvalidArgument(fmt::format(
+            "partition column {} of table {} needs a timestamp column, but {} is {}", p.name, name, spec.name,
+            ColumnTypeName(spec.type)));
+      }
+      if (wanted.IndexOf(p.name) >= 0) {
+        return Status::InvalidArgument(
+            fmt::format("partition column {} of table {} clashes with a column of the same name", p.name, name));
+      }
+      wanted.fields.push_back(
+          {p.name, p.kind == PartitionField::Kind::kDateOf ? DeltaType::kDate : DeltaType::kInteger, spec.nullable});
+    }
+    partition_sources_.push_back(src);
+    partition_names.push_back(p.name);
+  }
+  for (size_t i = 0; i < schema_->columns.size(); ++i) {
+    if (!is_identity[i]) data_columns_.push_back(static_cast<int>(i));
+  }
+
+  SC_ASSIGN_OR_RETURN(writer_, ParquetWriter::Make(db, options_.parquet));
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    SC_ASSIGN_OR_RETURN(snap_, log_.Load(writer_->connection()));
+    if (snap_.exists()) {
+      return CheckCompatible(name, snap_.metadata, wanted, partition_names, &table_schema_, &metadata_changed_);
+    }
+    CommitActions create;
+    CommitInfo ci;
+    ci.timestamp_ms = NowMillis();
+    ci.operation = "CREATE TABLE";
+    ci.operation_parameters = {{"partitionBy", "[" + [&] {
+                                  std::string s;
+                                  for (const auto& p : partition_names) s += (s.empty() ? "\"" : ",\"") + p + "\"";
+                                  return s;
+                                }() + "]"}};
+    ci.txn_id = NewUuid();
+    create.commit_info = ci;
+    create.protocol = Protocol{};
+    Metadata md;
+    md.id = NewUuid();
+    md.schema = wanted;
+    md.partition_columns = partition_names;
+    md.configuration = options_.configuration;
+    md.created_time_ms = ci.timestamp_ms;
+    create.metadata = md;
+    Status s = log_.WriteCommit(0, create);
+    if (s.ok()) {
+      snap_.Apply(create, 0);
+      table_schema_ = wanted;
+      return Status::OK();
+    }
+    // Another writer created the table first: open theirs.
+    if (s.kind() != ErrorKind::kAlreadyExists) return s.WithContext(fmt::format("creating table {}", name));
+  }
+  return Status::Internal(fmt::format("table {} vanished while being opened", name));
+}
+
+Status DeltaTable::Append(const RecordBatch& batch, const std::string& group) {
+  if (batch.schema_ptr() != schema_ && !(batch.schema() == *schema_)) {
+    return Status::InvalidArgument(
+        fmt::format("a batch for table {} has a different schema than the table writer", table_prefix()));
+  }
+  const size_t n = batch.num_rows();
+  if (n == 0) return Status::OK();
+
+  // Partition key of one row: per field an integer (date days / hour / int / bool) or a string.
+  struct KeyPart {
+    bool null = false;
+    int64_t i = 0;
+    std::string_view s;
+    bool operator==(const KeyPart& o) const { return null == o.null && i == o.i && s == o.s; }
+  };
+  const size_t nparts = options_.partitions.size();
+  std::vector<KeyPart> key(nparts), prev(nparts);
+  auto compute = [&](size_t row, std::vector<KeyPart>* out) {
+    for (size_t p = 0; p < nparts; ++p) {
+      const Column& col = batch.column(static_cast<size_t>(partition_sources_[p]));
+      KeyPart& k = (*out)[p];
+      k = KeyPart{};
+      if (col.IsNull(row)) {
+        k.null = true;
+        continue;
+      }
+      switch (options_.partitions[p].kind) {
+        case PartitionField::Kind::kDateOf: k.i = FloorDiv(col.GetInt64(row), kMicrosPerDay); break;
+        case PartitionField::Kind::kHourOf:
+          k.i = FloorDiv(col.GetInt64(row), kMicrosPerHour) - FloorDiv(col.GetInt64(row), kMicrosPerDay) * 24;
+          break;
+        case PartitionField::Kind::kIdentity:
+          switch (col.type()) {
+            case ColumnType::kString: k.s = col.GetString(row); break;
+            case ColumnType::kInt32: k.i = col.GetInt32(row); break;
+            case ColumnType::kBool: k.i = col.GetBool(row) ? 1 : 0; break;
+            default: k.i = col.GetInt64(row);
+          }
+      }
+    }
+  };
+  auto buffer_for = [&](const std::vector<KeyPart>& k) -> Buffer* {
+    PartitionValues values;
+    std::string dir;
+    for (size_t p = 0; p < nparts; ++p) {
+      const PartitionField& f = options_.partitions[p];
+      std::optional<std::string> v;
+      if (!k[p].null) {
+        if (f.kind == PartitionField::Kind::kDateOf) {
+          v = DateString(k[p].i);
+        } else if (f.kind == PartitionField::Kind::kIdentity &&
+                   batch.column(static_cast<size_t>(partition_sources_[p])).type() == ColumnType::kString) {
+          v = std::string(k[p].s);
+        } else if (f.kind == PartitionField::Kind::kIdentity &&
+                   batch.column(static_cast<size_t>(partition_sources_[p])).type() == ColumnType::kBool) {
+          v = k[p].i != 0 ? "true" : "false";
+        } else {
+          v = std::to_string(k[p].i);
+        }
+        if (v->empty()) v.reset();  // Delta reads an empty partition value as null
+      }
+      dir += f.name + "=" + EscapePartitionValue(v) + "/";
+      values[f.name] = v;
+    }
+    auto [it, inserted] = buffers_.try_emplace(group + '\n' + dir);
+    if (inserted) {
+      it->second.group = group;
+      it->second.values = std::move(values);
+      it->second.dir = dir;
+      it->second.rows = std::make_unique<RecordBatch>(schema_);
+    }
+    return &it->second;
+  };
+
+  Buffer* current = nullptr;
+  size_t run_start = 0;
+  auto flush_run = [&](size_t run_end) -> Status {
+    for (size_t c = 0; c < batch.num_columns(); ++c) {
+      Column& dst = current->rows->column(c);
+      const Column& src = batch.column(c);
+      for (size_t r = run_start; r < run_end; ++r) dst.AppendFrom(src, r);
+    }
+    const uint64_t bytes = current->rows->ByteSize();
+    if (static_cast<double>(bytes) * compression_ratio_ >= static_cast<double>(options_.target_file_bytes) ||
+        bytes >= options_.max_buffer_bytes) {
+      SC_RETURN_IF_ERROR(Flush(current));
+    }
+    return Status::OK();
+  };
+  for (size_t r = 0; r < n; ++r) {
+    if (nparts > 0) compute(r, &key);
+    if (current != nullptr && key == prev) continue;
+    if (current != nullptr) SC_RETURN_IF_ERROR(flush_run(r));
+    current = buffer_for(key);
+    run_start = r;
+    std::swap(key, prev);
+  }
+  return flush_run(n);
+}
+
+Status DeltaTable::Flush(Buffer* b) {
+  const size_t rows = b->rows->num_rows();
+  if (rows == 0) return Status::OK();
+  const uint64_t mem = b->rows->ByteSize();
+  const double est = static_cast<double>(mem) * compression_ratio_;
+  const size_t files =
+      std::max<size_t>(1, static_cast<size_t>(std::ceil(est / static_cast<double>(options_.target_file_bytes))));
+  const size_t per_file = (rows + files - 1) / files;
+  std::vector<AddFile> written;
+  uint64_t written_bytes = 0;
+  Status status;
+  for (size_t begin = 0; begin < rows && status.ok(); begin += per_file) {
+    const size_t end = std::min(rows, begin + per_file);
+    const std::string name =
+        fmt::format("part-{:05}-{}.c000.{}.parquet", file_counter_++, NewUuid(), options_.parquet.compression);
+    const fs::path local = options_.scratch_dir / fmt::format("{}-{}", writer_id_, name);
+    auto st = writer_->Write(*b->rows, data_columns_, begin, end, local);
+    if (!st.ok()) {
+      status = st.status().WithContext(fmt::format("table {}", table_prefix()));
+      break;
+    }
+    const std::string path = b->dir + name;
+    status = store_->PutFile(log_.KeyPrefix() + path, local);
+    std::error_code ec;
+    fs::remove(local, ec);
+    if (!status.ok()) break;
+    AddFile a;
+    a.path = path;
+    a.partition_values = b->values;
+    a.size = static_cast<int64_t>(st->size_bytes);
+    a.modification_time_ms = NowMillis();
+    a.data_change = true;
+    a.stats = st->ToDeltaJson();
+    written.push_back(std::move(a));
+    written_bytes += st->size_bytes;
+  }
+  if (!status.ok()) {
+    // Nothing of this buffer counts as written: remove the partial uploads, keep the rows.
+    for (const AddFile& a : written) (void)store_->Delete(log_.KeyPrefix() + a.path);
+    return status;
+  }
+  if (mem > 0 && written_bytes > 0) {
+    compression_ratio_ = std::clamp(static_cast<double>(written_bytes) / static_cast<double>(mem), 0.01, 2.0);
+  }
+  pending_bytes_ += written_bytes;
+  for (AddFile& a : written) pending_.push_back(Pending{b->group, std::move(a)});
+  b->rows->Clear();
+  return Status::OK();
+}
+
+Status DeltaTable::DropGroups(const std::function<bool(const std::string&)>& drop) {
+  for (auto it = buffers_.begin(); it != buffers_.end();) {
+    it = drop(it->second.group) ? buffers_.erase(it) : std::next(it);
+  }
+  Status first;
+  std::vector<Pending> keep;
+  for (Pending& p : pending_) {
+    if (!drop(p.group)) {
+      keep.push_back(std::move(p));
+      continue;
+    }
+    pending_bytes_ -= std::min<uint64_t>(pending_bytes_, static_cast<uint64_t>(p.file.size));
+    if (snap_.files.count(p.file.path) != 0) continue;  // it did get committed: keep it
+    Status s = store_->Delete(log_.KeyPrefix() + p.file.path);
+    if (first.ok() && !s.ok()) first = s;
+  }
+  pending_ = std::move(keep);
+  return first;
+}
+
+Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
+  if (txns.empty()) return Status::InvalidArgument("a commit needs at least one txn (app id and version)");
+  std::map<std::string, int64_t> wanted;
+  for (const TxnId& t : txns) {
+    if (t.app_id.empty()) return Status::InvalidArgument("a txn app id must not be empty");
+    if (!wanted.emplace(t.app_id, t.version).second) {
+      return Status::InvalidArgument(fmt::format("txn app id {} is listed twice in one commit", t.app_id));
+    }
+  }
+  // Rows appended without a group belong to the commit's only txn.
+  auto owner = [&](const std::string& group) -> const std::string& {
+    return group.empty() ? txns.front().app_id : group;
+  };
+  for (const auto& [key, b] : buffers_) {
+    if (b.group.empty() ? txns.size() != 1 : wanted.count(b.group) == 0) {
+      return Status::InvalidArgument(fmt::format(
+          "table {} has rows of group \"{}\" that the commit's txns do not name", table_prefix(), b.group));
+    }
+  }
+  for (const Pending& p : pending_) {
+    if (p.group.empty() ? txns.size() != 1 : wanted.count(p.group) == 0) {
+      return Status::InvalidArgument(fmt::format(
+          "table {} has files of group \"{}\" that the commit's txns do not name", table_prefix(), p.group));
+    }
+  }
+
+  CommitResult result;
+  std::set<std::string> skipped;
+  // Drops every group whose epoch the table already has; true when none is left to commit.
+  auto drop_committed = [&]() -> Result<bool> {
+    std::set<std::string> now;
+    for (const auto& [app, version] : wanted) {
+      std::optional<int64_t> have = snap_.TxnVersion(app);
+      if (have.has_value() && *have >= version) now.insert(app);
+    }
+    if (now.size() != skipped.size()) {
+      skipped = now;
+      SC_RETURN_IF_ERROR(DropGroups([&](const std::string& g) { return skipped.count(owner(g)) != 0; }));
+    }
+    return skipped.size() == wanted.size();
+  };
+  auto finish_skipped = [&] {
+    result.table_version = snap_.version;
+    result.skipped = true;
+    result.skipped_groups.assign(skipped.begin(), skipped.end());
+    result.files_added = 0;
+    result.rows_added = 0;
+    return result;
+  };
+
+  SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_));
+  (void)applied;
+  SC_ASSIGN_OR_RETURN(bool all_skipped, drop_committed());
+  if (all_skipped) return finish_skipped();
+  for (auto& [key, b] : buffers_) SC_RETURN_IF_ERROR(Flush(&b));
+  buffers_.clear();
+
+  CommitInfo ci;
+  ci.operation = "STREAMING UPDATE";
+  ci.is_blind_append = true;
+  ci.txn_id = NewUuid();
+  for (int attempt = 1; attempt <= options_.max_commit_attempts; ++attempt) {
+    result.attempts = attempt;
+    const int64_t now = NowMillis();
+    CommitActions c;
+    ci.timestamp_ms = now;
+    std::string epochs;
+    for (const auto& [app, version] : wanted) {
+      if (skipped.count(app) != 0) continue;
+      c.txns.push_back(Txn{app, version, now});
+      epochs += (epochs.empty() ? "" : ",") + app + ":" + std::to_string(version);
+    }
+    ci.operation_parameters = {{"outputMode", "Append"}, {"epochs", epochs}};
+    c.commit_info = ci;
+    result.rows_added = 0;
+    for (const Pending& p : pending_) {
+      c.adds.push_back(p.file);
+      result.rows_added += std::max<int64_t>(0, p.file.NumRecords());
+    }
+    result.files_added = static_cast<int>(c.adds.size());
+    if (metadata_changed_) {
+      Metadata md = snap_.metadata;
+      md.schema = table_schema_;
+      c.metadata = md;
+    }
+    const int64_t version = snap_.version + 1;
+    Status s = log_.WriteCommit(version, c);
+    if (s.ok()) {
+      snap_.Apply(c, version);
+      metadata_changed_ = false;
+      pending_.clear();
+      pending_bytes_ = 0;
+      result.table_version = version;
+      result.skipped_groups.assign(skipped.begin(), skipped.end());
+      if (options_.checkpoint_interval > 0 && version % options_.checkpoint_interval == 0) {
+        // A checkpoint only speeds up readers; failing to write one loses nothing.
+        (void)log_.WriteCheckpoint(snap_, writer_->connection(), options_.scratch_dir.string());
+      }
+      return result;
+    }
+    if (s.kind() != ErrorKind::kAlreadyExists) {
+      // The commit may or may not have landed (e.g. a timeout after the write). The pending files are
+      // kept: a retried Commit with the same txns finds out from the log which it was.
+      return s.WithContext(fmt::format("committing version {} of table {}", version, table_prefix()));
+    }
+    // Lost the race for `version`: catch up with the winners and try the next version.
+    SC_ASSIGN_OR_RETURN(applied, log_.Update(&snap_));
+    SC_ASSIGN_OR_RETURN(all_skipped, drop_committed());
+    if (all_skipped) return finish_skipped();
+    DeltaSchema wanted_schema = table_schema_;
+    SC_RETURN_IF_ERROR(CheckCompatible(table_prefix(), snap_.metadata, wanted_schema,
+                                       snap_.metadata.partition_columns, &table_schema_, &metadata_changed_));
+  }
+  return Status::Unavailable(fmt::format(
+      "table {}: lost the race for a commit version {} times in a row; too many concurrent writers",
+      table_prefix(), options_.max_commit_attempts));
+}
+
+Status DeltaTable::Abort() {
+  buffers_.clear();
+  // Never delete a file that a commit whose outcome we did not learn may have published.
+  auto applied = log_.Update(&snap_);
+  if (!applied.ok()) {
+    pending_.clear();  // leave them: orphans, invisible, removed by vacuum
+    pending_bytes_ = 0;
+    return applied.status();
+  }
+  return DropGroups([](const std::string&) { return true; });
+}
+
+Result<std::optional<int64_t>> DeltaTable::TxnVersion(const std::string& app_id) {
+  SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_));
+  (void)applied;
+  return snap_.TxnVersion(app_id);
+}
+
+Status DeltaTable::Refresh() {
+  SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_));
+  (void)applied;
+  return Status::OK();
+}
+
+bool DeltaTable::ShouldCommit() const {
+  if (pending_bytes_ >= options_.target_file_bytes) return true;
+  for (const auto& [dir, b] : buffers_) {
+    if (static_cast<double>(b.rows->ByteSize()) * compression_ratio_ >=
+        static_cast<double>(options_.target_file_bytes)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+size_t DeltaTable::buffered_rows() const {
+  size_t n = 0;
+  for (const auto& [dir, b] : buffers_) n += b.rows->num_rows();
+  return n;
+}
+
+}  // namespace smartcity::lake

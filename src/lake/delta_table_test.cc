@@ -1,0 +1,638 @@
+#include "lake/delta_table.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "lake/compaction.h"
+#include "lake/lake_testutil.h"
+
+namespace smartcity::lake {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::EventSchema;
+using testing::EventSchemaWithNote;
+using testing::kJan5At23h;
+using testing::kMinute;
+using testing::MakeEvents;
+using testing::Range;
+using testing::ReadSeqs;
+using Op = FaultInjectingObjectStore::Op;
+using When = FaultInjectingObjectStore::When;
+
+class DeltaTableTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = engine::Database::Open("");
+    ASSERT_TRUE(db.ok());
+    db_ = std::move(*db);
+    scratch_ = fs::temp_directory_path() / ("smartcity-lake-test-" + NewUuid());
+  }
+  void TearDown() override { fs::remove_all(scratch_); }
+
+  TableOptions Options() {
+    TableOptions o;
+    o.partitions = {PartitionField::DateOf("ts")};
+    o.scratch_dir = scratch_;
+    return o;
+  }
+  std::unique_ptr<DeltaTable> OpenTable(ObjectStore* store, TableOptions o,
+                                        std::shared_ptr<const Schema> schema = EventSchema()) {
+    auto t = DeltaTable::Open(store, db_.get(), "lake/events", schema, std::move(o));
+    EXPECT_TRUE(t.ok()) << t.status().message();
+    return t.ok() ? std::move(*t) : nullptr;
+  }
+  std::vector<int64_t> Seqs(ObjectStore* store) { return ReadSeqs(store, db_.get(), "lake/events"); }
+  // Data files of the table that exist in the store (committed or not).
+  size_t DataObjects(ObjectStore* store) {
+    auto all = store->List("lake/events/");
+    EXPECT_TRUE(all.ok());
+    size_t n = 0;
+    for (const auto& o : *all) n += o.key.find("_delta_log") == std::string::npos;
+    return n;
+  }
+
+  std::unique_ptr<engine::Database> db_;
+  fs::path scratch_;
+};
+
+TEST_F(DeltaTableTest, CreatesPartitionedTableAndCommitsOneFilePerPartition) {
+  InMemoryObjectStore store;
+  auto t = OpenTable(&store, Options());
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->snapshot().version, 0);
+  // Two appends in one micro-batch, spanning two dates: one file per date, not per append.
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 90, kJan5At23h, kMinute)).ok());
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 91, 30, kJan5At23h + 90 * kMinute, kMinute)).ok());
+  EXPECT_EQ(t->buffered_rows(), 120u);
+  EXPECT_EQ(Seqs(&store).size(), 0u) << "nothing is visible before the commit";
+  auto r = t->Commit("app", 1);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->table_version, 1);
+  EXPECT_FALSE(r->skipped);
+  EXPECT_EQ(r->files_added, 2);
+  EXPECT_EQ(r->rows_added, 120);
+  EXPECT_EQ(Seqs(&store), Range(1, 120));
+
+  const Snapshot& snap = t->snapshot();
+  ASSERT_EQ(snap.files.size(), 2u);
+  auto it = snap.files.begin();
+  EXPECT_EQ(it->first.rfind("date=2026-01-05/part-", 0), 0u) << it->first;
+  EXPECT_EQ(it->second.partition_values.at("date"), "2026-01-05");
+  EXPECT_EQ(it->second.NumRecords(), 60);
+  ++it;
+  EXPECT_EQ(it->first.rfind("date=2026-01-06/", 0), 0u);
+  EXPECT_EQ(it->second.NumRecords(), 60);
+  EXPECT_EQ(snap.metadata.partition_columns, std::vector<std::string>{"date"});
+  EXPECT_EQ(snap.metadata.schema.fields.back().name, "date");
+  EXPECT_EQ(snap.metadata.schema.fields.back().type, DeltaType::kDate);
+  EXPECT_EQ(snap.TxnVersion("app"), 1);
+
+  // A second process opening the table sees the same thing.
+  DeltaLog log(&store, "lake/events");
+  auto again = log.Load();
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->files.size(), 2u);
+  EXPECT_EQ(again->NumRecords(), 120);
+}
+
+TEST_F(DeltaTableTest, DataFilesHoldTypedColumnsWithoutPartitionColumns) {
+  fs::path dir = scratch_ / "lake";
+  auto store = LocalObjectStore::Open(dir);
+  ASSERT_TRUE(store.ok());
+  TableOptions o = Options();
+  o.partitions = {PartitionField::DateOf("ts"), PartitionField::Identity("deviceId")};
+  auto t = OpenTable(store->get(), o);
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 12, kJan5At23h, kMinute)).ok());
+  ASSERT_TRUE(t->Commit("app", 1).ok());
+  EXPECT_EQ(t->snapshot().files.size(), 3u) << "3 devices x 1 date";
+  const AddFile& f = t->snapshot().files.begin()->second;
+  EXPECT_EQ(f.partition_values.at("deviceId"), "vehicle-0");
+  auto conn = db_->Connect();
+  ASSERT_TRUE(conn.ok());
+  auto desc = (*conn)->Query("DESCRIBE SELECT * FROM read_parquet(" +
+                             engine::QuoteLiteral((dir / "lake/events" / f.path).string()) +
+                             ", hive_partitioning = false)");
+  ASSERT_TRUE(desc.ok()) << desc.status().message();
+  std::vector<std::string> cols;
+  for (size_t i = 0; i < desc->row_count(); ++i) cols.push_back(desc->GetString(0, i) + " " + desc->GetString(1, i));
+  EXPECT_EQ(cols, (std::vector<std::string>{"ts TIMESTAMP WITH TIME ZONE", "speed DOUBLE", "lane INTEGER",
+                                            "seq BIGINT", "ok BOOLEAN"}));
+  auto codec = (*conn)->Query("SELECT DISTINCT compression FROM parquet_metadata(" +
+                              engine::QuoteLiteral((dir / "lake/events" / f.path).string()) + ")");
+  ASSERT_TRUE(codec.ok()) << codec.status().message();
+  EXPECT_EQ(codec->GetString(0, 0), "ZSTD");
+}
+
+TEST_F(DeltaTableTest, CrashBetweenDataFilesAndCommitLeavesNoVisibleRowsAndRestartCommitsOnce) {
+  InMemoryObjectStore base;
+  FaultInjectingObjectStore store(&base);
+  {
+    auto t = OpenTable(&store, Options());
+    ASSERT_TRUE(t);
+    ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 100, kJan5At23h, kMinute)).ok());
+    FaultInjectingObjectStore::Rule crash;
+    crash.op = Op::kPutIfAbsent;
+    crash.key_contains = "_delta_log/";
+    crash.crash = true;
+    crash.error = ErrorKind::kAborted;
+    store.AddRule(crash);
+    auto r = t->Commit("app", 1);
+    EXPECT_FALSE(r.ok());
+  }  // the process "dies" here
+  store.Revive();
+  EXPECT_EQ(DataObjects(&base), 2u) << "the data files were written before the crash";
+  EXPECT_TRUE(Seqs(&base).empty()) << "but no reader sees them";
+
+  // Restart: the table has no txn for the app, so the batch is replayed and committed.
+  auto t = OpenTable(&store, Options());
+  ASSERT_TRUE(t);
+  auto have = t->TxnVersion("app");
+  ASSERT_TRUE(have.ok());
+  EXPECT_EQ(*have, std::nullopt);
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 100, kJan5At23h, kMinute)).ok());
+  auto r = t->Commit("app", 1);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(r->skipped);
+  EXPECT_EQ(Seqs(&base), Range(1, 100));
+
+  // The crashed attempt's files are orphans: vacuum removes them, never a committed file.
+  auto v = VacuumTable(&base, "lake/events", std::chrono::seconds(0));
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_EQ(v->files_deleted, 2);
+  EXPECT_EQ(DataObjects(&base), 2u);
+  EXPECT_EQ(Seqs(&base), Range(1, 100));
+}
+
+TEST_F(DeltaTableTest, CrashAfterCommitBeforeCheckpointIsRepairedByTheTxn) {
+  InMemoryObjectStore base;
+  FaultInjectingObjectStore store(&base);
+  {
+    auto t = OpenTable(&store, Options());
+    ASSERT_TRUE(t);
+    ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 50, kJan5At23h, kMinute)).ok());
+    ASSERT_TRUE(t->Commit("app", 1).ok());
+    ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 51, 50, kJan5At23h, kMinute)).ok());
+    // The commit lands, then the process dies before it hears back (and before its checkpoint).
+    FaultInjectingObjectStore::Rule crash;
+    crash.op = Op::kPutIfAbsent;
+    crash.key_contains = "_delta_log/";
+    crash.when = When::kAfter;
+    crash.crash = true;
+    crash.error = ErrorKind::kAborted;
+    store.AddRule(crash);
+    EXPECT_FALSE(t->Commit("app", 2).ok());
+  }
+  store.Revive();
+  EXPECT_EQ(Seqs(&base), Range(1, 100));
+  // Restart from the processor's checkpoint (batch 1 done): batch 2 is replayed; its commit is a no-op.
+  auto t = OpenTable(&store, Options());
+  ASSERT_TRUE(t);
+  EXPECT_EQ(*t->TxnVersion("app"), 2);
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 51, 50, kJan5At23h, kMinute)).ok());
+  auto r = t->Commit("app", 2);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->skipped);
+  EXPECT_EQ(Seqs(&base), Range(1, 100)) << "each row exactly once";
+  EXPECT_EQ(DataObjects(&base), 2u) << "the replay's files were deleted";
+  // The next batch goes on normally.
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 101, 10, kJan5At23h, kMinute)).ok());
+  ASSERT_TRUE(t->Commit("app", 3).ok());
+  EXPECT_EQ(Seqs(&base), Range(1, 110));
+}
+
+TEST_F(DeltaTableTest, FailedCommitWithUnknownOutcomeCanBeRetried) {
+  InMemoryObjectStore base;
+  FaultInjectingObjectStore store(&base);
+  auto t = OpenTable(&store, Options());
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 20, kJan5At23h, kMinute)).ok());
+  // A timeout after the write: the commit landed but the writer was told it failed.
+  FaultInjectingObjectStore::Rule timeout;
+  timeout.op = Op::kPutIfAbsent;
+  timeout.when = When::kAfter;
+  timeout.error = ErrorKind::kTimeout;
+  store.AddRule(timeout);
+  auto first = t->Commit("app", 1);
+  ASSERT_FALSE(first.ok());
+  EXPECT_TRUE(first.status().IsRetryable());
+  auto retry = t->Commit("app", 1);
+  ASSERT_TRUE(retry.ok()) << retry.status().message();
+  EXPECT_TRUE(retry->skipped) << "the log says it landed";
+  EXPECT_EQ(Seqs(&base), Range(1, 20)) << "and its files were not deleted";
+
+  // A failure before the write: the retry commits.
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 21, 20, kJan5At23h, kMinute)).ok());
+  FaultInjectingObjectStore::Rule down;
+  down.op = Op::kPutIfAbsent;
+  store.AddRule(down);
+  ASSERT_FALSE(t->Commit("app", 2).ok());
+  auto again = t->Commit("app", 2);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_FALSE(again->skipped);
+  EXPECT_EQ(Seqs(&base), Range(1, 40));
+}
+
+TEST_F(DeltaTableTest, CommitWithAnOldTxnVersionIsANoOp) {
+  InMemoryObjectStore store;
+  auto t = OpenTable(&store, Options());
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute)).ok());
+  ASSERT_TRUE(t->Commit("app", 5).ok());
+  const int64_t version = t->snapshot().version;
+  for (int64_t old : {5, 4, 1}) {
+    ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute)).ok());
+    auto r = t->Commit("app", old);
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(r->skipped) << old;
+    EXPECT_EQ(t->snapshot().version, version) << "no commit written";
+  }
+  EXPECT_EQ(Seqs(&store), Range(1, 10));
+  EXPECT_EQ(DataObjects(&store), 1u) << "the skipped batches' files were deleted";
+  // Another application id has its own sequence.
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 11, 10, kJan5At23h, kMinute)).ok());
+  auto other = t->Commit("other-app", 1);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->skipped);
+  EXPECT_EQ(Seqs(&store), Range(1, 20));
+}
+
+TEST_F(DeltaTableTest, OneCommitCarriesATxnPerGroupAndSkipsGroupsAlreadyCommitted) {
+  InMemoryObjectStore store;
+  auto t = OpenTable(&store, Options());
+  ASSERT_TRUE(t);
+  // Epoch 1 of partition groups p0 and p1 in one commit.
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute), "q-p0").ok());
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 11, 10, kJan5At23h, kMinute), "q-p1").ok());
+  auto r1 = t->Commit({{"q-p0", 1}, {"q-p1", 1}});
+  ASSERT_TRUE(r1.ok()) << r1.status().message();
+  EXPECT_EQ(r1->files_added, 2) << "a data file holds rows of one group";
+  EXPECT_EQ(*t->TxnVersion("q-p0"), 1);
+  EXPECT_EQ(*t->TxnVersion("q-p1"), 1);
+  DeltaLog log(&store, "lake/events");
+  auto c = log.ReadCommit(t->snapshot().version);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->txns.size(), 2u);
+
+  // Another member already committed epoch 2 of p0 (e.g. before a crash); our replay of epoch 2 for
+  // both groups commits only p1's rows.
+  {
+    auto other = OpenTable(&store, Options());
+    ASSERT_TRUE(other->Append(*MakeEvents(EventSchema(), 21, 10, kJan5At23h, kMinute), "q-p0").ok());
+    ASSERT_TRUE(other->Commit({{"q-p0", 2}}).ok());
+  }
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 21, 10, kJan5At23h, kMinute), "q-p0").ok());
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 31, 10, kJan5At23h, kMinute), "q-p1").ok());
+  auto r2 = t->Commit({{"q-p0", 2}, {"q-p1", 2}});
+  ASSERT_TRUE(r2.ok()) << r2.status().message();
+  EXPECT_FALSE(r2->skipped);
+  EXPECT_EQ(r2->skipped_groups, std::vector<std::string>{"q-p0"});
+  EXPECT_EQ(r2->rows_added, 10);
+  EXPECT_EQ(Seqs(&store), Range(1, 40));
+  EXPECT_EQ(DataObjects(&store), 4u) << "the dropped group's file was deleted";
+  auto c2 = log.ReadCommit(t->snapshot().version);
+  ASSERT_TRUE(c2.ok());
+  ASSERT_EQ(c2->txns.size(), 1u);
+  EXPECT_EQ(c2->txns[0].app_id, "q-p1");
+
+  // Misuse is refused without losing the buffered rows.
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 41, 5, kJan5At23h, kMinute), "q-p2").ok());
+  EXPECT_EQ(t->Commit({{"q-p0", 3}}).status().kind(), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(t->Commit({{"q-p2", 3}, {"q-p2", 4}}).status().kind(), ErrorKind::kInvalidArgument);
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 46, 5, kJan5At23h, kMinute)).ok());
+  EXPECT_EQ(t->Commit({{"q-p2", 3}, {"q-p3", 3}}).status().kind(), ErrorKind::kInvalidArgument)
+      << "rows without a group need exactly one txn";
+  ASSERT_TRUE(t->Commit({{"q-p2", 3}}).ok());
+  EXPECT_EQ(Seqs(&store), Range(1, 50));
+}
+
+TEST_F(DeltaTableTest, EmptyBatchStillRecordsTheTxn) {
+  InMemoryObjectStore store;
+  auto t = OpenTable(&store, Options());
+  ASSERT_TRUE(t);
+  auto r = t->Commit("app", 1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->files_added, 0);
+  EXPECT_EQ(r->table_version, 1);
+  EXPECT_EQ(*t->TxnVersion("app"), 1);
+}
+
+TEST_F(DeltaTableTest, TwoWritersRacingForAVersionBothCommitOnce) {
+  InMemoryObjectStore base;
+  FaultInjectingObjectStore store(&base);
+  auto a = OpenTable(&store, Options());
+  auto b = OpenTable(&store, Options());
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->Append(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute)).ok());
+  ASSERT_TRUE(b->Append(*MakeEvents(EventSchema(), 11, 10, kJan5At23h, kMinute)).ok());
+  // Right before B's first commit attempt, A commits version 1: B loses the race, re-reads, retries.
+  FaultInjectingObjectStore::Rule hook;
+  hook.op = Op::kPutIfAbsent;
+  hook.key_contains = "_delta_log/";
+  hook.error = ErrorKind::kOk;
+  hook.on_fire = [&] {
+    DeltaLog log(&base, "lake/events");
+    auto snap = log.Load();
+    ASSERT_TRUE(snap.ok());
+    CommitActions c;
+    c.txns = {Txn{"writer-a", 1, 1}};
+    ASSERT_TRUE(log.WriteCommit(snap->version + 1, c).ok());
+  };
+  store.AddRule(hook);
+  auto rb = b->Commit("writer-b", 1);
+  ASSERT_TRUE(rb.ok()) << rb.status().message();
+  EXPECT_EQ(rb->attempts, 2);
+  EXPECT_EQ(rb->table_version, 2);
+  store.ClearRules();
+  auto ra = a->Commit("writer-a", 2);
+  ASSERT_TRUE(ra.ok());
+  EXPECT_EQ(ra->table_version, 3);
+  EXPECT_EQ(Seqs(&base), Range(1, 20));
+  EXPECT_EQ(*a->TxnVersion("writer-b"), 1);
+}
+
+TEST_F(DeltaTableTest, ManyConcurrentWritersOnALocalDirectory) {
+  auto store = LocalObjectStore::Open(scratch_ / "lake");
+  ASSERT_TRUE(store.ok());
+  constexpr int kWriters = 4, kBatches = 5, kRows = 20;
+  std::vector<std::unique_ptr<DeltaTable>> tables;
+  for (int w = 0; w < kWriters; ++w) {
+    tables.push_back(OpenTable(store->get(), Options()));
+    ASSERT_TRUE(tables.back());
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      for (int b = 0; b < kBatches; ++b) {
+        const int64_t first = 1 + (w * kBatches + b) * kRows;
+        if (!tables[w]->Append(*MakeEvents(EventSchema(), first, kRows, kJan5At23h, kMinute)).ok()) ++failures;
+        if (!tables[w]->Commit("writer-" + std::to_string(w), b + 1).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Seqs(store->get()), Range(1, kWriters * kBatches * kRows));
+  DeltaLog log(store->get(), "lake/events");
+  auto snap = log.Load();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->version, kWriters * kBatches);
+  for (int w = 0; w < kWriters; ++w) EXPECT_EQ(snap->TxnVersion("writer-" + std::to_string(w)), kBatches);
+}
+
+TEST_F(DeltaTableTest, LargeBuffersAreWrittenEarlyButStayInvisibleUntilCommit) {
+  InMemoryObjectStore store;
+  TableOptions o = Options();
+  o.partitions.clear();
+  o.target_file_bytes = 4096;  // tiny, to force early files
+  auto t = OpenTable(&store, o);
+  ASSERT_TRUE(t);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1 + i * 500, 500, kJan5At23h, kMinute)).ok());
+  }
+  EXPECT_GT(DataObjects(&store), 0u) << "files were written before the commit";
+  EXPECT_TRUE(Seqs(&store).empty()) << "but nobody sees them";
+  auto r = t->Commit("app", 1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_GT(r->files_added, 1);
+  EXPECT_EQ(Seqs(&store), Range(1, 5000));
+}
+
+TEST_F(DeltaTableTest, AbortDeletesUncommittedFiles) {
+  InMemoryObjectStore store;
+  TableOptions o = Options();
+  o.target_file_bytes = 4096;
+  auto t = OpenTable(&store, o);
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 3000, kJan5At23h, 1000)).ok());
+  EXPECT_GT(DataObjects(&store), 0u);
+  ASSERT_TRUE(t->Abort().ok());
+  EXPECT_EQ(DataObjects(&store), 0u);
+  EXPECT_EQ(t->buffered_rows(), 0u);
+  ASSERT_TRUE(t->Commit("app", 1).ok());
+  EXPECT_TRUE(Seqs(&store).empty());
+}
+
+TEST_F(DeltaTableTest, SchemaEvolutionAddsNullableColumnsAndRefusesTheRest) {
+  InMemoryObjectStore store;
+  {
+    auto t = OpenTable(&store, Options());
+    ASSERT_TRUE(t);
+    ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute)).ok());
+    ASSERT_TRUE(t->Commit("app", 1).ok());
+  }
+  {
+    auto t = OpenTable(&store, Options(), EventSchemaWithNote());
+    ASSERT_TRUE(t);
+    ASSERT_TRUE(t->Append(*MakeEvents(EventSchemaWithNote(), 11, 10, kJan5At23h, kMinute)).ok());
+    ASSERT_TRUE(t->Commit("app", 2).ok());
+    EXPECT_EQ(t->snapshot().metadata.schema.IndexOf("note"), 7) << "appended after date";
+  }
+  DeltaLog log(&store, "lake/events");
+  auto snap = log.Load();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_GE(snap->metadata.schema.IndexOf("note"), 0);
+  EXPECT_EQ(Seqs(&store), Range(1, 20));
+
+  // The old writer (without `note`) is now refused: the table has a column it lacks.
+  auto old = DeltaTable::Open(&store, db_.get(), "lake/events", EventSchema(), Options());
+  ASSERT_FALSE(old.ok());
+  EXPECT_NE(old.status().message().find("note"), std::string::npos) << old.status().message();
+
+  auto changed = std::make_shared<Schema>(*EventSchemaWithNote());
+  changed->columns[3].type = ColumnType::kInt64;  // lane: int32 -> int64
+  auto bad_type = DeltaTable::Open(&store, db_.get(), "lake/events", changed, Options());
+  ASSERT_FALSE(bad_type.ok());
+  EXPECT_EQ(bad_type.status().kind(), ErrorKind::kInvalidArgument);
+  EXPECT_NE(bad_type.status().message().find("lane"), std::string::npos) << bad_type.status().message();
+
+  auto not_null = std::make_shared<Schema>(*EventSchemaWithNote());
+  not_null->columns.push_back({"extra", ColumnType::kInt32, false});
+  auto bad_null = DeltaTable::Open(&store, db_.get(), "lake/events", not_null, Options());
+  ASSERT_FALSE(bad_null.ok());
+  EXPECT_NE(bad_null.status().message().find("nullable"), std::string::npos);
+
+  TableOptions other_parts = Options();
+  other_parts.partitions = {PartitionField::HourOf("ts")};
+  auto bad_parts = DeltaTable::Open(&store, db_.get(), "lake/events", EventSchemaWithNote(), other_parts);
+  ASSERT_FALSE(bad_parts.ok());
+  EXPECT_NE(bad_parts.status().message().find("partitioned by"), std::string::npos);
+}
+
+TEST_F(DeltaTableTest, RejectsBadPartitionSpecs) {
+  InMemoryObjectStore store;
+  TableOptions o = Options();
+  o.partitions = {PartitionField::DateOf("deviceId")};
+  EXPECT_EQ(DeltaTable::Open(&store, db_.get(), "t1", EventSchema(), o).status().kind(),
+            ErrorKind::kInvalidArgument);
+  o.partitions = {PartitionField::Identity("speed")};
+  EXPECT_EQ(DeltaTable::Open(&store, db_.get(), "t2", EventSchema(), o).status().kind(),
+            ErrorKind::kInvalidArgument);
+  o.partitions = {PartitionField::Identity("nope")};
+  EXPECT_EQ(DeltaTable::Open(&store, db_.get(), "t3", EventSchema(), o).status().kind(),
+            ErrorKind::kInvalidArgument);
+  o.partitions = {PartitionField::DateOf("ts", "lane")};
+  EXPECT_EQ(DeltaTable::Open(&store, db_.get(), "t4", EventSchema(), o).status().kind(),
+            ErrorKind::kInvalidArgument);
+}
+
+TEST_F(DeltaTableTest, DateAndHourPartitionsUseUtc) {
+  InMemoryObjectStore store;
+  TableOptions o = Options();
+  o.partitions = {PartitionField::DateOf("ts"), PartitionField::HourOf("ts")};
+  auto t = OpenTable(&store, o);
+  ASSERT_TRUE(t);
+  // 1969-12-31T23:30Z and 1970-01-01T00:30Z: floor division, not truncation.
+  auto b = MakeEvents(EventSchema(), 1, 2, -30 * kMinute, 60 * kMinute);
+  ASSERT_TRUE(t->Append(*b).ok());
+  ASSERT_TRUE(t->Commit("app", 1).ok());
+  std::vector<std::string> dirs;
+  for (const auto& [path, f] : t->snapshot().files) dirs.push_back(path.substr(0, path.rfind('/')));
+  EXPECT_EQ(dirs, (std::vector<std::string>{"date=1969-12-31/hour=23", "date=1970-01-01/hour=0"}));
+}
+
+TEST_F(DeltaTableTest, CheckpointEveryTenCommitsAndReadersUseIt) {
+  InMemoryObjectStore store;
+  TableOptions o = Options();
+  o.checkpoint_interval = 10;
+  auto t = OpenTable(&store, o);
+  ASSERT_TRUE(t);
+  for (int v = 1; v <= 12; ++v) {
+    ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), v * 10, 10, kJan5At23h, kMinute)).ok());
+    ASSERT_TRUE(t->Commit("app", v).ok());
+  }
+  EXPECT_TRUE(store.Head("lake/events/_delta_log/00000000000000000010.checkpoint.parquet").ok());
+  auto last = store.Get("lake/events/_delta_log/_last_checkpoint");
+  ASSERT_TRUE(last.ok());
+  EXPECT_NE(last->find("\"version\":10"), std::string::npos) << *last;
+  // A restarted writer loads from the checkpoint and sees the same table.
+  auto t2 = OpenTable(&store, o);
+  ASSERT_TRUE(t2);
+  EXPECT_EQ(t2->snapshot().version, 12);
+  EXPECT_EQ(t2->snapshot().files.size(), t->snapshot().files.size());
+  EXPECT_EQ(*t2->TxnVersion("app"), 12);
+  EXPECT_EQ(Seqs(&store), Range(10, 120));
+}
+
+TEST_F(DeltaTableTest, CompactionKeepsRowsAndReplacesSmallFiles) {
+  auto store = LocalObjectStore::Open(scratch_ / "lake");
+  ASSERT_TRUE(store.ok());
+  auto t = OpenTable(store->get(), Options());
+  ASSERT_TRUE(t);
+  for (int v = 1; v <= 6; ++v) {
+    ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), (v - 1) * 100 + 1, 100, kJan5At23h, kMinute)).ok());
+    ASSERT_TRUE(t->Commit("app", v).ok());
+  }
+  EXPECT_EQ(t->snapshot().files.size(), 12u) << "6 commits x 2 dates";
+  CompactionOptions co;
+  co.scratch_dir = scratch_;
+  auto r = CompactTable(store->get(), db_.get(), "lake/events", co);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->partitions_compacted, 2);
+  EXPECT_EQ(r->files_removed, 12);
+  EXPECT_EQ(r->files_added, 2);
+  EXPECT_EQ(r->rows_rewritten, 600);
+  EXPECT_EQ(Seqs(store->get()), Range(1, 600));
+  DeltaLog log(store->get(), "lake/events");
+  auto snap = log.Load();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->files.size(), 2u);
+  EXPECT_EQ(snap->files.begin()->second.NumRecords(), 6 * 60) << "23:00-23:59 of each batch";
+  EXPECT_EQ(snap->files.rbegin()->second.NumRecords(), 6 * 40);
+  for (const auto& [path, f] : snap->files) {
+    EXPECT_FALSE(f.data_change);
+    EXPECT_NE(f.stats.find("\"minValues\":{\"deviceId\""), std::string::npos) << f.stats;
+  }
+  auto commit = log.ReadCommit(snap->version);
+  ASSERT_TRUE(commit.ok());
+  EXPECT_EQ(commit->commit_info->operation, "OPTIMIZE");
+  EXPECT_TRUE(commit->txns.empty()) << "compaction does not touch the streaming txn";
+  EXPECT_EQ(snap->TxnVersion("app"), 6);
+  // The stream keeps appending to the compacted table; then the removed files can be vacuumed.
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 601, 10, kJan5At23h, kMinute)).ok());
+  ASSERT_TRUE(t->Commit("app", 7).ok());
+  EXPECT_EQ(Seqs(store->get()), Range(1, 610));
+  auto v = VacuumTable(store->get(), "lake/events", std::chrono::seconds(0));
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(v->files_deleted, 12);
+  EXPECT_EQ(Seqs(store->get()), Range(1, 610));
+  // Nothing left to compact in a partition with one small file... until it has two.
+  auto again = CompactTable(store->get(), db_.get(), "lake/events", co);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->partitions_compacted, 1) << "date=2026-01-05 got a second file";
+  EXPECT_EQ(Seqs(store->get()), Range(1, 610));
+}
+
+TEST_F(DeltaTableTest, CompactionRetriesWhenAnAppendWinsTheVersion) {
+  InMemoryObjectStore base;
+  FaultInjectingObjectStore store(&base);
+  auto t = OpenTable(&base, Options());
+  ASSERT_TRUE(t);
+  for (int v = 1; v <= 3; ++v) {
+    ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), (v - 1) * 10 + 1, 10, kJan5At23h, kMinute)).ok());
+    ASSERT_TRUE(t->Commit("app", v).ok());
+  }
+  // Right before the compaction's commit, the stream commits batch 4.
+  FaultInjectingObjectStore::Rule hook;
+  hook.op = Op::kPutIfAbsent;
+  hook.key_contains = "_delta_log/";
+  hook.error = ErrorKind::kOk;
+  hook.on_fire = [&] {
+    ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 31, 10, kJan5At23h, kMinute)).ok());
+    ASSERT_TRUE(t->Commit("app", 4).ok());
+  };
+  store.AddRule(hook);
+  CompactionOptions co;
+  co.scratch_dir = scratch_;
+  auto r = CompactTable(&store, db_.get(), "lake/events", co);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->attempts, 2);
+  EXPECT_EQ(r->table_version, 5);
+  EXPECT_EQ(r->files_removed, 3);
+  EXPECT_EQ(Seqs(&base), Range(1, 40)) << "batch 4's file stays; the compacted ones are replaced";
+  DeltaLog log(&base, "lake/events");
+  EXPECT_EQ(log.Load()->files.size(), 2u) << "1 compacted + 1 from batch 4";
+}
+
+TEST_F(DeltaTableTest, ConcurrentCompactionsOfTheSameFilesCommitOnlyOnce) {
+  InMemoryObjectStore base;
+  FaultInjectingObjectStore store(&base);
+  auto t = OpenTable(&base, Options());
+  ASSERT_TRUE(t);
+  for (int v = 1; v <= 3; ++v) {
+    ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), (v - 1) * 10 + 1, 10, kJan5At23h, kMinute)).ok());
+    ASSERT_TRUE(t->Commit("app", v).ok());
+  }
+  CompactionOptions co;
+  co.scratch_dir = scratch_;
+  FaultInjectingObjectStore::Rule hook;
+  hook.op = Op::kPutIfAbsent;
+  hook.key_contains = "_delta_log/";
+  hook.error = ErrorKind::kOk;
+  hook.on_fire = [&] { ASSERT_TRUE(CompactTable(&base, db_.get(), "lake/events", co).ok()); };
+  store.AddRule(hook);
+  auto r = CompactTable(&store, db_.get(), "lake/events", co);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->groups_abandoned, 1);
+  EXPECT_EQ(r->files_added, 0);
+  EXPECT_EQ(Seqs(&base), Range(1, 30)) << "no row is doubled";
+  EXPECT_EQ(DataObjects(&base), 4u) << "3 old (tombstoned) + 1 merged; the loser deleted its file";
+}
+
+TEST_F(DeltaTableTest, ListTablesFindsEveryDeltaLog) {
+  InMemoryObjectStore store;
+  for (const char* name : {"lake/a", "lake/b", "lake/nested/c"}) {
+    ASSERT_TRUE(DeltaTable::Open(&store, db_.get(), name, EventSchema(), Options()).ok());
+  }
+  auto tables = ListTables(&store, "lake");
+  ASSERT_TRUE(tables.ok());
+  EXPECT_EQ(*tables, (std::vector<std::string>{"lake/a", "lake/b", "lake/nested/c"}));
+}
+
+}  // namespace
+}  // namespace smartcity::lake

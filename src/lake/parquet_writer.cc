@@ -1,0 +1,200 @@
+#include "lake/parquet_writer.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <cmath>
+#include <limits>
+
+namespace smartcity::lake {
+
+using nlohmann::json;
+
+namespace {
+
+// "2026-01-05T10:00:00.123Z"
+std::string MillisTimestamp(int64_t micros, bool round_up) {
+  int64_t ms = micros / 1000;
+  if (micros % 1000 != 0) {
+    if (micros < 0 && !round_up) --ms;
+    if (micros > 0 && round_up) ++ms;
+  }
+  std::string full = FormatTimestamp(EventTime(Micros(ms * 1000)));  // "...SS.mmm000Z"
+  return full.substr(0, 23) + "Z";
+}
+
+// Longest prefix of `s` of at most `n` bytes that does not split a UTF-8 sequence.
+std::string_view Utf8Prefix(std::string_view s, size_t n) {
+  if (s.size() <= n) return s;
+  size_t cut = n;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut);
+}
+
+}  // namespace
+
+std::string FileStats::ToDeltaJson() const {
+  nlohmann::ordered_json mins = nlohmann::ordered_json::object(), maxs = nlohmann::ordered_json::object(),
+                         nulls = nlohmann::ordered_json::object();
+  for (const ColumnStats& c : columns) {
+    if (!c.min.is_null()) mins[c.name] = c.min;
+    if (!c.max.is_null()) maxs[c.name] = c.max;
+    nulls[c.name] = c.null_count;
+  }
+  return nlohmann::ordered_json{
+      {"numRecords", num_records}, {"minValues", mins}, {"maxValues", maxs}, {"nullCount", nulls}}
+      .dump();
+}
+
+FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, size_t begin, size_t end) {
+  FileStats st;
+  st.num_records = static_cast<int64_t>(end - begin);
+  for (int ci : columns) {
+    const Column& col = batch.column(static_cast<size_t>(ci));
+    ColumnStats cs;
+    cs.name = batch.schema().columns[static_cast<size_t>(ci)].name;
+    size_t first = end;
+    for (size_t r = begin; r < end; ++r) {
+      if (col.IsNull(r)) {
+        ++cs.null_count;
+      } else if (first == end) {
+        first = r;
+      }
+    }
+    if (first == end) {
+      st.columns.push_back(std::move(cs));
+      continue;
+    }
+    switch (col.type()) {
+      case ColumnType::kString: {
+        std::string_view lo = col.GetString(first), hi = lo;
+        for (size_t r = first + 1; r < end; ++r) {
+          if (col.IsNull(r)) continue;
+          std::string_view v = col.GetString(r);
+          if (v < lo) lo = v;
+          if (v > hi) hi = v;
+        }
+        cs.min = std::string(Utf8Prefix(lo, kMaxStatStringBytes));
+        if (hi.size() <= kMaxStatStringBytes) cs.max = std::string(hi);
+        break;
+      }
+      case ColumnType::kInt32: {
+        int32_t lo = col.GetInt32(first), hi = lo;
+        for (size_t r = first + 1; r < end; ++r) {
+          if (col.IsNull(r)) continue;
+          lo = std::min(lo, col.GetInt32(r));
+          hi = std::max(hi, col.GetInt32(r));
+        }
+        cs.min = lo;
+        cs.max = hi;
+        break;
+      }
+      case ColumnType::kInt64:
+      case ColumnType::kTimestamp: {
+        int64_t lo = col.GetInt64(first), hi = lo;
+        for (size_t r = first + 1; r < end; ++r) {
+          if (col.IsNull(r)) continue;
+          lo = std::min(lo, col.GetInt64(r));
+          hi = std::max(hi, col.GetInt64(r));
+        }
+        if (col.type() == ColumnType::kTimestamp) {
+          cs.min = MillisTimestamp(lo, false);
+          cs.max = MillisTimestamp(hi, true);
+        } else {
+          cs.min = lo;
+          cs.max = hi;
+        }
+        break;
+      }
+      case ColumnType::kDouble: {
+        double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+        bool finite = true;
+        for (size_t r = first; r < end; ++r) {
+          if (col.IsNull(r)) continue;
+          double v = col.GetDouble(r);
+          if (!std::isfinite(v)) {
+            finite = false;  // NaN / ±inf have no JSON form; leave the bounds out
+            break;
+          }
+          lo = std::min(lo, v);
+          hi = std::max(hi, v);
+        }
+        if (finite) {
+          cs.min = lo;
+          cs.max = hi;
+        }
+        break;
+      }
+      case ColumnType::kBool: {
+        bool lo = true, hi = false;
+        for (size_t r = first; r < end; ++r) {
+          if (col.IsNull(r)) continue;
+          lo = lo && col.GetBool(r);
+          hi = hi || col.GetBool(r);
+        }
+        cs.min = lo;
+        cs.max = hi;
+        break;
+      }
+    }
+    st.columns.push_back(std::move(cs));
+  }
+  return st;
+}
+
+Result<std::unique_ptr<ParquetWriter>> ParquetWriter::Make(engine::Database* db, ParquetWriterOptions options) {
+  std::unique_ptr<ParquetWriter> w(new ParquetWriter());
+  SC_ASSIGN_OR_RETURN(w->conn_, db->Connect());
+  w->options_ = std::move(options);
+  return w;
+}
+
+ParquetWriter::~ParquetWriter() {
+  // The staging tables live in the shared database; drop them with their writer.
+  for (const auto& [signature, table] : tables_) (void)conn_->Execute("DROP TABLE IF EXISTS " + table);
+}
+
+Result<FileStats> ParquetWriter::Write(const RecordBatch& batch, std::span<const int> columns, size_t begin,
+                                       size_t end, const std::filesystem::path& path) {
+  if (end <= begin) return Status::InvalidArgument("no rows to write to a Parquet file");
+  std::string signature;
+  std::string create;
+  for (int ci : columns) {
+    const ColumnSpec& spec = batch.schema().columns[static_cast<size_t>(ci)];
+    signature += spec.name;
+    signature += '\x1f';
+    signature += ColumnTypeName(spec.type);
+    signature += '\x1e';
+    if (!create.empty()) create += ", ";
+    create += engine::QuoteIdentifier(spec.name) + " " + std::string(engine::SqlTypeName(spec.type));
+  }
+  auto it = tables_.find(signature);
+  if (it == tables_.end()) {
+    // Tables are shared by all connections of a database: the name must be unique per writer.
+    static std::atomic<uint64_t> writers{0};
+    std::string table = fmt::format("_sc_parquet_stage_{}_{}", writers.fetch_add(1), next_table_++);
+    SC_RETURN_IF_ERROR(conn_->Execute(fmt::format("CREATE OR REPLACE TABLE {} ({})", table, create)));
+    it = tables_.emplace(signature, table).first;
+  }
+  const std::string& table = it->second;
+  {
+    SC_ASSIGN_OR_RETURN(auto appender, conn_->MakeAppender(table));
+    SC_RETURN_IF_ERROR(appender->AppendColumns(batch, columns, begin, end));
+    SC_RETURN_IF_ERROR(appender->Close());
+  }
+  Status copied = conn_->Execute(fmt::format(
+      "COPY {} TO {} (FORMAT parquet, COMPRESSION {}, COMPRESSION_LEVEL {}, ROW_GROUP_SIZE {})", table,
+      engine::QuoteLiteral(path.string()), options_.compression, options_.compression_level,
+      options_.row_group_rows));
+  Status cleared = conn_->Execute(fmt::format("TRUNCATE {}", table));
+  if (!copied.ok()) return copied.WithContext(fmt::format("writing Parquet file {}", path.string()));
+  SC_RETURN_IF_ERROR(cleared);
+  std::error_code ec;
+  uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) return Status::IOError(fmt::format("cannot stat Parquet file {}: {}", path.string(), ec.message()));
+  FileStats st = ComputeStats(batch, columns, begin, end);
+  st.size_bytes = size;
+  return st;
+}
+
+}  // namespace smartcity::lake

@@ -1,0 +1,385 @@
+#include "stream/processor.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+namespace smartcity::stream {
+
+std::string_view OutputTableName(OutputTable t) {
+  switch (t) {
+    case OutputTable::kVehicle: return "vehicle_data";
+    case OutputTable::kGps: return "gps_data";
+    case OutputTable::kTraffic: return "traffic_data";
+    case OutputTable::kWeather: return "weather_data";
+    case OutputTable::kEmergency: return "emergency_data";
+    case OutputTable::kEnriched: return "enriched_data";
+    case OutputTable::kDeadLetters: return "_dead_letters";
+    case OutputTable::kLateEvents: return "_late_events";
+  }
+  return "?";
+}
+
+namespace {
+
+using Positions = std::array<std::optional<Position>, kTopicCount>;
+
+nlohmann::json PositionsToJson(const Positions& p) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& v : p) a.push_back(v ? nlohmann::json(v->value()) : nlohmann::json(nullptr));
+  return a;
+}
+
+Result<Positions> PositionsFromJson(const nlohmann::json& a) {
+  Positions p;
+  if (!a.is_array() || a.size() != kTopicCount) return Status::Corruption("checkpoint positions are malformed");
+  for (size_t i = 0; i < kTopicCount; ++i) {
+    if (a[i].is_number_integer()) p[i] = Position(a[i].get<int64_t>());
+    else if (!a[i].is_null()) return Status::Corruption("checkpoint positions are malformed");
+  }
+  return p;
+}
+
+const RecordBatch& OutputOf(const StreamOutput& out, OutputTable t) {
+  switch (t) {
+    case OutputTable::kEnriched: return out.enriched;
+    case OutputTable::kDeadLetters: return out.dead_letters;
+    case OutputTable::kLateEvents: return out.late_events;
+    default: return out.raw[static_cast<size_t>(t)];
+  }
+}
+
+const std::shared_ptr<const Schema>& SchemaOf(OutputTable t) {
+  switch (t) {
+    case OutputTable::kEnriched: return EnrichedSchema();
+    case OutputTable::kDeadLetters: return DeadLetterSchema();
+    case OutputTable::kLateEvents: return LateEventSchema();
+    default: return RawSchema(static_cast<Topic>(t));
+  }
+}
+
+EventTime WallNow() { return std::chrono::time_point_cast<Micros>(std::chrono::system_clock::now()); }
+
+}  // namespace
+
+struct Processor::Group {
+  int32_t p = 0;
+  std::unique_ptr<StreamCore> core;
+  StreamOutput out;
+  int64_t committed_epoch = 0;  // newest epoch in the state checkpoint; 0 = none
+  EventTime epoch_wm{};
+  Positions pos;                // next position per topic (after the last processed record)
+  bool replaying = false;       // re-running committed_epoch + 1 exactly
+  Positions replay_end;
+  EventTime replay_wm{};
+  bool replay_final = false;
+  std::array<bool, kTopicCount> paused{};
+};
+
+Processor::Processor(ProcessorOptions options, lake::ObjectStore* store, engine::Database* db, Clock* clock)
+    : options_(std::move(options)), store_(store), db_(db), clock_(clock) {}
+
+Processor::~Processor() = default;
+
+Result<std::unique_ptr<Processor>> Processor::Open(ProcessorOptions options, lake::ObjectStore* store,
+                                                   engine::Database* db, Clock* clock) {
+  if (options.query.empty() || options.query.find('/') != std::string::npos) {
+    return Status::InvalidArgument("the query name must be non-empty and contain no '/'");
+  }
+  std::unique_ptr<Processor> p(new Processor(std::move(options), store, db, clock));
+  SC_RETURN_IF_ERROR(p->OpenTables());
+  p->epoch_started_ = clock->Now();
+  return p;
+}
+
+Status Processor::OpenTables() {
+  lake::TableOptions opts = options_.table;
+  opts.partitions = {lake::PartitionField::Identity("date")};
+  for (size_t i = 0; i < kOutputTableCount; ++i) {
+    const auto t = static_cast<OutputTable>(i);
+    SC_ASSIGN_OR_RETURN(tables_[i], lake::DeltaTable::Open(store_, db_, std::string(OutputTableName(t)), SchemaOf(t), opts));
+  }
+  return Status::OK();
+}
+
+std::string Processor::GroupId(int32_t p) const { return options_.query + "-p" + std::to_string(p); }
+
+std::string Processor::CheckpointKey(int32_t p, std::string_view kind, int64_t epoch) const {
+  char e[24];
+  std::snprintf(e, sizeof e, "%020lld", static_cast<long long>(epoch));
+  return "_checkpoints/" + options_.query + "/p" + std::to_string(p) + "/" + std::string(kind) + "/" + e;
+}
+
+Status Processor::WithRetries(const std::function<Status()>& op) {
+  auto delay = std::chrono::milliseconds(100);
+  for (int attempt = 0;; ++attempt) {
+    Status s = op();
+    if (s.ok() || !s.IsRetryable() || attempt >= options_.max_retries) return s;
+    ++counters_.retries;
+    std::this_thread::sleep_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(10'000));
+  }
+}
+
+Result<std::unique_ptr<Processor::Group>> Processor::LoadGroup(int32_t p) {
+  auto g = std::make_unique<Group>();
+  g->p = p;
+  g->core = std::make_unique<StreamCore>(options_.core, clock_);
+  const std::string state_prefix = "_checkpoints/" + options_.query + "/p" + std::to_string(p) + "/state/";
+  std::vector<lake::ObjectInfo> states;
+  SC_RETURN_IF_ERROR(WithRetries([&]() -> Status {
+    auto l = store_->List(state_prefix);
+    if (!l.ok()) return l.status();
+    states = std::move(*l);
+    return Status::OK();
+  }));
+  if (!states.empty()) {
+    const std::string& newest = std::max_element(states.begin(), states.end(), [](const auto& a, const auto& b) {
+                                  return a.key < b.key;
+                                })->key;
+    std::string blob;
+    SC_RETURN_IF_ERROR(WithRetries([&]() -> Status {
+      auto r = store_->Get(newest);
+      if (!r.ok()) return r.status();
+      blob = std::move(*r);
+      return Status::OK();
+    }));
+    const size_t nl = blob.find('\n');
+    if (nl == std::string::npos) return Status::Corruption("checkpoint " + newest + " is damaged (no header)");
+    nlohmann::json h = nlohmann::json::parse(blob.substr(0, nl), nullptr, false);
+    if (h.is_discarded() || !h.contains("epoch") || !h.contains("positions")) {
+      return Status::Corruption("checkpoint " + newest + " is damaged (bad header)");
+    }
+    g->committed_epoch = h["epoch"].get<int64_t>();
+    SC_ASSIGN_OR_RETURN(g->pos, PositionsFromJson(h["positions"]));
+    SC_RETURN_IF_ERROR(g->core->RestoreState(std::string_view(blob).substr(nl + 1)).WithContext("checkpoint " + newest));
+  }
+  // A WAL for the next epoch means it was closed (maybe partly committed) before the crash: re-run it.
+  const std::string wal = CheckpointKey(p, "offsets", g->committed_epoch + 1);
+  auto w = store_->Get(wal);
+  if (w.ok()) {
+    nlohmann::json j = nlohmann::json::parse(*w, nullptr, false);
+    if (j.is_discarded() || !j.contains("end") || !j.contains("watermark")) {
+      return Status::Corruption("offsets log " + wal + " is damaged");
+    }
+    SC_ASSIGN_OR_RETURN(g->replay_end, PositionsFromJson(j["end"]));
+    g->replay_wm = EventTime(Micros(j["watermark"].get<int64_t>()));
+    g->replay_final = j.value("final", false);
+    g->replaying = true;
+    ++counters_.epochs_replayed;
+  } else if (w.status().kind() != ErrorKind::kNotFound) {
+    return w.status().WithContext("reading " + wal);
+  }
+  return g;
+}
+
+void Processor::StartEpoch(Group& g) {
+  g.out.Clear();
+  g.epoch_wm = g.replaying ? g.replay_wm : g.core->ComputeWatermark();
+  g.core->AdvanceWatermarkTo(g.epoch_wm, &g.out);
+}
+
+Status Processor::LoadPositions(std::span<const TopicPartition> partitions,
+                                std::span<std::optional<Position>> out) {
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    const int32_t p = partitions[i].partition.value();
+    auto it = groups_.find(p);
+    if (it == groups_.end()) {
+      auto g = LoadGroup(p);
+      if (!g.ok()) {
+        sticky_ = g.status();
+        return g.status();
+      }
+      StartEpoch(**g);
+      it = groups_.emplace(p, std::move(*g)).first;
+    }
+    out[i] = it->second->pos[static_cast<size_t>(partitions[i].topic)];
+  }
+  return Status::OK();
+}
+
+void Processor::OnPartitionsRevoked(std::span<const TopicPartition> partitions, bool lost) {
+  std::vector<int32_t> gone;
+  for (const TopicPartition& tp : partitions) {
+    if (std::find(gone.begin(), gone.end(), tp.partition.value()) == gone.end()) gone.push_back(tp.partition.value());
+  }
+  std::vector<Group*> closing;
+  for (int32_t p : gone) {
+    auto it = groups_.find(p);
+    if (it != groups_.end() && !lost && !it->second->replaying) closing.push_back(it->second.get());
+  }
+  // Commit what was consumed so the next owner starts right after it. A group in the middle of an
+  // exact replay is dropped instead: its next owner re-runs the epoch from the WAL.
+  if (!closing.empty() && sticky_.ok()) {
+    Status s = CloseEpochs(closing, false);
+    if (!s.ok()) sticky_ = s;
+  }
+  for (int32_t p : gone) groups_.erase(p);
+}
+
+std::vector<Processor::GroupStatus> Processor::Groups() const {
+  std::vector<GroupStatus> v;
+  for (const auto& [p, g] : groups_) v.push_back({p, g->committed_epoch, g->core->watermark(), g->replaying});
+  return v;
+}
+
+Status Processor::ReplayProgress(Group& g) {
+  // A replaying group's epoch is complete when each partition stands exactly at its recorded end.
+  for (size_t t = 0; t < kTopicCount; ++t) {
+    const auto& end = g.replay_end[t];
+    if (end && (!g.pos[t] || *g.pos[t] < *end)) return Status::OK();
+  }
+  if (g.replay_final) g.core->Flush(&g.out);
+  SC_RETURN_IF_ERROR(CloseEpochs({&g}, g.replay_final));
+  std::vector<TopicPartition> resume;
+  for (size_t t = 0; t < kTopicCount; ++t) {
+    if (g.paused[t]) resume.push_back(TopicPartition{static_cast<Topic>(t), PartitionId(g.p)});
+    g.paused[t] = false;
+  }
+  if (!resume.empty()) SC_RETURN_IF_ERROR(source_->Resume(resume));
+  return Status::OK();
+}
+
+Status Processor::Step() {
+  if (!sticky_.ok()) return sticky_;
+  auto polled = source_->Poll(options_.max_poll_records, options_.poll_timeout);
+  if (!sticky_.ok()) return sticky_;
+  if (!polled.ok()) return polled.status();
+  const std::span<const SourceRecord> records = *polled;
+  const EventTime received = WallNow();
+  if (!records.empty()) {
+    // Records of different partition groups come interleaved; each group's core gets its own, in order.
+    for (auto& [p, g] : groups_) per_group_[p].clear();
+    for (const SourceRecord& r : records) {
+      const int32_t p = r.partition.value();
+      auto it = groups_.find(p);
+      if (it == groups_.end()) return Status::Internal("record from partition " + std::to_string(p) + " not owned");
+      Group& g = *it->second;
+      const size_t t = static_cast<size_t>(r.topic);
+      if (g.paused[t]) continue;
+      if (g.replaying && (!g.replay_end[t] || r.position >= *g.replay_end[t])) {
+        // Past the replayed epoch's end: rewind and hold the partition until the epoch is closed.
+        const PartitionPosition back{TopicPartition{r.topic, r.partition}, g.replay_end[t] ? g.replay_end[t] : g.pos[t]};
+        SC_RETURN_IF_ERROR(source_->Seek(std::span(&back, 1)));
+        SC_RETURN_IF_ERROR(source_->Pause(std::span(&back.tp, 1)));
+        g.paused[t] = true;
+        continue;
+      }
+      per_group_[p].push_back(InputRecord{r.topic, SourcePosition{r.partition, r.position.value()}, r.value});
+      g.pos[t] = Position(r.position.value() + 1);
+    }
+    for (auto& [p, g] : groups_) {
+      std::vector<InputRecord>& in = per_group_[p];
+      if (in.empty()) continue;
+      g->core->Process(in, received, &g->out);
+      counters_.records += in.size();
+    }
+  }
+  for (auto& [p, g] : groups_) {
+    if (g->replaying) SC_RETURN_IF_ERROR(ReplayProgress(*g));
+  }
+  bool due = clock_->Now() - epoch_started_ >= options_.trigger;
+  for (const auto& t : tables_) due = due || t->ShouldCommit();
+  if (due) SC_RETURN_IF_ERROR(CommitNow());
+  return sticky_;
+}
+
+Status Processor::CommitNow() {
+  std::vector<Group*> closing;
+  for (auto& [p, g] : groups_) {
+    if (!g->replaying) closing.push_back(g.get());
+  }
+  epoch_started_ = clock_->Now();
+  if (closing.empty()) return Status::OK();
+  return CloseEpochs(closing, false);
+}
+
+Status Processor::Finish() {
+  if (!sticky_.ok()) return sticky_;
+  for (auto& [p, g] : groups_) {
+    if (g->replaying) return Status::Internal("input ended in the middle of replaying an epoch of group " +
+                                              std::to_string(p) + ": records recorded in its offsets log are missing");
+  }
+  std::vector<Group*> closing;
+  for (auto& [p, g] : groups_) {
+    g->core->Flush(&g->out);
+    closing.push_back(g.get());
+  }
+  if (closing.empty()) return Status::OK();
+  return CloseEpochs(closing, true);
+}
+
+Status Processor::CloseEpochs(std::vector<Group*> groups, bool final) {
+  const ProcessingTime t0 = clock_->Now();
+  // 1. Offsets WAL: from here on each epoch's content is fixed (a replay reproduces it).
+  for (Group* g : groups) {
+    const int64_t epoch = g->committed_epoch + 1;
+    if (g->replaying) continue;  // its WAL is the one being replayed
+    nlohmann::json j = {{"epoch", epoch},
+                        {"group", g->p},
+                        {"end", PositionsToJson(g->pos)},
+                        {"watermark", g->epoch_wm.time_since_epoch().count()},
+                        {"final", final}};
+    const std::string key = CheckpointKey(g->p, "offsets", epoch);
+    const std::string body = j.dump() + "\n";
+    Status s = WithRetries([&] { return store_->PutIfAbsent(key, body); });
+    if (s.kind() == ErrorKind::kAlreadyExists) {
+      auto existing = store_->Get(key);
+      if (!existing.ok() || *existing != body) {
+        return Status::Aborted("another processor has written " + key +
+                               ": two members are processing partition group " + std::to_string(g->p) +
+                               " (check the consumer group; this one stops)");
+      }
+    } else if (!s.ok()) {
+      return s.WithContext("writing the offsets log " + key);
+    }
+  }
+  // 2. The lake: one commit per table, one txn per group.
+  std::vector<lake::TxnId> txns;
+  for (Group* g : groups) txns.push_back(lake::TxnId{GroupId(g->p), g->committed_epoch + 1});
+  for (size_t i = 0; i < kOutputTableCount; ++i) {
+    lake::DeltaTable& table = *tables_[i];
+    for (Group* g : groups) {
+      const RecordBatch& rows = OutputOf(g->out, static_cast<OutputTable>(i));
+      if (rows.num_rows() > 0) SC_RETURN_IF_ERROR(table.Append(rows, GroupId(g->p)));
+    }
+    lake::CommitResult result;
+    SC_RETURN_IF_ERROR(WithRetries([&]() -> Status {
+      auto r = table.Commit(txns);
+      if (!r.ok()) return r.status();
+      result = *r;
+      return Status::OK();
+    }).WithContext("committing " + std::string(OutputTableName(static_cast<OutputTable>(i)))));
+    if (!result.skipped) ++counters_.table_commits;
+    counters_.rows[i] += static_cast<uint64_t>(result.rows_added);
+  }
+  // 3. State checkpoints.
+  for (Group* g : groups) {
+    const int64_t epoch = g->committed_epoch + 1;
+    nlohmann::json h = {{"epoch", epoch}, {"group", g->p}, {"positions", PositionsToJson(g->pos)},
+                        {"watermark", g->epoch_wm.time_since_epoch().count()}};
+    std::string body = h.dump();
+    body += '\n';
+    std::string state;
+    SC_RETURN_IF_ERROR(g->core->SerializeState(&state));
+    body += state;
+    const std::string key = CheckpointKey(g->p, "state", epoch);
+    Status s = WithRetries([&] { return store_->PutIfAbsent(key, body); });
+    if (!s.ok() && s.kind() != ErrorKind::kAlreadyExists) return s.WithContext("writing the checkpoint " + key);
+    // The checkpoint before this one is no longer needed (its WAL neither).
+    if (epoch > 2) {
+      (void)store_->Delete(CheckpointKey(g->p, "state", epoch - 2));
+      (void)store_->Delete(CheckpointKey(g->p, "offsets", epoch - 1));
+    }
+    g->committed_epoch = epoch;
+    g->replaying = false;
+    ++counters_.epochs_committed;
+    StartEpoch(*g);
+  }
+  counters_.last_commit_latency = std::chrono::duration_cast<Micros>(clock_->Now() - t0);
+  counters_.last_commit_time = WallNow();
+  return Status::OK();
+}
+
+}  // namespace smartcity::stream

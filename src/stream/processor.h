@@ -1,0 +1,127 @@
+// Processor: the stream processor's runtime. It reads an EventSource, runs one StreamCore per
+// partition group (partition p of all five topics), writes every output table to the Delta lake and
+// checkpoints, following the epoch protocol of docs/processor.md:
+//
+//   epoch E of group p:  wm(E) fixed at the epoch's start  ->  records processed as they arrive  ->
+//   close: offsets WAL (end positions, wm, final?)  ->  one Delta commit per table with txn(<query>-p<p>, E)
+//          ->  state checkpoint (join state + positions)
+//
+// After a crash, LoadPositions() (the source asks when it is assigned partitions) restores each group
+// from its newest state checkpoint and, when a WAL for the next epoch exists, re-runs that epoch
+// exactly (up to the recorded end positions, with the recorded watermark); tables that already hold it
+// drop it by their txn. So every table holds each input record exactly once.
+//
+// Ownership: borrows the store, database and clock (they must outlive it) and the attached source.
+// Thread-safety: one thread; the source's callbacks run inside Step()/Finish() on that thread.
+#pragma once
+
+#include <array>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "engine/engine.h"
+#include "lake/delta_table.h"
+#include "lake/object_store.h"
+#include "stream/core.h"
+#include "transport/event_source.h"
+
+namespace smartcity::stream {
+
+// A position in a source partition (transport's; not stream::SourcePosition, the parser's record id).
+using Position = ::smartcity::SourcePosition;
+
+// The output tables, in a fixed order.
+enum class OutputTable : uint8_t {
+  kVehicle = 0, kGps, kTraffic, kWeather, kEmergency, kEnriched, kDeadLetters, kLateEvents
+};
+inline constexpr size_t kOutputTableCount = 8;
+std::string_view OutputTableName(OutputTable t);  // "vehicle_data", ..., "enriched_data", "_dead_letters", ...
+
+struct ProcessorOptions {
+  // Names the checkpoint folder (_checkpoints/<query>/) and the Delta txn app ids (<query>-p<p>).
+  std::string query = "smartcity";
+  Micros trigger = std::chrono::seconds(10);
+  size_t max_poll_records = 20'000;
+  std::chrono::milliseconds poll_timeout{100};
+  StreamCoreOptions core;
+  lake::TableOptions table;
+  // How often a retryable lake or checkpoint failure is retried (with backoff) before giving up.
+  int max_retries = 8;
+};
+
+struct ProcessorCounters {
+  uint64_t records = 0;
+  uint64_t epochs_committed = 0;   // group epochs
+  uint64_t table_commits = 0;      // Delta commits written
+  uint64_t epochs_replayed = 0;    // epochs re-run after a restart
+  std::array<uint64_t, kOutputTableCount> rows{};  // rows committed per table
+  uint64_t retries = 0;
+  Micros last_commit_latency{0};
+  EventTime last_commit_time{};
+};
+
+class Processor final : public PositionStore, public RebalanceListener {
+ public:
+  static Result<std::unique_ptr<Processor>> Open(ProcessorOptions options, lake::ObjectStore* store,
+                                                 engine::Database* db, Clock* clock);
+  ~Processor() override;
+
+  // The source to read; it must have been created with this processor as its PositionStore and
+  // RebalanceListener.
+  void Attach(EventSource* source) { source_ = source; }
+
+  // Polls one batch and processes it; closes the epochs whose trigger is due. A returned error stops
+  // the processor (restarting it from its checkpoints is always safe).
+  Status Step();
+  // Closes the current epoch of every owned group now.
+  Status CommitNow();
+  // End of a bounded input: emits every pending join row and commits.
+  Status Finish();
+
+  const ProcessorCounters& counters() const { return counters_; }
+  // Groups owned now, and per group its committed epoch and watermark (for progress and live state).
+  struct GroupStatus {
+    int32_t group;
+    int64_t committed_epoch;
+    EventTime watermark;
+    bool replaying;
+  };
+  std::vector<GroupStatus> Groups() const;
+
+  // PositionStore
+  Status LoadPositions(std::span<const TopicPartition> partitions,
+                       std::span<std::optional<Position>> out) override;
+  // RebalanceListener
+  void OnPartitionsRevoked(std::span<const TopicPartition> partitions, bool lost) override;
+  void OnPartitionsAssigned(std::span<const PartitionPosition> positions) override {}
+
+ private:
+  struct Group;
+  Processor(ProcessorOptions options, lake::ObjectStore* store, engine::Database* db, Clock* clock);
+  Status OpenTables();
+  Result<std::unique_ptr<Group>> LoadGroup(int32_t p);
+  void StartEpoch(Group& g);
+  Status CloseEpochs(std::vector<Group*> groups, bool final);
+  Status WithRetries(const std::function<Status()>& op);
+  std::string GroupId(int32_t p) const;
+  std::string CheckpointKey(int32_t p, std::string_view kind, int64_t epoch) const;
+  Status ReplayProgress(Group& g);
+
+  ProcessorOptions options_;
+  lake::ObjectStore* store_;
+  engine::Database* db_;
+  Clock* clock_;
+  EventSource* source_ = nullptr;
+  std::array<std::unique_ptr<lake::DeltaTable>, kOutputTableCount> tables_;
+  std::map<int32_t, std::unique_ptr<Group>> groups_;
+  ProcessingTime epoch_started_{};
+  std::map<int32_t, std::vector<InputRecord>> per_group_;  // reused per Step
+  Status sticky_;  // an error raised inside a source callback
+  ProcessorCounters counters_;
+};
+
+}  // namespace smartcity::stream

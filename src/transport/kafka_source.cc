@@ -1,0 +1,762 @@
+#include "transport/kafka_source.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+#include <thread>
+
+namespace smartcity {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+int ToTimeoutMs(steady_clock::time_point deadline) {
+  const auto left = std::chrono::ceil<milliseconds>(deadline - steady_clock::now()).count();
+  return static_cast<int>(std::clamp<int64_t>(left, 0, 1'000'000'000));
+}
+
+std::string Seconds(milliseconds d) {
+  const int64_t ms = d.count();
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+struct QueueDeleter {
+  void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
+};
+
+}  // namespace
+
+KafkaSource::KafkaSource(KafkaSourceOptions options, PositionStore& store, RebalanceListener* listener)
+    : options_(std::move(options)), store_(store), listener_(listener) {}
+
+KafkaSource::~KafkaSource() {
+  if (rk_ == nullptr) return;
+  // A source dropped without Close() still leaves the group cleanly (bounded), so the others get
+  // its partitions at once instead of after session.timeout.ms.
+  (void)Close();
+  ReleaseBatch();
+  rd_kafka_destroy_flags(rk_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
+Result<std::unique_ptr<KafkaSource>> KafkaSource::Open(const KafkaSourceOptions& options, PositionStore& store,
+                                                       RebalanceListener* listener) {
+  if (options.group_id.empty()) {
+    return Status::InvalidArgument("the Kafka consumer group id is empty: give --group a name");
+  }
+  if (options.topics.empty()) return Status::InvalidArgument("no topics to read from");
+  std::unique_ptr<KafkaSource> source(new KafkaSource(options, store, listener));
+  SC_RETURN_IF_ERROR(source->Start());
+  return source;
+}
+
+Status KafkaSource::Start() {
+  SC_ASSIGN_OR_RETURN(RdKafkaConfPtr conf,
+                      MakeKafkaConf(options_.kafka,
+                                    {
+                                        {"group.id", options_.group_id},
+                                        // Positions come from our checkpoints, never from Kafka.
+                                        {"enable.auto.commit", "false"},
+                                        {"enable.auto.offset.store", "false"},
+                                        // A checkpointed offset Kafka no longer has is an error, not a skip.
+                                        {"auto.offset.reset", "error"},
+                                        // Same partition numbers of every topic to one member.
+                                        {"partition.assignment.strategy", "range"},
+                                        {"enable.partition.eof", "false"},
+                                        {"allow.auto.create.topics", "false"},
+                                    }));
+  {
+    // Only the eager `range` assignor keeps partition groups together (see the header); refuse an
+    // override here rather than fail on the first assignment.
+    char value[256];
+    size_t size = sizeof value;
+    if (rd_kafka_conf_get(conf.get(), "partition.assignment.strategy", value, &size) == RD_KAFKA_CONF_OK &&
+        std::string_view(value) != "range") {
+      return Status::InvalidArgument(std::string("partition.assignment.strategy=") + value +
+                                     " would split partition groups across members: the Kafka source needs range");
+    }
+  }
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  rd_kafka_conf_set_rebalance_cb(conf.get(), &KafkaSource::RebalanceTrampoline);
+  rd_kafka_conf_set_offset_commit_cb(conf.get(), &KafkaSource::CommitTrampoline);
+  // Client-wide errors (all brokers down, fatal errors) come here, served inside Poll; they are not
+  // returned as consumer messages.
+  rd_kafka_conf_set_error_cb(conf.get(), &KafkaSource::ErrorTrampoline);
+  SC_ASSIGN_OR_RETURN(rk_, MakeKafkaHandle(RD_KAFKA_CONSUMER, std::move(conf)));
+  // One queue for messages, errors and callbacks: everything is served by rd_kafka_consumer_poll.
+  rd_kafka_poll_set_consumer(rk_.get());
+
+  SC_RETURN_IF_ERROR(CheckTopics());
+
+  RdKafkaPartitionListPtr subscription(rd_kafka_topic_partition_list_new(static_cast<int>(options_.topics.size())));
+  for (Topic t : options_.topics) {
+    rd_kafka_topic_partition_list_add(subscription.get(), options_.kafka.topics[t].c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  SC_RETURN_IF_ERROR(KafkaStatus(rd_kafka_subscribe(rk_.get(), subscription.get()),
+                                 "cannot subscribe to the topics as group " + options_.group_id));
+  records_.reserve(1024);
+  messages_.reserve(1024);
+  return Status::OK();
+}
+
+Status KafkaSource::CheckTopics() {
+  const auto deadline = steady_clock::now() + options_.connect_timeout;
+  const std::string where = "Kafka at " + options_.kafka.bootstrap_servers;
+  std::vector<std::string> missing;
+  std::vector<std::string> not_ready;
+  bool answered = false;  // the cluster answered at least once: report what it said, not a timeout
+  for (;;) {
+    const rd_kafka_metadata_t* md = nullptr;
+    // At least a second per round trip, so the last try before the deadline is not doomed.
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &md, std::max(1000, ToTimeoutMs(deadline)));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && !answered) {
+      if (steady_clock::now() >= deadline) {
+        return Status::Unavailable("cannot reach " + where + " within " + Seconds(options_.connect_timeout) + " (" +
+                                   rd_kafka_err2str(err) +
+                                   "): is the broker running? check --bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS");
+      }
+      std::this_thread::sleep_for(milliseconds(200));
+      continue;
+    }
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) md = nullptr;  // keep the previous answer's findings
+    std::vector<std::pair<std::string, int>> counts;
+    if (md != nullptr) {
+      answered = true;
+      missing.clear();
+      not_ready.clear();
+    }
+    for (Topic t : options_.topics) {
+      if (md == nullptr) break;
+      const std::string& name = options_.kafka.topics[t];
+      const rd_kafka_metadata_topic_t* found = nullptr;
+      for (int i = 0; i < md->topic_cnt; ++i) {
+        if (name == md->topics[i].topic) found = &md->topics[i];
+      }
+      if (found == nullptr || found->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        missing.push_back(name);
+      } else if (found->err != RD_KAFKA_RESP_ERR_NO_ERROR || found->partition_cnt == 0) {
+        not_ready.push_back(name);
+      } else {
+        counts.emplace_back(name, found->partition_cnt);
+      }
+    }
+    if (md != nullptr) rd_kafka_metadata_destroy(md);
+    if (md != nullptr && missing.empty() && not_ready.empty()) {
+      const int first = counts.front().second;
+      for (const auto& [name, n] : counts) {
+        if (n != first) {
+          std::string list;
+          for (const auto& [nm, c] : counts) list += (list.empty() ? "" : ", ") + nm + " has " + std::to_string(c);
+          return Status::InvalidArgument(
+              "the topics are not co-partitioned (" + list +
+              " partitions): a vehicle's events would be split across consumers; recreate them with one partition "
+              "count (smartcity topics create --partitions N)");
+        }
+      }
+      partition_count_ = first;
+      return Status::OK();
+    }
+    if (steady_clock::now() >= deadline) {
+      auto join = [](const std::vector<std::string>& v) {
+        std::string s;
+        for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+        return s;
+      };
+      if (!missing.empty()) {
+        return Status::NotFound("Kafka topic(s) " + join(missing) + " do not exist at " +
+                                options_.kafka.bootstrap_servers + ": create them with `smartcity topics create`");
+      }
+      return Status::Unavailable("Kafka topic(s) " + join(not_ready) + " at " + options_.kafka.bootstrap_servers +
+                                 " have no leader yet after " + Seconds(options_.connect_timeout) +
+                                 ": is the cluster healthy?");
+    }
+    std::this_thread::sleep_for(milliseconds(250));
+  }
+}
+
+// --- callbacks ----------------------------------------------------------------------------------
+
+void KafkaSource::RebalanceTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                                      void* opaque) {
+  static_cast<KafkaSource*>(opaque)->OnRebalance(err, partitions);
+}
+
+void KafkaSource::ErrorTrampoline(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  auto* self = static_cast<KafkaSource*>(opaque);
+  const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  if (code == RD_KAFKA_RESP_ERR__FATAL) {
+    char buf[512];
+    const rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
+    if (self->sticky_.ok()) {
+      self->sticky_ = Status::Unavailable("the Kafka consumer hit a fatal error (" + std::string(rd_kafka_err2name(orig)) +
+                                          ": " + buf + "); restart it");
+    }
+    return;
+  }
+  ++self->counters_.transport_errors;
+  // Any connection trouble starts the clock; CheckReachable() decides, with a round trip, whether the
+  // cluster as a whole is gone (one broker of several restarting is not).
+  const bool connection = code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || code == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                          code == RD_KAFKA_RESP_ERR__RESOLVE;
+  if (connection && !self->unreachable_since_) {
+    self->unreachable_since_ = steady_clock::now();
+  }
+  (void)reason;
+}
+
+void KafkaSource::CommitTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t*,
+                                   void* opaque) {
+  // Monitoring commits only: a failure costs nothing but a stale lag display.
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    ++static_cast<KafkaSource*>(opaque)->commit_failures_;
+  }
+}
+
+void KafkaSource::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+      Assign(partitions);
+      break;
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+      Revoke(partitions, rd_kafka_assignment_lost(rk_.get()) != 0);
+      break;
+    default: {
+      // A failed rebalance: librdkafka wants the assignment cleared; whatever we owned may already be
+      // someone else's, so it counts as lost.
+      ++counters_.transport_errors;
+      RdKafkaPartitionListPtr all(rd_kafka_topic_partition_list_new(0));
+      for (const TopicPartition& tp : Assignment()) {
+        rd_kafka_topic_partition_list_add(all.get(), options_.kafka.topics[tp.topic].c_str(), tp.partition.value());
+      }
+      Revoke(all.get(), /*lost=*/true);
+      break;
+    }
+  }
+}
+
+std::vector<TopicPartition> KafkaSource::ToTopicPartitions(const rd_kafka_topic_partition_list_t* list) const {
+  std::vector<TopicPartition> tps;
+  if (list == nullptr) return tps;
+  tps.reserve(static_cast<size_t>(list->cnt));
+  for (int i = 0; i < list->cnt; ++i) {
+    const auto t = options_.kafka.topics.Find(list->elems[i].topic);
+    // Only subscribed topics can be assigned; anything else would be a librdkafka bug.
+    tps.push_back({t.value_or(Topic::kVehicle), PartitionId(list->elems[i].partition)});
+  }
+  return tps;
+}
+
+void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
+  ++counters_.assignments;
+  if (closing_) {
+    // An assignment that raced with Close(): take nothing, tell nobody; the group revokes it next.
+    rd_kafka_assign(rk_.get(), nullptr);
+    return;
+  }
+  std::vector<TopicPartition> tps = ToTopicPartitions(partitions);
+  Status s;
+  for (int i = 0; partitions != nullptr && i < partitions->cnt; ++i) {
+    if (!options_.kafka.topics.Find(partitions->elems[i].topic)) {
+      s = Status::Internal(std::string("the group assigned a topic this member did not subscribe to: ") +
+                           partitions->elems[i].topic);
+    }
+  }
+  // Co-partitioning: over the whole assignment after this change, every partition number present in
+  // one subscribed topic must be present in all of them.
+  if (s.ok()) {
+    std::map<Topic, std::set<int32_t>> by_topic;
+    for (Topic t : options_.topics) by_topic[t];
+    for (const TopicPartition& tp : Assignment()) by_topic[tp.topic].insert(tp.partition.value());
+    for (const TopicPartition& tp : tps) by_topic[tp.topic].insert(tp.partition.value());
+    const std::set<int32_t>& first = by_topic.begin()->second;
+    for (const auto& [t, set] : by_topic) {
+      if (set != first) {
+        std::string detail;
+        for (const auto& [t2, s2] : by_topic) {
+          detail += (detail.empty() ? "" : "; ") + options_.kafka.topics[t2] + ":";
+          for (int32_t p : s2) detail += " " + std::to_string(p);
+        }
+        s = Status::InvalidArgument(
+            "the group gave this member an assignment that is not co-partitioned (" + detail +
+            "): use partition.assignment.strategy=range and the same partition count for every topic");
+        break;
+      }
+    }
+  }
+  std::vector<std::optional<SourcePosition>> starts(tps.size());
+  if (s.ok()) s = store_.LoadPositions(tps, starts);
+  if (s.ok()) {
+    for (size_t i = 0; i < tps.size(); ++i) {
+      if (starts[i] && starts[i]->value() < 0) {
+        s = Status::Corruption("the checkpointed position of " + ToString(tps[i], options_.kafka.topics) + " is " +
+                               std::to_string(starts[i]->value()) + ", not an offset");
+      }
+    }
+  }
+  if (!s.ok()) {
+    // Take nothing: the owner sees the error from Poll and is expected to Close(), which hands these
+    // partitions to another member.
+    if (sticky_.ok()) sticky_ = s;
+    rd_kafka_assign(rk_.get(), nullptr);
+    return;
+  }
+
+  RdKafkaPartitionListPtr list(rd_kafka_topic_partition_list_copy(partitions));
+  for (size_t i = 0; i < tps.size(); ++i) {
+    // An explicit start for every partition: RD_KAFKA_OFFSET_INVALID would make librdkafka fall back
+    // to the group offsets committed in Kafka, which are for monitoring only.
+    list->elems[i].offset = starts[i] ? starts[i]->value() : RD_KAFKA_OFFSET_BEGINNING;
+  }
+  // Eager protocol (Open() allows only `range`): the list is the whole new assignment.
+  const rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), list.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (sticky_.ok()) sticky_ = KafkaStatus(err, "cannot take the assigned partitions");
+    return;
+  }
+  std::vector<PartitionPosition> positions;
+  positions.reserve(tps.size());
+  for (size_t i = 0; i < tps.size(); ++i) {
+    PartitionState& st = State(tps[i]);
+    st.owned = true;
+    st.delivered = starts[i];
+    st.fetched = starts[i];
+    positions.push_back({tps[i], starts[i]});
+  }
+  std::sort(positions.begin(), positions.end(),
+            [](const PartitionPosition& a, const PartitionPosition& b) { return a.tp < b.tp; });
+  if (listener_ != nullptr) listener_->OnPartitionsAssigned(positions);
+}
+
+void KafkaSource::Revoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
+  ++counters_.revocations;
+  std::vector<TopicPartition> tps = ToTopicPartitions(partitions);
+  // Tell the owner only about partitions it was told it had (an assignment refused by Assign() is
+  // still revoked by the group later).
+  std::erase_if(tps, [&](const TopicPartition& tp) {
+    const PartitionState* st = FindState(tp);
+    return st == nullptr || !st->owned;
+  });
+  std::sort(tps.begin(), tps.end());
+  DropPending(tps);
+  if (listener_ != nullptr && !tps.empty()) listener_->OnPartitionsRevoked(tps, lost);
+  rd_kafka_assign(rk_.get(), nullptr);
+  for (const TopicPartition& tp : tps) State(tp) = PartitionState{};
+}
+
+void KafkaSource::DropPending(const std::vector<TopicPartition>& tps) {
+  if (tps.empty()) return;
+  size_t kept = 0;
+  for (size_t i = 0; i < records_.size(); ++i) {
+    const TopicPartition tp{records_[i].topic, records_[i].partition};
+    if (std::binary_search(tps.begin(), tps.end(), tp)) {
+      rd_kafka_message_destroy(messages_[i]);
+      ++counters_.stale_dropped;
+    } else {
+      records_[kept] = records_[i];
+      messages_[kept] = messages_[i];
+      ++kept;
+    }
+  }
+  records_.resize(kept);
+  messages_.resize(kept);
+  for (const TopicPartition& tp : tps) {
+    PartitionState& st = State(tp);
+    st.fetched = st.delivered;
+  }
+}
+
+// --- state --------------------------------------------------------------------------------------
+
+KafkaSource::PartitionState& KafkaSource::State(const TopicPartition& tp) {
+  auto& v = parts_[static_cast<size_t>(tp.topic)];
+  const auto p = static_cast<size_t>(tp.partition.value());
+  if (p >= v.size()) v.resize(p + 1);
+  return v[p];
+}
+
+const KafkaSource::PartitionState* KafkaSource::FindState(const TopicPartition& tp) const {
+  const auto& v = parts_[static_cast<size_t>(tp.topic)];
+  if (tp.partition.value() < 0 || static_cast<size_t>(tp.partition.value()) >= v.size()) return nullptr;
+  return &v[static_cast<size_t>(tp.partition.value())];
+}
+
+std::optional<Topic> KafkaSource::TopicOf(rd_kafka_topic_t* rkt) {
+  for (const auto& [k, t] : topic_cache_) {
+    if (k == rkt) return t;
+  }
+  const auto t = options_.kafka.topics.Find(rd_kafka_topic_name(rkt));
+  // Messages hold a reference to their topic handle, and librdkafka keeps one handle per topic for
+  // the consumer's life, so the pointer is a stable key.
+  if (t) topic_cache_.emplace_back(rkt, *t);
+  return t;
+}
+
+std::vector<TopicPartition> KafkaSource::Assignment() const {
+  std::vector<TopicPartition> out;
+  for (size_t t = 0; t < kTopicCount; ++t) {
+    for (size_t p = 0; p < parts_[t].size(); ++p) {
+      if (parts_[t][p].owned) out.push_back({static_cast<Topic>(t), PartitionId(static_cast<int32_t>(p))});
+    }
+  }
+  return out;
+}
+
+std::vector<PartitionPosition> KafkaSource::Positions() const {
+  std::vector<PartitionPosition> out;
+  for (size_t t = 0; t < kTopicCount; ++t) {
+    for (size_t p = 0; p < parts_[t].size(); ++p) {
+      if (parts_[t][p].owned) {
+        out.push_back({{static_cast<Topic>(t), PartitionId(static_cast<int32_t>(p))}, parts_[t][p].delivered});
+      }
+    }
+  }
+  return out;
+}
+
+std::string KafkaSource::member_id() const {
+  char* id = rd_kafka_memberid(rk_.get());
+  if (id == nullptr) return "";
+  std::string s(id);
+  rd_kafka_mem_free(rk_.get(), id);
+  return s;
+}
+
+std::string KafkaSource::Describe() const {
+  return "kafka " + options_.kafka.bootstrap_servers + " group " + options_.group_id;
+}
+
+// --- reading ------------------------------------------------------------------------------------
+
+void KafkaSource::ReleaseBatch() {
+  for (rd_kafka_message_t* m : messages_) rd_kafka_message_destroy(m);
+  messages_.clear();
+  records_.clear();
+}
+
+Status KafkaSource::OnMessageError(const rd_kafka_message_t* m) {
+  const rd_kafka_resp_err_t err = m->err;
+  std::string where;
+  if (m->rkt != nullptr) {
+    where = std::string(rd_kafka_topic_name(m->rkt)) + "[" + std::to_string(m->partition) + "]";
+  }
+  const std::string detail = rd_kafka_message_errstr(m);
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+      return Status::OK();
+    case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
+    case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
+      return Status::Corruption("cannot resume " + where + ": the checkpointed offset is not in Kafka any more (" +
+                                detail +
+                                "); records were deleted by retention or the topic was recreated, so resuming "
+                                "would silently skip data. Start over from an empty checkpoint, or raise retention");
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+      return KafkaStatus(err, "reading " + (where.empty() ? std::string("the topics") : where), detail);
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+      return KafkaStatus(err, "reading from Kafka as group " + options_.group_id, detail);
+    case RD_KAFKA_RESP_ERR__FATAL: {
+      char buf[512];
+      const rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk_.get(), buf, sizeof buf);
+      return Status::Unavailable("the Kafka consumer hit a fatal error (" + std::string(rd_kafka_err2name(orig)) + ": " +
+                                 buf + "); restart it");
+    }
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__RESOLVE:
+      if (!unreachable_since_) unreachable_since_ = steady_clock::now();
+      ++counters_.transport_errors;
+      return Status::OK();
+    default:
+      // Everything else (timeouts, leader changes, coordinator moves) librdkafka retries by itself.
+      ++counters_.transport_errors;
+      return Status::OK();
+  }
+}
+
+Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records, std::chrono::milliseconds timeout) {
+  ReleaseBatch();
+  if (closed_) return Status::Aborted("the Kafka source is closed");
+  if (!sticky_.ok()) return sticky_;
+  if (max_records == 0) return Status::InvalidArgument("Poll needs room for at least one record");
+  ++counters_.polls;
+  const auto deadline = steady_clock::now() + timeout;
+  bool first = true;
+  while (records_.size() < max_records) {
+    int wait_ms = 0;
+    if (records_.empty()) {
+      wait_ms = ToTimeoutMs(deadline);
+      if (wait_ms == 0 && !first) break;
+    }
+    first = false;
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), wait_ms);
+    if (!sticky_.ok()) {  // set by a rebalance callback served inside consumer_poll
+      if (m != nullptr) rd_kafka_message_destroy(m);
+      break;
+    }
+    if (m == nullptr) {
+      if (!records_.empty()) break;
+      continue;
+    }
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      Status s = OnMessageError(m);
+      rd_kafka_message_destroy(m);
+      if (!s.ok()) {
+        sticky_ = s;
+        break;
+      }
+      continue;
+    }
+    const std::optional<Topic> topic = TopicOf(m->rkt);
+    PartitionState* st = nullptr;
+    if (topic && m->partition >= 0) {
+      auto& states = parts_[static_cast<size_t>(*topic)];
+      if (static_cast<size_t>(m->partition) < states.size()) st = &states[static_cast<size_t>(m->partition)];
+    }
+    // Not ours any more, from before a seek, or paused (fetched before the pause took effect; Resume
+    // seeks back to the position): whoever reads the partition next reads it from its position.
+    if (st == nullptr || !st->owned || st->paused || (st->fetched && m->offset < st->fetched->value())) {
+      rd_kafka_message_destroy(m);
+      ++counters_.stale_dropped;
+      continue;
+    }
+    st->fetched = SourcePosition(m->offset + 1);
+    SourceRecord& r = records_.emplace_back();
+    r.topic = *topic;
+    r.partition = PartitionId(m->partition);
+    r.position = SourcePosition(m->offset);
+    r.key = m->key != nullptr ? std::string_view(static_cast<const char*>(m->key), m->key_len) : std::string_view();
+    r.value =
+        m->payload != nullptr ? std::string_view(static_cast<const char*>(m->payload), m->len) : std::string_view();
+    rd_kafka_timestamp_type_t ts_type;
+    const int64_t ts_ms = rd_kafka_message_timestamp(m, &ts_type);
+    if (ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts_ms >= 0) {
+      r.source_time = EventTime(std::chrono::milliseconds(ts_ms));
+    } else {
+      r.source_time.reset();
+    }
+    messages_.push_back(m);
+  }
+  if (!sticky_.ok()) {
+    // The batch is not handed out, so positions stay where the owner last saw them.
+    for (const SourceRecord& r : records_) {
+      PartitionState& st = State({r.topic, r.partition});
+      st.fetched = st.delivered;
+    }
+    ReleaseBatch();
+    return sticky_;
+  }
+  for (const SourceRecord& r : records_) {
+    PartitionState& st = State({r.topic, r.partition});
+    st.delivered = SourcePosition(r.position.value() + 1);
+    const auto t = static_cast<size_t>(r.topic);
+    ++counters_.records[t];
+    counters_.bytes[t] += r.key.size() + r.value.size();
+  }
+  if (records_.empty()) {
+    ++counters_.empty_polls;
+    if (unreachable_since_ && steady_clock::now() - *unreachable_since_ >= options_.unavailable_timeout) {
+      SC_RETURN_IF_ERROR(CheckReachable());
+    }
+  } else {
+    unreachable_since_.reset();
+  }
+  return std::span<const SourceRecord>(records_);
+}
+
+Status KafkaSource::CheckReachable() {
+  // Brokers only (no topics): a cheap round trip that succeeds once any broker answers again.
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 0, nullptr, &md, 1000);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_metadata_destroy(md);
+    unreachable_since_.reset();
+    return Status::OK();
+  }
+  return Status::Unavailable("cannot reach Kafka at " + options_.kafka.bootstrap_servers + " for more than " +
+                             Seconds(options_.unavailable_timeout) +
+                             ": is the broker running? (the consumer keeps retrying; positions are unchanged)");
+}
+
+Status KafkaSource::Seek(std::span<const PartitionPosition> positions) {
+  if (closed_) return Status::Aborted("the Kafka source is closed");
+  if (!sticky_.ok()) return sticky_;
+  RdKafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(positions.size())));
+  for (const PartitionPosition& p : positions) {
+    const PartitionState* st = FindState(p.tp);
+    if (st == nullptr || !st->owned) {
+      return Status::InvalidArgument("cannot seek " + ToString(p.tp, options_.kafka.topics) +
+                                     ": this member does not own it");
+    }
+    if (p.next && p.next->value() < 0) {
+      return Status::InvalidArgument("cannot seek " + ToString(p.tp, options_.kafka.topics) + " to " +
+                                     std::to_string(p.next->value()));
+    }
+    rd_kafka_topic_partition_t* e = rd_kafka_topic_partition_list_add(
+        list.get(), options_.kafka.topics[p.tp.topic].c_str(), p.tp.partition.value());
+    e->offset = p.next ? p.next->value() : RD_KAFKA_OFFSET_BEGINNING;
+  }
+  if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_.get(), list.get(),
+                                                     static_cast<int>(options_.request_timeout.count()))) {
+    Status s = KafkaStatus(rd_kafka_error_code(e), "cannot seek", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return s;
+  }
+  for (int i = 0; i < list->cnt; ++i) {
+    if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return KafkaStatus(list->elems[i].err, "cannot seek " + std::string(list->elems[i].topic) + "[" +
+                                                 std::to_string(list->elems[i].partition) + "]");
+    }
+  }
+  for (const PartitionPosition& p : positions) {
+    PartitionState& st = State(p.tp);
+    st.delivered = p.next;
+    st.fetched = p.next;
+  }
+  return Status::OK();
+}
+
+Result<RdKafkaPartitionListPtr> KafkaSource::OwnedList(std::span<const TopicPartition> partitions,
+                                                       std::string_view what) const {
+  RdKafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (const TopicPartition& tp : partitions) {
+    const PartitionState* st = FindState(tp);
+    if (st == nullptr || !st->owned) {
+      return Status::InvalidArgument("cannot " + std::string(what) + " " + ToString(tp, options_.kafka.topics) +
+                                     ": this member does not own it");
+    }
+    rd_kafka_topic_partition_list_add(list.get(), options_.kafka.topics[tp.topic].c_str(), tp.partition.value());
+  }
+  return list;
+}
+
+Status KafkaSource::Pause(std::span<const TopicPartition> partitions) {
+  if (closed_) return Status::Aborted("the Kafka source is closed");
+  SC_ASSIGN_OR_RETURN(RdKafkaPartitionListPtr list, OwnedList(partitions, "pause"));
+  SC_RETURN_IF_ERROR(KafkaStatus(rd_kafka_pause_partitions(rk_.get(), list.get()), "cannot pause partitions"));
+  for (const TopicPartition& tp : partitions) {
+    PartitionState& st = State(tp);
+    st.paused = true;
+    st.fetched = st.delivered;
+  }
+  return Status::OK();
+}
+
+Status KafkaSource::Resume(std::span<const TopicPartition> partitions) {
+  if (closed_) return Status::Aborted("the Kafka source is closed");
+  SC_ASSIGN_OR_RETURN(RdKafkaPartitionListPtr list, OwnedList(partitions, "resume"));
+  // Records fetched while paused were dropped, so restart the fetch at the position.
+  std::vector<PartitionPosition> here;
+  for (const TopicPartition& tp : partitions) here.push_back({tp, State(tp).delivered});
+  for (const TopicPartition& tp : partitions) State(tp).paused = false;
+  SC_RETURN_IF_ERROR(Seek(here));
+  return KafkaStatus(rd_kafka_resume_partitions(rk_.get(), list.get()), "cannot resume partitions");
+}
+
+std::vector<PartitionLag> KafkaSource::Lag() {
+  std::vector<PartitionLag> out;
+  for (const PartitionPosition& p : Positions()) {
+    PartitionLag lag{p.tp, p.next, std::nullopt, std::nullopt};
+    int64_t low = -1, high = -1;
+    if (rd_kafka_get_watermark_offsets(rk_.get(), options_.kafka.topics[p.tp.topic].c_str(), p.tp.partition.value(),
+                                       &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        high >= 0) {
+      lag.end = SourcePosition(high);
+      if (p.next) {
+        lag.records_behind = std::max<int64_t>(0, high - p.next->value());
+      } else if (low >= 0) {
+        lag.records_behind = high - low;
+      }
+    }
+    out.push_back(lag);
+  }
+  return out;
+}
+
+Result<std::vector<PartitionLag>> KafkaSource::QueryLag() {
+  std::vector<PartitionLag> out;
+  for (const PartitionPosition& p : Positions()) {
+    int64_t low = -1, high = -1;
+    const rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk_.get(), options_.kafka.topics[p.tp.topic].c_str(), p.tp.partition.value(),
+                                         &low, &high, static_cast<int>(options_.request_timeout.count()));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return KafkaStatus(err, "cannot read the end offset of " + ToString(p.tp, options_.kafka.topics));
+    }
+    PartitionLag lag{p.tp, p.next, SourcePosition(high), std::nullopt};
+    lag.records_behind = p.next ? std::max<int64_t>(0, high - p.next->value()) : high - low;
+    out.push_back(lag);
+  }
+  return out;
+}
+
+Status KafkaSource::PublishPositions() {
+  if (closed_) return Status::Aborted("the Kafka source is closed");
+  RdKafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(0));
+  for (const PartitionPosition& p : Positions()) {
+    if (!p.next) continue;
+    rd_kafka_topic_partition_list_add(list.get(), options_.kafka.topics[p.tp.topic].c_str(), p.tp.partition.value())
+        ->offset = p.next->value();
+  }
+  if (list->cnt == 0) return Status::OK();
+  // Asynchronous: the result lands in CommitTrampoline during a later Poll.
+  return KafkaStatus(rd_kafka_commit(rk_.get(), list.get(), 1), "cannot publish positions to group " + options_.group_id);
+}
+
+Status KafkaSource::Close() {
+  if (closed_ || rk_ == nullptr) return Status::OK();
+  ReleaseBatch();
+  closing_ = true;
+  Status result;
+  const auto deadline = steady_clock::now() + options_.close_timeout;
+  // Leave the group first and serve the revocation like any other, from the consumer queue: librdkafka
+  // can hang when an assignment is being handled while the consumer closes (upstream issues 4041,
+  // 4527, 4884), and with nothing assigned the close below has nothing to revoke.
+  if (rd_kafka_unsubscribe(rk_.get()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    while (!Assignment().empty() && steady_clock::now() < deadline) {
+      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), 100)) {
+        rd_kafka_message_destroy(m);  // not returned to anyone: the next owner reads it
+        ++counters_.stale_dropped;
+      }
+    }
+  }
+  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk_.get()));
+  if (rd_kafka_error_t* e = rd_kafka_consumer_close_queue(rk_.get(), queue.get())) {
+    result = KafkaStatus(rd_kafka_error_code(e), "closing the Kafka consumer", rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+  } else {
+    while (!rd_kafka_consumer_closed(rk_.get())) {
+      if (steady_clock::now() >= deadline) {
+        result = Status::Timeout("leaving consumer group " + options_.group_id + " did not finish within " +
+                                 Seconds(options_.close_timeout) +
+                                 "; the group hands this member's partitions on after its session timeout");
+        break;
+      }
+      // With a rebalance callback configured, librdkafka serves the revocation through it; should it
+      // come back as an event instead, handle it the same way.
+      rd_kafka_event_t* ev = rd_kafka_queue_poll(queue.get(), 100);
+      if (ev == nullptr) continue;
+      if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
+        OnRebalance(rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev));
+      }
+      rd_kafka_event_destroy(ev);
+    }
+  }
+  // Whatever was not revoked through the group (close timed out, or never joined) is gone as well; the
+  // owner cannot know whether another member already has it, so it counts as lost.
+  std::vector<TopicPartition> left = Assignment();
+  if (!left.empty()) {
+    ++counters_.revocations;
+    if (listener_ != nullptr) listener_->OnPartitionsRevoked(left, /*lost=*/true);
+    for (const TopicPartition& tp : left) State(tp) = PartitionState{};
+  }
+  closed_ = true;
+  return result;
+}
+
+}  // namespace smartcity

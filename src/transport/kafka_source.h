@@ -1,0 +1,131 @@
+// KafkaSource: an EventSource that is one member of a Kafka consumer group reading the five topics
+// (docs/kafka_source.md).
+//
+//  - Assignment: the `range` assignor, eager protocol. With every topic at the same partition count
+//    and every member subscribed to the same topics, range gives each member the same partition
+//    numbers of every topic: partition p of all five topics lives in one member, so one member sees
+//    every event of a vehicle (co-partitioning). Open() refuses topics whose partition counts differ,
+//    and every assignment is checked: one that is not co-partitioned stops the source.
+//  - Offsets: enable.auto.commit=false, enable.auto.offset.store=false. Start positions come from the
+//    PositionStore on every assignment; a partition with no checkpoint starts at the earliest retained
+//    offset, never at a group offset committed in Kafka. auto.offset.reset=error: a checkpointed offset
+//    that Kafka no longer has (retention, topic recreated) is an error, never a silent skip.
+//  - Reads: rd_kafka_consumer_poll in a loop filling a batch up to N records or a timeout; the
+//    librdkafka messages are kept until the next Poll so keys and values are borrowed, not copied.
+//  - Failures: Open() waits a bounded time for the cluster and the topics; Poll() reports an
+//    unreachable cluster after `unavailable_timeout` (kUnavailable, retryable) instead of blocking.
+//
+// Ownership: owns the librdkafka consumer handle; `store` and `listener` are borrowed and must outlive
+// the source. Thread-safety: one thread (EventSource contract); callbacks run on it inside Poll/Close.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "transport/event_source.h"
+#include "transport/kafka_client.h"
+
+namespace smartcity {
+
+struct KafkaSourceOptions {
+  KafkaOptions kafka;  // bootstrap servers, client id, topic names, extra -X properties
+  std::string group_id = "smartcity-stream";
+  // The streams to read; all five by default. Co-partitioning is required among these.
+  std::vector<Topic> topics{kAllTopics.begin(), kAllTopics.end()};
+  // How long Open() waits for the cluster to answer and for the topics to exist.
+  std::chrono::milliseconds connect_timeout{10'000};
+  // How long the cluster may be unreachable before Poll() reports it (kUnavailable).
+  std::chrono::milliseconds unavailable_timeout{30'000};
+  // Bound on Close(): revoking, leaving the group.
+  std::chrono::milliseconds close_timeout{10'000};
+  // Bound on a Seek() and on QueryLag() round trips.
+  std::chrono::milliseconds request_timeout{10'000};
+};
+
+class KafkaSource final : public EventSource {
+ public:
+  // Connects, checks that the topics exist with equal partition counts, and subscribes. Partitions
+  // arrive in a later Poll (after the group's join round), through `store` and `listener`.
+  // `listener` may be null. Errors: kInvalidArgument (bad option/property, topics with different
+  // partition counts), kNotFound (a topic is missing), kUnavailable/kTimeout (cluster unreachable).
+  static Result<std::unique_ptr<KafkaSource>> Open(const KafkaSourceOptions& options, PositionStore& store,
+                                                   RebalanceListener* listener);
+  ~KafkaSource() override;
+  KafkaSource(const KafkaSource&) = delete;
+  KafkaSource& operator=(const KafkaSource&) = delete;
+
+  PositionKind position_kind() const override { return PositionKind::kKafkaOffset; }
+  Result<std::span<const SourceRecord>> Poll(size_t max_records, std::chrono::milliseconds timeout) override;
+  std::vector<TopicPartition> Assignment() const override;
+  std::vector<PartitionPosition> Positions() const override;
+  Status Seek(std::span<const PartitionPosition> positions) override;
+  Status Pause(std::span<const TopicPartition> partitions) override;
+  Status Resume(std::span<const TopicPartition> partitions) override;
+  std::vector<PartitionLag> Lag() override;
+  const SourceCounters& counters() const override { return counters_; }
+  Status PublishPositions() override;
+  Status Close() override;
+  std::string Describe() const override;
+
+  // Lag from a fresh round trip to each partition's leader (exact; Lag() uses the ends last seen).
+  Result<std::vector<PartitionLag>> QueryLag();
+  // The number of partitions each subscribed topic had at Open().
+  int32_t partition_count() const { return partition_count_; }
+  // This member's id in the group ("" before the first join).
+  std::string member_id() const;
+
+ private:
+  struct PartitionState {
+    bool owned = false;
+    bool paused = false;
+    std::optional<SourcePosition> delivered;  // after the last record returned by Poll
+    std::optional<SourcePosition> fetched;    // after the last record put into the batch being built
+  };
+
+  KafkaSource(KafkaSourceOptions options, PositionStore& store, RebalanceListener* listener);
+  Status Start();
+  Status CheckTopics();
+  static void RebalanceTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                  rd_kafka_topic_partition_list_t* partitions, void* opaque);
+  static void ErrorTrampoline(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  static void CommitTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                               rd_kafka_topic_partition_list_t* offsets, void* opaque);
+  void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
+  void Assign(rd_kafka_topic_partition_list_t* partitions);
+  void Revoke(rd_kafka_topic_partition_list_t* partitions, bool lost);
+  // Drops the not-yet-returned records of the given partitions from the batch being built.
+  void DropPending(const std::vector<TopicPartition>& tps);
+  void ReleaseBatch();
+  // Handles a message that carries an error; a non-OK result stops the source.
+  Status OnMessageError(const rd_kafka_message_t* m);
+  std::optional<Topic> TopicOf(rd_kafka_topic_t* rkt);
+  std::vector<TopicPartition> ToTopicPartitions(const rd_kafka_topic_partition_list_t* list) const;
+  PartitionState& State(const TopicPartition& tp);
+  const PartitionState* FindState(const TopicPartition& tp) const;
+  Status CheckReachable();
+  // Checks that every partition is owned; builds the librdkafka list of them.
+  Result<RdKafkaPartitionListPtr> OwnedList(std::span<const TopicPartition> partitions, std::string_view what) const;
+
+  KafkaSourceOptions options_;
+  PositionStore& store_;
+  RebalanceListener* listener_;
+  RdKafkaPtr rk_;
+  int32_t partition_count_ = 0;
+  bool closed_ = false;
+  bool closing_ = false;  // inside Close(): assignments are declined
+  Status sticky_;  // first fatal error; every later Poll returns it
+  // Per topic, indexed by partition number; grows if partitions are added.
+  std::array<std::vector<PartitionState>, kTopicCount> parts_;
+  std::vector<std::pair<rd_kafka_topic_t*, Topic>> topic_cache_;
+  // The batch: records_[i] borrows from messages_[i].
+  std::vector<SourceRecord> records_;
+  std::vector<rd_kafka_message_t*> messages_;
+  SourceCounters counters_;
+  std::optional<std::chrono::steady_clock::time_point> unreachable_since_;
+  uint64_t commit_failures_ = 0;
+};
+
+}  // namespace smartcity

@@ -1,0 +1,380 @@
+// KafkaSource against librdkafka's in-process mock cluster: the real consumer-group protocol
+// (join, sync, range assignment, fetch) without a JVM. The real-broker proofs are in kafka_source_itest.cc.
+#include "transport/kafka_source.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include "transport/kafka_source_testutil.h"
+
+namespace smartcity {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+TopicPartition TP(Topic t, int32_t p) { return {t, PartitionId(p)}; }
+
+struct Cluster {
+  std::unique_ptr<MockKafkaCluster> mock;
+  std::vector<TestRecord> records;
+};
+
+Cluster StartCluster(int32_t partitions, int devices, int per_device) {
+  Cluster c;
+  auto mock = MockKafkaCluster::Start();
+  EXPECT_TRUE(mock.ok()) << mock.status().message();
+  c.mock = std::move(mock).value();
+  for (Topic t : kAllTopics) EXPECT_TRUE(c.mock->CreateTopic(std::string(DefaultTopicName(t)), partitions).ok());
+  c.records = MakeTestRecords(devices, per_device, partitions);
+  Status s = ProduceTestRecords(c.mock->bootstrap(), c.records);
+  EXPECT_TRUE(s.ok()) << s.message();
+  return c;
+}
+
+KafkaSourceOptions Options(const std::string& bootstrap, const std::string& group) {
+  KafkaSourceOptions o;
+  o.kafka.bootstrap_servers = bootstrap;
+  o.group_id = group;
+  o.connect_timeout = milliseconds(5000);
+  // The mock cluster's group coordinator: keep joins quick.
+  o.kafka.properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
+  return o;
+}
+
+// What a partition holds, in offset order, as produced.
+std::map<TopicPartition, std::vector<std::string>> ExpectedByPartition(const std::vector<TestRecord>& records) {
+  std::map<TopicPartition, std::vector<std::string>> m;
+  for (const TestRecord& r : records) m[TP(r.topic, r.partition)].push_back(r.value);
+  return m;
+}
+
+struct Read {
+  std::string key;
+  std::string value;
+  bool has_time;
+};
+
+// Polls until `want` records arrived in total or the deadline passes.
+void PollUntil(std::vector<KafkaSource*> sources, size_t want, std::map<std::tuple<Topic, int32_t, int64_t>, Read>& got,
+               size_t max_batch, milliseconds limit = milliseconds(30000), int* duplicates = nullptr) {
+  const auto deadline = steady_clock::now() + limit;
+  size_t n = got.size();
+  while (n < want && steady_clock::now() < deadline) {
+    for (KafkaSource* s : sources) {
+      auto batch = s->Poll(max_batch, milliseconds(50));
+      ASSERT_TRUE(batch.ok()) << batch.status().message();
+      ASSERT_LE(batch->size(), max_batch);
+      for (const SourceRecord& r : *batch) {
+        auto [it, fresh] = got.emplace(std::make_tuple(r.topic, r.partition.value(), r.position.value()),
+                                       Read{std::string(r.key), std::string(r.value), r.source_time.has_value()});
+        if (!fresh && duplicates != nullptr) ++*duplicates;
+        if (fresh) ++n;
+      }
+    }
+  }
+}
+
+TEST(KafkaSourceTest, ReadsEveryRecordOnceInBatches) {
+  Cluster c = StartCluster(3, 12, 20);  // 12 devices x 20 x 5 topics = 1200 records
+  MemoryCheckpoint ckpt;
+  auto src = KafkaSource::Open(Options(c.mock->bootstrap(), "g-read"), ckpt, &ckpt);
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  ckpt.Attach(src->get());
+  EXPECT_EQ((*src)->partition_count(), 3);
+  std::map<std::tuple<Topic, int32_t, int64_t>, Read> got;
+  int duplicates = 0;
+  PollUntil({src->get()}, c.records.size(), got, 37, milliseconds(30000), &duplicates);
+  ASSERT_EQ(got.size(), c.records.size());
+  EXPECT_EQ(duplicates, 0);
+  for (const auto& [tp, values] : ExpectedByPartition(c.records)) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      auto it = got.find({tp.topic, tp.partition.value(), static_cast<int64_t>(i)});
+      ASSERT_NE(it, got.end());
+      EXPECT_EQ(it->second.value, values[i]);
+      EXPECT_EQ(it->second.key.substr(0, 8), "vehicle-");
+      EXPECT_TRUE(it->second.has_time);
+    }
+  }
+  // One assignment of all 15 partitions from the earliest offset; positions at the ends; no lag.
+  ASSERT_EQ(ckpt.assigned.size(), 1u);
+  EXPECT_EQ(ckpt.assigned[0].size(), 15u);
+  for (const auto& p : ckpt.assigned[0]) EXPECT_FALSE(p.next.has_value());
+  const auto expected = ExpectedByPartition(c.records);
+  for (const PartitionPosition& p : (*src)->Positions()) {
+    ASSERT_TRUE(p.next.has_value());
+    EXPECT_EQ(p.next->value(), static_cast<int64_t>(expected.at(p.tp).size()));
+  }
+  auto lag = (*src)->QueryLag();
+  ASSERT_TRUE(lag.ok()) << lag.status().message();
+  for (const PartitionLag& l : *lag) EXPECT_EQ(l.records_behind, 0) << ToString(l.tp, TopicNames{});
+  EXPECT_EQ((*src)->counters().TotalRecords(), c.records.size());
+  EXPECT_GT((*src)->counters().TotalBytes(), 0u);
+  const std::vector<PartitionPosition> before_close = (*src)->Positions();
+  ASSERT_TRUE((*src)->Close().ok());
+  ASSERT_EQ(ckpt.revoked.size(), 1u);
+  EXPECT_FALSE(ckpt.revoked_lost[0]);
+  EXPECT_EQ(ckpt.revoked[0].size(), 15u);
+  EXPECT_EQ(ckpt.positions_at_revoke[0], before_close);  // the owner checkpoints what it was given
+  EXPECT_TRUE((*src)->Assignment().empty());
+  EXPECT_EQ((*src)->Poll(10, milliseconds(0)).status().kind(), ErrorKind::kAborted);
+}
+
+TEST(KafkaSourceTest, StartsFromCheckpointedPositionsNotGroupOffsets) {
+  Cluster c = StartCluster(2, 4, 10);
+  const auto expected = ExpectedByPartition(c.records);
+  MemoryCheckpoint ckpt;
+  const PartitionPosition saved[] = {{TP(Topic::kVehicle, 0), SourcePosition(7)},
+                                     {TP(Topic::kGps, 1), SourcePosition(3)}};
+  ckpt.Save(saved);
+  {
+    // Another run of the same group committed offsets at the very end: they must be ignored.
+    MemoryCheckpoint ignored;
+    auto first = KafkaSource::Open(Options(c.mock->bootstrap(), "g-ckpt"), ignored, &ignored);
+    ASSERT_TRUE(first.ok());
+    std::map<std::tuple<Topic, int32_t, int64_t>, Read> all;
+    PollUntil({first->get()}, c.records.size(), all, 500);
+    ASSERT_EQ(all.size(), c.records.size());
+    ASSERT_TRUE((*first)->PublishPositions().ok());
+    (*first)->Poll(1, milliseconds(200)).status().ok();  // serve the commit result
+    ASSERT_TRUE((*first)->Close().ok());
+  }
+  auto src = KafkaSource::Open(Options(c.mock->bootstrap(), "g-ckpt"), ckpt, &ckpt);
+  ASSERT_TRUE(src.ok());
+  const size_t want = c.records.size() - 7 - 3;
+  std::map<std::tuple<Topic, int32_t, int64_t>, Read> got;
+  PollUntil({src->get()}, want, got, 100);
+  ASSERT_EQ(got.size(), want);
+  std::map<TopicPartition, int64_t> first_offset;
+  for (const auto& [k, v] : got) {
+    const TopicPartition tp = TP(std::get<0>(k), std::get<1>(k));
+    if (!first_offset.contains(tp)) first_offset[tp] = std::get<2>(k);
+  }
+  EXPECT_EQ(first_offset[TP(Topic::kVehicle, 0)], 7);
+  EXPECT_EQ(first_offset[TP(Topic::kGps, 1)], 3);
+  EXPECT_EQ(first_offset[TP(Topic::kWeather, 0)], 0);
+  ASSERT_EQ(ckpt.assigned.size(), 1u);
+  for (const PartitionPosition& p : ckpt.assigned[0]) {
+    if (p.tp == TP(Topic::kVehicle, 0)) {
+      EXPECT_EQ(p.next, SourcePosition(7));
+    }
+  }
+}
+
+TEST(KafkaSourceTest, SeekMovesOwnedPartitionsAndRefusesOthers) {
+  Cluster c = StartCluster(2, 4, 10);
+  EarliestPositions earliest;
+  auto src = KafkaSource::Open(Options(c.mock->bootstrap(), "g-seek"), earliest, nullptr);
+  ASSERT_TRUE(src.ok());
+  std::map<std::tuple<Topic, int32_t, int64_t>, Read> got;
+  PollUntil({src->get()}, c.records.size(), got, 1000);
+  ASSERT_EQ(got.size(), c.records.size());
+  const auto expected = ExpectedByPartition(c.records);
+  const size_t gps1 = expected.at(TP(Topic::kGps, 1)).size();
+  ASSERT_GT(gps1, 5u);
+  const PartitionPosition back[] = {{TP(Topic::kGps, 1), SourcePosition(5)}};
+  ASSERT_TRUE((*src)->Seek(back).ok());
+  std::vector<int64_t> again;
+  const auto deadline = steady_clock::now() + milliseconds(15000);
+  while (again.size() < gps1 - 5 && steady_clock::now() < deadline) {
+    auto batch = (*src)->Poll(100, milliseconds(100));
+    ASSERT_TRUE(batch.ok());
+    for (const SourceRecord& r : *batch) {
+      EXPECT_EQ(TP(r.topic, r.partition.value()), TP(Topic::kGps, 1));
+      again.push_back(r.position.value());
+    }
+  }
+  ASSERT_EQ(again.size(), gps1 - 5);
+  for (size_t i = 0; i < again.size(); ++i) EXPECT_EQ(again[i], static_cast<int64_t>(5 + i));
+  const PartitionPosition foreign[] = {{TP(Topic::kGps, 9), SourcePosition(0)}};
+  EXPECT_EQ((*src)->Seek(foreign).kind(), ErrorKind::kInvalidArgument);
+
+  // Pause: rewind two partitions, pause one; only the other is read until Resume, which continues
+  // the paused one at its position.
+  const PartitionPosition rewind[] = {{TP(Topic::kVehicle, 0), SourcePosition(0)}, {TP(Topic::kGps, 0), SourcePosition(0)}};
+  ASSERT_TRUE((*src)->Seek(rewind).ok());
+  const TopicPartition gps0[] = {TP(Topic::kGps, 0)};
+  ASSERT_TRUE((*src)->Pause(gps0).ok());
+  const size_t vehicle0 = expected.at(TP(Topic::kVehicle, 0)).size();
+  const size_t gps0_size = expected.at(TP(Topic::kGps, 0)).size();
+  std::map<TopicPartition, std::vector<int64_t>> seen;
+  auto read_until = [&](const TopicPartition& tp, size_t n) {
+    const auto until = steady_clock::now() + milliseconds(15000);
+    while (seen[tp].size() < n && steady_clock::now() < until) {
+      auto batch = (*src)->Poll(100, milliseconds(100));
+      ASSERT_TRUE(batch.ok());
+      for (const SourceRecord& r : *batch) seen[TP(r.topic, r.partition.value())].push_back(r.position.value());
+    }
+  };
+  read_until(TP(Topic::kVehicle, 0), vehicle0);
+  EXPECT_EQ(seen[TP(Topic::kVehicle, 0)].size(), vehicle0);
+  EXPECT_TRUE(seen[TP(Topic::kGps, 0)].empty());
+  ASSERT_TRUE((*src)->Resume(gps0).ok());
+  read_until(TP(Topic::kGps, 0), gps0_size);
+  ASSERT_EQ(seen[TP(Topic::kGps, 0)].size(), gps0_size);
+  for (size_t i = 0; i < gps0_size; ++i) EXPECT_EQ(seen[TP(Topic::kGps, 0)][i], static_cast<int64_t>(i));
+}
+
+// Two members of one group: the range assignor gives each the same partition numbers of all five
+// topics; with checkpoint-on-revoke, every record is read once in total even across the rebalances
+// of B joining and then A leaving.
+TEST(KafkaSourceTest, TwoMembersShareCopartitionedPartitionsAndHandOver) {
+  Cluster c = StartCluster(4, 40, 10);  // 2000 records
+  MemoryCheckpoint shared;
+  MemoryCheckpoint a_ckpt(&shared), b_ckpt(&shared);
+  auto a = KafkaSource::Open(Options(c.mock->bootstrap(), "g-two"), a_ckpt, &a_ckpt);
+  ASSERT_TRUE(a.ok());
+  a_ckpt.Attach(a->get());
+  std::map<std::tuple<Topic, int32_t, int64_t>, Read> got;
+  int duplicates = 0;
+  PollUntil({a->get()}, 300, got, 50, milliseconds(30000), &duplicates);  // A alone reads a part
+  ASSERT_GE(got.size(), 300u);
+  auto b = KafkaSource::Open(Options(c.mock->bootstrap(), "g-two"), b_ckpt, &b_ckpt);
+  ASSERT_TRUE(b.ok());
+  b_ckpt.Attach(b->get());
+  // Poll both (slowly, 10 per batch) until the group settles with both members owning partitions.
+  const auto deadline = steady_clock::now() + milliseconds(30000);
+  while (steady_clock::now() < deadline && ((*a)->Assignment().empty() || (*b)->Assignment().empty())) {
+    for (KafkaSource* s : {a->get(), b->get()}) {
+      auto batch = s->Poll(10, milliseconds(50));
+      ASSERT_TRUE(batch.ok()) << batch.status().message();
+      for (const SourceRecord& r : *batch) {
+        if (!got.emplace(std::make_tuple(r.topic, r.partition.value(), r.position.value()),
+                         Read{std::string(r.key), std::string(r.value), true})
+                 .second) {
+          ++duplicates;
+        }
+      }
+    }
+  }
+  ASSERT_FALSE((*a)->Assignment().empty());
+  ASSERT_FALSE((*b)->Assignment().empty());
+  for (KafkaSource* s : {a->get(), b->get()}) {
+    std::map<Topic, std::set<int32_t>> by_topic;
+    for (const TopicPartition& tp : s->Assignment()) by_topic[tp.topic].insert(tp.partition.value());
+    ASSERT_EQ(by_topic.size(), kTopicCount);
+    for (const auto& [t, parts] : by_topic) EXPECT_EQ(parts, by_topic.begin()->second) << "not co-partitioned";
+    EXPECT_EQ(by_topic.begin()->second.size(), 2u);
+  }
+  const std::vector<TopicPartition> a_assignment = (*a)->Assignment();
+  const std::set<TopicPartition> a_parts(a_assignment.begin(), a_assignment.end());
+  for (const TopicPartition& tp : (*b)->Assignment()) EXPECT_FALSE(a_parts.contains(tp));
+  // A was revoked (eager) when B joined and checkpointed then; B resumed from that checkpoint.
+  ASSERT_GE(a_ckpt.revoked.size(), 1u);
+  EXPECT_FALSE(a_ckpt.revoked_lost[0]);
+  // Read on in both, then A leaves: B takes over A's partitions from A's checkpoint.
+  PollUntil({a->get(), b->get()}, 1200, got, 25, milliseconds(30000), &duplicates);
+  ASSERT_TRUE((*a)->Close().ok());
+  PollUntil({b->get()}, c.records.size(), got, 200, milliseconds(30000), &duplicates);
+  EXPECT_EQ(got.size(), c.records.size());
+  EXPECT_EQ(duplicates, 0);
+  EXPECT_EQ((*b)->Assignment().size(), 20u);
+  ASSERT_FALSE(b_ckpt.assigned.empty());
+  EXPECT_EQ(b_ckpt.assigned.back().size(), 20u);
+  for (const PartitionPosition& p : b_ckpt.assigned.back()) {
+    // Every partition A had read from starts at A's checkpoint.
+    if (a_parts.contains(p.tp)) {
+      EXPECT_EQ(p.next, shared.Get(p.tp));
+    }
+  }
+}
+
+TEST(KafkaSourceTest, MissingTopicIsNotFoundWithinTheBound) {
+  auto mock = MockKafkaCluster::Start();
+  ASSERT_TRUE(mock.ok());
+  ASSERT_TRUE((*mock)->CreateTopic("vehicle_data", 2).ok());
+  KafkaSourceOptions o = Options((*mock)->bootstrap(), "g-missing");
+  o.connect_timeout = milliseconds(1500);
+  EarliestPositions earliest;
+  const auto start = steady_clock::now();
+  auto src = KafkaSource::Open(o, earliest, nullptr);
+  ASSERT_FALSE(src.ok());
+  EXPECT_LT(steady_clock::now() - start, milliseconds(10000));
+  EXPECT_EQ(src.status().kind(), ErrorKind::kNotFound);
+  EXPECT_NE(src.status().message().find("gps_data"), std::string::npos) << src.status().message();
+  EXPECT_NE(src.status().message().find("smartcity topics create"), std::string::npos);
+}
+
+TEST(KafkaSourceTest, TopicsWithDifferentPartitionCountsAreRefused) {
+  auto mock = MockKafkaCluster::Start();
+  ASSERT_TRUE(mock.ok());
+  for (Topic t : kAllTopics) {
+    ASSERT_TRUE((*mock)->CreateTopic(std::string(DefaultTopicName(t)), t == Topic::kWeather ? 3 : 6).ok());
+  }
+  EarliestPositions earliest;
+  auto src = KafkaSource::Open(Options((*mock)->bootstrap(), "g-uneven"), earliest, nullptr);
+  ASSERT_FALSE(src.ok());
+  EXPECT_EQ(src.status().kind(), ErrorKind::kInvalidArgument);
+  EXPECT_NE(src.status().message().find("weather_data has 3"), std::string::npos) << src.status().message();
+  EXPECT_NE(src.status().message().find("co-partitioned"), std::string::npos);
+}
+
+TEST(KafkaSourceTest, AssignorsThatSplitPartitionGroupsAreRefused) {
+  auto mock = MockKafkaCluster::Start();
+  ASSERT_TRUE(mock.ok());
+  KafkaSourceOptions o = Options((*mock)->bootstrap(), "g-strategy");
+  o.kafka.properties.emplace_back("partition.assignment.strategy", "cooperative-sticky");
+  EarliestPositions earliest;
+  auto src = KafkaSource::Open(o, earliest, nullptr);
+  ASSERT_FALSE(src.ok());
+  EXPECT_EQ(src.status().kind(), ErrorKind::kInvalidArgument);
+  EXPECT_NE(src.status().message().find("needs range"), std::string::npos) << src.status().message();
+}
+
+TEST(KafkaSourceTest, UnreachableBrokerFailsWithinTheBound) {
+  KafkaSourceOptions o;
+  o.kafka.bootstrap_servers = "127.0.0.1:1";
+  o.connect_timeout = milliseconds(1500);
+  EarliestPositions earliest;
+  const auto start = steady_clock::now();
+  auto src = KafkaSource::Open(o, earliest, nullptr);
+  ASSERT_FALSE(src.ok());
+  EXPECT_LT(steady_clock::now() - start, milliseconds(10000));
+  EXPECT_EQ(src.status().kind(), ErrorKind::kUnavailable);
+  EXPECT_TRUE(src.status().IsRetryable());
+  EXPECT_NE(src.status().message().find("is the broker running"), std::string::npos) << src.status().message();
+}
+
+TEST(KafkaSourceTest, CheckpointPastTheLogIsAnErrorNotASkip) {
+  Cluster c = StartCluster(1, 2, 5);  // 10 records per topic partition
+  MemoryCheckpoint ckpt;
+  const PartitionPosition saved[] = {{TP(Topic::kVehicle, 0), SourcePosition(1000)}};
+  ckpt.Save(saved);
+  auto src = KafkaSource::Open(Options(c.mock->bootstrap(), "g-range"), ckpt, &ckpt);
+  ASSERT_TRUE(src.ok());
+  Status failure;
+  const auto deadline = steady_clock::now() + milliseconds(20000);
+  while (failure.ok() && steady_clock::now() < deadline) {
+    auto batch = (*src)->Poll(100, milliseconds(100));
+    if (!batch.ok()) failure = batch.status();
+  }
+  EXPECT_EQ(failure.kind(), ErrorKind::kCorruption) << failure.message();
+  EXPECT_NE(failure.message().find("vehicle_data[0]"), std::string::npos) << failure.message();
+  // It stays failed.
+  EXPECT_EQ((*src)->Poll(1, milliseconds(0)).status().kind(), ErrorKind::kCorruption);
+}
+
+TEST(KafkaSourceTest, PositionStoreErrorStopsTheSource) {
+  Cluster c = StartCluster(1, 2, 2);
+  MemoryCheckpoint ckpt;
+  ckpt.load_error = Status::IOError("cannot read checkpoint /x: permission denied");
+  auto src = KafkaSource::Open(Options(c.mock->bootstrap(), "g-store"), ckpt, &ckpt);
+  ASSERT_TRUE(src.ok());
+  Status failure;
+  const auto deadline = steady_clock::now() + milliseconds(20000);
+  while (failure.ok() && steady_clock::now() < deadline) {
+    auto batch = (*src)->Poll(100, milliseconds(100));
+    if (!batch.ok()) failure = batch.status();
+    if (batch.ok()) {
+      EXPECT_TRUE(batch->empty());
+    }
+  }
+  EXPECT_EQ(failure.kind(), ErrorKind::kIOError);
+  EXPECT_TRUE((*src)->Assignment().empty());
+}
+
+}  // namespace
+}  // namespace smartcity

@@ -1,0 +1,198 @@
+#include "transport/memory_event_source.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace smartcity {
+
+MemoryLog::MemoryLog(int32_t partitions) : partitions_(partitions) {
+  assert(partitions > 0);
+  for (auto& topic : logs_) topic.resize(static_cast<size_t>(partitions));
+}
+
+SourcePosition MemoryLog::Append(Topic topic, PartitionId partition, std::string_view key, std::string_view value,
+                                 std::optional<EventTime> time) {
+  assert(partition.value() >= 0 && partition.value() < partitions_);
+  const SequenceNumber seq = next_;
+  next_ = SequenceNumber(next_.value() + 1);
+  logs_[static_cast<size_t>(topic)][static_cast<size_t>(partition.value())].push_back(
+      Entry{seq, std::string(key), std::string(value), time});
+  return ToSourcePosition(seq);
+}
+
+const std::deque<MemoryLog::Entry>& MemoryLog::Partition(const TopicPartition& tp) const {
+  return logs_[static_cast<size_t>(tp.topic)][static_cast<size_t>(tp.partition.value())];
+}
+
+size_t MemoryLog::LowerBound(const TopicPartition& tp, SourcePosition position) const {
+  const auto& entries = Partition(tp);
+  const auto it = std::lower_bound(entries.begin(), entries.end(), ToSequenceNumber(position),
+                                   [](const Entry& e, SequenceNumber s) { return e.seq < s; });
+  return static_cast<size_t>(it - entries.begin());
+}
+
+MemoryEventSource::MemoryEventSource(const MemoryLog& log, PositionStore& store, RebalanceListener* listener)
+    : log_(log), store_(store), listener_(listener) {}
+
+MemoryEventSource::Cursor* MemoryEventSource::FindCursor(const TopicPartition& tp) {
+  auto it = std::lower_bound(cursors_.begin(), cursors_.end(), tp,
+                             [](const Cursor& c, const TopicPartition& t) { return c.tp < t; });
+  return it != cursors_.end() && it->tp == tp ? &*it : nullptr;
+}
+
+const MemoryEventSource::Cursor* MemoryEventSource::FindCursor(const TopicPartition& tp) const {
+  return const_cast<MemoryEventSource*>(this)->FindCursor(tp);
+}
+
+Status MemoryEventSource::Rebalance(std::vector<TopicPartition> next, bool lost) {
+  if (closed_) return Status::Aborted("the in-memory source is closed");
+  batch_.clear();
+  std::sort(next.begin(), next.end());
+  next.erase(std::unique(next.begin(), next.end()), next.end());
+  for (const TopicPartition& tp : next) {
+    if (tp.partition.value() < 0 || tp.partition.value() >= log_.partitions()) {
+      return Status::InvalidArgument("partition " + std::to_string(tp.partition.value()) + " does not exist");
+    }
+  }
+  std::vector<TopicPartition> revoked;
+  for (const Cursor& c : cursors_) {
+    if (!std::binary_search(next.begin(), next.end(), c.tp)) revoked.push_back(c.tp);
+  }
+  if (!revoked.empty()) {
+    ++counters_.revocations;
+    if (listener_ != nullptr) listener_->OnPartitionsRevoked(revoked, lost);
+    std::erase_if(cursors_, [&](const Cursor& c) { return std::binary_search(revoked.begin(), revoked.end(), c.tp); });
+  }
+  std::vector<TopicPartition> added;
+  for (const TopicPartition& tp : next) {
+    if (FindCursor(tp) == nullptr) added.push_back(tp);
+  }
+  ++counters_.assignments;
+  std::vector<std::optional<SourcePosition>> starts(added.size());
+  if (Status s = store_.LoadPositions(added, starts); !s.ok()) {
+    sticky_ = s;
+    return s;
+  }
+  std::vector<PartitionPosition> positions;
+  for (size_t i = 0; i < added.size(); ++i) {
+    Cursor c{added[i], 0, starts[i]};
+    if (starts[i]) c.index = log_.LowerBound(added[i], *starts[i]);
+    cursors_.push_back(c);
+    positions.push_back({added[i], starts[i]});
+  }
+  std::sort(cursors_.begin(), cursors_.end(), [](const Cursor& a, const Cursor& b) { return a.tp < b.tp; });
+  if (listener_ != nullptr) listener_->OnPartitionsAssigned(positions);
+  return Status::OK();
+}
+
+Status MemoryEventSource::AssignPartitions(int32_t first, int32_t last) {
+  std::vector<TopicPartition> tps;
+  for (Topic t : kAllTopics) {
+    for (int32_t p = first; p <= last; ++p) tps.push_back({t, PartitionId(p)});
+  }
+  return Rebalance(std::move(tps));
+}
+
+Result<std::span<const SourceRecord>> MemoryEventSource::Poll(size_t max_records, std::chrono::milliseconds) {
+  batch_.clear();
+  if (closed_) return Status::Aborted("the in-memory source is closed");
+  if (!sticky_.ok()) return sticky_;
+  if (!fail_next_.ok()) {
+    Status s = std::move(fail_next_);
+    fail_next_ = Status::OK();
+    return s;
+  }
+  if (max_records == 0) return Status::InvalidArgument("Poll needs room for at least one record");
+  ++counters_.polls;
+  // Merge the owned partitions by sequence number: the order the simulator produced them in.
+  while (batch_.size() < max_records) {
+    Cursor* best = nullptr;
+    for (Cursor& c : cursors_) {
+      const auto& entries = log_.Partition(c.tp);
+      if (c.paused || c.index >= entries.size()) continue;
+      if (best == nullptr || entries[c.index].seq < log_.Partition(best->tp)[best->index].seq) best = &c;
+    }
+    if (best == nullptr) break;
+    const MemoryLog::Entry& e = log_.Partition(best->tp)[best->index++];
+    SourceRecord& r = batch_.emplace_back();
+    r.topic = best->tp.topic;
+    r.partition = best->tp.partition;
+    r.position = ToSourcePosition(e.seq);
+    r.key = e.key;
+    r.value = e.value;
+    r.source_time = e.time;
+    best->position = SourcePosition(r.position.value() + 1);
+    const auto t = static_cast<size_t>(r.topic);
+    ++counters_.records[t];
+    counters_.bytes[t] += r.key.size() + r.value.size();
+  }
+  if (batch_.empty()) ++counters_.empty_polls;
+  return std::span<const SourceRecord>(batch_);
+}
+
+std::vector<TopicPartition> MemoryEventSource::Assignment() const {
+  std::vector<TopicPartition> out;
+  for (const Cursor& c : cursors_) out.push_back(c.tp);
+  return out;
+}
+
+std::vector<PartitionPosition> MemoryEventSource::Positions() const {
+  std::vector<PartitionPosition> out;
+  for (const Cursor& c : cursors_) out.push_back({c.tp, c.position});
+  return out;
+}
+
+Status MemoryEventSource::Seek(std::span<const PartitionPosition> positions) {
+  if (closed_) return Status::Aborted("the in-memory source is closed");
+  for (const PartitionPosition& p : positions) {
+    if (FindCursor(p.tp) == nullptr) {
+      return Status::InvalidArgument("cannot seek " + ToString(p.tp, TopicNames{}) + ": this member does not own it");
+    }
+  }
+  for (const PartitionPosition& p : positions) {
+    Cursor* c = FindCursor(p.tp);
+    c->position = p.next;
+    c->index = p.next ? log_.LowerBound(p.tp, *p.next) : 0;
+  }
+  return Status::OK();
+}
+
+Status MemoryEventSource::SetPaused(std::span<const TopicPartition> partitions, bool paused) {
+  if (closed_) return Status::Aborted("the in-memory source is closed");
+  for (const TopicPartition& tp : partitions) {
+    if (FindCursor(tp) == nullptr) {
+      return Status::InvalidArgument("cannot " + std::string(paused ? "pause " : "resume ") +
+                                     ToString(tp, TopicNames{}) + ": this member does not own it");
+    }
+  }
+  for (const TopicPartition& tp : partitions) FindCursor(tp)->paused = paused;
+  return Status::OK();
+}
+
+Status MemoryEventSource::Pause(std::span<const TopicPartition> partitions) { return SetPaused(partitions, true); }
+Status MemoryEventSource::Resume(std::span<const TopicPartition> partitions) { return SetPaused(partitions, false); }
+
+std::vector<PartitionLag> MemoryEventSource::Lag() {
+  std::vector<PartitionLag> out;
+  for (const Cursor& c : cursors_) {
+    const auto& entries = log_.Partition(c.tp);
+    PartitionLag lag{c.tp, c.position, std::nullopt, static_cast<int64_t>(entries.size() - c.index)};
+    if (!entries.empty()) lag.end = SourcePosition(ToSourcePosition(entries.back().seq).value() + 1);
+    out.push_back(lag);
+  }
+  return out;
+}
+
+Status MemoryEventSource::Close() {
+  if (closed_) return Status::OK();
+  batch_.clear();
+  if (!cursors_.empty()) {
+    ++counters_.revocations;
+    if (listener_ != nullptr) listener_->OnPartitionsRevoked(Assignment(), /*lost=*/false);
+    cursors_.clear();
+  }
+  closed_ = true;
+  return Status::OK();
+}
+
+}  // namespace smartcity
