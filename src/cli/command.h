@@ -47,6 +47,7 @@ void AddTopicNameOptions(CLI::App* app, TopicNames* topics);
 
 void RegisterSimulate(CLI::App& root, CommandList& commands);
 void RegisterRun(CLI::App& root, CommandList& commands);
+void RegisterTopics(CLI::App& root, CommandList& commands);
 void RegisterCompact(CLI::App& root, CommandList& commands);
 
 }  // namespace smartcity::cli

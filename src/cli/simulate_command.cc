@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "cli/simulate_command.h"
 #include "simulation/driver.h"
+#include "transport/kafka_sink.h"
 #include "transport/line_sink.h"
 
 namespace smartcity::cli {
@@ -79,7 +80,34 @@ Status SimulateArgs::Finish() {
   }
   SC_RETURN_IF_ERROR(sim.Validate());
   SC_ASSIGN_OR_RETURN(format, ParseLineFormat(format_text));
+  if (to_kafka) {
+    if (output != "-") {
+      return Status::InvalidArgument("--output and --kafka both choose where events go: give one of them");
+    }
+    SC_RETURN_IF_ERROR(kafka.Finish(topics));
+    SC_RETURN_IF_ERROR(producer.Finish());
+    // The final flush must outlast the delivery timeout, so every event ends acknowledged or failed.
+    flush_timeout = producer.sink.delivery_timeout + std::chrono::seconds(5);
+  }
   return Status::OK();
+}
+
+void AddKafkaOutputOptions(CLI::App* app, SimulateArgs* a) {
+  app->add_flag("--kafka", a->to_kafka,
+                "Send the events to Kafka (idempotent producer, acks=all, Java murmur2 partitioning by deviceId) "
+                "instead of stdout or --output; the topics must exist (smartcity topics create)")
+      ->group("Kafka");
+  AddKafkaConnectionOptions(app, &a->kafka);
+  AddKafkaProducerOptions(app, &a->producer);
+}
+
+Result<std::unique_ptr<Sink>> OpenSink(SimulateArgs& args) {
+  if (args.to_kafka) {
+    SC_ASSIGN_OR_RETURN(auto sink, KafkaSink::Open(args.kafka.kafka, args.producer.sink));
+    return std::unique_ptr<Sink>(std::move(sink));
+  }
+  SC_ASSIGN_OR_RETURN(auto sink, LineSink::Open(args.output, args.format, args.topics));
+  return std::unique_ptr<Sink>(std::move(sink));
 }
 
 namespace {
@@ -166,13 +194,14 @@ void PrintSummary(const char* label, const simulation::SimulationSummary& s, con
                Human(static_cast<double>(s.TotalEmitted())).c_str(), seconds, sink_name.c_str(),
                FormatTimestamp(s.first_event_time).c_str(), FormatTimestamp(s.last_event_time).c_str(),
                static_cast<unsigned long long>(s.ticks));
-  std::fprintf(stderr, "  %-16s %12s %12s %12s %12s %12s\n", "topic", "generated", "emitted", "valid", "delivered",
-               "failed");
+  std::fprintf(stderr, "  %-16s %12s %12s %12s %12s %12s %12s\n", "topic", "generated", "emitted", "valid", "sent",
+               "delivered", "failed");
   for (Topic t : kAllTopics) {
     const size_t i = static_cast<size_t>(t);
-    std::fprintf(stderr, "  %-16s %12llu %12llu %12llu %12llu %12llu\n", std::string(DefaultTopicName(t)).c_str(),
-                 static_cast<unsigned long long>(s.generated[i]), static_cast<unsigned long long>(s.emitted[i]),
-                 static_cast<unsigned long long>(s.valid[i]), static_cast<unsigned long long>(sink.delivered[i]),
+    std::fprintf(stderr, "  %-16s %12llu %12llu %12llu %12llu %12llu %12llu\n",
+                 std::string(DefaultTopicName(t)).c_str(), static_cast<unsigned long long>(s.generated[i]),
+                 static_cast<unsigned long long>(s.emitted[i]), static_cast<unsigned long long>(s.valid[i]),
+                 static_cast<unsigned long long>(sink.sent[i]), static_cast<unsigned long long>(sink.delivered[i]),
                  static_cast<unsigned long long>(sink.failed[i]));
   }
   std::string faults;
@@ -198,6 +227,7 @@ int RunSimulationToSink(const char* label, SimulateArgs& args, Sink& sink) {
   simulation::DriverOptions d;
   d.speedup = args.sim.speedup;
   d.stop = &g_stop_requested;
+  d.flush_timeout = args.flush_timeout;
   ProgressPrinter progress(label, args.quiet);
   const auto t0 = std::chrono::steady_clock::now();
   Status st = simulation::RunSimulation(**sim, sink, clock, d, std::ref(progress));
@@ -210,6 +240,12 @@ int RunSimulationToSink(const char* label, SimulateArgs& args, Sink& sink) {
     if (!f) return ReportError(Status::IOError("cannot write summary to '" + args.summary_json + "'"));
   }
   if (!st.ok()) return ReportError(st);
+  uint64_t failed = 0;
+  for (uint64_t f : sink.counters().failed) failed += f;
+  if (failed > 0) {
+    // A sink should have said why already; never exit 0 with events lost.
+    return ReportError(Status::Unavailable(std::to_string(failed) + " events were not delivered to " + sink.Describe()));
+  }
   if (g_stop_requested.load()) std::fprintf(stderr, "%s: stopped on request\n", label);
   return kExitOk;
 }
@@ -222,13 +258,16 @@ void RegisterSimulate(CLI::App& root, CommandList& commands) {
   args->speedup_text = "max";
   AddSimulationOptions(app, args.get());
   AddOutputOptions(app, args.get());
+  AddKafkaOutputOptions(app, args.get());
   commands.push_back({app, [args]() -> int {
                         Status st = args->Finish();
                         if (!st.ok()) return ReportError(st);
                         InstallStopSignalHandlers();
-                        auto sink = LineSink::Open(args->output, args->format, args->topics);
-                        // An --output that cannot be opened is a bad value: nothing was done (exit 2).
-                        if (!sink.ok()) return UsageError(sink.status().message());
+                        auto sink = OpenSink(*args);
+                        if (!sink.ok()) {
+                          // An --output that cannot be opened is a bad value: nothing was done (exit 2).
+                          return args->to_kafka ? ReportError(sink.status()) : UsageError(sink.status().message());
+                        }
                         return RunSimulationToSink("simulate", *args, **sink);
                       }});
 }

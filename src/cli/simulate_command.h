@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/kafka_options.h"
 #include "simulation/driver.h"
 #include "simulation/options.h"
 #include "transport/line_sink.h"
@@ -22,6 +23,12 @@ struct SimulateArgs {
   std::string summary_json;
   bool quiet = false;
   TopicNames topics;
+  // --kafka: send to Kafka instead of stdout/file.
+  bool to_kafka = false;
+  KafkaConnectionArgs kafka;
+  KafkaProducerArgs producer;
+  // Bound on the final flush of the sink.
+  std::chrono::milliseconds flush_timeout{30'000};
 
   // Parses the texts into `sim`/`format` and validates; a bad value is an InvalidArgument naming the flag.
   Status Finish();
@@ -29,6 +36,10 @@ struct SimulateArgs {
 
 void AddSimulationOptions(CLI::App* app, SimulateArgs* args);
 void AddOutputOptions(CLI::App* app, SimulateArgs* args);
+// --kafka and the Kafka connection and producer options.
+void AddKafkaOutputOptions(CLI::App* app, SimulateArgs* args);
+// The sink the options ask for: Kafka (after its pre-flight check), a file or stdout.
+Result<std::unique_ptr<Sink>> OpenSink(SimulateArgs& args);
 
 // Prints one progress line per report on stderr (rewritten in place on a terminal).
 class ProgressPrinter {
