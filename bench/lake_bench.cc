@@ -19,12 +19,13 @@ namespace fs = std::filesystem;
 // The shape of the vehicle_data table: what the processor writes most.
 std::shared_ptr<const Schema> VehicleSchema() {
   auto s = std::make_shared<Schema>();
-  s->columns = {{"id", ColumnType::kString, false},       {"deviceId", ColumnType::kString, false},
-                {"timestamp", ColumnType::kTimestamp, false}, {"latitude", ColumnType::kDouble, false},
-                {"longitude", ColumnType::kDouble, false}, {"speed", ColumnType::kDouble, false},
-                {"direction", ColumnType::kString, false}, {"make", ColumnType::kString, false},
-                {"model", ColumnType::kString, false},     {"year", ColumnType::kInt32, false},
-                {"fuelType", ColumnType::kString, false}};
+  s->columns = {
+      {"id", ColumnType::kString, false},           {"deviceId", ColumnType::kString, false},
+      {"timestamp", ColumnType::kTimestamp, false}, {"latitude", ColumnType::kDouble, false},
+      {"longitude", ColumnType::kDouble, false},    {"speed", ColumnType::kDouble, false},
+      {"direction", ColumnType::kString, false},    {"make", ColumnType::kString, false},
+      {"model", ColumnType::kString, false},        {"year", ColumnType::kInt32, false},
+      {"fuelType", ColumnType::kString, false}};
   return s;
 }
 
@@ -36,8 +37,9 @@ std::unique_ptr<RecordBatch> VehicleRows(size_t n, int64_t start_micros) {
   static const char* kFuel[] = {"Hybrid", "Electric", "Petrol", "Diesel"};
   for (size_t i = 0; i < n; ++i) {
     const int dev = static_cast<int>(i % 500);
-    b->column(0).AppendString(fmt::format("{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", rng() & 0xffffffff,
-                                          rng() & 0xffff, rng() & 0xfff, rng() & 0xfff, rng() & 0xffffffffffff));
+    b->column(0).AppendString(fmt::format("{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+                                          rng() & 0xffffffff, rng() & 0xffff, rng() & 0xfff,
+                                          rng() & 0xfff, rng() & 0xffffffffffff));
     b->column(1).AppendString(fmt::format("vehicle-{:04}", dev));
     b->column(2).AppendInt64(start_micros + static_cast<int64_t>(i) * 2000);
     b->column(3).AppendDouble(51.5 + u(rng) * 1.0);
@@ -73,7 +75,12 @@ void BM_ParquetWrite(benchmark::State& state) {
   state.counters["bytes_per_row"] = static_cast<double>(bytes) / static_cast<double>(rows);
   fs::remove(out);
 }
-BENCHMARK(BM_ParquetWrite)->Arg(10000)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ParquetWrite)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->Arg(1000000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_ComputeStats(benchmark::State& state) {
   const size_t rows = static_cast<size_t>(state.range(0));
@@ -111,7 +118,12 @@ void BM_AppendAndCommit(benchmark::State& state) {
   state.counters["commits"] = static_cast<double>(epoch);
   fs::remove_all(dir);
 }
-BENCHMARK(BM_AppendAndCommit)->Arg(0)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_AppendAndCommit)
+    ->Arg(0)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 // Re-reading the log of a table with many commits (what a restarted writer or a reader pays), with
 // and without checkpoints.

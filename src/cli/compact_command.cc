@@ -1,6 +1,6 @@
 // smartcity compact: rewrites the small data files of lake tables into files of a useful size (and,
-// with --vacuum, deletes data files that no current reader needs). Safe while `stream` is writing: see
-// src/lake/compaction.h.
+// with --vacuum, deletes data files that no current reader needs). Safe while `stream` is writing:
+// see src/lake/compaction.h.
 #include <fmt/format.h>
 
 #include <cctype>
@@ -26,11 +26,13 @@ struct CompactArgs {
   bool dry_run = false;
 };
 
-// "128MB", "32MiB", "64k", "1048576" -> bytes (K/M/G are powers of 1024, as file sizes usually are).
+// "128MB", "32MiB", "64k", "1048576" -> bytes (K/M/G are powers of 1024, as file sizes usually
+// are).
 Result<uint64_t> ParseByteSize(std::string_view s) {
   size_t i = 0;
   while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  if (i == 0) return Status::InvalidArgument(fmt::format("size \"{}\" does not start with a number", s));
+  if (i == 0)
+    return Status::InvalidArgument(fmt::format("size \"{}\" does not start with a number", s));
   uint64_t n = std::stoull(std::string(s.substr(0, i)));
   std::string unit;
   for (char c : s.substr(i)) unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -39,11 +41,13 @@ Result<uint64_t> ParseByteSize(std::string_view s) {
   if (unit == "k" || unit == "kb" || unit == "kib") mult = 1ull << 10;
   if (unit == "m" || unit == "mb" || unit == "mib") mult = 1ull << 20;
   if (unit == "g" || unit == "gb" || unit == "gib") mult = 1ull << 30;
-  if (mult == 0) return Status::InvalidArgument(fmt::format("size \"{}\": unit must be B, KB, MB or GB", s));
+  if (mult == 0)
+    return Status::InvalidArgument(fmt::format("size \"{}\": unit must be B, KB, MB or GB", s));
   return n * mult;
 }
 
-CLI::Option* AddSizeOption(CLI::App* app, const std::string& name, uint64_t* target, const std::string& help) {
+CLI::Option* AddSizeOption(CLI::App* app, const std::string& name, uint64_t* target,
+                           const std::string& help) {
   return app
       ->add_option_function<std::string>(
           name,
@@ -56,14 +60,16 @@ CLI::Option* AddSizeOption(CLI::App* app, const std::string& name, uint64_t* tar
       ->type_name("SIZE");
 }
 
-std::string Mb(uint64_t bytes) { return fmt::format("{:.1f} MB", static_cast<double>(bytes) / (1 << 20)); }
+std::string Mb(uint64_t bytes) {
+  return fmt::format("{:.1f} MB", static_cast<double>(bytes) / (1 << 20));
+}
 
 int RunCompact(const CompactArgs& a) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(a.lake, ec)) {
-    return UsageError(fmt::format("lake directory {} does not exist (set --lake to the folder `stream` writes to)",
-                                  a.lake));
+    return UsageError(fmt::format(
+        "lake directory {} does not exist (set --lake to the folder `stream` writes to)", a.lake));
   }
   auto store = lake::LocalObjectStore::Open(a.lake);
   if (!store.ok()) return ReportError(store.status());
@@ -96,16 +102,22 @@ int RunCompact(const CompactArgs& a) {
         continue;
       }
       if (r->files_removed == 0) {
-        std::printf("%s: nothing to compact (version %lld)\n", t.c_str(), static_cast<long long>(r->table_version));
+        std::printf("%s: nothing to compact (version %lld)\n", t.c_str(),
+                    static_cast<long long>(r->table_version));
       } else {
-        std::printf("%s: %d small files in %d partitions -> %d files, %lld rows rewritten, version %lld%s\n",
-                    t.c_str(), r->files_removed, r->partitions_compacted, r->files_added,
-                    static_cast<long long>(r->rows_rewritten), static_cast<long long>(r->table_version),
-                    r->groups_abandoned > 0 ? " (some partitions were compacted concurrently by someone else)" : "");
+        std::printf(
+            "%s: %d small files in %d partitions -> %d files, %lld rows rewritten, version "
+            "%lld%s\n",
+            t.c_str(), r->files_removed, r->partitions_compacted, r->files_added,
+            static_cast<long long>(r->rows_rewritten), static_cast<long long>(r->table_version),
+            r->groups_abandoned > 0
+                ? " (some partitions were compacted concurrently by someone else)"
+                : "");
       }
     }
     if (a.vacuum) {
-      auto v = lake::VacuumTable(store->get(), t, std::chrono::duration_cast<std::chrono::seconds>(a.retention),
+      auto v = lake::VacuumTable(store->get(), t,
+                                 std::chrono::duration_cast<std::chrono::seconds>(a.retention),
                                  a.dry_run);
       if (!v.ok()) {
         std::fprintf(stderr, "smartcity: %s: %s\n", t.c_str(), v.status().message().c_str());
@@ -113,8 +125,8 @@ int RunCompact(const CompactArgs& a) {
         continue;
       }
       std::printf("%s: %s %d unreferenced data files (%s) older than %s\n", t.c_str(),
-                  a.dry_run ? "would delete" : "deleted", v->files_deleted, Mb(v->bytes_deleted).c_str(),
-                  FormatDuration(a.retention).c_str());
+                  a.dry_run ? "would delete" : "deleted", v->files_deleted,
+                  Mb(v->bytes_deleted).c_str(), FormatDuration(a.retention).c_str());
       if (a.dry_run) {
         for (const std::string& k : v->deleted) std::printf("  %s\n", k.c_str());
       }
@@ -127,23 +139,30 @@ int RunCompact(const CompactArgs& a) {
 
 void RegisterCompact(CLI::App& root, CommandList& commands) {
   auto args = std::make_shared<CompactArgs>();
-  CLI::App* app = root.add_subcommand(
-      "compact",
-      "Rewrite the small data files of lake tables into large ones (one Delta commit per table; readers and a "
-      "running stream are not disturbed). With --vacuum, also delete data files no current version uses.");
-  app->add_option("--lake", args->lake, "Lake root directory")->required()->envname("SMARTCITY_LAKE");
-  app->add_option("--table", args->tables, "Table to compact (repeatable) [default: every table in the lake]");
+  CLI::App* app = root.add_subcommand("compact",
+                                      "Rewrite the small data files of lake tables into large ones "
+                                      "(one Delta commit per table; readers and a "
+                                      "running stream are not disturbed). With --vacuum, also "
+                                      "delete data files no current version uses.");
+  app->add_option("--lake", args->lake, "Lake root directory")
+      ->required()
+      ->envname("SMARTCITY_LAKE");
+  app->add_option("--table", args->tables,
+                  "Table to compact (repeatable) [default: every table in the lake]");
   AddSizeOption(app, "--target-file-size", &args->target_bytes, "Size of the merged files");
   AddSizeOption(app, "--small-file-size", &args->small_bytes, "Files smaller than this are merged");
-  app->add_option("--min-files", args->min_files, "Merge a partition only when it has this many small files")
+  app->add_option("--min-files", args->min_files,
+                  "Merge a partition only when it has this many small files")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app->add_flag("--vacuum", args->vacuum,
-                "Also delete data files that are not in the table's current version (replaced by a compaction, "
+                "Also delete data files that are not in the table's current version (replaced by a "
+                "compaction, "
                 "or left by a crash before a commit) once older than --retention");
-  AddDurationOption(app, "--retention", &args->retention,
-                    "Keep unreferenced files younger than this (must exceed the stream's commit interval and the "
-                    "longest query)");
+  AddDurationOption(
+      app, "--retention", &args->retention,
+      "Keep unreferenced files younger than this (must exceed the stream's commit interval and the "
+      "longest query)");
   app->add_flag("--dry-run", args->dry_run, "Only list what --vacuum would delete; change nothing");
   commands.push_back({app, [args] { return RunCompact(*args); }});
 }

@@ -23,23 +23,24 @@ std::string TypeNameOf(duckdb_logical_type t) {
 
 // The Status for a failed query; destroys the result.
 Status TakeError(duckdb_result* res) {
-    const char* e = duckdb_result_error(res);
-    std::string msg = e != nullptr ? e : "unknown error";
-    duckdb_error_type kind = duckdb_result_error_type(res);
-    duckdb_destroy_result(res);
-    ErrorKind ek = ErrorKind::kInvalidArgument;
-    if (kind == DUCKDB_ERROR_IO) ek = ErrorKind::kIOError;
-    if (kind == DUCKDB_ERROR_OUT_OF_MEMORY) ek = ErrorKind::kResourceExhausted;
-    if (kind == DUCKDB_ERROR_INTERNAL || kind == DUCKDB_ERROR_FATAL) ek = ErrorKind::kInternal;
-    if (kind == DUCKDB_ERROR_INTERRUPT) ek = ErrorKind::kAborted;
-    return Status(ek, "query failed: " + msg);
+  const char* e = duckdb_result_error(res);
+  std::string msg = e != nullptr ? e : "unknown error";
+  duckdb_error_type kind = duckdb_result_error_type(res);
+  duckdb_destroy_result(res);
+  ErrorKind ek = ErrorKind::kInvalidArgument;
+  if (kind == DUCKDB_ERROR_IO) ek = ErrorKind::kIOError;
+  if (kind == DUCKDB_ERROR_OUT_OF_MEMORY) ek = ErrorKind::kResourceExhausted;
+  if (kind == DUCKDB_ERROR_INTERNAL || kind == DUCKDB_ERROR_FATAL) ek = ErrorKind::kInternal;
+  if (kind == DUCKDB_ERROR_INTERRUPT) ek = ErrorKind::kAborted;
+  return Status(ek, "query failed: " + msg);
 }
 
 }  // namespace
 
 // ---------------------------------------------------------------------------------------- Database
 
-Result<std::unique_ptr<Database>> Database::Open(const std::string& path, const DatabaseOptions& options) {
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
+                                                 const DatabaseOptions& options) {
   duckdb_config config = nullptr;
   if (duckdb_create_config(&config) == DuckDBError) {
     return Status::Internal("cannot create a DuckDB configuration (out of memory?)");
@@ -79,8 +80,8 @@ Result<std::unique_ptr<Connection>> Database::Connect() {
 
 // ------------------------------------------------------------------------------------- QueryResult
 
-// Values copied out of DuckDB's chunks, one typed vector per column, so reads are plain array access
-// and the result does not depend on DuckDB's deprecated value API.
+// Values copied out of DuckDB's chunks, one typed vector per column, so reads are plain array
+// access and the result does not depend on DuckDB's deprecated value API.
 struct QueryResult::Impl {
   struct Col {
     std::string name;
@@ -98,8 +99,12 @@ QueryResult::~QueryResult() = default;
 QueryResult::QueryResult(QueryResult&& o) noexcept = default;
 QueryResult& QueryResult::operator=(QueryResult&& o) noexcept = default;
 
-std::string QueryResult::column_name(size_t col) const { return impl_->cols[col].name; }
-ValueType QueryResult::column_type(size_t col) const { return impl_->cols[col].type; }
+std::string QueryResult::column_name(size_t col) const {
+  return impl_->cols[col].name;
+}
+ValueType QueryResult::column_type(size_t col) const {
+  return impl_->cols[col].type;
+}
 
 int QueryResult::ColumnIndex(std::string_view name) const {
   for (size_t i = 0; i < impl_->cols.size(); ++i) {
@@ -108,9 +113,13 @@ int QueryResult::ColumnIndex(std::string_view name) const {
   return -1;
 }
 
-bool QueryResult::IsNull(size_t col, size_t row) const { return impl_->cols[col].valid[row] == 0; }
+bool QueryResult::IsNull(size_t col, size_t row) const {
+  return impl_->cols[col].valid[row] == 0;
+}
 
-bool QueryResult::GetBool(size_t col, size_t row) const { return GetInt64(col, row) != 0; }
+bool QueryResult::GetBool(size_t col, size_t row) const {
+  return GetInt64(col, row) != 0;
+}
 
 int64_t QueryResult::GetInt64(size_t col, size_t row) const {
   const Impl::Col& c = impl_->cols[col];
@@ -133,18 +142,23 @@ EventTime QueryResult::GetTimestamp(size_t col, size_t row) const {
 std::string QueryResult::GetString(size_t col, size_t row) const {
   const Impl::Col& c = impl_->cols[col];
   switch (c.type) {
-    case ValueType::kString: return c.strings[row];
-    case ValueType::kDouble: return fmt::format("{}", c.doubles[row]);
-    case ValueType::kBool: return c.ints[row] != 0 ? "true" : "false";
+    case ValueType::kString:
+      return c.strings[row];
+    case ValueType::kDouble:
+      return fmt::format("{}", c.doubles[row]);
+    case ValueType::kBool:
+      return c.ints[row] != 0 ? "true" : "false";
     case ValueType::kTimestamp:
-    case ValueType::kTimestampTz: return FormatTimestamp(EventTime(Micros(c.ints[row])));
+    case ValueType::kTimestampTz:
+      return FormatTimestamp(EventTime(Micros(c.ints[row])));
     case ValueType::kDate: {
       int64_t y;
       unsigned m, d;
       CivilFromDays(c.ints[row], &y, &m, &d);
       return fmt::format("{:04}-{:02}-{:02}", y, m, d);
     }
-    default: return std::to_string(c.ints[row]);
+    default:
+      return std::to_string(c.ints[row]);
   }
 }
 
@@ -174,37 +188,54 @@ Result<QueryResult> Connection::Query(std::string_view sql) {
     duckdb_logical_type lt = duckdb_column_logical_type(&res, i);
     ids[i] = duckdb_get_type_id(lt);
     switch (ids[i]) {
-      case DUCKDB_TYPE_BOOLEAN: c.type = ValueType::kBool; break;
+      case DUCKDB_TYPE_BOOLEAN:
+        c.type = ValueType::kBool;
+        break;
       case DUCKDB_TYPE_TINYINT:
       case DUCKDB_TYPE_SMALLINT:
       case DUCKDB_TYPE_INTEGER:
       case DUCKDB_TYPE_UTINYINT:
-      case DUCKDB_TYPE_USMALLINT: c.type = ValueType::kInt32; break;
+      case DUCKDB_TYPE_USMALLINT:
+        c.type = ValueType::kInt32;
+        break;
       case DUCKDB_TYPE_BIGINT:
       case DUCKDB_TYPE_UINTEGER:
       case DUCKDB_TYPE_UBIGINT:
-      case DUCKDB_TYPE_HUGEINT: c.type = ValueType::kInt64; break;
+      case DUCKDB_TYPE_HUGEINT:
+        c.type = ValueType::kInt64;
+        break;
       case DUCKDB_TYPE_FLOAT:
-      case DUCKDB_TYPE_DOUBLE: c.type = ValueType::kDouble; break;
+      case DUCKDB_TYPE_DOUBLE:
+        c.type = ValueType::kDouble;
+        break;
       case DUCKDB_TYPE_DECIMAL: {
         c.type = ValueType::kDouble;
         decimal_internal[i] = duckdb_decimal_internal_type(lt);
         for (uint8_t s = duckdb_decimal_scale(lt); s > 0; --s) decimal_div[i] *= 10;
         break;
       }
-      case DUCKDB_TYPE_VARCHAR: c.type = ValueType::kString; break;
+      case DUCKDB_TYPE_VARCHAR:
+        c.type = ValueType::kString;
+        break;
       case DUCKDB_TYPE_TIMESTAMP:
       case DUCKDB_TYPE_TIMESTAMP_S:
       case DUCKDB_TYPE_TIMESTAMP_MS:
-      case DUCKDB_TYPE_TIMESTAMP_NS: c.type = ValueType::kTimestamp; break;
-      case DUCKDB_TYPE_TIMESTAMP_TZ: c.type = ValueType::kTimestampTz; break;
-      case DUCKDB_TYPE_DATE: c.type = ValueType::kDate; break;
+      case DUCKDB_TYPE_TIMESTAMP_NS:
+        c.type = ValueType::kTimestamp;
+        break;
+      case DUCKDB_TYPE_TIMESTAMP_TZ:
+        c.type = ValueType::kTimestampTz;
+        break;
+      case DUCKDB_TYPE_DATE:
+        c.type = ValueType::kDate;
+        break;
       default:
         if (bad.ok()) {
-          bad = Status::InvalidArgument(fmt::format(
-              "result column \"{}\" has type {} that the engine does not read; cast it in the query "
-              "(for example CAST(\"{}\" AS VARCHAR))",
-              c.name, TypeNameOf(lt), c.name));
+          bad =
+              Status::InvalidArgument(fmt::format("result column \"{}\" has type {} that the "
+                                                  "engine does not read; cast it in the query "
+                                                  "(for example CAST(\"{}\" AS VARCHAR))",
+                                                  c.name, TypeNameOf(lt), c.name));
         }
     }
     duckdb_destroy_logical_type(&lt);
@@ -238,16 +269,27 @@ Result<QueryResult> Connection::Query(std::string_view sql) {
           double d = 0;
           if (ok) {
             switch (ids[i]) {
-              case DUCKDB_TYPE_FLOAT: d = static_cast<float*>(data)[r]; break;
-              case DUCKDB_TYPE_DOUBLE: d = static_cast<double*>(data)[r]; break;
+              case DUCKDB_TYPE_FLOAT:
+                d = static_cast<float*>(data)[r];
+                break;
+              case DUCKDB_TYPE_DOUBLE:
+                d = static_cast<double*>(data)[r];
+                break;
               default:  // DECIMAL
                 switch (decimal_internal[i]) {
-                  case DUCKDB_TYPE_SMALLINT: d = static_cast<int16_t*>(data)[r]; break;
-                  case DUCKDB_TYPE_INTEGER: d = static_cast<int32_t*>(data)[r]; break;
-                  case DUCKDB_TYPE_BIGINT: d = static_cast<double>(static_cast<int64_t*>(data)[r]); break;
+                  case DUCKDB_TYPE_SMALLINT:
+                    d = static_cast<int16_t*>(data)[r];
+                    break;
+                  case DUCKDB_TYPE_INTEGER:
+                    d = static_cast<int32_t*>(data)[r];
+                    break;
+                  case DUCKDB_TYPE_BIGINT:
+                    d = static_cast<double>(static_cast<int64_t*>(data)[r]);
+                    break;
                   default: {
                     auto h = static_cast<duckdb_hugeint*>(data)[r];
-                    d = static_cast<double>(h.upper) * 18446744073709551616.0 + static_cast<double>(h.lower);
+                    d = static_cast<double>(h.upper) * 18446744073709551616.0 +
+                        static_cast<double>(h.lower);
                   }
                 }
                 d /= decimal_div[i];
@@ -259,20 +301,47 @@ Result<QueryResult> Connection::Query(std::string_view sql) {
         int64_t x = 0;
         if (ok) {
           switch (ids[i]) {
-            case DUCKDB_TYPE_BOOLEAN: x = static_cast<bool*>(data)[r] ? 1 : 0; break;
-            case DUCKDB_TYPE_TINYINT: x = static_cast<int8_t*>(data)[r]; break;
-            case DUCKDB_TYPE_SMALLINT: x = static_cast<int16_t*>(data)[r]; break;
-            case DUCKDB_TYPE_INTEGER: x = static_cast<int32_t*>(data)[r]; break;
-            case DUCKDB_TYPE_UTINYINT: x = static_cast<uint8_t*>(data)[r]; break;
-            case DUCKDB_TYPE_USMALLINT: x = static_cast<uint16_t*>(data)[r]; break;
-            case DUCKDB_TYPE_UINTEGER: x = static_cast<uint32_t*>(data)[r]; break;
-            case DUCKDB_TYPE_UBIGINT: x = static_cast<int64_t>(static_cast<uint64_t*>(data)[r]); break;
-            case DUCKDB_TYPE_HUGEINT: x = static_cast<int64_t>(static_cast<duckdb_hugeint*>(data)[r].lower); break;
-            case DUCKDB_TYPE_DATE: x = static_cast<int32_t*>(data)[r]; break;
-            case DUCKDB_TYPE_TIMESTAMP_S: x = static_cast<int64_t*>(data)[r] * 1000000; break;
-            case DUCKDB_TYPE_TIMESTAMP_MS: x = static_cast<int64_t*>(data)[r] * 1000; break;
-            case DUCKDB_TYPE_TIMESTAMP_NS: x = static_cast<int64_t*>(data)[r] / 1000; break;
-            default: x = static_cast<int64_t*>(data)[r];  // BIGINT, TIMESTAMP, TIMESTAMP_TZ
+            case DUCKDB_TYPE_BOOLEAN:
+              x = static_cast<bool*>(data)[r] ? 1 : 0;
+              break;
+            case DUCKDB_TYPE_TINYINT:
+              x = static_cast<int8_t*>(data)[r];
+              break;
+            case DUCKDB_TYPE_SMALLINT:
+              x = static_cast<int16_t*>(data)[r];
+              break;
+            case DUCKDB_TYPE_INTEGER:
+              x = static_cast<int32_t*>(data)[r];
+              break;
+            case DUCKDB_TYPE_UTINYINT:
+              x = static_cast<uint8_t*>(data)[r];
+              break;
+            case DUCKDB_TYPE_USMALLINT:
+              x = static_cast<uint16_t*>(data)[r];
+              break;
+            case DUCKDB_TYPE_UINTEGER:
+              x = static_cast<uint32_t*>(data)[r];
+              break;
+            case DUCKDB_TYPE_UBIGINT:
+              x = static_cast<int64_t>(static_cast<uint64_t*>(data)[r]);
+              break;
+            case DUCKDB_TYPE_HUGEINT:
+              x = static_cast<int64_t>(static_cast<duckdb_hugeint*>(data)[r].lower);
+              break;
+            case DUCKDB_TYPE_DATE:
+              x = static_cast<int32_t*>(data)[r];
+              break;
+            case DUCKDB_TYPE_TIMESTAMP_S:
+              x = static_cast<int64_t*>(data)[r] * 1000000;
+              break;
+            case DUCKDB_TYPE_TIMESTAMP_MS:
+              x = static_cast<int64_t*>(data)[r] * 1000;
+              break;
+            case DUCKDB_TYPE_TIMESTAMP_NS:
+              x = static_cast<int64_t*>(data)[r] / 1000;
+              break;
+            default:
+              x = static_cast<int64_t*>(data)[r];  // BIGINT, TIMESTAMP, TIMESTAMP_TZ
           }
         }
         c.ints.push_back(x);
@@ -325,18 +394,25 @@ Status Appender::Check(int state, std::string_view what) {
 namespace {
 duckdb_type DuckType(ColumnType t) {
   switch (t) {
-    case ColumnType::kString: return DUCKDB_TYPE_VARCHAR;
-    case ColumnType::kInt32: return DUCKDB_TYPE_INTEGER;
-    case ColumnType::kInt64: return DUCKDB_TYPE_BIGINT;
-    case ColumnType::kDouble: return DUCKDB_TYPE_DOUBLE;
-    case ColumnType::kTimestamp: return DUCKDB_TYPE_TIMESTAMP_TZ;
-    case ColumnType::kBool: return DUCKDB_TYPE_BOOLEAN;
+    case ColumnType::kString:
+      return DUCKDB_TYPE_VARCHAR;
+    case ColumnType::kInt32:
+      return DUCKDB_TYPE_INTEGER;
+    case ColumnType::kInt64:
+      return DUCKDB_TYPE_BIGINT;
+    case ColumnType::kDouble:
+      return DUCKDB_TYPE_DOUBLE;
+    case ColumnType::kTimestamp:
+      return DUCKDB_TYPE_TIMESTAMP_TZ;
+    case ColumnType::kBool:
+      return DUCKDB_TYPE_BOOLEAN;
   }
   return DUCKDB_TYPE_INVALID;
 }
 }  // namespace
 
-Status Appender::AppendColumns(const RecordBatch& batch, std::span<const int> columns, size_t begin, size_t end) {
+Status Appender::AppendColumns(const RecordBatch& batch, std::span<const int> columns, size_t begin,
+                               size_t end) {
   std::vector<ColumnType> types;
   types.reserve(columns.size());
   for (int c : columns) types.push_back(batch.column(static_cast<size_t>(c)).type());
@@ -405,9 +481,13 @@ Status Appender::AppendColumns(const RecordBatch& batch, std::span<const int> co
   return Status::OK();
 }
 
-Status Appender::Flush() { return Check(duckdb_appender_flush(app_), "flushing the appender of"); }
+Status Appender::Flush() {
+  return Check(duckdb_appender_flush(app_), "flushing the appender of");
+}
 
-Status Appender::Close() { return Check(duckdb_appender_close(app_), "closing the appender of"); }
+Status Appender::Close() {
+  return Check(duckdb_appender_close(app_), "closing the appender of");
+}
 
 // ------------------------------------------------------------------------------------ SQL helpers
 
@@ -433,12 +513,18 @@ std::string QuoteIdentifier(std::string_view s) {
 
 std::string_view SqlTypeName(ColumnType t) {
   switch (t) {
-    case ColumnType::kString: return "VARCHAR";
-    case ColumnType::kInt32: return "INTEGER";
-    case ColumnType::kInt64: return "BIGINT";
-    case ColumnType::kDouble: return "DOUBLE";
-    case ColumnType::kTimestamp: return "TIMESTAMPTZ";
-    case ColumnType::kBool: return "BOOLEAN";
+    case ColumnType::kString:
+      return "VARCHAR";
+    case ColumnType::kInt32:
+      return "INTEGER";
+    case ColumnType::kInt64:
+      return "BIGINT";
+    case ColumnType::kDouble:
+      return "DOUBLE";
+    case ColumnType::kTimestamp:
+      return "TIMESTAMPTZ";
+    case ColumnType::kBool:
+      return "BOOLEAN";
   }
   return "VARCHAR";
 }

@@ -2,12 +2,13 @@
 // Query() returns a materialised QueryResult with typed access; Appender loads columnar data
 // (RecordBatch columns) or rows into a table much faster than INSERT statements.
 //
-// Errors: every duckdb_state is checked; a failure becomes a Status whose message names what was being
-// done and carries DuckDB's own error text ("query failed: Catalog Error: Table x does not exist").
+// Errors: every duckdb_state is checked; a failure becomes a Status whose message names what was
+// being done and carries DuckDB's own error text ("query failed: Catalog Error: Table x does not
+// exist").
 //
-// Thread-safety: a Database may be shared by many threads, each with its own Connection. A Connection,
-// its QueryResults and Appenders are used by one thread at a time. A Connection must outlive the
-// Appenders made from it, and a Database the Connections made from it.
+// Thread-safety: a Database may be shared by many threads, each with its own Connection. A
+// Connection, its QueryResults and Appenders are used by one thread at a time. A Connection must
+// outlive the Appenders made from it, and a Database the Connections made from it.
 #pragma once
 
 #include <cstdint>
@@ -41,7 +42,8 @@ struct DatabaseOptions {
 class Database {
  public:
   // Opens (creating if needed) a database file, or an in-memory database for path "" or ":memory:".
-  static Result<std::unique_ptr<Database>> Open(const std::string& path, const DatabaseOptions& options = {});
+  static Result<std::unique_ptr<Database>> Open(const std::string& path,
+                                                const DatabaseOptions& options = {});
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -55,9 +57,20 @@ class Database {
 };
 
 // Column types as the wrapper reports them (DuckDB has many more; they map to kOther).
-enum class ValueType { kBool, kInt32, kInt64, kDouble, kString, kTimestamp, kTimestampTz, kDate, kOther };
+enum class ValueType {
+  kBool,
+  kInt32,
+  kInt64,
+  kDouble,
+  kString,
+  kTimestamp,
+  kTimestampTz,
+  kDate,
+  kOther
+};
 
-// A fully materialised query result. Typed getters convert like DuckDB's casts; REQUIRES: !IsNull().
+// A fully materialised query result. Typed getters convert like DuckDB's casts; REQUIRES:
+// !IsNull().
 class QueryResult {
  public:
   ~QueryResult();
@@ -121,8 +134,10 @@ class Appender {
 
   // Appends rows [begin, end) of the given columns of `batch`, in order, as the table's columns.
   // REQUIRES: the table has exactly columns.size() columns whose types match the batch's
-  // (string→VARCHAR, int32→INTEGER, int64→BIGINT, double→DOUBLE, timestamp→TIMESTAMPTZ, bool→BOOLEAN).
-  Status AppendColumns(const RecordBatch& batch, std::span<const int> columns, size_t begin, size_t end);
+  // (string→VARCHAR, int32→INTEGER, int64→BIGINT, double→DOUBLE, timestamp→TIMESTAMPTZ,
+  // bool→BOOLEAN).
+  Status AppendColumns(const RecordBatch& batch, std::span<const int> columns, size_t begin,
+                       size_t end);
 
   Status Flush();
   Status Close();

@@ -22,7 +22,8 @@ TEST(EngineTest, QueryReturnsTypedValues) {
   ASSERT_TRUE(conn.ok());
   auto r = (*conn)->Query(
       "SELECT 42::INTEGER AS i, 'x''y' AS s, 2.5::DOUBLE AS d, NULL::BIGINT AS n, true AS b, "
-      "TIMESTAMPTZ '2026-01-05 10:00:00.123456+00' AS ts, DATE '2026-01-05' AS day, 1.25::DECIMAL(10,2) AS dec, "
+      "TIMESTAMPTZ '2026-01-05 10:00:00.123456+00' AS ts, DATE '2026-01-05' AS day, "
+      "1.25::DECIMAL(10,2) AS dec, "
       "sum(x)::HUGEINT AS h FROM (VALUES (1), (2)) t(x)");
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(r->row_count(), 1u);
@@ -64,10 +65,12 @@ TEST(EngineTest, AppenderLoadsRecordBatchColumnsWithNulls) {
   ASSERT_TRUE(db.ok());
   auto conn = (*db)->Connect();
   ASSERT_TRUE(conn.ok());
-  ASSERT_TRUE((*conn)
-                  ->Execute("CREATE TABLE t (name VARCHAR, i32 INTEGER, i64 BIGINT, d DOUBLE, ts TIMESTAMPTZ, "
-                            "b BOOLEAN)")
-                  .ok());
+  ASSERT_TRUE(
+      (*conn)
+          ->Execute(
+              "CREATE TABLE t (name VARCHAR, i32 INTEGER, i64 BIGINT, d DOUBLE, ts TIMESTAMPTZ, "
+              "b BOOLEAN)")
+          .ok());
   RecordBatch batch(TestSchema());
   const size_t n = 5000;  // more than one DuckDB vector
   for (size_t i = 0; i < n; ++i) {
@@ -83,7 +86,8 @@ TEST(EngineTest, AppenderLoadsRecordBatchColumnsWithNulls) {
     } else {
       batch.column(3).AppendDouble(static_cast<double>(i) / 4);
     }
-    batch.column(4).AppendTimestamp(EventTime(Micros(1767607200000000LL + static_cast<int64_t>(i))));
+    batch.column(4).AppendTimestamp(
+        EventTime(Micros(1767607200000000LL + static_cast<int64_t>(i))));
     batch.column(5).AppendBool(i % 2 == 0);
   }
   auto app = (*conn)->MakeAppender("t");
@@ -93,7 +97,8 @@ TEST(EngineTest, AppenderLoadsRecordBatchColumnsWithNulls) {
   ASSERT_TRUE((*app)->AppendColumns(batch, cols, 3000, n).ok());
   ASSERT_TRUE((*app)->Close().ok());
   auto r = (*conn)->Query(
-      "SELECT count(*), count(name), sum(i32), max(i64), count(d), min(ts), sum(b::INTEGER) FROM t");
+      "SELECT count(*), count(name), sum(i32), max(i64), count(d), min(ts), sum(b::INTEGER) FROM "
+      "t");
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->GetInt64(0, 0), 5000);
   EXPECT_EQ(r->GetInt64(1, 0), 5000 - 715);

@@ -42,10 +42,12 @@ std::string MillisTimestamp(int64_t micros, bool round_up) {
 
 // Delta stats of a Parquet file, computed by DuckDB.
 Result<std::string> StatsOfFile(engine::Connection* conn, const std::string& file, int64_t* rows) {
-  const std::string src = fmt::format("read_parquet({}, hive_partitioning = false)", engine::QuoteLiteral(file));
+  const std::string src =
+      fmt::format("read_parquet({}, hive_partitioning = false)", engine::QuoteLiteral(file));
   SC_ASSIGN_OR_RETURN(auto desc, conn->Query("DESCRIBE SELECT * FROM " + src));
   std::vector<std::pair<std::string, std::string>> cols;  // name, DuckDB type
-  for (size_t r = 0; r < desc.row_count(); ++r) cols.emplace_back(desc.GetString(0, r), desc.GetString(1, r));
+  for (size_t r = 0; r < desc.row_count(); ++r)
+    cols.emplace_back(desc.GetString(0, r), desc.GetString(1, r));
   std::string sql = "SELECT count(*)";
   for (const auto& [name, type] : cols) {
     const std::string q = engine::QuoteIdentifier(name);
@@ -60,7 +62,8 @@ Result<std::string> StatsOfFile(engine::Connection* conn, const std::string& fil
     sql += fmt::format(", count(*) - count({})", q);
   }
   SC_ASSIGN_OR_RETURN(auto r, conn->Query(sql + " FROM " + src));
-  nlohmann::ordered_json mins = nlohmann::ordered_json::object(), maxs = nlohmann::ordered_json::object(),
+  nlohmann::ordered_json mins = nlohmann::ordered_json::object(),
+                         maxs = nlohmann::ordered_json::object(),
                          nulls = nlohmann::ordered_json::object();
   *rows = r.GetInt64(0, 0);
   for (size_t i = 0; i < cols.size(); ++i) {
@@ -94,7 +97,8 @@ Result<std::string> StatsOfFile(engine::Connection* conn, const std::string& fil
       maxs[name] = r.GetInt64(hi, 0);
     }
   }
-  return nlohmann::ordered_json{{"numRecords", *rows}, {"minValues", mins}, {"maxValues", maxs}, {"nullCount", nulls}}
+  return nlohmann::ordered_json{
+      {"numRecords", *rows}, {"minValues", mins}, {"maxValues", maxs}, {"nullCount", nulls}}
       .dump();
 }
 
@@ -107,14 +111,15 @@ Result<std::string> LocalCopy(ObjectStore* store, const std::string& key, const 
   fs::path tmp = scratch / fmt::format("compact-in-{}.parquet", NewUuid());
   std::ofstream out(tmp, std::ios::binary);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  if (!out.good()) return Status::IOError(fmt::format("cannot write scratch file {}", tmp.string()));
+  if (!out.good())
+    return Status::IOError(fmt::format("cannot write scratch file {}", tmp.string()));
   temps->push_back(tmp);
   return tmp.string();
 }
 
 // Rewrites one group's inputs into one uploaded file; fills g->output and g->rows.
-Status Rewrite(ObjectStore* store, engine::Connection* conn, const DeltaLog& log, const CompactionOptions& o,
-               Group* g) {
+Status Rewrite(ObjectStore* store, engine::Connection* conn, const DeltaLog& log,
+               const CompactionOptions& o, Group* g) {
   std::vector<fs::path> temps;
   std::string list;
   int64_t expected = 0;
@@ -131,15 +136,17 @@ Status Rewrite(ObjectStore* store, engine::Connection* conn, const DeltaLog& log
     if (n < 0) expected_known = false;
     expected += std::max<int64_t>(0, n);
   }
-  const std::string name = fmt::format("part-00000-{}.c000.{}.parquet", NewUuid(), o.parquet.compression);
+  const std::string name =
+      fmt::format("part-00000-{}.c000.{}.parquet", NewUuid(), o.parquet.compression);
   const fs::path out = o.scratch_dir / ("compact-out-" + name);
   if (s.ok()) {
     // hive_partitioning=false: the partition values live in the log, never in the data files.
-    s = conn->Execute(fmt::format(
-        "COPY (SELECT * FROM read_parquet([{}], union_by_name = true, hive_partitioning = false)) TO {} "
-        "(FORMAT parquet, COMPRESSION {}, COMPRESSION_LEVEL {}, ROW_GROUP_SIZE {})",
-        list, engine::QuoteLiteral(out.string()), o.parquet.compression, o.parquet.compression_level,
-        o.parquet.row_group_rows));
+    s = conn->Execute(
+        fmt::format("COPY (SELECT * FROM read_parquet([{}], union_by_name = true, "
+                    "hive_partitioning = false)) TO {} "
+                    "(FORMAT parquet, COMPRESSION {}, COMPRESSION_LEVEL {}, ROW_GROUP_SIZE {})",
+                    list, engine::QuoteLiteral(out.string()), o.parquet.compression,
+                    o.parquet.compression_level, o.parquet.row_group_rows));
   }
   int64_t rows = 0;
   std::string stats;
@@ -152,8 +159,9 @@ Status Rewrite(ObjectStore* store, engine::Connection* conn, const DeltaLog& log
     }
   }
   if (s.ok() && expected_known && rows != expected) {
-    s = Status::Internal(fmt::format("compaction of {} read {} rows but the log says {}; nothing was changed",
-                                     g->dir, rows, expected));
+    s = Status::Internal(
+        fmt::format("compaction of {} read {} rows but the log says {}; nothing was changed",
+                    g->dir, rows, expected));
   }
   std::error_code ec;
   uint64_t size = s.ok() ? fs::file_size(out, ec) : 0;
@@ -174,7 +182,8 @@ Status Rewrite(ObjectStore* store, engine::Connection* conn, const DeltaLog& log
 
 }  // namespace
 
-Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db, const std::string& table_prefix,
+Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
+                                      const std::string& table_prefix,
                                       const CompactionOptions& options) {
   CompactionOptions o = options;
   if (o.scratch_dir.empty()) o.scratch_dir = fs::temp_directory_path() / "smartcity-lake";
@@ -186,7 +195,8 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db, 
   CompactionResult result;
   result.table_version = snap.version;
   if (!snap.exists()) {
-    return Status::NotFound(fmt::format("no Delta table at {} in {}", table_prefix, store->Describe()));
+    return Status::NotFound(
+        fmt::format("no Delta table at {} in {}", table_prefix, store->Describe()));
   }
 
   // Small files per partition folder, oldest first, packed into groups of about the target size.
@@ -198,8 +208,9 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db, 
   for (auto& [dir, files] : small) {
     if (static_cast<int>(files.size()) < o.min_files) continue;
     std::sort(files.begin(), files.end(), [](const AddFile& a, const AddFile& b) {
-      return a.modification_time_ms != b.modification_time_ms ? a.modification_time_ms < b.modification_time_ms
-                                                                : a.path < b.path;
+      return a.modification_time_ms != b.modification_time_ms
+                 ? a.modification_time_ms < b.modification_time_ms
+                 : a.path < b.path;
     });
     Group g;
     uint64_t bytes = 0;
@@ -234,8 +245,9 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db, 
     // Give up groups whose inputs are no longer all active (another compaction got there first).
     std::vector<Group> keep;
     for (Group& g : done) {
-      bool all_active = std::all_of(g.inputs.begin(), g.inputs.end(),
-                                    [&](const AddFile& f) { return snap.files.count(f.path) != 0; });
+      bool all_active = std::all_of(g.inputs.begin(), g.inputs.end(), [&](const AddFile& f) {
+        return snap.files.count(f.path) != 0;
+      });
       if (all_active) {
         keep.push_back(std::move(g));
       } else {
@@ -250,7 +262,8 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db, 
     CommitInfo ci;
     ci.timestamp_ms = NowMillis();
     ci.operation = "OPTIMIZE";
-    ci.operation_parameters = {{"predicate", "[]"}, {"targetSize", std::to_string(o.target_file_bytes)}};
+    ci.operation_parameters = {{"predicate", "[]"},
+                               {"targetSize", std::to_string(o.target_file_bytes)}};
     ci.is_blind_append = false;
     ci.txn_id = NewUuid();
     c.commit_info = ci;
@@ -279,15 +292,17 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db, 
       return result;
     }
     if (s.kind() != ErrorKind::kAlreadyExists) {
-      // Outcome unknown: leave the new files (orphans if the commit did not land; vacuum removes them).
+      // Outcome unknown: leave the new files (orphans if the commit did not land; vacuum removes
+      // them).
       return s.WithContext(fmt::format("committing the compaction of table {}", table_prefix));
     }
     SC_ASSIGN_OR_RETURN(int applied, log.Update(&snap));
     (void)applied;
   }
   for (const Group& g : done) (void)store->Delete(log.KeyPrefix() + g.output.path);
-  return Status::Unavailable(fmt::format("compaction of table {} lost the race for a commit version {} times",
-                                         table_prefix, o.max_commit_attempts));
+  return Status::Unavailable(
+      fmt::format("compaction of table {} lost the race for a commit version {} times",
+                  table_prefix, o.max_commit_attempts));
 }
 
 Result<VacuumResult> VacuumTable(ObjectStore* store, const std::string& table_prefix,
@@ -295,7 +310,8 @@ Result<VacuumResult> VacuumTable(ObjectStore* store, const std::string& table_pr
   DeltaLog log(store, table_prefix);
   SC_ASSIGN_OR_RETURN(Snapshot snap, log.Load());
   if (!snap.exists()) {
-    return Status::NotFound(fmt::format("no Delta table at {} in {}", table_prefix, store->Describe()));
+    return Status::NotFound(
+        fmt::format("no Delta table at {} in {}", table_prefix, store->Describe()));
   }
   const std::string prefix = log.KeyPrefix();
   SC_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store->List(prefix));

@@ -2,17 +2,18 @@
 // (deleting data files that no current reader needs).
 //
 // Compaction reads the small files of a partition through DuckDB's read_parquet, writes them as one
-// zstd Parquet file, and commits remove(dataChange=false) for the old files plus add(dataChange=false)
-// for the new one in ONE Delta commit, so every reader sees either the old files or the new one, and
-// the table's rows never change (the row counts are checked before committing). It is safe against
-// concurrent appends: a lost race re-reads the log and retries at the next version; a partition whose
-// small files another compaction already removed is given up (its new file deleted). It writes no txn
-// action, so the streaming writers' exactly-once bookkeeping is untouched.
+// zstd Parquet file, and commits remove(dataChange=false) for the old files plus
+// add(dataChange=false) for the new one in ONE Delta commit, so every reader sees either the old
+// files or the new one, and the table's rows never change (the row counts are checked before
+// committing). It is safe against concurrent appends: a lost race re-reads the log and retries at
+// the next version; a partition whose small files another compaction already removed is given up
+// (its new file deleted). It writes no txn action, so the streaming writers' exactly-once
+// bookkeeping is untouched.
 //
 // Vacuum deletes data files under the table that are not in the latest snapshot (tombstoned by a
-// compaction, or orphans left by a crash between writing a data file and committing it) once they are
-// older than `retention`. The retention must exceed the longest time a writer keeps written-but-
-// uncommitted files (its commit interval) and the longest query on an old snapshot.
+// compaction, or orphans left by a crash between writing a data file and committing it) once they
+// are older than `retention`. The retention must exceed the longest time a writer keeps
+// written-but- uncommitted files (its commit interval) and the longest query on an old snapshot.
 //
 // Thread-safety: the functions are reentrant; they borrow the store and the engine database.
 #pragma once
@@ -43,7 +44,8 @@ struct CompactionOptions {
 };
 
 struct CompactionResult {
-  int64_t table_version = -1;  // the version written by the compaction (unchanged if nothing was done)
+  int64_t table_version =
+      -1;  // the version written by the compaction (unchanged if nothing was done)
   int partitions_compacted = 0;
   int files_removed = 0;
   int files_added = 0;
@@ -52,7 +54,8 @@ struct CompactionResult {
   int groups_abandoned = 0;  // groups given up because a concurrent writer removed their files
 };
 
-Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db, const std::string& table_prefix,
+Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
+                                      const std::string& table_prefix,
                                       const CompactionOptions& options = {});
 
 struct VacuumResult {

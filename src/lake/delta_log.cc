@@ -1,7 +1,5 @@
 #include "lake/delta_log.h"
 
-#include "engine/engine.h"
-
 #include <fmt/format.h>
 
 #include <chrono>
@@ -9,6 +7,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+
+#include "engine/engine.h"
 
 namespace smartcity::lake {
 
@@ -19,13 +19,20 @@ using json = nlohmann::json;
 
 std::string_view DeltaTypeName(DeltaType t) {
   switch (t) {
-    case DeltaType::kString: return "string";
-    case DeltaType::kInteger: return "integer";
-    case DeltaType::kLong: return "long";
-    case DeltaType::kDouble: return "double";
-    case DeltaType::kTimestamp: return "timestamp";
-    case DeltaType::kBoolean: return "boolean";
-    case DeltaType::kDate: return "date";
+    case DeltaType::kString:
+      return "string";
+    case DeltaType::kInteger:
+      return "integer";
+    case DeltaType::kLong:
+      return "long";
+    case DeltaType::kDouble:
+      return "double";
+    case DeltaType::kTimestamp:
+      return "timestamp";
+    case DeltaType::kBoolean:
+      return "boolean";
+    case DeltaType::kDate:
+      return "date";
   }
   return "string";
 }
@@ -35,10 +42,11 @@ Result<DeltaType> ParseDeltaType(std::string_view name) {
                       DeltaType::kTimestamp, DeltaType::kBoolean, DeltaType::kDate}) {
     if (DeltaTypeName(t) == name) return t;
   }
-  return Status::InvalidArgument(fmt::format(
-      "Delta type \"{}\" is not supported by this lake (supported: string, integer, long, double, timestamp, "
-      "boolean, date)",
-      name));
+  return Status::InvalidArgument(
+      fmt::format("Delta type \"{}\" is not supported by this lake (supported: string, integer, "
+                  "long, double, timestamp, "
+                  "boolean, date)",
+                  name));
 }
 
 int DeltaSchema::IndexOf(std::string_view name) const {
@@ -61,8 +69,8 @@ std::string SchemaToJson(const DeltaSchema& schema) {
 
 Result<DeltaSchema> SchemaFromJson(std::string_view text) {
   json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || j.value("type", "") != "struct" || !j.contains("fields") ||
-      !j["fields"].is_array()) {
+  if (j.is_discarded() || !j.is_object() || j.value("type", "") != "struct" ||
+      !j.contains("fields") || !j["fields"].is_array()) {
     return Status::Corruption("the table's schemaString is not a Spark StructType JSON");
   }
   DeltaSchema s;
@@ -90,8 +98,8 @@ std::string EncodePath(std::string_view path) {
   std::string out;
   out.reserve(path.size());
   for (unsigned char c : path) {
-    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                      c == '_' || c == '.' || c == '~' || c == '/' || c == '=';
+    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '_' || c == '.' || c == '~' || c == '/' || c == '=';
     if (keep) {
       out += static_cast<char>(c);
     } else {
@@ -119,7 +127,8 @@ Result<std::string> DecodePath(std::string_view uri) {
     }
     int hi = i + 1 < uri.size() ? hex(uri[i + 1]) : -1;
     int lo = i + 2 < uri.size() ? hex(uri[i + 2]) : -1;
-    if (hi < 0 || lo < 0) return Status::Corruption(fmt::format("bad %-escape in data file path {}", uri));
+    if (hi < 0 || lo < 0)
+      return Status::Corruption(fmt::format("bad %-escape in data file path {}", uri));
     out += static_cast<char>(hi * 16 + lo);
     i += 2;
   }
@@ -132,9 +141,9 @@ std::string EscapePartitionValue(const std::optional<std::string>& value) {
   std::string out;
   for (unsigned char c : *value) {
     // The characters Hive escapes in partition folder names.
-    const bool escape = c < 0x20 || c == 0x7F || c == '"' || c == '#' || c == '%' || c == '\'' || c == '*' ||
-                        c == '/' || c == ':' || c == '=' || c == '?' || c == '\\' || c == '{' || c == '[' ||
-                        c == ']' || c == '^';
+    const bool escape = c < 0x20 || c == 0x7F || c == '"' || c == '#' || c == '%' || c == '\'' ||
+                        c == '*' || c == '/' || c == ':' || c == '=' || c == '?' || c == '\\' ||
+                        c == '{' || c == '[' || c == ']' || c == '^';
     if (escape) {
       out += '%';
       out += kHex[c >> 4];
@@ -151,12 +160,13 @@ std::string NewUuid() {
   uint64_t a = rng(), b = rng();
   a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
   b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // variant 1
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xFFFF, a & 0xFFFF, b >> 48,
-                     b & 0xFFFFFFFFFFFFULL);
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xFFFF, a & 0xFFFF,
+                     b >> 48, b & 0xFFFFFFFFFFFFULL);
 }
 
 int64_t NowMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -249,7 +259,9 @@ std::string SerializeCommit(const CommitActions& c) {
     line(ojson{{"metaData", md}});
   }
   for (const Txn& t : c.txns) {
-    line(ojson{{"txn", {{"appId", t.app_id}, {"version", t.version}, {"lastUpdated", t.last_updated_ms}}}});
+    line(
+        ojson{{"txn",
+               {{"appId", t.app_id}, {"version", t.version}, {"lastUpdated", t.last_updated_ms}}}});
   }
   for (const AddFile& a : c.adds) {
     ojson o{{"path", EncodePath(a.path)},
@@ -281,12 +293,14 @@ Status ParseAction(const json& j, CommitActions* c) {
     const std::string& kind = it.key();
     const json& a = it.value();
     if (a.is_null()) continue;
-    if (!a.is_object()) return Status::Corruption(fmt::format("Delta action {} is not an object", kind));
+    if (!a.is_object())
+      return Status::Corruption(fmt::format("Delta action {} is not an object", kind));
     if (kind == "add") {
       AddFile f;
       SC_ASSIGN_OR_RETURN(f.path, DecodePath(Get<std::string>(a, "path", "")));
       if (f.path.empty()) return Status::Corruption("an add action has no path");
-      SC_ASSIGN_OR_RETURN(f.partition_values, ParsePartitionValues(a.value("partitionValues", json())));
+      SC_ASSIGN_OR_RETURN(f.partition_values,
+                          ParsePartitionValues(a.value("partitionValues", json())));
       f.size = Get<int64_t>(a, "size", 0);
       f.modification_time_ms = Get<int64_t>(a, "modificationTime", 0);
       f.data_change = Get<bool>(a, "dataChange", true);
@@ -298,7 +312,8 @@ Status ParseAction(const json& j, CommitActions* c) {
       if (f.path.empty()) return Status::Corruption("a remove action has no path");
       f.deletion_timestamp_ms = Get<int64_t>(a, "deletionTimestamp", 0);
       f.data_change = Get<bool>(a, "dataChange", true);
-      SC_ASSIGN_OR_RETURN(f.partition_values, ParsePartitionValues(a.value("partitionValues", json())));
+      SC_ASSIGN_OR_RETURN(f.partition_values,
+                          ParsePartitionValues(a.value("partitionValues", json())));
       f.size = Get<int64_t>(a, "size", 0);
       c->removes.push_back(std::move(f));
     } else if (kind == "txn") {
@@ -386,7 +401,8 @@ void Snapshot::Apply(const CommitActions& c, int64_t v) {
 
 // --------------------------------------------------------------------------------------- DeltaLog
 
-DeltaLog::DeltaLog(ObjectStore* store, std::string table_prefix) : store_(store), prefix_(std::move(table_prefix)) {
+DeltaLog::DeltaLog(ObjectStore* store, std::string table_prefix)
+    : store_(store), prefix_(std::move(table_prefix)) {
   while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
 }
 
@@ -398,13 +414,16 @@ std::string DeltaLog::CheckpointKey(int64_t version) const {
   return fmt::format("{}_delta_log/{:020d}.checkpoint.parquet", KeyPrefix(), version);
 }
 
-std::string DeltaLog::LastCheckpointKey() const { return KeyPrefix() + "_delta_log/_last_checkpoint"; }
+std::string DeltaLog::LastCheckpointKey() const {
+  return KeyPrefix() + "_delta_log/_last_checkpoint";
+}
 
 Result<CommitActions> DeltaLog::ReadCommit(int64_t version) {
   std::string key = CommitKey(version);
   SC_ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
   auto c = ParseCommit(bytes);
-  if (!c.ok()) return c.status().WithContext(fmt::format("Delta commit {} in {}", key, store_->Describe()));
+  if (!c.ok())
+    return c.status().WithContext(fmt::format("Delta commit {} in {}", key, store_->Describe()));
   return c;
 }
 
@@ -464,16 +483,17 @@ Result<Snapshot> DeltaLog::Load(engine::Connection* conn) {
   if (snap.version < 0) {
     if (first_json < 0) return snap;  // no table here
     if (first_json > 0) {
-      return Status::Corruption(fmt::format(
-          "the Delta log of {} in {} starts at version {} without a checkpoint; the table is damaged",
-          prefix_, store_->Describe(), first_json));
+      return Status::Corruption(
+          fmt::format("the Delta log of {} in {} starts at version {} without a checkpoint; the "
+                      "table is damaged",
+                      prefix_, store_->Describe(), first_json));
     }
   }
   SC_ASSIGN_OR_RETURN(int applied, Update(&snap));
   (void)applied;
   if (snap.version >= 0 && snap.metadata.id.empty()) {
-    return Status::Corruption(
-        fmt::format("the Delta log of {} in {} has no metaData action", prefix_, store_->Describe()));
+    return Status::Corruption(fmt::format("the Delta log of {} in {} has no metaData action",
+                                          prefix_, store_->Describe()));
   }
   return snap;
 }
@@ -485,19 +505,25 @@ namespace {
 // The V1 checkpoint schema: one column per action type, each row holds exactly one action.
 constexpr const char* kCheckpointColumns =
     "{txn: 'STRUCT(appId VARCHAR, version BIGINT, lastUpdated BIGINT)', "
-    "add: 'STRUCT(path VARCHAR, partitionValues MAP(VARCHAR, VARCHAR), size BIGINT, modificationTime BIGINT, "
+    "add: 'STRUCT(path VARCHAR, partitionValues MAP(VARCHAR, VARCHAR), size BIGINT, "
+    "modificationTime BIGINT, "
     "dataChange BOOLEAN, stats VARCHAR)', "
-    "remove: 'STRUCT(path VARCHAR, deletionTimestamp BIGINT, dataChange BOOLEAN, extendedFileMetadata BOOLEAN, "
+    "remove: 'STRUCT(path VARCHAR, deletionTimestamp BIGINT, dataChange BOOLEAN, "
+    "extendedFileMetadata BOOLEAN, "
     "partitionValues MAP(VARCHAR, VARCHAR), size BIGINT)', "
-    "metaData: 'STRUCT(id VARCHAR, name VARCHAR, description VARCHAR, format STRUCT(provider VARCHAR, options "
-    "MAP(VARCHAR, VARCHAR)), schemaString VARCHAR, partitionColumns VARCHAR[], configuration MAP(VARCHAR, "
+    "metaData: 'STRUCT(id VARCHAR, name VARCHAR, description VARCHAR, format STRUCT(provider "
+    "VARCHAR, options "
+    "MAP(VARCHAR, VARCHAR)), schemaString VARCHAR, partitionColumns VARCHAR[], configuration "
+    "MAP(VARCHAR, "
     "VARCHAR), createdTime BIGINT)', "
     "protocol: 'STRUCT(minReaderVersion INTEGER, minWriterVersion INTEGER)'}";
 
 }  // namespace
 
-Status DeltaLog::WriteCheckpoint(const Snapshot& snap, engine::Connection* conn, const std::string& scratch_dir) {
-  if (!snap.exists()) return Status::InvalidArgument("cannot checkpoint a table that does not exist");
+Status DeltaLog::WriteCheckpoint(const Snapshot& snap, engine::Connection* conn,
+                                 const std::string& scratch_dir) {
+  if (!snap.exists())
+    return Status::InvalidArgument("cannot checkpoint a table that does not exist");
   // The checkpoint's actions as one commit, serialised as NDJSON; DuckDB turns that into Parquet.
   CommitActions all;
   all.protocol = snap.protocol;
@@ -519,10 +545,12 @@ Status DeltaLog::WriteCheckpoint(const Snapshot& snap, engine::Connection* conn,
   {
     std::ofstream out(json_path, std::ios::binary);
     out << SerializeCommit(all);
-    if (!out.good()) return Status::IOError(fmt::format("cannot write checkpoint scratch file {}", json_path));
+    if (!out.good())
+      return Status::IOError(fmt::format("cannot write checkpoint scratch file {}", json_path));
   }
   Status s = conn->Execute(fmt::format(
-      "COPY (SELECT txn, add, remove, metaData, protocol FROM read_json({}, format = 'newline_delimited', "
+      "COPY (SELECT txn, add, remove, metaData, protocol FROM read_json({}, format = "
+      "'newline_delimited', "
       "columns = {})) TO {} (FORMAT parquet, COMPRESSION zstd)",
       engine::QuoteLiteral(json_path), kCheckpointColumns, engine::QuoteLiteral(parquet_path)));
   if (s.ok()) s = store_->PutFile(CheckpointKey(snap.version), parquet_path);
@@ -541,16 +569,18 @@ Result<Snapshot> DeltaLog::ReadCheckpoint(int64_t version, engine::Connection* c
   std::string temp;
   if (!local) {
     SC_ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
-    temp = (fs::temp_directory_path() / fmt::format("smartcity-checkpoint-{}.parquet", NewUuid())).string();
+    temp = (fs::temp_directory_path() / fmt::format("smartcity-checkpoint-{}.parquet", NewUuid()))
+               .string();
     std::ofstream out(temp, std::ios::binary);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     if (!out.good()) return Status::IOError(fmt::format("cannot write scratch file {}", temp));
     local = temp;
   }
-  auto rows = conn->Query(fmt::format(
-      "SELECT to_json(txn)::VARCHAR, to_json(add)::VARCHAR, to_json(metaData)::VARCHAR, to_json(protocol)::VARCHAR "
-      "FROM read_parquet({})",
-      engine::QuoteLiteral(local->string())));
+  auto rows =
+      conn->Query(fmt::format("SELECT to_json(txn)::VARCHAR, to_json(add)::VARCHAR, "
+                              "to_json(metaData)::VARCHAR, to_json(protocol)::VARCHAR "
+                              "FROM read_parquet({})",
+                              engine::QuoteLiteral(local->string())));
   if (!temp.empty()) {
     std::error_code ec;
     fs::remove(temp, ec);
@@ -570,7 +600,8 @@ Result<Snapshot> DeltaLog::ReadCheckpoint(int64_t version, engine::Connection* c
   }
   Snapshot snap;
   snap.Apply(c, version);
-  if (snap.metadata.id.empty()) return Status::Corruption(fmt::format("checkpoint {} has no metaData", key));
+  if (snap.metadata.id.empty())
+    return Status::Corruption(fmt::format("checkpoint {} has no metaData", key));
   return snap;
 }
 

@@ -1,18 +1,20 @@
-// The Delta Lake transaction log (PROTOCOL.md of delta-io, reader v1 / writer v2): action types, their
-// JSON form, commits as newline-delimited JSON under <table>/_delta_log/%020d.json, and the replay of
-// the log into a Snapshot (active files, schema, partition columns, latest txn version per appId).
+// The Delta Lake transaction log (PROTOCOL.md of delta-io, reader v1 / writer v2): action types,
+// their JSON form, commits as newline-delimited JSON under <table>/_delta_log/%020d.json, and the
+// replay of the log into a Snapshot (active files, schema, partition columns, latest txn version
+// per appId).
 //
-// Commits are written with ObjectStore::PutIfAbsent, so of two writers racing for version N exactly one
-// succeeds and the other gets kAlreadyExists (it then re-reads the log and retries at N+1 or gives up).
-// Readers that find a `_last_checkpoint` start from that Parquet checkpoint (read through DuckDB) and
-// replay the JSON commits after it.
+// Commits are written with ObjectStore::PutIfAbsent, so of two writers racing for version N exactly
+// one succeeds and the other gets kAlreadyExists (it then re-reads the log and retries at N+1 or
+// gives up). Readers that find a `_last_checkpoint` start from that Parquet checkpoint (read
+// through DuckDB) and replay the JSON commits after it.
 //
-// Paths: in memory (AddFile::path) a data file's path is the plain relative key below the table root
-// ("date=2026-01-05/part-00000-….zstd.parquet"); in the log it is the RFC 2396 URI-encoded form, as the
-// protocol requires. Partition values are strings (null = std::nullopt).
+// Paths: in memory (AddFile::path) a data file's path is the plain relative key below the table
+// root
+// ("date=2026-01-05/part-00000-….zstd.parquet"); in the log it is the RFC 2396 URI-encoded form, as
+// the protocol requires. Partition values are strings (null = std::nullopt).
 //
-// Thread-safety: DeltaLog is stateless apart from its store pointer and is safe to share; Snapshot and
-// the action structs are plain values.
+// Thread-safety: DeltaLog is stateless apart from its store pointer and is safe to share; Snapshot
+// and the action structs are plain values.
 #pragma once
 
 #include <cstdint>
@@ -135,8 +137,8 @@ struct Snapshot {
   int64_t version = -1;  // -1: no commit yet (the table does not exist)
   Protocol protocol;
   Metadata metadata;
-  std::map<std::string, AddFile> files;       // active files by path
-  std::map<std::string, int64_t> app_txns;   // appId -> latest txn version
+  std::map<std::string, AddFile> files;        // active files by path
+  std::map<std::string, int64_t> app_txns;     // appId -> latest txn version
   std::map<std::string, int64_t> txn_updated;  // appId -> lastUpdated ms
 
   bool exists() const { return version >= 0; }
@@ -149,7 +151,8 @@ struct Snapshot {
 
 class DeltaLog {
  public:
-  // `table_prefix`: the table's root key without trailing '/', e.g. "lake/vehicle_data" ("" = store root).
+  // `table_prefix`: the table's root key without trailing '/', e.g. "lake/vehicle_data" ("" = store
+  // root).
   DeltaLog(ObjectStore* store, std::string table_prefix);
 
   const std::string& table_prefix() const { return prefix_; }
@@ -159,9 +162,9 @@ class DeltaLog {
   std::string CheckpointKey(int64_t version) const;
   std::string LastCheckpointKey() const;
 
-  // The latest snapshot: from the newest checkpoint (if `conn` is given and one exists) plus the JSON
-  // commits after it; version -1 if the table has no log. kCorruption if the log has a gap or a commit
-  // does not parse.
+  // The latest snapshot: from the newest checkpoint (if `conn` is given and one exists) plus the
+  // JSON commits after it; version -1 if the table has no log. kCorruption if the log has a gap or
+  // a commit does not parse.
   Result<Snapshot> Load(engine::Connection* conn = nullptr);
   // Brings `snap` up to date by reading commits snap->version+1, +2, … until one is missing. Cheap
   // when nothing changed (one Get). Returns how many commits were applied.
@@ -172,7 +175,8 @@ class DeltaLog {
 
   // Writes a V1 Parquet checkpoint of `snap` (through DuckDB: `conn`) and then `_last_checkpoint`.
   // `scratch_dir` holds the temporary local files.
-  Status WriteCheckpoint(const Snapshot& snap, engine::Connection* conn, const std::string& scratch_dir);
+  Status WriteCheckpoint(const Snapshot& snap, engine::Connection* conn,
+                         const std::string& scratch_dir);
 
  private:
   Result<std::optional<int64_t>> ReadLastCheckpoint();

@@ -22,8 +22,10 @@ CommitActions SampleCommit() {
   c.protocol = Protocol{};
   Metadata md;
   md.id = NewUuid();
-  md.schema.fields = {{"deviceId", DeltaType::kString, false}, {"ts", DeltaType::kTimestamp, false},
-                      {"speed", DeltaType::kDouble, true},     {"date", DeltaType::kDate, false}};
+  md.schema.fields = {{"deviceId", DeltaType::kString, false},
+                      {"ts", DeltaType::kTimestamp, false},
+                      {"speed", DeltaType::kDouble, true},
+                      {"date", DeltaType::kDate, false}};
   md.partition_columns = {"date"};
   md.configuration = {{"delta.appendOnly", "true"}};
   md.created_time_ms = 1767607200000;
@@ -53,9 +55,11 @@ TEST(DeltaLogTest, CommitRoundTripsThroughNdjson) {
   size_t lines = 0;
   for (char ch : text) lines += ch == '\n';
   EXPECT_EQ(lines, 6u);
-  EXPECT_NE(text.find(R"("path":"date=2026-01-05/part-00000-x%20y.c000.zstd.parquet")"), std::string::npos)
+  EXPECT_NE(text.find(R"("path":"date=2026-01-05/part-00000-x%20y.c000.zstd.parquet")"),
+            std::string::npos)
       << "paths are URI-encoded in the log";
-  EXPECT_NE(text.find(R"({"protocol":{"minReaderVersion":1,"minWriterVersion":2}})"), std::string::npos);
+  EXPECT_NE(text.find(R"({"protocol":{"minReaderVersion":1,"minWriterVersion":2}})"),
+            std::string::npos);
   auto back = ParseCommit(text);
   ASSERT_TRUE(back.ok()) << back.status().message();
   EXPECT_EQ(back->adds.at(0).path, c.adds[0].path);
@@ -89,7 +93,8 @@ TEST(DeltaLogTest, SchemaStringIsSparkStructTypeJson) {
 
 TEST(DeltaLogTest, ParserIgnoresUnknownActionsAndRejectsGarbage) {
   auto c = ParseCommit(
-      "{\"domainMetadata\":{\"domain\":\"x\"}}\n\n{\"add\":{\"path\":\"a%3Ab.parquet\",\"partitionValues\":{},"
+      "{\"domainMetadata\":{\"domain\":\"x\"}}\n\n{\"add\":{\"path\":\"a%3Ab.parquet\","
+      "\"partitionValues\":{},"
       "\"size\":1,\"modificationTime\":2,\"dataChange\":true,\"futureField\":7}}\n");
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->adds.at(0).path, "a:b.parquet");
@@ -117,7 +122,8 @@ TEST(DeltaLogTest, WriteCommitIsPutIfAbsentAndLoadReplays) {
   c0.adds.clear();
   c0.removes.clear();
   ASSERT_TRUE(log.WriteCommit(0, c0).ok());
-  EXPECT_EQ(log.WriteCommit(0, c0).kind(), ErrorKind::kAlreadyExists) << "a version is written once";
+  EXPECT_EQ(log.WriteCommit(0, c0).kind(), ErrorKind::kAlreadyExists)
+      << "a version is written once";
   EXPECT_TRUE(store.Head("lake/t/_delta_log/00000000000000000000.json").ok());
 
   CommitActions c1;
@@ -153,7 +159,8 @@ TEST(DeltaLogTest, WriteCommitIsPutIfAbsentAndLoadReplays) {
 TEST(DeltaLogTest, LoadReportsAGapInTheLog) {
   InMemoryObjectStore store;
   DeltaLog log(&store, "t");
-  ASSERT_TRUE(store.Put("t/_delta_log/00000000000000000003.json", SerializeCommit(SampleCommit())).ok());
+  ASSERT_TRUE(
+      store.Put("t/_delta_log/00000000000000000003.json", SerializeCommit(SampleCommit())).ok());
   EXPECT_EQ(log.Load().status().kind(), ErrorKind::kCorruption);
 }
 
@@ -172,7 +179,8 @@ TEST(DeltaLogTest, CheckpointReproducesTheSnapshot) {
     CommitActions c;
     AddFile a = SampleCommit().adds[0];
     a.path = "date=2026-01-05/part-" + std::to_string(v) + ".parquet";
-    a.partition_values = {{"date", v % 2 ? std::optional<std::string>("2026-01-05") : std::nullopt}};
+    a.partition_values = {
+        {"date", v % 2 ? std::optional<std::string>("2026-01-05") : std::nullopt}};
     c.adds = {a};
     c.txns = {Txn{"app", v, 100 + v}};
     if (v == 6) c.removes = {RemoveFile{"date=2026-01-05/part-2.parquet", 1, false, {}, 0}};
@@ -208,12 +216,9 @@ TEST(DeltaLogTest, CheckpointReproducesTheSnapshot) {
 
 TEST(ParquetStatsTest, MinMaxNullCountPerColumn) {
   auto schema = std::make_shared<Schema>();
-  schema->columns = {{"s", ColumnType::kString, true},
-                     {"i", ColumnType::kInt32, false},
-                     {"d", ColumnType::kDouble, true},
-                     {"t", ColumnType::kTimestamp, false},
-                     {"b", ColumnType::kBool, true},
-                     {"long", ColumnType::kString, false}};
+  schema->columns = {{"s", ColumnType::kString, true}, {"i", ColumnType::kInt32, false},
+                     {"d", ColumnType::kDouble, true}, {"t", ColumnType::kTimestamp, false},
+                     {"b", ColumnType::kBool, true},   {"long", ColumnType::kString, false}};
   RecordBatch b(schema);
   b.column(0).AppendString("m");
   b.column(0).AppendNull();
@@ -240,7 +245,8 @@ TEST(ParquetStatsTest, MinMaxNullCountPerColumn) {
   EXPECT_EQ(j["maxValues"]["i"], 9);
   EXPECT_FALSE(j["minValues"].contains("d")) << "NaN: no bounds";
   EXPECT_EQ(j["nullCount"]["d"], 1);
-  EXPECT_EQ(j["minValues"]["t"], "2026-01-05T10:00:00.000Z") << "min rounds down to the millisecond";
+  EXPECT_EQ(j["minValues"]["t"], "2026-01-05T10:00:00.000Z")
+      << "min rounds down to the millisecond";
   EXPECT_EQ(j["maxValues"]["t"], "2026-01-05T10:00:00.124Z") << "max rounds up";
   EXPECT_FALSE(j["minValues"].contains("b"));
   EXPECT_EQ(j["nullCount"]["b"], 3);

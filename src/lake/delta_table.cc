@@ -13,12 +13,18 @@ namespace {
 
 DeltaType ToDeltaType(ColumnType t) {
   switch (t) {
-    case ColumnType::kString: return DeltaType::kString;
-    case ColumnType::kInt32: return DeltaType::kInteger;
-    case ColumnType::kInt64: return DeltaType::kLong;
-    case ColumnType::kDouble: return DeltaType::kDouble;
-    case ColumnType::kTimestamp: return DeltaType::kTimestamp;
-    case ColumnType::kBool: return DeltaType::kBoolean;
+    case ColumnType::kString:
+      return DeltaType::kString;
+    case ColumnType::kInt32:
+      return DeltaType::kInteger;
+    case ColumnType::kInt64:
+      return DeltaType::kLong;
+    case ColumnType::kDouble:
+      return DeltaType::kDouble;
+    case ColumnType::kTimestamp:
+      return DeltaType::kTimestamp;
+    case ColumnType::kBool:
+      return DeltaType::kBoolean;
   }
   return DeltaType::kString;
 }
@@ -26,7 +32,9 @@ DeltaType ToDeltaType(ColumnType t) {
 constexpr int64_t kMicrosPerHour = 3600LL * 1000000LL;
 constexpr int64_t kMicrosPerDay = 24 * kMicrosPerHour;
 
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+int64_t FloorDiv(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
 
 std::string DateString(int64_t days) {
   int64_t y;
@@ -37,11 +45,13 @@ std::string DateString(int64_t days) {
 
 // Checks an existing table's metadata against what this writer produces. On success sets *merged to
 // the table's schema plus the writer's new (nullable) columns and *added to whether there are any.
-Status CheckCompatible(const std::string& table, const Metadata& existing, const DeltaSchema& wanted,
-                       const std::vector<std::string>& wanted_partitions, DeltaSchema* merged, bool* added) {
+Status CheckCompatible(const std::string& table, const Metadata& existing,
+                       const DeltaSchema& wanted, const std::vector<std::string>& wanted_partitions,
+                       DeltaSchema* merged, bool* added) {
   if (existing.partition_columns != wanted_partitions) {
     return Status::InvalidArgument(fmt::format(
-        "table {} is partitioned by [{}] but the writer partitions by [{}]; write to a new table or use the "
+        "table {} is partitioned by [{}] but the writer partitions by [{}]; write to a new table "
+        "or use the "
         "table's partitioning",
         table, fmt::join(existing.partition_columns, ", "), fmt::join(wanted_partitions, ", ")));
   }
@@ -50,29 +60,32 @@ Status CheckCompatible(const std::string& table, const Metadata& existing, const
   for (const DeltaField& f : existing.schema.fields) {
     int i = wanted.IndexOf(f.name);
     if (i < 0) {
-      return Status::InvalidArgument(fmt::format(
-          "table {} has column {} ({}) that the writer's schema lacks; dropping columns is not supported",
-          table, f.name, DeltaTypeName(f.type)));
+      return Status::InvalidArgument(
+          fmt::format("table {} has column {} ({}) that the writer's schema lacks; dropping "
+                      "columns is not supported",
+                      table, f.name, DeltaTypeName(f.type)));
     }
     const DeltaField& w = wanted.fields[static_cast<size_t>(i)];
     if (w.type != f.type) {
-      return Status::InvalidArgument(
-          fmt::format("table {} has column {} of type {} but the writer's schema says {}; changing a column's "
-                      "type is not supported",
-                      table, f.name, DeltaTypeName(f.type), DeltaTypeName(w.type)));
+      return Status::InvalidArgument(fmt::format(
+          "table {} has column {} of type {} but the writer's schema says {}; changing a column's "
+          "type is not supported",
+          table, f.name, DeltaTypeName(f.type), DeltaTypeName(w.type)));
     }
     if (w.nullable && !f.nullable) {
-      return Status::InvalidArgument(fmt::format(
-          "table {} has column {} as NOT NULL but the writer's schema lets it be null", table, f.name));
+      return Status::InvalidArgument(
+          fmt::format("table {} has column {} as NOT NULL but the writer's schema lets it be null",
+                      table, f.name));
     }
   }
   for (const DeltaField& w : wanted.fields) {
     if (existing.schema.IndexOf(w.name) >= 0) continue;
     if (!w.nullable) {
-      return Status::InvalidArgument(fmt::format(
-          "the writer adds column {} to table {} as NOT NULL; an added column must be nullable because the "
-          "table's existing rows have no value for it",
-          w.name, table));
+      return Status::InvalidArgument(
+          fmt::format("the writer adds column {} to table {} as NOT NULL; an added column must be "
+                      "nullable because the "
+                      "table's existing rows have no value for it",
+                      w.name, table));
     }
     merged->fields.push_back(w);
     *added = true;
@@ -84,14 +97,19 @@ Status CheckCompatible(const std::string& table, const Metadata& existing, const
 
 DeltaTable::DeltaTable(ObjectStore* store, std::string prefix, std::shared_ptr<const Schema> schema,
                        TableOptions options)
-    : store_(store), log_(store, std::move(prefix)), schema_(std::move(schema)), options_(std::move(options)) {}
+    : store_(store),
+      log_(store, std::move(prefix)),
+      schema_(std::move(schema)),
+      options_(std::move(options)) {}
 
 DeltaTable::~DeltaTable() = default;
 
 Result<std::unique_ptr<DeltaTable>> DeltaTable::Open(ObjectStore* store, engine::Database* db,
-                                                     std::string table_prefix, std::shared_ptr<const Schema> schema,
+                                                     std::string table_prefix,
+                                                     std::shared_ptr<const Schema> schema,
                                                      TableOptions options) {
-  if (options.scratch_dir.empty()) options.scratch_dir = fs::temp_directory_path() / "smartcity-lake";
+  if (options.scratch_dir.empty())
+    options.scratch_dir = fs::temp_directory_path() / "smartcity-lake";
   std::unique_ptr<DeltaTable> t(
       new DeltaTable(store, std::move(table_prefix), std::move(schema), std::move(options)));
   SC_RETURN_IF_ERROR(t->Init(db));
@@ -103,43 +121,47 @@ Status DeltaTable::Init(engine::Database* db) {
   std::error_code ec;
   fs::create_directories(options_.scratch_dir, ec);
   if (ec) {
-    return Status::IOError(fmt::format("cannot create scratch folder {}: {}", options_.scratch_dir.string(),
-                                       ec.message()));
+    return Status::IOError(fmt::format("cannot create scratch folder {}: {}",
+                                       options_.scratch_dir.string(), ec.message()));
   }
   writer_id_ = NewUuid();
 
   // The Delta schema this writer produces: the batch's columns, then derived partition columns.
   DeltaSchema wanted;
-  for (const ColumnSpec& c : schema_->columns) wanted.fields.push_back({c.name, ToDeltaType(c.type), c.nullable});
+  for (const ColumnSpec& c : schema_->columns)
+    wanted.fields.push_back({c.name, ToDeltaType(c.type), c.nullable});
   std::vector<std::string> partition_names;
   std::vector<bool> is_identity(schema_->columns.size(), false);
   for (const PartitionField& p : options_.partitions) {
     int src = schema_->IndexOf(p.source);
     if (src < 0) {
       return Status::InvalidArgument(
-          fmt::format("partition column {} of table {} refers to column {} that the schema lacks", p.name, name,
-                      p.source));
+          fmt::format("partition column {} of table {} refers to column {} that the schema lacks",
+                      p.name, name, p.source));
     }
     const ColumnSpec& spec = schema_->columns[static_cast<size_t>(src)];
     if (p.kind == PartitionField::Kind::kIdentity) {
       if (spec.type == ColumnType::kDouble || spec.type == ColumnType::kTimestamp) {
-        return Status::InvalidArgument(fmt::format(
-            "table {} cannot be partitioned by {} column {}; partition by a date or hour of it instead", name,
-            ColumnTypeName(spec.type), spec.name));
+        return Status::InvalidArgument(
+            fmt::format("table {} cannot be partitioned by {} column {}; partition by a date or "
+                        "hour of it instead",
+                        name, ColumnTypeName(spec.type), spec.name));
       }
       is_identity[static_cast<size_t>(src)] = true;
     } else {
       if (spec.type != ColumnType::kTimestamp) {
-        return Status::InvalidArgument(fmt::format(
-            "partition column {} of table {} needs a timestamp column, but {} is {}", p.name, name, spec.name,
-            ColumnTypeName(spec.type)));
+        return Status::InvalidArgument(
+            fmt::format("partition column {} of table {} needs a timestamp column, but {} is {}",
+                        p.name, name, spec.name, ColumnTypeName(spec.type)));
       }
       if (wanted.IndexOf(p.name) >= 0) {
         return Status::InvalidArgument(
-            fmt::format("partition column {} of table {} clashes with a column of the same name", p.name, name));
+            fmt::format("partition column {} of table {} clashes with a column of the same name",
+                        p.name, name));
       }
       wanted.fields.push_back(
-          {p.name, p.kind == PartitionField::Kind::kDateOf ? DeltaType::kDate : DeltaType::kInteger, spec.nullable});
+          {p.name, p.kind == PartitionField::Kind::kDateOf ? DeltaType::kDate : DeltaType::kInteger,
+           spec.nullable});
     }
     partition_sources_.push_back(src);
     partition_names.push_back(p.name);
@@ -152,7 +174,8 @@ Status DeltaTable::Init(engine::Database* db) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     SC_ASSIGN_OR_RETURN(snap_, log_.Load(writer_->connection()));
     if (snap_.exists()) {
-      return CheckCompatible(name, snap_.metadata, wanted, partition_names, &table_schema_, &metadata_changed_);
+      return CheckCompatible(name, snap_.metadata, wanted, partition_names, &table_schema_,
+                             &metadata_changed_);
     }
     CommitActions create;
     CommitInfo ci;
@@ -160,7 +183,8 @@ Status DeltaTable::Init(engine::Database* db) {
     ci.operation = "CREATE TABLE";
     ci.operation_parameters = {{"partitionBy", "[" + [&] {
                                   std::string s;
-                                  for (const auto& p : partition_names) s += (s.empty() ? "\"" : ",\"") + p + "\"";
+                                  for (const auto& p : partition_names)
+                                    s += (s.empty() ? "\"" : ",\"") + p + "\"";
                                   return s;
                                 }() + "]"}};
     ci.txn_id = NewUuid();
@@ -180,15 +204,16 @@ Status DeltaTable::Init(engine::Database* db) {
       return Status::OK();
     }
     // Another writer created the table first: open theirs.
-    if (s.kind() != ErrorKind::kAlreadyExists) return s.WithContext(fmt::format("creating table {}", name));
+    if (s.kind() != ErrorKind::kAlreadyExists)
+      return s.WithContext(fmt::format("creating table {}", name));
   }
   return Status::Internal(fmt::format("table {} vanished while being opened", name));
 }
 
 Status DeltaTable::Append(const RecordBatch& batch, const std::string& group) {
   if (batch.schema_ptr() != schema_ && !(batch.schema() == *schema_)) {
-    return Status::InvalidArgument(
-        fmt::format("a batch for table {} has a different schema than the table writer", table_prefix()));
+    return Status::InvalidArgument(fmt::format(
+        "a batch for table {} has a different schema than the table writer", table_prefix()));
   }
   const size_t n = batch.num_rows();
   if (n == 0) return Status::OK();
@@ -212,16 +237,26 @@ Status DeltaTable::Append(const RecordBatch& batch, const std::string& group) {
         continue;
       }
       switch (options_.partitions[p].kind) {
-        case PartitionField::Kind::kDateOf: k.i = FloorDiv(col.GetInt64(row), kMicrosPerDay); break;
+        case PartitionField::Kind::kDateOf:
+          k.i = FloorDiv(col.GetInt64(row), kMicrosPerDay);
+          break;
         case PartitionField::Kind::kHourOf:
-          k.i = FloorDiv(col.GetInt64(row), kMicrosPerHour) - FloorDiv(col.GetInt64(row), kMicrosPerDay) * 24;
+          k.i = FloorDiv(col.GetInt64(row), kMicrosPerHour) -
+                FloorDiv(col.GetInt64(row), kMicrosPerDay) * 24;
           break;
         case PartitionField::Kind::kIdentity:
           switch (col.type()) {
-            case ColumnType::kString: k.s = col.GetString(row); break;
-            case ColumnType::kInt32: k.i = col.GetInt32(row); break;
-            case ColumnType::kBool: k.i = col.GetBool(row) ? 1 : 0; break;
-            default: k.i = col.GetInt64(row);
+            case ColumnType::kString:
+              k.s = col.GetString(row);
+              break;
+            case ColumnType::kInt32:
+              k.i = col.GetInt32(row);
+              break;
+            case ColumnType::kBool:
+              k.i = col.GetBool(row) ? 1 : 0;
+              break;
+            default:
+              k.i = col.GetInt64(row);
           }
       }
     }
@@ -236,10 +271,12 @@ Status DeltaTable::Append(const RecordBatch& batch, const std::string& group) {
         if (f.kind == PartitionField::Kind::kDateOf) {
           v = DateString(k[p].i);
         } else if (f.kind == PartitionField::Kind::kIdentity &&
-                   batch.column(static_cast<size_t>(partition_sources_[p])).type() == ColumnType::kString) {
+                   batch.column(static_cast<size_t>(partition_sources_[p])).type() ==
+                       ColumnType::kString) {
           v = std::string(k[p].s);
         } else if (f.kind == PartitionField::Kind::kIdentity &&
-                   batch.column(static_cast<size_t>(partition_sources_[p])).type() == ColumnType::kBool) {
+                   batch.column(static_cast<size_t>(partition_sources_[p])).type() ==
+                       ColumnType::kBool) {
           v = k[p].i != 0 ? "true" : "false";
         } else {
           v = std::to_string(k[p].i);
@@ -268,7 +305,8 @@ Status DeltaTable::Append(const RecordBatch& batch, const std::string& group) {
       for (size_t r = run_start; r < run_end; ++r) dst.AppendFrom(src, r);
     }
     const uint64_t bytes = current->rows->ByteSize();
-    if (static_cast<double>(bytes) * compression_ratio_ >= static_cast<double>(options_.target_file_bytes) ||
+    if (static_cast<double>(bytes) * compression_ratio_ >=
+            static_cast<double>(options_.target_file_bytes) ||
         bytes >= options_.max_buffer_bytes) {
       SC_RETURN_IF_ERROR(Flush(current));
     }
@@ -290,16 +328,16 @@ Status DeltaTable::Flush(Buffer* b) {
   if (rows == 0) return Status::OK();
   const uint64_t mem = b->rows->ByteSize();
   const double est = static_cast<double>(mem) * compression_ratio_;
-  const size_t files =
-      std::max<size_t>(1, static_cast<size_t>(std::ceil(est / static_cast<double>(options_.target_file_bytes))));
+  const size_t files = std::max<size_t>(
+      1, static_cast<size_t>(std::ceil(est / static_cast<double>(options_.target_file_bytes))));
   const size_t per_file = (rows + files - 1) / files;
   std::vector<AddFile> written;
   uint64_t written_bytes = 0;
   Status status;
   for (size_t begin = 0; begin < rows && status.ok(); begin += per_file) {
     const size_t end = std::min(rows, begin + per_file);
-    const std::string name =
-        fmt::format("part-{:05}-{}.c000.{}.parquet", file_counter_++, NewUuid(), options_.parquet.compression);
+    const std::string name = fmt::format("part-{:05}-{}.c000.{}.parquet", file_counter_++,
+                                         NewUuid(), options_.parquet.compression);
     const fs::path local = options_.scratch_dir / fmt::format("{}-{}", writer_id_, name);
     auto st = writer_->Write(*b->rows, data_columns_, begin, end, local);
     if (!st.ok()) {
@@ -327,7 +365,8 @@ Status DeltaTable::Flush(Buffer* b) {
     return status;
   }
   if (mem > 0 && written_bytes > 0) {
-    compression_ratio_ = std::clamp(static_cast<double>(written_bytes) / static_cast<double>(mem), 0.01, 2.0);
+    compression_ratio_ =
+        std::clamp(static_cast<double>(written_bytes) / static_cast<double>(mem), 0.01, 2.0);
   }
   pending_bytes_ += written_bytes;
   for (AddFile& a : written) pending_.push_back(Pending{b->group, std::move(a)});
@@ -356,12 +395,14 @@ Status DeltaTable::DropGroups(const std::function<bool(const std::string&)>& dro
 }
 
 Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
-  if (txns.empty()) return Status::InvalidArgument("a commit needs at least one txn (app id and version)");
+  if (txns.empty())
+    return Status::InvalidArgument("a commit needs at least one txn (app id and version)");
   std::map<std::string, int64_t> wanted;
   for (const TxnId& t : txns) {
     if (t.app_id.empty()) return Status::InvalidArgument("a txn app id must not be empty");
     if (!wanted.emplace(t.app_id, t.version).second) {
-      return Status::InvalidArgument(fmt::format("txn app id {} is listed twice in one commit", t.app_id));
+      return Status::InvalidArgument(
+          fmt::format("txn app id {} is listed twice in one commit", t.app_id));
     }
   }
   // Rows appended without a group belong to the commit's only txn.
@@ -370,14 +411,16 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
   };
   for (const auto& [key, b] : buffers_) {
     if (b.group.empty() ? txns.size() != 1 : wanted.count(b.group) == 0) {
-      return Status::InvalidArgument(fmt::format(
-          "table {} has rows of group \"{}\" that the commit's txns do not name", table_prefix(), b.group));
+      return Status::InvalidArgument(
+          fmt::format("table {} has rows of group \"{}\" that the commit's txns do not name",
+                      table_prefix(), b.group));
     }
   }
   for (const Pending& p : pending_) {
     if (p.group.empty() ? txns.size() != 1 : wanted.count(p.group) == 0) {
-      return Status::InvalidArgument(fmt::format(
-          "table {} has files of group \"{}\" that the commit's txns do not name", table_prefix(), p.group));
+      return Status::InvalidArgument(
+          fmt::format("table {} has files of group \"{}\" that the commit's txns do not name",
+                      table_prefix(), p.group));
     }
   }
 
@@ -392,7 +435,8 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
     }
     if (now.size() != skipped.size()) {
       skipped = now;
-      SC_RETURN_IF_ERROR(DropGroups([&](const std::string& g) { return skipped.count(owner(g)) != 0; }));
+      SC_RETURN_IF_ERROR(
+          DropGroups([&](const std::string& g) { return skipped.count(owner(g)) != 0; }));
     }
     return skipped.size() == wanted.size();
   };
@@ -456,9 +500,10 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
       return result;
     }
     if (s.kind() != ErrorKind::kAlreadyExists) {
-      // The commit may or may not have landed (e.g. a timeout after the write). The pending files are
-      // kept: a retried Commit with the same txns finds out from the log which it was.
-      return s.WithContext(fmt::format("committing version {} of table {}", version, table_prefix()));
+      // The commit may or may not have landed (e.g. a timeout after the write). The pending files
+      // are kept: a retried Commit with the same txns finds out from the log which it was.
+      return s.WithContext(
+          fmt::format("committing version {} of table {}", version, table_prefix()));
     }
     // Lost the race for `version`: catch up with the winners and try the next version.
     SC_ASSIGN_OR_RETURN(applied, log_.Update(&snap_));
@@ -466,7 +511,8 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
     if (all_skipped) return finish_skipped();
     DeltaSchema wanted_schema = table_schema_;
     SC_RETURN_IF_ERROR(CheckCompatible(table_prefix(), snap_.metadata, wanted_schema,
-                                       snap_.metadata.partition_columns, &table_schema_, &metadata_changed_));
+                                       snap_.metadata.partition_columns, &table_schema_,
+                                       &metadata_changed_));
   }
   return Status::Unavailable(fmt::format(
       "table {}: lost the race for a commit version {} times in a row; too many concurrent writers",

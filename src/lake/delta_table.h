@@ -1,29 +1,30 @@
 // DeltaTable: the exactly-once writer of one Delta table.
 //
-// Per epoch (micro-batch) the stream processor calls Append(batch, group) with the epoch's rows (any
-// number of calls; `group` is the txn appId the rows belong to, e.g. "<query>-p<partition group>"), then
-// Commit({{group, epoch}, ...}) once. Rows are buffered per (group, partition) — Hive-style folders such
-// as date=2026-01-05/ — and Commit writes each buffer as one Parquet data file (split only past the
-// target size), uploads the files, and then writes ONE Delta commit holding their `add` actions plus one
-// `txn{appId: group, version: epoch}` per group. The commit is made with PutIfAbsent, so it is atomic:
-// before it no reader sees any of the new files, after it every reader sees all of them. A data file
-// only ever holds rows of one group.
+// Per epoch (micro-batch) the stream processor calls Append(batch, group) with the epoch's rows
+// (any number of calls; `group` is the txn appId the rows belong to, e.g. "<query>-p<partition
+// group>"), then Commit({{group, epoch}, ...}) once. Rows are buffered per (group, partition) —
+// Hive-style folders such as date=2026-01-05/ — and Commit writes each buffer as one Parquet data
+// file (split only past the target size), uploads the files, and then writes ONE Delta commit
+// holding their `add` actions plus one `txn{appId: group, version: epoch}` per group. The commit is
+// made with PutIfAbsent, so it is atomic: before it no reader sees any of the new files, after it
+// every reader sees all of them. A data file only ever holds rows of one group.
 //
-// Idempotence: Commit first re-reads the log; a group whose txn in the table is already >= its epoch has
-// that epoch in the table already (a restarted processor replaying it), so its rows and files are
-// dropped and its txn is left out; if every group is like that, nothing is written (`skipped`). So
-// "replay epoch E and commit it again" is always safe. See docs/commit_protocol.md for the whole
-// crash/restart protocol.
+// Idempotence: Commit first re-reads the log; a group whose txn in the table is already >= its
+// epoch has that epoch in the table already (a restarted processor replaying it), so its rows and
+// files are dropped and its txn is left out; if every group is like that, nothing is written
+// (`skipped`). So "replay epoch E and commit it again" is always safe. See docs/commit_protocol.md
+// for the whole crash/restart protocol.
 //
-// File-size policy (never one tiny file per partition per Append): rows of all Append() calls between
-// two commits share one buffer per (group, partition), so a commit writes at most one file per
-// partition per group it touched; a buffer is written out early (still invisible until the commit) when
-// its estimated Parquet size reaches `target_file_bytes`. Small files that accumulate across commits
-// are merged later by compaction (lake/compaction.h, `smartcity compact`).
+// File-size policy (never one tiny file per partition per Append): rows of all Append() calls
+// between two commits share one buffer per (group, partition), so a commit writes at most one file
+// per partition per group it touched; a buffer is written out early (still invisible until the
+// commit) when its estimated Parquet size reaches `target_file_bytes`. Small files that accumulate
+// across commits are merged later by compaction (lake/compaction.h, `smartcity compact`).
 //
 // Concurrency: several writers (threads or processes, e.g. consumer-group members owning different
 // groups) may commit to one table; a lost race for version N re-reads the log and retries at N+1
-// (appends never conflict with each other). A schema change by another writer in between is checked.
+// (appends never conflict with each other). A schema change by another writer in between is
+// checked.
 //
 // Ownership: borrows the store and the engine Database, which must outlive it.
 // Thread-safety: one thread at a time.
@@ -50,11 +51,12 @@ namespace smartcity::lake {
 // How one partition column's value is obtained from a row.
 struct PartitionField {
   enum class Kind {
-    kIdentity,  // the value of an existing (string/int/bool) column; the column leaves the data files
+    kIdentity,  // the value of an existing (string/int/bool) column; the column leaves the data
+                // files
     kDateOf,    // the UTC date of a timestamp column: Delta type date, "2026-01-05"
     kHourOf,    // the UTC hour (0-23) of a timestamp column: Delta type integer
   };
-  std::string name;    // partition column name in the table
+  std::string name;  // partition column name in the table
   Kind kind = Kind::kIdentity;
   std::string source;  // kDateOf / kHourOf: the timestamp column; kIdentity: same as name
 
@@ -80,7 +82,8 @@ struct TableOptions {
   // How often a commit that lost the race for its version is retried at the next one.
   int max_commit_attempts = 100;
   ParquetWriterOptions parquet;
-  std::map<std::string, std::string> configuration;  // Delta table properties (metaData.configuration)
+  std::map<std::string, std::string>
+      configuration;  // Delta table properties (metaData.configuration)
 };
 
 // One streaming transaction id: the group (Delta txn appId) and its epoch (txn version).
@@ -92,10 +95,11 @@ struct TxnId {
 struct CommitResult {
   int64_t table_version = -1;  // the version written, or the table's version when skipped
   bool skipped = false;        // every group already had txn >= its epoch: nothing was written
-  std::vector<std::string> skipped_groups;  // groups left out because the table already had their epoch
+  std::vector<std::string>
+      skipped_groups;  // groups left out because the table already had their epoch
   int files_added = 0;
   int64_t rows_added = 0;
-  int attempts = 0;            // PutIfAbsent calls (>1: lost races to other writers)
+  int attempts = 0;  // PutIfAbsent calls (>1: lost races to other writers)
 };
 
 class DeltaTable {
@@ -103,21 +107,23 @@ class DeltaTable {
   // Opens the table at key prefix `table_prefix` of `store`, creating it (version 0: protocol,
   // metaData) if it does not exist. An existing table must have the same partition columns and a
   // compatible schema: same types for common columns, no column the writer lacks, nullable added
-  // columns only (they are added to the table with the next commit). Otherwise kInvalidArgument saying
-  // which column differs.
-  static Result<std::unique_ptr<DeltaTable>> Open(ObjectStore* store, engine::Database* db, std::string table_prefix,
-                                                  std::shared_ptr<const Schema> schema, TableOptions options = {});
+  // columns only (they are added to the table with the next commit). Otherwise kInvalidArgument
+  // saying which column differs.
+  static Result<std::unique_ptr<DeltaTable>> Open(ObjectStore* store, engine::Database* db,
+                                                  std::string table_prefix,
+                                                  std::shared_ptr<const Schema> schema,
+                                                  TableOptions options = {});
   ~DeltaTable();
 
-  // Buffers the rows of `batch` (same schema as Open's) for `group` (a txn appId; "" = the only txn of
-  // the next Commit). May write data files (invisible until Commit).
+  // Buffers the rows of `batch` (same schema as Open's) for `group` (a txn appId; "" = the only txn
+  // of the next Commit). May write data files (invisible until Commit).
   Status Append(const RecordBatch& batch, const std::string& group = "");
 
-  // Writes what is buffered and commits it with one txn per entry of `txns` (distinct app ids; every
-  // group that has rows must be listed; rows of group "" need exactly one entry). Groups whose txn the
-  // table already has at >= the version are dropped (see above). On error nothing buffered is lost: the
-  // same Commit may be retried (it finds out from the log whether the failed attempt landed), or
-  // Abort() called.
+  // Writes what is buffered and commits it with one txn per entry of `txns` (distinct app ids;
+  // every group that has rows must be listed; rows of group "" need exactly one entry). Groups
+  // whose txn the table already has at >= the version are dropped (see above). On error nothing
+  // buffered is lost: the same Commit may be retried (it finds out from the log whether the failed
+  // attempt landed), or Abort() called.
   Result<CommitResult> Commit(const std::vector<TxnId>& txns);
   Result<CommitResult> Commit(const std::string& app_id, int64_t txn_version) {
     return Commit(std::vector<TxnId>{TxnId{app_id, txn_version}});
@@ -131,8 +137,8 @@ class DeltaTable {
   // Re-reads the log (picks up other writers' commits).
   Status Refresh();
 
-  // True when some partition buffer or the written-but-uncommitted files have reached the target size:
-  // the caller may commit early ("sooner when a file reaches its target size").
+  // True when some partition buffer or the written-but-uncommitted files have reached the target
+  // size: the caller may commit early ("sooner when a file reaches its target size").
   bool ShouldCommit() const;
   size_t buffered_rows() const;
   const Snapshot& snapshot() const { return snap_; }
@@ -148,7 +154,8 @@ class DeltaTable {
     std::unique_ptr<RecordBatch> rows;
   };
 
-  DeltaTable(ObjectStore* store, std::string prefix, std::shared_ptr<const Schema> schema, TableOptions options);
+  DeltaTable(ObjectStore* store, std::string prefix, std::shared_ptr<const Schema> schema,
+             TableOptions options);
   Status Init(engine::Database* db);
   struct Pending {
     std::string group;
@@ -156,8 +163,8 @@ class DeltaTable {
   };
   // Writes a buffer's rows as data file(s) and records them as pending adds.
   Status Flush(Buffer* b);
-  // Drops the buffers and pending files of groups for which `drop(group)` is true; deletes those files
-  // unless the snapshot shows them committed.
+  // Drops the buffers and pending files of groups for which `drop(group)` is true; deletes those
+  // files unless the snapshot shows them committed.
   Status DropGroups(const std::function<bool(const std::string&)>& drop);
 
   ObjectStore* store_;
@@ -166,16 +173,16 @@ class DeltaTable {
   TableOptions options_;
   std::unique_ptr<ParquetWriter> writer_;
   Snapshot snap_;
-  DeltaSchema table_schema_;            // what the table's metaData says after our next commit
-  bool metadata_changed_ = false;       // table_schema_ adds columns: the next commit carries metaData
-  std::vector<int> data_columns_;       // batch columns that go into data files
-  std::vector<int> partition_sources_;  // per partition field: index of its source column
+  DeltaSchema table_schema_;       // what the table's metaData says after our next commit
+  bool metadata_changed_ = false;  // table_schema_ adds columns: the next commit carries metaData
+  std::vector<int> data_columns_;  // batch columns that go into data files
+  std::vector<int> partition_sources_;     // per partition field: index of its source column
   std::map<std::string, Buffer> buffers_;  // by group + '\n' + partition folder
-  std::vector<Pending> pending_;        // uploaded, not yet committed
-  double compression_ratio_ = 0.25;     // Parquet bytes / in-memory bytes, learnt from written files
+  std::vector<Pending> pending_;           // uploaded, not yet committed
+  double compression_ratio_ = 0.25;  // Parquet bytes / in-memory bytes, learnt from written files
   uint64_t pending_bytes_ = 0;
   int file_counter_ = 0;
-  std::string writer_id_;               // a UUID naming this writer's files
+  std::string writer_id_;  // a UUID naming this writer's files
 };
 
 }  // namespace smartcity::lake

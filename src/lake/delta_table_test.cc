@@ -45,7 +45,9 @@ class DeltaTableTest : public ::testing::Test {
     EXPECT_TRUE(t.ok()) << t.status().message();
     return t.ok() ? std::move(*t) : nullptr;
   }
-  std::vector<int64_t> Seqs(ObjectStore* store) { return ReadSeqs(store, db_.get(), "lake/events"); }
+  std::vector<int64_t> Seqs(ObjectStore* store) {
+    return ReadSeqs(store, db_.get(), "lake/events");
+  }
   // Data files of the table that exist in the store (committed or not).
   size_t DataObjects(ObjectStore* store) {
     auto all = store->List("lake/events/");
@@ -66,7 +68,8 @@ TEST_F(DeltaTableTest, CreatesPartitionedTableAndCommitsOneFilePerPartition) {
   EXPECT_EQ(t->snapshot().version, 0);
   // Two appends in one micro-batch, spanning two dates: one file per date, not per append.
   ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 90, kJan5At23h, kMinute)).ok());
-  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 91, 30, kJan5At23h + 90 * kMinute, kMinute)).ok());
+  ASSERT_TRUE(
+      t->Append(*MakeEvents(EventSchema(), 91, 30, kJan5At23h + 90 * kMinute, kMinute)).ok());
   EXPECT_EQ(t->buffered_rows(), 120u);
   EXPECT_EQ(Seqs(&store).size(), 0u) << "nothing is visible before the commit";
   auto r = t->Commit("app", 1);
@@ -119,9 +122,10 @@ TEST_F(DeltaTableTest, DataFilesHoldTypedColumnsWithoutPartitionColumns) {
                              ", hive_partitioning = false)");
   ASSERT_TRUE(desc.ok()) << desc.status().message();
   std::vector<std::string> cols;
-  for (size_t i = 0; i < desc->row_count(); ++i) cols.push_back(desc->GetString(0, i) + " " + desc->GetString(1, i));
-  EXPECT_EQ(cols, (std::vector<std::string>{"ts TIMESTAMP WITH TIME ZONE", "speed DOUBLE", "lane INTEGER",
-                                            "seq BIGINT", "ok BOOLEAN"}));
+  for (size_t i = 0; i < desc->row_count(); ++i)
+    cols.push_back(desc->GetString(0, i) + " " + desc->GetString(1, i));
+  EXPECT_EQ(cols, (std::vector<std::string>{"ts TIMESTAMP WITH TIME ZONE", "speed DOUBLE",
+                                            "lane INTEGER", "seq BIGINT", "ok BOOLEAN"}));
   auto codec = (*conn)->Query("SELECT DISTINCT compression FROM parquet_metadata(" +
                               engine::QuoteLiteral((dir / "lake/events" / f.path).string()) + ")");
   ASSERT_TRUE(codec.ok()) << codec.status().message();
@@ -189,7 +193,8 @@ TEST_F(DeltaTableTest, CrashAfterCommitBeforeCheckpointIsRepairedByTheTxn) {
   }
   store.Revive();
   EXPECT_EQ(Seqs(&base), Range(1, 100));
-  // Restart from the processor's checkpoint (batch 1 done): batch 2 is replayed; its commit is a no-op.
+  // Restart from the processor's checkpoint (batch 1 done): batch 2 is replayed; its commit is a
+  // no-op.
   auto t = OpenTable(&store, Options());
   ASSERT_TRUE(t);
   EXPECT_EQ(*t->TxnVersion("app"), 2);
@@ -282,7 +287,8 @@ TEST_F(DeltaTableTest, OneCommitCarriesATxnPerGroupAndSkipsGroupsAlreadyCommitte
   // both groups commits only p1's rows.
   {
     auto other = OpenTable(&store, Options());
-    ASSERT_TRUE(other->Append(*MakeEvents(EventSchema(), 21, 10, kJan5At23h, kMinute), "q-p0").ok());
+    ASSERT_TRUE(
+        other->Append(*MakeEvents(EventSchema(), 21, 10, kJan5At23h, kMinute), "q-p0").ok());
     ASSERT_TRUE(other->Commit({{"q-p0", 2}}).ok());
   }
   ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 21, 10, kJan5At23h, kMinute), "q-p0").ok());
@@ -329,7 +335,8 @@ TEST_F(DeltaTableTest, TwoWritersRacingForAVersionBothCommitOnce) {
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(a->Append(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute)).ok());
   ASSERT_TRUE(b->Append(*MakeEvents(EventSchema(), 11, 10, kJan5At23h, kMinute)).ok());
-  // Right before B's first commit attempt, A commits version 1: B loses the race, re-reads, retries.
+  // Right before B's first commit attempt, A commits version 1: B loses the race, re-reads,
+  // retries.
   FaultInjectingObjectStore::Rule hook;
   hook.op = Op::kPutIfAbsent;
   hook.key_contains = "_delta_log/";
@@ -370,7 +377,8 @@ TEST_F(DeltaTableTest, ManyConcurrentWritersOnALocalDirectory) {
     threads.emplace_back([&, w] {
       for (int b = 0; b < kBatches; ++b) {
         const int64_t first = 1 + (w * kBatches + b) * kRows;
-        if (!tables[w]->Append(*MakeEvents(EventSchema(), first, kRows, kJan5At23h, kMinute)).ok()) ++failures;
+        if (!tables[w]->Append(*MakeEvents(EventSchema(), first, kRows, kJan5At23h, kMinute)).ok())
+          ++failures;
         if (!tables[w]->Commit("writer-" + std::to_string(w), b + 1).ok()) ++failures;
       }
     });
@@ -382,7 +390,8 @@ TEST_F(DeltaTableTest, ManyConcurrentWritersOnALocalDirectory) {
   auto snap = log.Load();
   ASSERT_TRUE(snap.ok());
   EXPECT_EQ(snap->version, kWriters * kBatches);
-  for (int w = 0; w < kWriters; ++w) EXPECT_EQ(snap->TxnVersion("writer-" + std::to_string(w)), kBatches);
+  for (int w = 0; w < kWriters; ++w)
+    EXPECT_EQ(snap->TxnVersion("writer-" + std::to_string(w)), kBatches);
 }
 
 TEST_F(DeltaTableTest, LargeBuffersAreWrittenEarlyButStayInvisibleUntilCommit) {
@@ -449,7 +458,8 @@ TEST_F(DeltaTableTest, SchemaEvolutionAddsNullableColumnsAndRefusesTheRest) {
   auto bad_type = DeltaTable::Open(&store, db_.get(), "lake/events", changed, Options());
   ASSERT_FALSE(bad_type.ok());
   EXPECT_EQ(bad_type.status().kind(), ErrorKind::kInvalidArgument);
-  EXPECT_NE(bad_type.status().message().find("lane"), std::string::npos) << bad_type.status().message();
+  EXPECT_NE(bad_type.status().message().find("lane"), std::string::npos)
+      << bad_type.status().message();
 
   auto not_null = std::make_shared<Schema>(*EventSchemaWithNote());
   not_null->columns.push_back({"extra", ColumnType::kInt32, false});
@@ -459,7 +469,8 @@ TEST_F(DeltaTableTest, SchemaEvolutionAddsNullableColumnsAndRefusesTheRest) {
 
   TableOptions other_parts = Options();
   other_parts.partitions = {PartitionField::HourOf("ts")};
-  auto bad_parts = DeltaTable::Open(&store, db_.get(), "lake/events", EventSchemaWithNote(), other_parts);
+  auto bad_parts =
+      DeltaTable::Open(&store, db_.get(), "lake/events", EventSchemaWithNote(), other_parts);
   ASSERT_FALSE(bad_parts.ok());
   EXPECT_NE(bad_parts.status().message().find("partitioned by"), std::string::npos);
 }
@@ -525,7 +536,8 @@ TEST_F(DeltaTableTest, CompactionKeepsRowsAndReplacesSmallFiles) {
   auto t = OpenTable(store->get(), Options());
   ASSERT_TRUE(t);
   for (int v = 1; v <= 6; ++v) {
-    ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), (v - 1) * 100 + 1, 100, kJan5At23h, kMinute)).ok());
+    ASSERT_TRUE(
+        t->Append(*MakeEvents(EventSchema(), (v - 1) * 100 + 1, 100, kJan5At23h, kMinute)).ok());
     ASSERT_TRUE(t->Commit("app", v).ok());
   }
   EXPECT_EQ(t->snapshot().files.size(), 12u) << "6 commits x 2 dates";
@@ -574,7 +586,8 @@ TEST_F(DeltaTableTest, CompactionRetriesWhenAnAppendWinsTheVersion) {
   auto t = OpenTable(&base, Options());
   ASSERT_TRUE(t);
   for (int v = 1; v <= 3; ++v) {
-    ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), (v - 1) * 10 + 1, 10, kJan5At23h, kMinute)).ok());
+    ASSERT_TRUE(
+        t->Append(*MakeEvents(EventSchema(), (v - 1) * 10 + 1, 10, kJan5At23h, kMinute)).ok());
     ASSERT_TRUE(t->Commit("app", v).ok());
   }
   // Right before the compaction's commit, the stream commits batch 4.
@@ -605,7 +618,8 @@ TEST_F(DeltaTableTest, ConcurrentCompactionsOfTheSameFilesCommitOnlyOnce) {
   auto t = OpenTable(&base, Options());
   ASSERT_TRUE(t);
   for (int v = 1; v <= 3; ++v) {
-    ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), (v - 1) * 10 + 1, 10, kJan5At23h, kMinute)).ok());
+    ASSERT_TRUE(
+        t->Append(*MakeEvents(EventSchema(), (v - 1) * 10 + 1, 10, kJan5At23h, kMinute)).ok());
     ASSERT_TRUE(t->Commit("app", v).ok());
   }
   CompactionOptions co;

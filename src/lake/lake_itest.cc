@@ -1,7 +1,7 @@
-// Independent readers (Python deltalake, DuckDB's delta extension, pyarrow over a Python log replay)
-// read a table written by this lake writer — partitioned, many commits (so a checkpoint exists), a
-// crash with orphan files and its restart, a replayed (skipped) batch, a schema evolution and a
-// compaction — and must each find exactly the expected rows and schema.
+// Independent readers (Python deltalake, DuckDB's delta extension, pyarrow over a Python log
+// replay) read a table written by this lake writer — partitioned, many commits (so a checkpoint
+// exists), a crash with orphan files and its restart, a replayed (skipped) batch, a schema
+// evolution and a compaction — and must each find exactly the expected rows and schema.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -45,12 +45,14 @@ class ExpectedRows {
       j["deviceId"] = std::string(b.column(0).GetString(r));
       const int64_t ts = b.column(1).GetInt64(r);
       j["ts"] = ts;
-      j["speed"] = b.column(2).IsNull(r) ? nlohmann::json() : nlohmann::json(b.column(2).GetDouble(r));
+      j["speed"] =
+          b.column(2).IsNull(r) ? nlohmann::json() : nlohmann::json(b.column(2).GetDouble(r));
       j["lane"] = b.column(3).GetInt32(r);
       j["seq"] = b.column(4).GetInt64(r);
       j["ok"] = b.column(5).IsNull(r) ? nlohmann::json() : nlohmann::json(b.column(5).GetBool(r));
-      j["note"] = has_note && !b.column(6).IsNull(r) ? nlohmann::json(std::string(b.column(6).GetString(r)))
-                                                      : nlohmann::json();
+      j["note"] = has_note && !b.column(6).IsNull(r)
+                      ? nlohmann::json(std::string(b.column(6).GetString(r)))
+                      : nlohmann::json();
       int64_t y;
       unsigned m, d;
       CivilFromDays(ts >= 0 ? ts / 86400000000LL : -((-ts - 1) / 86400000000LL) - 1, &y, &m, &d);
@@ -88,7 +90,8 @@ TEST(LakeReadersITest, DeltaLakeDuckDbAndPyarrowReadExactlyTheCommittedRows) {
     EXPECT_TRUE(t.ok()) << t.status().message();
     return std::move(*t);
   };
-  auto append_and_commit = [&](DeltaTable* t, std::shared_ptr<const Schema> schema, int n, bool record) {
+  auto append_and_commit = [&](DeltaTable* t, std::shared_ptr<const Schema> schema, int n,
+                               bool record) {
     auto b = MakeEvents(schema, seq, n, kJan5At23h + seq * kMinute / 2, kMinute);
     ASSERT_TRUE(t->Append(*b).ok());
     auto r = t->Commit("stream-app", ++batch);
@@ -144,7 +147,8 @@ TEST(LakeReadersITest, DeltaLakeDuckDbAndPyarrowReadExactlyTheCommittedRows) {
   DeltaLog log(local->get(), "events");
   auto snap = log.Load();
   ASSERT_TRUE(snap.ok());
-  ASSERT_TRUE(fs::exists(dir / "lake/events/_delta_log/_last_checkpoint")) << "a checkpoint was written";
+  ASSERT_TRUE(fs::exists(dir / "lake/events/_delta_log/_last_checkpoint"))
+      << "a checkpoint was written";
   EXPECT_EQ(snap->NumRecords(), expected.rows());
 
   std::string out;
@@ -152,10 +156,11 @@ TEST(LakeReadersITest, DeltaLakeDuckDbAndPyarrowReadExactlyTheCommittedRows) {
   ASSERT_EQ(RunCommand(std::string(SMARTCITY_SOURCE_DIR) + "/scripts/pyenv.sh", &out), 0) << out;
   const std::string python = std::string(SMARTCITY_SOURCE_DIR) + "/.cache/venv/bin/python";
   out.clear();
-  const int rc = RunCommand(fmt::format("{} {}/src/lake/independent_readers.py {} {} {} {}", python, SMARTCITY_SOURCE_DIR,
-                                 (dir / "lake/events").string(), (dir / "expected.jsonl").string(), snap->version,
-                                 snap->files.size()),
-                     &out);
+  const int rc =
+      RunCommand(fmt::format("{} {}/src/lake/independent_readers.py {} {} {} {}", python,
+                             SMARTCITY_SOURCE_DIR, (dir / "lake/events").string(),
+                             (dir / "expected.jsonl").string(), snap->version, snap->files.size()),
+                 &out);
   std::printf("%s", out.c_str());
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("readers: 3 passed, 0 failed"), std::string::npos) << out;
@@ -175,22 +180,27 @@ TEST(LakeCompactCommandITest, SmartcityCompactMergesSmallFilesAndVacuumDeletesTh
     auto t = DeltaTable::Open(store->get(), db->get(), name, EventSchema(), options);
     ASSERT_TRUE(t.ok()) << t.status().message();
     for (int e = 1; e <= 4; ++e) {
-      ASSERT_TRUE((*t)->Append(*MakeEvents(EventSchema(), (e - 1) * 30 + 1, 30, kJan5At23h, kMinute)).ok());
+      ASSERT_TRUE(
+          (*t)->Append(*MakeEvents(EventSchema(), (e - 1) * 30 + 1, 30, kJan5At23h, kMinute)).ok());
       ASSERT_TRUE((*t)->Commit("app", e).ok());
     }
   }
   const std::string smartcity = std::string(SMARTCITY_BINARY_DIR) + "/src/cli/smartcity";
   std::string out;
-  ASSERT_EQ(RunCommand(fmt::format("{} compact --lake {} --table vehicle_data", smartcity, (dir / "lake").string()),
+  ASSERT_EQ(RunCommand(fmt::format("{} compact --lake {} --table vehicle_data", smartcity,
+                                   (dir / "lake").string()),
                        &out),
             0)
       << out;
-  EXPECT_NE(out.find("vehicle_data: 4 small files in 1 partitions -> 1 files, 120 rows rewritten, version 5"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find(
+          "vehicle_data: 4 small files in 1 partitions -> 1 files, 120 rows rewritten, version 5"),
+      std::string::npos)
       << out;
   out.clear();
   // Every table by default; vehicle_data has nothing left to merge.
-  ASSERT_EQ(RunCommand(fmt::format("{} compact --lake {} --vacuum --retention 0s", smartcity, (dir / "lake").string()),
+  ASSERT_EQ(RunCommand(fmt::format("{} compact --lake {} --vacuum --retention 0s", smartcity,
+                                   (dir / "lake").string()),
                        &out),
             0)
       << out;
@@ -202,7 +212,9 @@ TEST(LakeCompactCommandITest, SmartcityCompactMergesSmallFilesAndVacuumDeletesTh
     EXPECT_EQ(testing::ReadSeqs(store->get(), db->get(), name), testing::Range(1, 120)) << name;
   }
   out.clear();
-  EXPECT_EQ(RunCommand(fmt::format("{} compact --lake {}/missing", smartcity, dir.string()), &out), 2) << out;
+  EXPECT_EQ(RunCommand(fmt::format("{} compact --lake {}/missing", smartcity, dir.string()), &out),
+            2)
+      << out;
   EXPECT_NE(out.find("does not exist"), std::string::npos) << out;
   fs::remove_all(dir);
 }

@@ -80,8 +80,9 @@ std::vector<int64_t> ReadSeqs(ObjectStore* store, engine::Database* db, const st
       std::ofstream(temp, std::ios::binary) << *bytes;
       local = temp;
     }
-    auto r = (*conn)->Query(fmt::format("SELECT seq FROM read_parquet({}, hive_partitioning = false)",
-                                        engine::QuoteLiteral(local)));
+    auto r =
+        (*conn)->Query(fmt::format("SELECT seq FROM read_parquet({}, hive_partitioning = false)",
+                                   engine::QuoteLiteral(local)));
     EXPECT_TRUE(r.ok()) << r.status().message();
     if (r.ok()) {
       EXPECT_EQ(static_cast<int64_t>(r->row_count()), f.NumRecords()) << path;

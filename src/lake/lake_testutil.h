@@ -13,13 +13,14 @@
 
 namespace smartcity::lake::testing {
 
-// deviceId string, ts timestamp, speed double (nullable), lane int32, seq int64, ok bool (nullable).
+// deviceId string, ts timestamp, speed double (nullable), lane int32, seq int64, ok bool
+// (nullable).
 std::shared_ptr<const Schema> EventSchema();
 // The same plus `note` string (nullable), for schema evolution.
 std::shared_ptr<const Schema> EventSchemaWithNote();
 
-// Events seq = first .. first+n-1 at start + i*step (UTC micros); every 7th speed and every 5th ok is
-// null. With a schema that has `note`, it is "n<seq>" on even seq and null otherwise.
+// Events seq = first .. first+n-1 at start + i*step (UTC micros); every 7th speed and every 5th ok
+// is null. With a schema that has `note`, it is "n<seq>" on even seq and null otherwise.
 std::unique_ptr<RecordBatch> MakeEvents(std::shared_ptr<const Schema> schema, int64_t first, int n,
                                         int64_t start_micros, int64_t step_micros);
 

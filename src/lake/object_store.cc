@@ -17,18 +17,21 @@ namespace fs = std::filesystem;
 
 Status ValidateKey(std::string_view key) {
   if (key.empty()) return Status::InvalidArgument("object key is empty");
-  if (key.front() == '/') return Status::InvalidArgument(fmt::format("object key {} starts with '/'", key));
+  if (key.front() == '/')
+    return Status::InvalidArgument(fmt::format("object key {} starts with '/'", key));
   size_t start = 0;
   while (start <= key.size()) {
     size_t end = key.find('/', start);
     if (end == std::string_view::npos) end = key.size();
     std::string_view seg = key.substr(start, end - start);
     if (seg.empty() || seg == "." || seg == "..") {
-      return Status::InvalidArgument(fmt::format("object key {} has an empty, '.' or '..' segment", key));
+      return Status::InvalidArgument(
+          fmt::format("object key {} has an empty, '.' or '..' segment", key));
     }
     start = end + 1;
   }
-  if (key.find('\0') != std::string_view::npos) return Status::InvalidArgument("object key contains NUL");
+  if (key.find('\0') != std::string_view::npos)
+    return Status::InvalidArgument("object key contains NUL");
   return Status::OK();
 }
 
@@ -37,12 +40,16 @@ namespace {
 Status ErrnoStatus(std::string_view what, const fs::path& p, int err) {
   std::string msg = fmt::format("{} {}: {}", what, p.string(), std::strerror(err));
   switch (err) {
-    case ENOENT: return Status::NotFound(msg);
+    case ENOENT:
+      return Status::NotFound(msg);
     case EACCES:
-    case EPERM: return Status::PermissionDenied(msg + " (check the lake directory's permissions)");
+    case EPERM:
+      return Status::PermissionDenied(msg + " (check the lake directory's permissions)");
     case ENOSPC:
-    case EDQUOT: return Status::IOError(msg + " (free some disk space)");
-    default: return Status::IOError(msg);
+    case EDQUOT:
+      return Status::IOError(msg + " (free some disk space)");
+    default:
+      return Status::IOError(msg);
   }
 }
 
@@ -67,7 +74,8 @@ Status MakeDirs(const fs::path& dir) {
   std::error_code ec;
   if (fs::is_directory(dir, ec)) return Status::OK();
   SC_RETURN_IF_ERROR(MakeDirs(dir.parent_path()));
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return ErrnoStatus("cannot create directory", dir, errno);
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
+    return ErrnoStatus("cannot create directory", dir, errno);
   return FsyncPath(dir.parent_path(), true);
 }
 
@@ -139,7 +147,9 @@ Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::Open(const fs::path&
   return std::unique_ptr<LocalObjectStore>(new LocalObjectStore(abs));
 }
 
-std::string LocalObjectStore::Describe() const { return "local directory " + root_.string(); }
+std::string LocalObjectStore::Describe() const {
+  return "local directory " + root_.string();
+}
 
 std::optional<fs::path> LocalObjectStore::LocalPath(std::string_view key) const {
   if (!ValidateKey(key).ok()) return std::nullopt;
@@ -242,7 +252,8 @@ Result<std::string> LocalObjectStore::Get(std::string_view key) {
   return GetRange(key, 0, UINT64_MAX);
 }
 
-Result<std::string> LocalObjectStore::GetRange(std::string_view key, uint64_t offset, uint64_t length) {
+Result<std::string> LocalObjectStore::GetRange(std::string_view key, uint64_t offset,
+                                               uint64_t length) {
   SC_RETURN_IF_ERROR(ValidateKey(key));
   return ReadRange(root_ / fs::path(std::string(key)), offset, length);
 }
@@ -252,14 +263,16 @@ Result<ObjectInfo> LocalObjectStore::Head(std::string_view key) {
   fs::path p = root_ / fs::path(std::string(key));
   struct stat st {};
   if (::stat(p.c_str(), &st) != 0) return ErrnoStatus("no object", p, errno);
-  if (!S_ISREG(st.st_mode)) return Status::NotFound(fmt::format("no object {} in {}", key, Describe()));
+  if (!S_ISREG(st.st_mode))
+    return Status::NotFound(fmt::format("no object {} in {}", key, Describe()));
   return ObjectInfo{std::string(key), static_cast<uint64_t>(st.st_size), MTime(st)};
 }
 
 Result<std::vector<ObjectInfo>> LocalObjectStore::List(std::string_view prefix) {
   std::vector<ObjectInfo> out;
   // Walk only the deepest folder that the prefix names completely.
-  std::string_view dir_part = prefix.substr(0, prefix.rfind('/') == std::string_view::npos ? 0 : prefix.rfind('/'));
+  std::string_view dir_part =
+      prefix.substr(0, prefix.rfind('/') == std::string_view::npos ? 0 : prefix.rfind('/'));
   fs::path start = dir_part.empty() ? root_ : root_ / fs::path(std::string(dir_part));
   std::error_code ec;
   if (!fs::is_directory(start, ec)) return out;
@@ -279,7 +292,8 @@ Result<std::vector<ObjectInfo>> LocalObjectStore::List(std::string_view prefix) 
     if (key.compare(0, prefix.size(), prefix) != 0) continue;
     out.push_back(ObjectInfo{std::move(key), static_cast<uint64_t>(st.st_size), MTime(st)});
   }
-  std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
+  std::sort(out.begin(), out.end(),
+            [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
   return out;
 }
 
@@ -313,12 +327,16 @@ Status InMemoryObjectStore::PutFile(std::string_view key, const fs::path& local_
   return Put(key, bytes);
 }
 
-Result<std::string> InMemoryObjectStore::Get(std::string_view key) { return GetRange(key, 0, UINT64_MAX); }
+Result<std::string> InMemoryObjectStore::Get(std::string_view key) {
+  return GetRange(key, 0, UINT64_MAX);
+}
 
-Result<std::string> InMemoryObjectStore::GetRange(std::string_view key, uint64_t offset, uint64_t length) {
+Result<std::string> InMemoryObjectStore::GetRange(std::string_view key, uint64_t offset,
+                                                  uint64_t length) {
   std::lock_guard lock(mu_);
   auto it = objects_.find(key);
-  if (it == objects_.end()) return Status::NotFound(fmt::format("no object {} in the in-memory store", key));
+  if (it == objects_.end())
+    return Status::NotFound(fmt::format("no object {} in the in-memory store", key));
   const std::string& b = it->second.bytes;
   uint64_t begin = std::min<uint64_t>(offset, b.size());
   return b.substr(begin, std::min<uint64_t>(length, b.size() - begin));
@@ -327,7 +345,8 @@ Result<std::string> InMemoryObjectStore::GetRange(std::string_view key, uint64_t
 Result<ObjectInfo> InMemoryObjectStore::Head(std::string_view key) {
   std::lock_guard lock(mu_);
   auto it = objects_.find(key);
-  if (it == objects_.end()) return Status::NotFound(fmt::format("no object {} in the in-memory store", key));
+  if (it == objects_.end())
+    return Status::NotFound(fmt::format("no object {} in the in-memory store", key));
   return ObjectInfo{it->first, it->second.bytes.size(), it->second.modified};
 }
 
@@ -348,13 +367,15 @@ Status InMemoryObjectStore::Delete(std::string_view key) {
   return Status::OK();
 }
 
-void InMemoryObjectStore::SetModified(std::string_view key, std::chrono::system_clock::time_point t) {
+void InMemoryObjectStore::SetModified(std::string_view key,
+                                      std::chrono::system_clock::time_point t) {
   std::lock_guard lock(mu_);
   auto it = objects_.find(key);
   if (it != objects_.end()) it->second.modified = t;
 }
 
-// ------------------------------------------------------------------------ FaultInjectingObjectStore
+// ------------------------------------------------------------------------
+// FaultInjectingObjectStore
 
 void FaultInjectingObjectStore::AddRule(Rule r) {
   std::lock_guard lock(mu_);
@@ -406,13 +427,15 @@ FaultInjectingObjectStore::Decision FaultInjectingObjectStore::Decide(Op op, std
     if (r.error == ErrorKind::kOk) return d;  // a pure hook: run on_fire, then the operation
     d.fail_before = r.when == When::kBefore;
     d.fail_after = r.when == When::kAfter;
-    d.error = Status(r.error, fmt::format("injected {} fault on {}", r.crash ? "crash" : "store", key));
+    d.error =
+        Status(r.error, fmt::format("injected {} fault on {}", r.crash ? "crash" : "store", key));
     return d;
   }
   return d;
 }
 
-Status FaultInjectingObjectStore::Run(Op op, std::string_view key, const std::function<Status()>& do_op) {
+Status FaultInjectingObjectStore::Run(Op op, std::string_view key,
+                                      const std::function<Status()>& do_op) {
   Decision d = Decide(op, key);
   if (d.on_fire) d.on_fire();
   if (d.fail_before) return d.error;
@@ -443,7 +466,8 @@ Result<std::string> FaultInjectingObjectStore::Get(std::string_view key) {
   return std::move(*r);
 }
 
-Result<std::string> FaultInjectingObjectStore::GetRange(std::string_view key, uint64_t offset, uint64_t length) {
+Result<std::string> FaultInjectingObjectStore::GetRange(std::string_view key, uint64_t offset,
+                                                        uint64_t length) {
   std::optional<Result<std::string>> r;
   Status s = Run(Op::kGetRange, key, [&] {
     r.emplace(base_->GetRange(key, offset, length));

@@ -2,11 +2,11 @@
 // directory, in memory (tests) or an S3-compatible service (issue 5).
 //
 // Keys are '/'-separated relative names ("vehicle_data/_delta_log/00000000000000000000.json"): no
-// leading '/', no empty, "." or ".." segment. There is no rename and no directory: a "folder" is just a
-// key prefix. Writes are whole objects and atomic: a reader sees the old object, no object, or the
-// whole new object, never part of one. PutIfAbsent is the Delta commit primitive: of any number of
-// writers (threads or processes) putting the same absent key, exactly one gets OK and the others
-// kAlreadyExists.
+// leading '/', no empty, "." or ".." segment. There is no rename and no directory: a "folder" is
+// just a key prefix. Writes are whole objects and atomic: a reader sees the old object, no object,
+// or the whole new object, never part of one. PutIfAbsent is the Delta commit primitive: of any
+// number of writers (threads or processes) putting the same absent key, exactly one gets OK and the
+// others kAlreadyExists.
 //
 // Errors: kNotFound for a missing key (Get/Head), kAlreadyExists (PutIfAbsent lost), kUnavailable /
 // kTimeout when a retry may help, kIOError / kPermissionDenied otherwise.
@@ -44,8 +44,8 @@ class ObjectStore {
   virtual Status Put(std::string_view key, std::string_view bytes) = 0;
   // Creates the object only if no object has the key; kAlreadyExists otherwise (atomically).
   virtual Status PutIfAbsent(std::string_view key, std::string_view bytes) = 0;
-  // Creates or replaces the object with the contents of a local file (Parquet data files); the local
-  // file is left in place (the caller removes it).
+  // Creates or replaces the object with the contents of a local file (Parquet data files); the
+  // local file is left in place (the caller removes it).
   virtual Status PutFile(std::string_view key, const std::filesystem::path& local_file) = 0;
   virtual Result<std::string> Get(std::string_view key) = 0;
   // Bytes [offset, offset + length) of the object (fewer at its end).
@@ -56,9 +56,11 @@ class ObjectStore {
   // Removes the object; OK if it did not exist.
   virtual Status Delete(std::string_view key) = 0;
 
-  // A local file holding the object's bytes if the store is a local filesystem (lets DuckDB read data
-  // files in place), else nullopt.
-  virtual std::optional<std::filesystem::path> LocalPath(std::string_view key) const { return std::nullopt; }
+  // A local file holding the object's bytes if the store is a local filesystem (lets DuckDB read
+  // data files in place), else nullopt.
+  virtual std::optional<std::filesystem::path> LocalPath(std::string_view key) const {
+    return std::nullopt;
+  }
   // "local directory /data/lake", for messages.
   virtual std::string Describe() const = 0;
 };
@@ -126,7 +128,8 @@ class InMemoryObjectStore final : public ObjectStore {
 
 // Wraps a store and injects failures, to test what a crash or an outage at any step leaves behind.
 // Rules are checked in order on every call; the first that matches decides. After a rule with
-// `crash` fires, every later call fails with kAborted ("simulated crash") as if the process had died.
+// `crash` fires, every later call fails with kAborted ("simulated crash") as if the process had
+// died.
 class FaultInjectingObjectStore final : public ObjectStore {
  public:
   enum class Op { kPut, kPutIfAbsent, kPutFile, kGet, kGetRange, kHead, kList, kDelete, kAny };
@@ -140,10 +143,10 @@ class FaultInjectingObjectStore final : public ObjectStore {
     int nth = 1;               // fire on the nth matching call (1-based) ...
     int times = 1;             // ... and on this many matching calls from then on (-1: forever)
     When when = When::kBefore;
-    bool crash = false;        // after firing, the store is dead
+    bool crash = false;                         // after firing, the store is dead
     ErrorKind error = ErrorKind::kUnavailable;  // kOk: inject no failure, only run on_fire
-    // Runs when the rule fires, before the operation (lets a test interleave another writer's work at
-    // an exact step). It must not call back into this store.
+    // Runs when the rule fires, before the operation (lets a test interleave another writer's work
+    // at an exact step). It must not call back into this store.
     std::function<void()> on_fire;
   };
 

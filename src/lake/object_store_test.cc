@@ -70,7 +70,8 @@ TEST_P(ObjectStoreContract, PutIfAbsentRefusesAnExistingKey) {
 }
 
 TEST_P(ObjectStoreContract, ListIsSortedAndFilteredByPrefix) {
-  for (const char* k : {"b/2", "a/x/1", "a/1", "a/x/0", "ab/1", "a/10"}) ASSERT_TRUE(store_->Put(k, k).ok());
+  for (const char* k : {"b/2", "a/x/1", "a/1", "a/x/0", "ab/1", "a/10"})
+    ASSERT_TRUE(store_->Put(k, k).ok());
   auto all = store_->List("a/");
   ASSERT_TRUE(all.ok());
   std::vector<std::string> keys;
@@ -138,7 +139,8 @@ TEST(LocalObjectStoreTest, PutIfAbsentIsAtomicAcrossProcesses) {
     pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-      auto s = (*store)->PutIfAbsent("t/_delta_log/00000000000000000007.json", "child " + std::to_string(i));
+      auto s = (*store)->PutIfAbsent("t/_delta_log/00000000000000000007.json",
+                                     "child " + std::to_string(i));
       _exit(s.ok() ? 0 : (s.kind() == ErrorKind::kAlreadyExists ? 3 : 4));
     }
     pids.push_back(pid);
@@ -153,7 +155,8 @@ TEST(LocalObjectStoreTest, PutIfAbsentIsAtomicAcrossProcesses) {
   }
   EXPECT_EQ(winners, 1);
   EXPECT_EQ(losers, kChildren - 1);
-  EXPECT_TRUE(fs::is_empty(dir / std::string(LocalObjectStore::kStagingDir))) << "no staging file is left";
+  EXPECT_TRUE(fs::is_empty(dir / std::string(LocalObjectStore::kStagingDir)))
+      << "no staging file is left";
   fs::remove_all(dir);
 }
 
@@ -163,7 +166,8 @@ TEST(LocalObjectStoreTest, OpenRemovesStaleStagingFilesOnly) {
   fs::path staging = dir / std::string(LocalObjectStore::kStagingDir);
   std::ofstream(staging / "put-old") << "partial";
   std::ofstream(staging / "put-new") << "in flight";
-  fs::last_write_time(staging / "put-old", fs::file_time_type::clock::now() - std::chrono::hours(2));
+  fs::last_write_time(staging / "put-old",
+                      fs::file_time_type::clock::now() - std::chrono::hours(2));
   ASSERT_TRUE(LocalObjectStore::Open(dir).ok());
   EXPECT_FALSE(fs::exists(staging / "put-old"));
   EXPECT_TRUE(fs::exists(staging / "put-new"));
@@ -176,7 +180,8 @@ TEST(LocalObjectStoreTest, ObjectsAreFilesUnderTheRoot) {
   ASSERT_TRUE(store.ok());
   ASSERT_TRUE((*store)->Put("t/_delta_log/x.json", "{}").ok());
   EXPECT_TRUE(fs::is_regular_file(dir / "lake/t/_delta_log/x.json"));
-  EXPECT_EQ((*store)->LocalPath("t/_delta_log/x.json")->string(), (dir / "lake/t/_delta_log/x.json").string());
+  EXPECT_EQ((*store)->LocalPath("t/_delta_log/x.json")->string(),
+            (dir / "lake/t/_delta_log/x.json").string());
   fs::remove_all(dir);
 }
 

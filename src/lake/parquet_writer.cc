@@ -34,7 +34,8 @@ std::string_view Utf8Prefix(std::string_view s, size_t n) {
 }  // namespace
 
 std::string FileStats::ToDeltaJson() const {
-  nlohmann::ordered_json mins = nlohmann::ordered_json::object(), maxs = nlohmann::ordered_json::object(),
+  nlohmann::ordered_json mins = nlohmann::ordered_json::object(),
+                         maxs = nlohmann::ordered_json::object(),
                          nulls = nlohmann::ordered_json::object();
   for (const ColumnStats& c : columns) {
     if (!c.min.is_null()) mins[c.name] = c.min;
@@ -46,7 +47,8 @@ std::string FileStats::ToDeltaJson() const {
       .dump();
 }
 
-FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, size_t begin, size_t end) {
+FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, size_t begin,
+                       size_t end) {
   FileStats st;
   st.num_records = static_cast<int64_t>(end - begin);
   for (int ci : columns) {
@@ -142,7 +144,8 @@ FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, s
   return st;
 }
 
-Result<std::unique_ptr<ParquetWriter>> ParquetWriter::Make(engine::Database* db, ParquetWriterOptions options) {
+Result<std::unique_ptr<ParquetWriter>> ParquetWriter::Make(engine::Database* db,
+                                                           ParquetWriterOptions options) {
   std::unique_ptr<ParquetWriter> w(new ParquetWriter());
   SC_ASSIGN_OR_RETURN(w->conn_, db->Connect());
   w->options_ = std::move(options);
@@ -151,11 +154,13 @@ Result<std::unique_ptr<ParquetWriter>> ParquetWriter::Make(engine::Database* db,
 
 ParquetWriter::~ParquetWriter() {
   // The staging tables live in the shared database; drop them with their writer.
-  for (const auto& [signature, table] : tables_) (void)conn_->Execute("DROP TABLE IF EXISTS " + table);
+  for (const auto& [signature, table] : tables_)
+    (void)conn_->Execute("DROP TABLE IF EXISTS " + table);
 }
 
-Result<FileStats> ParquetWriter::Write(const RecordBatch& batch, std::span<const int> columns, size_t begin,
-                                       size_t end, const std::filesystem::path& path) {
+Result<FileStats> ParquetWriter::Write(const RecordBatch& batch, std::span<const int> columns,
+                                       size_t begin, size_t end,
+                                       const std::filesystem::path& path) {
   if (end <= begin) return Status::InvalidArgument("no rows to write to a Parquet file");
   std::string signature;
   std::string create;
@@ -166,14 +171,16 @@ Result<FileStats> ParquetWriter::Write(const RecordBatch& batch, std::span<const
     signature += ColumnTypeName(spec.type);
     signature += '\x1e';
     if (!create.empty()) create += ", ";
-    create += engine::QuoteIdentifier(spec.name) + " " + std::string(engine::SqlTypeName(spec.type));
+    create +=
+        engine::QuoteIdentifier(spec.name) + " " + std::string(engine::SqlTypeName(spec.type));
   }
   auto it = tables_.find(signature);
   if (it == tables_.end()) {
     // Tables are shared by all connections of a database: the name must be unique per writer.
     static std::atomic<uint64_t> writers{0};
     std::string table = fmt::format("_sc_parquet_stage_{}_{}", writers.fetch_add(1), next_table_++);
-    SC_RETURN_IF_ERROR(conn_->Execute(fmt::format("CREATE OR REPLACE TABLE {} ({})", table, create)));
+    SC_RETURN_IF_ERROR(
+        conn_->Execute(fmt::format("CREATE OR REPLACE TABLE {} ({})", table, create)));
     it = tables_.emplace(signature, table).first;
   }
   const std::string& table = it->second;
@@ -183,15 +190,18 @@ Result<FileStats> ParquetWriter::Write(const RecordBatch& batch, std::span<const
     SC_RETURN_IF_ERROR(appender->Close());
   }
   Status copied = conn_->Execute(fmt::format(
-      "COPY {} TO {} (FORMAT parquet, COMPRESSION {}, COMPRESSION_LEVEL {}, ROW_GROUP_SIZE {})", table,
-      engine::QuoteLiteral(path.string()), options_.compression, options_.compression_level,
+      "COPY {} TO {} (FORMAT parquet, COMPRESSION {}, COMPRESSION_LEVEL {}, ROW_GROUP_SIZE {})",
+      table, engine::QuoteLiteral(path.string()), options_.compression, options_.compression_level,
       options_.row_group_rows));
   Status cleared = conn_->Execute(fmt::format("TRUNCATE {}", table));
-  if (!copied.ok()) return copied.WithContext(fmt::format("writing Parquet file {}", path.string()));
+  if (!copied.ok())
+    return copied.WithContext(fmt::format("writing Parquet file {}", path.string()));
   SC_RETURN_IF_ERROR(cleared);
   std::error_code ec;
   uint64_t size = std::filesystem::file_size(path, ec);
-  if (ec) return Status::IOError(fmt::format("cannot stat Parquet file {}: {}", path.string(), ec.message()));
+  if (ec)
+    return Status::IOError(
+        fmt::format("cannot stat Parquet file {}: {}", path.string(), ec.message()));
   FileStats st = ComputeStats(batch, columns, begin, end);
   st.size_bytes = size;
   return st;

@@ -41,28 +41,31 @@ struct FileStats {
   std::string ToDeltaJson() const;
 };
 
-// Statistics of rows [begin, end) of the given columns. Strings longer than kMaxStatStringBytes get a
-// truncated min and no max (a truncated max would not be an upper bound); doubles containing NaN get
-// neither. Timestamps are written with millisecond precision, min rounded down and max rounded up so
-// the bounds stay valid.
-FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, size_t begin, size_t end);
+// Statistics of rows [begin, end) of the given columns. Strings longer than kMaxStatStringBytes get
+// a truncated min and no max (a truncated max would not be an upper bound); doubles containing NaN
+// get neither. Timestamps are written with millisecond precision, min rounded down and max rounded
+// up so the bounds stay valid.
+FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, size_t begin,
+                       size_t end);
 inline constexpr size_t kMaxStatStringBytes = 32;
 
 struct ParquetWriterOptions {
   std::string compression = "zstd";
-  int compression_level = 1;  // measured: smaller AND faster than 3 on our tables (bench/lake_bench)
+  int compression_level =
+      1;  // measured: smaller AND faster than 3 on our tables (bench/lake_bench)
   uint64_t row_group_rows = 122880;
 };
 
 class ParquetWriter {
  public:
-  static Result<std::unique_ptr<ParquetWriter>> Make(engine::Database* db, ParquetWriterOptions options = {});
+  static Result<std::unique_ptr<ParquetWriter>> Make(engine::Database* db,
+                                                     ParquetWriterOptions options = {});
   ~ParquetWriter();
 
-  // Writes rows [begin, end) of `columns` of `batch` to `path` (overwritten). The file's column names
-  // are the schema's names. REQUIRES: end > begin.
-  Result<FileStats> Write(const RecordBatch& batch, std::span<const int> columns, size_t begin, size_t end,
-                          const std::filesystem::path& path);
+  // Writes rows [begin, end) of `columns` of `batch` to `path` (overwritten). The file's column
+  // names are the schema's names. REQUIRES: end > begin.
+  Result<FileStats> Write(const RecordBatch& batch, std::span<const int> columns, size_t begin,
+                          size_t end, const std::filesystem::path& path);
 
   engine::Connection* connection() { return conn_.get(); }
 
