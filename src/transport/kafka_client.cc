@@ -5,6 +5,8 @@
 #include <cstring>
 #include <thread>
 
+#include "common/time.h"
+
 namespace smartcity {
 
 bool IsSecretKafkaProperty(std::string_view name) {
@@ -142,15 +144,6 @@ namespace smartcity {
 
 namespace {
 
-std::string Seconds(std::chrono::milliseconds d) {
-  char buf[32];
-  if (d.count() % 1000 == 0) {
-    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(d.count() / 1000));
-  } else {
-    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(d.count()) / 1000.0);
-  }
-  return buf;
-}
 
 struct MetadataDeleter {
   void operator()(const rd_kafka_metadata_t* m) const { rd_kafka_metadata_destroy(m); }
@@ -214,7 +207,7 @@ const TopicMetadata* ClusterMetadata::Find(std::string_view name) const {
 
 Status KafkaUnreachable(std::string_view bootstrap_servers, std::chrono::milliseconds waited,
                         std::string_view detail) {
-  std::string m = "cannot reach Kafka at " + std::string(bootstrap_servers) + " within " + Seconds(waited);
+  std::string m = "cannot reach Kafka at " + std::string(bootstrap_servers) + " within " + FormatDuration(waited);
   if (!detail.empty()) m += " (" + std::string(detail) + ")";
   m += ": is the broker running? set --bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS";
   return Status::Unavailable(std::move(m));
@@ -343,7 +336,7 @@ Status KafkaAdmin::WaitForTopics(const std::vector<std::string>& names, std::chr
     if (waiting_for.empty()) return Status::OK();
     if (std::chrono::steady_clock::now() >= deadline) {
       return Status::Timeout("topic " + waiting_for + " was created but has no leader for every partition after " +
-                             Seconds(timeout) + ": check the brokers' health (smartcity topics describe)");
+                             FormatDuration(timeout) + ": check the brokers' health (smartcity topics describe)");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -4,19 +4,11 @@
 #include <cstdio>
 #include <thread>
 
+#include "common/time.h"
+
 namespace smartcity {
 
 namespace {
-
-std::string Seconds(std::chrono::milliseconds d) {
-  char buf[32];
-  if (d.count() % 1000 == 0) {
-    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(d.count() / 1000));
-  } else {
-    std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(d.count()) / 1000.0);
-  }
-  return buf;
-}
 
 // The topic index travels as the message's opaque pointer: no per-message allocation.
 void* TopicOpaque(size_t t) { return reinterpret_cast<void*>(static_cast<uintptr_t>(t)); }
@@ -138,7 +130,7 @@ void KafkaSink::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaqu
     case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
       self->RecordFailure(Status::Timeout(
           "events to topic " + topic + " were not acknowledged by Kafka at " + self->kafka_.bootstrap_servers +
-          " within the delivery timeout of " + Seconds(self->options_.delivery_timeout) +
+          " within the delivery timeout of " + FormatDuration(self->options_.delivery_timeout) +
           (self->last_transient_.empty() ? std::string() : " (last broker error: " + self->last_transient_ + ")") +
           ": is the broker running and the topic healthy? (--delivery-timeout raises the bound)"));
       break;
@@ -209,7 +201,7 @@ Status KafkaSink::Flush(std::chrono::milliseconds timeout) {
     const uint64_t outstanding = Outstanding();
     RecordFailure(Status::Timeout(
         std::to_string(outstanding) + " events were not acknowledged by Kafka at " + kafka_.bootstrap_servers +
-        " within " + Seconds(timeout) + " and are counted as failed" +
+        " within " + FormatDuration(timeout) + " and are counted as failed" +
         (last_transient_.empty() ? std::string() : " (last broker error: " + last_transient_ + ")")));
     // Give every message a definite outcome: purged ones are reported (and counted) as failed.
     rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);

@@ -64,8 +64,15 @@ void CheckAdmin(const KafkaOptions& options) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ((*again)[0].status.kind(), ErrorKind::kAlreadyExists);
 
+  // Metadata is eventually consistent across brokers: the one answering may learn of the new topic a
+  // moment after the one that created it. Wait (bounded) until it lists it.
   auto md = (*admin)->Metadata(milliseconds(10'000));
   ASSERT_TRUE(md.ok()) << md.status().message();
+  for (int i = 0; i < 100 && md->Find("admin_probe") == nullptr; ++i) {
+    std::this_thread::sleep_for(milliseconds(200));
+    md = (*admin)->Metadata(milliseconds(10'000));
+    ASSERT_TRUE(md.ok()) << md.status().message();
+  }
   EXPECT_EQ(md->brokers.size(), 3u);
   const TopicMetadata* tm = md->Find("admin_probe");
   ASSERT_NE(tm, nullptr);

@@ -176,9 +176,11 @@ err = open(sys.argv[2]).read()
 lines = open(sys.argv[3]).read().splitlines()
 total = 0
 for topic, c in s["topics"].items():
-    m = re.search(r"^\s+%s\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$" % topic, err, re.M)
+    # Columns: generated, emitted, valid, sent, delivered, failed.
+    m = re.search(r"^\s+%s\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$" % topic, err, re.M)
     assert m, "no summary row for " + topic
-    assert [int(x) for x in m.groups()] == [c["generated"], c["emitted"], c["valid"], c["delivered"], c["failed"]], topic
+    assert [int(x) for x in m.groups()] == [c["generated"], c["emitted"], c["valid"], c["sent"], c["delivered"],
+                                            c["failed"]], topic
     assert c["sent"] == c["delivered"] == c["emitted"], c
     total += c["emitted"]
 assert total == len(lines), (total, len(lines))
