@@ -202,23 +202,32 @@ EventTimeJoin::EventTimeJoin(JoinOptions options, Clock* clock)
 
 EventTimeJoin::~EventTimeJoin() = default;
 
+template <typename OnTime>
+void EventTimeJoin::ForEachOnTime(const Column& timestamps, JoinInput input, size_t begin, size_t end,
+                                  std::vector<LateRecord>* late, OnTime&& on_time) {
+  const size_t in = static_cast<size_t>(input);
+  int64_t max_ts = INT64_MIN;
+  for (size_t r = begin; r < end; ++r) {
+    const int64_t ts = timestamps.GetInt64(r);
+    max_ts = std::max(max_ts, ts);
+    counters_.records_in[in]++;
+    if (tracker_.IsLate(EventTime(Micros(ts)))) {
+      counters_.late[in]++;
+      late->push_back(LateRecord{input, r, EventTime(Micros(ts)), tracker_.watermark()});
+      continue;
+    }
+    on_time(r, ts);
+  }
+  if (end > begin) tracker_.Observe(input, EventTime(Micros(max_ts)));
+}
+
 void EventTimeJoin::AddVehicles(const RecordBatch& batch, size_t begin, size_t end, RecordBatch* enriched,
                                 std::vector<LateRecord>* late) {
   using namespace vehicle_col;
   State& s = *state_;
   const int64_t j = options_.window.count();
   const size_t in = static_cast<size_t>(JoinInput::kVehicle);
-  const Column& ts_col = batch.column(kTimestamp);
-  int64_t max_ts = INT64_MIN;
-  for (size_t r = begin; r < end; ++r) {
-    const int64_t ts = ts_col.GetInt64(r);
-    max_ts = std::max(max_ts, ts);
-    counters_.records_in[in]++;
-    if (tracker_.IsLate(EventTime(Micros(ts)))) {
-      counters_.late[in]++;
-      late->push_back(LateRecord{JoinInput::kVehicle, r, EventTime(Micros(ts)), tracker_.watermark()});
-      continue;
-    }
+  ForEachOnTime(batch.column(kTimestamp), JoinInput::kVehicle, begin, end, late, [&](size_t r, int64_t ts) {
     Device& d = s.FindDevice(batch.column(kDeviceId).GetString(r));
     const size_t pos = d.vehicles.Insert(VehicleRow{ts, batch.column(kLatitude).GetDouble(r),
                                                     batch.column(kLongitude).GetDouble(r),
@@ -228,7 +237,7 @@ void EventTimeJoin::AddVehicles(const RecordBatch& batch, size_t begin, size_t e
                                                     batch.column(kOffset).GetInt64(r), false});
     s.rows[in]++;
     const auto [e_lo, e_hi] = d.emergencies.Range(ts - j, ts + j);
-    if (e_lo == e_hi) continue;  // NULL rows (if any weather matches) once the watermark passes
+    if (e_lo == e_hi) return;  // NULL rows (if any weather matches) once the watermark passes
     VehicleRow& v = d.vehicles[pos];
     v.has_emergency = true;
     const auto [w_lo, w_hi] = d.weather.Range(ts - j, ts + j);
@@ -238,8 +247,7 @@ void EventTimeJoin::AddVehicles(const RecordBatch& batch, size_t begin, size_t e
         counters_.rows_matched++;
       }
     }
-  }
-  if (end > begin) tracker_.Observe(JoinInput::kVehicle, EventTime(Micros(max_ts)));
+  });
 }
 
 void EventTimeJoin::AddWeather(const RecordBatch& batch, size_t begin, size_t end, RecordBatch* enriched,
@@ -248,17 +256,7 @@ void EventTimeJoin::AddWeather(const RecordBatch& batch, size_t begin, size_t en
   State& s = *state_;
   const int64_t j = options_.window.count();
   const size_t in = static_cast<size_t>(JoinInput::kWeather);
-  const Column& ts_col = batch.column(kTimestamp);
-  int64_t max_ts = INT64_MIN;
-  for (size_t r = begin; r < end; ++r) {
-    const int64_t ts = ts_col.GetInt64(r);
-    max_ts = std::max(max_ts, ts);
-    counters_.records_in[in]++;
-    if (tracker_.IsLate(EventTime(Micros(ts)))) {
-      counters_.late[in]++;
-      late->push_back(LateRecord{JoinInput::kWeather, r, EventTime(Micros(ts)), tracker_.watermark()});
-      continue;
-    }
+  ForEachOnTime(batch.column(kTimestamp), JoinInput::kWeather, begin, end, late, [&](size_t r, int64_t ts) {
     Device& d = s.FindDevice(batch.column(kDeviceId).GetString(r));
     const size_t pos = d.weather.Insert(WeatherRow{ts, batch.column(kTemperature).GetDouble(r),
                                                    batch.column(kPrecipitation).GetDouble(r),
@@ -280,8 +278,7 @@ void EventTimeJoin::AddWeather(const RecordBatch& batch, size_t begin, size_t en
         counters_.rows_matched++;
       }
     }
-  }
-  if (end > begin) tracker_.Observe(JoinInput::kWeather, EventTime(Micros(max_ts)));
+  });
 }
 
 void EventTimeJoin::AddEmergencies(const RecordBatch& batch, size_t begin, size_t end, RecordBatch* enriched,
@@ -290,17 +287,7 @@ void EventTimeJoin::AddEmergencies(const RecordBatch& batch, size_t begin, size_
   State& s = *state_;
   const int64_t j = options_.window.count();
   const size_t in = static_cast<size_t>(JoinInput::kEmergency);
-  const Column& ts_col = batch.column(kTimestamp);
-  int64_t max_ts = INT64_MIN;
-  for (size_t r = begin; r < end; ++r) {
-    const int64_t ts = ts_col.GetInt64(r);
-    max_ts = std::max(max_ts, ts);
-    counters_.records_in[in]++;
-    if (tracker_.IsLate(EventTime(Micros(ts)))) {
-      counters_.late[in]++;
-      late->push_back(LateRecord{JoinInput::kEmergency, r, EventTime(Micros(ts)), tracker_.watermark()});
-      continue;
-    }
+  ForEachOnTime(batch.column(kTimestamp), JoinInput::kEmergency, begin, end, late, [&](size_t r, int64_t ts) {
     Device& d = s.FindDevice(batch.column(kDeviceId).GetString(r));
     const size_t pos = d.emergencies.Insert(EmergencyRow{ts, s.Intern(batch.column(kType).GetString(r)),
                                                          s.Intern(batch.column(kStatus).GetString(r)),
@@ -319,8 +306,7 @@ void EventTimeJoin::AddEmergencies(const RecordBatch& batch, size_t begin, size_
         counters_.rows_matched++;
       }
     }
-  }
-  if (end > begin) tracker_.Observe(JoinInput::kEmergency, EventTime(Micros(max_ts)));
+  });
 }
 
 EventTime EventTimeJoin::AdvanceWatermarkTo(EventTime requested, RecordBatch* enriched) {

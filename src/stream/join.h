@@ -80,6 +80,7 @@ class EventTimeJoin {
   void AddEmergencies(const RecordBatch& batch, size_t begin, size_t end, RecordBatch* enriched,
                       std::vector<LateRecord>* late);
 
+
   // End of a micro-batch: AdvanceWatermarkTo(ComputeWatermark()).
   EventTime AdvanceWatermark(RecordBatch* enriched) { return AdvanceWatermarkTo(ComputeWatermark(), enriched); }
   // The watermark the inputs call for now (see WatermarkTracker::Compute); does not apply it.
@@ -109,6 +110,12 @@ class EventTimeJoin {
   Status RestoreState(std::string_view in);
 
  private:
+  // Counts rows [begin, end) of `input`, reports the late ones (event time behind the watermark in
+  // force) in `late`, calls on_time(row, event_time_micros) for the others, then lets the input's
+  // watermark observe the largest event time seen. The one place the lateness rule is applied.
+  template <typename OnTime>
+  void ForEachOnTime(const Column& timestamps, JoinInput input, size_t begin, size_t end,
+                     std::vector<LateRecord>* late, OnTime&& on_time);
   struct State;
   JoinOptions options_;
   WatermarkTracker tracker_;
