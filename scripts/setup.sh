@@ -61,7 +61,13 @@ install_duckdb() {
 build() {
   local dir="$root/build/$1"; shift
   if [ ! -f "$dir/build.ninja" ]; then
-    cmake -S "$root" -B "$dir" -G Ninja "$@" >/dev/null
+    # ccache is optional (not installed here): where a developer has it, trees in several checkouts
+    # share compiled objects (paths are made relative to the checkout).
+    local launcher=()
+    if command -v ccache >/dev/null; then
+      launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER="env;CCACHE_BASEDIR=$root;ccache" -DCMAKE_C_COMPILER_LAUNCHER="env;CCACHE_BASEDIR=$root;ccache")
+    fi
+    cmake -S "$root" -B "$dir" -G Ninja "${launcher[@]}" "$@" >/dev/null
   fi
   log "building $dir"
   if ! cmake --build "$dir" -- -j"$(nproc)" >"$dir/build.log" 2>&1; then

@@ -49,5 +49,6 @@ void RegisterSimulate(CLI::App& root, CommandList& commands);
 void RegisterRun(CLI::App& root, CommandList& commands);
 void RegisterTopics(CLI::App& root, CommandList& commands);
 void RegisterCompact(CLI::App& root, CommandList& commands);
+void RegisterStream(CLI::App& root, CommandList& commands);
 
 }  // namespace smartcity::cli

@@ -71,7 +71,7 @@ int RunCompact(const CompactArgs& a) {
     return UsageError(fmt::format(
         "lake directory {} does not exist (set --lake to the folder `stream` writes to)", a.lake));
   }
-  auto store = lake::LocalObjectStore::Open(a.lake);
+  auto store = lake::OpenLakeStore(a.lake);
   if (!store.ok()) return ReportError(store.status());
   std::vector<std::string> tables = a.tables;
   if (tables.empty()) {

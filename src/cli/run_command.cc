@@ -32,7 +32,7 @@ int RunPipeline(RunArgs& a) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(a.pipeline.lake, ec);
-  auto store = lake::LocalObjectStore::Open(a.pipeline.lake);
+  auto store = lake::OpenLakeStore(a.pipeline.lake);
   if (!store.ok()) return ReportError(store.status());
   auto db = engine::Database::Open("");
   if (!db.ok()) return ReportError(db.status());

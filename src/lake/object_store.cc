@@ -147,6 +147,16 @@ Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::Open(const fs::path&
   return std::unique_ptr<LocalObjectStore>(new LocalObjectStore(abs));
 }
 
+Result<std::unique_ptr<ObjectStore>> OpenLakeStore(std::string_view location) {
+  if (location.empty()) return Status::InvalidArgument("the lake location is empty; give a directory with --lake");
+  if (location.starts_with("s3://") || location.starts_with("s3a://")) {
+    return Status::InvalidArgument(fmt::format("lake {}: S3 lakes are not available in this build", location));
+  }
+  auto local = LocalObjectStore::Open(fs::path(std::string(location)));
+  if (!local.ok()) return local.status();
+  return std::unique_ptr<ObjectStore>(std::move(*local));
+}
+
 std::string LocalObjectStore::Describe() const {
   return "local directory " + root_.string();
 }

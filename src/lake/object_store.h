@@ -61,9 +61,19 @@ class ObjectStore {
   virtual std::optional<std::filesystem::path> LocalPath(std::string_view key) const {
     return std::nullopt;
   }
+  // Where another reader (DuckDB, Python deltalake) finds the object: an absolute local path, or a URI
+  // such as "s3://bucket/prefix/key"; empty if the store cannot be read from outside (in memory).
+  virtual std::string ReaderUri(std::string_view key) const {
+    auto p = LocalPath(key);
+    return p ? p->string() : std::string();
+  }
   // "local directory /data/lake", for messages.
   virtual std::string Describe() const = 0;
 };
+
+// Opens the lake root named by the user (--lake): a local directory (created if missing), or, once
+// the S3 store exists (issue 5), s3://bucket/prefix. The one place a lake location is interpreted.
+Result<std::unique_ptr<ObjectStore>> OpenLakeStore(std::string_view location);
 
 // OK if `key` is a valid object key; kInvalidArgument naming the problem otherwise.
 Status ValidateKey(std::string_view key);

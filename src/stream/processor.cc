@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <unordered_map>
 
 namespace smartcity::stream {
 
@@ -19,26 +20,6 @@ std::string_view OutputTableName(OutputTable t) {
     case OutputTable::kLateEvents: return "_late_events";
   }
   return "?";
-}
-
-namespace {
-
-using Positions = std::array<std::optional<Position>, kTopicCount>;
-
-nlohmann::json PositionsToJson(const Positions& p) {
-  nlohmann::json a = nlohmann::json::array();
-  for (const auto& v : p) a.push_back(v ? nlohmann::json(v->value()) : nlohmann::json(nullptr));
-  return a;
-}
-
-Result<Positions> PositionsFromJson(const nlohmann::json& a) {
-  Positions p;
-  if (!a.is_array() || a.size() != kTopicCount) return Status::Corruption("checkpoint positions are malformed");
-  for (size_t i = 0; i < kTopicCount; ++i) {
-    if (a[i].is_number_integer()) p[i] = Position(a[i].get<int64_t>());
-    else if (!a[i].is_null()) return Status::Corruption("checkpoint positions are malformed");
-  }
-  return p;
 }
 
 const RecordBatch& OutputOf(const StreamOutput& out, OutputTable t) {
@@ -59,6 +40,33 @@ const std::shared_ptr<const Schema>& SchemaOf(OutputTable t) {
   }
 }
 
+namespace {
+
+OutputMarks MarksOf(const StreamOutput& out) {
+  OutputMarks m;
+  for (size_t i = 0; i < kOutputTableCount; ++i) m[i] = OutputOf(out, static_cast<OutputTable>(i)).num_rows();
+  return m;
+}
+
+using Positions = std::array<std::optional<Position>, kTopicCount>;
+
+nlohmann::json PositionsToJson(const Positions& p) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& v : p) a.push_back(v ? nlohmann::json(v->value()) : nlohmann::json(nullptr));
+  return a;
+}
+
+Result<Positions> PositionsFromJson(const nlohmann::json& a) {
+  Positions p;
+  if (!a.is_array() || a.size() != kTopicCount) return Status::Corruption("checkpoint positions are malformed");
+  for (size_t i = 0; i < kTopicCount; ++i) {
+    if (a[i].is_number_integer()) p[i] = Position(a[i].get<int64_t>());
+    else if (!a[i].is_null()) return Status::Corruption("checkpoint positions are malformed");
+  }
+  return p;
+}
+
+
 EventTime WallNow() { return std::chrono::time_point_cast<Micros>(std::chrono::system_clock::now()); }
 
 }  // namespace
@@ -75,6 +83,30 @@ struct Processor::Group {
   EventTime replay_wm{};
   bool replay_final = false;
   std::array<bool, kTopicCount> paused{};
+  // Source timestamps of the records in the current epoch, in 1 ms buckets (for lake latency):
+  // records arrive roughly in time order, so consecutive ones mostly share the cached bucket.
+  std::unordered_map<int64_t, uint64_t> source_ms;
+  int64_t cached_ms = INT64_MIN;
+  uint64_t cached_count = 0;
+
+  void NoteSourceTime(EventTime t) {
+    const int64_t ms = t.time_since_epoch().count() / 1000;
+    if (ms != cached_ms) {
+      if (cached_count > 0) source_ms[cached_ms] += cached_count;
+      cached_ms = ms;
+      cached_count = 0;
+    }
+    ++cached_count;
+  }
+  // Adds now - source time of every record of the epoch to `h`, and forgets them.
+  void DrainSourceTimes(EventTime now, LatencyHistogram* h) {
+    if (cached_count > 0) source_ms[cached_ms] += cached_count;
+    cached_ms = INT64_MIN;
+    cached_count = 0;
+    const int64_t now_us = now.time_since_epoch().count();
+    for (const auto& [ms, n] : source_ms) h->Record(Micros(now_us - ms * 1000), n);
+    source_ms.clear();
+  }
 };
 
 Processor::Processor(ProcessorOptions options, lake::ObjectStore* store, engine::Database* db, Clock* clock)
@@ -178,6 +210,7 @@ void Processor::StartEpoch(Group& g) {
   g.out.Clear();
   g.epoch_wm = g.replaying ? g.replay_wm : g.core->ComputeWatermark();
   g.core->AdvanceWatermarkTo(g.epoch_wm, &g.out);
+  if (observer_) observer_->OnRows(g.p, g.out, OutputMarks{});
 }
 
 Status Processor::LoadPositions(std::span<const TopicPartition> partitions,
@@ -230,7 +263,11 @@ Status Processor::ReplayProgress(Group& g) {
     const auto& end = g.replay_end[t];
     if (end && (!g.pos[t] || *g.pos[t] < *end)) return Status::OK();
   }
-  if (g.replay_final) g.core->Flush(&g.out);
+  if (g.replay_final) {
+    const OutputMarks before = observer_ ? MarksOf(g.out) : OutputMarks{};
+    g.core->Flush(&g.out);
+    if (observer_) observer_->OnRows(g.p, g.out, before);
+  }
   SC_RETURN_IF_ERROR(CloseEpochs({&g}, g.replay_final));
   std::vector<TopicPartition> resume;
   for (size_t t = 0; t < kTopicCount; ++t) {
@@ -248,6 +285,7 @@ Status Processor::Step() {
   if (!polled.ok()) return polled.status();
   const std::span<const SourceRecord> records = *polled;
   const EventTime received = WallNow();
+  bool timed = false;  // the source has timestamps
   if (!records.empty()) {
     // Records of different partition groups come interleaved; each group's core gets its own, in order.
     for (auto& [p, g] : groups_) per_group_[p].clear();
@@ -268,12 +306,25 @@ Status Processor::Step() {
       }
       per_group_[p].push_back(InputRecord{r.topic, SourcePosition{r.partition, r.position.value()}, r.value});
       g.pos[t] = Position(r.position.value() + 1);
+      if (r.source_time) {
+        g.NoteSourceTime(*r.source_time);
+        timed = true;
+      }
     }
     for (auto& [p, g] : groups_) {
       std::vector<InputRecord>& in = per_group_[p];
       if (in.empty()) continue;
+      const OutputMarks before = observer_ ? MarksOf(g->out) : OutputMarks{};
       g->core->Process(in, received, &g->out);
       counters_.records += in.size();
+      if (observer_) observer_->OnRows(p, g->out, before);
+    }
+    if (timed) {
+      // Visible in the live state now: one latency per timed record of this batch.
+      const int64_t visible = WallNow().time_since_epoch().count();
+      for (const SourceRecord& r : records) {
+        if (r.source_time) counters_.live_latency.Record(Micros(visible - r.source_time->time_since_epoch().count()));
+      }
     }
   }
   for (auto& [p, g] : groups_) {
@@ -303,7 +354,9 @@ Status Processor::Finish() {
   }
   std::vector<Group*> closing;
   for (auto& [p, g] : groups_) {
+    const OutputMarks before = observer_ ? MarksOf(g->out) : OutputMarks{};
     g->core->Flush(&g->out);
+    if (observer_) observer_->OnRows(p, g->out, before);
     closing.push_back(g.get());
   }
   if (closing.empty()) return Status::OK();
@@ -336,6 +389,9 @@ Status Processor::CloseEpochs(std::vector<Group*> groups, bool final) {
     }
   }
   // 2. The lake: one commit per table, one txn per group.
+  EpochCommit commit;
+  commit.final = final;
+  for (Group* g : groups) commit.groups.push_back(g->p);
   std::vector<lake::TxnId> txns;
   for (Group* g : groups) txns.push_back(lake::TxnId{GroupId(g->p), g->committed_epoch + 1});
   for (size_t i = 0; i < kOutputTableCount; ++i) {
@@ -353,6 +409,7 @@ Status Processor::CloseEpochs(std::vector<Group*> groups, bool final) {
     }).WithContext("committing " + std::string(OutputTableName(static_cast<OutputTable>(i)))));
     if (!result.skipped) ++counters_.table_commits;
     counters_.rows[i] += static_cast<uint64_t>(result.rows_added);
+    commit.rows[i] = static_cast<uint64_t>(result.rows_added);
   }
   // 3. State checkpoints.
   for (Group* g : groups) {
@@ -372,6 +429,7 @@ Status Processor::CloseEpochs(std::vector<Group*> groups, bool final) {
       (void)store_->Delete(CheckpointKey(g->p, "state", epoch - 2));
       (void)store_->Delete(CheckpointKey(g->p, "offsets", epoch - 1));
     }
+    g->DrainSourceTimes(WallNow(), &counters_.lake_latency);
     g->committed_epoch = epoch;
     g->replaying = false;
     ++counters_.epochs_committed;
@@ -379,6 +437,11 @@ Status Processor::CloseEpochs(std::vector<Group*> groups, bool final) {
   }
   counters_.last_commit_latency = std::chrono::duration_cast<Micros>(clock_->Now() - t0);
   counters_.last_commit_time = WallNow();
+  if (observer_) {
+    commit.latency = counters_.last_commit_latency;
+    commit.at = counters_.last_commit_time;
+    observer_->OnCommit(commit);
+  }
   return Status::OK();
 }
 

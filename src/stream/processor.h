@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/latency_histogram.h"
 #include "engine/engine.h"
 #include "lake/delta_table.h"
 #include "lake/object_store.h"
@@ -40,6 +41,31 @@ enum class OutputTable : uint8_t {
 };
 inline constexpr size_t kOutputTableCount = 8;
 std::string_view OutputTableName(OutputTable t);  // "vehicle_data", ..., "enriched_data", "_dead_letters", ...
+const RecordBatch& OutputOf(const StreamOutput& out, OutputTable t);
+const std::shared_ptr<const Schema>& SchemaOf(OutputTable t);
+// Row counts of each output batch, in OutputTable order.
+using OutputMarks = std::array<size_t, kOutputTableCount>;
+
+// One closed epoch of some partition groups, committed to every table.
+struct EpochCommit {
+  std::vector<int32_t> groups;
+  std::array<uint64_t, kOutputTableCount> rows{};  // rows added per table by this commit
+  Micros latency{0};                               // offsets log -> last state checkpoint
+  EventTime at{};                                  // wall-clock time the commit finished
+  bool final = false;                              // end of a bounded input
+};
+
+// Sees output rows the moment they are produced (before the lake commit) and every commit: the live
+// view (src/web) hangs here. Called on the processor's thread; an observer must be quick and copy
+// what it keeps (the batches are reused). After a restart an epoch being replayed produces its rows
+// again, so an observer must treat rows as idempotent updates (latest position per vehicle, ...).
+class ProcessorObserver {
+ public:
+  virtual ~ProcessorObserver() = default;
+  // Rows [first[t], OutputOf(out, t).num_rows()) of each output table are new, from partition group `group`.
+  virtual void OnRows(int32_t group, const StreamOutput& out, const OutputMarks& first) {}
+  virtual void OnCommit(const EpochCommit& commit) {}
+};
 
 struct ProcessorOptions {
   // Names the checkpoint folder (_checkpoints/<query>/) and the Delta txn app ids (<query>-p<p>).
@@ -62,6 +88,11 @@ struct ProcessorCounters {
   uint64_t retries = 0;
   Micros last_commit_latency{0};
   EventTime last_commit_time{};
+  // Source timestamp (Kafka CreateTime: when the producer produced it) -> visible: in the live state
+  // (after the micro-batch that processed it), and committed in the lake. Only records whose source
+  // has timestamps (Kafka) are counted.
+  LatencyHistogram live_latency;
+  LatencyHistogram lake_latency;
 };
 
 class Processor final : public PositionStore, public RebalanceListener {
@@ -73,6 +104,8 @@ class Processor final : public PositionStore, public RebalanceListener {
   // The source to read; it must have been created with this processor as its PositionStore and
   // RebalanceListener.
   void Attach(EventSource* source) { source_ = source; }
+  // Borrowed; may be null. Set before the first Step().
+  void SetObserver(ProcessorObserver* observer) { observer_ = observer; }
 
   // Polls one batch and processes it; closes the epochs whose trigger is due. A returned error stops
   // the processor (restarting it from its checkpoints is always safe).
@@ -116,6 +149,7 @@ class Processor final : public PositionStore, public RebalanceListener {
   engine::Database* db_;
   Clock* clock_;
   EventSource* source_ = nullptr;
+  ProcessorObserver* observer_ = nullptr;
   std::array<std::unique_ptr<lake::DeltaTable>, kOutputTableCount> tables_;
   std::map<int32_t, std::unique_ptr<Group>> groups_;
   ProcessingTime epoch_started_{};

@@ -1,0 +1,223 @@
+// smartcity stream: the stream processor as a member of a Kafka consumer group. It reads the five
+// topics (partition p of every topic goes to one member: the `range` assignor over co-partitioned
+// topics), runs the Processor (parse, validate, watermarks, the event-time join) and lands every table
+// exactly once in the lake, checkpointing its own positions there (docs/processor.md). Any number of
+// `stream` processes with the same --group and --lake share the partitions; one that dies is replaced
+// by the others from its last checkpoint.
+//
+// It runs until SIGINT/SIGTERM, or with --stop-when-idle until it has caught up and nothing new came
+// for that long. Either way it commits what it has read, leaves the group and prints a summary.
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/command.h"
+#include "cli/kafka_options.h"
+#include "cli/pipeline_options.h"
+#include "common/process_stats.h"
+#include "engine/engine.h"
+#include "lake/object_store.h"
+#include "stream/processor.h"
+#include "transport/kafka_source.h"
+
+namespace smartcity::cli {
+
+namespace {
+
+struct StreamArgs {
+  KafkaConnectionArgs conn;
+  TopicNames topics;
+  PipelineArgs pipeline;
+  std::string group = "smartcity-stream";
+  Micros stop_when_idle{0};
+  bool final = false;
+  bool quiet = false;
+  std::string summary_json;
+  Micros connect_timeout{std::chrono::seconds(30)};
+  Micros unavailable_timeout{std::chrono::seconds(60)};
+};
+
+double Ms(Micros d) { return static_cast<double>(d.count()) / 1000.0; }
+
+nlohmann::json LatencyJson(const LatencyHistogram& h) {
+  return {{"p50", Ms(h.Quantile(0.50))}, {"p99", Ms(h.Quantile(0.99))}, {"max", Ms(h.max())}, {"count", h.count()}};
+}
+
+std::string FormatRows(uint64_t n) {
+  if (n >= 10'000'000) return std::to_string(n / 1'000'000) + "M";
+  if (n >= 10'000) return std::to_string(n / 1'000) + "k";
+  return std::to_string(n);
+}
+
+int RunStream(StreamArgs& a) {
+  auto store = lake::OpenLakeStore(a.pipeline.lake);
+  if (!store.ok()) return ReportError(store.status());
+  auto db = engine::Database::Open("");
+  if (!db.ok()) return ReportError(db.status());
+  SystemClock clock;
+  stream::ProcessorOptions popts = a.pipeline.processor;
+  popts.core.parser.topic_names = a.topics;
+  auto proc = stream::Processor::Open(popts, store->get(), db->get(), &clock);
+  if (!proc.ok()) return ReportError(proc.status());
+
+  KafkaSourceOptions so;
+  so.kafka = a.conn.kafka;
+  so.group_id = a.group;
+  so.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(a.connect_timeout);
+  so.unavailable_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(a.unavailable_timeout);
+  if (!a.quiet) {
+    std::fprintf(stderr, "stream: joining group %s at %s, lake %s (query %s, trigger %s)\n", a.group.c_str(),
+                 so.kafka.bootstrap_servers.c_str(), (*store)->Describe().c_str(), popts.query.c_str(),
+                 FormatDuration(popts.trigger).c_str());
+  }
+  auto source = KafkaSource::Open(so, **proc, proc->get());
+  if (!source.ok()) return ReportError(source.status());
+  (*proc)->Attach(source->get());
+
+  using Steady = std::chrono::steady_clock;
+  const auto t0 = Steady::now();
+  auto last_input = t0;
+  auto next_report = t0 + std::chrono::seconds(1);
+  uint64_t last_records = 0, report_records = 0, published_epochs = 0;
+  bool stopped_idle = false;
+  Status st;
+  while (!g_stop_requested.load()) {
+    st = (*proc)->Step();
+    if (!st.ok()) break;
+    const auto now = Steady::now();
+    const auto& c = (*proc)->counters();
+    if (c.records != last_records) {
+      last_records = c.records;
+      last_input = now;
+    }
+    if (c.epochs_committed != published_epochs) {
+      // Lets kafka-consumer-groups.sh show our lag; never read back (positions live in the lake).
+      published_epochs = c.epochs_committed;
+      (void)(*source)->PublishPositions();
+    }
+    if (a.stop_when_idle.count() > 0 && now - last_input >= a.stop_when_idle) {
+      bool caught_up = !(*source)->Assignment().empty();
+      for (const PartitionLag& l : (*source)->Lag()) caught_up = caught_up && l.records_behind.value_or(1) == 0;
+      for (const auto& g : (*proc)->Groups()) caught_up = caught_up && !g.replaying;
+      if (caught_up) {
+        stopped_idle = true;
+        break;
+      }
+    }
+    if (!a.quiet && now >= next_report) {
+      const double dt = std::chrono::duration<double>(now - next_report + std::chrono::seconds(1)).count();
+      int64_t lag = 0;
+      for (const PartitionLag& l : (*source)->Lag()) lag += l.records_behind.value_or(0);
+      EventTime wm = EventTime::max();
+      const auto groups = (*proc)->Groups();
+      for (const auto& g : groups) wm = std::min(wm, g.watermark);
+      std::fprintf(stderr,
+                   "stream | %s events %.0f/s | lag %s | %zu partition groups | epochs %llu | watermark %s | lake "
+                   "rows: enriched %s, dead letters %s, late %s | live p99 %.0fms\n",
+                   FormatRows(c.records).c_str(), static_cast<double>(c.records - report_records) / dt,
+                   FormatRows(static_cast<uint64_t>(lag)).c_str(), groups.size(),
+                   static_cast<unsigned long long>(c.epochs_committed),
+                   groups.empty() || wm == EventTime::min() ? "-" : FormatTimestamp(wm).substr(11, 8).c_str(),
+                   FormatRows(c.rows[static_cast<size_t>(stream::OutputTable::kEnriched)]).c_str(),
+                   FormatRows(c.rows[static_cast<size_t>(stream::OutputTable::kDeadLetters)]).c_str(),
+                   FormatRows(c.rows[static_cast<size_t>(stream::OutputTable::kLateEvents)]).c_str(),
+                   Ms(c.live_latency.Quantile(0.99)));
+      report_records = c.records;
+      next_report = now + std::chrono::seconds(1);
+    }
+  }
+  if (st.ok()) {
+    // --final: the input is complete; flush every pending join row. Otherwise commit what was read and
+    // keep the join state for the next run.
+    st = a.final && stopped_idle ? (*proc)->Finish() : (*proc)->CommitNow();
+  }
+  // Leaving the group revokes our partitions; the processor commits anything read since (nothing,
+  // normally) so the next owner starts right after it.
+  Status closed = (*source)->Close();
+  if (st.ok()) st = closed;
+  if (st.ok()) (void)(*source)->PublishPositions();
+
+  const double seconds = std::chrono::duration<double>(Steady::now() - t0).count();
+  const auto& c = (*proc)->counters();
+  const uint64_t peak_rss = PeakRssBytes();
+  if (!a.quiet) {
+    std::fprintf(stderr,
+                 "stream summary: %llu events in %.1fs (%.0f/s), %llu epochs committed (%llu replayed), %llu retries, "
+                 "peak RSS %.0f MiB\n",
+                 static_cast<unsigned long long>(c.records), seconds,
+                 seconds > 0 ? static_cast<double>(c.records) / seconds : 0.0,
+                 static_cast<unsigned long long>(c.epochs_committed), static_cast<unsigned long long>(c.epochs_replayed),
+                 static_cast<unsigned long long>(c.retries), static_cast<double>(peak_rss) / (1 << 20));
+    for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
+      std::fprintf(stderr, "  %-16s %12llu rows committed\n",
+                   std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i))).c_str(),
+                   static_cast<unsigned long long>(c.rows[i]));
+    }
+    if (c.live_latency.count() > 0) {
+      std::fprintf(stderr, "  latency produced -> live state p50 %.1fms p99 %.1fms; -> lake p50 %.0fms p99 %.0fms\n",
+                   Ms(c.live_latency.Quantile(0.5)), Ms(c.live_latency.Quantile(0.99)),
+                   Ms(c.lake_latency.Quantile(0.5)), Ms(c.lake_latency.Quantile(0.99)));
+    }
+  }
+  if (!a.summary_json.empty()) {
+    nlohmann::json j;
+    j["records"] = c.records;
+    j["seconds"] = seconds;
+    j["events_per_s"] = seconds > 0 ? static_cast<double>(c.records) / seconds : 0.0;
+    j["epochs"] = c.epochs_committed;
+    j["epochs_replayed"] = c.epochs_replayed;
+    j["retries"] = c.retries;
+    for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
+      j["rows"][std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i)))] = c.rows[i];
+    }
+    j["latency_ms"]["live"] = LatencyJson(c.live_latency);
+    j["latency_ms"]["lake"] = LatencyJson(c.lake_latency);
+    j["peak_rss_bytes"] = peak_rss;
+    j["stopped"] = stopped_idle ? "idle" : (st.ok() ? "signal" : "error");
+    std::ofstream f(a.summary_json);
+    f << j.dump(2) << "\n";
+    if (!f) return ReportError(Status::IOError("cannot write the summary to '" + a.summary_json + "'"));
+  }
+  if (!st.ok()) return ReportError(st);
+  if (g_stop_requested.load() && !a.quiet) std::fprintf(stderr, "stream: stopped on request; run again to resume\n");
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterStream(CLI::App& root, CommandList& commands) {
+  // Owned by the command (kept in main's CommandList for the whole run); the App holds pointers into it.
+  auto a = std::make_shared<StreamArgs>();
+  CLI::App* app = root.add_subcommand(
+      "stream", "Run the stream processor on the five Kafka topics: parse, join on event time and land every "
+                "table exactly once in the Delta lake (one member of a consumer group)");
+  AddKafkaConnectionOptions(app, &a->conn);
+  AddTopicNameOptions(app, &a->topics);
+  AddPipelineOptions(app, &a->pipeline);
+  app->add_option("--group", a->group, "Kafka consumer group: processes with the same group share the partitions")
+      ->envname("SMARTCITY_GROUP")
+      ->capture_default_str();
+  AddDurationOption(app, "--stop-when-idle", &a->stop_when_idle,
+                    "Stop once caught up and nothing new arrived for this long (0 = run until interrupted)");
+  app->add_flag("--final", a->final,
+                "With --stop-when-idle: the input is complete, so emit every pending join row before stopping");
+  AddDurationOption(app, "--connect-timeout", &a->connect_timeout, "How long to wait for the cluster at start");
+  AddDurationOption(app, "--unavailable-timeout", &a->unavailable_timeout,
+                    "Stop with an error after the cluster has been unreachable this long");
+  app->add_option("--summary-json", a->summary_json, "Also write the end-of-run summary as JSON to this file");
+  app->add_flag("-q,--quiet", a->quiet, "No progress lines and no summary on stderr");
+  commands.push_back({app, [a]() -> int {
+                        Status st = a->conn.Finish(a->topics);
+                        if (st.ok()) st = ValidatePipeline(a->pipeline);
+                        if (st.ok() && a->final && a->stop_when_idle.count() == 0) {
+                          st = Status::InvalidArgument("--final needs --stop-when-idle (it marks the input complete)");
+                        }
+                        if (!st.ok()) return UsageError(st.message());
+                        InstallStopSignalHandlers();
+                        return RunStream(*a);
+                      }});
+}
+
+}  // namespace smartcity::cli
