@@ -1,0 +1,275 @@
+#!/usr/bin/env bash
+# The race against the seeds' stack (issue 9), one command, one run, one broker: smartcity stream vs a
+# PySpark Structured Streaming job doing the seed's work (bench/peers/spark_job.py), over the same
+# pre-loaded topics. Results go to bench/RESULTS.md ("Race against Spark (issue 9)").
+#
+#   0. One local Kafka broker (scripts/kafka.sh); the topics are loaded with --events events by
+#      `smartcity simulate --kafka` (fixed seed) and checked to hold exactly that many.
+#   1. Physical bound: kcat -C of the whole backlog to /dev/null (five consumers, one per topic, at once).
+#   2. Throughput: drain the backlog into a lake: `smartcity stream --stop-when-idle`, then the Spark
+#      job with the availableNow trigger (it stops by itself once every offset it saw at start is
+#      processed and committed). Each runs under bench/procmon.py: wall time, CPU seconds of the whole
+#      process tree, peak RSS of the tree (Spark: Python driver + JVM). The drain time is from launch
+#      to the last commit visible in the output (Delta log entry / _spark_metadata entry).
+#   3. Fairness: bench/race_check.py: both outputs hold the same raw rows and the same enriched rows.
+#   4. Latency and start-up at a fixed rate (--rate events/s, produced by `smartcity simulate --kafka
+#      --speedup ...`), each contender alone on fresh topics: the producer starts, 2 s later the
+#      processor; after --latency-seconds both stop. bench/lake_latency.py, one probe for both, takes
+#      every committed vehicle_data row, its Kafka CreateTime and the time its commit became visible.
+#      Start-up = launch -> first committed row. Also smartcity's own live-state latency (--summary-json).
+#
+# Usage: bench/race.sh [--events N] [--rate R] [--latency-seconds S] [--sc-trigger D] [--spark-trigger T]
+#                      [--spark-max-offsets N] [--vehicles V] [--no-write]
+#   --events             backlog size (default 5000000)
+#   --rate               events/s for the latency run (default 20000)
+#   --latency-seconds    length of each latency run (default 60)
+#   --sc-trigger         smartcity's commit interval in the latency run (default 1s)
+#   --spark-trigger      Spark's trigger in the latency run: 0 = as fast as it can (default 0)
+#   --spark-max-offsets  maxOffsetsPerTrigger for Spark's drain (default 0 = everything in one batch)
+#   --no-write           print the table but leave bench/RESULTS.md alone
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+events=5000000 rate=20000 lat_secs=60 sc_trigger=1s spark_trigger=0 spark_max_offsets=0 vehicles=100 write=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --events) events=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    --latency-seconds) lat_secs=$2; shift 2 ;;
+    --sc-trigger) sc_trigger=$2; shift 2 ;;
+    --spark-trigger) spark_trigger=$2; shift 2 ;;
+    --spark-max-offsets) spark_max_offsets=$2; shift 2 ;;
+    --vehicles) vehicles=$2; shift 2 ;;
+    --no-write) write=0; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "race.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+log() { printf 'race.sh: %s [%s]\n' "$*" "$(date -u +%H:%M:%S)" >&2; }
+started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+scripts/setup.sh release >&2
+PY=$(scripts/pyenv.sh)
+{ read -r SPARK_PY; read -r SPARK_JARS; } < <(bench/spark_env.sh)
+bin="$root/build/release/src/cli/smartcity"
+work=$(mktemp -d /tmp/smartcity-race.XXXXXX)
+kdir="$work/kafka"
+bg_pids=()
+cleanup() {
+  local p
+  for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  scripts/kafka.sh stop --dir "$kdir" >/dev/null 2>&1 || true
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+bootstrap=$(scripts/kafka.sh start --dir "$kdir" --watch-pid $$)
+export KAFKA_BOOTSTRAP_SERVERS=$bootstrap
+topics=(vehicle_data gps_data traffic_data weather_data emergency_data)
+procmon() { "$PY" bench/procmon.py "$@"; }
+jget() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); [d := d[k] for k in sys.argv[2:]]; print(d)' "$@"; }
+jsum() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(v[sys.argv[2]] for v in d["topics"].values()))' "$@"; }
+calc() { awk "BEGIN { printf \"%.6g\", $* }"; }
+
+fresh_topics() {
+  "$bin" topics delete >/dev/null
+  local i
+  for i in $(seq 1 30); do
+    if "$bin" topics create >"$work/create.out" 2>&1 && [ "$(grep -c '^created ' "$work/create.out")" = 5 ]; then
+      return
+    fi
+    sleep 1
+  done
+  cat "$work/create.out" >&2
+  log "could not re-create the topics"; exit 1
+}
+stored() {
+  scripts/kafka.sh run-class org.apache.kafka.tools.GetOffsetShell --bootstrap-server "$bootstrap" \
+    --topic '^(vehicle|gps|traffic|weather|emergency)_data$' --time -1 2>/dev/null |
+    awk -F: '{ n += $3 } END { print n + 0 }'
+}
+partitions=$("$bin" topics create --help 2>/dev/null | sed -n 's/.*--partitions[^0-9]*\([0-9]\+\).*/\1/p' | head -1)
+
+# Newest commit time (epoch seconds) in an output root: Delta log entries or Spark sink log entries.
+last_commit() {
+  find "$1" \( -path '*/_delta_log/*.json' -o -path '*/_spark_metadata/*' \) -type f -printf '%T@\n' |
+    sort -g | tail -1
+}
+
+# ------------------------------------------------------------------------------------------ the backlog
+log "loading $events events into fresh topics"
+fresh_topics
+"$bin" simulate --seed 1 --vehicles "$vehicles" --count "$events" --kafka -q --summary-json "$work/load.json"
+got=$(stored)
+[ "$got" = "$events" ] || { log "the topics hold $got records, expected $events"; exit 1; }
+payload_mb=$(calc "$(jget "$work/load.json" payload_bytes) / 1e6")
+
+# ----------------------------------------------------------------------------------------------- kcat
+log "physical bound: kcat -C of the backlog to /dev/null"
+# shellcheck disable=SC2016
+procmon --out "$work/kcat.json" -- bash -c 'for t in "${@:2}"; do kcat -C -b "$1" -t "$t" -o beginning -e -q >/dev/null & done
+  for j in $(jobs -p); do wait "$j" || exit 1; done' kcat "$bootstrap" "${topics[@]}"
+
+# ------------------------------------------------------------------------------------- drain: smartcity
+log "throughput: smartcity stream drains the backlog"
+procmon --out "$work/sc_drain.json" -- "$bin" stream --lake "$work/sc_lake" --group race-drain \
+  --stop-when-idle 2s --summary-json "$work/sc_drain_summary.json" -q
+sc_last=$(last_commit "$work/sc_lake")
+
+# ----------------------------------------------------------------------------------------- drain: Spark
+log "throughput: Spark (availableNow) drains the backlog"
+procmon --out "$work/spark_drain.json" -- "$SPARK_PY" bench/peers/spark_job.py --bootstrap-servers "$bootstrap" \
+  --out "$work/spark_out" --jars "$SPARK_JARS" --trigger available-now --max-offsets "$spark_max_offsets" \
+  >"$work/spark_drain.out" 2>"$work/spark_drain.err" || { tail -50 "$work/spark_drain.err" >&2; log "Spark failed"; exit 1; }
+spark_last=$(last_commit "$work/spark_out")
+
+log "checking that both hold the same rows"
+check_ok=1
+"$PY" bench/race_check.py --lake "$work/sc_lake" --spark "$work/spark_out" >"$work/check.json" || check_ok=0
+cat "$work/check.json" >&2
+
+# ------------------------------------------------------------------------------------ latency at a rate
+# Events per event-second of this fleet, to turn --rate into the simulator's --speedup.
+"$bin" simulate --seed 3 --vehicles "$vehicles" --duration 10m --speedup max -o /dev/null -q \
+  --summary-json "$work/rate.json"
+per_event_s=$(calc "$(jsum "$work/rate.json" emitted) / 600")
+speedup=$(calc "$rate / $per_event_s")
+sim_duration=$(awk "BEGIN { printf \"%ds\", ($lat_secs + 2) * $speedup }")
+
+latency_run() {  # latency_run NAME COMMAND...: fresh topics, paced producer, the processor 2 s later
+  local name=$1; shift
+  fresh_topics
+  "$bin" simulate --seed 3 --vehicles "$vehicles" --speedup "$speedup" --duration "$sim_duration" --kafka -q \
+    --summary-json "$work/${name}_produce.json" &
+  local prod=$!; bg_pids+=("$prod")
+  sleep 2
+  procmon --out "$work/${name}_lat.json" -- "$@" >"$work/${name}_lat.out" 2>"$work/${name}_lat.err" &
+  local proc=$!; bg_pids+=("$proc")
+  wait "$prod" || { log "the paced producer failed"; exit 1; }
+  sleep 5  # let the last events reach the lake
+  # procmon forwards nothing: signal its child, the processor (smartcity commits, Spark stops its queries).
+  pkill -TERM -P "$proc" || true
+  wait "$proc" || { tail -30 "$work/${name}_lat.err" >&2; log "$name failed in the latency run"; exit 1; }
+  kcat -C -b "$bootstrap" -t vehicle_data -o beginning -e -q -f '%p %o %T\n' >"$work/${name}_ts.txt"
+}
+
+log "latency: smartcity at $rate events/s (speedup $speedup) for ${lat_secs}s, trigger $sc_trigger"
+latency_run sc "$bin" stream --lake "$work/sc_lat_lake" --group race-latency --trigger "$sc_trigger" \
+  --summary-json "$work/sc_lat_summary.json" -q
+log "latency: Spark at $rate events/s, trigger $spark_trigger"
+latency_run spark "$SPARK_PY" bench/peers/spark_job.py --bootstrap-servers "$bootstrap" --out "$work/spark_lat_out" \
+  --jars "$SPARK_JARS" --trigger "$spark_trigger"
+
+probe() {  # probe NAME FORMAT TABLE: lake latency of vehicle_data rows produced 10 s after the first commit
+  local launch first
+  launch=$(jget "$work/${1}_lat.json" start_epoch)
+  first=$("$PY" bench/lake_latency.py --format "$2" --table "$3" --kafka-ts "$work/${1}_ts.txt" --launch "$launch" |
+          "$PY" -c 'import json,sys; print(json.load(sys.stdin)["first_commit_s"])')
+  "$PY" bench/lake_latency.py --format "$2" --table "$3" --kafka-ts "$work/${1}_ts.txt" --launch "$launch" \
+    --from-ms "$(calc "($launch + $first + 10) * 1000")" >"$work/${1}_probe.json"
+  cat "$work/${1}_probe.json" >&2
+}
+probe sc delta "$work/sc_lat_lake/vehicle_data"
+probe spark spark "$work/spark_lat_out/vehicle_data"
+
+# ------------------------------------------------------------------------------------------- the report
+finished_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+commit=$(git rev-parse --short HEAD)
+"$PY" - "$work" "$events" "$sc_last" "$spark_last" "$check_ok" "$rate" "$lat_secs" "$sc_trigger" "$spark_trigger" \
+  "$spark_max_offsets" "$vehicles" "$started_at" "$finished_at" "$commit" "$payload_mb" "$speedup" \
+  >"$work/section.md" <<'EOF'
+import json, os, platform, sys
+(work, events, sc_last, spark_last, check_ok, rate, lat_secs, sc_trigger, spark_trigger, spark_max_offsets,
+ vehicles, started, finished, commit, payload_mb, speedup) = sys.argv[1:]
+events = int(events)
+J = lambda n: json.load(open(os.path.join(work, n)))
+kcat, scd, spd = J("kcat.json"), J("sc_drain.json"), J("spark_drain.json")
+check = J("check.json") if os.path.getsize(os.path.join(work, "check.json")) else {}
+scp, spp = J("sc_probe.json"), J("spark_probe.json")
+scl, spl = J("sc_lat.json"), J("spark_lat.json")
+scs, scls = J("sc_drain_summary.json"), J("sc_lat_summary.json")
+scprod, spprod = J("sc_produce.json"), J("spark_produce.json")
+sc_drain = float(sc_last) - scd["start_epoch"]
+sp_drain = float(spark_last) - spd["start_epoch"]
+rows = []
+def row(what, sc, sp, unit, better, fmt="{:,.0f}", target=""):
+    ratio = sc / sp if sc is not None and sp not in (None, 0) else None
+    rows.append((what, fmt.format(sc) if sc is not None else "n/a", fmt.format(sp) if sp is not None else "n/a",
+                 unit, f"{ratio:.3g}×" if ratio is not None else "n/a", better, target))
+row("drain: launch → last commit", sc_drain, sp_drain, "s", "lower", "{:.1f}")
+row("drain throughput", events / sc_drain, events / sp_drain, "events/s", "higher", target="≥ 10×")
+row("drain: process wall time", scd["seconds"], spd["seconds"], "s", "lower", "{:.1f}")
+row("CPU per million events", scd["cpu_seconds"] / events * 1e6, spd["cpu_seconds"] / events * 1e6,
+    "CPU-s", "lower", "{:.2f}")
+row("peak RSS (process tree)", scd["peak_rss_bytes"] / 2**20, spd["peak_rss_bytes"] / 2**20, "MiB", "lower",
+    target="≤ 0.2×")
+row(f"lake latency p50 @ {int(rate):,} ev/s", scp["p50_ms"], spp["p50_ms"], "ms", "lower")
+row(f"lake latency p99 @ {int(rate):,} ev/s", scp["p99_ms"], spp["p99_ms"], "ms", "lower", target="≤ 0.1×")
+row("start-up: launch → first committed row", scp["first_commit_s"], spp["first_commit_s"], "s", "lower", "{:.2f}")
+kc_rate = events / kcat["seconds"]
+out = []
+out.append("## Race against Spark (issue 9)\n")
+out.append(f"Command: `bench/race.sh --events {events} --rate {rate} --latency-seconds {lat_secs} "
+           f"--sc-trigger {sc_trigger} --spark-trigger {spark_trigger}`. Date: {started} – {finished}. Commit: {commit}.")
+load = os.getloadavg()
+out.append(f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
+           f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, Linux {platform.release()}; "
+           f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (shared with other work).")
+out.append(f"Broker: one local Kafka node (scripts/kafka.sh), the five topics with the same partitions, "
+           f"loaded once with {events:,} events ({float(payload_mb):,.0f} MB of JSON; `smartcity simulate --seed 1 --vehicles {vehicles} --kafka`). "
+           f"Spark: PySpark 3.5.3, local[2], driver memory 4g, shuffle partitions 2, six streaming queries "
+           f"(five raw + the join), Parquet sinks, checkpoints on local disk (bench/peers/spark_job.py); "
+           f"availableNow for the drain (maxOffsetsPerTrigger {spark_max_offsets or 'unlimited'}), "
+           f"trigger {spark_trigger} for latency.\n")
+out.append("| figure | smartcity | Spark | unit | smartcity / Spark | better | target |")
+out.append("|---|---:|---:|---|---:|---|---|")
+for r in rows:
+    out.append("| " + " | ".join(r) + " |")
+out.append("")
+out.append(f"Physical bound: kcat -C of the same backlog to /dev/null (five consumers at once): "
+           f"{kcat['seconds']:.1f} s, **{kc_rate:,.0f} events/s**, {kcat['cpu_seconds'] / events * 1e6:.2f} CPU-s per "
+           f"million events. smartcity's drain reaches {events / sc_drain / kc_rate:.2f} of it "
+           f"(target ≥ 0.5: within 2×); Spark's {events / sp_drain / kc_rate:.3f}.")
+live = scls["latency_ms"]["live"]; lake = scls["latency_ms"]["lake"]
+out.append(f"smartcity's own latency figures in the latency run (--summary-json, every event, warm-up included): "
+           f"produced → live state p50 {live['p50']:.1f} ms, p99 {live['p99']:.1f} ms; produced → lake p50 "
+           f"{lake['p50']:.0f} ms, p99 {lake['p99']:.0f} ms.")
+out.append(f"Latency runs: {lat_secs} s each at {rate} events/s (`simulate --speedup {speedup}`; the producer sent "
+           f"{sum(v['delivered'] for v in scprod['topics'].values()):,} / {sum(v['delivered'] for v in spprod['topics'].values()):,} events in "
+           f"{scprod['elapsed_seconds']:.1f} / {spprod['elapsed_seconds']:.1f} s), each contender alone "
+           f"on fresh topics, started 2 s after the producer; the probe (bench/lake_latency.py) counts the "
+           f"vehicle_data rows produced from 10 s after the first commit on: {scp['count']:,} (smartcity) and "
+           f"{spp['count']:,} (Spark) rows; peak RSS during the run {scl['peak_rss_bytes'] / 2**20:.0f} / "
+           f"{spl['peak_rss_bytes'] / 2**20:.0f} MiB.")
+if check:
+    raw = ", ".join(f"{t} {v['smartcity']:,}/{v['spark']:,}" for t, v in check["raw"].items())
+    e = check["enriched"]
+    out.append(f"Same rows ({'checked: equal' if check.get('ok') else '**DIFFERENT**'}; bench/race_check.py): raw rows "
+               f"smartcity/Spark {raw} (differing (partition, offset) pairs: "
+               f"{sum(v['differing'] for v in check['raw'].values())}); enriched_data rows older than the newest "
+               f"minus 2 × D: {e['compared_smartcity']:,} / {e['compared_spark']:,} ({e['compared_with_emergency']:,} "
+               f"with an emergency), only in smartcity {e['only_smartcity']}, only in Spark {e['only_spark']} "
+               f"(all rows: {e['smartcity_rows']:,} / {e['spark_rows']:,}; the newer ones wait for the watermark).")
+print("\n".join(out))
+EOF
+cat "$work/section.md"
+if [ "$write" = 1 ]; then
+  "$PY" - "$work/section.md" bench/RESULTS.md <<'EOF'
+import re, sys
+section = open(sys.argv[1]).read().rstrip() + "\n"
+path = sys.argv[2]
+text = open(path).read()
+head = "## Race against Spark (issue 9)"
+if head in text:
+    start = text.index(head)
+    nxt = text.find("\n## ", start + len(head))
+    text = text[:start] + section + (text[nxt:] if nxt >= 0 else "")
+else:
+    text = text.rstrip() + "\n\n" + section
+open(path, "w").write(text)
+EOF
+  log "wrote bench/RESULTS.md"
+fi
+[ "$check_ok" = 1 ] || { log "the outputs differ: see above"; exit 1; }
