@@ -12,11 +12,13 @@ driver and the JVM it launches) and writes one JSON object to --out:
   peak_rss_bytes  the largest sum of VmRSS over the tree at any sample
   max_hwm_bytes   the sum of each process's VmHWM (its own peak RSS), an upper bound of the above
   exit_code
-Standard output and error pass through. Exits with the command's exit code.
+Standard output and error pass through. SIGTERM and SIGINT are forwarded to the command (which then
+stops in its own way). Exits with the command's exit code.
 """
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -78,6 +80,8 @@ def main():
     start = time.time()
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: proc.send_signal(signum))
     cpu = {}    # pid -> own (utime+stime) ticks at the last sample
     ccpu = {}   # pid -> reaped children's ticks at the last sample
     parent = {}

@@ -14,12 +14,12 @@
 #   3. Fairness: bench/race_check.py: both outputs hold the same raw rows and the same enriched rows.
 #   4. Latency and start-up at a fixed rate (--rate events/s, produced by `smartcity simulate --kafka
 #      --speedup ...`), each contender alone on fresh topics: the producer starts, 2 s later the
-#      processor; after --latency-seconds both stop. bench/lake_latency.py, one probe for both, takes
+#      processor; --latency-seconds after the processor's first commit both stop. bench/lake_latency.py, one probe for both, takes
 #      every committed vehicle_data row, its Kafka CreateTime and the time its commit became visible.
 #      Start-up = launch -> first committed row. Also smartcity's own live-state latency (--summary-json).
 #
 # Usage: bench/race.sh [--events N] [--rate R] [--latency-seconds S] [--sc-trigger D] [--spark-trigger T]
-#                      [--spark-max-offsets N] [--vehicles V] [--no-write]
+#                      [--spark-max-offsets N] [--vehicles V] [--no-write] [--no-profile]
 #   --events             backlog size (default 5000000)
 #   --rate               events/s for the latency run (default 20000)
 #   --latency-seconds    length of each latency run (default 60)
@@ -27,11 +27,14 @@
 #   --spark-trigger      Spark's trigger in the latency run: 0 = as fast as it can (default 0)
 #   --spark-max-offsets  maxOffsetsPerTrigger for Spark's drain (default 0 = everything in one batch)
 #   --no-write           print the table but leave bench/RESULTS.md alone
+#   --no-profile         skip the profile (a second smartcity drain under `perf record`)
+# Environment: SMARTCITY_BIN (a built smartcity to race; default: build build/release and use it),
+# KEEP_WORK=1 (keep the scratch folder /tmp/smartcity-race.* with every output and log).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-events=5000000 rate=20000 lat_secs=60 sc_trigger=1s spark_trigger=0 spark_max_offsets=0 vehicles=100 write=1
+profile=1 events=5000000 rate=20000 lat_secs=60 sc_trigger=1s spark_trigger=0 spark_max_offsets=0 vehicles=100 write=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) events=$2; shift 2 ;;
@@ -42,6 +45,7 @@ while [ $# -gt 0 ]; do
     --spark-max-offsets) spark_max_offsets=$2; shift 2 ;;
     --vehicles) vehicles=$2; shift 2 ;;
     --no-write) write=0; shift ;;
+    --no-profile) profile=0; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "race.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -50,10 +54,11 @@ done
 log() { printf 'race.sh: %s [%s]\n' "$*" "$(date -u +%H:%M:%S)" >&2; }
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-scripts/setup.sh release >&2
+# SMARTCITY_BIN: race an already built binary instead of building build/release first.
+[ -n "${SMARTCITY_BIN:-}" ] || scripts/setup.sh release >&2
 PY=$(scripts/pyenv.sh)
 { read -r SPARK_PY; read -r SPARK_JARS; } < <(bench/spark_env.sh)
-bin="$root/build/release/src/cli/smartcity"
+bin=${SMARTCITY_BIN:-$root/build/release/src/cli/smartcity}
 work=$(mktemp -d /tmp/smartcity-race.XXXXXX)
 kdir="$work/kafka"
 bg_pids=()
@@ -125,6 +130,17 @@ procmon --out "$work/spark_drain.json" -- "$SPARK_PY" bench/peers/spark_job.py -
   >"$work/spark_drain.out" 2>"$work/spark_drain.err" || { tail -50 "$work/spark_drain.err" >&2; log "Spark failed"; exit 1; }
 spark_last=$(last_commit "$work/spark_out")
 
+# Where smartcity's drain time goes: the same drain again (new group, new lake) under perf.
+if command -v perf >/dev/null && [ "$profile" = 1 ]; then
+  log "profile: smartcity stream drains the backlog again under perf record"
+  perf record -q -F 999 -o "$work/perf.data" -- "$bin" stream --lake "$work/sc_perf_lake" --group race-perf \
+    --stop-when-idle 2s -q 2>"$work/perf.err" || true
+  perf report -i "$work/perf.data" --stdio --no-children --sort dso 2>/dev/null | grep -v '^#' | sed '/^$/d' |
+    head -8 >"$work/perf_dso.txt" || true
+  perf report -i "$work/perf.data" --stdio --no-children --sort dso,sym 2>/dev/null | grep -v '^#' | sed '/^$/d' |
+    head -25 >"$work/perf_sym.txt" || true
+fi
+
 log "checking that both hold the same rows"
 check_ok=1
 "$PY" bench/race_check.py --lake "$work/sc_lake" --spark "$work/spark_out" >"$work/check.json" || check_ok=0
@@ -136,30 +152,43 @@ cat "$work/check.json" >&2
   --summary-json "$work/rate.json"
 per_event_s=$(calc "$(jsum "$work/rate.json" emitted) / 600")
 speedup=$(calc "$rate / $per_event_s")
-sim_duration=$(awk "BEGIN { printf \"%ds\", ($lat_secs + 2) * $speedup }")
 
-latency_run() {  # latency_run NAME COMMAND...: fresh topics, paced producer, the processor 2 s later
-  local name=$1; shift
+first_commit_exists() {  # first_commit_exists TABLE_DIR: a commit with data is visible
+  [ -f "$1/_delta_log/00000000000000000001.json" ] || [ -f "$1/_spark_metadata/0" ]
+}
+
+latency_run() {  # latency_run NAME TABLE_DIR COMMAND...: fresh topics, paced producer, the processor 2 s later
+  local name=$1 table=$2; shift 2
   fresh_topics
-  "$bin" simulate --seed 3 --vehicles "$vehicles" --speedup "$speedup" --duration "$sim_duration" --kafka -q \
+  # The producer runs until stopped: the processor's start-up time (Spark's can be a minute on a busy
+  # machine) must not eat into the measured period.
+  "$bin" simulate --seed 3 --vehicles "$vehicles" --speedup "$speedup" --duration 1000h --kafka -q \
     --summary-json "$work/${name}_produce.json" &
   local prod=$!; bg_pids+=("$prod")
   sleep 2
-  procmon --out "$work/${name}_lat.json" -- "$@" >"$work/${name}_lat.out" 2>"$work/${name}_lat.err" &
-  local proc=$!; bg_pids+=("$proc")
-  wait "$prod" || { log "the paced producer failed"; exit 1; }
+  "$PY" bench/procmon.py --out "$work/${name}_lat.json" -- "$@" >"$work/${name}_lat.out" 2>"$work/${name}_lat.err" &
+  local proc=$! deadline=$((SECONDS + 600))
+  bg_pids+=("$proc")
+  until first_commit_exists "$table"; do
+    kill -0 "$proc" 2>/dev/null || { tail -30 "$work/${name}_lat.err" >&2; log "$name exited in the latency run"; exit 1; }
+    [ $SECONDS -lt $deadline ] || { log "$name committed nothing within 600 s"; exit 1; }
+    sleep 0.2
+  done
+  sleep "$lat_secs"
+  kill -INT "$prod"
+  wait "$prod" || true
   sleep 5  # let the last events reach the lake
-  # procmon forwards nothing: signal its child, the processor (smartcity commits, Spark stops its queries).
-  pkill -TERM -P "$proc" || true
+  # procmon forwards it to the processor: smartcity commits and leaves, Spark stops its queries.
+  kill -TERM "$proc"
   wait "$proc" || { tail -30 "$work/${name}_lat.err" >&2; log "$name failed in the latency run"; exit 1; }
   kcat -C -b "$bootstrap" -t vehicle_data -o beginning -e -q -f '%p %o %T\n' >"$work/${name}_ts.txt"
 }
 
 log "latency: smartcity at $rate events/s (speedup $speedup) for ${lat_secs}s, trigger $sc_trigger"
-latency_run sc "$bin" stream --lake "$work/sc_lat_lake" --group race-latency --trigger "$sc_trigger" \
+latency_run sc "$work/sc_lat_lake/vehicle_data" "$bin" stream --lake "$work/sc_lat_lake" --group race-latency --trigger "$sc_trigger" \
   --summary-json "$work/sc_lat_summary.json" -q
 log "latency: Spark at $rate events/s, trigger $spark_trigger"
-latency_run spark "$SPARK_PY" bench/peers/spark_job.py --bootstrap-servers "$bootstrap" --out "$work/spark_lat_out" \
+latency_run spark "$work/spark_lat_out/vehicle_data" "$SPARK_PY" bench/peers/spark_job.py --bootstrap-servers "$bootstrap" --out "$work/spark_lat_out" \
   --jars "$SPARK_JARS" --trigger "$spark_trigger"
 
 probe() {  # probe NAME FORMAT TABLE: lake latency of vehicle_data rows produced 10 s after the first commit
@@ -252,6 +281,11 @@ if check:
                f"minus 2 × D: {e['compared_smartcity']:,} / {e['compared_spark']:,} ({e['compared_with_emergency']:,} "
                f"with an emergency), only in smartcity {e['only_smartcity']}, only in Spark {e['only_spark']} "
                f"(all rows: {e['smartcity_rows']:,} / {e['spark_rows']:,}; the newer ones wait for the watermark).")
+for name, title in (("perf_dso.txt", "by library"), ("perf_sym.txt", "by function, top 25")):
+    p = os.path.join(work, name)
+    if os.path.exists(p) and os.path.getsize(p):
+        out.append(f"\nWhere smartcity's drain CPU goes (`perf record -F 999` of a second drain of the same backlog, "
+                   f"`perf report --no-children`, {title}):\n\n```\n{open(p).read().rstrip()}\n```")
 print("\n".join(out))
 EOF
 cat "$work/section.md"
