@@ -13,6 +13,8 @@ the message's Kafka CreateTime (the producer's clock) in --kafka-ts (lines `part
 timestamp_ms`, as `kcat -f '%p %o %T\\n'` prints them) and takes visible - produced.
 
 Rows produced before --from-ms (epoch milliseconds) are left out of the quantiles (warm-up).
+With --stopped, rows produced in the window but never committed are counted (uncommitted) and give
+lower bounds of the quantiles (p50_lower_bound_ms, p99_lower_bound_ms).
 Prints one JSON object: count, p50_ms, p99_ms, max_ms, commits, first_commit_s (first commit with
 a row, seconds after --launch), rows (all committed rows).
 """
@@ -102,10 +104,14 @@ def main():
     p.add_argument("--kafka-ts", required=True)
     p.add_argument("--launch", type=float, default=None, help="epoch seconds the processor was launched")
     p.add_argument("--from-ms", type=float, default=0)
+    p.add_argument("--stopped", type=float, default=None,
+                   help="epoch seconds the processor stopped: rows produced from --from-ms on that it never "
+                        "committed count with (stopped - produced) as a lower bound of their latency")
     a = p.parse_args()
     commits = delta_commits(a.table) if a.format == "delta" else spark_commits(a.table)
     ts = load_kafka_ts(a.kafka_ts)
     lat, rows, missing, first = [], 0, 0, None
+    committed = set()
     for visible, files in commits:
         n_commit = 0
         for path in files:
@@ -121,11 +127,22 @@ def main():
                     continue
                 if produced >= a.from_ms:
                     lat.append(visible - produced)
+                    committed.add((part, off))
         rows += n_commit
         if n_commit and first is None:
             first = visible
+    censored = []
+    if a.stopped is not None:
+        for part, arr in ts.items():
+            for off, produced in enumerate(arr):
+                if produced >= a.from_ms and produced <= a.stopped * 1000 and (part, off) not in committed:
+                    censored.append(a.stopped * 1000 - produced)
+    bound = sorted(lat + censored)
     lat.sort()
     out = {
+        "uncommitted": len(censored),
+        "p50_lower_bound_ms": quantile(bound, 0.50) if censored else None,
+        "p99_lower_bound_ms": quantile(bound, 0.99) if censored else None,
         "count": len(lat), "rows": rows, "commits": len(commits), "missing_ts": missing,
         "p50_ms": quantile(lat, 0.50), "p99_ms": quantile(lat, 0.99), "max_ms": lat[-1] if lat else None,
         "first_commit_s": (first / 1000 - a.launch) if (first is not None and a.launch) else None,
