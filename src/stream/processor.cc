@@ -280,7 +280,10 @@ Status Processor::ReplayProgress(Group& g) {
 
 Status Processor::Step() {
   if (!sticky_.ok()) return sticky_;
+  const auto poll_start = std::chrono::steady_clock::now();
   auto polled = source_->Poll(options_.max_poll_records, options_.poll_timeout);
+  const auto poll_end = std::chrono::steady_clock::now();
+  counters_.poll_time += std::chrono::duration_cast<Micros>(poll_end - poll_start);
   if (!sticky_.ok()) return sticky_;
   if (!polled.ok()) return polled.status();
   const std::span<const SourceRecord> records = *polled;
@@ -327,9 +330,15 @@ Status Processor::Step() {
       }
     }
   }
+  // Which join inputs still have unread records: they hold the watermark back (watermark.h).
+  for (const PartitionLag& l : source_->Lag()) {
+    auto it = groups_.find(l.tp.partition.value());
+    if (it != groups_.end()) it->second->core->SetBacklog(l.tp.topic, l.records_behind.value_or(1) > 0);
+  }
   for (auto& [p, g] : groups_) {
     if (g->replaying) SC_RETURN_IF_ERROR(ReplayProgress(*g));
   }
+  counters_.process_time += std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - poll_end);
   bool due = clock_->Now() - epoch_started_ >= options_.trigger;
   for (const auto& t : tables_) due = due || t->ShouldCommit();
   if (due) SC_RETURN_IF_ERROR(CommitNow());
@@ -365,6 +374,12 @@ Status Processor::Finish() {
 
 Status Processor::CloseEpochs(std::vector<Group*> groups, bool final) {
   const ProcessingTime t0 = clock_->Now();
+  const auto wall0 = std::chrono::steady_clock::now();
+  struct AddTime {
+    Micros* to;
+    std::chrono::steady_clock::time_point from;
+    ~AddTime() { *to += std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - from); }
+  } add_time{&counters_.commit_time, wall0};
   // 1. Offsets WAL: from here on each epoch's content is fixed (a replay reproduces it).
   for (Group* g : groups) {
     const int64_t epoch = g->committed_epoch + 1;
