@@ -158,6 +158,9 @@ Result<std::unique_ptr<Processor::Group>> Processor::LoadGroup(int32_t p) {
   auto g = std::make_unique<Group>();
   g->p = p;
   g->core = std::make_unique<StreamCore>(options_.core, clock_);
+  // Until the source says otherwise (Step, after each poll), every input may have unread records:
+  // the first epoch's watermark must not move past records that simply have not been fetched yet.
+  for (Topic t : kAllTopics) g->core->SetBacklog(t, true);
   const std::string state_prefix = "_checkpoints/" + options_.query + "/p" + std::to_string(p) + "/state/";
   std::vector<lake::ObjectInfo> states;
   SC_RETURN_IF_ERROR(WithRetries([&]() -> Status {
@@ -301,7 +304,9 @@ Status Processor::Step() {
       if (g.paused[t]) continue;
       if (g.replaying && (!g.replay_end[t] || r.position >= *g.replay_end[t])) {
         // Past the replayed epoch's end: rewind and hold the partition until the epoch is closed.
-        const PartitionPosition back{TopicPartition{r.topic, r.partition}, g.replay_end[t] ? g.replay_end[t] : g.pos[t]};
+        // Back to this very record: the first one not processed (when the epoch read nothing of the
+        // partition there is no recorded position, and this is the earliest record it has).
+        const PartitionPosition back{TopicPartition{r.topic, r.partition}, Position(r.position.value())};
         SC_RETURN_IF_ERROR(source_->Seek(std::span(&back, 1)));
         SC_RETURN_IF_ERROR(source_->Pause(std::span(&back.tp, 1)));
         g.paused[t] = true;

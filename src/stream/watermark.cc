@@ -97,7 +97,9 @@ Status WatermarkTracker::RestoreState(std::string_view data) {
   const int64_t watermark = r.I64();
   std::array<Input, kJoinInputCount> inputs{};
   const ProcessingTime now = clock_->Now();
-  for (Input& in : inputs) {
+  for (size_t i = 0; i < kJoinInputCount; ++i) {
+    Input& in = inputs[i];
+    in.backlog = inputs_[i].backlog;  // the source's view, not state: kept as the owner set it
     in.has_data = r.U8() != 0;
     in.holding = r.U8() != 0;
     in.max_event_time = EventTime(Micros(r.I64()));

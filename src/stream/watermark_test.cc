@@ -60,6 +60,17 @@ TEST_F(WatermarkTest, AnInputWithUnreadRecordsHoldsTheWatermarkEvenBeforeItsFirs
   EXPECT_EQ(t.Advance(), At(3480));
 }
 
+TEST_F(WatermarkTest, RestoringStateKeepsTheBacklogFlags) {
+  WatermarkTracker a(Options(), &clock_);
+  a.Observe(JoinInput::kWeather, At(3600));
+  std::string state;
+  ASSERT_TRUE(a.SerializeState(&state).ok());
+  WatermarkTracker b(Options(), &clock_);
+  b.SetBacklog(JoinInput::kVehicle, true);  // set before the restore, as the processor does
+  ASSERT_TRUE(b.RestoreState(state).ok());
+  EXPECT_EQ(b.Advance(), EventTime::min()) << "the vehicle input still has unread records";
+}
+
 TEST_F(WatermarkTest, AnEmptyInputWithNoBacklogDoesNotHold) {
   WatermarkTracker t(Options(), &clock_);
   t.SetBacklog(JoinInput::kEmergency, false);
