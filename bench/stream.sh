@@ -119,7 +119,8 @@ if write == "1":
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
     section = ["## Stream processor (issue 4)", "",
                f"`bench/stream.sh` on {datetime.date.today()}, {os.cpu_count()} cores ({cpu}), Linux {platform.release()}; "
-               f"one local Kafka broker (scripts/kafka.sh), 6 partitions per topic, local lake.", ""] + table + ["", note, ""]
+               f"one local Kafka broker (scripts/kafka.sh), 6 partitions per topic, local lake; "
+               f"load average at the end {os.getloadavg()[0]:.1f} (other jobs share the machine).", ""] + table + ["", note, ""]
     text = open(results).read() if os.path.exists(results) else "# Benchmark results\n"
     start = text.find("## Stream processor (issue 4)")
     if start >= 0:
