@@ -61,7 +61,15 @@ std::vector<std::string> Dialect::CreateTable(const std::string& table, const Sc
     if (!c.nullable) sql += " NOT NULL";
   }
   if (!key.empty()) {
-    sql += ", PRIMARY KEY (";
+    bool nullable = false;
+    for (const std::string& k : key) {
+      const int idx = schema.IndexOf(k);
+      nullable = nullable || (idx >= 0 && schema.columns[idx].nullable);
+    }
+    // A primary key cannot hold NULLs; a UNIQUE constraint can. PostgreSQL 15 can also treat NULLs
+    // as equal there, which keeps the constraint a full duplicate guard.
+    sql += !nullable ? ", PRIMARY KEY ("
+                     : (kind_ == DialectKind::kPostgres ? ", UNIQUE NULLS NOT DISTINCT (" : ", UNIQUE (");
     for (size_t i = 0; i < key.size(); ++i) sql += (i > 0 ? ", " : "") + QuoteIdentifier(key[i]);
     sql += ")";
   }

@@ -37,9 +37,18 @@ TEST(DialectTest, PostgresCreateTableHasTypesKeyAndIndexes) {
 TEST(DialectTest, LayoutsOfOurTables) {
   Schema enriched;
   enriched.columns = {{"_vehiclePartition", ColumnType::kInt32}, {"_vehicleOffset", ColumnType::kInt64},
-                      {"timestamp", ColumnType::kTimestamp}};
-  EXPECT_EQ(LayoutFor("enriched_data", enriched).key,
-            (std::vector<std::string>{"_vehiclePartition", "_vehicleOffset"}));
+                      {"_weatherPartition", ColumnType::kInt32}, {"_weatherOffset", ColumnType::kInt64},
+                      {"_emergencyPartition", ColumnType::kInt32, true},
+                      {"_emergencyOffset", ColumnType::kInt64, true}, {"timestamp", ColumnType::kTimestamp}};
+  const TableLayout el = LayoutFor("enriched_data", enriched);
+  EXPECT_EQ(el.key, (std::vector<std::string>{"_vehiclePartition", "_vehicleOffset", "_weatherPartition",
+                                              "_weatherOffset", "_emergencyPartition", "_emergencyOffset"}));
+  // Nullable key columns: a UNIQUE constraint instead of a primary key.
+  const std::string pg = Dialect(DialectKind::kPostgres).CreateTable("enriched_data", enriched, el.key, {})[0];
+  EXPECT_NE(pg.find(", UNIQUE NULLS NOT DISTINCT (\"_vehiclePartition\""), std::string::npos) << pg;
+  const std::string duck = Dialect(DialectKind::kDuckDb).CreateTable("enriched_data", enriched, el.key, {})[0];
+  EXPECT_NE(duck.find(", UNIQUE (\"_vehiclePartition\""), std::string::npos) << duck;
+  EXPECT_TRUE(LayoutFor("_late_events", enriched).key.empty());
   Schema dead;
   dead.columns = {{"topic", ColumnType::kString}, {"partition", ColumnType::kInt32},
                   {"offset", ColumnType::kInt64}, {"receivedAt", ColumnType::kTimestamp}};

@@ -21,9 +21,14 @@ TableLayout LayoutFor(const std::string& table, const Schema& schema) {
     l.key = std::move(cols);
   };
   if (table == "enriched_data") {
-    key_if({"_vehiclePartition", "_vehicleOffset"});
-  } else if (table == "_dead_letters" || table == "_late_events") {
+    // One row per joined (vehicle, weather, emergency) record triple: a duplicated weather record
+    // joins the same vehicle record twice.
+    key_if({"_vehiclePartition", "_vehicleOffset", "_weatherPartition", "_weatherOffset",
+            "_emergencyPartition", "_emergencyOffset"});
+  } else if (table == "_dead_letters") {
     key_if({"topic", "partition", "offset"});
+  } else if (table == "_late_events") {
+    // No key: one input record may be late for more than one join.
   } else {
     key_if({"_partition", "_offset"});
   }

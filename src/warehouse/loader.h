@@ -39,8 +39,8 @@ struct TableLayout {
   std::vector<std::string> indexes;  // columns worth an index (time first)
 };
 // The layout of our tables (docs/lake_format.md): raw tables are identified by (_partition,
-// _offset), enriched_data by its vehicle record, dead letters and late events by (topic, partition,
-// offset). Other tables get no key.
+// _offset), enriched_data by its (vehicle, weather, emergency) provenance, dead letters by (topic,
+// partition, offset). Late events and other tables get no key.
 TableLayout LayoutFor(const std::string& table, const Schema& schema);
 
 // The warehouse schema of a Delta schema. kInvalidArgument for a type the warehouse cannot hold.

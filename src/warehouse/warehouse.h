@@ -36,8 +36,9 @@ class Dialect {
   std::string TypeName(ColumnType t) const;
   // The type names information_schema.columns.data_type reports for a column created as `t`.
   bool SameType(std::string_view reported, ColumnType t) const;
-  // CREATE TABLE IF NOT EXISTS with NOT NULLs, the primary key `key` (if any) and, where the
-  // warehouse has them, indexes on `index_columns` (Redshift: DISTKEY / SORTKEY instead).
+  // CREATE TABLE IF NOT EXISTS with NOT NULLs, the key `key` (if any: PRIMARY KEY when its columns
+  // are NOT NULL, else UNIQUE — NULLS NOT DISTINCT on PostgreSQL) and, where the warehouse has
+  // them, indexes on `index_columns` (Redshift: DISTKEY / SORTKEY instead).
   std::vector<std::string> CreateTable(const std::string& table, const Schema& schema,
                                        const std::vector<std::string>& key,
                                        const std::vector<std::string>& index_columns) const;
