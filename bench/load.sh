@@ -10,6 +10,7 @@ duration=${DURATION:-2h}
 vehicles=${VEHICLES:-60}
 repeat=${REPEAT:-3}
 work=$(mktemp -d)
+chmod 755 "$work"  # the server runs as the postgres user when we are root: it must reach its folder
 export SMARTCITY_PG_DIR="$work/pg"
 trap '"$root/scripts/postgres.sh" stop || true; rm -rf "$work"' EXIT
 eval "$("$root/scripts/postgres.sh" start)"
@@ -22,7 +23,7 @@ table=enriched_data
 now() { date +%s.%N; }
 best_load=0; best_copy=0; rows=0
 for i in $(seq 1 "$repeat"); do
-  dropdb -X --if-exists a; createdb -X a
+  dropdb --if-exists a; createdb a
   t0=$(now)
   "$smartcity" load --once -q --lake "$work/lake" --warehouse "postgresql://$PGUSER@127.0.0.1:$PGPORT/a" --tables "$table"
   t1=$(now)
@@ -30,7 +31,7 @@ for i in $(seq 1 "$repeat"); do
   load_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
   # The same rows as CSV, and an empty table with the same DDL.
   psql -X -q -d a -c "\\copy $table TO '$work/rows.csv' WITH (FORMAT csv)"
-  dropdb -X --if-exists b; createdb -X b
+  dropdb --if-exists b; createdb b
   pg_dump -s -t "$table" a | psql -X -q -d b >/dev/null
   t2=$(now)
   psql -X -q -d b -c "\\copy $table FROM '$work/rows.csv' WITH (FORMAT csv)"

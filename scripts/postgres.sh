@@ -62,6 +62,10 @@ start() {
     local user
     if [ "$(id -u)" = 0 ]; then chown postgres: "$data" "$dir"; user=postgres; else user=$(id -un); fi
     chmod 700 "$data"
+    if ! as_owner test -w "$data"; then
+      log "the postgres user cannot reach $data: make its parent folders searchable (chmod o+x) or set SMARTCITY_PG_DIR"
+      exit 1
+    fi
     as_owner "$bin/initdb" -D "$data" -U "$user" --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
       as_owner "$bin/initdb" -D "$data" -U "$user" --auth=trust -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 || {
       cat "$dir/initdb.log" >&2; log "initdb failed"; exit 1; }
