@@ -54,7 +54,7 @@ Command: \`bench/load.sh\` (REPEAT=$repeat, best run). Date: $(date -u +%Y-%m-%d
 Machine: $(nproc) cores; load average at the end $(cut -d' ' -f1-3 /proc/loadavg) (shared machine).
 PostgreSQL $(psql -X -qAt -c 'SHOW server_version') from Debian's package on 127.0.0.1 (fsync on).
 Data: \`$table\` of \`smartcity run --duration $duration --vehicles $vehicles\` ($rows rows, $lake_mb MB of zstd
-Parquet in the lake, $csv_mb MB as CSV). Both targets have the same DDL (primary key + 2 indexes).
+Parquet in the lake, $csv_mb MB as CSV). Both targets have the same DDL (the 6-column UNIQUE key + 2 indexes).
 
 | loader | what it includes | seconds | rows/s |
 |---|---|---|---|
