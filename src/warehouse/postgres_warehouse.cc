@@ -163,9 +163,14 @@ Result<PGconn*> Connect(const std::string& conninfo, const std::string& describe
     std::string msg = PQerrorMessage(conn);
     PQfinish(conn);
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    for (char& c : msg) {
-      if (c == '\n') c = ' ';
+    // libpq's message spans lines (with a tab before its hint): make it one sentence.
+    std::string flat;
+    for (char c : msg) {
+      if (c == '\n' || c == '\t') c = ' ';
+      if (c == ' ' && !flat.empty() && flat.back() == ' ') continue;
+      flat += c;
     }
+    msg = flat;
     if (msg.find("password authentication failed") != std::string::npos) {
       return Status::PermissionDenied(
           fmt::format("{} rejected the credentials ({}); set PGUSER/PGPASSWORD or fix the "
