@@ -31,25 +31,31 @@ std::string Shell(const std::string& cmd) {
   return out;
 }
 
+// Starts the server on first use (ctest runs each test in its own process: the DuckDB cases need
+// no server) and stops it when the process ends.
 class PostgresEnv : public ::testing::Environment {
  public:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("warehouse_itest_pg_" + std::to_string(::getpid()));
-    script_ = std::string(SMARTCITY_SOURCE_DIR) + "/scripts/postgres.sh";
-    std::string out = Shell("SMARTCITY_PG_DIR=" + dir_.string() + " " + script_ + " start");
-    auto pos = out.find("SMARTCITY_PG_URL=");
-    ASSERT_NE(pos, std::string::npos) << "scripts/postgres.sh start failed";
-    url_ = out.substr(pos + 17);
-    url_ = url_.substr(0, url_.find('\n'));
+  static const std::string& Url() {
+    if (url_.empty()) {
+      dir_ = fs::temp_directory_path() / ("warehouse_itest_pg_" + std::to_string(::getpid()));
+      std::string out = Shell("SMARTCITY_PG_DIR=" + dir_.string() + " " + Script() + " start");
+      auto pos = out.find("SMARTCITY_PG_URL=");
+      if (pos != std::string::npos) {
+        url_ = out.substr(pos + 17);
+        url_ = url_.substr(0, url_.find('\n'));
+      }
+    }
+    return url_;
   }
-  void TearDown() override { Shell("SMARTCITY_PG_DIR=" + dir_.string() + " " + script_ + " stop"); }
-  static std::string url_;
+  void TearDown() override {
+    if (!dir_.empty()) Shell("SMARTCITY_PG_DIR=" + dir_.string() + " " + Script() + " stop");
+  }
 
  private:
-  fs::path dir_;
-  std::string script_;
+  static std::string Script() { return std::string(SMARTCITY_SOURCE_DIR) + "/scripts/postgres.sh"; }
+  static inline std::string url_;
+  static inline fs::path dir_;
 };
-std::string PostgresEnv::url_;
 const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new PostgresEnv);
 
 class WarehouseITest : public ::testing::TestWithParam<std::string> {
@@ -72,11 +78,12 @@ class WarehouseITest : public ::testing::TestWithParam<std::string> {
     static int n = 0;
     ++n;
     if (GetParam() == "postgres") {
-      auto admin = OpenPostgresWarehouse(PostgresEnv::url_);
+      ASSERT_FALSE(PostgresEnv::Url().empty()) << "scripts/postgres.sh start failed";
+      auto admin = OpenPostgresWarehouse(PostgresEnv::Url());
       ASSERT_TRUE(admin.ok()) << admin.status().message();
       const std::string name = "t" + std::to_string(::getpid()) + "_" + std::to_string(n);
       ASSERT_TRUE((*admin)->Execute("CREATE DATABASE " + name).ok());
-      spec_ = PostgresEnv::url_.substr(0, PostgresEnv::url_.rfind('/') + 1) + name;
+      spec_ = PostgresEnv::Url().substr(0, PostgresEnv::Url().rfind('/') + 1) + name;
     } else {
       spec_ = "duckdb:" + (dir_ / ("w" + std::to_string(n) + ".duckdb")).string();
     }
