@@ -155,6 +155,7 @@ int main(int argc, char** argv) {
   RegisterSimulate(app, commands);
   RegisterTopics(app, commands);
   RegisterCompact(app, commands);
+  RegisterLoad(app, commands);
 
   try {
     app.parse(argc, argv);
