@@ -33,7 +33,8 @@ ojson ColumnsJson(const std::vector<Column>& cols) {
 
 std::vector<Column> ColumnsFrom(const ojson& a) {
   std::vector<Column> out;
-  for (const auto& c : a) out.push_back({c.at("name").get<std::string>(), c.at("type").get<std::string>()});
+  for (const auto& c : a)
+    out.push_back({c.at("name").get<std::string>(), c.at("type").get<std::string>()});
   return out;
 }
 
@@ -95,7 +96,8 @@ const TableEntry* Catalog::Find(std::string_view name) const {
 }
 
 bool CrawlDiff::any_breaking() const {
-  return std::any_of(changes.begin(), changes.end(), [](const TableChange& c) { return c.breaking; });
+  return std::any_of(changes.begin(), changes.end(),
+                     [](const TableChange& c) { return c.breaking; });
 }
 
 // ------------------------------------------------------------------------------------------ JSON
@@ -154,13 +156,15 @@ Result<Catalog> CatalogFromJson(std::string_view text) {
   try {
     ojson doc = ojson::parse(text);
     if (doc.value("format", "") != "smartcity-catalog") {
-      return Status::Corruption("the catalog file is not a smartcity catalog (no \"format\": \"smartcity-catalog\")");
+      return Status::Corruption(
+          "the catalog file is not a smartcity catalog (no \"format\": \"smartcity-catalog\")");
     }
     c.format_version = doc.at("format_version").get<int>();
     if (c.format_version > kCatalogFormatVersion) {
-      return Status::InvalidArgument(fmt::format(
-          "the catalog has format version {}, newer than this smartcity reads ({}): upgrade smartcity",
-          c.format_version, kCatalogFormatVersion));
+      return Status::InvalidArgument(
+          fmt::format("the catalog has format version {}, newer than this smartcity reads ({}): "
+                      "upgrade smartcity",
+                      c.format_version, kCatalogFormatVersion));
     }
     c.lake = doc.value("lake", "");
     c.crawled_at = doc.value("crawled_at", "");
@@ -180,7 +184,8 @@ Result<Catalog> CatalogFromJson(std::string_view text) {
       for (const auto& pj : j.value("partitions", ojson::array())) {
         Partition p;
         for (const auto& [k, v] : pj.at("values").items()) {
-          p.values[k] = v.is_null() ? std::nullopt : std::optional<std::string>(v.get<std::string>());
+          p.values[k] =
+              v.is_null() ? std::nullopt : std::optional<std::string>(v.get<std::string>());
         }
         p.files = pj.value("files", int64_t{0});
         p.rows = pj.value("rows", int64_t{0});
@@ -221,7 +226,8 @@ Result<Catalog> LoadCatalog(lake::ObjectStore* lake, const std::string& local_pa
     auto got = lake->Get(kDefaultCatalogKey);
     if (!got.ok()) {
       if (got.status().kind() == ErrorKind::kNotFound) {
-        return Status::NotFound(fmt::format("no catalog in {} (object {})", lake->Describe(), kDefaultCatalogKey));
+        return Status::NotFound(
+            fmt::format("no catalog in {} (object {})", lake->Describe(), kDefaultCatalogKey));
       }
       return got.status();
     }
@@ -281,17 +287,18 @@ CrawlDiff MergeWithPrevious(const Catalog* previous, Catalog* current) {
   for (TableEntry& t : current->tables) {
     const TableEntry* old = previous != nullptr ? previous->Find(t.name) : nullptr;
     if (old == nullptr) {
-      diff.changes.push_back({t.name, fmt::format("new table ({}, {} columns, {} partitions, {} rows)",
-                                                  t.format, t.AllColumns().size(),
-                                                  t.partitions.size(), t.row_count),
-                              false});
+      diff.changes.push_back(
+          {t.name,
+           fmt::format("new table ({}, {} columns, {} partitions, {} rows)", t.format,
+                       t.AllColumns().size(), t.partitions.size(), t.row_count),
+           false});
       // Schema changes seen inside the table on its first crawl (files with different schemas).
       for (const SchemaVersion& v : t.schema_versions) {
         if (v.change == ChangeKind::kInitial) continue;
         for (const std::string& d : v.details) {
-          diff.changes.push_back({t.name, fmt::format("schema v{} ({}): {}", v.version,
-                                                      ChangeKindName(v.change), d),
-                                  v.change == ChangeKind::kBreaking});
+          diff.changes.push_back(
+              {t.name, fmt::format("schema v{} ({}): {}", v.version, ChangeKindName(v.change), d),
+               v.change == ChangeKind::kBreaking});
         }
       }
       continue;
@@ -323,9 +330,9 @@ CrawlDiff MergeWithPrevious(const Catalog* previous, Catalog* current) {
       v.change = kind;
       v.details = details;
       for (const std::string& d : details) {
-        diff.changes.push_back({t.name, fmt::format("schema v{} ({}): {}", v.version,
-                                                    ChangeKindName(kind), d),
-                                kind == ChangeKind::kBreaking});
+        diff.changes.push_back(
+            {t.name, fmt::format("schema v{} ({}): {}", v.version, ChangeKindName(kind), d),
+             kind == ChangeKind::kBreaking});
       }
       versions.push_back(std::move(v));
     }
@@ -335,7 +342,8 @@ CrawlDiff MergeWithPrevious(const Catalog* previous, Catalog* current) {
   if (previous != nullptr) {
     for (const TableEntry& old : previous->tables) {
       if (current->Find(old.name) == nullptr) {
-        diff.changes.push_back({old.name, "table no longer found (removed from the catalog)", true});
+        diff.changes.push_back(
+            {old.name, "table no longer found (removed from the catalog)", true});
       }
     }
   }
@@ -372,7 +380,8 @@ std::string HiveType(std::string_view duckdb_type) {
 
 namespace {
 
-constexpr std::string_view kParquetSerde = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
+constexpr std::string_view kParquetSerde =
+    "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
 constexpr std::string_view kParquetInput =
     "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
 constexpr std::string_view kParquetOutput =
@@ -402,9 +411,12 @@ std::string TableLocation(const std::string& base, const TableEntry& t) {
 std::string SqlString(std::string_view s) {
   std::string out = "'";
   for (char ch : s) {
-    if (ch == '\'') out += "\\'";
-    else if (ch == '\\') out += "\\\\";
-    else out += ch;
+    if (ch == '\'')
+      out += "\\'";
+    else if (ch == '\\')
+      out += "\\\\";
+    else
+      out += ch;
   }
   return out + "'";
 }
@@ -412,8 +424,10 @@ std::string SqlString(std::string_view s) {
 std::string Backtick(std::string_view s) {
   std::string out = "`";
   for (char ch : s) {
-    if (ch == '`') out += "``";
-    else out += ch;
+    if (ch == '`')
+      out += "``";
+    else
+      out += ch;
   }
   return out + "`";
 }
@@ -444,10 +458,11 @@ Result<std::string> ExportAthena(const Catalog& c, const ExportOptions& o) {
     out += fmt::format("-- {}: {} table, {} files, {} rows\n", t.name, t.format, t.file_count,
                        t.row_count);
     if (t.format == "delta") {
-      out += "-- Delta table: this Parquet definition reads every data file in the folder, including "
-             "files a\n-- compaction replaced; run `smartcity compact --vacuum` first, or register "
-             "it natively with\n-- CREATE EXTERNAL TABLE ... LOCATION '...' TBLPROPERTIES "
-             "('table_type'='DELTA').\n";
+      out +=
+          "-- Delta table: this Parquet definition reads every data file in the folder, including "
+          "files a\n-- compaction replaced; run `smartcity compact --vacuum` first, or register "
+          "it natively with\n-- CREATE EXTERNAL TABLE ... LOCATION '...' TBLPROPERTIES "
+          "('table_type'='DELTA').\n";
     }
     out += fmt::format("CREATE EXTERNAL TABLE IF NOT EXISTS {} (\n", qname);
     for (size_t i = 0; i < t.columns.size(); ++i) {
@@ -468,11 +483,10 @@ Result<std::string> ExportAthena(const Catalog& c, const ExportOptions& o) {
     out += fmt::format("STORED AS INPUTFORMAT {}\n  OUTPUTFORMAT {}\n", SqlString(kParquetInput),
                        SqlString(kParquetOutput));
     out += fmt::format("LOCATION {}\n", SqlString(TableLocation(base, t)));
-    out += fmt::format(
-        "TBLPROPERTIES ({}={}, {}={}, {}={});\n",
-        SqlString("classification"), SqlString(t.format == "delta" ? "delta" : "parquet"),
-        SqlString("parquet.compression"), SqlString("ZSTD"), SqlString("smartcity.format"),
-        SqlString(t.format));
+    out += fmt::format("TBLPROPERTIES ({}={}, {}={}, {}={});\n", SqlString("classification"),
+                       SqlString(t.format == "delta" ? "delta" : "parquet"),
+                       SqlString("parquet.compression"), SqlString("ZSTD"),
+                       SqlString("smartcity.format"), SqlString(t.format));
     std::vector<std::string> pcols;
     for (const Column& pc : t.partition_columns) pcols.push_back(pc.name);
     for (const Partition& p : t.partitions) {
@@ -497,7 +511,8 @@ Result<std::string> ExportGlue(const Catalog& c, const ExportOptions& o) {
   for (const TableEntry& t : c.tables) {
     if (t.columns.empty()) continue;
     ojson cols = ojson::array();
-    for (const Column& col : t.columns) cols.push_back({{"Name", col.name}, {"Type", HiveType(col.type)}});
+    for (const Column& col : t.columns)
+      cols.push_back({{"Name", col.name}, {"Type", HiveType(col.type)}});
     ojson keys = ojson::array();
     for (const Column& col : t.partition_columns) {
       keys.push_back({{"Name", col.name}, {"Type", HiveType(col.type)}});
@@ -512,14 +527,14 @@ Result<std::string> ExportGlue(const Catalog& c, const ExportOptions& o) {
                            {"recordCount", std::to_string(t.row_count)},
                            {"sizeKey", std::to_string(t.size_bytes)}};
     input["PartitionKeys"] = keys;
-    input["StorageDescriptor"] = {
-        {"Columns", cols},
-        {"Location", TableLocation(base, t)},
-        {"InputFormat", std::string(kParquetInput)},
-        {"OutputFormat", std::string(kParquetOutput)},
-        {"Compressed", true},
-        {"SerdeInfo",
-         {{"SerializationLibrary", std::string(kParquetSerde)}, {"Parameters", {{"serialization.format", "1"}}}}}};
+    input["StorageDescriptor"] = {{"Columns", cols},
+                                  {"Location", TableLocation(base, t)},
+                                  {"InputFormat", std::string(kParquetInput)},
+                                  {"OutputFormat", std::string(kParquetOutput)},
+                                  {"Compressed", true},
+                                  {"SerdeInfo",
+                                   {{"SerializationLibrary", std::string(kParquetSerde)},
+                                    {"Parameters", {{"serialization.format", "1"}}}}}};
     all.push_back({{"DatabaseName", o.database}, {"TableInput", input}});
   }
   return all.dump(2) + "\n";

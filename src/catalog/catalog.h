@@ -77,14 +77,14 @@ struct TableEntry {
   std::string prefix;    // the table's key prefix in the lake store ("" = the lake root itself)
   std::string location;  // where other readers find it (ObjectStore::ReaderUri of the prefix)
   std::string format;    // "delta", "hive-parquet" or "parquet"
-  std::vector<Column> columns;                 // current data columns (no partition columns)
-  std::vector<Column> partition_columns;       // in partition order
-  std::vector<Partition> partitions;           // sorted by path
+  std::vector<Column> columns;            // current data columns (no partition columns)
+  std::vector<Column> partition_columns;  // in partition order
+  std::vector<Partition> partitions;      // sorted by path
   int64_t file_count = 0;
   int64_t row_count = 0;
   int64_t size_bytes = 0;
-  std::string last_modified;  // ISO-8601 UTC: newest commit (Delta) or newest data file
-  int64_t delta_version = -1;  // Delta tables: the crawled version
+  std::string last_modified;    // ISO-8601 UTC: newest commit (Delta) or newest data file
+  int64_t delta_version = -1;   // Delta tables: the crawled version
   std::vector<DataFile> files;  // non-Delta tables: the readable Parquet files
   std::vector<SchemaVersion> schema_versions;  // oldest first; the last is the current schema
   std::vector<std::string> problems;  // unreadable / mixed files, log errors: reported, not fatal
@@ -96,8 +96,8 @@ struct TableEntry {
 
 struct Catalog {
   int format_version = kCatalogFormatVersion;
-  std::string lake;        // the lake location as given to crawl
-  std::string crawled_at;  // ISO-8601 UTC
+  std::string lake;                // the lake location as given to crawl
+  std::string crawled_at;          // ISO-8601 UTC
   std::vector<TableEntry> tables;  // sorted by name
 
   const TableEntry* Find(std::string_view name) const;

@@ -48,7 +48,8 @@ class CatalogTest : public ::testing::Test {
     ASSERT_TRUE(t.ok()) << t.status().message();
     ASSERT_TRUE((*t)->Append(*MakeEvents(EventSchema(), 1, 90, kJan5At23h, kMinute)).ok());
     ASSERT_TRUE((*t)->Commit("app", 1).ok());
-    ASSERT_TRUE((*t)->Append(*MakeEvents(EventSchema(), 91, 30, kJan5At23h + 90 * kMinute, kMinute)).ok());
+    ASSERT_TRUE(
+        (*t)->Append(*MakeEvents(EventSchema(), 91, 30, kJan5At23h + 90 * kMinute, kMinute)).ok());
     ASSERT_TRUE((*t)->Commit("app", 2).ok());
   }
 
@@ -103,8 +104,8 @@ TEST_F(CatalogTest, DeltaTableFromTheLog) {
 TEST_F(CatalogTest, OrphanDataFilesInADeltaFolderAreNotCounted) {
   WriteDeltaTable("events");
   // A data file nobody committed (a crashed writer): listing would count it, the log does not.
-  Sql("COPY (SELECT 'x' AS deviceId) TO '" + (root_ / "events/date=2026-01-05/orphan.parquet").string() +
-      "' (FORMAT parquet)");
+  Sql("COPY (SELECT 'x' AS deviceId) TO '" +
+      (root_ / "events/date=2026-01-05/orphan.parquet").string() + "' (FORMAT parquet)");
   Catalog c = CrawlOk();
   ASSERT_EQ(c.tables.size(), 1u);
   EXPECT_EQ(c.tables[0].row_count, 120);
@@ -121,7 +122,8 @@ TEST_F(CatalogTest, HivePartitionedParquetWithAnAddedColumnIsACompatibleEvolutio
   ASSERT_EQ(c.tables.size(), 1u);
   const TableEntry& t = c.tables[0];
   EXPECT_EQ(t.format, "hive-parquet");
-  EXPECT_EQ(t.columns, (std::vector<Column>{{"id", "BIGINT"}, {"amount", "DOUBLE"}, {"note", "VARCHAR"}}));
+  EXPECT_EQ(t.columns,
+            (std::vector<Column>{{"id", "BIGINT"}, {"amount", "DOUBLE"}, {"note", "VARCHAR"}}));
   EXPECT_EQ(t.partition_columns, (std::vector<Column>{{"day", "DATE"}}));
   EXPECT_EQ(t.row_count, 5);
   EXPECT_EQ(t.file_count, 2);
@@ -136,7 +138,8 @@ TEST_F(CatalogTest, HivePartitionedParquetWithAnAddedColumnIsACompatibleEvolutio
 
 TEST_F(CatalogTest, ReCrawlReportsNewPartitionsAndBreakingChangesAndKeepsOldSchemas) {
   fs::create_directories(root_ / "t/p=1");
-  Sql("COPY (SELECT 1::INTEGER AS a, 'x' AS b) TO '" + (root_ / "t/p=1/f.parquet").string() + "' (FORMAT parquet)");
+  Sql("COPY (SELECT 1::INTEGER AS a, 'x' AS b) TO '" + (root_ / "t/p=1/f.parquet").string() +
+      "' (FORMAT parquet)");
   Catalog first = CrawlOk();
   MergeWithPrevious(nullptr, &first);
   EXPECT_EQ(first.tables[0].partition_columns, (std::vector<Column>{{"p", "BIGINT"}}));
@@ -150,7 +153,8 @@ TEST_F(CatalogTest, ReCrawlReportsNewPartitionsAndBreakingChangesAndKeepsOldSche
   bool new_partition = false, type_change = false, dropped = false;
   for (const TableChange& ch : d.changes) {
     new_partition |= ch.what == "new partition p=2";
-    type_change |= ch.breaking && ch.what.find("column a: type changed INTEGER -> VARCHAR") != std::string::npos;
+    type_change |= ch.breaking &&
+                   ch.what.find("column a: type changed INTEGER -> VARCHAR") != std::string::npos;
     dropped |= ch.breaking && ch.what.find("dropped column b VARCHAR") != std::string::npos;
   }
   EXPECT_TRUE(new_partition);
@@ -194,7 +198,8 @@ TEST_F(CatalogTest, MixedAndUnreadableFilesAreReportedNotFatal) {
 TEST_F(CatalogTest, JsonRoundTripAndPersistenceInTheLake) {
   WriteDeltaTable("events");
   fs::create_directories(root_ / "sales/day=2026-01-01");
-  Sql("COPY (SELECT 1 AS id) TO '" + (root_ / "sales/day=2026-01-01/a.parquet").string() + "' (FORMAT parquet)");
+  Sql("COPY (SELECT 1 AS id) TO '" + (root_ / "sales/day=2026-01-01/a.parquet").string() +
+      "' (FORMAT parquet)");
   Catalog c = CrawlOk();
   MergeWithPrevious(nullptr, &c);
   std::string json = ToJson(c);
@@ -208,7 +213,8 @@ TEST_F(CatalogTest, JsonRoundTripAndPersistenceInTheLake) {
   EXPECT_EQ(ToJson(*loaded), json);
   // The catalog object is not a table on the next crawl.
   EXPECT_EQ(CrawlOk().tables.size(), 2u);
-  EXPECT_EQ(LoadCatalog(store_.get(), (root_ / "missing.json").string()).status().kind(), ErrorKind::kNotFound);
+  EXPECT_EQ(LoadCatalog(store_.get(), (root_ / "missing.json").string()).status().kind(),
+            ErrorKind::kNotFound);
   EXPECT_FALSE(CatalogFromJson("{\"format\":\"other\"}").ok());
 }
 
@@ -220,10 +226,12 @@ TEST_F(CatalogTest, AthenaAndGlueExports) {
   o.s3_location = "s3://bucket/lake/";
   auto ddl = ExportAthena(c, o);
   ASSERT_TRUE(ddl.ok());
-  EXPECT_NE(ddl->find("CREATE EXTERNAL TABLE IF NOT EXISTS `smartcity`.`events` (\n  `deviceId` string,\n  "
-                      "`ts` timestamp,\n  `speed` double,\n  `lane` int,\n  `seq` bigint,\n  `ok` boolean\n)\n"
-                      "PARTITIONED BY (\n  `date` date\n)"),
-            std::string::npos)
+  EXPECT_NE(
+      ddl->find(
+          "CREATE EXTERNAL TABLE IF NOT EXISTS `smartcity`.`events` (\n  `deviceId` string,\n  "
+          "`ts` timestamp,\n  `speed` double,\n  `lane` int,\n  `seq` bigint,\n  `ok` boolean\n)\n"
+          "PARTITIONED BY (\n  `date` date\n)"),
+      std::string::npos)
       << *ddl;
   EXPECT_NE(ddl->find("LOCATION 's3://bucket/lake/events/'"), std::string::npos);
   EXPECT_NE(ddl->find("ADD IF NOT EXISTS PARTITION (`date`='2026-01-06') LOCATION "
@@ -244,9 +252,11 @@ TEST(ClassifySchemaChange, AddedIsCompatibleDroppedOrRetypedIsBreaking) {
   EXPECT_EQ(ClassifySchemaChange(a, {{"x", "INTEGER"}, {"y", "VARCHAR"}, {"z", "DOUBLE"}}, &d),
             ChangeKind::kCompatible);
   d.clear();
-  EXPECT_EQ(ClassifySchemaChange(a, {{"x", "BIGINT"}, {"y", "VARCHAR"}}, &d), ChangeKind::kBreaking);
+  EXPECT_EQ(ClassifySchemaChange(a, {{"x", "BIGINT"}, {"y", "VARCHAR"}}, &d),
+            ChangeKind::kBreaking);
   d.clear();
-  EXPECT_EQ(ClassifySchemaChange(a, {{"x", "INTEGER"}, {"z", "DOUBLE"}}, &d), ChangeKind::kBreaking);
+  EXPECT_EQ(ClassifySchemaChange(a, {{"x", "INTEGER"}, {"z", "DOUBLE"}}, &d),
+            ChangeKind::kBreaking);
   EXPECT_EQ(d.size(), 2u);
 }
 

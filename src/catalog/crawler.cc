@@ -27,7 +27,8 @@ std::vector<std::string> Split(std::string_view s, char sep) {
   size_t start = 0;
   while (true) {
     size_t at = s.find(sep, start);
-    out.emplace_back(s.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
+    out.emplace_back(
+        s.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
     if (at == std::string_view::npos) break;
     start = at + 1;
   }
@@ -67,8 +68,7 @@ std::optional<std::string> UnescapeHive(std::string_view v) {
   if (v == "__HIVE_DEFAULT_PARTITION__") return std::nullopt;
   std::string out;
   for (size_t i = 0; i < v.size(); ++i) {
-    if (v[i] == '%' && i + 2 < v.size() &&
-        std::isxdigit(static_cast<unsigned char>(v[i + 1])) &&
+    if (v[i] == '%' && i + 2 < v.size() && std::isxdigit(static_cast<unsigned char>(v[i + 1])) &&
         std::isxdigit(static_cast<unsigned char>(v[i + 2]))) {
       out += static_cast<char>(std::stoi(std::string(v.substr(i + 1, 2)), nullptr, 16));
       i += 2;
@@ -89,7 +89,9 @@ std::string TableName(const std::string& prefix) {
   return out;
 }
 
-std::string Sql(std::string_view s) { return engine::QuoteLiteral(s); }
+std::string Sql(std::string_view s) {
+  return engine::QuoteLiteral(s);
+}
 
 // Infers the type of a Hive partition column from its folder values, as DuckDB's
 // hive_partitioning does: all integers -> BIGINT, all dates -> DATE, else VARCHAR.
@@ -101,7 +103,8 @@ std::string InferPartitionType(const std::vector<std::optional<std::string>>& va
     const std::string& s = *v;
     bool is_int = !s.empty() && s.size() < 19;
     for (size_t i = 0; i < s.size(); ++i) {
-      if (!(std::isdigit(static_cast<unsigned char>(s[i])) || (i == 0 && s[i] == '-' && s.size() > 1))) {
+      if (!(std::isdigit(static_cast<unsigned char>(s[i])) ||
+            (i == 0 && s[i] == '-' && s.size() > 1))) {
         is_int = false;
       }
     }
@@ -245,7 +248,7 @@ TableEntry CrawlParquet(lake::ObjectStore* store, engine::Connection* conn,
     if (!parquet_name) {
       // Files without the extension (Spark/Hive writers) count if they carry the Parquet magic.
       auto tail = f.info.size >= 12 ? store->GetRange(f.info.key, f.info.size - 4, 4)
-                                     : Result<std::string>(std::string());
+                                    : Result<std::string>(std::string());
       if (!tail.ok() || *tail != "PAR1") {
         skipped_not_parquet.push_back(f.rel);
         continue;
@@ -286,7 +289,8 @@ TableEntry CrawlParquet(lake::ObjectStore* store, engine::Connection* conn,
         // Keep the old order, append the new columns.
         std::vector<Column> merged = current;
         for (const Column& c : cols) {
-          if (std::none_of(merged.begin(), merged.end(), [&](const Column& m) { return m.name == c.name; }))
+          if (std::none_of(merged.begin(), merged.end(),
+                           [&](const Column& m) { return m.name == c.name; }))
             merged.push_back(c);
         }
         current = merged;
@@ -310,7 +314,8 @@ TableEntry CrawlParquet(lake::ObjectStore* store, engine::Connection* conn,
   t.columns = current;
   // Schema versions hold data + partition columns (the view's columns).
   if (layout) {
-    for (const std::string& k : *layout) t.partition_columns.push_back({k, InferPartitionType(pvalues[k])});
+    for (const std::string& k : *layout)
+      t.partition_columns.push_back({k, InferPartitionType(pvalues[k])});
   }
   for (SchemaVersion& v : t.schema_versions) {
     v.columns.insert(v.columns.end(), t.partition_columns.begin(), t.partition_columns.end());
@@ -335,7 +340,8 @@ TableEntry CrawlParquet(lake::ObjectStore* store, engine::Connection* conn,
   }
   if (!other_layout.empty()) {
     t.problems.push_back(fmt::format(
-        "{} files use a different partition layout than {} and were skipped: {}", other_layout.size(),
+        "{} files use a different partition layout than {} and were skipped: {}",
+        other_layout.size(),
         layout && !layout->empty() ? fmt::format("{}", fmt::join(*layout, "/")) : "the table root",
         list(other_layout)));
   }
@@ -401,7 +407,8 @@ Result<Catalog> Crawl(lake::ObjectStore* store, engine::Connection* conn,
     if (bad) f.partition_keys.push_back("?");  // reported as a different layout
     parquet_tables[prefix].push_back(std::move(f));
   }
-  for (const std::string& root : delta_roots) c.tables.push_back(CrawlDelta(store, conn, root, c.crawled_at));
+  for (const std::string& root : delta_roots)
+    c.tables.push_back(CrawlDelta(store, conn, root, c.crawled_at));
   for (auto& [prefix, files] : parquet_tables) {
     c.tables.push_back(CrawlParquet(store, conn, prefix, std::move(files), c.crawled_at));
   }

@@ -1,6 +1,6 @@
-// smartcity crawl: the Glue crawler on one machine. Walks a lake root, catalogs every table (ours or
-// anyone's Delta / Hive-partitioned Parquet / Parquet folders), compares with the previous crawl,
-// saves the catalog and optionally prints Athena DDL or Glue TableInput JSON (src/catalog).
+// smartcity crawl: the Glue crawler on one machine. Walks a lake root, catalogs every table (ours
+// or anyone's Delta / Hive-partitioned Parquet / Parquet folders), compares with the previous
+// crawl, saves the catalog and optionally prints Athena DDL or Glue TableInput JSON (src/catalog).
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -54,7 +54,8 @@ void PrintReport(std::FILE* out, const catalog::Catalog& c, const catalog::Crawl
   if (problems > 0) {
     std::fprintf(out, "\nproblems (%zu):\n", problems);
     for (const catalog::TableEntry& t : c.tables) {
-      for (const std::string& p : t.problems) std::fprintf(out, "  %s: %s\n", t.name.c_str(), p.c_str());
+      for (const std::string& p : t.problems)
+        std::fprintf(out, "  %s: %s\n", t.name.c_str(), p.c_str());
     }
   }
 }
@@ -66,16 +67,18 @@ int RunCrawl(const CrawlArgs& a) {
   if (!remote) {
     std::error_code ec;
     if (!fs::is_directory(lake, ec)) {
-      return UsageError(fmt::format("lake directory {} does not exist (set --lake to a folder of tables)", lake));
+      return UsageError(
+          fmt::format("lake directory {} does not exist (set --lake to a folder of tables)", lake));
     }
     lake = fs::absolute(lake).lexically_normal().string();
     while (lake.size() > 1 && lake.back() == '/') lake.pop_back();
   }
   if (!a.export_kind.empty() && a.s3_location.empty() && !remote) {
-    return UsageError(fmt::format(
-        "--export {} needs --s3-location s3://bucket/prefix for a local lake (the S3 place the lake "
-        "is copied to), so the table locations point at S3",
-        a.export_kind));
+    return UsageError(
+        fmt::format("--export {} needs --s3-location s3://bucket/prefix for a local lake (the S3 "
+                    "place the lake "
+                    "is copied to), so the table locations point at S3",
+                    a.export_kind));
   }
   auto store = lake::OpenLakeStore(lake);
   if (!store.ok()) return ReportError(store.status());
@@ -92,7 +95,8 @@ int RunCrawl(const CrawlArgs& a) {
     previous = std::move(*loaded);
   } else if (loaded.status().kind() != ErrorKind::kNotFound) {
     // A damaged catalog is replaced by this crawl, but say so: its schema history is lost.
-    std::fprintf(stderr, "smartcity: the previous catalog cannot be read and will be replaced: %s\n",
+    std::fprintf(stderr,
+                 "smartcity: the previous catalog cannot be read and will be replaced: %s\n",
                  loaded.status().message().c_str());
   }
   auto crawled = catalog::Crawl(store->get(), conn->get(), lake);
@@ -103,9 +107,8 @@ int RunCrawl(const CrawlArgs& a) {
   if (!a.dry_run) {
     Status s = catalog::SaveCatalog(c, store->get(), a.catalog_path);
     if (!s.ok()) return ReportError(s.WithContext("cannot save the catalog"));
-    saved_to = a.catalog_path.empty()
-                   ? (*store)->ReaderUri(catalog::kDefaultCatalogKey)
-                   : a.catalog_path;
+    saved_to =
+        a.catalog_path.empty() ? (*store)->ReaderUri(catalog::kDefaultCatalogKey) : a.catalog_path;
     if (saved_to.empty()) saved_to = std::string(catalog::kDefaultCatalogKey);
   }
   // With an export, stdout carries only the DDL / JSON; the report goes to stderr.
@@ -114,7 +117,8 @@ int RunCrawl(const CrawlArgs& a) {
     catalog::ExportOptions eo;
     eo.s3_location = a.s3_location;
     eo.database = a.database;
-    auto text = a.export_kind == "athena" ? catalog::ExportAthena(c, eo) : catalog::ExportGlue(c, eo);
+    auto text =
+        a.export_kind == "athena" ? catalog::ExportAthena(c, eo) : catalog::ExportGlue(c, eo);
     if (!text.ok()) return ReportError(text.status());
     std::fwrite(text->data(), 1, text->size(), stdout);
   }
@@ -134,12 +138,14 @@ void RegisterCrawl(CLI::App& root, CommandList& commands) {
   app->add_option("--lake", args->lake, "Lake root: a directory (or s3://bucket/prefix)")
       ->required()
       ->envname("SMARTCITY_LAKE");
-  app->add_option("--catalog", args->catalog_path,
-                  "Catalog file to read and write [default: the object _catalog/catalog.json in the lake]")
+  app->add_option(
+         "--catalog", args->catalog_path,
+         "Catalog file to read and write [default: the object _catalog/catalog.json in the lake]")
       ->envname("SMARTCITY_CATALOG");
-  app->add_option("--export", args->export_kind,
-                  "After crawling, print CREATE EXTERNAL TABLE DDL (athena) or Glue TableInput JSON "
-                  "(glue) on stdout")
+  app->add_option(
+         "--export", args->export_kind,
+         "After crawling, print CREATE EXTERNAL TABLE DDL (athena) or Glue TableInput JSON "
+         "(glue) on stdout")
       ->check(CLI::IsMember({"athena", "glue"}));
   app->add_option("--s3-location", args->s3_location,
                   "The S3 URI the lake root maps to in the exports (s3://bucket/prefix); required "

@@ -65,15 +65,16 @@ bool StatementComplete(const std::string& buf) {
 }
 
 int Interactive(query::SqlSession* session, const std::string& format) {
-  std::fprintf(stderr,
-               "smartcity sql: %zu tables (%s). End a query with ';'. \\q or Ctrl-D quits.\n",
-               session->tables().size(), fmt::format("{}", fmt::join(session->tables(), ", ")).c_str());
+  std::fprintf(
+      stderr, "smartcity sql: %zu tables (%s). End a query with ';'. \\q or Ctrl-D quits.\n",
+      session->tables().size(), fmt::format("{}", fmt::join(session->tables(), ", ")).c_str());
   std::string buf, line;
   while (true) {
     std::fputs(buf.empty() ? "sql> " : "...> ", stderr);
     std::fflush(stderr);
     if (!std::getline(std::cin, line)) break;
-    if (buf.empty() && (line == "\\q" || line == ".quit" || line == "quit" || line == "exit")) break;
+    if (buf.empty() && (line == "\\q" || line == ".quit" || line == "quit" || line == "exit"))
+      break;
     buf += line + "\n";
     if (!StatementComplete(buf)) continue;
     RunScript(session, buf, format);  // an error is printed; the prompt goes on
@@ -142,7 +143,8 @@ int RunSql(const SqlArgs& a) {
   }
   auto session = query::SqlSession::Open(store->get(), *cat);
   if (!session.ok()) return ReportError(session.status());
-  for (const std::string& w : (*session)->warnings()) std::fprintf(stderr, "smartcity: warning: %s\n", w.c_str());
+  for (const std::string& w : (*session)->warnings())
+    std::fprintf(stderr, "smartcity: warning: %s\n", w.c_str());
   if (interactive) return Interactive(session->get(), a.format);
   if (script.find_first_not_of(" \t\r\n;") == std::string::npos) {
     return UsageError("no query given (pass it as an argument, with -f FILE or on stdin)");

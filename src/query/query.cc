@@ -69,11 +69,10 @@ std::string Cell(const engine::QueryResult& r, size_t col, size_t row) {
 // view); the read-only guarantee itself comes from the prepared statement types and the lock-down.
 std::string FirstRefusedKeyword(std::string_view sql) {
   static const std::set<std::string> kRefused = {
-      "ALTER",  "ANALYZE", "ATTACH",   "BEGIN",   "CALL",    "CHECKPOINT", "COMMIT",
-      "COPY",   "CREATE",  "DEALLOCATE", "DELETE", "DETACH", "DROP",       "EXECUTE",
-      "EXPLAIN", "EXPORT", "FORCE",    "IMPORT",  "INSERT",  "INSTALL",    "LOAD",
-      "MERGE",  "PRAGMA",  "PREPARE",  "RESET",   "ROLLBACK", "SET",       "TRUNCATE",
-      "UPDATE", "UPSERT",  "USE",      "VACUUM"};
+      "ALTER",  "ANALYZE",    "ATTACH", "BEGIN",    "CALL",   "CHECKPOINT", "COMMIT",  "COPY",
+      "CREATE", "DEALLOCATE", "DELETE", "DETACH",   "DROP",   "EXECUTE",    "EXPLAIN", "EXPORT",
+      "FORCE",  "IMPORT",     "INSERT", "INSTALL",  "LOAD",   "MERGE",      "PRAGMA",  "PREPARE",
+      "RESET",  "ROLLBACK",   "SET",    "TRUNCATE", "UPDATE", "UPSERT",     "USE",     "VACUUM"};
   std::string word;
   bool at_start = true, in_single = false, in_double = false;
   for (size_t i = 0; i <= sql.size(); ++i) {
@@ -204,9 +203,10 @@ Status SqlSession::CreateView(lake::ObjectStore* store, const catalog::TableEntr
       uris.push_back(uri);
     }
     if (!uris.empty()) {
-      inner = fmt::format("SELECT * FROM read_parquet({}, union_by_name = true, hive_partitioning = {}{})",
-                          UriList(uris), t.partition_columns.empty() ? "false" : "true",
-                          hive_types.empty() ? "" : ", hive_types = {" + hive_types + "}");
+      inner = fmt::format(
+          "SELECT * FROM read_parquet({}, union_by_name = true, hive_partitioning = {}{})",
+          UriList(uris), t.partition_columns.empty() ? "false" : "true",
+          hive_types.empty() ? "" : ", hive_types = {" + hive_types + "}");
     }
   }
   if (columns.empty()) return Status::NotFound("it has no columns (no readable data file)");
@@ -216,7 +216,8 @@ Status SqlSession::CreateView(lake::ObjectStore* store, const catalog::TableEntr
   } else {
     SC_ASSIGN_OR_RETURN(body, ProjectColumns(conn_.get(), inner, columns));
   }
-  SC_RETURN_IF_ERROR(conn_->Execute(fmt::format("CREATE VIEW {} AS {}", QuoteIdentifier(t.name), body)));
+  SC_RETURN_IF_ERROR(
+      conn_->Execute(fmt::format("CREATE VIEW {} AS {}", QuoteIdentifier(t.name), body)));
   allowed->insert(allowed->end(), uris.begin(), uris.end());
   return Status::OK();
 }
@@ -226,15 +227,16 @@ Status SqlSession::Explain(const Status& s) const {
   if (m.find("Permission Error") != std::string::npos) {
     return Status::PermissionDenied(
         "query refused: sql reads only the cataloged tables, not other files, extensions or "
-        "settings (" + m + ")");
+        "settings (" +
+        m + ")");
   }
   if (m.find("Catalog Error") != std::string::npos &&
       m.find("does not exist") != std::string::npos) {
     std::string known;
     for (const std::string& t : tables_) known += (known.empty() ? "" : ", ") + t;
-    return Status::NotFound(fmt::format(
-        "{} (cataloged tables: {}; run `smartcity crawl` to pick up new ones)", m,
-        known.empty() ? "none" : known));
+    return Status::NotFound(
+        fmt::format("{} (cataloged tables: {}; run `smartcity crawl` to pick up new ones)", m,
+                    known.empty() ? "none" : known));
   }
   return Status(s.kind(), m);
 }
@@ -245,18 +247,20 @@ Status SqlSession::Run(std::string_view sql,
   if (!prepared.ok()) {
     std::string kw = FirstRefusedKeyword(sql);
     if (!kw.empty()) {
-      return Status::PermissionDenied(fmt::format(
-          "{} statements are refused: sql is read-only and runs only queries (SELECT, WITH, VALUES)",
-          kw));
+      return Status::PermissionDenied(
+          fmt::format("{} statements are refused: sql is read-only and runs only queries (SELECT, "
+                      "WITH, VALUES)",
+                      kw));
     }
     return Explain(prepared.status());
   }
   for (const auto& p : *prepared) {
     if (!p->IsQuery()) {
       std::string kw = FirstRefusedKeyword(sql);
-      return Status::PermissionDenied(fmt::format(
-          "{} statements are refused: sql is read-only and runs only queries (SELECT, WITH, VALUES)",
-          kw.empty() ? p->TypeName() : kw));
+      return Status::PermissionDenied(
+          fmt::format("{} statements are refused: sql is read-only and runs only queries (SELECT, "
+                      "WITH, VALUES)",
+                      kw.empty() ? p->TypeName() : kw));
     }
   }
   for (const auto& p : *prepared) {
@@ -345,8 +349,10 @@ std::string FormatJsonLines(const engine::QueryResult& r) {
           break;
         case engine::ValueType::kDouble: {
           double d = r.GetDouble(c, row);
-          if (std::isfinite(d)) j[name] = d;
-          else j[name] = r.GetString(c, row);
+          if (std::isfinite(d))
+            j[name] = d;
+          else
+            j[name] = r.GetString(c, row);
           break;
         }
         default:

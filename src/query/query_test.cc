@@ -37,8 +37,9 @@ class QueryTest : public ::testing::Test {
     ASSERT_TRUE((*t)->Append(*MakeEvents(EventSchema(), 1, 120, kJan5At23h, kMinute)).ok());
     ASSERT_TRUE((*t)->Commit("app", 1).ok());
     fs::create_directories(root_ / "sales/region=eu");
-    ASSERT_TRUE(conn_->Execute("COPY (SELECT 1 AS id, 2.5::DOUBLE AS amount) TO '" +
-                               (root_ / "sales/region=eu/a.parquet").string() + "' (FORMAT parquet)")
+    ASSERT_TRUE(conn_
+                    ->Execute("COPY (SELECT 1 AS id, 2.5::DOUBLE AS amount) TO '" +
+                              (root_ / "sales/region=eu/a.parquet").string() + "' (FORMAT parquet)")
                     .ok());
     auto c = catalog::Crawl(store_.get(), conn_.get(), root_.string());
     ASSERT_TRUE(c.ok());
@@ -53,7 +54,8 @@ class QueryTest : public ::testing::Test {
   }
 
   // The single result of `sql`, or the error.
-  Result<std::string> One(SqlSession* s, const std::string& sql, std::string (*format)(const engine::QueryResult&)) {
+  Result<std::string> One(SqlSession* s, const std::string& sql,
+                          std::string (*format)(const engine::QueryResult&)) {
     std::string out;
     Status st = s->Run(sql, [&](const engine::QueryResult& r, double) { out += format(r); });
     if (!st.ok()) return st;
@@ -69,13 +71,16 @@ class QueryTest : public ::testing::Test {
 
 TEST_F(QueryTest, ViewsReadCommittedRowsWithPartitionColumns) {
   // An uncommitted file inside the table folder must not be read.
-  ASSERT_TRUE(conn_->Execute("COPY (SELECT * FROM range(1000)) TO '" +
-                             (root_ / "events/date=2026-01-05/orphan.parquet").string() + "' (FORMAT parquet)")
+  ASSERT_TRUE(conn_
+                  ->Execute("COPY (SELECT * FROM range(1000)) TO '" +
+                            (root_ / "events/date=2026-01-05/orphan.parquet").string() +
+                            "' (FORMAT parquet)")
                   .ok());
   auto s = Open();
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->tables(), (std::vector<std::string>{"events", "sales"}));
-  auto r = One(s.get(), "SELECT date, count(*) AS n, min(seq) AS lo FROM events GROUP BY date ORDER BY date",
+  auto r = One(s.get(),
+               "SELECT date, count(*) AS n, min(seq) AS lo FROM events GROUP BY date ORDER BY date",
                FormatCsv);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(*r, "date,n,lo\n2026-01-05,60,1\n2026-01-06,60,61\n");
@@ -93,11 +98,14 @@ TEST_F(QueryTest, WritesFilesExtensionsAndSettingsAreRefused) {
   const std::string out = (root_ / "copy.csv").string();
   for (const std::string& q :
        {std::string("DROP VIEW events"), "COPY events TO '" + out + "'",
-        "COPY (SELECT 1) TO '" + out + "'", std::string("ATTACH '") + (root_ / "x.db").string() + "'",
-        std::string("INSTALL httpfs"), std::string("LOAD httpfs"), std::string("PRAGMA enable_profiling"), std::string("PRAGMA threads = 1"),
-        std::string("SET threads = 1"), std::string("CREATE TABLE x AS SELECT 1"),
+        "COPY (SELECT 1) TO '" + out + "'",
+        std::string("ATTACH '") + (root_ / "x.db").string() + "'", std::string("INSTALL httpfs"),
+        std::string("LOAD httpfs"), std::string("PRAGMA enable_profiling"),
+        std::string("PRAGMA threads = 1"), std::string("SET threads = 1"),
+        std::string("CREATE TABLE x AS SELECT 1"),
         std::string("SELECT * FROM read_csv('/etc/passwd')"),
-        std::string("SELECT * FROM read_parquet('") + (root_ / "events/*/*.parquet").string() + "')",
+        std::string("SELECT * FROM read_parquet('") + (root_ / "events/*/*.parquet").string() +
+            "')",
         std::string("SELECT 1; DROP VIEW events")}) {
     auto r = One(s.get(), q, FormatCsv);
     EXPECT_FALSE(r.ok()) << q;
@@ -117,7 +125,8 @@ TEST_F(QueryTest, WritesFilesExtensionsAndSettingsAreRefused) {
 TEST_F(QueryTest, TableFormatAligns) {
   auto s = Open();
   ASSERT_NE(s, nullptr);
-  auto r = One(s.get(), "SELECT 'a' AS name, 10 AS n UNION ALL SELECT 'bbb', 2 ORDER BY n", FormatTable);
+  auto r =
+      One(s.get(), "SELECT 'a' AS name, 10 AS n UNION ALL SELECT 'bbb', 2 ORDER BY n", FormatTable);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, "name | n\n-----+---\nbbb  |  2\na    | 10\n");
   r = One(s.get(), "SELECT NULL AS x, 'q\"' AS y", FormatCsv);
