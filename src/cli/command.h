@@ -51,5 +51,7 @@ void RegisterTopics(CLI::App& root, CommandList& commands);
 void RegisterCompact(CLI::App& root, CommandList& commands);
 void RegisterStream(CLI::App& root, CommandList& commands);
 void RegisterLoad(CLI::App& root, CommandList& commands);
+void RegisterCrawl(CLI::App& root, CommandList& commands);
+void RegisterSql(CLI::App& root, CommandList& commands);
 
 }  // namespace smartcity::cli

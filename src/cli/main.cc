@@ -156,6 +156,8 @@ int main(int argc, char** argv) {
   RegisterTopics(app, commands);
   RegisterCompact(app, commands);
   RegisterLoad(app, commands);
+  RegisterCrawl(app, commands);
+  RegisterSql(app, commands);
 
   try {
     app.parse(argc, argv);
