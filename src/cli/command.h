@@ -50,5 +50,8 @@ void RegisterRun(CLI::App& root, CommandList& commands);
 void RegisterTopics(CLI::App& root, CommandList& commands);
 void RegisterCompact(CLI::App& root, CommandList& commands);
 void RegisterStream(CLI::App& root, CommandList& commands);
+void RegisterLoad(CLI::App& root, CommandList& commands);
+void RegisterCrawl(CLI::App& root, CommandList& commands);
+void RegisterSql(CLI::App& root, CommandList& commands);
 
 }  // namespace smartcity::cli

@@ -155,6 +155,9 @@ int main(int argc, char** argv) {
   RegisterSimulate(app, commands);
   RegisterTopics(app, commands);
   RegisterCompact(app, commands);
+  RegisterLoad(app, commands);
+  RegisterCrawl(app, commands);
+  RegisterSql(app, commands);
 
   try {
     app.parse(argc, argv);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "cli/load_command.h"
 #include "cli/pipeline_options.h"
 #include "cli/simulate_command.h"
 #include "engine/engine.h"
@@ -18,6 +19,7 @@
 #include "stream/processor.h"
 #include "transport/kafka_client.h"
 #include "transport/memory_event_source.h"
+#include "warehouse/loader.h"
 
 namespace smartcity::cli {
 
@@ -26,13 +28,48 @@ namespace {
 struct RunArgs {
   SimulateArgs sim;
   PipelineArgs pipeline;
+  std::string warehouse;  // "" = DefaultWarehouse(lake); "none" = no loader
+};
+
+// The warehouse loader in follow mode on its own thread: it only reads the lake (sharing the
+// thread-safe store) and never blocks the processor. Stopped after the processor's last commit,
+// with a final pass, so a finished run leaves the warehouse equal to the lake.
+class WarehouseFollower {
+ public:
+  WarehouseFollower(lake::ObjectStore* store, const std::string& spec, bool quiet) {
+    warehouse::LoaderOptions o;
+    o.progress = [](const std::string&) {};
+    o.retry_for = std::chrono::seconds(30);  // bounds the final pass if the warehouse is gone
+    auto loader = warehouse::Loader::Create(store, [spec] { return warehouse::OpenWarehouse(spec); }, o);
+    if (!loader.ok()) {
+      std::fprintf(stderr, "run: no warehouse loader: %s\n", loader.status().message().c_str());
+      return;
+    }
+    thread_ = std::thread([this, quiet, spec, l = std::move(*loader)]() mutable {
+      Status st = l->Loop(stop_, std::chrono::milliseconds(0), /*final_pass=*/true);
+      if (!st.ok()) std::fprintf(stderr, "run: warehouse loader stopped: %s\n", st.message().c_str());
+      if (!quiet) {
+        std::fprintf(stderr, "  warehouse: %lld rows loaded into %s\n",
+                     static_cast<long long>(l->summary().rows), spec.c_str());
+      }
+    });
+  }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  ~WarehouseFollower() { Stop(); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 int RunPipeline(RunArgs& a) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(a.pipeline.lake, ec);
-  auto store = lake::OpenLakeStore(a.pipeline.lake);
+  auto store = OpenPipelineStore(a.pipeline);
   if (!store.ok()) return ReportError(store.status());
   auto db = engine::Database::Open("");
   if (!db.ok()) return ReportError(db.status());
@@ -43,6 +80,12 @@ int RunPipeline(RunArgs& a) {
   if (!proc.ok()) return ReportError(proc.status());
   auto sim = simulation::Simulator::Create(a.sim.sim);
   if (!sim.ok()) return ReportError(sim.status());
+
+  std::unique_ptr<WarehouseFollower> follower;
+  if (a.warehouse != "none") {
+    follower = std::make_unique<WarehouseFollower>(
+        store->get(), a.warehouse.empty() ? DefaultWarehouse(a.pipeline.lake) : a.warehouse, a.sim.quiet);
+  }
 
   MemoryLog log(a.pipeline.partitions);
   MemoryEventSource source(log, **proc, proc->get());
@@ -128,6 +171,7 @@ int RunPipeline(RunArgs& a) {
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto& c = (*proc)->counters();
+  if (follower) follower->Stop();
   if (!a.sim.quiet) {
     std::fprintf(stderr, "run summary: %llu events processed in %.1fs, %llu epochs committed (%llu replayed)\n",
                  static_cast<unsigned long long>(c.records), seconds,
@@ -159,6 +203,10 @@ void RegisterRun(CLI::App& root, CommandList& commands) {
   app->add_flag("-q,--quiet", args->sim.quiet, "No progress lines and no summary on stderr");
   AddTopicNameOptions(app, &args->sim.topics);
   AddPipelineOptions(app, &args->pipeline);
+  app->add_option("--warehouse", args->warehouse,
+                  "Warehouse the loader follows the lake into (enriched_data), as for `load`; none = no "
+                  "loader [default: duckdb:<lake>-warehouse.duckdb]")
+      ->envname("SMARTCITY_WAREHOUSE");
   commands.push_back({app, [args]() -> int {
                         Status st = args->sim.Finish();
                         if (st.ok()) st = ValidatePipeline(args->pipeline);

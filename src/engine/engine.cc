@@ -174,6 +174,11 @@ Result<QueryResult> Connection::Query(std::string_view sql) {
   if (duckdb_query(conn_, text.c_str(), &res) == DuckDBError) {
     return TakeError(&res);
   }
+  return QueryResult::Materialize(&res);
+}
+
+Result<QueryResult> QueryResult::Materialize(void* duckdb_result_ptr) {
+  duckdb_result& res = *static_cast<duckdb_result*>(duckdb_result_ptr);
   QueryResult out;
   const idx_t ncols = duckdb_column_count(&res);
   out.columns_ = ncols;
@@ -352,6 +357,60 @@ Result<QueryResult> Connection::Query(std::string_view sql) {
   }
   duckdb_destroy_result(&res);
   return out;
+}
+
+Result<std::vector<std::unique_ptr<PreparedStatement>>> Connection::PrepareScript(
+    std::string_view sql) {
+  std::string text(sql);
+  duckdb_extracted_statements extracted = nullptr;
+  idx_t n = duckdb_extract_statements(conn_, text.c_str(), &extracted);
+  if (n == 0) {
+    const char* e = extracted != nullptr ? duckdb_extract_statements_error(extracted) : nullptr;
+    std::string msg = e != nullptr ? e : "";
+    duckdb_destroy_extracted(&extracted);
+    if (msg.empty()) return Status::InvalidArgument("the SQL text holds no statement");
+    return Status::InvalidArgument("query failed: " + msg);
+  }
+  std::vector<std::unique_ptr<PreparedStatement>> out;
+  for (idx_t i = 0; i < n; ++i) {
+    std::unique_ptr<PreparedStatement> p(new PreparedStatement());
+    if (duckdb_prepare_extracted_statement(conn_, extracted, i, &p->stmt_) == DuckDBError) {
+      const char* e = p->stmt_ != nullptr ? duckdb_prepare_error(p->stmt_) : nullptr;
+      std::string msg = e != nullptr ? e : "unknown error";
+      duckdb_destroy_extracted(&extracted);
+      return Status::InvalidArgument("query failed: " + msg);
+    }
+    p->type_ = duckdb_prepared_statement_type(p->stmt_);
+    out.push_back(std::move(p));
+  }
+  duckdb_destroy_extracted(&extracted);
+  return out;
+}
+
+PreparedStatement::~PreparedStatement() {
+  if (stmt_ != nullptr) duckdb_destroy_prepare(&stmt_);
+}
+
+bool PreparedStatement::IsQuery() const {
+  // Not EXPLAIN: EXPLAIN ANALYZE runs the statement it explains, whatever that is.
+  return type_ == DUCKDB_STATEMENT_TYPE_SELECT;
+}
+
+std::string PreparedStatement::TypeName() const {
+  static constexpr const char* kNames[] = {
+      "INVALID", "SELECT",  "INSERT", "UPDATE",      "EXPLAIN",  "DELETE",       "PREPARE",
+      "CREATE",  "EXECUTE", "ALTER",  "TRANSACTION", "COPY",     "ANALYZE",      "SET VARIABLE",
+      "CREATE FUNCTION",    "DROP",   "EXPORT",      "PRAGMA",   "VACUUM",       "CALL",
+      "SET",     "LOAD",    "RELATION", "EXTENSION", "LOGICAL PLAN", "ATTACH", "DETACH",
+      "MULTI"};
+  if (type_ >= 0 && type_ < static_cast<int>(std::size(kNames))) return kNames[type_];
+  return "UNKNOWN";
+}
+
+Result<QueryResult> PreparedStatement::Execute() {
+  duckdb_result res;
+  if (duckdb_execute_prepared(stmt_, &res) == DuckDBError) return TakeError(&res);
+  return QueryResult::Materialize(&res);
 }
 
 Status Connection::Execute(std::string_view sql) {

@@ -29,6 +29,7 @@ struct _duckdb_database;
 struct _duckdb_connection;
 struct _duckdb_appender;
 struct _duckdb_data_chunk;
+struct _duckdb_prepared_statement;
 
 namespace smartcity::engine {
 
@@ -96,7 +97,10 @@ class QueryResult {
 
  private:
   friend class Connection;
+  friend class PreparedStatement;
   QueryResult();
+  // Copies a successful result (a duckdb_result*, opaque here) out of DuckDB and destroys it.
+  static Result<QueryResult> Materialize(void* duckdb_result_ptr);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   size_t rows_ = 0;
@@ -104,6 +108,7 @@ class QueryResult {
 };
 
 class Appender;
+class PreparedStatement;
 
 class Connection {
  public:
@@ -117,11 +122,37 @@ class Connection {
   Status Execute(std::string_view sql);
   // An appender to `table` (in the default schema).
   Result<std::unique_ptr<Appender>> MakeAppender(const std::string& table);
+  // Splits a script into its statements and prepares (binds) each one without running any, so a
+  // caller can check every statement's type before the first one runs. Fails on the first
+  // statement that does not parse or bind (unknown table, bad SQL).
+  Result<std::vector<std::unique_ptr<PreparedStatement>>> PrepareScript(std::string_view sql);
 
  private:
   friend class Database;
   Connection() = default;
   _duckdb_connection* conn_ = nullptr;
+};
+
+// One prepared statement of a script (Connection::PrepareScript). Used by the thread that owns the
+// connection; the connection must outlive it.
+class PreparedStatement {
+ public:
+  ~PreparedStatement();
+  PreparedStatement(const PreparedStatement&) = delete;
+  PreparedStatement& operator=(const PreparedStatement&) = delete;
+
+  // True for a query that only reads: SELECT, WITH ... SELECT, FROM-first, VALUES (not EXPLAIN:
+  // EXPLAIN ANALYZE runs the explained statement).
+  bool IsQuery() const;
+  // The statement's kind as DuckDB classifies it: "SELECT", "DROP", "COPY", "ATTACH", ...
+  std::string TypeName() const;
+  Result<QueryResult> Execute();
+
+ private:
+  friend class Connection;
+  PreparedStatement() = default;
+  _duckdb_prepared_statement* stmt_ = nullptr;
+  int type_ = 0;  // duckdb_statement_type
 };
 
 // Appends to one table. Data becomes visible to queries at Flush() / Close() (and when internal

@@ -113,6 +113,31 @@ TEST(EngineTest, AppenderLoadsRecordBatchColumnsWithNulls) {
   EXPECT_DOUBLE_EQ(row->GetDouble(1, 0), 4999.0 / 4);
 }
 
+TEST(EngineTest, PrepareScriptClassifiesEveryStatementBeforeRunningAny) {
+  auto db = Database::Open("");
+  ASSERT_TRUE(db.ok());
+  auto conn = (*db)->Connect();
+  ASSERT_TRUE(conn.ok());
+  ASSERT_TRUE((*conn)->Execute("CREATE TABLE t AS SELECT 1 AS x").ok());
+  auto p = (*conn)->PrepareScript("SELECT x FROM t; WITH a AS (SELECT 2 AS y) SELECT y FROM a; DROP TABLE t");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_EQ(p->size(), 3u);
+  EXPECT_TRUE((*p)[0]->IsQuery());
+  EXPECT_TRUE((*p)[1]->IsQuery());
+  EXPECT_FALSE((*p)[2]->IsQuery());
+  EXPECT_EQ((*p)[2]->TypeName(), "DROP");
+  auto r = (*p)[1]->Execute();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->GetInt64(0, 0), 2);
+  // Nothing ran the DROP: the table is still there.
+  EXPECT_TRUE((*conn)->Query("SELECT x FROM t").ok());
+  EXPECT_FALSE((*conn)->PrepareScript("SELEC 1").ok());
+  EXPECT_FALSE((*conn)->PrepareScript("SELECT * FROM missing").ok());
+  auto copy = (*conn)->PrepareScript("COPY t TO '/tmp/never.csv'");
+  ASSERT_TRUE(copy.ok());
+  EXPECT_EQ((*copy)[0]->TypeName(), "COPY");
+}
+
 TEST(EngineTest, QuotingHelpers) {
   EXPECT_EQ(QuoteLiteral("it's"), "'it''s'");
   EXPECT_EQ(QuoteIdentifier("a\"b"), "\"a\"\"b\"");

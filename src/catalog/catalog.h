@@ -1,0 +1,158 @@
+// The lake catalog (SPEC section 5, "the Glue crawler on one machine"): what tables a lake root
+// holds, where, in which format, with which columns, partitions, sizes and schema history.
+//
+// Crawl() walks a lake root through its ObjectStore and finds three kinds of table:
+//   - Delta tables (a folder with `_delta_log/`): schema, partition columns, active files and row
+//     counts come from the log (DeltaLog::Load), never from listing the folder;
+//   - Hive-partitioned Parquet folders (`k=v/` sub-folders) and plain Parquet folders written by
+//     anyone: schemas and row counts come from each file's Parquet footer (read through DuckDB).
+// Files that are not Parquet, or Parquet that cannot be read, are reported on the table
+// (`problems`) and left out; a crawl never fails because of one bad folder.
+//
+// The catalog is a versioned JSON document (docs/catalog.md), stored by default as the object
+// `_catalog/catalog.json` in the lake root (so an S3 lake keeps its catalog beside it). A re-crawl
+// is compared with the previous document (Diff): new and vanished tables, new partitions, added
+// columns (compatible) and dropped columns / type changes (breaking); every schema a table has had
+// is kept in `schema_versions`.
+//
+// Column types are DuckDB SQL type names (VARCHAR, INTEGER, BIGINT, DOUBLE, BOOLEAN, DATE,
+// TIMESTAMP WITH TIME ZONE, ...): the types `smartcity sql` shows. Exports map them to Hive/Athena
+// and Glue types.
+//
+// Thread-safety: plain values and free functions; Crawl uses the given connection from one thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/engine.h"
+#include "lake/delta_log.h"
+#include "lake/object_store.h"
+
+namespace smartcity::catalog {
+
+inline constexpr int kCatalogFormatVersion = 1;
+inline constexpr std::string_view kDefaultCatalogKey = "_catalog/catalog.json";
+
+struct Column {
+  std::string name;
+  std::string type;  // DuckDB type name
+  bool operator==(const Column&) const = default;
+};
+
+enum class ChangeKind { kInitial, kCompatible, kBreaking };
+std::string_view ChangeKindName(ChangeKind k);  // "initial", "compatible", "breaking"
+
+struct SchemaVersion {
+  int version = 1;
+  std::vector<Column> columns;  // data columns, then partition columns
+  std::string since;            // ISO-8601 UTC time the crawler first saw this schema
+  ChangeKind change = ChangeKind::kInitial;
+  std::vector<std::string> details;  // "added column x DOUBLE", "column y: INTEGER -> VARCHAR"
+};
+
+struct Partition {
+  // Partition column -> value as text (nullopt: null / __HIVE_DEFAULT_PARTITION__).
+  std::map<std::string, std::optional<std::string>> values;
+  int64_t files = 0;
+  int64_t rows = 0;
+  int64_t bytes = 0;
+  // "date=2026-01-05/hour=7": the Hive-style folder of the partition below the table.
+  std::string Path(const std::vector<std::string>& partition_columns) const;
+};
+
+// A Parquet data file of a non-Delta table (Delta tables take their files from the log).
+struct DataFile {
+  std::string path;  // relative to the table root
+  int64_t rows = 0;
+  int64_t bytes = 0;
+};
+
+struct TableEntry {
+  std::string name;      // SQL name: the table's folder path with '/' -> '_'
+  std::string prefix;    // the table's key prefix in the lake store ("" = the lake root itself)
+  std::string location;  // where other readers find it (ObjectStore::ReaderUri of the prefix)
+  std::string format;    // "delta", "hive-parquet" or "parquet"
+  std::vector<Column> columns;            // current data columns (no partition columns)
+  std::vector<Column> partition_columns;  // in partition order
+  std::vector<Partition> partitions;      // sorted by path
+  int64_t file_count = 0;
+  int64_t row_count = 0;
+  int64_t size_bytes = 0;
+  std::string last_modified;    // ISO-8601 UTC: newest commit (Delta) or newest data file
+  int64_t delta_version = -1;   // Delta tables: the crawled version
+  std::vector<DataFile> files;  // non-Delta tables: the readable Parquet files
+  std::vector<SchemaVersion> schema_versions;  // oldest first; the last is the current schema
+  std::vector<std::string> problems;  // unreadable / mixed files, log errors: reported, not fatal
+
+  // Data columns followed by partition columns: the columns a SQL view of the table has.
+  std::vector<Column> AllColumns() const;
+  const Column* FindColumn(std::string_view name) const;
+};
+
+struct Catalog {
+  int format_version = kCatalogFormatVersion;
+  std::string lake;                // the lake location as given to crawl
+  std::string crawled_at;          // ISO-8601 UTC
+  std::vector<TableEntry> tables;  // sorted by name
+
+  const TableEntry* Find(std::string_view name) const;
+};
+
+std::string ToJson(const Catalog& c);
+Result<Catalog> CatalogFromJson(std::string_view json);
+
+// Where the catalog lives: a local file (--catalog) or an object in the lake store.
+// Load returns kNotFound when there is no catalog yet.
+Result<Catalog> LoadCatalog(lake::ObjectStore* lake, const std::string& local_path);
+Status SaveCatalog(const Catalog& c, lake::ObjectStore* lake, const std::string& local_path);
+
+// Walks every object of `store` below the lake root and catalogs each table found. `conn` reads
+// Parquet footers. `lake_location` is recorded as Catalog::lake. Never fails for a bad table (its
+// problems are recorded); fails only when the store cannot be listed.
+Result<Catalog> Crawl(lake::ObjectStore* store, engine::Connection* conn,
+                      const std::string& lake_location);
+
+// What changed between two crawls.
+struct TableChange {
+  std::string table;
+  std::string what;  // "new table", "new partition date=...", "added column x DOUBLE", ...
+  bool breaking = false;
+};
+struct CrawlDiff {
+  std::vector<TableChange> changes;
+  bool any_breaking() const;
+};
+
+// Compares `current` with `previous` (if any), records the change in `current` (schema versions
+// carried over from `previous`, a new version appended when the schema changed) and returns the
+// list of changes for the report.
+CrawlDiff MergeWithPrevious(const Catalog* previous, Catalog* current);
+
+// Classifies the change from schema `from` to schema `to`: added columns are compatible; a dropped
+// column or a type change is breaking. Empty details means equal.
+ChangeKind ClassifySchemaChange(const std::vector<Column>& from, const std::vector<Column>& to,
+                                std::vector<std::string>* details);
+
+// The DuckDB type a Delta column type reads as ("timestamp" -> "TIMESTAMP WITH TIME ZONE").
+std::string DuckDbTypeOf(lake::DeltaType t);
+
+// Hive / Athena type of a DuckDB type ("VARCHAR" -> "string", "TIMESTAMP WITH TIME ZONE" ->
+// "timestamp", "DECIMAL(10,2)" -> "decimal(10,2)").
+std::string HiveType(std::string_view duckdb_type);
+
+struct ExportOptions {
+  // Replaces the lake root in locations ("s3://bucket/prefix"); required for a local lake.
+  std::string s3_location;
+  std::string database = "smartcity";
+};
+// CREATE EXTERNAL TABLE statements (+ ALTER TABLE ... ADD PARTITION) for every table.
+Result<std::string> ExportAthena(const Catalog& c, const ExportOptions& o);
+// A JSON array of Glue CreateTable requests: {"DatabaseName":..., "TableInput":{...}}.
+Result<std::string> ExportGlue(const Catalog& c, const ExportOptions& o);
+
+}  // namespace smartcity::catalog

@@ -1,0 +1,264 @@
+// Crawl of Delta tables written by our writer and Parquet folders written by DuckDB (as a foreign
+// writer would), re-crawl comparison, JSON round trip and the exports.
+#include "catalog/catalog.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "lake/delta_table.h"
+#include "lake/lake_testutil.h"
+
+namespace smartcity::catalog {
+namespace {
+
+namespace fs = std::filesystem;
+using lake::testing::EventSchema;
+using lake::testing::EventSchemaWithNote;
+using lake::testing::kJan5At23h;
+using lake::testing::kMinute;
+using lake::testing::MakeEvents;
+
+class CatalogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() /
+            ("catalog_test_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    auto s = lake::LocalObjectStore::Open(root_);
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(*s);
+    auto db = engine::Database::Open("");
+    ASSERT_TRUE(db.ok());
+    db_ = std::move(*db);
+    auto c = db_->Connect();
+    ASSERT_TRUE(c.ok());
+    conn_ = std::move(*c);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  // 120 one-minute events from Jan 5 23:00 (two dates), committed in two commits.
+  void WriteDeltaTable(const std::string& prefix) {
+    lake::TableOptions o;
+    o.partitions = {lake::PartitionField::DateOf("ts")};
+    o.scratch_dir = root_ / ".scratch";
+    auto t = lake::DeltaTable::Open(store_.get(), db_.get(), prefix, EventSchema(), o);
+    ASSERT_TRUE(t.ok()) << t.status().message();
+    ASSERT_TRUE((*t)->Append(*MakeEvents(EventSchema(), 1, 90, kJan5At23h, kMinute)).ok());
+    ASSERT_TRUE((*t)->Commit("app", 1).ok());
+    ASSERT_TRUE(
+        (*t)->Append(*MakeEvents(EventSchema(), 91, 30, kJan5At23h + 90 * kMinute, kMinute)).ok());
+    ASSERT_TRUE((*t)->Commit("app", 2).ok());
+  }
+
+  void Sql(const std::string& sql) {
+    Status s = conn_->Execute(sql);
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+
+  Catalog CrawlOk() {
+    auto c = Crawl(store_.get(), conn_.get(), root_.string());
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    return c.ok() ? *c : Catalog{};
+  }
+
+  fs::path root_;
+  std::unique_ptr<lake::ObjectStore> store_;
+  std::unique_ptr<engine::Database> db_;
+  std::unique_ptr<engine::Connection> conn_;
+};
+
+TEST_F(CatalogTest, DeltaTableFromTheLog) {
+  WriteDeltaTable("events");
+  Catalog c = CrawlOk();
+  ASSERT_EQ(c.tables.size(), 1u);
+  const TableEntry& t = c.tables[0];
+  EXPECT_EQ(t.name, "events");
+  EXPECT_EQ(t.format, "delta");
+  EXPECT_EQ(t.location, (root_ / "events").string());
+  EXPECT_EQ(t.row_count, 120);
+  EXPECT_EQ(t.delta_version, 2);
+  std::vector<Column> want = {{"deviceId", "VARCHAR"}, {"ts", "TIMESTAMP WITH TIME ZONE"},
+                              {"speed", "DOUBLE"},     {"lane", "INTEGER"},
+                              {"seq", "BIGINT"},       {"ok", "BOOLEAN"}};
+  EXPECT_EQ(t.columns, want);
+  ASSERT_EQ(t.partition_columns.size(), 1u);
+  EXPECT_EQ(t.partition_columns[0].name, "date");
+  EXPECT_EQ(t.partition_columns[0].type, "DATE");
+  ASSERT_EQ(t.partitions.size(), 2u);
+  EXPECT_EQ(t.partitions[0].values.at("date"), "2026-01-05");
+  EXPECT_EQ(t.partitions[0].rows, 60);
+  EXPECT_EQ(t.partitions[1].values.at("date"), "2026-01-06");
+  EXPECT_EQ(t.partitions[1].rows, 60);
+  EXPECT_EQ(t.partitions[0].Path({"date"}), "date=2026-01-05");
+  EXPECT_GE(t.file_count, 2);
+  EXPECT_GT(t.size_bytes, 0);
+  EXPECT_FALSE(t.last_modified.empty());
+  EXPECT_TRUE(t.problems.empty());
+  ASSERT_EQ(t.schema_versions.size(), 1u);
+  EXPECT_EQ(t.schema_versions[0].columns.size(), 7u);
+}
+
+TEST_F(CatalogTest, OrphanDataFilesInADeltaFolderAreNotCounted) {
+  WriteDeltaTable("events");
+  // A data file nobody committed (a crashed writer): listing would count it, the log does not.
+  Sql("COPY (SELECT 'x' AS deviceId) TO '" +
+      (root_ / "events/date=2026-01-05/orphan.parquet").string() + "' (FORMAT parquet)");
+  Catalog c = CrawlOk();
+  ASSERT_EQ(c.tables.size(), 1u);
+  EXPECT_EQ(c.tables[0].row_count, 120);
+}
+
+TEST_F(CatalogTest, HivePartitionedParquetWithAnAddedColumnIsACompatibleEvolution) {
+  fs::create_directories(root_ / "sales/day=2026-01-01");
+  fs::create_directories(root_ / "sales/day=2026-01-02");
+  Sql("COPY (SELECT range AS id, range::DOUBLE * 1.5 AS amount FROM range(3)) TO '" +
+      (root_ / "sales/day=2026-01-01/a.parquet").string() + "' (FORMAT parquet)");
+  Sql("COPY (SELECT range AS id, range::DOUBLE * 1.5 AS amount, 'n' AS note FROM range(2)) TO '" +
+      (root_ / "sales/day=2026-01-02/b.parquet").string() + "' (FORMAT parquet)");
+  Catalog c = CrawlOk();
+  ASSERT_EQ(c.tables.size(), 1u);
+  const TableEntry& t = c.tables[0];
+  EXPECT_EQ(t.format, "hive-parquet");
+  EXPECT_EQ(t.columns,
+            (std::vector<Column>{{"id", "BIGINT"}, {"amount", "DOUBLE"}, {"note", "VARCHAR"}}));
+  EXPECT_EQ(t.partition_columns, (std::vector<Column>{{"day", "DATE"}}));
+  EXPECT_EQ(t.row_count, 5);
+  EXPECT_EQ(t.file_count, 2);
+  ASSERT_EQ(t.schema_versions.size(), 2u);
+  EXPECT_EQ(t.schema_versions[1].change, ChangeKind::kCompatible);
+  ASSERT_EQ(t.schema_versions[1].details.size(), 1u);
+  EXPECT_NE(t.schema_versions[1].details[0].find("added column note VARCHAR"), std::string::npos);
+  CrawlDiff d = MergeWithPrevious(nullptr, &c);
+  EXPECT_FALSE(d.any_breaking());
+  EXPECT_EQ(HiveType("DECIMAL(18,1)"), "decimal(18,1)");
+}
+
+TEST_F(CatalogTest, ReCrawlReportsNewPartitionsAndBreakingChangesAndKeepsOldSchemas) {
+  fs::create_directories(root_ / "t/p=1");
+  Sql("COPY (SELECT 1::INTEGER AS a, 'x' AS b) TO '" + (root_ / "t/p=1/f.parquet").string() +
+      "' (FORMAT parquet)");
+  Catalog first = CrawlOk();
+  MergeWithPrevious(nullptr, &first);
+  EXPECT_EQ(first.tables[0].partition_columns, (std::vector<Column>{{"p", "BIGINT"}}));
+
+  // A new partition whose files change a's type and drop b.
+  fs::create_directories(root_ / "t/p=2");
+  Sql("COPY (SELECT 'y' AS a) TO '" + (root_ / "t/p=2/g.parquet").string() + "' (FORMAT parquet)");
+  Catalog second = CrawlOk();
+  CrawlDiff d = MergeWithPrevious(&first, &second);
+  EXPECT_TRUE(d.any_breaking());
+  bool new_partition = false, type_change = false, dropped = false;
+  for (const TableChange& ch : d.changes) {
+    new_partition |= ch.what == "new partition p=2";
+    type_change |= ch.breaking &&
+                   ch.what.find("column a: type changed INTEGER -> VARCHAR") != std::string::npos;
+    dropped |= ch.breaking && ch.what.find("dropped column b VARCHAR") != std::string::npos;
+  }
+  EXPECT_TRUE(new_partition);
+  EXPECT_TRUE(type_change);
+  EXPECT_TRUE(dropped);
+  const auto& versions = second.tables[0].schema_versions;
+  ASSERT_EQ(versions.size(), 2u);
+  EXPECT_EQ(versions[0].columns, first.tables[0].schema_versions[0].columns);
+  EXPECT_EQ(versions[1].change, ChangeKind::kBreaking);
+
+  // Unchanged lake: no changes, the history stays as it is.
+  Catalog third = CrawlOk();
+  CrawlDiff none = MergeWithPrevious(&second, &third);
+  EXPECT_TRUE(none.changes.empty());
+  EXPECT_EQ(third.tables[0].schema_versions.size(), 2u);
+}
+
+TEST_F(CatalogTest, MixedAndUnreadableFilesAreReportedNotFatal) {
+  WriteDeltaTable("events");
+  fs::create_directories(root_ / "mixed");
+  Sql("COPY (SELECT 1 AS k) TO '" + (root_ / "mixed/good.parquet").string() + "' (FORMAT parquet)");
+  std::ofstream(root_ / "mixed/readme.txt") << "hello";
+  std::ofstream(root_ / "mixed/bad.parquet") << "PAR1garbagePAR1";
+  // A Delta folder whose log is damaged.
+  fs::create_directories(root_ / "broken/_delta_log");
+  std::ofstream(root_ / "broken/_delta_log/00000000000000000000.json") << "{not json";
+  Catalog c = CrawlOk();
+  ASSERT_EQ(c.tables.size(), 3u);
+  const TableEntry* mixed = c.Find("mixed");
+  ASSERT_NE(mixed, nullptr);
+  EXPECT_EQ(mixed->row_count, 1);
+  ASSERT_EQ(mixed->problems.size(), 2u);
+  EXPECT_NE(mixed->problems[0].find("readme.txt"), std::string::npos);
+  EXPECT_NE(mixed->problems[1].find("bad.parquet"), std::string::npos);
+  const TableEntry* broken = c.Find("broken");
+  ASSERT_NE(broken, nullptr);
+  EXPECT_FALSE(broken->problems.empty());
+  EXPECT_EQ(c.Find("events")->row_count, 120);
+}
+
+TEST_F(CatalogTest, JsonRoundTripAndPersistenceInTheLake) {
+  WriteDeltaTable("events");
+  fs::create_directories(root_ / "sales/day=2026-01-01");
+  Sql("COPY (SELECT 1 AS id) TO '" + (root_ / "sales/day=2026-01-01/a.parquet").string() +
+      "' (FORMAT parquet)");
+  Catalog c = CrawlOk();
+  MergeWithPrevious(nullptr, &c);
+  std::string json = ToJson(c);
+  auto back = CatalogFromJson(json);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(ToJson(*back), json);
+  ASSERT_TRUE(SaveCatalog(c, store_.get(), "").ok());
+  EXPECT_TRUE(fs::exists(root_ / "_catalog/catalog.json"));
+  auto loaded = LoadCatalog(store_.get(), "");
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(ToJson(*loaded), json);
+  // The catalog object is not a table on the next crawl.
+  EXPECT_EQ(CrawlOk().tables.size(), 2u);
+  EXPECT_EQ(LoadCatalog(store_.get(), (root_ / "missing.json").string()).status().kind(),
+            ErrorKind::kNotFound);
+  EXPECT_FALSE(CatalogFromJson("{\"format\":\"other\"}").ok());
+}
+
+TEST_F(CatalogTest, AthenaAndGlueExports) {
+  WriteDeltaTable("events");
+  Catalog c = CrawlOk();
+  ExportOptions o;
+  EXPECT_EQ(ExportAthena(c, o).status().kind(), ErrorKind::kInvalidArgument);  // local lake, no S3
+  o.s3_location = "s3://bucket/lake/";
+  auto ddl = ExportAthena(c, o);
+  ASSERT_TRUE(ddl.ok());
+  EXPECT_NE(
+      ddl->find(
+          "CREATE EXTERNAL TABLE IF NOT EXISTS `smartcity`.`events` (\n  `deviceId` string,\n  "
+          "`ts` timestamp,\n  `speed` double,\n  `lane` int,\n  `seq` bigint,\n  `ok` boolean\n)\n"
+          "PARTITIONED BY (\n  `date` date\n)"),
+      std::string::npos)
+      << *ddl;
+  EXPECT_NE(ddl->find("LOCATION 's3://bucket/lake/events/'"), std::string::npos);
+  EXPECT_NE(ddl->find("ADD IF NOT EXISTS PARTITION (`date`='2026-01-06') LOCATION "
+                      "'s3://bucket/lake/events/date=2026-01-06/'"),
+            std::string::npos);
+  auto glue = ExportGlue(c, o);
+  ASSERT_TRUE(glue.ok());
+  EXPECT_NE(glue->find("\"TableType\": \"EXTERNAL_TABLE\""), std::string::npos);
+  EXPECT_NE(glue->find("\"classification\": \"delta\""), std::string::npos);
+  EXPECT_NE(glue->find("\"Location\": \"s3://bucket/lake/events/\""), std::string::npos);
+}
+
+TEST(ClassifySchemaChange, AddedIsCompatibleDroppedOrRetypedIsBreaking) {
+  std::vector<Column> a = {{"x", "INTEGER"}, {"y", "VARCHAR"}};
+  std::vector<std::string> d;
+  EXPECT_EQ(ClassifySchemaChange(a, a, &d), ChangeKind::kInitial);
+  EXPECT_TRUE(d.empty());
+  EXPECT_EQ(ClassifySchemaChange(a, {{"x", "INTEGER"}, {"y", "VARCHAR"}, {"z", "DOUBLE"}}, &d),
+            ChangeKind::kCompatible);
+  d.clear();
+  EXPECT_EQ(ClassifySchemaChange(a, {{"x", "BIGINT"}, {"y", "VARCHAR"}}, &d),
+            ChangeKind::kBreaking);
+  d.clear();
+  EXPECT_EQ(ClassifySchemaChange(a, {{"x", "INTEGER"}, {"z", "DOUBLE"}}, &d),
+            ChangeKind::kBreaking);
+  EXPECT_EQ(d.size(), 2u);
+}
+
+}  // namespace
+}  // namespace smartcity::catalog

@@ -1,0 +1,140 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "engine/engine.h"
+#include "warehouse/warehouse.h"
+
+namespace smartcity::warehouse {
+
+using engine::QuoteIdentifier;
+using engine::QuoteLiteral;
+
+std::string Dialect::TypeName(ColumnType t) const {
+  switch (t) {
+    case ColumnType::kString:
+      // Redshift's TEXT is VARCHAR(256); payloads and descriptions can be longer.
+      return kind_ == DialectKind::kRedshift ? "VARCHAR(65535)" : "TEXT";
+    case ColumnType::kInt32:
+      return "INTEGER";
+    case ColumnType::kInt64:
+      return "BIGINT";
+    case ColumnType::kDouble:
+      return "DOUBLE PRECISION";
+    case ColumnType::kTimestamp:
+      return "TIMESTAMPTZ";
+    case ColumnType::kBool:
+      return "BOOLEAN";
+  }
+  return "TEXT";
+}
+
+bool Dialect::SameType(std::string_view reported, ColumnType t) const {
+  std::string r;
+  for (char c : reported) r += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  switch (t) {
+    case ColumnType::kString:
+      return r == "text" || r == "varchar" || r == "character varying";
+    case ColumnType::kInt32:
+      return r == "integer" || r == "int" || r == "int4";
+    case ColumnType::kInt64:
+      return r == "bigint" || r == "int8";
+    case ColumnType::kDouble:
+      return r == "double precision" || r == "double" || r == "float8";
+    case ColumnType::kTimestamp:
+      return r == "timestamp with time zone" || r == "timestamptz";
+    case ColumnType::kBool:
+      return r == "boolean" || r == "bool";
+  }
+  return false;
+}
+
+std::vector<std::string> Dialect::CreateTable(const std::string& table, const Schema& schema,
+                                              const std::vector<std::string>& key,
+                                              const std::vector<std::string>& index_columns) const {
+  std::string sql = "CREATE TABLE IF NOT EXISTS " + QuoteIdentifier(table) + " (";
+  for (size_t i = 0; i < schema.columns.size(); ++i) {
+    const ColumnSpec& c = schema.columns[i];
+    if (i > 0) sql += ", ";
+    sql += QuoteIdentifier(c.name) + " " + TypeName(c.type);
+    if (!c.nullable) sql += " NOT NULL";
+  }
+  if (!key.empty()) {
+    bool nullable = false;
+    for (const std::string& k : key) {
+      const int idx = schema.IndexOf(k);
+      nullable = nullable || (idx >= 0 && schema.columns[idx].nullable);
+    }
+    // A primary key cannot hold NULLs; a UNIQUE constraint can. PostgreSQL 15 can also treat NULLs
+    // as equal there, which keeps the constraint a full duplicate guard.
+    sql += !nullable ? ", PRIMARY KEY ("
+                     : (kind_ == DialectKind::kPostgres ? ", UNIQUE NULLS NOT DISTINCT (" : ", UNIQUE (");
+    for (size_t i = 0; i < key.size(); ++i) sql += (i > 0 ? ", " : "") + QuoteIdentifier(key[i]);
+    sql += ")";
+  }
+  sql += ")";
+  std::vector<std::string> out;
+  if (kind_ == DialectKind::kRedshift) {
+    // Redshift has no indexes (and does not enforce the primary key; the bookkeeping row is what
+    // prevents duplicates there): distribute by device, sort by the first index column (time).
+    auto has = [&](const std::string& n) { return schema.IndexOf(n) >= 0; };
+    if (has("deviceId")) sql += " DISTKEY(" + QuoteIdentifier("deviceId") + ")";
+    if (!index_columns.empty()) {
+      sql += " SORTKEY(";
+      for (size_t i = 0; i < index_columns.size(); ++i) {
+        sql += (i > 0 ? ", " : "") + QuoteIdentifier(index_columns[i]);
+      }
+      sql += ")";
+    }
+    out.push_back(sql);
+    return out;
+  }
+  out.push_back(sql);
+  for (const std::string& col : index_columns) {
+    out.push_back(fmt::format("CREATE INDEX IF NOT EXISTS {} ON {} ({})",
+                              QuoteIdentifier(table + "_" + col + "_idx"), QuoteIdentifier(table),
+                              QuoteIdentifier(col)));
+  }
+  return out;
+}
+
+std::string Dialect::AddColumn(const std::string& table, const ColumnSpec& column) const {
+  // Rows loaded before the column existed hold NULL, so the column is nullable here whatever the
+  // lake says.
+  return fmt::format("ALTER TABLE {} ADD COLUMN {} {}", QuoteIdentifier(table),
+                     QuoteIdentifier(column.name), TypeName(column.type));
+}
+
+std::string Dialect::CreateBookkeeping() const {
+  const std::string text = TypeName(ColumnType::kString);
+  return fmt::format(
+      "CREATE TABLE IF NOT EXISTS {} (table_name {} NOT NULL, delta_version BIGINT NOT NULL, "
+      "row_count BIGINT NOT NULL, loaded_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (table_name, "
+      "delta_version))",
+      QuoteIdentifier(kLoadsTable), kind_ == DialectKind::kRedshift ? "VARCHAR(256)" : text);
+}
+
+Result<std::vector<WarehouseColumn>> WarehouseConnection::Columns(const std::string& table) {
+  SC_ASSIGN_OR_RETURN(
+      auto rows, Query(fmt::format("SELECT column_name, data_type FROM information_schema.columns "
+                                   "WHERE table_name = {} AND table_schema = current_schema() "
+                                   "ORDER BY ordinal_position",
+                                   QuoteLiteral(table))));
+  std::vector<WarehouseColumn> out;
+  for (auto& r : rows) {
+    if (r.size() < 2 || !r[0] || !r[1]) return Status::Internal("information_schema returned a NULL");
+    out.push_back({*r[0], *r[1]});
+  }
+  return out;
+}
+
+Result<int64_t> WarehouseConnection::LoadedVersion(const std::string& lake_table) {
+  SC_ASSIGN_OR_RETURN(auto rows,
+                      Query(fmt::format("SELECT max(delta_version) FROM {} WHERE table_name = {}",
+                                        QuoteIdentifier(kLoadsTable), QuoteLiteral(lake_table))));
+  if (rows.empty() || rows[0].empty() || !rows[0][0]) return int64_t{-1};
+  return static_cast<int64_t>(std::stoll(*rows[0][0]));
+}
+
+}  // namespace smartcity::warehouse

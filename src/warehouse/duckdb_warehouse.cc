@@ -1,0 +1,82 @@
+// The embedded warehouse: a DuckDB database file, reached through src/engine (DuckDB is wrapped
+// there once). Rows go in through DuckDB's appender inside the open transaction, so they commit or
+// vanish together with the bookkeeping row; a process killed mid-load leaves an uncommitted
+// transaction in the WAL that DuckDB discards on the next open.
+#include <fmt/format.h>
+
+#include <numeric>
+
+#include "engine/engine.h"
+#include "warehouse/duckdb_warehouse.h"
+
+namespace smartcity::warehouse {
+
+namespace {
+
+class DuckDbConnection final : public WarehouseConnection {
+ public:
+  // `db` may be null when the database is borrowed (ConnectDuckDbWarehouse).
+  DuckDbConnection(std::string path, std::unique_ptr<engine::Database> db,
+                   std::unique_ptr<engine::Connection> conn)
+      : path_(std::move(path)), db_(std::move(db)), conn_(std::move(conn)) {}
+  ~DuckDbConnection() override {
+    conn_.reset();  // before the database
+  }
+
+  const Dialect& dialect() const override { return dialect_; }
+  Status Begin() override { return conn_->Execute("BEGIN TRANSACTION"); }
+  Status Commit() override { return conn_->Execute("COMMIT"); }
+  Status Rollback() override { return conn_->Execute("ROLLBACK"); }
+  Status Execute(std::string_view sql) override { return conn_->Execute(sql); }
+  Result<std::vector<std::vector<std::optional<std::string>>>> Query(std::string_view sql) override {
+    SC_ASSIGN_OR_RETURN(engine::QueryResult r, conn_->Query(sql));
+    std::vector<std::vector<std::optional<std::string>>> rows(r.row_count());
+    for (size_t i = 0; i < r.row_count(); ++i) {
+      rows[i].resize(r.column_count());
+      for (size_t c = 0; c < r.column_count(); ++c) {
+        if (!r.IsNull(c, i)) rows[i][c] = r.GetString(c, i);
+      }
+    }
+    return rows;
+  }
+  Status CopyBatch(const std::string& table, const RecordBatch& batch) override {
+    if (batch.num_rows() == 0) return Status::OK();
+    SC_ASSIGN_OR_RETURN(auto app, conn_->MakeAppender(table));
+    std::vector<int> cols(batch.num_columns());
+    std::iota(cols.begin(), cols.end(), 0);
+    SC_RETURN_IF_ERROR(app->AppendColumns(batch, cols, 0, batch.num_rows()));
+    return app->Close();
+  }
+  std::string Describe() const override { return "DuckDB warehouse " + path_; }
+
+ private:
+  Dialect dialect_{DialectKind::kDuckDb};
+  std::string path_;
+  std::unique_ptr<engine::Database> db_;
+  std::unique_ptr<engine::Connection> conn_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<WarehouseConnection>> OpenDuckDbWarehouse(const std::string& path) {
+  engine::DatabaseOptions o;
+  o.settings["threads"] = "2";
+  auto db = engine::Database::Open(path, o);
+  if (!db.ok()) {
+    // Another process holding the file is the usual cause; it may go away (retry helps).
+    return Status::Unavailable(fmt::format(
+        "cannot open the DuckDB warehouse {} ({}); is another smartcity process using it?", path,
+        db.status().message()));
+  }
+  SC_ASSIGN_OR_RETURN(auto conn, (*db)->Connect());
+  return std::unique_ptr<WarehouseConnection>(
+      new DuckDbConnection(path, std::move(db).value(), std::move(conn)));
+}
+
+Result<std::unique_ptr<WarehouseConnection>> ConnectDuckDbWarehouse(engine::Database* db,
+                                                                    const std::string& describe) {
+  SC_ASSIGN_OR_RETURN(auto conn, db->Connect());
+  return std::unique_ptr<WarehouseConnection>(new DuckDbConnection(describe, nullptr, std::move(conn)));
+}
+
+}  // namespace smartcity::warehouse

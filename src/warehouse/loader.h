@@ -1,0 +1,120 @@
+// The warehouse loader: copies the new committed data of lake tables into warehouse tables,
+// incrementally by Delta version and exactly once (docs/warehouse.md).
+//
+// One load transaction covers a run of consecutive Delta versions of one table: it copies the rows
+// of every file those versions add with dataChange=true (compaction output, dataChange=false, holds
+// rows already loaded and is skipped) and inserts the bookkeeping row (table, last version, rows)
+// into _smartcity_loads, then commits. The next load starts after the highest recorded version, read
+// back from the warehouse, so a crash or a lost connection at any point either kept the whole
+// transaction or none of it, and the retry neither repeats nor skips a version.
+//
+// Schema: the warehouse table is created from the lake schema (types from Dialect::TypeName, the
+// table's row identity as primary key, indexes on time and device); lake columns that the warehouse
+// lacks are added; a warehouse column the lake no longer has, or has with another type, is a
+// breaking change and is refused (kInvalidArgument naming the column).
+//
+// Thread-safety: a Loader is used by one thread. It only reads the lake (Get/Head/List), so it may
+// share the ObjectStore with a writer in another thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/engine.h"
+#include "lake/delta_log.h"
+#include "lake/object_store.h"
+#include "warehouse/warehouse.h"
+
+namespace smartcity::warehouse {
+
+// How a lake table lands in the warehouse.
+struct TableLayout {
+  std::vector<std::string> key;      // primary key columns (empty: none)
+  std::vector<std::string> indexes;  // columns worth an index (time first)
+};
+// The layout of our tables (docs/lake_format.md): raw tables are identified by (_partition,
+// _offset), enriched_data by its (vehicle, weather, emergency) provenance, dead letters by (topic,
+// partition, offset). Late events and other tables get no key.
+TableLayout LayoutFor(const std::string& table, const Schema& schema);
+
+// The warehouse schema of a Delta schema. kInvalidArgument for a type the warehouse cannot hold.
+Result<Schema> WarehouseSchema(const lake::DeltaSchema& delta);
+
+struct LoaderOptions {
+  std::vector<std::string> tables = {"enriched_data"};
+  // A load transaction stops adding versions once it holds this many rows.
+  int64_t rows_per_transaction = 500'000;
+  // Retryable failures (warehouse down) are retried with backoff from initial_backoff doubling up
+  // to max_backoff, for at most retry_for in total (then the error is returned).
+  std::chrono::milliseconds initial_backoff{250};
+  std::chrono::milliseconds max_backoff{10'000};
+  std::chrono::milliseconds retry_for{std::chrono::minutes(10)};
+  // How often follow mode looks for a new commit.
+  std::chrono::milliseconds poll_interval{250};
+  // Progress lines ("load enriched_data: versions 3..7, 1200 rows ..."); none if empty.
+  std::function<void(const std::string&)> progress;
+};
+
+struct TableLoadStats {
+  int64_t rows = 0;
+  int64_t versions = 0;
+  int64_t transactions = 0;
+  int64_t loaded_version = -1;  // what the warehouse holds after the load
+};
+
+struct LoadSummary {
+  std::map<std::string, TableLoadStats> tables;
+  int64_t rows = 0;
+  int64_t versions = 0;
+  int64_t transactions = 0;
+  int retries = 0;
+  std::chrono::duration<double> elapsed{0};
+};
+
+class Loader {
+ public:
+  using Connector = std::function<Result<std::unique_ptr<WarehouseConnection>>()>;
+
+  // `store`: the lake (borrowed); `connect` opens a warehouse session (called again after a
+  // session broke). Parquet files are read through an in-memory DuckDB owned by the loader.
+  static Result<std::unique_ptr<Loader>> Create(lake::ObjectStore* store, Connector connect,
+                                                LoaderOptions options);
+
+  // Loads every table up to its newest version, retrying retryable failures. Adds to summary().
+  Status LoadOnce(const std::atomic<bool>* stop = nullptr);
+  // Loads, then waits `interval` (or, if interval is zero, until any table has a new commit), and
+  // again, until *stop. Retryable failures never end it. If final_pass, a last LoadOnce runs after
+  // stop is seen (so a bounded `run` ends with everything loaded).
+  Status Loop(const std::atomic<bool>& stop, std::chrono::milliseconds interval, bool final_pass);
+
+  const LoadSummary& summary() const { return summary_; }
+
+ private:
+  Loader(lake::ObjectStore* store, Connector connect, LoaderOptions options)
+      : store_(store), connect_(std::move(connect)), options_(std::move(options)) {}
+  Status LoadPass();
+  Status LoadTable(const std::string& table);
+  Status EnsureTable(const std::string& table, const Schema& lake_schema, Schema* warehouse_order);
+  Status CopyFile(const std::string& table, const Schema& schema, const lake::DeltaLog& log,
+                  const lake::AddFile& add, int64_t* rows);
+  bool Sleep(std::chrono::milliseconds d, const std::atomic<bool>* stop);
+  void Progress(const std::string& line);
+
+  lake::ObjectStore* store_;
+  Connector connect_;
+  LoaderOptions options_;
+  std::unique_ptr<engine::Database> reader_db_;
+  std::unique_ptr<engine::Connection> reader_;
+  std::unique_ptr<WarehouseConnection> conn_;
+  bool bookkeeping_ready_ = false;
+  std::map<std::string, lake::Snapshot> snapshots_;
+  LoadSummary summary_;
+};
+
+}  // namespace smartcity::warehouse

@@ -1,0 +1,249 @@
+// The loader's exactly-once logic on an in-memory DuckDB warehouse, with failures injected at every
+// step of a load (a connection lost before or after each call, including an unacknowledged COMMIT).
+#include "warehouse/loader.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+
+#include "lake/compaction.h"
+#include "warehouse/duckdb_warehouse.h"
+#include "warehouse/warehouse_testutil.h"
+
+namespace smartcity::warehouse {
+namespace {
+
+using testing::CommitEvents;
+using testing::FaultPlan;
+
+class LoaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("loader_test_" + std::to_string(::getpid()) + "_" + std::to_string(std::random_device{}()));
+    auto s = lake::LocalObjectStore::Open(dir_);
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(*s);
+    auto db = engine::Database::Open("");
+    ASSERT_TRUE(db.ok());
+    lake_db_ = std::move(*db);
+    auto wh = engine::Database::Open("");
+    ASSERT_TRUE(wh.ok());
+    warehouse_ = std::move(*wh);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  Loader::Connector Connector(FaultPlan* plan = nullptr) {
+    return [this, plan]() -> Result<std::unique_ptr<WarehouseConnection>> {
+      SC_ASSIGN_OR_RETURN(auto c, ConnectDuckDbWarehouse(warehouse_.get(), "memory warehouse"));
+      if (plan != nullptr) return testing::WrapFaulty(std::move(c), plan);
+      return c;
+    };
+  }
+
+  std::unique_ptr<Loader> MakeLoader(FaultPlan* plan = nullptr, int64_t rows_per_txn = 500'000) {
+    LoaderOptions o;
+    o.tables = {"events"};
+    o.rows_per_transaction = rows_per_txn;
+    o.initial_backoff = std::chrono::milliseconds(1);
+    o.max_backoff = std::chrono::milliseconds(2);
+    o.retry_for = std::chrono::milliseconds(0);  // no retries: the test drives them
+    auto l = Loader::Create(store_.get(), Connector(plan), o);
+    EXPECT_TRUE(l.ok());
+    return std::move(*l);
+  }
+
+  // Every (_offset) in the warehouse table, sorted, and the bookkeeping version.
+  std::vector<int64_t> Offsets() {
+    auto c = warehouse_->Connect();
+    auto r = (*c)->Query("SELECT _offset FROM events ORDER BY _offset");
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    std::vector<int64_t> out;
+    for (size_t i = 0; r.ok() && i < r->row_count(); ++i) out.push_back(r->GetInt64(0, i));
+    return out;
+  }
+  int64_t LoadedVersion() {
+    auto c = ConnectDuckDbWarehouse(warehouse_.get(), "check");
+    auto v = (*c)->LoadedVersion("events");
+    EXPECT_TRUE(v.ok());
+    return v.ok() ? *v : -2;
+  }
+  static std::vector<int64_t> Range(int64_t first, int64_t n) {
+    std::vector<int64_t> v;
+    for (int64_t i = 0; i < n; ++i) v.push_back(first + i);
+    return v;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<lake::LocalObjectStore> store_;
+  std::unique_ptr<engine::Database> lake_db_;
+  std::unique_ptr<engine::Database> warehouse_;
+};
+
+TEST_F(LoaderTest, LoadsEveryRowOnceAndValuesSurvive) {
+  CommitEvents(store_.get(), lake_db_.get(), "events", 1, 50, false, 1);
+  CommitEvents(store_.get(), lake_db_.get(), "events", 51, 30, false, 2);
+  auto l = MakeLoader();
+  ASSERT_TRUE(l->LoadOnce().ok());
+  EXPECT_EQ(Offsets(), Range(1, 80));
+  EXPECT_EQ(l->summary().rows, 80);
+  EXPECT_EQ(LoadedVersion(), 2);
+  // Nothing new: nothing loaded.
+  ASSERT_TRUE(l->LoadOnce().ok());
+  EXPECT_EQ(l->summary().rows, 80);
+  // A second loader (a restarted process) starts from the warehouse's bookkeeping.
+  CommitEvents(store_.get(), lake_db_.get(), "events", 81, 5, false, 3);
+  auto l2 = MakeLoader();
+  ASSERT_TRUE(l2->LoadOnce().ok());
+  EXPECT_EQ(l2->summary().rows, 5);
+  EXPECT_EQ(Offsets(), Range(1, 85));
+
+  auto c = warehouse_->Connect();
+  auto r = (*c)->Query(
+      "SELECT \"deviceId\", epoch_us(\"timestamp\"), speed, date FROM events WHERE _offset IN (7, 8) "
+      "ORDER BY _offset");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->row_count(), 2u);
+  EXPECT_EQ(r->GetString(0, 0), "dev-1\t\\x");
+  EXPECT_EQ(r->GetInt64(1, 0), 1767654000000000LL + 7 * 60'000'000LL + 123);
+  EXPECT_TRUE(r->IsNull(2, 0));  // every 7th speed is null
+  EXPECT_DOUBLE_EQ(r->GetDouble(2, 1), 0.1 * 8);
+  EXPECT_EQ(r->GetString(3, 0), "2026-01-06");  // the partition value, not stored in the file
+  EXPECT_EQ(r->GetString(3, 1), "2026-01-05");
+  // Types and the primary key are the warehouse's own.
+  auto types = (*c)->Query(
+      "SELECT data_type FROM information_schema.columns WHERE table_name = 'events' ORDER BY "
+      "ordinal_position");
+  ASSERT_TRUE(types.ok());
+  EXPECT_EQ(types->GetString(0, 1), "TIMESTAMP WITH TIME ZONE");
+  EXPECT_EQ(types->GetString(0, 2), "DOUBLE");
+  auto dup = (*c)->Execute("INSERT INTO events SELECT * FROM events LIMIT 1");
+  EXPECT_FALSE(dup.ok()) << "the primary key (_partition, _offset) must refuse a duplicate";
+}
+
+TEST_F(LoaderTest, SplitsLargeBacklogsIntoSeveralTransactions) {
+  for (int v = 1; v <= 6; ++v) CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 10 + 1, 10, false, v);
+  auto l = MakeLoader(nullptr, /*rows_per_txn=*/15);
+  ASSERT_TRUE(l->LoadOnce().ok());
+  EXPECT_EQ(Offsets(), Range(1, 60));
+  EXPECT_EQ(l->summary().transactions, 3);  // versions 0..2, 3..4, 5..6
+  EXPECT_EQ(LoadedVersion(), 6);
+}
+
+TEST_F(LoaderTest, CompactionIsNeverLoadedTwice) {
+  for (int v = 1; v <= 4; ++v) CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 10 + 1, 10, false, v);
+  auto l = MakeLoader();
+  ASSERT_TRUE(l->LoadOnce().ok());
+  lake::CompactionOptions co;
+  co.min_files = 2;
+  auto r = lake::CompactTable(store_.get(), lake_db_.get(), "events", co);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_GT(r->files_removed, 0);
+  CommitEvents(store_.get(), lake_db_.get(), "events", 41, 3, false, 5);
+  ASSERT_TRUE(l->LoadOnce().ok());
+  EXPECT_EQ(Offsets(), Range(1, 43));
+  // And a fresh warehouse loading the whole history (with the compaction in it) too.
+  warehouse_ = engine::Database::Open("").value();
+  auto fresh = MakeLoader();
+  ASSERT_TRUE(fresh->LoadOnce().ok());
+  EXPECT_EQ(Offsets(), Range(1, 43));
+}
+
+// The heart of exactly-once: the session dies at op k (before or after the op ran) for every k of a
+// load; the restarted loader always ends with each row once.
+TEST_F(LoaderTest, ExactlyOnceWhenTheWarehouseDiesAtAnyStep) {
+  for (int v = 1; v <= 3; ++v) CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 4 + 1, 4, false, v);
+  // Count the ops of a clean load.
+  FaultPlan count;
+  {
+    auto l = MakeLoader(&count, /*rows_per_txn=*/5);
+    ASSERT_TRUE(l->LoadOnce().ok());
+  }
+  const int total_ops = count.ops;
+  ASSERT_GT(total_ops, 10);
+  for (bool after : {false, true}) {
+    for (int k = 1; k <= total_ops; ++k) {
+      warehouse_ = engine::Database::Open("").value();
+      FaultPlan plan;
+      plan.fail_at = k;
+      plan.after = after;
+      {
+        auto l = MakeLoader(&plan, 5);
+        Status s = l->LoadOnce();
+        EXPECT_FALSE(s.ok()) << "op " << k;
+        EXPECT_EQ(plan.failures, 1);
+      }
+      // Restart: a new loader, a new session.
+      auto l = MakeLoader(nullptr, 5);
+      ASSERT_TRUE(l->LoadOnce().ok()) << "op " << k << " after=" << after;
+      ASSERT_EQ(Offsets(), Range(1, 12)) << "failure at op " << k << " after=" << after;
+      ASSERT_EQ(LoadedVersion(), 3);
+    }
+  }
+}
+
+TEST_F(LoaderTest, RetriesWithBackoffThroughAnOutage) {
+  CommitEvents(store_.get(), lake_db_.get(), "events", 1, 20, false, 1);
+  FaultPlan plan;
+  plan.fail_at = 6;
+  LoaderOptions o;
+  o.tables = {"events"};
+  o.initial_backoff = std::chrono::milliseconds(1);
+  o.max_backoff = std::chrono::milliseconds(4);
+  o.retry_for = std::chrono::minutes(5);
+  auto l = Loader::Create(store_.get(), Connector(&plan), o);
+  ASSERT_TRUE(l.ok());
+  ASSERT_TRUE((*l)->LoadOnce().ok());
+  EXPECT_EQ((*l)->summary().retries, 1);
+  EXPECT_EQ(Offsets(), Range(1, 20));
+}
+
+TEST_F(LoaderTest, NewLakeColumnIsAddedToTheWarehouse) {
+  CommitEvents(store_.get(), lake_db_.get(), "events", 1, 10, false, 1);
+  auto l = MakeLoader();
+  ASSERT_TRUE(l->LoadOnce().ok());
+  CommitEvents(store_.get(), lake_db_.get(), "events", 11, 10, true, 2);
+  ASSERT_TRUE(l->LoadOnce().ok());
+  EXPECT_EQ(Offsets(), Range(1, 20));
+  auto c = warehouse_->Connect();
+  auto r = (*c)->Query("SELECT count(note), min(note), max(_offset) FILTER (WHERE note IS NULL) FROM events");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->GetInt64(0, 0), 5);  // even seq 12..20
+  EXPECT_EQ(r->GetString(1, 0), "n12");
+  EXPECT_EQ(r->GetInt64(2, 0), 19);
+}
+
+TEST_F(LoaderTest, BreakingChangeIsRefusedClearly) {
+  CommitEvents(store_.get(), lake_db_.get(), "events", 1, 10, false, 1);
+  {
+    auto c = ConnectDuckDbWarehouse(warehouse_.get(), "w");
+    // The warehouse table has a column the lake does not (as if the lake had dropped it).
+    ASSERT_TRUE((*c)->Execute("CREATE TABLE events (\"deviceId\" TEXT, gone INTEGER)").ok());
+  }
+  auto l = MakeLoader();
+  Status s = l->LoadOnce();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.kind(), ErrorKind::kInvalidArgument);
+  EXPECT_NE(s.message().find("\"gone\""), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("breaking"), std::string::npos) << s.message();
+
+  warehouse_ = engine::Database::Open("").value();
+  {
+    auto c = ConnectDuckDbWarehouse(warehouse_.get(), "w");
+    ASSERT_TRUE((*c)->Execute("CREATE TABLE events (\"deviceId\" TEXT, speed BIGINT)").ok());
+  }
+  auto l2 = MakeLoader();
+  s = l2->LoadOnce();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("\"speed\" is BIGINT in the warehouse"), std::string::npos) << s.message();
+}
+
+TEST_F(LoaderTest, MissingLakeTableIsNothingToLoad) {
+  auto l = MakeLoader();
+  ASSERT_TRUE(l->LoadOnce().ok());
+  EXPECT_EQ(l->summary().rows, 0);
+}
+
+}  // namespace
+}  // namespace smartcity::warehouse

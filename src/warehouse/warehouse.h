@@ -1,0 +1,110 @@
+// The warehouse side of `smartcity load`: a small connection interface to a SQL warehouse (embedded
+// DuckDB file, PostgreSQL, Redshift), the SQL dialect of each, and the bookkeeping table that makes
+// loads exactly once (docs/warehouse.md).
+//
+// A WarehouseConnection is one session: Begin/Commit/Rollback bracket a transaction; Execute runs
+// statements; Query returns rows as text; CopyBatch bulk-loads the rows of a columnar batch into a
+// table (DuckDB appender, PostgreSQL COPY). Redshift cannot take rows from us cheaply and instead
+// copies Parquet files from S3 (CopyParquetFiles).
+//
+// Errors: kUnavailable when the warehouse cannot be reached or the session broke (the loader
+// reconnects and retries with backoff; whatever was in the open transaction is rolled back by the
+// server), kInvalidArgument for a refused statement or a bad target, kCorruption for a duplicate key.
+//
+// Thread-safety: a connection is used by one thread at a time.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/record_batch.h"
+#include "common/status.h"
+
+namespace smartcity::warehouse {
+
+enum class DialectKind { kDuckDb, kPostgres, kRedshift };
+
+// How one warehouse spells types and DDL. Pure functions (unit-tested without a server).
+class Dialect {
+ public:
+  explicit Dialect(DialectKind kind) : kind_(kind) {}
+  DialectKind kind() const { return kind_; }
+
+  std::string TypeName(ColumnType t) const;
+  // The type names information_schema.columns.data_type reports for a column created as `t`.
+  bool SameType(std::string_view reported, ColumnType t) const;
+  // CREATE TABLE IF NOT EXISTS with NOT NULLs, the key `key` (if any: PRIMARY KEY when its columns
+  // are NOT NULL, else UNIQUE — NULLS NOT DISTINCT on PostgreSQL) and, where the warehouse has
+  // them, indexes on `index_columns` (Redshift: DISTKEY / SORTKEY instead).
+  std::vector<std::string> CreateTable(const std::string& table, const Schema& schema,
+                                       const std::vector<std::string>& key,
+                                       const std::vector<std::string>& index_columns) const;
+  std::string AddColumn(const std::string& table, const ColumnSpec& column) const;
+  std::string CreateBookkeeping() const;
+
+ private:
+  DialectKind kind_;
+};
+
+// The bookkeeping table: one row per load transaction; the highest delta_version of a table is
+// what the warehouse holds of it.
+inline constexpr std::string_view kLoadsTable = "_smartcity_loads";
+
+// An existing column as the warehouse reports it.
+struct WarehouseColumn {
+  std::string name;
+  std::string data_type;  // information_schema.columns.data_type
+};
+
+// A Parquet data file of the lake for CopyParquetFiles.
+struct ParquetFile {
+  std::string uri;  // s3://bucket/key
+  // Partition columns: not in the file; name -> value (nullopt = NULL).
+  std::vector<std::pair<std::string, std::optional<std::string>>> partition_values;
+};
+
+class WarehouseConnection {
+ public:
+  virtual ~WarehouseConnection() = default;
+
+  virtual const Dialect& dialect() const = 0;
+  virtual Status Begin() = 0;
+  virtual Status Commit() = 0;
+  virtual Status Rollback() = 0;
+  virtual Status Execute(std::string_view sql) = 0;
+  // Rows of the result as text (NULL = nullopt).
+  virtual Result<std::vector<std::vector<std::optional<std::string>>>> Query(std::string_view sql) = 0;
+  // Appends every row of `batch` to `table`, whose columns are the batch's, in order.
+  virtual Status CopyBatch(const std::string& table, const RecordBatch& batch) = 0;
+  // True if the warehouse loads from the lake's files itself (Redshift).
+  virtual bool CopiesFiles() const { return false; }
+  // Loads the given Parquet files into `table` (columns `schema`; partition columns from the file's
+  // values). Only for CopiesFiles() warehouses.
+  virtual Status CopyParquetFiles(const std::string& table, const Schema& schema,
+                                  const std::vector<ParquetFile>& files) {
+    return Status::Internal("this warehouse does not copy files itself");
+  }
+  // "PostgreSQL at host=127.0.0.1 port=5433 dbname=x", for messages.
+  virtual std::string Describe() const = 0;
+
+  // Helpers over the virtuals above.
+  // Columns of `table` in order; empty if the table does not exist.
+  Result<std::vector<WarehouseColumn>> Columns(const std::string& table);
+  // The Delta version of `lake_table` the warehouse holds; -1 if none.
+  Result<int64_t> LoadedVersion(const std::string& lake_table);
+};
+
+// Opens a warehouse named by the user:
+//   duckdb:<file>               embedded DuckDB file (created if missing)
+//   postgres://... / postgresql://...  or  postgres:<libpq conninfo> or "postgres:" (PG* variables)
+//   redshift://user:pass@host:5439/db?iam_role=arn:aws:iam::...   (Redshift, COPY from S3)
+// kInvalidArgument for an unknown scheme; kUnavailable if the server cannot be reached.
+Result<std::unique_ptr<WarehouseConnection>> OpenWarehouse(const std::string& spec);
+
+// The DuckDB warehouse file of a spec, if it is one (the loader in `run` uses it).
+std::optional<std::string> DuckDbPath(const std::string& spec);
+
+}  // namespace smartcity::warehouse

@@ -1,0 +1,190 @@
+// The loader against a real PostgreSQL (scripts/postgres.sh starts Debian's server on loopback for
+// this test binary and stops it at the end) and a DuckDB warehouse file: schema evolution (a new
+// lake column appears, a breaking change is refused) and exactly-once with the session cut at every
+// step of a load.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+
+#include "warehouse/duckdb_warehouse.h"
+#include "warehouse/loader.h"
+#include "warehouse/postgres_warehouse.h"
+#include "warehouse/warehouse_testutil.h"
+
+namespace smartcity::warehouse {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::CommitEvents;
+using testing::FaultPlan;
+
+std::string Shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return out;
+  std::array<char, 512> buf;
+  while (fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
+  if (::pclose(p) != 0) return "";
+  return out;
+}
+
+// Starts the server on first use (ctest runs each test in its own process: the DuckDB cases need
+// no server) and stops it when the process ends.
+class PostgresEnv : public ::testing::Environment {
+ public:
+  static const std::string& Url() {
+    if (url_.empty()) {
+      dir_ = fs::temp_directory_path() / ("warehouse_itest_pg_" + std::to_string(::getpid()));
+      std::string out = Shell("SMARTCITY_PG_DIR=" + dir_.string() + " " + Script() + " start");
+      auto pos = out.find("SMARTCITY_PG_URL=");
+      if (pos != std::string::npos) {
+        url_ = out.substr(pos + 17);
+        url_ = url_.substr(0, url_.find('\n'));
+      }
+    }
+    return url_;
+  }
+  void TearDown() override {
+    if (!dir_.empty()) Shell("SMARTCITY_PG_DIR=" + dir_.string() + " " + Script() + " stop");
+  }
+
+ private:
+  static std::string Script() { return std::string(SMARTCITY_SOURCE_DIR) + "/scripts/postgres.sh"; }
+  static inline std::string url_;
+  static inline fs::path dir_;
+};
+const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new PostgresEnv);
+
+class WarehouseITest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("warehouse_itest_" + std::to_string(::getpid()) + "_" + std::to_string(std::random_device{}()));
+    auto s = lake::LocalObjectStore::Open(dir_ / "lake");
+    ASSERT_TRUE(s.ok());
+    store_ = std::move(*s);
+    auto db = engine::Database::Open("");
+    ASSERT_TRUE(db.ok());
+    lake_db_ = std::move(*db);
+    NewWarehouse();
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // A fresh, empty warehouse: a new PostgreSQL database, or a new DuckDB file.
+  void NewWarehouse() {
+    static int n = 0;
+    ++n;
+    if (GetParam() == "postgres") {
+      ASSERT_FALSE(PostgresEnv::Url().empty()) << "scripts/postgres.sh start failed";
+      auto admin = OpenPostgresWarehouse(PostgresEnv::Url());
+      ASSERT_TRUE(admin.ok()) << admin.status().message();
+      const std::string name = "t" + std::to_string(::getpid()) + "_" + std::to_string(n);
+      ASSERT_TRUE((*admin)->Execute("CREATE DATABASE " + name).ok());
+      spec_ = PostgresEnv::Url().substr(0, PostgresEnv::Url().rfind('/') + 1) + name;
+    } else {
+      spec_ = "duckdb:" + (dir_ / ("w" + std::to_string(n) + ".duckdb")).string();
+    }
+  }
+
+  std::unique_ptr<Loader> MakeLoader(FaultPlan* plan, int64_t rows_per_txn = 500'000) {
+    LoaderOptions o;
+    o.tables = {"events"};
+    o.rows_per_transaction = rows_per_txn;
+    o.retry_for = std::chrono::milliseconds(0);
+    const std::string spec = spec_;
+    auto l = Loader::Create(
+        store_.get(),
+        [spec, plan]() -> Result<std::unique_ptr<WarehouseConnection>> {
+          SC_ASSIGN_OR_RETURN(auto c, OpenWarehouse(spec));
+          if (plan != nullptr) return testing::WrapFaulty(std::move(c), plan);
+          return c;
+        },
+        o);
+    EXPECT_TRUE(l.ok());
+    return std::move(*l);
+  }
+
+  // "offset|note" of every warehouse row, ordered by offset.
+  std::vector<std::string> Rows(bool with_note) {
+    auto c = OpenWarehouse(spec_);
+    EXPECT_TRUE(c.ok()) << c.status().message();
+    auto r = (*c)->Query(std::string("SELECT CAST(\"_offset\" AS TEXT) AS o, ") +
+                         (with_note ? "\"note\"" : "NULL") + " FROM events ORDER BY \"_offset\"");
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    std::vector<std::string> out;
+    for (auto& row : *r) out.push_back(*row[0] + "|" + row[1].value_or("-"));
+    return out;
+  }
+  static std::vector<std::string> Expected(int64_t n, int64_t note_from) {
+    std::vector<std::string> out;
+    for (int64_t i = 1; i <= n; ++i) {
+      out.push_back(std::to_string(i) + "|" + (i >= note_from && i % 2 == 0 ? "n" + std::to_string(i) : "-"));
+    }
+    return out;
+  }
+
+  fs::path dir_;
+  std::unique_ptr<lake::LocalObjectStore> store_;
+  std::unique_ptr<engine::Database> lake_db_;
+  std::string spec_;
+};
+
+TEST_P(WarehouseITest, NewLakeColumnAppearsInTheWarehouse) {
+  // (Each loader is closed before Rows() opens the warehouse: a DuckDB file has one user at a time.)
+  CommitEvents(store_.get(), lake_db_.get(), "events", 1, 10, false, 1);
+  ASSERT_TRUE(MakeLoader(nullptr)->LoadOnce().ok());
+  EXPECT_EQ(Rows(false).size(), 10u);
+  CommitEvents(store_.get(), lake_db_.get(), "events", 11, 10, true, 2);
+  Status s = MakeLoader(nullptr)->LoadOnce();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Rows(true), Expected(20, 11));
+}
+
+TEST_P(WarehouseITest, BreakingChangeIsRefusedClearly) {
+  CommitEvents(store_.get(), lake_db_.get(), "events", 1, 10, false, 1);
+  {
+    auto c = OpenWarehouse(spec_);
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE((*c)->Execute("CREATE TABLE events (\"deviceId\" TEXT, \"speed\" TEXT)").ok());
+  }
+  auto l = MakeLoader(nullptr);
+  Status s = l->LoadOnce();
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.kind(), ErrorKind::kInvalidArgument);
+  EXPECT_NE(s.message().find("column \"speed\" is"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("breaking schema change"), std::string::npos) << s.message();
+}
+
+TEST_P(WarehouseITest, ExactlyOnceWhenTheSessionIsCutAtEveryStep) {
+  for (int v = 1; v <= 3; ++v) CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 4 + 1, 4, false, v);
+  FaultPlan count;
+  {
+    auto l = MakeLoader(&count, 5);
+    ASSERT_TRUE(l->LoadOnce().ok());
+  }
+  ASSERT_EQ(Rows(false), Expected(12, 1000));
+  const int total = count.ops;
+  for (bool after : {false, true}) {
+    for (int k = 1; k <= total; k += 2) {
+      NewWarehouse();
+      FaultPlan plan;
+      plan.fail_at = k;
+      plan.after = after;
+      {
+        auto l = MakeLoader(&plan, 5);
+        EXPECT_FALSE(l->LoadOnce().ok());
+      }
+      Status s = MakeLoader(nullptr, 5)->LoadOnce();
+      ASSERT_TRUE(s.ok()) << s.message();
+      ASSERT_EQ(Rows(false), Expected(12, 1000)) << "cut at op " << k << " after=" << after;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, WarehouseITest, ::testing::Values("postgres", "duckdb"));
+
+}  // namespace
+}  // namespace smartcity::warehouse
