@@ -31,7 +31,7 @@ struct RunArgs {
 int RunPipeline(RunArgs& a) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  fs::create_directories(a.pipeline.lake, ec);
+  if (!lake::IsS3Location(a.pipeline.lake)) fs::create_directories(a.pipeline.lake, ec);
   auto store = lake::OpenLakeStore(a.pipeline.lake);
   if (!store.ok()) return ReportError(store.status());
   auto db = engine::Database::Open("");
