@@ -30,10 +30,12 @@ echo "MinIO at $AWS_ENDPOINT_URL"
 # Number of objects under a prefix of the bucket (signed request with curl; the credentials go
 # through a config file, not the command line).
 count_objects() {
-  local cfg="$work/curl.cfg"
+  local cfg="$work/curl.cfg" body
   (umask 077; printf 'user = "%s:%s"\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" > "$cfg")
-  curl -s -K "$cfg" --aws-sigv4 "aws:amz:us-east-1:s3" "$AWS_ENDPOINT_URL/smartcity?list-type=2&prefix=$1" |
-    grep -o '<Key>' | wc -l
+  # The query must be in canonical form for the signature: '/' encoded.
+  body=$(curl -s -K "$cfg" --aws-sigv4 "aws:amz:us-east-1:s3" "$AWS_ENDPOINT_URL/smartcity?list-type=2&prefix=${1//\//%2F}")
+  case "$body" in *"<ListBucketResult"*) ;; *) echo "listing the bucket failed: $body" >&2; return 1 ;; esac
+  { grep -o '<Key>' <<<"$body" || true; } | wc -l
 }
 
 # 1. Exactly once through interruptions, read back by deltalake.
@@ -52,7 +54,8 @@ for var in AWS_SECRET_ACCESS_KEY AWS_ACCESS_KEY_ID; do
   [ "$(wc -l < "$work/wrong.err")" = 1 ] || fail "$var wrong: expected one error line"
   grep -q "$var" "$work/wrong.err" || fail "$var wrong: the message does not name $var"
   if grep -q "$bad" "$work/wrong.err" "$work/wrong.out"; then fail "$var wrong: the secret was printed"; fi
-  [ "$(count_objects wrong-creds/)" = 0 ] || fail "$var wrong: objects were written"
+  n=$(count_objects wrong-creds/)
+  [ "$n" = 0 ] || fail "$var wrong: $n objects were written"
 done
 echo "wrong credentials: one clear error, nothing written"
 
@@ -66,6 +69,7 @@ pid=$!
 sleep 6
 kill -0 $pid 2>/dev/null || fail "the run ended before the outage began (make it longer)"
 before=$(count_objects outage/)
+[ "$before" -gt 0 ] || fail "nothing committed before the outage began"
 "$root/scripts/minio.sh" stop --dir "$minio_dir"
 echo "MinIO stopped after 6 s of the run ($before objects in the lake); restarting in 30 s"
 sleep 30
