@@ -2,7 +2,8 @@
 # Lake write throughput: the same `smartcity run` (simulator -> processor -> Delta lake) to a local
 # folder and to a MinIO on loopback (scripts/minio.sh), in the same invocation, REPEAT times each
 # (alternating), best run reported. events/s = input events processed / wall seconds of the run;
-# MB/s = bytes of the committed lake (data files, logs, checkpoints) / wall seconds.
+# MB/s = bytes of the lake's eight Delta tables (data files, logs, Delta checkpoints; not the
+# processor's own state checkpoints, whose size depends on timing) / wall seconds.
 # Appends a section to bench/RESULTS.md unless NO_RESULTS=1.
 #   bench/lake_s3.sh [build/release/smartcity]     env: REPEAT (3), VEHICLES (200), DURATION (60m)
 set -euo pipefail
@@ -32,7 +33,9 @@ while True:
     body = subprocess.run(["curl", "-s", "-K", cfg, "--aws-sigv4", "aws:amz:us-east-1:s3",
                            os.environ["AWS_ENDPOINT_URL"] + "/bench?" + q],
                           check=True, capture_output=True, text=True).stdout
-    total += sum(int(s) for s in re.findall(r"<Size>(\d+)</Size>", body))
+    for key, size in re.findall(r"<Contents><Key>([^<]*)</Key>.*?<Size>(\d+)</Size>", body):
+        if "/_checkpoints/" not in key:
+            total += int(size)
     m = re.search(r"<NextContinuationToken>([^<]+)</NextContinuationToken>", body)
     if "<IsTruncated>true</IsTruncated>" not in body or not m:
         break
@@ -53,7 +56,8 @@ for i in $(seq 1 "$repeat"); do
     end=$(date +%s.%N)
     events=$(sed -n 's/^run summary: \([0-9]*\) events.*/\1/p' "$work/run.err")
     if [ "$target" = local ]; then
-      bytes=$(find "$lake" -path "$lake/.staging" -prune -o -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+      bytes=$(find "$lake" \( -path "$lake/.staging" -o -path "$lake/_checkpoints" \) -prune -o -type f -printf '%s\n' |
+                awk '{s+=$1} END {print s+0}')
     else
       bytes=$(s3_bytes "run-$i")
     fi
@@ -92,7 +96,7 @@ if [ "${NO_RESULTS:-0}" != 1 ]; then
     echo "\`smartcity run --speedup max --duration $duration --vehicles $vehicles --seed 5 --trigger 10s\`: the whole"
     echo "pipeline (simulator, processor, Delta commits of eight tables) into a local folder and into MinIO"
     echo "(\`scripts/minio.sh\`, same machine, http on 127.0.0.1) in the same invocation. MB = bytes of the"
-    echo "committed lake (Parquet, \`_delta_log\`, checkpoints). The machine is shared by several builds: wall"
+    echo "eight Delta tables (Parquet, \`_delta_log\`, Delta checkpoints; the processor's state checkpoints are not counted). The machine is shared by several builds: wall"
     echo "times include waiting for the CPU, and MinIO competes with smartcity for the two cores."
     echo
     echo "$table"
