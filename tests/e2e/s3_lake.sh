@@ -4,9 +4,10 @@
 #   1. run_exactly_once.sh in s3 mode: SIGINT + resume and 4 x SIGKILL + restart of `smartcity run
 #      --lake s3://...` end with exactly the rows of a clean local run, as the Python deltalake package
 #      reads them from the server, with no duplicate input record and the join oracle holding;
-#   2. wrong credentials (secret, then access key): exit 1, one clear line naming the fix, no secret in
+#   2. `smartcity compact --lake s3://...` merges small files without changing what readers see;
+#   3. wrong credentials (secret, then access key): exit 1, one clear line naming the fix, no secret in
 #      the output, and nothing written to the bucket;
-#   3. an outage: the server is stopped for 30 s mid-run and started again; the run waits, retries and
+#   4. an outage: the server is stopped for 30 s mid-run and started again; the run waits, retries and
 #      finishes with every record exactly once.
 # Usage: tests/e2e/s3_lake.sh path/to/smartcity
 set -euo pipefail
@@ -41,7 +42,16 @@ count_objects() {
 # 1. Exactly once through interruptions, read back by deltalake.
 S3_LAKE_ROOT=s3://smartcity/exactly-once bash "$here/run_exactly_once.sh" "$smartcity" s3
 
-# 2. Wrong credentials.
+# 2. compact on S3: merges the many small files the killed runs left, readers see the same rows.
+before=$("$PY" "$here/lake_check.py" s3://smartcity/exactly-once/kill --check)
+"$smartcity" compact --lake s3://smartcity/exactly-once/kill >"$work/compact.out" 2>&1 ||
+  { cat "$work/compact.out"; fail "compact on S3 failed"; }
+grep -q "rows rewritten" "$work/compact.out" || { cat "$work/compact.out"; fail "compact rewrote nothing"; }
+after=$("$PY" "$here/lake_check.py" s3://smartcity/exactly-once/kill --check)
+[ "$after" = "$before" ] || fail "compact on S3 changed the rows: $after != $before"
+echo "compact on S3: small files merged, same rows"
+
+# 3. Wrong credentials.
 for var in AWS_SECRET_ACCESS_KEY AWS_ACCESS_KEY_ID; do
   bad="bad-$RANDOM-credential-$RANDOM"
   set +e
@@ -59,7 +69,7 @@ for var in AWS_SECRET_ACCESS_KEY AWS_ACCESS_KEY_ID; do
 done
 echo "wrong credentials: one clear error, nothing written"
 
-# 3. A 30 s outage mid-run.
+# 4. A 30 s outage mid-run.
 opts=(--duration 15m --vehicles 25 --incident-rate 6 --seed 12 --fault duplicate=0.01)
 "$smartcity" run "${opts[@]}" --speedup max --lake "$work/outage-reference" --trigger 1s -q
 want=$("$PY" "$here/lake_check.py" "$work/outage-reference" --check)
@@ -81,4 +91,4 @@ wait $pid || rc=$?
 got=$("$PY" "$here/lake_check.py" s3://smartcity/outage --check)
 [ "$got" = "$want" ] || fail "after the outage: $got != $want"
 echo "30 s outage: identical to the reference ($got)"
-echo "s3_lake: 5 passed, 0 failed"
+echo "s3_lake: 6 passed, 0 failed"
