@@ -67,7 +67,7 @@ std::string Mb(uint64_t bytes) {
 int RunCompact(const CompactArgs& a) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::is_directory(a.lake, ec)) {
+  if (!lake::IsS3Location(a.lake) && !fs::is_directory(a.lake, ec)) {
     return UsageError(fmt::format(
         "lake directory {} does not exist (set --lake to the folder `stream` writes to)", a.lake));
   }

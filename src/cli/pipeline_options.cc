@@ -7,7 +7,7 @@
 namespace smartcity::cli {
 
 void AddPipelineOptions(CLI::App* app, PipelineArgs* a) {
-  app->add_option("--lake", a->lake, "Lake root: a local folder")->capture_default_str()->group("Pipeline");
+  app->add_option("--lake", a->lake, "Lake root: a local folder or s3://bucket/prefix (docs/s3.md)")->capture_default_str()->group("Pipeline");
   app->add_option("--query", a->processor.query,
                   "Name of this processing query: its checkpoints (_checkpoints/<query>) and Delta txn ids")
       ->capture_default_str()
@@ -25,10 +25,7 @@ void AddPipelineOptions(CLI::App* app, PipelineArgs* a) {
 }
 
 Status ValidatePipeline(const PipelineArgs& a) {
-  if (a.lake.empty()) return Status::InvalidArgument("--lake must name a folder");
-  if (a.lake.starts_with("s3://")) {
-    return Status::InvalidArgument("--lake s3://... is not supported yet: use a local folder");
-  }
+  if (a.lake.empty()) return Status::InvalidArgument("--lake must name a folder or s3://bucket/prefix");
   if (a.processor.trigger < std::chrono::milliseconds(10)) {
     return Status::InvalidArgument("--trigger must be at least 10ms");
   }

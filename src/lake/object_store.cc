@@ -1,5 +1,7 @@
 #include "lake/object_store.h"
 
+#include "lake/s3_object_store.h"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -147,10 +149,16 @@ Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::Open(const fs::path&
   return std::unique_ptr<LocalObjectStore>(new LocalObjectStore(abs));
 }
 
+bool IsS3Location(std::string_view location) {
+  return location.starts_with("s3://") || location.starts_with("s3a://");
+}
+
 Result<std::unique_ptr<ObjectStore>> OpenLakeStore(std::string_view location) {
   if (location.empty()) return Status::InvalidArgument("the lake location is empty; give a directory with --lake");
-  if (location.starts_with("s3://") || location.starts_with("s3a://")) {
-    return Status::InvalidArgument(fmt::format("lake {}: S3 lakes are not available in this build", location));
+  if (IsS3Location(location)) {
+    SC_ASSIGN_OR_RETURN(S3Config config, S3Config::FromEnvironment(location));
+    SC_ASSIGN_OR_RETURN(auto s3, S3ObjectStore::Open(std::move(config)));
+    return std::unique_ptr<ObjectStore>(std::move(s3));
   }
   auto local = LocalObjectStore::Open(fs::path(std::string(location)));
   if (!local.ok()) return local.status();

@@ -71,9 +71,12 @@ class ObjectStore {
   virtual std::string Describe() const = 0;
 };
 
-// Opens the lake root named by the user (--lake): a local directory (created if missing), or, once
-// the S3 store exists (issue 5), s3://bucket/prefix. The one place a lake location is interpreted.
+// Opens the lake root named by the user (--lake): a local directory (created if missing), or
+// s3://bucket/prefix (S3ObjectStore, configured from the standard AWS environment: docs/s3.md). The
+// one place a lake location is interpreted.
 Result<std::unique_ptr<ObjectStore>> OpenLakeStore(std::string_view location);
+// True for a lake location that OpenLakeStore opens on S3 (s3://, s3a://) rather than a local folder.
+bool IsS3Location(std::string_view location);
 
 // OK if `key` is a valid object key; kInvalidArgument naming the problem otherwise.
 Status ValidateKey(std::string_view key);

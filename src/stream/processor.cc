@@ -145,9 +145,11 @@ std::string Processor::CheckpointKey(int32_t p, std::string_view kind, int64_t e
 
 Status Processor::WithRetries(const std::function<Status()>& op) {
   auto delay = std::chrono::milliseconds(100);
+  const auto start = std::chrono::steady_clock::now();
   for (int attempt = 0;; ++attempt) {
     Status s = op();
-    if (s.ok() || !s.IsRetryable() || attempt >= options_.max_retries) return s;
+    if (s.ok() || !s.IsRetryable()) return s;
+    if (attempt >= options_.max_retries && std::chrono::steady_clock::now() - start >= options_.retry_budget) return s;
     ++counters_.retries;
     std::this_thread::sleep_for(delay);
     delay = std::min(delay * 2, std::chrono::milliseconds(10'000));

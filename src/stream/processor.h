@@ -75,8 +75,11 @@ struct ProcessorOptions {
   std::chrono::milliseconds poll_timeout{100};
   StreamCoreOptions core;
   lake::TableOptions table;
-  // How often a retryable lake or checkpoint failure is retried (with backoff) before giving up.
+  // How often a retryable lake or checkpoint failure is retried (with backoff) before giving up ...
   int max_retries = 8;
+  // ... unless less than this much time has passed since the first attempt: long enough to ride out
+  // an object-store outage (an S3 server restarting). 0: max_retries alone decides.
+  std::chrono::milliseconds retry_budget{180'000};
 };
 
 struct ProcessorCounters {

@@ -62,6 +62,7 @@ class ProcessorTest : public ::testing::Test {
     o.trigger = std::chrono::seconds(3);
     o.max_poll_records = 700;
     o.max_retries = 0;
+    o.retry_budget = std::chrono::milliseconds(0);
     o.table.scratch_dir = dir_ / "scratch";
     fs::create_directories(o.table.scratch_dir);
     return o;
