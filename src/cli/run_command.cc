@@ -101,7 +101,7 @@ int RunPipeline(RunArgs& a) {
                  a.pipeline.lake.c_str(), static_cast<long long>(resume_at));
   }
   if (!a.sim.quiet) std::fprintf(stderr, "run: simulating %d vehicles, lake at %s (query %s, trigger %s)\n", a.sim.sim.vehicles,
-               (*store)->Describe().c_str(), popts.query.c_str(), FormatDuration(popts.trigger).c_str());
+               store->get()->Describe().c_str(), popts.query.c_str(), FormatDuration(popts.trigger).c_str());
 
   const double speedup = a.sim.sim.speedup;
   std::vector<Message> batch;
@@ -183,7 +183,7 @@ int RunPipeline(RunArgs& a) {
                    static_cast<unsigned long long>(c.rows[i]));
     }
     std::fprintf(stderr, "  lake: %s (Delta tables; read them with any Delta reader)\n",
-                 (*store)->Describe().c_str());
+                 store->get()->Describe().c_str());
   }
   if (!st.ok()) return ReportError(st);
   if (g_stop_requested.load()) std::fprintf(stderr, "run: stopped on request; run again to resume\n");
