@@ -50,5 +50,6 @@ void RegisterRun(CLI::App& root, CommandList& commands);
 void RegisterTopics(CLI::App& root, CommandList& commands);
 void RegisterCompact(CLI::App& root, CommandList& commands);
 void RegisterStream(CLI::App& root, CommandList& commands);
+void RegisterServe(CLI::App& root, CommandList& commands);
 
 }  // namespace smartcity::cli

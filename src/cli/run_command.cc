@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "cli/live_view_options.h"
 #include "cli/pipeline_options.h"
 #include "cli/simulate_command.h"
 #include "engine/engine.h"
@@ -18,6 +19,7 @@
 #include "stream/processor.h"
 #include "transport/kafka_client.h"
 #include "transport/memory_event_source.h"
+#include "web/live_state.h"
 
 namespace smartcity::cli {
 
@@ -26,6 +28,7 @@ namespace {
 struct RunArgs {
   SimulateArgs sim;
   PipelineArgs pipeline;
+  LiveViewArgs live;
 };
 
 int RunPipeline(RunArgs& a) {
@@ -47,6 +50,16 @@ int RunPipeline(RunArgs& a) {
   MemoryLog log(a.pipeline.partitions);
   MemoryEventSource source(log, **proc, proc->get());
   (*proc)->Attach(&source);
+  // The live view: the processor's observer, served over HTTP (web/).
+  web::LiveStateOptions live_opts;
+  live_opts.mode = "run";
+  live_opts.lake = fs::absolute(a.pipeline.lake).string();
+  live_opts.topic_names = a.sim.topics;
+  web::LiveState live(live_opts, &clock);
+  (*proc)->SetObserver(&live);
+  auto server = StartLiveView(a.live, &live, "run", a.sim.quiet, /*required=*/false);
+  if (!server.ok()) return ReportError(server.status());
+  auto next_progress = std::chrono::steady_clock::now();
   if (Status s = source.AssignPartitions(0, a.pipeline.partitions - 1); !s.ok()) return ReportError(s);
   // Where the checkpoints stand: the log is regenerated up to there without pacing.
   int64_t resume_at = -1;
@@ -95,8 +108,13 @@ int RunPipeline(RunArgs& a) {
     }
     st = (*proc)->Step();
     if (!st.ok()) break;
+    const std::vector<PartitionLag> lag = source.Lag();
     bool behind = false;
-    for (const PartitionLag& l : source.Lag()) behind = behind || l.records_behind.value_or(0) > 0;
+    for (const PartitionLag& l : lag) behind = behind || l.records_behind.value_or(0) > 0;
+    if (std::chrono::steady_clock::now() >= next_progress) {
+      live.UpdateProgress((*proc)->Groups(), lag, (*proc)->counters());
+      next_progress = std::chrono::steady_clock::now() + std::chrono::milliseconds(250);
+    }
     bool replaying = false;
     for (const auto& g : (*proc)->Groups()) replaying = replaying || g.replaying;
     if (!sim_more && !behind && !replaying) break;
@@ -128,6 +146,10 @@ int RunPipeline(RunArgs& a) {
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto& c = (*proc)->counters();
+  live.UpdateProgress((*proc)->Groups(), source.Lag(), c);
+  live.SetState(!st.ok() ? web::PipelineState::kFailed
+                         : (g_stop_requested.load() ? web::PipelineState::kStopped : web::PipelineState::kFinished),
+                st.ok() ? "" : st.message());
   if (!a.sim.quiet) {
     std::fprintf(stderr, "run summary: %llu events processed in %.1fs, %llu epochs committed (%llu replayed)\n",
                  static_cast<unsigned long long>(c.records), seconds,
@@ -143,6 +165,7 @@ int RunPipeline(RunArgs& a) {
   }
   if (!st.ok()) return ReportError(st);
   if (g_stop_requested.load()) std::fprintf(stderr, "run: stopped on request; run again to resume\n");
+  KeepServingUntilStopped(a.live, server->get(), "run");
   return kExitOk;
 }
 
@@ -159,6 +182,7 @@ void RegisterRun(CLI::App& root, CommandList& commands) {
   app->add_flag("-q,--quiet", args->sim.quiet, "No progress lines and no summary on stderr");
   AddTopicNameOptions(app, &args->sim.topics);
   AddPipelineOptions(app, &args->pipeline);
+  AddLiveViewOptions(app, &args->live, /*pipeline=*/true);
   commands.push_back({app, [args]() -> int {
                         Status st = args->sim.Finish();
                         if (st.ok()) st = ValidatePipeline(args->pipeline);
