@@ -82,6 +82,11 @@ def lake_latest_positions(lake):
     return {d: r for d, (_, r) in latest.items()}
 
 
+def lake_incidents(lake):
+    t = DeltaTable(os.path.join(lake, "emergency_data")).to_pyarrow_table(columns=["incidentId"])
+    return set(t.column("incidentId").to_pylist())
+
+
 def lake_rows(lake):
     out = {}
     for t in ["vehicle_data", "gps_data", "traffic_data", "weather_data", "emergency_data", "enriched_data",
@@ -215,9 +220,12 @@ def attack(host, port, stop_at):
 
 
 def run_mode(smartcity, lake, work):
-    cmd = [smartcity, "run", "--vehicles", "8", "--speedup", "max", "--duration", "20m", "--trigger", "1s",
+    # Paced (20 min of city in 10 s) with short epochs, so the watermark advances in steps of about a
+    # minute of event time and events 5 minutes late are behind it: late events are certain.
+    cmd = [smartcity, "run", "--vehicles", "8", "--speedup", "120", "--duration", "20m", "--trigger", "500ms",
+           "--incident-rate", "6",
            "--lake", lake, "--listen", "127.0.0.1:0", "--keep-serving",
-           "--fault", "malformed=0.01", "--fault", "late=0.02@2m"]
+           "--fault", "malformed=0.01", "--fault", "late=0.02@5m"]
     p, url, err = start(cmd, os.path.join(work, "run.err"), "still serving")
     print(f"run serving at {url}", flush=True)
     m = re.search(r"run summary: (\d+) events processed", err)
@@ -225,6 +233,10 @@ def run_mode(smartcity, lake, work):
     for t, n in re.findall(r"^\s+(\S+)\s+(\d+) rows committed$", err, re.M):
         summary[t] = int(n)
     check("the run summary lists 8 tables", len(summary) == 9, str(summary))
+    _, _, body = get(url, "/api/incidents")
+    incidents = json.loads(body)["incidents"]
+    check("run: the API lists every incident of the lake",
+          {i["incidentId"] for i in incidents} == lake_incidents(lake) and incidents, f"{len(incidents)} incidents")
 
     check_positions(url, lake, "run")
 
@@ -289,7 +301,9 @@ def serve_mode(smartcity, lake, work):
     check("serve: /api/status rows per table == the lake", st["rowsCommitted"] == lake_rows(lake))
     check("serve: recent commits listed", len(st["commits"]) > 0 and "table" in st["commits"][0])
     _, _, body = get(url, "/api/incidents")
-    check("serve: incidents read from the lake", len(json.loads(body)["incidents"]) > 0)
+    incidents = json.loads(body)["incidents"]
+    check("serve: incidents read from the lake",
+          {i["incidentId"] for i in incidents} == lake_incidents(lake) and incidents, f"{len(incidents)} incidents")
     _, _, fams = metrics(url)
     check("serve: /metrics parses", "smartcity_rows_out" in fams)
     p.send_signal(signal.SIGINT)

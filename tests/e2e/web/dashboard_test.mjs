@@ -21,16 +21,17 @@ function check(name, ok, detail) {
 }
 
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'smartcity-chromium-'));
-const browser = await chromium.launch({
+// A fresh profile (--user-data-dir, which Playwright sets from the first argument).
+const browser = await chromium.launchPersistentContext(profile, {
   executablePath: '/usr/bin/chromium',
   headless: true,
+  viewport: { width: 1400, height: 1000 },
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--user-data-dir=' + profile],
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 const errors = [];
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const page = await browser.newPage();
   page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
   page.on('pageerror', (e) => errors.push('page error: ' + e.message));
   page.on('requestfailed', (r) => {
