@@ -25,15 +25,19 @@ void AddLiveViewOptions(CLI::App* app, LiveViewArgs* args, bool pipeline) {
   }
 }
 
-Result<std::unique_ptr<web::LiveServer>> StartLiveView(const LiveViewArgs& args, const web::LiveState* state,
-                                                       const char* command, bool quiet, bool required) {
+Result<std::unique_ptr<web::LiveServer>> StartLiveView(const LiveViewArgs& args,
+                                                       const web::LiveState* state,
+                                                       const char* command, bool quiet,
+                                                       bool required) {
   if (args.no_serve) return std::unique_ptr<web::LiveServer>();
   web::LiveServerOptions opts;
   opts.listen = args.listen;
   auto server = web::LiveServer::Start(opts, state);
   if (!server.ok()) {
     if (required) return server.status();
-    if (!quiet) std::fprintf(stderr, "%s: %s; continuing without the live view\n", command, server.status().message().c_str());
+    if (!quiet)
+      std::fprintf(stderr, "%s: %s; continuing without the live view\n", command,
+                   server.status().message().c_str());
     return std::unique_ptr<web::LiveServer>();
   }
   // The URL is printed even with -q: it is how a user (or a script) finds the live view.
@@ -42,7 +46,8 @@ Result<std::unique_ptr<web::LiveServer>> StartLiveView(const LiveViewArgs& args,
   return std::move(*server);
 }
 
-void KeepServingUntilStopped(const LiveViewArgs& args, const web::LiveServer* server, const char* command) {
+void KeepServingUntilStopped(const LiveViewArgs& args, const web::LiveServer* server,
+                             const char* command) {
   if (!args.keep_serving || server == nullptr || g_stop_requested.load()) return;
   std::fprintf(stderr, "%s: finished; still serving the live view at %s until Ctrl-C\n", command,
                server->url().c_str());

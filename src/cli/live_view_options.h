@@ -22,10 +22,13 @@ void AddLiveViewOptions(CLI::App* app, LiveViewArgs* args, bool pipeline);
 
 // Starts the live view unless --no-serve. A pipeline keeps running without it when the address
 // cannot be bound (one warning line unless quiet); `required` makes that an error instead (serve).
-Result<std::unique_ptr<web::LiveServer>> StartLiveView(const LiveViewArgs& args, const web::LiveState* state,
-                                                       const char* command, bool quiet, bool required);
+Result<std::unique_ptr<web::LiveServer>> StartLiveView(const LiveViewArgs& args,
+                                                       const web::LiveState* state,
+                                                       const char* command, bool quiet,
+                                                       bool required);
 
 // With --keep-serving and a server: says so and blocks until SIGINT/SIGTERM.
-void KeepServingUntilStopped(const LiveViewArgs& args, const web::LiveServer* server, const char* command);
+void KeepServingUntilStopped(const LiveViewArgs& args, const web::LiveServer* server,
+                             const char* command);
 
 }  // namespace smartcity::cli

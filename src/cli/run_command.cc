@@ -57,6 +57,11 @@ int RunPipeline(RunArgs& a) {
   live_opts.topic_names = a.sim.topics;
   web::LiveState live(live_opts, &clock);
   (*proc)->SetObserver(&live);
+  // `live` dies before the processor and the source: detach it first, whatever the way out.
+  struct DetachObserver {
+    stream::Processor* p;
+    ~DetachObserver() { p->SetObserver(nullptr); }
+  } detach{proc->get()};
   auto server = StartLiveView(a.live, &live, "run", a.sim.quiet, /*required=*/false);
   if (!server.ok()) return ReportError(server.status());
   auto next_progress = std::chrono::steady_clock::now();

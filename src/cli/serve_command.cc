@@ -28,8 +28,8 @@ struct ServeArgs {
 int RunServe(ServeArgs& a) {
   namespace fs = std::filesystem;
   if (a.lake.find("://") == std::string::npos && !fs::is_directory(a.lake)) {
-    return ReportError(Status::NotFound("no lake at '" + a.lake +
-                                        "'; give the folder a `run` or `stream` wrote with --lake DIR"));
+    return ReportError(Status::NotFound(
+        "no lake at '" + a.lake + "'; give the folder a `run` or `stream` wrote with --lake DIR"));
   }
   auto store = lake::OpenLakeStore(a.lake);
   if (!store.ok()) return ReportError(store.status());
@@ -52,7 +52,8 @@ int RunServe(ServeArgs& a) {
     if (std::chrono::steady_clock::now() < next) continue;
     if (Status s = (*reader)->Refresh(&live); !s.ok()) {
       // Keep serving the last good state; a writer may be mid-commit or the store briefly away.
-      std::fprintf(stderr, "serve: cannot refresh from the lake (%s); showing the last state read\n",
+      std::fprintf(stderr,
+                   "serve: cannot refresh from the lake (%s); showing the last state read\n",
                    s.message().c_str());
     }
     next = std::chrono::steady_clock::now() + a.refresh;
@@ -65,15 +66,19 @@ int RunServe(ServeArgs& a) {
 
 void RegisterServe(CLI::App& root, CommandList& commands) {
   auto a = std::make_shared<ServeArgs>();
-  CLI::App* app = root.add_subcommand(
-      "serve", "Serve the live view (dashboard, JSON API, Prometheus /metrics) of a lake: the latest committed "
-               "positions, incidents and commits, refreshed as the lake changes");
-  app->add_option("--lake", a->lake, "The lake folder a `run` or `stream` writes")->capture_default_str();
+  CLI::App* app =
+      root.add_subcommand("serve",
+                          "Serve the live view (dashboard, JSON API, Prometheus /metrics) of a "
+                          "lake: the latest committed "
+                          "positions, incidents and commits, refreshed as the lake changes");
+  app->add_option("--lake", a->lake, "The lake folder a `run` or `stream` writes")
+      ->capture_default_str();
   AddLiveViewOptions(app, &a->live, /*pipeline=*/false);
   AddDurationOption(app, "--refresh", &a->refresh, "How often to re-read the lake");
   AddTopicNameOptions(app, &a->topics);
   commands.push_back({app, [a]() -> int {
-                        if (a->refresh <= Micros(0)) return UsageError("--refresh must be positive");
+                        if (a->refresh <= Micros(0))
+                          return UsageError("--refresh must be positive");
                         InstallStopSignalHandlers();
                         return RunServe(*a);
                       }});

@@ -85,6 +85,11 @@ int RunStream(StreamArgs& a) {
   live_opts.topic_names = a.topics;
   web::LiveState live(live_opts, &clock);
   (*proc)->SetObserver(&live);
+  // `live` dies before the processor and the source: detach it first, whatever the way out.
+  struct DetachObserver {
+    stream::Processor* p;
+    ~DetachObserver() { p->SetObserver(nullptr); }
+  } detach{proc->get()};
   auto server = StartLiveView(a.live, &live, "stream", a.quiet, /*required=*/false);
   if (!server.ok()) return ReportError(server.status());
 

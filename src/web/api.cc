@@ -1,10 +1,9 @@
 #include "web/api.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "simulation/route.h"
 
@@ -15,25 +14,41 @@ namespace {
 using nlohmann::json;
 using stream::OutputTable;
 
-json Time(EventTime t) { return FormatTimestamp(t); }
+json Time(EventTime t) {
+  return FormatTimestamp(t);
+}
 int64_t Millis(WallTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
-json Wall(WallTime t) { return FormatTimestamp(std::chrono::time_point_cast<Micros>(t)); }
-double Seconds(Micros d) { return std::chrono::duration<double>(d).count(); }
+json Wall(WallTime t) {
+  return FormatTimestamp(std::chrono::time_point_cast<Micros>(t));
+}
+double Seconds(Micros d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 json Vehicles(const LiveSnapshot& s) {
   json a = json::array();
   for (const VehicleView& v : s.vehicles) {
-    json j = {{"deviceId", v.device_id},   {"timestamp", Time(v.at)}, {"latitude", v.latitude},
-              {"longitude", v.longitude},  {"speed", v.speed},        {"direction", v.direction},
-              {"make", v.make},            {"model", v.model},        {"year", v.year},
-              {"fuelType", v.fuel_type},   {"updatedAt", Wall(v.updated)}};
+    json j = {{"deviceId", v.device_id},
+              {"timestamp", Time(v.at)},
+              {"latitude", v.latitude},
+              {"longitude", v.longitude},
+              {"speed", v.speed},
+              {"direction", v.direction},
+              {"make", v.make},
+              {"model", v.model},
+              {"year", v.year},
+              {"fuelType", v.fuel_type},
+              {"updatedAt", Wall(v.updated)}};
     if (v.weather) {
       const WeatherView& w = *v.weather;
-      j["weather"] = {{"timestamp", Time(w.at)},         {"temperature", w.temperature},
-                      {"weatherCondition", w.condition}, {"precipitation", w.precipitation},
-                      {"windSpeed", w.wind_speed},       {"humidity", w.humidity},
+      j["weather"] = {{"timestamp", Time(w.at)},
+                      {"temperature", w.temperature},
+                      {"weatherCondition", w.condition},
+                      {"precipitation", w.precipitation},
+                      {"windSpeed", w.wind_speed},
+                      {"humidity", w.humidity},
                       {"airQualityIndex", w.air_quality_index}};
     } else {
       j["weather"] = nullptr;
@@ -46,9 +61,15 @@ json Vehicles(const LiveSnapshot& s) {
 json Incidents(const LiveSnapshot& s) {
   json a = json::array();
   for (const IncidentView& i : s.incidents) {
-    a.push_back({{"incidentId", i.incident_id}, {"deviceId", i.device_id}, {"type", i.type},
-                 {"status", i.status},          {"active", i.active()},     {"description", i.description},
-                 {"timestamp", Time(i.at)},     {"latitude", i.latitude},   {"longitude", i.longitude}});
+    a.push_back({{"incidentId", i.incident_id},
+                 {"deviceId", i.device_id},
+                 {"type", i.type},
+                 {"status", i.status},
+                 {"active", i.active()},
+                 {"description", i.description},
+                 {"timestamp", Time(i.at)},
+                 {"latitude", i.latitude},
+                 {"longitude", i.longitude}});
   }
   return a;
 }
@@ -56,8 +77,11 @@ json Incidents(const LiveSnapshot& s) {
 json Cameras(const LiveSnapshot& s) {
   json a = json::array();
   for (const CameraView& c : s.cameras) {
-    a.push_back({{"cameraId", c.camera_id}, {"latitude", c.latitude}, {"longitude", c.longitude},
-                 {"lastSeen", Time(c.last_seen)}, {"passes", c.passes}});
+    a.push_back({{"cameraId", c.camera_id},
+                 {"latitude", c.latitude},
+                 {"longitude", c.longitude},
+                 {"lastSeen", Time(c.last_seen)},
+                 {"passes", c.passes}});
   }
   return a;
 }
@@ -70,7 +94,10 @@ json Rates(const LiveSnapshot& s, int seconds) {
     topics[std::string(DefaultTopicName(t))] = std::vector<uint32_t>(r.end() - seconds, r.end());
   }
   // Wall-clock second of the last bucket, for the charts' time axis.
-  return {{"bucketSeconds", 1}, {"endsAt", Millis(s.now) / 1000}, {"seconds", seconds}, {"topics", topics}};
+  return {{"bucketSeconds", 1},
+          {"endsAt", Millis(s.now) / 1000},
+          {"seconds", seconds},
+          {"topics", topics}};
 }
 
 json Status(const LiveSnapshot& s) {
@@ -92,7 +119,8 @@ json Status(const LiveSnapshot& s) {
   for (uint64_t d : s.dead_letters) dead_total += d;
   json groups = json::array();
   for (const GroupView& g : s.groups) {
-    json j = {{"group", g.group}, {"committedEpoch", g.committed_epoch}, {"replaying", g.replaying}};
+    json j = {
+        {"group", g.group}, {"committedEpoch", g.committed_epoch}, {"replaying", g.replaying}};
     j["watermark"] = g.watermark ? Time(*g.watermark) : json(nullptr);
     j["maxEventTime"] = g.max_event_time ? Time(*g.max_event_time) : json(nullptr);
     j["watermarkLagSeconds"] = g.watermark && g.max_event_time
@@ -114,11 +142,16 @@ json Status(const LiveSnapshot& s) {
     json rows = json::object();
     uint64_t total = 0;
     for (size_t t = 0; t < stream::kOutputTableCount; ++t) {
-      if (c.rows[t] > 0) rows[std::string(stream::OutputTableName(static_cast<OutputTable>(t)))] = c.rows[t];
+      if (c.rows[t] > 0)
+        rows[std::string(stream::OutputTableName(static_cast<OutputTable>(t)))] = c.rows[t];
       total += c.rows[t];
     }
-    json j = {{"at", Wall(c.at)}, {"groups", c.groups}, {"rows", rows}, {"totalRows", total},
-              {"latencyMs", std::chrono::duration<double, std::milli>(c.latency).count()}, {"final", c.final}};
+    json j = {{"at", Wall(c.at)},
+              {"groups", c.groups},
+              {"rows", rows},
+              {"totalRows", total},
+              {"latencyMs", std::chrono::duration<double, std::milli>(c.latency).count()},
+              {"final", c.final}};
     if (!c.table.empty()) j["table"] = c.table;
     if (c.version >= 0) j["version"] = c.version;
     commits.push_back(std::move(j));
@@ -142,7 +175,8 @@ json Status(const LiveSnapshot& s) {
             {"lateEventsTotal", s.late_events_total},
             {"rowsProduced", produced},
             {"rowsCommitted", committed},
-            {"lastCommitLatencyMs", std::chrono::duration<double, std::milli>(s.last_commit_latency).count()},
+            {"lastCommitLatencyMs",
+             std::chrono::duration<double, std::milli>(s.last_commit_latency).count()},
             {"groups", groups},
             {"inputs", inputs},
             {"commits", commits},
@@ -150,7 +184,8 @@ json Status(const LiveSnapshot& s) {
             {"loads", json::array()}};
   j["lastCommitAt"] = s.last_commit ? Wall(*s.last_commit) : json(nullptr);
   j["checkpointAgeSeconds"] =
-      s.last_commit ? json(std::chrono::duration<double>(s.now - *s.last_commit).count()) : json(nullptr);
+      s.last_commit ? json(std::chrono::duration<double>(s.now - *s.last_commit).count())
+                    : json(nullptr);
   return j;
 }
 
@@ -210,20 +245,30 @@ std::string IncidentsJson(const LiveSnapshot& s) {
   return json({{"active", active}, {"incidents", Incidents(s)}, {"cameras", Cameras(s)}}).dump();
 }
 
-std::string RatesJson(const LiveSnapshot& s, int seconds) { return Rates(s, seconds).dump(); }
+std::string RatesJson(const LiveSnapshot& s, int seconds) {
+  return Rates(s, seconds).dump();
+}
 
-std::string StatusJson(const LiveSnapshot& s) { return Status(s).dump(); }
+std::string StatusJson(const LiveSnapshot& s) {
+  return Status(s).dump();
+}
 
 std::string RouteJson() {
   const auto& route = simulation::Route::LondonToBirmingham();
   json wps = json::array();
   for (const auto& w : route.waypoints()) {
-    wps.push_back({{"name", w.name}, {"road", w.road}, {"latitude", w.pos.lat}, {"longitude", w.pos.lon},
-                   {"speedLimitKmh", w.speed_limit_kmh}, {"urban", w.urban}});
+    wps.push_back({{"name", w.name},
+                   {"road", w.road},
+                   {"latitude", w.pos.lat},
+                   {"longitude", w.pos.lon},
+                   {"speedLimitKmh", w.speed_limit_kmh},
+                   {"urban", w.urban}});
   }
   json cams = json::array();
   for (const auto& c : route.cameras()) {
-    cams.push_back({{"cameraId", c.id}, {"latitude", c.pos.lat}, {"longitude", c.pos.lon},
+    cams.push_back({{"cameraId", c.id},
+                    {"latitude", c.pos.lat},
+                    {"longitude", c.pos.lon},
                     {"distanceM", c.distance_m}});
   }
   return json({{"lengthM", route.length_m()}, {"waypoints", wps}, {"cameras", cams}}).dump();
@@ -241,7 +286,8 @@ std::string UpdateJson(const LiveSnapshot& s, int rate_seconds) {
 std::string MetricsText(const LiveSnapshot& s, uint64_t resident_bytes) {
   std::string o;
   o.reserve(8192);
-  Metric(&o, "smartcity_events_in_total", "counter", "Input records processed per topic (valid and dead-lettered).");
+  Metric(&o, "smartcity_events_in_total", "counter",
+         "Input records processed per topic (valid and dead-lettered).");
   for (Topic t : kAllTopics) {
     Sample(&o, "smartcity_events_in_total", "topic=\"" + Label(DefaultTopicName(t)) + "\"",
            static_cast<double>(s.events_in[static_cast<size_t>(t)]));
@@ -252,32 +298,38 @@ std::string MetricsText(const LiveSnapshot& s, uint64_t resident_bytes) {
            "table=\"" + Label(stream::OutputTableName(static_cast<OutputTable>(t))) + "\"",
            static_cast<double>(s.rows_committed[t]));
   }
-  Metric(&o, "smartcity_rows_produced_total", "counter", "Rows produced for each table (live, before the commit).");
+  Metric(&o, "smartcity_rows_produced_total", "counter",
+         "Rows produced for each table (live, before the commit).");
   for (size_t t = 0; t < stream::kOutputTableCount; ++t) {
     Sample(&o, "smartcity_rows_produced_total",
            "table=\"" + Label(stream::OutputTableName(static_cast<OutputTable>(t))) + "\"",
            static_cast<double>(s.rows_out[t]));
   }
-  Metric(&o, "smartcity_dead_letters_total", "counter", "Records that failed parsing or validation, per topic.");
+  Metric(&o, "smartcity_dead_letters_total", "counter",
+         "Records that failed parsing or validation, per topic.");
   for (Topic t : kAllTopics) {
     Sample(&o, "smartcity_dead_letters_total", "topic=\"" + Label(DefaultTopicName(t)) + "\"",
            static_cast<double>(s.dead_letters[static_cast<size_t>(t)]));
   }
   if (s.dead_letters_other > 0) {
-    Sample(&o, "smartcity_dead_letters_total", "topic=\"other\"", static_cast<double>(s.dead_letters_other));
+    Sample(&o, "smartcity_dead_letters_total", "topic=\"other\"",
+           static_cast<double>(s.dead_letters_other));
   }
-  Metric(&o, "smartcity_late_events_total", "counter", "Join inputs behind the watermark, per topic.");
+  Metric(&o, "smartcity_late_events_total", "counter",
+         "Join inputs behind the watermark, per topic.");
   for (Topic t : {Topic::kVehicle, Topic::kWeather, Topic::kEmergency}) {
     Sample(&o, "smartcity_late_events_total", "topic=\"" + Label(DefaultTopicName(t)) + "\"",
            static_cast<double>(s.late_events[static_cast<size_t>(t)]));
   }
-  Metric(&o, "smartcity_records_total", "counter", "Input records processed (the run summary's events processed).");
+  Metric(&o, "smartcity_records_total", "counter",
+         "Input records processed (the run summary's events processed).");
   Sample(&o, "smartcity_records_total", "", static_cast<double>(s.records));
   Metric(&o, "smartcity_epochs_committed_total", "counter", "Partition-group epochs committed.");
   Sample(&o, "smartcity_epochs_committed_total", "", static_cast<double>(s.epochs_committed));
   Metric(&o, "smartcity_table_commits_total", "counter", "Delta commits written.");
   Sample(&o, "smartcity_table_commits_total", "", static_cast<double>(s.table_commits));
-  Metric(&o, "smartcity_watermark_seconds", "gauge", "Event-time watermark per partition group (Unix seconds).");
+  Metric(&o, "smartcity_watermark_seconds", "gauge",
+         "Event-time watermark per partition group (Unix seconds).");
   for (const GroupView& g : s.groups) {
     if (!g.watermark) continue;
     Sample(&o, "smartcity_watermark_seconds", "group=\"" + std::to_string(g.group) + "\"",
@@ -297,10 +349,12 @@ std::string MetricsText(const LiveSnapshot& s, uint64_t resident_bytes) {
            "topic=\"" + Label(i.topic) + "\",partition=\"" + std::to_string(i.partition) + "\"",
            static_cast<double>(*i.records_behind));
   }
-  Metric(&o, "smartcity_commit_latency_seconds", "gauge", "Duration of the last epoch commit (offsets log to checkpoint).");
+  Metric(&o, "smartcity_commit_latency_seconds", "gauge",
+         "Duration of the last epoch commit (offsets log to checkpoint).");
   Sample(&o, "smartcity_commit_latency_seconds", "", Seconds(s.last_commit_latency));
   if (s.last_commit) {
-    Metric(&o, "smartcity_checkpoint_age_seconds", "gauge", "Time since the last commit and checkpoint.");
+    Metric(&o, "smartcity_checkpoint_age_seconds", "gauge",
+           "Time since the last commit and checkpoint.");
     Sample(&o, "smartcity_checkpoint_age_seconds", "",
            std::max(0.0, std::chrono::duration<double>(s.now - *s.last_commit).count()));
   }
@@ -310,11 +364,13 @@ std::string MetricsText(const LiveSnapshot& s, uint64_t resident_bytes) {
   Sample(&o, "smartcity_vehicles", "", static_cast<double>(s.vehicles.size()));
   size_t active = 0;
   for (const IncidentView& i : s.incidents) active += i.active() ? 1 : 0;
-  Metric(&o, "smartcity_active_incidents", "gauge", "Incidents whose latest status is not Resolved.");
+  Metric(&o, "smartcity_active_incidents", "gauge",
+         "Incidents whose latest status is not Resolved.");
   Sample(&o, "smartcity_active_incidents", "", static_cast<double>(active));
   Metric(&o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
   Sample(&o, "process_resident_memory_bytes", "", static_cast<double>(resident_bytes));
-  Metric(&o, "process_start_time_seconds", "gauge", "Start time of the process since unix epoch in seconds.");
+  Metric(&o, "process_start_time_seconds", "gauge",
+         "Start time of the process since unix epoch in seconds.");
   Sample(&o, "process_start_time_seconds", "", static_cast<double>(Millis(s.started) / 1000));
   return o;
 }

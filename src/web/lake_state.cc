@@ -15,7 +15,9 @@ constexpr int64_t kCommitsPerTable = 10;
 std::string Text(const engine::QueryResult& r, size_t col, size_t row) {
   return r.IsNull(col, row) ? std::string() : r.GetString(col, row);
 }
-double Num(const engine::QueryResult& r, size_t col, size_t row) { return r.IsNull(col, row) ? 0 : r.GetDouble(col, row); }
+double Num(const engine::QueryResult& r, size_t col, size_t row) {
+  return r.IsNull(col, row) ? 0 : r.GetDouble(col, row);
+}
 
 }  // namespace
 
@@ -28,13 +30,15 @@ LakeStateReader::~LakeStateReader() {
   for (const auto& [key, path] : downloaded_) std::filesystem::remove(path, ec);
 }
 
-Result<std::unique_ptr<LakeStateReader>> LakeStateReader::Open(lake::ObjectStore* store, engine::Database* db,
+Result<std::unique_ptr<LakeStateReader>> LakeStateReader::Open(lake::ObjectStore* store,
+                                                               engine::Database* db,
                                                                std::filesystem::path scratch_dir) {
   SC_ASSIGN_OR_RETURN(auto conn, db->Connect());
-  std::unique_ptr<LakeStateReader> r(new LakeStateReader(store, std::move(conn), std::move(scratch_dir)));
+  std::unique_ptr<LakeStateReader> r(
+      new LakeStateReader(store, std::move(conn), std::move(scratch_dir)));
   for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
-    r->tables_[i].log =
-        std::make_unique<lake::DeltaLog>(store, std::string(stream::OutputTableName(static_cast<OutputTable>(i))));
+    r->tables_[i].log = std::make_unique<lake::DeltaLog>(
+        store, std::string(stream::OutputTableName(static_cast<OutputTable>(i))));
   }
   return r;
 }
@@ -53,7 +57,8 @@ Result<std::string> LakeStateReader::FileList(const Table& t) {
       const auto file = scratch_dir_ / fmt::format("serve-{}.parquet", lake::NewUuid());
       std::ofstream out(file, std::ios::binary);
       out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-      if (!out.good()) return Status::IOError("cannot write scratch file " + file.string() + "; check free space");
+      if (!out.good())
+        return Status::IOError("cannot write scratch file " + file.string() + "; check free space");
       local = downloaded_[key] = file.string();
     }
     list += (list.empty() ? "" : ", ") + engine::QuoteLiteral(local);
@@ -76,14 +81,17 @@ Status LakeStateReader::Refresh(LiveState* state) {
 
     // Recent commits of this table.
     std::deque<CommitView> commits;
-    for (int64_t v = std::max<int64_t>(0, t.snapshot.version - kCommitsPerTable + 1); v <= t.snapshot.version; ++v) {
+    for (int64_t v = std::max<int64_t>(0, t.snapshot.version - kCommitsPerTable + 1);
+         v <= t.snapshot.version; ++v) {
       auto c = t.log->ReadCommit(v);
       if (!c.ok()) continue;  // folded into a checkpoint and cleaned up: skip it
       CommitView view;
       view.table = std::string(stream::OutputTableName(static_cast<OutputTable>(i)));
       view.version = v;
-      if (c->commit_info) view.at = WallTime(std::chrono::milliseconds(c->commit_info->timestamp_ms));
-      for (const auto& add : c->adds) view.rows[i] += static_cast<uint64_t>(std::max<int64_t>(0, add.NumRecords()));
+      if (c->commit_info)
+        view.at = WallTime(std::chrono::milliseconds(c->commit_info->timestamp_ms));
+      for (const auto& add : c->adds)
+        view.rows[i] += static_cast<uint64_t>(std::max<int64_t>(0, add.NumRecords()));
       commits.push_back(std::move(view));
     }
     commits_[i] = std::move(commits);
@@ -93,12 +101,16 @@ Status LakeStateReader::Refresh(LiveState* state) {
                         table == OutputTable::kEmergency || table == OutputTable::kTraffic;
     if (wanted && !t.snapshot.files.empty()) {
       SC_ASSIGN_OR_RETURN(std::string files, FileList(t));
-      const std::string from = "read_parquet(" + files + ", union_by_name = true, hive_partitioning = false)";
+      const std::string from =
+          "read_parquet(" + files + ", union_by_name = true, hive_partitioning = false)";
       if (table == OutputTable::kVehicle) {
-        SC_ASSIGN_OR_RETURN(auto r, conn_->Query(
-            "SELECT deviceId, timestamp, latitude, longitude, speed, direction, make, model, year, fuelType FROM " +
-            from + " QUALIFY row_number() OVER (PARTITION BY deviceId ORDER BY timestamp DESC, _partition DESC, "
-                   "_offset DESC) = 1 ORDER BY deviceId"));
+        SC_ASSIGN_OR_RETURN(auto r,
+                            conn_->Query("SELECT deviceId, timestamp, latitude, longitude, speed, "
+                                         "direction, make, model, year, fuelType FROM " +
+                                         from +
+                                         " QUALIFY row_number() OVER (PARTITION BY deviceId ORDER "
+                                         "BY timestamp DESC, _partition DESC, "
+                                         "_offset DESC) = 1 ORDER BY deviceId"));
         std::vector<VehicleView> vs;
         for (size_t row = 0; row < r.row_count(); ++row) {
           VehicleView v;
@@ -112,16 +124,20 @@ Status LakeStateReader::Refresh(LiveState* state) {
           v.model = Text(r, 7, row);
           v.year = r.IsNull(8, row) ? 0 : static_cast<int32_t>(r.GetInt64(8, row));
           v.fuel_type = Text(r, 9, row);
-          v.updated = WallTime(std::chrono::duration_cast<WallTime::duration>(v.at.time_since_epoch()));
+          v.updated =
+              WallTime(std::chrono::duration_cast<WallTime::duration>(v.at.time_since_epoch()));
           vs.push_back(std::move(v));
         }
         vehicles_ = std::move(vs);
       } else if (table == OutputTable::kWeather) {
-        SC_ASSIGN_OR_RETURN(auto r, conn_->Query(
-            "SELECT deviceId, timestamp, temperature, weatherCondition, precipitation, windSpeed, humidity, "
-            "airQualityIndex FROM " + from +
-            " QUALIFY row_number() OVER (PARTITION BY deviceId ORDER BY timestamp DESC, _partition DESC, "
-            "_offset DESC) = 1"));
+        SC_ASSIGN_OR_RETURN(auto r,
+                            conn_->Query("SELECT deviceId, timestamp, temperature, "
+                                         "weatherCondition, precipitation, windSpeed, humidity, "
+                                         "airQualityIndex FROM " +
+                                         from +
+                                         " QUALIFY row_number() OVER (PARTITION BY deviceId ORDER "
+                                         "BY timestamp DESC, _partition DESC, "
+                                         "_offset DESC) = 1"));
         weather_.clear();
         for (size_t row = 0; row < r.row_count(); ++row) {
           WeatherView w;
@@ -135,10 +151,13 @@ Status LakeStateReader::Refresh(LiveState* state) {
           weather_[Text(r, 0, row)] = std::move(w);
         }
       } else if (table == OutputTable::kEmergency) {
-        SC_ASSIGN_OR_RETURN(auto r, conn_->Query(
-            "SELECT incidentId, deviceId, type, status, description, timestamp, latitude, longitude FROM " + from +
-            " QUALIFY row_number() OVER (PARTITION BY incidentId ORDER BY timestamp DESC, _partition DESC, "
-            "_offset DESC) = 1 ORDER BY incidentId"));
+        SC_ASSIGN_OR_RETURN(auto r,
+                            conn_->Query("SELECT incidentId, deviceId, type, status, description, "
+                                         "timestamp, latitude, longitude FROM " +
+                                         from +
+                                         " QUALIFY row_number() OVER (PARTITION BY incidentId "
+                                         "ORDER BY timestamp DESC, _partition DESC, "
+                                         "_offset DESC) = 1 ORDER BY incidentId"));
         std::vector<IncidentView> is;
         for (size_t row = 0; row < r.row_count(); ++row) {
           IncidentView v;
@@ -154,9 +173,10 @@ Status LakeStateReader::Refresh(LiveState* state) {
         }
         incidents_ = std::move(is);
       } else {
-        SC_ASSIGN_OR_RETURN(auto r, conn_->Query(
-            "SELECT cameraId, any_value(latitude), any_value(longitude), max(timestamp), count(*) FROM " + from +
-            " GROUP BY cameraId ORDER BY cameraId"));
+        SC_ASSIGN_OR_RETURN(auto r,
+                            conn_->Query("SELECT cameraId, any_value(latitude), "
+                                         "any_value(longitude), max(timestamp), count(*) FROM " +
+                                         from + " GROUP BY cameraId ORDER BY cameraId"));
         std::vector<CameraView> cs;
         for (size_t row = 0; row < r.row_count(); ++row) {
           CameraView c;
@@ -179,7 +199,8 @@ Status LakeStateReader::Refresh(LiveState* state) {
   }
   std::vector<CommitView> all;
   for (const auto& per_table : commits_) all.insert(all.end(), per_table.begin(), per_table.end());
-  std::sort(all.begin(), all.end(), [](const CommitView& a, const CommitView& b) { return a.at < b.at; });
+  std::sort(all.begin(), all.end(),
+            [](const CommitView& a, const CommitView& b) { return a.at < b.at; });
   std::deque<CommitView> recent(all.size() > 50 ? all.end() - 50 : all.begin(), all.end());
   state->ReplaceFromLake(std::move(vehicles), incidents_, cameras_, std::move(recent), rows);
   return Status::OK();

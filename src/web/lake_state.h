@@ -24,8 +24,9 @@ namespace smartcity::web {
 
 class LakeStateReader {
  public:
-  static Result<std::unique_ptr<LakeStateReader>> Open(lake::ObjectStore* store, engine::Database* db,
-                                                      std::filesystem::path scratch_dir);
+  static Result<std::unique_ptr<LakeStateReader>> Open(lake::ObjectStore* store,
+                                                       engine::Database* db,
+                                                       std::filesystem::path scratch_dir);
   ~LakeStateReader();
 
   // Reads what changed since the last call and replaces the state's view with the lake's.

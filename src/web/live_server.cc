@@ -17,15 +17,18 @@ namespace {
 constexpr const char* kJson = "application/json; charset=utf-8";
 
 bool IsKnownPath(const std::string& path) {
-  static const char* kPaths[] = {"/",           "/api/vehicles", "/api/incidents", "/api/rates", "/api/status",
-                                 "/api/events", "/api/route",    "/metrics",       "/healthz"};
+  static const char* kPaths[] = {"/",          "/api/vehicles", "/api/incidents",
+                                 "/api/rates", "/api/status",   "/api/events",
+                                 "/api/route", "/metrics",      "/healthz"};
   for (const char* p : kPaths) {
     if (path == p) return true;
   }
   return FindAsset(path) != nullptr;
 }
 
-void NoStore(httplib::Response& res) { res.set_header("Cache-Control", "no-store"); }
+void NoStore(httplib::Response& res) {
+  res.set_header("Cache-Control", "no-store");
+}
 
 }  // namespace
 
@@ -35,15 +38,18 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
   const size_t colon = text.rfind(':');
   if (colon != std::string_view::npos) {
     std::string_view host = text.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+      host = host.substr(1, host.size() - 2);
     if (!host.empty()) a.host = std::string(host);
     port_text = text.substr(colon + 1);
   }
   int port = -1;
   auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || p != port_text.data() + port_text.size() || port < 0 || port > 65535 || port_text.empty()) {
-    return Status::InvalidArgument("--listen '" + std::string(text) +
-                                   "' is not HOST:PORT or PORT with a port from 0 to 65535 (e.g. 127.0.0.1:8080)");
+  if (ec != std::errc() || p != port_text.data() + port_text.size() || port < 0 || port > 65535 ||
+      port_text.empty()) {
+    return Status::InvalidArgument(
+        "--listen '" + std::string(text) +
+        "' is not HOST:PORT or PORT with a port from 0 to 65535 (e.g. 127.0.0.1:8080)");
   }
   a.port = port;
   return a;
@@ -52,7 +58,9 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
 LiveServer::LiveServer(LiveServerOptions options, const LiveState* state)
     : options_(std::move(options)), state_(state), server_(std::make_unique<httplib::Server>()) {}
 
-LiveServer::~LiveServer() { Stop(); }
+LiveServer::~LiveServer() {
+  Stop();
+}
 
 std::string LiveServer::url() const {
   const std::string& h = options_.listen.host;
@@ -66,7 +74,8 @@ bool LiveServer::WaitFor(std::chrono::milliseconds d) {
   return !stopping_;
 }
 
-Result<std::unique_ptr<LiveServer>> LiveServer::Start(LiveServerOptions options, const LiveState* state) {
+Result<std::unique_ptr<LiveServer>> LiveServer::Start(LiveServerOptions options,
+                                                      const LiveState* state) {
   std::unique_ptr<LiveServer> s(new LiveServer(std::move(options), state));
   httplib::Server& svr = *s->server_;
   const int threads = std::max(2, s->options_.threads);
@@ -82,14 +91,16 @@ Result<std::unique_ptr<LiveServer>> LiveServer::Start(LiveServerOptions options,
   svr.set_keep_alive_max_count(20);
   svr.set_payload_max_length(s->options_.max_body_bytes);
   s->Routes();
-  const int port = s->options_.listen.port == 0 ? svr.bind_to_any_port(s->options_.listen.host)
-                                                 : (svr.bind_to_port(s->options_.listen.host, s->options_.listen.port)
-                                                        ? s->options_.listen.port
-                                                        : -1);
+  const int port = s->options_.listen.port == 0
+                       ? svr.bind_to_any_port(s->options_.listen.host)
+                       : (svr.bind_to_port(s->options_.listen.host, s->options_.listen.port)
+                              ? s->options_.listen.port
+                              : -1);
   if (port < 0) {
-    return Status::Unavailable("cannot serve the live view on " + s->options_.listen.host + ":" +
-                               std::to_string(s->options_.listen.port) +
-                               " (address in use or not local); choose another with --listen HOST:PORT");
+    return Status::Unavailable(
+        "cannot serve the live view on " + s->options_.listen.host + ":" +
+        std::to_string(s->options_.listen.port) +
+        " (address in use or not local); choose another with --listen HOST:PORT");
   }
   s->port_ = port;
   LiveServer* self = s.get();
@@ -118,11 +129,13 @@ void LiveServer::Routes() {
 
   // Read-only: every other method is refused before its body is read.
   svr.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (req.method == "GET" || req.method == "HEAD") return httplib::Server::HandlerResponse::Unhandled;
+    if (req.method == "GET" || req.method == "HEAD")
+      return httplib::Server::HandlerResponse::Unhandled;
     if (IsKnownPath(req.path)) {
       res.status = 405;
       res.set_header("Allow", "GET, HEAD");
-      res.set_content("{\"error\":\"method not allowed: this server is read-only (GET, HEAD)\"}", kJson);
+      res.set_content("{\"error\":\"method not allowed: this server is read-only (GET, HEAD)\"}",
+                      kJson);
     } else {
       res.status = 404;
       res.set_content("{\"error\":\"not found\"}", kJson);
@@ -140,10 +153,11 @@ void LiveServer::Routes() {
                                            : "error";
     res.set_content(std::string("{\"error\":\"") + what + "\"}", kJson);
   });
-  svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-    res.status = 500;
-    res.set_content("{\"error\":\"internal error\"}", kJson);
-  });
+  svr.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        res.status = 500;
+        res.set_content("{\"error\":\"internal error\"}", kJson);
+      });
 
   auto asset = [](const std::string& path) {
     return [path](const httplib::Request&, httplib::Response& res) {
@@ -170,7 +184,8 @@ void LiveServer::Routes() {
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
       if (ec != std::errc() || p != v.data() + v.size() || seconds < 1 || seconds > kRateSeconds) {
         res.status = 400;
-        res.set_content("{\"error\":\"seconds must be an integer from 1 to " + std::to_string(kRateSeconds) + "\"}",
+        res.set_content("{\"error\":\"seconds must be an integer from 1 to " +
+                            std::to_string(kRateSeconds) + "\"}",
                         kJson);
         return;
       }
@@ -192,7 +207,8 @@ void LiveServer::Routes() {
     res.set_content(ok ? "ok\n" : "failed\n", "text/plain; charset=utf-8");
   });
   svr.Get("/metrics", [state](const httplib::Request&, httplib::Response& res) {
-    res.set_content(MetricsText(state->Snapshot(), ResidentBytes()), "text/plain; version=0.0.4; charset=utf-8");
+    res.set_content(MetricsText(state->Snapshot(), ResidentBytes()),
+                    "text/plain; version=0.0.4; charset=utf-8");
     NoStore(res);
   });
   svr.Get("/api/events", [this, state](const httplib::Request&, httplib::Response& res) {
@@ -213,7 +229,8 @@ void LiveServer::Routes() {
             sink.done();
             return true;
           }
-          std::string msg = *sent ? "event: update\ndata: " : "retry: 2000\n\nevent: update\ndata: ";
+          std::string msg =
+              *sent ? "event: update\ndata: " : "retry: 2000\n\nevent: update\ndata: ";
           *sent = true;
           msg += UpdateJson(state->Snapshot(), options_.sse_rate_seconds);
           msg += "\n\n";

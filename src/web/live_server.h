@@ -3,9 +3,9 @@
 // (docs/api.md). The one place that uses cpp-httplib.
 //
 // Hardening: GET and HEAD only (other methods: 405; unknown paths: 404); request line and header
-// lines bounded by the library (8 KiB: 414 / 400), request bodies by `max_body_bytes` (413); read and
-// write timeouts so a slow or silent client cannot hold a worker for long; a fixed worker pool; at
-// most `max_sse_clients` event streams at once (503 beyond), so streams never take every worker.
+// lines bounded by the library (8 KiB: 414 / 400), request bodies by `max_body_bytes` (413); read
+// and write timeouts so a slow or silent client cannot hold a worker for long; a fixed worker pool;
+// at most `max_sse_clients` event streams at once (503 beyond), so streams never take every worker.
 // Binds with SO_REUSEADDR only (never SO_REUSEPORT: a second process must not share the port).
 //
 // Ownership: borrows the LiveState (must outlive the server). Thread-safety: Start/Stop from one
@@ -50,7 +50,8 @@ struct LiveServerOptions {
 class LiveServer {
  public:
   // Binds and starts serving on a background thread. kUnavailable when the address cannot be bound.
-  static Result<std::unique_ptr<LiveServer>> Start(LiveServerOptions options, const LiveState* state);
+  static Result<std::unique_ptr<LiveServer>> Start(LiveServerOptions options,
+                                                   const LiveState* state);
   ~LiveServer();
   LiveServer(const LiveServer&) = delete;
   LiveServer& operator=(const LiveServer&) = delete;

@@ -78,7 +78,8 @@ TEST_F(LiveServerTest, ServesTheDashboardAndTheApi) {
     EXPECT_EQ(r->status, 200) << path;
     EXPECT_FALSE(r->body.empty()) << path;
   }
-  for (const char* path : {"/api/vehicles", "/api/incidents", "/api/rates", "/api/status", "/api/route"}) {
+  for (const char* path :
+       {"/api/vehicles", "/api/incidents", "/api/rates", "/api/status", "/api/route"}) {
     auto r = client_->Get(path);
     ASSERT_TRUE(r) << path;
     EXPECT_EQ(r->status, 200) << path;
@@ -115,17 +116,20 @@ TEST_F(LiveServerTest, IsReadOnlyAndAnswersUnknownPathsWith404) {
 
 TEST_F(LiveServerTest, RefusesMalformedAndOversizedRequestsAndKeepsServing) {
   EXPECT_EQ(RawExchange(server_->port(), "garbage\r\n\r\n").substr(0, 12), "HTTP/1.1 400");
-  EXPECT_EQ(RawExchange(server_->port(), "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(100'000, 'a') +
-                                             "\r\n\r\n")
+  EXPECT_EQ(RawExchange(server_->port(), "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                                             std::string(100'000, 'a') + "\r\n\r\n")
                 .substr(0, 12),
             "HTTP/1.1 400");
-  EXPECT_EQ(RawExchange(server_->port(), "GET /" + std::string(20'000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n")
+  EXPECT_EQ(RawExchange(server_->port(),
+                        "GET /" + std::string(20'000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n")
                 .substr(0, 12),
             "HTTP/1.1 414");
   // A body announced far over the limit (and never sent): refused without reading it.
-  const std::string big = "PUT /api/status HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n";
+  const std::string big =
+      "PUT /api/status HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n";
   EXPECT_EQ(RawExchange(server_->port(), big).substr(0, 10), "HTTP/1.1 4");
-  EXPECT_EQ(RawExchange(server_->port(), std::string("\x00\xff\x13\x37\r\n\r\n", 8)).substr(0, 12), "HTTP/1.1 400");
+  EXPECT_EQ(RawExchange(server_->port(), std::string("\x00\xff\x13\x37\r\n\r\n", 8)).substr(0, 12),
+            "HTTP/1.1 400");
   auto r = client_->Get("/api/status");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);

@@ -10,21 +10,33 @@ namespace {
 
 using stream::OutputTable;
 
-const RecordBatch& Out(const stream::StreamOutput& out, OutputTable t) { return stream::OutputOf(out, t); }
-size_t First(const stream::OutputMarks& m, OutputTable t) { return m[static_cast<size_t>(t)]; }
+const RecordBatch& Out(const stream::StreamOutput& out, OutputTable t) {
+  return stream::OutputOf(out, t);
+}
+size_t First(const stream::OutputMarks& m, OutputTable t) {
+  return m[static_cast<size_t>(t)];
+}
 
-std::string Str(const Column& c, size_t row) { return c.IsNull(row) ? std::string() : std::string(c.GetString(row)); }
+std::string Str(const Column& c, size_t row) {
+  return c.IsNull(row) ? std::string() : std::string(c.GetString(row));
+}
 
 }  // namespace
 
 std::string_view PipelineStateName(PipelineState s) {
   switch (s) {
-    case PipelineState::kStarting: return "starting";
-    case PipelineState::kRunning: return "running";
-    case PipelineState::kFinished: return "finished";
-    case PipelineState::kStopped: return "stopped";
-    case PipelineState::kFailed: return "failed";
-    case PipelineState::kServingLake: return "serving-lake";
+    case PipelineState::kStarting:
+      return "starting";
+    case PipelineState::kRunning:
+      return "running";
+    case PipelineState::kFinished:
+      return "finished";
+    case PipelineState::kStopped:
+      return "stopped";
+    case PipelineState::kFailed:
+      return "failed";
+    case PipelineState::kServingLake:
+      return "serving-lake";
   }
   return "unknown";
 }
@@ -40,7 +52,9 @@ void LiveState::CountRate(Topic t, uint64_t n, int64_t second) {
   if (n == 0) return;
   if (second > rate_second_) {
     // Clear the buckets the ring moves over (all of them after a long quiet spell).
-    const int64_t steps = rate_second_ == INT64_MIN ? kRateSeconds : std::min<int64_t>(second - rate_second_, kRateSeconds);
+    const int64_t steps = rate_second_ == INT64_MIN
+                              ? kRateSeconds
+                              : std::min<int64_t>(second - rate_second_, kRateSeconds);
     for (int64_t s = second - steps + 1; s <= second; ++s) {
       const size_t i = static_cast<size_t>(((s % kRateSeconds) + kRateSeconds) % kRateSeconds);
       for (auto& ring : rate_ring_) ring[i] = 0;
@@ -60,7 +74,8 @@ std::optional<Topic> LiveState::TopicOfName(std::string_view name) const {
   return std::nullopt;
 }
 
-void LiveState::OnRows(int32_t group, const stream::StreamOutput& out, const stream::OutputMarks& first) {
+void LiveState::OnRows(int32_t group, const stream::StreamOutput& out,
+                       const stream::OutputMarks& first) {
   const WallTime wall = std::chrono::system_clock::now();
   std::lock_guard lock(mu_);
   const int64_t second = NowSecond();
@@ -76,7 +91,8 @@ void LiveState::OnRows(int32_t group, const stream::StreamOutput& out, const str
   }
   for (Topic topic : kAllTopics) {
     const RecordBatch& b = out.Raw(topic);
-    const size_t n = b.num_rows() - std::min(b.num_rows(), First(first, static_cast<OutputTable>(topic)));
+    const size_t n =
+        b.num_rows() - std::min(b.num_rows(), First(first, static_cast<OutputTable>(topic)));
     events_in_[static_cast<size_t>(topic)] += n;
     CountRate(topic, n, second);
   }
@@ -116,7 +132,8 @@ void LiveState::OnRows(int32_t group, const stream::StreamOutput& out, const str
       const EventTime at = b.column(c::kTimestamp).GetTimestamp(r);
       see_time(at);
       auto it = vehicles_.find(b.column(c::kDeviceId).GetString(r));
-      if (it == vehicles_.end()) continue;  // weather before the vehicle's first position: next time
+      if (it == vehicles_.end())
+        continue;  // weather before the vehicle's first position: next time
       VehicleView& v = it->second;
       if (v.weather && at < v.weather->at) continue;
       WeatherView w;
@@ -140,10 +157,13 @@ void LiveState::OnRows(int32_t group, const stream::StreamOutput& out, const str
       auto it = incidents_.find(id);
       if (it == incidents_.end()) {
         if (incidents_.size() >= options_.max_incidents) {
-          // Forget the oldest resolved incident to make room; if none is resolved, drop the new one.
+          // Forget the oldest resolved incident to make room; if none is resolved, drop the new
+          // one.
           auto victim = incidents_.end();
           for (auto i = incidents_.begin(); i != incidents_.end(); ++i) {
-            if (!i->second.active() && (victim == incidents_.end() || i->second.at < victim->second.at)) victim = i;
+            if (!i->second.active() &&
+                (victim == incidents_.end() || i->second.at < victim->second.at))
+              victim = i;
           }
           if (victim == incidents_.end()) continue;
           incidents_.erase(victim);
@@ -226,7 +246,8 @@ void LiveState::OnCommit(const stream::EpochCommit& commit) {
 }
 
 void LiveState::UpdateProgress(const std::vector<stream::Processor::GroupStatus>& groups,
-                               const std::vector<PartitionLag>& lag, const stream::ProcessorCounters& counters) {
+                               const std::vector<PartitionLag>& lag,
+                               const stream::ProcessorCounters& counters) {
   std::vector<InputView> inputs;
   inputs.reserve(lag.size());
   for (const PartitionLag& l : lag) {
@@ -242,8 +263,9 @@ void LiveState::UpdateProgress(const std::vector<stream::Processor::GroupStatus>
   if (state_ == PipelineState::kStarting) state_ = PipelineState::kRunning;
   for (auto it = groups_.begin(); it != groups_.end();) {
     // A group this member no longer owns (consumer-group rebalance) leaves the view.
-    const bool owned = std::any_of(groups.begin(), groups.end(),
-                                   [&](const stream::Processor::GroupStatus& g) { return g.group == it->first; });
+    const bool owned =
+        std::any_of(groups.begin(), groups.end(),
+                    [&](const stream::Processor::GroupStatus& g) { return g.group == it->first; });
     it = owned ? std::next(it) : groups_.erase(it);
   }
   for (const auto& g : groups) {
@@ -266,7 +288,8 @@ void LiveState::SetState(PipelineState state, std::string error) {
   error_ = std::move(error);
 }
 
-void LiveState::ReplaceFromLake(std::vector<VehicleView> vehicles, std::vector<IncidentView> incidents,
+void LiveState::ReplaceFromLake(std::vector<VehicleView> vehicles,
+                                std::vector<IncidentView> incidents,
                                 std::vector<CameraView> cameras, std::deque<CommitView> commits,
                                 std::array<uint64_t, stream::kOutputTableCount> rows_committed) {
   std::lock_guard lock(mu_);
@@ -320,7 +343,8 @@ LiveSnapshot LiveState::Snapshot() const {
     for (int i = 0; i < kRateSeconds; ++i) {
       const int64_t sec = now_second - kRateSeconds + 1 + i;
       if (sec > rate_second_ || sec <= rate_second_ - kRateSeconds) continue;
-      s.rates[t][static_cast<size_t>(i)] = rate_ring_[t][static_cast<size_t>(((sec % kRateSeconds) + kRateSeconds) % kRateSeconds)];
+      s.rates[t][static_cast<size_t>(i)] =
+          rate_ring_[t][static_cast<size_t>(((sec % kRateSeconds) + kRateSeconds) % kRateSeconds)];
     }
   }
   for (const auto& [g, v] : groups_) s.groups.push_back(v);

@@ -111,7 +111,14 @@ struct InputView {
 inline constexpr int kRateSeconds = 600;
 
 // What the pipeline is doing, for the health indicator.
-enum class PipelineState : uint8_t { kStarting, kRunning, kFinished, kStopped, kFailed, kServingLake };
+enum class PipelineState : uint8_t {
+  kStarting,
+  kRunning,
+  kFinished,
+  kStopped,
+  kFailed,
+  kServingLake
+};
 std::string_view PipelineStateName(PipelineState s);
 
 // A consistent copy of everything, for one response.
@@ -122,15 +129,16 @@ struct LiveSnapshot {
   std::string error;  // when kFailed
   WallTime now{};
   WallTime started{};
-  std::vector<VehicleView> vehicles;    // by device id
-  std::vector<IncidentView> incidents;  // by incident id
-  std::vector<CameraView> cameras;      // by camera id
-  std::array<uint64_t, kTopicCount> events_in{};      // rows seen per topic (valid + dead letters)
-  std::array<uint64_t, kTopicCount> dead_letters{};   // per topic
-  std::array<uint64_t, kTopicCount> late_events{};    // per topic
-  uint64_t dead_letters_other = 0;                    // dead letters of a topic name not configured
+  std::vector<VehicleView> vehicles;                 // by device id
+  std::vector<IncidentView> incidents;               // by incident id
+  std::vector<CameraView> cameras;                   // by camera id
+  std::array<uint64_t, kTopicCount> events_in{};     // rows seen per topic (valid + dead letters)
+  std::array<uint64_t, kTopicCount> dead_letters{};  // per topic
+  std::array<uint64_t, kTopicCount> late_events{};   // per topic
+  uint64_t dead_letters_other = 0;                   // dead letters of a topic name not configured
   uint64_t late_events_total = 0;
-  std::array<uint64_t, stream::kOutputTableCount> rows_out{};       // rows produced (live, before commit)
+  std::array<uint64_t, stream::kOutputTableCount>
+      rows_out{};  // rows produced (live, before commit)
   std::array<uint64_t, stream::kOutputTableCount> rows_committed{};  // rows committed to the lake
   // rates[topic][i]: events in second (rate_end_second - kRateSeconds + 1 + i) of processing time.
   std::array<std::vector<uint32_t>, kTopicCount> rates;
@@ -138,7 +146,7 @@ struct LiveSnapshot {
   std::vector<GroupView> groups;
   std::vector<InputView> inputs;
   std::deque<CommitView> commits;  // newest last
-  uint64_t records = 0;            // processor counters (or, for serve, rows in the lake's raw tables)
+  uint64_t records = 0;  // processor counters (or, for serve, rows in the lake's raw tables)
   uint64_t epochs_committed = 0;
   uint64_t table_commits = 0;
   uint64_t epochs_replayed = 0;
@@ -161,12 +169,14 @@ class LiveState final : public stream::ProcessorObserver {
   LiveState(LiveStateOptions options, Clock* clock);
 
   // stream::ProcessorObserver (processor thread)
-  void OnRows(int32_t group, const stream::StreamOutput& out, const stream::OutputMarks& first) override;
+  void OnRows(int32_t group, const stream::StreamOutput& out,
+              const stream::OutputMarks& first) override;
   void OnCommit(const stream::EpochCommit& commit) override;
 
   // From the command's loop: groups, input lag and counters. Cheap; call every few hundred ms.
   void UpdateProgress(const std::vector<stream::Processor::GroupStatus>& groups,
-                      const std::vector<PartitionLag>& lag, const stream::ProcessorCounters& counters);
+                      const std::vector<PartitionLag>& lag,
+                      const stream::ProcessorCounters& counters);
   void SetState(PipelineState state, std::string error = "");
 
   // `serve`: replaces the displayed state with one read from a lake.

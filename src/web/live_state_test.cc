@@ -1,6 +1,7 @@
 #include "web/live_state.h"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "stream/core.h"
@@ -12,9 +13,12 @@ namespace {
 
 using stream::OutputTable;
 
-EventTime At(int64_t seconds) { return EventTime(std::chrono::seconds(1'767'596'400 + seconds)); }
+EventTime At(int64_t seconds) {
+  return EventTime(std::chrono::seconds(1'767'596'400 + seconds));
+}
 
-void AddVehicle(stream::StreamOutput* out, std::string_view device, int64_t t, double lat, double lon, double speed) {
+void AddVehicle(stream::StreamOutput* out, std::string_view device, int64_t t, double lat,
+                double lon, double speed) {
   namespace c = stream::vehicle_col;
   RecordBatch& b = out->Raw(Topic::kVehicle);
   b.column(c::kId).AppendString("id");
@@ -52,7 +56,8 @@ void AddWeather(stream::StreamOutput* out, std::string_view device, int64_t t, d
   b.column(c::kDate).AppendString("2026-01-05");
 }
 
-void AddEmergency(stream::StreamOutput* out, std::string_view incident, int64_t t, std::string_view status) {
+void AddEmergency(stream::StreamOutput* out, std::string_view incident, int64_t t,
+                  std::string_view status) {
   namespace c = stream::emergency_col;
   RecordBatch& b = out->Raw(Topic::kEmergency);
   b.column(c::kId).AppendString("e");
@@ -86,7 +91,8 @@ void AddDeadLetter(stream::StreamOutput* out, std::string_view topic) {
 
 stream::OutputMarks Marks(const stream::StreamOutput& out) {
   stream::OutputMarks m{};
-  for (size_t t = 0; t < stream::kOutputTableCount; ++t) m[t] = stream::OutputOf(out, static_cast<OutputTable>(t)).num_rows();
+  for (size_t t = 0; t < stream::kOutputTableCount; ++t)
+    m[t] = stream::OutputOf(out, static_cast<OutputTable>(t)).num_rows();
   return m;
 }
 
@@ -221,7 +227,8 @@ TEST_F(LiveStateTest, CommitsAndProgressShowInTheStatusAndMetrics) {
   EXPECT_NE(m.find("smartcity_rows_out_total{table=\"vehicle_data\"} 1\n"), std::string::npos) << m;
   EXPECT_NE(m.find("smartcity_events_in_total{topic=\"vehicle_data\"} 1\n"), std::string::npos);
   EXPECT_NE(m.find("smartcity_watermark_lag_seconds{group=\"3\"} 6\n"), std::string::npos);
-  EXPECT_NE(m.find("smartcity_input_lag_records{topic=\"gps_data\",partition=\"3\"} 42\n"), std::string::npos);
+  EXPECT_NE(m.find("smartcity_input_lag_records{topic=\"gps_data\",partition=\"3\"} 42\n"),
+            std::string::npos);
   EXPECT_NE(m.find("process_resident_memory_bytes 1234\n"), std::string::npos);
   EXPECT_NE(m.find("smartcity_commit_latency_seconds 0.012\n"), std::string::npos);
 
