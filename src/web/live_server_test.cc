@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <nlohmann/json.hpp>
 
 namespace smartcity::web {
@@ -136,26 +137,32 @@ TEST_F(LiveServerTest, RefusesMalformedAndOversizedRequestsAndKeepsServing) {
 }
 
 TEST_F(LiveServerTest, StreamsUpdatesAndBoundsTheNumberOfStreams) {
-  // Two streams are allowed; hold them open on their own threads.
-  std::atomic<int> updates{0};
+  // Two streams are allowed; hold them open on their own threads until each has had updates.
+  std::array<std::atomic<int>, 2> updates{};
   std::atomic<bool> stop{false};
   std::vector<std::thread> streams;
   for (int i = 0; i < 2; ++i) {
-    streams.emplace_back([&] {
+    streams.emplace_back([&, i] {
       httplib::Client c("127.0.0.1", server_->port());
       c.set_read_timeout(10, 0);
       c.Get("/api/events", [&](const char* data, size_t n) {
-        if (std::string_view(data, n).find("event: update") != std::string_view::npos) ++updates;
+        if (std::string_view(data, n).find("event: update") != std::string_view::npos) ++updates[i];
         return !stop.load();
       });
     });
   }
-  while (updates.load() < 6) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while ((updates[0].load() < 2 || updates[1].load() < 2) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(updates[0].load(), 2);
+  ASSERT_GE(updates[1].load(), 2);
   auto third = client_->Get("/api/events");
-  ASSERT_TRUE(third);
-  EXPECT_EQ(third->status, 503);
   stop = true;
   for (auto& t : streams) t.join();
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->status, 503);
   // Streams ended: a new one is accepted (its first update arrives at once).
   bool got = false;
   httplib::Client c("127.0.0.1", server_->port());
