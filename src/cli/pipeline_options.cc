@@ -1,5 +1,9 @@
 #include "cli/pipeline_options.h"
 
+#include <csignal>
+#include <atomic>
+#include <cstdlib>
+
 namespace smartcity::cli {
 
 void AddPipelineOptions(CLI::App* app, PipelineArgs* a) {
@@ -30,6 +34,86 @@ Status ValidatePipeline(const PipelineArgs& a) {
   }
   if (a.partitions < 1 || a.partitions > 1024) return Status::InvalidArgument("--partitions must be 1..1024");
   return Status::OK();
+}
+
+}  // namespace smartcity::cli
+
+namespace smartcity::cli {
+
+namespace {
+
+// Kills the process (SIGKILL) at the n-th matching write, before or after it is done.
+class CrashPointStore final : public lake::ObjectStore {
+ public:
+  enum class Op { kPut, kPutIfAbsent, kPutFile, kDelete };
+  CrashPointStore(lake::ObjectStore* base, Op op, std::string key, int nth, bool after)
+      : base_(base), op_(op), key_(std::move(key)), nth_(nth), after_(after) {}
+
+  Status Put(std::string_view k, std::string_view b) override {
+    return Around(Op::kPut, k, [&] { return base_->Put(k, b); });
+  }
+  Status PutIfAbsent(std::string_view k, std::string_view b) override {
+    return Around(Op::kPutIfAbsent, k, [&] { return base_->PutIfAbsent(k, b); });
+  }
+  Status PutFile(std::string_view k, const std::filesystem::path& f) override {
+    return Around(Op::kPutFile, k, [&] { return base_->PutFile(k, f); });
+  }
+  Status Delete(std::string_view k) override {
+    return Around(Op::kDelete, k, [&] { return base_->Delete(k); });
+  }
+  Result<std::string> Get(std::string_view k) override { return base_->Get(k); }
+  Result<std::string> GetRange(std::string_view k, uint64_t o, uint64_t n) override { return base_->GetRange(k, o, n); }
+  Result<lake::ObjectInfo> Head(std::string_view k) override { return base_->Head(k); }
+  Result<std::vector<lake::ObjectInfo>> List(std::string_view p) override { return base_->List(p); }
+  std::optional<std::filesystem::path> LocalPath(std::string_view k) const override { return base_->LocalPath(k); }
+  std::string ReaderUri(std::string_view k) const override { return base_->ReaderUri(k); }
+  std::string Describe() const override { return base_->Describe(); }
+
+ private:
+  template <typename F>
+  Status Around(Op op, std::string_view key, F&& f) {
+    const bool hit = op == op_ && key.find(key_) != std::string_view::npos && ++seen_ == nth_;
+    if (hit && !after_) std::raise(SIGKILL);
+    Status s = f();
+    if (hit) std::raise(SIGKILL);
+    return s;
+  }
+  lake::ObjectStore* base_;
+  Op op_;
+  std::string key_;
+  int nth_;
+  bool after_;
+  std::atomic<int> seen_{0};
+};
+
+}  // namespace
+
+Result<PipelineStore> OpenPipelineStore(const PipelineArgs& args) {
+  PipelineStore ps;
+  SC_ASSIGN_OR_RETURN(ps.base, lake::OpenLakeStore(args.lake));
+  const char* spec = std::getenv("SMARTCITY_CRASH_POINT");
+  if (spec == nullptr || *spec == '\0') return ps;
+  const std::string text = spec;
+  std::vector<std::string> f;
+  for (size_t at = 0;;) {
+    const size_t c = text.find(':', at);
+    f.push_back(text.substr(at, c == std::string::npos ? std::string::npos : c - at));
+    if (c == std::string::npos) break;
+    at = c + 1;
+  }
+  const std::string bad = "SMARTCITY_CRASH_POINT='" + text + "' is not <op>:<key substring>:<n>[:after]";
+  if (f.size() < 3 || f.size() > 4 || (f.size() == 4 && f[3] != "after")) return Status::InvalidArgument(bad);
+  using Op = CrashPointStore::Op;
+  Op op;
+  if (f[0] == "put") op = Op::kPut;
+  else if (f[0] == "put-if-absent") op = Op::kPutIfAbsent;
+  else if (f[0] == "put-file") op = Op::kPutFile;
+  else if (f[0] == "delete") op = Op::kDelete;
+  else return Status::InvalidArgument(bad);
+  const int nth = std::atoi(f[2].c_str());
+  if (nth < 1) return Status::InvalidArgument(bad);
+  ps.crash_point = std::make_unique<CrashPointStore>(ps.base.get(), op, f[1], nth, f.size() == 4);
+  return ps;
 }
 
 }  // namespace smartcity::cli

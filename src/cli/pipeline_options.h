@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "lake/object_store.h"
 #include "stream/processor.h"
 
 namespace smartcity::cli {
@@ -16,5 +17,17 @@ struct PipelineArgs {
 
 void AddPipelineOptions(CLI::App* app, PipelineArgs* args);
 Status ValidatePipeline(const PipelineArgs& args);
+
+// The lake store of a pipeline command. For crash tests, the environment variable
+// SMARTCITY_CRASH_POINT="<op>:<key substring>:<n>[:after]" makes the process kill itself (SIGKILL,
+// as kill -9 would) at the n-th lake operation <op> (put, put-if-absent, put-file, delete) whose key
+// contains the substring, before the operation or right after it: a crash at an exact step of the
+// commit protocol, from outside. Unset in normal use.
+struct PipelineStore {
+  std::unique_ptr<lake::ObjectStore> base;
+  std::unique_ptr<lake::ObjectStore> crash_point;
+  lake::ObjectStore* get() const { return crash_point ? crash_point.get() : base.get(); }
+};
+Result<PipelineStore> OpenPipelineStore(const PipelineArgs& args);
 
 }  // namespace smartcity::cli

@@ -35,7 +35,7 @@ int RunPipeline(RunArgs& a) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(a.pipeline.lake, ec);
-  auto store = lake::OpenLakeStore(a.pipeline.lake);
+  auto store = OpenPipelineStore(a.pipeline);
   if (!store.ok()) return ReportError(store.status());
   auto db = engine::Database::Open("");
   if (!db.ok()) return ReportError(db.status());

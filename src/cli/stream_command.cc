@@ -10,7 +10,9 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 
 #include "cli/command.h"
@@ -55,7 +57,7 @@ std::string FormatRows(uint64_t n) {
 }
 
 int RunStream(StreamArgs& a) {
-  auto store = lake::OpenLakeStore(a.pipeline.lake);
+  auto store = OpenPipelineStore(a.pipeline);
   if (!store.ok()) return ReportError(store.status());
   auto db = engine::Database::Open("");
   if (!db.ok()) return ReportError(db.status());
@@ -70,9 +72,11 @@ int RunStream(StreamArgs& a) {
   so.group_id = a.group;
   so.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(a.connect_timeout);
   so.unavailable_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(a.unavailable_timeout);
+  // A seek or lag query waits as long as an outage is tolerated (a loaded broker can be slow to answer).
+  so.request_timeout = so.unavailable_timeout;
   if (!a.quiet) {
     std::fprintf(stderr, "stream: joining group %s at %s, lake %s (query %s, trigger %s)\n", a.group.c_str(),
-                 so.kafka.bootstrap_servers.c_str(), (*store)->Describe().c_str(), popts.query.c_str(),
+                 so.kafka.bootstrap_servers.c_str(), store->get()->Describe().c_str(), popts.query.c_str(),
                  FormatDuration(popts.trigger).c_str());
   }
   auto source = KafkaSource::Open(so, **proc, proc->get());
@@ -96,10 +100,12 @@ int RunStream(StreamArgs& a) {
   using Steady = std::chrono::steady_clock;
   const auto t0 = Steady::now();
   auto last_input = t0;
+  std::optional<Steady::time_point> first_input;
   auto next_report = t0 + std::chrono::seconds(1);
   uint64_t last_records = 0, report_records = 0, published_epochs = 0;
   bool stopped_idle = false;
   auto next_progress = t0;
+  std::set<int32_t> groups_seen;  // every partition group this member owned at some point
   Status st;
   while (!g_stop_requested.load()) {
     st = (*proc)->Step();
@@ -110,7 +116,9 @@ int RunStream(StreamArgs& a) {
       live.UpdateProgress((*proc)->Groups(), (*source)->Lag(), c);
       next_progress = now + std::chrono::milliseconds(250);
     }
+    for (const auto& g : (*proc)->Groups()) groups_seen.insert(g.group);
     if (c.records != last_records) {
+      if (!first_input) first_input = now;
       last_records = c.records;
       last_input = now;
     }
@@ -155,6 +163,8 @@ int RunStream(StreamArgs& a) {
     // keep the join state for the next run.
     st = a.final && stopped_idle ? (*proc)->Finish() : (*proc)->CommitNow();
   }
+  std::vector<int32_t> owned_at_end;
+  for (const auto& g : (*proc)->Groups()) owned_at_end.push_back(g.group);
   // Leaving the group revokes our partitions; the processor commits anything read since (nothing,
   // normally) so the next owner starts right after it.
   Status closed = (*source)->Close();
@@ -181,6 +191,8 @@ int RunStream(StreamArgs& a) {
                    std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i))).c_str(),
                    static_cast<unsigned long long>(c.rows[i]));
     }
+    std::fprintf(stderr, "  time: polling %.1fs, processing %.1fs, committing %.1fs; CPU %.1fs\n",
+                 Ms(c.poll_time) / 1000, Ms(c.process_time) / 1000, Ms(c.commit_time) / 1000, CpuSeconds());
     if (c.live_latency.count() > 0) {
       std::fprintf(stderr, "  latency produced -> live state p50 %.1fms p99 %.1fms; -> lake p50 %.0fms p99 %.0fms\n",
                    Ms(c.live_latency.Quantile(0.5)), Ms(c.live_latency.Quantile(0.99)),
@@ -192,6 +204,10 @@ int RunStream(StreamArgs& a) {
     j["records"] = c.records;
     j["seconds"] = seconds;
     j["events_per_s"] = seconds > 0 ? static_cast<double>(c.records) / seconds : 0.0;
+    // From the first record read to the last: the processing rate without start-up and idle waiting.
+    const double active = first_input ? std::chrono::duration<double>(last_input - *first_input).count() : 0.0;
+    j["active_seconds"] = active;
+    j["events_per_s_active"] = active > 0 ? static_cast<double>(c.records) / active : 0.0;
     j["epochs"] = c.epochs_committed;
     j["epochs_replayed"] = c.epochs_replayed;
     j["retries"] = c.retries;
@@ -201,6 +217,11 @@ int RunStream(StreamArgs& a) {
     j["latency_ms"]["live"] = LatencyJson(c.live_latency);
     j["latency_ms"]["lake"] = LatencyJson(c.lake_latency);
     j["peak_rss_bytes"] = peak_rss;
+    j["cpu_seconds"] = CpuSeconds();
+    j["time_seconds"] = {{"poll", Ms(c.poll_time) / 1000}, {"process", Ms(c.process_time) / 1000},
+                         {"commit", Ms(c.commit_time) / 1000}};
+    j["partition_groups"] = owned_at_end;
+    j["partition_groups_seen"] = groups_seen;
     j["stopped"] = stopped_idle ? "idle" : (st.ok() ? "signal" : "error");
     std::ofstream f(a.summary_json);
     f << j.dump(2) << "\n";

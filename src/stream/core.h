@@ -77,6 +77,15 @@ class StreamCore {
   // The same in two steps, for replayable epochs: compute (and record) the watermark, then apply it.
   // On replay apply the recorded value instead of computing one: the output is then identical.
   EventTime ComputeWatermark() { return join_.ComputeWatermark(); }
+  // The source has unread records of this topic (WatermarkTracker::SetBacklog); other topics ignored.
+  void SetBacklog(Topic topic, bool backlogged) {
+    switch (topic) {
+      case Topic::kVehicle: join_.SetInputBacklog(JoinInput::kVehicle, backlogged); break;
+      case Topic::kWeather: join_.SetInputBacklog(JoinInput::kWeather, backlogged); break;
+      case Topic::kEmergency: join_.SetInputBacklog(JoinInput::kEmergency, backlogged); break;
+      default: break;
+    }
+  }
   EventTime AdvanceWatermarkTo(EventTime watermark, StreamOutput* out) {
     return join_.AdvanceWatermarkTo(watermark, &out->enriched);
   }

@@ -85,6 +85,7 @@ class EventTimeJoin {
   EventTime AdvanceWatermark(RecordBatch* enriched) { return AdvanceWatermarkTo(ComputeWatermark(), enriched); }
   // The watermark the inputs call for now (see WatermarkTracker::Compute); does not apply it.
   EventTime ComputeWatermark() { return tracker_.Compute(); }
+  void SetInputBacklog(JoinInput input, bool backlogged) { tracker_.SetBacklog(input, backlogged); }
   // Puts `watermark` in force (never backwards) — e.g. the value recorded for an epoch being replayed —
   // then emits the vehicle readings it finalises (NULL-emergency rows) and evicts expired state.
   // Output depends only on the state, the records added and the watermarks passed here, never on the

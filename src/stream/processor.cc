@@ -158,6 +158,9 @@ Result<std::unique_ptr<Processor::Group>> Processor::LoadGroup(int32_t p) {
   auto g = std::make_unique<Group>();
   g->p = p;
   g->core = std::make_unique<StreamCore>(options_.core, clock_);
+  // Until the source says otherwise (Step, after each poll), every input may have unread records:
+  // the first epoch's watermark must not move past records that simply have not been fetched yet.
+  for (Topic t : kAllTopics) g->core->SetBacklog(t, true);
   const std::string state_prefix = "_checkpoints/" + options_.query + "/p" + std::to_string(p) + "/state/";
   std::vector<lake::ObjectInfo> states;
   SC_RETURN_IF_ERROR(WithRetries([&]() -> Status {
@@ -280,7 +283,10 @@ Status Processor::ReplayProgress(Group& g) {
 
 Status Processor::Step() {
   if (!sticky_.ok()) return sticky_;
+  const auto poll_start = std::chrono::steady_clock::now();
   auto polled = source_->Poll(options_.max_poll_records, options_.poll_timeout);
+  const auto poll_end = std::chrono::steady_clock::now();
+  counters_.poll_time += std::chrono::duration_cast<Micros>(poll_end - poll_start);
   if (!sticky_.ok()) return sticky_;
   if (!polled.ok()) return polled.status();
   const std::span<const SourceRecord> records = *polled;
@@ -298,7 +304,9 @@ Status Processor::Step() {
       if (g.paused[t]) continue;
       if (g.replaying && (!g.replay_end[t] || r.position >= *g.replay_end[t])) {
         // Past the replayed epoch's end: rewind and hold the partition until the epoch is closed.
-        const PartitionPosition back{TopicPartition{r.topic, r.partition}, g.replay_end[t] ? g.replay_end[t] : g.pos[t]};
+        // Back to this very record: the first one not processed (when the epoch read nothing of the
+        // partition there is no recorded position, and this is the earliest record it has).
+        const PartitionPosition back{TopicPartition{r.topic, r.partition}, Position(r.position.value())};
         SC_RETURN_IF_ERROR(source_->Seek(std::span(&back, 1)));
         SC_RETURN_IF_ERROR(source_->Pause(std::span(&back.tp, 1)));
         g.paused[t] = true;
@@ -327,9 +335,15 @@ Status Processor::Step() {
       }
     }
   }
+  // Which join inputs still have unread records: they hold the watermark back (watermark.h).
+  for (const PartitionLag& l : source_->Lag()) {
+    auto it = groups_.find(l.tp.partition.value());
+    if (it != groups_.end()) it->second->core->SetBacklog(l.tp.topic, l.records_behind.value_or(1) > 0);
+  }
   for (auto& [p, g] : groups_) {
     if (g->replaying) SC_RETURN_IF_ERROR(ReplayProgress(*g));
   }
+  counters_.process_time += std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - poll_end);
   bool due = clock_->Now() - epoch_started_ >= options_.trigger;
   for (const auto& t : tables_) due = due || t->ShouldCommit();
   if (due) SC_RETURN_IF_ERROR(CommitNow());
@@ -365,6 +379,12 @@ Status Processor::Finish() {
 
 Status Processor::CloseEpochs(std::vector<Group*> groups, bool final) {
   const ProcessingTime t0 = clock_->Now();
+  const auto wall0 = std::chrono::steady_clock::now();
+  struct AddTime {
+    Micros* to;
+    std::chrono::steady_clock::time_point from;
+    ~AddTime() { *to += std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - from); }
+  } add_time{&counters_.commit_time, wall0};
   // 1. Offsets WAL: from here on each epoch's content is fixed (a replay reproduces it).
   for (Group* g : groups) {
     const int64_t epoch = g->committed_epoch + 1;

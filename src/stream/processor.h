@@ -92,6 +92,10 @@ struct ProcessorCounters {
   // (after the micro-batch that processed it), and committed in the lake. Only records whose source
   // has timestamps (Kafka) are counted.
   LatencyHistogram live_latency;
+  // Where the processor's time goes (steady clock): waiting in Poll, processing records, closing epochs.
+  Micros poll_time{0};
+  Micros process_time{0};
+  Micros commit_time{0};
   LatencyHistogram lake_latency;
 };
 

@@ -175,6 +175,32 @@ TEST_F(ProcessorTest, LandsEveryRecordOnceAndMatchesTheBatchJoin) {
   ExpectExactlyOnce(produced, /*expect_late=*/false);
 }
 
+// Every kind of bad input the simulator makes goes through the whole processor into _dead_letters,
+// with its reason and payload; nothing is lost and nothing stops the pipeline. scripts/test.sh also
+// runs this test in the ASan+UBSan build.
+TEST_F(ProcessorTest, BadInputOfEveryKindLandsInDeadLettersWithItsReason) {
+  MemoryLog log(kPartitions);
+  const Produced produced = FillLog(&log, {{simulation::FaultKind::kMalformed, 0.02},
+                                           {simulation::FaultKind::kWrongType, 0.02},
+                                           {simulation::FaultKind::kMissingField, 0.02},
+                                           {simulation::FaultKind::kOversize, 0.005}});
+  auto store = lake::LocalObjectStore::Open(dir_ / "lake");
+  ASSERT_TRUE(store.ok());
+  FakeClock clock;
+  ASSERT_TRUE(RunOnce(store->get(), log, &clock).ok());
+  CreateViews(store->get());
+  ExpectExactlyOnce(produced, /*expect_late=*/false);
+  // One reason per kind, and the raw payload kept (oversize ones truncated and flagged).
+  EXPECT_GT(Scalar("SELECT count(*) FROM _dead_letters WHERE reason LIKE 'invalid JSON%'"), 0);
+  EXPECT_GT(Scalar("SELECT count(*) FROM _dead_letters WHERE reason LIKE 'missing field%'"), 0);
+  EXPECT_GT(Scalar("SELECT count(*) FROM _dead_letters WHERE reason LIKE '%: expected %'"), 0);
+  EXPECT_GT(Scalar("SELECT count(*) FROM _dead_letters WHERE reason LIKE 'payload of%'"), 0);
+  EXPECT_EQ(Scalar("SELECT count(*) FROM _dead_letters WHERE reason IS NULL OR reason = '' OR payload IS NULL "
+                   "OR topic IS NULL OR partition IS NULL OR \"offset\" IS NULL"),
+            0);
+  EXPECT_GT(Scalar("SELECT count(*) FROM _dead_letters WHERE reason LIKE 'payload of%' AND payloadBytes >= 200000"), 0);
+}
+
 TEST_F(ProcessorTest, LateEventsAreKeptButNotJoined) {
   MemoryLog log(kPartitions);
   const Produced produced = FillLog(&log, {{simulation::FaultKind::kLate, 0.01, std::chrono::minutes(5)}});

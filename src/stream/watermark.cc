@@ -47,10 +47,14 @@ EventTime WatermarkTracker::Compute() {
   bool any_holding = false, any_data = false;
   EventTime min_holding = EventTime::max();
   EventTime max_any = EventTime::min();
+  bool frozen = false;  // an input with unread records of unknown event times
   for (size_t i = 0; i < kJoinInputCount; ++i) {
     Input& in = inputs_[i];
-    in.holding = in.has_data && now - in.last_active < options_.idle_timeout;
-    if (!in.has_data) continue;
+    in.holding = in.backlog || (in.has_data && now - in.last_active < options_.idle_timeout);
+    if (!in.has_data) {
+      frozen = frozen || in.holding;
+      continue;
+    }
     const EventTime w = InputWatermark(static_cast<JoinInput>(i));
     any_data = true;
     max_any = std::max(max_any, w);
@@ -59,7 +63,7 @@ EventTime WatermarkTracker::Compute() {
       min_holding = std::min(min_holding, w);
     }
   }
-  if (!any_data) return watermark_;
+  if (!any_data || frozen) return watermark_;
   return std::max(watermark_, any_holding ? min_holding : max_any);
 }
 
@@ -93,7 +97,9 @@ Status WatermarkTracker::RestoreState(std::string_view data) {
   const int64_t watermark = r.I64();
   std::array<Input, kJoinInputCount> inputs{};
   const ProcessingTime now = clock_->Now();
-  for (Input& in : inputs) {
+  for (size_t i = 0; i < kJoinInputCount; ++i) {
+    Input& in = inputs[i];
+    in.backlog = inputs_[i].backlog;  // the source's view, not state: kept as the owner set it
     in.has_data = r.U8() != 0;
     in.holding = r.U8() != 0;
     in.max_event_time = EventTime(Micros(r.I64()));

@@ -45,6 +45,41 @@ TEST_F(WatermarkTest, MaxEventTimeMinusDelayAndMinimumOverInputs) {
   EXPECT_FALSE(t.IsLate(At(580)));
 }
 
+TEST_F(WatermarkTest, AnInputWithUnreadRecordsHoldsTheWatermarkEvenBeforeItsFirstRecord) {
+  WatermarkTracker t(Options(), &clock_);
+  // Weather was fetched first; the vehicle partition has records the source has not delivered yet.
+  t.SetBacklog(JoinInput::kVehicle, true);
+  t.Observe(JoinInput::kWeather, At(3600));
+  EXPECT_EQ(t.Advance(), EventTime::min()) << "the vehicle input's event times are unknown: no movement";
+  EXPECT_TRUE(t.holding(JoinInput::kVehicle));
+  t.Observe(JoinInput::kVehicle, At(600));
+  EXPECT_EQ(t.Advance(), At(480)) << "now it holds at its own watermark";
+  clock_.Advance(minutes(10));  // long silent, but still behind its end: not idle
+  EXPECT_EQ(t.Advance(), At(480));
+  t.SetBacklog(JoinInput::kVehicle, false);  // caught up and silent: idle
+  EXPECT_EQ(t.Advance(), At(3480));
+}
+
+TEST_F(WatermarkTest, RestoringStateKeepsTheBacklogFlags) {
+  WatermarkTracker a(Options(), &clock_);
+  a.Observe(JoinInput::kWeather, At(3600));
+  std::string state;
+  ASSERT_TRUE(a.SerializeState(&state).ok());
+  WatermarkTracker b(Options(), &clock_);
+  b.SetBacklog(JoinInput::kVehicle, true);  // set before the restore, as the processor does
+  ASSERT_TRUE(b.RestoreState(state).ok());
+  EXPECT_EQ(b.Advance(), EventTime::min()) << "the vehicle input still has unread records";
+}
+
+TEST_F(WatermarkTest, AnEmptyInputWithNoBacklogDoesNotHold) {
+  WatermarkTracker t(Options(), &clock_);
+  t.SetBacklog(JoinInput::kEmergency, false);
+  t.Observe(JoinInput::kVehicle, At(600));
+  t.Observe(JoinInput::kWeather, At(600));
+  EXPECT_EQ(t.Advance(), At(480));
+  EXPECT_FALSE(t.holding(JoinInput::kEmergency));
+}
+
 TEST_F(WatermarkTest, IdleInputStopsHoldingBackAndResumesWhenActive) {
   WatermarkTracker t(Options(), &clock_);
   t.Observe(JoinInput::kVehicle, At(1000));

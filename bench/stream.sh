@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Stream processor benchmark (issue 4), one command: `smartcity stream` from a real local Kafka
+# (scripts/kafka.sh) into a local Delta lake. Results go to bench/RESULTS.md ("Stream processor").
+#
+#   1. Throughput: the topics are pre-loaded with N events (smartcity simulate --kafka); the processor
+#      drains the backlog into the lake (--stop-when-idle --final). Events/s over the time it was reading
+#      (first record to last), and over the whole run (group join, final commit and idle wait included).
+#      Peer in the same run: kcat consuming the same backlog to /dev/null (the transport's bound).
+#   2. Latency at a fixed moderate rate: the simulator produces at --rate events/s (paced) while the
+#      processor runs with --trigger T; from each event's Kafka CreateTime (set when the producer
+#      produced it) to visible in the live state (the micro-batch that processed it) and to committed
+#      in the lake (the epoch's last checkpoint written). p50/p99 from the processor's histograms.
+#   3. Peak RSS of the processor in both runs.
+#
+# Usage: bench/stream.sh [--events N] [--rate R] [--seconds S] [--trigger T] [--no-write]
+#   --events   backlog for the throughput run (default 3000000)
+#   --rate     events/s for the latency run (default 20000)
+#   --seconds  length of the latency run (default 40)
+#   --trigger  lake commit interval for the latency run (default 2s)
+#   --no-write print the table but leave bench/RESULTS.md alone
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+events=3000000 rate=20000 seconds=40 trigger=2s write=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --events) events=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    --seconds) seconds=$2; shift 2 ;;
+    --trigger) trigger=$2; shift 2 ;;
+    --no-write) write=0; shift ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "stream.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+log() { printf 'stream.sh: %s\n' "$*" >&2; }
+
+scripts/setup.sh release
+PY=$(scripts/pyenv.sh)
+bin="$root/build/release/src/cli/smartcity"
+work=$(mktemp -d /tmp/smartcity-bench-stream.XXXXXX)
+kdir="$work/kafka"
+cleanup() {
+  scripts/kafka.sh stop --dir "$kdir" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+bootstrap=$(scripts/kafka.sh start --dir "$kdir" --watch-pid $$)
+export KAFKA_BOOTSTRAP_SERVERS=$bootstrap
+topics=(vehicle_data gps_data traffic_data weather_data emergency_data)
+vehicles=100
+# Events per simulated second: ~3 per vehicle (vehicle, gps, weather; traffic and emergency are rare).
+
+# ---- 1. throughput -----------------------------------------------------------------------------
+"$bin" topics create --partitions 6 >/dev/null
+log "pre-loading $events events"
+"$bin" simulate --kafka --seed 4 --vehicles "$vehicles" --count "$events" -q
+log "kcat draining the backlog to /dev/null"
+t0=$(date +%s.%N)
+for t in "${topics[@]}"; do
+  kcat -C -b "$bootstrap" -t "$t" -e -q -o beginning -f '%s\n' >/dev/null &
+done
+wait
+t1=$(date +%s.%N)
+kcat_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+log "smartcity stream draining the backlog"
+/usr/bin/time -f '%M' -o "$work/tp.rss" "$bin" stream --group bench-tp --lake "$work/lake-tp" \
+  --stop-when-idle 2s --final --summary-json "$work/tp.json" -q
+
+# ---- 2. latency at a fixed rate ------------------------------------------------------------------
+"$bin" topics delete >/dev/null
+sleep 2
+"$bin" topics create --partitions 6 >/dev/null
+log "latency: $rate events/s for ${seconds}s, trigger $trigger"
+"$bin" stream --group bench-lat --lake "$work/lake-lat" --trigger "$trigger" \
+  --summary-json "$work/lat.json" -q &
+stream_pid=$!
+sleep 5  # joined the group
+# --speedup paces simulated time: vehicles * 3 events per simulated second.
+speedup=$(awk -v r="$rate" -v v="$vehicles" 'BEGIN { printf "%.2f", r / (v * 3.0) }')
+"$bin" simulate --kafka --seed 5 --vehicles "$vehicles" --speedup "$speedup" --duration 24h -q \
+  --summary-json "$work/lat-sim.json" &
+sim_pid=$!
+sleep "$seconds"
+kill -INT "$sim_pid"; wait "$sim_pid" || true
+sleep 4  # the last events reach the lake
+kill -INT "$stream_pid"; wait "$stream_pid"
+
+"$PY" - "$work" "$events" "$kcat_s" "$rate" "$seconds" "$trigger" "$write" "$root/bench/RESULTS.md" <<'PY'
+import json, os, platform, subprocess, sys, datetime
+work, events, kcat_s, rate, seconds, trigger, write, results = sys.argv[1:]
+tp = json.load(open(os.path.join(work, "tp.json")))
+lat = json.load(open(os.path.join(work, "lat.json")))
+sim = json.load(open(os.path.join(work, "lat-sim.json")))
+rss_kb = int(open(os.path.join(work, "tp.rss")).read().split()[-1])
+kcat_rate = int(events) / float(kcat_s)
+produced = sum(t["delivered"] for t in sim["topics"].values())
+rows = [
+    ("Throughput, reading (first to last record)", f"{tp['events_per_s_active']:,.0f} events/s", "≥ 500,000 events/s"),
+    ("Throughput, whole run (join, final commit, 2 s idle)", f"{tp['events_per_s']:,.0f} events/s", ""),
+    ("kcat to /dev/null, same backlog (transport bound)", f"{kcat_rate:,.0f} events/s",
+     f"smartcity/kcat = {tp['events_per_s_active'] / kcat_rate:.2f}"),
+    ("CPU seconds per million events", f"{tp['cpu_seconds'] / tp['records'] * 1e6:.2f} s", ""),
+    ("Peak RSS, throughput run", f"{rss_kb / 1024:.0f} MiB", ""),
+    (f"Latency run: rate produced", f"{produced / float(seconds):,.0f} events/s for {seconds} s", ""),
+    ("Produced → live state, p50 / p99", f"{lat['latency_ms']['live']['p50']:.1f} / {lat['latency_ms']['live']['p99']:.1f} ms", "p99 < 100 ms"),
+    (f"Produced → lake (trigger {trigger}), p50 / p99", f"{lat['latency_ms']['lake']['p50']:.0f} / {lat['latency_ms']['lake']['p99']:.0f} ms", f"p99 < trigger + 1 s"),
+    ("Peak RSS, latency run", f"{lat['peak_rss_bytes'] / 2**20:.0f} MiB", ""),
+]
+table = ["| measure | result | target / ratio |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
+t = tp["time_seconds"]
+note = (f"Throughput run: {tp['records']:,} events in {tp['active_seconds']:.1f} s of reading; processor time "
+        f"polling {t['poll']:.1f} s, processing {t['process']:.1f} s, committing {t['commit']:.1f} s; "
+        f"{tp['cpu_seconds']:.1f} CPU s.")
+print("\n".join(table))
+print(note)
+if write == "1":
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+    section = ["## Stream processor (issue 4)", "",
+               f"`bench/stream.sh` on {datetime.date.today()}, {os.cpu_count()} cores ({cpu}), Linux {platform.release()}; "
+               f"one local Kafka broker (scripts/kafka.sh), 6 partitions per topic, local lake; "
+               f"load average at the end {os.getloadavg()[0]:.1f} (other jobs share the machine).", ""] + table + ["", note, ""]
+    text = open(results).read() if os.path.exists(results) else "# Benchmark results\n"
+    start = text.find("## Stream processor (issue 4)")
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + text[end + 1:] if end >= 0 else text[:start]
+    open(results, "w").write(text.rstrip("\n") + "\n\n" + "\n".join(section))
+    print(f"written to {results}")
+PY
