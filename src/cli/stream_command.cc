@@ -85,7 +85,7 @@ int RunStream(StreamArgs& a) {
   // The live view: the processor's observer, served over HTTP (web/).
   web::LiveStateOptions live_opts;
   live_opts.mode = "stream";
-  live_opts.lake = (*store)->Describe();
+  live_opts.lake = store->get()->Describe();
   live_opts.topic_names = a.topics;
   web::LiveState live(live_opts, &clock);
   (*proc)->SetObserver(&live);
