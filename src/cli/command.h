@@ -53,5 +53,6 @@ void RegisterStream(CLI::App& root, CommandList& commands);
 void RegisterLoad(CLI::App& root, CommandList& commands);
 void RegisterCrawl(CLI::App& root, CommandList& commands);
 void RegisterSql(CLI::App& root, CommandList& commands);
+void RegisterServe(CLI::App& root, CommandList& commands);
 
 }  // namespace smartcity::cli

@@ -152,6 +152,7 @@ int main(int argc, char** argv) {
   CommandList commands;
   RegisterRun(app, commands);
   RegisterStream(app, commands);
+  RegisterServe(app, commands);
   RegisterSimulate(app, commands);
   RegisterTopics(app, commands);
   RegisterCompact(app, commands);

@@ -11,6 +11,7 @@
 
 #include "cli/command.h"
 #include "cli/load_command.h"
+#include "cli/live_view_options.h"
 #include "cli/pipeline_options.h"
 #include "cli/simulate_command.h"
 #include "engine/engine.h"
@@ -20,6 +21,7 @@
 #include "transport/kafka_client.h"
 #include "transport/memory_event_source.h"
 #include "warehouse/loader.h"
+#include "web/live_state.h"
 
 namespace smartcity::cli {
 
@@ -29,6 +31,7 @@ struct RunArgs {
   SimulateArgs sim;
   PipelineArgs pipeline;
   std::string warehouse;  // "" = DefaultWarehouse(lake); "none" = no loader
+  LiveViewArgs live;
 };
 
 // The warehouse loader in follow mode on its own thread: it only reads the lake (sharing the
@@ -90,6 +93,21 @@ int RunPipeline(RunArgs& a) {
   MemoryLog log(a.pipeline.partitions);
   MemoryEventSource source(log, **proc, proc->get());
   (*proc)->Attach(&source);
+  // The live view: the processor's observer, served over HTTP (web/).
+  web::LiveStateOptions live_opts;
+  live_opts.mode = "run";
+  live_opts.lake = fs::absolute(a.pipeline.lake).string();
+  live_opts.topic_names = a.sim.topics;
+  web::LiveState live(live_opts, &clock);
+  (*proc)->SetObserver(&live);
+  // `live` dies before the processor and the source: detach it first, whatever the way out.
+  struct DetachObserver {
+    stream::Processor* p;
+    ~DetachObserver() { p->SetObserver(nullptr); }
+  } detach{proc->get()};
+  auto server = StartLiveView(a.live, &live, "run", a.sim.quiet, /*required=*/false);
+  if (!server.ok()) return ReportError(server.status());
+  auto next_progress = std::chrono::steady_clock::now();
   if (Status s = source.AssignPartitions(0, a.pipeline.partitions - 1); !s.ok()) return ReportError(s);
   // Where the checkpoints stand: the log is regenerated up to there without pacing.
   int64_t resume_at = -1;
@@ -138,8 +156,13 @@ int RunPipeline(RunArgs& a) {
     }
     st = (*proc)->Step();
     if (!st.ok()) break;
+    const std::vector<PartitionLag> lag = source.Lag();
     bool behind = false;
-    for (const PartitionLag& l : source.Lag()) behind = behind || l.records_behind.value_or(0) > 0;
+    for (const PartitionLag& l : lag) behind = behind || l.records_behind.value_or(0) > 0;
+    if (std::chrono::steady_clock::now() >= next_progress) {
+      live.UpdateProgress((*proc)->Groups(), lag, (*proc)->counters());
+      next_progress = std::chrono::steady_clock::now() + std::chrono::milliseconds(250);
+    }
     bool replaying = false;
     for (const auto& g : (*proc)->Groups()) replaying = replaying || g.replaying;
     if (!sim_more && !behind && !replaying) break;
@@ -172,6 +195,10 @@ int RunPipeline(RunArgs& a) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto& c = (*proc)->counters();
   if (follower) follower->Stop();
+  live.UpdateProgress((*proc)->Groups(), source.Lag(), c);
+  live.SetState(!st.ok() ? web::PipelineState::kFailed
+                         : (g_stop_requested.load() ? web::PipelineState::kStopped : web::PipelineState::kFinished),
+                st.ok() ? "" : st.message());
   if (!a.sim.quiet) {
     std::fprintf(stderr, "run summary: %llu events processed in %.1fs, %llu epochs committed (%llu replayed)\n",
                  static_cast<unsigned long long>(c.records), seconds,
@@ -187,6 +214,7 @@ int RunPipeline(RunArgs& a) {
   }
   if (!st.ok()) return ReportError(st);
   if (g_stop_requested.load()) std::fprintf(stderr, "run: stopped on request; run again to resume\n");
+  KeepServingUntilStopped(a.live, server->get(), "run");
   return kExitOk;
 }
 
@@ -207,6 +235,7 @@ void RegisterRun(CLI::App& root, CommandList& commands) {
                   "Warehouse the loader follows the lake into (enriched_data), as for `load`; none = no "
                   "loader [default: duckdb:<lake>-warehouse.duckdb]")
       ->envname("SMARTCITY_WAREHOUSE");
+  AddLiveViewOptions(app, &args->live, /*pipeline=*/true);
   commands.push_back({app, [args]() -> int {
                         Status st = args->sim.Finish();
                         if (st.ok()) st = ValidatePipeline(args->pipeline);

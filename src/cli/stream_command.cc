@@ -17,12 +17,14 @@
 
 #include "cli/command.h"
 #include "cli/kafka_options.h"
+#include "cli/live_view_options.h"
 #include "cli/pipeline_options.h"
 #include "common/process_stats.h"
 #include "engine/engine.h"
 #include "lake/object_store.h"
 #include "stream/processor.h"
 #include "transport/kafka_source.h"
+#include "web/live_state.h"
 
 namespace smartcity::cli {
 
@@ -32,6 +34,7 @@ struct StreamArgs {
   KafkaConnectionArgs conn;
   TopicNames topics;
   PipelineArgs pipeline;
+  LiveViewArgs live;
   std::string group = "smartcity-stream";
   Micros stop_when_idle{0};
   bool final = false;
@@ -79,6 +82,20 @@ int RunStream(StreamArgs& a) {
   auto source = KafkaSource::Open(so, **proc, proc->get());
   if (!source.ok()) return ReportError(source.status());
   (*proc)->Attach(source->get());
+  // The live view: the processor's observer, served over HTTP (web/).
+  web::LiveStateOptions live_opts;
+  live_opts.mode = "stream";
+  live_opts.lake = store->get()->Describe();
+  live_opts.topic_names = a.topics;
+  web::LiveState live(live_opts, &clock);
+  (*proc)->SetObserver(&live);
+  // `live` dies before the processor and the source: detach it first, whatever the way out.
+  struct DetachObserver {
+    stream::Processor* p;
+    ~DetachObserver() { p->SetObserver(nullptr); }
+  } detach{proc->get()};
+  auto server = StartLiveView(a.live, &live, "stream", a.quiet, /*required=*/false);
+  if (!server.ok()) return ReportError(server.status());
 
   using Steady = std::chrono::steady_clock;
   const auto t0 = Steady::now();
@@ -87,6 +104,7 @@ int RunStream(StreamArgs& a) {
   auto next_report = t0 + std::chrono::seconds(1);
   uint64_t last_records = 0, report_records = 0, published_epochs = 0;
   bool stopped_idle = false;
+  auto next_progress = t0;
   std::set<int32_t> groups_seen;  // every partition group this member owned at some point
   Status st;
   while (!g_stop_requested.load()) {
@@ -94,6 +112,10 @@ int RunStream(StreamArgs& a) {
     if (!st.ok()) break;
     const auto now = Steady::now();
     const auto& c = (*proc)->counters();
+    if (now >= next_progress) {
+      live.UpdateProgress((*proc)->Groups(), (*source)->Lag(), c);
+      next_progress = now + std::chrono::milliseconds(250);
+    }
     for (const auto& g : (*proc)->Groups()) groups_seen.insert(g.group);
     if (c.records != last_records) {
       if (!first_input) first_input = now;
@@ -151,6 +173,10 @@ int RunStream(StreamArgs& a) {
 
   const double seconds = std::chrono::duration<double>(Steady::now() - t0).count();
   const auto& c = (*proc)->counters();
+  live.UpdateProgress((*proc)->Groups(), {}, c);
+  live.SetState(!st.ok() ? web::PipelineState::kFailed
+                         : (stopped_idle ? web::PipelineState::kFinished : web::PipelineState::kStopped),
+                st.ok() ? "" : st.message());
   const uint64_t peak_rss = PeakRssBytes();
   if (!a.quiet) {
     std::fprintf(stderr,
@@ -203,6 +229,7 @@ int RunStream(StreamArgs& a) {
   }
   if (!st.ok()) return ReportError(st);
   if (g_stop_requested.load() && !a.quiet) std::fprintf(stderr, "stream: stopped on request; run again to resume\n");
+  KeepServingUntilStopped(a.live, server->get(), "stream");
   return kExitOk;
 }
 
@@ -229,6 +256,7 @@ void RegisterStream(CLI::App& root, CommandList& commands) {
                     "Stop with an error after the cluster has been unreachable this long");
   app->add_option("--summary-json", a->summary_json, "Also write the end-of-run summary as JSON to this file");
   app->add_flag("-q,--quiet", a->quiet, "No progress lines and no summary on stderr");
+  AddLiveViewOptions(app, &a->live, /*pipeline=*/true);
   commands.push_back({app, [a]() -> int {
                         Status st = a->conn.Finish(a->topics);
                         if (st.ok()) st = ValidatePipeline(a->pipeline);

@@ -1,0 +1,57 @@
+#include "cli/live_view_options.h"
+
+#include <cstdio>
+#include <thread>
+
+namespace smartcity::cli {
+
+void AddLiveViewOptions(CLI::App* app, LiveViewArgs* args, bool pipeline) {
+  app->add_option_function<std::string>(
+         "--listen",
+         [args](const std::string& v) {
+           auto a = web::ParseListenAddress(v);
+           if (!a.ok()) throw CLI::ValidationError(a.status().message());
+           args->listen = *a;
+         },
+         "Serve the live view (dashboard, JSON API, /metrics) on HOST:PORT (port 0: any free port) "
+         "[default: 127.0.0.1:8080]")
+      ->type_name("HOST:PORT")
+      ->group("Live view");
+  if (pipeline) {
+    app->add_flag("--no-serve", args->no_serve, "Do not serve the live view")->group("Live view");
+    app->add_flag("--keep-serving", args->keep_serving,
+                  "When the pipeline has finished, keep serving its final state until Ctrl-C")
+        ->group("Live view");
+  }
+}
+
+Result<std::unique_ptr<web::LiveServer>> StartLiveView(const LiveViewArgs& args,
+                                                       const web::LiveState* state,
+                                                       const char* command, bool quiet,
+                                                       bool required) {
+  if (args.no_serve) return std::unique_ptr<web::LiveServer>();
+  web::LiveServerOptions opts;
+  opts.listen = args.listen;
+  auto server = web::LiveServer::Start(opts, state);
+  if (!server.ok()) {
+    if (required) return server.status();
+    if (!quiet)
+      std::fprintf(stderr, "%s: %s; continuing without the live view\n", command,
+                   server.status().message().c_str());
+    return std::unique_ptr<web::LiveServer>();
+  }
+  // The URL is printed even with -q: it is how a user (or a script) finds the live view.
+  std::fprintf(stderr, "%s: live view at %s (API: %sapi/status, metrics: %smetrics)\n", command,
+               (*server)->url().c_str(), (*server)->url().c_str(), (*server)->url().c_str());
+  return std::move(*server);
+}
+
+void KeepServingUntilStopped(const LiveViewArgs& args, const web::LiveServer* server,
+                             const char* command) {
+  if (!args.keep_serving || server == nullptr || g_stop_requested.load()) return;
+  std::fprintf(stderr, "%s: finished; still serving the live view at %s until Ctrl-C\n", command,
+               server->url().c_str());
+  while (!g_stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+}  // namespace smartcity::cli

@@ -1,0 +1,378 @@
+#include "web/api.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "simulation/route.h"
+
+namespace smartcity::web {
+
+namespace {
+
+using nlohmann::json;
+using stream::OutputTable;
+
+json Time(EventTime t) {
+  return FormatTimestamp(t);
+}
+int64_t Millis(WallTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+json Wall(WallTime t) {
+  return FormatTimestamp(std::chrono::time_point_cast<Micros>(t));
+}
+double Seconds(Micros d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+json Vehicles(const LiveSnapshot& s) {
+  json a = json::array();
+  for (const VehicleView& v : s.vehicles) {
+    json j = {{"deviceId", v.device_id},
+              {"timestamp", Time(v.at)},
+              {"latitude", v.latitude},
+              {"longitude", v.longitude},
+              {"speed", v.speed},
+              {"direction", v.direction},
+              {"make", v.make},
+              {"model", v.model},
+              {"year", v.year},
+              {"fuelType", v.fuel_type},
+              {"updatedAt", Wall(v.updated)}};
+    if (v.weather) {
+      const WeatherView& w = *v.weather;
+      j["weather"] = {{"timestamp", Time(w.at)},
+                      {"temperature", w.temperature},
+                      {"weatherCondition", w.condition},
+                      {"precipitation", w.precipitation},
+                      {"windSpeed", w.wind_speed},
+                      {"humidity", w.humidity},
+                      {"airQualityIndex", w.air_quality_index}};
+    } else {
+      j["weather"] = nullptr;
+    }
+    a.push_back(std::move(j));
+  }
+  return a;
+}
+
+json Incidents(const LiveSnapshot& s) {
+  json a = json::array();
+  for (const IncidentView& i : s.incidents) {
+    a.push_back({{"incidentId", i.incident_id},
+                 {"deviceId", i.device_id},
+                 {"type", i.type},
+                 {"status", i.status},
+                 {"active", i.active()},
+                 {"description", i.description},
+                 {"timestamp", Time(i.at)},
+                 {"latitude", i.latitude},
+                 {"longitude", i.longitude}});
+  }
+  return a;
+}
+
+json Cameras(const LiveSnapshot& s) {
+  json a = json::array();
+  for (const CameraView& c : s.cameras) {
+    a.push_back({{"cameraId", c.camera_id},
+                 {"latitude", c.latitude},
+                 {"longitude", c.longitude},
+                 {"lastSeen", Time(c.last_seen)},
+                 {"passes", c.passes}});
+  }
+  return a;
+}
+
+json Rates(const LiveSnapshot& s, int seconds) {
+  seconds = std::clamp(seconds, 1, kRateSeconds);
+  json topics = json::object();
+  for (Topic t : kAllTopics) {
+    const auto& r = s.rates[static_cast<size_t>(t)];
+    topics[std::string(DefaultTopicName(t))] = std::vector<uint32_t>(r.end() - seconds, r.end());
+  }
+  // Wall-clock second of the last bucket, for the charts' time axis.
+  return {{"bucketSeconds", 1},
+          {"endsAt", Millis(s.now) / 1000},
+          {"seconds", seconds},
+          {"topics", topics}};
+}
+
+json Status(const LiveSnapshot& s) {
+  json counters = json::object();
+  json in = json::object(), dead = json::object(), late = json::object();
+  for (Topic t : kAllTopics) {
+    const std::string name(DefaultTopicName(t));
+    in[name] = s.events_in[static_cast<size_t>(t)];
+    dead[name] = s.dead_letters[static_cast<size_t>(t)];
+    late[name] = s.late_events[static_cast<size_t>(t)];
+  }
+  json produced = json::object(), committed = json::object();
+  for (size_t t = 0; t < stream::kOutputTableCount; ++t) {
+    const std::string name(stream::OutputTableName(static_cast<OutputTable>(t)));
+    produced[name] = s.rows_out[t];
+    committed[name] = s.rows_committed[t];
+  }
+  uint64_t dead_total = s.dead_letters_other;
+  for (uint64_t d : s.dead_letters) dead_total += d;
+  json groups = json::array();
+  for (const GroupView& g : s.groups) {
+    json j = {
+        {"group", g.group}, {"committedEpoch", g.committed_epoch}, {"replaying", g.replaying}};
+    j["watermark"] = g.watermark ? Time(*g.watermark) : json(nullptr);
+    j["maxEventTime"] = g.max_event_time ? Time(*g.max_event_time) : json(nullptr);
+    j["watermarkLagSeconds"] = g.watermark && g.max_event_time
+                                   ? json(std::max(0.0, Seconds(*g.max_event_time - *g.watermark)))
+                                   : json(nullptr);
+    groups.push_back(std::move(j));
+  }
+  json inputs = json::array();
+  for (const InputView& i : s.inputs) {
+    json j = {{"topic", i.topic}, {"partition", i.partition}};
+    j["position"] = i.position ? json(*i.position) : json(nullptr);
+    j["end"] = i.end ? json(*i.end) : json(nullptr);
+    j["recordsBehind"] = i.records_behind ? json(*i.records_behind) : json(nullptr);
+    inputs.push_back(std::move(j));
+  }
+  json commits = json::array();
+  for (auto it = s.commits.rbegin(); it != s.commits.rend(); ++it) {  // newest first
+    const CommitView& c = *it;
+    json rows = json::object();
+    uint64_t total = 0;
+    for (size_t t = 0; t < stream::kOutputTableCount; ++t) {
+      if (c.rows[t] > 0)
+        rows[std::string(stream::OutputTableName(static_cast<OutputTable>(t)))] = c.rows[t];
+      total += c.rows[t];
+    }
+    json j = {{"at", Wall(c.at)},
+              {"groups", c.groups},
+              {"rows", rows},
+              {"totalRows", total},
+              {"latencyMs", std::chrono::duration<double, std::milli>(c.latency).count()},
+              {"final", c.final}};
+    if (!c.table.empty()) j["table"] = c.table;
+    if (c.version >= 0) j["version"] = c.version;
+    commits.push_back(std::move(j));
+  }
+  json health = {{"state", PipelineStateName(s.state)}};
+  if (!s.error.empty()) health["error"] = s.error;
+  health["ok"] = s.state != PipelineState::kFailed;
+  json j = {{"mode", s.mode},
+            {"lake", s.lake},
+            {"now", Wall(s.now)},
+            {"startedAt", Wall(s.started)},
+            {"health", health},
+            {"records", s.records},
+            {"epochsCommitted", s.epochs_committed},
+            {"tableCommits", s.table_commits},
+            {"epochsReplayed", s.epochs_replayed},
+            {"eventsIn", in},
+            {"deadLetters", dead},
+            {"deadLettersTotal", dead_total},
+            {"lateEvents", late},
+            {"lateEventsTotal", s.late_events_total},
+            {"rowsProduced", produced},
+            {"rowsCommitted", committed},
+            {"lastCommitLatencyMs",
+             std::chrono::duration<double, std::milli>(s.last_commit_latency).count()},
+            {"groups", groups},
+            {"inputs", inputs},
+            {"commits", commits},
+            // The warehouse loader is not part of this build yet: no loads to show.
+            {"loads", json::array()}};
+  j["lastCommitAt"] = s.last_commit ? Wall(*s.last_commit) : json(nullptr);
+  j["checkpointAgeSeconds"] =
+      s.last_commit ? json(std::chrono::duration<double>(s.now - *s.last_commit).count())
+                    : json(nullptr);
+  return j;
+}
+
+// Prometheus label values escape backslash, double quote and newline.
+std::string Label(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+void Metric(std::string* out, const char* name, const char* type, const char* help) {
+  *out += "# HELP ";
+  *out += name;
+  *out += ' ';
+  *out += help;
+  *out += "\n# TYPE ";
+  *out += name;
+  *out += ' ';
+  *out += type;
+  *out += '\n';
+}
+
+void Sample(std::string* out, std::string_view name, std::string_view labels, double value) {
+  char buf[64];
+  if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", value);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.9g", value);
+  }
+  *out += name;
+  if (!labels.empty()) {
+    *out += '{';
+    *out += labels;
+    *out += '}';
+  }
+  *out += ' ';
+  *out += buf;
+  *out += '\n';
+}
+
+}  // namespace
+
+std::string VehiclesJson(const LiveSnapshot& s) {
+  return json({{"count", s.vehicles.size()}, {"vehicles", Vehicles(s)}}).dump();
+}
+
+std::string IncidentsJson(const LiveSnapshot& s) {
+  size_t active = 0;
+  for (const IncidentView& i : s.incidents) active += i.active() ? 1 : 0;
+  return json({{"active", active}, {"incidents", Incidents(s)}, {"cameras", Cameras(s)}}).dump();
+}
+
+std::string RatesJson(const LiveSnapshot& s, int seconds) {
+  return Rates(s, seconds).dump();
+}
+
+std::string StatusJson(const LiveSnapshot& s) {
+  return Status(s).dump();
+}
+
+std::string RouteJson() {
+  const auto& route = simulation::Route::LondonToBirmingham();
+  json wps = json::array();
+  for (const auto& w : route.waypoints()) {
+    wps.push_back({{"name", w.name},
+                   {"road", w.road},
+                   {"latitude", w.pos.lat},
+                   {"longitude", w.pos.lon},
+                   {"speedLimitKmh", w.speed_limit_kmh},
+                   {"urban", w.urban}});
+  }
+  json cams = json::array();
+  for (const auto& c : route.cameras()) {
+    cams.push_back({{"cameraId", c.id},
+                    {"latitude", c.pos.lat},
+                    {"longitude", c.pos.lon},
+                    {"distanceM", c.distance_m}});
+  }
+  return json({{"lengthM", route.length_m()}, {"waypoints", wps}, {"cameras", cams}}).dump();
+}
+
+std::string UpdateJson(const LiveSnapshot& s, int rate_seconds) {
+  return json({{"vehicles", Vehicles(s)},
+               {"incidents", Incidents(s)},
+               {"cameras", Cameras(s)},
+               {"rates", Rates(s, rate_seconds)},
+               {"status", Status(s)}})
+      .dump();
+}
+
+std::string MetricsText(const LiveSnapshot& s, uint64_t resident_bytes) {
+  std::string o;
+  o.reserve(8192);
+  Metric(&o, "smartcity_events_in_total", "counter",
+         "Input records processed per topic (valid and dead-lettered).");
+  for (Topic t : kAllTopics) {
+    Sample(&o, "smartcity_events_in_total", "topic=\"" + Label(DefaultTopicName(t)) + "\"",
+           static_cast<double>(s.events_in[static_cast<size_t>(t)]));
+  }
+  Metric(&o, "smartcity_rows_out_total", "counter", "Rows committed to each lake table.");
+  for (size_t t = 0; t < stream::kOutputTableCount; ++t) {
+    Sample(&o, "smartcity_rows_out_total",
+           "table=\"" + Label(stream::OutputTableName(static_cast<OutputTable>(t))) + "\"",
+           static_cast<double>(s.rows_committed[t]));
+  }
+  Metric(&o, "smartcity_rows_produced_total", "counter",
+         "Rows produced for each table (live, before the commit).");
+  for (size_t t = 0; t < stream::kOutputTableCount; ++t) {
+    Sample(&o, "smartcity_rows_produced_total",
+           "table=\"" + Label(stream::OutputTableName(static_cast<OutputTable>(t))) + "\"",
+           static_cast<double>(s.rows_out[t]));
+  }
+  Metric(&o, "smartcity_dead_letters_total", "counter",
+         "Records that failed parsing or validation, per topic.");
+  for (Topic t : kAllTopics) {
+    Sample(&o, "smartcity_dead_letters_total", "topic=\"" + Label(DefaultTopicName(t)) + "\"",
+           static_cast<double>(s.dead_letters[static_cast<size_t>(t)]));
+  }
+  if (s.dead_letters_other > 0) {
+    Sample(&o, "smartcity_dead_letters_total", "topic=\"other\"",
+           static_cast<double>(s.dead_letters_other));
+  }
+  Metric(&o, "smartcity_late_events_total", "counter",
+         "Join inputs behind the watermark, per topic.");
+  for (Topic t : {Topic::kVehicle, Topic::kWeather, Topic::kEmergency}) {
+    Sample(&o, "smartcity_late_events_total", "topic=\"" + Label(DefaultTopicName(t)) + "\"",
+           static_cast<double>(s.late_events[static_cast<size_t>(t)]));
+  }
+  Metric(&o, "smartcity_records_total", "counter",
+         "Input records processed (the run summary's events processed).");
+  Sample(&o, "smartcity_records_total", "", static_cast<double>(s.records));
+  Metric(&o, "smartcity_epochs_committed_total", "counter", "Partition-group epochs committed.");
+  Sample(&o, "smartcity_epochs_committed_total", "", static_cast<double>(s.epochs_committed));
+  Metric(&o, "smartcity_table_commits_total", "counter", "Delta commits written.");
+  Sample(&o, "smartcity_table_commits_total", "", static_cast<double>(s.table_commits));
+  Metric(&o, "smartcity_watermark_seconds", "gauge",
+         "Event-time watermark per partition group (Unix seconds).");
+  for (const GroupView& g : s.groups) {
+    if (!g.watermark) continue;
+    Sample(&o, "smartcity_watermark_seconds", "group=\"" + std::to_string(g.group) + "\"",
+           Seconds(g.watermark->time_since_epoch()));
+  }
+  Metric(&o, "smartcity_watermark_lag_seconds", "gauge",
+         "Newest event time seen minus the watermark, per partition group.");
+  for (const GroupView& g : s.groups) {
+    if (!g.watermark || !g.max_event_time) continue;
+    Sample(&o, "smartcity_watermark_lag_seconds", "group=\"" + std::to_string(g.group) + "\"",
+           std::max(0.0, Seconds(*g.max_event_time - *g.watermark)));
+  }
+  Metric(&o, "smartcity_input_lag_records", "gauge", "Records not yet read, per input partition.");
+  for (const InputView& i : s.inputs) {
+    if (!i.records_behind) continue;
+    Sample(&o, "smartcity_input_lag_records",
+           "topic=\"" + Label(i.topic) + "\",partition=\"" + std::to_string(i.partition) + "\"",
+           static_cast<double>(*i.records_behind));
+  }
+  Metric(&o, "smartcity_commit_latency_seconds", "gauge",
+         "Duration of the last epoch commit (offsets log to checkpoint).");
+  Sample(&o, "smartcity_commit_latency_seconds", "", Seconds(s.last_commit_latency));
+  if (s.last_commit) {
+    Metric(&o, "smartcity_checkpoint_age_seconds", "gauge",
+           "Time since the last commit and checkpoint.");
+    Sample(&o, "smartcity_checkpoint_age_seconds", "",
+           std::max(0.0, std::chrono::duration<double>(s.now - *s.last_commit).count()));
+  }
+  Metric(&o, "smartcity_up", "gauge", "1 unless the pipeline failed.");
+  Sample(&o, "smartcity_up", "", s.state == PipelineState::kFailed ? 0 : 1);
+  Metric(&o, "smartcity_vehicles", "gauge", "Vehicles with a known position.");
+  Sample(&o, "smartcity_vehicles", "", static_cast<double>(s.vehicles.size()));
+  size_t active = 0;
+  for (const IncidentView& i : s.incidents) active += i.active() ? 1 : 0;
+  Metric(&o, "smartcity_active_incidents", "gauge",
+         "Incidents whose latest status is not Resolved.");
+  Sample(&o, "smartcity_active_incidents", "", static_cast<double>(active));
+  Metric(&o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+  Sample(&o, "process_resident_memory_bytes", "", static_cast<double>(resident_bytes));
+  Metric(&o, "process_start_time_seconds", "gauge",
+         "Start time of the process since unix epoch in seconds.");
+  Sample(&o, "process_start_time_seconds", "", static_cast<double>(Millis(s.started) / 1000));
+  return o;
+}
+
+}  // namespace smartcity::web

@@ -1,0 +1,307 @@
+// The smartcity live view: draws /api/route once, then applies the updates of the /api/events
+// Server-Sent Events stream (falling back to polling /api/* if the stream is refused). No
+// dependencies, no network beyond this server.
+'use strict';
+
+const SVG = 'http://www.w3.org/2000/svg';
+const TOPICS = ['vehicle_data', 'gps_data', 'traffic_data', 'weather_data', 'emergency_data'];
+const COLORS = ['#4fb3ff', '#34c759', '#ffb020', '#b57bff', '#ff4d4f'];
+const W = 1000, H = 700, MARGIN = 40;
+
+const state = { project: null, selected: null, vehicles: new Map(), updates: 0, lastStatus: null };
+// Exposed for tests and for operators poking at the console.
+window.dashboard = state;
+
+function el(id) { return document.getElementById(id); }
+function svg(tag, attrs) {
+  const n = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, v);
+  return n;
+}
+function fmt(n) { return Number(n || 0).toLocaleString('en-GB'); }
+function time(iso) { return iso ? iso.substring(11, 19) : '-'; }
+function secs(s) {
+  if (s === null || s === undefined) return '-';
+  if (s < 1) return (s * 1000).toFixed(0) + ' ms';
+  if (s < 120) return s.toFixed(1) + ' s';
+  return (s / 60).toFixed(1) + ' min';
+}
+function esc(s) {
+  return String(s === null || s === undefined ? '' : s).replace(/[&<>"']/g,
+      (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+}
+function rows(tbody, list, cells) {
+  tbody.innerHTML = list.map((x) => '<tr>' + cells(x).map((c) => '<td>' + c + '</td>').join('') + '</tr>').join('');
+}
+
+// ---- map -------------------------------------------------------------------------------------
+function makeProjection(points) {
+  let minLat = Infinity, maxLat = -Infinity, minLon = Infinity, maxLon = -Infinity;
+  for (const p of points) {
+    minLat = Math.min(minLat, p.latitude); maxLat = Math.max(maxLat, p.latitude);
+    minLon = Math.min(minLon, p.longitude); maxLon = Math.max(maxLon, p.longitude);
+  }
+  const k = Math.cos(((minLat + maxLat) / 2) * Math.PI / 180);  // equirectangular, true to scale mid-route
+  const spanX = Math.max((maxLon - minLon) * k, 1e-6), spanY = Math.max(maxLat - minLat, 1e-6);
+  const scale = Math.min((W - 2 * MARGIN) / spanX, (H - 2 * MARGIN) / spanY);
+  const ox = (W - spanX * scale) / 2, oy = (H - spanY * scale) / 2;
+  return (lat, lon) => [ox + (lon - minLon) * k * scale, oy + (maxLat - lat) * scale];
+}
+
+function drawRoute(route) {
+  state.project = makeProjection(route.waypoints);
+  const g = el('map-route');
+  g.innerHTML = '';
+  const pts = route.waypoints.map((w) => state.project(w.latitude, w.longitude));
+  g.appendChild(svg('polyline', { class: 'route', points: pts.map((p) => p[0].toFixed(1) + ',' + p[1].toFixed(1)).join(' ') }));
+  route.waypoints.forEach((w, i) => {
+    const [x, y] = pts[i];
+    g.appendChild(svg('circle', { class: 'waypoint', cx: x, cy: y, r: 3 }));
+    if (i === 0 || i === route.waypoints.length - 1 || i % 3 === 0) {
+      const t = svg('text', { class: 'waypoint-label', x: x + 6, y: y - 6 });
+      t.textContent = w.name;
+      g.appendChild(t);
+    }
+  });
+  const cg = el('map-cameras');
+  cg.innerHTML = '';
+  for (const c of route.cameras) {
+    const [x, y] = state.project(c.latitude, c.longitude);
+    const r = svg('rect', { class: 'camera', x: x - 3, y: y - 3, width: 6, height: 6, 'data-camera': c.cameraId });
+    const title = svg('title');
+    title.textContent = c.cameraId;
+    r.appendChild(title);
+    cg.appendChild(r);
+  }
+  el('camera-count').textContent = route.cameras.length;
+}
+
+function tooltipFor(v) {
+  const w = v.weather;
+  return '<b>' + esc(v.deviceId) + '</b> ' + esc(v.make) + ' ' + esc(v.model) + '<br>' +
+      'speed ' + v.speed.toFixed(1) + ' km/h ' + esc(v.direction) + '<br>' +
+      (w ? 'weather ' + esc(w.weatherCondition) + ', ' + w.temperature.toFixed(1) + ' °C, AQI ' + w.airQualityIndex + '<br>' : 'weather -<br>') +
+      'position at ' + esc(v.timestamp.substring(0, 19).replace('T', ' ')) + ' (event time)<br>' +
+      'last update ' + esc(time(v.updatedAt)) + ' (wall clock)';
+}
+
+function showTooltip(marker, v) {
+  const tip = el('tooltip');
+  tip.innerHTML = tooltipFor(v);
+  tip.hidden = false;
+  const box = el('map').getBoundingClientRect();
+  const m = marker.getBoundingClientRect();
+  tip.style.left = Math.min(m.left - box.left + 12, box.width - 220) + 'px';
+  tip.style.top = (m.top - box.top + 12) + 'px';
+}
+
+function drawVehicles(list) {
+  if (!state.project) return;
+  const g = el('map-vehicles');
+  const seen = new Set();
+  for (const v of list) {
+    seen.add(v.deviceId);
+    let m = g.querySelector('[data-device="' + CSS.escape(v.deviceId) + '"]');
+    if (!m) {
+      m = svg('circle', { class: 'vehicle-marker', r: 7, 'data-device': v.deviceId });
+      m.addEventListener('mouseenter', () => showTooltip(m, state.vehicles.get(m.dataset.device)));
+      m.addEventListener('mouseleave', () => { if (state.selected !== m.dataset.device) el('tooltip').hidden = true; });
+      m.addEventListener('click', (e) => {
+        e.stopPropagation();
+        for (const s of g.querySelectorAll('.selected')) s.classList.remove('selected');
+        state.selected = m.dataset.device;
+        m.classList.add('selected');
+        showTooltip(m, state.vehicles.get(m.dataset.device));
+      });
+      g.appendChild(m);
+    }
+    const [x, y] = state.project(v.latitude, v.longitude);
+    m.setAttribute('cx', x.toFixed(2));
+    m.setAttribute('cy', y.toFixed(2));
+    m.dataset.lat = v.latitude;
+    m.dataset.lon = v.longitude;
+    state.vehicles.set(v.deviceId, v);
+  }
+  for (const m of Array.from(g.children)) {
+    if (!seen.has(m.dataset.device)) { state.vehicles.delete(m.dataset.device); m.remove(); }
+  }
+  if (state.selected && state.vehicles.has(state.selected)) {
+    const m = g.querySelector('[data-device="' + CSS.escape(state.selected) + '"]');
+    if (m) showTooltip(m, state.vehicles.get(state.selected));
+  }
+  el('vehicle-count').textContent = list.length;
+}
+
+function drawIncidents(list) {
+  if (!state.project) return;
+  const g = el('map-incidents');
+  g.innerHTML = '';
+  const active = list.filter((i) => i.active);
+  for (const i of active) {
+    const [x, y] = state.project(i.latitude, i.longitude);
+    const p = svg('polygon', { class: 'incident', points: [[x, y - 9], [x - 8, y + 6], [x + 8, y + 6]].map((q) => q.join(',')).join(' '), 'data-incident': i.incidentId });
+    const title = svg('title');
+    title.textContent = i.type + ' (' + i.incidentId + '): ' + i.description;
+    p.appendChild(title);
+    g.appendChild(p);
+  }
+  el('incident-count').textContent = active.length;
+  rows(document.querySelector('#incidents tbody'), active.slice(-15).reverse(),
+      (i) => [esc(i.incidentId.substring(0, 8)), esc(i.type), esc(i.deviceId), esc(time(i.timestamp))]);
+}
+
+function drawCameras(list) {
+  // Cameras seen in the data (the route's fixed cameras are drawn from /api/route).
+  for (const c of list) {
+    const r = el('map-cameras').querySelector('[data-camera="' + CSS.escape(c.cameraId) + '"]');
+    if (r) r.querySelector('title').textContent = c.cameraId + ': ' + fmt(c.passes) + ' vehicles seen, last ' + time(c.lastSeen);
+  }
+}
+
+// ---- charts ----------------------------------------------------------------------------------
+function setupCharts() {
+  const box = el('charts');
+  box.innerHTML = '';
+  TOPICS.forEach((t, i) => {
+    const row = document.createElement('div');
+    row.className = 'chart';
+    row.innerHTML = '<div style="color:' + COLORS[i] + '">' + t + '</div><canvas data-topic="' + t + '"></canvas><div class="now" data-now="' + t + '">0</div>';
+    box.appendChild(row);
+  });
+}
+
+function drawChart(canvas, values, color) {
+  const dpr = window.devicePixelRatio || 1;
+  const w = Math.max(1, Math.round(canvas.clientWidth * dpr)), h = Math.max(1, Math.round(canvas.clientHeight * dpr));
+  if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+  const ctx = canvas.getContext('2d');
+  ctx.clearRect(0, 0, w, h);
+  const max = Math.max(1, ...values);
+  const step = w / Math.max(1, values.length - 1);
+  ctx.beginPath();
+  values.forEach((v, i) => {
+    const x = i * step, y = h - 2 - (v / max) * (h - 6);
+    if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+  });
+  ctx.strokeStyle = color;
+  ctx.lineWidth = 1.5 * dpr;
+  ctx.stroke();
+  ctx.lineTo(w, h); ctx.lineTo(0, h); ctx.closePath();
+  ctx.globalAlpha = 0.15; ctx.fillStyle = color; ctx.fill(); ctx.globalAlpha = 1;
+  ctx.fillStyle = '#8196ab';
+  ctx.font = (10 * dpr) + 'px sans-serif';
+  ctx.fillText('max ' + fmt(max) + '/s', 4 * dpr, 11 * dpr);
+}
+
+function drawRates(rates) {
+  let recent = 0;
+  TOPICS.forEach((t, i) => {
+    const values = rates.topics[t] || [];
+    const canvas = document.querySelector('canvas[data-topic="' + t + '"]');
+    // The sum plotted, for tests (a chart that moves has a changing sum).
+    canvas.dataset.sum = values.reduce((a, b) => a + b, 0);
+    drawChart(canvas, values, COLORS[i]);
+    const last10 = values.slice(-11, -1);
+    const rate = last10.reduce((a, b) => a + b, 0) / Math.max(1, last10.length);
+    document.querySelector('[data-now="' + t + '"]').textContent = fmt(Math.round(rate)) + '/s';
+    recent += rate;
+  });
+  el('events-rate').textContent = fmt(Math.round(recent));
+}
+
+// ---- status ----------------------------------------------------------------------------------
+function drawStatus(s) {
+  state.lastStatus = s;
+  const h = el('health');
+  const st = s.health.state;
+  const age = s.checkpointAgeSeconds;
+  let cls = 'ok', text = st;
+  if (st === 'failed') { cls = 'bad'; text = 'failed: ' + (s.health.error || ''); }
+  else if (st === 'running' && age !== null && age > 120) { cls = 'warn'; text = 'running, no commit for ' + secs(age); }
+  else if (st === 'starting') { cls = 'warn'; }
+  h.className = 'health ' + cls;
+  h.textContent = text;
+  el('mode').textContent = s.mode;
+  el('lake').textContent = s.lake;
+  el('updated').textContent = time(s.now);
+  el('events-total').textContent = fmt(Object.values(s.eventsIn).reduce((a, b) => a + b, 0) || s.records);
+  el('dead-letters').textContent = fmt(s.deadLettersTotal);
+  el('late-events').textContent = fmt(s.lateEventsTotal);
+  el('epochs').textContent = fmt(s.epochsCommitted);
+  el('checkpoint-age').textContent = secs(age);
+  rows(document.querySelector('#tables tbody'), Object.keys(s.rowsCommitted),
+      (t) => [esc(t), fmt(s.rowsProduced[t]), fmt(s.rowsCommitted[t])]);
+  rows(document.querySelector('#groups tbody'), s.groups,
+      (g) => [g.group, g.committedEpoch, esc(g.watermark ? g.watermark.substring(0, 19).replace('T', ' ') : '-'),
+        secs(g.watermarkLagSeconds)]);
+  const behind = {};
+  for (const i of s.inputs) behind[i.topic] = (behind[i.topic] || 0) + (i.recordsBehind || 0);
+  rows(document.querySelector('#inputs tbody'), Object.keys(behind), (t) => [esc(t), fmt(behind[t])]);
+  rows(document.querySelector('#commits tbody'), s.commits.slice(0, 12),
+      (c) => [esc(time(c.at)), esc(c.table ? c.table + ' v' + c.version : 'epoch, groups ' + c.groups.join(' ')) + (c.final ? ' (final)' : ''),
+        fmt(c.totalRows), c.table ? '-' : c.latencyMs.toFixed(0) + ' ms']);
+  el('loads').textContent = s.loads.length ? s.loads.length + ' loads' : 'no warehouse loader in this pipeline';
+}
+
+function apply(u) {
+  state.updates++;
+  drawVehicles(u.vehicles);
+  drawIncidents(u.incidents);
+  drawCameras(u.cameras);
+  drawRates(u.rates);
+  drawStatus(u.status);
+}
+
+// ---- data ------------------------------------------------------------------------------------
+async function getJson(path) {
+  const r = await fetch(path, { cache: 'no-store' });
+  if (!r.ok) throw new Error(path + ': HTTP ' + r.status);
+  return r.json();
+}
+
+async function poll() {
+  try {
+    const [v, i, r, s] = await Promise.all([getJson('/api/vehicles'), getJson('/api/incidents'),
+      getJson('/api/rates?seconds=120'), getJson('/api/status')]);
+    apply({ vehicles: v.vehicles, incidents: i.incidents, cameras: i.cameras, rates: r, status: s });
+  } catch (e) {
+    el('health').className = 'health bad';
+    el('health').textContent = 'disconnected';
+  }
+}
+
+function connect() {
+  const es = new EventSource('/api/events');
+  let opened = false;
+  es.addEventListener('update', (e) => { opened = true; apply(JSON.parse(e.data)); });
+  es.onerror = () => {
+    if (!opened) {
+      // Refused (too many streams) or not supported: poll instead.
+      es.close();
+      setInterval(poll, 2000);
+      poll();
+    } else {
+      el('health').className = 'health unknown';
+      el('health').textContent = 'reconnecting…';
+    }
+  };
+}
+
+async function main() {
+  setupCharts();
+  document.addEventListener('click', () => {
+    state.selected = null;
+    el('tooltip').hidden = true;
+    for (const s of document.querySelectorAll('.vehicle-marker.selected')) s.classList.remove('selected');
+  });
+  try {
+    drawRoute(await getJson('/api/route'));
+  } catch (e) {
+    el('health').className = 'health bad';
+    el('health').textContent = 'cannot load the route';
+    return;
+  }
+  connect();
+}
+
+main();

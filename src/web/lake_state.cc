@@ -1,0 +1,209 @@
+#include "web/lake_state.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+
+namespace smartcity::web {
+
+namespace {
+
+using stream::OutputTable;
+constexpr int64_t kCommitsPerTable = 10;
+
+std::string Text(const engine::QueryResult& r, size_t col, size_t row) {
+  return r.IsNull(col, row) ? std::string() : r.GetString(col, row);
+}
+double Num(const engine::QueryResult& r, size_t col, size_t row) {
+  return r.IsNull(col, row) ? 0 : r.GetDouble(col, row);
+}
+
+}  // namespace
+
+LakeStateReader::LakeStateReader(lake::ObjectStore* store, std::unique_ptr<engine::Connection> conn,
+                                 std::filesystem::path scratch_dir)
+    : store_(store), conn_(std::move(conn)), scratch_dir_(std::move(scratch_dir)) {}
+
+LakeStateReader::~LakeStateReader() {
+  std::error_code ec;
+  for (const auto& [key, path] : downloaded_) std::filesystem::remove(path, ec);
+}
+
+Result<std::unique_ptr<LakeStateReader>> LakeStateReader::Open(lake::ObjectStore* store,
+                                                               engine::Database* db,
+                                                               std::filesystem::path scratch_dir) {
+  SC_ASSIGN_OR_RETURN(auto conn, db->Connect());
+  std::unique_ptr<LakeStateReader> r(
+      new LakeStateReader(store, std::move(conn), std::move(scratch_dir)));
+  for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
+    r->tables_[i].log = std::make_unique<lake::DeltaLog>(
+        store, std::string(stream::OutputTableName(static_cast<OutputTable>(i))));
+  }
+  return r;
+}
+
+Result<std::string> LakeStateReader::FileList(const Table& t) {
+  std::string list;
+  for (const auto& [path, add] : t.snapshot.files) {
+    const std::string key = t.log->KeyPrefix() + path;
+    std::string local;
+    if (auto p = store_->LocalPath(key)) {
+      local = p->string();
+    } else if (auto it = downloaded_.find(key); it != downloaded_.end()) {
+      local = it->second;
+    } else {
+      SC_ASSIGN_OR_RETURN(std::string bytes, store_->Get(key));
+      const auto file = scratch_dir_ / fmt::format("serve-{}.parquet", lake::NewUuid());
+      std::ofstream out(file, std::ios::binary);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      if (!out.good())
+        return Status::IOError("cannot write scratch file " + file.string() + "; check free space");
+      local = downloaded_[key] = file.string();
+    }
+    list += (list.empty() ? "" : ", ") + engine::QuoteLiteral(local);
+  }
+  return "[" + list + "]";
+}
+
+Status LakeStateReader::Refresh(LiveState* state) {
+  std::array<uint64_t, stream::kOutputTableCount> rows{};
+  for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
+    Table& t = tables_[i];
+    if (!t.snapshot.exists()) {
+      SC_ASSIGN_OR_RETURN(t.snapshot, t.log->Load(conn_.get()));
+    } else {
+      SC_ASSIGN_OR_RETURN(int applied, t.log->Update(&t.snapshot));
+      (void)applied;
+    }
+    rows[i] = static_cast<uint64_t>(std::max<int64_t>(0, t.snapshot.NumRecords()));
+    if (t.queried_version == t.snapshot.version) continue;
+
+    // Recent commits of this table.
+    std::deque<CommitView> commits;
+    for (int64_t v = std::max<int64_t>(0, t.snapshot.version - kCommitsPerTable + 1);
+         v <= t.snapshot.version; ++v) {
+      auto c = t.log->ReadCommit(v);
+      if (!c.ok()) continue;  // folded into a checkpoint and cleaned up: skip it
+      CommitView view;
+      view.table = std::string(stream::OutputTableName(static_cast<OutputTable>(i)));
+      view.version = v;
+      if (c->commit_info)
+        view.at = WallTime(std::chrono::milliseconds(c->commit_info->timestamp_ms));
+      for (const auto& add : c->adds)
+        view.rows[i] += static_cast<uint64_t>(std::max<int64_t>(0, add.NumRecords()));
+      commits.push_back(std::move(view));
+    }
+    commits_[i] = std::move(commits);
+
+    const auto table = static_cast<OutputTable>(i);
+    const bool wanted = table == OutputTable::kVehicle || table == OutputTable::kWeather ||
+                        table == OutputTable::kEmergency || table == OutputTable::kTraffic;
+    if (wanted && !t.snapshot.files.empty()) {
+      SC_ASSIGN_OR_RETURN(std::string files, FileList(t));
+      const std::string from =
+          "read_parquet(" + files + ", union_by_name = true, hive_partitioning = false)";
+      if (table == OutputTable::kVehicle) {
+        SC_ASSIGN_OR_RETURN(auto r,
+                            conn_->Query("SELECT deviceId, timestamp, latitude, longitude, speed, "
+                                         "direction, make, model, year, fuelType FROM " +
+                                         from +
+                                         " QUALIFY row_number() OVER (PARTITION BY deviceId ORDER "
+                                         "BY timestamp DESC, _partition DESC, "
+                                         "_offset DESC) = 1 ORDER BY deviceId"));
+        std::vector<VehicleView> vs;
+        for (size_t row = 0; row < r.row_count(); ++row) {
+          VehicleView v;
+          v.device_id = Text(r, 0, row);
+          v.at = r.GetTimestamp(1, row);
+          v.latitude = Num(r, 2, row);
+          v.longitude = Num(r, 3, row);
+          v.speed = Num(r, 4, row);
+          v.direction = Text(r, 5, row);
+          v.make = Text(r, 6, row);
+          v.model = Text(r, 7, row);
+          v.year = r.IsNull(8, row) ? 0 : static_cast<int32_t>(r.GetInt64(8, row));
+          v.fuel_type = Text(r, 9, row);
+          v.updated =
+              WallTime(std::chrono::duration_cast<WallTime::duration>(v.at.time_since_epoch()));
+          vs.push_back(std::move(v));
+        }
+        vehicles_ = std::move(vs);
+      } else if (table == OutputTable::kWeather) {
+        SC_ASSIGN_OR_RETURN(auto r,
+                            conn_->Query("SELECT deviceId, timestamp, temperature, "
+                                         "weatherCondition, precipitation, windSpeed, humidity, "
+                                         "airQualityIndex FROM " +
+                                         from +
+                                         " QUALIFY row_number() OVER (PARTITION BY deviceId ORDER "
+                                         "BY timestamp DESC, _partition DESC, "
+                                         "_offset DESC) = 1"));
+        weather_.clear();
+        for (size_t row = 0; row < r.row_count(); ++row) {
+          WeatherView w;
+          w.at = r.GetTimestamp(1, row);
+          w.temperature = Num(r, 2, row);
+          w.condition = Text(r, 3, row);
+          w.precipitation = Num(r, 4, row);
+          w.wind_speed = Num(r, 5, row);
+          w.humidity = r.IsNull(6, row) ? 0 : static_cast<int32_t>(r.GetInt64(6, row));
+          w.air_quality_index = r.IsNull(7, row) ? 0 : static_cast<int32_t>(r.GetInt64(7, row));
+          weather_[Text(r, 0, row)] = std::move(w);
+        }
+      } else if (table == OutputTable::kEmergency) {
+        SC_ASSIGN_OR_RETURN(auto r,
+                            conn_->Query("SELECT incidentId, deviceId, type, status, description, "
+                                         "timestamp, latitude, longitude FROM " +
+                                         from +
+                                         " QUALIFY row_number() OVER (PARTITION BY incidentId "
+                                         "ORDER BY timestamp DESC, _partition DESC, "
+                                         "_offset DESC) = 1 ORDER BY incidentId"));
+        std::vector<IncidentView> is;
+        for (size_t row = 0; row < r.row_count(); ++row) {
+          IncidentView v;
+          v.incident_id = Text(r, 0, row);
+          v.device_id = Text(r, 1, row);
+          v.type = Text(r, 2, row);
+          v.status = Text(r, 3, row);
+          v.description = Text(r, 4, row);
+          v.at = r.GetTimestamp(5, row);
+          v.latitude = Num(r, 6, row);
+          v.longitude = Num(r, 7, row);
+          is.push_back(std::move(v));
+        }
+        incidents_ = std::move(is);
+      } else {
+        SC_ASSIGN_OR_RETURN(auto r,
+                            conn_->Query("SELECT cameraId, any_value(latitude), "
+                                         "any_value(longitude), max(timestamp), count(*) FROM " +
+                                         from + " GROUP BY cameraId ORDER BY cameraId"));
+        std::vector<CameraView> cs;
+        for (size_t row = 0; row < r.row_count(); ++row) {
+          CameraView c;
+          c.camera_id = Text(r, 0, row);
+          c.latitude = Num(r, 1, row);
+          c.longitude = Num(r, 2, row);
+          c.last_seen = r.GetTimestamp(3, row);
+          c.passes = static_cast<uint64_t>(r.GetInt64(4, row));
+          cs.push_back(std::move(c));
+        }
+        cameras_ = std::move(cs);
+      }
+    }
+    t.queried_version = t.snapshot.version;
+  }
+
+  std::vector<VehicleView> vehicles = vehicles_;
+  for (VehicleView& v : vehicles) {
+    if (auto it = weather_.find(v.device_id); it != weather_.end()) v.weather = it->second;
+  }
+  std::vector<CommitView> all;
+  for (const auto& per_table : commits_) all.insert(all.end(), per_table.begin(), per_table.end());
+  std::sort(all.begin(), all.end(),
+            [](const CommitView& a, const CommitView& b) { return a.at < b.at; });
+  std::deque<CommitView> recent(all.size() > 50 ? all.end() - 50 : all.begin(), all.end());
+  state->ReplaceFromLake(std::move(vehicles), incidents_, cameras_, std::move(recent), rows);
+  return Status::OK();
+}
+
+}  // namespace smartcity::web

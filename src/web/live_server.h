@@ -1,0 +1,82 @@
+// LiveServer: the live view's HTTP server (SPEC section 7) — the dashboard, the JSON API, the
+// Server-Sent Events stream and Prometheus /metrics, all read-only views of one LiveState
+// (docs/api.md). The one place that uses cpp-httplib.
+//
+// Hardening: GET and HEAD only (other methods: 405; unknown paths: 404); request line and header
+// lines bounded by the library (8 KiB: 414 / 400), request bodies by `max_body_bytes` (413); read
+// and write timeouts so a slow or silent client cannot hold a worker for long; a fixed worker pool;
+// at most `max_sse_clients` event streams at once (503 beyond), so streams never take every worker.
+// Binds with SO_REUSEADDR only (never SO_REUSEPORT: a second process must not share the port).
+//
+// Ownership: borrows the LiveState (must outlive the server). Thread-safety: Start/Stop from one
+// thread; requests are served on the server's own threads.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+#include "web/live_state.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace smartcity::web {
+
+struct ListenAddress {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port
+};
+// "HOST:PORT", ":PORT" or "PORT" (host 127.0.0.1). kInvalidArgument naming the problem otherwise.
+Result<ListenAddress> ParseListenAddress(std::string_view text);
+
+struct LiveServerOptions {
+  ListenAddress listen;
+  int threads = 32;
+  int max_sse_clients = 12;
+  std::chrono::milliseconds sse_interval{1000};
+  std::chrono::seconds read_timeout{5};
+  std::chrono::seconds write_timeout{5};
+  size_t max_body_bytes = 64 << 10;
+  int sse_rate_seconds = 120;  // rate history sent with each SSE update
+};
+
+class LiveServer {
+ public:
+  // Binds and starts serving on a background thread. kUnavailable when the address cannot be bound.
+  static Result<std::unique_ptr<LiveServer>> Start(LiveServerOptions options,
+                                                   const LiveState* state);
+  ~LiveServer();
+  LiveServer(const LiveServer&) = delete;
+  LiveServer& operator=(const LiveServer&) = delete;
+
+  int port() const { return port_; }
+  // "http://127.0.0.1:8080/"
+  std::string url() const;
+  // Ends the event streams and stops the server; waits for its threads. Idempotent.
+  void Stop();
+
+ private:
+  LiveServer(LiveServerOptions options, const LiveState* state);
+  void Routes();
+  // Waits up to `d` or until Stop(); false when stopping.
+  bool WaitFor(std::chrono::milliseconds d);
+
+  const LiveServerOptions options_;
+  const LiveState* const state_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::atomic<int> sse_clients_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+};
+
+}  // namespace smartcity::web

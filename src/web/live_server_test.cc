@@ -1,0 +1,214 @@
+// The live view's HTTP server on a loopback port, with the library's client and raw sockets for
+// requests no well-behaved client sends.
+#include "web/live_server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <nlohmann/json.hpp>
+
+namespace smartcity::web {
+namespace {
+
+// Sends `request` on a new connection and returns the server's answer up to the end of its headers
+// (or what came before it closed, or 10 s passed). The write side stays open: the library treats a
+// half-closed connection as gone and would not answer.
+std::string RawExchange(int port, const std::string& request) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  size_t sent = 0;
+  while (sent < request.size()) {
+    const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server may close early on an oversized request
+    sent += static_cast<size_t>(n);
+  }
+  std::string answer;
+  char buf[4096];
+  while (answer.find("\r\n\r\n") == std::string::npos) {
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return answer;
+}
+
+class LiveServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    LiveServerOptions o;
+    o.listen.port = 0;
+    o.max_sse_clients = 2;
+    o.sse_interval = std::chrono::milliseconds(50);
+    auto s = LiveServer::Start(o, &state_);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    server_ = std::move(*s);
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_read_timeout(10, 0);
+  }
+
+  FakeClock clock_;
+  LiveState state_{LiveStateOptions{}, &clock_};
+  std::unique_ptr<LiveServer> server_;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(LiveServerTest, ServesTheDashboardAndTheApi) {
+  auto page = client_->Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_NE(page->body.find("<script src=\"/app.js\">"), std::string::npos);
+  EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  for (const char* path : {"/app.js", "/style.css"}) {
+    auto r = client_->Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 200) << path;
+    EXPECT_FALSE(r->body.empty()) << path;
+  }
+  for (const char* path :
+       {"/api/vehicles", "/api/incidents", "/api/rates", "/api/status", "/api/route"}) {
+    auto r = client_->Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 200) << path;
+    EXPECT_FALSE(nlohmann::json::parse(r->body, nullptr, false).is_discarded()) << path;
+  }
+  auto m = client_->Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(m->body.find("# TYPE smartcity_events_in_total counter"), std::string::npos);
+  auto head = client_->Head("/api/status");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->body.empty());
+}
+
+TEST_F(LiveServerTest, IsReadOnlyAndAnswersUnknownPathsWith404) {
+  auto r = client_->Get("/nope");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 404);
+  auto post = client_->Post("/api/vehicles", "{}", "application/json");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->status, 405);
+  EXPECT_EQ(post->get_header_value("Allow"), "GET, HEAD");
+  auto del = client_->Delete("/metrics");
+  ASSERT_TRUE(del);
+  EXPECT_EQ(del->status, 405);
+  auto bad = client_->Get("/api/rates?seconds=abc");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  auto ok = client_->Get("/api/rates?seconds=5");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(nlohmann::json::parse(ok->body)["topics"]["gps_data"].size(), 5u);
+}
+
+TEST_F(LiveServerTest, RefusesMalformedAndOversizedRequestsAndKeepsServing) {
+  EXPECT_EQ(RawExchange(server_->port(), "garbage\r\n\r\n").substr(0, 12), "HTTP/1.1 400");
+  EXPECT_EQ(RawExchange(server_->port(), "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                                             std::string(100'000, 'a') + "\r\n\r\n")
+                .substr(0, 12),
+            "HTTP/1.1 400");
+  EXPECT_EQ(RawExchange(server_->port(),
+                        "GET /" + std::string(20'000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n")
+                .substr(0, 12),
+            "HTTP/1.1 414");
+  // A body announced far over the limit (and never sent): refused without reading it.
+  const std::string big =
+      "PUT /api/status HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n";
+  EXPECT_EQ(RawExchange(server_->port(), big).substr(0, 10), "HTTP/1.1 4");
+  EXPECT_EQ(RawExchange(server_->port(), std::string("\x00\xff\x13\x37\r\n\r\n", 8)).substr(0, 12),
+            "HTTP/1.1 400");
+  auto r = client_->Get("/api/status");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(LiveServerTest, StreamsUpdatesAndBoundsTheNumberOfStreams) {
+  // Two streams are allowed; hold them open on their own threads until each has had updates.
+  std::array<std::atomic<int>, 2> updates{};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> streams;
+  for (int i = 0; i < 2; ++i) {
+    streams.emplace_back([&, i] {
+      httplib::Client c("127.0.0.1", server_->port());
+      c.set_read_timeout(10, 0);
+      c.Get("/api/events", [&](const char* data, size_t n) {
+        if (std::string_view(data, n).find("event: update") != std::string_view::npos) ++updates[i];
+        return !stop.load();
+      });
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while ((updates[0].load() < 2 || updates[1].load() < 2) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(updates[0].load(), 2);
+  ASSERT_GE(updates[1].load(), 2);
+  auto third = client_->Get("/api/events");
+  stop = true;
+  for (auto& t : streams) t.join();
+  ASSERT_TRUE(third);
+  EXPECT_EQ(third->status, 503);
+  // Streams ended: a new one is accepted (its first update arrives at once).
+  bool got = false;
+  httplib::Client c("127.0.0.1", server_->port());
+  // The slots are freed when the server notices the closed streams; retry for a while.
+  for (int attempt = 0; attempt < 200 && !got; ++attempt) {
+    auto r = c.Get("/api/events", [&](const char* data, size_t n) {
+      got = std::string_view(data, n).find("\"vehicles\"") != std::string_view::npos;
+      return false;
+    });
+    if (!got) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(got);
+}
+
+TEST(ListenAddressTest, Parses) {
+  auto a = ParseListenAddress("0.0.0.0:9000");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "0.0.0.0");
+  EXPECT_EQ(a->port, 9000);
+  a = ParseListenAddress("8081");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 8081);
+  a = ParseListenAddress(":0");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->port, 0);
+  a = ParseListenAddress("[::1]:80");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "::1");
+  EXPECT_FALSE(ParseListenAddress("host:").ok());
+  EXPECT_FALSE(ParseListenAddress("host:70000").ok());
+  EXPECT_FALSE(ParseListenAddress("x:12a").ok());
+}
+
+TEST(LiveServerBindTest, ABusyPortIsAClearError) {
+  FakeClock clock;
+  LiveState state(LiveStateOptions{}, &clock);
+  LiveServerOptions o;
+  o.listen.port = 0;
+  auto first = LiveServer::Start(o, &state);
+  ASSERT_TRUE(first.ok());
+  o.listen.port = (*first)->port();
+  auto second = LiveServer::Start(o, &state);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("--listen"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace smartcity::web

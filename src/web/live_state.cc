@@ -1,0 +1,362 @@
+#include "web/live_state.h"
+
+#include <algorithm>
+
+#include "stream/tables.h"
+
+namespace smartcity::web {
+
+namespace {
+
+using stream::OutputTable;
+
+const RecordBatch& Out(const stream::StreamOutput& out, OutputTable t) {
+  return stream::OutputOf(out, t);
+}
+size_t First(const stream::OutputMarks& m, OutputTable t) {
+  return m[static_cast<size_t>(t)];
+}
+
+std::string Str(const Column& c, size_t row) {
+  return c.IsNull(row) ? std::string() : std::string(c.GetString(row));
+}
+
+}  // namespace
+
+std::string_view PipelineStateName(PipelineState s) {
+  switch (s) {
+    case PipelineState::kStarting:
+      return "starting";
+    case PipelineState::kRunning:
+      return "running";
+    case PipelineState::kFinished:
+      return "finished";
+    case PipelineState::kStopped:
+      return "stopped";
+    case PipelineState::kFailed:
+      return "failed";
+    case PipelineState::kServingLake:
+      return "serving-lake";
+  }
+  return "unknown";
+}
+
+LiveState::LiveState(LiveStateOptions options, Clock* clock)
+    : options_(std::move(options)), clock_(clock), started_(std::chrono::system_clock::now()) {}
+
+int64_t LiveState::NowSecond() {
+  return std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
+}
+
+void LiveState::CountRate(Topic t, uint64_t n, int64_t second) {
+  if (n == 0) return;
+  if (second > rate_second_) {
+    // Clear the buckets the ring moves over (all of them after a long quiet spell).
+    const int64_t steps = rate_second_ == INT64_MIN
+                              ? kRateSeconds
+                              : std::min<int64_t>(second - rate_second_, kRateSeconds);
+    for (int64_t s = second - steps + 1; s <= second; ++s) {
+      const size_t i = static_cast<size_t>(((s % kRateSeconds) + kRateSeconds) % kRateSeconds);
+      for (auto& ring : rate_ring_) ring[i] = 0;
+    }
+    rate_second_ = second;
+  }
+  if (second <= rate_second_ - kRateSeconds) return;  // older than the history
+  const size_t i = static_cast<size_t>(((second % kRateSeconds) + kRateSeconds) % kRateSeconds);
+  auto& bucket = rate_ring_[static_cast<size_t>(t)][i];
+  bucket = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{bucket} + n, UINT32_MAX));
+}
+
+std::optional<Topic> LiveState::TopicOfName(std::string_view name) const {
+  for (Topic t : kAllTopics) {
+    if (options_.topic_names[t] == name || DefaultTopicName(t) == name) return t;
+  }
+  return std::nullopt;
+}
+
+void LiveState::OnRows(int32_t group, const stream::StreamOutput& out,
+                       const stream::OutputMarks& first) {
+  const WallTime wall = std::chrono::system_clock::now();
+  std::lock_guard lock(mu_);
+  const int64_t second = NowSecond();
+  GroupView& gv = groups_[group];
+  gv.group = group;
+  auto see_time = [&gv](EventTime t) {
+    if (!gv.max_event_time || t > *gv.max_event_time) gv.max_event_time = t;
+  };
+
+  for (size_t t = 0; t < stream::kOutputTableCount; ++t) {
+    const RecordBatch& b = Out(out, static_cast<OutputTable>(t));
+    rows_out_[t] += b.num_rows() - std::min(b.num_rows(), first[t]);
+  }
+  for (Topic topic : kAllTopics) {
+    const RecordBatch& b = out.Raw(topic);
+    const size_t n =
+        b.num_rows() - std::min(b.num_rows(), First(first, static_cast<OutputTable>(topic)));
+    events_in_[static_cast<size_t>(topic)] += n;
+    CountRate(topic, n, second);
+  }
+
+  {  // vehicle_data: the latest position per device
+    namespace c = stream::vehicle_col;
+    const RecordBatch& b = out.Raw(Topic::kVehicle);
+    for (size_t r = First(first, OutputTable::kVehicle); r < b.num_rows(); ++r) {
+      const std::string_view id = b.column(c::kDeviceId).GetString(r);
+      const EventTime at = b.column(c::kTimestamp).GetTimestamp(r);
+      see_time(at);
+      auto it = vehicles_.find(id);
+      if (it == vehicles_.end()) {
+        if (vehicles_.size() >= options_.max_vehicles) continue;
+        it = vehicles_.emplace(std::string(id), VehicleView{}).first;
+        it->second.device_id = std::string(id);
+      } else if (at < it->second.at) {
+        continue;  // an older (late or replayed) position
+      }
+      VehicleView& v = it->second;
+      v.at = at;
+      v.latitude = b.column(c::kLatitude).GetDouble(r);
+      v.longitude = b.column(c::kLongitude).GetDouble(r);
+      v.speed = b.column(c::kSpeed).GetDouble(r);
+      v.direction = Str(b.column(c::kDirection), r);
+      v.make = Str(b.column(c::kMake), r);
+      v.model = Str(b.column(c::kModel), r);
+      v.year = b.column(c::kYear).GetInt32(r);
+      v.fuel_type = Str(b.column(c::kFuelType), r);
+      v.updated = wall;
+    }
+  }
+  {  // weather_data: the latest reading per device (shown with the vehicle)
+    namespace c = stream::weather_col;
+    const RecordBatch& b = out.Raw(Topic::kWeather);
+    for (size_t r = First(first, OutputTable::kWeather); r < b.num_rows(); ++r) {
+      const EventTime at = b.column(c::kTimestamp).GetTimestamp(r);
+      see_time(at);
+      auto it = vehicles_.find(b.column(c::kDeviceId).GetString(r));
+      if (it == vehicles_.end())
+        continue;  // weather before the vehicle's first position: next time
+      VehicleView& v = it->second;
+      if (v.weather && at < v.weather->at) continue;
+      WeatherView w;
+      w.at = at;
+      w.temperature = b.column(c::kTemperature).GetDouble(r);
+      w.condition = Str(b.column(c::kWeatherCondition), r);
+      w.precipitation = b.column(c::kPrecipitation).GetDouble(r);
+      w.wind_speed = b.column(c::kWindSpeed).GetDouble(r);
+      w.humidity = b.column(c::kHumidity).GetInt32(r);
+      w.air_quality_index = b.column(c::kAirQualityIndex).GetInt32(r);
+      v.weather = std::move(w);
+    }
+  }
+  {  // emergency_data: incidents by id, latest status
+    namespace c = stream::emergency_col;
+    const RecordBatch& b = out.Raw(Topic::kEmergency);
+    for (size_t r = First(first, OutputTable::kEmergency); r < b.num_rows(); ++r) {
+      const std::string_view id = b.column(c::kIncidentId).GetString(r);
+      const EventTime at = b.column(c::kTimestamp).GetTimestamp(r);
+      see_time(at);
+      auto it = incidents_.find(id);
+      if (it == incidents_.end()) {
+        if (incidents_.size() >= options_.max_incidents) {
+          // Forget the oldest resolved incident to make room; if none is resolved, drop the new
+          // one.
+          auto victim = incidents_.end();
+          for (auto i = incidents_.begin(); i != incidents_.end(); ++i) {
+            if (!i->second.active() &&
+                (victim == incidents_.end() || i->second.at < victim->second.at))
+              victim = i;
+          }
+          if (victim == incidents_.end()) continue;
+          incidents_.erase(victim);
+        }
+        it = incidents_.emplace(std::string(id), IncidentView{}).first;
+        it->second.incident_id = std::string(id);
+      } else if (at < it->second.at) {
+        continue;
+      }
+      IncidentView& inc = it->second;
+      inc.at = at;
+      inc.device_id = Str(b.column(c::kDeviceId), r);
+      inc.type = Str(b.column(c::kType), r);
+      inc.status = Str(b.column(c::kStatus), r);
+      inc.description = Str(b.column(c::kDescription), r);
+      inc.latitude = b.column(c::kLatitude).GetDouble(r);
+      inc.longitude = b.column(c::kLongitude).GetDouble(r);
+    }
+  }
+  {  // traffic_data: the cameras seen
+    namespace c = stream::traffic_col;
+    const RecordBatch& b = out.Raw(Topic::kTraffic);
+    for (size_t r = First(first, OutputTable::kTraffic); r < b.num_rows(); ++r) {
+      const std::string_view id = b.column(c::kCameraId).GetString(r);
+      const EventTime at = b.column(c::kTimestamp).GetTimestamp(r);
+      see_time(at);
+      auto it = cameras_.find(id);
+      if (it == cameras_.end()) {
+        it = cameras_.emplace(std::string(id), CameraView{}).first;
+        it->second.camera_id = std::string(id);
+        it->second.latitude = b.column(c::kLatitude).GetDouble(r);
+        it->second.longitude = b.column(c::kLongitude).GetDouble(r);
+      }
+      ++it->second.passes;
+      it->second.last_seen = std::max(it->second.last_seen, at);
+    }
+  }
+  {  // gps_data: only its event time matters here
+    const RecordBatch& b = out.Raw(Topic::kGps);
+    for (size_t r = First(first, OutputTable::kGps); r < b.num_rows(); ++r) {
+      see_time(b.column(stream::gps_col::kTimestamp).GetTimestamp(r));
+    }
+  }
+  {  // dead letters count as events in of their topic
+    const RecordBatch& b = out.dead_letters;
+    for (size_t r = First(first, OutputTable::kDeadLetters); r < b.num_rows(); ++r) {
+      const auto topic = TopicOfName(b.column(stream::dead_letter_col::kTopic).GetString(r));
+      if (!topic) {
+        ++dead_letters_other_;
+        continue;
+      }
+      ++dead_letters_[static_cast<size_t>(*topic)];
+      ++events_in_[static_cast<size_t>(*topic)];
+      CountRate(*topic, 1, second);
+    }
+  }
+  {
+    const RecordBatch& b = out.late_events;
+    for (size_t r = First(first, OutputTable::kLateEvents); r < b.num_rows(); ++r) {
+      ++late_events_total_;
+      const auto topic = TopicOfName(b.column(stream::late_event_col::kTopic).GetString(r));
+      if (topic) ++late_events_[static_cast<size_t>(*topic)];
+    }
+  }
+}
+
+void LiveState::OnCommit(const stream::EpochCommit& commit) {
+  std::lock_guard lock(mu_);
+  CommitView v;
+  v.at = WallTime(std::chrono::duration_cast<WallTime::duration>(commit.at.time_since_epoch()));
+  v.groups = commit.groups;
+  v.rows = commit.rows;
+  v.latency = commit.latency;
+  v.final = commit.final;
+  for (size_t t = 0; t < stream::kOutputTableCount; ++t) rows_committed_[t] += commit.rows[t];
+  commits_.push_back(std::move(v));
+  while (commits_.size() > options_.max_commits) commits_.pop_front();
+  last_commit_ = commits_.back().at;
+  last_commit_latency_ = commit.latency;
+}
+
+void LiveState::UpdateProgress(const std::vector<stream::Processor::GroupStatus>& groups,
+                               const std::vector<PartitionLag>& lag,
+                               const stream::ProcessorCounters& counters) {
+  std::vector<InputView> inputs;
+  inputs.reserve(lag.size());
+  for (const PartitionLag& l : lag) {
+    InputView in;
+    in.topic = options_.topic_names[l.tp.topic];
+    in.partition = l.tp.partition.value();
+    if (l.position) in.position = l.position->value();
+    if (l.end) in.end = l.end->value();
+    in.records_behind = l.records_behind;
+    inputs.push_back(std::move(in));
+  }
+  std::lock_guard lock(mu_);
+  if (state_ == PipelineState::kStarting) state_ = PipelineState::kRunning;
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    // A group this member no longer owns (consumer-group rebalance) leaves the view.
+    const bool owned =
+        std::any_of(groups.begin(), groups.end(),
+                    [&](const stream::Processor::GroupStatus& g) { return g.group == it->first; });
+    it = owned ? std::next(it) : groups_.erase(it);
+  }
+  for (const auto& g : groups) {
+    GroupView& v = groups_[g.group];
+    v.group = g.group;
+    v.committed_epoch = g.committed_epoch;
+    if (g.watermark != EventTime::min()) v.watermark = g.watermark;
+    v.replaying = g.replaying;
+  }
+  inputs_ = std::move(inputs);
+  records_ = counters.records;
+  epochs_committed_ = counters.epochs_committed;
+  table_commits_ = counters.table_commits;
+  epochs_replayed_ = counters.epochs_replayed;
+}
+
+void LiveState::SetState(PipelineState state, std::string error) {
+  std::lock_guard lock(mu_);
+  state_ = state;
+  error_ = std::move(error);
+}
+
+void LiveState::ReplaceFromLake(std::vector<VehicleView> vehicles,
+                                std::vector<IncidentView> incidents,
+                                std::vector<CameraView> cameras, std::deque<CommitView> commits,
+                                std::array<uint64_t, stream::kOutputTableCount> rows_committed) {
+  std::lock_guard lock(mu_);
+  vehicles_.clear();
+  for (auto& v : vehicles) vehicles_.emplace(v.device_id, std::move(v));
+  incidents_.clear();
+  for (auto& i : incidents) incidents_.emplace(i.incident_id, std::move(i));
+  cameras_.clear();
+  for (auto& c : cameras) cameras_.emplace(c.camera_id, std::move(c));
+  commits_ = std::move(commits);
+  last_commit_.reset();
+  for (const CommitView& c : commits_) {
+    if (!last_commit_ || c.at > *last_commit_) last_commit_ = c.at;
+  }
+  rows_committed_ = rows_committed;
+  records_ = 0;
+  for (Topic t : kAllTopics) records_ += rows_committed[static_cast<size_t>(t)];
+  records_ += rows_committed[static_cast<size_t>(OutputTable::kDeadLetters)];
+  table_commits_ = commits_.size();
+  state_ = PipelineState::kServingLake;
+}
+
+LiveSnapshot LiveState::Snapshot() const {
+  LiveSnapshot s;
+  s.mode = options_.mode;
+  s.lake = options_.lake;
+  s.topic_names = options_.topic_names;
+  s.started = started_;
+  const int64_t now_second =
+      std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
+  std::lock_guard lock(mu_);
+  s.now = std::chrono::system_clock::now();
+  s.state = state_;
+  s.error = error_;
+  s.vehicles.reserve(vehicles_.size());
+  for (const auto& [id, v] : vehicles_) s.vehicles.push_back(v);
+  for (const auto& [id, i] : incidents_) s.incidents.push_back(i);
+  for (const auto& [id, c] : cameras_) s.cameras.push_back(c);
+  s.events_in = events_in_;
+  s.dead_letters = dead_letters_;
+  s.late_events = late_events_;
+  s.dead_letters_other = dead_letters_other_;
+  s.late_events_total = late_events_total_;
+  s.rows_out = rows_out_;
+  s.rows_committed = rows_committed_;
+  // The history ends at the current second; seconds the ring has not reached yet are zero.
+  s.rate_end_second = now_second;
+  for (size_t t = 0; t < kTopicCount; ++t) {
+    s.rates[t].assign(kRateSeconds, 0);
+    if (rate_second_ == INT64_MIN) continue;
+    for (int i = 0; i < kRateSeconds; ++i) {
+      const int64_t sec = now_second - kRateSeconds + 1 + i;
+      if (sec > rate_second_ || sec <= rate_second_ - kRateSeconds) continue;
+      s.rates[t][static_cast<size_t>(i)] =
+          rate_ring_[t][static_cast<size_t>(((sec % kRateSeconds) + kRateSeconds) % kRateSeconds)];
+    }
+  }
+  for (const auto& [g, v] : groups_) s.groups.push_back(v);
+  s.inputs = inputs_;
+  s.commits = commits_;
+  s.records = records_;
+  s.epochs_committed = epochs_committed_;
+  s.table_commits = table_commits_;
+  s.epochs_replayed = epochs_replayed_;
+  s.last_commit_latency = last_commit_latency_;
+  s.last_commit = last_commit_;
+  return s;
+}
+
+}  // namespace smartcity::web

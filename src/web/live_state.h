@@ -1,0 +1,225 @@
+// LiveState: what the live view shows, kept up to date by the stream processor. It is the
+// stream::ProcessorObserver of `run` and `stream`: OnRows copies the few fields it needs out of the
+// micro-batch's columnar rows (latest position, speed and weather per vehicle; incidents; cameras
+// seen; per-topic event counts and a rate history of 1 s buckets; dead letters and late events) and
+// OnCommit records the epoch commits. The command's loop adds what only it knows (watermarks per
+// partition group, lag per input partition, processor counters) with UpdateProgress(). `serve`
+// fills one from a lake instead (web/lake_state.h).
+//
+// Readers (HTTP threads) take a Snapshot(): a copy made under the mutex, then rendered outside it,
+// so the processor thread never waits on a client, only on another thread's short copy.
+//
+// Rows may repeat after a restart (a replayed epoch): every update here is idempotent for the
+// displayed state (latest-by-event-time), while the event counters count what was processed in
+// this process (as the processor's own counters do).
+//
+// Ownership: borrows the Clock (must outlive it). Thread-safety: all methods are thread-safe; the
+// observer callbacks are meant for one processor thread, readers may be any number of threads.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "stream/processor.h"
+#include "transport/event_source.h"
+#include "transport/message.h"
+
+namespace smartcity::web {
+
+using WallTime = std::chrono::system_clock::time_point;
+
+struct WeatherView {
+  EventTime at{};
+  double temperature = 0;
+  std::string condition;
+  double precipitation = 0;
+  double wind_speed = 0;
+  int32_t humidity = 0;
+  int32_t air_quality_index = 0;
+};
+
+struct VehicleView {
+  std::string device_id;
+  EventTime at{};  // event time of the position
+  double latitude = 0;
+  double longitude = 0;
+  double speed = 0;  // km/h
+  std::string direction;
+  std::string make;
+  std::string model;
+  int32_t year = 0;
+  std::string fuel_type;
+  std::optional<WeatherView> weather;  // the latest weather reading of this device
+  WallTime updated{};                  // wall-clock time this process saw the position
+};
+
+struct IncidentView {
+  std::string incident_id;
+  std::string device_id;  // the vehicle that reported it
+  std::string type;
+  std::string status;  // "Active" / "Resolved"
+  std::string description;
+  EventTime at{};
+  double latitude = 0;
+  double longitude = 0;
+  bool active() const { return status != "Resolved"; }
+};
+
+struct CameraView {
+  std::string camera_id;
+  double latitude = 0;
+  double longitude = 0;
+  EventTime last_seen{};
+  uint64_t passes = 0;  // traffic_data events seen
+};
+
+struct CommitView {
+  WallTime at{};
+  std::vector<int32_t> groups;
+  std::array<uint64_t, stream::kOutputTableCount> rows{};
+  Micros latency{0};
+  bool final = false;
+  std::string table;  // `serve`: the table of a lake commit ("" = every table of an epoch)
+  int64_t version = -1;
+};
+
+struct GroupView {
+  int32_t group = 0;
+  int64_t committed_epoch = -1;
+  std::optional<EventTime> watermark;
+  std::optional<EventTime> max_event_time;  // newest event time seen in this group's rows
+  bool replaying = false;
+};
+
+struct InputView {
+  std::string topic;
+  int32_t partition = 0;
+  std::optional<int64_t> position;
+  std::optional<int64_t> end;
+  std::optional<int64_t> records_behind;
+};
+
+// Per-second event counts per topic over the last kRateSeconds seconds of processing time.
+inline constexpr int kRateSeconds = 600;
+
+// What the pipeline is doing, for the health indicator.
+enum class PipelineState : uint8_t {
+  kStarting,
+  kRunning,
+  kFinished,
+  kStopped,
+  kFailed,
+  kServingLake
+};
+std::string_view PipelineStateName(PipelineState s);
+
+// A consistent copy of everything, for one response.
+struct LiveSnapshot {
+  std::string mode;  // "run", "stream", "serve"
+  std::string lake;
+  PipelineState state = PipelineState::kStarting;
+  std::string error;  // when kFailed
+  WallTime now{};
+  WallTime started{};
+  std::vector<VehicleView> vehicles;                 // by device id
+  std::vector<IncidentView> incidents;               // by incident id
+  std::vector<CameraView> cameras;                   // by camera id
+  std::array<uint64_t, kTopicCount> events_in{};     // rows seen per topic (valid + dead letters)
+  std::array<uint64_t, kTopicCount> dead_letters{};  // per topic
+  std::array<uint64_t, kTopicCount> late_events{};   // per topic
+  uint64_t dead_letters_other = 0;                   // dead letters of a topic name not configured
+  uint64_t late_events_total = 0;
+  std::array<uint64_t, stream::kOutputTableCount>
+      rows_out{};  // rows produced (live, before commit)
+  std::array<uint64_t, stream::kOutputTableCount> rows_committed{};  // rows committed to the lake
+  // rates[topic][i]: events in second (rate_end_second - kRateSeconds + 1 + i) of processing time.
+  std::array<std::vector<uint32_t>, kTopicCount> rates;
+  int64_t rate_end_second = 0;
+  std::vector<GroupView> groups;
+  std::vector<InputView> inputs;
+  std::deque<CommitView> commits;  // newest last
+  uint64_t records = 0;  // processor counters (or, for serve, rows in the lake's raw tables)
+  uint64_t epochs_committed = 0;
+  uint64_t table_commits = 0;
+  uint64_t epochs_replayed = 0;
+  Micros last_commit_latency{0};
+  std::optional<WallTime> last_commit;
+  TopicNames topic_names;
+};
+
+struct LiveStateOptions {
+  std::string mode = "run";
+  std::string lake;
+  TopicNames topic_names;   // to attribute dead letters (which carry the topic's name) to a topic
+  size_t max_commits = 50;  // recent commits kept
+  size_t max_incidents = 2000;
+  size_t max_vehicles = 100'000;
+};
+
+class LiveState final : public stream::ProcessorObserver {
+ public:
+  LiveState(LiveStateOptions options, Clock* clock);
+
+  // stream::ProcessorObserver (processor thread)
+  void OnRows(int32_t group, const stream::StreamOutput& out,
+              const stream::OutputMarks& first) override;
+  void OnCommit(const stream::EpochCommit& commit) override;
+
+  // From the command's loop: groups, input lag and counters. Cheap; call every few hundred ms.
+  void UpdateProgress(const std::vector<stream::Processor::GroupStatus>& groups,
+                      const std::vector<PartitionLag>& lag,
+                      const stream::ProcessorCounters& counters);
+  void SetState(PipelineState state, std::string error = "");
+
+  // `serve`: replaces the displayed state with one read from a lake.
+  void ReplaceFromLake(std::vector<VehicleView> vehicles, std::vector<IncidentView> incidents,
+                       std::vector<CameraView> cameras, std::deque<CommitView> commits,
+                       std::array<uint64_t, stream::kOutputTableCount> rows_committed);
+
+  LiveSnapshot Snapshot() const;
+
+ private:
+  int64_t NowSecond();  // processing-time second (Clock), REQUIRES: mu_ held
+  void CountRate(Topic t, uint64_t n, int64_t second);  // REQUIRES: mu_ held
+  std::optional<Topic> TopicOfName(std::string_view name) const;
+
+  const LiveStateOptions options_;
+  Clock* const clock_;
+  const WallTime started_;
+
+  mutable std::mutex mu_;
+  // All below guarded by mu_.
+  PipelineState state_ = PipelineState::kStarting;
+  std::string error_;
+  std::map<std::string, VehicleView, std::less<>> vehicles_;
+  std::map<std::string, IncidentView, std::less<>> incidents_;
+  std::map<std::string, CameraView, std::less<>> cameras_;
+  std::array<uint64_t, kTopicCount> events_in_{};
+  std::array<uint64_t, kTopicCount> dead_letters_{};
+  std::array<uint64_t, kTopicCount> late_events_{};
+  uint64_t dead_letters_other_ = 0;
+  uint64_t late_events_total_ = 0;
+  std::array<uint64_t, stream::kOutputTableCount> rows_out_{};
+  std::array<uint64_t, stream::kOutputTableCount> rows_committed_{};
+  std::array<std::array<uint32_t, kRateSeconds>, kTopicCount> rate_ring_{};
+  int64_t rate_second_ = INT64_MIN;  // the newest second in the ring
+  std::map<int32_t, GroupView> groups_;
+  std::vector<InputView> inputs_;
+  std::deque<CommitView> commits_;
+  uint64_t records_ = 0;
+  uint64_t epochs_committed_ = 0;
+  uint64_t table_commits_ = 0;
+  uint64_t epochs_replayed_ = 0;
+  Micros last_commit_latency_{0};
+  std::optional<WallTime> last_commit_;
+};
+
+}  // namespace smartcity::web

@@ -1,0 +1,256 @@
+#include "web/live_state.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "stream/core.h"
+#include "stream/tables.h"
+#include "web/api.h"
+
+namespace smartcity::web {
+namespace {
+
+using stream::OutputTable;
+
+EventTime At(int64_t seconds) {
+  return EventTime(std::chrono::seconds(1'767'596'400 + seconds));
+}
+
+void AddVehicle(stream::StreamOutput* out, std::string_view device, int64_t t, double lat,
+                double lon, double speed) {
+  namespace c = stream::vehicle_col;
+  RecordBatch& b = out->Raw(Topic::kVehicle);
+  b.column(c::kId).AppendString("id");
+  b.column(c::kDeviceId).AppendString(device);
+  b.column(c::kTimestamp).AppendTimestamp(At(t));
+  b.column(c::kLatitude).AppendDouble(lat);
+  b.column(c::kLongitude).AppendDouble(lon);
+  b.column(c::kSpeed).AppendDouble(speed);
+  b.column(c::kDirection).AppendString("NW");
+  b.column(c::kMake).AppendString("BMW");
+  b.column(c::kModel).AppendString("C500");
+  b.column(c::kYear).AppendInt32(2024);
+  b.column(c::kFuelType).AppendString("Hybrid");
+  b.column(c::kPartition).AppendInt32(0);
+  b.column(c::kOffset).AppendInt64(t);
+  b.column(c::kDate).AppendString("2026-01-05");
+}
+
+void AddWeather(stream::StreamOutput* out, std::string_view device, int64_t t, double temperature) {
+  namespace c = stream::weather_col;
+  RecordBatch& b = out->Raw(Topic::kWeather);
+  b.column(c::kId).AppendString("w");
+  b.column(c::kDeviceId).AppendString(device);
+  b.column(c::kLatitude).AppendDouble(51.5);
+  b.column(c::kLongitude).AppendDouble(-0.2);
+  b.column(c::kTimestamp).AppendTimestamp(At(t));
+  b.column(c::kTemperature).AppendDouble(temperature);
+  b.column(c::kWeatherCondition).AppendString("Rain");
+  b.column(c::kPrecipitation).AppendDouble(1.5);
+  b.column(c::kWindSpeed).AppendDouble(12);
+  b.column(c::kHumidity).AppendInt32(80);
+  b.column(c::kAirQualityIndex).AppendInt32(40);
+  b.column(c::kPartition).AppendInt32(0);
+  b.column(c::kOffset).AppendInt64(t);
+  b.column(c::kDate).AppendString("2026-01-05");
+}
+
+void AddEmergency(stream::StreamOutput* out, std::string_view incident, int64_t t,
+                  std::string_view status) {
+  namespace c = stream::emergency_col;
+  RecordBatch& b = out->Raw(Topic::kEmergency);
+  b.column(c::kId).AppendString("e");
+  b.column(c::kDeviceId).AppendString("V1");
+  b.column(c::kIncidentId).AppendString(incident);
+  b.column(c::kType).AppendString("Accident");
+  b.column(c::kTimestamp).AppendTimestamp(At(t));
+  b.column(c::kLatitude).AppendDouble(51.6);
+  b.column(c::kLongitude).AppendDouble(-0.5);
+  b.column(c::kStatus).AppendString(status);
+  b.column(c::kDescription).AppendString("two cars");
+  b.column(c::kPartition).AppendInt32(0);
+  b.column(c::kOffset).AppendInt64(t);
+  b.column(c::kDate).AppendString("2026-01-05");
+}
+
+void AddDeadLetter(stream::StreamOutput* out, std::string_view topic) {
+  namespace c = stream::dead_letter_col;
+  RecordBatch& b = out->dead_letters;
+  b.column(c::kTopic).AppendString(topic);
+  b.column(c::kPartition).AppendInt32(0);
+  b.column(c::kOffset).AppendInt64(1);
+  b.column(c::kPayload).AppendString("{bad");
+  b.column(c::kPayloadEncoding).AppendString("utf-8");
+  b.column(c::kPayloadBytes).AppendInt64(4);
+  b.column(c::kPayloadTruncated).AppendBool(false);
+  b.column(c::kReason).AppendString("not JSON");
+  b.column(c::kReceivedAt).AppendTimestamp(At(0));
+  b.column(c::kDate).AppendString("2026-01-05");
+}
+
+stream::OutputMarks Marks(const stream::StreamOutput& out) {
+  stream::OutputMarks m{};
+  for (size_t t = 0; t < stream::kOutputTableCount; ++t)
+    m[t] = stream::OutputOf(out, static_cast<OutputTable>(t)).num_rows();
+  return m;
+}
+
+class LiveStateTest : public ::testing::Test {
+ protected:
+  FakeClock clock_;
+  LiveState state_{LiveStateOptions{}, &clock_};
+  stream::StreamOutput out_;
+};
+
+TEST_F(LiveStateTest, KeepsTheLatestPositionPerVehicleAndOnlyNewRows) {
+  AddVehicle(&out_, "V1", 10, 51.5, -0.1, 50);
+  AddVehicle(&out_, "V2", 10, 51.6, -0.3, 60);
+  state_.OnRows(0, out_, stream::OutputMarks{});
+  // The batch grows; only rows from `first` on are new. An older (late) position does not win.
+  const auto first = Marks(out_);
+  AddVehicle(&out_, "V1", 20, 51.7, -0.6, 70);
+  AddVehicle(&out_, "V2", 5, 0, 0, 0);
+  state_.OnRows(0, out_, first);
+
+  const LiveSnapshot s = state_.Snapshot();
+  ASSERT_EQ(s.vehicles.size(), 2u);
+  EXPECT_EQ(s.vehicles[0].device_id, "V1");
+  EXPECT_DOUBLE_EQ(s.vehicles[0].latitude, 51.7);
+  EXPECT_DOUBLE_EQ(s.vehicles[0].speed, 70);
+  EXPECT_EQ(s.vehicles[0].at, At(20));
+  EXPECT_DOUBLE_EQ(s.vehicles[1].latitude, 51.6);
+  EXPECT_EQ(s.events_in[static_cast<size_t>(Topic::kVehicle)], 4u);
+  EXPECT_EQ(s.rows_out[static_cast<size_t>(OutputTable::kVehicle)], 4u);
+}
+
+TEST_F(LiveStateTest, ReplayedRowsLeaveThePositionsAsTheyWere) {
+  AddVehicle(&out_, "V1", 10, 51.5, -0.1, 50);
+  AddVehicle(&out_, "V1", 11, 51.6, -0.2, 55);
+  state_.OnRows(0, out_, stream::OutputMarks{});
+  state_.OnRows(0, out_, stream::OutputMarks{});  // the same epoch again after a restart
+  const LiveSnapshot s = state_.Snapshot();
+  ASSERT_EQ(s.vehicles.size(), 1u);
+  EXPECT_DOUBLE_EQ(s.vehicles[0].latitude, 51.6);
+}
+
+TEST_F(LiveStateTest, AttachesTheLatestWeatherToItsVehicle) {
+  AddVehicle(&out_, "V1", 10, 51.5, -0.1, 50);
+  AddWeather(&out_, "V1", 10, 7.5);
+  AddWeather(&out_, "V1", 8, -3);
+  AddWeather(&out_, "V9", 10, 1);  // no position yet: not shown
+  state_.OnRows(0, out_, stream::OutputMarks{});
+  const LiveSnapshot s = state_.Snapshot();
+  ASSERT_EQ(s.vehicles.size(), 1u);
+  ASSERT_TRUE(s.vehicles[0].weather.has_value());
+  EXPECT_DOUBLE_EQ(s.vehicles[0].weather->temperature, 7.5);
+  EXPECT_EQ(s.vehicles[0].weather->condition, "Rain");
+}
+
+TEST_F(LiveStateTest, IncidentsTakeTheirLatestStatus) {
+  AddEmergency(&out_, "I1", 10, "Active");
+  AddEmergency(&out_, "I2", 10, "Active");
+  AddEmergency(&out_, "I1", 30, "Resolved");
+  state_.OnRows(0, out_, stream::OutputMarks{});
+  const LiveSnapshot s = state_.Snapshot();
+  ASSERT_EQ(s.incidents.size(), 2u);
+  EXPECT_FALSE(s.incidents[0].active());
+  EXPECT_TRUE(s.incidents[1].active());
+  const auto j = nlohmann::json::parse(IncidentsJson(s));
+  EXPECT_EQ(j["active"], 1);
+}
+
+TEST_F(LiveStateTest, CountsDeadLettersByTopicNameAndRatesPerSecond) {
+  LiveStateOptions o;
+  o.topic_names[Topic::kGps] = "city.gps";
+  LiveState state(o, &clock_);
+  clock_.Advance(std::chrono::seconds(100));
+  AddVehicle(&out_, "V1", 10, 51.5, -0.1, 50);
+  AddDeadLetter(&out_, "city.gps");
+  AddDeadLetter(&out_, "vehicle_data");
+  AddDeadLetter(&out_, "who-knows");
+  state.OnRows(0, out_, stream::OutputMarks{});
+  clock_.Advance(std::chrono::seconds(2));
+  const auto first = Marks(out_);
+  AddVehicle(&out_, "V1", 11, 51.5, -0.1, 50);
+  AddVehicle(&out_, "V1", 12, 51.5, -0.1, 50);
+  state.OnRows(0, out_, first);
+
+  const LiveSnapshot s = state.Snapshot();
+  EXPECT_EQ(s.dead_letters[static_cast<size_t>(Topic::kGps)], 1u);
+  EXPECT_EQ(s.dead_letters[static_cast<size_t>(Topic::kVehicle)], 1u);
+  EXPECT_EQ(s.dead_letters_other, 1u);
+  EXPECT_EQ(s.events_in[static_cast<size_t>(Topic::kVehicle)], 4u);  // 3 valid + 1 dead letter
+  EXPECT_EQ(s.events_in[static_cast<size_t>(Topic::kGps)], 1u);
+  const auto& v = s.rates[static_cast<size_t>(Topic::kVehicle)];
+  ASSERT_EQ(v.size(), static_cast<size_t>(kRateSeconds));
+  EXPECT_EQ(v[kRateSeconds - 1], 2u);  // now
+  EXPECT_EQ(v[kRateSeconds - 2], 0u);
+  EXPECT_EQ(v[kRateSeconds - 3], 2u);  // two seconds ago: one valid + one dead letter
+  // Ten minutes later the history has moved past them.
+  clock_.Advance(std::chrono::seconds(kRateSeconds));
+  const LiveSnapshot later = state.Snapshot();
+  for (uint32_t n : later.rates[static_cast<size_t>(Topic::kVehicle)]) EXPECT_EQ(n, 0u);
+}
+
+TEST_F(LiveStateTest, CommitsAndProgressShowInTheStatusAndMetrics) {
+  AddVehicle(&out_, "V1", 10, 51.5, -0.1, 50);
+  state_.OnRows(3, out_, stream::OutputMarks{});
+  stream::EpochCommit c;
+  c.groups = {3};
+  c.rows[static_cast<size_t>(OutputTable::kVehicle)] = 1;
+  c.latency = std::chrono::milliseconds(12);
+  c.at = At(100);
+  state_.OnCommit(c);
+  stream::ProcessorCounters counters;
+  counters.records = 1;
+  counters.epochs_committed = 1;
+  PartitionLag lag;
+  lag.tp = {Topic::kGps, PartitionId(3)};
+  lag.records_behind = 42;
+  state_.UpdateProgress({{3, 7, At(4), false}}, {lag}, counters);
+
+  const LiveSnapshot s = state_.Snapshot();
+  ASSERT_EQ(s.groups.size(), 1u);
+  EXPECT_EQ(s.groups[0].committed_epoch, 7);
+  EXPECT_EQ(*s.groups[0].watermark, At(4));
+  EXPECT_EQ(*s.groups[0].max_event_time, At(10));
+  const auto j = nlohmann::json::parse(StatusJson(s));
+  EXPECT_EQ(j["rowsCommitted"]["vehicle_data"], 1);
+  EXPECT_EQ(j["groups"][0]["watermarkLagSeconds"], 6.0);
+  EXPECT_EQ(j["inputs"][0]["recordsBehind"], 42);
+  EXPECT_EQ(j["inputs"][0]["topic"], "gps_data");
+  EXPECT_EQ(j["commits"][0]["latencyMs"], 12.0);
+  EXPECT_EQ(j["health"]["state"], "running");
+
+  const std::string m = MetricsText(s, 1234);
+  EXPECT_NE(m.find("smartcity_rows_out_total{table=\"vehicle_data\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("smartcity_events_in_total{topic=\"vehicle_data\"} 1\n"), std::string::npos);
+  EXPECT_NE(m.find("smartcity_watermark_lag_seconds{group=\"3\"} 6\n"), std::string::npos);
+  EXPECT_NE(m.find("smartcity_input_lag_records{topic=\"gps_data\",partition=\"3\"} 42\n"),
+            std::string::npos);
+  EXPECT_NE(m.find("process_resident_memory_bytes 1234\n"), std::string::npos);
+  EXPECT_NE(m.find("smartcity_commit_latency_seconds 0.012\n"), std::string::npos);
+
+  // A rebalance that takes group 3 away removes it from the view.
+  state_.UpdateProgress({}, {}, counters);
+  EXPECT_TRUE(state_.Snapshot().groups.empty());
+}
+
+TEST_F(LiveStateTest, JsonOfVehiclesHasTheFieldsTheDashboardReads) {
+  AddVehicle(&out_, "V\"1", 10, 51.5, -0.1, 50);
+  state_.OnRows(0, out_, stream::OutputMarks{});
+  const auto j = nlohmann::json::parse(VehiclesJson(state_.Snapshot()));
+  ASSERT_EQ(j["count"], 1);
+  const auto& v = j["vehicles"][0];
+  EXPECT_EQ(v["deviceId"], "V\"1");
+  EXPECT_EQ(v["latitude"], 51.5);
+  EXPECT_EQ(v["timestamp"], "2026-01-05T07:00:10.000000Z");
+  EXPECT_TRUE(v["weather"].is_null());
+  const auto route = nlohmann::json::parse(RouteJson());
+  EXPECT_GT(route["waypoints"].size(), 5u);
+  EXPECT_GT(route["cameras"].size(), 0u);
+}
+
+}  // namespace
+}  // namespace smartcity::web

@@ -1,0 +1,105 @@
+// The live view in real headless Chromium (Debian's), driven by playwright-core:
+//   node dashboard_test.mjs URL VEHICLES SCREENSHOT
+// Checks: no console errors; one marker per vehicle; the markers move; the charts and counters
+// increase; a hover shows the vehicle's details; a screenshot is saved.
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const { chromium } = require(path.join(process.env.NODE_PATH, 'playwright-core'));
+const [url, vehiclesText, screenshot] = process.argv.slice(2);
+const vehicles = Number(vehiclesText);
+const T = 90_000;  // generous: a loaded 2-core machine
+
+let checks = 0, failures = 0;
+function check(name, ok, detail) {
+  checks++;
+  if (!ok) failures++;
+  console.log((ok ? 'ok   ' : 'FAIL ') + name + (detail !== undefined ? ' (' + detail + ')' : ''));
+}
+
+const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'smartcity-chromium-'));
+// A fresh profile (--user-data-dir, which Playwright sets from the first argument).
+const browser = await chromium.launchPersistentContext(profile, {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1400, height: 1000 },
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const errors = [];
+try {
+  const page = await browser.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
+  page.on('pageerror', (e) => errors.push('page error: ' + e.message));
+  page.on('requestfailed', (r) => {
+    // The event stream is cut when the page closes; anything else failing is an error.
+    if (!r.url().endsWith('/api/events')) errors.push('request failed: ' + r.url());
+  });
+
+  await page.goto(url, { waitUntil: 'load', timeout: T });
+  await page.waitForFunction((n) => document.querySelectorAll('#map-vehicles .vehicle-marker').length === n,
+      vehicles, { timeout: T });
+  const markers = await page.$$eval('#map-vehicles .vehicle-marker', (ms) => ms.length);
+  check('one marker per vehicle', markers === vehicles, markers + ' markers, ' + vehicles + ' vehicles');
+  const routePoints = await page.$eval('#map-route polyline', (p) => p.getAttribute('points').split(' ').length);
+  check('the route is drawn', routePoints > 5, routePoints + ' points');
+
+  const positions = () => page.$$eval('#map-vehicles .vehicle-marker',
+      (ms) => Object.fromEntries(ms.map((m) => [m.dataset.device, [m.getAttribute('cx'), m.getAttribute('cy')]])));
+  const counters = () => page.evaluate(() => ({
+    events: Number(document.getElementById('events-total').textContent.replace(/,/g, '')),
+    epochs: Number(document.getElementById('epochs').textContent.replace(/,/g, '')),
+    chart: Array.from(document.querySelectorAll('#charts canvas')).reduce((a, c) => a + Number(c.dataset.sum || 0), 0),
+    updates: window.dashboard.updates,
+  }));
+  const first = await positions();
+  const before = await counters();
+  // Every vehicle moves: wait until each marker's position differs from the first snapshot.
+  await page.waitForFunction((snap) => {
+    const ms = Array.from(document.querySelectorAll('#map-vehicles .vehicle-marker'));
+    return ms.length === Object.keys(snap).length && ms.every((m) => {
+      const p = snap[m.dataset.device];
+      return p && (p[0] !== m.getAttribute('cx') || p[1] !== m.getAttribute('cy'));
+    });
+  }, first, { timeout: T, polling: 250 });
+  const second = await positions();
+  const moved = Object.keys(first).filter((d) => second[d] && (second[d][0] !== first[d][0] || second[d][1] !== first[d][1]));
+  check('every marker moved between two snapshots', moved.length === vehicles, moved.length + '/' + vehicles);
+
+  await page.waitForFunction((b) => {
+    const events = Number(document.getElementById('events-total').textContent.replace(/,/g, ''));
+    const chart = Array.from(document.querySelectorAll('#charts canvas')).reduce((a, c) => a + Number(c.dataset.sum || 0), 0);
+    return events > b.events && chart > b.chart && window.dashboard.updates > b.updates;
+  }, before, { timeout: T, polling: 250 });
+  const after = await counters();
+  check('the event counter increases', after.events > before.events, before.events + ' -> ' + after.events);
+  check('the rate charts increase', after.chart > before.chart, before.chart + ' -> ' + after.chart);
+  check('live updates arrive without a reload', after.updates > before.updates, before.updates + ' -> ' + after.updates);
+  const health = await page.$eval('#health', (h) => h.className + ' ' + h.textContent);
+  check('the health indicator shows the pipeline running', /ok running/.test(health), health);
+  const tables = await page.$$eval('#tables tbody tr', (r) => r.length);
+  check('rows per table are listed', tables === 8, tables + ' tables');
+
+  // Hover: the marker's details.
+  const device = Object.keys(second)[0];
+  await page.hover('#map-vehicles .vehicle-marker[data-device="' + device + '"]', { force: true });
+  await page.waitForSelector('#tooltip:not([hidden])', { timeout: T });
+  const tip = await page.$eval('#tooltip', (t) => t.textContent);
+  check('hovering a marker shows device, speed, weather and last update',
+      tip.includes(device) && tip.includes('km/h') && tip.includes('weather') && tip.includes('last update'), tip);
+
+  fs.mkdirSync(path.dirname(screenshot), { recursive: true });
+  await page.screenshot({ path: screenshot, fullPage: true });
+  check('screenshot saved', fs.statSync(screenshot).size > 10_000, screenshot);
+  check('no console errors', errors.length === 0, errors.join(' | '));
+} catch (e) {
+  check('dashboard test ran to the end', false, e.message.split('\n')[0] + (errors.length ? ' | ' + errors.join(' | ') : ''));
+} finally {
+  await browser.close();
+  fs.rmSync(profile, { recursive: true, force: true });
+}
+console.log('dashboard: ' + (checks - failures) + '/' + checks + ' checks passed');
+process.exit(failures === 0 ? 0 : 1);
