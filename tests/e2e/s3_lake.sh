@@ -95,7 +95,8 @@ got=$("$PY" "$here/lake_check.py" s3://smartcity/outage --check)
 [ "$got" = "$want" ] || fail "after the outage: $got != $want"
 echo "30 s outage: identical to the reference ($got)"
 # 5. crawl / sql / load read the lake on S3 (DuckDB's httpfs, configured from the store).
-read_opts=(--duration 10m --vehicles 20 --seed 21 --speedup max -q)
+# --warehouse none: `load` below is the reader under test, not run's follower.
+read_opts=(--duration 10m --vehicles 20 --seed 21 --speedup max -q --warehouse none)
 "$smartcity" run "${read_opts[@]}" --lake "$work/read-local"
 "$smartcity" run "${read_opts[@]}" --lake s3://smartcity/read
 # TABLE and ROWS columns of crawl's report, one table a line.
