@@ -76,7 +76,7 @@ echo "wrong credentials: one clear error, nothing written"
 opts=(--duration 15m --vehicles 25 --incident-rate 6 --seed 12 --fault duplicate=0.01)
 "$smartcity" run "${opts[@]}" --speedup max --lake "$work/outage-reference" --trigger 1s -q
 want=$("$PY" "$here/lake_check.py" "$work/outage-reference" --check)
-"$smartcity" run "${opts[@]}" --speedup 25 --lake s3://smartcity/outage --trigger 1s -q \
+"$smartcity" run "${opts[@]}" --speedup 25 --lake s3://smartcity/outage --warehouse "duckdb:$work/outage-warehouse.duckdb" --trigger 1s -q \
   >"$work/outage.out" 2>"$work/outage.err" &
 pid=$!
 sleep 6
