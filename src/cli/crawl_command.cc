@@ -9,6 +9,7 @@
 #include "catalog/catalog.h"
 #include "cli/command.h"
 #include "engine/engine.h"
+#include "lake/s3_object_store.h"
 
 namespace smartcity::cli {
 
@@ -88,6 +89,8 @@ int RunCrawl(const CrawlArgs& a) {
   if (!db.ok()) return ReportError(db.status());
   auto conn = (*db)->Connect();
   if (!conn.ok()) return ReportError(conn.status());
+  // The crawler reads Parquet footers through DuckDB by ReaderUri (s3:// on an S3 lake).
+  if (Status s = lake::PrepareDuckDbReads(**store, conn->get()); !s.ok()) return ReportError(s);
 
   std::optional<catalog::Catalog> previous;
   auto loaded = catalog::LoadCatalog(store->get(), a.catalog_path);

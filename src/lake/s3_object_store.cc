@@ -543,6 +543,25 @@ engine::S3Access DuckDbS3Access(const S3ObjectStore& store) {
   return a;
 }
 
+Status PrepareDuckDbReads(const ObjectStore& store, engine::Connection* conn) {
+  const auto* s3 = dynamic_cast<const S3ObjectStore*>(&store);
+  if (s3 == nullptr) return Status::OK();
+  std::error_code ec;
+  // The project root is four levels above the binary's folder (build/<variant>/src/cli/smartcity);
+  // an unresolvable /proc/self/exe just leaves the environment variable as the only place looked.
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  std::filesystem::path root = ec ? std::filesystem::path() : exe.parent_path() / ".." / ".." / ".." / "..";
+  auto ext = engine::FindHttpfsExtension(root.lexically_normal());
+  if (!ext) {
+    return Status::NotFound(fmt::format(
+        "reading the {} needs DuckDB's httpfs extension, which was not found: set "
+        "SMARTCITY_DUCKDB_EXTENSION_DIR to a folder holding httpfs.duckdb_extension (DuckDB 1.4.4), or "
+        "run scripts/pyenv.sh in the project to install duckdb-ext-httpfs",
+        store.Describe()));
+  }
+  return engine::ConfigureS3(conn, DuckDbS3Access(*s3), *ext);
+}
+
 Status S3ObjectStore::Delete(std::string_view key) {
   SC_RETURN_IF_ERROR(ValidateKey(key));
   HttpRequest r;

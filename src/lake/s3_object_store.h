@@ -119,6 +119,14 @@ class S3ObjectStore final : public ObjectStore {
 // The settings DuckDB's httpfs needs to read this store's objects (engine::ConfigureS3).
 engine::S3Access DuckDbS3Access(const S3ObjectStore& store);
 
+// Prepares `conn` to read the objects of `store` by their ReaderUri: for an S3 store, loads httpfs and
+// gives DuckDB the store's endpoint and credentials (engine::ConfigureS3); for any other store, does
+// nothing. Call it before a lock-down that disables extension loading. The httpfs file comes from
+// $SMARTCITY_DUCKDB_EXTENSION_DIR, else the .cache/venv of the project the running binary was built
+// in (build/<variant>/src/<dir>/<binary> -> four levels up); if neither has it, kNotFound
+// naming the fix.
+Status PrepareDuckDbReads(const ObjectStore& store, engine::Connection* conn);
+
 // Maps an S3 error response to a Status ("what" names the operation). Never copies the response
 // body wholesale (it can echo the request's signature); uses the <Code> and a sentence of our own.
 Status S3ErrorStatus(long http_status, std::string_view body, std::string_view what, std::string_view bucket);

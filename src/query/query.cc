@@ -10,6 +10,7 @@
 #include <set>
 
 #include "lake/delta_log.h"
+#include "lake/s3_object_store.h"
 
 namespace smartcity::query {
 
@@ -124,6 +125,8 @@ Result<std::unique_ptr<SqlSession>> SqlSession::Open(lake::ObjectStore* store,
   o.settings["autoload_known_extensions"] = "false";
   SC_ASSIGN_OR_RETURN(s->db_, engine::Database::Open("", o));
   SC_ASSIGN_OR_RETURN(s->conn_, s->db_->Connect());
+  // Before the lock-down: loading httpfs for an S3 lake is impossible once extensions are locked.
+  SC_RETURN_IF_ERROR(lake::PrepareDuckDbReads(*store, s->conn_.get()));
   // Timestamps print and truncate (date_trunc('hour', ...)) in UTC, whatever the machine's zone.
   SC_RETURN_IF_ERROR(s->conn_->Execute("SET TimeZone = 'UTC'"));
   std::vector<std::string> allowed;

@@ -6,6 +6,8 @@
 #include <set>
 #include <thread>
 
+#include "lake/s3_object_store.h"
+
 namespace smartcity::warehouse {
 
 using engine::QuoteIdentifier;
@@ -78,6 +80,8 @@ Result<std::unique_ptr<Loader>> Loader::Create(lake::ObjectStore* store, Connect
   o.settings["threads"] = "1";
   SC_ASSIGN_OR_RETURN(l->reader_db_, engine::Database::Open("", o));
   SC_ASSIGN_OR_RETURN(l->reader_, l->reader_db_->Connect());
+  // The reader fetches data files by ReaderUri (s3:// on an S3 lake).
+  SC_RETURN_IF_ERROR(lake::PrepareDuckDbReads(*store, l->reader_.get()));
   return l;
 }
 

@@ -23,6 +23,9 @@ fi
 lake_of() { if [ "$mode" = s3 ]; then echo "$S3_LAKE_ROOT/$1"; else echo "$work/$1"; fi; }
 opts=(--duration 15m --vehicles 25 --incident-rate 6 --seed 11
       --fault duplicate=0.01 --fault malformed=0.005 --fault reorder=0.01@5s)
+# run's warehouse follower on S3: one DuckDB file per lake in $work, as beside a local lake (an S3
+# lake's default is ./smartcity-warehouse.duckdb, which the lakes here would share). Unquoted use.
+wh_of() { if [ "$mode" = s3 ]; then echo "--warehouse=duckdb:$work/$1-warehouse.duckdb"; fi; }
 
 root=${SMARTCITY_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 digest_bin=${SMARTCITY_LAKE_DIGEST:-$(dirname "$smartcity")/../lake/lake_digest}
@@ -47,12 +50,12 @@ echo "clean run: $want"
 case "$want" in *'"enriched_data": {"hash": "0"'*|*'"vehicle_data": {"hash": "0"'*) echo "FAIL: the clean run landed nothing"; exit 1 ;; esac
 
 # SIGINT mid-run, then resume.
-"$smartcity" run "${opts[@]}" --speedup 300 --lake "$(lake_of int)" --trigger 1s -q &
+"$smartcity" run "${opts[@]}" --speedup 300 --lake "$(lake_of int)" $(wh_of int) --trigger 1s -q &
 pid=$!
 sleep 2
 kill -INT $pid
 wait $pid
-"$smartcity" run "${opts[@]}" --speedup max --lake "$(lake_of int)" --trigger 1s -q
+"$smartcity" run "${opts[@]}" --speedup max --lake "$(lake_of int)" $(wh_of int) --trigger 1s -q
 got=$(lake_rows "$(lake_of int)")
 [ "$got" = "$want" ] || { echo "FAIL after SIGINT+resume: $got != $want"; exit 1; }
 echo "SIGINT + resume: identical"
@@ -62,7 +65,7 @@ echo "SIGINT + resume: identical"
 points=("put-if-absent:_delta_log" "put-if-absent:/offsets/" "put-if-absent:/state/" "put-file:" "delete:_checkpoints")
 for i in $(seq 1 20); do
   if (( i % 2 == 1 )); then
-    "$smartcity" run "${opts[@]}" --speedup max --lake "$(lake_of kill)" --trigger 100ms -q &
+    "$smartcity" run "${opts[@]}" --speedup max --lake "$(lake_of kill)" $(wh_of kill) --trigger 100ms -q &
     pid=$!
     sleep "$(awk -v s="$RANDOM" -v m="$kill_min" -v d="$kill_span" 'BEGIN { srand(s); printf "%.2f", m + rand() * d }')"
     kill -9 $pid 2>/dev/null || true
@@ -71,10 +74,10 @@ for i in $(seq 1 20); do
     point=${points[$(( (i / 2) % ${#points[@]} ))]}
     after=$([ $(( RANDOM % 2 )) = 0 ] && echo ":after" || true)
     SMARTCITY_CRASH_POINT="${point}:$(( 1 + RANDOM % 15 ))${after}" \
-      "$smartcity" run "${opts[@]}" --speedup max --lake "$(lake_of kill)" --trigger 100ms -q 2>/dev/null || true
+      "$smartcity" run "${opts[@]}" --speedup max --lake "$(lake_of kill)" $(wh_of kill) --trigger 100ms -q 2>/dev/null || true
   fi
 done
-"$smartcity" run "${opts[@]}" --speedup max --lake "$(lake_of kill)" --trigger 1s -q
+"$smartcity" run "${opts[@]}" --speedup max --lake "$(lake_of kill)" $(wh_of kill) --trigger 1s -q
 got=$(lake_rows "$(lake_of kill)")
 [ "$got" = "$want" ] || { echo "FAIL after SIGKILLs: $got != $want"; exit 1; }
 echo "20 x SIGKILL (random moments and inside commits) + restart: identical"

@@ -8,7 +8,10 @@
 #   3. wrong credentials (secret, then access key): exit 1, one clear line naming the fix, no secret in
 #      the output, and nothing written to the bucket;
 #   4. an outage: the server is stopped for 30 s mid-run and started again; the run waits, retries and
-#      finishes with every record exactly once.
+#      finishes with every record exactly once;
+#   5. reading the lake on S3 through DuckDB: `crawl --lake s3://...` lists the 8 tables with the row
+#      counts of the same seeded run on a local lake, `sql` counts the same rows, `load --once` copies
+#      enriched_data row for row, and hostile SQL (a local file, an uncommitted object) is refused.
 # Usage: tests/e2e/s3_lake.sh path/to/smartcity
 set -euo pipefail
 smartcity=$1
@@ -73,7 +76,7 @@ echo "wrong credentials: one clear error, nothing written"
 opts=(--duration 15m --vehicles 25 --incident-rate 6 --seed 12 --fault duplicate=0.01)
 "$smartcity" run "${opts[@]}" --speedup max --lake "$work/outage-reference" --trigger 1s -q
 want=$("$PY" "$here/lake_check.py" "$work/outage-reference" --check)
-"$smartcity" run "${opts[@]}" --speedup 25 --lake s3://smartcity/outage --trigger 1s -q \
+"$smartcity" run "${opts[@]}" --speedup 25 --lake s3://smartcity/outage --warehouse "duckdb:$work/outage-warehouse.duckdb" --trigger 1s -q \
   >"$work/outage.out" 2>"$work/outage.err" &
 pid=$!
 sleep 6
@@ -91,4 +94,48 @@ wait $pid || rc=$?
 got=$("$PY" "$here/lake_check.py" s3://smartcity/outage --check)
 [ "$got" = "$want" ] || fail "after the outage: $got != $want"
 echo "30 s outage: identical to the reference ($got)"
-echo "s3_lake: 6 passed, 0 failed"
+# 5. crawl / sql / load read the lake on S3 (DuckDB's httpfs, configured from the store).
+# --warehouse none: `load` below is the reader under test, not run's follower.
+read_opts=(--duration 10m --vehicles 20 --seed 21 --speedup max -q --warehouse none)
+"$smartcity" run "${read_opts[@]}" --lake "$work/read-local"
+"$smartcity" run "${read_opts[@]}" --lake s3://smartcity/read
+# TABLE and ROWS columns of crawl's report, one table a line.
+table_rows() { awk '/^TABLE /{on=1; next} on && NF==0 {exit} on {print $1, $6}' "$1"; }
+"$smartcity" crawl --lake "$work/read-local" >"$work/crawl-local.out" 2>&1 ||
+  { cat "$work/crawl-local.out"; fail "crawl of the local reference lake failed"; }
+"$smartcity" crawl --lake s3://smartcity/read >"$work/crawl-s3.out" 2>&1 ||
+  { cat "$work/crawl-s3.out"; fail "crawl --lake s3://... failed"; }
+cat "$work/crawl-s3.out"
+want=$(table_rows "$work/crawl-local.out")
+got=$(table_rows "$work/crawl-s3.out")
+[ "$(wc -l <<<"$got")" = 8 ] || fail "crawl on S3 listed $(wc -l <<<"$got") tables, expected 8"
+[ "$got" = "$want" ] || fail "crawl on S3: tables/rows differ from the local lake: $got != $want"
+grep -q "^enriched_data [1-9][0-9]*$" <<<"$got" || fail "crawl on S3: enriched_data has no rows"
+echo "crawl on S3: the 8 tables with the local lake's row counts"
+
+q="SELECT count(*) FROM vehicle_data"
+want=$("$smartcity" sql --lake "$work/read-local" --format csv "$q" 2>/dev/null | tail -n 1)
+got=$("$smartcity" sql --lake s3://smartcity/read --format csv "$q" 2>"$work/sql.err") ||
+  { cat "$work/sql.err"; fail "sql --lake s3://... failed"; }
+got=$(tail -n 1 <<<"$got")
+[ -n "$want" ] && [ "$want" -gt 0 ] || fail "sql on the local lake counted '$want' vehicle rows"
+[ "$got" = "$want" ] || fail "sql on S3 counted $got vehicle rows, the lake has $want"
+echo "sql on S3: $got vehicle_data rows, as in the lake"
+
+"$smartcity" load --once --lake s3://smartcity/read --warehouse "duckdb:$work/read.duckdb" \
+  >"$work/load.out" 2>&1 || { cat "$work/load.out"; fail "load --lake s3://... failed"; }
+"$PY" "$here/warehouse_compare.py" "$work/read-local" enriched_data "duckdb:$work/read.duckdb" ||
+  fail "load from S3: the warehouse's enriched_data differs from the lake's"
+echo "load from S3: enriched_data loaded row for row"
+
+delta_log=s3://smartcity/read/vehicle_data/_delta_log/00000000000000000000.json
+for hostile in "SELECT * FROM read_csv('/etc/passwd')" "SELECT * FROM read_text('$delta_log')"; do
+  set +e
+  "$smartcity" sql --lake s3://smartcity/read "$hostile" >"$work/hostile.out" 2>&1
+  rc=$?
+  set -e
+  [ "$rc" != 0 ] || { cat "$work/hostile.out"; fail "hostile SQL on an S3 lake ran: $hostile"; }
+  if grep -q "root:\|commitInfo" "$work/hostile.out"; then fail "hostile SQL leaked data: $hostile"; fi
+done
+echo "hostile sql on S3: refused"
+echo "s3_lake: 10 passed, 0 failed"
