@@ -4,6 +4,7 @@
 // a local Delta lake. Interrupted (Ctrl-C, or a crash) and started again with the same options and
 // lake, it resumes from its checkpoints: the simulator is deterministic, so the log is regenerated and
 // the processor skips what the lake already holds.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -39,9 +40,21 @@ struct RunArgs {
 // with a final pass, so a finished run leaves the warehouse equal to the lake.
 class WarehouseFollower {
  public:
-  WarehouseFollower(lake::ObjectStore* store, const std::string& spec, bool quiet) {
+  // `live` (borrowed, must outlive this follower) is told each committed load.
+  WarehouseFollower(lake::ObjectStore* store, const std::string& spec, bool quiet, web::LiveState* live) {
     warehouse::LoaderOptions o;
     o.progress = [](const std::string&) {};
+    o.on_load = [live](const warehouse::LoadEvent& e) {
+      web::LoadView v;
+      v.at = e.committed_at;
+      v.table = e.table;
+      v.first_version = e.first_version;
+      v.last_version = e.last_version;
+      v.rows = static_cast<uint64_t>(std::max<int64_t>(e.rows, 0));
+      v.seconds = e.elapsed.count();
+      v.lake_version = e.lake_version;
+      live->RecordLoad(std::move(v));
+    };
     o.retry_for = std::chrono::seconds(30);  // bounds the final pass if the warehouse is gone
     auto loader = warehouse::Loader::Create(store, [spec] { return warehouse::OpenWarehouse(spec); }, o);
     if (!loader.ok()) {
@@ -84,12 +97,6 @@ int RunPipeline(RunArgs& a) {
   auto sim = simulation::Simulator::Create(a.sim.sim);
   if (!sim.ok()) return ReportError(sim.status());
 
-  std::unique_ptr<WarehouseFollower> follower;
-  if (a.warehouse != "none") {
-    follower = std::make_unique<WarehouseFollower>(
-        store->get(), a.warehouse.empty() ? DefaultWarehouse(a.pipeline.lake) : a.warehouse, a.sim.quiet);
-  }
-
   MemoryLog log(a.pipeline.partitions);
   MemoryEventSource source(log, **proc, proc->get());
   (*proc)->Attach(&source);
@@ -105,6 +112,13 @@ int RunPipeline(RunArgs& a) {
     stream::Processor* p;
     ~DetachObserver() { p->SetObserver(nullptr); }
   } detach{proc->get()};
+  // Declared after `live`, so it stops (joins its thread) before `live` dies, whatever the way out.
+  std::unique_ptr<WarehouseFollower> follower;
+  if (a.warehouse != "none") {
+    follower = std::make_unique<WarehouseFollower>(
+        store->get(), a.warehouse.empty() ? DefaultWarehouse(a.pipeline.lake) : a.warehouse, a.sim.quiet,
+        &live);
+  }
   auto server = StartLiveView(a.live, &live, "run", a.sim.quiet, /*required=*/false);
   if (!server.ok()) return ReportError(server.status());
   auto next_progress = std::chrono::steady_clock::now();

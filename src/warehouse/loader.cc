@@ -385,6 +385,17 @@ Status Loader::LoadTable(const std::string& table) {
     summary_.rows += rows;
     summary_.versions += last - v + 1;
     summary_.transactions += 1;
+    if (options_.on_load) {
+      LoadEvent e;
+      e.table = table;
+      e.first_version = v;
+      e.last_version = last;
+      e.rows = rows;
+      e.committed_at = std::chrono::system_clock::now();
+      e.elapsed = std::chrono::duration<double>(secs);
+      e.lake_version = snap.version;
+      options_.on_load(e);
+    }
     v = last + 1;
   }
   return Status::OK();

@@ -46,6 +46,17 @@ TableLayout LayoutFor(const std::string& table, const Schema& schema);
 // The warehouse schema of a Delta schema. kInvalidArgument for a type the warehouse cannot hold.
 Result<Schema> WarehouseSchema(const lake::DeltaSchema& delta);
 
+// One committed load transaction, as told to LoaderOptions::on_load.
+struct LoadEvent {
+  std::string table;
+  int64_t first_version = 0;  // the Delta versions the transaction loaded, first..last
+  int64_t last_version = 0;
+  int64_t rows = 0;
+  std::chrono::system_clock::time_point committed_at{};  // wall clock, after the commit
+  std::chrono::duration<double> elapsed{0};              // the transaction's duration
+  int64_t lake_version = -1;  // the table's newest lake version the loader knew at that moment
+};
+
 struct LoaderOptions {
   std::vector<std::string> tables = {"enriched_data"};
   // A load transaction stops adding versions once it holds this many rows.
@@ -59,6 +70,9 @@ struct LoaderOptions {
   std::chrono::milliseconds poll_interval{250};
   // Progress lines ("load enriched_data: versions 3..7, 1200 rows ..."); none if empty.
   std::function<void(const std::string&)> progress;
+  // Called after each committed load transaction, on the loader's thread (keep it short); none if
+  // empty.
+  std::function<void(const LoadEvent&)> on_load;
 };
 
 struct TableLoadStats {

@@ -150,6 +150,39 @@ TEST_F(LoaderTest, CompactionIsNeverLoadedTwice) {
   EXPECT_EQ(Offsets(), Range(1, 43));
 }
 
+// on_load tells each committed transaction: consecutive version ranges whose rows add up to the
+// load, with the lake's newest version.
+TEST_F(LoaderTest, OnLoadReportsEveryCommittedTransaction) {
+  for (int v = 1; v <= 3; ++v) CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 4 + 1, 4, false, v);
+  std::vector<LoadEvent> events;
+  LoaderOptions o;
+  o.tables = {"events"};
+  o.rows_per_transaction = 5;  // two versions (8 rows) per transaction at most
+  o.retry_for = std::chrono::milliseconds(0);
+  o.on_load = [&events](const LoadEvent& e) { events.push_back(e); };
+  auto l = Loader::Create(store_.get(), Connector(), o);
+  ASSERT_TRUE(l.ok());
+  ASSERT_TRUE((*l)->LoadOnce().ok());
+  ASSERT_GE(events.size(), 2u);
+  int64_t rows = 0;
+  int64_t next = events.front().first_version;
+  for (const LoadEvent& e : events) {
+    EXPECT_EQ(e.table, "events");
+    EXPECT_EQ(e.first_version, next);
+    EXPECT_LE(e.first_version, e.last_version);
+    EXPECT_EQ(e.lake_version, LoadedVersion());
+    rows += e.rows;
+    next = e.last_version + 1;
+  }
+  EXPECT_EQ(rows, 12);
+  EXPECT_EQ(rows, (*l)->summary().rows);
+  EXPECT_EQ(events.back().last_version, LoadedVersion());
+  // Nothing new: no call.
+  const size_t before = events.size();
+  ASSERT_TRUE((*l)->LoadOnce().ok());
+  EXPECT_EQ(events.size(), before);
+}
+
 // The heart of exactly-once: the session dies at op k (before or after the op ran) for every k of a
 // load; the restarted loader always ends with each row once.
 TEST_F(LoaderTest, ExactlyOnceWhenTheWarehouseDiesAtAnyStep) {

@@ -156,6 +156,27 @@ json Status(const LiveSnapshot& s) {
     if (c.version >= 0) j["version"] = c.version;
     commits.push_back(std::move(j));
   }
+  json loads = json::array();
+  for (auto it = s.loads.rbegin(); it != s.loads.rend(); ++it) {  // newest first
+    const LoadView& l = *it;
+    loads.push_back({{"at", Wall(l.at)},
+                     {"table", l.table},
+                     {"firstVersion", l.first_version},
+                     {"lastVersion", l.last_version},
+                     {"rows", l.rows},
+                     {"seconds", l.seconds},
+                     {"lakeVersion", l.lake_version}});
+  }
+  json load_tables = json::array();
+  for (const TableLoadView& t : s.load_tables) {
+    load_tables.push_back({{"table", t.table},
+                           {"loadedVersion", t.loaded_version},
+                           {"lakeVersion", t.lake_version},
+                           {"lagVersions", t.lag_versions()},
+                           {"rows", t.rows},
+                           {"loads", t.loads},
+                           {"lastLoadAt", Wall(t.last_load)}});
+  }
   json health = {{"state", PipelineStateName(s.state)}};
   if (!s.error.empty()) health["error"] = s.error;
   health["ok"] = s.state != PipelineState::kFailed;
@@ -180,8 +201,8 @@ json Status(const LiveSnapshot& s) {
             {"groups", groups},
             {"inputs", inputs},
             {"commits", commits},
-            // The warehouse loader is not part of this build yet: no loads to show.
-            {"loads", json::array()}};
+            {"loads", loads},
+            {"loadTables", load_tables}};
   j["lastCommitAt"] = s.last_commit ? Wall(*s.last_commit) : json(nullptr);
   j["checkpointAgeSeconds"] =
       s.last_commit ? json(std::chrono::duration<double>(s.now - *s.last_commit).count())
@@ -357,6 +378,27 @@ std::string MetricsText(const LiveSnapshot& s, uint64_t resident_bytes) {
            "Time since the last commit and checkpoint.");
     Sample(&o, "smartcity_checkpoint_age_seconds", "",
            std::max(0.0, std::chrono::duration<double>(s.now - *s.last_commit).count()));
+  }
+  Metric(&o, "smartcity_load_rows_total", "counter",
+         "Rows the warehouse loader committed per table (this process).");
+  for (const TableLoadView& t : s.load_tables) {
+    Sample(&o, "smartcity_load_rows_total", "table=\"" + Label(t.table) + "\"",
+           static_cast<double>(t.rows));
+  }
+  Metric(&o, "smartcity_load_lag_versions", "gauge",
+         "Newest committed lake version minus the version the warehouse holds, per table (as of "
+         "the last load).");
+  for (const TableLoadView& t : s.load_tables) {
+    Sample(&o, "smartcity_load_lag_versions", "table=\"" + Label(t.table) + "\"",
+           static_cast<double>(t.lag_versions()));
+  }
+  Metric(&o, "smartcity_load_last_timestamp_seconds", "gauge",
+         "Unix time of the last committed warehouse load, per table.");
+  for (const TableLoadView& t : s.load_tables) {
+    Sample(&o, "smartcity_load_last_timestamp_seconds", "table=\"" + Label(t.table) + "\"",
+           static_cast<double>(
+               std::chrono::duration_cast<std::chrono::seconds>(t.last_load.time_since_epoch())
+                   .count()));
   }
   Metric(&o, "smartcity_up", "gauge", "1 unless the pipeline failed.");
   Sample(&o, "smartcity_up", "", s.state == PipelineState::kFailed ? 0 : 1);

@@ -288,6 +288,20 @@ void LiveState::SetState(PipelineState state, std::string error) {
   error_ = std::move(error);
 }
 
+void LiveState::RecordLoad(LoadView load) {
+  std::lock_guard lock(mu_);
+  TableLoadView& t = load_tables_[load.table];
+  t.table = load.table;
+  // A retried or restarted loader never goes back; keep the highest versions seen.
+  t.loaded_version = std::max(t.loaded_version, load.last_version);
+  t.lake_version = std::max({t.lake_version, load.lake_version, load.last_version});
+  t.rows += load.rows;
+  t.loads += 1;
+  t.last_load = std::max(t.last_load, load.at);
+  loads_.push_back(std::move(load));
+  while (loads_.size() > options_.max_loads) loads_.pop_front();
+}
+
 void LiveState::ReplaceFromLake(std::vector<VehicleView> vehicles,
                                 std::vector<IncidentView> incidents,
                                 std::vector<CameraView> cameras, std::deque<CommitView> commits,
@@ -350,6 +364,9 @@ LiveSnapshot LiveState::Snapshot() const {
   for (const auto& [g, v] : groups_) s.groups.push_back(v);
   s.inputs = inputs_;
   s.commits = commits_;
+  s.loads = loads_;
+  s.load_tables.reserve(load_tables_.size());
+  for (const auto& [name, t] : load_tables_) s.load_tables.push_back(t);
   s.records = records_;
   s.epochs_committed = epochs_committed_;
   s.table_commits = table_commits_;

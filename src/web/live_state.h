@@ -17,6 +17,7 @@
 // observer callbacks are meant for one processor thread, readers may be any number of threads.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -91,6 +92,28 @@ struct CommitView {
   int64_t version = -1;
 };
 
+// One committed warehouse load transaction (warehouse::LoadEvent, without the dependency).
+struct LoadView {
+  WallTime at{};  // when it committed
+  std::string table;
+  int64_t first_version = 0;  // Delta versions loaded, first..last
+  int64_t last_version = 0;
+  uint64_t rows = 0;
+  double seconds = 0;         // the transaction's duration
+  int64_t lake_version = -1;  // the table's newest lake version the loader knew then
+};
+
+// Per warehouse table: where the loader stands.
+struct TableLoadView {
+  std::string table;
+  int64_t loaded_version = -1;
+  int64_t lake_version = -1;  // newest lake version known (loader's, or a commit seen since)
+  uint64_t rows = 0;          // rows loaded by this process
+  uint64_t loads = 0;         // transactions committed by this process
+  WallTime last_load{};
+  int64_t lag_versions() const { return std::max<int64_t>(lake_version - loaded_version, 0); }
+};
+
 struct GroupView {
   int32_t group = 0;
   int64_t committed_epoch = -1;
@@ -146,6 +169,8 @@ struct LiveSnapshot {
   std::vector<GroupView> groups;
   std::vector<InputView> inputs;
   std::deque<CommitView> commits;  // newest last
+  std::deque<LoadView> loads;      // recent warehouse loads, newest last
+  std::vector<TableLoadView> load_tables;  // by table name
   uint64_t records = 0;  // processor counters (or, for serve, rows in the lake's raw tables)
   uint64_t epochs_committed = 0;
   uint64_t table_commits = 0;
@@ -160,6 +185,7 @@ struct LiveStateOptions {
   std::string lake;
   TopicNames topic_names;   // to attribute dead letters (which carry the topic's name) to a topic
   size_t max_commits = 50;  // recent commits kept
+  size_t max_loads = 50;    // recent warehouse loads kept
   size_t max_incidents = 2000;
   size_t max_vehicles = 100'000;
 };
@@ -178,6 +204,8 @@ class LiveState final : public stream::ProcessorObserver {
                       const std::vector<PartitionLag>& lag,
                       const stream::ProcessorCounters& counters);
   void SetState(PipelineState state, std::string error = "");
+  // From the warehouse loader's thread: one committed load transaction.
+  void RecordLoad(LoadView load);
 
   // `serve`: replaces the displayed state with one read from a lake.
   void ReplaceFromLake(std::vector<VehicleView> vehicles, std::vector<IncidentView> incidents,
@@ -214,6 +242,8 @@ class LiveState final : public stream::ProcessorObserver {
   std::map<int32_t, GroupView> groups_;
   std::vector<InputView> inputs_;
   std::deque<CommitView> commits_;
+  std::deque<LoadView> loads_;
+  std::map<std::string, TableLoadView, std::less<>> load_tables_;
   uint64_t records_ = 0;
   uint64_t epochs_committed_ = 0;
   uint64_t table_commits_ = 0;

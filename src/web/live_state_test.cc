@@ -237,6 +237,76 @@ TEST_F(LiveStateTest, CommitsAndProgressShowInTheStatusAndMetrics) {
   EXPECT_TRUE(state_.Snapshot().groups.empty());
 }
 
+LoadView Load(std::string table, int64_t first, int64_t last, uint64_t rows, int64_t lake,
+              int64_t unix_seconds) {
+  LoadView v;
+  v.at = WallTime(std::chrono::seconds(unix_seconds));
+  v.table = std::move(table);
+  v.first_version = first;
+  v.last_version = last;
+  v.rows = rows;
+  v.seconds = 0.5;
+  v.lake_version = lake;
+  return v;
+}
+
+TEST_F(LiveStateTest, WarehouseLoadsShowInTheStatusAndMetrics) {
+  // Nothing loaded yet: no load series, an empty list.
+  {
+    const LiveSnapshot s = state_.Snapshot();
+    EXPECT_TRUE(nlohmann::json::parse(StatusJson(s))["loads"].empty());
+    EXPECT_EQ(MetricsText(s, 0).find("smartcity_load_rows_total{"), std::string::npos);
+  }
+  state_.RecordLoad(Load("enriched_data", 0, 3, 100, 5, 1'767'596'400));
+  state_.RecordLoad(Load("vehicle_data", 0, 0, 7, 0, 1'767'596'401));
+  state_.RecordLoad(Load("enriched_data", 4, 4, 20, 6, 1'767'596'402));
+
+  const LiveSnapshot s = state_.Snapshot();
+  ASSERT_EQ(s.loads.size(), 3u);
+  ASSERT_EQ(s.load_tables.size(), 2u);
+  EXPECT_EQ(s.load_tables[0].table, "enriched_data");
+  EXPECT_EQ(s.load_tables[0].rows, 120u);
+  EXPECT_EQ(s.load_tables[0].loaded_version, 4);
+  EXPECT_EQ(s.load_tables[0].lake_version, 6);
+
+  const auto j = nlohmann::json::parse(StatusJson(s));
+  ASSERT_EQ(j["loads"].size(), 3u);
+  EXPECT_EQ(j["loads"][0]["table"], "enriched_data");  // newest first
+  EXPECT_EQ(j["loads"][0]["firstVersion"], 4);
+  EXPECT_EQ(j["loads"][0]["lastVersion"], 4);
+  EXPECT_EQ(j["loads"][0]["rows"], 20);
+  EXPECT_EQ(j["loads"][0]["lakeVersion"], 6);
+  EXPECT_EQ(j["loads"][2]["rows"], 100);
+  ASSERT_EQ(j["loadTables"].size(), 2u);
+  EXPECT_EQ(j["loadTables"][0]["lagVersions"], 2);
+  EXPECT_EQ(j["loadTables"][1]["lagVersions"], 0);
+
+  const std::string m = MetricsText(s, 0);
+  EXPECT_NE(m.find("smartcity_load_rows_total{table=\"enriched_data\"} 120\n"), std::string::npos)
+      << m;
+  EXPECT_NE(m.find("smartcity_load_rows_total{table=\"vehicle_data\"} 7\n"), std::string::npos);
+  EXPECT_NE(m.find("smartcity_load_lag_versions{table=\"enriched_data\"} 2\n"), std::string::npos);
+  EXPECT_NE(m.find("smartcity_load_lag_versions{table=\"vehicle_data\"} 0\n"), std::string::npos);
+  EXPECT_NE(m.find("smartcity_load_last_timestamp_seconds{table=\"enriched_data\"} 1767596402\n"),
+            std::string::npos);
+}
+
+TEST(LiveStateLoadsTest, KeepsOnlyTheRecentLoadsButCountsAll) {
+  FakeClock clock;
+  LiveStateOptions o;
+  o.max_loads = 3;
+  LiveState state(o, &clock);
+  for (int i = 0; i < 10; ++i) state.RecordLoad(Load("t", i, i, 1, i, 1'767'596'400 + i));
+  const LiveSnapshot s = state.Snapshot();
+  ASSERT_EQ(s.loads.size(), 3u);
+  EXPECT_EQ(s.loads.front().first_version, 7);
+  EXPECT_EQ(s.loads.back().first_version, 9);
+  ASSERT_EQ(s.load_tables.size(), 1u);
+  EXPECT_EQ(s.load_tables[0].rows, 10u);
+  EXPECT_EQ(s.load_tables[0].loads, 10u);
+  EXPECT_EQ(s.load_tables[0].loaded_version, 9);
+}
+
 TEST_F(LiveStateTest, JsonOfVehiclesHasTheFieldsTheDashboardReads) {
   AddVehicle(&out_, "V\"1", 10, 51.5, -0.1, 50);
   state_.OnRows(0, out_, stream::OutputMarks{});

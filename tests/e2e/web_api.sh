@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The live view's JSON API and /metrics: positions == the lake's latest events (read by deltalake),
-# counters == the run summary (parsed by prometheus_client), 200 concurrent clients with malformed
-# and oversized requests mixed in; then `smartcity serve` on the same lake.
+# counters == the run summary (parsed by prometheus_client), warehouse load rows == the DuckDB
+# warehouse file, 200 concurrent clients with malformed and oversized requests mixed in; then
+# `smartcity serve` on the same lake.
 set -euo pipefail
 smartcity=$(realpath "$1")
 root=${SMARTCITY_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}

@@ -240,7 +240,12 @@ function drawStatus(s) {
   rows(document.querySelector('#commits tbody'), s.commits.slice(0, 12),
       (c) => [esc(time(c.at)), esc(c.table ? c.table + ' v' + c.version : 'epoch, groups ' + c.groups.join(' ')) + (c.final ? ' (final)' : ''),
         fmt(c.totalRows), c.table ? '-' : c.latencyMs.toFixed(0) + ' ms']);
-  el('loads').textContent = s.loads.length ? s.loads.length + ' loads' : 'no warehouse loader in this pipeline';
+  const loads = s.loads || [];
+  el('loads').textContent = loads.length ? '' : 'no warehouse load yet (or no loader in this pipeline)';
+  rows(document.querySelector('#load-list tbody'), loads.slice(0, 12),
+      (l) => [esc(time(l.at)), esc(l.table),
+        esc(l.firstVersion === l.lastVersion ? 'v' + l.lastVersion : 'v' + l.firstVersion + '..' + l.lastVersion),
+        fmt(l.rows), esc(l.seconds.toFixed(2) + ' s')]);
 }
 
 function apply(u) {

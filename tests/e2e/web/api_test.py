@@ -1,7 +1,8 @@
 """The live view's JSON API and /metrics against the lake and the run summary, and the server under
 load and hostile input.
 
-  api_test.py run    SMARTCITY LAKE WORK   -- `run --keep-serving`: API == lake, /metrics == summary, load
+  api_test.py run    SMARTCITY LAKE WORK   -- `run --keep-serving`: API == lake, /metrics == summary and
+                                              the warehouse, load
   api_test.py serve  SMARTCITY LAKE WORK   -- `serve` on the finished lake: API == lake
 """
 import atexit
@@ -18,6 +19,7 @@ import threading
 import time
 import urllib.request
 
+import duckdb
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 from prometheus_client.parser import text_string_to_metric_families
@@ -272,6 +274,20 @@ def run_mode(smartcity, lake, work):
     st = json.loads(body)
     check("/api/status: finished, rows committed == summary",
           st["health"]["state"] == "finished" and st["rowsCommitted"] == tables, st["health"]["state"])
+    # The warehouse loader (followed the lake into <lake>-warehouse.duckdb): its loads are listed and
+    # counted; the row count is checked against the warehouse file once the run has ended.
+    loads = st.get("loads", [])
+    check("/api/status lists the warehouse loads",
+          len(loads) > 0 and all(l["table"] == "enriched_data" and l["firstVersion"] <= l["lastVersion"]
+                                 for l in loads), f"{len(loads)} loads")
+    load_rows = sample_values(fams, "smartcity_load_rows_total", "table")
+    load_lag = sample_values(fams, "smartcity_load_lag_versions", "table")
+    check("/metrics load lag after the final load pass is 0", load_lag == {"enriched_data": 0.0}, str(load_lag))
+    check("/metrics has the last load time",
+          sample_values(fams, "smartcity_load_last_timestamp_seconds", "table").get("enriched_data", 0) > 0)
+    status_rows = sum(t["rows"] for t in st.get("loadTables", []) if t["table"] == "enriched_data")
+    check("/api/status load rows == /metrics load rows", float(status_rows) == load_rows.get("enriched_data"),
+          f"{status_rows} vs {load_rows}")
 
     totals = load(url)
     print(f"load: {totals['sent']} requests sent by 200 clients in 10 s, {totals['ok']} answered 200, "
@@ -289,6 +305,12 @@ def run_mode(smartcity, lake, work):
     p.send_signal(signal.SIGINT)
     rc = p.wait(timeout=120)
     check("run exits 0 on SIGINT after --keep-serving", rc == 0, f"exit {rc}")
+    con = duckdb.connect(lake.rstrip("/") + "-warehouse.duckdb", read_only=True)
+    warehouse_rows = con.execute("SELECT count(*) FROM enriched_data").fetchone()[0]
+    con.close()
+    check("/metrics load rows == the warehouse's enriched_data rows == the summary's",
+          load_rows.get("enriched_data") == float(warehouse_rows) == float(summary["enriched_data"])
+          and warehouse_rows > 0, f"{load_rows} vs {warehouse_rows} vs {summary['enriched_data']}")
 
 
 def serve_mode(smartcity, lake, work):
