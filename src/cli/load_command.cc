@@ -4,6 +4,7 @@
 // each new lake commit).
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -81,7 +82,14 @@ int RunLoad(const LoadArgs& a) {
 }  // namespace
 
 std::string DefaultWarehouse(const std::string& lake) {
-  if (lake.find("://") != std::string::npos) return "duckdb:smartcity-warehouse.duckdb";
+  if (const size_t scheme = lake.find("://"); scheme != std::string::npos) {
+    // A remote lake: a local file named after it (s3://city/lake -> city-lake-warehouse.duckdb), so two
+    // lakes never share a warehouse file.
+    std::string name;
+    for (char c : lake.substr(scheme + 3)) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
+    while (!name.empty() && name.back() == '-') name.pop_back();
+    return "duckdb:" + (name.empty() ? std::string("smartcity") : name) + "-warehouse.duckdb";
+  }
   std::string p = lake;
   while (p.size() > 1 && p.back() == '/') p.pop_back();
   return "duckdb:" + p + "-warehouse.duckdb";

@@ -6,7 +6,7 @@
 namespace smartcity::cli {
 
 // The default warehouse of a lake: a DuckDB file beside a local lake ("<lake>-warehouse.duckdb"),
-// or smartcity-warehouse.duckdb in the working directory for an S3 lake.
+// or, for an S3 lake, <bucket>-<prefix>-warehouse.duckdb in the working directory.
 std::string DefaultWarehouse(const std::string& lake);
 
 }  // namespace smartcity::cli
