@@ -112,11 +112,12 @@ int RunStream(StreamArgs& a) {
     if (!st.ok()) break;
     const auto now = Steady::now();
     const auto& c = (*proc)->counters();
+    const auto groups = (*proc)->Groups();  // once per step, for everything below
     if (now >= next_progress) {
-      live.UpdateProgress((*proc)->Groups(), (*source)->Lag(), c);
+      live.UpdateProgress(groups, (*source)->Lag(), c);
       next_progress = now + std::chrono::milliseconds(250);
     }
-    for (const auto& g : (*proc)->Groups()) groups_seen.insert(g.group);
+    for (const auto& g : groups) groups_seen.insert(g.group);
     if (c.records != last_records) {
       if (!first_input) first_input = now;
       last_records = c.records;
@@ -130,7 +131,7 @@ int RunStream(StreamArgs& a) {
     if (a.stop_when_idle.count() > 0 && now - last_input >= a.stop_when_idle) {
       bool caught_up = !(*source)->Assignment().empty();
       for (const PartitionLag& l : (*source)->Lag()) caught_up = caught_up && l.records_behind.value_or(1) == 0;
-      for (const auto& g : (*proc)->Groups()) caught_up = caught_up && !g.replaying;
+      for (const auto& g : groups) caught_up = caught_up && !g.replaying;
       if (caught_up) {
         stopped_idle = true;
         break;
@@ -141,7 +142,6 @@ int RunStream(StreamArgs& a) {
       int64_t lag = 0;
       for (const PartitionLag& l : (*source)->Lag()) lag += l.records_behind.value_or(0);
       EventTime wm = EventTime::max();
-      const auto groups = (*proc)->Groups();
       for (const auto& g : groups) wm = std::min(wm, g.watermark);
       std::fprintf(stderr,
                    "stream | %s events %.0f/s | lag %s | %zu partition groups | epochs %llu | watermark %s | lake "
