@@ -191,8 +191,11 @@ int RunStream(StreamArgs& a) {
                    std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i))).c_str(),
                    static_cast<unsigned long long>(c.rows[i]));
     }
-    std::fprintf(stderr, "  time: polling %.1fs, processing %.1fs, committing %.1fs; CPU %.1fs\n",
-                 Ms(c.poll_time) / 1000, Ms(c.process_time) / 1000, Ms(c.commit_time) / 1000, CpuSeconds());
+    std::fprintf(stderr,
+                 "  time: polling %.1fs, processing %.1fs, closing epochs %.1fs (%.1fs of it waiting for the lake); "
+                 "lake writes %.1fs (committer thread); CPU %.1fs\n",
+                 Ms(c.poll_time) / 1000, Ms(c.process_time) / 1000, Ms(c.commit_time) / 1000,
+                 Ms(c.commit_wait_time) / 1000, Ms(c.lake_write_time) / 1000, CpuSeconds());
     if (c.live_latency.count() > 0) {
       std::fprintf(stderr, "  latency produced -> live state p50 %.1fms p99 %.1fms; -> lake p50 %.0fms p99 %.0fms\n",
                    Ms(c.live_latency.Quantile(0.5)), Ms(c.live_latency.Quantile(0.99)),
@@ -219,7 +222,8 @@ int RunStream(StreamArgs& a) {
     j["peak_rss_bytes"] = peak_rss;
     j["cpu_seconds"] = CpuSeconds();
     j["time_seconds"] = {{"poll", Ms(c.poll_time) / 1000}, {"process", Ms(c.process_time) / 1000},
-                         {"commit", Ms(c.commit_time) / 1000}};
+                         {"commit", Ms(c.commit_time) / 1000}, {"commit_wait", Ms(c.commit_wait_time) / 1000},
+                         {"lake_write", Ms(c.lake_write_time) / 1000}};
     j["partition_groups"] = owned_at_end;
     j["partition_groups_seen"] = groups_seen;
     j["stopped"] = stopped_idle ? "idle" : (st.ok() ? "signal" : "error");

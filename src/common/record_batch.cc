@@ -81,6 +81,29 @@ void Column::AppendFrom(const Column& other, size_t row) {
   }
 }
 
+void Column::AppendRange(const Column& other, size_t begin, size_t end) {
+  if (end <= begin) return;
+  valid_.insert(valid_.end(), other.valid_.begin() + begin, other.valid_.begin() + end);
+  switch (type_) {
+    case ColumnType::kString: {
+      const uint32_t from = other.offsets_[begin];
+      const uint32_t base = static_cast<uint32_t>(bytes_.size());
+      bytes_.append(other.bytes_, from, other.offsets_[end] - from);
+      const size_t n = offsets_.size();
+      offsets_.resize(n + (end - begin));
+      uint32_t* out = offsets_.data() + n;
+      const uint32_t* in = other.offsets_.data() + begin + 1;
+      for (size_t i = 0; i < end - begin; ++i) out[i] = base + (in[i] - from);
+      break;
+    }
+    case ColumnType::kInt32: i32_.insert(i32_.end(), other.i32_.begin() + begin, other.i32_.begin() + end); break;
+    case ColumnType::kInt64:
+    case ColumnType::kTimestamp: i64_.insert(i64_.end(), other.i64_.begin() + begin, other.i64_.begin() + end); break;
+    case ColumnType::kDouble: f64_.insert(f64_.end(), other.f64_.begin() + begin, other.f64_.begin() + end); break;
+    case ColumnType::kBool: b_.insert(b_.end(), other.b_.begin() + begin, other.b_.begin() + end); break;
+  }
+}
+
 void Column::Clear() {
   valid_.clear();
   i32_.clear();
@@ -115,6 +138,10 @@ RecordBatch::RecordBatch(std::shared_ptr<const Schema> schema) : schema_(std::mo
 
 void RecordBatch::AppendRow(const RecordBatch& other, size_t row) {
   for (size_t i = 0; i < columns_.size(); ++i) columns_[i].AppendFrom(other.columns_[i], row);
+}
+
+void RecordBatch::AppendRows(const RecordBatch& other, size_t begin, size_t end) {
+  for (size_t i = 0; i < columns_.size(); ++i) columns_[i].AppendRange(other.columns_[i], begin, end);
 }
 
 void RecordBatch::Clear() {

@@ -66,6 +66,8 @@ class Column {
 
   // Appends row `row` of `other` (same type).
   void AppendFrom(const Column& other, size_t row);
+  // Appends rows [begin, end) of `other` (same type): bulk copies, no per-row dispatch.
+  void AppendRange(const Column& other, size_t begin, size_t end);
   void Clear();
   void Reserve(size_t rows);
   // Bytes held (for sizing files and memory accounting).
@@ -94,6 +96,8 @@ class RecordBatch {
   const Column& column(size_t i) const { return columns_[i]; }
   // Appends row `row` of `other` (same schema).
   void AppendRow(const RecordBatch& other, size_t row);
+  // Appends rows [begin, end) of `other` (same schema).
+  void AppendRows(const RecordBatch& other, size_t begin, size_t end);
   void Clear();
   size_t ByteSize() const;
 

@@ -46,5 +46,44 @@ TEST(RecordBatchTest, AppendsAndReadsEveryType) {
   EXPECT_EQ(c.num_rows(), 0u);
 }
 
+TEST(RecordBatchTest, AppendRowsEqualsAppendingRowByRow) {
+  auto schema = std::make_shared<Schema>(Schema{{{"s", ColumnType::kString, true},
+                                                 {"i", ColumnType::kInt32, true},
+                                                 {"l", ColumnType::kInt64},
+                                                 {"d", ColumnType::kDouble},
+                                                 {"t", ColumnType::kTimestamp},
+                                                 {"b", ColumnType::kBool}}});
+  RecordBatch src(schema);
+  for (int r = 0; r < 50; ++r) {
+    if (r % 7 == 3) src.column(0).AppendNull(); else src.column(0).AppendString(std::string(r % 5, 'a' + r % 26));
+    if (r % 4 == 1) src.column(1).AppendNull(); else src.column(1).AppendInt32(r * 3);
+    src.column(2).AppendInt64(-r);
+    src.column(3).AppendDouble(r / 4.0);
+    src.column(4).AppendTimestamp(EventTime(Micros(1000 + r)));
+    src.column(5).AppendBool(r % 2 == 0);
+  }
+  // A destination that already holds rows: the string offsets must be rebased.
+  RecordBatch bulk(schema), rows(schema);
+  bulk.AppendRow(src, 9);
+  rows.AppendRow(src, 9);
+  bulk.AppendRows(src, 11, 40);
+  bulk.AppendRows(src, 5, 5);  // empty range: nothing
+  bulk.AppendRows(src, 0, 3);
+  for (size_t r = 11; r < 40; ++r) rows.AppendRow(src, r);
+  for (size_t r = 0; r < 3; ++r) rows.AppendRow(src, r);
+  ASSERT_EQ(bulk.num_rows(), rows.num_rows());
+  ASSERT_EQ(bulk.num_rows(), 33u);
+  EXPECT_EQ(bulk.ByteSize(), rows.ByteSize());
+  for (size_t r = 0; r < bulk.num_rows(); ++r) {
+    for (size_t c = 0; c < 6; ++c) ASSERT_EQ(bulk.column(c).IsNull(r), rows.column(c).IsNull(r)) << r << "," << c;
+    EXPECT_EQ(bulk.column(0).GetString(r), rows.column(0).GetString(r)) << r;
+    EXPECT_EQ(bulk.column(1).GetInt32(r), rows.column(1).GetInt32(r)) << r;
+    EXPECT_EQ(bulk.column(2).GetInt64(r), rows.column(2).GetInt64(r)) << r;
+    EXPECT_EQ(bulk.column(3).GetDouble(r), rows.column(3).GetDouble(r)) << r;
+    EXPECT_EQ(bulk.column(4).GetTimestamp(r), rows.column(4).GetTimestamp(r)) << r;
+    EXPECT_EQ(bulk.column(5).GetBool(r), rows.column(5).GetBool(r)) << r;
+  }
+}
+
 }  // namespace
 }  // namespace smartcity

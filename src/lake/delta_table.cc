@@ -299,11 +299,7 @@ Status DeltaTable::Append(const RecordBatch& batch, const std::string& group) {
   Buffer* current = nullptr;
   size_t run_start = 0;
   auto flush_run = [&](size_t run_end) -> Status {
-    for (size_t c = 0; c < batch.num_columns(); ++c) {
-      Column& dst = current->rows->column(c);
-      const Column& src = batch.column(c);
-      for (size_t r = run_start; r < run_end; ++r) dst.AppendFrom(src, r);
-    }
+    current->rows->AppendRows(batch, run_start, run_end);
     const uint64_t bytes = current->rows->ByteSize();
     if (static_cast<double>(bytes) * compression_ratio_ >=
             static_cast<double>(options_.target_file_bytes) ||

@@ -1,6 +1,7 @@
 #include "stream/processor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -98,21 +99,46 @@ struct Processor::Group {
     }
     ++cached_count;
   }
-  // Adds now - source time of every record of the epoch to `h`, and forgets them.
-  void DrainSourceTimes(EventTime now, LatencyHistogram* h) {
+  // The epoch's source times (ms bucket -> records); forgets them.
+  std::unordered_map<int64_t, uint64_t> TakeSourceTimes() {
     if (cached_count > 0) source_ms[cached_ms] += cached_count;
     cached_ms = INT64_MIN;
     cached_count = 0;
-    const int64_t now_us = now.time_since_epoch().count();
-    for (const auto& [ms, n] : source_ms) h->Record(Micros(now_us - ms * 1000), n);
-    source_ms.clear();
+    std::unordered_map<int64_t, uint64_t> taken;
+    taken.swap(source_ms);
+    return taken;
   }
+};
+
+// A closed epoch of some groups on its way to the lake (CloseEpochs -> RunCommit -> ApplyCommit).
+struct Processor::CommitJob {
+  struct Part {
+    int32_t p = 0;
+    int64_t epoch = 0;
+    StreamOutput out;        // the epoch's rows
+    std::string checkpoint;  // the state checkpoint's body
+    std::unordered_map<int64_t, uint64_t> source_ms;
+  };
+  std::vector<Part> parts;
+  std::vector<lake::TxnId> txns;
+  // Written by RunCommit, read after `done` (or the join).
+  Status status;
+  EpochCommit commit;
+  uint64_t table_commits = 0;
+  uint64_t retries = 0;
+  LatencyHistogram lake_latency;
+  Micros busy{0};
+  std::thread thread;
+  std::atomic<bool> done{false};
 };
 
 Processor::Processor(ProcessorOptions options, lake::ObjectStore* store, engine::Database* db, Clock* clock)
     : options_(std::move(options)), store_(store), db_(db), clock_(clock) {}
 
-Processor::~Processor() = default;
+Processor::~Processor() {
+  // The committer thread uses the tables and the store: it must be done before they go.
+  if (inflight_ && inflight_->thread.joinable()) inflight_->thread.join();
+}
 
 Result<std::unique_ptr<Processor>> Processor::Open(ProcessorOptions options, lake::ObjectStore* store,
                                                    engine::Database* db, Clock* clock) {
@@ -143,14 +169,14 @@ std::string Processor::CheckpointKey(int32_t p, std::string_view kind, int64_t e
   return "_checkpoints/" + options_.query + "/p" + std::to_string(p) + "/" + std::string(kind) + "/" + e;
 }
 
-Status Processor::WithRetries(const std::function<Status()>& op) {
+Status Processor::WithRetries(const std::function<Status()>& op, uint64_t* retries) {
   auto delay = std::chrono::milliseconds(100);
   const auto start = std::chrono::steady_clock::now();
   for (int attempt = 0;; ++attempt) {
     Status s = op();
     if (s.ok() || !s.IsRetryable()) return s;
     if (attempt >= options_.max_retries && std::chrono::steady_clock::now() - start >= options_.retry_budget) return s;
-    ++counters_.retries;
+    ++*retries;
     std::this_thread::sleep_for(delay);
     delay = std::min(delay * 2, std::chrono::milliseconds(10'000));
   }
@@ -170,7 +196,7 @@ Result<std::unique_ptr<Processor::Group>> Processor::LoadGroup(int32_t p) {
     if (!l.ok()) return l.status();
     states = std::move(*l);
     return Status::OK();
-  }));
+  }, &counters_.retries));
   if (!states.empty()) {
     const std::string& newest = std::max_element(states.begin(), states.end(), [](const auto& a, const auto& b) {
                                   return a.key < b.key;
@@ -181,7 +207,7 @@ Result<std::unique_ptr<Processor::Group>> Processor::LoadGroup(int32_t p) {
       if (!r.ok()) return r.status();
       blob = std::move(*r);
       return Status::OK();
-    }));
+    }, &counters_.retries));
     const size_t nl = blob.find('\n');
     if (nl == std::string::npos) return Status::Corruption("checkpoint " + newest + " is damaged (no header)");
     nlohmann::json h = nlohmann::json::parse(blob.substr(0, nl), nullptr, false);
@@ -220,6 +246,11 @@ void Processor::StartEpoch(Group& g) {
 
 Status Processor::LoadPositions(std::span<const TopicPartition> partitions,
                                 std::span<std::optional<Position>> out) {
+  // A group's newest checkpoint may be the epoch in flight.
+  if (Status w = WaitForCommit(); !w.ok()) {
+    sticky_ = w;
+    return w;
+  }
   for (size_t i = 0; i < partitions.size(); ++i) {
     const int32_t p = partitions[i].partition.value();
     auto it = groups_.find(p);
@@ -248,9 +279,10 @@ void Processor::OnPartitionsRevoked(std::span<const TopicPartition> partitions, 
     if (it != groups_.end() && !lost && !it->second->replaying) closing.push_back(it->second.get());
   }
   // Commit what was consumed so the next owner starts right after it. A group in the middle of an
-  // exact replay is dropped instead: its next owner re-runs the epoch from the WAL.
-  if (!closing.empty() && sticky_.ok()) {
-    Status s = CloseEpochs(closing, false);
+  // exact replay is dropped instead: its next owner re-runs the epoch from the WAL. Either way the
+  // epoch in flight lands first: the next owner starts from its checkpoint.
+  if (sticky_.ok()) {
+    Status s = closing.empty() ? WaitForCommit() : CloseEpochs(closing, false, /*wait=*/true);
     if (!s.ok()) sticky_ = s;
   }
   for (int32_t p : gone) groups_.erase(p);
@@ -273,7 +305,7 @@ Status Processor::ReplayProgress(Group& g) {
     g.core->Flush(&g.out);
     if (observer_) observer_->OnRows(g.p, g.out, before);
   }
-  SC_RETURN_IF_ERROR(CloseEpochs({&g}, g.replay_final));
+  SC_RETURN_IF_ERROR(CloseEpochs({&g}, g.replay_final, /*wait=*/g.replay_final));
   std::vector<TopicPartition> resume;
   for (size_t t = 0; t < kTopicCount; ++t) {
     if (g.paused[t]) resume.push_back(TopicPartition{static_cast<Topic>(t), PartitionId(g.p)});
@@ -285,6 +317,7 @@ Status Processor::ReplayProgress(Group& g) {
 
 Status Processor::Step() {
   if (!sticky_.ok()) return sticky_;
+  SC_RETURN_IF_ERROR(ReapCommit());
   const auto poll_start = std::chrono::steady_clock::now();
   auto polled = source_->Poll(options_.max_poll_records, options_.poll_timeout);
   const auto poll_end = std::chrono::steady_clock::now();
@@ -346,20 +379,34 @@ Status Processor::Step() {
     if (g->replaying) SC_RETURN_IF_ERROR(ReplayProgress(*g));
   }
   counters_.process_time += std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - poll_end);
-  bool due = clock_->Now() - epoch_started_ >= options_.trigger;
-  for (const auto& t : tables_) due = due || t->ShouldCommit();
-  if (due) SC_RETURN_IF_ERROR(CommitNow());
+  // Close when the trigger is due, or sooner when the epoch's rows fill their memory budget. A due
+  // trigger waits (processing on) while the previous epoch is still being written; a full budget
+  // waits for it: that is the backpressure that bounds memory.
+  size_t bytes = 0;
+  for (const auto& [p, g] : groups_) {
+    if (g->replaying) continue;  // a replayed epoch closes at its recorded end, not by size
+    for (size_t i = 0; i < kOutputTableCount; ++i) bytes += OutputOf(g->out, static_cast<OutputTable>(i)).ByteSize();
+  }
+  const bool full = bytes >= options_.max_epoch_bytes;
+  const bool due = clock_->Now() - epoch_started_ >= options_.trigger;
+  const bool busy = inflight_ != nullptr && !inflight_->done.load(std::memory_order_acquire);
+  if (full || (due && !busy)) SC_RETURN_IF_ERROR(CloseOpenEpochs(/*wait=*/!options_.background_commit));
   return sticky_;
 }
 
-Status Processor::CommitNow() {
+Status Processor::CloseOpenEpochs(bool wait) {
   std::vector<Group*> closing;
   for (auto& [p, g] : groups_) {
     if (!g->replaying) closing.push_back(g.get());
   }
   epoch_started_ = clock_->Now();
-  if (closing.empty()) return Status::OK();
-  return CloseEpochs(closing, false);
+  if (closing.empty()) return wait ? WaitForCommit() : Status::OK();
+  return CloseEpochs(closing, false, wait);
+}
+
+Status Processor::CommitNow() {
+  if (!sticky_.ok()) return sticky_;
+  return CloseOpenEpochs(/*wait=*/true);
 }
 
 Status Processor::Finish() {
@@ -375,18 +422,22 @@ Status Processor::Finish() {
     if (observer_) observer_->OnRows(p, g->out, before);
     closing.push_back(g.get());
   }
-  if (closing.empty()) return Status::OK();
-  return CloseEpochs(closing, true);
+  if (closing.empty()) return WaitForCommit();
+  return CloseEpochs(closing, true, /*wait=*/true);
 }
 
-Status Processor::CloseEpochs(std::vector<Group*> groups, bool final) {
-  const ProcessingTime t0 = clock_->Now();
+Status Processor::CloseEpochs(std::vector<Group*> groups, bool final, bool wait) {
   const auto wall0 = std::chrono::steady_clock::now();
   struct AddTime {
     Micros* to;
     std::chrono::steady_clock::time_point from;
     ~AddTime() { *to += std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - from); }
   } add_time{&counters_.commit_time, wall0};
+  {
+    // Epoch E+1's WAL must not exist before E's checkpoint (see the header).
+    AddTime waited{&counters_.commit_wait_time, wall0};
+    SC_RETURN_IF_ERROR(WaitForCommit());
+  }
   // 1. Offsets WAL: from here on each epoch's content is fixed (a replay reproduces it).
   for (Group* g : groups) {
     const int64_t epoch = g->committed_epoch + 1;
@@ -398,7 +449,7 @@ Status Processor::CloseEpochs(std::vector<Group*> groups, bool final) {
                         {"final", final}};
     const std::string key = CheckpointKey(g->p, "offsets", epoch);
     const std::string body = j.dump() + "\n";
-    Status s = WithRetries([&] { return store_->PutIfAbsent(key, body); });
+    Status s = WithRetries([&] { return store_->PutIfAbsent(key, body); }, &counters_.retries);
     if (s.kind() == ErrorKind::kAlreadyExists) {
       auto existing = store_->Get(key);
       if (!existing.ok() || *existing != body) {
@@ -410,59 +461,123 @@ Status Processor::CloseEpochs(std::vector<Group*> groups, bool final) {
       return s.WithContext("writing the offsets log " + key);
     }
   }
-  // 2. The lake: one commit per table, one txn per group.
-  EpochCommit commit;
-  commit.final = final;
-  for (Group* g : groups) commit.groups.push_back(g->p);
-  std::vector<lake::TxnId> txns;
-  for (Group* g : groups) txns.push_back(lake::TxnId{GroupId(g->p), g->committed_epoch + 1});
-  for (size_t i = 0; i < kOutputTableCount; ++i) {
-    lake::DeltaTable& table = *tables_[i];
-    for (Group* g : groups) {
-      const RecordBatch& rows = OutputOf(g->out, static_cast<OutputTable>(i));
-      if (rows.num_rows() > 0) SC_RETURN_IF_ERROR(table.Append(rows, GroupId(g->p)));
-    }
-    lake::CommitResult result;
-    SC_RETURN_IF_ERROR(WithRetries([&]() -> Status {
-      auto r = table.Commit(txns);
-      if (!r.ok()) return r.status();
-      result = *r;
-      return Status::OK();
-    }).WithContext("committing " + std::string(OutputTableName(static_cast<OutputTable>(i)))));
-    if (!result.skipped) ++counters_.table_commits;
-    counters_.rows[i] += static_cast<uint64_t>(result.rows_added);
-    commit.rows[i] = static_cast<uint64_t>(result.rows_added);
-  }
-  // 3. State checkpoints.
+  // The job: each group's rows, its state after the epoch, its records' source times. The groups
+  // start their next epoch at once, on fresh buffers.
+  auto job = std::make_unique<CommitJob>();
+  job->commit.final = final;
   for (Group* g : groups) {
-    const int64_t epoch = g->committed_epoch + 1;
-    nlohmann::json h = {{"epoch", epoch}, {"group", g->p}, {"positions", PositionsToJson(g->pos)},
+    CommitJob::Part part;
+    part.p = g->p;
+    part.epoch = g->committed_epoch + 1;
+    nlohmann::json h = {{"epoch", part.epoch}, {"group", g->p}, {"positions", PositionsToJson(g->pos)},
                         {"watermark", g->epoch_wm.time_since_epoch().count()}};
-    std::string body = h.dump();
-    body += '\n';
+    part.checkpoint = h.dump();
+    part.checkpoint += '\n';
     std::string state;
     SC_RETURN_IF_ERROR(g->core->SerializeState(&state));
-    body += state;
-    const std::string key = CheckpointKey(g->p, "state", epoch);
-    Status s = WithRetries([&] { return store_->PutIfAbsent(key, body); });
-    if (!s.ok() && s.kind() != ErrorKind::kAlreadyExists) return s.WithContext("writing the checkpoint " + key);
-    // The checkpoint before this one is no longer needed (its WAL neither).
-    if (epoch > 2) {
-      (void)store_->Delete(CheckpointKey(g->p, "state", epoch - 2));
-      (void)store_->Delete(CheckpointKey(g->p, "offsets", epoch - 1));
+    part.checkpoint += state;
+    part.source_ms = g->TakeSourceTimes();
+    if (!spare_outputs_.empty()) {
+      part.out = std::move(spare_outputs_.back());
+      spare_outputs_.pop_back();
     }
-    g->DrainSourceTimes(WallNow(), &counters_.lake_latency);
-    g->committed_epoch = epoch;
+    std::swap(part.out, g->out);
+    job->commit.groups.push_back(g->p);
+    job->txns.push_back(lake::TxnId{GroupId(g->p), part.epoch});
+    job->parts.push_back(std::move(part));
     g->replaying = false;
-    ++counters_.epochs_committed;
     StartEpoch(*g);
   }
-  counters_.last_commit_latency = std::chrono::duration_cast<Micros>(clock_->Now() - t0);
-  counters_.last_commit_time = WallNow();
+  if (wait || !options_.background_commit) {
+    RunCommit(job.get());
+    return ApplyCommit(std::move(job));
+  }
+  inflight_ = std::move(job);
+  CommitJob* j = inflight_.get();
+  inflight_->thread = std::thread([this, j] { RunCommit(j); });
+  return Status::OK();
+}
+
+void Processor::RunCommit(CommitJob* job) {
+  const auto start = std::chrono::steady_clock::now();
+  job->status = [&]() -> Status {
+    // 2. The lake: one commit per table, one txn per group.
+    for (size_t i = 0; i < kOutputTableCount; ++i) {
+      const auto t = static_cast<OutputTable>(i);
+      lake::DeltaTable& table = *tables_[i];
+      for (const CommitJob::Part& part : job->parts) {
+        const RecordBatch& rows = OutputOf(part.out, t);
+        if (rows.num_rows() > 0) SC_RETURN_IF_ERROR(table.Append(rows, GroupId(part.p)));
+      }
+      lake::CommitResult result;
+      SC_RETURN_IF_ERROR(WithRetries([&]() -> Status {
+        auto r = table.Commit(job->txns);
+        if (!r.ok()) return r.status();
+        result = *r;
+        return Status::OK();
+      }, &job->retries).WithContext("committing " + std::string(OutputTableName(t))));
+      if (!result.skipped) ++job->table_commits;
+      job->commit.rows[i] = static_cast<uint64_t>(result.rows_added);
+    }
+    // 3. State checkpoints.
+    for (const CommitJob::Part& part : job->parts) {
+      const std::string key = CheckpointKey(part.p, "state", part.epoch);
+      Status s = WithRetries([&] { return store_->PutIfAbsent(key, part.checkpoint); }, &job->retries);
+      if (!s.ok() && s.kind() != ErrorKind::kAlreadyExists) return s.WithContext("writing the checkpoint " + key);
+      // The checkpoint before this one is no longer needed (its WAL neither).
+      if (part.epoch > 2) {
+        (void)store_->Delete(CheckpointKey(part.p, "state", part.epoch - 2));
+        (void)store_->Delete(CheckpointKey(part.p, "offsets", part.epoch - 1));
+      }
+    }
+    return Status::OK();
+  }();
+  const EventTime now = WallNow();
+  const int64_t now_us = now.time_since_epoch().count();
+  if (job->status.ok()) {
+    for (const CommitJob::Part& part : job->parts) {
+      for (const auto& [ms, n] : part.source_ms) job->lake_latency.Record(Micros(now_us - ms * 1000), n);
+    }
+  }
+  job->commit.at = now;
+  job->busy = std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - start);
+  job->done.store(true, std::memory_order_release);
+}
+
+Status Processor::WaitForCommit() {
+  if (!inflight_) return Status::OK();
+  if (inflight_->thread.joinable()) inflight_->thread.join();
+  return ApplyCommit(std::move(inflight_));
+}
+
+Status Processor::ReapCommit() {
+  if (!inflight_ || !inflight_->done.load(std::memory_order_acquire)) return Status::OK();
+  return WaitForCommit();
+}
+
+Status Processor::ApplyCommit(std::unique_ptr<CommitJob> job) {
+  if (job->thread.joinable()) job->thread.join();
+  counters_.retries += job->retries;
+  counters_.lake_write_time += job->busy;
+  if (!job->status.ok()) {
+    sticky_ = job->status;
+    return job->status;
+  }
+  counters_.table_commits += job->table_commits;
+  for (size_t i = 0; i < kOutputTableCount; ++i) counters_.rows[i] += job->commit.rows[i];
+  counters_.lake_latency.Merge(job->lake_latency);
+  for (CommitJob::Part& part : job->parts) {
+    auto it = groups_.find(part.p);
+    if (it != groups_.end()) it->second->committed_epoch = std::max(it->second->committed_epoch, part.epoch);
+    ++counters_.epochs_committed;
+    part.out.Clear();
+    spare_outputs_.push_back(std::move(part.out));
+  }
+  counters_.last_commit_latency = job->busy;
+  counters_.last_commit_time = job->commit.at;
   if (observer_) {
-    commit.latency = counters_.last_commit_latency;
-    commit.at = counters_.last_commit_time;
-    observer_->OnCommit(commit);
+    job->commit.latency = counters_.last_commit_latency;
+    observer_->OnCommit(job->commit);
   }
   return Status::OK();
 }

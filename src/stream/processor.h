@@ -11,8 +11,16 @@
 // exactly (up to the recorded end positions, with the recorded watermark); tables that already hold it
 // drop it by their txn. So every table holds each input record exactly once.
 //
+// Pipelining: closing an epoch on the processing thread only writes its offsets WAL and serializes the
+// join state; the lake commits and the state checkpoint run on a committer thread while the next
+// epoch is read and processed. At most one closed epoch is in flight: closing the next one (and any
+// rebalance) first waits for it, so epoch E+1's WAL is never written before E's state checkpoint,
+// which keeps the restart rule above exact.
+//
 // Ownership: borrows the store, database and clock (they must outlive it) and the attached source.
-// Thread-safety: one thread; the source's callbacks run inside Step()/Finish() on that thread.
+// Thread-safety: one caller thread; the source's callbacks run inside Step()/Finish() on that thread,
+// and so do the observer's. The committer thread touches only the tables and the store, never while
+// the caller thread does.
 #pragma once
 
 #include <array>
@@ -80,6 +88,14 @@ struct ProcessorOptions {
   // ... unless less than this much time has passed since the first attempt: long enough to ride out
   // an object-store outage (an S3 server restarting). 0: max_retries alone decides.
   std::chrono::milliseconds retry_budget{180'000};
+  // An epoch closes before its trigger once the rows it holds in memory reach this many bytes: a
+  // backlog drain then commits in steady steps and memory stays bounded (about twice this, as one
+  // epoch is written while the next one fills).
+  uint64_t max_epoch_bytes = 64ull << 20;
+  // Commit closed epochs on a committer thread while the next one is processed (false: on the
+  // caller's thread, before Step() returns; deterministic, for tests that look at the lake between
+  // steps).
+  bool background_commit = true;
 };
 
 struct ProcessorCounters {
@@ -95,10 +111,14 @@ struct ProcessorCounters {
   // (after the micro-batch that processed it), and committed in the lake. Only records whose source
   // has timestamps (Kafka) are counted.
   LatencyHistogram live_latency;
-  // Where the processor's time goes (steady clock): waiting in Poll, processing records, closing epochs.
+  // Where the processor's time goes (steady clock): waiting in Poll, processing records, closing epochs
+  // on the caller's thread (offsets log, state serialization, waiting for the previous commit), and
+  // writing the lake on the committer thread.
   Micros poll_time{0};
   Micros process_time{0};
   Micros commit_time{0};
+  Micros commit_wait_time{0};   // part of commit_time: waiting for the previous epoch's commit
+  Micros lake_write_time{0};
   LatencyHistogram lake_latency;
 };
 
@@ -117,7 +137,7 @@ class Processor final : public PositionStore, public RebalanceListener {
   // Polls one batch and processes it; closes the epochs whose trigger is due. A returned error stops
   // the processor (restarting it from its checkpoints is always safe).
   Status Step();
-  // Closes the current epoch of every owned group now.
+  // Closes the current epoch of every owned group now and returns once it is committed.
   Status CommitNow();
   // End of a bounded input: emits every pending join row and commits.
   Status Finish();
@@ -141,12 +161,24 @@ class Processor final : public PositionStore, public RebalanceListener {
 
  private:
   struct Group;
+  struct CommitJob;
   Processor(ProcessorOptions options, lake::ObjectStore* store, engine::Database* db, Clock* clock);
   Status OpenTables();
   Result<std::unique_ptr<Group>> LoadGroup(int32_t p);
   void StartEpoch(Group& g);
-  Status CloseEpochs(std::vector<Group*> groups, bool final);
-  Status WithRetries(const std::function<Status()>& op);
+  // Closes the epochs of every group not replaying.
+  Status CloseOpenEpochs(bool wait);
+  // Closes the groups' epochs: WAL, state, hand-off to the committer; with `wait`, returns once
+  // committed.
+  Status CloseEpochs(std::vector<Group*> groups, bool final, bool wait);
+  // Runs on the committer thread (or inline): the lake commits and state checkpoints of a job.
+  void RunCommit(CommitJob* job);
+  // Waits for the epoch in flight, if any, and applies its outcome (counters, observer).
+  Status WaitForCommit();
+  // The same, but only if it has finished.
+  Status ReapCommit();
+  Status ApplyCommit(std::unique_ptr<CommitJob> job);
+  Status WithRetries(const std::function<Status()>& op, uint64_t* retries);
   std::string GroupId(int32_t p) const;
   std::string CheckpointKey(int32_t p, std::string_view kind, int64_t epoch) const;
   Status ReplayProgress(Group& g);
@@ -161,6 +193,8 @@ class Processor final : public PositionStore, public RebalanceListener {
   std::map<int32_t, std::unique_ptr<Group>> groups_;
   ProcessingTime epoch_started_{};
   std::map<int32_t, std::vector<InputRecord>> per_group_;  // reused per Step
+  std::unique_ptr<CommitJob> inflight_;                    // the closed epoch being committed
+  std::vector<StreamOutput> spare_outputs_;  // committed epochs' buffers (cleared), for reuse
   Status sticky_;  // an error raised inside a source callback
   ProcessorCounters counters_;
 };
