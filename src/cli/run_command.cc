@@ -87,7 +87,7 @@ int RunPipeline(RunArgs& a) {
   if (!lake::IsS3Location(a.pipeline.lake)) fs::create_directories(a.pipeline.lake, ec);
   auto store = OpenPipelineStore(a.pipeline);
   if (!store.ok()) return ReportError(store.status());
-  auto db = engine::Database::Open("");
+  auto db = OpenPipelineDatabase();
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;
   stream::ProcessorOptions popts = a.pipeline.processor;

@@ -59,7 +59,7 @@ std::string FormatRows(uint64_t n) {
 int RunStream(StreamArgs& a) {
   auto store = OpenPipelineStore(a.pipeline);
   if (!store.ok()) return ReportError(store.status());
-  auto db = engine::Database::Open("");
+  auto db = OpenPipelineDatabase();
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;
   stream::ProcessorOptions popts = a.pipeline.processor;

@@ -217,6 +217,13 @@ Status DeltaTable::Append(const RecordBatch& batch, const std::string& group) {
   }
   const size_t n = batch.num_rows();
   if (n == 0) return Status::OK();
+  if (merged_written_) {
+    // Rows added after a failed Commit: the files it wrote no longer cover the buffers. Delete them
+    // (learning first whether that commit landed after all: its files must stay).
+    SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_));
+    (void)applied;
+    SC_RETURN_IF_ERROR(DropMerged());
+  }
 
   // Partition key of one row: per field an integer (date days / hour / int / bool) or a string.
   struct KeyPart {
@@ -319,10 +326,10 @@ Status DeltaTable::Append(const RecordBatch& batch, const std::string& group) {
   return flush_run(n);
 }
 
-Status DeltaTable::Flush(Buffer* b) {
-  const size_t rows = b->rows->num_rows();
+Status DeltaTable::WriteFiles(const RecordBatch& batch, const Buffer& b, std::vector<AddFile>* out) {
+  const size_t rows = batch.num_rows();
   if (rows == 0) return Status::OK();
-  const uint64_t mem = b->rows->ByteSize();
+  const uint64_t mem = batch.ByteSize();
   const double est = static_cast<double>(mem) * compression_ratio_;
   const size_t files = std::max<size_t>(
       1, static_cast<size_t>(std::ceil(est / static_cast<double>(options_.target_file_bytes))));
@@ -335,19 +342,19 @@ Status DeltaTable::Flush(Buffer* b) {
     const std::string name = fmt::format("part-{:05}-{}.c000.{}.parquet", file_counter_++,
                                          NewUuid(), options_.parquet.compression);
     const fs::path local = options_.scratch_dir / fmt::format("{}-{}", writer_id_, name);
-    auto st = writer_->Write(*b->rows, data_columns_, begin, end, local);
+    auto st = writer_->Write(batch, data_columns_, begin, end, local);
     if (!st.ok()) {
       status = st.status().WithContext(fmt::format("table {}", table_prefix()));
       break;
     }
-    const std::string path = b->dir + name;
+    const std::string path = b.dir + name;
     status = store_->PutFile(log_.KeyPrefix() + path, local);
     std::error_code ec;
     fs::remove(local, ec);
     if (!status.ok()) break;
     AddFile a;
     a.path = path;
-    a.partition_values = b->values;
+    a.partition_values = b.values;
     a.size = static_cast<int64_t>(st->size_bytes);
     a.modification_time_ms = NowMillis();
     a.data_change = true;
@@ -356,7 +363,7 @@ Status DeltaTable::Flush(Buffer* b) {
     written_bytes += st->size_bytes;
   }
   if (!status.ok()) {
-    // Nothing of this buffer counts as written: remove the partial uploads, keep the rows.
+    // Nothing of these rows counts as written: remove the partial uploads.
     for (const AddFile& a : written) (void)store_->Delete(log_.KeyPrefix() + a.path);
     return status;
   }
@@ -364,17 +371,69 @@ Status DeltaTable::Flush(Buffer* b) {
     compression_ratio_ =
         std::clamp(static_cast<double>(written_bytes) / static_cast<double>(mem), 0.01, 2.0);
   }
-  pending_bytes_ += written_bytes;
-  for (AddFile& a : written) pending_.push_back(Pending{b->group, std::move(a)});
+  for (AddFile& a : written) out->push_back(std::move(a));
+  return Status::OK();
+}
+
+Status DeltaTable::Flush(Buffer* b) {
+  std::vector<AddFile> written;
+  SC_RETURN_IF_ERROR(WriteFiles(*b->rows, *b, &written));  // on error the rows stay buffered
+  for (AddFile& a : written) {
+    pending_bytes_ += static_cast<uint64_t>(a.size);
+    pending_.push_back(Pending{b->group, std::move(a)});
+  }
   b->rows->Clear();
   return Status::OK();
 }
 
-Status DeltaTable::DropGroups(const std::function<bool(const std::string&)>& drop) {
-  for (auto it = buffers_.begin(); it != buffers_.end();) {
-    it = drop(it->second.group) ? buffers_.erase(it) : std::next(it);
+Status DeltaTable::WriteMerged() {
+  // buffers_ is ordered by group, then folder: gather each folder's buffers.
+  std::map<std::string, std::vector<const Buffer*>> by_dir;
+  for (const auto& [key, b] : buffers_) {
+    if (b.rows->num_rows() > 0) by_dir[b.dir].push_back(&b);
   }
+  RecordBatch merged(schema_);
+  for (const auto& [dir, bufs] : by_dir) {
+    const RecordBatch* rows = bufs.front()->rows.get();
+    if (bufs.size() > 1) {
+      merged.Clear();
+      for (const Buffer* b : bufs) merged.AppendRows(*b->rows, 0, b->rows->num_rows());
+      rows = &merged;
+    }
+    Status s = WriteFiles(*rows, *bufs.front(), &merged_);
+    if (!s.ok()) {
+      (void)DropMerged();
+      return s;
+    }
+  }
+  merged_written_ = true;
+  return Status::OK();
+}
+
+Status DeltaTable::DropMerged() {
   Status first;
+  for (const AddFile& a : merged_) {
+    if (snap_.files.count(a.path) != 0) continue;  // it did get committed: keep it
+    Status s = store_->Delete(log_.KeyPrefix() + a.path);
+    if (first.ok() && !s.ok()) first = s;
+  }
+  merged_.clear();
+  merged_written_ = false;
+  return first;
+}
+
+Status DeltaTable::DropGroups(const std::function<bool(const std::string&)>& drop) {
+  bool erased = false;
+  for (auto it = buffers_.begin(); it != buffers_.end();) {
+    if (drop(it->second.group)) {
+      it = buffers_.erase(it);
+      erased = true;
+    } else {
+      ++it;
+    }
+  }
+  // The merged files hold the dropped groups' rows too: write them again from what is left.
+  Status first = erased && merged_written_ ? DropMerged() : Status::OK();
   std::vector<Pending> keep;
   for (Pending& p : pending_) {
     if (!drop(p.group)) {
@@ -449,8 +508,7 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
   (void)applied;
   SC_ASSIGN_OR_RETURN(bool all_skipped, drop_committed());
   if (all_skipped) return finish_skipped();
-  for (auto& [key, b] : buffers_) SC_RETURN_IF_ERROR(Flush(&b));
-  buffers_.clear();
+  if (!merged_written_) SC_RETURN_IF_ERROR(WriteMerged());
 
   CommitInfo ci;
   ci.operation = "STREAMING UPDATE";
@@ -474,6 +532,10 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
       c.adds.push_back(p.file);
       result.rows_added += std::max<int64_t>(0, p.file.NumRecords());
     }
+    for (const AddFile& a : merged_) {
+      c.adds.push_back(a);
+      result.rows_added += std::max<int64_t>(0, a.NumRecords());
+    }
     result.files_added = static_cast<int>(c.adds.size());
     if (metadata_changed_) {
       Metadata md = snap_.metadata;
@@ -487,6 +549,9 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
       metadata_changed_ = false;
       pending_.clear();
       pending_bytes_ = 0;
+      merged_.clear();
+      merged_written_ = false;
+      buffers_.clear();
       result.table_version = version;
       result.skipped_groups.assign(skipped.begin(), skipped.end());
       if (options_.checkpoint_interval > 0 && version % options_.checkpoint_interval == 0) {
@@ -505,6 +570,7 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
     SC_ASSIGN_OR_RETURN(applied, log_.Update(&snap_));
     SC_ASSIGN_OR_RETURN(all_skipped, drop_committed());
     if (all_skipped) return finish_skipped();
+    if (!merged_written_) SC_RETURN_IF_ERROR(WriteMerged());
     DeltaSchema wanted_schema = table_schema_;
     SC_RETURN_IF_ERROR(CheckCompatible(table_prefix(), snap_.metadata, wanted_schema,
                                        snap_.metadata.partition_columns, &table_schema_,
@@ -522,9 +588,13 @@ Status DeltaTable::Abort() {
   if (!applied.ok()) {
     pending_.clear();  // leave them: orphans, invisible, removed by vacuum
     pending_bytes_ = 0;
+    merged_.clear();
+    merged_written_ = false;
     return applied.status();
   }
-  return DropGroups([](const std::string&) { return true; });
+  Status merged = DropMerged();
+  Status dropped = DropGroups([](const std::string&) { return true; });
+  return merged.ok() ? dropped : merged;
 }
 
 Result<std::optional<int64_t>> DeltaTable::TxnVersion(const std::string& app_id) {

@@ -3,16 +3,18 @@
 // Per epoch (micro-batch) the stream processor calls Append(batch, group) with the epoch's rows
 // (any number of calls; `group` is the txn appId the rows belong to, e.g. "<query>-p<partition
 // group>"), then Commit({{group, epoch}, ...}) once. Rows are buffered per (group, partition) —
-// Hive-style folders such as date=2026-01-05/ — and Commit writes each buffer as one Parquet data
-// file (split only past the target size), uploads the files, and then writes ONE Delta commit
-// holding their `add` actions plus one `txn{appId: group, version: epoch}` per group. The commit is
-// made with PutIfAbsent, so it is atomic: before it no reader sees any of the new files, after it
-// every reader sees all of them. A data file only ever holds rows of one group.
+// Hive-style folders such as date=2026-01-05/ — and Commit writes, per partition, the buffers of all
+// its groups as one Parquet data file (split only past the target size), uploads the files, and then
+// writes ONE Delta commit holding their `add` actions plus one `txn{appId: group, version: epoch}`
+// per group. The commit is made with PutIfAbsent, so it is atomic: before it no reader sees any of
+// the new files, after it every reader sees all of them. (A buffer written out early, at the target
+// size, is a file of its group alone.)
 //
 // Idempotence: Commit first re-reads the log; a group whose txn in the table is already >= its
 // epoch has that epoch in the table already (a restarted processor replaying it), so its rows and
 // files are dropped and its txn is left out; if every group is like that, nothing is written
-// (`skipped`). So "replay epoch E and commit it again" is always safe. See docs/commit_protocol.md
+// (`skipped`). The rows stay buffered until the commit lands: when a lost race reveals another
+// group as committed, the shared files are written again without it. So "replay epoch E and commit it again" is always safe. See docs/commit_protocol.md
 // for the whole crash/restart protocol.
 //
 // File-size policy (never one tiny file per partition per Append): rows of all Append() calls
@@ -161,8 +163,15 @@ class DeltaTable {
     std::string group;
     AddFile file;
   };
-  // Writes a buffer's rows as data file(s) and records them as pending adds.
+  // Writes a buffer's rows as data file(s) and records them as pending adds of its group.
   Status Flush(Buffer* b);
+  // Writes rows of `batch` as data file(s) of partition `b` (split past the target size); appends
+  // their add actions to `out`. On error deletes what it wrote.
+  Status WriteFiles(const RecordBatch& batch, const Buffer& b, std::vector<AddFile>* out);
+  // Writes every buffered row, one file per partition across groups, as merged_ (buffers kept).
+  Status WriteMerged();
+  // Deletes the merged files unless the snapshot shows them committed.
+  Status DropMerged();
   // Drops the buffers and pending files of groups for which `drop(group)` is true; deletes those
   // files unless the snapshot shows them committed.
   Status DropGroups(const std::function<bool(const std::string&)>& drop);
@@ -179,6 +188,8 @@ class DeltaTable {
   std::vector<int> partition_sources_;     // per partition field: index of its source column
   std::map<std::string, Buffer> buffers_;  // by group + '\n' + partition folder
   std::vector<Pending> pending_;           // uploaded, not yet committed
+  std::vector<AddFile> merged_;            // written at Commit from buffers_ (which stay until it lands)
+  bool merged_written_ = false;
   double compression_ratio_ = 0.25;  // Parquet bytes / in-memory bytes, learnt from written files
   uint64_t pending_bytes_ = 0;
   int file_counter_ = 0;
