@@ -66,6 +66,10 @@ Status KafkaSource::Start() {
                                         {"partition.assignment.strategy", "range"},
                                         {"enable.partition.eof", "false"},
                                         {"allow.auto.create.topics", "false"},
+                                        // Prefetch per partition (librdkafka's default is 64 MiB, times
+                                        // 30 partitions): 16 MiB is seconds of input at full speed, and
+                                        // keeps a backlog drain's memory bounded.
+                                        {"queued.max.messages.kbytes", "16384"},
                                     }));
   {
     // Only the eager `range` assignor keeps partition groups together (see the header); refuse an
