@@ -56,9 +56,10 @@ struct ParquetWriterOptions {
 };
 
 // Options for the Database that lake writers share (the stream processor's): threads=1. A COPY of
-// one batch is a single pipeline; with more DuckDB threads a worker runs it while the calling
-// thread spins waiting, which cost ~40% more CPU and time per file (bench/RESULTS.md). Writers on
-// several threads still run in parallel: each query runs on its caller's thread.
+// one batch is a single pipeline; with a DuckDB worker thread the worker may run it while the
+// calling thread spins waiting for it: on the loaded 2-core machine that was 1.7x the CPU and
+// 1.6x the time per file (bench/RESULTS.md, "Lake writer"). Writers on several threads still run
+// in parallel: each query runs on its caller's thread.
 engine::DatabaseOptions WriterDatabaseOptions();
 
 class ParquetWriter {
