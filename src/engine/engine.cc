@@ -688,6 +688,17 @@ Status Connection::Execute(std::string_view sql) {
 Status Connection::CopyToParquet(const RecordBatch& batch, std::span<const int> columns,
                                  size_t begin, size_t end, const std::string& path,
                                  const ParquetCopyOptions& options) {
+  // The scan reads the batch without further checks: refuse a range or column it does not hold.
+  if (begin > end || end > batch.num_rows()) {
+    return Status::InvalidArgument(
+        fmt::format("rows [{}, {}) are not in a batch of {} rows", begin, end, batch.num_rows()));
+  }
+  for (int c : columns) {
+    if (c < 0 || static_cast<size_t>(c) >= batch.num_columns()) {
+      return Status::InvalidArgument(
+          fmt::format("column {} is not in a batch of {} columns", c, batch.num_columns()));
+    }
+  }
   auto source = std::make_shared<RowSource>();
   source->batch = &batch;
   source->columns.assign(columns.begin(), columns.end());

@@ -145,7 +145,7 @@ class Connection {
   // rows straight from the batch, no table is filled. The file's columns are named after the
   // schema's columns; types as Appender::AppendColumns (timestamp → TIMESTAMPTZ, i.e. Parquet INT64
   // TIMESTAMP(MICROS, isAdjustedToUTC=true)). `batch` must not change during the call.
-  // REQUIRES: begin <= end <= batch.num_rows(); column indexes valid.
+  // Rows or columns outside the batch are an InvalidArgument error.
   Status CopyToParquet(const RecordBatch& batch, std::span<const int> columns, size_t begin,
                        size_t end, const std::string& path, const ParquetCopyOptions& options = {});
 

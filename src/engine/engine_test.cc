@@ -379,6 +379,11 @@ TEST(EngineTest, CopyToParquetReportsAnUnwritablePath) {
   std::array<int, 1> cols{0};
   Status st = (*conn)->CopyToParquet(batch, cols, 0, 10, "/nonexistent-dir/x/y.parquet");
   EXPECT_FALSE(st.ok());
+  // Rows or columns the batch does not hold are refused before DuckDB reads anything.
+  EXPECT_FALSE((*conn)->CopyToParquet(batch, cols, 0, 11, TempParquet("too-many")).ok());
+  EXPECT_FALSE((*conn)->CopyToParquet(batch, cols, 6, 5, TempParquet("backwards")).ok());
+  std::array<int, 1> bad_col{7};
+  EXPECT_FALSE((*conn)->CopyToParquet(batch, bad_col, 0, 10, TempParquet("bad-col")).ok());
   // The failed call left no source behind and the connection keeps working.
   const std::string path = TempParquet("after-error");
   EXPECT_TRUE((*conn)->CopyToParquet(batch, cols, 0, 10, path).ok());
