@@ -85,12 +85,6 @@ class CrashPointStore final : public lake::ObjectStore {
 
 }  // namespace
 
-Result<std::unique_ptr<engine::Database>> OpenPipelineDatabase() {
-  engine::DatabaseOptions o;
-  o.settings["threads"] = "1";
-  return engine::Database::Open("", o);
-}
-
 Result<PipelineStore> OpenPipelineStore(const PipelineArgs& args) {
   PipelineStore ps;
   SC_ASSIGN_OR_RETURN(ps.base, lake::OpenLakeStore(args.lake));

@@ -30,9 +30,4 @@ struct PipelineStore {
 };
 Result<PipelineStore> OpenPipelineStore(const PipelineArgs& args);
 
-// The processor's embedded DuckDB: one thread. It writes Parquet files on the processor's committer
-// thread only, and DuckDB worker threads would just trade each file's work across cores (handing
-// tasks off) that the processing thread is already using.
-Result<std::unique_ptr<engine::Database>> OpenPipelineDatabase();
-
 }  // namespace smartcity::cli

@@ -17,6 +17,7 @@
 #include "cli/simulate_command.h"
 #include "engine/engine.h"
 #include "lake/object_store.h"
+#include "lake/parquet_writer.h"
 #include "simulation/simulator.h"
 #include "stream/processor.h"
 #include "transport/kafka_client.h"
@@ -87,7 +88,7 @@ int RunPipeline(RunArgs& a) {
   if (!lake::IsS3Location(a.pipeline.lake)) fs::create_directories(a.pipeline.lake, ec);
   auto store = OpenPipelineStore(a.pipeline);
   if (!store.ok()) return ReportError(store.status());
-  auto db = OpenPipelineDatabase();
+  auto db = engine::Database::Open("", lake::WriterDatabaseOptions());
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;
   stream::ProcessorOptions popts = a.pipeline.processor;

@@ -22,6 +22,7 @@
 #include "common/process_stats.h"
 #include "engine/engine.h"
 #include "lake/object_store.h"
+#include "lake/parquet_writer.h"
 #include "stream/processor.h"
 #include "transport/kafka_source.h"
 #include "web/live_state.h"
@@ -59,7 +60,7 @@ std::string FormatRows(uint64_t n) {
 int RunStream(StreamArgs& a) {
   auto store = OpenPipelineStore(a.pipeline);
   if (!store.ok()) return ReportError(store.status());
-  auto db = OpenPipelineDatabase();
+  auto db = engine::Database::Open("", lake::WriterDatabaseOptions());
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;
   stream::ProcessorOptions popts = a.pipeline.processor;

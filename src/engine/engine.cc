@@ -4,6 +4,10 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <unordered_map>
 #include <utility>
 
 namespace smartcity::engine {
@@ -35,6 +39,261 @@ Status TakeError(duckdb_result* res) {
   return Status(ek, "query failed: " + msg);
 }
 
+duckdb_type DuckType(ColumnType t) {
+  switch (t) {
+    case ColumnType::kString:
+      return DUCKDB_TYPE_VARCHAR;
+    case ColumnType::kInt32:
+      return DUCKDB_TYPE_INTEGER;
+    case ColumnType::kInt64:
+      return DUCKDB_TYPE_BIGINT;
+    case ColumnType::kDouble:
+      return DUCKDB_TYPE_DOUBLE;
+    case ColumnType::kTimestamp:
+      return DUCKDB_TYPE_TIMESTAMP_TZ;
+    case ColumnType::kBool:
+      return DUCKDB_TYPE_BOOLEAN;
+  }
+  return DUCKDB_TYPE_INVALID;
+}
+
+// Sets a VARCHAR element without copying the bytes into the vector. duckdb_string_t (its layout is
+// public in duckdb.h) is non-owning: up to 12 bytes are inlined (zero-padded, DuckDB compares the
+// whole struct), longer strings keep a 4-byte prefix and point at `s`. Pointing at the batch is
+// sound because every reader of our chunks copies what it keeps before we return: the appender
+// copies into its buffer in duckdb_append_data_chunk, and the COPY sink copies into its row-group
+// buffer while CopyToParquet still holds the batch. Saves a copy per long string (perf: ~8% of a
+// Parquet write went to duckdb_vector_assign_string_element_len and its string heap).
+void SetStringElement(duckdb_string_t* out, std::string_view s) {
+  out->value.inlined.length = static_cast<uint32_t>(s.size());
+  if (s.size() <= sizeof(out->value.inlined.inlined)) {
+    std::memset(out->value.inlined.inlined, 0, sizeof(out->value.inlined.inlined));
+    if (!s.empty()) std::memcpy(out->value.inlined.inlined, s.data(), s.size());
+  } else {
+    std::memcpy(out->value.pointer.prefix, s.data(), sizeof(out->value.pointer.prefix));
+    out->value.pointer.ptr = const_cast<char*>(s.data());
+  }
+}
+
+// Fills `chunk` (fresh or reset; its vectors typed as DuckType of the columns) with rows
+// [start, start + n) of the given columns and sets its size. n <= duckdb_vector_size(). The one
+// place RecordBatch values become DuckDB vectors: the appender and the row scan both use it.
+void FillChunk(duckdb_data_chunk chunk, const RecordBatch& batch, std::span<const int> columns,
+               size_t start, size_t n) {
+  for (size_t k = 0; k < columns.size(); ++k) {
+    const Column& col = batch.column(static_cast<size_t>(columns[k]));
+    duckdb_vector v = duckdb_data_chunk_get_vector(chunk, k);
+    void* data = duckdb_vector_get_data(v);
+    bool any_null = false;
+    for (size_t r = 0; r < n && !any_null; ++r) any_null = col.IsNull(start + r);
+    uint64_t* validity = duckdb_vector_get_validity(v);
+    if (any_null && validity == nullptr) {
+      duckdb_vector_ensure_validity_writable(v);
+      validity = duckdb_vector_get_validity(v);
+    }
+    if (validity != nullptr) {
+      // A mask left over from earlier rows: mark every row first, then the nulls below.
+      for (size_t r = 0; r < n; ++r) duckdb_validity_set_row_valid(validity, r);
+    }
+    switch (col.type()) {
+      case ColumnType::kString: {
+        auto* out = static_cast<duckdb_string_t*>(data);
+        for (size_t r = 0; r < n; ++r) {
+          if (col.IsNull(start + r)) continue;
+          SetStringElement(out + r, col.GetString(start + r));
+        }
+        break;
+      }
+      case ColumnType::kInt32: {
+        auto* out = static_cast<int32_t*>(data);
+        for (size_t r = 0; r < n; ++r) out[r] = col.GetInt32(start + r);
+        break;
+      }
+      case ColumnType::kInt64:
+      case ColumnType::kTimestamp: {
+        auto* out = static_cast<int64_t*>(data);
+        for (size_t r = 0; r < n; ++r) out[r] = col.GetInt64(start + r);
+        break;
+      }
+      case ColumnType::kDouble: {
+        auto* out = static_cast<double*>(data);
+        for (size_t r = 0; r < n; ++r) out[r] = col.GetDouble(start + r);
+        break;
+      }
+      case ColumnType::kBool: {
+        auto* out = static_cast<bool*>(data);
+        for (size_t r = 0; r < n; ++r) out[r] = col.GetBool(start + r);
+        break;
+      }
+    }
+    if (any_null) {
+      for (size_t r = 0; r < n; ++r) {
+        if (col.IsNull(start + r)) duckdb_validity_set_row_invalid(validity, r);
+      }
+    }
+  }
+  duckdb_data_chunk_set_size(chunk, n);
+}
+
+// ------------------------------------------------------------------------------------- Row scan
+//
+// Connection::CopyToParquet hands DuckDB its rows through the table function kRowScanFunction.
+// SQL can only carry values, and `smartcity sql` users write SQL too, so the function never takes
+// a pointer: a CopyToParquet call registers its rows here under a random token for the length of
+// the call, and the function looks the token up. An unknown or expired token is a bind error.
+
+// The rows of one CopyToParquet call. `mu` is held while a chunk is filled; Remove() takes it
+// after unlisting the source, so once Remove() returns no fill is running and none starts.
+struct RowSource {
+  const RecordBatch* batch = nullptr;
+  std::vector<int> columns;
+  size_t begin = 0;
+  size_t end = 0;
+  std::mutex mu;
+  bool live = true;
+};
+
+class RowSourceRegistry {
+ public:
+  static RowSourceRegistry& Get() {
+    static RowSourceRegistry* r = new RowSourceRegistry();  // never destroyed: used at exit too
+    return *r;
+  }
+
+  uint64_t Add(std::shared_ptr<RowSource> source) {
+    std::lock_guard lock(mu_);
+    int64_t token;
+    do {
+      token = rng_() >> 2;  // a positive BIGINT literal in the SQL text
+    } while (token == 0 || sources_.count(token) != 0);
+    sources_.emplace(token, std::move(source));
+    return token;
+  }
+
+  std::shared_ptr<RowSource> Find(int64_t token) {
+    std::lock_guard lock(mu_);
+    auto it = sources_.find(token);
+    return it == sources_.end() ? nullptr : it->second;
+  }
+
+  void Remove(int64_t token) {
+    std::shared_ptr<RowSource> source;
+    {
+      std::lock_guard lock(mu_);
+      auto it = sources_.find(token);
+      if (it == sources_.end()) return;
+      source = std::move(it->second);
+      sources_.erase(it);
+    }
+    std::lock_guard lock(source->mu);
+    source->live = false;
+  }
+
+ private:
+  RowSourceRegistry() : rng_(std::random_device{}()) {}
+  std::mutex mu_;
+  std::mt19937_64 rng_;
+  std::unordered_map<int64_t, std::shared_ptr<RowSource>> sources_;
+};
+
+// Unlists a source on every path out of CopyToParquet.
+class RowSourceGuard {
+ public:
+  explicit RowSourceGuard(int64_t token) : token_(token) {}
+  ~RowSourceGuard() { RowSourceRegistry::Get().Remove(token_); }
+  RowSourceGuard(const RowSourceGuard&) = delete;
+  RowSourceGuard& operator=(const RowSourceGuard&) = delete;
+
+ private:
+  int64_t token_;
+};
+
+constexpr const char* kUnknownToken =
+    "smartcity_batch_rows(): this token names no Parquet write in progress (the function is "
+    "internal to smartcity's lake writer)";
+
+struct RowScanBind {
+  int64_t token = 0;
+};
+
+struct RowScanState {
+  size_t next = 0;  // rows already produced, counted from the source's begin
+};
+
+void RowScanBindFn(duckdb_bind_info info) {
+  duckdb_value v = duckdb_bind_get_parameter(info, 0);
+  const bool null = v == nullptr || duckdb_is_null_value(v);
+  const int64_t token = null ? 0 : duckdb_get_int64(v);
+  if (v != nullptr) duckdb_destroy_value(&v);
+  std::shared_ptr<RowSource> source = null ? nullptr : RowSourceRegistry::Get().Find(token);
+  if (source == nullptr) {
+    duckdb_bind_set_error(info, kUnknownToken);
+    return;
+  }
+  {
+    std::lock_guard lock(source->mu);
+    if (!source->live) {
+      duckdb_bind_set_error(info, kUnknownToken);
+      return;
+    }
+    for (int c : source->columns) {
+      const ColumnSpec& spec = source->batch->schema().columns[static_cast<size_t>(c)];
+      duckdb_logical_type lt = duckdb_create_logical_type(DuckType(spec.type));
+      duckdb_bind_add_result_column(info, spec.name.c_str(), lt);
+      duckdb_destroy_logical_type(&lt);
+    }
+    duckdb_bind_set_cardinality(info, source->end - source->begin, true);
+  }
+  duckdb_bind_set_bind_data(info, new RowScanBind{token},
+                            [](void* p) { delete static_cast<RowScanBind*>(p); });
+}
+
+void RowScanInitFn(duckdb_init_info info) {
+  duckdb_init_set_init_data(info, new RowScanState{},
+                            [](void* p) { delete static_cast<RowScanState*>(p); });
+}
+
+void RowScanFn(duckdb_function_info info, duckdb_data_chunk output) {
+  const auto* bind = static_cast<const RowScanBind*>(duckdb_function_get_bind_data(info));
+  auto* state = static_cast<RowScanState*>(duckdb_function_get_init_data(info));
+  std::shared_ptr<RowSource> source = RowSourceRegistry::Get().Find(bind->token);
+  if (source == nullptr) {
+    duckdb_function_set_error(info, kUnknownToken);
+    return;
+  }
+  std::lock_guard lock(source->mu);
+  if (!source->live) {
+    duckdb_function_set_error(info, kUnknownToken);
+    return;
+  }
+  const size_t first = source->begin + state->next;
+  const size_t n = std::min<size_t>(duckdb_vector_size(), source->end - first);
+  if (n == 0) {
+    duckdb_data_chunk_set_size(output, 0);
+    return;
+  }
+  FillChunk(output, *source->batch, source->columns, first, n);
+  state->next += n;
+}
+
+Status RegisterRowScan(duckdb_connection conn) {
+  duckdb_table_function f = duckdb_create_table_function();
+  std::string name(kRowScanFunction);
+  duckdb_table_function_set_name(f, name.c_str());
+  duckdb_logical_type token_type = duckdb_create_logical_type(DUCKDB_TYPE_BIGINT);
+  duckdb_table_function_add_parameter(f, token_type);
+  duckdb_destroy_logical_type(&token_type);
+  duckdb_table_function_set_bind(f, RowScanBindFn);
+  duckdb_table_function_set_init(f, RowScanInitFn);
+  duckdb_table_function_set_function(f, RowScanFn);
+  const duckdb_state st = duckdb_register_table_function(conn, f);
+  duckdb_destroy_table_function(&f);
+  if (st == DuckDBError) {
+    return Status::Internal(fmt::format("cannot register DuckDB table function {}", name));
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------- Database
@@ -62,6 +321,9 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
     db->db_ = nullptr;
     return Status::IOError(fmt::format("cannot open DuckDB database {}: {}", db->path_, msg));
   }
+  // Functions live in the database's system catalog: one registration serves every connection.
+  SC_ASSIGN_OR_RETURN(auto conn, db->Connect());
+  SC_RETURN_IF_ERROR(RegisterRowScan(conn->conn_));
   return db;
 }
 
@@ -423,6 +685,36 @@ Status Connection::Execute(std::string_view sql) {
   return Status::OK();
 }
 
+Status Connection::CopyToParquet(const RecordBatch& batch, std::span<const int> columns,
+                                 size_t begin, size_t end, const std::string& path,
+                                 const ParquetCopyOptions& options) {
+  // The scan reads the batch without further checks: refuse a range or column it does not hold.
+  if (begin > end || end > batch.num_rows()) {
+    return Status::InvalidArgument(
+        fmt::format("rows [{}, {}) are not in a batch of {} rows", begin, end, batch.num_rows()));
+  }
+  for (int c : columns) {
+    if (c < 0 || static_cast<size_t>(c) >= batch.num_columns()) {
+      return Status::InvalidArgument(
+          fmt::format("column {} is not in a batch of {} columns", c, batch.num_columns()));
+    }
+  }
+  auto source = std::make_shared<RowSource>();
+  source->batch = &batch;
+  source->columns.assign(columns.begin(), columns.end());
+  source->begin = begin;
+  source->end = end;
+  const int64_t token = RowSourceRegistry::Get().Add(std::move(source));
+  RowSourceGuard unlist(token);
+  std::string options_sql = fmt::format("FORMAT parquet, COMPRESSION {}, ROW_GROUP_SIZE {}",
+                                        QuoteLiteral(options.compression), options.row_group_rows);
+  if (options.compression == "zstd") {
+    options_sql += fmt::format(", COMPRESSION_LEVEL {}", options.compression_level);
+  }
+  return Execute(fmt::format("COPY (FROM {}({})) TO {} ({})", kRowScanFunction, token,
+                             QuoteLiteral(path), options_sql));
+}
+
 Result<std::unique_ptr<Appender>> Connection::MakeAppender(const std::string& table) {
   std::unique_ptr<Appender> a(new Appender());
   a->table_ = table;
@@ -450,26 +742,6 @@ Status Appender::Check(int state, std::string_view what) {
       fmt::format("{} table {} failed: {}", what, table_, e != nullptr ? e : "unknown error"));
 }
 
-namespace {
-duckdb_type DuckType(ColumnType t) {
-  switch (t) {
-    case ColumnType::kString:
-      return DUCKDB_TYPE_VARCHAR;
-    case ColumnType::kInt32:
-      return DUCKDB_TYPE_INTEGER;
-    case ColumnType::kInt64:
-      return DUCKDB_TYPE_BIGINT;
-    case ColumnType::kDouble:
-      return DUCKDB_TYPE_DOUBLE;
-    case ColumnType::kTimestamp:
-      return DUCKDB_TYPE_TIMESTAMP_TZ;
-    case ColumnType::kBool:
-      return DUCKDB_TYPE_BOOLEAN;
-  }
-  return DUCKDB_TYPE_INVALID;
-}
-}  // namespace
-
 Status Appender::AppendColumns(const RecordBatch& batch, std::span<const int> columns, size_t begin,
                                size_t end) {
   std::vector<ColumnType> types;
@@ -485,56 +757,8 @@ Status Appender::AppendColumns(const RecordBatch& batch, std::span<const int> co
   }
   const size_t cap = duckdb_vector_size();
   for (size_t start = begin; start < end; start += cap) {
-    const size_t n = std::min(cap, end - start);
     duckdb_data_chunk_reset(chunk_);
-    for (size_t k = 0; k < columns.size(); ++k) {
-      const Column& col = batch.column(static_cast<size_t>(columns[k]));
-      duckdb_vector v = duckdb_data_chunk_get_vector(chunk_, k);
-      void* data = duckdb_vector_get_data(v);
-      bool any_null = false;
-      for (size_t r = 0; r < n && !any_null; ++r) any_null = col.IsNull(start + r);
-      uint64_t* validity = nullptr;
-      if (any_null) {
-        duckdb_vector_ensure_validity_writable(v);
-        validity = duckdb_vector_get_validity(v);
-      }
-      switch (col.type()) {
-        case ColumnType::kString:
-          for (size_t r = 0; r < n; ++r) {
-            if (col.IsNull(start + r)) continue;
-            std::string_view s = col.GetString(start + r);
-            duckdb_vector_assign_string_element_len(v, r, s.data(), s.size());
-          }
-          break;
-        case ColumnType::kInt32: {
-          auto* out = static_cast<int32_t*>(data);
-          for (size_t r = 0; r < n; ++r) out[r] = col.GetInt32(start + r);
-          break;
-        }
-        case ColumnType::kInt64:
-        case ColumnType::kTimestamp: {
-          auto* out = static_cast<int64_t*>(data);
-          for (size_t r = 0; r < n; ++r) out[r] = col.GetInt64(start + r);
-          break;
-        }
-        case ColumnType::kDouble: {
-          auto* out = static_cast<double*>(data);
-          for (size_t r = 0; r < n; ++r) out[r] = col.GetDouble(start + r);
-          break;
-        }
-        case ColumnType::kBool: {
-          auto* out = static_cast<bool*>(data);
-          for (size_t r = 0; r < n; ++r) out[r] = col.GetBool(start + r);
-          break;
-        }
-      }
-      if (validity != nullptr) {
-        for (size_t r = 0; r < n; ++r) {
-          if (col.IsNull(start + r)) duckdb_validity_set_row_invalid(validity, r);
-        }
-      }
-    }
-    duckdb_data_chunk_set_size(chunk_, n);
+    FillChunk(chunk_, batch, columns, start, std::min(cap, end - start));
     SC_RETURN_IF_ERROR(Check(duckdb_append_data_chunk(app_, chunk_), "appending to"));
   }
   return Status::OK();

@@ -1,6 +1,7 @@
 // Embedded DuckDB, wrapped once. Database and Connection own DuckDB handles (RAII, move-only);
 // Query() returns a materialised QueryResult with typed access; Appender loads columnar data
-// (RecordBatch columns) or rows into a table much faster than INSERT statements.
+// (RecordBatch columns) or rows into a table much faster than INSERT statements;
+// CopyToParquet() writes RecordBatch rows to a Parquet file with no table in between.
 //
 // Errors: every duckdb_state is checked; a failure becomes a Status whose message names what was
 // being done and carries DuckDB's own error text ("query failed: Catalog Error: Table x does not
@@ -35,6 +36,17 @@ namespace smartcity::engine {
 
 class Connection;
 
+// How Connection::CopyToParquet writes a file: values go into DuckDB's COPY … (FORMAT parquet).
+// The rest stays at DuckDB's defaults, measured on bench/lake_bench (bench/RESULTS.md): bloom
+// filters cost < 1% and can spare readers a file on equality filters; dictionary encoding costs
+// ~8% of the write but keeps strings dictionary-encoded for readers; Parquet V2 pages would save
+// ~7% CPU and 12% bytes but change the encodings that our readers are tested against.
+struct ParquetCopyOptions {
+  std::string compression = "zstd";
+  int compression_level = 1;
+  uint64_t row_group_rows = 122880;
+};
+
 struct DatabaseOptions {
   // DuckDB settings applied at open, e.g. {"threads", "2"}, {"memory_limit", "1GB"}.
   std::map<std::string, std::string> settings;
@@ -43,6 +55,7 @@ struct DatabaseOptions {
 class Database {
  public:
   // Opens (creating if needed) a database file, or an in-memory database for path "" or ":memory:".
+  // Registers the internal table function that Connection::CopyToParquet scans.
   static Result<std::unique_ptr<Database>> Open(const std::string& path,
                                                 const DatabaseOptions& options = {});
   ~Database();
@@ -127,6 +140,15 @@ class Connection {
   // statement that does not parse or bind (unknown table, bad SQL).
   Result<std::vector<std::unique_ptr<PreparedStatement>>> PrepareScript(std::string_view sql);
 
+  // Writes rows [begin, end) of the given columns of `batch`, in order, to the Parquet file `path`
+  // (overwritten) by `COPY (FROM <scan of the rows>) TO path (FORMAT parquet, …)`: DuckDB reads the
+  // rows straight from the batch, no table is filled. The file's columns are named after the
+  // schema's columns; types as Appender::AppendColumns (timestamp → TIMESTAMPTZ, i.e. Parquet INT64
+  // TIMESTAMP(MICROS, isAdjustedToUTC=true)). `batch` must not change during the call.
+  // Rows or columns outside the batch are an InvalidArgument error.
+  Status CopyToParquet(const RecordBatch& batch, std::span<const int> columns, size_t begin,
+                       size_t end, const std::string& path, const ParquetCopyOptions& options = {});
+
  private:
   friend class Database;
   Connection() = default;
@@ -179,10 +201,15 @@ class Appender {
   Status Check(int state, std::string_view what);
   _duckdb_appender* app_ = nullptr;
   std::string table_;
-  // Chunk reused across calls, built for the column types of the first AppendColumns call.
+  // Chunk reused across calls, rebuilt when the column types of a call differ.
   _duckdb_data_chunk* chunk_ = nullptr;
   std::vector<ColumnType> chunk_types_;
 };
+
+// The name of the internal table function behind Connection::CopyToParquet. It takes one token
+// that only a CopyToParquet call in progress hands out; any other value is a clean bind error, so
+// `smartcity sql` users cannot make it read memory.
+inline constexpr std::string_view kRowScanFunction = "smartcity_batch_rows";
 
 // SQL text helpers.
 // 'it''s' — a string literal.

@@ -1,8 +1,14 @@
 #include "engine/engine.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
 
 namespace smartcity::engine {
 namespace {
@@ -136,6 +142,252 @@ TEST(EngineTest, PrepareScriptClassifiesEveryStatementBeforeRunningAny) {
   auto copy = (*conn)->PrepareScript("COPY t TO '/tmp/never.csv'");
   ASSERT_TRUE(copy.ok());
   EXPECT_EQ((*copy)[0]->TypeName(), "COPY");
+}
+
+// Every type nullable; each column has its own null pattern so no two line up.
+std::shared_ptr<const Schema> AllNullableSchema() {
+  auto s = std::make_shared<Schema>();
+  s->columns = {{"name", ColumnType::kString, true},  {"i32", ColumnType::kInt32, true},
+                {"i64", ColumnType::kInt64, true},    {"d", ColumnType::kDouble, true},
+                {"ts", ColumnType::kTimestamp, true}, {"b", ColumnType::kBool, true},
+                {"row", ColumnType::kInt64, false}};
+  return s;
+}
+
+// Row i: strings cycle through empty, ASCII, non-ASCII and longer-than-inline values.
+std::string NameOf(size_t i) {
+  switch (i % 4) {
+    case 0:
+      return "";
+    case 1:
+      return "v" + std::to_string(i);
+    case 2:
+      return "Zürich–東京 🚗 " + std::to_string(i);
+    default:
+      return "a-string-longer-than-twelve-bytes-" + std::to_string(i);
+  }
+}
+
+RecordBatch AllTypesBatch(size_t n) {
+  RecordBatch batch(AllNullableSchema());
+  for (size_t i = 0; i < n; ++i) {
+    const auto v = static_cast<int64_t>(i);
+    if (i % 7 == 3)
+      batch.column(0).AppendNull();
+    else
+      batch.column(0).AppendString(NameOf(i));
+    if (i % 11 == 1)
+      batch.column(1).AppendNull();
+    else
+      batch.column(1).AppendInt32(static_cast<int32_t>(v) - 1000);
+    if (i % 13 == 2)
+      batch.column(2).AppendNull();
+    else
+      batch.column(2).AppendInt64(v * 3000000000LL);
+    if (i % 5 == 4)
+      batch.column(3).AppendNull();
+    else
+      batch.column(3).AppendDouble(static_cast<double>(v) / 8 - 7);
+    if (i % 9 == 5)
+      batch.column(4).AppendNull();
+    else
+      batch.column(4).AppendTimestamp(EventTime(Micros(1767607200000000LL + v * 1001)));
+    if (i % 3 == 0)
+      batch.column(5).AppendNull();
+    else
+      batch.column(5).AppendBool(i % 2 == 0);
+    batch.column(6).AppendInt64(v);
+  }
+  return batch;
+}
+
+std::string TempParquet(const std::string& name) {
+  return (std::filesystem::temp_directory_path() /
+          ("smartcity-engine-test-" + std::to_string(::getpid()) + "-" + name + ".parquet"))
+      .string();
+}
+
+TEST(EngineTest, CopyToParquetWritesRowsOfEveryTypeWithNulls) {
+  auto db = Database::Open("");
+  ASSERT_TRUE(db.ok());
+  auto conn = (*db)->Connect();
+  ASSERT_TRUE(conn.ok());
+  const size_t n = 7000;  // several DuckDB vectors (2048 rows each)
+  RecordBatch batch = AllTypesBatch(n);
+  const std::string path = TempParquet("types");
+  // A row range that does not start at 0 and columns in a different order than the schema.
+  const size_t begin = 123, end = 6543;
+  std::array<int, 7> cols{6, 5, 0, 4, 3, 2, 1};
+  Status st = (*conn)->CopyToParquet(batch, cols, begin, end, path);
+  ASSERT_TRUE(st.ok()) << st.message();
+
+  auto r = (*conn)->Query("SELECT \"row\", b, name, ts, d, i64, i32 FROM read_parquet(" +
+                          QuoteLiteral(path) + ")");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->row_count(), end - begin);
+  EXPECT_EQ(r->column_type(1), ValueType::kBool);
+  EXPECT_EQ(r->column_type(2), ValueType::kString);
+  EXPECT_EQ(r->column_type(3), ValueType::kTimestampTz);
+  EXPECT_EQ(r->column_type(4), ValueType::kDouble);
+  EXPECT_EQ(r->column_type(5), ValueType::kInt64);
+  EXPECT_EQ(r->column_type(6), ValueType::kInt32);
+  size_t nulls[7] = {};
+  for (size_t k = 0; k < r->row_count(); ++k) {
+    const size_t i = begin + k;  // rows keep their order
+    ASSERT_EQ(r->GetInt64(0, k), static_cast<int64_t>(i));
+    for (size_t c = 1; c < 7; ++c) nulls[c] += r->IsNull(c, k) ? 1 : 0;
+    const Column& name = batch.column(0);
+    ASSERT_EQ(r->IsNull(2, k), name.IsNull(i)) << i;
+    if (!name.IsNull(i)) {
+      ASSERT_EQ(r->GetString(2, k), name.GetString(i)) << i;
+    }
+    ASSERT_EQ(r->IsNull(1, k), batch.column(5).IsNull(i)) << i;
+    if (!r->IsNull(1, k)) {
+      ASSERT_EQ(r->GetBool(1, k), batch.column(5).GetBool(i)) << i;
+    }
+    ASSERT_EQ(r->IsNull(3, k), batch.column(4).IsNull(i)) << i;
+    if (!r->IsNull(3, k)) {
+      ASSERT_EQ(r->GetTimestamp(3, k), batch.column(4).GetTimestamp(i)) << i;
+    }
+    ASSERT_EQ(r->IsNull(4, k), batch.column(3).IsNull(i)) << i;
+    if (!r->IsNull(4, k)) {
+      ASSERT_EQ(r->GetDouble(4, k), batch.column(3).GetDouble(i)) << i;
+    }
+    ASSERT_EQ(r->IsNull(5, k), batch.column(2).IsNull(i)) << i;
+    if (!r->IsNull(5, k)) {
+      ASSERT_EQ(r->GetInt64(5, k), batch.column(2).GetInt64(i)) << i;
+    }
+    ASSERT_EQ(r->IsNull(6, k), batch.column(1).IsNull(i)) << i;
+    if (!r->IsNull(6, k)) {
+      ASSERT_EQ(r->GetInt64(6, k), batch.column(1).GetInt32(i)) << i;
+    }
+  }
+  for (size_t c = 1; c < 7; ++c) EXPECT_GT(nulls[c], 0u) << "column " << c << " has no null";
+  // Empty and non-ASCII strings survive as themselves.
+  auto s = (*conn)->Query(
+      "SELECT count(*) FILTER (WHERE name = ''), count(*) FILTER (WHERE name "
+      "LIKE 'Zürich–東京 🚗 %') FROM read_parquet(" +
+      QuoteLiteral(path) + ")");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_GT(s->GetInt64(0, 0), 0);
+  EXPECT_GT(s->GetInt64(1, 0), 0);
+
+  // The Parquet types readers are tested against: timestamps are INT64 TIMESTAMP(MICROS, UTC).
+  auto schema = (*conn)->Query("SELECT name, type, logical_type::VARCHAR FROM parquet_schema(" +
+                               QuoteLiteral(path) + ") WHERE name <> 'duckdb_schema'");
+  ASSERT_TRUE(schema.ok()) << schema.status().message();
+  std::map<std::string, std::pair<std::string, std::string>> types;
+  for (size_t k = 0; k < schema->row_count(); ++k) {
+    types[schema->GetString(0, k)] = {schema->GetString(1, k),
+                                      schema->IsNull(2, k) ? "" : schema->GetString(2, k)};
+  }
+  EXPECT_EQ(types["ts"].first, "INT64");
+  EXPECT_NE(types["ts"].second.find("isAdjustedToUTC=1"), std::string::npos) << types["ts"].second;
+  EXPECT_NE(types["ts"].second.find("MICROS"), std::string::npos) << types["ts"].second;
+  EXPECT_EQ(types["name"].first, "BYTE_ARRAY");
+  EXPECT_EQ(types["i32"].first, "INT32");
+  EXPECT_EQ(types["i64"].first, "INT64");
+  EXPECT_EQ(types["d"].first, "DOUBLE");
+  EXPECT_EQ(types["b"].first, "BOOLEAN");
+  auto meta = (*conn)->Query("SELECT DISTINCT compression FROM parquet_metadata(" +
+                             QuoteLiteral(path) + ")");
+  ASSERT_TRUE(meta.ok()) << meta.status().message();
+  ASSERT_EQ(meta->row_count(), 1u);
+  EXPECT_EQ(meta->GetString(0, 0), "ZSTD");
+  std::filesystem::remove(path);
+}
+
+TEST(EngineTest, CopyToParquetOfNoRowsWritesAnEmptyFile) {
+  auto db = Database::Open("");
+  ASSERT_TRUE(db.ok());
+  auto conn = (*db)->Connect();
+  ASSERT_TRUE(conn.ok());
+  RecordBatch batch = AllTypesBatch(10);
+  const std::string path = TempParquet("empty");
+  std::array<int, 2> cols{0, 4};
+  ASSERT_TRUE((*conn)->CopyToParquet(batch, cols, 5, 5, path).ok());
+  auto r = (*conn)->Query("SELECT count(*) FROM read_parquet(" + QuoteLiteral(path) + ")");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->GetInt64(0, 0), 0);
+  std::filesystem::remove(path);
+}
+
+TEST(EngineTest, RowScanFunctionRejectsTokensOfNoWriteInProgress) {
+  auto db = Database::Open("");
+  ASSERT_TRUE(db.ok());
+  auto conn = (*db)->Connect();
+  ASSERT_TRUE(conn.ok());
+  const std::string fn(kRowScanFunction);
+  for (const std::string arg : {"12345", "0", "NULL", "-1"}) {
+    auto r = (*conn)->Query("SELECT * FROM " + fn + "(" + arg + ")");
+    ASSERT_FALSE(r.ok()) << arg;
+    EXPECT_NE(r.status().message().find("no Parquet write in progress"), std::string::npos)
+        << r.status().message();
+  }
+  EXPECT_FALSE((*conn)->Query("SELECT * FROM " + fn + "(18446744073709551615)").ok());
+  EXPECT_FALSE((*conn)->Query("SELECT * FROM " + fn + "('x')").ok());
+  // The connection still works afterwards.
+  EXPECT_TRUE((*conn)->Query("SELECT 1").ok());
+}
+
+TEST(EngineTest, CopyToParquetFromSeveralThreadsAndDatabases) {
+  // The function is registered per database and found from every connection; concurrent writes
+  // each read their own rows.
+  auto db1 = Database::Open("");
+  auto db2 = Database::Open("");
+  ASSERT_TRUE(db1.ok() && db2.ok());
+  RecordBatch batch = AllTypesBatch(3000);
+  std::vector<std::thread> threads;
+  std::vector<Status> results(4);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      Database* db = (t % 2 == 0 ? db1 : db2)->get();
+      auto conn = db->Connect();
+      if (!conn.ok()) {
+        results[t] = conn.status();
+        return;
+      }
+      std::array<int, 2> cols{6, 0};
+      for (int k = 0; k < 3 && results[t].ok(); ++k) {
+        const std::string path =
+            TempParquet("thread" + std::to_string(t) + "-" + std::to_string(k));
+        const size_t begin = static_cast<size_t>(t * 100 + k);
+        results[t] = (*conn)->CopyToParquet(batch, cols, begin, 3000, path);
+        if (!results[t].ok()) break;
+        auto r = (*conn)->Query("SELECT count(*), min(\"row\") FROM read_parquet(" +
+                                QuoteLiteral(path) + ")");
+        std::filesystem::remove(path);
+        if (!r.ok()) {
+          results[t] = r.status();
+        } else if (r->GetInt64(0, 0) != static_cast<int64_t>(3000 - begin) ||
+                   r->GetInt64(1, 0) != static_cast<int64_t>(begin)) {
+          results[t] = Status::Internal("wrong rows in " + path);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const Status& s : results) EXPECT_TRUE(s.ok()) << s.message();
+}
+
+TEST(EngineTest, CopyToParquetReportsAnUnwritablePath) {
+  auto db = Database::Open("");
+  ASSERT_TRUE(db.ok());
+  auto conn = (*db)->Connect();
+  ASSERT_TRUE(conn.ok());
+  RecordBatch batch = AllTypesBatch(10);
+  std::array<int, 1> cols{0};
+  Status st = (*conn)->CopyToParquet(batch, cols, 0, 10, "/nonexistent-dir/x/y.parquet");
+  EXPECT_FALSE(st.ok());
+  // Rows or columns the batch does not hold are refused before DuckDB reads anything.
+  EXPECT_FALSE((*conn)->CopyToParquet(batch, cols, 0, 11, TempParquet("too-many")).ok());
+  EXPECT_FALSE((*conn)->CopyToParquet(batch, cols, 6, 5, TempParquet("backwards")).ok());
+  std::array<int, 1> bad_col{7};
+  EXPECT_FALSE((*conn)->CopyToParquet(batch, bad_col, 0, 10, TempParquet("bad-col")).ok());
+  // The failed call left no source behind and the connection keeps working.
+  const std::string path = TempParquet("after-error");
+  EXPECT_TRUE((*conn)->CopyToParquet(batch, cols, 0, 10, path).ok());
+  std::filesystem::remove(path);
 }
 
 TEST(EngineTest, QuotingHelpers) {

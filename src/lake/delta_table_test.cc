@@ -26,7 +26,7 @@ using When = FaultInjectingObjectStore::When;
 class DeltaTableTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto db = engine::Database::Open("");
+    auto db = engine::Database::Open("", WriterDatabaseOptions());  // as the stream processor
     ASSERT_TRUE(db.ok());
     db_ = std::move(*db);
     scratch_ = fs::temp_directory_path() / ("smartcity-lake-test-" + NewUuid());

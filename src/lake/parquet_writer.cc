@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <atomic>
 #include <cmath>
 #include <limits>
 
@@ -144,6 +143,12 @@ FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, s
   return st;
 }
 
+engine::DatabaseOptions WriterDatabaseOptions() {
+  engine::DatabaseOptions o;
+  o.settings["threads"] = "1";
+  return o;
+}
+
 Result<std::unique_ptr<ParquetWriter>> ParquetWriter::Make(engine::Database* db,
                                                            ParquetWriterOptions options) {
   std::unique_ptr<ParquetWriter> w(new ParquetWriter());
@@ -152,51 +157,19 @@ Result<std::unique_ptr<ParquetWriter>> ParquetWriter::Make(engine::Database* db,
   return w;
 }
 
-ParquetWriter::~ParquetWriter() {
-  // The staging tables live in the shared database; drop them with their writer.
-  for (const auto& [signature, table] : tables_)
-    (void)conn_->Execute("DROP TABLE IF EXISTS " + table);
-}
+ParquetWriter::~ParquetWriter() = default;
 
 Result<FileStats> ParquetWriter::Write(const RecordBatch& batch, std::span<const int> columns,
                                        size_t begin, size_t end,
                                        const std::filesystem::path& path) {
   if (end <= begin) return Status::InvalidArgument("no rows to write to a Parquet file");
-  std::string signature;
-  std::string create;
-  for (int ci : columns) {
-    const ColumnSpec& spec = batch.schema().columns[static_cast<size_t>(ci)];
-    signature += spec.name;
-    signature += '\x1f';
-    signature += ColumnTypeName(spec.type);
-    signature += '\x1e';
-    if (!create.empty()) create += ", ";
-    create +=
-        engine::QuoteIdentifier(spec.name) + " " + std::string(engine::SqlTypeName(spec.type));
-  }
-  auto it = tables_.find(signature);
-  if (it == tables_.end()) {
-    // Tables are shared by all connections of a database: the name must be unique per writer.
-    static std::atomic<uint64_t> writers{0};
-    std::string table = fmt::format("_sc_parquet_stage_{}_{}", writers.fetch_add(1), next_table_++);
-    SC_RETURN_IF_ERROR(
-        conn_->Execute(fmt::format("CREATE OR REPLACE TABLE {} ({})", table, create)));
-    it = tables_.emplace(signature, table).first;
-  }
-  const std::string& table = it->second;
-  {
-    SC_ASSIGN_OR_RETURN(auto appender, conn_->MakeAppender(table));
-    SC_RETURN_IF_ERROR(appender->AppendColumns(batch, columns, begin, end));
-    SC_RETURN_IF_ERROR(appender->Close());
-  }
-  Status copied = conn_->Execute(fmt::format(
-      "COPY {} TO {} (FORMAT parquet, COMPRESSION {}, COMPRESSION_LEVEL {}, ROW_GROUP_SIZE {})",
-      table, engine::QuoteLiteral(path.string()), options_.compression, options_.compression_level,
-      options_.row_group_rows));
-  Status cleared = conn_->Execute(fmt::format("TRUNCATE {}", table));
+  engine::ParquetCopyOptions copy;
+  copy.compression = options_.compression;
+  copy.compression_level = options_.compression_level;
+  copy.row_group_rows = options_.row_group_rows;
+  Status copied = conn_->CopyToParquet(batch, columns, begin, end, path.string(), copy);
   if (!copied.ok())
     return copied.WithContext(fmt::format("writing Parquet file {}", path.string()));
-  SC_RETURN_IF_ERROR(cleared);
   std::error_code ec;
   uint64_t size = std::filesystem::file_size(path, ec);
   if (ec)

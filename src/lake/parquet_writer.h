@@ -1,8 +1,8 @@
 // ParquetWriter: RecordBatch rows -> one zstd-compressed Parquet file on local disk, through the
-// embedded DuckDB (rows go into a temporary table by the appender's columnar path, then
-// `COPY … TO … (FORMAT parquet)`). Types: string→BYTE_ARRAY UTF8, int32→INT32, int64→INT64,
-// double→DOUBLE, bool→BOOLEAN, timestamp→INT64 TIMESTAMP(MICROS, isAdjustedToUTC=true), i.e. Delta
-// `timestamp`.
+// embedded DuckDB (engine::Connection::CopyToParquet: `COPY … TO … (FORMAT parquet)` scans the
+// batch's rows directly, no staging table). Types: string→BYTE_ARRAY UTF8, int32→INT32,
+// int64→INT64, double→DOUBLE, bool→BOOLEAN, timestamp→INT64 TIMESTAMP(MICROS,
+// isAdjustedToUTC=true), i.e. Delta `timestamp`.
 //
 // Alongside the file it returns the Delta per-file statistics (numRecords, per-column min/max and
 // null counts), computed from the rows in memory while they are at hand.
@@ -13,7 +13,6 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
@@ -56,6 +55,13 @@ struct ParquetWriterOptions {
   uint64_t row_group_rows = 122880;
 };
 
+// Options for the Database that lake writers share (the stream processor's): threads=1. A COPY of
+// one batch is a single pipeline; with a DuckDB worker thread the worker may run it while the
+// calling thread spins waiting for it: on the loaded 2-core machine that was 1.7x the CPU and
+// 1.6x the time per file (bench/RESULTS.md, "Lake writer"). Writers on several threads still run
+// in parallel: each query runs on its caller's thread.
+engine::DatabaseOptions WriterDatabaseOptions();
+
 class ParquetWriter {
  public:
   static Result<std::unique_ptr<ParquetWriter>> Make(engine::Database* db,
@@ -73,9 +79,6 @@ class ParquetWriter {
   ParquetWriter() = default;
   std::unique_ptr<engine::Connection> conn_;
   ParquetWriterOptions options_;
-  // Staging table per column signature (names+types), reused across files.
-  std::map<std::string, std::string> tables_;
-  int next_table_ = 0;
 };
 
 }  // namespace smartcity::lake

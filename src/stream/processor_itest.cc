@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "lake/delta_log.h"
+#include "lake/parquet_writer.h"
 #include "simulation/simulator.h"
 #include "transport/kafka_client.h"
 #include "transport/memory_event_source.h"
@@ -51,7 +52,7 @@ class ProcessorTest : public ::testing::Test {
                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    auto db = engine::Database::Open("");
+    auto db = engine::Database::Open("", lake::WriterDatabaseOptions());
     ASSERT_TRUE(db.ok()) << db.status().message();
     db_ = std::move(*db);
   }
