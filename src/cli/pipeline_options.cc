@@ -22,6 +22,17 @@ void AddPipelineOptions(CLI::App* app, PipelineArgs* a) {
   AddDurationOption(app, "--idle-timeout", &a->processor.core.join.watermark.idle_timeout,
                     "Processing time after which a silent input stops holding the watermark back")
       ->group("Pipeline");
+  app->add_option("--epoch-memory", a->epoch_mib,
+                  "MiB of rows an epoch may hold before it closes ahead of its trigger (a backlog drain "
+                  "commits in such steps; the process holds about twice this)")
+      ->capture_default_str()
+      ->group("Pipeline");
+}
+
+stream::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& a) {
+  stream::ProcessorOptions o = a.processor;
+  o.max_epoch_bytes = static_cast<uint64_t>(a.epoch_mib) << 20;
+  return o;
 }
 
 Status ValidatePipeline(const PipelineArgs& a) {
@@ -30,6 +41,7 @@ Status ValidatePipeline(const PipelineArgs& a) {
     return Status::InvalidArgument("--trigger must be at least 10ms");
   }
   if (a.partitions < 1 || a.partitions > 1024) return Status::InvalidArgument("--partitions must be 1..1024");
+  if (a.epoch_mib < 1 || a.epoch_mib > 16384) return Status::InvalidArgument("--epoch-memory must be 1..16384 (MiB)");
   return Status::OK();
 }
 

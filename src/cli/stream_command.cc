@@ -63,7 +63,7 @@ int RunStream(StreamArgs& a) {
   auto db = engine::Database::Open("", lake::WriterDatabaseOptions());
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;
-  stream::ProcessorOptions popts = a.pipeline.processor;
+  stream::ProcessorOptions popts = ProcessorOptionsOf(a.pipeline);
   popts.core.parser.topic_names = a.topics;
   auto proc = stream::Processor::Open(popts, store->get(), db->get(), &clock);
   if (!proc.ok()) return ReportError(proc.status());
