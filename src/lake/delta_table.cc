@@ -211,6 +211,14 @@ Status DeltaTable::Init(engine::Database* db) {
 }
 
 Status DeltaTable::Append(const RecordBatch& batch, const std::string& group) {
+  return AppendImpl(batch, group, nullptr);
+}
+
+Status DeltaTable::Append(RecordBatch&& batch, const std::string& group) {
+  return AppendImpl(batch, group, &batch);
+}
+
+Status DeltaTable::AppendImpl(const RecordBatch& batch, const std::string& group, RecordBatch* movable) {
   if (batch.schema_ptr() != schema_ && !(batch.schema() == *schema_)) {
     return Status::InvalidArgument(fmt::format(
         "a batch for table {} has a different schema than the table writer", table_prefix()));
@@ -306,7 +314,12 @@ Status DeltaTable::Append(const RecordBatch& batch, const std::string& group) {
   Buffer* current = nullptr;
   size_t run_start = 0;
   auto flush_run = [&](size_t run_end) -> Status {
-    current->rows->AppendRows(batch, run_start, run_end);
+    if (movable != nullptr && run_start == 0 && run_end == n && current->rows->num_rows() == 0) {
+      // The whole batch is this one partition's: take its data (the last use of `batch`).
+      std::swap(*current->rows, *movable);
+    } else {
+      current->rows->AppendRows(batch, run_start, run_end);
+    }
     const uint64_t bytes = current->rows->ByteSize();
     if (static_cast<double>(bytes) * compression_ratio_ >=
             static_cast<double>(options_.target_file_bytes) ||

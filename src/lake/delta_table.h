@@ -120,6 +120,9 @@ class DeltaTable {
   // Buffers the rows of `batch` (same schema as Open's) for `group` (a txn appId; "" = the only txn
   // of the next Commit). May write data files (invisible until Commit).
   Status Append(const RecordBatch& batch, const std::string& group = "");
+  // The same, but may take the batch's data instead of copying it (when all its rows go to one
+  // partition whose buffer is empty); `batch` is left valid, with unspecified rows.
+  Status Append(RecordBatch&& batch, const std::string& group = "");
 
   // Writes what is buffered and commits it with one txn per entry of `txns` (distinct app ids;
   // every group that has rows must be listed; rows of group "" need exactly one entry). Groups
@@ -163,6 +166,7 @@ class DeltaTable {
     std::string group;
     AddFile file;
   };
+  Status AppendImpl(const RecordBatch& batch, const std::string& group, RecordBatch* movable);
   // Writes a buffer's rows as data file(s) and records them as pending adds of its group.
   Status Flush(Buffer* b);
   // Writes rows of `batch` as data file(s) of partition `b` (split past the target size); appends

@@ -316,6 +316,21 @@ TEST_F(DeltaTableTest, OneCommitCarriesATxnPerGroupAndSkipsGroupsAlreadyCommitte
   EXPECT_EQ(Seqs(&store), Range(1, 50));
 }
 
+TEST_F(DeltaTableTest, AppendingByMoveEqualsAppendingByCopy) {
+  InMemoryObjectStore store;
+  auto t = OpenTable(&store, Options());
+  ASSERT_TRUE(t);
+  // One partition (taken whole), then two partitions (copied by runs), then one more into a
+  // partition whose buffer already holds rows (copied).
+  ASSERT_TRUE(t->Append(std::move(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute)), "g").ok());
+  ASSERT_TRUE(t->Append(std::move(*MakeEvents(EventSchema(), 11, 90, kJan5At23h, kMinute)), "g").ok());
+  auto moved = MakeEvents(EventSchema(), 101, 5, kJan5At23h, kMinute);
+  ASSERT_TRUE(t->Append(std::move(*moved), "g").ok());
+  ASSERT_TRUE(t->Commit("g", 1).ok());
+  EXPECT_EQ(Seqs(&store), Range(1, 105));
+  EXPECT_EQ(moved->schema(), *EventSchema()) << "a moved-from batch stays usable";
+}
+
 TEST_F(DeltaTableTest, EmptyBatchStillRecordsTheTxn) {
   InMemoryObjectStore store;
   auto t = OpenTable(&store, Options());

@@ -32,6 +32,10 @@ const RecordBatch& OutputOf(const StreamOutput& out, OutputTable t) {
   }
 }
 
+RecordBatch& OutputOf(StreamOutput& out, OutputTable t) {
+  return const_cast<RecordBatch&>(OutputOf(static_cast<const StreamOutput&>(out), t));
+}
+
 const std::shared_ptr<const Schema>& SchemaOf(OutputTable t) {
   switch (t) {
     case OutputTable::kEnriched: return EnrichedSchema();
@@ -505,9 +509,10 @@ void Processor::RunCommit(CommitJob* job) {
     for (size_t i = 0; i < kOutputTableCount; ++i) {
       const auto t = static_cast<OutputTable>(i);
       lake::DeltaTable& table = *tables_[i];
-      for (const CommitJob::Part& part : job->parts) {
-        const RecordBatch& rows = OutputOf(part.out, t);
-        if (rows.num_rows() > 0) SC_RETURN_IF_ERROR(table.Append(rows, GroupId(part.p)));
+      for (CommitJob::Part& part : job->parts) {
+        // The table takes the rows' memory where it can (no copy); the part's batch is not read again.
+        RecordBatch& rows = OutputOf(part.out, t);
+        if (rows.num_rows() > 0) SC_RETURN_IF_ERROR(table.Append(std::move(rows), GroupId(part.p)));
       }
       lake::CommitResult result;
       SC_RETURN_IF_ERROR(WithRetries([&]() -> Status {

@@ -50,6 +50,7 @@ enum class OutputTable : uint8_t {
 inline constexpr size_t kOutputTableCount = 8;
 std::string_view OutputTableName(OutputTable t);  // "vehicle_data", ..., "enriched_data", "_dead_letters", ...
 const RecordBatch& OutputOf(const StreamOutput& out, OutputTable t);
+RecordBatch& OutputOf(StreamOutput& out, OutputTable t);
 const std::shared_ptr<const Schema>& SchemaOf(OutputTable t);
 // Row counts of each output batch, in OutputTable order.
 using OutputMarks = std::array<size_t, kOutputTableCount>;
@@ -91,7 +92,7 @@ struct ProcessorOptions {
   // An epoch closes before its trigger once the rows it holds in memory reach this many bytes: a
   // backlog drain then commits in steady steps and memory stays bounded (about twice this, as one
   // epoch is written while the next one fills).
-  uint64_t max_epoch_bytes = 64ull << 20;
+  uint64_t max_epoch_bytes = 32ull << 20;
   // Commit closed epochs on a committer thread while the next one is processed (false: on the
   // caller's thread, before Step() returns; deterministic, for tests that look at the lake between
   // steps).
