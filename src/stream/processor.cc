@@ -119,8 +119,9 @@ struct Processor::CommitJob {
   struct Part {
     int32_t p = 0;
     int64_t epoch = 0;
-    StreamOutput out;        // the epoch's rows
-    std::string checkpoint;  // the state checkpoint's body
+    std::string offsets_log;  // the offsets log's body; empty for an epoch being replayed
+    StreamOutput out;         // the epoch's rows
+    std::string checkpoint;   // the state checkpoint's body
     std::unordered_map<int64_t, uint64_t> source_ms;
   };
   std::vector<Part> parts;
@@ -442,37 +443,22 @@ Status Processor::CloseEpochs(std::vector<Group*> groups, bool final, bool wait)
     AddTime waited{&counters_.commit_wait_time, wall0};
     SC_RETURN_IF_ERROR(WaitForCommit());
   }
-  // 1. Offsets WAL: from here on each epoch's content is fixed (a replay reproduces it).
-  for (Group* g : groups) {
-    const int64_t epoch = g->committed_epoch + 1;
-    if (g->replaying) continue;  // its WAL is the one being replayed
-    nlohmann::json j = {{"epoch", epoch},
-                        {"group", g->p},
-                        {"end", PositionsToJson(g->pos)},
-                        {"watermark", g->epoch_wm.time_since_epoch().count()},
-                        {"final", final}};
-    const std::string key = CheckpointKey(g->p, "offsets", epoch);
-    const std::string body = j.dump() + "\n";
-    Status s = WithRetries([&] { return store_->PutIfAbsent(key, body); }, &counters_.retries);
-    if (s.kind() == ErrorKind::kAlreadyExists) {
-      auto existing = store_->Get(key);
-      if (!existing.ok() || *existing != body) {
-        return Status::Aborted("another processor has written " + key +
-                               ": two members are processing partition group " + std::to_string(g->p) +
-                               " (check the consumer group; this one stops)");
-      }
-    } else if (!s.ok()) {
-      return s.WithContext("writing the offsets log " + key);
-    }
-  }
-  // The job: each group's rows, its state after the epoch, its records' source times. The groups
-  // start their next epoch at once, on fresh buffers.
+  // The job: each group's offsets log, rows, state after the epoch and its records' source times.
+  // The groups start their next epoch at once, on fresh buffers.
   auto job = std::make_unique<CommitJob>();
   job->commit.final = final;
   for (Group* g : groups) {
     CommitJob::Part part;
     part.p = g->p;
     part.epoch = g->committed_epoch + 1;
+    if (!g->replaying) {  // a replayed epoch's offsets log is the one being replayed
+      nlohmann::json j = {{"epoch", part.epoch},
+                          {"group", g->p},
+                          {"end", PositionsToJson(g->pos)},
+                          {"watermark", g->epoch_wm.time_since_epoch().count()},
+                          {"final", final}};
+      part.offsets_log = j.dump() + "\n";
+    }
     nlohmann::json h = {{"epoch", part.epoch}, {"group", g->p}, {"positions", PositionsToJson(g->pos)},
                         {"watermark", g->epoch_wm.time_since_epoch().count()}};
     part.checkpoint = h.dump();
@@ -505,6 +491,22 @@ Status Processor::CloseEpochs(std::vector<Group*> groups, bool final, bool wait)
 void Processor::RunCommit(CommitJob* job) {
   const auto start = std::chrono::steady_clock::now();
   job->status = [&]() -> Status {
+    // 1. Offsets logs: from here on each epoch's content is fixed (a replay reproduces it).
+    for (const CommitJob::Part& part : job->parts) {
+      if (part.offsets_log.empty()) continue;
+      const std::string key = CheckpointKey(part.p, "offsets", part.epoch);
+      Status s = WithRetries([&] { return store_->PutIfAbsent(key, part.offsets_log); }, &job->retries);
+      if (s.kind() == ErrorKind::kAlreadyExists) {
+        auto existing = store_->Get(key);
+        if (!existing.ok() || *existing != part.offsets_log) {
+          return Status::Aborted("another processor has written " + key +
+                                 ": two members are processing partition group " + std::to_string(part.p) +
+                                 " (check the consumer group; this one stops)");
+        }
+      } else if (!s.ok()) {
+        return s.WithContext("writing the offsets log " + key);
+      }
+    }
     // 2. The lake: one commit per table, one txn per group.
     for (size_t i = 0; i < kOutputTableCount; ++i) {
       const auto t = static_cast<OutputTable>(i);

@@ -11,9 +11,9 @@
 // exactly (up to the recorded end positions, with the recorded watermark); tables that already hold it
 // drop it by their txn. So every table holds each input record exactly once.
 //
-// Pipelining: closing an epoch on the processing thread only writes its offsets WAL and serializes the
-// join state; the lake commits and the state checkpoint run on a committer thread while the next
-// epoch is read and processed. At most one closed epoch is in flight: closing the next one (and any
+// Pipelining: closing an epoch on the processing thread only fixes its end positions and watermark
+// and serializes the join state; the offsets WAL, the lake commits and the state checkpoint run, in
+// that order, on a committer thread while the next epoch is read and processed. At most one closed epoch is in flight: closing the next one (and any
 // rebalance) first waits for it, so epoch E+1's WAL is never written before E's state checkpoint,
 // which keeps the restart rule above exact.
 //
