@@ -13,7 +13,7 @@ struct PipelineArgs {
   std::string lake = "smartcity-lake";  // a local folder (S3 comes with issue 5)
   stream::ProcessorOptions processor;
   int partitions = 6;                   // in-process transport: partitions per topic
-  int epoch_mib = 32;                   // --epoch-memory: processor.max_epoch_bytes in MiB
+  int epoch_mib = 64;                   // --epoch-memory: processor.max_epoch_bytes in MiB
 };
 
 void AddPipelineOptions(CLI::App* app, PipelineArgs* args);

@@ -92,7 +92,7 @@ struct ProcessorOptions {
   // An epoch closes before its trigger once the rows it holds in memory reach this many bytes: a
   // backlog drain then commits in steady steps and memory stays bounded (about twice this, as one
   // epoch is written while the next one fills).
-  uint64_t max_epoch_bytes = 32ull << 20;
+  uint64_t max_epoch_bytes = 64ull << 20;
   // Commit closed epochs on a committer thread while the next one is processed (false: on the
   // caller's thread, before Step() returns; deterministic, for tests that look at the lake between
   // steps).
