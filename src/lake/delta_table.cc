@@ -391,10 +391,7 @@ Status DeltaTable::WriteFiles(const RecordBatch& batch, const Buffer& b, std::ve
 Status DeltaTable::Flush(Buffer* b) {
   std::vector<AddFile> written;
   SC_RETURN_IF_ERROR(WriteFiles(*b->rows, *b, &written));  // on error the rows stay buffered
-  for (AddFile& a : written) {
-    pending_bytes_ += static_cast<uint64_t>(a.size);
-    pending_.push_back(Pending{b->group, std::move(a)});
-  }
+  for (AddFile& a : written) pending_.push_back(Pending{b->group, std::move(a)});
   b->rows->Clear();
   return Status::OK();
 }
@@ -453,7 +450,6 @@ Status DeltaTable::DropGroups(const std::function<bool(const std::string&)>& dro
       keep.push_back(std::move(p));
       continue;
     }
-    pending_bytes_ -= std::min<uint64_t>(pending_bytes_, static_cast<uint64_t>(p.file.size));
     if (snap_.files.count(p.file.path) != 0) continue;  // it did get committed: keep it
     Status s = store_->Delete(log_.KeyPrefix() + p.file.path);
     if (first.ok() && !s.ok()) first = s;
@@ -561,7 +557,6 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
       snap_.Apply(c, version);
       metadata_changed_ = false;
       pending_.clear();
-      pending_bytes_ = 0;
       merged_.clear();
       merged_written_ = false;
       buffers_.clear();
@@ -600,7 +595,6 @@ Status DeltaTable::Abort() {
   auto applied = log_.Update(&snap_);
   if (!applied.ok()) {
     pending_.clear();  // leave them: orphans, invisible, removed by vacuum
-    pending_bytes_ = 0;
     merged_.clear();
     merged_written_ = false;
     return applied.status();
@@ -620,17 +614,6 @@ Status DeltaTable::Refresh() {
   SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_));
   (void)applied;
   return Status::OK();
-}
-
-bool DeltaTable::ShouldCommit() const {
-  if (pending_bytes_ >= options_.target_file_bytes) return true;
-  for (const auto& [dir, b] : buffers_) {
-    if (static_cast<double>(b.rows->ByteSize()) * compression_ratio_ >=
-        static_cast<double>(options_.target_file_bytes)) {
-      return true;
-    }
-  }
-  return false;
 }
 
 size_t DeltaTable::buffered_rows() const {

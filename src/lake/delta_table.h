@@ -142,9 +142,6 @@ class DeltaTable {
   // Re-reads the log (picks up other writers' commits).
   Status Refresh();
 
-  // True when some partition buffer or the written-but-uncommitted files have reached the target
-  // size: the caller may commit early ("sooner when a file reaches its target size").
-  bool ShouldCommit() const;
   size_t buffered_rows() const;
   const Snapshot& snapshot() const { return snap_; }
   const DeltaSchema& delta_schema() const { return table_schema_; }
@@ -195,7 +192,6 @@ class DeltaTable {
   std::vector<AddFile> merged_;            // written at Commit from buffers_ (which stay until it lands)
   bool merged_written_ = false;
   double compression_ratio_ = 0.25;  // Parquet bytes / in-memory bytes, learnt from written files
-  uint64_t pending_bytes_ = 0;
   int file_counter_ = 0;
   std::string writer_id_;  // a UUID naming this writer's files
 };

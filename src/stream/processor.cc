@@ -395,7 +395,7 @@ Status Processor::Step() {
   const bool full = bytes >= options_.max_epoch_bytes;
   const bool due = clock_->Now() - epoch_started_ >= options_.trigger;
   const bool busy = inflight_ != nullptr && !inflight_->done.load(std::memory_order_acquire);
-  if (full || (due && !busy)) SC_RETURN_IF_ERROR(CloseOpenEpochs(/*wait=*/!options_.background_commit));
+  if (full || (due && !busy)) SC_RETURN_IF_ERROR(CloseOpenEpochs(/*wait=*/false));
   return sticky_;
 }
 
@@ -509,45 +509,19 @@ void Processor::RunCommit(CommitJob* job) {
     }
     // 2. The lake: one commit per table, one txn per group. The tables are independent (each its own
     // log and DuckDB connection): two threads share them, the big ones split between the two.
-    struct Half {
-      std::vector<OutputTable> tables;
-      uint64_t retries = 0;
-      uint64_t commits = 0;
-      Status status;
-    };
-    Half a, b;
-    a.tables = {OutputTable::kVehicle, OutputTable::kWeather, OutputTable::kTraffic, OutputTable::kEmergency};
-    b.tables = {OutputTable::kEnriched, OutputTable::kGps, OutputTable::kDeadLetters, OutputTable::kLateEvents};
-    auto commit_tables = [&](Half* h) {
-      h->status = [&]() -> Status {
-        for (OutputTable t : h->tables) {
-          const size_t i = static_cast<size_t>(t);
-          lake::DeltaTable& table = *tables_[i];
-          for (CommitJob::Part& part : job->parts) {
-            // The table takes the rows' memory where it can (no copy); the part's batch is not read again.
-            RecordBatch& rows = OutputOf(part.out, t);
-            if (rows.num_rows() > 0) SC_RETURN_IF_ERROR(table.Append(std::move(rows), GroupId(part.p)));
-          }
-          lake::CommitResult result;
-          SC_RETURN_IF_ERROR(WithRetries([&]() -> Status {
-            auto r = table.Commit(job->txns);
-            if (!r.ok()) return r.status();
-            result = *r;
-            return Status::OK();
-          }, &h->retries).WithContext("committing " + std::string(OutputTableName(t))));
-          if (!result.skipped) ++h->commits;
-          job->commit.rows[i] = static_cast<uint64_t>(result.rows_added);  // each i written by one half
-        }
-        return Status::OK();
-      }();
-    };
-    std::thread other(commit_tables, &b);
-    commit_tables(&a);
+    static constexpr std::array kFirst{OutputTable::kVehicle, OutputTable::kWeather, OutputTable::kTraffic,
+                                       OutputTable::kEmergency};
+    static constexpr std::array kSecond{OutputTable::kEnriched, OutputTable::kGps, OutputTable::kDeadLetters,
+                                        OutputTable::kLateEvents};
+    uint64_t second_retries = 0, second_commits = 0;
+    Status second;
+    std::thread other([&] { second = CommitTables(job, kSecond, &second_retries, &second_commits); });
+    Status first = CommitTables(job, kFirst, &job->retries, &job->table_commits);
     other.join();
-    job->retries += a.retries + b.retries;
-    job->table_commits += a.commits + b.commits;
-    SC_RETURN_IF_ERROR(a.status);
-    SC_RETURN_IF_ERROR(b.status);
+    job->retries += second_retries;
+    job->table_commits += second_commits;
+    SC_RETURN_IF_ERROR(first);
+    SC_RETURN_IF_ERROR(second);
     // 3. State checkpoints.
     for (const CommitJob::Part& part : job->parts) {
       const std::string key = CheckpointKey(part.p, "state", part.epoch);
@@ -571,6 +545,29 @@ void Processor::RunCommit(CommitJob* job) {
   job->commit.at = now;
   job->busy = std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - start);
   job->done.store(true, std::memory_order_release);
+}
+
+Status Processor::CommitTables(CommitJob* job, std::span<const OutputTable> tables, uint64_t* retries,
+                               uint64_t* commits) {
+  for (OutputTable t : tables) {
+    const size_t i = static_cast<size_t>(t);
+    lake::DeltaTable& table = *tables_[i];
+    for (CommitJob::Part& part : job->parts) {
+      // The table takes the rows' memory where it can (no copy); the part's batch is not read again.
+      RecordBatch& rows = OutputOf(part.out, t);
+      if (rows.num_rows() > 0) SC_RETURN_IF_ERROR(table.Append(std::move(rows), GroupId(part.p)));
+    }
+    lake::CommitResult result;
+    SC_RETURN_IF_ERROR(WithRetries([&]() -> Status {
+      auto r = table.Commit(job->txns);
+      if (!r.ok()) return r.status();
+      result = *r;
+      return Status::OK();
+    }, retries).WithContext("committing " + std::string(OutputTableName(t))));
+    if (!result.skipped) ++*commits;
+    job->commit.rows[i] = static_cast<uint64_t>(result.rows_added);  // each table is one thread's
+  }
+  return Status::OK();
 }
 
 Status Processor::WaitForCommit() {

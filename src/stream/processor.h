@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -172,8 +173,11 @@ class Processor final : public PositionStore, public RebalanceListener {
   // Closes the groups' epochs: WAL, state, hand-off to the committer; with `wait`, returns once
   // committed.
   Status CloseEpochs(std::vector<Group*> groups, bool final, bool wait);
-  // Runs on the committer thread (or inline): the lake commits and state checkpoints of a job.
+  // Runs on the committer thread (or inline): the offsets logs, lake commits and state checkpoints
+  // of a job.
   void RunCommit(CommitJob* job);
+  // Appends the job's rows of each of `tables` and commits them (one thread per call).
+  Status CommitTables(CommitJob* job, std::span<const OutputTable> tables, uint64_t* retries, uint64_t* commits);
   // Waits for the epoch in flight, if any, and applies its outcome (counters, observer).
   Status WaitForCommit();
   // The same, but only if it has finished.
