@@ -711,6 +711,7 @@ Status Connection::CopyToParquet(const RecordBatch& batch, std::span<const int> 
   if (options.compression == "zstd") {
     options_sql += fmt::format(", COMPRESSION_LEVEL {}", options.compression_level);
   }
+  if (!options.dictionary) options_sql += ", DICTIONARY_SIZE_LIMIT 1";
   return Execute(fmt::format("COPY (FROM {}({})) TO {} ({})", kRowScanFunction, token,
                              QuoteLiteral(path), options_sql));
 }

@@ -38,13 +38,16 @@ class Connection;
 
 // How Connection::CopyToParquet writes a file: values go into DuckDB's COPY … (FORMAT parquet).
 // The rest stays at DuckDB's defaults, measured on bench/lake_bench (bench/RESULTS.md): bloom
-// filters cost < 1% and can spare readers a file on equality filters; dictionary encoding costs
-// ~8% of the write but keeps strings dictionary-encoded for readers; Parquet V2 pages would save
-// ~7% CPU and 12% bytes but change the encodings that our readers are tested against.
+// filters cost < 1% and can spare readers a file on equality filters; Parquet V2 pages would save
+// ~7% CPU and 12% bytes but change the page format and encodings other readers must support.
 struct ParquetCopyOptions {
   std::string compression = "zstd";
   int compression_level = 1;
   uint64_t row_group_rows = 122880;
+  // Dictionary-encode columns (DuckDB's default: it builds each column chunk's dictionary and
+  // keeps it when it pays). false writes every column PLAIN (DICTIONARY_SIZE_LIMIT 1): the
+  // dictionary work was ~20% of the stream processor's lake writes, for ~4% smaller files.
+  bool dictionary = true;
 };
 
 struct DatabaseOptions {

@@ -167,6 +167,7 @@ Result<FileStats> ParquetWriter::Write(const RecordBatch& batch, std::span<const
   copy.compression = options_.compression;
   copy.compression_level = options_.compression_level;
   copy.row_group_rows = options_.row_group_rows;
+  copy.dictionary = options_.dictionary;
   Status copied = conn_->CopyToParquet(batch, columns, begin, end, path.string(), copy);
   if (!copied.ok())
     return copied.WithContext(fmt::format("writing Parquet file {}", path.string()));

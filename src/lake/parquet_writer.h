@@ -53,6 +53,9 @@ struct ParquetWriterOptions {
   int compression_level =
       1;  // measured: smaller AND faster than 3 on our tables (bench/lake_bench)
   uint64_t row_group_rows = 122880;
+  // See engine::ParquetCopyOptions::dictionary. The stream processor writes without dictionaries
+  // (its files are young: `compact` rewrites them with DuckDB's defaults).
+  bool dictionary = true;
 };
 
 // Options for the Database that lake writers share (the stream processor's): threads=1. A COPY of
