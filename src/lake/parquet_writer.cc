@@ -146,6 +146,11 @@ FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, s
 engine::DatabaseOptions WriterDatabaseOptions() {
   engine::DatabaseOptions o;
   o.settings["threads"] = "1";
+  // DuckDB's allocator keeps up to 128 MiB per thread (512 MiB after bulk frees) before handing
+  // memory back; a writer's working set is one row group per file. Measured on a 2.68 M-event
+  // drain: peak RSS 0.83-0.84 GiB instead of 0.90-0.98, at the same speed.
+  o.settings["allocator_flush_threshold"] = "16MiB";
+  o.settings["allocator_bulk_deallocation_flush_threshold"] = "16MiB";
   return o;
 }
 

@@ -58,7 +58,8 @@ struct ParquetWriterOptions {
   bool dictionary = true;
 };
 
-// Options for the Database that lake writers share (the stream processor's): threads=1. A COPY of
+// Options for the Database that lake writers share (the stream processor's): threads=1, and
+// DuckDB's allocator hands freed memory back sooner (16 MiB per thread). A COPY of
 // one batch is a single pipeline; with a DuckDB worker thread the worker may run it while the
 // calling thread spins waiting for it: on the loaded 2-core machine that was 1.7x the CPU and
 // 1.6x the time per file (bench/RESULTS.md, "Lake writer"). Writers on several threads still run
