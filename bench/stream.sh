@@ -13,7 +13,7 @@
 #   3. Peak RSS of the processor in both runs.
 #
 # Usage: bench/stream.sh [--events N] [--rate R] [--seconds S] [--trigger T] [--no-write]
-#   --events   backlog for the throughput run (default 3000000)
+#   --events   backlog for the throughput run (default 5000000)
 #   --rate     events/s for the latency run (default 20000)
 #   --seconds  length of the latency run (default 40)
 #   --trigger  lake commit interval for the latency run (default 2s)
@@ -22,7 +22,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-events=3000000 rate=20000 seconds=40 trigger=2s write=1
+events=5000000 rate=20000 seconds=40 trigger=2s write=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) events=$2; shift 2 ;;
@@ -51,11 +51,14 @@ export KAFKA_BOOTSTRAP_SERVERS=$bootstrap
 topics=(vehicle_data gps_data traffic_data weather_data emergency_data)
 vehicles=100
 # Events per simulated second: ~3 per vehicle (vehicle, gps, weather; traffic and emergency are rare).
+# A vehicle produces ~26 800 events before it arrives: the backlog's fleet is big enough for --events.
+backlog_vehicles=$(( (events + 24999) / 25000 ))
+(( backlog_vehicles < vehicles )) && backlog_vehicles=$vehicles
 
 # ---- 1. throughput -----------------------------------------------------------------------------
 "$bin" topics create --partitions 6 >/dev/null
 log "pre-loading $events events"
-"$bin" simulate --kafka --seed 4 --vehicles "$vehicles" --count "$events" -q
+"$bin" simulate --kafka --seed 4 --vehicles "$backlog_vehicles" --count "$events" -q
 log "kcat draining the backlog to /dev/null"
 t0=$(date +%s.%N)
 for t in "${topics[@]}"; do

@@ -98,7 +98,7 @@ class StreamCore {
   const EventTimeJoin& join() const { return join_; }
   const EventParser& parser() const { return parser_; }
 
-  // Checkpointable state = the join's (watermarks + join state). The parser has none.
+  // Checkpointable state = the join's (watermarks + join state), appended to *out. The parser has none.
   Status SerializeState(std::string* out) const { return join_.SerializeState(out); }
   Status RestoreState(std::string_view in) { return join_.RestoreState(in); }
 

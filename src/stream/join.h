@@ -106,6 +106,7 @@ class EventTimeJoin {
   // Checkpoint of the watermark tracker and the whole join state (versioned binary, see
   // docs/checkpoint_format.md "join state"). Restoring it into a join built with the same options and
   // feeding it the same records afterwards gives the same output, row for row and in the same order.
+  // Appends to *out.
   Status SerializeState(std::string* out) const;
   // REQUIRES: a freshly constructed join (or one to be replaced wholesale). On error, leaves it unchanged.
   Status RestoreState(std::string_view in);
