@@ -706,14 +706,16 @@ Status Connection::CopyToParquet(const RecordBatch& batch, std::span<const int> 
   source->end = end;
   const int64_t token = RowSourceRegistry::Get().Add(std::move(source));
   RowSourceGuard unlist(token);
-  std::string options_sql = fmt::format("FORMAT parquet, COMPRESSION {}, ROW_GROUP_SIZE {}",
-                                        QuoteLiteral(options.compression), options.row_group_rows);
-  if (options.compression == "zstd") {
-    options_sql += fmt::format(", COMPRESSION_LEVEL {}", options.compression_level);
-  }
-  if (!options.dictionary) options_sql += ", DICTIONARY_SIZE_LIMIT 1";
   return Execute(fmt::format("COPY (FROM {}({})) TO {} ({})", kRowScanFunction, token,
-                             QuoteLiteral(path), options_sql));
+                             QuoteLiteral(path), ParquetCopyOptionsSql(options)));
+}
+
+std::string ParquetCopyOptionsSql(const ParquetCopyOptions& options) {
+  std::string sql = fmt::format("FORMAT parquet, COMPRESSION {}, ROW_GROUP_SIZE {}",
+                                QuoteLiteral(options.compression), options.row_group_rows);
+  if (options.compression == "zstd") sql += fmt::format(", COMPRESSION_LEVEL {}", options.compression_level);
+  if (!options.dictionary) sql += ", DICTIONARY_SIZE_LIMIT 1";
+  return sql;
 }
 
 Result<std::unique_ptr<Appender>> Connection::MakeAppender(const std::string& table) {

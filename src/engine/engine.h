@@ -50,6 +50,11 @@ struct ParquetCopyOptions {
   bool dictionary = true;
 };
 
+// The options clause of a COPY … TO that writes Parquet this way: "FORMAT parquet, COMPRESSION
+// 'zstd', ROW_GROUP_SIZE 122880, COMPRESSION_LEVEL 1". CopyToParquet uses it, and so does any COPY
+// of a query's result that should write files the same way (compaction).
+std::string ParquetCopyOptionsSql(const ParquetCopyOptions& options);
+
 struct DatabaseOptions {
   // DuckDB settings applied at open, e.g. {"threads", "2"}, {"memory_limit", "1GB"}.
   std::map<std::string, std::string> settings;

@@ -143,11 +143,9 @@ Status Rewrite(ObjectStore* store, engine::Connection* conn, const DeltaLog& log
     // hive_partitioning=false: the partition values live in the log, never in the data files.
     s = conn->Execute(
         fmt::format("COPY (SELECT * FROM read_parquet([{}], union_by_name = true, "
-                    "hive_partitioning = false)) TO {} "
-                    "(FORMAT parquet, COMPRESSION {}, COMPRESSION_LEVEL {}, ROW_GROUP_SIZE {}{})",
-                    list, engine::QuoteLiteral(out.string()), o.parquet.compression,
-                    o.parquet.compression_level, o.parquet.row_group_rows,
-                    o.parquet.dictionary ? "" : ", DICTIONARY_SIZE_LIMIT 1"));
+                    "hive_partitioning = false)) TO {} ({})",
+                    list, engine::QuoteLiteral(out.string()),
+                    engine::ParquetCopyOptionsSql(CopyOptionsOf(o.parquet))));
   }
   int64_t rows = 0;
   std::string stats;

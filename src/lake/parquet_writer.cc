@@ -143,6 +143,15 @@ FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, s
   return st;
 }
 
+engine::ParquetCopyOptions CopyOptionsOf(const ParquetWriterOptions& options) {
+  engine::ParquetCopyOptions copy;
+  copy.compression = options.compression;
+  copy.compression_level = options.compression_level;
+  copy.row_group_rows = options.row_group_rows;
+  copy.dictionary = options.dictionary;
+  return copy;
+}
+
 engine::DatabaseOptions WriterDatabaseOptions() {
   engine::DatabaseOptions o;
   o.settings["threads"] = "1";
@@ -168,12 +177,7 @@ Result<FileStats> ParquetWriter::Write(const RecordBatch& batch, std::span<const
                                        size_t begin, size_t end,
                                        const std::filesystem::path& path) {
   if (end <= begin) return Status::InvalidArgument("no rows to write to a Parquet file");
-  engine::ParquetCopyOptions copy;
-  copy.compression = options_.compression;
-  copy.compression_level = options_.compression_level;
-  copy.row_group_rows = options_.row_group_rows;
-  copy.dictionary = options_.dictionary;
-  Status copied = conn_->CopyToParquet(batch, columns, begin, end, path.string(), copy);
+  Status copied = conn_->CopyToParquet(batch, columns, begin, end, path.string(), CopyOptionsOf(options_));
   if (!copied.ok())
     return copied.WithContext(fmt::format("writing Parquet file {}", path.string()));
   std::error_code ec;

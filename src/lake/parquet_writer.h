@@ -58,6 +58,9 @@ struct ParquetWriterOptions {
   bool dictionary = true;
 };
 
+// How engine::Connection::CopyToParquet (or a COPY of a query) writes files with these options.
+engine::ParquetCopyOptions CopyOptionsOf(const ParquetWriterOptions& options);
+
 // Options for the Database that lake writers share (the stream processor's): threads=1, and
 // DuckDB's allocator hands freed memory back sooner (16 MiB per thread). A COPY of
 // one batch is a single pipeline; with a DuckDB worker thread the worker may run it while the

@@ -88,7 +88,6 @@ struct Processor::Group {
   EventTime replay_wm{};
   bool replay_final = false;
   std::array<bool, kTopicCount> paused{};
-  size_t last_state_bytes = 0;  // size of the last state checkpoint (reserved for the next one)
   // Source timestamps of the records in the current epoch, in 1 ms buckets (for lake latency):
   // records arrive roughly in time order, so consecutive ones mostly share the cached bucket.
   std::unordered_map<int64_t, uint64_t> source_ms;
@@ -464,10 +463,7 @@ Status Processor::CloseEpochs(std::vector<Group*> groups, bool final, bool wait)
                         {"watermark", g->epoch_wm.time_since_epoch().count()}};
     part.checkpoint = h.dump();
     part.checkpoint += '\n';
-    // The state goes straight after the header line (it can be megabytes: no second copy).
-    part.checkpoint.reserve(part.checkpoint.size() + g->last_state_bytes);
-    SC_RETURN_IF_ERROR(g->core->SerializeState(&part.checkpoint));
-    g->last_state_bytes = part.checkpoint.size();
+    SC_RETURN_IF_ERROR(g->core->SerializeState(&part.checkpoint));  // after the header line
     part.source_ms = g->TakeSourceTimes();
     if (!spare_outputs_.empty()) {
       part.out = std::move(spare_outputs_.back());

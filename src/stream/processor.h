@@ -13,9 +13,9 @@
 //
 // Pipelining: closing an epoch on the processing thread only fixes its end positions and watermark
 // and serializes the join state; the offsets WAL, the lake commits and the state checkpoint run, in
-// that order, on a committer thread while the next epoch is read and processed. At most one closed epoch is in flight: closing the next one (and any
-// rebalance) first waits for it, so epoch E+1's WAL is never written before E's state checkpoint,
-// which keeps the restart rule above exact.
+// that order, on a committer thread while the next epoch is read and processed. At most one closed
+// epoch is in flight: closing the next one (and any rebalance) first waits for it, so epoch E+1's WAL
+// is never written before E's state checkpoint, which keeps the restart rule above exact.
 //
 // Ownership: borrows the store, database and clock (they must outlive it) and the attached source.
 // Thread-safety: one caller thread; the source's callbacks run inside Step()/Finish() on that thread,
@@ -177,8 +177,8 @@ class Processor final : public PositionStore, public RebalanceListener {
   void StartEpoch(Group& g);
   // Closes the epochs of every group not replaying.
   Status CloseOpenEpochs(bool wait);
-  // Closes the groups' epochs: WAL, state, hand-off to the committer; with `wait`, returns once
-  // committed.
+  // Closes the groups' epochs: fixes their end positions and watermark, serializes their state and
+  // hands the job to the committer; with `wait`, returns once committed.
   Status CloseEpochs(std::vector<Group*> groups, bool final, bool wait);
   // Runs on the committer thread (or inline): the offsets logs, lake commits and state checkpoints
   // of a job.
