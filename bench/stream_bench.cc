@@ -40,7 +40,8 @@ const Corpus& GetCorpus() {
       }
     }
     for (size_t i = 0; i < c.payloads.size(); ++i) {
-      c.records.push_back(InputRecord{topics[i], SourcePosition{PartitionId(0), static_cast<int64_t>(i)}, c.payloads[i]});
+      c.records.push_back(InputRecord{
+          topics[i], SourcePosition{PartitionId(0), static_cast<int64_t>(i)}, c.payloads[i]});
     }
     return c;
   }();
@@ -58,7 +59,8 @@ void BM_Parse(benchmark::State& state) {
     for (size_t i = 0; i < c.records.size(); ++i) {
       if (i % kBatch == 0) out.Clear();
       const InputRecord& r = c.records[i];
-      benchmark::DoNotOptimize(parser.Parse(r.topic, r.payload, r.position, kReceived, &out.Raw(r.topic), &out.dead_letters));
+      benchmark::DoNotOptimize(parser.Parse(r.topic, r.payload, r.position, kReceived,
+                                            &out.Raw(r.topic), &out.dead_letters));
     }
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * c.records.size()));
@@ -85,9 +87,12 @@ void BM_Join(benchmark::State& state) {
     EventTimeJoin join(JoinOptions{}, &clock);
     for (const auto& b : batches) {
       enriched.Clear();
-      join.AddVehicles(b->Raw(Topic::kVehicle), 0, b->Raw(Topic::kVehicle).num_rows(), &enriched, &late);
-      join.AddWeather(b->Raw(Topic::kWeather), 0, b->Raw(Topic::kWeather).num_rows(), &enriched, &late);
-      join.AddEmergencies(b->Raw(Topic::kEmergency), 0, b->Raw(Topic::kEmergency).num_rows(), &enriched, &late);
+      join.AddVehicles(b->Raw(Topic::kVehicle), 0, b->Raw(Topic::kVehicle).num_rows(), &enriched,
+                       &late);
+      join.AddWeather(b->Raw(Topic::kWeather), 0, b->Raw(Topic::kWeather).num_rows(), &enriched,
+                      &late);
+      join.AddEmergencies(b->Raw(Topic::kEmergency), 0, b->Raw(Topic::kEmergency).num_rows(),
+                          &enriched, &late);
       join.AdvanceWatermark(&enriched);
       clock.Advance(std::chrono::milliseconds(100));
       rows += enriched.num_rows();

@@ -2,8 +2,8 @@
 // itself to the root CLI11 app with a Register*() function; main() parses once and runs the one
 // subcommand that was given.
 //
-// Exit codes: 0 success; 1 the work failed (broker down, disk full, ...); 2 bad usage, option, value
-// or config file (nothing was done).
+// Exit codes: 0 success; 1 the work failed (broker down, disk full, ...); 2 bad usage, option,
+// value or config file (nothing was done).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -37,12 +37,15 @@ int ReportError(const Status& s);
 // Prints "smartcity: <message>" on stderr and returns kExitUsage.
 int UsageError(const std::string& message);
 
-// Options whose values are durations ("10s", "2m") or timestamps; CLI11 validates them at parse time
-// so a bad value is a usage error naming the flag.
-CLI::Option* AddDurationOption(CLI::App* app, const std::string& name, Micros* target, const std::string& help);
-CLI::Option* AddTimestampOption(CLI::App* app, const std::string& name, EventTime* target, const std::string& help);
+// Options whose values are durations ("10s", "2m") or timestamps; CLI11 validates them at parse
+// time so a bad value is a usage error naming the flag.
+CLI::Option* AddDurationOption(CLI::App* app, const std::string& name, Micros* target,
+                               const std::string& help);
+CLI::Option* AddTimestampOption(CLI::App* app, const std::string& name, EventTime* target,
+                                const std::string& help);
 
-// --vehicle-topic ... --emergency-topic, each also read from the seeds' variable (VEHICLE_TOPIC, ...).
+// --vehicle-topic ... --emergency-topic, each also read from the seeds' variable (VEHICLE_TOPIC,
+// ...).
 void AddTopicNameOptions(CLI::App* app, TopicNames* topics);
 
 void RegisterSimulate(CLI::App& root, CommandList& commands);

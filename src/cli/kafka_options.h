@@ -17,7 +17,8 @@ struct KafkaConnectionArgs {
   KafkaOptions kafka;
   std::vector<std::string> property_texts;  // -X key=value
 
-  // Parses -X into kafka.properties and takes the topic names in use. InvalidArgument naming a bad -X.
+  // Parses -X into kafka.properties and takes the topic names in use. InvalidArgument naming a bad
+  // -X.
   Status Finish(const TopicNames& topics);
 };
 

@@ -2,6 +2,8 @@
 // PostgreSQL or Redshift), incrementally by Delta version and exactly once (src/warehouse/loader.h,
 // docs/warehouse.md). Modes: --once, --every 5m (the seed's schedule), --follow (within seconds of
 // each new lake commit).
+#include "cli/load_command.h"
+
 #include <fmt/format.h>
 
 #include <cctype>
@@ -10,7 +12,6 @@
 #include <sstream>
 
 #include "cli/command.h"
-#include "cli/load_command.h"
 #include "lake/object_store.h"
 #include "warehouse/loader.h"
 
@@ -51,7 +52,8 @@ int RunLoad(const LoadArgs& a) {
   if (o.tables.empty()) return UsageError("--tables names no table");
   o.rows_per_transaction = a.rows_per_transaction;
   o.retry_for = std::chrono::duration_cast<std::chrono::milliseconds>(a.retry_for);
-  if (!a.quiet) o.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  if (!a.quiet)
+    o.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
   auto loader = warehouse::Loader::Create(
       store->get(), [spec] { return warehouse::OpenWarehouse(spec); }, o);
   if (!loader.ok()) return ReportError(loader.status());
@@ -66,12 +68,14 @@ int RunLoad(const LoadArgs& a) {
   }
   const auto& s = (*loader)->summary();
   if (!a.quiet) {
-    std::fprintf(stderr, "load summary: %lld rows, %lld versions in %lld transactions, %.2fs (%s)\n",
+    std::fprintf(stderr,
+                 "load summary: %lld rows, %lld versions in %lld transactions, %.2fs (%s)\n",
                  static_cast<long long>(s.rows), static_cast<long long>(s.versions),
-                 static_cast<long long>(s.transactions), s.elapsed.count(), spec.starts_with("duckdb:") ? spec.c_str() : "warehouse");
+                 static_cast<long long>(s.transactions), s.elapsed.count(),
+                 spec.starts_with("duckdb:") ? spec.c_str() : "warehouse");
     for (const auto& [t, ts] : s.tables) {
-      std::fprintf(stderr, "  %-16s %10lld rows, %lld versions, warehouse at version %lld\n", t.c_str(),
-                   static_cast<long long>(ts.rows), static_cast<long long>(ts.versions),
+      std::fprintf(stderr, "  %-16s %10lld rows, %lld versions, warehouse at version %lld\n",
+                   t.c_str(), static_cast<long long>(ts.rows), static_cast<long long>(ts.versions),
                    static_cast<long long>(ts.loaded_version));
     }
   }
@@ -83,10 +87,11 @@ int RunLoad(const LoadArgs& a) {
 
 std::string DefaultWarehouse(const std::string& lake) {
   if (const size_t scheme = lake.find("://"); scheme != std::string::npos) {
-    // A remote lake: a local file named after it (s3://city/lake -> city-lake-warehouse.duckdb), so two
-    // lakes never share a warehouse file.
+    // A remote lake: a local file named after it (s3://city/lake -> city-lake-warehouse.duckdb), so
+    // two lakes never share a warehouse file.
     std::string name;
-    for (char c : lake.substr(scheme + 3)) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
+    for (char c : lake.substr(scheme + 3))
+      name += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
     while (!name.empty() && name.back() == '-') name.pop_back();
     return "duckdb:" + (name.empty() ? std::string("smartcity") : name) + "-warehouse.duckdb";
   }
@@ -107,10 +112,13 @@ void RegisterLoad(CLI::App& root, CommandList& commands) {
                   "postgres:<conninfo>, or redshift://user:pass@host:5439/db?iam_role=<arn> "
                   "[default: duckdb:<lake>-warehouse.duckdb]")
       ->envname("SMARTCITY_WAREHOUSE");
-  app->add_option("--tables", args->tables, "Comma-separated lake tables to load")->capture_default_str();
+  app->add_option("--tables", args->tables, "Comma-separated lake tables to load")
+      ->capture_default_str();
   app->add_flag("--once", args->once, "Load what is committed now, then exit");
-  AddDurationOption(app, "--every", &args->every, "Load, then wait this long, repeatedly (the seed: 5m)");
-  app->add_flag("--follow", args->follow, "Load within seconds of each new lake commit, until stopped");
+  AddDurationOption(app, "--every", &args->every,
+                    "Load, then wait this long, repeatedly (the seed: 5m)");
+  app->add_flag("--follow", args->follow,
+                "Load within seconds of each new lake commit, until stopped");
   AddDurationOption(app, "--retry-for", &args->retry_for,
                     "With --once: keep retrying an unreachable warehouse this long before failing");
   app->add_option("--rows-per-transaction", args->rows_per_transaction,

@@ -4,7 +4,6 @@
 // with one [section] per subcommand) > built-in defaults.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-
 #include <unistd.h>
 
 #include <csignal>
@@ -46,7 +45,8 @@ int UsageError(const std::string& message) {
   return kExitUsage;
 }
 
-CLI::Option* AddDurationOption(CLI::App* app, const std::string& name, Micros* target, const std::string& help) {
+CLI::Option* AddDurationOption(CLI::App* app, const std::string& name, Micros* target,
+                               const std::string& help) {
   return app
       ->add_option_function<std::string>(
           name,
@@ -80,7 +80,8 @@ CLI::Option* AddTimestampOption(CLI::App* app, const std::string& name, EventTim
 void AddTopicNameOptions(CLI::App* app, TopicNames* topics) {
   for (Topic t : kAllTopics) {
     std::string stream(DefaultTopicName(t).substr(0, DefaultTopicName(t).find('_')));
-    app->add_option("--" + stream + "-topic", (*topics)[t], "Topic name of the " + stream + " stream")
+    app->add_option("--" + stream + "-topic", (*topics)[t],
+                    "Topic name of the " + stream + " stream")
         ->envname(std::string(TopicEnvVar(t)))
         ->capture_default_str()
         ->group("Topics");
@@ -92,7 +93,8 @@ namespace {
 // The TOML reader, with SPEC's precedence. CLI11 reads the config file before the environment and
 // never lets an environment variable replace a value the file gave, so on its own it ranks
 // file > environment; SPEC section 1 says flags > environment > file. This reader drops the file's
-// value of every option whose environment variable is set; CLI11 then fills it from the environment.
+// value of every option whose environment variable is set; CLI11 then fills it from the
+// environment.
 class EnvBeatsFileToml final : public CLI::ConfigBase {
  public:
   explicit EnvBeatsFileToml(const CLI::App* root) : root_(root) {}
@@ -139,13 +141,13 @@ int main(int argc, char** argv) {
   // A misspelt key in the config file is an error, not silently ignored (set before the subcommands
   // are added: they copy it).
   app.allow_config_extras(CLI::config_extras_mode::error);
-  // SMARTCITY_CONFIG is the default file. (Not an envname on --config: CLI11 reads the config file before
-  // the environment, so the variable would be seen too late and silently ignored.)
+  // SMARTCITY_CONFIG is the default file. (Not an envname on --config: CLI11 reads the config file
+  // before the environment, so the variable would be seen too late and silently ignored.)
   const char* env_config = std::getenv("SMARTCITY_CONFIG");
   const std::string default_config = env_config != nullptr ? env_config : "";
-  CLI::Option* config_opt =
-      app.set_config("--config", default_config,
-                     "Read options from a TOML file ([simulate], [run], ... sections) [env: SMARTCITY_CONFIG]");
+  CLI::Option* config_opt = app.set_config(
+      "--config", default_config,
+      "Read options from a TOML file ([simulate], [run], ... sections) [env: SMARTCITY_CONFIG]");
   app.require_subcommand(1, 1);
   app.fallthrough();
 
@@ -162,8 +164,10 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-    // CLI11 skips a default config file that does not exist; one named by SMARTCITY_CONFIG must exist.
-    if (config_opt->count() == 0 && !default_config.empty() && ::access(default_config.c_str(), R_OK) != 0) {
+    // CLI11 skips a default config file that does not exist; one named by SMARTCITY_CONFIG must
+    // exist.
+    if (config_opt->count() == 0 && !default_config.empty() &&
+        ::access(default_config.c_str(), R_OK) != 0) {
       return UsageError("SMARTCITY_CONFIG names '" + default_config + "', which cannot be read");
     }
   } catch (const CLI::CallForHelp& e) {

@@ -1,30 +1,36 @@
 #include "cli/pipeline_options.h"
 
-#include <csignal>
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 
 namespace smartcity::cli {
 
 void AddPipelineOptions(CLI::App* app, PipelineArgs* a) {
-  app->add_option("--lake", a->lake, "Lake root: a local folder or s3://bucket/prefix (docs/s3.md)")->capture_default_str()->group("Pipeline");
-  app->add_option("--query", a->processor.query,
-                  "Name of this processing query: its checkpoints (_checkpoints/<query>) and Delta txn ids")
+  app->add_option("--lake", a->lake, "Lake root: a local folder or s3://bucket/prefix (docs/s3.md)")
       ->capture_default_str()
       ->group("Pipeline");
-  AddDurationOption(app, "--trigger", &a->processor.trigger, "Lake commit interval")->group("Pipeline");
+  app->add_option(
+         "--query", a->processor.query,
+         "Name of this processing query: its checkpoints (_checkpoints/<query>) and Delta txn ids")
+      ->capture_default_str()
+      ->group("Pipeline");
+  AddDurationOption(app, "--trigger", &a->processor.trigger, "Lake commit interval")
+      ->group("Pipeline");
   AddDurationOption(app, "--watermark-delay", &a->processor.core.join.watermark.delay,
                     "D: how late an event may arrive and still be joined")
       ->group("Pipeline");
-  AddDurationOption(app, "--join-window", &a->processor.core.join.window,
-                    "J: weather/emergency events within +-J of a vehicle reading join it (0 = same timestamp)")
+  AddDurationOption(
+      app, "--join-window", &a->processor.core.join.window,
+      "J: weather/emergency events within +-J of a vehicle reading join it (0 = same timestamp)")
       ->group("Pipeline");
   AddDurationOption(app, "--idle-timeout", &a->processor.core.join.watermark.idle_timeout,
                     "Processing time after which a silent input stops holding the watermark back")
       ->group("Pipeline");
-  app->add_option("--epoch-memory", a->epoch_mib,
-                  "MiB of rows an epoch may hold before it closes ahead of its trigger (a backlog drain "
-                  "commits in such steps; the process holds about twice this)")
+  app->add_option(
+         "--epoch-memory", a->epoch_mib,
+         "MiB of rows an epoch may hold before it closes ahead of its trigger (a backlog drain "
+         "commits in such steps; the process holds about twice this)")
       ->capture_default_str()
       ->group("Pipeline");
 }
@@ -36,12 +42,15 @@ stream::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& a) {
 }
 
 Status ValidatePipeline(const PipelineArgs& a) {
-  if (a.lake.empty()) return Status::InvalidArgument("--lake must name a folder or s3://bucket/prefix");
+  if (a.lake.empty())
+    return Status::InvalidArgument("--lake must name a folder or s3://bucket/prefix");
   if (a.processor.trigger < std::chrono::milliseconds(10)) {
     return Status::InvalidArgument("--trigger must be at least 10ms");
   }
-  if (a.partitions < 1 || a.partitions > 1024) return Status::InvalidArgument("--partitions must be 1..1024");
-  if (a.epoch_mib < 1 || a.epoch_mib > 16384) return Status::InvalidArgument("--epoch-memory must be 1..16384 (MiB)");
+  if (a.partitions < 1 || a.partitions > 1024)
+    return Status::InvalidArgument("--partitions must be 1..1024");
+  if (a.epoch_mib < 1 || a.epoch_mib > 16384)
+    return Status::InvalidArgument("--epoch-memory must be 1..16384 (MiB)");
   return Status::OK();
 }
 
@@ -71,10 +80,14 @@ class CrashPointStore final : public lake::ObjectStore {
     return Around(Op::kDelete, k, [&] { return base_->Delete(k); });
   }
   Result<std::string> Get(std::string_view k) override { return base_->Get(k); }
-  Result<std::string> GetRange(std::string_view k, uint64_t o, uint64_t n) override { return base_->GetRange(k, o, n); }
+  Result<std::string> GetRange(std::string_view k, uint64_t o, uint64_t n) override {
+    return base_->GetRange(k, o, n);
+  }
   Result<lake::ObjectInfo> Head(std::string_view k) override { return base_->Head(k); }
   Result<std::vector<lake::ObjectInfo>> List(std::string_view p) override { return base_->List(p); }
-  std::optional<std::filesystem::path> LocalPath(std::string_view k) const override { return base_->LocalPath(k); }
+  std::optional<std::filesystem::path> LocalPath(std::string_view k) const override {
+    return base_->LocalPath(k);
+  }
   std::string ReaderUri(std::string_view k) const override { return base_->ReaderUri(k); }
   std::string Describe() const override { return base_->Describe(); }
 
@@ -110,15 +123,22 @@ Result<PipelineStore> OpenPipelineStore(const PipelineArgs& args) {
     if (c == std::string::npos) break;
     at = c + 1;
   }
-  const std::string bad = "SMARTCITY_CRASH_POINT='" + text + "' is not <op>:<key substring>:<n>[:after]";
-  if (f.size() < 3 || f.size() > 4 || (f.size() == 4 && f[3] != "after")) return Status::InvalidArgument(bad);
+  const std::string bad =
+      "SMARTCITY_CRASH_POINT='" + text + "' is not <op>:<key substring>:<n>[:after]";
+  if (f.size() < 3 || f.size() > 4 || (f.size() == 4 && f[3] != "after"))
+    return Status::InvalidArgument(bad);
   using Op = CrashPointStore::Op;
   Op op;
-  if (f[0] == "put") op = Op::kPut;
-  else if (f[0] == "put-if-absent") op = Op::kPutIfAbsent;
-  else if (f[0] == "put-file") op = Op::kPutFile;
-  else if (f[0] == "delete") op = Op::kDelete;
-  else return Status::InvalidArgument(bad);
+  if (f[0] == "put")
+    op = Op::kPut;
+  else if (f[0] == "put-if-absent")
+    op = Op::kPutIfAbsent;
+  else if (f[0] == "put-file")
+    op = Op::kPutFile;
+  else if (f[0] == "delete")
+    op = Op::kDelete;
+  else
+    return Status::InvalidArgument(bad);
   const int nth = std::atoi(f[2].c_str());
   if (nth < 1) return Status::InvalidArgument(bad);
   ps.crash_point = std::make_unique<CrashPointStore>(ps.base.get(), op, f[1], nth, f.size() == 4);

@@ -12,8 +12,8 @@ namespace smartcity::cli {
 struct PipelineArgs {
   std::string lake = "smartcity-lake";  // a local folder (S3 comes with issue 5)
   stream::ProcessorOptions processor;
-  int partitions = 6;                   // in-process transport: partitions per topic
-  int epoch_mib = 64;                   // --epoch-memory: processor.max_epoch_bytes in MiB
+  int partitions = 6;  // in-process transport: partitions per topic
+  int epoch_mib = 64;  // --epoch-memory: processor.max_epoch_bytes in MiB
 };
 
 void AddPipelineOptions(CLI::App* app, PipelineArgs* args);
@@ -23,9 +23,9 @@ stream::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& args);
 
 // The lake store of a pipeline command. For crash tests, the environment variable
 // SMARTCITY_CRASH_POINT="<op>:<key substring>:<n>[:after]" makes the process kill itself (SIGKILL,
-// as kill -9 would) at the n-th lake operation <op> (put, put-if-absent, put-file, delete) whose key
-// contains the substring, before the operation or right after it: a crash at an exact step of the
-// commit protocol, from outside. Unset in normal use.
+// as kill -9 would) at the n-th lake operation <op> (put, put-if-absent, put-file, delete) whose
+// key contains the substring, before the operation or right after it: a crash at an exact step of
+// the commit protocol, from outside. Unset in normal use.
 struct PipelineStore {
   std::unique_ptr<lake::ObjectStore> base;
   std::unique_ptr<lake::ObjectStore> crash_point;

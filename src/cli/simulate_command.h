@@ -30,7 +30,8 @@ struct SimulateArgs {
   // Bound on the final flush of the sink.
   std::chrono::milliseconds flush_timeout{30'000};
 
-  // Parses the texts into `sim`/`format` and validates; a bad value is an InvalidArgument naming the flag.
+  // Parses the texts into `sim`/`format` and validates; a bad value is an InvalidArgument naming
+  // the flag.
   Status Finish();
 };
 
@@ -57,9 +58,11 @@ class ProgressPrinter {
   uint64_t last_bytes_ = 0;
 };
 
-nlohmann::json SummaryJson(const simulation::SimulationSummary& s, const SinkCounters& sink, double seconds);
-void PrintSummary(const char* label, const simulation::SimulationSummary& s, const SinkCounters& sink,
-                  const std::string& sink_name, double seconds, int vehicles);
+nlohmann::json SummaryJson(const simulation::SimulationSummary& s, const SinkCounters& sink,
+                           double seconds);
+void PrintSummary(const char* label, const simulation::SimulationSummary& s,
+                  const SinkCounters& sink, const std::string& sink_name, double seconds,
+                  int vehicles);
 // Runs the simulator into `sink` with progress and summary; returns the exit code.
 int RunSimulationToSink(const char* label, SimulateArgs& args, Sink& sink);
 

@@ -1,17 +1,18 @@
 // smartcity stream: the stream processor as a member of a Kafka consumer group. It reads the five
 // topics (partition p of every topic goes to one member: the `range` assignor over co-partitioned
-// topics), runs the Processor (parse, validate, watermarks, the event-time join) and lands every table
-// exactly once in the lake, checkpointing its own positions there (docs/processor.md). Any number of
-// `stream` processes with the same --group and --lake share the partitions; one that dies is replaced
-// by the others from its last checkpoint.
+// topics), runs the Processor (parse, validate, watermarks, the event-time join) and lands every
+// table exactly once in the lake, checkpointing its own positions there (docs/processor.md). Any
+// number of `stream` processes with the same --group and --lake share the partitions; one that dies
+// is replaced by the others from its last checkpoint.
 //
-// It runs until SIGINT/SIGTERM, or with --stop-when-idle until it has caught up and nothing new came
-// for that long. Either way it commits what it has read, leaves the group and prints a summary.
+// It runs until SIGINT/SIGTERM, or with --stop-when-idle until it has caught up and nothing new
+// came for that long. Either way it commits what it has read, leaves the group and prints a
+// summary.
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -45,10 +46,15 @@ struct StreamArgs {
   Micros unavailable_timeout{std::chrono::seconds(60)};
 };
 
-double Ms(Micros d) { return static_cast<double>(d.count()) / 1000.0; }
+double Ms(Micros d) {
+  return static_cast<double>(d.count()) / 1000.0;
+}
 
 nlohmann::json LatencyJson(const LatencyHistogram& h) {
-  return {{"p50", Ms(h.Quantile(0.50))}, {"p99", Ms(h.Quantile(0.99))}, {"max", Ms(h.max())}, {"count", h.count()}};
+  return {{"p50", Ms(h.Quantile(0.50))},
+          {"p99", Ms(h.Quantile(0.99))},
+          {"max", Ms(h.max())},
+          {"count", h.count()}};
 }
 
 std::string FormatRows(uint64_t n) {
@@ -72,12 +78,15 @@ int RunStream(StreamArgs& a) {
   so.kafka = a.conn.kafka;
   so.group_id = a.group;
   so.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(a.connect_timeout);
-  so.unavailable_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(a.unavailable_timeout);
-  // A seek or lag query waits as long as an outage is tolerated (a loaded broker can be slow to answer).
+  so.unavailable_timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(a.unavailable_timeout);
+  // A seek or lag query waits as long as an outage is tolerated (a loaded broker can be slow to
+  // answer).
   so.request_timeout = so.unavailable_timeout;
   if (!a.quiet) {
-    std::fprintf(stderr, "stream: joining group %s at %s, lake %s (query %s, trigger %s)\n", a.group.c_str(),
-                 so.kafka.bootstrap_servers.c_str(), store->get()->Describe().c_str(), popts.query.c_str(),
+    std::fprintf(stderr, "stream: joining group %s at %s, lake %s (query %s, trigger %s)\n",
+                 a.group.c_str(), so.kafka.bootstrap_servers.c_str(),
+                 store->get()->Describe().c_str(), popts.query.c_str(),
                  FormatDuration(popts.trigger).c_str());
   }
   auto source = KafkaSource::Open(so, **proc, proc->get());
@@ -131,7 +140,8 @@ int RunStream(StreamArgs& a) {
     }
     if (a.stop_when_idle.count() > 0 && now - last_input >= a.stop_when_idle) {
       bool caught_up = !(*source)->Assignment().empty();
-      for (const PartitionLag& l : (*source)->Lag()) caught_up = caught_up && l.records_behind.value_or(1) == 0;
+      for (const PartitionLag& l : (*source)->Lag())
+        caught_up = caught_up && l.records_behind.value_or(1) == 0;
       for (const auto& g : groups) caught_up = caught_up && !g.replaying;
       if (caught_up) {
         stopped_idle = true;
@@ -139,29 +149,33 @@ int RunStream(StreamArgs& a) {
       }
     }
     if (!a.quiet && now >= next_report) {
-      const double dt = std::chrono::duration<double>(now - next_report + std::chrono::seconds(1)).count();
+      const double dt =
+          std::chrono::duration<double>(now - next_report + std::chrono::seconds(1)).count();
       int64_t lag = 0;
       for (const PartitionLag& l : (*source)->Lag()) lag += l.records_behind.value_or(0);
       EventTime wm = EventTime::max();
       for (const auto& g : groups) wm = std::min(wm, g.watermark);
-      std::fprintf(stderr,
-                   "stream | %s events %.0f/s | lag %s | %zu partition groups | epochs %llu | watermark %s | lake "
-                   "rows: enriched %s, dead letters %s, late %s | live p99 %.0fms\n",
-                   FormatRows(c.records).c_str(), static_cast<double>(c.records - report_records) / dt,
-                   FormatRows(static_cast<uint64_t>(lag)).c_str(), groups.size(),
-                   static_cast<unsigned long long>(c.epochs_committed),
-                   groups.empty() || wm == EventTime::min() ? "-" : FormatTimestamp(wm).substr(11, 8).c_str(),
-                   FormatRows(c.rows[static_cast<size_t>(stream::OutputTable::kEnriched)]).c_str(),
-                   FormatRows(c.rows[static_cast<size_t>(stream::OutputTable::kDeadLetters)]).c_str(),
-                   FormatRows(c.rows[static_cast<size_t>(stream::OutputTable::kLateEvents)]).c_str(),
-                   Ms(c.live_latency.Quantile(0.99)));
+      std::fprintf(
+          stderr,
+          "stream | %s events %.0f/s | lag %s | %zu partition groups | epochs %llu | watermark %s "
+          "| lake "
+          "rows: enriched %s, dead letters %s, late %s | live p99 %.0fms\n",
+          FormatRows(c.records).c_str(), static_cast<double>(c.records - report_records) / dt,
+          FormatRows(static_cast<uint64_t>(lag)).c_str(), groups.size(),
+          static_cast<unsigned long long>(c.epochs_committed),
+          groups.empty() || wm == EventTime::min() ? "-"
+                                                   : FormatTimestamp(wm).substr(11, 8).c_str(),
+          FormatRows(c.rows[static_cast<size_t>(stream::OutputTable::kEnriched)]).c_str(),
+          FormatRows(c.rows[static_cast<size_t>(stream::OutputTable::kDeadLetters)]).c_str(),
+          FormatRows(c.rows[static_cast<size_t>(stream::OutputTable::kLateEvents)]).c_str(),
+          Ms(c.live_latency.Quantile(0.99)));
       report_records = c.records;
       next_report = now + std::chrono::seconds(1);
     }
   }
   if (st.ok()) {
-    // --final: the input is complete; flush every pending join row. Otherwise commit what was read and
-    // keep the join state for the next run.
+    // --final: the input is complete; flush every pending join row. Otherwise commit what was read
+    // and keep the join state for the next run.
     st = a.final && stopped_idle ? (*proc)->Finish() : (*proc)->CommitNow();
   }
   std::vector<int32_t> owned_at_end;
@@ -175,32 +189,40 @@ int RunStream(StreamArgs& a) {
   const double seconds = std::chrono::duration<double>(Steady::now() - t0).count();
   const auto& c = (*proc)->counters();
   live.UpdateProgress((*proc)->Groups(), {}, c);
-  live.SetState(!st.ok() ? web::PipelineState::kFailed
-                         : (stopped_idle ? web::PipelineState::kFinished : web::PipelineState::kStopped),
+  live.SetState(!st.ok()
+                    ? web::PipelineState::kFailed
+                    : (stopped_idle ? web::PipelineState::kFinished : web::PipelineState::kStopped),
                 st.ok() ? "" : st.message());
   const uint64_t peak_rss = PeakRssBytes();
   if (!a.quiet) {
     std::fprintf(stderr,
-                 "stream summary: %llu events in %.1fs (%.0f/s), %llu epochs committed (%llu replayed), %llu retries, "
+                 "stream summary: %llu events in %.1fs (%.0f/s), %llu epochs committed (%llu "
+                 "replayed), %llu retries, "
                  "peak RSS %.0f MiB\n",
                  static_cast<unsigned long long>(c.records), seconds,
                  seconds > 0 ? static_cast<double>(c.records) / seconds : 0.0,
-                 static_cast<unsigned long long>(c.epochs_committed), static_cast<unsigned long long>(c.epochs_replayed),
-                 static_cast<unsigned long long>(c.retries), static_cast<double>(peak_rss) / (1 << 20));
+                 static_cast<unsigned long long>(c.epochs_committed),
+                 static_cast<unsigned long long>(c.epochs_replayed),
+                 static_cast<unsigned long long>(c.retries),
+                 static_cast<double>(peak_rss) / (1 << 20));
     for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
-      std::fprintf(stderr, "  %-16s %12llu rows committed\n",
-                   std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i))).c_str(),
-                   static_cast<unsigned long long>(c.rows[i]));
+      std::fprintf(
+          stderr, "  %-16s %12llu rows committed\n",
+          std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i))).c_str(),
+          static_cast<unsigned long long>(c.rows[i]));
     }
     std::fprintf(stderr,
-                 "  time: polling %.1fs, processing %.1fs, closing epochs %.1fs (%.1fs of it waiting for the lake); "
+                 "  time: polling %.1fs, processing %.1fs, closing epochs %.1fs (%.1fs of it "
+                 "waiting for the lake); "
                  "lake writes %.1fs (committer thread); CPU %.1fs\n",
                  Ms(c.poll_time) / 1000, Ms(c.process_time) / 1000, Ms(c.commit_time) / 1000,
                  Ms(c.commit_wait_time) / 1000, Ms(c.lake_write_time) / 1000, CpuSeconds());
     if (c.live_latency.count() > 0) {
-      std::fprintf(stderr, "  latency produced -> live state p50 %.1fms p99 %.1fms; -> lake p50 %.0fms p99 %.0fms\n",
-                   Ms(c.live_latency.Quantile(0.5)), Ms(c.live_latency.Quantile(0.99)),
-                   Ms(c.lake_latency.Quantile(0.5)), Ms(c.lake_latency.Quantile(0.99)));
+      std::fprintf(
+          stderr,
+          "  latency produced -> live state p50 %.1fms p99 %.1fms; -> lake p50 %.0fms p99 %.0fms\n",
+          Ms(c.live_latency.Quantile(0.5)), Ms(c.live_latency.Quantile(0.99)),
+          Ms(c.lake_latency.Quantile(0.5)), Ms(c.lake_latency.Quantile(0.99)));
     }
   }
   if (!a.summary_json.empty()) {
@@ -208,32 +230,39 @@ int RunStream(StreamArgs& a) {
     j["records"] = c.records;
     j["seconds"] = seconds;
     j["events_per_s"] = seconds > 0 ? static_cast<double>(c.records) / seconds : 0.0;
-    // From the first record read to the last: the processing rate without start-up and idle waiting.
-    const double active = first_input ? std::chrono::duration<double>(last_input - *first_input).count() : 0.0;
+    // From the first record read to the last: the processing rate without start-up and idle
+    // waiting.
+    const double active =
+        first_input ? std::chrono::duration<double>(last_input - *first_input).count() : 0.0;
     j["active_seconds"] = active;
     j["events_per_s_active"] = active > 0 ? static_cast<double>(c.records) / active : 0.0;
     j["epochs"] = c.epochs_committed;
     j["epochs_replayed"] = c.epochs_replayed;
     j["retries"] = c.retries;
     for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
-      j["rows"][std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i)))] = c.rows[i];
+      j["rows"][std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i)))] =
+          c.rows[i];
     }
     j["latency_ms"]["live"] = LatencyJson(c.live_latency);
     j["latency_ms"]["lake"] = LatencyJson(c.lake_latency);
     j["peak_rss_bytes"] = peak_rss;
     j["cpu_seconds"] = CpuSeconds();
-    j["time_seconds"] = {{"poll", Ms(c.poll_time) / 1000}, {"process", Ms(c.process_time) / 1000},
-                         {"commit", Ms(c.commit_time) / 1000}, {"commit_wait", Ms(c.commit_wait_time) / 1000},
+    j["time_seconds"] = {{"poll", Ms(c.poll_time) / 1000},
+                         {"process", Ms(c.process_time) / 1000},
+                         {"commit", Ms(c.commit_time) / 1000},
+                         {"commit_wait", Ms(c.commit_wait_time) / 1000},
                          {"lake_write", Ms(c.lake_write_time) / 1000}};
     j["partition_groups"] = owned_at_end;
     j["partition_groups_seen"] = groups_seen;
     j["stopped"] = stopped_idle ? "idle" : (st.ok() ? "signal" : "error");
     std::ofstream f(a.summary_json);
     f << j.dump(2) << "\n";
-    if (!f) return ReportError(Status::IOError("cannot write the summary to '" + a.summary_json + "'"));
+    if (!f)
+      return ReportError(Status::IOError("cannot write the summary to '" + a.summary_json + "'"));
   }
   if (!st.ok()) return ReportError(st);
-  if (g_stop_requested.load() && !a.quiet) std::fprintf(stderr, "stream: stopped on request; run again to resume\n");
+  if (g_stop_requested.load() && !a.quiet)
+    std::fprintf(stderr, "stream: stopped on request; run again to resume\n");
   KeepServingUntilStopped(a.live, server->get(), "stream");
   return kExitOk;
 }
@@ -241,32 +270,40 @@ int RunStream(StreamArgs& a) {
 }  // namespace
 
 void RegisterStream(CLI::App& root, CommandList& commands) {
-  // Owned by the command (kept in main's CommandList for the whole run); the App holds pointers into it.
+  // Owned by the command (kept in main's CommandList for the whole run); the App holds pointers
+  // into it.
   auto a = std::make_shared<StreamArgs>();
   CLI::App* app = root.add_subcommand(
-      "stream", "Run the stream processor on the five Kafka topics: parse, join on event time and land every "
-                "table exactly once in the Delta lake (one member of a consumer group)");
+      "stream",
+      "Run the stream processor on the five Kafka topics: parse, join on event time and land every "
+      "table exactly once in the Delta lake (one member of a consumer group)");
   AddKafkaConnectionOptions(app, &a->conn);
   AddTopicNameOptions(app, &a->topics);
   AddPipelineOptions(app, &a->pipeline);
-  app->add_option("--group", a->group, "Kafka consumer group: processes with the same group share the partitions")
+  app->add_option("--group", a->group,
+                  "Kafka consumer group: processes with the same group share the partitions")
       ->envname("SMARTCITY_GROUP")
       ->capture_default_str();
-  AddDurationOption(app, "--stop-when-idle", &a->stop_when_idle,
-                    "Stop once caught up and nothing new arrived for this long (0 = run until interrupted)");
+  AddDurationOption(
+      app, "--stop-when-idle", &a->stop_when_idle,
+      "Stop once caught up and nothing new arrived for this long (0 = run until interrupted)");
   app->add_flag("--final", a->final,
-                "With --stop-when-idle: the input is complete, so emit every pending join row before stopping");
-  AddDurationOption(app, "--connect-timeout", &a->connect_timeout, "How long to wait for the cluster at start");
+                "With --stop-when-idle: the input is complete, so emit every pending join row "
+                "before stopping");
+  AddDurationOption(app, "--connect-timeout", &a->connect_timeout,
+                    "How long to wait for the cluster at start");
   AddDurationOption(app, "--unavailable-timeout", &a->unavailable_timeout,
                     "Stop with an error after the cluster has been unreachable this long");
-  app->add_option("--summary-json", a->summary_json, "Also write the end-of-run summary as JSON to this file");
+  app->add_option("--summary-json", a->summary_json,
+                  "Also write the end-of-run summary as JSON to this file");
   app->add_flag("-q,--quiet", a->quiet, "No progress lines and no summary on stderr");
   AddLiveViewOptions(app, &a->live, /*pipeline=*/true);
   commands.push_back({app, [a]() -> int {
                         Status st = a->conn.Finish(a->topics);
                         if (st.ok()) st = ValidatePipeline(a->pipeline);
                         if (st.ok() && a->final && a->stop_when_idle.count() == 0) {
-                          st = Status::InvalidArgument("--final needs --stop-when-idle (it marks the input complete)");
+                          st = Status::InvalidArgument(
+                              "--final needs --stop-when-idle (it marks the input complete)");
                         }
                         if (!st.ok()) return UsageError(st.message());
                         InstallStopSignalHandlers();

@@ -3,8 +3,9 @@
 // each), with replication, retention and compression settings.
 //
 // create is idempotent: a topic that exists with the asked partition count is fine (its configs are
-// left as they are); one with another partition count is an error, because it breaks co-partitioning.
-// Impossible settings (more replicas than brokers, zero partitions) are refused with exit code 2.
+// left as they are); one with another partition count is an error, because it breaks
+// co-partitioning. Impossible settings (more replicas than brokers, zero partitions) are refused
+// with exit code 2.
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -72,16 +73,19 @@ int Create(TopicsArgs& a) {
   const auto brokers = static_cast<int>(md.brokers.size());
   if (a.replication_factor > brokers) {
     return ReportError(Status::InvalidArgument(
-        "replication factor " + std::to_string(a.replication_factor) + " is impossible: the cluster at " +
-        a.conn.kafka.bootstrap_servers + " has " + std::to_string(brokers) +
-        " broker(s); use --replication-factor " + std::to_string(brokers) + " or add brokers"));
+        "replication factor " + std::to_string(a.replication_factor) +
+        " is impossible: the cluster at " + a.conn.kafka.bootstrap_servers + " has " +
+        std::to_string(brokers) + " broker(s); use --replication-factor " +
+        std::to_string(brokers) + " or add brokers"));
   }
-  // With acks=all, a write needs min.insync.replicas copies: one fewer than the replicas (at most 2)
-  // keeps producing through the loss of one broker without ever acknowledging a single copy.
+  // With acks=all, a write needs min.insync.replicas copies: one fewer than the replicas (at most
+  // 2) keeps producing through the loss of one broker without ever acknowledging a single copy.
   const int min_isr = std::max(1, std::min<int>(2, a.replication_factor - 1));
   std::vector<NewTopicSpec> specs;
   for (Topic t : kAllTopics) {
-    specs.push_back({a.topics[t], a.partitions, a.replication_factor,
+    specs.push_back({a.topics[t],
+                     a.partitions,
+                     a.replication_factor,
                      {{"retention.ms", retention_ms},
                       {"compression.type", a.compression},
                       {"min.insync.replicas", std::to_string(min_isr)}}});
@@ -93,8 +97,10 @@ int Create(TopicsArgs& a) {
   int exit_code = kExitOk;
   for (const TopicOutcome& o : *outcomes) {
     if (o.status.ok()) {
-      std::printf("created %s: %d partitions, replication factor %d, retention %s, compression.type %s\n",
-                  o.name.c_str(), a.partitions, a.replication_factor, a.retention.c_str(), a.compression.c_str());
+      std::printf(
+          "created %s: %d partitions, replication factor %d, retention %s, compression.type %s\n",
+          o.name.c_str(), a.partitions, a.replication_factor, a.retention.c_str(),
+          a.compression.c_str());
       continue;
     }
     if (o.status.kind() == ErrorKind::kAlreadyExists) {
@@ -105,8 +111,10 @@ int Create(TopicsArgs& a) {
         continue;
       }
       std::fprintf(stderr,
-                   "smartcity: %s already exists with %d partitions, not %d: the five topics must have the same "
-                   "partition count to stay co-partitioned; delete it (smartcity topics delete) or create all "
+                   "smartcity: %s already exists with %d partitions, not %d: the five topics must "
+                   "have the same "
+                   "partition count to stay co-partitioned; delete it (smartcity topics delete) or "
+                   "create all "
                    "five with --partitions %d\n",
                    o.name.c_str(), have, a.partitions, have);
       exit_code = std::max(exit_code, kExitFailure);
@@ -118,9 +126,9 @@ int Create(TopicsArgs& a) {
 }
 
 // Configs worth showing even at their defaults: what decides retention, compression and durability.
-const std::set<std::string> kShownConfigs = {"cleanup.policy",     "compression.type", "max.message.bytes",
-                                             "min.insync.replicas", "retention.bytes",  "retention.ms",
-                                             "segment.bytes"};
+const std::set<std::string> kShownConfigs = {
+    "cleanup.policy",  "compression.type", "max.message.bytes", "min.insync.replicas",
+    "retention.bytes", "retention.ms",     "segment.bytes"};
 
 int Describe(TopicsArgs& a) {
   auto conn = Connect(a);
@@ -137,7 +145,8 @@ int Describe(TopicsArgs& a) {
     if (!c.ok()) return ReportError(c.status());
     for (auto& tc : *c) configs[tc.name] = std::move(tc);
   }
-  std::printf("cluster %s: %zu broker(s)\n", a.conn.kafka.bootstrap_servers.c_str(), md.brokers.size());
+  std::printf("cluster %s: %zu broker(s)\n", a.conn.kafka.bootstrap_servers.c_str(),
+              md.brokers.size());
   int exit_code = kExitOk;
   std::set<size_t> partition_counts;
   for (const std::string& n : Names(a.topics)) {
@@ -149,7 +158,8 @@ int Describe(TopicsArgs& a) {
     }
     partition_counts.insert(tm->partitions.size());
     const size_t rf = tm->partitions.empty() ? 0 : tm->partitions[0].replicas.size();
-    std::printf("%s: %zu partitions, replication factor %zu\n", n.c_str(), tm->partitions.size(), rf);
+    std::printf("%s: %zu partitions, replication factor %zu\n", n.c_str(), tm->partitions.size(),
+                rf);
     for (const PartitionMetadata& p : tm->partitions) {
       std::printf("  partition %d: leader %d, replicas %s, isr %s%s\n", p.id.value(), p.leader,
                   JoinIds(p.replicas).c_str(), JoinIds(p.isr).c_str(),
@@ -169,7 +179,8 @@ int Describe(TopicsArgs& a) {
     std::printf("  configs:%s\n", line.c_str());
   }
   if (partition_counts.size() > 1) {
-    std::printf("warning: the topics have different partition counts, so they are not co-partitioned\n");
+    std::printf(
+        "warning: the topics have different partition counts, so they are not co-partitioned\n");
     exit_code = kExitFailure;
   }
   return exit_code;
@@ -206,7 +217,8 @@ int Delete(TopicsArgs& a) {
 void AddCommonOptions(CLI::App* app, TopicsArgs* a) {
   AddKafkaConnectionOptions(app, &a->conn);
   AddTopicNameOptions(app, &a->topics);
-  AddDurationOption(app, "--timeout", &a->timeout, "How long to wait for the cluster to answer each request");
+  AddDurationOption(app, "--timeout", &a->timeout,
+                    "How long to wait for the cluster to answer each request");
 }
 
 }  // namespace
@@ -219,22 +231,30 @@ void RegisterTopics(CLI::App& root, CommandList& commands) {
   TopicsArgs* args = &create_storage;
   TopicsArgs* describe_args = &describe_storage;
   TopicsArgs* delete_args = &delete_storage;
-  CLI::App* topics = root.add_subcommand("topics", "Create, describe or delete the five Kafka topics");
+  CLI::App* topics =
+      root.add_subcommand("topics", "Create, describe or delete the five Kafka topics");
   topics->require_subcommand(1, 1);
 
-  CLI::App* create = topics->add_subcommand(
-      "create", "Create the five topics with the same partition count (co-partitioned); existing ones are fine");
-  create->add_option("--partitions", args->partitions, "Partitions of each topic (the same for all five)")
+  CLI::App* create = topics->add_subcommand("create",
+                                            "Create the five topics with the same partition count "
+                                            "(co-partitioned); existing ones are fine");
+  create
+      ->add_option("--partitions", args->partitions,
+                   "Partitions of each topic (the same for all five)")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   create->add_option("--replication-factor", args->replication_factor, "Copies of each partition")
       ->check(CLI::Range(1, 32767))
       ->capture_default_str();
-  create->add_option("--retention", args->retention, "How long Kafka keeps events (e.g. 7d, 12h, infinite)")
+  create
+      ->add_option("--retention", args->retention,
+                   "How long Kafka keeps events (e.g. 7d, 12h, infinite)")
       ->capture_default_str();
-  create->add_option("--compression", args->compression,
-                     "Topic compression.type: producer (keep the producer's batches), lz4, zstd, snappy, gzip "
-                     "or uncompressed")
+  create
+      ->add_option(
+          "--compression", args->compression,
+          "Topic compression.type: producer (keep the producer's batches), lz4, zstd, snappy, gzip "
+          "or uncompressed")
       ->check(CLI::IsMember({"producer", "lz4", "zstd", "snappy", "gzip", "uncompressed"}))
       ->capture_default_str();
   AddCommonOptions(create, args);

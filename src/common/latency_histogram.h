@@ -1,8 +1,8 @@
 // LatencyHistogram: a fixed-size log-linear histogram of durations (microseconds), for end-to-end
 // latency percentiles on hot paths. Values are bucketed by their power of two and 16 linear steps
 // within it, so a reported percentile is within ~6% of the true value; recording is a few integer
-// operations and never allocates. Values below 0 count as 0; values above ~2^40 us (12 days) land in
-// the last bucket.
+// operations and never allocates. Values below 0 count as 0; values above ~2^40 us (12 days) land
+// in the last bucket.
 //
 // Thread-safety: one writer at a time; no internal locking.
 #pragma once
@@ -36,7 +36,8 @@ class LatencyHistogram {
 
   uint64_t count() const { return total_; }
   Micros max() const { return Micros(max_); }
-  // The q-quantile (0 < q <= 1): the upper edge of the bucket holding it (capped at max()); 0 if empty.
+  // The q-quantile (0 < q <= 1): the upper edge of the bucket holding it (capped at max()); 0 if
+  // empty.
   Micros Quantile(double q) const {
     if (total_ == 0) return Micros(0);
     uint64_t rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total_)));

@@ -33,5 +33,7 @@ using SequenceNumber = NamedType<uint64_t, struct SequenceNumberTag>;
 
 template <typename T, typename Tag>
 struct std::hash<smartcity::NamedType<T, Tag>> {
-  size_t operator()(const smartcity::NamedType<T, Tag>& n) const noexcept { return std::hash<T>{}(n.value()); }
+  size_t operator()(const smartcity::NamedType<T, Tag>& n) const noexcept {
+    return std::hash<T>{}(n.value());
+  }
 };

@@ -29,13 +29,19 @@ uint64_t StatusField(const char* name) {
 
 }  // namespace
 
-uint64_t ResidentBytes() { return StatusField("VmRSS"); }
-uint64_t PeakRssBytes() { return StatusField("VmHWM"); }
+uint64_t ResidentBytes() {
+  return StatusField("VmRSS");
+}
+uint64_t PeakRssBytes() {
+  return StatusField("VmHWM");
+}
 
 double CpuSeconds() {
   rusage u{};
   if (getrusage(RUSAGE_SELF, &u) != 0) return 0;
-  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  auto sec = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   return sec(u.ru_utime) + sec(u.ru_stime);
 }
 

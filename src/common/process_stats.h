@@ -1,5 +1,5 @@
-// Facts about this process from /proc (Linux): memory and CPU, for summaries, /metrics and benchmarks.
-// Each call reads /proc afresh; 0 when the file cannot be read. Thread-safe.
+// Facts about this process from /proc (Linux): memory and CPU, for summaries, /metrics and
+// benchmarks. Each call reads /proc afresh; 0 when the file cannot be read. Thread-safe.
 #pragma once
 
 #include <cstdint>

@@ -4,12 +4,18 @@ namespace smartcity {
 
 std::string_view ColumnTypeName(ColumnType t) {
   switch (t) {
-    case ColumnType::kString: return "string";
-    case ColumnType::kInt32: return "int32";
-    case ColumnType::kInt64: return "int64";
-    case ColumnType::kDouble: return "double";
-    case ColumnType::kTimestamp: return "timestamp";
-    case ColumnType::kBool: return "bool";
+    case ColumnType::kString:
+      return "string";
+    case ColumnType::kInt32:
+      return "int32";
+    case ColumnType::kInt64:
+      return "int64";
+    case ColumnType::kDouble:
+      return "double";
+    case ColumnType::kTimestamp:
+      return "timestamp";
+    case ColumnType::kBool:
+      return "bool";
   }
   return "?";
 }
@@ -56,12 +62,22 @@ void Column::AppendBool(bool v) {
 
 void Column::AppendNull() {
   switch (type_) {
-    case ColumnType::kString: offsets_.push_back(static_cast<uint32_t>(bytes_.size())); break;
-    case ColumnType::kInt32: i32_.push_back(0); break;
+    case ColumnType::kString:
+      offsets_.push_back(static_cast<uint32_t>(bytes_.size()));
+      break;
+    case ColumnType::kInt32:
+      i32_.push_back(0);
+      break;
     case ColumnType::kInt64:
-    case ColumnType::kTimestamp: i64_.push_back(0); break;
-    case ColumnType::kDouble: f64_.push_back(0); break;
-    case ColumnType::kBool: b_.push_back(0); break;
+    case ColumnType::kTimestamp:
+      i64_.push_back(0);
+      break;
+    case ColumnType::kDouble:
+      f64_.push_back(0);
+      break;
+    case ColumnType::kBool:
+      b_.push_back(0);
+      break;
   }
   valid_.push_back(0);
 }
@@ -72,12 +88,22 @@ void Column::AppendFrom(const Column& other, size_t row) {
     return;
   }
   switch (type_) {
-    case ColumnType::kString: AppendString(other.GetString(row)); break;
-    case ColumnType::kInt32: AppendInt32(other.GetInt32(row)); break;
+    case ColumnType::kString:
+      AppendString(other.GetString(row));
+      break;
+    case ColumnType::kInt32:
+      AppendInt32(other.GetInt32(row));
+      break;
     case ColumnType::kInt64:
-    case ColumnType::kTimestamp: AppendInt64(other.GetInt64(row)); break;
-    case ColumnType::kDouble: AppendDouble(other.GetDouble(row)); break;
-    case ColumnType::kBool: AppendBool(other.GetBool(row)); break;
+    case ColumnType::kTimestamp:
+      AppendInt64(other.GetInt64(row));
+      break;
+    case ColumnType::kDouble:
+      AppendDouble(other.GetDouble(row));
+      break;
+    case ColumnType::kBool:
+      AppendBool(other.GetBool(row));
+      break;
   }
 }
 
@@ -96,11 +122,19 @@ void Column::AppendRange(const Column& other, size_t begin, size_t end) {
       for (size_t i = 0; i < end - begin; ++i) out[i] = base + (in[i] - from);
       break;
     }
-    case ColumnType::kInt32: i32_.insert(i32_.end(), other.i32_.begin() + begin, other.i32_.begin() + end); break;
+    case ColumnType::kInt32:
+      i32_.insert(i32_.end(), other.i32_.begin() + begin, other.i32_.begin() + end);
+      break;
     case ColumnType::kInt64:
-    case ColumnType::kTimestamp: i64_.insert(i64_.end(), other.i64_.begin() + begin, other.i64_.begin() + end); break;
-    case ColumnType::kDouble: f64_.insert(f64_.end(), other.f64_.begin() + begin, other.f64_.begin() + end); break;
-    case ColumnType::kBool: b_.insert(b_.end(), other.b_.begin() + begin, other.b_.begin() + end); break;
+    case ColumnType::kTimestamp:
+      i64_.insert(i64_.end(), other.i64_.begin() + begin, other.i64_.begin() + end);
+      break;
+    case ColumnType::kDouble:
+      f64_.insert(f64_.end(), other.f64_.begin() + begin, other.f64_.begin() + end);
+      break;
+    case ColumnType::kBool:
+      b_.insert(b_.end(), other.b_.begin() + begin, other.b_.begin() + end);
+      break;
   }
 }
 
@@ -117,18 +151,28 @@ void Column::Clear() {
 void Column::Reserve(size_t rows) {
   valid_.reserve(rows);
   switch (type_) {
-    case ColumnType::kString: offsets_.reserve(rows + 1); break;
-    case ColumnType::kInt32: i32_.reserve(rows); break;
+    case ColumnType::kString:
+      offsets_.reserve(rows + 1);
+      break;
+    case ColumnType::kInt32:
+      i32_.reserve(rows);
+      break;
     case ColumnType::kInt64:
-    case ColumnType::kTimestamp: i64_.reserve(rows); break;
-    case ColumnType::kDouble: f64_.reserve(rows); break;
-    case ColumnType::kBool: b_.reserve(rows); break;
+    case ColumnType::kTimestamp:
+      i64_.reserve(rows);
+      break;
+    case ColumnType::kDouble:
+      f64_.reserve(rows);
+      break;
+    case ColumnType::kBool:
+      b_.reserve(rows);
+      break;
   }
 }
 
 size_t Column::ByteSize() const {
-  return valid_.size() + i32_.size() * 4 + i64_.size() * 8 + f64_.size() * 8 + b_.size() + bytes_.size() +
-         offsets_.size() * 4;
+  return valid_.size() + i32_.size() * 4 + i64_.size() * 8 + f64_.size() * 8 + b_.size() +
+         bytes_.size() + offsets_.size() * 4;
 }
 
 RecordBatch::RecordBatch(std::shared_ptr<const Schema> schema) : schema_(std::move(schema)) {
@@ -141,7 +185,8 @@ void RecordBatch::AppendRow(const RecordBatch& other, size_t row) {
 }
 
 void RecordBatch::AppendRows(const RecordBatch& other, size_t begin, size_t end) {
-  for (size_t i = 0; i < columns_.size(); ++i) columns_[i].AppendRange(other.columns_[i], begin, end);
+  for (size_t i = 0; i < columns_.size(); ++i)
+    columns_[i].AppendRange(other.columns_[i], begin, end);
 }
 
 void RecordBatch::Clear() {

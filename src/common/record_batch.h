@@ -16,11 +16,12 @@
 namespace smartcity {
 
 enum class ColumnType : uint8_t {
-  kString,     // UTF-8
+  kString,  // UTF-8
   kInt32,
   kInt64,
   kDouble,
-  kTimestamp,  // microseconds since the epoch, UTC (Parquet TIMESTAMP(MICROS, UTC); Delta "timestamp")
+  kTimestamp,  // microseconds since the epoch, UTC (Parquet TIMESTAMP(MICROS, UTC); Delta
+               // "timestamp")
   kBool,
 };
 
@@ -80,8 +81,8 @@ class Column {
   std::vector<int64_t> i64_;  // int64 and timestamp
   std::vector<double> f64_;
   std::vector<uint8_t> b_;
-  std::string bytes_;                  // string data
-  std::vector<uint32_t> offsets_{0};   // string i is bytes_[offsets_[i], offsets_[i+1])
+  std::string bytes_;                 // string data
+  std::vector<uint32_t> offsets_{0};  // string i is bytes_[offsets_[i], offsets_[i+1])
 };
 
 class RecordBatch {

@@ -55,8 +55,14 @@ TEST(RecordBatchTest, AppendRowsEqualsAppendingRowByRow) {
                                                  {"b", ColumnType::kBool}}});
   RecordBatch src(schema);
   for (int r = 0; r < 50; ++r) {
-    if (r % 7 == 3) src.column(0).AppendNull(); else src.column(0).AppendString(std::string(r % 5, 'a' + r % 26));
-    if (r % 4 == 1) src.column(1).AppendNull(); else src.column(1).AppendInt32(r * 3);
+    if (r % 7 == 3)
+      src.column(0).AppendNull();
+    else
+      src.column(0).AppendString(std::string(r % 5, 'a' + r % 26));
+    if (r % 4 == 1)
+      src.column(1).AppendNull();
+    else
+      src.column(1).AppendInt32(r * 3);
     src.column(2).AppendInt64(-r);
     src.column(3).AppendDouble(r / 4.0);
     src.column(4).AppendTimestamp(EventTime(Micros(1000 + r)));
@@ -75,7 +81,8 @@ TEST(RecordBatchTest, AppendRowsEqualsAppendingRowByRow) {
   ASSERT_EQ(bulk.num_rows(), 33u);
   EXPECT_EQ(bulk.ByteSize(), rows.ByteSize());
   for (size_t r = 0; r < bulk.num_rows(); ++r) {
-    for (size_t c = 0; c < 6; ++c) ASSERT_EQ(bulk.column(c).IsNull(r), rows.column(c).IsNull(r)) << r << "," << c;
+    for (size_t c = 0; c < 6; ++c)
+      ASSERT_EQ(bulk.column(c).IsNull(r), rows.column(c).IsNull(r)) << r << "," << c;
     EXPECT_EQ(bulk.column(0).GetString(r), rows.column(0).GetString(r)) << r;
     EXPECT_EQ(bulk.column(1).GetInt32(r), rows.column(1).GetInt32(r)) << r;
     EXPECT_EQ(bulk.column(2).GetInt64(r), rows.column(2).GetInt64(r)) << r;

@@ -4,18 +4,30 @@ namespace smartcity {
 
 std::string_view ErrorKindName(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kOk: return "ok";
-    case ErrorKind::kInvalidArgument: return "invalid argument";
-    case ErrorKind::kNotFound: return "not found";
-    case ErrorKind::kAlreadyExists: return "already exists";
-    case ErrorKind::kUnavailable: return "unavailable";
-    case ErrorKind::kTimeout: return "timeout";
-    case ErrorKind::kIOError: return "I/O error";
-    case ErrorKind::kPermissionDenied: return "permission denied";
-    case ErrorKind::kCorruption: return "corruption";
-    case ErrorKind::kResourceExhausted: return "resource exhausted";
-    case ErrorKind::kAborted: return "aborted";
-    case ErrorKind::kInternal: return "internal error";
+    case ErrorKind::kOk:
+      return "ok";
+    case ErrorKind::kInvalidArgument:
+      return "invalid argument";
+    case ErrorKind::kNotFound:
+      return "not found";
+    case ErrorKind::kAlreadyExists:
+      return "already exists";
+    case ErrorKind::kUnavailable:
+      return "unavailable";
+    case ErrorKind::kTimeout:
+      return "timeout";
+    case ErrorKind::kIOError:
+      return "I/O error";
+    case ErrorKind::kPermissionDenied:
+      return "permission denied";
+    case ErrorKind::kCorruption:
+      return "corruption";
+    case ErrorKind::kResourceExhausted:
+      return "resource exhausted";
+    case ErrorKind::kAborted:
+      return "aborted";
+    case ErrorKind::kInternal:
+      return "internal error";
   }
   return "unknown";
 }

@@ -3,7 +3,8 @@
 // A Status is either OK or carries an ErrorKind and one human sentence that names the problem and,
 // where there is one, the fix ("cannot reach Kafka at 127.0.0.1:9092: is the broker running? set
 // KAFKA_BOOTSTRAP_SERVERS"). The kind says whether retrying can help (IsRetryable()).
-// Exceptions are reserved for broken invariants; nothing below the CLI throws for expected failures.
+// Exceptions are reserved for broken invariants; nothing below the CLI throws for expected
+// failures.
 //
 // Thread-safety: value types; safe to copy between threads.
 #pragma once
@@ -39,15 +40,21 @@ class [[nodiscard]] Status {
   Status(ErrorKind kind, std::string message) : kind_(kind), message_(std::move(message)) {}
 
   static Status OK() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {ErrorKind::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {ErrorKind::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {ErrorKind::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {ErrorKind::kAlreadyExists, std::move(m)}; }
   static Status Unavailable(std::string m) { return {ErrorKind::kUnavailable, std::move(m)}; }
   static Status Timeout(std::string m) { return {ErrorKind::kTimeout, std::move(m)}; }
   static Status IOError(std::string m) { return {ErrorKind::kIOError, std::move(m)}; }
-  static Status PermissionDenied(std::string m) { return {ErrorKind::kPermissionDenied, std::move(m)}; }
+  static Status PermissionDenied(std::string m) {
+    return {ErrorKind::kPermissionDenied, std::move(m)};
+  }
   static Status Corruption(std::string m) { return {ErrorKind::kCorruption, std::move(m)}; }
-  static Status ResourceExhausted(std::string m) { return {ErrorKind::kResourceExhausted, std::move(m)}; }
+  static Status ResourceExhausted(std::string m) {
+    return {ErrorKind::kResourceExhausted, std::move(m)};
+  }
   static Status Aborted(std::string m) { return {ErrorKind::kAborted, std::move(m)}; }
   static Status Internal(std::string m) { return {ErrorKind::kInternal, std::move(m)}; }
 
@@ -55,7 +62,9 @@ class [[nodiscard]] Status {
   ErrorKind kind() const { return kind_; }
   const std::string& message() const { return message_; }
   // True when the same call may succeed later without the user changing anything.
-  bool IsRetryable() const { return kind_ == ErrorKind::kUnavailable || kind_ == ErrorKind::kTimeout; }
+  bool IsRetryable() const {
+    return kind_ == ErrorKind::kUnavailable || kind_ == ErrorKind::kTimeout;
+  }
   // "message" for OK-less statuses; "OK" otherwise.
   std::string ToString() const { return ok() ? std::string("OK") : message_; }
 
@@ -71,7 +80,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok() && "Result built from an OK status");
   }
@@ -96,16 +105,17 @@ class [[nodiscard]] Result {
 }  // namespace smartcity
 
 // Propagates a non-OK Status to the caller.
-#define SC_RETURN_IF_ERROR(expr)                       \
-  do {                                                 \
-    ::smartcity::Status sc_status_ = (expr);           \
-    if (!sc_status_.ok()) return sc_status_;           \
+#define SC_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::smartcity::Status sc_status_ = (expr); \
+    if (!sc_status_.ok()) return sc_status_; \
   } while (0)
 
 #define SC_CONCAT_INNER(a, b) a##b
 #define SC_CONCAT(a, b) SC_CONCAT_INNER(a, b)
 // SC_ASSIGN_OR_RETURN(auto x, MakeX()): binds the value or returns the error.
-#define SC_ASSIGN_OR_RETURN(lhs, expr) SC_ASSIGN_OR_RETURN_IMPL(SC_CONCAT(sc_result_, __LINE__), lhs, expr)
+#define SC_ASSIGN_OR_RETURN(lhs, expr) \
+  SC_ASSIGN_OR_RETURN_IMPL(SC_CONCAT(sc_result_, __LINE__), lhs, expr)
 #define SC_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.status();            \

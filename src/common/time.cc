@@ -96,17 +96,20 @@ bool ReadDigits(std::string_view s, size_t pos, size_t n, int* out) {
 
 Result<EventTime> ParseTimestamp(std::string_view s) {
   auto bad = [&] {
-    return Status::InvalidArgument("'" + std::string(s) +
-                                   "' is not an ISO-8601 timestamp (expected e.g. 2026-11-21T10:00:45.123456Z)");
+    return Status::InvalidArgument(
+        "'" + std::string(s) +
+        "' is not an ISO-8601 timestamp (expected e.g. 2026-11-21T10:00:45.123456Z)");
   };
   int y, mo, d, h, mi, se;
-  if (!ReadDigits(s, 0, 4, &y) || s.size() < 19 || s[4] != '-' || !ReadDigits(s, 5, 2, &mo) || s[7] != '-' ||
-      !ReadDigits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !ReadDigits(s, 11, 2, &h) ||
-      s[13] != ':' || !ReadDigits(s, 14, 2, &mi) || s[16] != ':' || !ReadDigits(s, 17, 2, &se)) {
+  if (!ReadDigits(s, 0, 4, &y) || s.size() < 19 || s[4] != '-' || !ReadDigits(s, 5, 2, &mo) ||
+      s[7] != '-' || !ReadDigits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+      !ReadDigits(s, 11, 2, &h) || s[13] != ':' || !ReadDigits(s, 14, 2, &mi) || s[16] != ':' ||
+      !ReadDigits(s, 17, 2, &se)) {
     return bad();
   }
   static constexpr int kDaysIn[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (mo < 1 || mo > 12 || d < 1 || d > kDaysIn[mo - 1] || h > 23 || mi > 59 || se > 60) return bad();
+  if (mo < 1 || mo > 12 || d < 1 || d > kDaysIn[mo - 1] || h > 23 || mi > 59 || se > 60)
+    return bad();
   if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))) return bad();
   size_t pos = 19;
   int64_t frac_us = 0;
@@ -147,7 +150,8 @@ Result<EventTime> ParseTimestamp(std::string_view s) {
 Result<Micros> ParseDuration(std::string_view s) {
   const std::string orig(s);
   auto bad = [&] {
-    return Status::InvalidArgument("'" + orig + "' is not a duration (use e.g. 250ms, 10s, 2m, 1h30m)");
+    return Status::InvalidArgument("'" + orig +
+                                   "' is not a duration (use e.g. 250ms, 10s, 2m, 1h30m)");
   };
   if (s.empty()) return bad();
   double total_us = 0;
@@ -161,14 +165,22 @@ Result<Micros> ParseDuration(std::string_view s) {
     }
     s.remove_prefix(static_cast<size_t>(ptr - s.data()));
     double unit = 1e6;  // bare number: seconds
-    if (s.starts_with("us")) unit = 1, s.remove_prefix(2);
-    else if (s.starts_with("ms")) unit = 1e3, s.remove_prefix(2);
-    else if (s.starts_with("s")) unit = 1e6, s.remove_prefix(1);
-    else if (s.starts_with("m")) unit = 60e6, s.remove_prefix(1);
-    else if (s.starts_with("h")) unit = 3600e6, s.remove_prefix(1);
-    else if (s.starts_with("d")) unit = 86400e6, s.remove_prefix(1);
-    else if (!s.empty()) return bad();
-    else if (any) return bad();  // "1h30" is ambiguous
+    if (s.starts_with("us"))
+      unit = 1, s.remove_prefix(2);
+    else if (s.starts_with("ms"))
+      unit = 1e3, s.remove_prefix(2);
+    else if (s.starts_with("s"))
+      unit = 1e6, s.remove_prefix(1);
+    else if (s.starts_with("m"))
+      unit = 60e6, s.remove_prefix(1);
+    else if (s.starts_with("h"))
+      unit = 3600e6, s.remove_prefix(1);
+    else if (s.starts_with("d"))
+      unit = 86400e6, s.remove_prefix(1);
+    else if (!s.empty())
+      return bad();
+    else if (any)
+      return bad();  // "1h30" is ambiguous
     total_us += v * unit;
     any = true;
   }

@@ -1,5 +1,6 @@
 // Time types. Event time (when a thing happened in the city) and processing time (when this process
-// saw it) are different types and never mixed; durations are std::chrono types, never bare integers.
+// saw it) are different types and never mixed; durations are std::chrono types, never bare
+// integers.
 #pragma once
 
 #include <chrono>
@@ -28,8 +29,8 @@ std::string FormatTimestamp(EventTime t);
 // A missing zone means UTC.
 Result<EventTime> ParseTimestamp(std::string_view s);
 
-// Parses "250ms", "10s", "2m", "1h30m", "1d", "1.5s", or a bare number of seconds. Negative values are
-// refused (nothing in this product runs backwards).
+// Parses "250ms", "10s", "2m", "1h30m", "1d", "1.5s", or a bare number of seconds. Negative values
+// are refused (nothing in this product runs backwards).
 Result<Micros> ParseDuration(std::string_view s);
 // "1h02m03s", "2m", "150ms": the short form that ParseDuration reads back.
 std::string FormatDuration(Micros d);

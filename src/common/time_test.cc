@@ -7,21 +7,25 @@ namespace {
 
 TEST(TimeTest, FormatsWithMicrosecondsAndZ) {
   EXPECT_EQ(FormatTimestamp(EventTime(Micros(0))), "1970-01-01T00:00:00.000000Z");
-  EXPECT_EQ(FormatTimestamp(EventTime(Micros(1'795'255'245'123'456LL))), "2026-11-21T10:00:45.123456Z");
+  EXPECT_EQ(FormatTimestamp(EventTime(Micros(1'795'255'245'123'456LL))),
+            "2026-11-21T10:00:45.123456Z");
 }
 
 TEST(TimeTest, ParseRoundTripsAndAcceptsZones) {
   auto t = ParseTimestamp("2026-11-21T10:00:45.123456Z");
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   EXPECT_EQ(FormatTimestamp(*t), "2026-11-21T10:00:45.123456Z");
-  EXPECT_EQ(FormatTimestamp(*ParseTimestamp("2026-11-21 11:00:45.1+01:00")), "2026-11-21T10:00:45.100000Z");
+  EXPECT_EQ(FormatTimestamp(*ParseTimestamp("2026-11-21 11:00:45.1+01:00")),
+            "2026-11-21T10:00:45.100000Z");
   EXPECT_EQ(FormatTimestamp(*ParseTimestamp("2026-11-21T10:00:45")), "2026-11-21T10:00:45.000000Z");
-  EXPECT_EQ(FormatTimestamp(*ParseTimestamp("2024-02-29T23:59:59.9999999-0030")), "2024-03-01T00:29:59.999999Z");
+  EXPECT_EQ(FormatTimestamp(*ParseTimestamp("2024-02-29T23:59:59.9999999-0030")),
+            "2024-03-01T00:29:59.999999Z");
 }
 
 TEST(TimeTest, ParseRejectsGarbage) {
-  for (const char* s : {"", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z",
-                        "2026-11-21T24:00:00Z", "2026-11-21T10:00:45.Z", "2026-11-21T10:00:45Zjunk", "now"}) {
+  for (const char* s :
+       {"", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z",
+        "2026-11-21T24:00:00Z", "2026-11-21T10:00:45.Z", "2026-11-21T10:00:45Zjunk", "now"}) {
     EXPECT_FALSE(ParseTimestamp(s).ok()) << s;
   }
 }

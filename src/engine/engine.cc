@@ -660,11 +660,12 @@ bool PreparedStatement::IsQuery() const {
 
 std::string PreparedStatement::TypeName() const {
   static constexpr const char* kNames[] = {
-      "INVALID", "SELECT",  "INSERT", "UPDATE",      "EXPLAIN",  "DELETE",       "PREPARE",
-      "CREATE",  "EXECUTE", "ALTER",  "TRANSACTION", "COPY",     "ANALYZE",      "SET VARIABLE",
-      "CREATE FUNCTION",    "DROP",   "EXPORT",      "PRAGMA",   "VACUUM",       "CALL",
-      "SET",     "LOAD",    "RELATION", "EXTENSION", "LOGICAL PLAN", "ATTACH", "DETACH",
-      "MULTI"};
+      "INVALID",     "SELECT",  "INSERT",   "UPDATE",       "EXPLAIN",
+      "DELETE",      "PREPARE", "CREATE",   "EXECUTE",      "ALTER",
+      "TRANSACTION", "COPY",    "ANALYZE",  "SET VARIABLE", "CREATE FUNCTION",
+      "DROP",        "EXPORT",  "PRAGMA",   "VACUUM",       "CALL",
+      "SET",         "LOAD",    "RELATION", "EXTENSION",    "LOGICAL PLAN",
+      "ATTACH",      "DETACH",  "MULTI"};
   if (type_ >= 0 && type_ < static_cast<int>(std::size(kNames))) return kNames[type_];
   return "UNKNOWN";
 }
@@ -713,7 +714,8 @@ Status Connection::CopyToParquet(const RecordBatch& batch, std::span<const int> 
 std::string ParquetCopyOptionsSql(const ParquetCopyOptions& options) {
   std::string sql = fmt::format("FORMAT parquet, COMPRESSION {}, ROW_GROUP_SIZE {}",
                                 QuoteLiteral(options.compression), options.row_group_rows);
-  if (options.compression == "zstd") sql += fmt::format(", COMPRESSION_LEVEL {}", options.compression_level);
+  if (options.compression == "zstd")
+    sql += fmt::format(", COMPRESSION_LEVEL {}", options.compression_level);
   if (!options.dictionary) sql += ", DICTIONARY_SIZE_LIMIT 1";
   return sql;
 }

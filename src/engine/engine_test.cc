@@ -125,7 +125,8 @@ TEST(EngineTest, PrepareScriptClassifiesEveryStatementBeforeRunningAny) {
   auto conn = (*db)->Connect();
   ASSERT_TRUE(conn.ok());
   ASSERT_TRUE((*conn)->Execute("CREATE TABLE t AS SELECT 1 AS x").ok());
-  auto p = (*conn)->PrepareScript("SELECT x FROM t; WITH a AS (SELECT 2 AS y) SELECT y FROM a; DROP TABLE t");
+  auto p = (*conn)->PrepareScript(
+      "SELECT x FROM t; WITH a AS (SELECT 2 AS y) SELECT y FROM a; DROP TABLE t");
   ASSERT_TRUE(p.ok()) << p.status().message();
   ASSERT_EQ(p->size(), 3u);
   EXPECT_TRUE((*p)[0]->IsQuery());
@@ -319,11 +320,13 @@ TEST(EngineTest, CopyToParquetWithoutDictionariesWritesPlainColumnsOfTheSameRows
   ASSERT_TRUE(conn.ok());
   const size_t n = 5000;
   auto schema = std::make_shared<Schema>();
-  schema->columns = {{"make", ColumnType::kString, true}, {"year", ColumnType::kInt32, true},
+  schema->columns = {{"make", ColumnType::kString, true},
+                     {"year", ColumnType::kInt32, true},
                      {"row", ColumnType::kInt64, false}};
   RecordBatch batch(schema);  // few distinct makes and years: dictionary-worthy
   for (size_t i = 0; i < n; ++i) {
-    batch.column(0).AppendString(i % 3 == 0 ? "Tesla" : (i % 3 == 1 ? "BMW" : "Škoda Octavia Combi"));
+    batch.column(0).AppendString(i % 3 == 0 ? "Tesla"
+                                            : (i % 3 == 1 ? "BMW" : "Škoda Octavia Combi"));
     batch.column(1).AppendInt32(static_cast<int32_t>(2015 + i % 7));
     batch.column(2).AppendInt64(static_cast<int64_t>(i));
   }
@@ -331,8 +334,8 @@ TEST(EngineTest, CopyToParquetWithoutDictionariesWritesPlainColumnsOfTheSameRows
   // Column name -> its encodings in the file's first row group.
   auto encodings = [&](const std::string& path) {
     std::map<std::string, std::string> out;
-    auto r = (*conn)->Query("SELECT path_in_schema, encodings FROM parquet_metadata(" + QuoteLiteral(path) +
-                            ") WHERE row_group_id = 0");
+    auto r = (*conn)->Query("SELECT path_in_schema, encodings FROM parquet_metadata(" +
+                            QuoteLiteral(path) + ") WHERE row_group_id = 0");
     EXPECT_TRUE(r.ok()) << r.status().message();
     if (!r.ok()) return out;
     for (size_t k = 0; k < r->row_count(); ++k) out[r->GetString(0, k)] = r->GetString(1, k);
@@ -345,13 +348,15 @@ TEST(EngineTest, CopyToParquetWithoutDictionariesWritesPlainColumnsOfTheSameRows
   Status st = (*conn)->CopyToParquet(batch, cols, 0, n, without, plain);
   ASSERT_TRUE(st.ok()) << st.message();
 
-  EXPECT_NE(encodings(with)["make"].find("DICTIONARY"), std::string::npos) << encodings(with)["make"];
+  EXPECT_NE(encodings(with)["make"].find("DICTIONARY"), std::string::npos)
+      << encodings(with)["make"];
   const auto plain_enc = encodings(without);
   ASSERT_EQ(plain_enc.size(), 3u);
   for (const auto& [column, enc] : plain_enc) EXPECT_EQ(enc, "PLAIN") << column;
   // Same rows, in the same order.
-  auto diff = (*conn)->Query("SELECT count(*) FROM (SELECT * FROM read_parquet(" + QuoteLiteral(with) +
-                             ") EXCEPT ALL SELECT * FROM read_parquet(" + QuoteLiteral(without) + "))");
+  auto diff =
+      (*conn)->Query("SELECT count(*) FROM (SELECT * FROM read_parquet(" + QuoteLiteral(with) +
+                     ") EXCEPT ALL SELECT * FROM read_parquet(" + QuoteLiteral(without) + "))");
   ASSERT_TRUE(diff.ok()) << diff.status().message();
   EXPECT_EQ(diff->GetInt64(0, 0), 0);
   auto rows = (*conn)->Query("SELECT count(*) FROM read_parquet(" + QuoteLiteral(without) + ")");

@@ -141,11 +141,11 @@ Status Rewrite(ObjectStore* store, engine::Connection* conn, const DeltaLog& log
   const fs::path out = o.scratch_dir / ("compact-out-" + name);
   if (s.ok()) {
     // hive_partitioning=false: the partition values live in the log, never in the data files.
-    s = conn->Execute(
-        fmt::format("COPY (SELECT * FROM read_parquet([{}], union_by_name = true, "
-                    "hive_partitioning = false)) TO {} ({})",
-                    list, engine::QuoteLiteral(out.string()),
-                    engine::ParquetCopyOptionsSql(CopyOptionsOf(o.parquet))));
+    s =
+        conn->Execute(fmt::format("COPY (SELECT * FROM read_parquet([{}], union_by_name = true, "
+                                  "hive_partitioning = false)) TO {} ({})",
+                                  list, engine::QuoteLiteral(out.string()),
+                                  engine::ParquetCopyOptionsSql(CopyOptionsOf(o.parquet))));
   }
   int64_t rows = 0;
   std::string stats;

@@ -218,7 +218,8 @@ Status DeltaTable::Append(RecordBatch&& batch, const std::string& group) {
   return AppendImpl(batch, group, &batch);
 }
 
-Status DeltaTable::AppendImpl(const RecordBatch& batch, const std::string& group, RecordBatch* movable) {
+Status DeltaTable::AppendImpl(const RecordBatch& batch, const std::string& group,
+                              RecordBatch* movable) {
   if (batch.schema_ptr() != schema_ && !(batch.schema() == *schema_)) {
     return Status::InvalidArgument(fmt::format(
         "a batch for table {} has a different schema than the table writer", table_prefix()));
@@ -339,7 +340,8 @@ Status DeltaTable::AppendImpl(const RecordBatch& batch, const std::string& group
   return flush_run(n);
 }
 
-Status DeltaTable::WriteFiles(const RecordBatch& batch, const Buffer& b, std::vector<AddFile>* out) {
+Status DeltaTable::WriteFiles(const RecordBatch& batch, const Buffer& b,
+                              std::vector<AddFile>* out) {
   const size_t rows = batch.num_rows();
   if (rows == 0) return Status::OK();
   const uint64_t mem = batch.ByteSize();

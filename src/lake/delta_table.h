@@ -3,19 +3,19 @@
 // Per epoch (micro-batch) the stream processor calls Append(batch, group) with the epoch's rows
 // (any number of calls; `group` is the txn appId the rows belong to, e.g. "<query>-p<partition
 // group>"), then Commit({{group, epoch}, ...}) once. Rows are buffered per (group, partition) —
-// Hive-style folders such as date=2026-01-05/ — and Commit writes, per partition, the buffers of all
-// its groups as one Parquet data file (split only past the target size), uploads the files, and then
-// writes ONE Delta commit holding their `add` actions plus one `txn{appId: group, version: epoch}`
-// per group. The commit is made with PutIfAbsent, so it is atomic: before it no reader sees any of
-// the new files, after it every reader sees all of them. (A buffer written out early, at the target
-// size, is a file of its group alone.)
+// Hive-style folders such as date=2026-01-05/ — and Commit writes, per partition, the buffers of
+// all its groups as one Parquet data file (split only past the target size), uploads the files, and
+// then writes ONE Delta commit holding their `add` actions plus one `txn{appId: group, version:
+// epoch}` per group. The commit is made with PutIfAbsent, so it is atomic: before it no reader sees
+// any of the new files, after it every reader sees all of them. (A buffer written out early, at the
+// target size, is a file of its group alone.)
 //
 // Idempotence: Commit first re-reads the log; a group whose txn in the table is already >= its
 // epoch has that epoch in the table already (a restarted processor replaying it), so its rows and
 // files are dropped and its txn is left out; if every group is like that, nothing is written
 // (`skipped`). The rows stay buffered until the commit lands: when a lost race reveals another
-// group as committed, the shared files are written again without it. So "replay epoch E and commit it again" is always safe. See docs/commit_protocol.md
-// for the whole crash/restart protocol.
+// group as committed, the shared files are written again without it. So "replay epoch E and commit
+// it again" is always safe. See docs/commit_protocol.md for the whole crash/restart protocol.
 //
 // File-size policy (never one tiny file per partition per Append): rows of all Append() calls
 // between two commits share one buffer per (group, partition), so a commit writes at most one file
@@ -189,7 +189,7 @@ class DeltaTable {
   std::vector<int> partition_sources_;     // per partition field: index of its source column
   std::map<std::string, Buffer> buffers_;  // by group + '\n' + partition folder
   std::vector<Pending> pending_;           // uploaded, not yet committed
-  std::vector<AddFile> merged_;            // written at Commit from buffers_ (which stay until it lands)
+  std::vector<AddFile> merged_;  // written at Commit from buffers_ (which stay until it lands)
   bool merged_written_ = false;
   double compression_ratio_ = 0.25;  // Parquet bytes / in-memory bytes, learnt from written files
   int file_counter_ = 0;

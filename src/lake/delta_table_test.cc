@@ -322,8 +322,10 @@ TEST_F(DeltaTableTest, AppendingByMoveEqualsAppendingByCopy) {
   ASSERT_TRUE(t);
   // One partition (taken whole), then two partitions (copied by runs), then one more into a
   // partition whose buffer already holds rows (copied).
-  ASSERT_TRUE(t->Append(std::move(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute)), "g").ok());
-  ASSERT_TRUE(t->Append(std::move(*MakeEvents(EventSchema(), 11, 90, kJan5At23h, kMinute)), "g").ok());
+  ASSERT_TRUE(
+      t->Append(std::move(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute)), "g").ok());
+  ASSERT_TRUE(
+      t->Append(std::move(*MakeEvents(EventSchema(), 11, 90, kJan5At23h, kMinute)), "g").ok());
   auto moved = MakeEvents(EventSchema(), 101, 5, kJan5At23h, kMinute);
   ASSERT_TRUE(t->Append(std::move(*moved), "g").ok());
   ASSERT_TRUE(t->Commit("g", 1).ok());

@@ -46,7 +46,8 @@ size_t WriteHeader(char* data, size_t size, size_t n, void* user) {
     std::transform(name.begin(), name.end(), name.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
       value.remove_suffix(1);
     t->response->headers[name] = std::string(value);
@@ -65,10 +66,11 @@ Status TransportError(CURLcode code, const HttpRequest& r) {
     case CURLE_OPERATION_TIMEDOUT:
       return Status::Timeout(fmt::format("{}: the server did not answer in time", what));
     case CURLE_COULDNT_CONNECT:
-      return Status::Unavailable(
-          fmt::format("{}: connection refused (is the S3 server running? check the endpoint)", what));
+      return Status::Unavailable(fmt::format(
+          "{}: connection refused (is the S3 server running? check the endpoint)", what));
     case CURLE_COULDNT_RESOLVE_HOST:
-      return Status::Unavailable(fmt::format("{}: cannot resolve the host (check the endpoint)", what));
+      return Status::Unavailable(
+          fmt::format("{}: cannot resolve the host (check the endpoint)", what));
     default:
       return Status::Unavailable(fmt::format("{}: {}", what, curl_easy_strerror(code)));
   }
@@ -81,7 +83,8 @@ std::string UriEncode(std::string_view s, bool keep_slash) {
   std::string out;
   out.reserve(s.size() + 8);
   for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' ||
+        (keep_slash && c == '/')) {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');
@@ -119,9 +122,11 @@ void CurlHttpClient::Release(void* handle) {
 
 Result<HttpResponse> CurlHttpClient::Send(const HttpRequest& r) {
   if (g_curl_init_code != CURLE_OK)
-    return Status::Internal(fmt::format("libcurl failed to initialise: {}", curl_easy_strerror(g_curl_init_code)));
+    return Status::Internal(
+        fmt::format("libcurl failed to initialise: {}", curl_easy_strerror(g_curl_init_code)));
   CURL* h = static_cast<CURL*>(Acquire());
-  if (h == nullptr) return Status::ResourceExhausted("libcurl could not create a handle (out of memory?)");
+  if (h == nullptr)
+    return Status::ResourceExhausted("libcurl could not create a handle (out of memory?)");
   curl_easy_reset(h);
   HttpResponse response;
   Transfer t{r.body, 0, &response};
@@ -161,14 +166,18 @@ Result<HttpResponse> CurlHttpClient::Send(const HttpRequest& r) {
   for (const auto& [name, value] : r.headers) {
     has_content_type = has_content_type || strcasecmp(name.c_str(), "content-type") == 0;
     curl_slist* next = curl_slist_append(headers, (name + ": " + value).c_str());
-    if (next == nullptr) rc = CURLE_OUT_OF_MEMORY;
-    else headers = next;
+    if (next == nullptr)
+      rc = CURLE_OUT_OF_MEMORY;
+    else
+      headers = next;
   }
   if (r.method == "POST" && !has_content_type) {
     // libcurl would add a form content type; S3 wants none or XML.
     curl_slist* next = curl_slist_append(headers, "Content-Type: application/xml");
-    if (next == nullptr) rc = CURLE_OUT_OF_MEMORY;
-    else headers = next;
+    if (next == nullptr)
+      rc = CURLE_OUT_OF_MEMORY;
+    else
+      headers = next;
   }
   if (headers != nullptr) set(CURLOPT_HTTPHEADER, headers);
   if (r.sign != nullptr) {

@@ -6,8 +6,8 @@
 // kUnavailable or kTimeout naming the URL without its query string; an HTTP error status is NOT an
 // error here (the caller maps it). Credentials never appear in a Status or a log line.
 //
-// Thread-safety: Send may be called from many threads at once; curl easy handles are pooled (one per
-// concurrent request, reused for keep-alive).
+// Thread-safety: Send may be called from many threads at once; curl easy handles are pooled (one
+// per concurrent request, reused for keep-alive).
 #pragma once
 
 #include <chrono>
@@ -24,8 +24,8 @@
 namespace smartcity::lake {
 
 struct SigV4 {
-  std::string region;    // "us-east-1"
-  std::string service;   // "s3"
+  std::string region;   // "us-east-1"
+  std::string service;  // "s3"
   std::string access_key;
   std::string secret_key;
 };
@@ -34,7 +34,7 @@ struct HttpRequest {
   std::string method = "GET";  // GET, PUT, POST, DELETE, HEAD
   std::string url;             // already encoded (canonical path and sorted query for SigV4)
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string_view body;       // borrowed; sent for PUT and POST
+  std::string_view body;        // borrowed; sent for PUT and POST
   const SigV4* sign = nullptr;  // borrowed; null: unsigned
 };
 

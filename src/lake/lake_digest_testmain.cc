@@ -1,7 +1,7 @@
-// lake_digest: "our reader" for the exactly-once tests. Replays a Delta table's log with our DeltaLog
-// (JSON commits and checkpoints), checks that every active file exists in the store, and runs a query
-// over exactly those files with DuckDB. The tests compute the same query over the table as read by
-// the Python deltalake package and by DuckDB's delta extension, and compare.
+// lake_digest: "our reader" for the exactly-once tests. Replays a Delta table's log with our
+// DeltaLog (JSON commits and checkpoints), checks that every active file exists in the store, and
+// runs a query over exactly those files with DuckDB. The tests compute the same query over the
+// table as read by the Python deltalake package and by DuckDB's delta extension, and compare.
 //
 //   lake_digest LAKE_ROOT TABLE 'SELECT ... FROM {rel}'
 //
@@ -51,10 +51,11 @@ int main(int argc, char** argv) {
   for (const auto& [path, add] : snap->files) {
     const std::string key = log.KeyPrefix() + path;
     auto head = (*store)->Head(key);
-    if (!head.ok()) return Fail("committed file " + key + " is missing: " + head.status().ToString());
+    if (!head.ok())
+      return Fail("committed file " + key + " is missing: " + head.status().ToString());
     if (static_cast<int64_t>(head->size) != add.size) {
-      return Fail("committed file " + key + " has " + std::to_string(head->size) + " bytes, the log says " +
-                  std::to_string(add.size));
+      return Fail("committed file " + key + " has " + std::to_string(head->size) +
+                  " bytes, the log says " + std::to_string(add.size));
     }
     list += (list.empty() ? "" : ", ") + Quote((*store)->ReaderUri(key));
   }

@@ -1,7 +1,5 @@
 #include "lake/object_store.h"
 
-#include "lake/s3_object_store.h"
-
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -12,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+
+#include "lake/s3_object_store.h"
 
 namespace smartcity::lake {
 
@@ -154,7 +154,8 @@ bool IsS3Location(std::string_view location) {
 }
 
 Result<std::unique_ptr<ObjectStore>> OpenLakeStore(std::string_view location) {
-  if (location.empty()) return Status::InvalidArgument("the lake location is empty; give a directory with --lake");
+  if (location.empty())
+    return Status::InvalidArgument("the lake location is empty; give a directory with --lake");
   if (IsS3Location(location)) {
     SC_ASSIGN_OR_RETURN(S3Config config, S3Config::FromEnvironment(location));
     SC_ASSIGN_OR_RETURN(auto s3, S3ObjectStore::Open(std::move(config)));

@@ -61,8 +61,9 @@ class ObjectStore {
   virtual std::optional<std::filesystem::path> LocalPath(std::string_view key) const {
     return std::nullopt;
   }
-  // Where another reader (DuckDB, Python deltalake) finds the object: an absolute local path, or a URI
-  // such as "s3://bucket/prefix/key"; empty if the store cannot be read from outside (in memory).
+  // Where another reader (DuckDB, Python deltalake) finds the object: an absolute local path, or a
+  // URI such as "s3://bucket/prefix/key"; empty if the store cannot be read from outside (in
+  // memory).
   virtual std::string ReaderUri(std::string_view key) const {
     auto p = LocalPath(key);
     return p ? p->string() : std::string();
@@ -75,7 +76,8 @@ class ObjectStore {
 // s3://bucket/prefix (S3ObjectStore, configured from the standard AWS environment: docs/s3.md). The
 // one place a lake location is interpreted.
 Result<std::unique_ptr<ObjectStore>> OpenLakeStore(std::string_view location);
-// True for a lake location that OpenLakeStore opens on S3 (s3://, s3a://) rather than a local folder.
+// True for a lake location that OpenLakeStore opens on S3 (s3://, s3a://) rather than a local
+// folder.
 bool IsS3Location(std::string_view location);
 
 // OK if `key` is a valid object key; kInvalidArgument naming the problem otherwise.

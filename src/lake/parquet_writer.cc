@@ -177,7 +177,8 @@ Result<FileStats> ParquetWriter::Write(const RecordBatch& batch, std::span<const
                                        size_t begin, size_t end,
                                        const std::filesystem::path& path) {
   if (end <= begin) return Status::InvalidArgument("no rows to write to a Parquet file");
-  Status copied = conn_->CopyToParquet(batch, columns, begin, end, path.string(), CopyOptionsOf(options_));
+  Status copied =
+      conn_->CopyToParquet(batch, columns, begin, end, path.string(), CopyOptionsOf(options_));
   if (!copied.ok())
     return copied.WithContext(fmt::format("writing Parquet file {}", path.string()));
   std::error_code ec;

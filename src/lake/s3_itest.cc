@@ -1,7 +1,7 @@
-// S3ObjectStore and the Delta writer against a real S3-compatible server (MinIO on loopback, started
-// by scripts/minio.sh for each test): every store operation incl. paged listing, ranges, multipart
-// upload and conditional put; wrong credentials and a missing bucket; a server outage ridden out by
-// the retries; two Delta writers racing for the same version.
+// S3ObjectStore and the Delta writer against a real S3-compatible server (MinIO on loopback,
+// started by scripts/minio.sh for each test): every store operation incl. paged listing, ranges,
+// multipart upload and conditional put; wrong credentials and a missing bucket; a server outage
+// ridden out by the retries; two Delta writers racing for the same version.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -48,7 +48,9 @@ class S3ITest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.status().message();
     return s.ok() ? std::move(*s) : nullptr;
   }
-  std::unique_ptr<S3ObjectStore> Open(const std::string& prefix) { return Open(prefix, server_->Config(prefix)); }
+  std::unique_ptr<S3ObjectStore> Open(const std::string& prefix) {
+    return Open(prefix, server_->Config(prefix));
+  }
 
   std::unique_ptr<MinioServer> server_;
   fs::path scratch_;
@@ -70,7 +72,8 @@ TEST_F(S3ITest, EveryObjectStoreOperation) {
   auto info = store->Head("t/a.json");
   ASSERT_TRUE(info.ok()) << info.status().message();
   EXPECT_EQ(info->size, 8u);
-  EXPECT_LT(std::chrono::abs(std::chrono::system_clock::now() - info->modified), std::chrono::hours(1));
+  EXPECT_LT(std::chrono::abs(std::chrono::system_clock::now() - info->modified),
+            std::chrono::hours(1));
   EXPECT_EQ(*store->GetRange("t/a.json", 2, 3), "pla");
   EXPECT_EQ(*store->GetRange("t/a.json", 5, 100), "ced");
   EXPECT_EQ(*store->GetRange("t/a.json", 3, UINT64_MAX), "laced");
@@ -81,7 +84,8 @@ TEST_F(S3ITest, EveryObjectStoreOperation) {
 
   // List: pages, sorted, prefix stripped, keys that need encoding.
   std::vector<std::string> keys;
-  for (int i = 0; i < 19; ++i) keys.push_back(fmt::format("t/event_date=2026-01-{:02d}/part {}+x.parquet", i + 1, i));
+  for (int i = 0; i < 19; ++i)
+    keys.push_back(fmt::format("t/event_date=2026-01-{:02d}/part {}+x.parquet", i + 1, i));
   for (const auto& k : keys) ASSERT_TRUE(store->Put(k, k).ok()) << k;
   auto all = store->List("t/");
   ASSERT_TRUE(all.ok()) << all.status().message();
@@ -109,7 +113,8 @@ TEST_F(S3ITest, EveryObjectStoreOperation) {
   std::ofstream(small, std::ios::binary) << "small file";
   std::string big_bytes;
   big_bytes.reserve(12u << 20);
-  for (uint32_t i = 0; big_bytes.size() < (12u << 20); ++i) big_bytes += fmt::format("{:08x}", i * 2654435761u);
+  for (uint32_t i = 0; big_bytes.size() < (12u << 20); ++i)
+    big_bytes += fmt::format("{:08x}", i * 2654435761u);
   std::ofstream(big, std::ios::binary) << big_bytes;
   ASSERT_TRUE(store->PutFile("t/small.parquet", small).ok());
   EXPECT_EQ(*store->Get("t/small.parquet"), "small file");
@@ -117,7 +122,8 @@ TEST_F(S3ITest, EveryObjectStoreOperation) {
   ASSERT_TRUE(up.ok()) << up.message();
   EXPECT_EQ(store->Head("t/big.parquet")->size, big_bytes.size());
   EXPECT_TRUE(*store->Get("t/big.parquet") == big_bytes);
-  EXPECT_EQ(*store->GetRange("t/big.parquet", (5u << 20) - 4, 8), big_bytes.substr((5u << 20) - 4, 8));
+  EXPECT_EQ(*store->GetRange("t/big.parquet", (5u << 20) - 4, 8),
+            big_bytes.substr((5u << 20) - 4, 8));
 }
 
 TEST_F(S3ITest, ConcurrentConditionalPutsHaveExactlyOneWinner) {
@@ -131,9 +137,12 @@ TEST_F(S3ITest, ConcurrentConditionalPutsHaveExactlyOneWinner) {
     for (int i = 0; i < kWriters; ++i) {
       threads.emplace_back([&, i] {
         Status s = stores[i]->PutIfAbsent(key, "writer " + std::to_string(i));
-        if (s.ok()) ++won;
-        else if (s.kind() == ErrorKind::kAlreadyExists) ++lost;
-        else ++other;
+        if (s.ok())
+          ++won;
+        else if (s.kind() == ErrorKind::kAlreadyExists)
+          ++lost;
+        else
+          ++other;
       });
     }
     for (auto& t : threads) t.join();
@@ -150,22 +159,26 @@ TEST_F(S3ITest, WrongCredentialsAndMissingBucketFailAtOnceAndClearly) {
   auto s1 = S3ObjectStore::Open(bad_secret);
   ASSERT_FALSE(s1.ok());
   EXPECT_EQ(s1.status().kind(), ErrorKind::kPermissionDenied);
-  EXPECT_NE(s1.status().message().find("secret key is wrong"), std::string::npos) << s1.status().message();
-  EXPECT_EQ(s1.status().message().find(server_->secret_key()), std::string::npos) << s1.status().message();
+  EXPECT_NE(s1.status().message().find("secret key is wrong"), std::string::npos)
+      << s1.status().message();
+  EXPECT_EQ(s1.status().message().find(server_->secret_key()), std::string::npos)
+      << s1.status().message();
 
   S3Config bad_key = server_->Config("x");
   bad_key.credentials.access_key = "NOSUCHKEY";
   auto s2 = S3ObjectStore::Open(bad_key);
   ASSERT_FALSE(s2.ok());
   EXPECT_EQ(s2.status().kind(), ErrorKind::kPermissionDenied);
-  EXPECT_NE(s2.status().message().find("InvalidAccessKeyId"), std::string::npos) << s2.status().message();
+  EXPECT_NE(s2.status().message().find("InvalidAccessKeyId"), std::string::npos)
+      << s2.status().message();
 
   S3Config no_bucket = server_->Config("x");
   no_bucket.bucket = "no-such-bucket";
   auto s3 = S3ObjectStore::Open(no_bucket);
   ASSERT_FALSE(s3.ok());
   EXPECT_EQ(s3.status().kind(), ErrorKind::kInvalidArgument);
-  EXPECT_NE(s3.status().message().find("does not exist"), std::string::npos) << s3.status().message();
+  EXPECT_NE(s3.status().message().find("does not exist"), std::string::npos)
+      << s3.status().message();
   // No retries: all three answered well inside the retry budget.
   EXPECT_LT(std::chrono::steady_clock::now() - t0, bad_secret.retry_budget);
 
@@ -207,14 +220,18 @@ TEST_F(S3ITest, DuckDbReadsTheStoreThroughHttpfs) {
   auto conn = (*db)->Connect();
   ASSERT_TRUE(conn.ok());
   const fs::path file = scratch_ / "x.parquet";
-  ASSERT_TRUE((*conn)->Execute("COPY (SELECT range AS n FROM range(1000)) TO " + engine::QuoteLiteral(file.string()) +
-                               " (FORMAT parquet)").ok());
+  ASSERT_TRUE((*conn)
+                  ->Execute("COPY (SELECT range AS n FROM range(1000)) TO " +
+                            engine::QuoteLiteral(file.string()) + " (FORMAT parquet)")
+                  .ok());
   ASSERT_TRUE(store->PutFile("t/x.parquet", file).ok());
   auto ext = engine::FindHttpfsExtension(SMARTCITY_SOURCE_DIR);
-  ASSERT_TRUE(ext.has_value()) << "httpfs.duckdb_extension not found: run scripts/pyenv.sh (duckdb-ext-httpfs)";
+  ASSERT_TRUE(ext.has_value())
+      << "httpfs.duckdb_extension not found: run scripts/pyenv.sh (duckdb-ext-httpfs)";
   Status s = engine::ConfigureS3(conn->get(), DuckDbS3Access(*store), *ext);
   ASSERT_TRUE(s.ok()) << s.message();
-  auto r = (*conn)->Query("SELECT count(*), sum(n) FROM read_parquet(" + engine::QuoteLiteral(store->ReaderUri("t/x.parquet")) + ")");
+  auto r = (*conn)->Query("SELECT count(*), sum(n) FROM read_parquet(" +
+                          engine::QuoteLiteral(store->ReaderUri("t/x.parquet")) + ")");
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->GetInt64(0, 0), 1000);
   EXPECT_EQ(r->GetInt64(1, 0), 999 * 1000 / 2);
@@ -301,7 +318,8 @@ TEST_F(S3DeltaITest, ManyConcurrentWritersCommitEverythingOnce) {
     threads.emplace_back([&, w] {
       for (int b = 0; b < kBatches; ++b) {
         const int64_t first = 1 + (w * kBatches + b) * kRows;
-        if (!tables[w]->Append(*MakeEvents(EventSchema(), first, kRows, kJan5At23h, kMinute)).ok()) ++failures;
+        if (!tables[w]->Append(*MakeEvents(EventSchema(), first, kRows, kJan5At23h, kMinute)).ok())
+          ++failures;
         auto r = tables[w]->Commit("writer-" + std::to_string(w), b + 1);
         if (!r.ok()) {
           ADD_FAILURE() << r.status().message();
@@ -312,12 +330,14 @@ TEST_F(S3DeltaITest, ManyConcurrentWritersCommitEverythingOnce) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
-  EXPECT_EQ(ReadSeqs(stores[0].get(), db_.get(), "lake/events"), Range(1, kWriters * kBatches * kRows));
+  EXPECT_EQ(ReadSeqs(stores[0].get(), db_.get(), "lake/events"),
+            Range(1, kWriters * kBatches * kRows));
   DeltaLog log(stores[0].get(), "lake/events");
   auto snap = log.Load();
   ASSERT_TRUE(snap.ok());
   EXPECT_EQ(snap->version, kWriters * kBatches);
-  for (int w = 0; w < kWriters; ++w) EXPECT_EQ(snap->TxnVersion("writer-" + std::to_string(w)), kBatches);
+  for (int w = 0; w < kWriters; ++w)
+    EXPECT_EQ(snap->TxnVersion("writer-" + std::to_string(w)), kBatches);
 }
 
 }  // namespace

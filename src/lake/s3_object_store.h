@@ -2,11 +2,12 @@
 // HttpClient (libcurl, which signs with AWS SigV4). Keys live under "s3://bucket/prefix/".
 //
 // PutIfAbsent is a PUT with `If-None-Match: *` (412 -> kAlreadyExists), so two writers of the same
-// Delta version never both win. PutFile uploads large files in parts (multipart upload; the upload is
-// aborted if a part fails). Requests that failed for a reason a retry can fix (connection errors,
-// timeouts, 5xx, SlowDown/throttling, 409 ConditionalRequestConflict) are retried with exponential
-// backoff and full jitter for up to `retry_budget`; wrong credentials, access denied and a missing
-// bucket fail at once with a sentence naming the fix. Secrets never appear in a Status.
+// Delta version never both win. PutFile uploads large files in parts (multipart upload; the upload
+// is aborted if a part fails). Requests that failed for a reason a retry can fix (connection
+// errors, timeouts, 5xx, SlowDown/throttling, 409 ConditionalRequestConflict) are retried with
+// exponential backoff and full jitter for up to `retry_budget`; wrong credentials, access denied
+// and a missing bucket fail at once with a sentence naming the fix. Secrets never appear in a
+// Status.
 //
 // Thread-safety: safe for concurrent use by many threads (HttpClient pools its handles).
 #pragma once
@@ -34,7 +35,7 @@ struct S3Credentials {
   std::string access_key;
   std::string secret_key;
   std::string session_token;  // empty unless temporary credentials
-  std::string source;         // "environment" or "shared credentials file ~/.aws/credentials [profile]"
+  std::string source;  // "environment" or "shared credentials file ~/.aws/credentials [profile]"
 };
 
 // Where and how to reach the service. FromEnvironment fills it the way the AWS CLI does.
@@ -71,7 +72,8 @@ Status ParseS3Uri(std::string_view uri, std::string* bucket, std::string* prefix
 
 // Reads one profile of an AWS shared credentials file (INI). kNotFound if the file or profile is
 // missing, kInvalidArgument if the profile lacks a key.
-Result<S3Credentials> ReadSharedCredentials(const std::filesystem::path& file, std::string_view profile);
+Result<S3Credentials> ReadSharedCredentials(const std::filesystem::path& file,
+                                            std::string_view profile);
 
 class S3ObjectStore final : public ObjectStore {
  public:
@@ -102,11 +104,13 @@ class S3ObjectStore final : public ObjectStore {
   S3ObjectStore(S3Config config, std::unique_ptr<HttpClient> http);
   std::string FullKey(std::string_view key) const;
   // Sends the request (signed), retrying retryable failures within the budget. A response whose
-  // status is an error becomes a Status; `ok_statuses` lists the non-2xx statuses the caller handles.
+  // status is an error becomes a Status; `ok_statuses` lists the non-2xx statuses the caller
+  // handles.
   Result<HttpResponse> Call(HttpRequest request, std::string_view what,
                             std::initializer_list<long> ok_statuses = {});
   Status PutObject(std::string_view key, std::string_view bytes, bool if_absent);
-  Status MultipartUpload(const std::string& full_key, const std::filesystem::path& file, uint64_t size);
+  Status MultipartUpload(const std::string& full_key, const std::filesystem::path& file,
+                         uint64_t size);
 
   S3Config config_;
   SigV4 sign_;
@@ -119,16 +123,17 @@ class S3ObjectStore final : public ObjectStore {
 // The settings DuckDB's httpfs needs to read this store's objects (engine::ConfigureS3).
 engine::S3Access DuckDbS3Access(const S3ObjectStore& store);
 
-// Prepares `conn` to read the objects of `store` by their ReaderUri: for an S3 store, loads httpfs and
-// gives DuckDB the store's endpoint and credentials (engine::ConfigureS3); for any other store, does
-// nothing. Call it before a lock-down that disables extension loading. The httpfs file comes from
-// $SMARTCITY_DUCKDB_EXTENSION_DIR, else the .cache/venv of the project the running binary was built
-// in (build/<variant>/src/<dir>/<binary> -> four levels up); if neither has it, kNotFound
+// Prepares `conn` to read the objects of `store` by their ReaderUri: for an S3 store, loads httpfs
+// and gives DuckDB the store's endpoint and credentials (engine::ConfigureS3); for any other store,
+// does nothing. Call it before a lock-down that disables extension loading. The httpfs file comes
+// from $SMARTCITY_DUCKDB_EXTENSION_DIR, else the .cache/venv of the project the running binary was
+// built in (build/<variant>/src/<dir>/<binary> -> four levels up); if neither has it, kNotFound
 // naming the fix.
 Status PrepareDuckDbReads(const ObjectStore& store, engine::Connection* conn);
 
 // Maps an S3 error response to a Status ("what" names the operation). Never copies the response
 // body wholesale (it can echo the request's signature); uses the <Code> and a sentence of our own.
-Status S3ErrorStatus(long http_status, std::string_view body, std::string_view what, std::string_view bucket);
+Status S3ErrorStatus(long http_status, std::string_view body, std::string_view what,
+                     std::string_view bucket);
 
 }  // namespace smartcity::lake

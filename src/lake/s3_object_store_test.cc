@@ -1,6 +1,6 @@
-// S3ObjectStore against a scripted fake HTTP layer: request shapes (addressing, encoding, conditional
-// put, ranges, pagination, multipart), error mapping, retries within the budget, and that no secret
-// ever reaches a Status. The same store against a real S3 server: s3_itest.cc.
+// S3ObjectStore against a scripted fake HTTP layer: request shapes (addressing, encoding,
+// conditional put, ranges, pagination, multipart), error mapping, retries within the budget, and
+// that no secret ever reaches a Status. The same store against a real S3 server: s3_itest.cc.
 #include "lake/s3_object_store.h"
 
 #include <gtest/gtest.h>
@@ -30,9 +30,11 @@ class FakeHttp final : public HttpClient {
   };
   Result<HttpResponse> Send(const HttpRequest& r) override {
     std::lock_guard lock(mu);
-    requests.push_back(Recorded{r.method, r.url, std::string(r.body), r.headers, r.sign != nullptr});
+    requests.push_back(
+        Recorded{r.method, r.url, std::string(r.body), r.headers, r.sign != nullptr});
     if (r.sign != nullptr) secret_seen = r.sign->secret_key;
-    if (script.empty()) return Status::Internal("fake: no scripted answer for " + r.method + " " + r.url);
+    if (script.empty())
+      return Status::Internal("fake: no scripted answer for " + r.method + " " + r.url);
     auto next = std::move(script.front());
     script.pop_front();
     return next;
@@ -125,10 +127,12 @@ TEST(S3ConfigTest, ReadsTheStandardEnvironment) {
   env["AWS_REGION"] = "ap-south-1";
   EXPECT_EQ(S3Config::FromEnvironment("s3://bkt/pre", get)->region, "ap-south-1");
   env.erase("AWS_SECRET_ACCESS_KEY");
-  EXPECT_EQ(S3Config::FromEnvironment("s3://bkt/pre", get).status().kind(), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(S3Config::FromEnvironment("s3://bkt/pre", get).status().kind(),
+            ErrorKind::kInvalidArgument);
   env["AWS_SECRET_ACCESS_KEY"] = "SK";
   env["AWS_ENDPOINT_URL_S3"] = "127.0.0.1:9000";
-  EXPECT_EQ(S3Config::FromEnvironment("s3://bkt/pre", get).status().kind(), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(S3Config::FromEnvironment("s3://bkt/pre", get).status().kind(),
+            ErrorKind::kInvalidArgument);
 }
 
 TEST(S3ConfigTest, FallsBackToTheSharedCredentialsFileAndProfile) {
@@ -136,8 +140,10 @@ TEST(S3ConfigTest, FallsBackToTheSharedCredentialsFileAndProfile) {
   fs::create_directories(dir / ".aws");
   {
     std::ofstream f(dir / ".aws" / "credentials");
-    f << "# comment\n[default]\naws_access_key_id = DEFAULTKEY\naws_secret_access_key = DEFAULTSECRET\n\n"
-         "[ci]\naws_access_key_id=CIKEY\naws_secret_access_key=CISECRET\naws_session_token = CITOKEN\n"
+    f << "# comment\n[default]\naws_access_key_id = DEFAULTKEY\naws_secret_access_key = "
+         "DEFAULTSECRET\n\n"
+         "[ci]\naws_access_key_id=CIKEY\naws_secret_access_key=CISECRET\naws_session_token = "
+         "CITOKEN\n"
          "[broken]\naws_access_key_id=ONLYKEY\n";
   }
   std::map<std::string, std::string> env = {{"HOME", dir.string()}};
@@ -155,7 +161,8 @@ TEST(S3ConfigTest, FallsBackToTheSharedCredentialsFileAndProfile) {
   EXPECT_EQ(c->credentials.access_key, "CIKEY");
   EXPECT_EQ(c->credentials.session_token, "CITOKEN");
   env["AWS_PROFILE"] = "broken";
-  EXPECT_EQ(S3Config::FromEnvironment("s3://bkt", get).status().kind(), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(S3Config::FromEnvironment("s3://bkt", get).status().kind(),
+            ErrorKind::kInvalidArgument);
   env["AWS_PROFILE"] = "nope";
   auto missing = S3Config::FromEnvironment("s3://bkt", get);
   EXPECT_EQ(missing.status().kind(), ErrorKind::kInvalidArgument);
@@ -207,11 +214,13 @@ TEST(S3ObjectStoreTest, ConditionalPutSendsIfNoneMatchAndMaps412ToAlreadyExists)
   EXPECT_EQ(put.body, "{}\n");
   EXPECT_EQ(put.Header("x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
   fake->Answer(412, ErrorXml("PreconditionFailed"));
-  EXPECT_EQ(store->PutIfAbsent("t/_delta_log/00000000000000000000.json", "{}\n").kind(), ErrorKind::kAlreadyExists);
+  EXPECT_EQ(store->PutIfAbsent("t/_delta_log/00000000000000000000.json", "{}\n").kind(),
+            ErrorKind::kAlreadyExists);
   // 409 ConditionalRequestConflict: a concurrent conditional write; retried, then decided.
   fake->Answer(409, ErrorXml("ConditionalRequestConflict"));
   fake->Answer(412, ErrorXml("PreconditionFailed"));
-  EXPECT_EQ(store->PutIfAbsent("t/_delta_log/00000000000000000001.json", "{}\n").kind(), ErrorKind::kAlreadyExists);
+  EXPECT_EQ(store->PutIfAbsent("t/_delta_log/00000000000000000001.json", "{}\n").kind(),
+            ErrorKind::kAlreadyExists);
   EXPECT_EQ(store->retries(), 1u);
   // A plain put has no condition.
   fake->Answer(200);
@@ -248,7 +257,8 @@ TEST(S3ObjectStoreTest, GivesUpWhenTheRetryBudgetIsSpent) {
 }
 
 TEST(S3ObjectStoreTest, CredentialAndBucketErrorsFailAtOnceWithoutSecrets) {
-  for (const char* code : {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "NoSuchBucket"}) {
+  for (const char* code :
+       {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "NoSuchBucket"}) {
     SCOPED_TRACE(code);
     FakeHttp owned;
     FakeHttp* fake = &owned;
@@ -257,8 +267,9 @@ TEST(S3ObjectStoreTest, CredentialAndBucketErrorsFailAtOnceWithoutSecrets) {
     ASSERT_FALSE(store.ok());
     EXPECT_EQ(fake->requests.size(), 1u) << "a credential or bucket error must not be retried";
     const std::string& m = store.status().message();
-    EXPECT_EQ(store.status().kind(), std::string(code) == "NoSuchBucket" ? ErrorKind::kInvalidArgument
-                                                                         : ErrorKind::kPermissionDenied);
+    EXPECT_EQ(store.status().kind(), std::string(code) == "NoSuchBucket"
+                                         ? ErrorKind::kInvalidArgument
+                                         : ErrorKind::kPermissionDenied);
     EXPECT_NE(m.find(code), std::string::npos) << m;
     EXPECT_EQ(m.find(kSecret), std::string::npos) << m;
     EXPECT_EQ(m.find("SECRETKEY"), std::string::npos) << m;
@@ -283,7 +294,8 @@ TEST(S3ObjectStoreTest, HeadRangesDeleteAndSessionToken) {
   auto store = OpenStore(&fake, c);
   ASSERT_TRUE(store);
   EXPECT_EQ(fake->requests[0].Header("x-amz-security-token"), "SESSION");
-  fake->Answer(200, "", {{"content-length", "1234"}, {"last-modified", "Wed, 01 May 2024 12:00:00 GMT"}});
+  fake->Answer(200, "",
+               {{"content-length", "1234"}, {"last-modified", "Wed, 01 May 2024 12:00:00 GMT"}});
   auto info = store->Head("t/x");
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->size, 1234u);
@@ -309,12 +321,15 @@ TEST(S3ObjectStoreTest, ListFollowsContinuationTokensAndStripsThePrefix) {
   auto store = OpenStore(&fake);
   ASSERT_TRUE(store);
   fake->Answer(200,
-               "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>tok/+=1</NextContinuationToken>"
-               "<Contents><Key>city/prod/t/b&amp;c.json</Key><LastModified>2024-05-01T12:00:00.000Z</LastModified>"
+               "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>tok/+=1</"
+               "NextContinuationToken>"
+               "<Contents><Key>city/prod/t/b&amp;c.json</"
+               "Key><LastModified>2024-05-01T12:00:00.000Z</LastModified>"
                "<Size>7</Size></Contents></ListBucketResult>");
-  fake->Answer(200,
-               "<ListBucketResult><IsTruncated>false</IsTruncated>"
-               "<Contents><Key>city/prod/t/a.json</Key><Size>3</Size></Contents></ListBucketResult>");
+  fake->Answer(
+      200,
+      "<ListBucketResult><IsTruncated>false</IsTruncated>"
+      "<Contents><Key>city/prod/t/a.json</Key><Size>3</Size></Contents></ListBucketResult>");
   auto l = store->List("t/");
   ASSERT_TRUE(l.ok()) << l.status().message();
   ASSERT_EQ(l->size(), 2u);
@@ -322,9 +337,11 @@ TEST(S3ObjectStoreTest, ListFollowsContinuationTokensAndStripsThePrefix) {
   EXPECT_EQ((*l)[1].key, "t/b&c.json");
   EXPECT_EQ((*l)[1].size, 7u);
   EXPECT_EQ(std::chrono::system_clock::to_time_t((*l)[1].modified), 1714564800);
-  EXPECT_EQ(fake->requests[1].url, "http://127.0.0.1:9000/lake-bucket?list-type=2&prefix=city%2Fprod%2Ft%2F");
+  EXPECT_EQ(fake->requests[1].url,
+            "http://127.0.0.1:9000/lake-bucket?list-type=2&prefix=city%2Fprod%2Ft%2F");
   EXPECT_EQ(fake->requests[2].url,
-            "http://127.0.0.1:9000/lake-bucket?continuation-token=tok%2F%2B%3D1&list-type=2&prefix=city%2Fprod%2Ft%2F");
+            "http://127.0.0.1:9000/"
+            "lake-bucket?continuation-token=tok%2F%2B%3D1&list-type=2&prefix=city%2Fprod%2Ft%2F");
 }
 
 class S3MultipartTest : public ::testing::Test {
@@ -352,20 +369,27 @@ TEST_F(S3MultipartTest, UploadsPartsAndCompletes) {
   FakeHttp* fake = nullptr;
   auto store = OpenStore(&fake, Config());
   ASSERT_TRUE(store);
-  fake->Answer(200, "<InitiateMultipartUploadResult><UploadId>up/1=</UploadId></InitiateMultipartUploadResult>");
-  for (int i = 1; i <= 3; ++i) fake->Answer(200, "", {{"etag", "\"etag" + std::to_string(i) + "\""}});
-  fake->Answer(200, "<CompleteMultipartUploadResult><ETag>\"x-3\"</ETag></CompleteMultipartUploadResult>");
+  fake->Answer(
+      200,
+      "<InitiateMultipartUploadResult><UploadId>up/1=</UploadId></InitiateMultipartUploadResult>");
+  for (int i = 1; i <= 3; ++i)
+    fake->Answer(200, "", {{"etag", "\"etag" + std::to_string(i) + "\""}});
+  fake->Answer(
+      200, "<CompleteMultipartUploadResult><ETag>\"x-3\"</ETag></CompleteMultipartUploadResult>");
   ASSERT_TRUE(store->PutFile("t/big.parquet", file_).ok());
   ASSERT_EQ(fake->requests.size(), 6u);
   EXPECT_EQ(fake->requests[1].method, "POST");
-  EXPECT_EQ(fake->requests[1].url, "http://127.0.0.1:9000/lake-bucket/city/prod/t/big.parquet?uploads=");
-  EXPECT_EQ(fake->requests[2].url,
-            "http://127.0.0.1:9000/lake-bucket/city/prod/t/big.parquet?partNumber=1&uploadId=up%2F1%3D");
+  EXPECT_EQ(fake->requests[1].url,
+            "http://127.0.0.1:9000/lake-bucket/city/prod/t/big.parquet?uploads=");
+  EXPECT_EQ(
+      fake->requests[2].url,
+      "http://127.0.0.1:9000/lake-bucket/city/prod/t/big.parquet?partNumber=1&uploadId=up%2F1%3D");
   EXPECT_EQ(fake->requests[2].body.size(), 5u << 20);
   EXPECT_EQ(fake->requests[4].body.size(), 1u << 20);
   EXPECT_EQ(fake->requests[4].body[0], 'a' + 10);
   EXPECT_EQ(fake->requests[5].method, "POST");
-  EXPECT_NE(fake->requests[5].body.find("<Part><PartNumber>3</PartNumber><ETag>&quot;etag3&quot;</ETag></Part>"),
+  EXPECT_NE(fake->requests[5].body.find(
+                "<Part><PartNumber>3</PartNumber><ETag>&quot;etag3&quot;</ETag></Part>"),
             std::string::npos);
 }
 
@@ -373,14 +397,16 @@ TEST_F(S3MultipartTest, AbortsTheUploadWhenAPartFails) {
   FakeHttp* fake = nullptr;
   auto store = OpenStore(&fake, Config());
   ASSERT_TRUE(store);
-  fake->Answer(200, "<InitiateMultipartUploadResult><UploadId>U</UploadId></InitiateMultipartUploadResult>");
+  fake->Answer(
+      200, "<InitiateMultipartUploadResult><UploadId>U</UploadId></InitiateMultipartUploadResult>");
   fake->Answer(200, "", {{"etag", "\"e1\""}});
   fake->Answer(403, ErrorXml("AccessDenied"));
   fake->Answer(204);
   EXPECT_EQ(store->PutFile("t/big.parquet", file_).kind(), ErrorKind::kPermissionDenied);
   ASSERT_EQ(fake->requests.size(), 5u);
   EXPECT_EQ(fake->requests[4].method, "DELETE");
-  EXPECT_EQ(fake->requests[4].url, "http://127.0.0.1:9000/lake-bucket/city/prod/t/big.parquet?uploadId=U");
+  EXPECT_EQ(fake->requests[4].url,
+            "http://127.0.0.1:9000/lake-bucket/city/prod/t/big.parquet?uploadId=U");
 }
 
 TEST_F(S3MultipartTest, ACompletionAnsweredWithAnErrorDocumentFails) {
@@ -389,7 +415,8 @@ TEST_F(S3MultipartTest, ACompletionAnsweredWithAnErrorDocumentFails) {
   c.retry_budget = std::chrono::milliseconds(0);
   auto store = OpenStore(&fake, c);
   ASSERT_TRUE(store);
-  fake->Answer(200, "<InitiateMultipartUploadResult><UploadId>U</UploadId></InitiateMultipartUploadResult>");
+  fake->Answer(
+      200, "<InitiateMultipartUploadResult><UploadId>U</UploadId></InitiateMultipartUploadResult>");
   for (int i = 1; i <= 3; ++i) fake->Answer(200, "", {{"etag", "\"e\""}});
   fake->Answer(200, ErrorXml("InvalidPart"));
   fake->Answer(204);

@@ -1,7 +1,5 @@
 #include "lake/s3_testutil.h"
 
-#include "lake/delta_log.h"
-
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -9,13 +7,15 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "lake/delta_log.h"
+
 namespace smartcity::lake::testing {
 
 namespace fs = std::filesystem;
 
 Status MinioServer::Script(const std::string& command, std::string* out) const {
-  const std::string cmd = fmt::format("bash '{}/scripts/minio.sh' {} --dir '{}' --bucket '{}'", SMARTCITY_SOURCE_DIR,
-                                      command, dir_.string(), bucket_);
+  const std::string cmd = fmt::format("bash '{}/scripts/minio.sh' {} --dir '{}' --bucket '{}'",
+                                      SMARTCITY_SOURCE_DIR, command, dir_.string(), bucket_);
   FILE* p = ::popen(cmd.c_str(), "r");
   if (p == nullptr) return Status::IOError("cannot run " + cmd);
   std::string text;
@@ -51,8 +51,12 @@ MinioServer::~MinioServer() {
   fs::remove_all(dir_, ec);
 }
 
-Status MinioServer::Stop() { return Script("stop"); }
-Status MinioServer::Restart() { return Script("start"); }
+Status MinioServer::Stop() {
+  return Script("stop");
+}
+Status MinioServer::Restart() {
+  return Script("start");
+}
 
 S3Config MinioServer::Config(const std::string& prefix) const {
   S3Config c;

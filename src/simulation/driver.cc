@@ -30,8 +30,9 @@ Status RunSimulation(Simulator& sim, Sink& sink, Clock& clock, const DriverOptio
       first = false;
     }
     if (options.speedup > 0) {
-      // Tick k is released when processing time reaches start + (end of tick k - first) / speedup: its
-      // events (timestamps up to one tick after its start) are then all in the past, and a run of
+      // Tick k is released when processing time reaches start + (end of tick k - first) / speedup:
+      // its events (timestamps up to one tick after its start) are then all in the past, and a run
+      // of
       // --duration D at --speedup 1 takes D, not D minus one tick.
       const auto event_elapsed = std::chrono::duration<double>(sim.now() + sim.tick() - first_tick);
       const auto due = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(

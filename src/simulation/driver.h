@@ -21,10 +21,10 @@ struct Progress {
 };
 
 struct DriverOptions {
-  double speedup = 1;                                    // 0 = as fast as possible
-  std::chrono::milliseconds progress_every{1000};        // processing time between reports
-  std::chrono::milliseconds flush_timeout{30'000};       // the final flush's bound
-  const std::atomic<bool>* stop = nullptr;               // set to end the run early (SIGINT)
+  double speedup = 1;                               // 0 = as fast as possible
+  std::chrono::milliseconds progress_every{1000};   // processing time between reports
+  std::chrono::milliseconds flush_timeout{30'000};  // the final flush's bound
+  const std::atomic<bool>* stop = nullptr;          // set to end the run early (SIGINT)
 };
 
 // Returns the summary of the run. A sink error ends the run and is returned after a final flush

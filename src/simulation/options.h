@@ -14,8 +14,8 @@ namespace smartcity::simulation {
 
 // Faults injected into the stream for testing the pipeline. All off by default; each is counted.
 enum class FaultKind : uint8_t {
-  kLate = 0,      // held back by `delay` of event time, so it arrives after the watermark has passed it
-  kReorder,       // held back by a short `delay` (within the watermark): out of order but not late
+  kLate = 0,  // held back by `delay` of event time, so it arrives after the watermark has passed it
+  kReorder,   // held back by a short `delay` (within the watermark): out of order but not late
   kDuplicate,     // the same message (same id) sent twice
   kMalformed,     // the payload is cut short: not valid JSON
   kWrongType,     // a field has the wrong JSON type (speed as a string, year as a float, ...)
@@ -28,8 +28,8 @@ std::string_view FaultKindName(FaultKind k);  // "late", "reorder", "duplicate",
 
 struct FaultSpec {
   FaultKind kind;
-  double rate = 0;   // probability per event, in [0, 1]
-  Micros delay{0};   // late and reorder only
+  double rate = 0;  // probability per event, in [0, 1]
+  Micros delay{0};  // late and reorder only
 };
 
 // Parses "KIND=RATE[@DELAY]", e.g. "late=0.01@5m", "duplicate=0.001", "reorder=0.05@10s".
@@ -38,7 +38,8 @@ Result<FaultSpec> ParseFaultSpec(std::string_view s);
 struct SimulationOptions {
   uint64_t seed = 42;
   int vehicles = 10;
-  // Event time of the first tick. Fixed by default so runs are reproducible (a Monday in rush hour).
+  // Event time of the first tick. Fixed by default so runs are reproducible (a Monday in rush
+  // hour).
   EventTime start = EventTime(Micros(1'767'596'400'000'000LL));  // 2026-01-05T07:00:00Z
   Micros tick = std::chrono::seconds(1);
   // 1 = real time; 10 = ten times faster; 0 = as fast as possible ("max").

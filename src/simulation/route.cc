@@ -1,8 +1,8 @@
 #include "simulation/route.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 
 namespace smartcity::simulation {
@@ -16,7 +16,8 @@ double HaversineMetres(LatLon a, LatLon b) {
   const double dlat = (b.lat - a.lat) * kDegToRad;
   const double dlon = (b.lon - a.lon) * kDegToRad;
   const double s = std::sin(dlat / 2) * std::sin(dlat / 2) +
-                   std::cos(a.lat * kDegToRad) * std::cos(b.lat * kDegToRad) * std::sin(dlon / 2) * std::sin(dlon / 2);
+                   std::cos(a.lat * kDegToRad) * std::cos(b.lat * kDegToRad) * std::sin(dlon / 2) *
+                       std::sin(dlon / 2);
   return 2 * kEarthRadiusM * std::asin(std::min(1.0, std::sqrt(s)));
 }
 
@@ -24,7 +25,8 @@ double BearingDegrees(LatLon a, LatLon b) {
   const double phi1 = a.lat * kDegToRad, phi2 = b.lat * kDegToRad;
   const double dlon = (b.lon - a.lon) * kDegToRad;
   const double y = std::sin(dlon) * std::cos(phi2);
-  const double x = std::cos(phi1) * std::sin(phi2) - std::sin(phi1) * std::cos(phi2) * std::cos(dlon);
+  const double x =
+      std::cos(phi1) * std::sin(phi2) - std::sin(phi1) * std::cos(phi2) * std::cos(dlon);
   double deg = std::atan2(y, x) / kDegToRad;
   if (deg < 0) deg += 360;
   return deg;
@@ -38,9 +40,9 @@ std::string_view CompassName(double bearing_deg) {
 }
 
 const Route& Route::LondonToBirmingham() {
-  // Waypoints of the usual London -> Birmingham drive by the M40 (coordinates to ~100 m). Limits are
-  // the UK national ones: 30 mph (48 km/h) in central London and Birmingham, 40-50 mph on the A40
-  // and A34, 70 mph (112 km/h) on the motorways.
+  // Waypoints of the usual London -> Birmingham drive by the M40 (coordinates to ~100 m). Limits
+  // are the UK national ones: 30 mph (48 km/h) in central London and Birmingham, 40-50 mph on the
+  // A40 and A34, 70 mph (112 km/h) on the motorways.
   static const Route route({
       {{51.507400, -0.127800}, "Trafalgar Square, London", "Strand / Regent Street", 32, true},
       {{51.515500, -0.141900}, "Oxford Circus", "Marylebone Road", 48, true},
@@ -80,7 +82,8 @@ const Route& Route::LondonToBirmingham() {
 Route::Route(std::vector<Waypoint> waypoints) : waypoints_(std::move(waypoints)) {
   cumulative_.push_back(0);
   for (size_t i = 1; i < waypoints_.size(); ++i) {
-    cumulative_.push_back(cumulative_.back() + HaversineMetres(waypoints_[i - 1].pos, waypoints_[i].pos));
+    cumulative_.push_back(cumulative_.back() +
+                          HaversineMetres(waypoints_[i - 1].pos, waypoints_[i].pos));
     bearing_.push_back(BearingDegrees(waypoints_[i - 1].pos, waypoints_[i].pos));
   }
   bearing_.push_back(bearing_.empty() ? 0 : bearing_.back());
@@ -117,8 +120,10 @@ double Route::DistanceToRoute(LatLon p) const {
   const double kx = std::cos(p.lat * kDegToRad) * kDegToRad * kEarthRadiusM;
   const double ky = kDegToRad * kEarthRadiusM;
   for (size_t i = 0; i + 1 < waypoints_.size(); ++i) {
-    const double ax = (waypoints_[i].pos.lon - p.lon) * kx, ay = (waypoints_[i].pos.lat - p.lat) * ky;
-    const double bx = (waypoints_[i + 1].pos.lon - p.lon) * kx, by = (waypoints_[i + 1].pos.lat - p.lat) * ky;
+    const double ax = (waypoints_[i].pos.lon - p.lon) * kx,
+                 ay = (waypoints_[i].pos.lat - p.lat) * ky;
+    const double bx = (waypoints_[i + 1].pos.lon - p.lon) * kx,
+                 by = (waypoints_[i + 1].pos.lat - p.lat) * ky;
     const double dx = bx - ax, dy = by - ay;
     const double len2 = dx * dx + dy * dy;
     double t = len2 > 0 ? -(ax * dx + ay * dy) / len2 : 0;

@@ -21,10 +21,10 @@ struct LatLon {
 
 struct Waypoint {
   LatLon pos;
-  std::string_view name;       // "M40 J4 (High Wycombe)"
-  std::string_view road;       // road of the stretch that starts here
-  double speed_limit_kmh;      // limit on the stretch that starts here
-  bool urban;                  // city streets: rush hour hits harder, air quality is worse
+  std::string_view name;   // "M40 J4 (High Wycombe)"
+  std::string_view road;   // road of the stretch that starts here
+  double speed_limit_kmh;  // limit on the stretch that starts here
+  bool urban;              // city streets: rush hour hits harder, air quality is worse
 };
 
 struct RoutePoint {
@@ -34,8 +34,8 @@ struct RoutePoint {
 };
 
 struct Camera {
-  std::string id;        // "CAM-M40-017"
-  double distance_m;     // along the route
+  std::string id;     // "CAM-M40-017"
+  double distance_m;  // along the route
   LatLon pos;
 };
 
@@ -50,8 +50,8 @@ class Route {
   const std::vector<Waypoint>& waypoints() const { return waypoints_; }
   const std::vector<Camera>& cameras() const { return cameras_; }
 
-  // The point at `distance_m` (clamped to [0, length]). `hint` is a segment index to start searching
-  // from (vehicles move forward, so passing the last result makes this O(1)).
+  // The point at `distance_m` (clamped to [0, length]). `hint` is a segment index to start
+  // searching from (vehicles move forward, so passing the last result makes this O(1)).
   RoutePoint PointAt(double distance_m, size_t hint = 0) const;
   const Waypoint& SegmentStart(size_t segment) const { return waypoints_[segment]; }
   // Distance to the nearest point of the polyline, in metres (for plausibility checks).

@@ -34,10 +34,14 @@ enum class IncidentType : uint8_t { kAccident, kFire, kMedical, kPolice };
 
 std::string_view IncidentTypeName(IncidentType t) {
   switch (t) {
-    case IncidentType::kAccident: return "Accident";
-    case IncidentType::kFire: return "Fire";
-    case IncidentType::kMedical: return "Medical";
-    case IncidentType::kPolice: return "Police";
+    case IncidentType::kAccident:
+      return "Accident";
+    case IncidentType::kFire:
+      return "Fire";
+    case IncidentType::kMedical:
+      return "Medical";
+    case IncidentType::kPolice:
+      return "Police";
   }
   return "Accident";
 }
@@ -143,23 +147,30 @@ class SimulatorImpl final : public Simulator {
     Rng fleet_rng(HashMix(o.seed, 0xf1));
     int64_t y;
     unsigned m, d;
-    CivilFromDays(std::chrono::floor<std::chrono::days>(o.start).time_since_epoch().count(), &y, &m, &d);
+    CivilFromDays(std::chrono::floor<std::chrono::days>(o.start).time_since_epoch().count(), &y, &m,
+                  &d);
     const int width = std::max<int>(4, static_cast<int>(std::to_string(o.vehicles).size()));
     vehicles_.resize(static_cast<size_t>(o.vehicles));
     for (int i = 0; i < o.vehicles; ++i) {
       Vehicle& v = vehicles_[static_cast<size_t>(i)];
       std::string number = std::to_string(i + 1);
-      v.device_id = "vehicle-" + std::string(static_cast<size_t>(width) - std::min<size_t>(width, number.size()), '0') + number;
+      v.device_id =
+          "vehicle-" +
+          std::string(static_cast<size_t>(width) - std::min<size_t>(width, number.size()), '0') +
+          number;
       v.spec = DrawVehicle(fleet_rng, static_cast<int>(y), &v.year);
-      v.phase = Micros(static_cast<int64_t>(fleet_rng.Uniform() * static_cast<double>(o.tick.count())));
+      v.phase =
+          Micros(static_cast<int64_t>(fleet_rng.Uniform() * static_cast<double>(o.tick.count())));
       // The first vehicle sets off from central London; the rest are already on their way.
       v.distance_m = i == 0 ? 0 : fleet_rng.Uniform(0, 0.7) * route_.length_m();
       v.driver_factor = fleet_rng.Uniform(0.92, 1.08);
       v.rng = Rng(HashMix(o.seed, 0xe0, static_cast<uint64_t>(i)));
       const RoutePoint p = route_.PointAt(v.distance_m);
       v.segment_hint = p.segment;
-      v.speed_kmh = std::min(route_.SegmentStart(p.segment).speed_limit_kmh, v.spec.max_speed_kmh) * 0.9;
-      while (v.next_camera < route_.cameras().size() && route_.cameras()[v.next_camera].distance_m <= v.distance_m) {
+      v.speed_kmh =
+          std::min(route_.SegmentStart(p.segment).speed_limit_kmh, v.spec.max_speed_kmh) * 0.9;
+      while (v.next_camera < route_.cameras().size() &&
+             route_.cameras()[v.next_camera].distance_m <= v.distance_m) {
         ++v.next_camera;
       }
     }
@@ -181,7 +192,9 @@ class SimulatorImpl final : public Simulator {
     ++tick_index_;
     ++summary_.ticks;
     const bool all_arrived = summary_.vehicles_arrived == options_.vehicles;
-    const bool duration_done = options_.duration && options_.tick * static_cast<int64_t>(tick_index_) >= *options_.duration;
+    const bool duration_done =
+        options_.duration &&
+        options_.tick * static_cast<int64_t>(tick_index_) >= *options_.duration;
     finished_ = count_reached_ || all_arrived || duration_done;
     // When the run is over, whatever is still held back (late, reordered) goes out now as well.
     ReleaseHeld(finished_ ? EventTime::max() : now_);
@@ -217,25 +230,36 @@ class SimulatorImpl final : public Simulator {
       Vehicle& v = vehicles_[vi];
       if (v.arrived) continue;
       const EventTime ts = now_ + v.phase;
-      const double phase_h = static_cast<double>(v.phase.count()) / static_cast<double>(kMicrosPerHour);
+      const double phase_h =
+          static_cast<double>(v.phase.count()) / static_cast<double>(kMicrosPerHour);
       FormatTimestamp(ts, ts_);
 
-      // Drive: the weather and incidents where the vehicle is now set its target speed for this tick.
+      // Drive: the weather and incidents where the vehicle is now set its target speed for this
+      // tick.
       RoutePoint here = route_.PointAt(v.distance_m, v.segment_hint);
       const Waypoint& stretch = route_.SegmentStart(here.segment);
-      const WeatherReading wx_here = weather_.At(here.pos, base_hours + phase_h, base_local_hour + phase_h, rush);
+      const WeatherReading wx_here =
+          weather_.At(here.pos, base_hours + phase_h, base_local_hour + phase_h, rush);
       double target = std::min(stretch.speed_limit_kmh * v.driver_factor, v.spec.max_speed_kmh);
       target *= 1.0 - rush * (stretch.urban ? 0.55 : 0.40);
       switch (wx_here.condition) {
-        case WeatherCondition::kRain: target *= wx_here.precipitation_mm_h > 4 ? 0.80 : 0.90; break;
-        case WeatherCondition::kSnow: target *= 0.55; break;
-        case WeatherCondition::kFog: target *= 0.70; break;
-        default: break;
+        case WeatherCondition::kRain:
+          target *= wx_here.precipitation_mm_h > 4 ? 0.80 : 0.90;
+          break;
+        case WeatherCondition::kSnow:
+          target *= 0.55;
+          break;
+        case WeatherCondition::kFog:
+          target *= 0.70;
+          break;
+        default:
+          break;
       }
       for (const Incident& inc : incidents_) {
         const double ahead = inc.distance_m - v.distance_m;
         if (ahead >= -50 && ahead <= 2000) {
-          target *= (inc.type == IncidentType::kAccident || inc.type == IncidentType::kFire) ? 0.30 : 0.70;
+          target *= (inc.type == IncidentType::kAccident || inc.type == IncidentType::kFire) ? 0.30
+                                                                                             : 0.70;
           break;
         }
       }
@@ -248,7 +272,8 @@ class SimulatorImpl final : public Simulator {
       v.distance_m = std::min(route_.length_m(), v.distance_m + v.speed_kmh / 3.6 * tick_s_);
       const RoutePoint p = route_.PointAt(v.distance_m, here.segment);
       v.segment_hint = p.segment;
-      const WeatherReading wx = weather_.At(p.pos, base_hours + phase_h, base_local_hour + phase_h, rush);
+      const WeatherReading wx =
+          weather_.At(p.pos, base_hours + phase_h, base_local_hour + phase_h, rush);
       FormatLocation(p.pos);
 
       EmitVehicle(vi, ts, p);
@@ -260,15 +285,18 @@ class SimulatorImpl final : public Simulator {
 
       // Cameras passed during this tick.
       const auto& cams = route_.cameras();
-      while (!count_reached_ && v.next_camera < cams.size() && cams[v.next_camera].distance_m <= v.distance_m &&
+      while (!count_reached_ && v.next_camera < cams.size() &&
+             cams[v.next_camera].distance_m <= v.distance_m &&
              cams[v.next_camera].distance_m > before) {
         EmitTraffic(vi, ts, cams[v.next_camera]);
         ++summary_.camera_passes;
         ++v.next_camera;
       }
-      while (v.next_camera < cams.size() && cams[v.next_camera].distance_m <= v.distance_m) ++v.next_camera;
+      while (v.next_camera < cams.size() && cams[v.next_camera].distance_m <= v.distance_m)
+        ++v.next_camera;
 
-      // Incidents: ones this vehicle reported that are now over, new ones it passes, and maybe a new one.
+      // Incidents: ones this vehicle reported that are now over, new ones it passes, and maybe a
+      // new one.
       for (Incident& inc : incidents_) {
         if (count_reached_) break;
         if (inc.end <= now_) {
@@ -276,12 +304,14 @@ class SimulatorImpl final : public Simulator {
             EmitEmergency(vi, ts, inc, "Resolved");
           }
         } else if (std::abs(inc.distance_m - v.distance_m) <= 1000 &&
-                   std::find(inc.reporters.begin(), inc.reporters.end(), vi) == inc.reporters.end()) {
+                   std::find(inc.reporters.begin(), inc.reporters.end(), vi) ==
+                       inc.reporters.end()) {
           inc.reporters.push_back(vi);
           EmitEmergency(vi, ts, inc, "Active");
         }
       }
-      if (!count_reached_ && v.distance_m < route_.length_m() - 500 && incident_rng_.Bernoulli(incident_p)) {
+      if (!count_reached_ && v.distance_m < route_.length_m() - 500 &&
+          incident_rng_.Bernoulli(incident_p)) {
         RaiseIncident(vi, ts);
       }
       if (v.distance_m >= route_.length_m()) {
@@ -301,16 +331,27 @@ class SimulatorImpl final : public Simulator {
     Incident inc;
     inc.id = "INC-" + NewUuid().substr(0, 8);
     const double u = incident_rng_.Uniform();
-    inc.type = u < 0.45 ? IncidentType::kAccident : u < 0.65 ? IncidentType::kMedical
-             : u < 0.87 ? IncidentType::kPolice : IncidentType::kFire;
+    inc.type = u < 0.45   ? IncidentType::kAccident
+               : u < 0.65 ? IncidentType::kMedical
+               : u < 0.87 ? IncidentType::kPolice
+                          : IncidentType::kFire;
     double minutes_lo = 15, minutes_hi = 60;
     switch (inc.type) {
-      case IncidentType::kAccident: minutes_lo = 20, minutes_hi = 75; break;
-      case IncidentType::kFire: minutes_lo = 30, minutes_hi = 90; break;
-      case IncidentType::kMedical: minutes_lo = 10, minutes_hi = 40; break;
-      case IncidentType::kPolice: minutes_lo = 15, minutes_hi = 60; break;
+      case IncidentType::kAccident:
+        minutes_lo = 20, minutes_hi = 75;
+        break;
+      case IncidentType::kFire:
+        minutes_lo = 30, minutes_hi = 90;
+        break;
+      case IncidentType::kMedical:
+        minutes_lo = 10, minutes_hi = 40;
+        break;
+      case IncidentType::kPolice:
+        minutes_lo = 15, minutes_hi = 60;
+        break;
     }
-    inc.end = now_ + Micros(static_cast<int64_t>(incident_rng_.Uniform(minutes_lo, minutes_hi) * 60e6));
+    inc.end =
+        now_ + Micros(static_cast<int64_t>(incident_rng_.Uniform(minutes_lo, minutes_hi) * 60e6));
     inc.distance_m = std::min(route_.length_m(), v.distance_m + incident_rng_.Uniform(50, 400));
     const RoutePoint p = route_.PointAt(inc.distance_m, v.segment_hint);
     inc.pos = p.pos;
@@ -320,14 +361,16 @@ class SimulatorImpl final : public Simulator {
     const int lanes = 1 + static_cast<int>(incident_rng_.Below(2));
     switch (inc.type) {
       case IncidentType::kAccident:
-        inc.description = "Collision on the " + road + " near " + place + ": " + std::to_string(lanes) +
-                          (lanes == 1 ? " lane" : " lanes") + " blocked";
+        inc.description = "Collision on the " + road + " near " + place + ": " +
+                          std::to_string(lanes) + (lanes == 1 ? " lane" : " lanes") + " blocked";
         break;
       case IncidentType::kFire:
-        inc.description = "Vehicle fire on the " + road + " near " + place + ": fire service attending";
+        inc.description =
+            "Vehicle fire on the " + road + " near " + place + ": fire service attending";
         break;
       case IncidentType::kMedical:
-        inc.description = "Medical emergency on the " + road + " near " + place + ": ambulance on scene";
+        inc.description =
+            "Medical emergency on the " + road + " near " + place + ": ambulance on scene";
         break;
       case IncidentType::kPolice:
         inc.description = "Police incident on the " + road + " near " + place + ": expect delays";
@@ -344,8 +387,8 @@ class SimulatorImpl final : public Simulator {
   std::string NewUuid() {
     static constexpr char kHex[] = "0123456789abcdef";
     uint64_t hi = id_rng_.Next(), lo = id_rng_.Next();
-    hi = (hi & ~0xf000ULL) | 0x4000ULL;                               // version 4
-    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;        // RFC 4122 variant
+    hi = (hi & ~0xf000ULL) | 0x4000ULL;                         // version 4
+    lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
     std::string s(36, '-');
     int pos = 0;
     for (int i = 0; i < 32; ++i) {
@@ -386,8 +429,8 @@ class SimulatorImpl final : public Simulator {
     location_ = std::move(s);
   }
 
-  // Starts an event: counts it, draws its fault, and returns the plan for the encoder. Returns false
-  // when --count is reached (the event is not generated).
+  // Starts an event: counts it, draws its fault, and returns the plan for the encoder. Returns
+  // false when --count is reached (the event is not generated).
   bool BeginEvent(Topic topic, FieldPlan* plan) {
     if (options_.count && summary_.TotalGenerated() >= *options_.count) {
       count_reached_ = true;
@@ -405,15 +448,17 @@ class SimulatorImpl final : public Simulator {
         u -= f.rate;
       }
       const int fields = kFieldCount[static_cast<size_t>(topic)];
-      if (fault_ == static_cast<int>(FaultKind::kMissingField)) plan->omit = static_cast<int>(fault_rng_.Below(fields));
-      if (fault_ == static_cast<int>(FaultKind::kWrongType)) plan->wrong = static_cast<int>(fault_rng_.Below(fields));
+      if (fault_ == static_cast<int>(FaultKind::kMissingField))
+        plan->omit = static_cast<int>(fault_rng_.Below(fields));
+      if (fault_ == static_cast<int>(FaultKind::kWrongType))
+        plan->wrong = static_cast<int>(fault_rng_.Below(fields));
     }
     event_start_ = arena_.size();
     return true;
   }
 
-  // Finishes the event just encoded at arena_[event_start_..): applies content and delivery faults and
-  // queues it for this tick or holds it back.
+  // Finishes the event just encoded at arena_[event_start_..): applies content and delivery faults
+  // and queues it for this tick or holds it back.
   void EndEvent(Topic topic, uint32_t vi, EventTime ts) {
     const size_t t = static_cast<size_t>(topic);
     bool json_ok = true;
@@ -422,7 +467,8 @@ class SimulatorImpl final : public Simulator {
     switch (fault_ < 0 ? FaultKind::kLate : static_cast<FaultKind>(fault_)) {
       case FaultKind::kMalformed: {
         const size_t len = arena_.size() - event_start_;
-        // Any proper prefix of a JSON object is invalid JSON; keep between a quarter and all but one byte.
+        // Any proper prefix of a JSON object is invalid JSON; keep between a quarter and all but
+        // one byte.
         const size_t keep = len / 4 + static_cast<size_t>(fault_rng_.Below(len - 1 - len / 4));
         arena_.resize(event_start_ + keep);
         json_ok = false;
@@ -450,12 +496,14 @@ class SimulatorImpl final : public Simulator {
     const size_t len = arena_.size() - event_start_;
     // Held-back messages count too: one of them can carry the run's newest timestamp.
     if (ts > summary_.last_event_time) summary_.last_event_time = ts;
-    if (fault_ == static_cast<int>(FaultKind::kLate) || fault_ == static_cast<int>(FaultKind::kReorder)) {
+    if (fault_ == static_cast<int>(FaultKind::kLate) ||
+        fault_ == static_cast<int>(FaultKind::kReorder)) {
       Micros delay{0};
       for (const FaultSpec& f : faults_) {
         if (static_cast<int>(f.kind) == fault_) delay = f.delay;
       }
-      held_.push(HeldMessage{ts + delay, held_order_++, topic, vi, arena_.substr(event_start_, len), ts});
+      held_.push(
+          HeldMessage{ts + delay, held_order_++, topic, vi, arena_.substr(event_start_, len), ts});
       arena_.resize(event_start_);
       return;
     }
@@ -472,8 +520,9 @@ class SimulatorImpl final : public Simulator {
     out->reserve(pending_.size());
     for (const Pending& p : pending_) {
       const std::string& buf = p.storage != nullptr ? *p.storage : arena_;
-      out->push_back(Message{p.topic, vehicles_[p.vehicle].device_id, std::string_view(buf).substr(p.offset, p.length),
-                             p.event_time, p.json_ok});
+      out->push_back(Message{p.topic, vehicles_[p.vehicle].device_id,
+                             std::string_view(buf).substr(p.offset, p.length), p.event_time,
+                             p.json_ok});
     }
   }
 
@@ -490,7 +539,8 @@ class SimulatorImpl final : public Simulator {
   void QueueReleased() {
     for (const HeldMessage& h : released_) {
       const size_t t = static_cast<size_t>(h.topic);
-      pending_.push_back(Pending{h.topic, h.vehicle, 0, h.value.size(), h.event_time, true, &h.value});
+      pending_.push_back(
+          Pending{h.topic, h.vehicle, 0, h.value.size(), h.event_time, true, &h.value});
       summary_.emitted[t]++;
       summary_.valid[t]++;
       summary_.payload_bytes += h.value.size();
@@ -498,8 +548,10 @@ class SimulatorImpl final : public Simulator {
   }
 
   void Common(ObjectEncoder& e, uint32_t vi) {
-    if (e.Key("\"id\":", FieldType::kString)) WriteUuid(e.w());
-    else (void)id_rng_.Next(), (void)id_rng_.Next();  // keep ids identical with and without faults
+    if (e.Key("\"id\":", FieldType::kString))
+      WriteUuid(e.w());
+    else
+      (void)id_rng_.Next(), (void)id_rng_.Next();  // keep ids identical with and without faults
     if (e.Key("\"deviceId\":", FieldType::kString)) e.w().PlainString(vehicles_[vi].device_id);
   }
 
@@ -509,7 +561,8 @@ class SimulatorImpl final : public Simulator {
     const Vehicle& v = vehicles_[vi];
     ObjectEncoder e(&arena_, plan);
     Common(e, vi);
-    if (e.Key("\"timestamp\":", FieldType::kString)) e.w().PlainString(std::string_view(ts_, kTimestampLength));
+    if (e.Key("\"timestamp\":", FieldType::kString))
+      e.w().PlainString(std::string_view(ts_, kTimestampLength));
     if (e.Key("\"location\":", FieldType::kString)) e.w().Raw(location_);
     if (e.Key("\"speed\":", FieldType::kNumber)) e.w().Fixed(v.speed_kmh, 2);
     if (e.Key("\"direction\":", FieldType::kString)) e.w().PlainString(CompassName(p.bearing_deg));
@@ -527,7 +580,8 @@ class SimulatorImpl final : public Simulator {
     const Vehicle& v = vehicles_[vi];
     ObjectEncoder e(&arena_, plan);
     Common(e, vi);
-    if (e.Key("\"timestamp\":", FieldType::kString)) e.w().PlainString(std::string_view(ts_, kTimestampLength));
+    if (e.Key("\"timestamp\":", FieldType::kString))
+      e.w().PlainString(std::string_view(ts_, kTimestampLength));
     if (e.Key("\"speed\":", FieldType::kNumber)) e.w().Fixed(v.speed_kmh, 2);
     if (e.Key("\"direction\":", FieldType::kString)) e.w().PlainString(CompassName(p.bearing_deg));
     if (e.Key("\"vehicleType\":", FieldType::kString)) e.w().PlainString(v.spec.vehicle_type);
@@ -541,9 +595,11 @@ class SimulatorImpl final : public Simulator {
     ObjectEncoder e(&arena_, plan);
     Common(e, vi);
     if (e.Key("\"location\":", FieldType::kString)) e.w().Raw(location_);
-    if (e.Key("\"timestamp\":", FieldType::kString)) e.w().PlainString(std::string_view(ts_, kTimestampLength));
+    if (e.Key("\"timestamp\":", FieldType::kString))
+      e.w().PlainString(std::string_view(ts_, kTimestampLength));
     if (e.Key("\"temperature\":", FieldType::kNumber)) e.w().Fixed(wx.temperature_c, 1);
-    if (e.Key("\"weatherCondition\":", FieldType::kString)) e.w().PlainString(WeatherConditionName(wx.condition));
+    if (e.Key("\"weatherCondition\":", FieldType::kString))
+      e.w().PlainString(WeatherConditionName(wx.condition));
     if (e.Key("\"precipitation\":", FieldType::kNumber)) e.w().Fixed(wx.precipitation_mm_h, 1);
     if (e.Key("\"windSpeed\":", FieldType::kNumber)) e.w().Fixed(wx.wind_speed_kmh, 1);
     if (e.Key("\"humidity\":", FieldType::kNumber)) e.w().Int(wx.humidity_pct);
@@ -565,9 +621,11 @@ class SimulatorImpl final : public Simulator {
       e.w().Fixed(cam.pos.lon, 6);
       e.w().Raw(")\"");
     }
-    if (e.Key("\"timestamp\":", FieldType::kString)) e.w().PlainString(std::string_view(ts_, kTimestampLength));
+    if (e.Key("\"timestamp\":", FieldType::kString))
+      e.w().PlainString(std::string_view(ts_, kTimestampLength));
     // A stand-in for the camera frame: 48 bytes of image data, base64-encoded (64 characters).
-    static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static constexpr char kB64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     char snap[66];
     snap[0] = '"';
     for (int i = 0; i < 64; i += 8) {
@@ -587,7 +645,8 @@ class SimulatorImpl final : public Simulator {
     Common(e, vi);
     if (e.Key("\"incidentId\":", FieldType::kString)) e.w().PlainString(inc.id);
     if (e.Key("\"type\":", FieldType::kString)) e.w().PlainString(IncidentTypeName(inc.type));
-    if (e.Key("\"timestamp\":", FieldType::kString)) e.w().PlainString(std::string_view(ts_, kTimestampLength));
+    if (e.Key("\"timestamp\":", FieldType::kString))
+      e.w().PlainString(std::string_view(ts_, kTimestampLength));
     if (e.Key("\"location\":", FieldType::kString)) {
       e.w().Raw("\"(");
       e.w().Fixed(inc.pos.lat, 6);

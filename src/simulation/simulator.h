@@ -3,12 +3,12 @@
 // A fleet of vehicles drives London -> Birmingham along a polyline of the M40 route. Every tick of
 // event time each vehicle emits vehicle_data, gps_data and weather_data (same timestamp); passing a
 // fixed camera emits traffic_data; an incident raised near a vehicle, or one it reported changing
-// status, emits emergency_data. Output is a pure function of SimulationOptions: the same options give
-// byte-identical messages, ids included. Faults (options.faults) draw from their own random stream, so
-// turning them on does not change the underlying events.
+// status, emits emergency_data. Output is a pure function of SimulationOptions: the same options
+// give byte-identical messages, ids included. Faults (options.faults) draw from their own random
+// stream, so turning them on does not change the underlying events.
 //
-// Thread-safety: one thread. Messages returned by NextTick() borrow from the simulator's buffers and
-// stay valid until the next call to NextTick().
+// Thread-safety: one thread. Messages returned by NextTick() borrow from the simulator's buffers
+// and stay valid until the next call to NextTick().
 #pragma once
 
 #include <array>
@@ -26,8 +26,9 @@ struct SimulationSummary {
   std::array<uint64_t, kTopicCount> generated{};
   // Messages handed out, per topic (duplicates included; late ones once released).
   std::array<uint64_t, kTopicCount> emitted{};
-  // Emitted messages that are valid events (not malformed, wrong-typed, missing a field or oversize);
-  // a duplicate counts again. This is what a correct processor must land in the raw tables.
+  // Emitted messages that are valid events (not malformed, wrong-typed, missing a field or
+  // oversize); a duplicate counts again. This is what a correct processor must land in the raw
+  // tables.
   std::array<uint64_t, kTopicCount> valid{};
   // Messages affected by each fault kind.
   std::array<uint64_t, kFaultKindCount> faults{};
@@ -56,7 +57,8 @@ class Simulator {
   // Ends the run early (SIGINT): clears `out` and fills it with every message still held back, so a
   // stopped run, too, emits everything it generated. NextTick() returns false afterwards.
   virtual void Stop(std::vector<Message>* out) = 0;
-  // Event time of the tick most recently generated (its start; its events lie in [now, now + tick)).
+  // Event time of the tick most recently generated (its start; its events lie in [now, now +
+  // tick)).
   virtual EventTime now() const = 0;
   virtual Micros tick() const = 0;
   virtual const SimulationSummary& summary() const = 0;

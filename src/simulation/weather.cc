@@ -9,11 +9,16 @@ namespace smartcity::simulation {
 
 std::string_view WeatherConditionName(WeatherCondition c) {
   switch (c) {
-    case WeatherCondition::kSunny: return "Sunny";
-    case WeatherCondition::kCloudy: return "Cloudy";
-    case WeatherCondition::kRain: return "Rain";
-    case WeatherCondition::kSnow: return "Snow";
-    case WeatherCondition::kFog: return "Fog";
+    case WeatherCondition::kSunny:
+      return "Sunny";
+    case WeatherCondition::kCloudy:
+      return "Cloudy";
+    case WeatherCondition::kRain:
+      return "Rain";
+    case WeatherCondition::kSnow:
+      return "Snow";
+    case WeatherCondition::kFog:
+      return "Fog";
   }
   return "Sunny";
 }
@@ -31,7 +36,9 @@ int64_t LastSunday(int64_t year, unsigned month) {
   return last_day - ((weekday + 1) % 7);
 }
 
-double Smooth(double t) { return t * t * (3 - 2 * t); }
+double Smooth(double t) {
+  return t * t * (3 - 2 * t);
+}
 
 }  // namespace
 
@@ -41,8 +48,8 @@ double UkLocalHour(EventTime t, int* weekday) {
   int64_t y;
   unsigned m, d;
   CivilFromDays(days, &y, &m, &d);
-  // British Summer Time: from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday of
-  // October.
+  // British Summer Time: from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday
+  // of October.
   const int64_t bst_start = LastSunday(y, 3) * 86'400'000'000LL + kMicrosPerHour;
   const int64_t bst_end = LastSunday(y, 10) * 86'400'000'000LL + kMicrosPerHour;
   if (us >= bst_start && us < bst_end) us += kMicrosPerHour;
@@ -70,10 +77,12 @@ double WeatherField::Noise(int channel, double lat, double lon, double hours) co
   const double x = lat / 0.25, y = lon / 0.35, z = hours / 3.0;
   const double fx = std::floor(x), fy = std::floor(y), fz = std::floor(z);
   const double tx = Smooth(x - fx), ty = Smooth(y - fy), tz = Smooth(z - fz);
-  const auto ix = static_cast<int64_t>(fx), iy = static_cast<int64_t>(fy), iz = static_cast<int64_t>(fz);
+  const auto ix = static_cast<int64_t>(fx), iy = static_cast<int64_t>(fy),
+             iz = static_cast<int64_t>(fz);
   auto corner = [&](int64_t a, int64_t b, int64_t c) {
-    const uint64_t h = HashMix(seed_ * 31 + static_cast<uint64_t>(channel), static_cast<uint64_t>(a),
-                               static_cast<uint64_t>(b), static_cast<uint64_t>(c));
+    const uint64_t h =
+        HashMix(seed_ * 31 + static_cast<uint64_t>(channel), static_cast<uint64_t>(a),
+                static_cast<uint64_t>(b), static_cast<uint64_t>(c));
     return static_cast<double>(h >> 11) * 0x1.0p-52 - 1.0;
   };
   auto lerp = [](double a, double b, double t) { return a + (b - a) * t; };
@@ -90,7 +99,8 @@ double Urbanness(LatLon p) {
     double core_m;  // fully urban within
     double edge_m;  // rural beyond
   };
-  static constexpr City kCities[] = {{{51.5074, -0.1278}, 7'000, 13'000}, {{52.4862, -1.8904}, 6'000, 12'000}};
+  static constexpr City kCities[] = {{{51.5074, -0.1278}, 7'000, 13'000},
+                                     {{52.4862, -1.8904}, 6'000, 12'000}};
   double u = 0;
   for (const City& c : kCities) {
     // Cheap early out on the hot path: more than ~14 km north-south or east-west is rural.
@@ -102,27 +112,30 @@ double Urbanness(LatLon p) {
 }
 
 WeatherReading WeatherField::At(LatLon p, EventTime t, double rush) const {
-  const double hours = static_cast<double>(t.time_since_epoch().count()) / static_cast<double>(kMicrosPerHour);
+  const double hours =
+      static_cast<double>(t.time_since_epoch().count()) / static_cast<double>(kMicrosPerHour);
   return At(p, hours, UkLocalHour(t, nullptr), rush);
 }
 
 WeatherReading WeatherField::At(LatLon p, double hours, double local_hour, double rush) const {
   const double urban = Urbanness(p);
   const double day_of_year = std::fmod(hours / 24.0, 365.2425);
-  // Central England: ~4.5 C mean in mid-January, ~17 C in mid-July; +-4 C from dawn to mid-afternoon.
+  // Central England: ~4.5 C mean in mid-January, ~17 C in mid-July; +-4 C from dawn to
+  // mid-afternoon.
   const double seasonal = 10.8 - 6.3 * std::cos(2 * M_PI * (day_of_year - 15) / 365.2425);
   const double diurnal = -4.0 * std::cos(2 * M_PI * (local_hour - 3) / 24.0);
-  const double cloud = 0.5 + 0.5 * Noise(1, p.lat, p.lon, hours);       // 0..1
-  const double wet = 0.5 + 0.5 * Noise(2, p.lat, p.lon, hours * 1.7);   // rain potential 0..1
+  const double cloud = 0.5 + 0.5 * Noise(1, p.lat, p.lon, hours);      // 0..1
+  const double wet = 0.5 + 0.5 * Noise(2, p.lat, p.lon, hours * 1.7);  // rain potential 0..1
   const double windy = 0.5 + 0.5 * Noise(3, p.lat, p.lon, hours);
   const double damp = Noise(4, p.lat, p.lon, hours);
   WeatherReading r{};
   // Clouds damp the diurnal swing; the north of the route is a little cooler; urban heat island.
   r.temperature_c = seasonal + diurnal * (1.0 - 0.6 * cloud) - 0.9 * (p.lat - 51.5) +
                     2.5 * Noise(5, p.lat, p.lon, hours) + 0.8 * urban;
-  r.precipitation_mm_h = (cloud > 0.55 && wet > 0.62) ? std::min(25.0, (wet - 0.62) * 30.0 * cloud) : 0.0;
-  // Below what a gauge reports (and what the 1-decimal output shows) it is not raining: without this a
-  // reading could say "Cloudy" with 0.1 mm/h.
+  r.precipitation_mm_h =
+      (cloud > 0.55 && wet > 0.62) ? std::min(25.0, (wet - 0.62) * 30.0 * cloud) : 0.0;
+  // Below what a gauge reports (and what the 1-decimal output shows) it is not raining: without
+  // this a reading could say "Cloudy" with 0.1 mm/h.
   if (r.precipitation_mm_h < 0.1) r.precipitation_mm_h = 0;
   r.wind_speed_kmh = 4.0 + 38.0 * windy * windy;
   double humidity = 72 + 14 * damp + 12 * cloud + (r.precipitation_mm_h > 0 ? 8 : 0) -

@@ -2,8 +2,9 @@
 //
 // Temperature follows season and time of day and cools northwards; cloud, rain potential, wind and
 // humidity are smooth value-noise fields (lattice of ~25 km and 3 h, seeded), so two vehicles a few
-// kilometres apart see nearly the same weather and one vehicle sees it change gradually. The condition
-// (Sunny/Cloudy/Rain/Snow/Fog) is derived from the fields, never drawn independently per reading.
+// kilometres apart see nearly the same weather and one vehicle sees it change gradually. The
+// condition (Sunny/Cloudy/Rain/Snow/Fog) is derived from the fields, never drawn independently per
+// reading.
 //
 // Thread-safety: immutable after construction.
 #pragma once
@@ -33,7 +34,8 @@ class WeatherField {
   explicit WeatherField(uint64_t seed) : seed_(seed) {}
   // `rush` (0..1) is how much of a rush hour it is. Towns (Urbanness) are warmer and more polluted.
   WeatherReading At(LatLon p, EventTime t, double rush) const;
-  // The same, with the calendar work done once by the caller: `hours` since the epoch, UK `local_hour`.
+  // The same, with the calendar work done once by the caller: `hours` since the epoch, UK
+  // `local_hour`.
   WeatherReading At(LatLon p, double hours, double local_hour, double rush) const;
 
  private:
@@ -42,12 +44,13 @@ class WeatherField {
   uint64_t seed_;
 };
 
-// How built-up a place is, 0..1: 1 in the cores of London and Birmingham, fading smoothly to 0 over a
-// few kilometres, so the urban heat island and town air change gradually along the road rather than
-// jumping where a stretch of road changes from urban to rural.
+// How built-up a place is, 0..1: 1 in the cores of London and Birmingham, fading smoothly to 0 over
+// a few kilometres, so the urban heat island and town air change gradually along the road rather
+// than jumping where a stretch of road changes from urban to rural.
 double Urbanness(LatLon p);
 
-// Hour of day in the UK's civil time (GMT, or BST in summer) as a fraction, and the weekday (0=Mon).
+// Hour of day in the UK's civil time (GMT, or BST in summer) as a fraction, and the weekday
+// (0=Mon).
 double UkLocalHour(EventTime t, int* weekday);
 // 0 outside rush hours (07-09, 17-19 on weekdays, UK time), 1 in them, ramping over 30 minutes.
 double RushHourIntensity(EventTime t);

@@ -28,7 +28,8 @@ size_t StreamOutput::TotalRows() const {
 StreamCore::StreamCore(StreamCoreOptions options, Clock* clock)
     : options_(options), parser_(options.parser), join_(options.join, clock) {}
 
-void StreamCore::Process(std::span<const InputRecord> records, EventTime received_at, StreamOutput* out) {
+void StreamCore::Process(std::span<const InputRecord> records, EventTime received_at,
+                         StreamOutput* out) {
   std::array<size_t, kTopicCount> start{};
   for (Topic t : kAllTopics) {
     start[static_cast<size_t>(t)] = out->Raw(t).num_rows();
@@ -36,7 +37,8 @@ void StreamCore::Process(std::span<const InputRecord> records, EventTime receive
   }
   for (size_t i = 0; i < records.size(); ++i) {
     const InputRecord& rec = records[i];
-    if (parser_.Parse(rec.topic, rec.payload, rec.position, received_at, &out->Raw(rec.topic), &out->dead_letters)) {
+    if (parser_.Parse(rec.topic, rec.payload, rec.position, received_at, &out->Raw(rec.topic),
+                      &out->dead_letters)) {
       record_of_row_[static_cast<size_t>(rec.topic)].push_back(static_cast<uint32_t>(i));
     }
   }
@@ -55,13 +57,16 @@ void StreamCore::Process(std::span<const InputRecord> records, EventTime receive
   RecordBatch& le = out->late_events;
   for (const LateRecord& l : late_) {
     Topic topic = Topic::kVehicle;
-    int device_col = vehicle_col::kDeviceId, part_col = vehicle_col::kPartition, off_col = vehicle_col::kOffset;
+    int device_col = vehicle_col::kDeviceId, part_col = vehicle_col::kPartition,
+        off_col = vehicle_col::kOffset;
     if (l.input == JoinInput::kWeather) {
       topic = Topic::kWeather;
-      device_col = weather_col::kDeviceId, part_col = weather_col::kPartition, off_col = weather_col::kOffset;
+      device_col = weather_col::kDeviceId, part_col = weather_col::kPartition,
+      off_col = weather_col::kOffset;
     } else if (l.input == JoinInput::kEmergency) {
       topic = Topic::kEmergency;
-      device_col = emergency_col::kDeviceId, part_col = emergency_col::kPartition, off_col = emergency_col::kOffset;
+      device_col = emergency_col::kDeviceId, part_col = emergency_col::kPartition,
+      off_col = emergency_col::kOffset;
     }
     const RecordBatch& raw = out->Raw(topic);
     const size_t t = static_cast<size_t>(topic);

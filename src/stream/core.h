@@ -12,8 +12,8 @@
 //
 // Replayable epochs (docs/processor.md): at the start of epoch E take wm = core.ComputeWatermark()
 // (or, when re-running E after a crash, the wm recorded for it), record it, then
-// core.AdvanceWatermarkTo(wm, &out) followed by the epoch's Process() calls. The epoch's output is then
-// a function of (state after E-1, records of E, wm) only.
+// core.AdvanceWatermarkTo(wm, &out) followed by the epoch's Process() calls. The epoch's output is
+// then a function of (state after E-1, records of E, wm) only.
 //
 // Every input record ends up in exactly one of: its raw table (valid) or `_dead_letters` (invalid).
 // A valid vehicle/weather/emergency record behind the watermark is in its raw table AND in
@@ -68,22 +68,30 @@ class StreamCore {
   StreamCore(StreamCoreOptions options, Clock* clock);
 
   // Parses `records` (raw or dead-letter rows) and joins the valid vehicle/weather/emergency ones
-  // (enriched rows, late-event rows). `received_at` is the wall-clock receive time (dead letters and
-  // late events carry it).
+  // (enriched rows, late-event rows). `received_at` is the wall-clock receive time (dead letters
+  // and late events carry it).
   void Process(std::span<const InputRecord> records, EventTime received_at, StreamOutput* out);
 
   // End of a micro-batch: advances the watermark; emits the NULL-emergency rows it finalises.
   EventTime AdvanceWatermark(StreamOutput* out) { return join_.AdvanceWatermark(&out->enriched); }
-  // The same in two steps, for replayable epochs: compute (and record) the watermark, then apply it.
-  // On replay apply the recorded value instead of computing one: the output is then identical.
+  // The same in two steps, for replayable epochs: compute (and record) the watermark, then apply
+  // it. On replay apply the recorded value instead of computing one: the output is then identical.
   EventTime ComputeWatermark() { return join_.ComputeWatermark(); }
-  // The source has unread records of this topic (WatermarkTracker::SetBacklog); other topics ignored.
+  // The source has unread records of this topic (WatermarkTracker::SetBacklog); other topics
+  // ignored.
   void SetBacklog(Topic topic, bool backlogged) {
     switch (topic) {
-      case Topic::kVehicle: join_.SetInputBacklog(JoinInput::kVehicle, backlogged); break;
-      case Topic::kWeather: join_.SetInputBacklog(JoinInput::kWeather, backlogged); break;
-      case Topic::kEmergency: join_.SetInputBacklog(JoinInput::kEmergency, backlogged); break;
-      default: break;
+      case Topic::kVehicle:
+        join_.SetInputBacklog(JoinInput::kVehicle, backlogged);
+        break;
+      case Topic::kWeather:
+        join_.SetInputBacklog(JoinInput::kWeather, backlogged);
+        break;
+      case Topic::kEmergency:
+        join_.SetInputBacklog(JoinInput::kEmergency, backlogged);
+        break;
+      default:
+        break;
     }
   }
   EventTime AdvanceWatermarkTo(EventTime watermark, StreamOutput* out) {
@@ -98,7 +106,8 @@ class StreamCore {
   const EventTimeJoin& join() const { return join_; }
   const EventParser& parser() const { return parser_; }
 
-  // Checkpointable state = the join's (watermarks + join state), appended to *out. The parser has none.
+  // Checkpointable state = the join's (watermarks + join state), appended to *out. The parser has
+  // none.
   Status SerializeState(std::string* out) const { return join_.SerializeState(out); }
   Status RestoreState(std::string_view in) { return join_.RestoreState(in); }
 
@@ -108,7 +117,8 @@ class StreamCore {
   EventTimeJoin join_;
   DateColumnWriter late_dates_;
   std::vector<LateRecord> late_;
-  std::array<std::vector<uint32_t>, kTopicCount> record_of_row_;  // raw row (from batch start) -> record index
+  std::array<std::vector<uint32_t>, kTopicCount>
+      record_of_row_;  // raw row (from batch start) -> record index
 };
 
 }  // namespace smartcity::stream

@@ -1,16 +1,17 @@
 // StreamCore against an oracle: simulated streams (with and without faults) go through the parser
-// and the streaming join in micro-batches of random size; the enriched rows must equal, as a multiset,
-// a straightforward nested-loop batch join over the raw rows the same run produced, minus the records
-// reported late. Late reports must be exactly the records the simulator held back past the watermark.
+// and the streaming join in micro-batches of random size; the enriched rows must equal, as a
+// multiset, a straightforward nested-loop batch join over the raw rows the same run produced, minus
+// the records reported late. Late reports must be exactly the records the simulator held back past
+// the watermark.
 #include "stream/core.h"
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <map>
 #include <random>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "simulation/simulator.h"
 #include "stream/tables.h"
@@ -30,7 +31,8 @@ struct OwnedRecord {
   Micros held_for;  // how long after its event time the simulator released it (late/reorder faults)
 };
 
-std::vector<OwnedRecord> Simulate(const SimulationOptions& options, std::array<uint64_t, kTopicCount>* valid) {
+std::vector<OwnedRecord> Simulate(const SimulationOptions& options,
+                                  std::array<uint64_t, kTopicCount>* valid) {
   auto sim = Simulator::Create(options);
   EXPECT_TRUE(sim.ok()) << sim.status().message();
   std::vector<OwnedRecord> records;
@@ -88,9 +90,10 @@ StreamOutput RunStream(const std::vector<OwnedRecord>& records, const RunConfig&
     const size_t n = std::min<size_t>(records.size() - pos, 1 + rng() % config.max_batch);
     batch.clear();
     for (size_t i = pos; i < pos + n; ++i) {
-      batch.push_back(InputRecord{records[i].topic, SourcePosition{PartitionId(static_cast<int32_t>(records[i].topic)),
-                                                                   records[i].offset},
-                                  records[i].payload});
+      batch.push_back(InputRecord{
+          records[i].topic,
+          SourcePosition{PartitionId(static_cast<int32_t>(records[i].topic)), records[i].offset},
+          records[i].payload});
     }
     pos += n;
     out.Clear();
@@ -124,12 +127,22 @@ std::vector<std::string> EnrichedRows(const RecordBatch& e) {
         continue;
       }
       switch (col.type()) {
-        case ColumnType::kString: s += col.GetString(r); break;
-        case ColumnType::kInt32: s += std::to_string(col.GetInt32(r)); break;
+        case ColumnType::kString:
+          s += col.GetString(r);
+          break;
+        case ColumnType::kInt32:
+          s += std::to_string(col.GetInt32(r));
+          break;
         case ColumnType::kInt64:
-        case ColumnType::kTimestamp: s += std::to_string(col.GetInt64(r)); break;
-        case ColumnType::kDouble: s += Num(col.GetDouble(r)); break;
-        case ColumnType::kBool: s += col.GetBool(r) ? "true" : "false"; break;
+        case ColumnType::kTimestamp:
+          s += std::to_string(col.GetInt64(r));
+          break;
+        case ColumnType::kDouble:
+          s += Num(col.GetDouble(r));
+          break;
+        case ColumnType::kBool:
+          s += col.GetBool(r) ? "true" : "false";
+          break;
       }
       s += '|';
     }
@@ -138,13 +151,17 @@ std::vector<std::string> EnrichedRows(const RecordBatch& e) {
   return rows;
 }
 
-// The batch SQL join over the raw tables, as a plain nested loop (per device), skipping late records.
-std::vector<std::string> OracleJoin(const StreamOutput& out, Micros window, const std::set<std::pair<std::string, int64_t>>& late) {
+// The batch SQL join over the raw tables, as a plain nested loop (per device), skipping late
+// records.
+std::vector<std::string> OracleJoin(const StreamOutput& out, Micros window,
+                                    const std::set<std::pair<std::string, int64_t>>& late) {
   RecordBatch expected(EnrichedSchema());
   const RecordBatch& v = out.Raw(Topic::kVehicle);
   const RecordBatch& w = out.Raw(Topic::kWeather);
   const RecordBatch& e = out.Raw(Topic::kEmergency);
-  auto is_late = [&](std::string_view topic, int64_t offset) { return late.count({std::string(topic), offset}) != 0; };
+  auto is_late = [&](std::string_view topic, int64_t offset) {
+    return late.count({std::string(topic), offset}) != 0;
+  };
   std::map<std::string, std::vector<size_t>, std::less<>> w_by_dev, e_by_dev;
   for (size_t r = 0; r < w.num_rows(); ++r) {
     if (!is_late("weather_data", w.column(weather_col::kOffset).GetInt64(r))) {
@@ -182,28 +199,39 @@ std::vector<std::string> OracleJoin(const StreamOutput& out, Micros window, cons
         expected.column(kLongitude).AppendDouble(v.column(vehicle_col::kLongitude).GetDouble(vr));
         expected.column(kSpeed).AppendDouble(v.column(vehicle_col::kSpeed).GetDouble(vr));
         expected.column(kDirection).AppendString(v.column(vehicle_col::kDirection).GetString(vr));
-        expected.column(kTemperature).AppendDouble(w.column(weather_col::kTemperature).GetDouble(wr));
-        expected.column(kWeatherCondition).AppendString(w.column(weather_col::kWeatherCondition).GetString(wr));
-        expected.column(kPrecipitation).AppendDouble(w.column(weather_col::kPrecipitation).GetDouble(wr));
+        expected.column(kTemperature)
+            .AppendDouble(w.column(weather_col::kTemperature).GetDouble(wr));
+        expected.column(kWeatherCondition)
+            .AppendString(w.column(weather_col::kWeatherCondition).GetString(wr));
+        expected.column(kPrecipitation)
+            .AppendDouble(w.column(weather_col::kPrecipitation).GetDouble(wr));
         expected.column(kWindSpeed).AppendDouble(w.column(weather_col::kWindSpeed).GetDouble(wr));
         expected.column(kHumidity).AppendInt32(w.column(weather_col::kHumidity).GetInt32(wr));
-        expected.column(kAirQualityIndex).AppendInt32(w.column(weather_col::kAirQualityIndex).GetInt32(wr));
+        expected.column(kAirQualityIndex)
+            .AppendInt32(w.column(weather_col::kAirQualityIndex).GetInt32(wr));
         if (er != nullptr) {
-          expected.column(kEmergencyType).AppendString(e.column(emergency_col::kType).GetString(*er));
-          expected.column(kEmergencyStatus).AppendString(e.column(emergency_col::kStatus).GetString(*er));
-          expected.column(kIncidentId).AppendString(e.column(emergency_col::kIncidentId).GetString(*er));
+          expected.column(kEmergencyType)
+              .AppendString(e.column(emergency_col::kType).GetString(*er));
+          expected.column(kEmergencyStatus)
+              .AppendString(e.column(emergency_col::kStatus).GetString(*er));
+          expected.column(kIncidentId)
+              .AppendString(e.column(emergency_col::kIncidentId).GetString(*er));
         } else {
           expected.column(kEmergencyType).AppendNull();
           expected.column(kEmergencyStatus).AppendNull();
           expected.column(kIncidentId).AppendNull();
         }
-        expected.column(kVehiclePartition).AppendInt32(v.column(vehicle_col::kPartition).GetInt32(vr));
+        expected.column(kVehiclePartition)
+            .AppendInt32(v.column(vehicle_col::kPartition).GetInt32(vr));
         expected.column(kVehicleOffset).AppendInt64(v.column(vehicle_col::kOffset).GetInt64(vr));
-        expected.column(kWeatherPartition).AppendInt32(w.column(weather_col::kPartition).GetInt32(wr));
+        expected.column(kWeatherPartition)
+            .AppendInt32(w.column(weather_col::kPartition).GetInt32(wr));
         expected.column(kWeatherOffset).AppendInt64(w.column(weather_col::kOffset).GetInt64(wr));
         if (er != nullptr) {
-          expected.column(kEmergencyPartition).AppendInt32(e.column(emergency_col::kPartition).GetInt32(*er));
-          expected.column(kEmergencyOffset).AppendInt64(e.column(emergency_col::kOffset).GetInt64(*er));
+          expected.column(kEmergencyPartition)
+              .AppendInt32(e.column(emergency_col::kPartition).GetInt32(*er));
+          expected.column(kEmergencyOffset)
+              .AppendInt64(e.column(emergency_col::kOffset).GetInt64(*er));
         } else {
           expected.column(kEmergencyPartition).AppendNull();
           expected.column(kEmergencyOffset).AppendNull();
@@ -228,7 +256,8 @@ struct Scenario {
 };
 
 #if defined(__SANITIZE_ADDRESS__)
-constexpr int kVehicles = 10;  // sanitizers slow everything down ~10x: a smaller city, same coverage
+constexpr int kVehicles =
+    10;  // sanitizers slow everything down ~10x: a smaller city, same coverage
 #else
 constexpr int kVehicles = 20;
 #endif
@@ -263,8 +292,8 @@ void CheckAgainstOracle(const Scenario& s, uint64_t seed) {
   EXPECT_EQ(raw_rows + out.dead_letters.num_rows(), records.size());
 
   // Late reports: every join-input record the simulator held back well past D (2 min) is late, none
-  // held back well within it is. (At the end of a run the simulator releases what it still holds, so
-  // a few late-fault records arrive only a little after D: either verdict is right for those.)
+  // held back well within it is. (At the end of a run the simulator releases what it still holds,
+  // so a few late-fault records arrive only a little after D: either verdict is right for those.)
   std::set<std::pair<std::string, int64_t>> late;
   for (size_t r = 0; r < out.late_events.num_rows(); ++r) {
     late.emplace(std::string(out.late_events.column(late_event_col::kTopic).GetString(r)),
@@ -274,13 +303,16 @@ void CheckAgainstOracle(const Scenario& s, uint64_t seed) {
   EXPECT_EQ(late.size(), out.late_events.num_rows()) << "each late record reported once";
   size_t must_be_late = 0, ambiguous = 0;
   for (const OwnedRecord& r : records) {
-    if (r.topic != Topic::kVehicle && r.topic != Topic::kWeather && r.topic != Topic::kEmergency) continue;
+    if (r.topic != Topic::kVehicle && r.topic != Topic::kWeather && r.topic != Topic::kEmergency)
+      continue;
     const bool reported = late.count({std::string(DefaultTopicName(r.topic)), r.offset}) != 0;
     if (r.held_for > std::chrono::minutes(3)) {
       ++must_be_late;
-      EXPECT_TRUE(reported) << "held back " << r.held_for.count() << " us but not reported late: " << r.payload;
+      EXPECT_TRUE(reported) << "held back " << r.held_for.count()
+                            << " us but not reported late: " << r.payload;
     } else if (r.held_for < std::chrono::seconds(90)) {
-      EXPECT_FALSE(reported) << "held back only " << r.held_for.count() << " us but reported late: " << r.payload;
+      EXPECT_FALSE(reported) << "held back only " << r.held_for.count()
+                             << " us but reported late: " << r.payload;
     } else {
       ++ambiguous;
     }
@@ -302,7 +334,8 @@ void CheckAgainstOracle(const Scenario& s, uint64_t seed) {
   EXPECT_TRUE(got == want) << "the streaming join differs from the batch join";
   // The test is only meaningful when both kinds of rows occur.
   size_t with_emergency = 0;
-  for (size_t r = 0; r < out.enriched.num_rows(); ++r) with_emergency += !out.enriched.column(enriched_col::kIncidentId).IsNull(r);
+  for (size_t r = 0; r < out.enriched.num_rows(); ++r)
+    with_emergency += !out.enriched.column(enriched_col::kIncidentId).IsNull(r);
   EXPECT_GT(with_emergency, 0u);
   EXPECT_LT(with_emergency, out.enriched.num_rows());
 }
@@ -333,10 +366,12 @@ TEST(StreamCoreOracleTest, LateAndBadRecords) {
 
 TEST(StreamCoreTest, DeadLettersCarryTheirReason) {
   std::array<uint64_t, kTopicCount> valid{};
-  SimulationOptions o = SimOptions({"bad", {{FaultKind::kWrongType, 0.05, Micros(0)},
-                                            {FaultKind::kMissingField, 0.05, Micros(0)},
-                                            {FaultKind::kMalformed, 0.05, Micros(0)},
-                                            {FaultKind::kOversize, 0.01, Micros(0)}}}, 9);
+  SimulationOptions o = SimOptions({"bad",
+                                    {{FaultKind::kWrongType, 0.05, Micros(0)},
+                                     {FaultKind::kMissingField, 0.05, Micros(0)},
+                                     {FaultKind::kMalformed, 0.05, Micros(0)},
+                                     {FaultKind::kOversize, 0.01, Micros(0)}}},
+                                   9);
   o.duration = std::chrono::minutes(2);
   const std::vector<OwnedRecord> records = Simulate(o, &valid);
   const StreamOutput out = RunStream(records, RunConfig{});
@@ -344,14 +379,15 @@ TEST(StreamCoreTest, DeadLettersCarryTheirReason) {
   std::map<std::string, int> kinds;
   for (size_t r = 0; r < out.dead_letters.num_rows(); ++r) {
     const std::string reason(out.dead_letters.column(dead_letter_col::kReason).GetString(r));
-    const std::string kind = reason.rfind("missing field", 0) == 0     ? "missing"
-                             : reason.rfind("invalid JSON", 0) == 0    ? "malformed"
-                             : reason.rfind("payload of", 0) == 0      ? "oversize"
+    const std::string kind = reason.rfind("missing field", 0) == 0             ? "missing"
+                             : reason.rfind("invalid JSON", 0) == 0            ? "malformed"
+                             : reason.rfind("payload of", 0) == 0              ? "oversize"
                              : reason.find(": expected ") != std::string::npos ? "wrong type"
-                                                                              : reason;
+                                                                               : reason;
     kinds[kind]++;
     const int64_t offset = out.dead_letters.column(dead_letter_col::kOffset).GetInt64(r);
-    EXPECT_EQ(out.dead_letters.column(dead_letter_col::kPayload).GetString(r), records[static_cast<size_t>(offset)].payload);
+    EXPECT_EQ(out.dead_letters.column(dead_letter_col::kPayload).GetString(r),
+              records[static_cast<size_t>(offset)].payload);
   }
   EXPECT_EQ(kinds.size(), 4u) << [&] {
     std::string s;
@@ -379,7 +415,8 @@ TEST(StreamCoreCheckpointTest, RestoreAtRandomPointsGivesIdenticalOutput) {
     for (int i = 0; i < 6; ++i) config.restore_before.insert(rng() % 120);
     const StreamOutput restored = RunStream(records, config);
     ASSERT_GT(straight.enriched.num_rows(), 5000u);
-    EXPECT_TRUE(EnrichedRows(straight.enriched) == EnrichedRows(restored.enriched)) << "same rows in the same order";
+    EXPECT_TRUE(EnrichedRows(straight.enriched) == EnrichedRows(restored.enriched))
+        << "same rows in the same order";
     EXPECT_EQ(straight.late_events.num_rows(), restored.late_events.num_rows());
     EXPECT_GT(straight.late_events.num_rows(), 0u);
   }

@@ -64,8 +64,10 @@ class TimeBuffer {
   // Indices [first, second) of the rows with lo <= ts <= hi.
   std::pair<size_t, size_t> Range(int64_t lo, int64_t hi) const {
     auto begin = rows_.begin() + static_cast<ptrdiff_t>(head_);
-    auto first = std::lower_bound(begin, rows_.end(), lo, [](const Row& r, int64_t t) { return r.ts < t; });
-    auto last = std::upper_bound(first, rows_.end(), hi, [](int64_t t, const Row& r) { return t < r.ts; });
+    auto first =
+        std::lower_bound(begin, rows_.end(), lo, [](const Row& r, int64_t t) { return r.ts < t; });
+    auto last =
+        std::upper_bound(first, rows_.end(), hi, [](int64_t t, const Row& r) { return t < r.ts; });
     return {static_cast<size_t>(first - rows_.begin()), static_cast<size_t>(last - rows_.begin())};
   }
   Row& operator[](size_t i) { return rows_[i]; }
@@ -113,7 +115,8 @@ struct Device {
 }  // namespace
 
 struct EventTimeJoin::State {
-  std::vector<std::unique_ptr<Device>> devices;  // by interned index: iteration order is deterministic
+  std::vector<std::unique_ptr<Device>>
+      devices;  // by interned index: iteration order is deterministic
   StringIndex device_index;
   // Small vocabularies (direction, weather condition, emergency type and status) held as codes.
   std::vector<std::string> strings;
@@ -131,13 +134,14 @@ struct EventTimeJoin::State {
     return *devices.back();
   }
   // Devices with no rows left are forgotten once they are the majority of a large table, so that a
-  // stream of ever-new deviceIds cannot grow memory without bound. Order is kept (output order depends
-  // on it) and pruning depends only on the state, so replays stay identical.
+  // stream of ever-new deviceIds cannot grow memory without bound. Order is kept (output order
+  // depends on it) and pruning depends only on the state, so replays stay identical.
   void PruneIdleDevices() {
     static constexpr size_t kMinDevicesToPrune = 1024;
     if (devices.size() < kMinDevicesToPrune) return;
     size_t empty = 0;
-    for (const auto& d : devices) empty += d->vehicles.empty() && d->weather.empty() && d->emergencies.empty();
+    for (const auto& d : devices)
+      empty += d->vehicles.empty() && d->weather.empty() && d->emergencies.empty();
     if (empty * 2 < devices.size()) return;
     std::erase_if(devices, [](const std::unique_ptr<Device>& d) {
       return d->vehicles.empty() && d->weather.empty() && d->emergencies.empty();
@@ -203,8 +207,8 @@ EventTimeJoin::EventTimeJoin(JoinOptions options, Clock* clock)
 EventTimeJoin::~EventTimeJoin() = default;
 
 template <typename OnTime>
-void EventTimeJoin::ForEachOnTime(const Column& timestamps, JoinInput input, size_t begin, size_t end,
-                                  std::vector<LateRecord>* late, OnTime&& on_time) {
+void EventTimeJoin::ForEachOnTime(const Column& timestamps, JoinInput input, size_t begin,
+                                  size_t end, std::vector<LateRecord>* late, OnTime&& on_time) {
   const size_t in = static_cast<size_t>(input);
   int64_t max_ts = INT64_MIN;
   for (size_t r = begin; r < end; ++r) {
@@ -221,92 +225,91 @@ void EventTimeJoin::ForEachOnTime(const Column& timestamps, JoinInput input, siz
   if (end > begin) tracker_.Observe(input, EventTime(Micros(max_ts)));
 }
 
-void EventTimeJoin::AddVehicles(const RecordBatch& batch, size_t begin, size_t end, RecordBatch* enriched,
-                                std::vector<LateRecord>* late) {
+void EventTimeJoin::AddVehicles(const RecordBatch& batch, size_t begin, size_t end,
+                                RecordBatch* enriched, std::vector<LateRecord>* late) {
   using namespace vehicle_col;
   State& s = *state_;
   const int64_t j = options_.window.count();
   const size_t in = static_cast<size_t>(JoinInput::kVehicle);
-  ForEachOnTime(batch.column(kTimestamp), JoinInput::kVehicle, begin, end, late, [&](size_t r, int64_t ts) {
-    Device& d = s.FindDevice(batch.column(kDeviceId).GetString(r));
-    const size_t pos = d.vehicles.Insert(VehicleRow{ts, batch.column(kLatitude).GetDouble(r),
-                                                    batch.column(kLongitude).GetDouble(r),
-                                                    batch.column(kSpeed).GetDouble(r),
-                                                    s.Intern(batch.column(kDirection).GetString(r)),
-                                                    batch.column(kPartition).GetInt32(r),
-                                                    batch.column(kOffset).GetInt64(r), false});
-    s.rows[in]++;
-    const auto [e_lo, e_hi] = d.emergencies.Range(ts - j, ts + j);
-    if (e_lo == e_hi) return;  // NULL rows (if any weather matches) once the watermark passes
-    VehicleRow& v = d.vehicles[pos];
-    v.has_emergency = true;
-    const auto [w_lo, w_hi] = d.weather.Range(ts - j, ts + j);
-    for (size_t wi = w_lo; wi < w_hi; ++wi) {
-      for (size_t ei = e_lo; ei < e_hi; ++ei) {
-        Emit(d, v, d.weather[wi], &d.emergencies[ei], s.strings, &s.date, enriched);
-        counters_.rows_matched++;
-      }
-    }
-  });
+  ForEachOnTime(
+      batch.column(kTimestamp), JoinInput::kVehicle, begin, end, late, [&](size_t r, int64_t ts) {
+        Device& d = s.FindDevice(batch.column(kDeviceId).GetString(r));
+        const size_t pos = d.vehicles.Insert(VehicleRow{
+            ts, batch.column(kLatitude).GetDouble(r), batch.column(kLongitude).GetDouble(r),
+            batch.column(kSpeed).GetDouble(r), s.Intern(batch.column(kDirection).GetString(r)),
+            batch.column(kPartition).GetInt32(r), batch.column(kOffset).GetInt64(r), false});
+        s.rows[in]++;
+        const auto [e_lo, e_hi] = d.emergencies.Range(ts - j, ts + j);
+        if (e_lo == e_hi) return;  // NULL rows (if any weather matches) once the watermark passes
+        VehicleRow& v = d.vehicles[pos];
+        v.has_emergency = true;
+        const auto [w_lo, w_hi] = d.weather.Range(ts - j, ts + j);
+        for (size_t wi = w_lo; wi < w_hi; ++wi) {
+          for (size_t ei = e_lo; ei < e_hi; ++ei) {
+            Emit(d, v, d.weather[wi], &d.emergencies[ei], s.strings, &s.date, enriched);
+            counters_.rows_matched++;
+          }
+        }
+      });
 }
 
-void EventTimeJoin::AddWeather(const RecordBatch& batch, size_t begin, size_t end, RecordBatch* enriched,
-                               std::vector<LateRecord>* late) {
+void EventTimeJoin::AddWeather(const RecordBatch& batch, size_t begin, size_t end,
+                               RecordBatch* enriched, std::vector<LateRecord>* late) {
   using namespace weather_col;
   State& s = *state_;
   const int64_t j = options_.window.count();
   const size_t in = static_cast<size_t>(JoinInput::kWeather);
-  ForEachOnTime(batch.column(kTimestamp), JoinInput::kWeather, begin, end, late, [&](size_t r, int64_t ts) {
-    Device& d = s.FindDevice(batch.column(kDeviceId).GetString(r));
-    const size_t pos = d.weather.Insert(WeatherRow{ts, batch.column(kTemperature).GetDouble(r),
-                                                   batch.column(kPrecipitation).GetDouble(r),
-                                                   batch.column(kWindSpeed).GetDouble(r),
-                                                   batch.column(kHumidity).GetInt32(r),
-                                                   batch.column(kAirQualityIndex).GetInt32(r),
-                                                   s.Intern(batch.column(kWeatherCondition).GetString(r)),
-                                                   batch.column(kPartition).GetInt32(r),
-                                                   batch.column(kOffset).GetInt64(r)});
-    s.rows[in]++;
-    const WeatherRow& w = d.weather[pos];
-    const auto [v_lo, v_hi] = d.vehicles.Range(ts - j, ts + j);
-    for (size_t vi = v_lo; vi < v_hi; ++vi) {
-      const VehicleRow& v = d.vehicles[vi];
-      if (!v.has_emergency) continue;  // its rows come with NULLs when the watermark passes
-      const auto [e_lo, e_hi] = d.emergencies.Range(v.ts - j, v.ts + j);
-      for (size_t ei = e_lo; ei < e_hi; ++ei) {
-        Emit(d, v, w, &d.emergencies[ei], s.strings, &s.date, enriched);
-        counters_.rows_matched++;
-      }
-    }
-  });
+  ForEachOnTime(
+      batch.column(kTimestamp), JoinInput::kWeather, begin, end, late, [&](size_t r, int64_t ts) {
+        Device& d = s.FindDevice(batch.column(kDeviceId).GetString(r));
+        const size_t pos = d.weather.Insert(WeatherRow{
+            ts, batch.column(kTemperature).GetDouble(r), batch.column(kPrecipitation).GetDouble(r),
+            batch.column(kWindSpeed).GetDouble(r), batch.column(kHumidity).GetInt32(r),
+            batch.column(kAirQualityIndex).GetInt32(r),
+            s.Intern(batch.column(kWeatherCondition).GetString(r)),
+            batch.column(kPartition).GetInt32(r), batch.column(kOffset).GetInt64(r)});
+        s.rows[in]++;
+        const WeatherRow& w = d.weather[pos];
+        const auto [v_lo, v_hi] = d.vehicles.Range(ts - j, ts + j);
+        for (size_t vi = v_lo; vi < v_hi; ++vi) {
+          const VehicleRow& v = d.vehicles[vi];
+          if (!v.has_emergency) continue;  // its rows come with NULLs when the watermark passes
+          const auto [e_lo, e_hi] = d.emergencies.Range(v.ts - j, v.ts + j);
+          for (size_t ei = e_lo; ei < e_hi; ++ei) {
+            Emit(d, v, w, &d.emergencies[ei], s.strings, &s.date, enriched);
+            counters_.rows_matched++;
+          }
+        }
+      });
 }
 
-void EventTimeJoin::AddEmergencies(const RecordBatch& batch, size_t begin, size_t end, RecordBatch* enriched,
-                                   std::vector<LateRecord>* late) {
+void EventTimeJoin::AddEmergencies(const RecordBatch& batch, size_t begin, size_t end,
+                                   RecordBatch* enriched, std::vector<LateRecord>* late) {
   using namespace emergency_col;
   State& s = *state_;
   const int64_t j = options_.window.count();
   const size_t in = static_cast<size_t>(JoinInput::kEmergency);
-  ForEachOnTime(batch.column(kTimestamp), JoinInput::kEmergency, begin, end, late, [&](size_t r, int64_t ts) {
-    Device& d = s.FindDevice(batch.column(kDeviceId).GetString(r));
-    const size_t pos = d.emergencies.Insert(EmergencyRow{ts, s.Intern(batch.column(kType).GetString(r)),
-                                                         s.Intern(batch.column(kStatus).GetString(r)),
-                                                         std::string(batch.column(kIncidentId).GetString(r)),
-                                                         batch.column(kPartition).GetInt32(r),
-                                                         batch.column(kOffset).GetInt64(r)});
-    s.rows[in]++;
-    const EmergencyRow& e = d.emergencies[pos];
-    const auto [v_lo, v_hi] = d.vehicles.Range(ts - j, ts + j);
-    for (size_t vi = v_lo; vi < v_hi; ++vi) {
-      VehicleRow& v = d.vehicles[vi];
-      v.has_emergency = true;
-      const auto [w_lo, w_hi] = d.weather.Range(v.ts - j, v.ts + j);
-      for (size_t wi = w_lo; wi < w_hi; ++wi) {
-        Emit(d, v, d.weather[wi], &e, s.strings, &s.date, enriched);
-        counters_.rows_matched++;
-      }
-    }
-  });
+  ForEachOnTime(
+      batch.column(kTimestamp), JoinInput::kEmergency, begin, end, late, [&](size_t r, int64_t ts) {
+        Device& d = s.FindDevice(batch.column(kDeviceId).GetString(r));
+        const size_t pos = d.emergencies.Insert(
+            EmergencyRow{ts, s.Intern(batch.column(kType).GetString(r)),
+                         s.Intern(batch.column(kStatus).GetString(r)),
+                         std::string(batch.column(kIncidentId).GetString(r)),
+                         batch.column(kPartition).GetInt32(r), batch.column(kOffset).GetInt64(r)});
+        s.rows[in]++;
+        const EmergencyRow& e = d.emergencies[pos];
+        const auto [v_lo, v_hi] = d.vehicles.Range(ts - j, ts + j);
+        for (size_t vi = v_lo; vi < v_hi; ++vi) {
+          VehicleRow& v = d.vehicles[vi];
+          v.has_emergency = true;
+          const auto [w_lo, w_hi] = d.weather.Range(v.ts - j, v.ts + j);
+          for (size_t wi = w_lo; wi < w_hi; ++wi) {
+            Emit(d, v, d.weather[wi], &e, s.strings, &s.date, enriched);
+            counters_.rows_matched++;
+          }
+        }
+      });
 }
 
 EventTime EventTimeJoin::AdvanceWatermarkTo(EventTime requested, RecordBatch* enriched) {
@@ -364,9 +367,13 @@ void EventTimeJoin::Flush(RecordBatch* enriched) {
   s.rows = {};
 }
 
-size_t EventTimeJoin::StateRows(JoinInput input) const { return state_->rows[static_cast<size_t>(input)]; }
+size_t EventTimeJoin::StateRows(JoinInput input) const {
+  return state_->rows[static_cast<size_t>(input)];
+}
 
-size_t EventTimeJoin::devices() const { return state_->devices.size(); }
+size_t EventTimeJoin::devices() const {
+  return state_->devices.size();
+}
 
 Status EventTimeJoin::SerializeState(std::string* out) const {
   const State& s = *state_;
@@ -441,9 +448,10 @@ Status EventTimeJoin::RestoreState(std::string_view data) {
   }
   const int64_t window = r.I64();
   if (r.ok() && window != options_.window.count()) {
-    return Status::InvalidArgument("the checkpoint was written with join window " + FormatDuration(Micros(window)) +
-                                   " but this run uses " + FormatDuration(options_.window) +
-                                   ": restart with the same --join-window or start a new checkpoint");
+    return Status::InvalidArgument(
+        "the checkpoint was written with join window " + FormatDuration(Micros(window)) +
+        " but this run uses " + FormatDuration(options_.window) +
+        ": restart with the same --join-window or start a new checkpoint");
   }
   const std::string_view tracker_blob = r.Str();
   if (!r.ok()) return corrupt("truncated");
@@ -479,7 +487,8 @@ Status EventTimeJoin::RestoreState(std::string_view data) {
       v.offset = r.I64();
       v.has_emergency = r.U8() != 0;
       if (!check_code(v.direction)) return corrupt("bad vocabulary code");
-      if (!d.vehicles.empty() && d.vehicles[d.vehicles.end() - 1].ts > v.ts) return corrupt("rows out of order");
+      if (!d.vehicles.empty() && d.vehicles[d.vehicles.end() - 1].ts > v.ts)
+        return corrupt("rows out of order");
       d.vehicles.Append(v);
     }
     const uint32_t nw = r.U32();
@@ -495,7 +504,8 @@ Status EventTimeJoin::RestoreState(std::string_view data) {
       x.partition = r.I32();
       x.offset = r.I64();
       if (!check_code(x.condition)) return corrupt("bad vocabulary code");
-      if (!d.weather.empty() && d.weather[d.weather.end() - 1].ts > x.ts) return corrupt("rows out of order");
+      if (!d.weather.empty() && d.weather[d.weather.end() - 1].ts > x.ts)
+        return corrupt("rows out of order");
       d.weather.Append(x);
     }
     const uint32_t ne = r.U32();

@@ -1,9 +1,9 @@
 #include "stream/join.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <map>
-
-#include <gtest/gtest.h>
 
 #include "stream/stream_testutil.h"
 
@@ -27,7 +27,8 @@ TEST(JoinTest, MatchedRowIsEmittedAsSoonAsAllThreeArrive) {
   const int64_t w = h.Weather("car", At(10));
   EXPECT_TRUE(h.RowsOf("car").empty()) << "a (v, w) pair waits for a possible emergency";
   const int64_t e = h.Emergency("car", At(10));
-  EXPECT_EQ(h.RowsOf("car"), (std::vector<RowKey>{{"car", At(10).time_since_epoch().count(), v, w, e}}));
+  EXPECT_EQ(h.RowsOf("car"),
+            (std::vector<RowKey>{{"car", At(10).time_since_epoch().count(), v, w, e}}));
   // Finalising the reading later adds no NULL row: an emergency matched it.
   h.SetWatermark(At(100));
   EXPECT_EQ(h.RowsOf("car").size(), 1u);
@@ -73,7 +74,8 @@ TEST(JoinTest, LeftJoinNullRowExactlyWhenWatermarkPassesVehicleTimePlusWindow) {
     EXPECT_EQ(h.SetWatermark(edge - Micros(1)), edge - Micros(1));
     EXPECT_TRUE(h.RowsOf("car").empty());
     EXPECT_EQ(h.SetWatermark(edge), edge);
-    EXPECT_TRUE(h.RowsOf("car").empty()) << "watermark == v.ts + J: an emergency at v.ts + J could still come";
+    EXPECT_TRUE(h.RowsOf("car").empty())
+        << "watermark == v.ts + J: an emergency at v.ts + J could still come";
     // ... and indeed one can: it is not late.
     h.SetWatermark(edge + Micros(1));
     ASSERT_EQ(h.RowsOf("car").size(), 1u);
@@ -156,7 +158,8 @@ TEST(JoinTest, LateRecordIsReportedAndNotJoined) {
   EXPECT_EQ(h.Late(), 3u);
   h.join.Flush(&h.out);
   std::vector<RowKey> rows = h.RowsOf("car");
-  EXPECT_TRUE(rows.empty()) << "the on-time vehicle has no weather at its time; the late ones are not joined";
+  EXPECT_TRUE(rows.empty())
+      << "the on-time vehicle has no weather at its time; the late ones are not joined";
 }
 
 TEST(JoinTest, OutOfOrderWithinDelayJoinsNormally) {
@@ -178,8 +181,9 @@ TEST(JoinTest, OutOfOrderWithinDelayJoinsNormally) {
     EXPECT_EQ(100 - std::get<2>(r), 81 + std::get<3>(r));
   }
   // Emitted in time order per device.
-  EXPECT_TRUE(std::is_sorted(rows.begin(), rows.end(),
-                             [](const RowKey& a, const RowKey& b) { return std::get<1>(a) < std::get<1>(b); }));
+  EXPECT_TRUE(std::is_sorted(rows.begin(), rows.end(), [](const RowKey& a, const RowKey& b) {
+    return std::get<1>(a) < std::get<1>(b);
+  }));
 }
 
 TEST(JoinTest, DuplicatesMultiply) {
@@ -265,7 +269,8 @@ TEST(JoinTest, StateIsEvictedBehindTheWatermark) {
   // Reading t matches weather t-5..t+5 (11 rows, fewer at the ends); the emergency at 50 matches
   // readings 45..55, which get one row per weather with it instead of NULL rows.
   size_t expected = 0;
-  for (int t = 0; t < 100; ++t) expected += static_cast<size_t>(std::min(99, t + 5) - std::max(0, t - 5) + 1);
+  for (int t = 0; t < 100; ++t)
+    expected += static_cast<size_t>(std::min(99, t + 5) - std::max(0, t - 5) + 1);
   EXPECT_EQ(h.RowsOf("car").size(), expected);
   h.join.Flush(&h.out);
   EXPECT_EQ(h.join.StateRows(JoinInput::kVehicle), 0u);
@@ -392,7 +397,8 @@ TEST(JoinTest, SerializeRestoreRoundTrip) {
   for (size_t i = 0; i < ka.size(); ++i) {
     EXPECT_EQ(std::get<0>(ka[i]), std::get<0>(kb[i]));
     EXPECT_EQ(std::get<1>(ka[i]), std::get<1>(kb[i]));
-    EXPECT_EQ(std::get<2>(ka[i]), std::get<2>(kb[i]));  // vehicle offsets come from the restored state
+    EXPECT_EQ(std::get<2>(ka[i]),
+              std::get<2>(kb[i]));  // vehicle offsets come from the restored state
   }
 }
 
@@ -407,7 +413,8 @@ TEST(JoinTest, RestoreRefusesDamagedOrMismatchedState) {
     Status s = b.join.RestoreState(std::string_view(blob).substr(0, cut));
     EXPECT_FALSE(s.ok()) << cut;
   }
-  EXPECT_EQ(b.join.StateRows(JoinInput::kVehicle), 0u) << "a failed restore leaves the join unchanged";
+  EXPECT_EQ(b.join.StateRows(JoinInput::kVehicle), 0u)
+      << "a failed restore leaves the join unchanged";
   std::string junk = blob + "x";
   EXPECT_FALSE(b.join.RestoreState(junk).ok());
   JoinHarness c(Window(1));

@@ -1,13 +1,13 @@
 #include "stream/parser.h"
 
+#include <simdjson.h>
+
 #include <algorithm>
 #include <charconv>
 #include <climits>
 #include <cmath>
 #include <cstring>
 #include <span>
-
-#include <simdjson.h>
 
 #include "stream/tables.h"
 
@@ -18,13 +18,13 @@ namespace {
 namespace od = simdjson::ondemand;
 
 enum class Kind : uint8_t {
-  kString,          // any string (may be empty)
-  kId,              // non-empty string of at most kMaxIdBytes
-  kDouble,          // JSON number within [min, max]
-  kInt,             // JSON integer within [min, max]
-  kTimestamp,       // ISO-8601 string
-  kLocation,        // "(lat, lon)", "lat,lon", [lat, lon], {"lat":..,"lon":..} -> two double columns
-  kEnum,            // string, one of `values`
+  kString,     // any string (may be empty)
+  kId,         // non-empty string of at most kMaxIdBytes
+  kDouble,     // JSON number within [min, max]
+  kInt,        // JSON integer within [min, max]
+  kTimestamp,  // ISO-8601 string
+  kLocation,   // "(lat, lon)", "lat,lon", [lat, lon], {"lat":..,"lon":..} -> two double columns
+  kEnum,       // string, one of `values`
 };
 
 constexpr size_t kMaxIdBytes = 256;
@@ -115,9 +115,11 @@ TopicDesc Describe(Topic t) {
   };
   switch (t) {
     case Topic::kVehicle:
-      return {kVehicleFields, vehicle_col::kPartition, vehicle_col::kOffset, vehicle_col::kDate, ts_index(kVehicleFields)};
+      return {kVehicleFields, vehicle_col::kPartition, vehicle_col::kOffset, vehicle_col::kDate,
+              ts_index(kVehicleFields)};
     case Topic::kGps:
-      return {kGpsFields, gps_col::kPartition, gps_col::kOffset, gps_col::kDate, ts_index(kGpsFields)};
+      return {kGpsFields, gps_col::kPartition, gps_col::kOffset, gps_col::kDate,
+              ts_index(kGpsFields)};
     case Topic::kTraffic:
       return {kTrafficFields, traffic_col::kPartition, traffic_col::kOffset, traffic_col::kDate,
               ts_index(kTrafficFields)};
@@ -125,8 +127,8 @@ TopicDesc Describe(Topic t) {
       return {kWeatherFields, weather_col::kPartition, weather_col::kOffset, weather_col::kDate,
               ts_index(kWeatherFields)};
     case Topic::kEmergency:
-      return {kEmergencyFields, emergency_col::kPartition, emergency_col::kOffset, emergency_col::kDate,
-              ts_index(kEmergencyFields)};
+      return {kEmergencyFields, emergency_col::kPartition, emergency_col::kOffset,
+              emergency_col::kDate, ts_index(kEmergencyFields)};
   }
   return {};
 }
@@ -142,14 +144,20 @@ struct Slot {
 std::string_view DomTypeName(simdjson::dom::element_type t) {
   using T = simdjson::dom::element_type;
   switch (t) {
-    case T::ARRAY: return "array";
-    case T::OBJECT: return "object";
+    case T::ARRAY:
+      return "array";
+    case T::OBJECT:
+      return "object";
     case T::INT64:
     case T::UINT64:
-    case T::DOUBLE: return "number";
-    case T::STRING: return "string";
-    case T::BOOL: return "boolean";
-    case T::NULL_VALUE: return "null";
+    case T::DOUBLE:
+      return "number";
+    case T::STRING:
+      return "string";
+    case T::BOOL:
+      return "boolean";
+    case T::NULL_VALUE:
+      return "null";
   }
   return "unknown";
 }
@@ -172,7 +180,9 @@ void AppendClipped(std::string* out, std::string_view s, size_t cap = 64) {
   out->append("...");
 }
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
@@ -263,7 +273,8 @@ struct EventParser::Impl {
     simdjson::error_code e = doc.get_value().get(root);
     if (e == simdjson::SUCCESS) e = Walk(root, 0);
     if (e == simdjson::DEPTH_ERROR) return -1;  // our walk's own limit: no reliable position
-    if (e == simdjson::SUCCESS) e = simdjson::TRAILING_CONTENT;  // DOM refused it, the walk did not: it is what follows
+    if (e == simdjson::SUCCESS)
+      e = simdjson::TRAILING_CONTENT;  // DOM refused it, the walk did not: it is what follows
     const char* where = nullptr;
     if (e == simdjson::SUCCESS || doc.current_location().get(where) != simdjson::SUCCESS) return -1;
     if (where < padded.data() || where > padded.data() + size) return -1;
@@ -299,9 +310,12 @@ struct EventParser::Impl {
         }
         return simdjson::SUCCESS;
       }
-      case od::json_type::number: return v.get_double().error();
-      case od::json_type::string: return v.get_string().error();
-      case od::json_type::boolean: return v.get_bool().error();
+      case od::json_type::number:
+        return v.get_double().error();
+      case od::json_type::string:
+        return v.get_string().error();
+      case od::json_type::boolean:
+        return v.get_bool().error();
       case od::json_type::null: {
         bool is_null = false;
         if (auto e = v.is_null().get(is_null)) return e;
@@ -312,14 +326,15 @@ struct EventParser::Impl {
   }
 };
 
-EventParser::EventParser(ParserOptions options) : options_(std::move(options)), impl_(std::make_unique<Impl>()) {
+EventParser::EventParser(ParserOptions options)
+    : options_(std::move(options)), impl_(std::make_unique<Impl>()) {
   reason_.reserve(256);
 }
 
 EventParser::~EventParser() = default;
 
-bool EventParser::Parse(Topic topic, std::string_view payload, SourcePosition position, EventTime received_at,
-                        RecordBatch* raw, RecordBatch* dead_letters) {
+bool EventParser::Parse(Topic topic, std::string_view payload, SourcePosition position,
+                        EventTime received_at, RecordBatch* raw, RecordBatch* dead_letters) {
   reason_.clear();
   const size_t t = static_cast<size_t>(topic);
   if (t >= kTopicCount) {
@@ -352,7 +367,8 @@ bool EventParser::Parse(Topic topic, std::string_view payload, SourcePosition po
   return false;
 }
 
-bool EventParser::ParseValid(Topic topic, std::string_view payload, SourcePosition position, RecordBatch* raw) {
+bool EventParser::ParseValid(Topic topic, std::string_view payload, SourcePosition position,
+                             RecordBatch* raw) {
   Impl& im = *impl_;
   const TopicDesc& desc = im.topics[static_cast<size_t>(topic)];
   const size_t need = payload.size() + simdjson::SIMDJSON_PADDING;
@@ -393,7 +409,8 @@ bool EventParser::ParseValid(Topic topic, std::string_view payload, SourcePositi
     reason_.append(f.name);
     reason_.append(": ");
   };
-  auto type_error = [&](const FieldDesc& f, std::string_view expected, simdjson::dom::element_type got) {
+  auto type_error = [&](const FieldDesc& f, std::string_view expected,
+                        simdjson::dom::element_type got) {
     field_prefix(f);
     reason_.append("expected ");
     reason_.append(expected);
@@ -436,7 +453,8 @@ bool EventParser::ParseValid(Topic topic, std::string_view payload, SourcePositi
       case Kind::kId:
       case Kind::kEnum:
       case Kind::kTimestamp: {
-        if (value.get_string().get(slot.s) != simdjson::SUCCESS) return type_error(f, "string", type);
+        if (value.get_string().get(slot.s) != simdjson::SUCCESS)
+          return type_error(f, "string", type);
         if (f.kind == Kind::kId && (slot.s.empty() || slot.s.size() > kMaxIdBytes)) {
           field_prefix(f);
           reason_.append(slot.s.empty() ? "must not be empty" : "longer than 256 bytes");
@@ -480,7 +498,8 @@ bool EventParser::ParseValid(Topic topic, std::string_view payload, SourcePositi
       case Kind::kDouble: {
         if (!value.is_number()) return type_error(f, "number", type);
         if (value.get_double().get(slot.d) != simdjson::SUCCESS || !std::isfinite(slot.d)) {
-          return type_error(f, "number", type);  // unreachable for a number element; kept for safety
+          return type_error(f, "number",
+                            type);  // unreachable for a number element; kept for safety
         }
         if (!(slot.d >= f.min && slot.d <= f.max)) return range_error(f, slot.d);
         break;
@@ -525,7 +544,8 @@ bool EventParser::ParseValid(Topic topic, std::string_view payload, SourcePositi
         } else if (type == simdjson::dom::element_type::OBJECT) {
           bool have_lat = false, have_lon = false;
           simdjson::dom::object members;
-          if (value.get_object().get(members) != simdjson::SUCCESS) return type_error(f, "object", type);
+          if (value.get_object().get(members) != simdjson::SUCCESS)
+            return type_error(f, "object", type);
           for (simdjson::dom::key_value_pair member : members) {
             const std::string_view k = member.key;
             const bool is_lat = k == "lat" || k == "latitude";
@@ -576,10 +596,18 @@ bool EventParser::ParseValid(Topic topic, std::string_view payload, SourcePositi
     switch (f.kind) {
       case Kind::kString:
       case Kind::kId:
-      case Kind::kEnum: raw->column(static_cast<size_t>(f.column)).AppendString(slot.s); break;
-      case Kind::kTimestamp: raw->column(static_cast<size_t>(f.column)).AppendInt64(slot.i); break;
-      case Kind::kDouble: raw->column(static_cast<size_t>(f.column)).AppendDouble(slot.d); break;
-      case Kind::kInt: raw->column(static_cast<size_t>(f.column)).AppendInt32(static_cast<int32_t>(slot.i)); break;
+      case Kind::kEnum:
+        raw->column(static_cast<size_t>(f.column)).AppendString(slot.s);
+        break;
+      case Kind::kTimestamp:
+        raw->column(static_cast<size_t>(f.column)).AppendInt64(slot.i);
+        break;
+      case Kind::kDouble:
+        raw->column(static_cast<size_t>(f.column)).AppendDouble(slot.d);
+        break;
+      case Kind::kInt:
+        raw->column(static_cast<size_t>(f.column)).AppendInt32(static_cast<int32_t>(slot.i));
+        break;
       case Kind::kLocation:
         raw->column(static_cast<size_t>(f.column)).AppendDouble(slot.d);
         raw->column(static_cast<size_t>(f.column) + 1).AppendDouble(slot.d2);
@@ -588,8 +616,8 @@ bool EventParser::ParseValid(Topic topic, std::string_view payload, SourcePositi
   }
   raw->column(static_cast<size_t>(desc.partition_column)).AppendInt32(position.partition.value());
   raw->column(static_cast<size_t>(desc.offset_column)).AppendInt64(position.offset);
-  im.dates[static_cast<size_t>(topic)].Append(
-      EventTime(Micros(slots[desc.timestamp_field].i)), &raw->column(static_cast<size_t>(desc.date_column)));
+  im.dates[static_cast<size_t>(topic)].Append(EventTime(Micros(slots[desc.timestamp_field].i)),
+                                              &raw->column(static_cast<size_t>(desc.date_column)));
   return true;
 }
 

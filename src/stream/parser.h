@@ -1,11 +1,12 @@
-// EventParser: turns one Kafka message (or in-process message) of one of the five topics into one row
-// of that topic's raw table, or into one `_dead_letters` row that says precisely why not.
+// EventParser: turns one Kafka message (or in-process message) of one of the five topics into one
+// row of that topic's raw table, or into one `_dead_letters` row that says precisely why not.
 //
 // The schema of each topic is DECLARED here (field name, JSON type, range or enum), never inferred:
-// every declared field must be present with the right JSON type and a plausible value; unknown fields
-// are ignored; a repeated field is refused. `timestamp` accepts ISO-8601 with `Z` or an offset, with or
-// without a fraction, and is stored as UTC microseconds. `location` accepts "(lat, lon)", "lat,lon",
-// [lat, lon] and {"lat":..,"lon":..} and becomes the `latitude`, `longitude` columns.
+// every declared field must be present with the right JSON type and a plausible value; unknown
+// fields are ignored; a repeated field is refused. `timestamp` accepts ISO-8601 with `Z` or an
+// offset, with or without a fraction, and is stored as UTC microseconds. `location` accepts "(lat,
+// lon)", "lat,lon", [lat, lon] and {"lat":..,"lon":..} and becomes the `latitude`, `longitude`
+// columns.
 //
 // Reasons read like "missing field speed", "field year: expected integer, got string",
 // "payload of 200000 bytes exceeds the 65536-byte limit", "invalid JSON at byte 57: ...".
@@ -33,8 +34,8 @@ namespace smartcity::stream {
 struct ParserOptions {
   // A payload larger than this is a dead letter without being parsed.
   size_t max_payload_bytes = 64 * 1024;
-  // A dead letter's payload is stored up to this many bytes (then cut, with payloadTruncated = true).
-  // The default keeps every record Kafka's default 1 MB message limit lets through whole.
+  // A dead letter's payload is stored up to this many bytes (then cut, with payloadTruncated =
+  // true). The default keeps every record Kafka's default 1 MB message limit lets through whole.
   size_t dead_letter_payload_cap = 1024 * 1024;
   // Topic names written to `_dead_letters.topic` (the defaults, or as renamed by configuration).
   TopicNames topic_names;
@@ -73,8 +74,8 @@ class EventParser {
  private:
   struct Impl;
   bool ParseValid(Topic topic, std::string_view payload, SourcePosition position, RecordBatch* raw);
-  void AppendDeadLetter(Topic topic, std::string_view payload, SourcePosition position, EventTime received_at,
-                        RecordBatch* dead_letters);
+  void AppendDeadLetter(Topic topic, std::string_view payload, SourcePosition position,
+                        EventTime received_at, RecordBatch* dead_letters);
 
   ParserOptions options_;
   std::unique_ptr<Impl> impl_;

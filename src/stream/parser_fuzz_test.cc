@@ -1,10 +1,10 @@
 // Fuzz-style robustness of the parser: random bytes, truncations and mutations of valid simulator
-// events must each give exactly one row (raw or dead letter), never a crash, never an exception, and
-// batches that stay consistent. Run under ASan+UBSan by scripts/test.sh.
-#include <random>
-
+// events must each give exactly one row (raw or dead letter), never a crash, never an exception,
+// and batches that stay consistent. Run under ASan+UBSan by scripts/test.sh.
 #include <gtest/gtest.h>
 #include <simdjson.h>
+
+#include <random>
 
 #include "simulation/simulator.h"
 #include "stream/parser.h"
@@ -40,7 +40,8 @@ class ParserFuzzTest : public ::testing::Test {
   void Feed(Topic topic, std::string_view payload) {
     RecordBatch& raw = raw_[static_cast<size_t>(topic)];
     const size_t before_raw = raw.num_rows(), before_dead = dead_.num_rows();
-    const bool ok = parser_.Parse(topic, payload, SourcePosition{PartitionId(1), n_++}, EventTime(Micros(0)), &raw, &dead_);
+    const bool ok = parser_.Parse(topic, payload, SourcePosition{PartitionId(1), n_++},
+                                  EventTime(Micros(0)), &raw, &dead_);
     ASSERT_EQ(raw.num_rows(), before_raw + (ok ? 1 : 0));
     ASSERT_EQ(dead_.num_rows(), before_dead + (ok ? 0 : 1));
     if (!ok) {
@@ -48,13 +49,16 @@ class ParserFuzzTest : public ::testing::Test {
       ASSERT_FALSE(reason.empty());
       ASSERT_EQ(reason.find("internal parser error"), std::string_view::npos) << reason;
       ASSERT_TRUE(simdjson::validate_utf8(reason.data(), reason.size())) << reason;
-      const std::string_view stored = dead_.column(dead_letter_col::kPayload).GetString(before_dead);
-      const bool utf8 = dead_.column(dead_letter_col::kPayloadEncoding).GetString(before_dead) == "utf-8";
+      const std::string_view stored =
+          dead_.column(dead_letter_col::kPayload).GetString(before_dead);
+      const bool utf8 =
+          dead_.column(dead_letter_col::kPayloadEncoding).GetString(before_dead) == "utf-8";
       ASSERT_TRUE(simdjson::validate_utf8(stored.data(), stored.size()));
       if (utf8) {
         ASSERT_EQ(stored, payload);
       }
-      ASSERT_EQ(dead_.column(dead_letter_col::kPayloadBytes).GetInt64(before_dead), static_cast<int64_t>(payload.size()));
+      ASSERT_EQ(dead_.column(dead_letter_col::kPayloadBytes).GetInt64(before_dead),
+                static_cast<int64_t>(payload.size()));
       ++dead_count_;
     } else {
       ++valid_count_;
@@ -66,14 +70,16 @@ class ParserFuzzTest : public ::testing::Test {
       for (size_t c = 0; c < b.num_columns(); ++c) ASSERT_EQ(b.column(c).size(), b.num_rows());
       b.Clear();
     }
-    for (size_t c = 0; c < dead_.num_columns(); ++c) ASSERT_EQ(dead_.column(c).size(), dead_.num_rows());
+    for (size_t c = 0; c < dead_.num_columns(); ++c)
+      ASSERT_EQ(dead_.column(c).size(), dead_.num_rows());
     dead_.Clear();
   }
 
   EventParser parser_;
-  std::array<RecordBatch, kTopicCount> raw_{RecordBatch(RawSchema(Topic::kVehicle)), RecordBatch(RawSchema(Topic::kGps)),
-                                            RecordBatch(RawSchema(Topic::kTraffic)), RecordBatch(RawSchema(Topic::kWeather)),
-                                            RecordBatch(RawSchema(Topic::kEmergency))};
+  std::array<RecordBatch, kTopicCount> raw_{
+      RecordBatch(RawSchema(Topic::kVehicle)), RecordBatch(RawSchema(Topic::kGps)),
+      RecordBatch(RawSchema(Topic::kTraffic)), RecordBatch(RawSchema(Topic::kWeather)),
+      RecordBatch(RawSchema(Topic::kEmergency))};
   RecordBatch dead_{DeadLetterSchema()};
   int64_t n_ = 0;
   size_t valid_count_ = 0, dead_count_ = 0;
@@ -86,8 +92,9 @@ TEST_F(ParserFuzzTest, ValidEventsAllParse) {
   EXPECT_EQ(dead_count_, 0u) << parser_.last_reason();
   // The same payload under another topic is a dead letter (missing fields), never a crash.
   for (size_t i = 0; i < samples.size(); i += 7) {
-    ASSERT_NO_FATAL_FAILURE(Feed(static_cast<Topic>((static_cast<size_t>(samples[i].topic) + 1) % kTopicCount),
-                                 samples[i].payload));
+    ASSERT_NO_FATAL_FAILURE(
+        Feed(static_cast<Topic>((static_cast<size_t>(samples[i].topic) + 1) % kTopicCount),
+             samples[i].payload));
   }
   EXPECT_GT(dead_count_, 0u);
 }
@@ -115,12 +122,24 @@ TEST_F(ParserFuzzTest, RandomMutationsNeverCrash) {
     for (int e = 0; e < edits && !p.empty(); ++e) {
       const size_t at = rng() % p.size();
       switch (rng() % 6) {
-        case 0: p[at] = static_cast<char>(rng() & 0xff); break;                      // random byte
-        case 1: p[at] = alphabet[rng() % alphabet.size()]; break;                    // structural byte
-        case 2: p.erase(at, 1 + rng() % 8); break;                                   // delete
-        case 3: p.insert(at, 1 + rng() % 4, alphabet[rng() % alphabet.size()]); break;  // insert
-        case 4: p.insert(at, samples[rng() % samples.size()].payload.substr(0, rng() % 40)); break;  // splice
-        case 5: p.resize(at); break;                                                 // truncate
+        case 0:
+          p[at] = static_cast<char>(rng() & 0xff);
+          break;  // random byte
+        case 1:
+          p[at] = alphabet[rng() % alphabet.size()];
+          break;  // structural byte
+        case 2:
+          p.erase(at, 1 + rng() % 8);
+          break;  // delete
+        case 3:
+          p.insert(at, 1 + rng() % 4, alphabet[rng() % alphabet.size()]);
+          break;  // insert
+        case 4:
+          p.insert(at, samples[rng() % samples.size()].payload.substr(0, rng() % 40));
+          break;  // splice
+        case 5:
+          p.resize(at);
+          break;  // truncate
       }
     }
     ASSERT_NO_FATAL_FAILURE(Feed(s.topic, p));
@@ -137,7 +156,8 @@ TEST_F(ParserFuzzTest, RandomBytesAndHostileShapes) {
     for (char& c : p) c = static_cast<char>(rng() & 0xff);
     ASSERT_NO_FATAL_FAILURE(Feed(static_cast<Topic>(rng() % kTopicCount), p));
   }
-  const std::string deep_array = "{\"x\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  const std::string deep_array =
+      "{\"x\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
   ASSERT_NO_FATAL_FAILURE(Feed(Topic::kVehicle, deep_array));
   const std::string deep_open = std::string(60000, '{');
   ASSERT_NO_FATAL_FAILURE(Feed(Topic::kVehicle, deep_open));

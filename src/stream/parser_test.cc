@@ -37,11 +37,13 @@ std::string Replace(std::string_view s, std::string_view from, std::string_view 
 
 class ParserTest : public ::testing::Test {
  protected:
-  // Parses and returns "" when valid, else the dead-letter reason (checked against the row written).
+  // Parses and returns "" when valid, else the dead-letter reason (checked against the row
+  // written).
   std::string Check(Topic topic, std::string_view payload) {
     RecordBatch& raw = raw_[static_cast<size_t>(topic)];
     const size_t raw_before = raw.num_rows(), dl_before = dead_.num_rows();
-    const bool ok = parser_.Parse(topic, payload, SourcePosition{PartitionId(3), 77}, kReceived, &raw, &dead_);
+    const bool ok =
+        parser_.Parse(topic, payload, SourcePosition{PartitionId(3), 77}, kReceived, &raw, &dead_);
     EXPECT_EQ(raw.num_rows(), raw_before + (ok ? 1 : 0));
     EXPECT_EQ(dead_.num_rows(), dl_before + (ok ? 0 : 1));
     if (ok) return "";
@@ -51,9 +53,10 @@ class ParserTest : public ::testing::Test {
   const RecordBatch& Raw(Topic t) const { return raw_[static_cast<size_t>(t)]; }
 
   EventParser parser_;
-  std::array<RecordBatch, kTopicCount> raw_{RecordBatch(RawSchema(Topic::kVehicle)), RecordBatch(RawSchema(Topic::kGps)),
-                                            RecordBatch(RawSchema(Topic::kTraffic)), RecordBatch(RawSchema(Topic::kWeather)),
-                                            RecordBatch(RawSchema(Topic::kEmergency))};
+  std::array<RecordBatch, kTopicCount> raw_{
+      RecordBatch(RawSchema(Topic::kVehicle)), RecordBatch(RawSchema(Topic::kGps)),
+      RecordBatch(RawSchema(Topic::kTraffic)), RecordBatch(RawSchema(Topic::kWeather)),
+      RecordBatch(RawSchema(Topic::kEmergency))};
   RecordBatch dead_{DeadLetterSchema()};
 };
 
@@ -86,7 +89,8 @@ TEST_F(ParserTest, EveryTopicParses) {
   EXPECT_EQ(Raw(Topic::kWeather).column(weather_col::kHumidity).GetInt32(0), 85);
   EXPECT_EQ(Raw(Topic::kWeather).column(weather_col::kWeatherCondition).GetString(0), "Cloudy");
   EXPECT_EQ(Raw(Topic::kEmergency).column(emergency_col::kType).GetString(0), "Fire");
-  EXPECT_EQ(Raw(Topic::kEmergency).column(emergency_col::kTimestamp).GetInt64(0), 1'767'597'000'000'001LL);
+  EXPECT_EQ(Raw(Topic::kEmergency).column(emergency_col::kTimestamp).GetInt64(0),
+            1'767'597'000'000'001LL);
   EXPECT_DOUBLE_EQ(Raw(Topic::kTraffic).column(traffic_col::kLongitude).GetDouble(0), -1.05127);
   for (Topic t : kAllTopics) {
     const RecordBatch& b = Raw(t);
@@ -95,9 +99,10 @@ TEST_F(ParserTest, EveryTopicParses) {
 }
 
 TEST_F(ParserTest, LocationForms) {
-  for (std::string_view form : {R"("51.5,-0.12")", R"J(" ( 51.5 , -0.12 ) ")J", R"([51.5, -0.12])",
-                                R"({"lat":51.5,"lon":-0.12})", R"({"lon":-0.12,"extra":true,"lat":51.5})",
-                                R"({"latitude":51.5,"longitude":-0.12})"}) {
+  for (std::string_view form :
+       {R"("51.5,-0.12")", R"J(" ( 51.5 , -0.12 ) ")J", R"([51.5, -0.12])",
+        R"({"lat":51.5,"lon":-0.12})", R"({"lon":-0.12,"extra":true,"lat":51.5})",
+        R"({"latitude":51.5,"longitude":-0.12})"}) {
     SCOPED_TRACE(form);
     ASSERT_EQ(Check(Topic::kVehicle, Replace(kVehicle, R"J("(51.507424, -0.127842)")J", form)), "");
     const RecordBatch& b = Raw(Topic::kVehicle);
@@ -108,25 +113,28 @@ TEST_F(ParserTest, LocationForms) {
             "field location: '51.5' is not \"(lat, lon)\" or \"lat,lon\"");
   EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, R"J("(51.507424, -0.127842)")J", "[51.5]")),
             "field location: an array must be [lat, lon] (two numbers)");
-  EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, R"J("(51.507424, -0.127842)")J", R"([51.5,"x"])")),
-            "field location: an array must be [lat, lon] (two numbers)");
-  EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, R"J("(51.507424, -0.127842)")J", R"({"lat":1})")),
-            "field location: an object needs \"lat\" and \"lon\"");
+  EXPECT_EQ(
+      Check(Topic::kVehicle, Replace(kVehicle, R"J("(51.507424, -0.127842)")J", R"([51.5,"x"])")),
+      "field location: an array must be [lat, lon] (two numbers)");
+  EXPECT_EQ(
+      Check(Topic::kVehicle, Replace(kVehicle, R"J("(51.507424, -0.127842)")J", R"({"lat":1})")),
+      "field location: an object needs \"lat\" and \"lon\"");
   EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, R"J("(51.507424, -0.127842)")J", "true")),
             "field location: expected string, array or object, got boolean");
-  EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, R"J("(51.507424, -0.127842)")J", R"J("(91, 0)")J")),
-            "field location: (91, 0) is not a latitude in -90..90 and a longitude in -180..180");
-  EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, R"J("(51.507424, -0.127842)")J", R"J("(0, -180.5)")J")),
-            "field location: (0, -180.5) is not a latitude in -90..90 and a longitude in -180..180");
+  EXPECT_EQ(
+      Check(Topic::kVehicle, Replace(kVehicle, R"J("(51.507424, -0.127842)")J", R"J("(91, 0)")J")),
+      "field location: (91, 0) is not a latitude in -90..90 and a longitude in -180..180");
+  EXPECT_EQ(
+      Check(Topic::kVehicle,
+            Replace(kVehicle, R"J("(51.507424, -0.127842)")J", R"J("(0, -180.5)")J")),
+      "field location: (0, -180.5) is not a latitude in -90..90 and a longitude in -180..180");
 }
 
 TEST_F(ParserTest, TimestampsAreNormalisedToUtcMicros) {
   const int64_t base = 1'767'596'400'000'000LL;  // 2026-01-05T07:00:00Z
   const std::pair<std::string_view, int64_t> cases[] = {
-      {"2026-01-05T07:00:00Z", base},
-      {"2026-01-05T07:00:00.5Z", base + 500'000},
-      {"2026-01-05T08:00:00+01:00", base},
-      {"2026-01-05T02:30:00.000001-04:30", base + 1},
+      {"2026-01-05T07:00:00Z", base},      {"2026-01-05T07:00:00.5Z", base + 500'000},
+      {"2026-01-05T08:00:00+01:00", base}, {"2026-01-05T02:30:00.000001-04:30", base + 1},
       {"2026-01-05T07:00:00", base},
   };
   for (const auto& [text, micros] : cases) {
@@ -137,28 +145,34 @@ TEST_F(ParserTest, TimestampsAreNormalisedToUtcMicros) {
   }
   EXPECT_EQ(Check(Topic::kGps, Replace(kGps, "2026-01-05T07:00:00.167405Z", "yesterday")),
             "field timestamp: 'yesterday' is not an ISO-8601 timestamp");
-  EXPECT_EQ(Check(Topic::kGps, Replace(kGps, "2026-01-05T07:00:00.167405Z", "1969-12-31T23:59:59Z")),
-            "field timestamp: '1969-12-31T23:59:59Z' is outside 1970..2199");
+  EXPECT_EQ(
+      Check(Topic::kGps, Replace(kGps, "2026-01-05T07:00:00.167405Z", "1969-12-31T23:59:59Z")),
+      "field timestamp: '1969-12-31T23:59:59Z' is outside 1970..2199");
   EXPECT_EQ(Check(Topic::kGps, Replace(kGps, R"("2026-01-05T07:00:00.167405Z")", "1767596400")),
             "field timestamp: expected string, got number");
 }
 
 TEST_F(ParserTest, PreciseReasons) {
-  EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, R"("speed":14.40,)", "")), "missing field speed");
+  EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, R"("speed":14.40,)", "")),
+            "missing field speed");
   EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, "2017", R"("2017")")),
             "field year: expected integer, got string");
   EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, "2017", "2017.5")),
             "field year: expected integer, got number 2017.5");
-  EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, "2017", "1700")), "field year: 1700 is outside 1886..2100");
+  EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, "2017", "1700")),
+            "field year: 1700 is outside 1886..2100");
   EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, "14.40", R"("n/a")")),
             "field speed: expected number, got string");
-  EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, "14.40", "-3")), "field speed: -3 is outside 0..500");
-  EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, "14.40", "null")), "field speed: expected number, got null");
+  EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, "14.40", "-3")),
+            "field speed: -3 is outside 0..500");
+  EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, "14.40", "null")),
+            "field speed: expected number, got null");
   EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, R"("Nissan")", "true")),
             "field make: expected string, got boolean");
   EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, R"("vehicle-0001")", R"("")")),
             "field deviceId: must not be empty");
-  EXPECT_EQ(Check(Topic::kWeather, Replace(kWeather, "85", "150")), "field humidity: 150 is outside 0..100");
+  EXPECT_EQ(Check(Topic::kWeather, Replace(kWeather, "85", "150")),
+            "field humidity: 150 is outside 0..100");
   EXPECT_EQ(Check(Topic::kWeather, Replace(kWeather, "85", "85.5")),
             "field humidity: expected integer, got number 85.5");
   EXPECT_EQ(Check(Topic::kWeather, Replace(kWeather, "Cloudy", "Hail")),
@@ -173,9 +187,12 @@ TEST_F(ParserTest, PreciseReasons) {
   EXPECT_EQ(Check(Topic::kVehicle, "42"), "payload is a JSON number, expected an object");
   EXPECT_EQ(Check(Topic::kVehicle, ""), "invalid JSON: the payload is empty");
   const std::string cut(kVehicle.substr(0, 57));
-  EXPECT_EQ(Check(Topic::kVehicle, cut).rfind("invalid JSON", 0), 0u) << Check(Topic::kVehicle, cut);
+  EXPECT_EQ(Check(Topic::kVehicle, cut).rfind("invalid JSON", 0), 0u)
+      << Check(Topic::kVehicle, cut);
   EXPECT_EQ(Check(Topic::kVehicle, std::string(kVehicle) + "{}").rfind("invalid JSON", 0), 0u);
-  EXPECT_EQ(Check(Topic::kVehicle, R"({"id":"a","deviceId":"b","speed":1e999})").rfind("invalid JSON", 0), 0u);
+  EXPECT_EQ(
+      Check(Topic::kVehicle, R"({"id":"a","deviceId":"b","speed":1e999})").rfind("invalid JSON", 0),
+      0u);
 }
 
 TEST_F(ParserTest, InvalidJsonNamesTheByte) {
@@ -185,12 +202,15 @@ TEST_F(ParserTest, InvalidJsonNamesTheByte) {
 }
 
 TEST_F(ParserTest, UnknownFieldsAreIgnored) {
-  const std::string extra = Replace(kVehicle, R"("speed")", R"("extra":{"nested":[1,2,{"x":null}]},"speed")");
+  const std::string extra =
+      Replace(kVehicle, R"("speed")", R"("extra":{"nested":[1,2,{"x":null}]},"speed")");
   EXPECT_EQ(Check(Topic::kVehicle, extra), "");
 }
 
 TEST_F(ParserTest, OversizePayloadIsADeadLetter) {
-  std::string big = Replace(kVehicle, R"("fuelType")", "\"padding\":\"" + std::string(200000 - kVehicle.size() - 13, 'x') + "\",\"fuelType\"");
+  std::string big = Replace(
+      kVehicle, R"("fuelType")",
+      "\"padding\":\"" + std::string(200000 - kVehicle.size() - 13, 'x') + "\",\"fuelType\"");
   ASSERT_EQ(big.size(), 200000u);
   EXPECT_EQ(Check(Topic::kVehicle, big), "payload of 200000 bytes exceeds the 65536-byte limit");
   using namespace dead_letter_col;
@@ -211,7 +231,8 @@ TEST(ParserOptionsTest, LimitsAndCapAreOptions) {
   EventParser p(o);
   RecordBatch raw(RawSchema(Topic::kVehicle)), dead(DeadLetterSchema());
   EXPECT_FALSE(p.Parse(Topic::kVehicle, kVehicle, {}, kReceived, &raw, &dead));
-  EXPECT_EQ(p.last_reason(), "payload of " + std::to_string(kVehicle.size()) + " bytes exceeds the 100-byte limit");
+  EXPECT_EQ(p.last_reason(),
+            "payload of " + std::to_string(kVehicle.size()) + " bytes exceeds the 100-byte limit");
   using namespace dead_letter_col;
   EXPECT_EQ(dead.column(kPayload).GetString(0), kVehicle.substr(0, 10));
   EXPECT_TRUE(dead.column(kPayloadTruncated).GetBool(0));

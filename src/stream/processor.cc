@@ -11,24 +11,36 @@ namespace smartcity::stream {
 
 std::string_view OutputTableName(OutputTable t) {
   switch (t) {
-    case OutputTable::kVehicle: return "vehicle_data";
-    case OutputTable::kGps: return "gps_data";
-    case OutputTable::kTraffic: return "traffic_data";
-    case OutputTable::kWeather: return "weather_data";
-    case OutputTable::kEmergency: return "emergency_data";
-    case OutputTable::kEnriched: return "enriched_data";
-    case OutputTable::kDeadLetters: return "_dead_letters";
-    case OutputTable::kLateEvents: return "_late_events";
+    case OutputTable::kVehicle:
+      return "vehicle_data";
+    case OutputTable::kGps:
+      return "gps_data";
+    case OutputTable::kTraffic:
+      return "traffic_data";
+    case OutputTable::kWeather:
+      return "weather_data";
+    case OutputTable::kEmergency:
+      return "emergency_data";
+    case OutputTable::kEnriched:
+      return "enriched_data";
+    case OutputTable::kDeadLetters:
+      return "_dead_letters";
+    case OutputTable::kLateEvents:
+      return "_late_events";
   }
   return "?";
 }
 
 const RecordBatch& OutputOf(const StreamOutput& out, OutputTable t) {
   switch (t) {
-    case OutputTable::kEnriched: return out.enriched;
-    case OutputTable::kDeadLetters: return out.dead_letters;
-    case OutputTable::kLateEvents: return out.late_events;
-    default: return out.raw[static_cast<size_t>(t)];
+    case OutputTable::kEnriched:
+      return out.enriched;
+    case OutputTable::kDeadLetters:
+      return out.dead_letters;
+    case OutputTable::kLateEvents:
+      return out.late_events;
+    default:
+      return out.raw[static_cast<size_t>(t)];
   }
 }
 
@@ -38,10 +50,14 @@ RecordBatch& OutputOf(StreamOutput& out, OutputTable t) {
 
 const std::shared_ptr<const Schema>& SchemaOf(OutputTable t) {
   switch (t) {
-    case OutputTable::kEnriched: return EnrichedSchema();
-    case OutputTable::kDeadLetters: return DeadLetterSchema();
-    case OutputTable::kLateEvents: return LateEventSchema();
-    default: return RawSchema(static_cast<Topic>(t));
+    case OutputTable::kEnriched:
+      return EnrichedSchema();
+    case OutputTable::kDeadLetters:
+      return DeadLetterSchema();
+    case OutputTable::kLateEvents:
+      return LateEventSchema();
+    default:
+      return RawSchema(static_cast<Topic>(t));
   }
 }
 
@@ -49,7 +65,8 @@ namespace {
 
 OutputMarks MarksOf(const StreamOutput& out) {
   OutputMarks m;
-  for (size_t i = 0; i < kOutputTableCount; ++i) m[i] = OutputOf(out, static_cast<OutputTable>(i)).num_rows();
+  for (size_t i = 0; i < kOutputTableCount; ++i)
+    m[i] = OutputOf(out, static_cast<OutputTable>(i)).num_rows();
   return m;
 }
 
@@ -63,16 +80,20 @@ nlohmann::json PositionsToJson(const Positions& p) {
 
 Result<Positions> PositionsFromJson(const nlohmann::json& a) {
   Positions p;
-  if (!a.is_array() || a.size() != kTopicCount) return Status::Corruption("checkpoint positions are malformed");
+  if (!a.is_array() || a.size() != kTopicCount)
+    return Status::Corruption("checkpoint positions are malformed");
   for (size_t i = 0; i < kTopicCount; ++i) {
-    if (a[i].is_number_integer()) p[i] = Position(a[i].get<int64_t>());
-    else if (!a[i].is_null()) return Status::Corruption("checkpoint positions are malformed");
+    if (a[i].is_number_integer())
+      p[i] = Position(a[i].get<int64_t>());
+    else if (!a[i].is_null())
+      return Status::Corruption("checkpoint positions are malformed");
   }
   return p;
 }
 
-
-EventTime WallNow() { return std::chrono::time_point_cast<Micros>(std::chrono::system_clock::now()); }
+EventTime WallNow() {
+  return std::chrono::time_point_cast<Micros>(std::chrono::system_clock::now());
+}
 
 }  // namespace
 
@@ -82,8 +103,8 @@ struct Processor::Group {
   StreamOutput out;
   int64_t committed_epoch = 0;  // newest epoch in the state checkpoint; 0 = none
   EventTime epoch_wm{};
-  Positions pos;                // next position per topic (after the last processed record)
-  bool replaying = false;       // re-running committed_epoch + 1 exactly
+  Positions pos;           // next position per topic (after the last processed record)
+  bool replaying = false;  // re-running committed_epoch + 1 exactly
   Positions replay_end;
   EventTime replay_wm{};
   bool replay_final = false;
@@ -137,7 +158,8 @@ struct Processor::CommitJob {
   std::atomic<bool> done{false};
 };
 
-Processor::Processor(ProcessorOptions options, lake::ObjectStore* store, engine::Database* db, Clock* clock)
+Processor::Processor(ProcessorOptions options, lake::ObjectStore* store, engine::Database* db,
+                     Clock* clock)
     : options_(std::move(options)), store_(store), db_(db), clock_(clock) {}
 
 Processor::~Processor() {
@@ -145,8 +167,9 @@ Processor::~Processor() {
   if (inflight_ && inflight_->thread.joinable()) inflight_->thread.join();
 }
 
-Result<std::unique_ptr<Processor>> Processor::Open(ProcessorOptions options, lake::ObjectStore* store,
-                                                   engine::Database* db, Clock* clock) {
+Result<std::unique_ptr<Processor>> Processor::Open(ProcessorOptions options,
+                                                   lake::ObjectStore* store, engine::Database* db,
+                                                   Clock* clock) {
   if (options.query.empty() || options.query.find('/') != std::string::npos) {
     return Status::InvalidArgument("the query name must be non-empty and contain no '/'");
   }
@@ -161,17 +184,22 @@ Status Processor::OpenTables() {
   opts.partitions = {lake::PartitionField::Identity("date")};
   for (size_t i = 0; i < kOutputTableCount; ++i) {
     const auto t = static_cast<OutputTable>(i);
-    SC_ASSIGN_OR_RETURN(tables_[i], lake::DeltaTable::Open(store_, db_, std::string(OutputTableName(t)), SchemaOf(t), opts));
+    SC_ASSIGN_OR_RETURN(
+        tables_[i],
+        lake::DeltaTable::Open(store_, db_, std::string(OutputTableName(t)), SchemaOf(t), opts));
   }
   return Status::OK();
 }
 
-std::string Processor::GroupId(int32_t p) const { return options_.query + "-p" + std::to_string(p); }
+std::string Processor::GroupId(int32_t p) const {
+  return options_.query + "-p" + std::to_string(p);
+}
 
 std::string Processor::CheckpointKey(int32_t p, std::string_view kind, int64_t epoch) const {
   char e[24];
   std::snprintf(e, sizeof e, "%020lld", static_cast<long long>(epoch));
-  return "_checkpoints/" + options_.query + "/p" + std::to_string(p) + "/" + std::string(kind) + "/" + e;
+  return "_checkpoints/" + options_.query + "/p" + std::to_string(p) + "/" + std::string(kind) +
+         "/" + e;
 }
 
 Status Processor::WithRetries(const std::function<Status()>& op, uint64_t* retries) {
@@ -180,7 +208,9 @@ Status Processor::WithRetries(const std::function<Status()>& op, uint64_t* retri
   for (int attempt = 0;; ++attempt) {
     Status s = op();
     if (s.ok() || !s.IsRetryable()) return s;
-    if (attempt >= options_.max_retries && std::chrono::steady_clock::now() - start >= options_.retry_budget) return s;
+    if (attempt >= options_.max_retries &&
+        std::chrono::steady_clock::now() - start >= options_.retry_budget)
+      return s;
     ++*retries;
     std::this_thread::sleep_for(delay);
     delay = std::min(delay * 2, std::chrono::milliseconds(10'000));
@@ -194,36 +224,45 @@ Result<std::unique_ptr<Processor::Group>> Processor::LoadGroup(int32_t p) {
   // Until the source says otherwise (Step, after each poll), every input may have unread records:
   // the first epoch's watermark must not move past records that simply have not been fetched yet.
   for (Topic t : kAllTopics) g->core->SetBacklog(t, true);
-  const std::string state_prefix = "_checkpoints/" + options_.query + "/p" + std::to_string(p) + "/state/";
+  const std::string state_prefix =
+      "_checkpoints/" + options_.query + "/p" + std::to_string(p) + "/state/";
   std::vector<lake::ObjectInfo> states;
-  SC_RETURN_IF_ERROR(WithRetries([&]() -> Status {
-    auto l = store_->List(state_prefix);
-    if (!l.ok()) return l.status();
-    states = std::move(*l);
-    return Status::OK();
-  }, &counters_.retries));
+  SC_RETURN_IF_ERROR(WithRetries(
+      [&]() -> Status {
+        auto l = store_->List(state_prefix);
+        if (!l.ok()) return l.status();
+        states = std::move(*l);
+        return Status::OK();
+      },
+      &counters_.retries));
   if (!states.empty()) {
-    const std::string& newest = std::max_element(states.begin(), states.end(), [](const auto& a, const auto& b) {
-                                  return a.key < b.key;
-                                })->key;
+    const std::string& newest =
+        std::max_element(states.begin(), states.end(), [](const auto& a, const auto& b) {
+          return a.key < b.key;
+        })->key;
     std::string blob;
-    SC_RETURN_IF_ERROR(WithRetries([&]() -> Status {
-      auto r = store_->Get(newest);
-      if (!r.ok()) return r.status();
-      blob = std::move(*r);
-      return Status::OK();
-    }, &counters_.retries));
+    SC_RETURN_IF_ERROR(WithRetries(
+        [&]() -> Status {
+          auto r = store_->Get(newest);
+          if (!r.ok()) return r.status();
+          blob = std::move(*r);
+          return Status::OK();
+        },
+        &counters_.retries));
     const size_t nl = blob.find('\n');
-    if (nl == std::string::npos) return Status::Corruption("checkpoint " + newest + " is damaged (no header)");
+    if (nl == std::string::npos)
+      return Status::Corruption("checkpoint " + newest + " is damaged (no header)");
     nlohmann::json h = nlohmann::json::parse(blob.substr(0, nl), nullptr, false);
     if (h.is_discarded() || !h.contains("epoch") || !h.contains("positions")) {
       return Status::Corruption("checkpoint " + newest + " is damaged (bad header)");
     }
     g->committed_epoch = h["epoch"].get<int64_t>();
     SC_ASSIGN_OR_RETURN(g->pos, PositionsFromJson(h["positions"]));
-    SC_RETURN_IF_ERROR(g->core->RestoreState(std::string_view(blob).substr(nl + 1)).WithContext("checkpoint " + newest));
+    SC_RETURN_IF_ERROR(g->core->RestoreState(std::string_view(blob).substr(nl + 1))
+                           .WithContext("checkpoint " + newest));
   }
-  // A WAL for the next epoch means it was closed (maybe partly committed) before the crash: re-run it.
+  // A WAL for the next epoch means it was closed (maybe partly committed) before the crash: re-run
+  // it.
   const std::string wal = CheckpointKey(p, "offsets", g->committed_epoch + 1);
   auto w = store_->Get(wal);
   if (w.ok()) {
@@ -276,7 +315,8 @@ Status Processor::LoadPositions(std::span<const TopicPartition> partitions,
 void Processor::OnPartitionsRevoked(std::span<const TopicPartition> partitions, bool lost) {
   std::vector<int32_t> gone;
   for (const TopicPartition& tp : partitions) {
-    if (std::find(gone.begin(), gone.end(), tp.partition.value()) == gone.end()) gone.push_back(tp.partition.value());
+    if (std::find(gone.begin(), gone.end(), tp.partition.value()) == gone.end())
+      gone.push_back(tp.partition.value());
   }
   std::vector<Group*> closing;
   for (int32_t p : gone) {
@@ -295,7 +335,8 @@ void Processor::OnPartitionsRevoked(std::span<const TopicPartition> partitions, 
 
 std::vector<Processor::GroupStatus> Processor::Groups() const {
   std::vector<GroupStatus> v;
-  for (const auto& [p, g] : groups_) v.push_back({p, g->committed_epoch, g->core->watermark(), g->replaying});
+  for (const auto& [p, g] : groups_)
+    v.push_back({p, g->committed_epoch, g->core->watermark(), g->replaying});
   return v;
 }
 
@@ -333,12 +374,14 @@ Status Processor::Step() {
   const EventTime received = WallNow();
   bool timed = false;  // the source has timestamps
   if (!records.empty()) {
-    // Records of different partition groups come interleaved; each group's core gets its own, in order.
+    // Records of different partition groups come interleaved; each group's core gets its own, in
+    // order.
     for (auto& [p, g] : groups_) per_group_[p].clear();
     for (const SourceRecord& r : records) {
       const int32_t p = r.partition.value();
       auto it = groups_.find(p);
-      if (it == groups_.end()) return Status::Internal("record from partition " + std::to_string(p) + " not owned");
+      if (it == groups_.end())
+        return Status::Internal("record from partition " + std::to_string(p) + " not owned");
       Group& g = *it->second;
       const size_t t = static_cast<size_t>(r.topic);
       if (g.paused[t]) continue;
@@ -346,13 +389,15 @@ Status Processor::Step() {
         // Past the replayed epoch's end: rewind and hold the partition until the epoch is closed.
         // Back to this very record: the first one not processed (when the epoch read nothing of the
         // partition there is no recorded position, and this is the earliest record it has).
-        const PartitionPosition back{TopicPartition{r.topic, r.partition}, Position(r.position.value())};
+        const PartitionPosition back{TopicPartition{r.topic, r.partition},
+                                     Position(r.position.value())};
         SC_RETURN_IF_ERROR(source_->Seek(std::span(&back, 1)));
         SC_RETURN_IF_ERROR(source_->Pause(std::span(&back.tp, 1)));
         g.paused[t] = true;
         continue;
       }
-      per_group_[p].push_back(InputRecord{r.topic, SourcePosition{r.partition, r.position.value()}, r.value});
+      per_group_[p].push_back(
+          InputRecord{r.topic, SourcePosition{r.partition, r.position.value()}, r.value});
       g.pos[t] = Position(r.position.value() + 1);
       if (r.source_time) {
         g.NoteSourceTime(*r.source_time);
@@ -371,26 +416,31 @@ Status Processor::Step() {
       // Visible in the live state now: one latency per timed record of this batch.
       const int64_t visible = WallNow().time_since_epoch().count();
       for (const SourceRecord& r : records) {
-        if (r.source_time) counters_.live_latency.Record(Micros(visible - r.source_time->time_since_epoch().count()));
+        if (r.source_time)
+          counters_.live_latency.Record(
+              Micros(visible - r.source_time->time_since_epoch().count()));
       }
     }
   }
   // Which join inputs still have unread records: they hold the watermark back (watermark.h).
   for (const PartitionLag& l : source_->Lag()) {
     auto it = groups_.find(l.tp.partition.value());
-    if (it != groups_.end()) it->second->core->SetBacklog(l.tp.topic, l.records_behind.value_or(1) > 0);
+    if (it != groups_.end())
+      it->second->core->SetBacklog(l.tp.topic, l.records_behind.value_or(1) > 0);
   }
   for (auto& [p, g] : groups_) {
     if (g->replaying) SC_RETURN_IF_ERROR(ReplayProgress(*g));
   }
-  counters_.process_time += std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - poll_end);
+  counters_.process_time +=
+      std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - poll_end);
   // Close when the trigger is due, or sooner when the epoch's rows fill their memory budget. A due
   // trigger waits (processing on) while the previous epoch is still being written; a full budget
   // waits for it: that is the backpressure that bounds memory.
   size_t bytes = 0;
   for (const auto& [p, g] : groups_) {
     if (g->replaying) continue;  // a replayed epoch closes at its recorded end, not by size
-    for (size_t i = 0; i < kOutputTableCount; ++i) bytes += OutputOf(g->out, static_cast<OutputTable>(i)).ByteSize();
+    for (size_t i = 0; i < kOutputTableCount; ++i)
+      bytes += OutputOf(g->out, static_cast<OutputTable>(i)).ByteSize();
   }
   const bool full = bytes >= options_.max_epoch_bytes;
   const bool due = clock_->Now() - epoch_started_ >= options_.trigger;
@@ -417,8 +467,10 @@ Status Processor::CommitNow() {
 Status Processor::Finish() {
   if (!sticky_.ok()) return sticky_;
   for (auto& [p, g] : groups_) {
-    if (g->replaying) return Status::Internal("input ended in the middle of replaying an epoch of group " +
-                                              std::to_string(p) + ": records recorded in its offsets log are missing");
+    if (g->replaying)
+      return Status::Internal("input ended in the middle of replaying an epoch of group " +
+                              std::to_string(p) +
+                              ": records recorded in its offsets log are missing");
   }
   std::vector<Group*> closing;
   for (auto& [p, g] : groups_) {
@@ -436,7 +488,9 @@ Status Processor::CloseEpochs(std::vector<Group*> groups, bool final, bool wait)
   struct AddTime {
     Micros* to;
     std::chrono::steady_clock::time_point from;
-    ~AddTime() { *to += std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - from); }
+    ~AddTime() {
+      *to += std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - from);
+    }
   } add_time{&counters_.commit_time, wall0};
   {
     // Epoch E+1's WAL must not exist before E's checkpoint (see the header).
@@ -459,7 +513,9 @@ Status Processor::CloseEpochs(std::vector<Group*> groups, bool final, bool wait)
                           {"final", final}};
       part.offsets_log = j.dump() + "\n";
     }
-    nlohmann::json h = {{"epoch", part.epoch}, {"group", g->p}, {"positions", PositionsToJson(g->pos)},
+    nlohmann::json h = {{"epoch", part.epoch},
+                        {"group", g->p},
+                        {"positions", PositionsToJson(g->pos)},
                         {"watermark", g->epoch_wm.time_since_epoch().count()}};
     part.checkpoint = h.dump();
     part.checkpoint += '\n';
@@ -493,27 +549,30 @@ void Processor::RunCommit(CommitJob* job) {
     for (const CommitJob::Part& part : job->parts) {
       if (part.offsets_log.empty()) continue;
       const std::string key = CheckpointKey(part.p, "offsets", part.epoch);
-      Status s = WithRetries([&] { return store_->PutIfAbsent(key, part.offsets_log); }, &job->retries);
+      Status s =
+          WithRetries([&] { return store_->PutIfAbsent(key, part.offsets_log); }, &job->retries);
       if (s.kind() == ErrorKind::kAlreadyExists) {
         auto existing = store_->Get(key);
         if (!existing.ok() || *existing != part.offsets_log) {
           return Status::Aborted("another processor has written " + key +
-                                 ": two members are processing partition group " + std::to_string(part.p) +
+                                 ": two members are processing partition group " +
+                                 std::to_string(part.p) +
                                  " (check the consumer group; this one stops)");
         }
       } else if (!s.ok()) {
         return s.WithContext("writing the offsets log " + key);
       }
     }
-    // 2. The lake: one commit per table, one txn per group. The tables are independent (each its own
-    // log and DuckDB connection): two threads share them, the big ones split between the two.
-    static constexpr std::array kFirst{OutputTable::kVehicle, OutputTable::kWeather, OutputTable::kTraffic,
-                                       OutputTable::kEmergency};
-    static constexpr std::array kSecond{OutputTable::kEnriched, OutputTable::kGps, OutputTable::kDeadLetters,
-                                        OutputTable::kLateEvents};
+    // 2. The lake: one commit per table, one txn per group. The tables are independent (each its
+    // own log and DuckDB connection): two threads share them, the big ones split between the two.
+    static constexpr std::array kFirst{OutputTable::kVehicle, OutputTable::kWeather,
+                                       OutputTable::kTraffic, OutputTable::kEmergency};
+    static constexpr std::array kSecond{OutputTable::kEnriched, OutputTable::kGps,
+                                        OutputTable::kDeadLetters, OutputTable::kLateEvents};
     uint64_t second_retries = 0, second_commits = 0;
     Status second;
-    std::thread other([&] { second = CommitTables(job, kSecond, &second_retries, &second_commits); });
+    std::thread other(
+        [&] { second = CommitTables(job, kSecond, &second_retries, &second_commits); });
     Status first = CommitTables(job, kFirst, &job->retries, &job->table_commits);
     other.join();
     job->retries += second_retries;
@@ -523,8 +582,10 @@ void Processor::RunCommit(CommitJob* job) {
     // 3. State checkpoints.
     for (const CommitJob::Part& part : job->parts) {
       const std::string key = CheckpointKey(part.p, "state", part.epoch);
-      Status s = WithRetries([&] { return store_->PutIfAbsent(key, part.checkpoint); }, &job->retries);
-      if (!s.ok() && s.kind() != ErrorKind::kAlreadyExists) return s.WithContext("writing the checkpoint " + key);
+      Status s =
+          WithRetries([&] { return store_->PutIfAbsent(key, part.checkpoint); }, &job->retries);
+      if (!s.ok() && s.kind() != ErrorKind::kAlreadyExists)
+        return s.WithContext("writing the checkpoint " + key);
       // The checkpoint before this one is no longer needed (its WAL neither).
       if (part.epoch > 2) {
         (void)store_->Delete(CheckpointKey(part.p, "state", part.epoch - 2));
@@ -537,7 +598,8 @@ void Processor::RunCommit(CommitJob* job) {
   const int64_t now_us = now.time_since_epoch().count();
   if (job->status.ok()) {
     for (const CommitJob::Part& part : job->parts) {
-      for (const auto& [ms, n] : part.source_ms) job->lake_latency.Record(Micros(now_us - ms * 1000), n);
+      for (const auto& [ms, n] : part.source_ms)
+        job->lake_latency.Record(Micros(now_us - ms * 1000), n);
     }
   }
   job->commit.at = now;
@@ -545,23 +607,27 @@ void Processor::RunCommit(CommitJob* job) {
   job->done.store(true, std::memory_order_release);
 }
 
-Status Processor::CommitTables(CommitJob* job, std::span<const OutputTable> tables, uint64_t* retries,
-                               uint64_t* commits) {
+Status Processor::CommitTables(CommitJob* job, std::span<const OutputTable> tables,
+                               uint64_t* retries, uint64_t* commits) {
   for (OutputTable t : tables) {
     const size_t i = static_cast<size_t>(t);
     lake::DeltaTable& table = *tables_[i];
     for (CommitJob::Part& part : job->parts) {
-      // The table takes the rows' memory where it can (no copy); the part's batch is not read again.
+      // The table takes the rows' memory where it can (no copy); the part's batch is not read
+      // again.
       RecordBatch& rows = OutputOf(part.out, t);
       if (rows.num_rows() > 0) SC_RETURN_IF_ERROR(table.Append(std::move(rows), GroupId(part.p)));
     }
     lake::CommitResult result;
-    SC_RETURN_IF_ERROR(WithRetries([&]() -> Status {
-      auto r = table.Commit(job->txns);
-      if (!r.ok()) return r.status();
-      result = *r;
-      return Status::OK();
-    }, retries).WithContext("committing " + std::string(OutputTableName(t))));
+    SC_RETURN_IF_ERROR(WithRetries(
+                           [&]() -> Status {
+                             auto r = table.Commit(job->txns);
+                             if (!r.ok()) return r.status();
+                             result = *r;
+                             return Status::OK();
+                           },
+                           retries)
+                           .WithContext("committing " + std::string(OutputTableName(t))));
     if (!result.skipped) ++*commits;
     job->commit.rows[i] = static_cast<uint64_t>(result.rows_added);  // each table is one thread's
   }
@@ -592,7 +658,8 @@ Status Processor::ApplyCommit(std::unique_ptr<CommitJob> job) {
   counters_.lake_latency.Merge(job->lake_latency);
   for (CommitJob::Part& part : job->parts) {
     auto it = groups_.find(part.p);
-    if (it != groups_.end()) it->second->committed_epoch = std::max(it->second->committed_epoch, part.epoch);
+    if (it != groups_.end())
+      it->second->committed_epoch = std::max(it->second->committed_epoch, part.epoch);
     ++counters_.epochs_committed;
     part.out.Clear();
     spare_outputs_.push_back(std::move(part.out));

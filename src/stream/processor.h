@@ -3,24 +3,25 @@
 // checkpoints, following the epoch protocol of docs/processor.md:
 //
 //   epoch E of group p:  wm(E) fixed at the epoch's start  ->  records processed as they arrive  ->
-//   close: offsets WAL (end positions, wm, final?)  ->  one Delta commit per table with txn(<query>-p<p>, E)
+//   close: offsets WAL (end positions, wm, final?)  ->  one Delta commit per table with
+//   txn(<query>-p<p>, E)
 //          ->  state checkpoint (join state + positions)
 //
-// After a crash, LoadPositions() (the source asks when it is assigned partitions) restores each group
-// from its newest state checkpoint and, when a WAL for the next epoch exists, re-runs that epoch
-// exactly (up to the recorded end positions, with the recorded watermark); tables that already hold it
-// drop it by their txn. So every table holds each input record exactly once.
+// After a crash, LoadPositions() (the source asks when it is assigned partitions) restores each
+// group from its newest state checkpoint and, when a WAL for the next epoch exists, re-runs that
+// epoch exactly (up to the recorded end positions, with the recorded watermark); tables that
+// already hold it drop it by their txn. So every table holds each input record exactly once.
 //
 // Pipelining: closing an epoch on the processing thread only fixes its end positions and watermark
 // and serializes the join state; the offsets WAL, the lake commits and the state checkpoint run, in
 // that order, on a committer thread while the next epoch is read and processed. At most one closed
-// epoch is in flight: closing the next one (and any rebalance) first waits for it, so epoch E+1's WAL
-// is never written before E's state checkpoint, which keeps the restart rule above exact.
+// epoch is in flight: closing the next one (and any rebalance) first waits for it, so epoch E+1's
+// WAL is never written before E's state checkpoint, which keeps the restart rule above exact.
 //
 // Ownership: borrows the store, database and clock (they must outlive it) and the attached source.
-// Thread-safety: one caller thread; the source's callbacks run inside Step()/Finish() on that thread,
-// and so do the observer's. The committer thread touches only the tables and the store, never while
-// the caller thread does.
+// Thread-safety: one caller thread; the source's callbacks run inside Step()/Finish() on that
+// thread, and so do the observer's. The committer thread touches only the tables and the store,
+// never while the caller thread does.
 #pragma once
 
 #include <array>
@@ -41,15 +42,24 @@
 
 namespace smartcity::stream {
 
-// A position in a source partition (transport's; not stream::SourcePosition, the parser's record id).
+// A position in a source partition (transport's; not stream::SourcePosition, the parser's record
+// id).
 using Position = ::smartcity::SourcePosition;
 
 // The output tables, in a fixed order.
 enum class OutputTable : uint8_t {
-  kVehicle = 0, kGps, kTraffic, kWeather, kEmergency, kEnriched, kDeadLetters, kLateEvents
+  kVehicle = 0,
+  kGps,
+  kTraffic,
+  kWeather,
+  kEmergency,
+  kEnriched,
+  kDeadLetters,
+  kLateEvents
 };
 inline constexpr size_t kOutputTableCount = 8;
-std::string_view OutputTableName(OutputTable t);  // "vehicle_data", ..., "enriched_data", "_dead_letters", ...
+std::string_view OutputTableName(
+    OutputTable t);  // "vehicle_data", ..., "enriched_data", "_dead_letters", ...
 const RecordBatch& OutputOf(const StreamOutput& out, OutputTable t);
 RecordBatch& OutputOf(StreamOutput& out, OutputTable t);
 const std::shared_ptr<const Schema>& SchemaOf(OutputTable t);
@@ -72,7 +82,8 @@ struct EpochCommit {
 class ProcessorObserver {
  public:
   virtual ~ProcessorObserver() = default;
-  // Rows [first[t], OutputOf(out, t).num_rows()) of each output table are new, from partition group `group`.
+  // Rows [first[t], OutputOf(out, t).num_rows()) of each output table are new, from partition group
+  // `group`.
   virtual void OnRows(int32_t group, const StreamOutput& out, const OutputMarks& first) {}
   virtual void OnCommit(const EpochCommit& commit) {}
 };
@@ -84,8 +95,8 @@ struct ProcessorOptions {
   size_t max_poll_records = 20'000;
   std::chrono::milliseconds poll_timeout{100};
   StreamCoreOptions core;
-  // The lake tables' options (the "date" partition is added at Open). Data files are written without
-  // Parquet dictionaries: they cost ~20% of the lake writes here, for ~4% smaller files
+  // The lake tables' options (the "date" partition is added at Open). Data files are written
+  // without Parquet dictionaries: they cost ~20% of the lake writes here, for ~4% smaller files
   // (docs/lake_format.md); `compact` rewrites small files with DuckDB's defaults.
   lake::TableOptions table = [] {
     lake::TableOptions t;
@@ -109,24 +120,24 @@ struct ProcessorOptions {
 
 struct ProcessorCounters {
   uint64_t records = 0;
-  uint64_t epochs_committed = 0;   // group epochs
-  uint64_t table_commits = 0;      // Delta commits written
-  uint64_t epochs_replayed = 0;    // epochs re-run after a restart
+  uint64_t epochs_committed = 0;                   // group epochs
+  uint64_t table_commits = 0;                      // Delta commits written
+  uint64_t epochs_replayed = 0;                    // epochs re-run after a restart
   std::array<uint64_t, kOutputTableCount> rows{};  // rows committed per table
   uint64_t retries = 0;
   Micros last_commit_latency{0};
   EventTime last_commit_time{};
-  // Source timestamp (Kafka CreateTime: when the producer produced it) -> visible: in the live state
-  // (after the micro-batch that processed it), and committed in the lake. Only records whose source
-  // has timestamps (Kafka) are counted.
+  // Source timestamp (Kafka CreateTime: when the producer produced it) -> visible: in the live
+  // state (after the micro-batch that processed it), and committed in the lake. Only records whose
+  // source has timestamps (Kafka) are counted.
   LatencyHistogram live_latency;
-  // Where the processor's time goes (steady clock): waiting in Poll, processing records, closing epochs
-  // on the caller's thread (offsets log, state serialization, waiting for the previous commit), and
-  // writing the lake on the committer thread.
+  // Where the processor's time goes (steady clock): waiting in Poll, processing records, closing
+  // epochs on the caller's thread (offsets log, state serialization, waiting for the previous
+  // commit), and writing the lake on the committer thread.
   Micros poll_time{0};
   Micros process_time{0};
   Micros commit_time{0};
-  Micros commit_wait_time{0};   // part of commit_time: waiting for the previous epoch's commit
+  Micros commit_wait_time{0};  // part of commit_time: waiting for the previous epoch's commit
   Micros lake_write_time{0};
   LatencyHistogram lake_latency;
 };
@@ -143,8 +154,8 @@ class Processor final : public PositionStore, public RebalanceListener {
   // Borrowed; may be null. Set before the first Step().
   void SetObserver(ProcessorObserver* observer) { observer_ = observer; }
 
-  // Polls one batch and processes it; closes the epochs whose trigger is due. A returned error stops
-  // the processor (restarting it from its checkpoints is always safe).
+  // Polls one batch and processes it; closes the epochs whose trigger is due. A returned error
+  // stops the processor (restarting it from its checkpoints is always safe).
   Status Step();
   // Closes the current epoch of every owned group now and returns once it is committed.
   Status CommitNow();
@@ -152,7 +163,8 @@ class Processor final : public PositionStore, public RebalanceListener {
   Status Finish();
 
   const ProcessorCounters& counters() const { return counters_; }
-  // Groups owned now, and per group its committed epoch and watermark (for progress and live state).
+  // Groups owned now, and per group its committed epoch and watermark (for progress and live
+  // state).
   struct GroupStatus {
     int32_t group;
     int64_t committed_epoch;
@@ -184,7 +196,8 @@ class Processor final : public PositionStore, public RebalanceListener {
   // of a job.
   void RunCommit(CommitJob* job);
   // Appends the job's rows of each of `tables` and commits them (one thread per call).
-  Status CommitTables(CommitJob* job, std::span<const OutputTable> tables, uint64_t* retries, uint64_t* commits);
+  Status CommitTables(CommitJob* job, std::span<const OutputTable> tables, uint64_t* retries,
+                      uint64_t* commits);
   // Waits for the epoch in flight, if any, and applies its outcome (counters, observer).
   Status WaitForCommit();
   // The same, but only if it has finished.
@@ -207,7 +220,7 @@ class Processor final : public PositionStore, public RebalanceListener {
   std::map<int32_t, std::vector<InputRecord>> per_group_;  // reused per Step
   std::unique_ptr<CommitJob> inflight_;                    // the closed epoch being committed
   std::vector<StreamOutput> spare_outputs_;  // committed epochs' buffers (cleared), for reuse
-  Status sticky_;  // an error raised inside a source callback
+  Status sticky_;                            // an error raised inside a source callback
   ProcessorCounters counters_;
 };
 

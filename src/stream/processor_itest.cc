@@ -1,8 +1,7 @@
 // The processor end to end on the in-memory transport and a local lake: the lake holds each input
-// record exactly once, enriched_data equals the batch SQL join of SPEC section 3 over the raw tables,
-// and a crash at any object-store call followed by a restart changes nothing in what readers see.
-#include "stream/processor.h"
-
+// record exactly once, enriched_data equals the batch SQL join of SPEC section 3 over the raw
+// tables, and a crash at any object-store call followed by a restart changes nothing in what
+// readers see.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -11,6 +10,7 @@
 #include "lake/delta_log.h"
 #include "lake/parquet_writer.h"
 #include "simulation/simulator.h"
+#include "stream/processor.h"
 #include "transport/kafka_client.h"
 #include "transport/memory_event_source.h"
 
@@ -48,8 +48,9 @@ Produced FillLog(MemoryLog* log, std::vector<simulation::FaultSpec> faults = {})
 class ProcessorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("processor-test-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("processor-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     auto db = engine::Database::Open("", lake::WriterDatabaseOptions());
@@ -70,11 +71,12 @@ class ProcessorTest : public ::testing::Test {
     return o;
   }
   // Epochs are committed on the committer thread, as in production, unless a test needs epoch
-  // boundaries fixed by the fake clock alone (a busy committer stretches an epoch past its trigger).
+  // boundaries fixed by the fake clock alone (a busy committer stretches an epoch past its
+  // trigger).
   bool background_commit_ = true;
 
-  // Runs a processor over the whole log; returns the first error (a simulated crash) or the result of
-  // Finish().
+  // Runs a processor over the whole log; returns the first error (a simulated crash) or the result
+  // of Finish().
   Status RunOnce(lake::ObjectStore* store, const MemoryLog& log, FakeClock* clock) {
     auto proc = Processor::Open(Options(), store, db_.get(), clock);
     if (!proc.ok()) return proc.status();
@@ -85,7 +87,8 @@ class ProcessorTest : public ::testing::Test {
       SC_RETURN_IF_ERROR((*proc)->Step());
       clock->Advance(std::chrono::seconds(1));
       bool behind = false;
-      for (const PartitionLag& l : source.Lag()) behind = behind || l.records_behind.value_or(1) > 0;
+      for (const PartitionLag& l : source.Lag())
+        behind = behind || l.records_behind.value_or(1) > 0;
       bool replaying = false;
       for (const auto& g : (*proc)->Groups()) replaying = replaying || g.replaying;
       if (!behind && !replaying) break;
@@ -133,8 +136,11 @@ class ProcessorTest : public ::testing::Test {
     for (Topic t : kAllTopics) {
       const size_t i = static_cast<size_t>(t);
       const std::string table(DefaultTopicName(t));
-      EXPECT_EQ(Scalar("SELECT count(*) FROM " + table), static_cast<int64_t>(produced.summary.valid[i])) << table;
-      EXPECT_EQ(Scalar("SELECT count(*) - count(DISTINCT (_partition, _offset)) FROM " + table), 0) << table;
+      EXPECT_EQ(Scalar("SELECT count(*) FROM " + table),
+                static_cast<int64_t>(produced.summary.valid[i]))
+          << table;
+      EXPECT_EQ(Scalar("SELECT count(*) - count(DISTINCT (_partition, _offset)) FROM " + table), 0)
+          << table;
       emitted += produced.summary.emitted[i];
       valid += produced.summary.valid[i];
     }
@@ -142,12 +148,15 @@ class ProcessorTest : public ::testing::Test {
     if (!expect_late) {
       EXPECT_EQ(Scalar("SELECT count(*) FROM _late_events"), 0);
       const std::string oracle =
-          "SELECT v.deviceId, v.timestamp, v.latitude, v.longitude, v.speed, v.direction, w.temperature, "
+          "SELECT v.deviceId, v.timestamp, v.latitude, v.longitude, v.speed, v.direction, "
+          "w.temperature, "
           "w.weatherCondition, e.type AS emergencyType, e.status AS emergencyStatus, e.incidentId "
-          "FROM vehicle_data v JOIN weather_data w ON w.deviceId = v.deviceId AND w.timestamp = v.timestamp "
+          "FROM vehicle_data v JOIN weather_data w ON w.deviceId = v.deviceId AND w.timestamp = "
+          "v.timestamp "
           "LEFT JOIN emergency_data e ON e.deviceId = v.deviceId AND e.timestamp = v.timestamp";
       const std::string ours =
-          "SELECT deviceId, timestamp, latitude, longitude, speed, direction, temperature, weatherCondition, "
+          "SELECT deviceId, timestamp, latitude, longitude, speed, direction, temperature, "
+          "weatherCondition, "
           "emergencyType, emergencyStatus, incidentId FROM enriched_data";
       EXPECT_GT(Scalar("SELECT count(*) FROM enriched_data"), 0);
       EXPECT_EQ(Scalar("SELECT count(*) FROM (" + oracle + " EXCEPT ALL " + ours + ")"), 0);
@@ -156,7 +165,8 @@ class ProcessorTest : public ::testing::Test {
     } else {
       EXPECT_GT(Scalar("SELECT count(*) FROM _late_events"), 0);
       // A late record is in its raw table, never in enriched_data.
-      EXPECT_EQ(Scalar("SELECT count(*) FROM _late_events l JOIN enriched_data e ON l.topic = 'vehicle_data' "
+      EXPECT_EQ(Scalar("SELECT count(*) FROM _late_events l JOIN enriched_data e ON l.topic = "
+                       "'vehicle_data' "
                        "AND e._vehiclePartition = l.partition AND e._vehicleOffset = l.offset"),
                 0);
     }
@@ -169,10 +179,11 @@ class ProcessorTest : public ::testing::Test {
 
 TEST_F(ProcessorTest, LandsEveryRecordOnceAndMatchesTheBatchJoin) {
   MemoryLog log(kPartitions);
-  const Produced produced = FillLog(&log, {{simulation::FaultKind::kReorder, 0.02, std::chrono::seconds(5)},
-                                           {simulation::FaultKind::kDuplicate, 0.01},
-                                           {simulation::FaultKind::kMalformed, 0.005},
-                                           {simulation::FaultKind::kMissingField, 0.005}});
+  const Produced produced =
+      FillLog(&log, {{simulation::FaultKind::kReorder, 0.02, std::chrono::seconds(5)},
+                     {simulation::FaultKind::kDuplicate, 0.01},
+                     {simulation::FaultKind::kMalformed, 0.005},
+                     {simulation::FaultKind::kMissingField, 0.005}});
   auto store = lake::LocalObjectStore::Open(dir_ / "lake");
   ASSERT_TRUE(store.ok());
   FakeClock clock;
@@ -201,17 +212,21 @@ TEST_F(ProcessorTest, BadInputOfEveryKindLandsInDeadLettersWithItsReason) {
   EXPECT_GT(Scalar("SELECT count(*) FROM _dead_letters WHERE reason LIKE 'missing field%'"), 0);
   EXPECT_GT(Scalar("SELECT count(*) FROM _dead_letters WHERE reason LIKE '%: expected %'"), 0);
   EXPECT_GT(Scalar("SELECT count(*) FROM _dead_letters WHERE reason LIKE 'payload of%'"), 0);
-  EXPECT_EQ(Scalar("SELECT count(*) FROM _dead_letters WHERE reason IS NULL OR reason = '' OR payload IS NULL "
+  EXPECT_EQ(Scalar("SELECT count(*) FROM _dead_letters WHERE reason IS NULL OR reason = '' OR "
+                   "payload IS NULL "
                    "OR topic IS NULL OR partition IS NULL OR \"offset\" IS NULL"),
             0);
-  EXPECT_GT(Scalar("SELECT count(*) FROM _dead_letters WHERE reason LIKE 'payload of%' AND payloadBytes >= 200000"), 0);
+  EXPECT_GT(Scalar("SELECT count(*) FROM _dead_letters WHERE reason LIKE 'payload of%' AND "
+                   "payloadBytes >= 200000"),
+            0);
 }
 
 TEST_F(ProcessorTest, LateEventsAreKeptButNotJoined) {
   // Lateness depends on where epochs start (the watermark moves only then): fix them to the clock.
   background_commit_ = false;
   MemoryLog log(kPartitions);
-  const Produced produced = FillLog(&log, {{simulation::FaultKind::kLate, 0.01, std::chrono::minutes(5)}});
+  const Produced produced =
+      FillLog(&log, {{simulation::FaultKind::kLate, 0.01, std::chrono::minutes(5)}});
   auto store = lake::LocalObjectStore::Open(dir_ / "lake");
   ASSERT_TRUE(store.ok());
   FakeClock clock;

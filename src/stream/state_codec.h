@@ -1,7 +1,7 @@
 // StateWriter / StateReader: the little-endian binary encoding of checkpointed stream state
-// (watermarks, join state). Fixed-width integers and doubles, strings as u32 length + bytes. A reader
-// never reads past its input: any shortfall turns it into a failed reader (ok() == false), which the
-// caller reports as Corruption. See docs/checkpoint_format.md, section "join state".
+// (watermarks, join state). Fixed-width integers and doubles, strings as u32 length + bytes. A
+// reader never reads past its input: any shortfall turns it into a failed reader (ok() == false),
+// which the caller reports as Corruption. See docs/checkpoint_format.md, section "join state".
 //
 // Thread-safety: value types, one thread at a time.
 #pragma once
@@ -14,7 +14,8 @@
 
 namespace smartcity::stream {
 
-static_assert(std::endian::native == std::endian::little, "checkpoint encoding assumes a little-endian host");
+static_assert(std::endian::native == std::endian::little,
+              "checkpoint encoding assumes a little-endian host");
 
 class StateWriter {
  public:

@@ -10,8 +10,8 @@ void AppendDate(Column* c, EventTime ts) {
 }
 }  // namespace
 
-void AppendVehicleRow(RecordBatch* b, std::string_view device, EventTime ts, int64_t offset, double speed,
-                      std::string_view direction, int32_t partition) {
+void AppendVehicleRow(RecordBatch* b, std::string_view device, EventTime ts, int64_t offset,
+                      double speed, std::string_view direction, int32_t partition) {
   using namespace vehicle_col;
   b->column(kId).AppendString("v-" + std::to_string(offset));
   b->column(kDeviceId).AppendString(device);
@@ -29,8 +29,8 @@ void AppendVehicleRow(RecordBatch* b, std::string_view device, EventTime ts, int
   AppendDate(&b->column(kDate), ts);
 }
 
-void AppendWeatherRow(RecordBatch* b, std::string_view device, EventTime ts, int64_t offset, double temperature,
-                      std::string_view condition, int32_t partition) {
+void AppendWeatherRow(RecordBatch* b, std::string_view device, EventTime ts, int64_t offset,
+                      double temperature, std::string_view condition, int32_t partition) {
   using namespace weather_col;
   b->column(kId).AppendString("w-" + std::to_string(offset));
   b->column(kDeviceId).AppendString(device);
@@ -70,9 +70,10 @@ std::vector<RowKey> Keys(const RecordBatch& e, size_t from) {
   using namespace enriched_col;
   std::vector<RowKey> keys;
   for (size_t r = from; r < e.num_rows(); ++r) {
-    keys.emplace_back(std::string(e.column(kDeviceId).GetString(r)), e.column(kTimestamp).GetInt64(r),
-                      e.column(kVehicleOffset).GetInt64(r), e.column(kWeatherOffset).GetInt64(r),
-                      e.column(kEmergencyOffset).IsNull(r) ? -1 : e.column(kEmergencyOffset).GetInt64(r));
+    keys.emplace_back(
+        std::string(e.column(kDeviceId).GetString(r)), e.column(kTimestamp).GetInt64(r),
+        e.column(kVehicleOffset).GetInt64(r), e.column(kWeatherOffset).GetInt64(r),
+        e.column(kEmergencyOffset).IsNull(r) ? -1 : e.column(kEmergencyOffset).GetInt64(r));
   }
   return keys;
 }

@@ -15,12 +15,16 @@ namespace smartcity::stream::testing {
 
 // 2026-01-05T07:00:00Z, the simulator's default start.
 inline const EventTime kT0 = EventTime(Micros(1'767'596'400'000'000LL));
-inline EventTime At(double seconds) { return kT0 + Micros(static_cast<int64_t>(seconds * 1e6)); }
+inline EventTime At(double seconds) {
+  return kT0 + Micros(static_cast<int64_t>(seconds * 1e6));
+}
 
-void AppendVehicleRow(RecordBatch* b, std::string_view device, EventTime ts, int64_t offset, double speed = 50,
-                      std::string_view direction = "North", int32_t partition = 0);
+void AppendVehicleRow(RecordBatch* b, std::string_view device, EventTime ts, int64_t offset,
+                      double speed = 50, std::string_view direction = "North",
+                      int32_t partition = 0);
 void AppendWeatherRow(RecordBatch* b, std::string_view device, EventTime ts, int64_t offset,
-                      double temperature = 10, std::string_view condition = "Sunny", int32_t partition = 0);
+                      double temperature = 10, std::string_view condition = "Sunny",
+                      int32_t partition = 0);
 void AppendEmergencyRow(RecordBatch* b, std::string_view device, EventTime ts, int64_t offset,
                         std::string_view incident = "INC-1", std::string_view type = "Accident",
                         std::string_view status = "Active", int32_t partition = 0);
@@ -39,8 +43,8 @@ class JoinHarness {
   int64_t Weather(std::string_view device, EventTime ts);
   int64_t Emergency(std::string_view device, EventTime ts, std::string_view incident = "INC-1");
   EventTime Advance() { return join.AdvanceWatermark(&out); }
-  // Makes the watermark exactly `w` (when it is not ahead already): a vehicle and a weather record of
-  // device "pacer" at w + D, plus an emergency when that input has data, then Advance().
+  // Makes the watermark exactly `w` (when it is not ahead already): a vehicle and a weather record
+  // of device "pacer" at w + D, plus an emergency when that input has data, then Advance().
   EventTime SetWatermark(EventTime w);
   // Emitted rows of one device (the pacer excluded), in emission order.
   std::vector<RowKey> RowsOf(std::string_view device) const;

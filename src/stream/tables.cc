@@ -24,30 +24,37 @@ std::shared_ptr<const Schema> BuildRaw(Topic topic) {
   std::vector<ColumnSpec> c;
   switch (topic) {
     case Topic::kVehicle:
-      c = {{"id", T::kString}, {"deviceId", T::kString}, {"timestamp", T::kTimestamp},
-           {"latitude", T::kDouble}, {"longitude", T::kDouble}, {"speed", T::kDouble},
-           {"direction", T::kString}, {"make", T::kString}, {"model", T::kString},
-           {"year", T::kInt32}, {"fuelType", T::kString}};
+      c = {{"id", T::kString},        {"deviceId", T::kString},  {"timestamp", T::kTimestamp},
+           {"latitude", T::kDouble},  {"longitude", T::kDouble}, {"speed", T::kDouble},
+           {"direction", T::kString}, {"make", T::kString},      {"model", T::kString},
+           {"year", T::kInt32},       {"fuelType", T::kString}};
       break;
     case Topic::kGps:
-      c = {{"id", T::kString}, {"deviceId", T::kString}, {"timestamp", T::kTimestamp},
+      c = {{"id", T::kString},    {"deviceId", T::kString},  {"timestamp", T::kTimestamp},
            {"speed", T::kDouble}, {"direction", T::kString}, {"vehicleType", T::kString}};
       break;
     case Topic::kTraffic:
-      c = {{"id", T::kString}, {"deviceId", T::kString}, {"cameraId", T::kString},
+      c = {{"id", T::kString},       {"deviceId", T::kString},  {"cameraId", T::kString},
            {"latitude", T::kDouble}, {"longitude", T::kDouble}, {"timestamp", T::kTimestamp},
            {"snapshot", T::kString}};
       break;
     case Topic::kWeather:
-      c = {{"id", T::kString}, {"deviceId", T::kString}, {"latitude", T::kDouble},
-           {"longitude", T::kDouble}, {"timestamp", T::kTimestamp}, {"temperature", T::kDouble},
-           {"weatherCondition", T::kString}, {"precipitation", T::kDouble}, {"windSpeed", T::kDouble},
-           {"humidity", T::kInt32}, {"airQualityIndex", T::kInt32}};
+      c = {{"id", T::kString},
+           {"deviceId", T::kString},
+           {"latitude", T::kDouble},
+           {"longitude", T::kDouble},
+           {"timestamp", T::kTimestamp},
+           {"temperature", T::kDouble},
+           {"weatherCondition", T::kString},
+           {"precipitation", T::kDouble},
+           {"windSpeed", T::kDouble},
+           {"humidity", T::kInt32},
+           {"airQualityIndex", T::kInt32}};
       break;
     case Topic::kEmergency:
-      c = {{"id", T::kString}, {"deviceId", T::kString}, {"incidentId", T::kString},
-           {"type", T::kString}, {"timestamp", T::kTimestamp}, {"latitude", T::kDouble},
-           {"longitude", T::kDouble}, {"status", T::kString}, {"description", T::kString}};
+      c = {{"id", T::kString},        {"deviceId", T::kString},     {"incidentId", T::kString},
+           {"type", T::kString},      {"timestamp", T::kTimestamp}, {"latitude", T::kDouble},
+           {"longitude", T::kDouble}, {"status", T::kString},       {"description", T::kString}};
       break;
   }
   AddProvenance(&c);
@@ -58,8 +65,8 @@ std::shared_ptr<const Schema> BuildRaw(Topic topic) {
 
 const std::shared_ptr<const Schema>& RawSchema(Topic topic) {
   static const std::array<std::shared_ptr<const Schema>, kTopicCount> kSchemas = {
-      BuildRaw(Topic::kVehicle), BuildRaw(Topic::kGps), BuildRaw(Topic::kTraffic), BuildRaw(Topic::kWeather),
-      BuildRaw(Topic::kEmergency)};
+      BuildRaw(Topic::kVehicle), BuildRaw(Topic::kGps), BuildRaw(Topic::kTraffic),
+      BuildRaw(Topic::kWeather), BuildRaw(Topic::kEmergency)};
   return kSchemas[static_cast<size_t>(topic)];
 }
 

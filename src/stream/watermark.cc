@@ -13,14 +13,18 @@ constexpr uint32_t kWatermarkVersion = 1;
 
 std::string_view JoinInputName(JoinInput i) {
   switch (i) {
-    case JoinInput::kVehicle: return "vehicle";
-    case JoinInput::kWeather: return "weather";
-    case JoinInput::kEmergency: return "emergency";
+    case JoinInput::kVehicle:
+      return "vehicle";
+    case JoinInput::kWeather:
+      return "weather";
+    case JoinInput::kEmergency:
+      return "emergency";
   }
   return "?";
 }
 
-WatermarkTracker::WatermarkTracker(WatermarkOptions options, Clock* clock) : options_(options), clock_(clock) {}
+WatermarkTracker::WatermarkTracker(WatermarkOptions options, Clock* clock)
+    : options_(options), clock_(clock) {}
 
 void WatermarkTracker::Observe(JoinInput input, EventTime max_event_time) {
   Input& in = inputs_[Index(input)];
@@ -88,7 +92,8 @@ Status WatermarkTracker::RestoreState(std::string_view data) {
   StateReader r(data);
   const uint32_t magic = r.U32();
   const uint32_t version = r.U32();
-  if (!r.ok() || magic != kWatermarkMagic) return Status::Corruption("watermark checkpoint: bad magic number");
+  if (!r.ok() || magic != kWatermarkMagic)
+    return Status::Corruption("watermark checkpoint: bad magic number");
   if (version != kWatermarkVersion) {
     return Status::Corruption("watermark checkpoint: version " + std::to_string(version) +
                               " is not supported (this build reads version 1)");
@@ -108,9 +113,10 @@ Status WatermarkTracker::RestoreState(std::string_view data) {
   }
   if (!r.ok()) return Status::Corruption("watermark checkpoint: truncated");
   if (delay != options_.delay.count()) {
-    return Status::InvalidArgument("the checkpoint was written with watermark delay " + FormatDuration(Micros(delay)) +
-                                   " but this run uses " + FormatDuration(options_.delay) +
-                                   ": restart with the same --watermark-delay or start a new checkpoint");
+    return Status::InvalidArgument(
+        "the checkpoint was written with watermark delay " + FormatDuration(Micros(delay)) +
+        " but this run uses " + FormatDuration(options_.delay) +
+        ": restart with the same --watermark-delay or start a new checkpoint");
   }
   inputs_ = inputs;
   watermark_ = EventTime(Micros(watermark));

@@ -1,22 +1,24 @@
 // WatermarkTracker: the event-time watermark of the stream-stream join, with Spark Structured
 // Streaming's semantics.
 //
-// Per input (vehicle, weather, emergency): watermark = max event time seen - D. The join watermark is
-// the minimum over the inputs that hold it back. An input holds it back once it has seen a record and
-// until it has been idle (no records) for `idle_timeout` of processing time (Clock); an input that never
-// saw a record does not hold it back (as in Spark) — except that an input whose source still has
-// unread records (SetBacklog: a Kafka partition behind its end) always holds it back, at its own
-// watermark, or where it stands if it has seen nothing yet. Spark reads every input's backlog in each
-// micro-batch; our source reads partitions as Kafka delivers them, so without this rule an input read
-// first could push the watermark past records of another that simply had not been fetched yet. When no input holds it back but some have data, the
-// join watermark moves to the largest input watermark (the whole stream has gone quiet). It never goes
-// backwards. It moves only by Set() / Advance(), at the end of a micro-batch: a record is late when its
-// event time is strictly before the watermark in force when it arrives (the one of the previous
+// Per input (vehicle, weather, emergency): watermark = max event time seen - D. The join watermark
+// is the minimum over the inputs that hold it back. An input holds it back once it has seen a
+// record and until it has been idle (no records) for `idle_timeout` of processing time (Clock); an
+// input that never saw a record does not hold it back (as in Spark) — except that an input whose
+// source still has unread records (SetBacklog: a Kafka partition behind its end) always holds it
+// back, at its own watermark, or where it stands if it has seen nothing yet. Spark reads every
+// input's backlog in each micro-batch; our source reads partitions as Kafka delivers them, so
+// without this rule an input read first could push the watermark past records of another that
+// simply had not been fetched yet. When no input holds it back but some have data, the join
+// watermark moves to the largest input watermark (the whole stream has gone quiet). It never goes
+// backwards. It moves only by Set() / Advance(), at the end of a micro-batch: a record is late when
+// its event time is strictly before the watermark in force when it arrives (the one of the previous
 // micro-batch), exactly as Spark filters late rows against the previous batch's watermark.
 //
 // Before the first Set() / Advance() with data the watermark is EventTime::min() (nothing is late).
 //
-// Ownership: borrows the Clock, which must outlive the tracker. Thread-safety: one thread at a time.
+// Ownership: borrows the Clock, which must outlive the tracker. Thread-safety: one thread at a
+// time.
 #pragma once
 
 #include <array>
@@ -52,15 +54,16 @@ class WatermarkTracker {
   // True when a record with this event time arrives too late to be joined.
   bool IsLate(EventTime t) const { return t < watermark_; }
 
-  // Input `input` received records whose latest event time is `max_event_time` (call once per batch of
-  // records with data). Marks the input active now.
+  // Input `input` received records whose latest event time is `max_event_time` (call once per batch
+  // of records with data). Marks the input active now.
   void Observe(JoinInput input, EventTime max_event_time);
   // Whether the source has unread records of `input` (see the class comment). Not checkpointed: the
   // owner sets it from the source before each Compute().
   void SetBacklog(JoinInput input, bool backlogged) { inputs_[Index(input)].backlog = backlogged; }
 
   // The join watermark the inputs call for now (processing time decides idleness), never below the
-  // current one. Changes nothing but the holding() flags. Record it when the epoch must be replayable.
+  // current one. Changes nothing but the holding() flags. Record it when the epoch must be
+  // replayable.
   EventTime Compute();
   // Makes `w` the watermark in force (ignored if it is behind the current one); returns the result.
   EventTime Set(EventTime w);

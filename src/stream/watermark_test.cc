@@ -50,7 +50,8 @@ TEST_F(WatermarkTest, AnInputWithUnreadRecordsHoldsTheWatermarkEvenBeforeItsFirs
   // Weather was fetched first; the vehicle partition has records the source has not delivered yet.
   t.SetBacklog(JoinInput::kVehicle, true);
   t.Observe(JoinInput::kWeather, At(3600));
-  EXPECT_EQ(t.Advance(), EventTime::min()) << "the vehicle input's event times are unknown: no movement";
+  EXPECT_EQ(t.Advance(), EventTime::min())
+      << "the vehicle input's event times are unknown: no movement";
   EXPECT_TRUE(t.holding(JoinInput::kVehicle));
   t.Observe(JoinInput::kVehicle, At(600));
   EXPECT_EQ(t.Advance(), At(480)) << "now it holds at its own watermark";
@@ -143,7 +144,8 @@ TEST_F(WatermarkTest, SerializeRestoreKeepsIdleAges) {
   for (JoinInput i : {JoinInput::kVehicle, JoinInput::kWeather, JoinInput::kEmergency}) {
     EXPECT_EQ(r.InputWatermark(i), t.InputWatermark(i));
   }
-  // 10 s later the vehicle and emergency inputs have been silent 30 s in both: both go idle together.
+  // 10 s later the vehicle and emergency inputs have been silent 30 s in both: both go idle
+  // together.
   clock_.Advance(seconds(10));
   other.Advance(seconds(10));
   EXPECT_EQ(t.Advance(), r.Advance());

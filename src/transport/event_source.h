@@ -2,21 +2,24 @@
 // KafkaSource (a member of a Kafka consumer group) and an in-process source (the simulator feeding
 // the processor directly); MemoryEventSource is an in-memory one for tests.
 //
-// The model is Kafka's: each topic has partitions, the source owns some of them (its assignment), and
-// in each owned partition it stands at a position (the next record it will return). Positions are the
-// processor's business, not the source's: they come from the processor's own checkpoint when a
-// partition is assigned (PositionStore), and the processor records Positions() in its checkpoint.
-// Nothing is committed automatically anywhere.
+// The model is Kafka's: each topic has partitions, the source owns some of them (its assignment),
+// and in each owned partition it stands at a position (the next record it will return). Positions
+// are the processor's business, not the source's: they come from the processor's own checkpoint
+// when a partition is assigned (PositionStore), and the processor records Positions() in its
+// checkpoint. Nothing is committed automatically anywhere.
 //
-// Poll() returns a batch of records as borrowed views: the span and every key/value in it stay valid
-// until the next Poll() or Close() on the same source (Seek, Pause and Resume leave it valid), and
-// building a batch allocates nothing per record.
+// Poll() returns a batch of records as borrowed views: the span and every key/value in it stay
+// valid until the next Poll() or Close() on the same source (Seek, Pause and Resume leave it
+// valid), and building a batch allocates nothing per record.
 //
-// Rebalances (the assignment changing) happen only inside Poll() and Close(), on the caller's thread:
-//   1. RebalanceListener::OnPartitionsRevoked(partitions, lost): the partitions are about to go. Every
-//      record returned by earlier Polls for them counts as consumed and Positions() still lists them,
-//      so the owner can checkpoint them now. A record the source had fetched but not yet returned is
-//      dropped (the next owner reads it). Once the call returns the partitions are gone.
+// Rebalances (the assignment changing) happen only inside Poll() and Close(), on the caller's
+// thread:
+//   1. RebalanceListener::OnPartitionsRevoked(partitions, lost): the partitions are about to go.
+//   Every
+//      record returned by earlier Polls for them counts as consumed and Positions() still lists
+//      them, so the owner can checkpoint them now. A record the source had fetched but not yet
+//      returned is dropped (the next owner reads it). Once the call returns the partitions are
+//      gone.
 //   2. PositionStore::LoadPositions(partitions): where to start each newly assigned partition.
 //   3. RebalanceListener::OnPartitionsAssigned(positions): the new partitions and where they start.
 // A PositionStore error stops the source: Poll returns it, and the owner should Close() and exit
@@ -58,11 +61,19 @@ enum class PositionKind : uint8_t {
 };
 using SourcePosition = NamedType<int64_t, struct SourcePositionTag>;
 
-inline SourcePosition ToSourcePosition(KafkaOffset o) { return SourcePosition(o.value()); }
-inline KafkaOffset ToKafkaOffset(SourcePosition p) { return KafkaOffset(p.value()); }
+inline SourcePosition ToSourcePosition(KafkaOffset o) {
+  return SourcePosition(o.value());
+}
+inline KafkaOffset ToKafkaOffset(SourcePosition p) {
+  return KafkaOffset(p.value());
+}
 // REQUIRES: s < 2^63 (the simulator would need ~300 years at 10^9 events/s to get there).
-inline SourcePosition ToSourcePosition(SequenceNumber s) { return SourcePosition(static_cast<int64_t>(s.value())); }
-inline SequenceNumber ToSequenceNumber(SourcePosition p) { return SequenceNumber(static_cast<uint64_t>(p.value())); }
+inline SourcePosition ToSourcePosition(SequenceNumber s) {
+  return SourcePosition(static_cast<int64_t>(s.value()));
+}
+inline SequenceNumber ToSequenceNumber(SourcePosition p) {
+  return SequenceNumber(static_cast<uint64_t>(p.value()));
+}
 
 // One record as Poll() returns it. key and value are borrowed (see the file comment).
 struct SourceRecord {
@@ -71,12 +82,14 @@ struct SourceRecord {
   SourcePosition position{0};  // this record's own position; the partition moves on to position + 1
   std::string_view key;        // deviceId (may be empty)
   std::string_view value;      // the JSON payload as produced, possibly malformed
-  // The transport's timestamp (Kafka: CreateTime or LogAppendTime); unset when the transport has none.
+  // The transport's timestamp (Kafka: CreateTime or LogAppendTime); unset when the transport has
+  // none.
   std::optional<EventTime> source_time;
 };
 
-// Where the source stands in one owned partition. `next` is unset when nothing has been read from the
-// partition and no start position was given: reading starts at the earliest record still retained.
+// Where the source stands in one owned partition. `next` is unset when nothing has been read from
+// the partition and no start position was given: reading starts at the earliest record still
+// retained.
 struct PartitionPosition {
   TopicPartition tp;
   std::optional<SourcePosition> next;
@@ -86,12 +99,13 @@ struct PartitionPosition {
 // How far behind the end of a partition this member is.
 struct PartitionLag {
   TopicPartition tp;
-  std::optional<SourcePosition> position;      // as in PartitionPosition
-  std::optional<SourcePosition> end;           // high watermark (position after the last record), if known
-  std::optional<int64_t> records_behind;       // end - position (end - earliest when position is unset)
+  std::optional<SourcePosition> position;  // as in PartitionPosition
+  std::optional<SourcePosition> end;  // high watermark (position after the last record), if known
+  std::optional<int64_t> records_behind;  // end - position (end - earliest when position is unset)
 };
 
-// Counters since the source was opened; throughput is their rate (the caller samples them over time).
+// Counters since the source was opened; throughput is their rate (the caller samples them over
+// time).
 struct SourceCounters {
   std::array<uint64_t, kTopicCount> records{};  // records returned by Poll, per topic
   std::array<uint64_t, kTopicCount> bytes{};    // key + value bytes returned, per topic
@@ -99,8 +113,8 @@ struct SourceCounters {
   uint64_t empty_polls = 0;                     // Polls that returned no record
   uint64_t assignments = 0;                     // rebalances that assigned partitions (even none)
   uint64_t revocations = 0;                     // rebalances that took partitions away
-  uint64_t stale_dropped = 0;                   // fetched records dropped (revoked, or before a seek)
-  uint64_t transport_errors = 0;                // transient errors the client recovers from itself
+  uint64_t stale_dropped = 0;     // fetched records dropped (revoked, or before a seek)
+  uint64_t transport_errors = 0;  // transient errors the client recovers from itself
   uint64_t TotalRecords() const;
   uint64_t TotalBytes() const;
 };
@@ -109,10 +123,10 @@ struct SourceCounters {
 class PositionStore {
  public:
   virtual ~PositionStore() = default;
-  // Fills out[i] with the checkpointed position of partitions[i], or leaves it unset when there is no
-  // checkpoint for it (then reading starts at the earliest retained record).
-  // REQUIRES: out.size() == partitions.size(), every element of out unset on entry.
-  // An error stops the source (Poll returns it).
+  // Fills out[i] with the checkpointed position of partitions[i], or leaves it unset when there is
+  // no checkpoint for it (then reading starts at the earliest retained record). REQUIRES:
+  // out.size() == partitions.size(), every element of out unset on entry. An error stops the source
+  // (Poll returns it).
   virtual Status LoadPositions(std::span<const TopicPartition> partitions,
                                std::span<std::optional<SourcePosition>> out) = 0;
 };
@@ -122,8 +136,9 @@ class RebalanceListener {
  public:
   virtual ~RebalanceListener() = default;
   // The partitions are about to be taken away. When `lost` is false, checkpoint them now (the next
-  // owner starts from that checkpoint). When `lost` is true the group has already given them to another
-  // member (this one missed its session timeout): do not checkpoint them, drop their uncheckpointed work.
+  // owner starts from that checkpoint). When `lost` is true the group has already given them to
+  // another member (this one missed its session timeout): do not checkpoint them, drop their
+  // uncheckpointed work.
   virtual void OnPartitionsRevoked(std::span<const TopicPartition> partitions, bool lost) = 0;
   // The partitions were assigned and will be read from the given positions.
   virtual void OnPartitionsAssigned(std::span<const PartitionPosition> positions) = 0;
@@ -132,7 +147,8 @@ class RebalanceListener {
 // A PositionStore with no checkpoint at all: everything starts at the earliest record.
 class EarliestPositions final : public PositionStore {
  public:
-  Status LoadPositions(std::span<const TopicPartition>, std::span<std::optional<SourcePosition>>) override {
+  Status LoadPositions(std::span<const TopicPartition>,
+                       std::span<std::optional<SourcePosition>>) override {
     return Status::OK();
   }
 };
@@ -147,9 +163,11 @@ class EventSource {
   // ready, in order within each partition. An empty span means nothing arrived in time.
   // REQUIRES: max_records > 0.
   // Errors: kUnavailable/kTimeout (the transport has been unreachable too long; retrying can help),
-  // kNotFound (a topic went away), kCorruption (a start position is not in the log any more: records
-  // were lost to retention), kInvalidArgument (topics not co-partitioned), the PositionStore's error.
-  virtual Result<std::span<const SourceRecord>> Poll(size_t max_records, std::chrono::milliseconds timeout) = 0;
+  // kNotFound (a topic went away), kCorruption (a start position is not in the log any more:
+  // records were lost to retention), kInvalidArgument (topics not co-partitioned), the
+  // PositionStore's error.
+  virtual Result<std::span<const SourceRecord>> Poll(size_t max_records,
+                                                     std::chrono::milliseconds timeout) = 0;
 
   // The partitions this source owns now, sorted.
   virtual std::vector<TopicPartition> Assignment() const = 0;
@@ -166,18 +184,19 @@ class EventSource {
   // Reading continues at the partitions' positions.
   virtual Status Resume(std::span<const TopicPartition> partitions) = 0;
 
-  // Lag of every owned partition, from the latest known end of each partition (no network round trip).
+  // Lag of every owned partition, from the latest known end of each partition (no network round
+  // trip).
   virtual std::vector<PartitionLag> Lag() = 0;
   virtual const SourceCounters& counters() const = 0;
 
   // Tells monitoring tools where this member stands (Kafka: commits Positions() as the group's
-  // offsets, so kafka-consumer-groups.sh shows lag). Never read back by the source: call it after your
-  // own checkpoint, or not at all.
+  // offsets, so kafka-consumer-groups.sh shows lag). Never read back by the source: call it after
+  // your own checkpoint, or not at all.
   virtual Status PublishPositions() { return Status::OK(); }
 
-  // Gives up the assignment (OnPartitionsRevoked runs with lost = false) and leaves the group, waiting
-  // a bounded time. After Close, Poll fails. REQUIRES: every record returned so far was processed (the
-  // revocation counts them as consumed).
+  // Gives up the assignment (OnPartitionsRevoked runs with lost = false) and leaves the group,
+  // waiting a bounded time. After Close, Poll fails. REQUIRES: every record returned so far was
+  // processed (the revocation counts them as consumed).
   virtual Status Close() = 0;
 
   // "kafka 127.0.0.1:9092 group smartcity-stream", "in-process".

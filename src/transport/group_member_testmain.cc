@@ -1,20 +1,22 @@
 // kafka_group_member: one member of a Kafka consumer group reading the five co-partitioned topics
-// through KafkaSource and writing its output exactly once, the way the stream processor will. Used by
-// kafka_source_itest.cc, which runs several of these against a real broker and kill -9's some.
+// through KafkaSource and writing its output exactly once, the way the stream processor will. Used
+// by kafka_source_itest.cc, which runs several of these against a real broker and kill -9's some.
 //
 // Shared directory DIR (all members of the group use the same one):
-//   DIR/out/<topic>-<p>.dat   the output: one line "<offset>\t<value>\n" per record of that partition
-//   DIR/ckpt/p<p>             the checkpoint of partition group p (partition p of every topic):
-//                             "<topic> <next offset|-> <output length>" per topic; replaced atomically
-//                             (write temp, fsync, rename, fsync dir)
-//   DIR/assignments.log       one line per assignment change: "<name> assigned vehicle_data:0,1;..."
+//   DIR/out/<topic>-<p>.dat   the output: one line "<offset>\t<value>\n" per record of that
+//   partition DIR/ckpt/p<p>             the checkpoint of partition group p (partition p of every
+//   topic):
+//                             "<topic> <next offset|-> <output length>" per topic; replaced
+//                             atomically (write temp, fsync, rename, fsync dir)
+//   DIR/assignments.log       one line per assignment change: "<name> assigned
+//   vehicle_data:0,1;..."
 //
-// Protocol: records are appended to the output files after every batch (not synced); a checkpoint of
-// group p fsyncs them, then replaces ckpt/p<p> with the positions the source reports and the file
-// lengths. On assignment the member truncates each output file to its checkpointed length and
-// starts reading at the checkpointed offset, so output past the last checkpoint (written by a member
-// that died) is discarded and produced again exactly once. Checkpoints happen every --checkpoint-ms,
-// on revocation (not when lost) and at exit (SIGTERM/SIGINT).
+// Protocol: records are appended to the output files after every batch (not synced); a checkpoint
+// of group p fsyncs them, then replaces ckpt/p<p> with the positions the source reports and the
+// file lengths. On assignment the member truncates each output file to its checkpointed length and
+// starts reading at the checkpointed offset, so output past the last checkpoint (written by a
+// member that died) is discarded and produced again exactly once. Checkpoints happen every
+// --checkpoint-ms, on revocation (not when lost) and at exit (SIGTERM/SIGINT).
 //
 // Usage: kafka_group_member --bootstrap B --group G --dir DIR --name NAME [--topic-prefix P]
 //          [--batch N] [--checkpoint-ms MS] [--max-rate RECORDS_PER_S] [--max-runtime-s S]
@@ -39,7 +41,9 @@ namespace smartcity {
 namespace {
 
 std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop = true; }
+void OnSignal(int) {
+  g_stop = true;
+}
 
 struct Args {
   std::string bootstrap, group, dir, name, topic_prefix;
@@ -146,7 +150,8 @@ class Member final : public PositionStore, public RebalanceListener {
       for (bool o : it->second.owned) any = any || o;
       if (!any) groups_.erase(it);
     }
-    Log(args_.name + (lost ? " lost " : " revoked ") + std::to_string(partitions.size()) + " partitions");
+    Log(args_.name + (lost ? " lost " : " revoked ") + std::to_string(partitions.size()) +
+        " partitions");
   }
 
   void Append(const SourceRecord& r) {
@@ -191,7 +196,9 @@ class Member final : public PositionStore, public RebalanceListener {
     std::array<std::string, kTopicCount> buffer;
   };
 
-  std::string OutPath(Topic t, int32_t p) const { return args_.dir + "/out/" + names_[t] + "-" + std::to_string(p) + ".dat"; }
+  std::string OutPath(Topic t, int32_t p) const {
+    return args_.dir + "/out/" + names_[t] + "-" + std::to_string(p) + ".dat";
+  }
   std::string CkptPath(int32_t p) const { return args_.dir + "/ckpt/p" + std::to_string(p); }
 
   Result<GroupCheckpoint> ReadCheckpoint(int32_t p) const {
@@ -202,7 +209,8 @@ class Member final : public PositionStore, public RebalanceListener {
     int64_t length;
     while (in >> topic >> offset >> length) {
       const auto t = names_.Find(topic);
-      if (!t) return Status::Corruption("checkpoint " + CkptPath(p) + " names unknown topic " + topic);
+      if (!t)
+        return Status::Corruption("checkpoint " + CkptPath(p) + " names unknown topic " + topic);
       c[static_cast<size_t>(*t)].length = length;
       if (offset != "-") c[static_cast<size_t>(*t)].offset = SourcePosition(std::stoll(offset));
     }
@@ -221,7 +229,9 @@ class Member final : public PositionStore, public RebalanceListener {
       std::string text;
       for (Topic t : kAllTopics) {
         const size_t i = static_cast<size_t>(t);
-        if (!g.owned[i]) return Status::Internal("partition group " + std::to_string(p) + " is not co-partitioned here");
+        if (!g.owned[i])
+          return Status::Internal("partition group " + std::to_string(p) +
+                                  " is not co-partitioned here");
         if (!g.buffer[i].empty()) {
           SC_RETURN_IF_ERROR(WriteAll(g.fd[i], g.buffer[i], OutPath(t, p)));
           g.length[i] += static_cast<int64_t>(g.buffer[i].size());
@@ -267,10 +277,12 @@ class Member final : public PositionStore, public RebalanceListener {
 };
 
 int Usage(const char* msg) {
-  std::fprintf(stderr,
-               "kafka_group_member: %s\nusage: kafka_group_member --bootstrap B --group G --dir DIR --name NAME "
-               "[--topic-prefix P] [--batch N] [--checkpoint-ms MS] [--max-rate R] [--max-runtime-s S]\n",
-               msg);
+  std::fprintf(
+      stderr,
+      "kafka_group_member: %s\nusage: kafka_group_member --bootstrap B --group G --dir DIR --name "
+      "NAME "
+      "[--topic-prefix P] [--batch N] [--checkpoint-ms MS] [--max-rate R] [--max-runtime-s S]\n",
+      msg);
   return 2;
 }
 
@@ -281,16 +293,26 @@ int Main(int argc, char** argv) {
     if (i + 1 >= argc) return Usage(("missing value for " + k).c_str());
     const std::string v = argv[++i];
     try {
-      if (k == "--bootstrap") a.bootstrap = v;
-      else if (k == "--group") a.group = v;
-      else if (k == "--dir") a.dir = v;
-      else if (k == "--name") a.name = v;
-      else if (k == "--topic-prefix") a.topic_prefix = v;
-      else if (k == "--batch") a.batch = std::stoul(v);
-      else if (k == "--checkpoint-ms") a.checkpoint_ms = std::stoi(v);
-      else if (k == "--max-rate") a.max_rate = std::stod(v);
-      else if (k == "--max-runtime-s") a.max_runtime_s = std::stoi(v);
-      else return Usage(("unknown option " + k).c_str());
+      if (k == "--bootstrap")
+        a.bootstrap = v;
+      else if (k == "--group")
+        a.group = v;
+      else if (k == "--dir")
+        a.dir = v;
+      else if (k == "--name")
+        a.name = v;
+      else if (k == "--topic-prefix")
+        a.topic_prefix = v;
+      else if (k == "--batch")
+        a.batch = std::stoul(v);
+      else if (k == "--checkpoint-ms")
+        a.checkpoint_ms = std::stoi(v);
+      else if (k == "--max-rate")
+        a.max_rate = std::stod(v);
+      else if (k == "--max-runtime-s")
+        a.max_runtime_s = std::stoi(v);
+      else
+        return Usage(("unknown option " + k).c_str());
     } catch (const std::exception&) {
       return Usage(("bad value for " + k + ": " + v).c_str());
     }
@@ -316,7 +338,8 @@ int Main(int argc, char** argv) {
                               {"max.poll.interval.ms", "30000"}};
   auto source = KafkaSource::Open(options, member, &member);
   if (!source.ok()) {
-    std::fprintf(stderr, "kafka_group_member %s: %s\n", a.name.c_str(), source.status().message().c_str());
+    std::fprintf(stderr, "kafka_group_member %s: %s\n", a.name.c_str(),
+                 source.status().message().c_str());
     return 1;
   }
   member.Attach(source->get());
@@ -333,7 +356,8 @@ int Main(int argc, char** argv) {
     auto batch = (*source)->Poll(a.batch, std::chrono::milliseconds(100));
     if (!batch.ok()) {
       if (batch.status().IsRetryable()) continue;
-      std::fprintf(stderr, "kafka_group_member %s: %s\n", a.name.c_str(), batch.status().message().c_str());
+      std::fprintf(stderr, "kafka_group_member %s: %s\n", a.name.c_str(),
+                   batch.status().message().c_str());
       return 1;
     }
     for (const SourceRecord& r : *batch) member.Append(r);
@@ -350,8 +374,9 @@ int Main(int argc, char** argv) {
       last_checkpoint = Clock::now();
     }
     if (a.max_rate > 0) {
-      const auto due = start + std::chrono::duration_cast<Clock::duration>(
-                                   std::chrono::duration<double>(static_cast<double>(total) / a.max_rate));
+      const auto due =
+          start + std::chrono::duration_cast<Clock::duration>(
+                      std::chrono::duration<double>(static_cast<double>(total) / a.max_rate));
       std::this_thread::sleep_until(std::min(due, Clock::now() + std::chrono::seconds(1)));
     }
   }
@@ -370,4 +395,6 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace smartcity
 
-int main(int argc, char** argv) { return smartcity::Main(argc, argv); }
+int main(int argc, char** argv) {
+  return smartcity::Main(argc, argv);
+}

@@ -10,26 +10,28 @@
 namespace smartcity {
 
 bool IsSecretKafkaProperty(std::string_view name) {
-  for (std::string_view s : {"password", "secret", "token", "key.pem", "keystore", "sasl.oauthbearer.config",
-                             "ssl.key", "jaas"}) {
+  for (std::string_view s : {"password", "secret", "token", "key.pem", "keystore",
+                             "sasl.oauthbearer.config", "ssl.key", "jaas"}) {
     if (name.find(s) != std::string_view::npos) return true;
   }
   return false;
 }
 
-Result<RdKafkaConfPtr> MakeKafkaConf(const KafkaOptions& options,
-                                     const std::vector<std::pair<std::string, std::string>>& defaults) {
+Result<RdKafkaConfPtr> MakeKafkaConf(
+    const KafkaOptions& options, const std::vector<std::pair<std::string, std::string>>& defaults) {
   RdKafkaConfPtr conf(rd_kafka_conf_new());
   char err[512];
   auto set = [&](const std::string& k, const std::string& v) -> Status {
     if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
       const std::string shown = IsSecretKafkaProperty(k) ? "<hidden>" : v;
-      return Status::InvalidArgument("Kafka property " + k + "=" + shown + " is not accepted: " + err);
+      return Status::InvalidArgument("Kafka property " + k + "=" + shown +
+                                     " is not accepted: " + err);
     }
     return Status::OK();
   };
   if (options.bootstrap_servers.empty()) {
-    return Status::InvalidArgument("no Kafka bootstrap servers given: set --bootstrap-servers or KAFKA_BOOTSTRAP_SERVERS");
+    return Status::InvalidArgument(
+        "no Kafka bootstrap servers given: set --bootstrap-servers or KAFKA_BOOTSTRAP_SERVERS");
   }
   SC_RETURN_IF_ERROR(set("bootstrap.servers", options.bootstrap_servers));
   SC_RETURN_IF_ERROR(set("client.id", options.client_id));
@@ -46,7 +48,8 @@ Result<RdKafkaPtr> MakeKafkaHandle(rd_kafka_type_t type, RdKafkaConfPtr conf) {
   rd_kafka_t* rk = rd_kafka_new(type, conf.get(), err, sizeof err);
   if (rk == nullptr) {
     return Status::InvalidArgument(std::string("cannot create the Kafka ") +
-                                   (type == RD_KAFKA_PRODUCER ? "producer" : "consumer") + ": " + err);
+                                   (type == RD_KAFKA_PRODUCER ? "producer" : "consumer") + ": " +
+                                   err);
   }
   (void)conf.release();
   return RdKafkaPtr(rk);
@@ -61,11 +64,13 @@ Status KafkaStatus(rd_kafka_resp_err_t err, std::string_view context, std::strin
     case RD_KAFKA_RESP_ERR__TRANSPORT:
     case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
     case RD_KAFKA_RESP_ERR__RESOLVE:
-      return Status::Unavailable(m + " (is the broker running? check --bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS)");
+      return Status::Unavailable(
+          m + " (is the broker running? check --bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS)");
     case RD_KAFKA_RESP_ERR__TIMED_OUT:
     case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
     case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
-      return Status::Timeout(m + " (the cluster did not answer in time: is it reachable and healthy?)");
+      return Status::Timeout(m +
+                             " (the cluster did not answer in time: is it reachable and healthy?)");
     case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
     case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
     case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
@@ -87,7 +92,8 @@ Status KafkaStatus(rd_kafka_resp_err_t err, std::string_view context, std::strin
     case RD_KAFKA_RESP_ERR__AUTHENTICATION:
       return Status::PermissionDenied(m + " (check the credentials and ACLs for this client)");
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-      return Status::ResourceExhausted(m + " (raise message.max.bytes on the topic and the client)");
+      return Status::ResourceExhausted(m +
+                                       " (raise message.max.bytes on the topic and the client)");
     case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
     case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
     case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
@@ -112,7 +118,8 @@ uint32_t KafkaMurmur2(std::string_view key) {
   for (uint32_t i = 0; i < length4; ++i) {
     const uint32_t i4 = i * 4;
     uint32_t k = static_cast<uint32_t>(data[i4]) | (static_cast<uint32_t>(data[i4 + 1]) << 8) |
-                 (static_cast<uint32_t>(data[i4 + 2]) << 16) | (static_cast<uint32_t>(data[i4 + 3]) << 24);
+                 (static_cast<uint32_t>(data[i4 + 2]) << 16) |
+                 (static_cast<uint32_t>(data[i4 + 3]) << 24);
     k *= m;
     k ^= k >> r;
     k *= m;
@@ -120,8 +127,12 @@ uint32_t KafkaMurmur2(std::string_view key) {
     h ^= k;
   }
   switch (length % 4) {
-    case 3: h ^= static_cast<uint32_t>(data[(length & ~3u) + 2]) << 16; [[fallthrough]];
-    case 2: h ^= static_cast<uint32_t>(data[(length & ~3u) + 1]) << 8; [[fallthrough]];
+    case 3:
+      h ^= static_cast<uint32_t>(data[(length & ~3u) + 2]) << 16;
+      [[fallthrough]];
+    case 2:
+      h ^= static_cast<uint32_t>(data[(length & ~3u) + 1]) << 8;
+      [[fallthrough]];
     case 1:
       h ^= static_cast<uint32_t>(data[length & ~3u]);
       h *= m;
@@ -133,7 +144,8 @@ uint32_t KafkaMurmur2(std::string_view key) {
 }
 
 int32_t JavaPartitionForKey(std::string_view key, int32_t partition_count) {
-  return static_cast<int32_t>((KafkaMurmur2(key) & 0x7fffffffu) % static_cast<uint32_t>(partition_count));
+  return static_cast<int32_t>((KafkaMurmur2(key) & 0x7fffffffu) %
+                              static_cast<uint32_t>(partition_count));
 }
 
 }  // namespace smartcity
@@ -143,7 +155,6 @@ int32_t JavaPartitionForKey(std::string_view key, int32_t partition_count) {
 namespace smartcity {
 
 namespace {
-
 
 struct MetadataDeleter {
   void operator()(const rd_kafka_metadata_t* m) const { rd_kafka_metadata_destroy(m); }
@@ -166,7 +177,8 @@ bool IsUnreachable(rd_kafka_resp_err_t err) {
          err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || err == RD_KAFKA_RESP_ERR__RESOLVE;
 }
 
-AdminOptionsPtr MakeAdminOptions(rd_kafka_t* rk, rd_kafka_admin_op_t op, std::chrono::milliseconds timeout) {
+AdminOptionsPtr MakeAdminOptions(rd_kafka_t* rk, rd_kafka_admin_op_t op,
+                                 std::chrono::milliseconds timeout) {
   AdminOptionsPtr o(rd_kafka_AdminOptions_new(rk, op));
   char err[256];
   const int ms = static_cast<int>(timeout.count());
@@ -178,7 +190,8 @@ AdminOptionsPtr MakeAdminOptions(rd_kafka_t* rk, rd_kafka_admin_op_t op, std::ch
   return o;
 }
 
-std::vector<TopicOutcome> TopicResults(const rd_kafka_topic_result_t** results, size_t n, std::string_view verb) {
+std::vector<TopicOutcome> TopicResults(const rd_kafka_topic_result_t** results, size_t n,
+                                       std::string_view verb) {
   std::vector<TopicOutcome> out;
   out.reserve(n);
   for (size_t i = 0; i < n; ++i) {
@@ -207,7 +220,8 @@ const TopicMetadata* ClusterMetadata::Find(std::string_view name) const {
 
 Status KafkaUnreachable(std::string_view bootstrap_servers, std::chrono::milliseconds waited,
                         std::string_view detail) {
-  std::string m = "cannot reach Kafka at " + std::string(bootstrap_servers) + " within " + FormatDuration(waited);
+  std::string m = "cannot reach Kafka at " + std::string(bootstrap_servers) + " within " +
+                  FormatDuration(waited);
   if (!detail.empty()) m += " (" + std::string(detail) + ")";
   m += ": is the broker running? set --bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS";
   return Status::Unavailable(std::move(m));
@@ -216,7 +230,8 @@ Status KafkaUnreachable(std::string_view bootstrap_servers, std::chrono::millise
 Result<ClusterMetadata> FetchClusterMetadata(rd_kafka_t* rk, std::string_view bootstrap_servers,
                                              std::chrono::milliseconds timeout) {
   const rd_kafka_metadata_t* raw = nullptr;
-  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &raw, static_cast<int>(timeout.count()));
+  const rd_kafka_resp_err_t err =
+      rd_kafka_metadata(rk, 1, nullptr, &raw, static_cast<int>(timeout.count()));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (IsUnreachable(err)) return KafkaUnreachable(bootstrap_servers, timeout);
     return KafkaStatus(err, "cannot read metadata from Kafka at " + std::string(bootstrap_servers));
@@ -253,7 +268,8 @@ Result<ClusterMetadata> FetchClusterMetadata(rd_kafka_t* rk, std::string_view bo
 // ---- Admin -------------------------------------------------------------------------------------
 
 Result<std::unique_ptr<KafkaAdmin>> KafkaAdmin::Open(const KafkaOptions& options) {
-  // Connection failures come back as one clear Status; librdkafka's log lines would only repeat them.
+  // Connection failures come back as one clear Status; librdkafka's log lines would only repeat
+  // them.
   SC_ASSIGN_OR_RETURN(RdKafkaConfPtr conf, MakeKafkaConf(options, {{"log_level", "2"}}));
   SC_ASSIGN_OR_RETURN(RdKafkaPtr rk, MakeKafkaHandle(RD_KAFKA_PRODUCER, std::move(conf)));
   return std::unique_ptr<KafkaAdmin>(new KafkaAdmin(std::move(rk), options.bootstrap_servers));
@@ -263,17 +279,20 @@ Result<ClusterMetadata> KafkaAdmin::Metadata(std::chrono::milliseconds timeout) 
   return FetchClusterMetadata(rk_.get(), bootstrap_, timeout);
 }
 
-Result<rd_kafka_event_t*> KafkaAdmin::AwaitResult(rd_kafka_queue_t* queue, std::chrono::milliseconds timeout,
+Result<rd_kafka_event_t*> KafkaAdmin::AwaitResult(rd_kafka_queue_t* queue,
+                                                  std::chrono::milliseconds timeout,
                                                   std::string_view what) {
   // The request itself is bounded by the admin options' timeout; the extra second lets its own
   // timeout result arrive before we give up waiting for it.
   rd_kafka_event_t* ev = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 1000);
-  if (ev == nullptr) return KafkaUnreachable(bootstrap_, timeout, std::string(what) + " got no answer");
+  if (ev == nullptr)
+    return KafkaUnreachable(bootstrap_, timeout, std::string(what) + " got no answer");
   const rd_kafka_resp_err_t err = rd_kafka_event_error(ev);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     const std::string detail = rd_kafka_event_error_string(ev);
     rd_kafka_event_destroy(ev);
-    if (IsUnreachable(err)) return KafkaUnreachable(bootstrap_, timeout, std::string(what) + " timed out");
+    if (IsUnreachable(err))
+      return KafkaUnreachable(bootstrap_, timeout, std::string(what) + " timed out");
     return KafkaStatus(err, std::string(what) + " failed", detail);
   }
   return ev;
@@ -285,7 +304,8 @@ Result<std::vector<TopicOutcome>> KafkaAdmin::CreateTopics(const std::vector<New
   auto free_topics = [&] { rd_kafka_NewTopic_destroy_array(topics.data(), topics.size()); };
   char err[512];
   for (const NewTopicSpec& s : specs) {
-    rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(s.name.c_str(), s.partitions, s.replication_factor, err, sizeof err);
+    rd_kafka_NewTopic_t* t =
+        rd_kafka_NewTopic_new(s.name.c_str(), s.partitions, s.replication_factor, err, sizeof err);
     if (t == nullptr) {
       free_topics();
       return Status::InvalidArgument("cannot create topic " + s.name + ": " + err);
@@ -319,7 +339,8 @@ Result<std::vector<TopicOutcome>> KafkaAdmin::CreateTopics(const std::vector<New
   return outcomes;
 }
 
-Status KafkaAdmin::WaitForTopics(const std::vector<std::string>& names, std::chrono::milliseconds timeout) {
+Status KafkaAdmin::WaitForTopics(const std::vector<std::string>& names,
+                                 std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::string waiting_for;
   while (true) {
@@ -335,8 +356,9 @@ Status KafkaAdmin::WaitForTopics(const std::vector<std::string>& names, std::chr
     }
     if (waiting_for.empty()) return Status::OK();
     if (std::chrono::steady_clock::now() >= deadline) {
-      return Status::Timeout("topic " + waiting_for + " was created but has no leader for every partition after " +
-                             FormatDuration(timeout) + ": check the brokers' health (smartcity topics describe)");
+      return Status::Timeout(
+          "topic " + waiting_for + " was created but has no leader for every partition after " +
+          FormatDuration(timeout) + ": check the brokers' health (smartcity topics describe)");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -358,19 +380,21 @@ Result<std::vector<TopicOutcome>> KafkaAdmin::DeleteTopics(const std::vector<std
   return TopicResults(results, n, "delete");
 }
 
-Result<std::vector<TopicConfigs>> KafkaAdmin::DescribeTopicConfigs(const std::vector<std::string>& names,
-                                                                   std::chrono::milliseconds timeout) {
+Result<std::vector<TopicConfigs>> KafkaAdmin::DescribeTopicConfigs(
+    const std::vector<std::string>& names, std::chrono::milliseconds timeout) {
   std::vector<rd_kafka_ConfigResource_t*> resources;
-  for (const std::string& n : names) resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, n.c_str()));
+  for (const std::string& n : names)
+    resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, n.c_str()));
   QueuePtr queue(rd_kafka_queue_new(rk_.get()));
   AdminOptionsPtr opts = MakeAdminOptions(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout);
   rd_kafka_DescribeConfigs(rk_.get(), resources.data(), resources.size(), opts.get(), queue.get());
   rd_kafka_ConfigResource_destroy_array(resources.data(), resources.size());
-  SC_ASSIGN_OR_RETURN(rd_kafka_event_t * raw, AwaitResult(queue.get(), timeout, "describing topic configs"));
+  SC_ASSIGN_OR_RETURN(rd_kafka_event_t * raw,
+                      AwaitResult(queue.get(), timeout, "describing topic configs"));
   EventPtr ev(raw);
   size_t n = 0;
-  const rd_kafka_ConfigResource_t** res =
-      rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev.get()), &n);
+  const rd_kafka_ConfigResource_t** res = rd_kafka_DescribeConfigs_result_resources(
+      rd_kafka_event_DescribeConfigs_result(ev.get()), &n);
   std::vector<TopicConfigs> out;
   for (size_t i = 0; i < n; ++i) {
     TopicConfigs tc;
@@ -378,8 +402,9 @@ Result<std::vector<TopicConfigs>> KafkaAdmin::DescribeTopicConfigs(const std::ve
     const rd_kafka_resp_err_t err = rd_kafka_ConfigResource_error(res[i]);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       const char* detail = rd_kafka_ConfigResource_error_string(res[i]);
-      tc.status = KafkaStatus(err, "cannot describe the configs of topic " + tc.name,
-                              detail != nullptr && *detail != '\0' ? detail : rd_kafka_err2str(err));
+      tc.status =
+          KafkaStatus(err, "cannot describe the configs of topic " + tc.name,
+                      detail != nullptr && *detail != '\0' ? detail : rd_kafka_err2str(err));
     }
     size_t cnt = 0;
     const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(res[i], &cnt);
@@ -387,7 +412,8 @@ Result<std::vector<TopicConfigs>> KafkaAdmin::DescribeTopicConfigs(const std::ve
       ConfigValue v;
       v.name = rd_kafka_ConfigEntry_name(entries[j]);
       const char* value = rd_kafka_ConfigEntry_value(entries[j]);
-      v.value = rd_kafka_ConfigEntry_is_sensitive(entries[j]) ? "<hidden>" : (value != nullptr ? value : "");
+      v.value = rd_kafka_ConfigEntry_is_sensitive(entries[j]) ? "<hidden>"
+                                                              : (value != nullptr ? value : "");
       v.is_default = rd_kafka_ConfigEntry_is_default(entries[j]) != 0;
       v.source = rd_kafka_ConfigSource_name(rd_kafka_ConfigEntry_source(entries[j]));
       tc.entries.push_back(std::move(v));

@@ -3,7 +3,8 @@
 //
 // Error messages never contain secrets: property values are only echoed for non-secret keys.
 //
-// Thread-safety: the helpers are stateless; librdkafka handles are thread-safe as librdkafka documents.
+// Thread-safety: the helpers are stateless; librdkafka handles are thread-safe as librdkafka
+// documents.
 #pragma once
 
 #include <librdkafka/rdkafka.h>
@@ -39,24 +40,27 @@ struct RdKafkaDeleter {
   void operator()(rd_kafka_t* k) const { rd_kafka_destroy(k); }
 };
 struct RdKafkaTopicPartitionListDeleter {
-  void operator()(rd_kafka_topic_partition_list_t* l) const { rd_kafka_topic_partition_list_destroy(l); }
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
 };
 using RdKafkaConfPtr = std::unique_ptr<rd_kafka_conf_t, RdKafkaConfDeleter>;
 using RdKafkaPtr = std::unique_ptr<rd_kafka_t, RdKafkaDeleter>;
-using RdKafkaPartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, RdKafkaTopicPartitionListDeleter>;
+using RdKafkaPartitionListPtr =
+    std::unique_ptr<rd_kafka_topic_partition_list_t, RdKafkaTopicPartitionListDeleter>;
 
 // Builds a configuration: bootstrap servers and client id from `options`, then `defaults` (the
 // caller's settings, e.g. enable.idempotence=true), then options.properties. An unknown property or
 // bad value is an InvalidArgument naming the property.
-Result<RdKafkaConfPtr> MakeKafkaConf(const KafkaOptions& options,
-                                     const std::vector<std::pair<std::string, std::string>>& defaults);
+Result<RdKafkaConfPtr> MakeKafkaConf(
+    const KafkaOptions& options, const std::vector<std::pair<std::string, std::string>>& defaults);
 
 // Creates a producer or consumer handle; takes ownership of `conf` in every case.
 Result<RdKafkaPtr> MakeKafkaHandle(rd_kafka_type_t type, RdKafkaConfPtr conf);
 
-// Maps a librdkafka error to a Status with a sentence a user can act on; `context` says what was being
-// done ("producing to vehicle_data"). Transport-level errors (broker down, timeouts) are kUnavailable
-// or kTimeout so callers know a retry can help.
+// Maps a librdkafka error to a Status with a sentence a user can act on; `context` says what was
+// being done ("producing to vehicle_data"). Transport-level errors (broker down, timeouts) are
+// kUnavailable or kTimeout so callers know a retry can help.
 Status KafkaStatus(rd_kafka_resp_err_t err, std::string_view context, std::string_view detail = {});
 
 // True for property names whose values must never be printed (passwords, keys, tokens).
@@ -91,9 +95,10 @@ struct ClusterMetadata {
   const TopicMetadata* Find(std::string_view name) const;
 };
 
-// Asks the cluster for its brokers and topics (all of them: asking for one by name could auto-create
-// it on brokers with auto.create.topics.enable). Bounded by `timeout`; a cluster that cannot be
-// reached in that time is an Unavailable "cannot reach Kafka at <bootstrap> within Ns: ...".
+// Asks the cluster for its brokers and topics (all of them: asking for one by name could
+// auto-create it on brokers with auto.create.topics.enable). Bounded by `timeout`; a cluster that
+// cannot be reached in that time is an Unavailable "cannot reach Kafka at <bootstrap> within Ns:
+// ...".
 Result<ClusterMetadata> FetchClusterMetadata(rd_kafka_t* rk, std::string_view bootstrap_servers,
                                              std::chrono::milliseconds timeout);
 
@@ -119,9 +124,10 @@ struct TopicOutcome {
 
 struct ConfigValue {
   std::string name;
-  std::string value;     // "<hidden>" for sensitive entries
+  std::string value;  // "<hidden>" for sensitive entries
   bool is_default = false;
-  std::string source;    // librdkafka's name of where the value comes from (DYNAMIC_TOPIC_CONFIG, ...)
+  std::string
+      source;  // librdkafka's name of where the value comes from (DYNAMIC_TOPIC_CONFIG, ...)
 };
 
 struct TopicConfigs {
@@ -138,12 +144,12 @@ class KafkaAdmin {
   static Result<std::unique_ptr<KafkaAdmin>> Open(const KafkaOptions& options);
 
   Result<ClusterMetadata> Metadata(std::chrono::milliseconds timeout);
-  // One outcome per spec, in order. An error of the whole request (cluster unreachable) is the Result's.
-  // Returns once the created topics have leaders in the cluster's metadata.
+  // One outcome per spec, in order. An error of the whole request (cluster unreachable) is the
+  // Result's. Returns once the created topics have leaders in the cluster's metadata.
   Result<std::vector<TopicOutcome>> CreateTopics(const std::vector<NewTopicSpec>& specs,
                                                  std::chrono::milliseconds timeout);
-  // Waits until the metadata shows each topic with a leader for every partition (Timeout after `timeout`).
-  // CreateTopics does this for the topics it created.
+  // Waits until the metadata shows each topic with a leader for every partition (Timeout after
+  // `timeout`). CreateTopics does this for the topics it created.
   Status WaitForTopics(const std::vector<std::string>& names, std::chrono::milliseconds timeout);
   Result<std::vector<TopicOutcome>> DeleteTopics(const std::vector<std::string>& names,
                                                  std::chrono::milliseconds timeout);
@@ -153,7 +159,8 @@ class KafkaAdmin {
   const std::string& bootstrap_servers() const { return bootstrap_; }
 
  private:
-  KafkaAdmin(RdKafkaPtr rk, std::string bootstrap) : rk_(std::move(rk)), bootstrap_(std::move(bootstrap)) {}
+  KafkaAdmin(RdKafkaPtr rk, std::string bootstrap)
+      : rk_(std::move(rk)), bootstrap_(std::move(bootstrap)) {}
   // Waits for the admin result event of one request; returns it (caller destroys) or the error.
   Result<rd_kafka_event_t*> AwaitResult(rd_kafka_queue_t* queue, std::chrono::milliseconds timeout,
                                         std::string_view what);

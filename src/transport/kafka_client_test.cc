@@ -8,7 +8,8 @@
 namespace smartcity {
 namespace {
 
-// Known values of the Java client's org.apache.kafka.common.utils.Utils.murmur2, as signed Java ints.
+// Known values of the Java client's org.apache.kafka.common.utils.Utils.murmur2, as signed Java
+// ints.
 struct Murmur2Case {
   const char* key;
   int32_t java_hash;
@@ -29,7 +30,8 @@ constexpr Murmur2Case kKafkaUtilsTest[] = {
 // cluster-sharding-typed Murmur2Spec (used for its Kafka-compatible shard allocation); they cover
 // every tail length (1, 2, 3, 0 and 1 bytes past a 4-byte block).
 constexpr Murmur2Case kAkkaMurmur2Spec[] = {
-    {"1", -1993445489}, {"12", 126087238}, {"123", -267702483}, {"1234", -1614185708}, {"12345", -1188365604},
+    {"1", -1993445489},    {"12", 126087238},      {"123", -267702483},
+    {"1234", -1614185708}, {"12345", -1188365604},
 };
 
 TEST(KafkaMurmur2Test, MatchesKafkaUtilsTestVectors) {
@@ -65,7 +67,8 @@ TEST(JavaPartitionForKeyTest, IsToPositiveOfMurmur2ModuloPartitions) {
       {"abc", 1, 0},
   };
   for (const auto& c : kCases) {
-    EXPECT_EQ(JavaPartitionForKey(c.key, c.partitions), c.expected) << c.key << " over " << c.partitions;
+    EXPECT_EQ(JavaPartitionForKey(c.key, c.partitions), c.expected)
+        << c.key << " over " << c.partitions;
   }
 }
 
@@ -104,8 +107,10 @@ TEST(KafkaStatusTest, MapsKindsSoCallersKnowWhetherToRetry) {
   EXPECT_EQ(KafkaStatus(RD_KAFKA_RESP_ERR__TRANSPORT, "x").kind(), ErrorKind::kUnavailable);
   EXPECT_EQ(KafkaStatus(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT, "x").kind(), ErrorKind::kTimeout);
   EXPECT_EQ(KafkaStatus(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, "x").kind(), ErrorKind::kNotFound);
-  EXPECT_EQ(KafkaStatus(RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR, "x").kind(), ErrorKind::kInvalidArgument);
-  EXPECT_EQ(KafkaStatus(RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS, "x").kind(), ErrorKind::kAlreadyExists);
+  EXPECT_EQ(KafkaStatus(RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR, "x").kind(),
+            ErrorKind::kInvalidArgument);
+  EXPECT_EQ(KafkaStatus(RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS, "x").kind(),
+            ErrorKind::kAlreadyExists);
   EXPECT_TRUE(KafkaStatus(RD_KAFKA_RESP_ERR_NO_ERROR, "x").ok());
 }
 
@@ -113,7 +118,8 @@ TEST(KafkaUnreachableTest, NamesTheAddressTheWaitAndTheFix) {
   const Status s = KafkaUnreachable("127.0.0.1:1", std::chrono::milliseconds(2500));
   EXPECT_EQ(s.kind(), ErrorKind::kUnavailable);
   EXPECT_EQ(s.message(),
-            "cannot reach Kafka at 127.0.0.1:1 within 2.5s: is the broker running? set --bootstrap-servers / "
+            "cannot reach Kafka at 127.0.0.1:1 within 2.5s: is the broker running? set "
+            "--bootstrap-servers / "
             "KAFKA_BOOTSTRAP_SERVERS");
 }
 

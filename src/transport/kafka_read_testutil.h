@@ -17,6 +17,7 @@ struct StoredRecord {
 
 // Every record of `topic` (partitions 0..partitions-1, from the beginning to the end as of now), in
 // (partition, offset) order. Adds a gtest failure when a partition's end is not reached in 120 s.
-std::vector<StoredRecord> ReadWholeTopic(const std::string& bootstrap, const std::string& topic, int partitions);
+std::vector<StoredRecord> ReadWholeTopic(const std::string& bootstrap, const std::string& topic,
+                                         int partitions);
 
 }  // namespace smartcity

@@ -11,15 +11,20 @@ namespace smartcity {
 namespace {
 
 // The topic index travels as the message's opaque pointer: no per-message allocation.
-void* TopicOpaque(size_t t) { return reinterpret_cast<void*>(static_cast<uintptr_t>(t)); }
-size_t TopicFromOpaque(void* p) { return static_cast<size_t>(reinterpret_cast<uintptr_t>(p)); }
+void* TopicOpaque(size_t t) {
+  return reinterpret_cast<void*>(static_cast<uintptr_t>(t));
+}
+size_t TopicFromOpaque(void* p) {
+  return static_cast<size_t>(reinterpret_cast<uintptr_t>(p));
+}
 
 }  // namespace
 
 KafkaSink::KafkaSink(RdKafkaPtr rk, const KafkaOptions& kafka, const KafkaSinkOptions& options)
     : rk_(std::move(rk)), kafka_(kafka), options_(options) {}
 
-Result<std::unique_ptr<KafkaSink>> KafkaSink::Open(const KafkaOptions& kafka, const KafkaSinkOptions& options) {
+Result<std::unique_ptr<KafkaSink>> KafkaSink::Open(const KafkaOptions& kafka,
+                                                   const KafkaSinkOptions& options) {
   if (options.delivery_timeout.count() <= 0) {
     return Status::InvalidArgument("the Kafka delivery timeout must be more than zero");
   }
@@ -31,7 +36,8 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::Open(const KafkaOptions& kafka, co
       {"partitioner", "murmur2_random"},
       {"compression.codec", options.compression},
       {"linger.ms", std::to_string(options.linger.count())},
-      // Big batches: the broker and the compressor like them. batch.size bounds one partition's batch.
+      // Big batches: the broker and the compressor like them. batch.size bounds one partition's
+      // batch.
       {"batch.num.messages", "100000"},
       {"batch.size", "1000000"},
       // Room for about a second of full-speed output; beyond that Write() waits (backpressure).
@@ -42,7 +48,8 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::Open(const KafkaOptions& kafka, co
       // with the broker's default partition count (that would silently break co-partitioning).
       {"allow.auto.create.topics", "false"},
       // Connection trouble reaches us through the error callback and ends in one clear Status;
-      // librdkafka's own log lines would only repeat it on stderr (-X log_level=7 brings them back).
+      // librdkafka's own log lines would only repeat it on stderr (-X log_level=7 brings them
+      // back).
       {"log_level", "2"},
   };
   SC_ASSIGN_OR_RETURN(RdKafkaConfPtr conf, MakeKafkaConf(kafka, defaults));
@@ -52,8 +59,8 @@ Result<std::unique_ptr<KafkaSink>> KafkaSink::Open(const KafkaOptions& kafka, co
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &KafkaSink::OnDelivery);
   rd_kafka_conf_set_error_cb(conf.get(), &KafkaSink::OnError);
   SC_ASSIGN_OR_RETURN(sink->rk_, MakeKafkaHandle(RD_KAFKA_PRODUCER, std::move(conf)));
-  // Check before creating topic handles: a handle asks for its topic's metadata, which some clusters
-  // answer by creating the topic.
+  // Check before creating topic handles: a handle asks for its topic's metadata, which some
+  // clusters answer by creating the topic.
   if (options.require_topics) SC_RETURN_IF_ERROR(sink->CheckTopics());
   for (Topic t : kAllTopics) {
     const std::string& name = kafka.topics[t];
@@ -82,14 +89,16 @@ Status KafkaSink::CheckTopics() {
   constexpr auto kGrace = std::chrono::seconds(2);
   const auto give_up = std::chrono::steady_clock::now() + kGrace;
   while (true) {
-    SC_ASSIGN_OR_RETURN(ClusterMetadata md,
-                        FetchClusterMetadata(rk_.get(), kafka_.bootstrap_servers, options_.connect_timeout));
+    SC_ASSIGN_OR_RETURN(
+        ClusterMetadata md,
+        FetchClusterMetadata(rk_.get(), kafka_.bootstrap_servers, options_.connect_timeout));
     Status missing;
     for (Topic t : kAllTopics) {
       const std::string& name = kafka_.topics[t];
       const TopicMetadata* tm = md.Find(name);
       if (tm == nullptr || tm->error.kind() == ErrorKind::kNotFound) {
-        missing = Status::NotFound("topic '" + name + "' does not exist in Kafka at " + kafka_.bootstrap_servers +
+        missing = Status::NotFound("topic '" + name + "' does not exist in Kafka at " +
+                                   kafka_.bootstrap_servers +
                                    ": create it with: smartcity topics create");
         break;
       }
@@ -103,12 +112,14 @@ Status KafkaSink::CheckTopics() {
 }
 
 std::string KafkaSink::Describe() const {
-  return "kafka " + kafka_.bootstrap_servers + " (" + options_.compression + ", acks=all, idempotent)";
+  return "kafka " + kafka_.bootstrap_servers + " (" + options_.compression +
+         ", acks=all, idempotent)";
 }
 
 uint64_t KafkaSink::Outstanding() const {
   uint64_t n = 0;
-  for (size_t t = 0; t < kTopicCount; ++t) n += counters_.sent[t] - counters_.delivered[t] - counters_.failed[t];
+  for (size_t t = 0; t < kTopicCount; ++t)
+    n += counters_.sent[t] - counters_.delivered[t] - counters_.failed[t];
   return n;
 }
 
@@ -129,17 +140,19 @@ void KafkaSink::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaqu
   switch (m->err) {
     case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
       self->RecordFailure(Status::Timeout(
-          "events to topic " + topic + " were not acknowledged by Kafka at " + self->kafka_.bootstrap_servers +
-          " within the delivery timeout of " + FormatDuration(self->options_.delivery_timeout) +
-          (self->last_transient_.empty() ? std::string() : " (last broker error: " + self->last_transient_ + ")") +
+          "events to topic " + topic + " were not acknowledged by Kafka at " +
+          self->kafka_.bootstrap_servers + " within the delivery timeout of " +
+          FormatDuration(self->options_.delivery_timeout) +
+          (self->last_transient_.empty() ? std::string()
+                                         : " (last broker error: " + self->last_transient_ + ")") +
           ": is the broker running and the topic healthy? (--delivery-timeout raises the bound)"));
       break;
     case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
     case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
-      self->RecordFailure(Status::NotFound("topic " + topic + " no longer exists in Kafka at " +
-                                           self->kafka_.bootstrap_servers +
-                                           " (was it deleted?): create it with: smartcity topics create"));
+      self->RecordFailure(Status::NotFound(
+          "topic " + topic + " no longer exists in Kafka at " + self->kafka_.bootstrap_servers +
+          " (was it deleted?): create it with: smartcity topics create"));
       break;
     default:
       self->RecordFailure(KafkaStatus(m->err, "delivery to topic " + topic + " failed"));
@@ -167,8 +180,9 @@ Status KafkaSink::Write(std::span<const Message> batch) {
   for (const Message& m : batch) {
     const auto t = static_cast<size_t>(m.topic);
     rd_kafka_topic_t* rkt = topics_[t].get();
-    while (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, const_cast<char*>(m.value.data()),
-                            m.value.size(), m.key.data(), m.key.size(), TopicOpaque(t)) != 0) {
+    while (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                            const_cast<char*>(m.value.data()), m.value.size(), m.key.data(),
+                            m.key.size(), TopicOpaque(t)) != 0) {
       const rd_kafka_resp_err_t err = rd_kafka_last_error();
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         // Backpressure: serve delivery reports until the queue has room. Bounded: queued messages
@@ -179,10 +193,12 @@ Status KafkaSink::Write(std::span<const Message> batch) {
       }
       counters_.sent[t]++;
       counters_.failed[t]++;
-      if (err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-        RecordFailure(Status::NotFound("topic " + kafka_.topics.names[t] + " no longer exists in Kafka at " +
-                                       kafka_.bootstrap_servers +
-                                       " (was it deleted?): create it with: smartcity topics create"));
+      if (err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+          err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+        RecordFailure(
+            Status::NotFound("topic " + kafka_.topics.names[t] + " no longer exists in Kafka at " +
+                             kafka_.bootstrap_servers +
+                             " (was it deleted?): create it with: smartcity topics create"));
       } else {
         RecordFailure(KafkaStatus(err, "cannot produce to topic " + kafka_.topics.names[t]));
       }
@@ -200,9 +216,11 @@ Status KafkaSink::Flush(std::chrono::milliseconds timeout) {
   if (err == RD_KAFKA_RESP_ERR__TIMED_OUT && Outstanding() > 0) {
     const uint64_t outstanding = Outstanding();
     RecordFailure(Status::Timeout(
-        std::to_string(outstanding) + " events were not acknowledged by Kafka at " + kafka_.bootstrap_servers +
-        " within " + FormatDuration(timeout) + " and are counted as failed" +
-        (last_transient_.empty() ? std::string() : " (last broker error: " + last_transient_ + ")")));
+        std::to_string(outstanding) + " events were not acknowledged by Kafka at " +
+        kafka_.bootstrap_servers + " within " + FormatDuration(timeout) +
+        " and are counted as failed" +
+        (last_transient_.empty() ? std::string()
+                                 : " (last broker error: " + last_transient_ + ")")));
     // Give every message a definite outcome: purged ones are reported (and counted) as failed.
     rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_flush(rk_.get(), 1000);

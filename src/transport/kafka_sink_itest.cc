@@ -1,9 +1,9 @@
-// KafkaSink and KafkaAdmin against a real 3-node Apache Kafka cluster (LocalKafkaCluster): topics with
-// replication factor 3 are created through our admin wrapper, then events are produced while one node
-// is SIGKILLed and later restarted. Whatever the sink reports as delivered must be in Kafka exactly
-// once, in per-key order, on the Java client's partition for its key: the killed node's in-flight
-// batches are retried against new leaders, and only the idempotent producer keeps a batch that was
-// appended before its acknowledgement was lost from being written twice.
+// KafkaSink and KafkaAdmin against a real 3-node Apache Kafka cluster (LocalKafkaCluster): topics
+// with replication factor 3 are created through our admin wrapper, then events are produced while
+// one node is SIGKILLed and later restarted. Whatever the sink reports as delivered must be in
+// Kafka exactly once, in per-key order, on the Java client's partition for its key: the killed
+// node's in-flight batches are retried against new leaders, and only the idempotent producer keeps
+// a batch that was appended before its acknowledgement was lost from being written twice.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -46,7 +46,10 @@ LocalKafkaCluster* KafkaSinkITest::cluster_ = nullptr;
 std::vector<NewTopicSpec> FiveTopics(int partitions, int16_t replication) {
   std::vector<NewTopicSpec> specs;
   for (Topic t : kAllTopics) {
-    specs.push_back({std::string(DefaultTopicName(t)), partitions, replication, {{"min.insync.replicas", "2"}}});
+    specs.push_back({std::string(DefaultTopicName(t)),
+                     partitions,
+                     replication,
+                     {{"min.insync.replicas", "2"}}});
   }
   return specs;
 }
@@ -64,8 +67,8 @@ void CheckAdmin(const KafkaOptions& options) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ((*again)[0].status.kind(), ErrorKind::kAlreadyExists);
 
-  // Metadata is eventually consistent across brokers: the one answering may learn of the new topic a
-  // moment after the one that created it. Wait (bounded) until it lists it.
+  // Metadata is eventually consistent across brokers: the one answering may learn of the new topic
+  // a moment after the one that created it. Wait (bounded) until it lists it.
   auto md = (*admin)->Metadata(milliseconds(10'000));
   ASSERT_TRUE(md.ok()) << md.status().message();
   for (int i = 0; i < 100 && md->Find("admin_probe") == nullptr; ++i) {
@@ -97,7 +100,8 @@ void CheckAdmin(const KafkaOptions& options) {
 
   auto impossible = (*admin)->CreateTopics({{"too_many_replicas", 1, 4, {}}}, milliseconds(30'000));
   ASSERT_TRUE(impossible.ok());
-  EXPECT_EQ((*impossible)[0].status.kind(), ErrorKind::kInvalidArgument) << (*impossible)[0].status.message();
+  EXPECT_EQ((*impossible)[0].status.kind(), ErrorKind::kInvalidArgument)
+      << (*impossible)[0].status.message();
 
   auto deleted = (*admin)->DeleteTopics({"admin_probe"}, milliseconds(30'000));
   ASSERT_TRUE(deleted.ok());
@@ -133,12 +137,14 @@ void CheckProduceAcrossNodeKill(LocalKafkaCluster* cluster, const KafkaOptions& 
     for (Topic t : kAllTopics) {
       for (int d = 0; d < kDevices; ++d) {
         keys.push_back("vehicle-" + std::to_string(d));
-        values.push_back(std::string(DefaultTopicName(t)) + "|" + keys.back() + "|" + std::to_string(round));
+        values.push_back(std::string(DefaultTopicName(t)) + "|" + keys.back() + "|" +
+                         std::to_string(round));
       }
     }
     size_t k = 0;
     for (Topic t : kAllTopics) {
-      for (int d = 0; d < kDevices; ++d, ++k) batch.push_back(Message{t, keys[k], values[k], EventTime{}, true});
+      for (int d = 0; d < kDevices; ++d, ++k)
+        batch.push_back(Message{t, keys[k], values[k], EventTime{}, true});
     }
     const Status w = (*sink)->Write(batch);
     ASSERT_TRUE(w.ok()) << "round " << round << ": " << w.message();
@@ -173,7 +179,8 @@ void CheckProduceAcrossNodeKill(LocalKafkaCluster* cluster, const KafkaOptions& 
     ASSERT_EQ(rounds_of.size(), static_cast<size_t>(kDevices)) << topic;
     for (const auto& [key, rounds] : rounds_of) {
       ASSERT_EQ(rounds.size(), static_cast<size_t>(kRounds)) << topic << " " << key;
-      for (int i = 0; i < kRounds; ++i) ASSERT_EQ(rounds[i], i) << topic << " " << key << ": order broken";
+      for (int i = 0; i < kRounds; ++i)
+        ASSERT_EQ(rounds[i], i) << topic << " " << key << ": order broken";
     }
   }
 }

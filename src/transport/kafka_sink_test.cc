@@ -1,12 +1,10 @@
 // KafkaSink against librdkafka's mock cluster (an in-process Kafka protocol implementation on
-// loopback): delivery accounting, the Java partition of each key, retries without loss, duplicates or
-// reordering, and the clear errors for an unreachable cluster or a missing topic.
-// The mock checks idempotent sequence numbers only for transactional producers, so "the broker
-// appended but its answer was lost, the retry must not duplicate" is proven against the real broker
+// loopback): delivery accounting, the Java partition of each key, retries without loss, duplicates
+// or reordering, and the clear errors for an unreachable cluster or a missing topic. The mock
+// checks idempotent sequence numbers only for transactional producers, so "the broker appended but
+// its answer was lost, the retry must not duplicate" is proven against the real broker
 // (kafka_sink_itest.cc, broker killed mid-run), not here.
 #include "transport/kafka_sink.h"
-
-#include "transport/kafka_read_testutil.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -19,6 +17,8 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include "transport/kafka_read_testutil.h"
 
 namespace smartcity {
 namespace {
@@ -69,8 +69,9 @@ Batch MakeBatch(int per_topic, int devices, int first_seq = 0) {
       const int device = i % devices;
       const int seq = first_seq + i / devices;
       b.keys.push_back("vehicle-" + std::to_string(device));
-      b.values.push_back("{\"topic\":\"" + std::string(DefaultTopicName(t)) + "\",\"deviceId\":\"vehicle-" +
-                         std::to_string(device) + "\",\"seq\":" + std::to_string(seq) + "}");
+      b.values.push_back("{\"topic\":\"" + std::string(DefaultTopicName(t)) +
+                         "\",\"deviceId\":\"vehicle-" + std::to_string(device) +
+                         "\",\"seq\":" + std::to_string(seq) + "}");
     }
   }
   size_t k = 0;
@@ -82,7 +83,9 @@ Batch MakeBatch(int per_topic, int devices, int first_seq = 0) {
   return b;
 }
 
-int SeqOf(const std::string& value) { return std::stoi(value.substr(value.rfind(':') + 1)); }
+int SeqOf(const std::string& value) {
+  return std::stoi(value.substr(value.rfind(':') + 1));
+}
 
 KafkaOptions OptionsFor(const MockCluster& c) {
   KafkaOptions o;
@@ -154,7 +157,8 @@ TEST(KafkaSinkTest, KeysLandOnTheJavaPartitionInOrderExactlyOnce) {
       distinct.insert(r.value);
     }
     EXPECT_EQ(distinct.size(), records.size()) << "duplicates in " << DefaultTopicName(t);
-    EXPECT_GT(used_partitions.size(), 1u) << "37 keys all on one partition: the partitioner is not murmur2";
+    EXPECT_GT(used_partitions.size(), 1u)
+        << "37 keys all on one partition: the partitioner is not murmur2";
     for (const auto& [key, s] : seqs) {
       EXPECT_TRUE(std::is_sorted(s.begin(), s.end())) << "order broken for " << key;
     }
@@ -164,10 +168,11 @@ TEST(KafkaSinkTest, KeysLandOnTheJavaPartitionInOrderExactlyOnce) {
 TEST(KafkaSinkTest, RetriesInjectedProduceErrorsWithoutDuplicatesOrLoss) {
   MockCluster cluster(1);
   // The next produce requests fail with retriable errors, and one connection is dropped.
-  rd_kafka_mock_push_request_errors(cluster.get(), kProduceApiKey, 6, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                    RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-                                    RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
+  rd_kafka_mock_push_request_errors(
+      cluster.get(), kProduceApiKey, 6, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+      RD_KAFKA_RESP_ERR__TRANSPORT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+      RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
   auto sink = KafkaSink::Open(OptionsFor(cluster), KafkaSinkOptions{});
   ASSERT_TRUE(sink.ok()) << sink.status().message();
   Batch b = MakeBatch(2000, 11);
@@ -211,9 +216,10 @@ TEST(KafkaSinkTest, UnreachableClusterIsAClearErrorWithinTheBound) {
   auto sink = KafkaSink::Open(o, so);
   ASSERT_FALSE(sink.ok());
   EXPECT_EQ(sink.status().kind(), ErrorKind::kUnavailable);
-  EXPECT_EQ(sink.status().message(), "cannot reach Kafka at " + o.bootstrap_servers +
-                                         " within 1.5s: is the broker running? set --bootstrap-servers / "
-                                         "KAFKA_BOOTSTRAP_SERVERS");
+  EXPECT_EQ(sink.status().message(),
+            "cannot reach Kafka at " + o.bootstrap_servers +
+                " within 1.5s: is the broker running? set --bootstrap-servers / "
+                "KAFKA_BOOTSTRAP_SERVERS");
 }
 
 TEST(KafkaSinkTest, MissingTopicIsNotFoundNamingItAndTheFix) {
@@ -221,9 +227,11 @@ TEST(KafkaSinkTest, MissingTopicIsNotFoundNamingItAndTheFix) {
   auto sink = KafkaSink::Open(OptionsFor(cluster), KafkaSinkOptions{});
   ASSERT_FALSE(sink.ok());
   EXPECT_EQ(sink.status().kind(), ErrorKind::kNotFound);
-  EXPECT_NE(sink.status().message().find("topic 'emergency_data' does not exist"), std::string::npos)
+  EXPECT_NE(sink.status().message().find("topic 'emergency_data' does not exist"),
+            std::string::npos)
       << sink.status().message();
-  EXPECT_NE(sink.status().message().find("create it with: smartcity topics create"), std::string::npos);
+  EXPECT_NE(sink.status().message().find("create it with: smartcity topics create"),
+            std::string::npos);
 }
 
 TEST(KafkaSinkTest, RenamedTopicsAreTheOnesChecked) {
@@ -250,7 +258,8 @@ TEST(KafkaSinkTest, BrokerGoneMidRunFailsEveryUnacknowledgedEventWithinTheDelive
   const Status flushed = (*sink)->Flush(milliseconds(30'000));
   ASSERT_FALSE(flushed.ok());
   EXPECT_EQ(flushed.kind(), ErrorKind::kTimeout) << flushed.message();
-  EXPECT_NE(flushed.message().find("were not acknowledged"), std::string::npos) << flushed.message();
+  EXPECT_NE(flushed.message().find("were not acknowledged"), std::string::npos)
+      << flushed.message();
   const SinkCounters& c = (*sink)->counters();
   EXPECT_EQ(Sum(c.delivered), 1000u);
   EXPECT_EQ(Sum(c.failed), Sum(c.sent) - 1000u);
@@ -291,7 +300,8 @@ TEST(KafkaSinkTest, BadPropertyOrCodecIsInvalidArgument) {
   auto sink2 = KafkaSink::Open(OptionsFor(cluster), so);
   ASSERT_FALSE(sink2.ok());
   EXPECT_EQ(sink2.status().kind(), ErrorKind::kInvalidArgument);
-  EXPECT_NE(sink2.status().message().find("compression"), std::string::npos) << sink2.status().message();
+  EXPECT_NE(sink2.status().message().find("compression"), std::string::npos)
+      << sink2.status().message();
 }
 
 }  // namespace

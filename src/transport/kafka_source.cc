@@ -29,7 +29,8 @@ struct QueueDeleter {
 
 }  // namespace
 
-KafkaSource::KafkaSource(KafkaSourceOptions options, PositionStore& store, RebalanceListener* listener)
+KafkaSource::KafkaSource(KafkaSourceOptions options, PositionStore& store,
+                         RebalanceListener* listener)
     : options_(std::move(options)), store_(store), listener_(listener) {}
 
 KafkaSource::~KafkaSource() {
@@ -41,7 +42,8 @@ KafkaSource::~KafkaSource() {
   rd_kafka_destroy_flags(rk_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
-Result<std::unique_ptr<KafkaSource>> KafkaSource::Open(const KafkaSourceOptions& options, PositionStore& store,
+Result<std::unique_ptr<KafkaSource>> KafkaSource::Open(const KafkaSourceOptions& options,
+                                                       PositionStore& store,
                                                        RebalanceListener* listener) {
   if (options.group_id.empty()) {
     return Status::InvalidArgument("the Kafka consumer group id is empty: give --group a name");
@@ -53,45 +55,48 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::Open(const KafkaSourceOptions&
 }
 
 Status KafkaSource::Start() {
-  SC_ASSIGN_OR_RETURN(RdKafkaConfPtr conf,
-                      MakeKafkaConf(options_.kafka,
-                                    {
-                                        {"group.id", options_.group_id},
-                                        // Positions come from our checkpoints, never from Kafka.
-                                        {"enable.auto.commit", "false"},
-                                        {"enable.auto.offset.store", "false"},
-                                        // A checkpointed offset Kafka no longer has is an error, not a skip.
-                                        {"auto.offset.reset", "error"},
-                                        // Same partition numbers of every topic to one member.
-                                        {"partition.assignment.strategy", "range"},
-                                        {"enable.partition.eof", "false"},
-                                        {"allow.auto.create.topics", "false"},
-                                        // Fetch size: our producer's batches are large (linger, up to
-                                        // 100k messages, lz4), and with librdkafka's 1 MiB per partition
-                                        // a fetch brings about one batch per partition: measured, a
-                                        // backlog drain ran at 0.2 M events/s, with 4 MiB 0.5 M.
-                                        {"max.partition.fetch.bytes", "4194304"},
-                                        {"fetch.max.bytes", "16777216"},
-                                        // Prefetch. librdkafka checks these limits against the one
-                                        // queue all partitions feed, and once over them it stops
-                                        // fetching and looks again only about a second later
-                                        // (docs/kafka_source.md): the queue must hold a second of
-                                        // input at full speed or the processor idles. With 100,000
-                                        // messages and 16 MiB a drain ran in one-second steps at
-                                        // ~0.5 M events/s; with these, 0.77-0.85 M, at the same RSS
-                                        // (the old limits were overshot by whole 100 MiB fetches).
-                                        {"queued.min.messages", "1000000"},
-                                        {"queued.max.messages.kbytes", "98304"},
-                                    }));
+  SC_ASSIGN_OR_RETURN(
+      RdKafkaConfPtr conf,
+      MakeKafkaConf(options_.kafka,
+                    {
+                        {"group.id", options_.group_id},
+                        // Positions come from our checkpoints, never from Kafka.
+                        {"enable.auto.commit", "false"},
+                        {"enable.auto.offset.store", "false"},
+                        // A checkpointed offset Kafka no longer has is an error, not a skip.
+                        {"auto.offset.reset", "error"},
+                        // Same partition numbers of every topic to one member.
+                        {"partition.assignment.strategy", "range"},
+                        {"enable.partition.eof", "false"},
+                        {"allow.auto.create.topics", "false"},
+                        // Fetch size: our producer's batches are large (linger, up to
+                        // 100k messages, lz4), and with librdkafka's 1 MiB per partition
+                        // a fetch brings about one batch per partition: measured, a
+                        // backlog drain ran at 0.2 M events/s, with 4 MiB 0.5 M.
+                        {"max.partition.fetch.bytes", "4194304"},
+                        {"fetch.max.bytes", "16777216"},
+                        // Prefetch. librdkafka checks these limits against the one
+                        // queue all partitions feed, and once over them it stops
+                        // fetching and looks again only about a second later
+                        // (docs/kafka_source.md): the queue must hold a second of
+                        // input at full speed or the processor idles. With 100,000
+                        // messages and 16 MiB a drain ran in one-second steps at
+                        // ~0.5 M events/s; with these, 0.77-0.85 M, at the same RSS
+                        // (the old limits were overshot by whole 100 MiB fetches).
+                        {"queued.min.messages", "1000000"},
+                        {"queued.max.messages.kbytes", "98304"},
+                    }));
   {
     // Only the eager `range` assignor keeps partition groups together (see the header); refuse an
     // override here rather than fail on the first assignment.
     char value[256];
     size_t size = sizeof value;
-    if (rd_kafka_conf_get(conf.get(), "partition.assignment.strategy", value, &size) == RD_KAFKA_CONF_OK &&
+    if (rd_kafka_conf_get(conf.get(), "partition.assignment.strategy", value, &size) ==
+            RD_KAFKA_CONF_OK &&
         std::string_view(value) != "range") {
-      return Status::InvalidArgument(std::string("partition.assignment.strategy=") + value +
-                                     " would split partition groups across members: the Kafka source needs range");
+      return Status::InvalidArgument(
+          std::string("partition.assignment.strategy=") + value +
+          " would split partition groups across members: the Kafka source needs range");
     }
   }
   rd_kafka_conf_set_opaque(conf.get(), this);
@@ -106,9 +111,11 @@ Status KafkaSource::Start() {
 
   SC_RETURN_IF_ERROR(CheckTopics());
 
-  RdKafkaPartitionListPtr subscription(rd_kafka_topic_partition_list_new(static_cast<int>(options_.topics.size())));
+  RdKafkaPartitionListPtr subscription(
+      rd_kafka_topic_partition_list_new(static_cast<int>(options_.topics.size())));
   for (Topic t : options_.topics) {
-    rd_kafka_topic_partition_list_add(subscription.get(), options_.kafka.topics[t].c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(subscription.get(), options_.kafka.topics[t].c_str(),
+                                      RD_KAFKA_PARTITION_UA);
   }
   SC_RETURN_IF_ERROR(KafkaStatus(rd_kafka_subscribe(rk_.get(), subscription.get()),
                                  "cannot subscribe to the topics as group " + options_.group_id));
@@ -126,12 +133,14 @@ Status KafkaSource::CheckTopics() {
   for (;;) {
     const rd_kafka_metadata_t* md = nullptr;
     // At least a second per round trip, so the last try before the deadline is not doomed.
-    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), 1, nullptr, &md, std::max(1000, ToTimeoutMs(deadline)));
+    const rd_kafka_resp_err_t err =
+        rd_kafka_metadata(rk_.get(), 1, nullptr, &md, std::max(1000, ToTimeoutMs(deadline)));
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && !answered) {
       if (steady_clock::now() >= deadline) {
-        return Status::Unavailable("cannot reach " + where + " within " + Seconds(options_.connect_timeout) + " (" +
-                                   rd_kafka_err2str(err) +
-                                   "): is the broker running? check --bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS");
+        return Status::Unavailable(
+            "cannot reach " + where + " within " + Seconds(options_.connect_timeout) + " (" +
+            rd_kafka_err2str(err) +
+            "): is the broker running? check --bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS");
       }
       std::this_thread::sleep_for(milliseconds(200));
       continue;
@@ -164,11 +173,12 @@ Status KafkaSource::CheckTopics() {
       for (const auto& [name, n] : counts) {
         if (n != first) {
           std::string list;
-          for (const auto& [nm, c] : counts) list += (list.empty() ? "" : ", ") + nm + " has " + std::to_string(c);
-          return Status::InvalidArgument(
-              "the topics are not co-partitioned (" + list +
-              " partitions): a vehicle's events would be split across consumers; recreate them with one partition "
-              "count (smartcity topics create --partitions N)");
+          for (const auto& [nm, c] : counts)
+            list += (list.empty() ? "" : ", ") + nm + " has " + std::to_string(c);
+          return Status::InvalidArgument("the topics are not co-partitioned (" + list +
+                                         " partitions): a vehicle's events would be split across "
+                                         "consumers; recreate them with one partition "
+                                         "count (smartcity topics create --partitions N)");
         }
       }
       partition_count_ = first;
@@ -182,11 +192,12 @@ Status KafkaSource::CheckTopics() {
       };
       if (!missing.empty()) {
         return Status::NotFound("Kafka topic(s) " + join(missing) + " do not exist at " +
-                                options_.kafka.bootstrap_servers + ": create them with `smartcity topics create`");
+                                options_.kafka.bootstrap_servers +
+                                ": create them with `smartcity topics create`");
       }
-      return Status::Unavailable("Kafka topic(s) " + join(not_ready) + " at " + options_.kafka.bootstrap_servers +
-                                 " have no leader yet after " + Seconds(options_.connect_timeout) +
-                                 ": is the cluster healthy?");
+      return Status::Unavailable("Kafka topic(s) " + join(not_ready) + " at " +
+                                 options_.kafka.bootstrap_servers + " have no leader yet after " +
+                                 Seconds(options_.connect_timeout) + ": is the cluster healthy?");
     }
     std::this_thread::sleep_for(milliseconds(250));
   }
@@ -194,8 +205,8 @@ Status KafkaSource::CheckTopics() {
 
 // --- callbacks ----------------------------------------------------------------------------------
 
-void KafkaSource::RebalanceTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
-                                      void* opaque) {
+void KafkaSource::RebalanceTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
+                                      rd_kafka_topic_partition_list_t* partitions, void* opaque) {
   static_cast<KafkaSource*>(opaque)->OnRebalance(err, partitions);
 }
 
@@ -206,15 +217,17 @@ void KafkaSource::ErrorTrampoline(rd_kafka_t* rk, int err, const char* reason, v
     char buf[512];
     const rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
     if (self->sticky_.ok()) {
-      self->sticky_ = Status::Unavailable("the Kafka consumer hit a fatal error (" + std::string(rd_kafka_err2name(orig)) +
-                                          ": " + buf + "); restart it");
+      self->sticky_ =
+          Status::Unavailable("the Kafka consumer hit a fatal error (" +
+                              std::string(rd_kafka_err2name(orig)) + ": " + buf + "); restart it");
     }
     return;
   }
   ++self->counters_.transport_errors;
-  // Any connection trouble starts the clock; CheckReachable() decides, with a round trip, whether the
-  // cluster as a whole is gone (one broker of several restarting is not).
-  const bool connection = code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || code == RD_KAFKA_RESP_ERR__TRANSPORT ||
+  // Any connection trouble starts the clock; CheckReachable() decides, with a round trip, whether
+  // the cluster as a whole is gone (one broker of several restarting is not).
+  const bool connection = code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+                          code == RD_KAFKA_RESP_ERR__TRANSPORT ||
                           code == RD_KAFKA_RESP_ERR__RESOLVE;
   if (connection && !self->unreachable_since_) {
     self->unreachable_since_ = steady_clock::now();
@@ -222,15 +235,16 @@ void KafkaSource::ErrorTrampoline(rd_kafka_t* rk, int err, const char* reason, v
   (void)reason;
 }
 
-void KafkaSource::CommitTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t*,
-                                   void* opaque) {
+void KafkaSource::CommitTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
+                                   rd_kafka_topic_partition_list_t*, void* opaque) {
   // Monitoring commits only: a failure costs nothing but a stale lag display.
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
     ++static_cast<KafkaSource*>(opaque)->commit_failures_;
   }
 }
 
-void KafkaSource::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
+void KafkaSource::OnRebalance(rd_kafka_resp_err_t err,
+                              rd_kafka_topic_partition_list_t* partitions) {
   switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
       Assign(partitions);
@@ -239,12 +253,13 @@ void KafkaSource::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
       Revoke(partitions, rd_kafka_assignment_lost(rk_.get()) != 0);
       break;
     default: {
-      // A failed rebalance: librdkafka wants the assignment cleared; whatever we owned may already be
-      // someone else's, so it counts as lost.
+      // A failed rebalance: librdkafka wants the assignment cleared; whatever we owned may already
+      // be someone else's, so it counts as lost.
       ++counters_.transport_errors;
       RdKafkaPartitionListPtr all(rd_kafka_topic_partition_list_new(0));
       for (const TopicPartition& tp : Assignment()) {
-        rd_kafka_topic_partition_list_add(all.get(), options_.kafka.topics[tp.topic].c_str(), tp.partition.value());
+        rd_kafka_topic_partition_list_add(all.get(), options_.kafka.topics[tp.topic].c_str(),
+                                          tp.partition.value());
       }
       Revoke(all.get(), /*lost=*/true);
       break;
@@ -252,7 +267,8 @@ void KafkaSource::OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_
   }
 }
 
-std::vector<TopicPartition> KafkaSource::ToTopicPartitions(const rd_kafka_topic_partition_list_t* list) const {
+std::vector<TopicPartition> KafkaSource::ToTopicPartitions(
+    const rd_kafka_topic_partition_list_t* list) const {
   std::vector<TopicPartition> tps;
   if (list == nullptr) return tps;
   tps.reserve(static_cast<size_t>(list->cnt));
@@ -275,8 +291,9 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
   Status s;
   for (int i = 0; partitions != nullptr && i < partitions->cnt; ++i) {
     if (!options_.kafka.topics.Find(partitions->elems[i].topic)) {
-      s = Status::Internal(std::string("the group assigned a topic this member did not subscribe to: ") +
-                           partitions->elems[i].topic);
+      s = Status::Internal(
+          std::string("the group assigned a topic this member did not subscribe to: ") +
+          partitions->elems[i].topic);
     }
   }
   // Co-partitioning: over the whole assignment after this change, every partition number present in
@@ -296,7 +313,8 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
         }
         s = Status::InvalidArgument(
             "the group gave this member an assignment that is not co-partitioned (" + detail +
-            "): use partition.assignment.strategy=range and the same partition count for every topic");
+            "): use partition.assignment.strategy=range and the same partition count for every "
+            "topic");
         break;
       }
     }
@@ -306,14 +324,15 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
   if (s.ok()) {
     for (size_t i = 0; i < tps.size(); ++i) {
       if (starts[i] && starts[i]->value() < 0) {
-        s = Status::Corruption("the checkpointed position of " + ToString(tps[i], options_.kafka.topics) + " is " +
+        s = Status::Corruption("the checkpointed position of " +
+                               ToString(tps[i], options_.kafka.topics) + " is " +
                                std::to_string(starts[i]->value()) + ", not an offset");
       }
     }
   }
   if (!s.ok()) {
-    // Take nothing: the owner sees the error from Poll and is expected to Close(), which hands these
-    // partitions to another member.
+    // Take nothing: the owner sees the error from Poll and is expected to Close(), which hands
+    // these partitions to another member.
     if (sticky_.ok()) sticky_ = s;
     rd_kafka_assign(rk_.get(), nullptr);
     return;
@@ -321,8 +340,8 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
 
   RdKafkaPartitionListPtr list(rd_kafka_topic_partition_list_copy(partitions));
   for (size_t i = 0; i < tps.size(); ++i) {
-    // An explicit start for every partition: RD_KAFKA_OFFSET_INVALID would make librdkafka fall back
-    // to the group offsets committed in Kafka, which are for monitoring only.
+    // An explicit start for every partition: RD_KAFKA_OFFSET_INVALID would make librdkafka fall
+    // back to the group offsets committed in Kafka, which are for monitoring only.
     list->elems[i].offset = starts[i] ? starts[i]->value() : RD_KAFKA_OFFSET_BEGINNING;
   }
   // Eager protocol (Open() allows only `range`): the list is the whole new assignment.
@@ -394,7 +413,8 @@ KafkaSource::PartitionState& KafkaSource::State(const TopicPartition& tp) {
 
 const KafkaSource::PartitionState* KafkaSource::FindState(const TopicPartition& tp) const {
   const auto& v = parts_[static_cast<size_t>(tp.topic)];
-  if (tp.partition.value() < 0 || static_cast<size_t>(tp.partition.value()) >= v.size()) return nullptr;
+  if (tp.partition.value() < 0 || static_cast<size_t>(tp.partition.value()) >= v.size())
+    return nullptr;
   return &v[static_cast<size_t>(tp.partition.value())];
 }
 
@@ -413,7 +433,8 @@ std::vector<TopicPartition> KafkaSource::Assignment() const {
   std::vector<TopicPartition> out;
   for (size_t t = 0; t < kTopicCount; ++t) {
     for (size_t p = 0; p < parts_[t].size(); ++p) {
-      if (parts_[t][p].owned) out.push_back({static_cast<Topic>(t), PartitionId(static_cast<int32_t>(p))});
+      if (parts_[t][p].owned)
+        out.push_back({static_cast<Topic>(t), PartitionId(static_cast<int32_t>(p))});
     }
   }
   return out;
@@ -424,7 +445,8 @@ std::vector<PartitionPosition> KafkaSource::Positions() const {
   for (size_t t = 0; t < kTopicCount; ++t) {
     for (size_t p = 0; p < parts_[t].size(); ++p) {
       if (parts_[t][p].owned) {
-        out.push_back({{static_cast<Topic>(t), PartitionId(static_cast<int32_t>(p))}, parts_[t][p].delivered});
+        out.push_back({{static_cast<Topic>(t), PartitionId(static_cast<int32_t>(p))},
+                       parts_[t][p].delivered});
       }
     }
   }
@@ -463,14 +485,16 @@ Status KafkaSource::OnMessageError(const rd_kafka_message_t* m) {
       return Status::OK();
     case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
     case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
-      return Status::Corruption("cannot resume " + where + ": the checkpointed offset is not in Kafka any more (" +
-                                detail +
-                                "); records were deleted by retention or the topic was recreated, so resuming "
-                                "would silently skip data. Start over from an empty checkpoint, or raise retention");
+      return Status::Corruption(
+          "cannot resume " + where + ": the checkpointed offset is not in Kafka any more (" +
+          detail +
+          "); records were deleted by retention or the topic was recreated, so resuming "
+          "would silently skip data. Start over from an empty checkpoint, or raise retention");
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
     case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
     case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
-      return KafkaStatus(err, "reading " + (where.empty() ? std::string("the topics") : where), detail);
+      return KafkaStatus(err, "reading " + (where.empty() ? std::string("the topics") : where),
+                         detail);
     case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
     case RD_KAFKA_RESP_ERR__AUTHENTICATION:
@@ -479,8 +503,9 @@ Status KafkaSource::OnMessageError(const rd_kafka_message_t* m) {
     case RD_KAFKA_RESP_ERR__FATAL: {
       char buf[512];
       const rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk_.get(), buf, sizeof buf);
-      return Status::Unavailable("the Kafka consumer hit a fatal error (" + std::string(rd_kafka_err2name(orig)) + ": " +
-                                 buf + "); restart it");
+      return Status::Unavailable("the Kafka consumer hit a fatal error (" +
+                                 std::string(rd_kafka_err2name(orig)) + ": " + buf +
+                                 "); restart it");
     }
     case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
     case RD_KAFKA_RESP_ERR__TRANSPORT:
@@ -495,7 +520,8 @@ Status KafkaSource::OnMessageError(const rd_kafka_message_t* m) {
   }
 }
 
-Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records, std::chrono::milliseconds timeout) {
+Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records,
+                                                        std::chrono::milliseconds timeout) {
   ReleaseBatch();
   if (closed_) return Status::Aborted("the Kafka source is closed");
   if (!sticky_.ok()) return sticky_;
@@ -532,11 +558,14 @@ Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records, std:
     PartitionState* st = nullptr;
     if (topic && m->partition >= 0) {
       auto& states = parts_[static_cast<size_t>(*topic)];
-      if (static_cast<size_t>(m->partition) < states.size()) st = &states[static_cast<size_t>(m->partition)];
+      if (static_cast<size_t>(m->partition) < states.size())
+        st = &states[static_cast<size_t>(m->partition)];
     }
-    // Not ours any more, from before a seek, or paused (fetched before the pause took effect; Resume
-    // seeks back to the position): whoever reads the partition next reads it from its position.
-    if (st == nullptr || !st->owned || st->paused || (st->fetched && m->offset < st->fetched->value())) {
+    // Not ours any more, from before a seek, or paused (fetched before the pause took effect;
+    // Resume seeks back to the position): whoever reads the partition next reads it from its
+    // position.
+    if (st == nullptr || !st->owned || st->paused ||
+        (st->fetched && m->offset < st->fetched->value())) {
       rd_kafka_message_destroy(m);
       ++counters_.stale_dropped;
       continue;
@@ -546,9 +575,10 @@ Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records, std:
     r.topic = *topic;
     r.partition = PartitionId(m->partition);
     r.position = SourcePosition(m->offset);
-    r.key = m->key != nullptr ? std::string_view(static_cast<const char*>(m->key), m->key_len) : std::string_view();
-    r.value =
-        m->payload != nullptr ? std::string_view(static_cast<const char*>(m->payload), m->len) : std::string_view();
+    r.key = m->key != nullptr ? std::string_view(static_cast<const char*>(m->key), m->key_len)
+                              : std::string_view();
+    r.value = m->payload != nullptr ? std::string_view(static_cast<const char*>(m->payload), m->len)
+                                    : std::string_view();
     rd_kafka_timestamp_type_t ts_type;
     const int64_t ts_ms = rd_kafka_message_timestamp(m, &ts_type);
     if (ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts_ms >= 0) {
@@ -576,7 +606,8 @@ Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records, std:
   }
   if (records_.empty()) {
     ++counters_.empty_polls;
-    if (unreachable_since_ && steady_clock::now() - *unreachable_since_ >= options_.unavailable_timeout) {
+    if (unreachable_since_ &&
+        steady_clock::now() - *unreachable_since_ >= options_.unavailable_timeout) {
       SC_RETURN_IF_ERROR(CheckReachable());
     }
   } else {
@@ -594,15 +625,17 @@ Status KafkaSource::CheckReachable() {
     unreachable_since_.reset();
     return Status::OK();
   }
-  return Status::Unavailable("cannot reach Kafka at " + options_.kafka.bootstrap_servers + " for more than " +
-                             Seconds(options_.unavailable_timeout) +
-                             ": is the broker running? (the consumer keeps retrying; positions are unchanged)");
+  return Status::Unavailable(
+      "cannot reach Kafka at " + options_.kafka.bootstrap_servers + " for more than " +
+      Seconds(options_.unavailable_timeout) +
+      ": is the broker running? (the consumer keeps retrying; positions are unchanged)");
 }
 
 Status KafkaSource::Seek(std::span<const PartitionPosition> positions) {
   if (closed_) return Status::Aborted("the Kafka source is closed");
   if (!sticky_.ok()) return sticky_;
-  RdKafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(positions.size())));
+  RdKafkaPartitionListPtr list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(positions.size())));
   for (const PartitionPosition& p : positions) {
     const PartitionState* st = FindState(p.tp);
     if (st == nullptr || !st->owned) {
@@ -610,23 +643,24 @@ Status KafkaSource::Seek(std::span<const PartitionPosition> positions) {
                                      ": this member does not own it");
     }
     if (p.next && p.next->value() < 0) {
-      return Status::InvalidArgument("cannot seek " + ToString(p.tp, options_.kafka.topics) + " to " +
-                                     std::to_string(p.next->value()));
+      return Status::InvalidArgument("cannot seek " + ToString(p.tp, options_.kafka.topics) +
+                                     " to " + std::to_string(p.next->value()));
     }
     rd_kafka_topic_partition_t* e = rd_kafka_topic_partition_list_add(
         list.get(), options_.kafka.topics[p.tp.topic].c_str(), p.tp.partition.value());
     e->offset = p.next ? p.next->value() : RD_KAFKA_OFFSET_BEGINNING;
   }
-  if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_.get(), list.get(),
-                                                     static_cast<int>(options_.request_timeout.count()))) {
+  if (rd_kafka_error_t* e = rd_kafka_seek_partitions(
+          rk_.get(), list.get(), static_cast<int>(options_.request_timeout.count()))) {
     Status s = KafkaStatus(rd_kafka_error_code(e), "cannot seek", rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);
     return s;
   }
   for (int i = 0; i < list->cnt; ++i) {
     if (list->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return KafkaStatus(list->elems[i].err, "cannot seek " + std::string(list->elems[i].topic) + "[" +
-                                                 std::to_string(list->elems[i].partition) + "]");
+      return KafkaStatus(list->elems[i].err, "cannot seek " + std::string(list->elems[i].topic) +
+                                                 "[" + std::to_string(list->elems[i].partition) +
+                                                 "]");
     }
   }
   for (const PartitionPosition& p : positions) {
@@ -639,14 +673,17 @@ Status KafkaSource::Seek(std::span<const PartitionPosition> positions) {
 
 Result<RdKafkaPartitionListPtr> KafkaSource::OwnedList(std::span<const TopicPartition> partitions,
                                                        std::string_view what) const {
-  RdKafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  RdKafkaPartitionListPtr list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
   for (const TopicPartition& tp : partitions) {
     const PartitionState* st = FindState(tp);
     if (st == nullptr || !st->owned) {
-      return Status::InvalidArgument("cannot " + std::string(what) + " " + ToString(tp, options_.kafka.topics) +
+      return Status::InvalidArgument("cannot " + std::string(what) + " " +
+                                     ToString(tp, options_.kafka.topics) +
                                      ": this member does not own it");
     }
-    rd_kafka_topic_partition_list_add(list.get(), options_.kafka.topics[tp.topic].c_str(), tp.partition.value());
+    rd_kafka_topic_partition_list_add(list.get(), options_.kafka.topics[tp.topic].c_str(),
+                                      tp.partition.value());
   }
   return list;
 }
@@ -654,7 +691,8 @@ Result<RdKafkaPartitionListPtr> KafkaSource::OwnedList(std::span<const TopicPart
 Status KafkaSource::Pause(std::span<const TopicPartition> partitions) {
   if (closed_) return Status::Aborted("the Kafka source is closed");
   SC_ASSIGN_OR_RETURN(RdKafkaPartitionListPtr list, OwnedList(partitions, "pause"));
-  SC_RETURN_IF_ERROR(KafkaStatus(rd_kafka_pause_partitions(rk_.get(), list.get()), "cannot pause partitions"));
+  SC_RETURN_IF_ERROR(
+      KafkaStatus(rd_kafka_pause_partitions(rk_.get(), list.get()), "cannot pause partitions"));
   for (const TopicPartition& tp : partitions) {
     PartitionState& st = State(tp);
     st.paused = true;
@@ -679,8 +717,9 @@ std::vector<PartitionLag> KafkaSource::Lag() {
   for (const PartitionPosition& p : Positions()) {
     PartitionLag lag{p.tp, p.next, std::nullopt, std::nullopt};
     int64_t low = -1, high = -1;
-    if (rd_kafka_get_watermark_offsets(rk_.get(), options_.kafka.topics[p.tp.topic].c_str(), p.tp.partition.value(),
-                                       &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+    if (rd_kafka_get_watermark_offsets(rk_.get(), options_.kafka.topics[p.tp.topic].c_str(),
+                                       p.tp.partition.value(), &low,
+                                       &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
         high >= 0) {
       lag.end = SourcePosition(high);
       if (p.next) {
@@ -698,11 +737,12 @@ Result<std::vector<PartitionLag>> KafkaSource::QueryLag() {
   std::vector<PartitionLag> out;
   for (const PartitionPosition& p : Positions()) {
     int64_t low = -1, high = -1;
-    const rd_kafka_resp_err_t err =
-        rd_kafka_query_watermark_offsets(rk_.get(), options_.kafka.topics[p.tp.topic].c_str(), p.tp.partition.value(),
-                                         &low, &high, static_cast<int>(options_.request_timeout.count()));
+    const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        rk_.get(), options_.kafka.topics[p.tp.topic].c_str(), p.tp.partition.value(), &low, &high,
+        static_cast<int>(options_.request_timeout.count()));
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return KafkaStatus(err, "cannot read the end offset of " + ToString(p.tp, options_.kafka.topics));
+      return KafkaStatus(err,
+                         "cannot read the end offset of " + ToString(p.tp, options_.kafka.topics));
     }
     PartitionLag lag{p.tp, p.next, SourcePosition(high), std::nullopt};
     lag.records_behind = p.next ? std::max<int64_t>(0, high - p.next->value()) : high - low;
@@ -716,12 +756,14 @@ Status KafkaSource::PublishPositions() {
   RdKafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(0));
   for (const PartitionPosition& p : Positions()) {
     if (!p.next) continue;
-    rd_kafka_topic_partition_list_add(list.get(), options_.kafka.topics[p.tp.topic].c_str(), p.tp.partition.value())
+    rd_kafka_topic_partition_list_add(list.get(), options_.kafka.topics[p.tp.topic].c_str(),
+                                      p.tp.partition.value())
         ->offset = p.next->value();
   }
   if (list->cnt == 0) return Status::OK();
   // Asynchronous: the result lands in CommitTrampoline during a later Poll.
-  return KafkaStatus(rd_kafka_commit(rk_.get(), list.get(), 1), "cannot publish positions to group " + options_.group_id);
+  return KafkaStatus(rd_kafka_commit(rk_.get(), list.get(), 1),
+                     "cannot publish positions to group " + options_.group_id);
 }
 
 Status KafkaSource::Close() {
@@ -730,9 +772,9 @@ Status KafkaSource::Close() {
   closing_ = true;
   Status result;
   const auto deadline = steady_clock::now() + options_.close_timeout;
-  // Leave the group first and serve the revocation like any other, from the consumer queue: librdkafka
-  // can hang when an assignment is being handled while the consumer closes (upstream issues 4041,
-  // 4527, 4884), and with nothing assigned the close below has nothing to revoke.
+  // Leave the group first and serve the revocation like any other, from the consumer queue:
+  // librdkafka can hang when an assignment is being handled while the consumer closes (upstream
+  // issues 4041, 4527, 4884), and with nothing assigned the close below has nothing to revoke.
   if (rd_kafka_unsubscribe(rk_.get()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     while (!Assignment().empty() && steady_clock::now() < deadline) {
       if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), 100)) {
@@ -743,18 +785,20 @@ Status KafkaSource::Close() {
   }
   std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue(rd_kafka_queue_new(rk_.get()));
   if (rd_kafka_error_t* e = rd_kafka_consumer_close_queue(rk_.get(), queue.get())) {
-    result = KafkaStatus(rd_kafka_error_code(e), "closing the Kafka consumer", rd_kafka_error_string(e));
+    result =
+        KafkaStatus(rd_kafka_error_code(e), "closing the Kafka consumer", rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);
   } else {
     while (!rd_kafka_consumer_closed(rk_.get())) {
       if (steady_clock::now() >= deadline) {
-        result = Status::Timeout("leaving consumer group " + options_.group_id + " did not finish within " +
-                                 Seconds(options_.close_timeout) +
-                                 "; the group hands this member's partitions on after its session timeout");
+        result = Status::Timeout(
+            "leaving consumer group " + options_.group_id + " did not finish within " +
+            Seconds(options_.close_timeout) +
+            "; the group hands this member's partitions on after its session timeout");
         break;
       }
-      // With a rebalance callback configured, librdkafka serves the revocation through it; should it
-      // come back as an event instead, handle it the same way.
+      // With a rebalance callback configured, librdkafka serves the revocation through it; should
+      // it come back as an event instead, handle it the same way.
       rd_kafka_event_t* ev = rd_kafka_queue_poll(queue.get(), 100);
       if (ev == nullptr) continue;
       if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE) {
@@ -763,8 +807,8 @@ Status KafkaSource::Close() {
       rd_kafka_event_destroy(ev);
     }
   }
-  // Whatever was not revoked through the group (close timed out, or never joined) is gone as well; the
-  // owner cannot know whether another member already has it, so it counts as lost.
+  // Whatever was not revoked through the group (close timed out, or never joined) is gone as well;
+  // the owner cannot know whether another member already has it, so it counts as lost.
   std::vector<TopicPartition> left = Assignment();
   if (!left.empty()) {
     ++counters_.revocations;

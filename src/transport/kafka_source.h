@@ -4,19 +4,22 @@
 //  - Assignment: the `range` assignor, eager protocol. With every topic at the same partition count
 //    and every member subscribed to the same topics, range gives each member the same partition
 //    numbers of every topic: partition p of all five topics lives in one member, so one member sees
-//    every event of a vehicle (co-partitioning). Open() refuses topics whose partition counts differ,
-//    and every assignment is checked: one that is not co-partitioned stops the source.
-//  - Offsets: enable.auto.commit=false, enable.auto.offset.store=false. Start positions come from the
-//    PositionStore on every assignment; a partition with no checkpoint starts at the earliest retained
-//    offset, never at a group offset committed in Kafka. auto.offset.reset=error: a checkpointed offset
-//    that Kafka no longer has (retention, topic recreated) is an error, never a silent skip.
+//    every event of a vehicle (co-partitioning). Open() refuses topics whose partition counts
+//    differ, and every assignment is checked: one that is not co-partitioned stops the source.
+//  - Offsets: enable.auto.commit=false, enable.auto.offset.store=false. Start positions come from
+//  the
+//    PositionStore on every assignment; a partition with no checkpoint starts at the earliest
+//    retained offset, never at a group offset committed in Kafka. auto.offset.reset=error: a
+//    checkpointed offset that Kafka no longer has (retention, topic recreated) is an error, never a
+//    silent skip.
 //  - Reads: rd_kafka_consumer_poll in a loop filling a batch up to N records or a timeout; the
 //    librdkafka messages are kept until the next Poll so keys and values are borrowed, not copied.
 //  - Failures: Open() waits a bounded time for the cluster and the topics; Poll() reports an
 //    unreachable cluster after `unavailable_timeout` (kUnavailable, retryable) instead of blocking.
 //
-// Ownership: owns the librdkafka consumer handle; `store` and `listener` are borrowed and must outlive
-// the source. Thread-safety: one thread (EventSource contract); callbacks run on it inside Poll/Close.
+// Ownership: owns the librdkafka consumer handle; `store` and `listener` are borrowed and must
+// outlive the source. Thread-safety: one thread (EventSource contract); callbacks run on it inside
+// Poll/Close.
 #pragma once
 
 #include <chrono>
@@ -51,14 +54,16 @@ class KafkaSource final : public EventSource {
   // arrive in a later Poll (after the group's join round), through `store` and `listener`.
   // `listener` may be null. Errors: kInvalidArgument (bad option/property, topics with different
   // partition counts), kNotFound (a topic is missing), kUnavailable/kTimeout (cluster unreachable).
-  static Result<std::unique_ptr<KafkaSource>> Open(const KafkaSourceOptions& options, PositionStore& store,
+  static Result<std::unique_ptr<KafkaSource>> Open(const KafkaSourceOptions& options,
+                                                   PositionStore& store,
                                                    RebalanceListener* listener);
   ~KafkaSource() override;
   KafkaSource(const KafkaSource&) = delete;
   KafkaSource& operator=(const KafkaSource&) = delete;
 
   PositionKind position_kind() const override { return PositionKind::kKafkaOffset; }
-  Result<std::span<const SourceRecord>> Poll(size_t max_records, std::chrono::milliseconds timeout) override;
+  Result<std::span<const SourceRecord>> Poll(size_t max_records,
+                                             std::chrono::milliseconds timeout) override;
   std::vector<TopicPartition> Assignment() const override;
   std::vector<PartitionPosition> Positions() const override;
   Status Seek(std::span<const PartitionPosition> positions) override;
@@ -82,7 +87,7 @@ class KafkaSource final : public EventSource {
     bool owned = false;
     bool paused = false;
     std::optional<SourcePosition> delivered;  // after the last record returned by Poll
-    std::optional<SourcePosition> fetched;    // after the last record put into the batch being built
+    std::optional<SourcePosition> fetched;  // after the last record put into the batch being built
   };
 
   KafkaSource(KafkaSourceOptions options, PositionStore& store, RebalanceListener* listener);
@@ -107,7 +112,8 @@ class KafkaSource final : public EventSource {
   const PartitionState* FindState(const TopicPartition& tp) const;
   Status CheckReachable();
   // Checks that every partition is owned; builds the librdkafka list of them.
-  Result<RdKafkaPartitionListPtr> OwnedList(std::span<const TopicPartition> partitions, std::string_view what) const;
+  Result<RdKafkaPartitionListPtr> OwnedList(std::span<const TopicPartition> partitions,
+                                            std::string_view what) const;
 
   KafkaSourceOptions options_;
   PositionStore& store_;
@@ -116,7 +122,7 @@ class KafkaSource final : public EventSource {
   int32_t partition_count_ = 0;
   bool closed_ = false;
   bool closing_ = false;  // inside Close(): assignments are declined
-  Status sticky_;  // first fatal error; every later Poll returns it
+  Status sticky_;         // first fatal error; every later Poll returns it
   // Per topic, indexed by partition number; grows if partitions are added.
   std::array<std::vector<PartitionState>, kTopicCount> parts_;
   std::vector<std::pair<rd_kafka_topic_t*, Topic>> topic_cache_;

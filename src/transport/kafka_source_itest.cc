@@ -1,5 +1,5 @@
-// KafkaSource against a real Apache Kafka (LocalKafkaCluster): several kafka_group_member processes in
-// one consumer group read five co-partitioned topics and write exactly-once output (see
+// KafkaSource against a real Apache Kafka (LocalKafkaCluster): several kafka_group_member processes
+// in one consumer group read five co-partitioned topics and write exactly-once output (see
 // group_member_testmain.cc). Members are kill -9'd at random moments; the union of the committed
 // output must hold every record exactly once, by topic/partition/offset and by payload, and every
 // assignment must have been co-partitioned.
@@ -40,9 +40,22 @@ class MemberProcess {
                 const std::string& name, const std::string& prefix, double max_rate)
       : name_(name) {
     std::vector<std::string> args = {SMARTCITY_KAFKA_GROUP_MEMBER,
-                                     "--bootstrap", bootstrap, "--group", group, "--dir", dir,
-                                     "--name", name, "--topic-prefix", prefix, "--batch", "1000",
-                                     "--checkpoint-ms", "50", "--max-runtime-s", "300"};
+                                     "--bootstrap",
+                                     bootstrap,
+                                     "--group",
+                                     group,
+                                     "--dir",
+                                     dir,
+                                     "--name",
+                                     name,
+                                     "--topic-prefix",
+                                     prefix,
+                                     "--batch",
+                                     "1000",
+                                     "--checkpoint-ms",
+                                     "50",
+                                     "--max-runtime-s",
+                                     "300"};
     if (max_rate > 0) {
       args.push_back("--max-rate");
       args.push_back(std::to_string(max_rate));
@@ -80,7 +93,8 @@ class MemberProcess {
     EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << name_ << " was already gone";
     pid_ = -1;
   }
-  // SIGTERM: checkpoint, revoke, leave the group; returns the exit code (-1 if it had to be killed).
+  // SIGTERM: checkpoint, revoke, leave the group; returns the exit code (-1 if it had to be
+  // killed).
   int Stop() {
     if (pid_ <= 0) return -1;
     ::kill(pid_, SIGTERM);
@@ -132,7 +146,8 @@ std::map<std::string, CkptEntry> ReadCheckpoint(const std::string& dir, int32_t 
   std::ifstream in(dir + "/ckpt/p" + std::to_string(p));
   std::string topic, offset;
   int64_t length;
-  while (in >> topic >> offset >> length) m[topic] = {offset == "-" ? -1 : std::stoll(offset), length};
+  while (in >> topic >> offset >> length)
+    m[topic] = {offset == "-" ? -1 : std::stoll(offset), length};
   return m;
 }
 
@@ -190,7 +205,8 @@ class KafkaSourceITest : public ::testing::Test {
   }
 
   std::unique_ptr<MemberProcess> StartMember(const std::string& name, double max_rate) {
-    auto m = std::make_unique<MemberProcess>(cluster_->bootstrap(), prefix_ + "group", dir_, name, prefix_, max_rate);
+    auto m = std::make_unique<MemberProcess>(cluster_->bootstrap(), prefix_ + "group", dir_, name,
+                                             prefix_, max_rate);
     EXPECT_TRUE(m->started());
     return m;
   }
@@ -203,7 +219,8 @@ class KafkaSourceITest : public ::testing::Test {
   std::string MemberLogs() const {
     std::string s;
     for (const auto& e : fs::directory_iterator(dir_)) {
-      if (e.path().extension() == ".log") s += "--- " + e.path().filename().string() + "\n" + ReadFile(e.path());
+      if (e.path().extension() == ".log")
+        s += "--- " + e.path().filename().string() + "\n" + ReadFile(e.path());
     }
     return s;
   }
@@ -220,7 +237,8 @@ class KafkaSourceITest : public ::testing::Test {
         const auto& want = expected[{t, p}];
         const std::string path = dir_ + "/out/" + names_[t] + "-" + std::to_string(p) + ".dat";
         const std::string data = ReadFile(path);
-        ASSERT_TRUE(ckpt.contains(names_[t])) << "no checkpoint for " << names_[t] << "[" << p << "]";
+        ASSERT_TRUE(ckpt.contains(names_[t]))
+            << "no checkpoint for " << names_[t] << "[" << p << "]";
         EXPECT_EQ(ckpt.at(names_[t]).offset, static_cast<int64_t>(want.size())) << path;
         EXPECT_EQ(ckpt.at(names_[t]).length, static_cast<int64_t>(data.size())) << path;
         std::stringstream ss(data);
@@ -243,7 +261,8 @@ class KafkaSourceITest : public ::testing::Test {
     }
     EXPECT_EQ(lines_total, records_.size());
 
-    // Co-partitioning: every assignment gave a member the same partition numbers of all five topics.
+    // Co-partitioning: every assignment gave a member the same partition numbers of all five
+    // topics.
     std::stringstream log(ReadFile(dir_ + "/assignments.log"));
     std::string line;
     int assignments = 0;
@@ -294,8 +313,9 @@ TEST_F(KafkaSourceITest, TwoMembersReadEveryRecordExactlyOnce) {
   Fill(200, 200);  // 200k records
   auto a = StartMember("a", 0);
   auto b = StartMember("b", 0);
-  ASSERT_TRUE(AllCheckpointed(seconds(240))) << CheckpointedRecords(dir_) << " of " << records_.size() << "\n"
-                                             << MemberLogs();
+  ASSERT_TRUE(AllCheckpointed(seconds(240)))
+      << CheckpointedRecords(dir_) << " of " << records_.size() << "\n"
+      << MemberLogs();
   EXPECT_EQ(a->Stop(), 0) << MemberLogs();
   EXPECT_EQ(b->Stop(), 0) << MemberLogs();
   VerifyOutput();
@@ -308,16 +328,19 @@ TEST_F(KafkaSourceITest, KilledMemberIsTakenOverWithoutLossOrDuplicates) {
   const unsigned seed = rd();
   std::mt19937 rng(seed);
   const int64_t kill_at = total * std::uniform_int_distribution<int>(10, 60)(rng) / 100;
-  SCOPED_TRACE("seed " + std::to_string(seed) + ", kill after " + std::to_string(kill_at) + " records");
+  SCOPED_TRACE("seed " + std::to_string(seed) + ", kill after " + std::to_string(kill_at) +
+               " records");
   // Throttled so the kill lands mid-run (about 10 s for both together).
   auto a = StartMember("a", 10000);
   auto b = StartMember("b", 10000);
-  ASSERT_TRUE(WaitFor([&] { return CheckpointedRecords(dir_) >= kill_at; }, seconds(240))) << MemberLogs();
+  ASSERT_TRUE(WaitFor([&] { return CheckpointedRecords(dir_) >= kill_at; }, seconds(240)))
+      << MemberLogs();
   ASSERT_TRUE(a->Running()) << MemberLogs();
   std::this_thread::sleep_for(milliseconds(std::uniform_int_distribution<int>(0, 49)(rng)));
   a->Kill9();
   ASSERT_LT(CheckpointedRecords(dir_), total) << "the kill came too late to test a takeover";
-  ASSERT_TRUE(AllCheckpointed(seconds(240))) << CheckpointedRecords(dir_) << " of " << total << "\n" << MemberLogs();
+  ASSERT_TRUE(AllCheckpointed(seconds(240))) << CheckpointedRecords(dir_) << " of " << total << "\n"
+                                             << MemberLogs();
   EXPECT_EQ(LastAssignment("b"), "0,1,2,3,4,5") << MemberLogs();
   EXPECT_EQ(b->Stop(), 0) << MemberLogs();
   VerifyOutput();
@@ -331,18 +354,21 @@ TEST_F(KafkaSourceITest, KilledMembersRestartAndShareAgain) {
   std::mt19937 rng(seed);
   const int64_t first_kill = total * std::uniform_int_distribution<int>(10, 35)(rng) / 100;
   const int64_t second_kill = total * std::uniform_int_distribution<int>(45, 70)(rng) / 100;
-  SCOPED_TRACE("seed " + std::to_string(seed) + ", kills after " + std::to_string(first_kill) + " and " +
-               std::to_string(second_kill) + " records");
+  SCOPED_TRACE("seed " + std::to_string(seed) + ", kills after " + std::to_string(first_kill) +
+               " and " + std::to_string(second_kill) + " records");
   auto a = StartMember("a", 8000);
   auto b = StartMember("b", 8000);
-  ASSERT_TRUE(WaitFor([&] { return CheckpointedRecords(dir_) >= first_kill; }, seconds(240))) << MemberLogs();
+  ASSERT_TRUE(WaitFor([&] { return CheckpointedRecords(dir_) >= first_kill; }, seconds(240)))
+      << MemberLogs();
   a->Kill9();
   auto a2 = StartMember("a2", 8000);  // restarted at once: joins while a's session has not expired
-  ASSERT_TRUE(WaitFor([&] { return CheckpointedRecords(dir_) >= second_kill; }, seconds(240))) << MemberLogs();
+  ASSERT_TRUE(WaitFor([&] { return CheckpointedRecords(dir_) >= second_kill; }, seconds(240)))
+      << MemberLogs();
   b->Kill9();
   ASSERT_LT(CheckpointedRecords(dir_), total) << "the kill came too late to test a takeover";
   auto b2 = StartMember("b2", 8000);
-  ASSERT_TRUE(AllCheckpointed(seconds(240))) << CheckpointedRecords(dir_) << " of " << total << "\n" << MemberLogs();
+  ASSERT_TRUE(AllCheckpointed(seconds(240))) << CheckpointedRecords(dir_) << " of " << total << "\n"
+                                             << MemberLogs();
   EXPECT_EQ(a2->Stop(), 0) << MemberLogs();
   EXPECT_EQ(b2->Stop(), 0) << MemberLogs();
   VerifyOutput();
@@ -390,14 +416,15 @@ TEST_F(KafkaSourceITest, UnreachableBrokerIsReportedAndReadingResumes) {
       auto batch = (*src)->Poll(500, milliseconds(200));
       if (!batch.ok()) continue;  // transient while the group settles after the restart
       for (const SourceRecord& r : *batch) {
-        EXPECT_TRUE(seen.insert({r.topic, r.partition.value(), r.position.value()}).second) << "read twice";
+        EXPECT_TRUE(seen.insert({r.topic, r.partition.value(), r.position.value()}).second)
+            << "read twice";
       }
     }
   };
   read_until(records_.size(), seconds(60));
   ASSERT_EQ(seen.size(), records_.size());
-  // The owner's periodic checkpoint: the outage outlasts the session timeout, so the group takes the
-  // partitions away (lost: no checkpoint on revoke) and gives them back from this checkpoint.
+  // The owner's periodic checkpoint: the outage outlasts the session timeout, so the group takes
+  // the partitions away (lost: no checkpoint on revoke) and gives them back from this checkpoint.
   ckpt.Save((*src)->Positions());
 
   ASSERT_TRUE(cluster_->StopNode(1).ok());
@@ -406,7 +433,8 @@ TEST_F(KafkaSourceITest, UnreachableBrokerIsReportedAndReadingResumes) {
   while (down.ok() && steady_clock::now() < deadline) {
     const auto before = steady_clock::now();
     auto batch = (*src)->Poll(500, milliseconds(200));
-    EXPECT_LT(steady_clock::now() - before, seconds(5)) << "Poll must not hang while the broker is down";
+    EXPECT_LT(steady_clock::now() - before, seconds(5))
+        << "Poll must not hang while the broker is down";
     if (!batch.ok()) down = batch.status();
   }
   EXPECT_EQ(down.kind(), ErrorKind::kUnavailable) << down.message();

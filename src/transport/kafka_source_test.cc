@@ -1,5 +1,6 @@
 // KafkaSource against librdkafka's in-process mock cluster: the real consumer-group protocol
-// (join, sync, range assignment, fetch) without a JVM. The real-broker proofs are in kafka_source_itest.cc.
+// (join, sync, range assignment, fetch) without a JVM. The real-broker proofs are in
+// kafka_source_itest.cc.
 #include "transport/kafka_source.h"
 
 #include <gtest/gtest.h>
@@ -16,7 +17,9 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-TopicPartition TP(Topic t, int32_t p) { return {t, PartitionId(p)}; }
+TopicPartition TP(Topic t, int32_t p) {
+  return {t, PartitionId(p)};
+}
 
 struct Cluster {
   std::unique_ptr<MockKafkaCluster> mock;
@@ -28,7 +31,8 @@ Cluster StartCluster(int32_t partitions, int devices, int per_device) {
   auto mock = MockKafkaCluster::Start();
   EXPECT_TRUE(mock.ok()) << mock.status().message();
   c.mock = std::move(mock).value();
-  for (Topic t : kAllTopics) EXPECT_TRUE(c.mock->CreateTopic(std::string(DefaultTopicName(t)), partitions).ok());
+  for (Topic t : kAllTopics)
+    EXPECT_TRUE(c.mock->CreateTopic(std::string(DefaultTopicName(t)), partitions).ok());
   c.records = MakeTestRecords(devices, per_device, partitions);
   Status s = ProduceTestRecords(c.mock->bootstrap(), c.records);
   EXPECT_TRUE(s.ok()) << s.message();
@@ -46,7 +50,8 @@ KafkaSourceOptions Options(const std::string& bootstrap, const std::string& grou
 }
 
 // What a partition holds, in offset order, as produced.
-std::map<TopicPartition, std::vector<std::string>> ExpectedByPartition(const std::vector<TestRecord>& records) {
+std::map<TopicPartition, std::vector<std::string>> ExpectedByPartition(
+    const std::vector<TestRecord>& records) {
   std::map<TopicPartition, std::vector<std::string>> m;
   for (const TestRecord& r : records) m[TP(r.topic, r.partition)].push_back(r.value);
   return m;
@@ -59,8 +64,9 @@ struct Read {
 };
 
 // Polls until `want` records arrived in total or the deadline passes.
-void PollUntil(std::vector<KafkaSource*> sources, size_t want, std::map<std::tuple<Topic, int32_t, int64_t>, Read>& got,
-               size_t max_batch, milliseconds limit = milliseconds(30000), int* duplicates = nullptr) {
+void PollUntil(std::vector<KafkaSource*> sources, size_t want,
+               std::map<std::tuple<Topic, int32_t, int64_t>, Read>& got, size_t max_batch,
+               milliseconds limit = milliseconds(30000), int* duplicates = nullptr) {
   const auto deadline = steady_clock::now() + limit;
   size_t n = got.size();
   while (n < want && steady_clock::now() < deadline) {
@@ -69,8 +75,9 @@ void PollUntil(std::vector<KafkaSource*> sources, size_t want, std::map<std::tup
       ASSERT_TRUE(batch.ok()) << batch.status().message();
       ASSERT_LE(batch->size(), max_batch);
       for (const SourceRecord& r : *batch) {
-        auto [it, fresh] = got.emplace(std::make_tuple(r.topic, r.partition.value(), r.position.value()),
-                                       Read{std::string(r.key), std::string(r.value), r.source_time.has_value()});
+        auto [it, fresh] =
+            got.emplace(std::make_tuple(r.topic, r.partition.value(), r.position.value()),
+                        Read{std::string(r.key), std::string(r.value), r.source_time.has_value()});
         if (!fresh && duplicates != nullptr) ++*duplicates;
         if (fresh) ++n;
       }
@@ -194,7 +201,8 @@ TEST(KafkaSourceTest, SeekMovesOwnedPartitionsAndRefusesOthers) {
 
   // Pause: rewind two partitions, pause one; only the other is read until Resume, which continues
   // the paused one at its position.
-  const PartitionPosition rewind[] = {{TP(Topic::kVehicle, 0), SourcePosition(0)}, {TP(Topic::kGps, 0), SourcePosition(0)}};
+  const PartitionPosition rewind[] = {{TP(Topic::kVehicle, 0), SourcePosition(0)},
+                                      {TP(Topic::kGps, 0), SourcePosition(0)}};
   ASSERT_TRUE((*src)->Seek(rewind).ok());
   const TopicPartition gps0[] = {TP(Topic::kGps, 0)};
   ASSERT_TRUE((*src)->Pause(gps0).ok());
@@ -206,7 +214,8 @@ TEST(KafkaSourceTest, SeekMovesOwnedPartitionsAndRefusesOthers) {
     while (seen[tp].size() < n && steady_clock::now() < until) {
       auto batch = (*src)->Poll(100, milliseconds(100));
       ASSERT_TRUE(batch.ok());
-      for (const SourceRecord& r : *batch) seen[TP(r.topic, r.partition.value())].push_back(r.position.value());
+      for (const SourceRecord& r : *batch)
+        seen[TP(r.topic, r.partition.value())].push_back(r.position.value());
     }
   };
   read_until(TP(Topic::kVehicle, 0), vehicle0);
@@ -215,7 +224,8 @@ TEST(KafkaSourceTest, SeekMovesOwnedPartitionsAndRefusesOthers) {
   ASSERT_TRUE((*src)->Resume(gps0).ok());
   read_until(TP(Topic::kGps, 0), gps0_size);
   ASSERT_EQ(seen[TP(Topic::kGps, 0)].size(), gps0_size);
-  for (size_t i = 0; i < gps0_size; ++i) EXPECT_EQ(seen[TP(Topic::kGps, 0)][i], static_cast<int64_t>(i));
+  for (size_t i = 0; i < gps0_size; ++i)
+    EXPECT_EQ(seen[TP(Topic::kGps, 0)][i], static_cast<int64_t>(i));
 }
 
 // Two members of one group: the range assignor gives each the same partition numbers of all five
@@ -237,7 +247,8 @@ TEST(KafkaSourceTest, TwoMembersShareCopartitionedPartitionsAndHandOver) {
   b_ckpt.Attach(b->get());
   // Poll both (slowly, 10 per batch) until the group settles with both members owning partitions.
   const auto deadline = steady_clock::now() + milliseconds(30000);
-  while (steady_clock::now() < deadline && ((*a)->Assignment().empty() || (*b)->Assignment().empty())) {
+  while (steady_clock::now() < deadline &&
+         ((*a)->Assignment().empty() || (*b)->Assignment().empty())) {
     for (KafkaSource* s : {a->get(), b->get()}) {
       auto batch = s->Poll(10, milliseconds(50));
       ASSERT_TRUE(batch.ok()) << batch.status().message();
@@ -254,9 +265,11 @@ TEST(KafkaSourceTest, TwoMembersShareCopartitionedPartitionsAndHandOver) {
   ASSERT_FALSE((*b)->Assignment().empty());
   for (KafkaSource* s : {a->get(), b->get()}) {
     std::map<Topic, std::set<int32_t>> by_topic;
-    for (const TopicPartition& tp : s->Assignment()) by_topic[tp.topic].insert(tp.partition.value());
+    for (const TopicPartition& tp : s->Assignment())
+      by_topic[tp.topic].insert(tp.partition.value());
     ASSERT_EQ(by_topic.size(), kTopicCount);
-    for (const auto& [t, parts] : by_topic) EXPECT_EQ(parts, by_topic.begin()->second) << "not co-partitioned";
+    for (const auto& [t, parts] : by_topic)
+      EXPECT_EQ(parts, by_topic.begin()->second) << "not co-partitioned";
     EXPECT_EQ(by_topic.begin()->second.size(), 2u);
   }
   const std::vector<TopicPartition> a_assignment = (*a)->Assignment();
@@ -302,13 +315,15 @@ TEST(KafkaSourceTest, TopicsWithDifferentPartitionCountsAreRefused) {
   auto mock = MockKafkaCluster::Start();
   ASSERT_TRUE(mock.ok());
   for (Topic t : kAllTopics) {
-    ASSERT_TRUE((*mock)->CreateTopic(std::string(DefaultTopicName(t)), t == Topic::kWeather ? 3 : 6).ok());
+    ASSERT_TRUE(
+        (*mock)->CreateTopic(std::string(DefaultTopicName(t)), t == Topic::kWeather ? 3 : 6).ok());
   }
   EarliestPositions earliest;
   auto src = KafkaSource::Open(Options((*mock)->bootstrap(), "g-uneven"), earliest, nullptr);
   ASSERT_FALSE(src.ok());
   EXPECT_EQ(src.status().kind(), ErrorKind::kInvalidArgument);
-  EXPECT_NE(src.status().message().find("weather_data has 3"), std::string::npos) << src.status().message();
+  EXPECT_NE(src.status().message().find("weather_data has 3"), std::string::npos)
+      << src.status().message();
   EXPECT_NE(src.status().message().find("co-partitioned"), std::string::npos);
 }
 
@@ -321,7 +336,8 @@ TEST(KafkaSourceTest, AssignorsThatSplitPartitionGroupsAreRefused) {
   auto src = KafkaSource::Open(o, earliest, nullptr);
   ASSERT_FALSE(src.ok());
   EXPECT_EQ(src.status().kind(), ErrorKind::kInvalidArgument);
-  EXPECT_NE(src.status().message().find("needs range"), std::string::npos) << src.status().message();
+  EXPECT_NE(src.status().message().find("needs range"), std::string::npos)
+      << src.status().message();
 }
 
 TEST(KafkaSourceTest, UnreachableBrokerFailsWithinTheBound) {
@@ -335,7 +351,8 @@ TEST(KafkaSourceTest, UnreachableBrokerFailsWithinTheBound) {
   EXPECT_LT(steady_clock::now() - start, milliseconds(10000));
   EXPECT_EQ(src.status().kind(), ErrorKind::kUnavailable);
   EXPECT_TRUE(src.status().IsRetryable());
-  EXPECT_NE(src.status().message().find("is the broker running"), std::string::npos) << src.status().message();
+  EXPECT_NE(src.status().message().find("is the broker running"), std::string::npos)
+      << src.status().message();
 }
 
 TEST(KafkaSourceTest, CheckpointPastTheLogIsAnErrorNotASkip) {

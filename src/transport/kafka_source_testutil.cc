@@ -8,7 +8,8 @@ namespace smartcity {
 Result<std::unique_ptr<MockKafkaCluster>> MockKafkaCluster::Start(int brokers) {
   std::unique_ptr<MockKafkaCluster> c(new MockKafkaCluster());
   KafkaOptions opts;
-  opts.bootstrap_servers = "127.0.0.1:1";  // never contacted: this handle only hosts the mock cluster
+  opts.bootstrap_servers =
+      "127.0.0.1:1";  // never contacted: this handle only hosts the mock cluster
   SC_ASSIGN_OR_RETURN(RdKafkaConfPtr conf, MakeKafkaConf(opts, {{"log_level", "0"}}));
   SC_ASSIGN_OR_RETURN(c->owner_, MakeKafkaHandle(RD_KAFKA_PRODUCER, std::move(conf)));
   c->cluster_ = rd_kafka_mock_cluster_new(c->owner_.get(), brokers);
@@ -72,7 +73,8 @@ void MemoryCheckpoint::OnPartitionsAssigned(std::span<const PartitionPosition> p
   assigned.emplace_back(positions.begin(), positions.end());
 }
 
-std::vector<TestRecord> MakeTestRecords(int devices, int per_device, int32_t partitions, const TopicNames& names) {
+std::vector<TestRecord> MakeTestRecords(int devices, int per_device, int32_t partitions,
+                                        const TopicNames& names) {
   std::vector<TestRecord> out;
   out.reserve(static_cast<size_t>(devices) * static_cast<size_t>(per_device) * kTopicCount);
   char key[32];
@@ -85,7 +87,8 @@ std::vector<TestRecord> MakeTestRecords(int devices, int per_device, int32_t par
         r.topic = t;
         r.partition = p;
         r.key = key;
-        r.value = "{\"topic\":\"" + names[t] + "\",\"deviceId\":\"" + key + "\",\"n\":" + std::to_string(n) + "}";
+        r.value = "{\"topic\":\"" + names[t] + "\",\"deviceId\":\"" + key +
+                  "\",\"n\":" + std::to_string(n) + "}";
         out.push_back(std::move(r));
       }
     }
@@ -110,17 +113,18 @@ void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
 }
 }  // namespace
 
-Status ProduceTestRecords(const std::string& bootstrap, std::span<const TestRecord> records, const TopicNames& names,
-                          std::chrono::milliseconds timeout) {
+Status ProduceTestRecords(const std::string& bootstrap, std::span<const TestRecord> records,
+                          const TopicNames& names, std::chrono::milliseconds timeout) {
   KafkaOptions opts;
   opts.bootstrap_servers = bootstrap;
   opts.client_id = "smartcity-test-producer";
-  SC_ASSIGN_OR_RETURN(RdKafkaConfPtr conf, MakeKafkaConf(opts, {{"enable.idempotence", "true"},
-                                                                {"acks", "all"},
-                                                                {"linger.ms", "5"},
-                                                                {"batch.num.messages", "10000"},
-                                                                {"queue.buffering.max.messages", "200000"},
-                                                                {"message.timeout.ms", "60000"}}));
+  SC_ASSIGN_OR_RETURN(RdKafkaConfPtr conf,
+                      MakeKafkaConf(opts, {{"enable.idempotence", "true"},
+                                           {"acks", "all"},
+                                           {"linger.ms", "5"},
+                                           {"batch.num.messages", "10000"},
+                                           {"queue.buffering.max.messages", "200000"},
+                                           {"message.timeout.ms", "60000"}}));
   DeliveryTally tally;
   rd_kafka_conf_set_opaque(conf.get(), &tally);
   rd_kafka_conf_set_dr_msg_cb(conf.get(), &OnDelivery);
@@ -128,26 +132,31 @@ Status ProduceTestRecords(const std::string& bootstrap, std::span<const TestReco
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (const TestRecord& r : records) {
     for (;;) {
-      const rd_kafka_resp_err_t err =
-          rd_kafka_producev(rk.get(), RD_KAFKA_V_TOPIC(names[r.topic].c_str()), RD_KAFKA_V_PARTITION(r.partition),
-                            RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
-                            RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
-                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      const rd_kafka_resp_err_t err = rd_kafka_producev(
+          rk.get(), RD_KAFKA_V_TOPIC(names[r.topic].c_str()), RD_KAFKA_V_PARTITION(r.partition),
+          RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+          RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return KafkaStatus(err, "producing test records to " + names[r.topic]);
-      if (std::chrono::steady_clock::now() >= deadline) return Status::Timeout("producing test records timed out");
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return KafkaStatus(err, "producing test records to " + names[r.topic]);
+      if (std::chrono::steady_clock::now() >= deadline)
+        return Status::Timeout("producing test records timed out");
       rd_kafka_poll(rk.get(), 50);
     }
     rd_kafka_poll(rk.get(), 0);
   }
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
   rd_kafka_flush(rk.get(), static_cast<int>(std::max<int64_t>(1, left.count())));
   rd_kafka_poll(rk.get(), 0);
   if (tally.failed > 0) {
-    return Status::Unavailable(std::to_string(tally.failed) + " test records failed: " + tally.first_error);
+    return Status::Unavailable(std::to_string(tally.failed) +
+                               " test records failed: " + tally.first_error);
   }
   if (tally.delivered != records.size()) {
-    return Status::Timeout("only " + std::to_string(tally.delivered) + " of " + std::to_string(records.size()) +
+    return Status::Timeout("only " + std::to_string(tally.delivered) + " of " +
+                           std::to_string(records.size()) +
                            " test records were acknowledged in time");
   }
   return Status::OK();

@@ -4,14 +4,14 @@
 // Thread-safety: single-threaded test use.
 #pragma once
 
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
 #include <chrono>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
 
 #include "common/status.h"
 #include "transport/event_source.h"
@@ -19,8 +19,8 @@
 
 namespace smartcity {
 
-// librdkafka's mock cluster: real Kafka protocol on 127.0.0.1 ephemeral ports, served by a thread of
-// this process. Supports produce, fetch, consumer groups and offset commits.
+// librdkafka's mock cluster: real Kafka protocol on 127.0.0.1 ephemeral ports, served by a thread
+// of this process. Supports produce, fetch, consumer groups and offset commits.
 class MockKafkaCluster {
  public:
   static Result<std::unique_ptr<MockKafkaCluster>> Start(int brokers = 1);
@@ -36,8 +36,8 @@ class MockKafkaCluster {
 };
 
 // A checkpoint held in memory: a PositionStore that returns what Save() recorded, and a
-// RebalanceListener that, like the processor, checkpoints revoked partitions (when not lost) from the
-// source's Positions(). Calls are logged for assertions.
+// RebalanceListener that, like the processor, checkpoints revoked partitions (when not lost) from
+// the source's Positions(). Calls are logged for assertions.
 class MemoryCheckpoint final : public PositionStore, public RebalanceListener {
  public:
   // With `shared`, positions are saved to and loaded from that one instead (members of one group
@@ -55,11 +55,11 @@ class MemoryCheckpoint final : public PositionStore, public RebalanceListener {
   void OnPartitionsRevoked(std::span<const TopicPartition> partitions, bool lost) override;
   void OnPartitionsAssigned(std::span<const PartitionPosition> positions) override;
 
-  std::vector<std::vector<TopicPartition>> revoked;      // one entry per OnPartitionsRevoked
+  std::vector<std::vector<TopicPartition>> revoked;  // one entry per OnPartitionsRevoked
   std::vector<bool> revoked_lost;
   std::vector<std::vector<PartitionPosition>> assigned;  // one entry per OnPartitionsAssigned
   std::vector<std::vector<PartitionPosition>> positions_at_revoke;
-  std::vector<TopicPartition> loaded;                    // every partition LoadPositions was asked for
+  std::vector<TopicPartition> loaded;  // every partition LoadPositions was asked for
 
  private:
   MemoryCheckpoint* shared_;
@@ -67,7 +67,8 @@ class MemoryCheckpoint final : public PositionStore, public RebalanceListener {
   std::vector<PartitionPosition> saved_;
 };
 
-// A record to produce, with the partition chosen by the caller (JavaPartitionForKey for keyed data).
+// A record to produce, with the partition chosen by the caller (JavaPartitionForKey for keyed
+// data).
 struct TestRecord {
   Topic topic = Topic::kVehicle;
   int32_t partition = 0;
@@ -78,7 +79,8 @@ struct TestRecord {
 // `devices` vehicles ("vehicle-0000", ...) times `per_device` events on each of the five topics,
 // partitioned by key like the Java client over `partitions` partitions. Every value is unique:
 // {"topic":"gps_data","deviceId":"vehicle-0003","n":17}.
-std::vector<TestRecord> MakeTestRecords(int devices, int per_device, int32_t partitions, const TopicNames& names = {});
+std::vector<TestRecord> MakeTestRecords(int devices, int per_device, int32_t partitions,
+                                        const TopicNames& names = {});
 
 // Produces the records with an idempotent producer (acks=all) and waits until every one is
 // acknowledged; an error names the first failure. Records of one partition keep their order.

@@ -17,12 +17,14 @@ Result<LineFormat> ParseLineFormat(std::string_view s) {
   if (s == "jsonl") return LineFormat::kJsonl;
   if (s == "tsv") return LineFormat::kTsv;
   if (s == "value") return LineFormat::kValue;
-  return Status::InvalidArgument("unknown output format '" + std::string(s) + "' (use jsonl, tsv or value)");
+  return Status::InvalidArgument("unknown output format '" + std::string(s) +
+                                 "' (use jsonl, tsv or value)");
 }
 
 Result<std::unique_ptr<LineSink>> LineSink::Open(const std::string& path, LineFormat format,
                                                  const TopicNames& topics) {
-  // A closed pipe (smartcity simulate | head) must be an error value, not a silent death by SIGPIPE.
+  // A closed pipe (smartcity simulate | head) must be an error value, not a silent death by
+  // SIGPIPE.
   std::signal(SIGPIPE, SIG_IGN);
   if (path == "-" || path.empty()) {
     return std::unique_ptr<LineSink>(new LineSink(STDOUT_FILENO, false, "stdout", format, topics));
@@ -34,7 +36,8 @@ Result<std::unique_ptr<LineSink>> LineSink::Open(const std::string& path, LineFo
   return std::unique_ptr<LineSink>(new LineSink(fd, true, path, format, topics));
 }
 
-LineSink::LineSink(int fd, bool owns_fd, std::string path, LineFormat format, const TopicNames& topics)
+LineSink::LineSink(int fd, bool owns_fd, std::string path, LineFormat format,
+                   const TopicNames& topics)
     : fd_(fd), owns_fd_(owns_fd), path_(std::move(path)), format_(format), topics_(topics) {
   buf_.reserve(kBufferBytes + 64 * 1024);
 }
@@ -45,11 +48,15 @@ LineSink::~LineSink() {
 }
 
 std::string LineSink::Describe() const {
-  const char* f = format_ == LineFormat::kJsonl ? "jsonl" : format_ == LineFormat::kTsv ? "tsv" : "value";
+  const char* f = format_ == LineFormat::kJsonl ? "jsonl"
+                  : format_ == LineFormat::kTsv ? "tsv"
+                                                : "value";
   return path_ + " (" + f + ")";
 }
 
-void LineSink::Append(std::string_view s) { buf_.append(s.data(), s.size()); }
+void LineSink::Append(std::string_view s) {
+  buf_.append(s.data(), s.size());
+}
 
 void LineSink::AppendJsonString(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -126,7 +133,8 @@ Status LineSink::Drain() {
       if (err == EPIPE) {
         sticky_ = Status::IOError("output to " + path_ + " was closed by the reader");
       } else if (err == ENOSPC) {
-        sticky_ = Status::IOError("disk full while writing " + path_ + ": free space or choose another --output");
+        sticky_ = Status::IOError("disk full while writing " + path_ +
+                                  ": free space or choose another --output");
       } else {
         sticky_ = Status::IOError("cannot write " + path_ + ": " + std::strerror(err));
       }
@@ -142,6 +150,8 @@ Status LineSink::Drain() {
   return Status::OK();
 }
 
-Status LineSink::Flush(std::chrono::milliseconds) { return Drain(); }
+Status LineSink::Flush(std::chrono::milliseconds) {
+  return Drain();
+}
 
 }  // namespace smartcity

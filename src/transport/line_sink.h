@@ -1,7 +1,8 @@
 // LineSink: messages as text lines to stdout or a file, buffered and written with write(2).
 //
 // Formats (docs/formats/simulator_output.md):
-//   jsonl  {"topic":"vehicle_data","key":"vehicle-0001","value":{...}}   one message per line; a value
+//   jsonl  {"topic":"vehicle_data","key":"vehicle-0001","value":{...}}   one message per line; a
+//   value
 //          that is not well-formed JSON (injected fault) is carried as a JSON string instead.
 //   tsv    topic<TAB>key<TAB>value                     (what kcat -K'\t' and the file source read)
 //   value  the value alone, one per line

@@ -10,8 +10,8 @@ MemoryLog::MemoryLog(int32_t partitions) : partitions_(partitions) {
   for (auto& topic : logs_) topic.resize(static_cast<size_t>(partitions));
 }
 
-SourcePosition MemoryLog::Append(Topic topic, PartitionId partition, std::string_view key, std::string_view value,
-                                 std::optional<EventTime> time) {
+SourcePosition MemoryLog::Append(Topic topic, PartitionId partition, std::string_view key,
+                                 std::string_view value, std::optional<EventTime> time) {
   assert(partition.value() >= 0 && partition.value() < partitions_);
   const SequenceNumber seq = next_;
   next_ = SequenceNumber(next_.value() + 1);
@@ -31,7 +31,8 @@ size_t MemoryLog::LowerBound(const TopicPartition& tp, SourcePosition position) 
   return static_cast<size_t>(it - entries.begin());
 }
 
-MemoryEventSource::MemoryEventSource(const MemoryLog& log, PositionStore& store, RebalanceListener* listener)
+MemoryEventSource::MemoryEventSource(const MemoryLog& log, PositionStore& store,
+                                     RebalanceListener* listener)
     : log_(log), store_(store), listener_(listener) {}
 
 MemoryEventSource::Cursor* MemoryEventSource::FindCursor(const TopicPartition& tp) {
@@ -51,7 +52,8 @@ Status MemoryEventSource::Rebalance(std::vector<TopicPartition> next, bool lost)
   next.erase(std::unique(next.begin(), next.end()), next.end());
   for (const TopicPartition& tp : next) {
     if (tp.partition.value() < 0 || tp.partition.value() >= log_.partitions()) {
-      return Status::InvalidArgument("partition " + std::to_string(tp.partition.value()) + " does not exist");
+      return Status::InvalidArgument("partition " + std::to_string(tp.partition.value()) +
+                                     " does not exist");
     }
   }
   std::vector<TopicPartition> revoked;
@@ -61,7 +63,9 @@ Status MemoryEventSource::Rebalance(std::vector<TopicPartition> next, bool lost)
   if (!revoked.empty()) {
     ++counters_.revocations;
     if (listener_ != nullptr) listener_->OnPartitionsRevoked(revoked, lost);
-    std::erase_if(cursors_, [&](const Cursor& c) { return std::binary_search(revoked.begin(), revoked.end(), c.tp); });
+    std::erase_if(cursors_, [&](const Cursor& c) {
+      return std::binary_search(revoked.begin(), revoked.end(), c.tp);
+    });
   }
   std::vector<TopicPartition> added;
   for (const TopicPartition& tp : next) {
@@ -80,7 +84,8 @@ Status MemoryEventSource::Rebalance(std::vector<TopicPartition> next, bool lost)
     cursors_.push_back(c);
     positions.push_back({added[i], starts[i]});
   }
-  std::sort(cursors_.begin(), cursors_.end(), [](const Cursor& a, const Cursor& b) { return a.tp < b.tp; });
+  std::sort(cursors_.begin(), cursors_.end(),
+            [](const Cursor& a, const Cursor& b) { return a.tp < b.tp; });
   if (listener_ != nullptr) listener_->OnPartitionsAssigned(positions);
   return Status::OK();
 }
@@ -93,7 +98,8 @@ Status MemoryEventSource::AssignPartitions(int32_t first, int32_t last) {
   return Rebalance(std::move(tps));
 }
 
-Result<std::span<const SourceRecord>> MemoryEventSource::Poll(size_t max_records, std::chrono::milliseconds) {
+Result<std::span<const SourceRecord>> MemoryEventSource::Poll(size_t max_records,
+                                                              std::chrono::milliseconds) {
   batch_.clear();
   if (closed_) return Status::Aborted("the in-memory source is closed");
   if (!sticky_.ok()) return sticky_;
@@ -109,14 +115,15 @@ Result<std::span<const SourceRecord>> MemoryEventSource::Poll(size_t max_records
     Cursor* best = nullptr;
     for (Cursor& c : cursors_) {
       const auto& entries = log_.Partition(c.tp);
-      // Entries before the cursor's position were consumed already; they may have been appended after
-      // the position was set (a log that is regenerated after a restart), so skip them here.
-      while (c.position && c.index < entries.size() && entries[c.index].seq.value() <
-                                                             static_cast<uint64_t>(c.position->value())) {
+      // Entries before the cursor's position were consumed already; they may have been appended
+      // after the position was set (a log that is regenerated after a restart), so skip them here.
+      while (c.position && c.index < entries.size() &&
+             entries[c.index].seq.value() < static_cast<uint64_t>(c.position->value())) {
         ++c.index;
       }
       if (c.paused || c.index >= entries.size()) continue;
-      if (best == nullptr || entries[c.index].seq < log_.Partition(best->tp)[best->index].seq) best = &c;
+      if (best == nullptr || entries[c.index].seq < log_.Partition(best->tp)[best->index].seq)
+        best = &c;
     }
     if (best == nullptr) break;
     const MemoryLog::Entry& e = log_.Partition(best->tp)[best->index++];
@@ -152,7 +159,8 @@ Status MemoryEventSource::Seek(std::span<const PartitionPosition> positions) {
   if (closed_) return Status::Aborted("the in-memory source is closed");
   for (const PartitionPosition& p : positions) {
     if (FindCursor(p.tp) == nullptr) {
-      return Status::InvalidArgument("cannot seek " + ToString(p.tp, TopicNames{}) + ": this member does not own it");
+      return Status::InvalidArgument("cannot seek " + ToString(p.tp, TopicNames{}) +
+                                     ": this member does not own it");
     }
   }
   for (const PartitionPosition& p : positions) {
@@ -175,16 +183,22 @@ Status MemoryEventSource::SetPaused(std::span<const TopicPartition> partitions, 
   return Status::OK();
 }
 
-Status MemoryEventSource::Pause(std::span<const TopicPartition> partitions) { return SetPaused(partitions, true); }
-Status MemoryEventSource::Resume(std::span<const TopicPartition> partitions) { return SetPaused(partitions, false); }
+Status MemoryEventSource::Pause(std::span<const TopicPartition> partitions) {
+  return SetPaused(partitions, true);
+}
+Status MemoryEventSource::Resume(std::span<const TopicPartition> partitions) {
+  return SetPaused(partitions, false);
+}
 
 std::vector<PartitionLag> MemoryEventSource::Lag() {
   std::vector<PartitionLag> out;
   for (const Cursor& c : cursors_) {
     const auto& entries = log_.Partition(c.tp);
-    const size_t next = c.position ? std::max(c.index, log_.LowerBound(c.tp, *c.position)) : c.index;
+    const size_t next =
+        c.position ? std::max(c.index, log_.LowerBound(c.tp, *c.position)) : c.index;
     PartitionLag lag{c.tp, c.position, std::nullopt, static_cast<int64_t>(entries.size() - next)};
-    if (!entries.empty()) lag.end = SourcePosition(ToSourcePosition(entries.back().seq).value() + 1);
+    if (!entries.empty())
+      lag.end = SourcePosition(ToSourcePosition(entries.back().seq).value() + 1);
     out.push_back(lag);
   }
   return out;

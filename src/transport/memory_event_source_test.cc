@@ -12,7 +12,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-TopicPartition TP(Topic t, int32_t p) { return {t, PartitionId(p)}; }
+TopicPartition TP(Topic t, int32_t p) {
+  return {t, PartitionId(p)};
+}
 
 // 2 partitions; vehicle/gps records interleaved as the simulator would emit them.
 void Fill(MemoryLog& log, int n) {
@@ -114,15 +116,19 @@ TEST(MemoryEventSourceTest, SeekRereadsAndRefusesPartitionsNotOwned) {
   auto empty = src.Poll(100, milliseconds(0));
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->empty());
-  const PartitionPosition back[] = {{TP(Topic::kGps, 0), SourcePosition(2)}, {TP(Topic::kVehicle, 0), std::nullopt}};
+  const PartitionPosition back[] = {{TP(Topic::kGps, 0), SourcePosition(2)},
+                                    {TP(Topic::kVehicle, 0), std::nullopt}};
   ASSERT_TRUE(src.Seek(back).ok());
   auto again = src.Poll(100, milliseconds(0));
   ASSERT_TRUE(again.ok());
   std::vector<std::pair<Topic, int64_t>> got;
   for (const SourceRecord& r : *again) got.emplace_back(r.topic, r.position.value());
   // gps[0] holds 1, 5, 9: from position 2 that is 5, 9; vehicle[0] from the start: 0, 4, 8.
-  EXPECT_EQ(got, (std::vector<std::pair<Topic, int64_t>>{
-                     {Topic::kVehicle, 0}, {Topic::kVehicle, 4}, {Topic::kGps, 5}, {Topic::kVehicle, 8}, {Topic::kGps, 9}}));
+  EXPECT_EQ(got, (std::vector<std::pair<Topic, int64_t>>{{Topic::kVehicle, 0},
+                                                         {Topic::kVehicle, 4},
+                                                         {Topic::kGps, 5},
+                                                         {Topic::kVehicle, 8},
+                                                         {Topic::kGps, 9}}));
   const PartitionPosition foreign[] = {{TP(Topic::kGps, 1), SourcePosition(0)}};
   Status s = src.Seek(foreign);
   EXPECT_EQ(s.kind(), ErrorKind::kInvalidArgument);
@@ -151,13 +157,15 @@ TEST(MemoryEventSourceTest, RevokeSeesPositionsThenAnotherMemberResumesThere) {
   EXPECT_EQ(a_ckpt.revoked[0].size(), 5u);
   ASSERT_TRUE(b.AssignPartitions(1, 1).ok());
   EXPECT_EQ(b_ckpt.assigned[0][0].tp, TP(Topic::kVehicle, 1));
-  EXPECT_EQ(b_ckpt.assigned[0][0].next, SourcePosition(7));  // A returned seq 0..7; vehicle[1] last had 6
+  EXPECT_EQ(b_ckpt.assigned[0][0].next,
+            SourcePosition(7));  // A returned seq 0..7; vehicle[1] last had 6
   for (EventSource* s : {static_cast<EventSource*>(&a), static_cast<EventSource*>(&b)}) {
     for (;;) {
       auto batch = s->Poll(5, milliseconds(0));
       ASSERT_TRUE(batch.ok());
       if (batch->empty()) break;
-      for (const SourceRecord& r : *batch) EXPECT_TRUE(read.insert(r.position.value()).second) << r.position;
+      for (const SourceRecord& r : *batch)
+        EXPECT_TRUE(read.insert(r.position.value()).second) << r.position;
     }
   }
   EXPECT_EQ(read.size(), 20u);

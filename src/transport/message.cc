@@ -4,22 +4,32 @@ namespace smartcity {
 
 std::string_view DefaultTopicName(Topic t) {
   switch (t) {
-    case Topic::kVehicle: return "vehicle_data";
-    case Topic::kGps: return "gps_data";
-    case Topic::kTraffic: return "traffic_data";
-    case Topic::kWeather: return "weather_data";
-    case Topic::kEmergency: return "emergency_data";
+    case Topic::kVehicle:
+      return "vehicle_data";
+    case Topic::kGps:
+      return "gps_data";
+    case Topic::kTraffic:
+      return "traffic_data";
+    case Topic::kWeather:
+      return "weather_data";
+    case Topic::kEmergency:
+      return "emergency_data";
   }
   return "";
 }
 
 std::string_view TopicEnvVar(Topic t) {
   switch (t) {
-    case Topic::kVehicle: return "VEHICLE_TOPIC";
-    case Topic::kGps: return "GPS_TOPIC";
-    case Topic::kTraffic: return "TRAFFIC_TOPIC";
-    case Topic::kWeather: return "WEATHER_TOPIC";
-    case Topic::kEmergency: return "EMERGENCY_TOPIC";
+    case Topic::kVehicle:
+      return "VEHICLE_TOPIC";
+    case Topic::kGps:
+      return "GPS_TOPIC";
+    case Topic::kTraffic:
+      return "TRAFFIC_TOPIC";
+    case Topic::kWeather:
+      return "WEATHER_TOPIC";
+    case Topic::kEmergency:
+      return "EMERGENCY_TOPIC";
   }
   return "";
 }

@@ -19,8 +19,8 @@ namespace smartcity {
 // The five event streams of SPEC section 2, in a fixed order used for arrays indexed by topic.
 enum class Topic : uint8_t { kVehicle = 0, kGps = 1, kTraffic = 2, kWeather = 3, kEmergency = 4 };
 inline constexpr size_t kTopicCount = 5;
-inline constexpr std::array<Topic, kTopicCount> kAllTopics = {Topic::kVehicle, Topic::kGps, Topic::kTraffic,
-                                                              Topic::kWeather, Topic::kEmergency};
+inline constexpr std::array<Topic, kTopicCount> kAllTopics = {
+    Topic::kVehicle, Topic::kGps, Topic::kTraffic, Topic::kWeather, Topic::kEmergency};
 
 // The default Kafka topic name of each stream ("vehicle_data", ...), which is also its table name.
 std::string_view DefaultTopicName(Topic t);

@@ -1,7 +1,7 @@
 // Sink: where the simulator's messages go (stdout, a file, Kafka).
 //
-// Write() takes a batch and may buffer; Flush() returns once everything written so far is durable in
-// the sink's sense (written to the fd; acknowledged by Kafka) or returns the first error. A sink
+// Write() takes a batch and may buffer; Flush() returns once everything written so far is durable
+// in the sink's sense (written to the fd; acknowledged by Kafka) or returns the first error. A sink
 // reports, per topic, how many messages it accepted, confirmed as delivered, and saw fail.
 //
 // Thread-safety: a Sink is used by one thread.

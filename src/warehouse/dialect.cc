@@ -68,8 +68,9 @@ std::vector<std::string> Dialect::CreateTable(const std::string& table, const Sc
     }
     // A primary key cannot hold NULLs; a UNIQUE constraint can. PostgreSQL 15 can also treat NULLs
     // as equal there, which keeps the constraint a full duplicate guard.
-    sql += !nullable ? ", PRIMARY KEY ("
-                     : (kind_ == DialectKind::kPostgres ? ", UNIQUE NULLS NOT DISTINCT (" : ", UNIQUE (");
+    sql += !nullable
+               ? ", PRIMARY KEY ("
+               : (kind_ == DialectKind::kPostgres ? ", UNIQUE NULLS NOT DISTINCT (" : ", UNIQUE (");
     for (size_t i = 0; i < key.size(); ++i) sql += (i > 0 ? ", " : "") + QuoteIdentifier(key[i]);
     sql += ")";
   }
@@ -123,7 +124,8 @@ Result<std::vector<WarehouseColumn>> WarehouseConnection::Columns(const std::str
                                    QuoteLiteral(table))));
   std::vector<WarehouseColumn> out;
   for (auto& r : rows) {
-    if (r.size() < 2 || !r[0] || !r[1]) return Status::Internal("information_schema returned a NULL");
+    if (r.size() < 2 || !r[0] || !r[1])
+      return Status::Internal("information_schema returned a NULL");
     out.push_back({*r[0], *r[1]});
   }
   return out;

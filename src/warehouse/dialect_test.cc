@@ -9,9 +9,9 @@ namespace {
 
 Schema Events() {
   Schema s;
-  s.columns = {{"deviceId", ColumnType::kString},     {"timestamp", ColumnType::kTimestamp},
-               {"speed", ColumnType::kDouble, true},  {"_partition", ColumnType::kInt32},
-               {"_offset", ColumnType::kInt64},       {"ok", ColumnType::kBool, true},
+  s.columns = {{"deviceId", ColumnType::kString},    {"timestamp", ColumnType::kTimestamp},
+               {"speed", ColumnType::kDouble, true}, {"_partition", ColumnType::kInt32},
+               {"_offset", ColumnType::kInt64},      {"ok", ColumnType::kBool, true},
                {"date", ColumnType::kString}};
   return s;
 }
@@ -23,35 +23,48 @@ TEST(DialectTest, PostgresCreateTableHasTypesKeyAndIndexes) {
   ASSERT_EQ(l.key, (std::vector<std::string>{"_partition", "_offset"}));
   auto sql = d.CreateTable("vehicle_data", s, l.key, l.indexes);
   ASSERT_EQ(sql.size(), 3u);
-  EXPECT_EQ(sql[0],
-            "CREATE TABLE IF NOT EXISTS \"vehicle_data\" (\"deviceId\" TEXT NOT NULL, \"timestamp\" "
-            "TIMESTAMPTZ NOT NULL, \"speed\" DOUBLE PRECISION, \"_partition\" INTEGER NOT NULL, "
-            "\"_offset\" BIGINT NOT NULL, \"ok\" BOOLEAN, \"date\" TEXT NOT NULL, PRIMARY KEY "
-            "(\"_partition\", \"_offset\"))");
-  EXPECT_EQ(sql[1], "CREATE INDEX IF NOT EXISTS \"vehicle_data_timestamp_idx\" ON \"vehicle_data\" (\"timestamp\")");
-  EXPECT_EQ(sql[2], "CREATE INDEX IF NOT EXISTS \"vehicle_data_deviceId_idx\" ON \"vehicle_data\" (\"deviceId\")");
+  EXPECT_EQ(
+      sql[0],
+      "CREATE TABLE IF NOT EXISTS \"vehicle_data\" (\"deviceId\" TEXT NOT NULL, \"timestamp\" "
+      "TIMESTAMPTZ NOT NULL, \"speed\" DOUBLE PRECISION, \"_partition\" INTEGER NOT NULL, "
+      "\"_offset\" BIGINT NOT NULL, \"ok\" BOOLEAN, \"date\" TEXT NOT NULL, PRIMARY KEY "
+      "(\"_partition\", \"_offset\"))");
+  EXPECT_EQ(sql[1],
+            "CREATE INDEX IF NOT EXISTS \"vehicle_data_timestamp_idx\" ON \"vehicle_data\" "
+            "(\"timestamp\")");
+  EXPECT_EQ(sql[2],
+            "CREATE INDEX IF NOT EXISTS \"vehicle_data_deviceId_idx\" ON \"vehicle_data\" "
+            "(\"deviceId\")");
   EXPECT_EQ(d.AddColumn("t", {"note", ColumnType::kString, false}),
             "ALTER TABLE \"t\" ADD COLUMN \"note\" TEXT");
 }
 
 TEST(DialectTest, LayoutsOfOurTables) {
   Schema enriched;
-  enriched.columns = {{"_vehiclePartition", ColumnType::kInt32}, {"_vehicleOffset", ColumnType::kInt64},
-                      {"_weatherPartition", ColumnType::kInt32}, {"_weatherOffset", ColumnType::kInt64},
+  enriched.columns = {{"_vehiclePartition", ColumnType::kInt32},
+                      {"_vehicleOffset", ColumnType::kInt64},
+                      {"_weatherPartition", ColumnType::kInt32},
+                      {"_weatherOffset", ColumnType::kInt64},
                       {"_emergencyPartition", ColumnType::kInt32, true},
-                      {"_emergencyOffset", ColumnType::kInt64, true}, {"timestamp", ColumnType::kTimestamp}};
+                      {"_emergencyOffset", ColumnType::kInt64, true},
+                      {"timestamp", ColumnType::kTimestamp}};
   const TableLayout el = LayoutFor("enriched_data", enriched);
-  EXPECT_EQ(el.key, (std::vector<std::string>{"_vehiclePartition", "_vehicleOffset", "_weatherPartition",
-                                              "_weatherOffset", "_emergencyPartition", "_emergencyOffset"}));
+  EXPECT_EQ(el.key, (std::vector<std::string>{"_vehiclePartition", "_vehicleOffset",
+                                              "_weatherPartition", "_weatherOffset",
+                                              "_emergencyPartition", "_emergencyOffset"}));
   // Nullable key columns: a UNIQUE constraint instead of a primary key.
-  const std::string pg = Dialect(DialectKind::kPostgres).CreateTable("enriched_data", enriched, el.key, {})[0];
+  const std::string pg =
+      Dialect(DialectKind::kPostgres).CreateTable("enriched_data", enriched, el.key, {})[0];
   EXPECT_NE(pg.find(", UNIQUE NULLS NOT DISTINCT (\"_vehiclePartition\""), std::string::npos) << pg;
-  const std::string duck = Dialect(DialectKind::kDuckDb).CreateTable("enriched_data", enriched, el.key, {})[0];
+  const std::string duck =
+      Dialect(DialectKind::kDuckDb).CreateTable("enriched_data", enriched, el.key, {})[0];
   EXPECT_NE(duck.find(", UNIQUE (\"_vehiclePartition\""), std::string::npos) << duck;
   EXPECT_TRUE(LayoutFor("_late_events", enriched).key.empty());
   Schema dead;
-  dead.columns = {{"topic", ColumnType::kString}, {"partition", ColumnType::kInt32},
-                  {"offset", ColumnType::kInt64}, {"receivedAt", ColumnType::kTimestamp}};
+  dead.columns = {{"topic", ColumnType::kString},
+                  {"partition", ColumnType::kInt32},
+                  {"offset", ColumnType::kInt64},
+                  {"receivedAt", ColumnType::kTimestamp}};
   const TableLayout dl = LayoutFor("_dead_letters", dead);
   EXPECT_EQ(dl.key, (std::vector<std::string>{"topic", "partition", "offset"}));
   EXPECT_EQ(dl.indexes, (std::vector<std::string>{"receivedAt"}));
@@ -79,12 +92,13 @@ TEST(DialectTest, RedshiftCreateTableUsesDistAndSortKeysAndWideVarchar) {
   const TableLayout l = LayoutFor("vehicle_data", s);
   auto sql = d.CreateTable("vehicle_data", s, l.key, l.indexes);
   ASSERT_EQ(sql.size(), 1u);
-  EXPECT_EQ(sql[0],
-            "CREATE TABLE IF NOT EXISTS \"vehicle_data\" (\"deviceId\" VARCHAR(65535) NOT NULL, "
-            "\"timestamp\" TIMESTAMPTZ NOT NULL, \"speed\" DOUBLE PRECISION, \"_partition\" INTEGER "
-            "NOT NULL, \"_offset\" BIGINT NOT NULL, \"ok\" BOOLEAN, \"date\" VARCHAR(65535) NOT NULL, "
-            "PRIMARY KEY (\"_partition\", \"_offset\")) DISTKEY(\"deviceId\") "
-            "SORTKEY(\"timestamp\", \"deviceId\")");
+  EXPECT_EQ(
+      sql[0],
+      "CREATE TABLE IF NOT EXISTS \"vehicle_data\" (\"deviceId\" VARCHAR(65535) NOT NULL, "
+      "\"timestamp\" TIMESTAMPTZ NOT NULL, \"speed\" DOUBLE PRECISION, \"_partition\" INTEGER "
+      "NOT NULL, \"_offset\" BIGINT NOT NULL, \"ok\" BOOLEAN, \"date\" VARCHAR(65535) NOT NULL, "
+      "PRIMARY KEY (\"_partition\", \"_offset\")) DISTKEY(\"deviceId\") "
+      "SORTKEY(\"timestamp\", \"deviceId\")");
   EXPECT_EQ(d.CreateBookkeeping(),
             "CREATE TABLE IF NOT EXISTS \"_smartcity_loads\" (table_name VARCHAR(256) NOT NULL, "
             "delta_version BIGINT NOT NULL, row_count BIGINT NOT NULL, loaded_at TIMESTAMPTZ NOT "
@@ -96,7 +110,8 @@ TEST(DialectTest, RedshiftCopiesEachParquetFileThroughAStagingTable) {
   std::vector<ParquetFile> files = {
       {"s3://lake/vehicle_data/date=2026-01-05/part-0.zstd.parquet", {{"date", "2026-01-05"}}},
       {"s3://lake/vehicle_data/date=2026-01-06/part-1.zstd.parquet", {{"date", std::nullopt}}}};
-  auto sql = RedshiftLoadStatements("vehicle_data", s, files, "arn:aws:iam::123456789012:role/load");
+  auto sql =
+      RedshiftLoadStatements("vehicle_data", s, files, "arn:aws:iam::123456789012:role/load");
   ASSERT_EQ(sql.size(), 8u);
   EXPECT_EQ(sql[0],
             "CREATE TEMP TABLE IF NOT EXISTS \"_stage_vehicle_data\" (\"deviceId\" VARCHAR(65535), "
@@ -114,11 +129,13 @@ TEST(DialectTest, RedshiftCopiesEachParquetFileThroughAStagingTable) {
             "\"_stage_vehicle_data\"");
   EXPECT_EQ(sql[4], "DELETE FROM \"_stage_vehicle_data\"");
   EXPECT_NE(sql[6].find(", NULL FROM"), std::string::npos) << sql[6];
-  for (const auto& q : sql) EXPECT_EQ(q.find("TRUNCATE"), std::string::npos);  // commits on Redshift
+  for (const auto& q : sql)
+    EXPECT_EQ(q.find("TRUNCATE"), std::string::npos);  // commits on Redshift
 }
 
 TEST(DialectTest, RedshiftUrlNeedsAnIamRole) {
-  auto t = ParseRedshiftUrl("redshift://u:p@example-cluster:5439/dev?iam_role=arn:aws:iam::1:role/r");
+  auto t =
+      ParseRedshiftUrl("redshift://u:p@example-cluster:5439/dev?iam_role=arn:aws:iam::1:role/r");
   ASSERT_TRUE(t.ok()) << t.status().message();
   EXPECT_EQ(t->iam_role, "arn:aws:iam::1:role/r");
   EXPECT_EQ(t->conninfo, "postgresql://u:p@example-cluster:5439/dev?sslmode=require");

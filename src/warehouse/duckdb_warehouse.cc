@@ -2,12 +2,13 @@
 // there once). Rows go in through DuckDB's appender inside the open transaction, so they commit or
 // vanish together with the bookkeeping row; a process killed mid-load leaves an uncommitted
 // transaction in the WAL that DuckDB discards on the next open.
+#include "warehouse/duckdb_warehouse.h"
+
 #include <fmt/format.h>
 
 #include <numeric>
 
 #include "engine/engine.h"
-#include "warehouse/duckdb_warehouse.h"
 
 namespace smartcity::warehouse {
 
@@ -28,7 +29,8 @@ class DuckDbConnection final : public WarehouseConnection {
   Status Commit() override { return conn_->Execute("COMMIT"); }
   Status Rollback() override { return conn_->Execute("ROLLBACK"); }
   Status Execute(std::string_view sql) override { return conn_->Execute(sql); }
-  Result<std::vector<std::vector<std::optional<std::string>>>> Query(std::string_view sql) override {
+  Result<std::vector<std::vector<std::optional<std::string>>>> Query(
+      std::string_view sql) override {
     SC_ASSIGN_OR_RETURN(engine::QueryResult r, conn_->Query(sql));
     std::vector<std::vector<std::optional<std::string>>> rows(r.row_count());
     for (size_t i = 0; i < r.row_count(); ++i) {
@@ -76,7 +78,8 @@ Result<std::unique_ptr<WarehouseConnection>> OpenDuckDbWarehouse(const std::stri
 Result<std::unique_ptr<WarehouseConnection>> ConnectDuckDbWarehouse(engine::Database* db,
                                                                     const std::string& describe) {
   SC_ASSIGN_OR_RETURN(auto conn, db->Connect());
-  return std::unique_ptr<WarehouseConnection>(new DuckDbConnection(describe, nullptr, std::move(conn)));
+  return std::unique_ptr<WarehouseConnection>(
+      new DuckDbConnection(describe, nullptr, std::move(conn)));
 }
 
 }  // namespace smartcity::warehouse

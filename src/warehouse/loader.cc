@@ -65,8 +65,8 @@ Result<Schema> WarehouseSchema(const lake::DeltaSchema& delta) {
         break;
       default:
         return Status::InvalidArgument(fmt::format(
-            "column {} has Delta type {}, which the loader does not map to a warehouse type", f.name,
-            lake::DeltaTypeName(f.type)));
+            "column {} has Delta type {}, which the loader does not map to a warehouse type",
+            f.name, lake::DeltaTypeName(f.type)));
     }
     s.columns.push_back({f.name, t, f.nullable});
   }
@@ -94,9 +94,9 @@ bool Loader::Sleep(std::chrono::milliseconds d, const std::atomic<bool>* stop) {
   while (std::chrono::steady_clock::now() < until) {
     if (stop != nullptr && stop->load()) return false;
     std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(
-        std::chrono::milliseconds(50),
-        std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()) +
-            std::chrono::milliseconds(1)));
+        std::chrono::milliseconds(50), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           until - std::chrono::steady_clock::now()) +
+                                           std::chrono::milliseconds(1)));
   }
   return stop == nullptr || !stop->load();
 }
@@ -260,8 +260,9 @@ Status Loader::CopyFile(const std::string& table, const Schema& schema, const la
       select += "CAST(" + QuoteIdentifier(c.name) + " AS " + type + ")";
     }
   }
-  SC_ASSIGN_OR_RETURN(engine::QueryResult r,
-                      reader_->Query("SELECT " + select + " FROM read_parquet(" + QuoteLiteral(uri) + ")"));
+  SC_ASSIGN_OR_RETURN(
+      engine::QueryResult r,
+      reader_->Query("SELECT " + select + " FROM read_parquet(" + QuoteLiteral(uri) + ")"));
   auto batch_schema = std::make_shared<Schema>(schema);
   for (auto& c : batch_schema->columns) c.nullable = true;
   RecordBatch batch(batch_schema);
@@ -295,8 +296,8 @@ Status Loader::CopyFile(const std::string& table, const Schema& schema, const la
     }
   }
   if (add.NumRecords() >= 0 && add.NumRecords() != static_cast<int64_t>(n)) {
-    return Status::Corruption(fmt::format("data file {} has {} rows but the Delta log says {}", key, n,
-                                          add.NumRecords()));
+    return Status::Corruption(fmt::format("data file {} has {} rows but the Delta log says {}", key,
+                                          n, add.NumRecords()));
   }
   SC_RETURN_IF_ERROR(conn_->CopyBatch(table, batch));
   *rows += static_cast<int64_t>(n);
@@ -375,7 +376,8 @@ Status Loader::LoadTable(const std::string& table) {
       return st;
     }
     SC_RETURN_IF_ERROR(conn_->Commit());
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     Progress(fmt::format("load {}: versions {}..{} -> {} rows in {:.2f}s ({:.0f} rows/s)", table, v,
                          last, rows, secs, secs > 0 ? static_cast<double>(rows) / secs : 0.0));
     stats.rows += rows;

@@ -4,8 +4,8 @@
 // One load transaction covers a run of consecutive Delta versions of one table: it copies the rows
 // of every file those versions add with dataChange=true (compaction output, dataChange=false, holds
 // rows already loaded and is skipped) and inserts the bookkeeping row (table, last version, rows)
-// into _smartcity_loads, then commits. The next load starts after the highest recorded version, read
-// back from the warehouse, so a crash or a lost connection at any point either kept the whole
+// into _smartcity_loads, then commits. The next load starts after the highest recorded version,
+// read back from the warehouse, so a crash or a lost connection at any point either kept the whole
 // transaction or none of it, and the retry neither repeats nor skips a version.
 //
 // Schema: the warehouse table is created from the lake schema (types from Dialect::TypeName, the

@@ -20,8 +20,8 @@ using testing::FaultPlan;
 class LoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("loader_test_" + std::to_string(::getpid()) + "_" + std::to_string(std::random_device{}()));
+    dir_ = std::filesystem::temp_directory_path() / ("loader_test_" + std::to_string(::getpid()) +
+                                                     "_" + std::to_string(std::random_device{}()));
     auto s = lake::LocalObjectStore::Open(dir_);
     ASSERT_TRUE(s.ok());
     store_ = std::move(*s);
@@ -101,7 +101,8 @@ TEST_F(LoaderTest, LoadsEveryRowOnceAndValuesSurvive) {
 
   auto c = warehouse_->Connect();
   auto r = (*c)->Query(
-      "SELECT \"deviceId\", epoch_us(\"timestamp\"), speed, date FROM events WHERE _offset IN (7, 8) "
+      "SELECT \"deviceId\", epoch_us(\"timestamp\"), speed, date FROM events WHERE _offset IN (7, "
+      "8) "
       "ORDER BY _offset");
   ASSERT_TRUE(r.ok());
   ASSERT_EQ(r->row_count(), 2u);
@@ -123,7 +124,8 @@ TEST_F(LoaderTest, LoadsEveryRowOnceAndValuesSurvive) {
 }
 
 TEST_F(LoaderTest, SplitsLargeBacklogsIntoSeveralTransactions) {
-  for (int v = 1; v <= 6; ++v) CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 10 + 1, 10, false, v);
+  for (int v = 1; v <= 6; ++v)
+    CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 10 + 1, 10, false, v);
   auto l = MakeLoader(nullptr, /*rows_per_txn=*/15);
   ASSERT_TRUE(l->LoadOnce().ok());
   EXPECT_EQ(Offsets(), Range(1, 60));
@@ -132,7 +134,8 @@ TEST_F(LoaderTest, SplitsLargeBacklogsIntoSeveralTransactions) {
 }
 
 TEST_F(LoaderTest, CompactionIsNeverLoadedTwice) {
-  for (int v = 1; v <= 4; ++v) CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 10 + 1, 10, false, v);
+  for (int v = 1; v <= 4; ++v)
+    CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 10 + 1, 10, false, v);
   auto l = MakeLoader();
   ASSERT_TRUE(l->LoadOnce().ok());
   lake::CompactionOptions co;
@@ -153,7 +156,8 @@ TEST_F(LoaderTest, CompactionIsNeverLoadedTwice) {
 // on_load tells each committed transaction: consecutive version ranges whose rows add up to the
 // load, with the lake's newest version.
 TEST_F(LoaderTest, OnLoadReportsEveryCommittedTransaction) {
-  for (int v = 1; v <= 3; ++v) CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 4 + 1, 4, false, v);
+  for (int v = 1; v <= 3; ++v)
+    CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 4 + 1, 4, false, v);
   std::vector<LoadEvent> events;
   LoaderOptions o;
   o.tables = {"events"};
@@ -186,7 +190,8 @@ TEST_F(LoaderTest, OnLoadReportsEveryCommittedTransaction) {
 // The heart of exactly-once: the session dies at op k (before or after the op ran) for every k of a
 // load; the restarted loader always ends with each row once.
 TEST_F(LoaderTest, ExactlyOnceWhenTheWarehouseDiesAtAnyStep) {
-  for (int v = 1; v <= 3; ++v) CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 4 + 1, 4, false, v);
+  for (int v = 1; v <= 3; ++v)
+    CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 4 + 1, 4, false, v);
   // Count the ops of a clean load.
   FaultPlan count;
   {
@@ -240,7 +245,8 @@ TEST_F(LoaderTest, NewLakeColumnIsAddedToTheWarehouse) {
   ASSERT_TRUE(l->LoadOnce().ok());
   EXPECT_EQ(Offsets(), Range(1, 20));
   auto c = warehouse_->Connect();
-  auto r = (*c)->Query("SELECT count(note), min(note), max(_offset) FILTER (WHERE note IS NULL) FROM events");
+  auto r = (*c)->Query(
+      "SELECT count(note), min(note), max(_offset) FILTER (WHERE note IS NULL) FROM events");
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->GetInt64(0, 0), 5);  // even seq 12..20
   EXPECT_EQ(r->GetString(1, 0), "n12");
@@ -269,7 +275,8 @@ TEST_F(LoaderTest, BreakingChangeIsRefusedClearly) {
   auto l2 = MakeLoader();
   s = l2->LoadOnce();
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("\"speed\" is BIGINT in the warehouse"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("\"speed\" is BIGINT in the warehouse"), std::string::npos)
+      << s.message();
 }
 
 TEST_F(LoaderTest, MissingLakeTableIsNothingToLoad) {

@@ -39,7 +39,8 @@ class PostgresConnection : public WarehouseConnection {
     return Check(r.get(), sql);
   }
 
-  Result<std::vector<std::vector<std::optional<std::string>>>> Query(std::string_view sql) override {
+  Result<std::vector<std::vector<std::optional<std::string>>>> Query(
+      std::string_view sql) override {
     PgResult r(PQexec(conn_, std::string(sql).c_str()));
     SC_RETURN_IF_ERROR(Check(r.get(), sql));
     std::vector<std::vector<std::optional<std::string>>> rows(PQntuples(r.get()));
@@ -103,7 +104,8 @@ class PostgresConnection : public WarehouseConnection {
 
   Status Check(PGresult* r, std::string_view sql) {
     const ExecStatusType st = r != nullptr ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return Status::OK();
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY)
+      return Status::OK();
     const char* state = r != nullptr ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
     std::string code = state != nullptr ? state : "";
     std::string msg = FirstLine(r != nullptr ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
@@ -111,8 +113,8 @@ class PostgresConnection : public WarehouseConnection {
     std::string stmt(sql.substr(0, 80));
     if (PQstatus(conn_) == CONNECTION_BAD || code.starts_with("08") || code == "57P01" ||
         code == "57P02" || code == "57P03" || code.empty()) {
-      return Status::Unavailable(fmt::format("{} is not reachable ({}); loading resumes when it is back",
-                                             describe_, msg));
+      return Status::Unavailable(
+          fmt::format("{} is not reachable ({}); loading resumes when it is back", describe_, msg));
     }
     if (code == "23505") {
       return Status::Corruption(fmt::format(
@@ -204,7 +206,8 @@ Result<std::unique_ptr<WarehouseConnection>> OpenPostgresWarehouse(const std::st
 Result<RedshiftTarget> ParseRedshiftUrl(const std::string& url) {
   constexpr std::string_view kScheme = "redshift://";
   if (!url.starts_with(kScheme)) {
-    return Status::InvalidArgument("a Redshift warehouse is redshift://user:password@host:5439/db?iam_role=...");
+    return Status::InvalidArgument(
+        "a Redshift warehouse is redshift://user:password@host:5439/db?iam_role=...");
   }
   std::string rest = url.substr(kScheme.size());
   RedshiftTarget t;
@@ -231,7 +234,8 @@ Result<RedshiftTarget> ParseRedshiftUrl(const std::string& url) {
         "the Redshift warehouse URL needs ?iam_role=arn:aws:iam::<account>:role/<name> (the role "
         "Redshift assumes to read the lake's files from S3)");
   }
-  if (kept.find("sslmode=") == std::string::npos) kept += (kept.empty() ? "" : "&") + std::string("sslmode=require");
+  if (kept.find("sslmode=") == std::string::npos)
+    kept += (kept.empty() ? "" : "&") + std::string("sslmode=require");
   t.conninfo = "postgresql://" + rest + "?" + kept;
   return t;
 }

@@ -1,6 +1,6 @@
 // PostgreSQL and Redshift warehouses over libpq (libpq is wrapped here, once). Rows reach
-// PostgreSQL by `COPY ... FROM STDIN` in text format from our own buffers; Redshift loads the lake's
-// Parquet files itself with `COPY ... FROM 's3://...' FORMAT AS PARQUET IAM_ROLE '...'`.
+// PostgreSQL by `COPY ... FROM STDIN` in text format from our own buffers; Redshift loads the
+// lake's Parquet files itself with `COPY ... FROM 's3://...' FORMAT AS PARQUET IAM_ROLE '...'`.
 //
 // Every session sets TIME ZONE 'UTC'. A broken session (server restarted, network gone) reports
 // kUnavailable; the server rolls back whatever was open, and the caller reconnects.
@@ -18,7 +18,8 @@ namespace smartcity::warehouse {
 // ("postgresql://user@host:port/db"); empty = the PG* environment variables.
 Result<std::unique_ptr<WarehouseConnection>> OpenPostgresWarehouse(const std::string& conninfo);
 
-// `url`: redshift://user:password@host:5439/db?iam_role=arn:aws:iam::123:role/x[&other libpq params]
+// `url`: redshift://user:password@host:5439/db?iam_role=arn:aws:iam::123:role/x[&other libpq
+// params]
 Result<std::unique_ptr<WarehouseConnection>> OpenRedshiftWarehouse(const std::string& url);
 
 // What OpenRedshiftWarehouse makes of its URL: the libpq URI and the IAM role. kInvalidArgument if

@@ -12,7 +12,8 @@ std::optional<std::string> DuckDbPath(const std::string& spec) {
 
 Result<std::unique_ptr<WarehouseConnection>> OpenWarehouse(const std::string& spec) {
   if (auto path = DuckDbPath(spec)) {
-    if (path->empty()) return Status::InvalidArgument("--warehouse duckdb:<file> needs a file name");
+    if (path->empty())
+      return Status::InvalidArgument("--warehouse duckdb:<file> needs a file name");
     return OpenDuckDbWarehouse(*path);
   }
   if (spec.starts_with("postgres://") || spec.starts_with("postgresql://")) {
@@ -21,8 +22,10 @@ Result<std::unique_ptr<WarehouseConnection>> OpenWarehouse(const std::string& sp
   if (spec.starts_with("postgres:")) return OpenPostgresWarehouse(spec.substr(9));
   if (spec.starts_with("redshift://")) return OpenRedshiftWarehouse(spec);
   return Status::InvalidArgument(
-      "--warehouse must be duckdb:<file>, postgres://user@host:port/db (or postgres: to use the PG* "
-      "variables, or postgres:<libpq conninfo>) or redshift://user:pass@host:5439/db?iam_role=<arn>");
+      "--warehouse must be duckdb:<file>, postgres://user@host:port/db (or postgres: to use the "
+      "PG* "
+      "variables, or postgres:<libpq conninfo>) or "
+      "redshift://user:pass@host:5439/db?iam_role=<arn>");
 }
 
 }  // namespace smartcity::warehouse

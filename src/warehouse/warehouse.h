@@ -9,7 +9,8 @@
 //
 // Errors: kUnavailable when the warehouse cannot be reached or the session broke (the loader
 // reconnects and retries with backoff; whatever was in the open transaction is rolled back by the
-// server), kInvalidArgument for a refused statement or a bad target, kCorruption for a duplicate key.
+// server), kInvalidArgument for a refused statement or a bad target, kCorruption for a duplicate
+// key.
 //
 // Thread-safety: a connection is used by one thread at a time.
 #pragma once
@@ -76,7 +77,8 @@ class WarehouseConnection {
   virtual Status Rollback() = 0;
   virtual Status Execute(std::string_view sql) = 0;
   // Rows of the result as text (NULL = nullopt).
-  virtual Result<std::vector<std::vector<std::optional<std::string>>>> Query(std::string_view sql) = 0;
+  virtual Result<std::vector<std::vector<std::optional<std::string>>>> Query(
+      std::string_view sql) = 0;
   // Appends every row of `batch` to `table`, whose columns are the batch's, in order.
   virtual Status CopyBatch(const std::string& table, const RecordBatch& batch) = 0;
   // True if the warehouse loads from the lake's files itself (Redshift).

@@ -61,8 +61,8 @@ const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new PostgresEnv);
 class WarehouseITest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("warehouse_itest_" + std::to_string(::getpid()) + "_" + std::to_string(std::random_device{}()));
+    dir_ = fs::temp_directory_path() / ("warehouse_itest_" + std::to_string(::getpid()) + "_" +
+                                        std::to_string(std::random_device{}()));
     auto s = lake::LocalObjectStore::Open(dir_ / "lake");
     ASSERT_TRUE(s.ok());
     store_ = std::move(*s);
@@ -121,7 +121,8 @@ class WarehouseITest : public ::testing::TestWithParam<std::string> {
   static std::vector<std::string> Expected(int64_t n, int64_t note_from) {
     std::vector<std::string> out;
     for (int64_t i = 1; i <= n; ++i) {
-      out.push_back(std::to_string(i) + "|" + (i >= note_from && i % 2 == 0 ? "n" + std::to_string(i) : "-"));
+      out.push_back(std::to_string(i) + "|" +
+                    (i >= note_from && i % 2 == 0 ? "n" + std::to_string(i) : "-"));
     }
     return out;
   }
@@ -133,7 +134,8 @@ class WarehouseITest : public ::testing::TestWithParam<std::string> {
 };
 
 TEST_P(WarehouseITest, NewLakeColumnAppearsInTheWarehouse) {
-  // (Each loader is closed before Rows() opens the warehouse: a DuckDB file has one user at a time.)
+  // (Each loader is closed before Rows() opens the warehouse: a DuckDB file has one user at a
+  // time.)
   CommitEvents(store_.get(), lake_db_.get(), "events", 1, 10, false, 1);
   ASSERT_TRUE(MakeLoader(nullptr)->LoadOnce().ok());
   EXPECT_EQ(Rows(false).size(), 10u);
@@ -159,7 +161,8 @@ TEST_P(WarehouseITest, BreakingChangeIsRefusedClearly) {
 }
 
 TEST_P(WarehouseITest, ExactlyOnceWhenTheSessionIsCutAtEveryStep) {
-  for (int v = 1; v <= 3; ++v) CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 4 + 1, 4, false, v);
+  for (int v = 1; v <= 3; ++v)
+    CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 4 + 1, 4, false, v);
   FaultPlan count;
   {
     auto l = MakeLoader(&count, 5);

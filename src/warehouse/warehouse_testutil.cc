@@ -37,8 +37,11 @@ class FaultyConnection final : public WarehouseConnection {
     in_txn_ = false;
     return base_->Rollback();
   }
-  Status Execute(std::string_view sql) override { return Op([&] { return base_->Execute(sql); }); }
-  Result<std::vector<std::vector<std::optional<std::string>>>> Query(std::string_view sql) override {
+  Status Execute(std::string_view sql) override {
+    return Op([&] { return base_->Execute(sql); });
+  }
+  Result<std::vector<std::vector<std::optional<std::string>>>> Query(
+      std::string_view sql) override {
     std::vector<std::vector<std::optional<std::string>>> rows;
     Status s = Op([&] {
       auto r = base_->Query(sql);
@@ -82,21 +85,22 @@ class FaultyConnection final : public WarehouseConnection {
 
 }  // namespace
 
-std::unique_ptr<WarehouseConnection> WrapFaulty(std::unique_ptr<WarehouseConnection> base, FaultPlan* plan) {
+std::unique_ptr<WarehouseConnection> WrapFaulty(std::unique_ptr<WarehouseConnection> base,
+                                                FaultPlan* plan) {
   return std::make_unique<FaultyConnection>(std::move(base), plan);
 }
 
 std::shared_ptr<const Schema> EventSchema(bool with_note) {
   auto s = std::make_shared<Schema>();
-  s->columns = {{"deviceId", ColumnType::kString},  {"timestamp", ColumnType::kTimestamp},
+  s->columns = {{"deviceId", ColumnType::kString},    {"timestamp", ColumnType::kTimestamp},
                 {"speed", ColumnType::kDouble, true}, {"_partition", ColumnType::kInt32},
                 {"_offset", ColumnType::kInt64},      {"date", ColumnType::kString}};
   if (with_note) s->columns.push_back({"note", ColumnType::kString, true});
   return s;
 }
 
-void CommitEvents(lake::ObjectStore* store, engine::Database* db, const std::string& table, int64_t first,
-                  int n, bool with_note, int64_t txn_version) {
+void CommitEvents(lake::ObjectStore* store, engine::Database* db, const std::string& table,
+                  int64_t first, int n, bool with_note, int64_t txn_version) {
   auto schema = EventSchema(with_note);
   lake::TableOptions o;
   o.partitions = {lake::PartitionField::Identity("date")};

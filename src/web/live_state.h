@@ -168,8 +168,8 @@ struct LiveSnapshot {
   int64_t rate_end_second = 0;
   std::vector<GroupView> groups;
   std::vector<InputView> inputs;
-  std::deque<CommitView> commits;  // newest last
-  std::deque<LoadView> loads;      // recent warehouse loads, newest last
+  std::deque<CommitView> commits;          // newest last
+  std::deque<LoadView> loads;              // recent warehouse loads, newest last
   std::vector<TableLoadView> load_tables;  // by table name
   uint64_t records = 0;  // processor counters (or, for serve, rows in the lake's raw tables)
   uint64_t epochs_committed = 0;
