@@ -22,12 +22,12 @@ namespace fs = std::filesystem;
 std::shared_ptr<const Schema> VehicleSchema() {
   auto s = std::make_shared<Schema>();
   s->columns = {
-      {"id", ColumnType::kString, false},           {"deviceId", ColumnType::kString, false},
-      {"timestamp", ColumnType::kTimestamp, false}, {"latitude", ColumnType::kDouble, false},
-      {"longitude", ColumnType::kDouble, false},    {"speed", ColumnType::kDouble, false},
-      {"direction", ColumnType::kString, false},    {"make", ColumnType::kString, false},
-      {"model", ColumnType::kString, false},        {"year", ColumnType::kInt32, false},
-      {"fuelType", ColumnType::kString, false}};
+      {"id", LogicalType::kString, false},           {"deviceId", LogicalType::kString, false},
+      {"timestamp", LogicalType::kTimestamp, false}, {"latitude", LogicalType::kDouble, false},
+      {"longitude", LogicalType::kDouble, false},    {"speed", LogicalType::kDouble, false},
+      {"direction", LogicalType::kString, false},    {"make", LogicalType::kString, false},
+      {"model", LogicalType::kString, false},        {"year", LogicalType::kInt32, false},
+      {"fuelType", LogicalType::kString, false}};
   return s;
 }
 

@@ -2,24 +2,6 @@
 
 namespace smartcity {
 
-std::string_view ColumnTypeName(ColumnType t) {
-  switch (t) {
-    case ColumnType::kString:
-      return "string";
-    case ColumnType::kInt32:
-      return "int32";
-    case ColumnType::kInt64:
-      return "int64";
-    case ColumnType::kDouble:
-      return "double";
-    case ColumnType::kTimestamp:
-      return "timestamp";
-    case ColumnType::kBool:
-      return "bool";
-  }
-  return "?";
-}
-
 int Schema::IndexOf(std::string_view name) const {
   for (size_t i = 0; i < columns.size(); ++i) {
     if (columns[i].name == name) return static_cast<int>(i);
@@ -39,43 +21,49 @@ bool Schema::operator==(const Schema& o) const {
 }
 
 void Column::AppendString(std::string_view v) {
+  assert(type_ == LogicalType::kString);
   bytes_.append(v.data(), v.size());
   offsets_.push_back(static_cast<uint32_t>(bytes_.size()));
   valid_.push_back(1);
 }
 void Column::AppendInt32(int32_t v) {
+  assert(type_ == LogicalType::kInt32);
   i32_.push_back(v);
   valid_.push_back(1);
 }
 void Column::AppendInt64(int64_t v) {
+  // Timestamps are microseconds: AppendTimestamp, or AppendInt64 of the count (the parser's way).
+  assert(type_ == LogicalType::kInt64 || type_ == LogicalType::kTimestamp);
   i64_.push_back(v);
   valid_.push_back(1);
 }
 void Column::AppendDouble(double v) {
+  assert(type_ == LogicalType::kDouble);
   f64_.push_back(v);
   valid_.push_back(1);
 }
 void Column::AppendBool(bool v) {
+  assert(type_ == LogicalType::kBool);
   b_.push_back(v ? 1 : 0);
   valid_.push_back(1);
 }
 
 void Column::AppendNull() {
   switch (type_) {
-    case ColumnType::kString:
+    case LogicalType::kString:
       offsets_.push_back(static_cast<uint32_t>(bytes_.size()));
       break;
-    case ColumnType::kInt32:
+    case LogicalType::kInt32:
       i32_.push_back(0);
       break;
-    case ColumnType::kInt64:
-    case ColumnType::kTimestamp:
+    case LogicalType::kInt64:
+    case LogicalType::kTimestamp:
       i64_.push_back(0);
       break;
-    case ColumnType::kDouble:
+    case LogicalType::kDouble:
       f64_.push_back(0);
       break;
-    case ColumnType::kBool:
+    case LogicalType::kBool:
       b_.push_back(0);
       break;
   }
@@ -83,35 +71,37 @@ void Column::AppendNull() {
 }
 
 void Column::AppendFrom(const Column& other, size_t row) {
+  assert(type_ == other.type_);
   if (other.IsNull(row)) {
     AppendNull();
     return;
   }
   switch (type_) {
-    case ColumnType::kString:
+    case LogicalType::kString:
       AppendString(other.GetString(row));
       break;
-    case ColumnType::kInt32:
+    case LogicalType::kInt32:
       AppendInt32(other.GetInt32(row));
       break;
-    case ColumnType::kInt64:
-    case ColumnType::kTimestamp:
+    case LogicalType::kInt64:
+    case LogicalType::kTimestamp:
       AppendInt64(other.GetInt64(row));
       break;
-    case ColumnType::kDouble:
+    case LogicalType::kDouble:
       AppendDouble(other.GetDouble(row));
       break;
-    case ColumnType::kBool:
+    case LogicalType::kBool:
       AppendBool(other.GetBool(row));
       break;
   }
 }
 
 void Column::AppendRange(const Column& other, size_t begin, size_t end) {
+  assert(type_ == other.type_);
   if (end <= begin) return;
   valid_.insert(valid_.end(), other.valid_.begin() + begin, other.valid_.begin() + end);
   switch (type_) {
-    case ColumnType::kString: {
+    case LogicalType::kString: {
       const uint32_t from = other.offsets_[begin];
       const uint32_t base = static_cast<uint32_t>(bytes_.size());
       bytes_.append(other.bytes_, from, other.offsets_[end] - from);
@@ -122,17 +112,17 @@ void Column::AppendRange(const Column& other, size_t begin, size_t end) {
       for (size_t i = 0; i < end - begin; ++i) out[i] = base + (in[i] - from);
       break;
     }
-    case ColumnType::kInt32:
+    case LogicalType::kInt32:
       i32_.insert(i32_.end(), other.i32_.begin() + begin, other.i32_.begin() + end);
       break;
-    case ColumnType::kInt64:
-    case ColumnType::kTimestamp:
+    case LogicalType::kInt64:
+    case LogicalType::kTimestamp:
       i64_.insert(i64_.end(), other.i64_.begin() + begin, other.i64_.begin() + end);
       break;
-    case ColumnType::kDouble:
+    case LogicalType::kDouble:
       f64_.insert(f64_.end(), other.f64_.begin() + begin, other.f64_.begin() + end);
       break;
-    case ColumnType::kBool:
+    case LogicalType::kBool:
       b_.insert(b_.end(), other.b_.begin() + begin, other.b_.begin() + end);
       break;
   }
@@ -151,20 +141,20 @@ void Column::Clear() {
 void Column::Reserve(size_t rows) {
   valid_.reserve(rows);
   switch (type_) {
-    case ColumnType::kString:
+    case LogicalType::kString:
       offsets_.reserve(rows + 1);
       break;
-    case ColumnType::kInt32:
+    case LogicalType::kInt32:
       i32_.reserve(rows);
       break;
-    case ColumnType::kInt64:
-    case ColumnType::kTimestamp:
+    case LogicalType::kInt64:
+    case LogicalType::kTimestamp:
       i64_.reserve(rows);
       break;
-    case ColumnType::kDouble:
+    case LogicalType::kDouble:
       f64_.reserve(rows);
       break;
-    case ColumnType::kBool:
+    case LogicalType::kBool:
       b_.reserve(rows);
       break;
   }

@@ -2,34 +2,28 @@
 // lake writer. Appends are amortised O(1) with no allocation per row: strings of a column share one
 // byte buffer plus an offsets array; nulls are a byte per row.
 //
+// Column types are LogicalType (common/logical_type.h). Debug builds check the type of every
+// Append* (a column appended with the wrong setter, as after a reordered schema, asserts); release
+// builds pay nothing.
+//
 // Ownership: a RecordBatch owns its data. Thread-safety: one thread at a time.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/logical_type.h"
 #include "common/time.h"
 
 namespace smartcity {
 
-enum class ColumnType : uint8_t {
-  kString,  // UTF-8
-  kInt32,
-  kInt64,
-  kDouble,
-  kTimestamp,  // microseconds since the epoch, UTC (Parquet TIMESTAMP(MICROS, UTC); Delta
-               // "timestamp")
-  kBool,
-};
-
-std::string_view ColumnTypeName(ColumnType t);  // "string", "int32", ...
-
 struct ColumnSpec {
   std::string name;
-  ColumnType type;
+  LogicalType type;
   bool nullable = false;
 };
 
@@ -42,16 +36,19 @@ struct Schema {
 
 class Column {
  public:
-  explicit Column(ColumnType type) : type_(type) {}
+  explicit Column(LogicalType type) : type_(type) {}
 
-  ColumnType type() const { return type_; }
+  LogicalType type() const { return type_; }
   size_t size() const { return valid_.size(); }
 
   void AppendString(std::string_view v);
   void AppendInt32(int32_t v);
   void AppendInt64(int64_t v);
   void AppendDouble(double v);
-  void AppendTimestamp(EventTime v) { AppendInt64(v.time_since_epoch().count()); }
+  void AppendTimestamp(EventTime v) {
+    assert(type_ == LogicalType::kTimestamp);
+    AppendInt64(v.time_since_epoch().count());
+  }
   void AppendBool(bool v);
   void AppendNull();
 
@@ -75,7 +72,7 @@ class Column {
   size_t ByteSize() const;
 
  private:
-  ColumnType type_;
+  LogicalType type_;
   std::vector<uint8_t> valid_;
   std::vector<int32_t> i32_;
   std::vector<int64_t> i64_;  // int64 and timestamp

@@ -6,12 +6,12 @@ namespace smartcity {
 namespace {
 
 TEST(RecordBatchTest, AppendsAndReadsEveryType) {
-  auto schema = std::make_shared<Schema>(Schema{{{"s", ColumnType::kString, true},
-                                                 {"i", ColumnType::kInt32},
-                                                 {"l", ColumnType::kInt64},
-                                                 {"d", ColumnType::kDouble},
-                                                 {"t", ColumnType::kTimestamp},
-                                                 {"b", ColumnType::kBool}}});
+  auto schema = std::make_shared<Schema>(Schema{{{"s", LogicalType::kString, true},
+                                                 {"i", LogicalType::kInt32},
+                                                 {"l", LogicalType::kInt64},
+                                                 {"d", LogicalType::kDouble},
+                                                 {"t", LogicalType::kTimestamp},
+                                                 {"b", LogicalType::kBool}}});
   RecordBatch b(schema);
   b.column(0).AppendString("hello");
   b.column(1).AppendInt32(7);
@@ -47,12 +47,12 @@ TEST(RecordBatchTest, AppendsAndReadsEveryType) {
 }
 
 TEST(RecordBatchTest, AppendRowsEqualsAppendingRowByRow) {
-  auto schema = std::make_shared<Schema>(Schema{{{"s", ColumnType::kString, true},
-                                                 {"i", ColumnType::kInt32, true},
-                                                 {"l", ColumnType::kInt64},
-                                                 {"d", ColumnType::kDouble},
-                                                 {"t", ColumnType::kTimestamp},
-                                                 {"b", ColumnType::kBool}}});
+  auto schema = std::make_shared<Schema>(Schema{{{"s", LogicalType::kString, true},
+                                                 {"i", LogicalType::kInt32, true},
+                                                 {"l", LogicalType::kInt64},
+                                                 {"d", LogicalType::kDouble},
+                                                 {"t", LogicalType::kTimestamp},
+                                                 {"b", LogicalType::kBool}}});
   RecordBatch src(schema);
   for (int r = 0; r < 50; ++r) {
     if (r % 7 == 3)

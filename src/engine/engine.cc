@@ -39,19 +39,19 @@ Status TakeError(duckdb_result* res) {
   return Status(ek, "query failed: " + msg);
 }
 
-duckdb_type DuckType(ColumnType t) {
+duckdb_type DuckType(LogicalType t) {
   switch (t) {
-    case ColumnType::kString:
+    case LogicalType::kString:
       return DUCKDB_TYPE_VARCHAR;
-    case ColumnType::kInt32:
+    case LogicalType::kInt32:
       return DUCKDB_TYPE_INTEGER;
-    case ColumnType::kInt64:
+    case LogicalType::kInt64:
       return DUCKDB_TYPE_BIGINT;
-    case ColumnType::kDouble:
+    case LogicalType::kDouble:
       return DUCKDB_TYPE_DOUBLE;
-    case ColumnType::kTimestamp:
+    case LogicalType::kTimestamp:
       return DUCKDB_TYPE_TIMESTAMP_TZ;
-    case ColumnType::kBool:
+    case LogicalType::kBool:
       return DUCKDB_TYPE_BOOLEAN;
   }
   return DUCKDB_TYPE_INVALID;
@@ -96,7 +96,7 @@ void FillChunk(duckdb_data_chunk chunk, const RecordBatch& batch, std::span<cons
       for (size_t r = 0; r < n; ++r) duckdb_validity_set_row_valid(validity, r);
     }
     switch (col.type()) {
-      case ColumnType::kString: {
+      case LogicalType::kString: {
         auto* out = static_cast<duckdb_string_t*>(data);
         for (size_t r = 0; r < n; ++r) {
           if (col.IsNull(start + r)) continue;
@@ -104,23 +104,23 @@ void FillChunk(duckdb_data_chunk chunk, const RecordBatch& batch, std::span<cons
         }
         break;
       }
-      case ColumnType::kInt32: {
+      case LogicalType::kInt32: {
         auto* out = static_cast<int32_t*>(data);
         for (size_t r = 0; r < n; ++r) out[r] = col.GetInt32(start + r);
         break;
       }
-      case ColumnType::kInt64:
-      case ColumnType::kTimestamp: {
+      case LogicalType::kInt64:
+      case LogicalType::kTimestamp: {
         auto* out = static_cast<int64_t*>(data);
         for (size_t r = 0; r < n; ++r) out[r] = col.GetInt64(start + r);
         break;
       }
-      case ColumnType::kDouble: {
+      case LogicalType::kDouble: {
         auto* out = static_cast<double*>(data);
         for (size_t r = 0; r < n; ++r) out[r] = col.GetDouble(start + r);
         break;
       }
-      case ColumnType::kBool: {
+      case LogicalType::kBool: {
         auto* out = static_cast<bool*>(data);
         for (size_t r = 0; r < n; ++r) out[r] = col.GetBool(start + r);
         break;
@@ -749,13 +749,13 @@ Status Appender::Check(int state, std::string_view what) {
 
 Status Appender::AppendColumns(const RecordBatch& batch, std::span<const int> columns, size_t begin,
                                size_t end) {
-  std::vector<ColumnType> types;
+  std::vector<LogicalType> types;
   types.reserve(columns.size());
   for (int c : columns) types.push_back(batch.column(static_cast<size_t>(c)).type());
   if (chunk_ == nullptr || types != chunk_types_) {
     if (chunk_ != nullptr) duckdb_destroy_data_chunk(&chunk_);
     std::vector<duckdb_logical_type> lts;
-    for (ColumnType t : types) lts.push_back(duckdb_create_logical_type(DuckType(t)));
+    for (LogicalType t : types) lts.push_back(duckdb_create_logical_type(DuckType(t)));
     chunk_ = duckdb_create_data_chunk(lts.data(), lts.size());
     for (auto& lt : lts) duckdb_destroy_logical_type(&lt);
     chunk_types_ = types;
@@ -799,19 +799,19 @@ std::string QuoteIdentifier(std::string_view s) {
   return out;
 }
 
-std::string_view SqlTypeName(ColumnType t) {
+std::string_view SqlTypeName(LogicalType t) {
   switch (t) {
-    case ColumnType::kString:
+    case LogicalType::kString:
       return "VARCHAR";
-    case ColumnType::kInt32:
+    case LogicalType::kInt32:
       return "INTEGER";
-    case ColumnType::kInt64:
+    case LogicalType::kInt64:
       return "BIGINT";
-    case ColumnType::kDouble:
+    case LogicalType::kDouble:
       return "DOUBLE";
-    case ColumnType::kTimestamp:
+    case LogicalType::kTimestamp:
       return "TIMESTAMPTZ";
-    case ColumnType::kBool:
+    case LogicalType::kBool:
       return "BOOLEAN";
   }
   return "VARCHAR";

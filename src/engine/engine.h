@@ -211,7 +211,7 @@ class Appender {
   std::string table_;
   // Chunk reused across calls, rebuilt when the column types of a call differ.
   _duckdb_data_chunk* chunk_ = nullptr;
-  std::vector<ColumnType> chunk_types_;
+  std::vector<LogicalType> chunk_types_;
 };
 
 // The name of the internal table function behind Connection::CopyToParquet. It takes one token
@@ -225,6 +225,6 @@ std::string QuoteLiteral(std::string_view s);
 // "col ""x""" — an identifier.
 std::string QuoteIdentifier(std::string_view s);
 // The DuckDB type name for a RecordBatch column type ("VARCHAR", "TIMESTAMPTZ", ...).
-std::string_view SqlTypeName(ColumnType t);
+std::string_view SqlTypeName(LogicalType t);
 
 }  // namespace smartcity::engine

@@ -15,9 +15,9 @@ namespace {
 
 std::shared_ptr<const Schema> TestSchema() {
   auto s = std::make_shared<Schema>();
-  s->columns = {{"name", ColumnType::kString, true},   {"i32", ColumnType::kInt32, false},
-                {"i64", ColumnType::kInt64, false},    {"d", ColumnType::kDouble, true},
-                {"ts", ColumnType::kTimestamp, false}, {"b", ColumnType::kBool, true}};
+  s->columns = {{"name", LogicalType::kString, true},   {"i32", LogicalType::kInt32, false},
+                {"i64", LogicalType::kInt64, false},    {"d", LogicalType::kDouble, true},
+                {"ts", LogicalType::kTimestamp, false}, {"b", LogicalType::kBool, true}};
   return s;
 }
 
@@ -148,10 +148,10 @@ TEST(EngineTest, PrepareScriptClassifiesEveryStatementBeforeRunningAny) {
 // Every type nullable; each column has its own null pattern so no two line up.
 std::shared_ptr<const Schema> AllNullableSchema() {
   auto s = std::make_shared<Schema>();
-  s->columns = {{"name", ColumnType::kString, true},  {"i32", ColumnType::kInt32, true},
-                {"i64", ColumnType::kInt64, true},    {"d", ColumnType::kDouble, true},
-                {"ts", ColumnType::kTimestamp, true}, {"b", ColumnType::kBool, true},
-                {"row", ColumnType::kInt64, false}};
+  s->columns = {{"name", LogicalType::kString, true},  {"i32", LogicalType::kInt32, true},
+                {"i64", LogicalType::kInt64, true},    {"d", LogicalType::kDouble, true},
+                {"ts", LogicalType::kTimestamp, true}, {"b", LogicalType::kBool, true},
+                {"row", LogicalType::kInt64, false}};
   return s;
 }
 
@@ -320,9 +320,9 @@ TEST(EngineTest, CopyToParquetWithoutDictionariesWritesPlainColumnsOfTheSameRows
   ASSERT_TRUE(conn.ok());
   const size_t n = 5000;
   auto schema = std::make_shared<Schema>();
-  schema->columns = {{"make", ColumnType::kString, true},
-                     {"year", ColumnType::kInt32, true},
-                     {"row", ColumnType::kInt64, false}};
+  schema->columns = {{"make", LogicalType::kString, true},
+                     {"year", LogicalType::kInt32, true},
+                     {"row", LogicalType::kInt64, false}};
   RecordBatch batch(schema);  // few distinct makes and years: dictionary-worthy
   for (size_t i = 0; i < n; ++i) {
     batch.column(0).AppendString(i % 3 == 0 ? "Tesla"
@@ -447,7 +447,7 @@ TEST(EngineTest, CopyToParquetReportsAnUnwritablePath) {
 TEST(EngineTest, QuotingHelpers) {
   EXPECT_EQ(QuoteLiteral("it's"), "'it''s'");
   EXPECT_EQ(QuoteIdentifier("a\"b"), "\"a\"\"b\"");
-  EXPECT_EQ(SqlTypeName(ColumnType::kTimestamp), "TIMESTAMPTZ");
+  EXPECT_EQ(SqlTypeName(LogicalType::kTimestamp), "TIMESTAMPTZ");
 }
 
 }  // namespace

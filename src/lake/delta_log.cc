@@ -49,6 +49,31 @@ Result<DeltaType> ParseDeltaType(std::string_view name) {
                   name));
 }
 
+DeltaType DeltaTypeOf(LogicalType t) {
+  switch (t) {
+    case LogicalType::kString:
+      return DeltaType::kString;
+    case LogicalType::kInt32:
+      return DeltaType::kInteger;
+    case LogicalType::kInt64:
+      return DeltaType::kLong;
+    case LogicalType::kDouble:
+      return DeltaType::kDouble;
+    case LogicalType::kTimestamp:
+      return DeltaType::kTimestamp;
+    case LogicalType::kBool:
+      return DeltaType::kBoolean;
+  }
+  return DeltaType::kString;
+}
+
+std::optional<LogicalType> LogicalTypeOf(DeltaType t) {
+  for (LogicalType l : kAllLogicalTypes) {
+    if (DeltaTypeOf(l) == t) return l;
+  }
+  return std::nullopt;
+}
+
 int DeltaSchema::IndexOf(std::string_view name) const {
   for (size_t i = 0; i < fields.size(); ++i) {
     if (fields[i].name == name) return static_cast<int>(i);

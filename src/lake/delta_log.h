@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/logical_type.h"
 #include "common/status.h"
 #include "lake/object_store.h"
 
@@ -38,6 +39,10 @@ namespace smartcity::lake {
 enum class DeltaType { kString, kInteger, kLong, kDouble, kTimestamp, kBoolean, kDate };
 std::string_view DeltaTypeName(DeltaType t);  // "string", "integer", "long", ...
 Result<DeltaType> ParseDeltaType(std::string_view name);
+// The edge between the one logical type (common/logical_type.h) and Delta's: every LogicalType has
+// a Delta type; of the Delta types only kDate has no LogicalType (nullopt).
+DeltaType DeltaTypeOf(LogicalType t);
+std::optional<LogicalType> LogicalTypeOf(DeltaType t);
 
 struct DeltaField {
   std::string name;

@@ -216,9 +216,9 @@ TEST(DeltaLogTest, CheckpointReproducesTheSnapshot) {
 
 TEST(ParquetStatsTest, MinMaxNullCountPerColumn) {
   auto schema = std::make_shared<Schema>();
-  schema->columns = {{"s", ColumnType::kString, true}, {"i", ColumnType::kInt32, false},
-                     {"d", ColumnType::kDouble, true}, {"t", ColumnType::kTimestamp, false},
-                     {"b", ColumnType::kBool, true},   {"long", ColumnType::kString, false}};
+  schema->columns = {{"s", LogicalType::kString, true}, {"i", LogicalType::kInt32, false},
+                     {"d", LogicalType::kDouble, true}, {"t", LogicalType::kTimestamp, false},
+                     {"b", LogicalType::kBool, true},   {"long", LogicalType::kString, false}};
   RecordBatch b(schema);
   b.column(0).AppendString("m");
   b.column(0).AppendNull();

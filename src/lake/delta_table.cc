@@ -11,24 +11,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-DeltaType ToDeltaType(ColumnType t) {
-  switch (t) {
-    case ColumnType::kString:
-      return DeltaType::kString;
-    case ColumnType::kInt32:
-      return DeltaType::kInteger;
-    case ColumnType::kInt64:
-      return DeltaType::kLong;
-    case ColumnType::kDouble:
-      return DeltaType::kDouble;
-    case ColumnType::kTimestamp:
-      return DeltaType::kTimestamp;
-    case ColumnType::kBool:
-      return DeltaType::kBoolean;
-  }
-  return DeltaType::kString;
-}
-
 constexpr int64_t kMicrosPerHour = 3600LL * 1000000LL;
 constexpr int64_t kMicrosPerDay = 24 * kMicrosPerHour;
 
@@ -129,7 +111,7 @@ Status DeltaTable::Init(engine::Database* db) {
   // The Delta schema this writer produces: the batch's columns, then derived partition columns.
   DeltaSchema wanted;
   for (const ColumnSpec& c : schema_->columns)
-    wanted.fields.push_back({c.name, ToDeltaType(c.type), c.nullable});
+    wanted.fields.push_back({c.name, DeltaTypeOf(c.type), c.nullable});
   std::vector<std::string> partition_names;
   std::vector<bool> is_identity(schema_->columns.size(), false);
   for (const PartitionField& p : options_.partitions) {
@@ -141,18 +123,18 @@ Status DeltaTable::Init(engine::Database* db) {
     }
     const ColumnSpec& spec = schema_->columns[static_cast<size_t>(src)];
     if (p.kind == PartitionField::Kind::kIdentity) {
-      if (spec.type == ColumnType::kDouble || spec.type == ColumnType::kTimestamp) {
+      if (spec.type == LogicalType::kDouble || spec.type == LogicalType::kTimestamp) {
         return Status::InvalidArgument(
             fmt::format("table {} cannot be partitioned by {} column {}; partition by a date or "
                         "hour of it instead",
-                        name, ColumnTypeName(spec.type), spec.name));
+                        name, LogicalTypeName(spec.type), spec.name));
       }
       is_identity[static_cast<size_t>(src)] = true;
     } else {
-      if (spec.type != ColumnType::kTimestamp) {
+      if (spec.type != LogicalType::kTimestamp) {
         return Status::InvalidArgument(
             fmt::format("partition column {} of table {} needs a timestamp column, but {} is {}",
-                        p.name, name, spec.name, ColumnTypeName(spec.type)));
+                        p.name, name, spec.name, LogicalTypeName(spec.type)));
       }
       if (wanted.IndexOf(p.name) >= 0) {
         return Status::InvalidArgument(
@@ -262,13 +244,13 @@ Status DeltaTable::AppendImpl(const RecordBatch& batch, const std::string& group
           break;
         case PartitionField::Kind::kIdentity:
           switch (col.type()) {
-            case ColumnType::kString:
+            case LogicalType::kString:
               k.s = col.GetString(row);
               break;
-            case ColumnType::kInt32:
+            case LogicalType::kInt32:
               k.i = col.GetInt32(row);
               break;
-            case ColumnType::kBool:
+            case LogicalType::kBool:
               k.i = col.GetBool(row) ? 1 : 0;
               break;
             default:
@@ -288,11 +270,11 @@ Status DeltaTable::AppendImpl(const RecordBatch& batch, const std::string& group
           v = DateString(k[p].i);
         } else if (f.kind == PartitionField::Kind::kIdentity &&
                    batch.column(static_cast<size_t>(partition_sources_[p])).type() ==
-                       ColumnType::kString) {
+                       LogicalType::kString) {
           v = std::string(k[p].s);
         } else if (f.kind == PartitionField::Kind::kIdentity &&
                    batch.column(static_cast<size_t>(partition_sources_[p])).type() ==
-                       ColumnType::kBool) {
+                       LogicalType::kBool) {
           v = k[p].i != 0 ? "true" : "false";
         } else {
           v = std::to_string(k[p].i);

@@ -505,7 +505,7 @@ TEST_F(DeltaTableTest, SchemaEvolutionAddsNullableColumnsAndRefusesTheRest) {
   EXPECT_NE(old.status().message().find("note"), std::string::npos) << old.status().message();
 
   auto changed = std::make_shared<Schema>(*EventSchemaWithNote());
-  changed->columns[3].type = ColumnType::kInt64;  // lane: int32 -> int64
+  changed->columns[3].type = LogicalType::kInt64;  // lane: int32 -> int64
   auto bad_type = DeltaTable::Open(&store, db_.get(), "lake/events", changed, Options());
   ASSERT_FALSE(bad_type.ok());
   EXPECT_EQ(bad_type.status().kind(), ErrorKind::kInvalidArgument);
@@ -513,7 +513,7 @@ TEST_F(DeltaTableTest, SchemaEvolutionAddsNullableColumnsAndRefusesTheRest) {
       << bad_type.status().message();
 
   auto not_null = std::make_shared<Schema>(*EventSchemaWithNote());
-  not_null->columns.push_back({"extra", ColumnType::kInt32, false});
+  not_null->columns.push_back({"extra", LogicalType::kInt32, false});
   auto bad_null = DeltaTable::Open(&store, db_.get(), "lake/events", not_null, Options());
   ASSERT_FALSE(bad_null.ok());
   EXPECT_NE(bad_null.status().message().find("nullable"), std::string::npos);

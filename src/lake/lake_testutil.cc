@@ -13,15 +13,15 @@ namespace smartcity::lake::testing {
 
 std::shared_ptr<const Schema> EventSchema() {
   auto s = std::make_shared<Schema>();
-  s->columns = {{"deviceId", ColumnType::kString, false}, {"ts", ColumnType::kTimestamp, false},
-                {"speed", ColumnType::kDouble, true},     {"lane", ColumnType::kInt32, false},
-                {"seq", ColumnType::kInt64, false},       {"ok", ColumnType::kBool, true}};
+  s->columns = {{"deviceId", LogicalType::kString, false}, {"ts", LogicalType::kTimestamp, false},
+                {"speed", LogicalType::kDouble, true},     {"lane", LogicalType::kInt32, false},
+                {"seq", LogicalType::kInt64, false},       {"ok", LogicalType::kBool, true}};
   return s;
 }
 
 std::shared_ptr<const Schema> EventSchemaWithNote() {
   auto s = std::make_shared<Schema>(*EventSchema());
-  s->columns.push_back({"note", ColumnType::kString, true});
+  s->columns.push_back({"note", LogicalType::kString, true});
   return s;
 }
 

@@ -67,7 +67,7 @@ FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, s
       continue;
     }
     switch (col.type()) {
-      case ColumnType::kString: {
+      case LogicalType::kString: {
         std::string_view lo = col.GetString(first), hi = lo;
         for (size_t r = first + 1; r < end; ++r) {
           if (col.IsNull(r)) continue;
@@ -79,7 +79,7 @@ FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, s
         if (hi.size() <= kMaxStatStringBytes) cs.max = std::string(hi);
         break;
       }
-      case ColumnType::kInt32: {
+      case LogicalType::kInt32: {
         int32_t lo = col.GetInt32(first), hi = lo;
         for (size_t r = first + 1; r < end; ++r) {
           if (col.IsNull(r)) continue;
@@ -90,15 +90,15 @@ FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, s
         cs.max = hi;
         break;
       }
-      case ColumnType::kInt64:
-      case ColumnType::kTimestamp: {
+      case LogicalType::kInt64:
+      case LogicalType::kTimestamp: {
         int64_t lo = col.GetInt64(first), hi = lo;
         for (size_t r = first + 1; r < end; ++r) {
           if (col.IsNull(r)) continue;
           lo = std::min(lo, col.GetInt64(r));
           hi = std::max(hi, col.GetInt64(r));
         }
-        if (col.type() == ColumnType::kTimestamp) {
+        if (col.type() == LogicalType::kTimestamp) {
           cs.min = MillisTimestamp(lo, false);
           cs.max = MillisTimestamp(hi, true);
         } else {
@@ -107,7 +107,7 @@ FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, s
         }
         break;
       }
-      case ColumnType::kDouble: {
+      case LogicalType::kDouble: {
         double lo = std::numeric_limits<double>::infinity(), hi = -lo;
         bool finite = true;
         for (size_t r = first; r < end; ++r) {
@@ -126,7 +126,7 @@ FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, s
         }
         break;
       }
-      case ColumnType::kBool: {
+      case LogicalType::kBool: {
         bool lo = true, hi = false;
         for (size_t r = first; r < end; ++r) {
           if (col.IsNull(r)) continue;

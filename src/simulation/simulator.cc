@@ -1,11 +1,15 @@
 #include "simulation/simulator.h"
 
 #include <algorithm>
+#include <array>
+#include <cassert>
 #include <cmath>
 #include <cstdio>
 #include <queue>
+#include <span>
 #include <string>
 
+#include "model/schema.h"
 #include "simulation/fleet.h"
 #include "simulation/json_writer.h"
 #include "simulation/rng.h"
@@ -30,48 +34,71 @@ namespace {
 
 constexpr int64_t kMicrosPerHour = 3'600'000'000LL;
 
-enum class IncidentType : uint8_t { kAccident, kFire, kMedical, kPolice };
+namespace vehicle_col = model::vehicle_col;
+namespace gps_col = model::gps_col;
+namespace traffic_col = model::traffic_col;
+namespace weather_col = model::weather_col;
+namespace emergency_col = model::emergency_col;
 
-std::string_view IncidentTypeName(IncidentType t) {
-  switch (t) {
-    case IncidentType::kAccident:
-      return "Accident";
-    case IncidentType::kFire:
-      return "Fire";
-    case IncidentType::kMedical:
-      return "Medical";
-    case IncidentType::kPolice:
-      return "Police";
-  }
-  return "Accident";
-}
-
-// JSON type of a field, to choose the wrong-type literal a fault writes in its place.
-enum class FieldType : uint8_t { kString, kNumber };
-
+// Incident types and statuses are the model's (model/schema.h).
+using IncidentType = model::EmergencyType;
+using model::EmergencyStatus;
+using model::NameOf;
 // Which field (by position) an injected fault leaves out or writes with the wrong type.
 struct FieldPlan {
   int omit = -1;
   int wrong = -1;
 };
 
-constexpr int kFieldCount[kTopicCount] = {10, 6, 6, 10, 8};
+// The JSON keys of one topic and what they hold, from the model (model/schema.h): the quoted keys
+// (`"speed":`) are built at compile time, so writing one costs what writing a literal did.
+struct TopicKeys {
+  std::span<const std::string_view> quoted;
+  std::span<const model::JsonField> fields;
+};
+template <Topic T>
+constexpr TopicKeys KeysOf() {
+  return {model::QuotedJsonKeys<T>::kKeys, model::QuotedJsonKeys<T>::kFields};
+}
+constexpr std::array<TopicKeys, kTopicCount> kKeys = {
+    KeysOf<Topic::kVehicle>(), KeysOf<Topic::kGps>(), KeysOf<Topic::kTraffic>(),
+    KeysOf<Topic::kWeather>(), KeysOf<Topic::kEmergency>()};
 
-// Writes one JSON object field by field, applying a FieldPlan.
+// Every event starts with its id and deviceId (ObjectEncoder::Key checks the order in debug
+// builds).
+constexpr int kIdColumn = model::vehicle_col::kId;
+constexpr int kDeviceIdColumn = model::vehicle_col::kDeviceId;
+static_assert([] {
+  for (Topic t : kAllTopics) {
+    if (kKeys[static_cast<size_t>(t)].fields[0].column != kIdColumn ||
+        kKeys[static_cast<size_t>(t)].fields[1].column != kDeviceIdColumn) {
+      return false;
+    }
+  }
+  return true;
+}());
+
+// Writes one JSON object field by field, in the model's order, applying a FieldPlan.
 class ObjectEncoder {
  public:
-  ObjectEncoder(std::string* out, FieldPlan plan) : w_(out), plan_(plan) { w_.Char('{'); }
-  // Writes the separator and key; returns true when the caller should write the value.
-  bool Key(std::string_view quoted_key_colon, FieldType type) {
+  ObjectEncoder(std::string* out, FieldPlan plan, Topic topic)
+      : w_(out), plan_(plan), keys_(kKeys[static_cast<size_t>(topic)]) {
+    w_.Char('{');
+  }
+  // Writes the separator and the key of the field that fills raw-table column `column` (the next
+  // field of the topic); returns true when the caller should write the value.
+  bool Key(int column) {
     const int i = index_++;
+    assert(keys_.fields[static_cast<size_t>(i)].column == column);  // fields in the model's order
+    (void)column;
     if (i == plan_.omit) return false;
     if (!first_) w_.Char(',');
     first_ = false;
-    w_.Raw(quoted_key_colon);
+    w_.Raw(keys_.quoted[static_cast<size_t>(i)]);
     if (i == plan_.wrong) {
       // A number where a string belongs and a string where a number belongs; `true` for strings so
       // that no accepted alternative form (location as array/object) is produced by accident.
-      w_.Raw(type == FieldType::kNumber ? "\"n/a\"" : "true");
+      w_.Raw(keys_.fields[static_cast<size_t>(i)].is_number() ? "\"n/a\"" : "true");
       return false;
     }
     return true;
@@ -82,6 +109,7 @@ class ObjectEncoder {
  private:
   JsonWriter w_;
   FieldPlan plan_;
+  TopicKeys keys_;
   int index_ = 0;
   bool first_ = true;
 };
@@ -301,13 +329,13 @@ class SimulatorImpl final : public Simulator {
         if (count_reached_) break;
         if (inc.end <= now_) {
           if (std::find(inc.reporters.begin(), inc.reporters.end(), vi) != inc.reporters.end()) {
-            EmitEmergency(vi, ts, inc, "Resolved");
+            EmitEmergency(vi, ts, inc, NameOf(EmergencyStatus::kResolved));
           }
         } else if (std::abs(inc.distance_m - v.distance_m) <= 1000 &&
                    std::find(inc.reporters.begin(), inc.reporters.end(), vi) ==
                        inc.reporters.end()) {
           inc.reporters.push_back(vi);
-          EmitEmergency(vi, ts, inc, "Active");
+          EmitEmergency(vi, ts, inc, NameOf(EmergencyStatus::kActive));
         }
       }
       if (!count_reached_ && v.distance_m < route_.length_m() - 500 &&
@@ -379,7 +407,7 @@ class SimulatorImpl final : public Simulator {
     inc.reporters.push_back(vi);
     ++summary_.incidents_raised;
     incidents_.push_back(std::move(inc));
-    EmitEmergency(vi, ts, incidents_.back(), "Active");
+    EmitEmergency(vi, ts, incidents_.back(), NameOf(EmergencyStatus::kActive));
   }
 
   // ---- encoding --------------------------------------------------------------------------------
@@ -447,7 +475,7 @@ class SimulatorImpl final : public Simulator {
         }
         u -= f.rate;
       }
-      const int fields = kFieldCount[static_cast<size_t>(topic)];
+      const int fields = static_cast<int>(model::JsonFieldCount(topic));
       if (fault_ == static_cast<int>(FaultKind::kMissingField))
         plan->omit = static_cast<int>(fault_rng_.Below(fields));
       if (fault_ == static_cast<int>(FaultKind::kWrongType))
@@ -548,28 +576,27 @@ class SimulatorImpl final : public Simulator {
   }
 
   void Common(ObjectEncoder& e, uint32_t vi) {
-    if (e.Key("\"id\":", FieldType::kString))
+    if (e.Key(kIdColumn))
       WriteUuid(e.w());
     else
       (void)id_rng_.Next(), (void)id_rng_.Next();  // keep ids identical with and without faults
-    if (e.Key("\"deviceId\":", FieldType::kString)) e.w().PlainString(vehicles_[vi].device_id);
+    if (e.Key(kDeviceIdColumn)) e.w().PlainString(vehicles_[vi].device_id);
   }
 
   void EmitVehicle(uint32_t vi, EventTime ts, const RoutePoint& p) {
     FieldPlan plan;
     if (!BeginEvent(Topic::kVehicle, &plan)) return;
     const Vehicle& v = vehicles_[vi];
-    ObjectEncoder e(&arena_, plan);
+    ObjectEncoder e(&arena_, plan, Topic::kVehicle);
     Common(e, vi);
-    if (e.Key("\"timestamp\":", FieldType::kString))
-      e.w().PlainString(std::string_view(ts_, kTimestampLength));
-    if (e.Key("\"location\":", FieldType::kString)) e.w().Raw(location_);
-    if (e.Key("\"speed\":", FieldType::kNumber)) e.w().Fixed(v.speed_kmh, 2);
-    if (e.Key("\"direction\":", FieldType::kString)) e.w().PlainString(CompassName(p.bearing_deg));
-    if (e.Key("\"make\":", FieldType::kString)) e.w().PlainString(v.spec.make);
-    if (e.Key("\"model\":", FieldType::kString)) e.w().PlainString(v.spec.model);
-    if (e.Key("\"year\":", FieldType::kNumber)) e.w().Int(v.year);
-    if (e.Key("\"fuelType\":", FieldType::kString)) e.w().PlainString(v.spec.fuel_type);
+    if (e.Key(vehicle_col::kTimestamp)) e.w().PlainString(std::string_view(ts_, kTimestampLength));
+    if (e.Key(vehicle_col::kLatitude /* location */)) e.w().Raw(location_);
+    if (e.Key(vehicle_col::kSpeed)) e.w().Fixed(v.speed_kmh, 2);
+    if (e.Key(vehicle_col::kDirection)) e.w().PlainString(CompassName(p.bearing_deg));
+    if (e.Key(vehicle_col::kMake)) e.w().PlainString(v.spec.make);
+    if (e.Key(vehicle_col::kModel)) e.w().PlainString(v.spec.model);
+    if (e.Key(vehicle_col::kYear)) e.w().Int(v.year);
+    if (e.Key(vehicle_col::kFuelType)) e.w().PlainString(v.spec.fuel_type);
     e.End();
     EndEvent(Topic::kVehicle, vi, ts);
   }
@@ -578,13 +605,12 @@ class SimulatorImpl final : public Simulator {
     FieldPlan plan;
     if (!BeginEvent(Topic::kGps, &plan)) return;
     const Vehicle& v = vehicles_[vi];
-    ObjectEncoder e(&arena_, plan);
+    ObjectEncoder e(&arena_, plan, Topic::kGps);
     Common(e, vi);
-    if (e.Key("\"timestamp\":", FieldType::kString))
-      e.w().PlainString(std::string_view(ts_, kTimestampLength));
-    if (e.Key("\"speed\":", FieldType::kNumber)) e.w().Fixed(v.speed_kmh, 2);
-    if (e.Key("\"direction\":", FieldType::kString)) e.w().PlainString(CompassName(p.bearing_deg));
-    if (e.Key("\"vehicleType\":", FieldType::kString)) e.w().PlainString(v.spec.vehicle_type);
+    if (e.Key(gps_col::kTimestamp)) e.w().PlainString(std::string_view(ts_, kTimestampLength));
+    if (e.Key(gps_col::kSpeed)) e.w().Fixed(v.speed_kmh, 2);
+    if (e.Key(gps_col::kDirection)) e.w().PlainString(CompassName(p.bearing_deg));
+    if (e.Key(gps_col::kVehicleType)) e.w().PlainString(v.spec.vehicle_type);
     e.End();
     EndEvent(Topic::kGps, vi, ts);
   }
@@ -592,18 +618,17 @@ class SimulatorImpl final : public Simulator {
   void EmitWeather(uint32_t vi, EventTime ts, const WeatherReading& wx) {
     FieldPlan plan;
     if (!BeginEvent(Topic::kWeather, &plan)) return;
-    ObjectEncoder e(&arena_, plan);
+    ObjectEncoder e(&arena_, plan, Topic::kWeather);
     Common(e, vi);
-    if (e.Key("\"location\":", FieldType::kString)) e.w().Raw(location_);
-    if (e.Key("\"timestamp\":", FieldType::kString))
-      e.w().PlainString(std::string_view(ts_, kTimestampLength));
-    if (e.Key("\"temperature\":", FieldType::kNumber)) e.w().Fixed(wx.temperature_c, 1);
-    if (e.Key("\"weatherCondition\":", FieldType::kString))
+    if (e.Key(weather_col::kLatitude /* location */)) e.w().Raw(location_);
+    if (e.Key(weather_col::kTimestamp)) e.w().PlainString(std::string_view(ts_, kTimestampLength));
+    if (e.Key(weather_col::kTemperature)) e.w().Fixed(wx.temperature_c, 1);
+    if (e.Key(weather_col::kWeatherCondition))
       e.w().PlainString(WeatherConditionName(wx.condition));
-    if (e.Key("\"precipitation\":", FieldType::kNumber)) e.w().Fixed(wx.precipitation_mm_h, 1);
-    if (e.Key("\"windSpeed\":", FieldType::kNumber)) e.w().Fixed(wx.wind_speed_kmh, 1);
-    if (e.Key("\"humidity\":", FieldType::kNumber)) e.w().Int(wx.humidity_pct);
-    if (e.Key("\"airQualityIndex\":", FieldType::kNumber)) e.w().Int(wx.air_quality_index);
+    if (e.Key(weather_col::kPrecipitation)) e.w().Fixed(wx.precipitation_mm_h, 1);
+    if (e.Key(weather_col::kWindSpeed)) e.w().Fixed(wx.wind_speed_kmh, 1);
+    if (e.Key(weather_col::kHumidity)) e.w().Int(wx.humidity_pct);
+    if (e.Key(weather_col::kAirQualityIndex)) e.w().Int(wx.air_quality_index);
     e.End();
     EndEvent(Topic::kWeather, vi, ts);
   }
@@ -611,18 +636,17 @@ class SimulatorImpl final : public Simulator {
   void EmitTraffic(uint32_t vi, EventTime ts, const Camera& cam) {
     FieldPlan plan;
     if (!BeginEvent(Topic::kTraffic, &plan)) return;
-    ObjectEncoder e(&arena_, plan);
+    ObjectEncoder e(&arena_, plan, Topic::kTraffic);
     Common(e, vi);
-    if (e.Key("\"cameraId\":", FieldType::kString)) e.w().PlainString(cam.id);
-    if (e.Key("\"location\":", FieldType::kString)) {
+    if (e.Key(traffic_col::kCameraId)) e.w().PlainString(cam.id);
+    if (e.Key(traffic_col::kLatitude /* location */)) {
       e.w().Raw("\"(");
       e.w().Fixed(cam.pos.lat, 6);
       e.w().Raw(", ");
       e.w().Fixed(cam.pos.lon, 6);
       e.w().Raw(")\"");
     }
-    if (e.Key("\"timestamp\":", FieldType::kString))
-      e.w().PlainString(std::string_view(ts_, kTimestampLength));
+    if (e.Key(traffic_col::kTimestamp)) e.w().PlainString(std::string_view(ts_, kTimestampLength));
     // A stand-in for the camera frame: 48 bytes of image data, base64-encoded (64 characters).
     static constexpr char kB64[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -633,7 +657,7 @@ class SimulatorImpl final : public Simulator {
       for (int j = 0; j < 8; ++j) snap[1 + i + j] = kB64[(r >> (6 * j)) & 63];
     }
     snap[65] = '"';
-    if (e.Key("\"snapshot\":", FieldType::kString)) e.w().Raw(std::string_view(snap, 66));
+    if (e.Key(traffic_col::kSnapshot)) e.w().Raw(std::string_view(snap, 66));
     e.End();
     EndEvent(Topic::kTraffic, vi, ts);
   }
@@ -641,21 +665,21 @@ class SimulatorImpl final : public Simulator {
   void EmitEmergency(uint32_t vi, EventTime ts, const Incident& inc, std::string_view status) {
     FieldPlan plan;
     if (!BeginEvent(Topic::kEmergency, &plan)) return;
-    ObjectEncoder e(&arena_, plan);
+    ObjectEncoder e(&arena_, plan, Topic::kEmergency);
     Common(e, vi);
-    if (e.Key("\"incidentId\":", FieldType::kString)) e.w().PlainString(inc.id);
-    if (e.Key("\"type\":", FieldType::kString)) e.w().PlainString(IncidentTypeName(inc.type));
-    if (e.Key("\"timestamp\":", FieldType::kString))
+    if (e.Key(emergency_col::kIncidentId)) e.w().PlainString(inc.id);
+    if (e.Key(emergency_col::kType)) e.w().PlainString(NameOf(inc.type));
+    if (e.Key(emergency_col::kTimestamp))
       e.w().PlainString(std::string_view(ts_, kTimestampLength));
-    if (e.Key("\"location\":", FieldType::kString)) {
+    if (e.Key(emergency_col::kLatitude /* location */)) {
       e.w().Raw("\"(");
       e.w().Fixed(inc.pos.lat, 6);
       e.w().Raw(", ");
       e.w().Fixed(inc.pos.lon, 6);
       e.w().Raw(")\"");
     }
-    if (e.Key("\"status\":", FieldType::kString)) e.w().PlainString(status);
-    if (e.Key("\"description\":", FieldType::kString)) e.w().PlainString(inc.description);
+    if (e.Key(emergency_col::kStatus)) e.w().PlainString(status);
+    if (e.Key(emergency_col::kDescription)) e.w().PlainString(inc.description);
     e.End();
     EndEvent(Topic::kEmergency, vi, ts);
   }

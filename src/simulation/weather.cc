@@ -7,22 +7,6 @@
 
 namespace smartcity::simulation {
 
-std::string_view WeatherConditionName(WeatherCondition c) {
-  switch (c) {
-    case WeatherCondition::kSunny:
-      return "Sunny";
-    case WeatherCondition::kCloudy:
-      return "Cloudy";
-    case WeatherCondition::kRain:
-      return "Rain";
-    case WeatherCondition::kSnow:
-      return "Snow";
-    case WeatherCondition::kFog:
-      return "Fog";
-  }
-  return "Sunny";
-}
-
 namespace {
 
 constexpr int64_t kMicrosPerHour = 3'600'000'000LL;

@@ -13,12 +13,16 @@
 #include <string_view>
 
 #include "common/time.h"
+#include "model/schema.h"
 #include "simulation/route.h"
 
 namespace smartcity::simulation {
 
-enum class WeatherCondition : uint8_t { kSunny, kCloudy, kRain, kSnow, kFog };
-std::string_view WeatherConditionName(WeatherCondition c);
+// The condition values and their names are the model's (model/schema.h).
+using WeatherCondition = model::WeatherCondition;
+constexpr std::string_view WeatherConditionName(WeatherCondition c) {
+  return model::NameOf(c);
+}
 
 struct WeatherReading {
   double temperature_c;

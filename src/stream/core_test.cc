@@ -127,20 +127,20 @@ std::vector<std::string> EnrichedRows(const RecordBatch& e) {
         continue;
       }
       switch (col.type()) {
-        case ColumnType::kString:
+        case LogicalType::kString:
           s += col.GetString(r);
           break;
-        case ColumnType::kInt32:
+        case LogicalType::kInt32:
           s += std::to_string(col.GetInt32(r));
           break;
-        case ColumnType::kInt64:
-        case ColumnType::kTimestamp:
+        case LogicalType::kInt64:
+        case LogicalType::kTimestamp:
           s += std::to_string(col.GetInt64(r));
           break;
-        case ColumnType::kDouble:
+        case LogicalType::kDouble:
           s += Num(col.GetDouble(r));
           break;
-        case ColumnType::kBool:
+        case LogicalType::kBool:
           s += col.GetBool(r) ? "true" : "false";
           break;
       }

@@ -17,86 +17,26 @@ namespace {
 
 namespace od = simdjson::ondemand;
 
-enum class Kind : uint8_t {
-  kString,     // any string (may be empty)
-  kId,         // non-empty string of at most kMaxIdBytes
-  kDouble,     // JSON number within [min, max]
-  kInt,        // JSON integer within [min, max]
-  kTimestamp,  // ISO-8601 string
-  kLocation,   // "(lat, lon)", "lat,lon", [lat, lon], {"lat":..,"lon":..} -> two double columns
-  kEnum,       // string, one of `values`
-};
+// A field's kind is the model's Wire (model/schema.h): how it is read and what it must hold.
+using Kind = model::Wire;
 
 constexpr size_t kMaxIdBytes = 256;
 constexpr int kMaxFields = 12;
-
-constexpr std::string_view kWeatherConditions[] = {"Sunny", "Cloudy", "Rain", "Snow", "Fog"};
-constexpr std::string_view kEmergencyTypes[] = {"Accident", "Fire", "Medical", "Police"};
-constexpr std::string_view kEmergencyStatuses[] = {"Active", "Resolved"};
-
-struct FieldDesc {
-  std::string_view name;
-  Kind kind;
-  int column;  // for kLocation: the latitude column; longitude is the next one
-  double min = 0;
-  double max = 0;
-  std::span<const std::string_view> values = {};
-};
 
 // Event time accepted: 1970-01-01 .. 2200-01-01 (anything else is a broken clock or a unit mix-up).
 constexpr int64_t kMinEventMicros = 0;
 constexpr int64_t kMaxEventMicros = 7'258'118'400'000'000LL;
 
-const FieldDesc kVehicleFields[] = {
-    {"id", Kind::kId, vehicle_col::kId},
-    {"deviceId", Kind::kId, vehicle_col::kDeviceId},
-    {"timestamp", Kind::kTimestamp, vehicle_col::kTimestamp},
-    {"location", Kind::kLocation, vehicle_col::kLatitude},
-    {"speed", Kind::kDouble, vehicle_col::kSpeed, 0, 500},
-    {"direction", Kind::kString, vehicle_col::kDirection},
-    {"make", Kind::kString, vehicle_col::kMake},
-    {"model", Kind::kString, vehicle_col::kModel},
-    {"year", Kind::kInt, vehicle_col::kYear, 1886, 2100},
-    {"fuelType", Kind::kString, vehicle_col::kFuelType},
-};
-const FieldDesc kGpsFields[] = {
-    {"id", Kind::kId, gps_col::kId},
-    {"deviceId", Kind::kId, gps_col::kDeviceId},
-    {"timestamp", Kind::kTimestamp, gps_col::kTimestamp},
-    {"speed", Kind::kDouble, gps_col::kSpeed, 0, 500},
-    {"direction", Kind::kString, gps_col::kDirection},
-    {"vehicleType", Kind::kString, gps_col::kVehicleType},
-};
-const FieldDesc kTrafficFields[] = {
-    {"id", Kind::kId, traffic_col::kId},
-    {"deviceId", Kind::kId, traffic_col::kDeviceId},
-    {"cameraId", Kind::kId, traffic_col::kCameraId},
-    {"location", Kind::kLocation, traffic_col::kLatitude},
-    {"timestamp", Kind::kTimestamp, traffic_col::kTimestamp},
-    {"snapshot", Kind::kString, traffic_col::kSnapshot},
-};
-const FieldDesc kWeatherFields[] = {
-    {"id", Kind::kId, weather_col::kId},
-    {"deviceId", Kind::kId, weather_col::kDeviceId},
-    {"location", Kind::kLocation, weather_col::kLatitude},
-    {"timestamp", Kind::kTimestamp, weather_col::kTimestamp},
-    {"temperature", Kind::kDouble, weather_col::kTemperature, -90, 60},
-    {"weatherCondition", Kind::kEnum, weather_col::kWeatherCondition, 0, 0, kWeatherConditions},
-    {"precipitation", Kind::kDouble, weather_col::kPrecipitation, 0, 500},
-    {"windSpeed", Kind::kDouble, weather_col::kWindSpeed, 0, 500},
-    {"humidity", Kind::kInt, weather_col::kHumidity, 0, 100},
-    {"airQualityIndex", Kind::kInt, weather_col::kAirQualityIndex, 0, 500},
-};
-const FieldDesc kEmergencyFields[] = {
-    {"id", Kind::kId, emergency_col::kId},
-    {"deviceId", Kind::kId, emergency_col::kDeviceId},
-    {"incidentId", Kind::kId, emergency_col::kIncidentId},
-    {"type", Kind::kEnum, emergency_col::kType, 0, 0, kEmergencyTypes},
-    {"timestamp", Kind::kTimestamp, emergency_col::kTimestamp},
-    {"location", Kind::kLocation, emergency_col::kLatitude},
-    {"status", Kind::kEnum, emergency_col::kStatus, 0, 0, kEmergencyStatuses},
-    {"description", Kind::kString, emergency_col::kDescription},
-};
+// The declared fields of each topic, derived from the model at compile time (in the raw table's
+// order, which is the order the missing-field check reports in).
+using FieldDesc = model::JsonField;
+template <Topic T>
+inline constexpr auto kFieldsOf = model::JsonFieldsOf<T>();
+static_assert(kFieldsOf<Topic::kVehicle>.size() <= kMaxFields &&
+              kFieldsOf<Topic::kGps>.size() <= kMaxFields &&
+              kFieldsOf<Topic::kTraffic>.size() <= kMaxFields &&
+              kFieldsOf<Topic::kWeather>.size() <= kMaxFields &&
+              kFieldsOf<Topic::kEmergency>.size() <= kMaxFields);
 
 struct TopicDesc {
   std::span<const FieldDesc> fields;
@@ -106,29 +46,31 @@ struct TopicDesc {
   int timestamp_field;  // index into fields
 };
 
+template <Topic T>
+constexpr TopicDesc DescribeTopic() {
+  constexpr model::Table table = model::TableOf(T);
+  constexpr int ts_column = model::ColumnWithRole(table, model::Role::kEventTime);
+  int ts_field = -1;
+  for (size_t i = 0; i < kFieldsOf<T>.size(); ++i) {
+    if (kFieldsOf<T>[i].column == ts_column) ts_field = static_cast<int>(i);
+  }
+  return {kFieldsOf<T>, model::ColumnWithRole(table, model::Role::kPartition),
+          model::ColumnWithRole(table, model::Role::kOffset),
+          model::ColumnWithRole(table, model::Role::kDate), ts_field};
+}
+
 TopicDesc Describe(Topic t) {
-  auto ts_index = [](std::span<const FieldDesc> f) {
-    for (size_t i = 0; i < f.size(); ++i) {
-      if (f[i].kind == Kind::kTimestamp) return static_cast<int>(i);
-    }
-    return -1;
-  };
   switch (t) {
     case Topic::kVehicle:
-      return {kVehicleFields, vehicle_col::kPartition, vehicle_col::kOffset, vehicle_col::kDate,
-              ts_index(kVehicleFields)};
+      return DescribeTopic<Topic::kVehicle>();
     case Topic::kGps:
-      return {kGpsFields, gps_col::kPartition, gps_col::kOffset, gps_col::kDate,
-              ts_index(kGpsFields)};
+      return DescribeTopic<Topic::kGps>();
     case Topic::kTraffic:
-      return {kTrafficFields, traffic_col::kPartition, traffic_col::kOffset, traffic_col::kDate,
-              ts_index(kTrafficFields)};
+      return DescribeTopic<Topic::kTraffic>();
     case Topic::kWeather:
-      return {kWeatherFields, weather_col::kPartition, weather_col::kOffset, weather_col::kDate,
-              ts_index(kWeatherFields)};
+      return DescribeTopic<Topic::kWeather>();
     case Topic::kEmergency:
-      return {kEmergencyFields, emergency_col::kPartition, emergency_col::kOffset,
-              emergency_col::kDate, ts_index(kEmergencyFields)};
+      return DescribeTopic<Topic::kEmergency>();
   }
   return {};
 }
@@ -338,7 +280,11 @@ bool EventParser::Parse(Topic topic, std::string_view payload, SourcePosition po
   reason_.clear();
   const size_t t = static_cast<size_t>(topic);
   if (t >= kTopicCount) {
-    reason_ = "unknown topic";
+    // Not one of the five streams (a caller's bug or a corrupt source): a dead letter like any
+    // other record that cannot be read, never a silent drop.
+    reason_ = "unknown topic " + std::to_string(t);
+    AppendDeadLetter("#" + std::to_string(t), payload, position, received_at, dead_letters);
+    counters_.unknown_topic++;
     return false;
   }
   if (payload.size() > options_.max_payload_bytes) {
@@ -362,7 +308,7 @@ bool EventParser::Parse(Topic topic, std::string_view payload, SourcePosition po
       return true;
     }
   }
-  AppendDeadLetter(topic, payload, position, received_at, dead_letters);
+  AppendDeadLetter(options_.topic_names[topic], payload, position, received_at, dead_letters);
   counters_.dead_letters[t]++;
   return false;
 }
@@ -448,19 +394,22 @@ bool EventParser::ParseValid(Topic topic, std::string_view payload, SourcePositi
     Slot& slot = slots[idx];
     const simdjson::dom::element value = kv.value;
     const simdjson::dom::element_type type = value.type();
-    switch (f.kind) {
+    switch (f.wire) {
+      case Kind::kNone:
+      case Kind::kLocationLongitude:
+        break;  // not JSON fields: never in kFieldsOf
       case Kind::kString:
       case Kind::kId:
       case Kind::kEnum:
       case Kind::kTimestamp: {
         if (value.get_string().get(slot.s) != simdjson::SUCCESS)
           return type_error(f, "string", type);
-        if (f.kind == Kind::kId && (slot.s.empty() || slot.s.size() > kMaxIdBytes)) {
+        if (f.wire == Kind::kId && (slot.s.empty() || slot.s.size() > kMaxIdBytes)) {
           field_prefix(f);
           reason_.append(slot.s.empty() ? "must not be empty" : "longer than 256 bytes");
           return false;
         }
-        if (f.kind == Kind::kEnum) {
+        if (f.wire == Kind::kEnum) {
           bool ok = false;
           for (std::string_view v : f.values) ok = ok || v == slot.s;
           if (!ok) {
@@ -475,7 +424,7 @@ bool EventParser::ParseValid(Topic topic, std::string_view payload, SourcePositi
             return false;
           }
         }
-        if (f.kind == Kind::kTimestamp) {
+        if (f.wire == Kind::kTimestamp) {
           Result<EventTime> ts = ParseTimestamp(slot.s);
           if (!ts.ok()) {
             field_prefix(f);
@@ -593,7 +542,10 @@ bool EventParser::ParseValid(Topic topic, std::string_view payload, SourcePositi
   for (size_t i = 0; i < fields.size(); ++i) {
     const FieldDesc& f = fields[i];
     const Slot& slot = slots[i];
-    switch (f.kind) {
+    switch (f.wire) {
+      case Kind::kNone:
+      case Kind::kLocationLongitude:
+        break;
       case Kind::kString:
       case Kind::kId:
       case Kind::kEnum:
@@ -621,8 +573,9 @@ bool EventParser::ParseValid(Topic topic, std::string_view payload, SourcePositi
   return true;
 }
 
-void EventParser::AppendDeadLetter(Topic topic, std::string_view payload, SourcePosition position,
-                                   EventTime received_at, RecordBatch* dl) {
+void EventParser::AppendDeadLetter(std::string_view topic_name, std::string_view payload,
+                                   SourcePosition position, EventTime received_at,
+                                   RecordBatch* dl) {
   using namespace dead_letter_col;
   const size_t cap = options_.dead_letter_payload_cap;
   const bool utf8 = simdjson::validate_utf8(payload.data(), payload.size());
@@ -646,7 +599,7 @@ void EventParser::AppendDeadLetter(Topic topic, std::string_view payload, Source
     Base64(source, &scratch_);
     stored = scratch_;
   }
-  dl->column(kTopic).AppendString(options_.topic_names[topic]);
+  dl->column(kTopic).AppendString(topic_name);
   dl->column(kPartition).AppendInt32(position.partition.value());
   dl->column(kOffset).AppendInt64(position.offset);
   dl->column(kPayload).AppendString(stored);

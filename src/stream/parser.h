@@ -1,12 +1,12 @@
 // EventParser: turns one Kafka message (or in-process message) of one of the five topics into one
 // row of that topic's raw table, or into one `_dead_letters` row that says precisely why not.
 //
-// The schema of each topic is DECLARED here (field name, JSON type, range or enum), never inferred:
-// every declared field must be present with the right JSON type and a plausible value; unknown
-// fields are ignored; a repeated field is refused. `timestamp` accepts ISO-8601 with `Z` or an
-// offset, with or without a fraction, and is stored as UTC microseconds. `location` accepts "(lat,
-// lon)", "lat,lon", [lat, lon] and {"lat":..,"lon":..} and becomes the `latitude`, `longitude`
-// columns.
+// The schema of each topic is DECLARED in the model (model/schema.h: field name, JSON type, range
+// or enum; the parser's descriptors are derived from it at compile time), never inferred: every
+// declared field must be present with the right JSON type and a plausible value; unknown fields are
+// ignored; a repeated field is refused. `timestamp` accepts ISO-8601 with `Z` or an offset, with or
+// without a fraction, and is stored as UTC microseconds. `location` accepts "(lat, lon)",
+// "lat,lon", [lat, lon] and {"lat":..,"lon":..} and becomes the `latitude`, `longitude` columns.
 //
 // Reasons read like "missing field speed", "field year: expected integer, got string",
 // "payload of 200000 bytes exceeds the 65536-byte limit", "invalid JSON at byte 57: ...".
@@ -50,6 +50,7 @@ struct SourcePosition {
 struct ParserCounters {
   std::array<uint64_t, kTopicCount> valid{};
   std::array<uint64_t, kTopicCount> dead_letters{};
+  uint64_t unknown_topic = 0;  // dead letters of a Topic outside the five (topic "#<n>")
 };
 
 class EventParser {
@@ -61,7 +62,8 @@ class EventParser {
 
   // Parses `payload` as an event of `topic`. When valid, appends one row to `raw` (schema
   // RawSchema(topic)) and returns true. Otherwise appends one row to `dead_letters` (schema
-  // DeadLetterSchema()) and returns false; last_reason() then says why.
+  // DeadLetterSchema()) and returns false; last_reason() then says why. A `topic` outside the
+  // five is a dead letter too ("unknown topic <n>", its topic column "#<n>"); `raw` is untouched.
   // `received_at` is the wall-clock time the record was received (dead letters carry it).
   bool Parse(Topic topic, std::string_view payload, SourcePosition position, EventTime received_at,
              RecordBatch* raw, RecordBatch* dead_letters);
@@ -74,8 +76,8 @@ class EventParser {
  private:
   struct Impl;
   bool ParseValid(Topic topic, std::string_view payload, SourcePosition position, RecordBatch* raw);
-  void AppendDeadLetter(Topic topic, std::string_view payload, SourcePosition position,
-                        EventTime received_at, RecordBatch* dead_letters);
+  void AppendDeadLetter(std::string_view topic_name, std::string_view payload,
+                        SourcePosition position, EventTime received_at, RecordBatch* dead_letters);
 
   ParserOptions options_;
   std::unique_ptr<Impl> impl_;

@@ -258,5 +258,25 @@ TEST_F(ParserTest, EscapedStringsAreUnescaped) {
   EXPECT_EQ(Raw(Topic::kVehicle).column(vehicle_col::kModel).GetString(0), "Qash\"qai\xc3\xa9");
 }
 
+// A Topic outside the five is a caller's bug or a corrupt source: the record still becomes a dead
+// letter (never a silent drop), and no raw table is touched.
+TEST_F(ParserTest, UnknownTopicIsADeadLetter) {
+  RecordBatch raw(RawSchema(Topic::kVehicle));
+  const Topic unknown = static_cast<Topic>(7);
+  EXPECT_FALSE(parser_.Parse(unknown, kVehicle, SourcePosition{PartitionId(3), 77}, kReceived, &raw,
+                             &dead_));
+  EXPECT_EQ(parser_.last_reason(), "unknown topic 7");
+  EXPECT_EQ(raw.num_rows(), 0u);
+  ASSERT_EQ(dead_.num_rows(), 1u);
+  EXPECT_EQ(dead_.column(dead_letter_col::kTopic).GetString(0), "#7");
+  EXPECT_EQ(dead_.column(dead_letter_col::kPartition).GetInt32(0), 3);
+  EXPECT_EQ(dead_.column(dead_letter_col::kOffset).GetInt64(0), 77);
+  EXPECT_EQ(dead_.column(dead_letter_col::kPayload).GetString(0), kVehicle);
+  EXPECT_EQ(dead_.column(dead_letter_col::kReason).GetString(0), "unknown topic 7");
+  EXPECT_EQ(dead_.column(dead_letter_col::kReceivedAt).GetTimestamp(0), kReceived);
+  EXPECT_EQ(parser_.counters().unknown_topic, 1u);
+  for (Topic t : kAllTopics) EXPECT_EQ(parser_.counters().dead_letters[static_cast<size_t>(t)], 0u);
+}
+
 }  // namespace
 }  // namespace smartcity::stream

@@ -10,25 +10,8 @@
 namespace smartcity::stream {
 
 std::string_view OutputTableName(OutputTable t) {
-  switch (t) {
-    case OutputTable::kVehicle:
-      return "vehicle_data";
-    case OutputTable::kGps:
-      return "gps_data";
-    case OutputTable::kTraffic:
-      return "traffic_data";
-    case OutputTable::kWeather:
-      return "weather_data";
-    case OutputTable::kEmergency:
-      return "emergency_data";
-    case OutputTable::kEnriched:
-      return "enriched_data";
-    case OutputTable::kDeadLetters:
-      return "_dead_letters";
-    case OutputTable::kLateEvents:
-      return "_late_events";
-  }
-  return "?";
+  static_assert(kOutputTableCount == model::kTableCount);  // OutputTable is model::Table's order
+  return model::TableName(static_cast<model::Table>(t));
 }
 
 const RecordBatch& OutputOf(const StreamOutput& out, OutputTable t) {

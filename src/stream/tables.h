@@ -1,11 +1,7 @@
-// The tables the stream processor produces: their names, their schemas (columnar, see
-// common/record_batch.h) and the column index of every field, so the parser and the join append by
-// index with no lookup per row.
-//
-// Raw tables (one per topic) hold every valid record: the topic's fields in SPEC order with
-// `location` replaced by `latitude`, `longitude`, then provenance `_partition`, `_offset` (Kafka
-// partition/offset, or partition 0 and the in-process sequence number) and the derived Hive
-// partition column `date` (YYYY-MM-DD of the event timestamp, UTC).
+// The tables the stream processor produces, as the stream code sees them: their names, their
+// schemas (columnar, see common/record_batch.h) and the column index of every field, so the parser
+// and the join append by index with no lookup per row. All of it is declared once, in the model
+// (model/schema.h: columns, types, order, names); this header only brings it into `stream`.
 //
 // Thread-safety: the schemas are immutable and built once (thread-safe static init).
 #pragma once
@@ -14,165 +10,25 @@
 #include <string_view>
 
 #include "common/record_batch.h"
+#include "model/schema.h"
 #include "transport/message.h"
 
 namespace smartcity::stream {
 
-inline constexpr std::string_view kEnrichedTable = "enriched_data";
-inline constexpr std::string_view kDeadLettersTable = "_dead_letters";
-inline constexpr std::string_view kLateEventsTable = "_late_events";
+inline constexpr std::string_view kEnrichedTable = model::kEnrichedTable;
+inline constexpr std::string_view kDeadLettersTable = model::kDeadLettersTable;
+inline constexpr std::string_view kLateEventsTable = model::kLateEventsTable;
 
-// Column indices, in schema order.
-namespace vehicle_col {
-enum : int {
-  kId,
-  kDeviceId,
-  kTimestamp,
-  kLatitude,
-  kLongitude,
-  kSpeed,
-  kDirection,
-  kMake,
-  kModel,
-  kYear,
-  kFuelType,
-  kPartition,
-  kOffset,
-  kDate,
-  kCount
-};
-}
-namespace gps_col {
-enum : int {
-  kId,
-  kDeviceId,
-  kTimestamp,
-  kSpeed,
-  kDirection,
-  kVehicleType,
-  kPartition,
-  kOffset,
-  kDate,
-  kCount
-};
-}
-namespace traffic_col {
-enum : int {
-  kId,
-  kDeviceId,
-  kCameraId,
-  kLatitude,
-  kLongitude,
-  kTimestamp,
-  kSnapshot,
-  kPartition,
-  kOffset,
-  kDate,
-  kCount
-};
-}
-namespace weather_col {
-enum : int {
-  kId,
-  kDeviceId,
-  kLatitude,
-  kLongitude,
-  kTimestamp,
-  kTemperature,
-  kWeatherCondition,
-  kPrecipitation,
-  kWindSpeed,
-  kHumidity,
-  kAirQualityIndex,
-  kPartition,
-  kOffset,
-  kDate,
-  kCount
-};
-}
-namespace emergency_col {
-enum : int {
-  kId,
-  kDeviceId,
-  kIncidentId,
-  kType,
-  kTimestamp,
-  kLatitude,
-  kLongitude,
-  kStatus,
-  kDescription,
-  kPartition,
-  kOffset,
-  kDate,
-  kCount
-};
-}
-// enriched_data: the vehicle's position and motion, the weather there, the emergency if any
-// (nullable), and where each input row came from (`_emergency*` null when there is no emergency).
-namespace enriched_col {
-enum : int {
-  kDeviceId,
-  kTimestamp,
-  kLatitude,
-  kLongitude,
-  kSpeed,
-  kDirection,
-  kTemperature,
-  kWeatherCondition,
-  kPrecipitation,
-  kWindSpeed,
-  kHumidity,
-  kAirQualityIndex,
-  kEmergencyType,
-  kEmergencyStatus,
-  kIncidentId,
-  kVehiclePartition,
-  kVehicleOffset,
-  kWeatherPartition,
-  kWeatherOffset,
-  kEmergencyPartition,
-  kEmergencyOffset,
-  kDate,
-  kCount
-};
-}
-// _dead_letters: a record that failed parsing or validation, whole. `payload` is the record's bytes
-// when they are valid UTF-8 (`payloadEncoding` "utf-8"), else their base64 (`payloadEncoding`
-// "base64"); it is cut to ParserOptions::dead_letter_payload_cap bytes (default 1 MiB) with
-// `payloadTruncated` set, and `payloadBytes` is always the original size. `date` is of
-// `receivedAt`.
-namespace dead_letter_col {
-enum : int {
-  kTopic,
-  kPartition,
-  kOffset,
-  kPayload,
-  kPayloadEncoding,
-  kPayloadBytes,
-  kPayloadTruncated,
-  kReason,
-  kReceivedAt,
-  kDate,
-  kCount
-};
-}
-// _late_events: a join input record whose event time was behind the join watermark when it arrived.
-// `latenessMicros` = watermark - eventTime (> 0), in microseconds. `date` is of the event time.
-namespace late_event_col {
-enum : int {
-  kTopic,
-  kPartition,
-  kOffset,
-  kDeviceId,
-  kEventTime,
-  kWatermark,
-  kLatenessMicros,
-  kPayload,
-  kReceivedAt,
-  kDate,
-  kCount
-};
-}
+// Column indices, in schema order: the model's (model/schema.h), where each table's columns are
+// declared indexed by these enums.
+namespace vehicle_col = model::vehicle_col;
+namespace gps_col = model::gps_col;
+namespace traffic_col = model::traffic_col;
+namespace weather_col = model::weather_col;
+namespace emergency_col = model::emergency_col;
+namespace enriched_col = model::enriched_col;
+namespace dead_letter_col = model::dead_letter_col;
+namespace late_event_col = model::late_event_col;
 
 const std::shared_ptr<const Schema>& RawSchema(Topic topic);
 const std::shared_ptr<const Schema>& EnrichedSchema();

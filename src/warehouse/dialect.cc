@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "engine/engine.h"
+#include "model/schema.h"
 #include "warehouse/warehouse.h"
 
 namespace smartcity::warehouse {
@@ -11,40 +12,40 @@ namespace smartcity::warehouse {
 using engine::QuoteIdentifier;
 using engine::QuoteLiteral;
 
-std::string Dialect::TypeName(ColumnType t) const {
+std::string Dialect::TypeName(LogicalType t) const {
   switch (t) {
-    case ColumnType::kString:
+    case LogicalType::kString:
       // Redshift's TEXT is VARCHAR(256); payloads and descriptions can be longer.
       return kind_ == DialectKind::kRedshift ? "VARCHAR(65535)" : "TEXT";
-    case ColumnType::kInt32:
+    case LogicalType::kInt32:
       return "INTEGER";
-    case ColumnType::kInt64:
+    case LogicalType::kInt64:
       return "BIGINT";
-    case ColumnType::kDouble:
+    case LogicalType::kDouble:
       return "DOUBLE PRECISION";
-    case ColumnType::kTimestamp:
+    case LogicalType::kTimestamp:
       return "TIMESTAMPTZ";
-    case ColumnType::kBool:
+    case LogicalType::kBool:
       return "BOOLEAN";
   }
   return "TEXT";
 }
 
-bool Dialect::SameType(std::string_view reported, ColumnType t) const {
+bool Dialect::SameType(std::string_view reported, LogicalType t) const {
   std::string r;
   for (char c : reported) r += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   switch (t) {
-    case ColumnType::kString:
+    case LogicalType::kString:
       return r == "text" || r == "varchar" || r == "character varying";
-    case ColumnType::kInt32:
+    case LogicalType::kInt32:
       return r == "integer" || r == "int" || r == "int4";
-    case ColumnType::kInt64:
+    case LogicalType::kInt64:
       return r == "bigint" || r == "int8";
-    case ColumnType::kDouble:
+    case LogicalType::kDouble:
       return r == "double precision" || r == "double" || r == "float8";
-    case ColumnType::kTimestamp:
+    case LogicalType::kTimestamp:
       return r == "timestamp with time zone" || r == "timestamptz";
-    case ColumnType::kBool:
+    case LogicalType::kBool:
       return r == "boolean" || r == "bool";
   }
   return false;
@@ -80,7 +81,8 @@ std::vector<std::string> Dialect::CreateTable(const std::string& table, const Sc
     // Redshift has no indexes (and does not enforce the primary key; the bookkeeping row is what
     // prevents duplicates there): distribute by device, sort by the first index column (time).
     auto has = [&](const std::string& n) { return schema.IndexOf(n) >= 0; };
-    if (has("deviceId")) sql += " DISTKEY(" + QuoteIdentifier("deviceId") + ")";
+    const std::string device(model::kDeviceIdField);
+    if (has(device)) sql += " DISTKEY(" + QuoteIdentifier(device) + ")";
     if (!index_columns.empty()) {
       sql += " SORTKEY(";
       for (size_t i = 0; i < index_columns.size(); ++i) {
@@ -108,7 +110,7 @@ std::string Dialect::AddColumn(const std::string& table, const ColumnSpec& colum
 }
 
 std::string Dialect::CreateBookkeeping() const {
-  const std::string text = TypeName(ColumnType::kString);
+  const std::string text = TypeName(LogicalType::kString);
   return fmt::format(
       "CREATE TABLE IF NOT EXISTS {} (table_name {} NOT NULL, delta_version BIGINT NOT NULL, "
       "row_count BIGINT NOT NULL, loaded_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (table_name, "

@@ -9,10 +9,10 @@ namespace {
 
 Schema Events() {
   Schema s;
-  s.columns = {{"deviceId", ColumnType::kString},    {"timestamp", ColumnType::kTimestamp},
-               {"speed", ColumnType::kDouble, true}, {"_partition", ColumnType::kInt32},
-               {"_offset", ColumnType::kInt64},      {"ok", ColumnType::kBool, true},
-               {"date", ColumnType::kString}};
+  s.columns = {{"deviceId", LogicalType::kString},    {"timestamp", LogicalType::kTimestamp},
+               {"speed", LogicalType::kDouble, true}, {"_partition", LogicalType::kInt32},
+               {"_offset", LogicalType::kInt64},      {"ok", LogicalType::kBool, true},
+               {"date", LogicalType::kString}};
   return s;
 }
 
@@ -35,19 +35,19 @@ TEST(DialectTest, PostgresCreateTableHasTypesKeyAndIndexes) {
   EXPECT_EQ(sql[2],
             "CREATE INDEX IF NOT EXISTS \"vehicle_data_deviceId_idx\" ON \"vehicle_data\" "
             "(\"deviceId\")");
-  EXPECT_EQ(d.AddColumn("t", {"note", ColumnType::kString, false}),
+  EXPECT_EQ(d.AddColumn("t", {"note", LogicalType::kString, false}),
             "ALTER TABLE \"t\" ADD COLUMN \"note\" TEXT");
 }
 
 TEST(DialectTest, LayoutsOfOurTables) {
   Schema enriched;
-  enriched.columns = {{"_vehiclePartition", ColumnType::kInt32},
-                      {"_vehicleOffset", ColumnType::kInt64},
-                      {"_weatherPartition", ColumnType::kInt32},
-                      {"_weatherOffset", ColumnType::kInt64},
-                      {"_emergencyPartition", ColumnType::kInt32, true},
-                      {"_emergencyOffset", ColumnType::kInt64, true},
-                      {"timestamp", ColumnType::kTimestamp}};
+  enriched.columns = {{"_vehiclePartition", LogicalType::kInt32},
+                      {"_vehicleOffset", LogicalType::kInt64},
+                      {"_weatherPartition", LogicalType::kInt32},
+                      {"_weatherOffset", LogicalType::kInt64},
+                      {"_emergencyPartition", LogicalType::kInt32, true},
+                      {"_emergencyOffset", LogicalType::kInt64, true},
+                      {"timestamp", LogicalType::kTimestamp}};
   const TableLayout el = LayoutFor("enriched_data", enriched);
   EXPECT_EQ(el.key, (std::vector<std::string>{"_vehiclePartition", "_vehicleOffset",
                                               "_weatherPartition", "_weatherOffset",
@@ -61,29 +61,29 @@ TEST(DialectTest, LayoutsOfOurTables) {
   EXPECT_NE(duck.find(", UNIQUE (\"_vehiclePartition\""), std::string::npos) << duck;
   EXPECT_TRUE(LayoutFor("_late_events", enriched).key.empty());
   Schema dead;
-  dead.columns = {{"topic", ColumnType::kString},
-                  {"partition", ColumnType::kInt32},
-                  {"offset", ColumnType::kInt64},
-                  {"receivedAt", ColumnType::kTimestamp}};
+  dead.columns = {{"topic", LogicalType::kString},
+                  {"partition", LogicalType::kInt32},
+                  {"offset", LogicalType::kInt64},
+                  {"receivedAt", LogicalType::kTimestamp}};
   const TableLayout dl = LayoutFor("_dead_letters", dead);
   EXPECT_EQ(dl.key, (std::vector<std::string>{"topic", "partition", "offset"}));
   EXPECT_EQ(dl.indexes, (std::vector<std::string>{"receivedAt"}));
   Schema other;
-  other.columns = {{"x", ColumnType::kInt32}};
+  other.columns = {{"x", LogicalType::kInt32}};
   EXPECT_TRUE(LayoutFor("anything", other).key.empty());
 }
 
 TEST(DialectTest, SameTypeAcceptsWhatEachWarehouseReports) {
   Dialect pg(DialectKind::kPostgres);
-  EXPECT_TRUE(pg.SameType("timestamp with time zone", ColumnType::kTimestamp));
-  EXPECT_TRUE(pg.SameType("TIMESTAMP WITH TIME ZONE", ColumnType::kTimestamp));
-  EXPECT_FALSE(pg.SameType("timestamp without time zone", ColumnType::kTimestamp));
-  EXPECT_TRUE(pg.SameType("double precision", ColumnType::kDouble));
-  EXPECT_TRUE(pg.SameType("DOUBLE", ColumnType::kDouble));
-  EXPECT_TRUE(pg.SameType("VARCHAR", ColumnType::kString));
-  EXPECT_TRUE(pg.SameType("character varying", ColumnType::kString));
-  EXPECT_FALSE(pg.SameType("integer", ColumnType::kInt64));
-  EXPECT_FALSE(pg.SameType("bigint", ColumnType::kDouble));
+  EXPECT_TRUE(pg.SameType("timestamp with time zone", LogicalType::kTimestamp));
+  EXPECT_TRUE(pg.SameType("TIMESTAMP WITH TIME ZONE", LogicalType::kTimestamp));
+  EXPECT_FALSE(pg.SameType("timestamp without time zone", LogicalType::kTimestamp));
+  EXPECT_TRUE(pg.SameType("double precision", LogicalType::kDouble));
+  EXPECT_TRUE(pg.SameType("DOUBLE", LogicalType::kDouble));
+  EXPECT_TRUE(pg.SameType("VARCHAR", LogicalType::kString));
+  EXPECT_TRUE(pg.SameType("character varying", LogicalType::kString));
+  EXPECT_FALSE(pg.SameType("integer", LogicalType::kInt64));
+  EXPECT_FALSE(pg.SameType("bigint", LogicalType::kDouble));
 }
 
 TEST(DialectTest, RedshiftCreateTableUsesDistAndSortKeysAndWideVarchar) {
@@ -150,9 +150,9 @@ TEST(DialectTest, RedshiftUrlNeedsAnIamRole) {
 
 TEST(DialectTest, CopyTextEscapesAndFormats) {
   auto schema = std::make_shared<Schema>();
-  schema->columns = {{"s", ColumnType::kString, true}, {"i", ColumnType::kInt32},
-                     {"l", ColumnType::kInt64},        {"d", ColumnType::kDouble},
-                     {"t", ColumnType::kTimestamp},    {"b", ColumnType::kBool}};
+  schema->columns = {{"s", LogicalType::kString, true}, {"i", LogicalType::kInt32},
+                     {"l", LogicalType::kInt64},        {"d", LogicalType::kDouble},
+                     {"t", LogicalType::kTimestamp},    {"b", LogicalType::kBool}};
   RecordBatch b(schema);
   b.column(0).AppendString("a\tb\\c\nd\re");
   b.column(1).AppendInt32(-7);

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "lake/s3_object_store.h"
+#include "model/schema.h"
 
 namespace smartcity::warehouse {
 
@@ -22,19 +23,22 @@ TableLayout LayoutFor(const std::string& table, const Schema& schema) {
     }
     l.key = std::move(cols);
   };
-  if (table == "enriched_data") {
-    // One row per joined (vehicle, weather, emergency) record triple: a duplicated weather record
-    // joins the same vehicle record twice.
-    key_if({"_vehiclePartition", "_vehicleOffset", "_weatherPartition", "_weatherOffset",
-            "_emergencyPartition", "_emergencyOffset"});
-  } else if (table == "_dead_letters") {
-    key_if({"topic", "partition", "offset"});
-  } else if (table == "_late_events") {
-    // No key: one input record may be late for more than one join.
+  if (std::optional<model::Table> t = model::TableFromName(table)) {
+    // Our own table: the model says which columns identify a row (none for _late_events).
+    std::vector<std::string> key;
+    for (int c : model::Def(*t).identity) key.emplace_back(model::ColumnName(*t, c));
+    if (!key.empty()) key_if(std::move(key));
   } else {
-    key_if({"_partition", "_offset"});
+    // Another table in the raw tables' layout: their provenance identifies a row.
+    key_if({std::string(model::kPartitionColumn), std::string(model::kOffsetColumn)});
   }
-  for (std::string_view c : {"timestamp", "eventTime", "receivedAt", "deviceId"}) {
+  // Time first (an event's, a late event's, a dead letter's), then the device.
+  using model::Table;
+  for (std::string_view c :
+       {model::kTimestampField,
+        model::ColumnName(Table::kLateEvents, model::late_event_col::kEventTime),
+        model::ColumnName(Table::kDeadLetters, model::dead_letter_col::kReceivedAt),
+        model::kDeviceIdField}) {
     if (has(c)) l.indexes.emplace_back(c);
   }
   return l;
@@ -43,32 +47,13 @@ TableLayout LayoutFor(const std::string& table, const Schema& schema) {
 Result<Schema> WarehouseSchema(const lake::DeltaSchema& delta) {
   Schema s;
   for (const lake::DeltaField& f : delta.fields) {
-    ColumnType t;
-    switch (f.type) {
-      case lake::DeltaType::kString:
-        t = ColumnType::kString;
-        break;
-      case lake::DeltaType::kInteger:
-        t = ColumnType::kInt32;
-        break;
-      case lake::DeltaType::kLong:
-        t = ColumnType::kInt64;
-        break;
-      case lake::DeltaType::kDouble:
-        t = ColumnType::kDouble;
-        break;
-      case lake::DeltaType::kTimestamp:
-        t = ColumnType::kTimestamp;
-        break;
-      case lake::DeltaType::kBoolean:
-        t = ColumnType::kBool;
-        break;
-      default:
-        return Status::InvalidArgument(fmt::format(
-            "column {} has Delta type {}, which the loader does not map to a warehouse type",
-            f.name, lake::DeltaTypeName(f.type)));
+    const std::optional<LogicalType> t = lake::LogicalTypeOf(f.type);
+    if (!t) {
+      return Status::InvalidArgument(fmt::format(
+          "column {} has Delta type {}, which the loader does not map to a warehouse type", f.name,
+          lake::DeltaTypeName(f.type)));
     }
-    s.columns.push_back({f.name, t, f.nullable});
+    s.columns.push_back({f.name, *t, f.nullable});
   }
   return s;
 }
@@ -197,7 +182,7 @@ Status Loader::EnsureTable(const std::string& table, const Schema& lake_schema,
       return Status::InvalidArgument(fmt::format(
           "refusing to load {}: column \"{}\" is {} in the warehouse but {} ({}) in the lake (a "
           "breaking schema change); drop or rename the warehouse table {} to reload it",
-          table, w.name, w.data_type, d.TypeName(c.type), ColumnTypeName(c.type), table));
+          table, w.name, w.data_type, d.TypeName(c.type), LogicalTypeName(c.type), table));
     }
     order.columns.push_back(c);
     order.columns.back().nullable = true;
@@ -254,7 +239,7 @@ Status Loader::CopyFile(const std::string& table, const Schema& schema, const la
       select += pv->second ? "CAST(" + QuoteLiteral(*pv->second) + " AS " + type + ")" : "NULL";
     } else if (!in_file.contains(c.name)) {
       select += "NULL";
-    } else if (c.type == ColumnType::kTimestamp) {
+    } else if (c.type == LogicalType::kTimestamp) {
       select += "epoch_us(" + QuoteIdentifier(c.name) + ")";
     } else {
       select += "CAST(" + QuoteIdentifier(c.name) + " AS " + type + ")";
@@ -276,20 +261,20 @@ Status Loader::CopyFile(const std::string& table, const Schema& schema, const la
         continue;
       }
       switch (col.type()) {
-        case ColumnType::kString:
+        case LogicalType::kString:
           col.AppendString(r.GetString(c, i));
           break;
-        case ColumnType::kInt32:
+        case LogicalType::kInt32:
           col.AppendInt32(static_cast<int32_t>(r.GetInt64(c, i)));
           break;
-        case ColumnType::kInt64:
-        case ColumnType::kTimestamp:
+        case LogicalType::kInt64:
+        case LogicalType::kTimestamp:
           col.AppendInt64(r.GetInt64(c, i));
           break;
-        case ColumnType::kDouble:
+        case LogicalType::kDouble:
           col.AppendDouble(r.GetDouble(c, i));
           break;
-        case ColumnType::kBool:
+        case LogicalType::kBool:
           col.AppendBool(r.GetBool(c, i));
           break;
       }

@@ -347,16 +347,16 @@ void AppendCopyText(const RecordBatch& batch, size_t begin, size_t end, std::str
         continue;
       }
       switch (col.type()) {
-        case ColumnType::kString:
+        case LogicalType::kString:
           AppendEscaped(col.GetString(row), out);
           break;
-        case ColumnType::kInt32:
+        case LogicalType::kInt32:
           fmt::format_to(std::back_inserter(*out), "{}", col.GetInt32(row));
           break;
-        case ColumnType::kInt64:
+        case LogicalType::kInt64:
           fmt::format_to(std::back_inserter(*out), "{}", col.GetInt64(row));
           break;
-        case ColumnType::kDouble: {
+        case LogicalType::kDouble: {
           const double v = col.GetDouble(row);
           if (std::isnan(v)) {
             out->append("NaN");
@@ -367,10 +367,10 @@ void AppendCopyText(const RecordBatch& batch, size_t begin, size_t end, std::str
           }
           break;
         }
-        case ColumnType::kTimestamp:
+        case LogicalType::kTimestamp:
           AppendTimestamp(col.GetInt64(row), out);
           break;
-        case ColumnType::kBool:
+        case LogicalType::kBool:
           out->push_back(col.GetBool(row) ? 't' : 'f');
           break;
       }

@@ -34,9 +34,9 @@ class Dialect {
   explicit Dialect(DialectKind kind) : kind_(kind) {}
   DialectKind kind() const { return kind_; }
 
-  std::string TypeName(ColumnType t) const;
+  std::string TypeName(LogicalType t) const;
   // The type names information_schema.columns.data_type reports for a column created as `t`.
-  bool SameType(std::string_view reported, ColumnType t) const;
+  bool SameType(std::string_view reported, LogicalType t) const;
   // CREATE TABLE IF NOT EXISTS with NOT NULLs, the key `key` (if any: PRIMARY KEY when its columns
   // are NOT NULL, else UNIQUE — NULLS NOT DISTINCT on PostgreSQL) and, where the warehouse has
   // them, indexes on `index_columns` (Redshift: DISTKEY / SORTKEY instead).

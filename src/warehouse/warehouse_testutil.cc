@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "lake/delta_table.h"
+#include "model/schema.h"
 
 namespace smartcity::warehouse::testing {
 
@@ -91,11 +92,17 @@ std::unique_ptr<WarehouseConnection> WrapFaulty(std::unique_ptr<WarehouseConnect
 }
 
 std::shared_ptr<const Schema> EventSchema(bool with_note) {
+  // A raw table's layout, from the model: the vehicle table's key, event time and speed (nullable
+  // here, to load NULLs), then its provenance and partition columns.
+  namespace v = model::vehicle_col;
+  auto spec = [](int column, bool nullable) {
+    const model::ColumnDef& d = model::kVehicleColumns[static_cast<size_t>(column)];
+    return ColumnSpec{std::string(d.name), d.type, nullable};
+  };
   auto s = std::make_shared<Schema>();
-  s->columns = {{"deviceId", ColumnType::kString},    {"timestamp", ColumnType::kTimestamp},
-                {"speed", ColumnType::kDouble, true}, {"_partition", ColumnType::kInt32},
-                {"_offset", ColumnType::kInt64},      {"date", ColumnType::kString}};
-  if (with_note) s->columns.push_back({"note", ColumnType::kString, true});
+  s->columns = {spec(v::kDeviceId, false),  spec(v::kTimestamp, false), spec(v::kSpeed, true),
+                spec(v::kPartition, false), spec(v::kOffset, false),    spec(v::kDate, false)};
+  if (with_note) s->columns.push_back({"note", LogicalType::kString, true});
   return s;
 }
 

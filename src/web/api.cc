@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "model/schema.h"
 #include "simulation/route.h"
 
 namespace smartcity::web {
@@ -13,6 +14,20 @@ namespace {
 
 using nlohmann::json;
 using stream::OutputTable;
+
+// The API names an event's fields as the events do (model/schema.h).
+std::string VehicleField(int column) {
+  return std::string(model::ColumnName(model::Table::kVehicle, column));
+}
+std::string WeatherField(int column) {
+  return std::string(model::ColumnName(model::Table::kWeather, column));
+}
+std::string EmergencyField(int column) {
+  return std::string(model::ColumnName(model::Table::kEmergency, column));
+}
+std::string TrafficField(int column) {
+  return std::string(model::ColumnName(model::Table::kTraffic, column));
+}
 
 json Time(EventTime t) {
   return FormatTimestamp(t);
@@ -30,26 +45,26 @@ double Seconds(Micros d) {
 json Vehicles(const LiveSnapshot& s) {
   json a = json::array();
   for (const VehicleView& v : s.vehicles) {
-    json j = {{"deviceId", v.device_id},
-              {"timestamp", Time(v.at)},
+    json j = {{VehicleField(model::vehicle_col::kDeviceId), v.device_id},
+              {VehicleField(model::vehicle_col::kTimestamp), Time(v.at)},
               {"latitude", v.latitude},
               {"longitude", v.longitude},
-              {"speed", v.speed},
-              {"direction", v.direction},
-              {"make", v.make},
-              {"model", v.model},
-              {"year", v.year},
-              {"fuelType", v.fuel_type},
+              {VehicleField(model::vehicle_col::kSpeed), v.speed},
+              {VehicleField(model::vehicle_col::kDirection), v.direction},
+              {VehicleField(model::vehicle_col::kMake), v.make},
+              {VehicleField(model::vehicle_col::kModel), v.model},
+              {VehicleField(model::vehicle_col::kYear), v.year},
+              {VehicleField(model::vehicle_col::kFuelType), v.fuel_type},
               {"updatedAt", Wall(v.updated)}};
     if (v.weather) {
       const WeatherView& w = *v.weather;
-      j["weather"] = {{"timestamp", Time(w.at)},
-                      {"temperature", w.temperature},
-                      {"weatherCondition", w.condition},
-                      {"precipitation", w.precipitation},
-                      {"windSpeed", w.wind_speed},
-                      {"humidity", w.humidity},
-                      {"airQualityIndex", w.air_quality_index}};
+      j["weather"] = {{WeatherField(model::weather_col::kTimestamp), Time(w.at)},
+                      {WeatherField(model::weather_col::kTemperature), w.temperature},
+                      {WeatherField(model::weather_col::kWeatherCondition), w.condition},
+                      {WeatherField(model::weather_col::kPrecipitation), w.precipitation},
+                      {WeatherField(model::weather_col::kWindSpeed), w.wind_speed},
+                      {WeatherField(model::weather_col::kHumidity), w.humidity},
+                      {WeatherField(model::weather_col::kAirQualityIndex), w.air_quality_index}};
     } else {
       j["weather"] = nullptr;
     }
@@ -61,13 +76,13 @@ json Vehicles(const LiveSnapshot& s) {
 json Incidents(const LiveSnapshot& s) {
   json a = json::array();
   for (const IncidentView& i : s.incidents) {
-    a.push_back({{"incidentId", i.incident_id},
-                 {"deviceId", i.device_id},
-                 {"type", i.type},
-                 {"status", i.status},
+    a.push_back({{EmergencyField(model::emergency_col::kIncidentId), i.incident_id},
+                 {EmergencyField(model::emergency_col::kDeviceId), i.device_id},
+                 {EmergencyField(model::emergency_col::kType), i.type},
+                 {EmergencyField(model::emergency_col::kStatus), i.status},
                  {"active", i.active()},
-                 {"description", i.description},
-                 {"timestamp", Time(i.at)},
+                 {EmergencyField(model::emergency_col::kDescription), i.description},
+                 {EmergencyField(model::emergency_col::kTimestamp), Time(i.at)},
                  {"latitude", i.latitude},
                  {"longitude", i.longitude}});
   }
@@ -77,7 +92,7 @@ json Incidents(const LiveSnapshot& s) {
 json Cameras(const LiveSnapshot& s) {
   json a = json::array();
   for (const CameraView& c : s.cameras) {
-    a.push_back({{"cameraId", c.camera_id},
+    a.push_back({{TrafficField(model::traffic_col::kCameraId), c.camera_id},
                  {"latitude", c.latitude},
                  {"longitude", c.longitude},
                  {"lastSeen", Time(c.last_seen)},
@@ -287,7 +302,7 @@ std::string RouteJson() {
   }
   json cams = json::array();
   for (const auto& c : route.cameras()) {
-    cams.push_back({{"cameraId", c.id},
+    cams.push_back({{TrafficField(model::traffic_col::kCameraId), c.id},
                     {"latitude", c.pos.lat},
                     {"longitude", c.pos.lon},
                     {"distanceM", c.distance_m}});

@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <fstream>
+#include <initializer_list>
+#include <vector>
+
+#include "model/schema.h"
 
 namespace smartcity::web {
 
@@ -11,6 +15,41 @@ namespace {
 
 using stream::OutputTable;
 constexpr int64_t kCommitsPerTable = 10;
+
+namespace vehicle_col = model::vehicle_col;
+namespace traffic_col = model::traffic_col;
+namespace weather_col = model::weather_col;
+namespace emergency_col = model::emergency_col;
+
+// Columns of one model table that a query reads, named by the model's column enums: Sql() is the
+// SELECT list, and operator()(column) the position of that column in the result.
+class Selection {
+ public:
+  Selection(model::Table table, std::initializer_list<int> columns)
+      : table_(table), columns_(columns) {}
+  std::string Name(int column) const { return std::string(model::ColumnName(table_, column)); }
+  std::string Sql() const {
+    std::string out;
+    for (int c : columns_) out += (out.empty() ? "" : ", ") + Name(c);
+    return out;
+  }
+  size_t operator()(int column) const {
+    return static_cast<size_t>(std::find(columns_.begin(), columns_.end(), column) -
+                               columns_.begin());
+  }
+  // The newest row per `key` (by event time, then source position).
+  std::string LatestPer(int key) const {
+    const model::Table t = table_;
+    return " QUALIFY row_number() OVER (PARTITION BY " + Name(key) + " ORDER BY " +
+           Name(model::ColumnWithRole(t, model::Role::kEventTime)) + " DESC, " +
+           Name(model::ColumnWithRole(t, model::Role::kPartition)) + " DESC, " +
+           Name(model::ColumnWithRole(t, model::Role::kOffset)) + " DESC) = 1";
+  }
+
+ private:
+  model::Table table_;
+  std::vector<int> columns_;
+};
 
 std::string Text(const engine::QueryResult& r, size_t col, size_t row) {
   return r.IsNull(col, row) ? std::string() : r.GetString(col, row);
@@ -104,79 +143,87 @@ Status LakeStateReader::Refresh(LiveState* state) {
       const std::string from =
           "read_parquet(" + files + ", union_by_name = true, hive_partitioning = false)";
       if (table == OutputTable::kVehicle) {
-        SC_ASSIGN_OR_RETURN(auto r,
-                            conn_->Query("SELECT deviceId, timestamp, latitude, longitude, speed, "
-                                         "direction, make, model, year, fuelType FROM " +
-                                         from +
-                                         " QUALIFY row_number() OVER (PARTITION BY deviceId ORDER "
-                                         "BY timestamp DESC, _partition DESC, "
-                                         "_offset DESC) = 1 ORDER BY deviceId"));
+        using namespace vehicle_col;
+        const Selection sel(model::Table::kVehicle,
+                            {kDeviceId, kTimestamp, kLatitude, kLongitude, kSpeed, kDirection,
+                             kMake, kModel, kYear, kFuelType});
+        SC_ASSIGN_OR_RETURN(
+            auto r, conn_->Query("SELECT " + sel.Sql() + " FROM " + from +
+                                 sel.LatestPer(kDeviceId) + " ORDER BY " + sel.Name(kDeviceId)));
         std::vector<VehicleView> vs;
         for (size_t row = 0; row < r.row_count(); ++row) {
           VehicleView v;
-          v.device_id = Text(r, 0, row);
-          v.at = r.GetTimestamp(1, row);
-          v.latitude = Num(r, 2, row);
-          v.longitude = Num(r, 3, row);
-          v.speed = Num(r, 4, row);
-          v.direction = Text(r, 5, row);
-          v.make = Text(r, 6, row);
-          v.model = Text(r, 7, row);
-          v.year = r.IsNull(8, row) ? 0 : static_cast<int32_t>(r.GetInt64(8, row));
-          v.fuel_type = Text(r, 9, row);
+          v.device_id = Text(r, sel(kDeviceId), row);
+          v.at = r.GetTimestamp(sel(kTimestamp), row);
+          v.latitude = Num(r, sel(kLatitude), row);
+          v.longitude = Num(r, sel(kLongitude), row);
+          v.speed = Num(r, sel(kSpeed), row);
+          v.direction = Text(r, sel(kDirection), row);
+          v.make = Text(r, sel(kMake), row);
+          v.model = Text(r, sel(kModel), row);
+          v.year =
+              r.IsNull(sel(kYear), row) ? 0 : static_cast<int32_t>(r.GetInt64(sel(kYear), row));
+          v.fuel_type = Text(r, sel(kFuelType), row);
           v.updated =
               WallTime(std::chrono::duration_cast<WallTime::duration>(v.at.time_since_epoch()));
           vs.push_back(std::move(v));
         }
         vehicles_ = std::move(vs);
       } else if (table == OutputTable::kWeather) {
-        SC_ASSIGN_OR_RETURN(auto r,
-                            conn_->Query("SELECT deviceId, timestamp, temperature, "
-                                         "weatherCondition, precipitation, windSpeed, humidity, "
-                                         "airQualityIndex FROM " +
-                                         from +
-                                         " QUALIFY row_number() OVER (PARTITION BY deviceId ORDER "
-                                         "BY timestamp DESC, _partition DESC, "
-                                         "_offset DESC) = 1"));
+        using namespace weather_col;
+        const Selection sel(model::Table::kWeather,
+                            {kDeviceId, kTimestamp, kTemperature, kWeatherCondition, kPrecipitation,
+                             kWindSpeed, kHumidity, kAirQualityIndex});
+        SC_ASSIGN_OR_RETURN(auto r, conn_->Query("SELECT " + sel.Sql() + " FROM " + from +
+                                                 sel.LatestPer(kDeviceId)));
+        auto int_at = [&](int column, size_t row) {
+          return r.IsNull(sel(column), row) ? 0
+                                            : static_cast<int32_t>(r.GetInt64(sel(column), row));
+        };
         weather_.clear();
         for (size_t row = 0; row < r.row_count(); ++row) {
           WeatherView w;
-          w.at = r.GetTimestamp(1, row);
-          w.temperature = Num(r, 2, row);
-          w.condition = Text(r, 3, row);
-          w.precipitation = Num(r, 4, row);
-          w.wind_speed = Num(r, 5, row);
-          w.humidity = r.IsNull(6, row) ? 0 : static_cast<int32_t>(r.GetInt64(6, row));
-          w.air_quality_index = r.IsNull(7, row) ? 0 : static_cast<int32_t>(r.GetInt64(7, row));
-          weather_[Text(r, 0, row)] = std::move(w);
+          w.at = r.GetTimestamp(sel(kTimestamp), row);
+          w.temperature = Num(r, sel(kTemperature), row);
+          w.condition = Text(r, sel(kWeatherCondition), row);
+          w.precipitation = Num(r, sel(kPrecipitation), row);
+          w.wind_speed = Num(r, sel(kWindSpeed), row);
+          w.humidity = int_at(kHumidity, row);
+          w.air_quality_index = int_at(kAirQualityIndex, row);
+          weather_[Text(r, sel(kDeviceId), row)] = std::move(w);
         }
       } else if (table == OutputTable::kEmergency) {
-        SC_ASSIGN_OR_RETURN(auto r,
-                            conn_->Query("SELECT incidentId, deviceId, type, status, description, "
-                                         "timestamp, latitude, longitude FROM " +
-                                         from +
-                                         " QUALIFY row_number() OVER (PARTITION BY incidentId "
-                                         "ORDER BY timestamp DESC, _partition DESC, "
-                                         "_offset DESC) = 1 ORDER BY incidentId"));
+        using namespace emergency_col;
+        const Selection sel(model::Table::kEmergency,
+                            {kIncidentId, kDeviceId, kType, kStatus, kDescription, kTimestamp,
+                             kLatitude, kLongitude});
+        SC_ASSIGN_OR_RETURN(auto r, conn_->Query("SELECT " + sel.Sql() + " FROM " + from +
+                                                 sel.LatestPer(kIncidentId) + " ORDER BY " +
+                                                 sel.Name(kIncidentId)));
         std::vector<IncidentView> is;
         for (size_t row = 0; row < r.row_count(); ++row) {
           IncidentView v;
-          v.incident_id = Text(r, 0, row);
-          v.device_id = Text(r, 1, row);
-          v.type = Text(r, 2, row);
-          v.status = Text(r, 3, row);
-          v.description = Text(r, 4, row);
-          v.at = r.GetTimestamp(5, row);
-          v.latitude = Num(r, 6, row);
-          v.longitude = Num(r, 7, row);
+          v.incident_id = Text(r, sel(kIncidentId), row);
+          v.device_id = Text(r, sel(kDeviceId), row);
+          v.type = Text(r, sel(kType), row);
+          v.status = Text(r, sel(kStatus), row);
+          v.description = Text(r, sel(kDescription), row);
+          v.at = r.GetTimestamp(sel(kTimestamp), row);
+          v.latitude = Num(r, sel(kLatitude), row);
+          v.longitude = Num(r, sel(kLongitude), row);
           is.push_back(std::move(v));
         }
         incidents_ = std::move(is);
       } else {
-        SC_ASSIGN_OR_RETURN(auto r,
-                            conn_->Query("SELECT cameraId, any_value(latitude), "
-                                         "any_value(longitude), max(timestamp), count(*) FROM " +
-                                         from + " GROUP BY cameraId ORDER BY cameraId"));
+        using namespace traffic_col;
+        const Selection sel(model::Table::kTraffic, {kCameraId, kLatitude, kLongitude, kTimestamp});
+        const std::string camera = sel.Name(kCameraId);
+        // One row per camera: where it is, when a vehicle last passed it, how many did.
+        SC_ASSIGN_OR_RETURN(
+            auto r, conn_->Query("SELECT " + camera + ", any_value(" + sel.Name(kLatitude) +
+                                 "), any_value(" + sel.Name(kLongitude) + "), max(" +
+                                 sel.Name(kTimestamp) + "), count(*) FROM " + from + " GROUP BY " +
+                                 camera + " ORDER BY " + camera));
         std::vector<CameraView> cs;
         for (size_t row = 0; row < r.row_count(); ++row) {
           CameraView c;

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "model/schema.h"
 #include "stream/processor.h"
 #include "transport/event_source.h"
 #include "transport/message.h"
@@ -71,7 +72,7 @@ struct IncidentView {
   EventTime at{};
   double latitude = 0;
   double longitude = 0;
-  bool active() const { return status != "Resolved"; }
+  bool active() const { return status != model::NameOf(model::EmergencyStatus::kResolved); }
 };
 
 struct CameraView {
