@@ -4,6 +4,7 @@
 #   *_itest.cc -> one GoogleTest binary <NAME>_itest, CTest label "integration" (may start real
 #                 Kafka, PostgreSQL, S3 or a browser on loopback; slower).
 #   *_testmain.cc -> left out of the library: test helper programs the folder builds itself.
+# Every test binary links smartcity_testing (src/testing: temp dirs, child processes, deadlines).
 # New files are picked up without editing CMake (CONFIGURE_DEPENDS).
 function(smartcity_subsystem NAME)
   cmake_parse_arguments(ARG "" "" "DEPS;TEST_DEPS" ${ARGN})
@@ -25,16 +26,20 @@ function(smartcity_subsystem NAME)
     target_include_directories(${lib} INTERFACE ${CMAKE_SOURCE_DIR}/src)
     target_link_libraries(${lib} INTERFACE ${ARG_DEPS})
   endif()
+  set(test_libs ${lib} ${ARG_TEST_DEPS})
+  if(NOT NAME STREQUAL "testing")
+    list(APPEND test_libs smartcity_testing)
+  endif()
   if(unit_tests)
     add_executable(${NAME}_test ${unit_tests} ${test_support})
-    target_link_libraries(${NAME}_test PRIVATE ${lib} ${ARG_TEST_DEPS} GTest::gtest GTest::gtest_main)
+    target_link_libraries(${NAME}_test PRIVATE ${test_libs} GTest::gtest GTest::gtest_main)
     target_compile_definitions(${NAME}_test PRIVATE
       SMARTCITY_SOURCE_DIR="${CMAKE_SOURCE_DIR}" SMARTCITY_BINARY_DIR="${CMAKE_BINARY_DIR}")
     gtest_discover_tests(${NAME}_test PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
   endif()
   if(integration_tests)
     add_executable(${NAME}_itest ${integration_tests} ${test_support})
-    target_link_libraries(${NAME}_itest PRIVATE ${lib} ${ARG_TEST_DEPS} GTest::gtest GTest::gtest_main)
+    target_link_libraries(${NAME}_itest PRIVATE ${test_libs} GTest::gtest GTest::gtest_main)
     target_compile_definitions(${NAME}_itest PRIVATE
       SMARTCITY_SOURCE_DIR="${CMAKE_SOURCE_DIR}" SMARTCITY_BINARY_DIR="${CMAKE_BINARY_DIR}")
     gtest_discover_tests(${NAME}_itest PROPERTIES LABELS integration DISCOVERY_TIMEOUT 60)

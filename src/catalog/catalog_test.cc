@@ -9,6 +9,7 @@
 
 #include "lake/delta_table.h"
 #include "lake/lake_testutil.h"
+#include "testing/files.h"
 
 namespace smartcity::catalog {
 namespace {
@@ -23,10 +24,6 @@ using lake::testing::MakeEvents;
 class CatalogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("catalog_test_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
     auto s = lake::LocalObjectStore::Open(root_);
     ASSERT_TRUE(s.ok());
     store_ = std::move(*s);
@@ -37,8 +34,6 @@ class CatalogTest : public ::testing::Test {
     ASSERT_TRUE(c.ok());
     conn_ = std::move(*c);
   }
-  void TearDown() override { fs::remove_all(root_); }
-
   // 120 one-minute events from Jan 5 23:00 (two dates), committed in two commits.
   void WriteDeltaTable(const std::string& prefix) {
     lake::TableOptions o;
@@ -64,7 +59,8 @@ class CatalogTest : public ::testing::Test {
     return c.ok() ? *c : Catalog{};
   }
 
-  fs::path root_;
+  test::TempDir tmp_{"catalog_test"};
+  const fs::path root_ = tmp_.path();
   std::unique_ptr<lake::ObjectStore> store_;
   std::unique_ptr<engine::Database> db_;
   std::unique_ptr<engine::Connection> conn_;

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 
 namespace smartcity::cli {
@@ -60,12 +61,19 @@ namespace smartcity::cli {
 
 namespace {
 
-// Kills the process (SIGKILL) at the n-th matching write, before or after it is done.
+// Kills the process (SIGKILL) at the n-th matching write, before or after it is done, saying so
+// first on stderr ("crash point <spec> fired") so a crash test can tell it from any other death.
 class CrashPointStore final : public lake::ObjectStore {
  public:
   enum class Op { kPut, kPutIfAbsent, kPutFile, kDelete };
-  CrashPointStore(lake::ObjectStore* base, Op op, std::string key, int nth, bool after)
-      : base_(base), op_(op), key_(std::move(key)), nth_(nth), after_(after) {}
+  CrashPointStore(lake::ObjectStore* base, Op op, std::string key, int nth, bool after,
+                  std::string spec)
+      : base_(base),
+        op_(op),
+        key_(std::move(key)),
+        nth_(nth),
+        after_(after),
+        spec_(std::move(spec)) {}
 
   Status Put(std::string_view k, std::string_view b) override {
     return Around(Op::kPut, k, [&] { return base_->Put(k, b); });
@@ -95,16 +103,22 @@ class CrashPointStore final : public lake::ObjectStore {
   template <typename F>
   Status Around(Op op, std::string_view key, F&& f) {
     const bool hit = op == op_ && key.find(key_) != std::string_view::npos && ++seen_ == nth_;
-    if (hit && !after_) std::raise(SIGKILL);
+    if (hit && !after_) Fire();
     Status s = f();
-    if (hit) std::raise(SIGKILL);
+    if (hit) Fire();
     return s;
+  }
+  void Fire() {
+    std::fprintf(stderr, "smartcity: crash point %s fired\n", spec_.c_str());
+    std::fflush(stderr);
+    std::raise(SIGKILL);
   }
   lake::ObjectStore* base_;
   Op op_;
   std::string key_;
   int nth_;
   bool after_;
+  std::string spec_;
   std::atomic<int> seen_{0};
 };
 
@@ -141,7 +155,8 @@ Result<PipelineStore> OpenPipelineStore(const PipelineArgs& args) {
     return Status::InvalidArgument(bad);
   const int nth = std::atoi(f[2].c_str());
   if (nth < 1) return Status::InvalidArgument(bad);
-  ps.crash_point = std::make_unique<CrashPointStore>(ps.base.get(), op, f[1], nth, f.size() == 4);
+  ps.crash_point =
+      std::make_unique<CrashPointStore>(ps.base.get(), op, f[1], nth, f.size() == 4, text);
   return ps;
 }
 

@@ -25,7 +25,8 @@ stream::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& args);
 // SMARTCITY_CRASH_POINT="<op>:<key substring>:<n>[:after]" makes the process kill itself (SIGKILL,
 // as kill -9 would) at the n-th lake operation <op> (put, put-if-absent, put-file, delete) whose
 // key contains the substring, before the operation or right after it: a crash at an exact step of
-// the commit protocol, from outside. Unset in normal use.
+// the commit protocol, from outside. It first writes "smartcity: crash point <spec> fired" on
+// stderr, which the crash tests require. Unset in normal use.
 struct PipelineStore {
   std::unique_ptr<lake::ObjectStore> base;
   std::unique_ptr<lake::ObjectStore> crash_point;

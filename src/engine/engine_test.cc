@@ -1,7 +1,6 @@
 #include "engine/engine.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <array>
 #include <filesystem>
@@ -9,6 +8,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "testing/files.h"
 
 namespace smartcity::engine {
 namespace {
@@ -202,10 +203,10 @@ RecordBatch AllTypesBatch(size_t n) {
   return batch;
 }
 
+// A path for a Parquet file in one directory for the whole test binary, removed when it exits.
 std::string TempParquet(const std::string& name) {
-  return (std::filesystem::temp_directory_path() /
-          ("smartcity-engine-test-" + std::to_string(::getpid()) + "-" + name + ".parquet"))
-      .string();
+  static const test::TempDir dir("smartcity-engine-test");
+  return (dir / (name + ".parquet")).string();
 }
 
 TEST(EngineTest, CopyToParquetWritesRowsOfEveryTypeWithNulls) {

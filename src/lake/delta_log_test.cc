@@ -6,6 +6,7 @@
 
 #include "engine/engine.h"
 #include "lake/parquet_writer.h"
+#include "testing/files.h"
 
 namespace smartcity::lake {
 namespace {
@@ -188,7 +189,8 @@ TEST(DeltaLogTest, CheckpointReproducesTheSnapshot) {
   }
   auto replayed = log.Load();
   ASSERT_TRUE(replayed.ok());
-  ASSERT_TRUE(log.WriteCheckpoint(*replayed, conn->get(), "/tmp/smartcity-lake-test").ok());
+  test::TempDir scratch("smartcity-lake-test");
+  ASSERT_TRUE(log.WriteCheckpoint(*replayed, conn->get(), scratch.string()).ok());
   EXPECT_TRUE(store.Head("t/_delta_log/00000000000000000012.checkpoint.parquet").ok());
   EXPECT_TRUE(store.Head("t/_delta_log/_last_checkpoint").ok());
   // One more commit after the checkpoint.

@@ -8,6 +8,7 @@
 
 #include "lake/compaction.h"
 #include "lake/lake_testutil.h"
+#include "testing/files.h"
 
 namespace smartcity::lake {
 namespace {
@@ -29,9 +30,7 @@ class DeltaTableTest : public ::testing::Test {
     auto db = engine::Database::Open("", WriterDatabaseOptions());  // as the stream processor
     ASSERT_TRUE(db.ok());
     db_ = std::move(*db);
-    scratch_ = fs::temp_directory_path() / ("smartcity-lake-test-" + NewUuid());
   }
-  void TearDown() override { fs::remove_all(scratch_); }
 
   TableOptions Options() {
     TableOptions o;
@@ -58,7 +57,8 @@ class DeltaTableTest : public ::testing::Test {
   }
 
   std::unique_ptr<engine::Database> db_;
-  fs::path scratch_;
+  test::TempDir tmp_{"smartcity-lake-test"};
+  const fs::path scratch_ = tmp_.path();
 };
 
 TEST_F(DeltaTableTest, CreatesPartitionedTableAndCommitsOneFilePerPartition) {

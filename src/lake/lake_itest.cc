@@ -13,6 +13,8 @@
 #include "lake/compaction.h"
 #include "lake/delta_table.h"
 #include "lake/lake_testutil.h"
+#include "testing/files.h"
+#include "testing/subprocess.h"
 
 namespace smartcity::lake {
 namespace {
@@ -24,16 +26,27 @@ using testing::kJan5At23h;
 using testing::kMinute;
 using testing::MakeEvents;
 
-// Runs a command, returns its exit code and (merged) output.
-int RunCommand(const std::string& cmd, std::string* out) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
-  int rc = pclose(p);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+// Runs a command, returns its exit code (-1 if it could not run) and appends its output, stdout
+// and stderr interleaved, to `out`.
+int RunCommand(const std::vector<std::string>& argv, std::string* out) {
+  auto r = test::RunProcess(argv, {.merge_stderr = true, .timeout = std::chrono::minutes(20)});
+  if (!r.ok()) {
+    *out += r.status().message();
+    return -1;
+  }
+  *out += r->out;
+  return r->exit_code;
 }
+
+// Keeps a test's directory when the test has failed (what the readers were given, for the failure).
+class KeepOnFailure {
+ public:
+  explicit KeepOnFailure(test::TempDir* dir) : dir_(dir) {}
+  ~KeepOnFailure() { dir_->Keep(::testing::Test::HasFailure()); }
+
+ private:
+  test::TempDir* dir_;
+};
 
 class ExpectedRows {
  public:
@@ -70,8 +83,9 @@ class ExpectedRows {
 };
 
 TEST(LakeReadersITest, DeltaLakeDuckDbAndPyarrowReadExactlyTheCommittedRows) {
-  const fs::path dir = fs::temp_directory_path() / ("smartcity-lake-itest-" + NewUuid());
-  fs::create_directories(dir);
+  test::TempDir tmp("smartcity-lake-itest");
+  KeepOnFailure keep(&tmp);
+  const fs::path& dir = tmp.path();
   auto db = engine::Database::Open("");
   ASSERT_TRUE(db.ok());
   auto local = LocalObjectStore::Open(dir / "lake");
@@ -153,22 +167,23 @@ TEST(LakeReadersITest, DeltaLakeDuckDbAndPyarrowReadExactlyTheCommittedRows) {
 
   std::string out;
   // pyenv.sh installs the readers (idempotent) into the venv whose python it names.
-  ASSERT_EQ(RunCommand(std::string(SMARTCITY_SOURCE_DIR) + "/scripts/pyenv.sh", &out), 0) << out;
+  ASSERT_EQ(RunCommand({std::string(SMARTCITY_SOURCE_DIR) + "/scripts/pyenv.sh"}, &out), 0) << out;
   const std::string python = std::string(SMARTCITY_SOURCE_DIR) + "/.cache/venv/bin/python";
   out.clear();
   const int rc =
-      RunCommand(fmt::format("{} {}/src/lake/independent_readers.py {} {} {} {}", python,
-                             SMARTCITY_SOURCE_DIR, (dir / "lake/events").string(),
-                             (dir / "expected.jsonl").string(), snap->version, snap->files.size()),
+      RunCommand({python, std::string(SMARTCITY_SOURCE_DIR) + "/src/lake/independent_readers.py",
+                  (dir / "lake/events").string(), (dir / "expected.jsonl").string(),
+                  std::to_string(snap->version), std::to_string(snap->files.size())},
                  &out);
   std::printf("%s", out.c_str());
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("readers: 3 passed, 0 failed"), std::string::npos) << out;
-  if (rc == 0 && !getenv("KEEP")) fs::remove_all(dir);
 }
 
 TEST(LakeCompactCommandITest, SmartcityCompactMergesSmallFilesAndVacuumDeletesTheOldOnes) {
-  const fs::path dir = fs::temp_directory_path() / ("smartcity-compact-itest-" + NewUuid());
+  test::TempDir tmp("smartcity-compact-itest");
+  KeepOnFailure keep(&tmp);
+  const fs::path& dir = tmp.path();
   auto db = engine::Database::Open("");
   ASSERT_TRUE(db.ok());
   auto store = LocalObjectStore::Open(dir / "lake");
@@ -187,8 +202,8 @@ TEST(LakeCompactCommandITest, SmartcityCompactMergesSmallFilesAndVacuumDeletesTh
   }
   const std::string smartcity = std::string(SMARTCITY_BINARY_DIR) + "/src/cli/smartcity";
   std::string out;
-  ASSERT_EQ(RunCommand(fmt::format("{} compact --lake {} --table vehicle_data", smartcity,
-                                   (dir / "lake").string()),
+  ASSERT_EQ(RunCommand({smartcity, "compact", "--lake", (dir / "lake").string(), "--table",
+                        "vehicle_data"},
                        &out),
             0)
       << out;
@@ -199,8 +214,8 @@ TEST(LakeCompactCommandITest, SmartcityCompactMergesSmallFilesAndVacuumDeletesTh
       << out;
   out.clear();
   // Every table by default; vehicle_data has nothing left to merge.
-  ASSERT_EQ(RunCommand(fmt::format("{} compact --lake {} --vacuum --retention 0s", smartcity,
-                                   (dir / "lake").string()),
+  ASSERT_EQ(RunCommand({smartcity, "compact", "--lake", (dir / "lake").string(), "--vacuum",
+                        "--retention", "0s"},
                        &out),
             0)
       << out;
@@ -212,11 +227,9 @@ TEST(LakeCompactCommandITest, SmartcityCompactMergesSmallFilesAndVacuumDeletesTh
     EXPECT_EQ(testing::ReadSeqs(store->get(), db->get(), name), testing::Range(1, 120)) << name;
   }
   out.clear();
-  EXPECT_EQ(RunCommand(fmt::format("{} compact --lake {}/missing", smartcity, dir.string()), &out),
-            2)
+  EXPECT_EQ(RunCommand({smartcity, "compact", "--lake", (dir / "missing").string()}, &out), 2)
       << out;
   EXPECT_NE(out.find("does not exist"), std::string::npos) << out;
-  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -1,44 +1,36 @@
 #include "lake/object_store.h"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "lake/delta_log.h"
+#include "testing/files.h"
+#include "testing/subprocess.h"
 
 namespace smartcity::lake {
 namespace {
 
 namespace fs = std::filesystem;
 
-fs::path TempDir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("smartcity-lake-test-" + name + "-" + NewUuid());
-  fs::create_directories(p);
-  return p;
-}
-
 // The same behaviour is required of every store.
 class ObjectStoreContract : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     if (GetParam() == "local") {
-      dir_ = TempDir("store");
-      auto s = LocalObjectStore::Open(dir_);
+      dir_.emplace("smartcity-lake-test-store");
+      auto s = LocalObjectStore::Open(dir_->path());
       ASSERT_TRUE(s.ok()) << s.status().message();
       store_ = std::move(*s);
     } else {
       store_ = std::make_unique<InMemoryObjectStore>();
     }
   }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-  fs::path dir_;
+  std::optional<test::TempDir> dir_;
   std::unique_ptr<ObjectStore> store_;
 };
 
@@ -92,14 +84,14 @@ TEST_P(ObjectStoreContract, ListIsSortedAndFilteredByPrefix) {
 }
 
 TEST_P(ObjectStoreContract, PutFileCopiesALocalFile) {
-  fs::path src = TempDir("src") / "data.parquet";
+  test::TempDir dir("smartcity-lake-test-src");
+  const fs::path src = dir / "data.parquet";
   std::ofstream(src, std::ios::binary) << std::string(100000, 'x');
   ASSERT_TRUE(store_->PutFile("t/date=2026-01-05/part-0.parquet", src).ok());
   EXPECT_TRUE(fs::exists(src)) << "the caller's file is left in place";
   auto head = store_->Head("t/date=2026-01-05/part-0.parquet");
   ASSERT_TRUE(head.ok());
   EXPECT_EQ(head->size, 100000u);
-  fs::remove_all(src.parent_path());
 }
 
 TEST_P(ObjectStoreContract, RejectsBadKeys) {
@@ -130,59 +122,55 @@ INSTANTIATE_TEST_SUITE_P(Stores, ObjectStoreContract, ::testing::Values("local",
                          [](const auto& info) { return info.param; });
 
 TEST(LocalObjectStoreTest, PutIfAbsentIsAtomicAcrossProcesses) {
-  fs::path dir = TempDir("procs");
-  auto store = LocalObjectStore::Open(dir);
+  test::TempDir dir("smartcity-lake-test-procs");
+  auto store = LocalObjectStore::Open(dir.path());
   ASSERT_TRUE(store.ok());
   constexpr int kChildren = 6;
-  std::vector<pid_t> pids;
+  std::vector<test::Subprocess> children;
   for (int i = 0; i < kChildren; ++i) {
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
+    auto child = test::Subprocess::Fork([&] {
       auto s = (*store)->PutIfAbsent("t/_delta_log/00000000000000000007.json",
                                      "child " + std::to_string(i));
-      _exit(s.ok() ? 0 : (s.kind() == ErrorKind::kAlreadyExists ? 3 : 4));
-    }
-    pids.push_back(pid);
+      return s.ok() ? 0 : (s.kind() == ErrorKind::kAlreadyExists ? 3 : 4);
+    });
+    ASSERT_TRUE(child.ok()) << child.status().message();
+    children.push_back(std::move(*child));
   }
   int winners = 0, losers = 0;
-  for (pid_t pid : pids) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status));
-    if (WEXITSTATUS(status) == 0) ++winners;
-    if (WEXITSTATUS(status) == 3) ++losers;
+  for (test::Subprocess& child : children) {
+    auto status = child.Wait(std::chrono::seconds(60));
+    ASSERT_TRUE(status.ok()) << status.status().message();
+    ASSERT_EQ(status->signal, 0) << status->ToString();
+    if (status->ExitedWith(0)) ++winners;
+    if (status->ExitedWith(3)) ++losers;
   }
   EXPECT_EQ(winners, 1);
   EXPECT_EQ(losers, kChildren - 1);
   EXPECT_TRUE(fs::is_empty(dir / std::string(LocalObjectStore::kStagingDir)))
       << "no staging file is left";
-  fs::remove_all(dir);
 }
 
 TEST(LocalObjectStoreTest, OpenRemovesStaleStagingFilesOnly) {
-  fs::path dir = TempDir("stale");
-  ASSERT_TRUE(LocalObjectStore::Open(dir).ok());
+  test::TempDir dir("smartcity-lake-test-stale");
+  ASSERT_TRUE(LocalObjectStore::Open(dir.path()).ok());
   fs::path staging = dir / std::string(LocalObjectStore::kStagingDir);
   std::ofstream(staging / "put-old") << "partial";
   std::ofstream(staging / "put-new") << "in flight";
   fs::last_write_time(staging / "put-old",
                       fs::file_time_type::clock::now() - std::chrono::hours(2));
-  ASSERT_TRUE(LocalObjectStore::Open(dir).ok());
+  ASSERT_TRUE(LocalObjectStore::Open(dir.path()).ok());
   EXPECT_FALSE(fs::exists(staging / "put-old"));
   EXPECT_TRUE(fs::exists(staging / "put-new"));
-  fs::remove_all(dir);
 }
 
 TEST(LocalObjectStoreTest, ObjectsAreFilesUnderTheRoot) {
-  fs::path dir = TempDir("files");
+  test::TempDir dir("smartcity-lake-test-files");
   auto store = LocalObjectStore::Open(dir / "lake");
   ASSERT_TRUE(store.ok());
   ASSERT_TRUE((*store)->Put("t/_delta_log/x.json", "{}").ok());
   EXPECT_TRUE(fs::is_regular_file(dir / "lake/t/_delta_log/x.json"));
   EXPECT_EQ((*store)->LocalPath("t/_delta_log/x.json")->string(),
             (dir / "lake/t/_delta_log/x.json").string());
-  fs::remove_all(dir);
 }
 
 TEST(FaultInjectingObjectStoreTest, FailsTheNthMatchingCall) {

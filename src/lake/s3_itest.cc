@@ -17,6 +17,7 @@
 #include "lake/lake_testutil.h"
 #include "lake/s3_object_store.h"
 #include "lake/s3_testutil.h"
+#include "testing/files.h"
 
 namespace smartcity::lake {
 namespace {
@@ -36,13 +37,8 @@ class S3ITest : public ::testing::Test {
     auto server = MinioServer::Start("itest");
     ASSERT_TRUE(server.ok()) << server.status().message();
     server_ = std::move(*server);
-    scratch_ = fs::temp_directory_path() / ("smartcity-s3-itest-" + NewUuid());
-    fs::create_directories(scratch_);
   }
-  void TearDown() override {
-    server_.reset();
-    fs::remove_all(scratch_);
-  }
+  void TearDown() override { server_.reset(); }
   std::unique_ptr<S3ObjectStore> Open(const std::string& prefix, S3Config c) {
     auto s = S3ObjectStore::Open(std::move(c));
     EXPECT_TRUE(s.ok()) << s.status().message();
@@ -53,7 +49,8 @@ class S3ITest : public ::testing::Test {
   }
 
   std::unique_ptr<MinioServer> server_;
-  fs::path scratch_;
+  test::TempDir tmp_{"smartcity-s3-itest"};
+  const fs::path scratch_ = tmp_.path();
 };
 
 TEST_F(S3ITest, EveryObjectStoreOperation) {

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <map>
 
+#include "testing/files.h"
+
 namespace smartcity::lake {
 namespace {
 
@@ -136,7 +138,8 @@ TEST(S3ConfigTest, ReadsTheStandardEnvironment) {
 }
 
 TEST(S3ConfigTest, FallsBackToTheSharedCredentialsFileAndProfile) {
-  const fs::path dir = fs::temp_directory_path() / ("s3-creds-" + std::to_string(::getpid()));
+  test::TempDir home("s3-creds");
+  const fs::path& dir = home.path();
   fs::create_directories(dir / ".aws");
   {
     std::ofstream f(dir / ".aws" / "credentials");
@@ -174,7 +177,6 @@ TEST(S3ConfigTest, FallsBackToTheSharedCredentialsFileAndProfile) {
   }
   env["AWS_SHARED_CREDENTIALS_FILE"] = (dir / "other").string();
   EXPECT_EQ(S3Config::FromEnvironment("s3://bkt", get)->credentials.access_key, "OTHER");
-  fs::remove_all(dir);
 }
 
 TEST(S3ObjectStoreTest, AddressesPathStyleAndVirtualHostStyle) {
@@ -347,7 +349,6 @@ TEST(S3ObjectStoreTest, ListFollowsContinuationTokensAndStripsThePrefix) {
 class S3MultipartTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    file_ = fs::temp_directory_path() / ("s3-multipart-" + std::to_string(::getpid()));
     std::ofstream f(file_, std::ios::binary);
     std::string chunk(1 << 20, 'x');
     for (int i = 0; i < 11; ++i) {
@@ -355,14 +356,14 @@ class S3MultipartTest : public ::testing::Test {
       f << chunk;
     }
   }
-  void TearDown() override { fs::remove(file_); }
   S3Config Config() {
     S3Config c = TestConfig();
     c.multipart_threshold = 5ull << 20;
     c.part_size = 5ull << 20;
     return c;
   }
-  fs::path file_;
+  test::TempDir tmp_{"s3-multipart"};
+  const fs::path file_ = tmp_ / "upload.bin";
 };
 
 TEST_F(S3MultipartTest, UploadsPartsAndCompletes) {

@@ -1,30 +1,30 @@
 #include "lake/s3_testutil.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
-#include "lake/delta_log.h"
+#include "testing/subprocess.h"
 
 namespace smartcity::lake::testing {
 
-namespace fs = std::filesystem;
-
 Status MinioServer::Script(const std::string& command, std::string* out) const {
-  const std::string cmd = fmt::format("bash '{}/scripts/minio.sh' {} --dir '{}' --bucket '{}'",
-                                      SMARTCITY_SOURCE_DIR, command, dir_.string(), bucket_);
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return Status::IOError("cannot run " + cmd);
-  std::string text;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) text.append(buf, n);
-  const int rc = ::pclose(p);
-  if (rc != 0) return Status::Unavailable(fmt::format("{} failed (exit {})", cmd, rc));
+  const std::vector<std::string> argv = {
+      "bash",         std::string(SMARTCITY_SOURCE_DIR) + "/scripts/minio.sh",
+      command,        "--dir",
+      dir_->string(), "--bucket",
+      bucket_};
+  // The first start builds MinIO.
+  auto r = test::RunProcess(argv, {.timeout = std::chrono::minutes(20)});
+  if (!r.ok()) return r.status();
+  if (r->exit_code != 0) {
+    return Status::Unavailable(fmt::format("scripts/minio.sh {} failed ({}):\n{}", command,
+                                           r->status.ToString(), test::LastLines(r->err, 40)));
+  }
   if (out) {
+    std::string text = std::move(r->out);
     while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
     *out = text;
   }
@@ -34,22 +34,20 @@ Status MinioServer::Script(const std::string& command, std::string* out) const {
 Result<std::unique_ptr<MinioServer>> MinioServer::Start(const std::string& bucket) {
   std::unique_ptr<MinioServer> s(new MinioServer());
   s->bucket_ = bucket;
-  s->dir_ = fs::temp_directory_path() / fmt::format("smartcity-minio-{}-{}", ::getpid(), NewUuid());
-  fs::create_directories(s->dir_);
+  s->dir_ = std::make_unique<test::TempDir>("smartcity-minio");
   SC_RETURN_IF_ERROR(s->Script("start", &s->endpoint_));
-  std::ifstream creds(s->dir_ / "credentials");
+  std::ifstream creds(*s->dir_ / "credentials");
   std::getline(creds, s->access_key_);
   std::getline(creds, s->secret_key_);
   if (s->access_key_.empty() || s->secret_key_.empty())
-    return Status::Internal("minio.sh left no credentials in " + s->dir_.string());
+    return Status::Internal("minio.sh left no credentials in " + s->dir_->string());
   return s;
 }
 
 MinioServer::~MinioServer() {
-  (void)Script("stop");
-  std::error_code ec;
-  fs::remove_all(dir_, ec);
-}
+  Status s = Script("stop");
+  if (!s.ok()) std::fprintf(stderr, "MinioServer: %s\n", s.message().c_str());
+}  // dir_ removes the server's folder
 
 Status MinioServer::Stop() {
   return Script("stop");

@@ -9,6 +9,7 @@
 
 #include "common/status.h"
 #include "lake/s3_object_store.h"
+#include "testing/files.h"
 
 namespace smartcity::lake::testing {
 
@@ -33,7 +34,7 @@ class MinioServer {
  private:
   MinioServer() = default;
   Status Script(const std::string& command, std::string* out = nullptr) const;
-  std::filesystem::path dir_;
+  std::unique_ptr<test::TempDir> dir_;
   std::string bucket_, endpoint_, access_key_, secret_key_;
 };
 

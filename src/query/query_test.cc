@@ -9,6 +9,7 @@
 
 #include "lake/delta_table.h"
 #include "lake/lake_testutil.h"
+#include "testing/files.h"
 
 namespace smartcity::query {
 namespace {
@@ -22,10 +23,6 @@ using lake::testing::MakeEvents;
 class QueryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            ("query_test_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
     store_ = std::move(lake::LocalObjectStore::Open(root_)).value();
     db_ = std::move(engine::Database::Open("")).value();
     conn_ = std::move(db_->Connect()).value();
@@ -45,8 +42,6 @@ class QueryTest : public ::testing::Test {
     ASSERT_TRUE(c.ok());
     catalog_ = *c;
   }
-  void TearDown() override { fs::remove_all(root_); }
-
   std::unique_ptr<SqlSession> Open() {
     auto s = SqlSession::Open(store_.get(), catalog_);
     EXPECT_TRUE(s.ok()) << s.status().message();
@@ -62,7 +57,8 @@ class QueryTest : public ::testing::Test {
     return out;
   }
 
-  fs::path root_;
+  test::TempDir tmp_{"query_test"};
+  const fs::path root_ = tmp_.path();
   std::unique_ptr<lake::ObjectStore> store_;
   std::unique_ptr<engine::Database> db_;
   std::unique_ptr<engine::Connection> conn_;

@@ -8,8 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
+#include "testing/subprocess.h"
+#include "testing/wait.h"
 #include "transport/kafka_cluster_testutil.h"
 
 namespace smartcity {
@@ -34,15 +35,16 @@ std::vector<std::string> SortedLines(const std::string& text) {
 
 // Produces "key:value" lines with kcat; fails the test on error.
 void Produce(const LocalKafkaCluster& cluster, const std::string& topic, const std::string& lines) {
-  auto r = RunProcess(
-      {"kcat", "-P", "-b", cluster.bootstrap(), "-t", topic, "-K", ":", "-X", "acks=all"}, lines);
+  auto r = test::RunProcess(
+      {"kcat", "-P", "-b", cluster.bootstrap(), "-t", topic, "-K", ":", "-X", "acks=all"},
+      {.input = lines});
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(r->exit_code, 0) << r->err;
 }
 
 // Reads the whole topic with kcat as "key:value" lines, sorted.
 std::vector<std::string> ConsumeAll(const LocalKafkaCluster& cluster, const std::string& topic) {
-  auto r = RunProcess(
+  auto r = test::RunProcess(
       {"kcat", "-C", "-b", cluster.bootstrap(), "-t", topic, "-e", "-q", "-f", "%k:%s\\n"});
   EXPECT_TRUE(r.ok()) << r.status().message();
   if (!r.ok()) return {};
@@ -52,7 +54,7 @@ std::vector<std::string> ConsumeAll(const LocalKafkaCluster& cluster, const std:
 
 // Brokers listed in metadata fetched from `bootstrap`, or -1 when no broker answered.
 int MetadataBrokerCount(const std::string& bootstrap) {
-  auto r = RunProcess({"kcat", "-L", "-b", bootstrap, "-m", "5"});
+  auto r = test::RunProcess({"kcat", "-L", "-b", bootstrap, "-m", "5"});
   if (!r.ok() || r->exit_code != 0) return -1;
   size_t pos = r->out.find(" brokers:");
   if (pos == std::string::npos) return -1;
@@ -62,12 +64,8 @@ int MetadataBrokerCount(const std::string& bootstrap) {
 
 // Polls until metadata lists `want` brokers (a killed broker stays listed until it is fenced).
 bool WaitForBrokerCount(const std::string& bootstrap, int want) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (MetadataBrokerCount(bootstrap) == want) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  return false;
+  return test::WaitUntil([&] { return MetadataBrokerCount(bootstrap) == want; },
+                         std::chrono::seconds(60), std::chrono::milliseconds(250));
 }
 
 // True while `pid` runs. A zombie (exited, not yet reaped by whoever adopted it) does not run.
@@ -125,8 +123,8 @@ TEST(LocalKafkaCluster, SingleNodeServesTopicsAndToolsAndCleansUp) {
     EXPECT_NE(segments.find(value), std::string::npos) << value << " not in\n" << segments;
   }
   // Topics are never created implicitly: a typo must fail loudly.
-  auto missing =
-      RunProcess({"kcat", "-L", "-b", cluster->bootstrap(), "-t", "no_such_topic", "-m", "5"});
+  auto missing = test::RunProcess(
+      {"kcat", "-L", "-b", cluster->bootstrap(), "-t", "no_such_topic", "-m", "5"});
   ASSERT_TRUE(missing.ok());
   EXPECT_NE(missing->out.find("Unknown topic"), std::string::npos) << missing->out;
   // A failing tool is an error carrying its message, not an empty success.

@@ -1,6 +1,6 @@
 // Test support: a real Apache Kafka cluster (KRaft, 1..N combined broker+controller nodes on
-// 127.0.0.1) started through scripts/kafka.sh in a fresh temporary directory, plus a small
-// subprocess runner for driving kcat and the Kafka CLI tools from tests.
+// 127.0.0.1) started through scripts/kafka.sh in a fresh temporary directory. Tests drive kcat with
+// test::RunProcess (testing/subprocess.h).
 //
 // Ownership: a LocalKafkaCluster owns its JVMs and its directory; destroying it stops every node
 // and removes the directory (set SMARTCITY_KEEP_KAFKA_DIR=1 to keep the directory for debugging).
@@ -16,21 +16,10 @@
 #include <vector>
 
 #include "common/status.h"
+#include "testing/files.h"
+#include "testing/subprocess.h"
 
 namespace smartcity {
-
-struct ProcessResult {
-  int exit_code = -1;  // 128 + signal number when the process was killed by a signal
-  std::string out;     // everything it wrote to stdout
-  std::string err;     // everything it wrote to stderr
-};
-
-// Runs argv[0] (looked up in PATH) with `input` on its stdin, collecting stdout and stderr. A
-// process still running after `timeout` is killed and reported as a Timeout; a program that cannot
-// be started is NotFound. A non-zero exit is not an error here: callers look at exit_code.
-Result<ProcessResult> RunProcess(const std::vector<std::string>& argv,
-                                 const std::string& input = {},
-                                 std::chrono::seconds timeout = std::chrono::seconds(180));
 
 class LocalKafkaCluster {
  public:
@@ -66,10 +55,12 @@ class LocalKafkaCluster {
   Status CreateTopic(const std::string& name, int partitions, int replication);
 
  private:
-  LocalKafkaCluster(std::string script, std::string dir, std::string bootstrap, int nodes);
+  LocalKafkaCluster(std::string script, std::unique_ptr<test::TempDir> dir, std::string bootstrap,
+                    int nodes);
   Status RunScript(const std::vector<std::string>& args, std::string* out = nullptr);
 
   std::string script_;
+  std::unique_ptr<test::TempDir> temp_dir_;
   std::string dir_;
   std::string bootstrap_;
   std::vector<std::string> node_addresses_;

@@ -6,18 +6,15 @@
 // (kafka_sink_itest.cc, broker killed mid-run), not here.
 #include "transport/kafka_sink.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafka_mock.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "testing/network.h"
 #include "transport/kafka_read_testutil.h"
 
 namespace smartcity {
@@ -91,19 +88,6 @@ KafkaOptions OptionsFor(const MockCluster& c) {
   KafkaOptions o;
   o.bootstrap_servers = c.bootstraps();
   return o;
-}
-
-// A loopback port nobody listens on.
-int ClosedPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 uint64_t Sum(const std::array<uint64_t, kTopicCount>& a) {
@@ -210,7 +194,7 @@ TEST(KafkaSinkTest, SurvivesAFullQueueByWaitingNotDropping) {
 
 TEST(KafkaSinkTest, UnreachableClusterIsAClearErrorWithinTheBound) {
   KafkaOptions o;
-  o.bootstrap_servers = "127.0.0.1:" + std::to_string(ClosedPort());
+  o.bootstrap_servers = "127.0.0.1:" + std::to_string(test::UnusedLoopbackPort());
   KafkaSinkOptions so;
   so.connect_timeout = milliseconds(1500);
   auto sink = KafkaSink::Open(o, so);

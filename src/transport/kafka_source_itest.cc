@@ -3,22 +3,22 @@
 // group_member_testmain.cc). Members are kill -9'd at random moments; the union of the committed
 // output must hold every record exactly once, by topic/partition/offset and by payload, and every
 // assignment must have been co-partitioned.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "testing/files.h"
+#include "testing/subprocess.h"
+#include "testing/wait.h"
 #include "transport/kafka_cluster_testutil.h"
 #include "transport/kafka_source.h"
 #include "transport/kafka_source_testutil.h"
@@ -60,80 +60,38 @@ class MemberProcess {
       args.push_back("--max-rate");
       args.push_back(std::to_string(max_rate));
     }
-    const std::string log = dir + "/" + name + ".log";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0) {
-        ::dup2(fd, 1);
-        ::dup2(fd, 2);
-      }
-      std::vector<char*> argv;
-      for (std::string& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      std::_Exit(127);
-    }
+    auto p = test::Subprocess::Start(args, {.output_file = dir + "/" + name + ".log"});
+    EXPECT_TRUE(p.ok()) << p.status().message();
+    if (p.ok()) process_.emplace(std::move(*p));
   }
-  ~MemberProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  bool started() const { return pid_ > 0; }
+  bool started() const { return process_.has_value(); }
   const std::string& name() const { return name_; }
 
   // SIGKILL: no revocation, no last checkpoint.
   void Kill9() {
-    ASSERT_GT(pid_, 0);
-    ASSERT_EQ(::kill(pid_, SIGKILL), 0);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << name_ << " was already gone";
-    pid_ = -1;
+    ASSERT_TRUE(process_.has_value()) << name_ << " is not running";
+    const test::ExitStatus s = process_->Kill();
+    EXPECT_TRUE(s.KilledBy(SIGKILL)) << name_ << " was already gone (" << s.ToString() << ")";
+    process_.reset();
   }
   // SIGTERM: checkpoint, revoke, leave the group; returns the exit code (-1 if it had to be
   // killed).
   int Stop() {
-    if (pid_ <= 0) return -1;
-    ::kill(pid_, SIGTERM);
-    const auto deadline = steady_clock::now() + seconds(60);
-    int status = 0;
-    while (steady_clock::now() < deadline) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-    return -1;
+    if (!process_) return -1;
+    const test::ExitStatus s = process_->Stop(seconds(60));
+    process_.reset();
+    return s.signal == 0 ? s.code : -1;
   }
   // True while the process runs (reaps it if it exited).
   bool Running() {
-    if (pid_ <= 0) return false;
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return false;
-    }
-    return true;
+    if (process_ && !process_->Running()) process_.reset();
+    return process_.has_value();
   }
 
  private:
   std::string name_;
-  pid_t pid_ = -1;
+  std::optional<test::Subprocess> process_;
 };
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 struct CkptEntry {
   int64_t offset = -1;  // -1: none
@@ -160,16 +118,6 @@ int64_t CheckpointedRecords(const std::string& dir) {
   return n;
 }
 
-template <typename Pred>
-bool WaitFor(Pred pred, seconds limit) {
-  const auto deadline = steady_clock::now() + limit;
-  while (steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  return pred();
-}
-
 class KafkaSourceITest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -187,13 +135,12 @@ class KafkaSourceITest : public ::testing::Test {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
     prefix_ = std::string(info->name()) + "_";
     for (Topic t : kAllTopics) names_[t] = prefix_ + std::string(DefaultTopicName(t));
-    char tmpl[] = "/tmp/smartcity-kafka-source-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    tmp_ = std::make_unique<test::TempDir>("smartcity-kafka-source");
+    dir_ = tmp_->string();
   }
   void TearDown() override {
-    if (!HasFailure() && std::getenv("SMARTCITY_KEEP_TEST_DIR") == nullptr) fs::remove_all(dir_);
-    if (HasFailure()) std::fprintf(stderr, "member output kept in %s\n", dir_.c_str());
+    if (tmp_) tmp_->Keep(HasFailure());  // the members' output, for the failure
+    tmp_.reset();
   }
 
   // Creates the five topics and fills them: devices x per_device events each.
@@ -213,14 +160,14 @@ class KafkaSourceITest : public ::testing::Test {
 
   bool AllCheckpointed(seconds limit) {
     const auto total = static_cast<int64_t>(records_.size());
-    return WaitFor([&] { return CheckpointedRecords(dir_) == total; }, limit);
+    return test::WaitUntil([&] { return CheckpointedRecords(dir_) == total; }, limit);
   }
 
   std::string MemberLogs() const {
     std::string s;
     for (const auto& e : fs::directory_iterator(dir_)) {
       if (e.path().extension() == ".log")
-        s += "--- " + e.path().filename().string() + "\n" + ReadFile(e.path());
+        s += "--- " + e.path().filename().string() + "\n" + test::ReadFile(e.path());
     }
     return s;
   }
@@ -236,7 +183,7 @@ class KafkaSourceITest : public ::testing::Test {
       for (Topic t : kAllTopics) {
         const auto& want = expected[{t, p}];
         const std::string path = dir_ + "/out/" + names_[t] + "-" + std::to_string(p) + ".dat";
-        const std::string data = ReadFile(path);
+        const std::string data = test::ReadFile(path);
         ASSERT_TRUE(ckpt.contains(names_[t]))
             << "no checkpoint for " << names_[t] << "[" << p << "]";
         EXPECT_EQ(ckpt.at(names_[t]).offset, static_cast<int64_t>(want.size())) << path;
@@ -263,7 +210,7 @@ class KafkaSourceITest : public ::testing::Test {
 
     // Co-partitioning: every assignment gave a member the same partition numbers of all five
     // topics.
-    std::stringstream log(ReadFile(dir_ + "/assignments.log"));
+    std::stringstream log(test::ReadFile(dir_ + "/assignments.log"));
     std::string line;
     int assignments = 0;
     while (std::getline(log, line)) {
@@ -290,7 +237,7 @@ class KafkaSourceITest : public ::testing::Test {
 
   // The partition numbers `member` owned in its last assignment ("" if none).
   std::string LastAssignment(const std::string& member) {
-    std::stringstream log(ReadFile(dir_ + "/assignments.log"));
+    std::stringstream log(test::ReadFile(dir_ + "/assignments.log"));
     std::string line, last;
     while (std::getline(log, line)) {
       if (line.rfind(member + " assigned", 0) == 0) last = line;
@@ -303,6 +250,7 @@ class KafkaSourceITest : public ::testing::Test {
   static LocalKafkaCluster* cluster_;
   std::string prefix_;
   TopicNames names_;
+  std::unique_ptr<test::TempDir> tmp_;
   std::string dir_;
   std::vector<TestRecord> records_;
 };
@@ -333,7 +281,7 @@ TEST_F(KafkaSourceITest, KilledMemberIsTakenOverWithoutLossOrDuplicates) {
   // Throttled so the kill lands mid-run (about 10 s for both together).
   auto a = StartMember("a", 10000);
   auto b = StartMember("b", 10000);
-  ASSERT_TRUE(WaitFor([&] { return CheckpointedRecords(dir_) >= kill_at; }, seconds(240)))
+  ASSERT_TRUE(test::WaitUntil([&] { return CheckpointedRecords(dir_) >= kill_at; }, seconds(240)))
       << MemberLogs();
   ASSERT_TRUE(a->Running()) << MemberLogs();
   std::this_thread::sleep_for(milliseconds(std::uniform_int_distribution<int>(0, 49)(rng)));
@@ -358,11 +306,13 @@ TEST_F(KafkaSourceITest, KilledMembersRestartAndShareAgain) {
                " and " + std::to_string(second_kill) + " records");
   auto a = StartMember("a", 8000);
   auto b = StartMember("b", 8000);
-  ASSERT_TRUE(WaitFor([&] { return CheckpointedRecords(dir_) >= first_kill; }, seconds(240)))
+  ASSERT_TRUE(
+      test::WaitUntil([&] { return CheckpointedRecords(dir_) >= first_kill; }, seconds(240)))
       << MemberLogs();
   a->Kill9();
   auto a2 = StartMember("a2", 8000);  // restarted at once: joins while a's session has not expired
-  ASSERT_TRUE(WaitFor([&] { return CheckpointedRecords(dir_) >= second_kill; }, seconds(240)))
+  ASSERT_TRUE(
+      test::WaitUntil([&] { return CheckpointedRecords(dir_) >= second_kill; }, seconds(240)))
       << MemberLogs();
   b->Kill9();
   ASSERT_LT(CheckpointedRecords(dir_), total) << "the kill came too late to test a takeover";

@@ -5,9 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <random>
 
 #include "lake/compaction.h"
+#include "testing/files.h"
 #include "warehouse/duckdb_warehouse.h"
 #include "warehouse/warehouse_testutil.h"
 
@@ -20,8 +20,6 @@ using testing::FaultPlan;
 class LoaderTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("loader_test_" + std::to_string(::getpid()) +
-                                                     "_" + std::to_string(std::random_device{}()));
     auto s = lake::LocalObjectStore::Open(dir_);
     ASSERT_TRUE(s.ok());
     store_ = std::move(*s);
@@ -32,7 +30,6 @@ class LoaderTest : public ::testing::Test {
     ASSERT_TRUE(wh.ok());
     warehouse_ = std::move(*wh);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   Loader::Connector Connector(FaultPlan* plan = nullptr) {
     return [this, plan]() -> Result<std::unique_ptr<WarehouseConnection>> {
@@ -75,7 +72,8 @@ class LoaderTest : public ::testing::Test {
     return v;
   }
 
-  std::filesystem::path dir_;
+  test::TempDir tmp_{"loader_test"};
+  const std::filesystem::path dir_ = tmp_.path();
   std::unique_ptr<lake::LocalObjectStore> store_;
   std::unique_ptr<engine::Database> lake_db_;
   std::unique_ptr<engine::Database> warehouse_;

@@ -4,11 +4,11 @@
 // step of a load.
 #include <gtest/gtest.h>
 
-#include <array>
 #include <cstdio>
 #include <filesystem>
-#include <random>
 
+#include "testing/files.h"
+#include "testing/subprocess.h"
 #include "warehouse/duckdb_warehouse.h"
 #include "warehouse/loader.h"
 #include "warehouse/postgres_warehouse.h"
@@ -21,16 +21,6 @@ namespace fs = std::filesystem;
 using testing::CommitEvents;
 using testing::FaultPlan;
 
-std::string Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return out;
-  std::array<char, 512> buf;
-  while (fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
-  if (::pclose(p) != 0) return "";
-  return out;
-}
-
 // Starts the server on first use (ctest runs each test in its own process: the DuckDB cases need
 // no server) and stops it when the process ends.
 class PostgresEnv : public ::testing::Environment {
@@ -38,7 +28,7 @@ class PostgresEnv : public ::testing::Environment {
   static const std::string& Url() {
     if (url_.empty()) {
       dir_ = fs::temp_directory_path() / ("warehouse_itest_pg_" + std::to_string(::getpid()));
-      std::string out = Shell("SMARTCITY_PG_DIR=" + dir_.string() + " " + Script() + " start");
+      std::string out = Script("start");
       auto pos = out.find("SMARTCITY_PG_URL=");
       if (pos != std::string::npos) {
         url_ = out.substr(pos + 17);
@@ -48,11 +38,21 @@ class PostgresEnv : public ::testing::Environment {
     return url_;
   }
   void TearDown() override {
-    if (!dir_.empty()) Shell("SMARTCITY_PG_DIR=" + dir_.string() + " " + Script() + " stop");
+    if (!dir_.empty()) Script("stop");
   }
 
  private:
-  static std::string Script() { return std::string(SMARTCITY_SOURCE_DIR) + "/scripts/postgres.sh"; }
+  // Runs scripts/postgres.sh `command` for the cluster in dir_ (which the script creates and, on
+  // stop, removes); its stdout, or "" when it failed (the reason on stderr).
+  static std::string Script(const std::string& command) {
+    auto r = test::RunProcess(
+        {"bash", std::string(SMARTCITY_SOURCE_DIR) + "/scripts/postgres.sh", command},
+        {.env = {{"SMARTCITY_PG_DIR", dir_.string()}}, .timeout = std::chrono::minutes(10)});
+    if (r.ok() && r->exit_code == 0) return r->out;
+    const std::string why = r.ok() ? r->status.ToString() + "\n" + r->err : r.status().message();
+    std::fprintf(stderr, "scripts/postgres.sh %s failed: %s\n", command.c_str(), why.c_str());
+    return "";
+  }
   static inline std::string url_;
   static inline fs::path dir_;
 };
@@ -61,8 +61,6 @@ const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new PostgresEnv);
 class WarehouseITest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("warehouse_itest_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(std::random_device{}()));
     auto s = lake::LocalObjectStore::Open(dir_ / "lake");
     ASSERT_TRUE(s.ok());
     store_ = std::move(*s);
@@ -71,7 +69,6 @@ class WarehouseITest : public ::testing::TestWithParam<std::string> {
     lake_db_ = std::move(*db);
     NewWarehouse();
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // A fresh, empty warehouse: a new PostgreSQL database, or a new DuckDB file.
   void NewWarehouse() {
@@ -127,7 +124,8 @@ class WarehouseITest : public ::testing::TestWithParam<std::string> {
     return out;
   }
 
-  fs::path dir_;
+  test::TempDir tmp_{"warehouse_itest"};
+  const fs::path dir_ = tmp_.path();
   std::unique_ptr<lake::LocalObjectStore> store_;
   std::unique_ptr<engine::Database> lake_db_;
   std::string spec_;

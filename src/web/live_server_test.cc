@@ -12,6 +12,8 @@
 #include <array>
 #include <nlohmann/json.hpp>
 
+#include "testing/wait.h"
+
 namespace smartcity::web {
 namespace {
 
@@ -151,11 +153,8 @@ TEST_F(LiveServerTest, StreamsUpdatesAndBoundsTheNumberOfStreams) {
       });
     });
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while ((updates[0].load() < 2 || updates[1].load() < 2) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  test::WaitUntil([&] { return updates[0].load() >= 2 && updates[1].load() >= 2; },
+                  std::chrono::seconds(60), std::chrono::milliseconds(10));
   ASSERT_GE(updates[0].load(), 2);
   ASSERT_GE(updates[1].load(), 2);
   auto third = client_->Get("/api/events");

@@ -3,7 +3,7 @@
 # with schema evolution, the questions of docs/sql_examples.md against the simulator's own output,
 # hostile SQL, and the Athena DDL parsed by sqlglot. The checks are in catalog_sql.py.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 smartcity=$1
-root=${SMARTCITY_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-PY=$("$root/scripts/pyenv.sh")
+python_env
 exec "$PY" "$root/tests/e2e/catalog_sql.py" "$smartcity"

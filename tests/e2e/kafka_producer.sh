@@ -11,26 +11,14 @@
 #
 # Usage: tests/e2e/kafka_producer.sh path/to/smartcity
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 bin=$(realpath "${1:?usage: kafka_producer.sh path/to/smartcity}")
-root=${SMARTCITY_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 kafka="$root/scripts/kafka.sh"
-work=$(mktemp -d /tmp/smartcity-e2e-producer.XXXXXX)
+workdir producer
 kdir="$work/kafka"
 tab=$'\t'
 topics=(vehicle_data gps_data traffic_data weather_data emergency_data)
 
-cleanup() {
-  "$kafka" stop --dir "$kdir" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-checks=0
-fail() { echo "FAIL: $*" >&2; exit 1; }
-ok() { checks=$((checks + 1)); echo "ok $checks - $*"; }
-expect_in() {  # expect_in FILE TEXT: FILE contains TEXT
-  grep -qF -- "$2" "$1" || { echo "---- $1:" >&2; cat "$1" >&2; fail "expected '$2' in $1"; }
-}
 # summary_sum FILE FIELD: the per-topic counter FIELD (sent, delivered, failed, emitted) of a
 # --summary-json file, summed over the five topics (these names occur only in the topics' objects).
 summary_sum() {
@@ -39,22 +27,17 @@ summary_sum() {
 
 command -v kcat >/dev/null || fail "kcat is missing (scripts/setup.sh installs it)"
 
-bootstrap=$("$kafka" start --dir "$kdir" --watch-pid $$)
-export KAFKA_BOOTSTRAP_SERVERS=$bootstrap
+start_kafka "$kdir"
 echo "# Kafka at $bootstrap"
 
 # ---- topics --------------------------------------------------------------------------------------
 
-set +e
-"$bin" topics describe >"$work/out" 2>&1; rc=$?
-set -e
+run_status rc "$bin" topics describe >"$work/out" 2>&1
 [ $rc = 1 ] || fail "describe before create: exit $rc, want 1"
 expect_in "$work/out" "vehicle_data: does not exist (create it with: smartcity topics create)"
 ok "describe names the missing topics and the fix"
 
-set +e
-"$bin" simulate --kafka --count 10 -q >"$work/out" 2>&1; rc=$?
-set -e
+run_status rc "$bin" simulate --kafka --count 10 -q >"$work/out" 2>&1
 [ $rc = 1 ] || fail "simulate without topics: exit $rc, want 1"
 expect_in "$work/out" "does not exist in Kafka at $bootstrap: create it with: smartcity topics create"
 ok "simulate --kafka refuses to start without the topics"
@@ -65,21 +48,15 @@ ok "simulate --kafka refuses to start without the topics"
 [ "$(grep -c 'already exists with 6 partitions' "$work/out")" = 5 ] || fail "second create: $(cat "$work/out")"
 ok "topics create twice is fine"
 
-set +e
-"$bin" topics create --partitions 3 >"$work/out" 2>&1; rc=$?
-set -e
+run_status rc "$bin" topics create --partitions 3 >"$work/out" 2>&1
 [ $rc = 1 ] || fail "create with another partition count: exit $rc, want 1"
 expect_in "$work/out" "vehicle_data already exists with 6 partitions, not 3"
 ok "a different partition count for existing topics is refused (co-partitioning)"
 
-set +e
-"$bin" topics create --replication-factor 3 >"$work/out" 2>&1; rc=$?
-set -e
+run_status rc "$bin" topics create --replication-factor 3 >"$work/out" 2>&1
 [ $rc = 2 ] || fail "replication factor 3 on one broker: exit $rc, want 2"
 expect_in "$work/out" "replication factor 3 is impossible: the cluster at $bootstrap has 1 broker(s)"
-set +e
-"$bin" topics create --partitions 0 >"$work/out" 2>&1; rc=$?
-set -e
+run_status rc "$bin" topics create --partitions 0 >"$work/out" 2>&1
 [ $rc = 2 ] || fail "0 partitions: exit $rc, want 2"
 ok "impossible settings are usage errors with a clear message"
 
@@ -99,13 +76,12 @@ sim_opts=(--seed 11 --vehicles 40 --duration 6m)
 "$bin" simulate "${sim_opts[@]}" --kafka --speedup 12 --delivery-timeout 180s \
   --summary-json "$work/run.json" >"$work/run.log" 2>&1 &
 sim=$!
+track "$sim"
 sleep 8
 "$kafka" kill-node --dir "$kdir" --node 1
 sleep 2
 "$kafka" start-node --dir "$kdir" --node 1
-set +e
-wait $sim; rc=$?
-set -e
+run_status rc wait $sim
 [ $rc = 0 ] || { cat "$work/run.log" >&2; fail "simulate across a broker restart: exit $rc"; }
 sent=$(summary_sum "$work/run.json" sent)
 delivered=$(summary_sum "$work/run.json" delivered)
@@ -159,15 +135,11 @@ ok "all $batches batches of vehicle_data are lz4-compressed with producer ids an
 # ---- failures -----------------------------------------------------------------------------------
 
 start=$SECONDS
-set +e
-timeout 120 "$bin" simulate --kafka --bootstrap-servers 127.0.0.1:1 --connect-timeout 3s --count 100 \
-  >"$work/out" 2>&1; rc=$?
-set -e
+run_status rc timeout 120 "$bin" simulate --kafka --bootstrap-servers 127.0.0.1:1 --connect-timeout 3s --count 100 \
+  >"$work/out" 2>&1
 [ $rc = 1 ] || fail "unreachable broker: exit $rc, want 1 ($(cat "$work/out"))"
 expect_in "$work/out" "cannot reach Kafka at 127.0.0.1:1 within 3s: is the broker running? set --bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS"
-set +e
-timeout 120 "$bin" topics create --bootstrap-servers 127.0.0.1:1 --timeout 3s >"$work/out" 2>&1; rc=$?
-set -e
+run_status rc timeout 120 "$bin" topics create --bootstrap-servers 127.0.0.1:1 --timeout 3s >"$work/out" 2>&1
 [ $rc = 1 ] || fail "topics create, unreachable broker: exit $rc, want 1"
 expect_in "$work/out" "cannot reach Kafka at 127.0.0.1:1 within 3s"
 ok "an unreachable broker is a clear error and exit 1 ($((SECONDS - start)) s for both)"
@@ -175,12 +147,11 @@ ok "an unreachable broker is a clear error and exit 1 ($((SECONDS - start)) s fo
 "$bin" simulate --kafka --seed 3 --vehicles 20 --duration 30m --speedup 30 --delivery-timeout 10s \
   --summary-json "$work/deleted.json" >"$work/deleted.log" 2>&1 &
 sim=$!
+track "$sim"
 sleep 5
 "$bin" topics delete >"$work/out" 2>&1 || fail "topics delete: $(cat "$work/out")"
 [ "$(grep -c '^deleted ' "$work/out")" = 5 ] || fail "expected 5 topics deleted: $(cat "$work/out")"
-set +e
-wait $sim; rc=$?
-set -e
+run_status rc wait $sim
 [ $rc = 1 ] || { cat "$work/deleted.log" >&2; fail "topic deleted mid-run: exit $rc, want 1"; }
 expect_in "$work/deleted.log" "no longer exists in Kafka at $bootstrap (was it deleted?)"
 sent=$(summary_sum "$work/deleted.json" sent)
@@ -194,4 +165,4 @@ ok "a topic deleted mid-run stops the run: exit 1, $failed failed in the summary
 [ "$(grep -c 'not there, nothing to delete' "$work/out")" = 5 ] || fail "second delete: $(cat "$work/out")"
 ok "topics delete twice is fine"
 
-echo "kafka_producer: $checks passed, 0 failed"
+finish

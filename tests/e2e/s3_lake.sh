@@ -14,21 +14,14 @@
 #      enriched_data row for row, and hostile SQL (a local file, an uncommitted object) is refused.
 # Usage: tests/e2e/s3_lake.sh path/to/smartcity
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 smartcity=$1
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-work=$(mktemp -d /tmp/smartcity-e2e-s3.XXXXXX)
+workdir s3
 minio_dir="$work/minio"
-cleanup() {
-  "$root/scripts/minio.sh" stop --dir "$minio_dir" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
 
-"$root/scripts/minio.sh" start --dir "$minio_dir" --bucket smartcity >/dev/null
-eval "$("$root/scripts/minio.sh" env --dir "$minio_dir")"
-PY=$("$root/scripts/pyenv.sh")
+start_minio "$minio_dir" smartcity
+python_env
 echo "MinIO at $AWS_ENDPOINT_URL"
 
 # Number of objects under a prefix of the bucket (signed request with curl; the credentials go
@@ -39,11 +32,17 @@ count_objects() {
   # The query must be in canonical form for the signature: '/' encoded.
   body=$(curl -s -K "$cfg" --aws-sigv4 "aws:amz:us-east-1:s3" "$AWS_ENDPOINT_URL/smartcity?list-type=2&prefix=${1//\//%2F}")
   case "$body" in *"<ListBucketResult"*) ;; *) echo "listing the bucket failed: $body" >&2; return 1 ;; esac
-  { grep -o '<Key>' <<<"$body" || true; } | wc -l
+  local n=0
+  while [[ $body == *"<Key>"* ]]; do
+    body=${body#*"<Key>"}
+    n=$((n + 1))
+  done
+  echo "$n"
 }
 
 # 1. Exactly once through interruptions, read back by deltalake.
 S3_LAKE_ROOT=s3://smartcity/exactly-once bash "$here/run_exactly_once.sh" "$smartcity" s3
+ok "run_exactly_once.sh in s3 mode"
 
 # 2. compact on S3: merges the many small files the killed runs left, readers see the same rows.
 before=$("$PY" "$here/lake_check.py" s3://smartcity/exactly-once/kill --check)
@@ -52,16 +51,13 @@ before=$("$PY" "$here/lake_check.py" s3://smartcity/exactly-once/kill --check)
 grep -q "rows rewritten" "$work/compact.out" || { cat "$work/compact.out"; fail "compact rewrote nothing"; }
 after=$("$PY" "$here/lake_check.py" s3://smartcity/exactly-once/kill --check)
 [ "$after" = "$before" ] || fail "compact on S3 changed the rows: $after != $before"
-echo "compact on S3: small files merged, same rows"
+ok "compact on S3: small files merged, same rows"
 
 # 3. Wrong credentials.
 for var in AWS_SECRET_ACCESS_KEY AWS_ACCESS_KEY_ID; do
   bad="bad-$RANDOM-credential-$RANDOM"
-  set +e
-  env "$var=$bad" "$smartcity" run --duration 2m --speedup max --lake s3://smartcity/wrong-creds -q \
+  run_status rc env "$var=$bad" "$smartcity" run --duration 2m --speedup max --lake s3://smartcity/wrong-creds -q \
     >"$work/wrong.out" 2>"$work/wrong.err"
-  rc=$?
-  set -e
   cat "$work/wrong.err"
   [ "$rc" = 1 ] || fail "$var wrong: exit code $rc, expected 1"
   [ "$(wc -l < "$work/wrong.err")" = 1 ] || fail "$var wrong: expected one error line"
@@ -70,7 +66,7 @@ for var in AWS_SECRET_ACCESS_KEY AWS_ACCESS_KEY_ID; do
   n=$(count_objects wrong-creds/)
   [ "$n" = 0 ] || fail "$var wrong: $n objects were written"
 done
-echo "wrong credentials: one clear error, nothing written"
+ok "wrong credentials: one clear error, nothing written"
 
 # 4. A 30 s outage mid-run.
 opts=(--duration 15m --vehicles 25 --incident-rate 6 --seed 12 --fault duplicate=0.01)
@@ -79,6 +75,7 @@ want=$("$PY" "$here/lake_check.py" "$work/outage-reference" --check)
 "$smartcity" run "${opts[@]}" --speedup 25 --lake s3://smartcity/outage --warehouse "duckdb:$work/outage-warehouse.duckdb" --trigger 1s -q \
   >"$work/outage.out" 2>"$work/outage.err" &
 pid=$!
+track "$pid"
 sleep 6
 kill -0 $pid 2>/dev/null || fail "the run ended before the outage began (make it longer)"
 before=$(count_objects outage/)
@@ -93,7 +90,7 @@ wait $pid || rc=$?
 [ "$rc" = 0 ] || { cat "$work/outage.err"; fail "the run failed after the outage (exit $rc)"; }
 got=$("$PY" "$here/lake_check.py" s3://smartcity/outage --check)
 [ "$got" = "$want" ] || fail "after the outage: $got != $want"
-echo "30 s outage: identical to the reference ($got)"
+ok "30 s outage: identical to the reference ($got)"
 # 5. crawl / sql / load read the lake on S3 (DuckDB's httpfs, configured from the store).
 # --warehouse none: `load` below is the reader under test, not run's follower.
 read_opts=(--duration 10m --vehicles 20 --seed 21 --speedup max -q --warehouse none)
@@ -111,7 +108,7 @@ got=$(table_rows "$work/crawl-s3.out")
 [ "$(wc -l <<<"$got")" = 8 ] || fail "crawl on S3 listed $(wc -l <<<"$got") tables, expected 8"
 [ "$got" = "$want" ] || fail "crawl on S3: tables/rows differ from the local lake: $got != $want"
 grep -q "^enriched_data [1-9][0-9]*$" <<<"$got" || fail "crawl on S3: enriched_data has no rows"
-echo "crawl on S3: the 8 tables with the local lake's row counts"
+ok "crawl on S3: the 8 tables with the local lake's row counts"
 
 q="SELECT count(*) FROM vehicle_data"
 want=$("$smartcity" sql --lake "$work/read-local" --format csv "$q" 2>/dev/null | tail -n 1)
@@ -120,22 +117,19 @@ got=$("$smartcity" sql --lake s3://smartcity/read --format csv "$q" 2>"$work/sql
 got=$(tail -n 1 <<<"$got")
 [ -n "$want" ] && [ "$want" -gt 0 ] || fail "sql on the local lake counted '$want' vehicle rows"
 [ "$got" = "$want" ] || fail "sql on S3 counted $got vehicle rows, the lake has $want"
-echo "sql on S3: $got vehicle_data rows, as in the lake"
+ok "sql on S3: $got vehicle_data rows, as in the lake"
 
 "$smartcity" load --once --lake s3://smartcity/read --warehouse "duckdb:$work/read.duckdb" \
   >"$work/load.out" 2>&1 || { cat "$work/load.out"; fail "load --lake s3://... failed"; }
 "$PY" "$here/warehouse_compare.py" "$work/read-local" enriched_data "duckdb:$work/read.duckdb" ||
   fail "load from S3: the warehouse's enriched_data differs from the lake's"
-echo "load from S3: enriched_data loaded row for row"
+ok "load from S3: enriched_data loaded row for row"
 
 delta_log=s3://smartcity/read/vehicle_data/_delta_log/00000000000000000000.json
 for hostile in "SELECT * FROM read_csv('/etc/passwd')" "SELECT * FROM read_text('$delta_log')"; do
-  set +e
-  "$smartcity" sql --lake s3://smartcity/read "$hostile" >"$work/hostile.out" 2>&1
-  rc=$?
-  set -e
+  run_status rc "$smartcity" sql --lake s3://smartcity/read "$hostile" >"$work/hostile.out" 2>&1
   [ "$rc" != 0 ] || { cat "$work/hostile.out"; fail "hostile SQL on an S3 lake ran: $hostile"; }
   if grep -q "root:\|commitInfo" "$work/hostile.out"; then fail "hostile SQL leaked data: $hostile"; fi
 done
-echo "hostile sql on S3: refused"
-echo "s3_lake: 10 passed, 0 failed"
+ok "hostile sql on S3: refused"
+finish

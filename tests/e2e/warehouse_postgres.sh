@@ -7,22 +7,15 @@
 #   3. --follow: rows committed to the lake appear in the warehouse within 5 s.
 # Schema evolution against PostgreSQL is in src/warehouse/warehouse_itest.cc.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 smartcity=$(realpath "$1")
-src=${SMARTCITY_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-work=$(mktemp -d)
+workdir warehouse-postgres
 chmod 755 "$work"  # the server runs as the postgres user when we are root: it must reach its folder
 export SMARTCITY_PG_DIR="$work/pg"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  "$src/scripts/postgres.sh" stop || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-eval "$("$src/scripts/postgres.sh" start)"
-PY=$("$src/scripts/pyenv.sh")
+start_postgres
+python_env
 compare() {  # compare <lake> <table> <db>
-  PGDATABASE=$3 "$PY" "$src/tests/e2e/warehouse_compare.py" "$1" "$2" postgres
+  PGDATABASE=$3 "$PY" "$root/tests/e2e/warehouse_compare.py" "$1" "$2" postgres
 }
 url() { echo "postgresql://$PGUSER@127.0.0.1:$PGPORT/$1"; }
 loaded_version() {  # loaded_version <db> <table>
@@ -42,9 +35,10 @@ for t in ${tables//,/ }; do compare "$work/lake" "$t" seeded; done
 "$smartcity" load --once -q --lake "$work/lake" --warehouse "$(url seeded)" --tables "$tables"
 compare "$work/lake" enriched_data seeded
 psql -X -qAt -d seeded -c "SELECT data_type FROM information_schema.columns WHERE table_name='enriched_data' AND column_name='timestamp'" | grep -qx 'timestamp with time zone' \
-  || { echo "FAIL: timestamp is not timestamptz"; exit 1; }
+  || fail "timestamp is not timestamptz"
 psql -X -qAt -d seeded -c "SELECT count(*) FROM pg_indexes WHERE tablename='enriched_data'" | awk '$1 < 3 { exit 1 }' \
-  || { echo "FAIL: expected a primary key and indexes on enriched_data"; exit 1; }
+  || fail "expected a primary key and indexes on enriched_data"
+ok "load --once: every table equals the lake, a second --once changes nothing; timestamptz, key and indexes"
 
 # --- 2a. kill -9 at 12 random moments of a load, each followed by a restart -----------------------
 # Each trial loads the lake into an empty database, kills the loader at a random moment within the
@@ -62,30 +56,38 @@ for i in $(seq 1 12); do
   dropdb --if-exists killed 2>/dev/null; createdb killed
   "$smartcity" load --once -q --lake "$work/lake" --warehouse "$(url killed)" --rows-per-transaction 1 &
   pid=$!
+  track "$pid"
   sleep "$(awk -v ms="$full_ms" -v r="$RANDOM" 'BEGIN { printf "%.3f", ms * (0.05 + 0.6 * r / 32767) / 1000 }')"
-  if kill -9 $pid 2>/dev/null; then landed=$((landed + 1)); fi
-  wait $pid 2>/dev/null || true
+  # The kill landed when the loader died of it (137); a loader that had finished must have
+  # finished well (0).
+  kill -9 $pid 2>/dev/null || fail "loader $i (pid $pid) was gone before the kill"
+  run_status rc wait $pid
+  case $rc in
+    137) landed=$((landed + 1)) ;;
+    0) ;;
+    *) fail "loader $i exited $rc before it was killed" ;;
+  esac
   at=$(loaded_version killed enriched_data)
   if [ "$at" -ge 0 ] && [ "$at" -lt "$want_version" ]; then partial=$((partial + 1)); fi
   "$smartcity" load --once -q --lake "$work/lake" --warehouse "$(url killed)"
   got_rows=$(psql -X -qAt -d killed -c "SELECT count(*) FROM enriched_data")
   got_version=$(loaded_version killed enriched_data)
-  [ "$got_rows" = "$want_rows" ] && [ "$got_version" = "$want_version" ] || {
-    echo "FAIL: after kill $i (at version $at): $got_rows rows at version $got_version, want $want_rows at $want_version"; exit 1; }
+  [ "$got_rows" = "$want_rows" ] && [ "$got_version" = "$want_version" ] ||
+    fail "after kill $i (at version $at): $got_rows rows at version $got_version, want $want_rows at $want_version"
 done
-echo "kill -9 landed mid-load $landed of 12 times ($partial with some versions committed); every restart ended exact"
-[ "$landed" -ge 10 ] || { echo "FAIL: only $landed of 12 kills hit a running loader"; exit 1; }
+[ "$landed" -ge 10 ] || fail "only $landed of 12 kills hit a running loader"
 compare "$work/lake" enriched_data killed
+ok "kill -9 landed mid-load $landed of 12 times ($partial with some versions committed); every restart ended exact"
 
 # --- 2b + 3. load --follow while the lake grows; PostgreSQL restarted mid-run ---------------------
 createdb follow
 "$smartcity" load --follow --lake "$work/lake2" --warehouse "$(url follow)" --tables enriched_data \
   >"$work/follow.log" 2>&1 &
 follow_pid=$!
-pids+=("$follow_pid")
+track "$follow_pid"
 "$smartcity" run --duration 30m --vehicles 20 --seed 3 --speedup 60 --lake "$work/lake2" --trigger 1s --warehouse none -q &
 run_pid=$!
-pids+=("$run_pid")
+track "$run_pid"
 # Follow latency: sample the newest lake version and time until the warehouse holds it.
 worst=0
 for sample in 1 2 3 4 5; do
@@ -96,7 +98,7 @@ for sample in 1 2 3 4 5; do
   until [ "$(loaded_version follow enriched_data)" -ge "$v" ]; do
     now=$(date +%s.%N)
     if awk -v a="$start" -v b="$now" 'BEGIN { exit !(b - a > 5) }'; then
-      echo "FAIL: lake version $v of enriched_data not in the warehouse within 5 s"; cat "$work/follow.log"; exit 1
+      cat "$work/follow.log" >&2; fail "lake version $v of enriched_data not in the warehouse within 5 s"
     fi
     sleep 0.1
   done
@@ -104,16 +106,17 @@ for sample in 1 2 3 4 5; do
   echo "follow: lake version $v in the warehouse after ${lat}s"
 done
 # PostgreSQL goes away for a while and comes back; the loader waits and resumes.
-"$src/scripts/postgres.sh" stop-server
+"$root/scripts/postgres.sh" stop-server
 sleep 3
-eval "$("$src/scripts/postgres.sh" start)"
+eval "$("$root/scripts/postgres.sh" start)"
 wait "$run_pid"
 want=$(lake_version "$work/lake2" enriched_data)
-for _ in $(seq 1 120); do
-  [ "$(loaded_version follow enriched_data)" -ge "$want" ] && break
-  sleep 0.5
-done
-kill -TERM "$follow_pid"; wait "$follow_pid" || true
-grep -q "retrying" "$work/follow.log" || { echo "FAIL: the loader never noticed PostgreSQL was down"; cat "$work/follow.log"; exit 1; }
+caught_up() { [ "$(loaded_version follow enriched_data)" -ge "$want" ]; }
+wait_for 60 caught_up || { cat "$work/follow.log" >&2; fail "the follower did not load lake version $want within 60 s"; }
+kill -TERM "$follow_pid"
+run_status rc wait "$follow_pid"
+[ "$rc" = 0 ] || { cat "$work/follow.log" >&2; fail "load --follow exited $rc after SIGTERM"; }
+grep -q "retrying" "$work/follow.log" || { cat "$work/follow.log" >&2; fail "the loader never noticed PostgreSQL was down"; }
 compare "$work/lake2" enriched_data follow
-echo "PASS"
+ok "--follow: sampled lake versions in the warehouse within 5 s; PostgreSQL restarted mid-run; equal to the lake"
+finish

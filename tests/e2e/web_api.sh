@@ -4,11 +4,12 @@
 # warehouse file, 200 concurrent clients with malformed and oversized requests mixed in; then
 # `smartcity serve` on the same lake.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 smartcity=$(realpath "$1")
-root=${SMARTCITY_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-py=$("$root/scripts/pyenv.sh")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-"$py" "$root/tests/e2e/web/api_test.py" run "$smartcity" "$work/lake" "$work"
-"$py" "$root/tests/e2e/web/api_test.py" serve "$smartcity" "$work/lake" "$work"
-echo "web_api: passed"
+python_env
+workdir web-api
+"$PY" "$root/tests/e2e/web/api_test.py" run "$smartcity" "$work/lake" "$work"
+ok "run: the live view's API and /metrics"
+"$PY" "$root/tests/e2e/web/api_test.py" serve "$smartcity" "$work/lake" "$work"
+ok "serve: the same lake"
+finish
