@@ -114,7 +114,8 @@ void BM_StreamCore(benchmark::State& state) {
     for (size_t i = 0; i < c.records.size(); i += kBatch) {
       out.Clear();
       const size_t n = std::min(kBatch, c.records.size() - i);
-      core.Process(std::span<const InputRecord>(c.records).subspan(i, n), kReceived, &out);
+      core.Process(std::span<const InputRecord>(c.records).subspan(i, n), AsWallTime(kReceived),
+                   &out);
       core.AdvanceWatermark(&out);
       clock.Advance(std::chrono::milliseconds(100));
     }

@@ -37,7 +37,9 @@ Status Status::WithContext(std::string_view context) const {
   std::string m(context);
   m += ": ";
   m += message_;
-  return Status(kind_, std::move(m));
+  Status s(kind_, std::move(m));
+  s.retries_spent_ = retries_spent_;
+  return s;
 }
 
 }  // namespace smartcity

@@ -65,6 +65,16 @@ class [[nodiscard]] Status {
   bool IsRetryable() const {
     return kind_ == ErrorKind::kUnavailable || kind_ == ErrorKind::kTimeout;
   }
+  // True when a RetryPolicy (common/retry.h) already retried this failure until its limits: a
+  // layer above must not retry it again (retries would multiply). It stays IsRetryable(): a caller
+  // that never gives up (a follow loop) may still try again later, as a fresh attempt.
+  bool retries_spent() const { return retries_spent_; }
+  // A copy marked retries_spent().
+  Status WithRetriesSpent() const {
+    Status s = *this;
+    s.retries_spent_ = !s.ok();
+    return s;
+  }
   // "message" for OK-less statuses; "OK" otherwise.
   std::string ToString() const { return ok() ? std::string("OK") : message_; }
 
@@ -73,6 +83,7 @@ class [[nodiscard]] Status {
 
  private:
   ErrorKind kind_ = ErrorKind::kOk;
+  bool retries_spent_ = false;  // kept by WithContext()
   std::string message_;
 };
 

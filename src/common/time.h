@@ -1,6 +1,8 @@
-// Time types. Event time (when a thing happened in the city) and processing time (when this process
-// saw it) are different types and never mixed; durations are std::chrono types, never bare
-// integers.
+// Time types. Event time (when a thing happened in the city), wall-clock time (when, by the system
+// clock, this process did something: received a record, finished a commit) and processing time (a
+// monotonic clock, for durations and deadlines) are three types that never mix implicitly: adding,
+// comparing or assigning one to another does not compile. Durations are std::chrono types, never
+// bare integers. Clocks are read through common/clock.h only.
 #pragma once
 
 #include <chrono>
@@ -17,6 +19,36 @@ using Micros = std::chrono::microseconds;
 using EventTime = std::chrono::sys_time<Micros>;
 // Processing time: a monotonic clock of this process; used for pacing, timeouts and idleness.
 using ProcessingTime = std::chrono::steady_clock::time_point;
+
+// The system clock as a clock of its own, so that its time points are not EventTimes. UTC, Unix
+// epoch, microseconds. Read it through Clock::WallNow() (common/clock.h); now() is SystemClock's.
+struct WallClock {
+  using rep = int64_t;
+  using period = std::micro;
+  using duration = Micros;
+  using time_point = std::chrono::time_point<WallClock, Micros>;
+  static constexpr bool is_steady = false;
+  static time_point now() noexcept {
+    return time_point(
+        std::chrono::duration_cast<Micros>(std::chrono::system_clock::now().time_since_epoch()));
+  }
+};
+// Wall-clock time: when this process did something, by the system clock (UTC, microseconds).
+using WallTime = WallClock::time_point;
+
+// The explicit conversions, where a wall time legitimately becomes a timestamp value (a dead
+// letter's receivedAt, a commit's time in a table): the same instant on the same (Unix) epoch.
+constexpr EventTime AsEventTime(WallTime t) {
+  return EventTime(t.time_since_epoch());
+}
+constexpr WallTime AsWallTime(EventTime t) {
+  return WallTime(t.time_since_epoch());
+}
+// For interfaces that speak std::chrono::system_clock.
+inline std::chrono::system_clock::time_point AsSystemTime(WallTime t) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(t.time_since_epoch()));
+}
 
 // Length of "2026-11-21T10:00:45.123456Z".
 inline constexpr size_t kTimestampLength = 27;

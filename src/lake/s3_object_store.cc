@@ -6,8 +6,6 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
-#include <random>
-#include <thread>
 
 namespace smartcity::lake {
 
@@ -318,8 +316,24 @@ Status S3ErrorStatus(long http_status, std::string_view body, std::string_view w
 
 // ------------------------------------------------------------------------------------------ store
 
+namespace {
+
+RetryOptions RetryOptionsOf(const S3Config& c) {
+  RetryOptions o;
+  o.initial_backoff = c.retry_base_delay;
+  o.max_backoff = c.retry_max_delay;
+  o.multiplier = 2.0;
+  o.jitter = 0.5;  // waits in [d/2, d]: many writers do not retry in step
+  o.deadline = c.retry_budget;
+  return o;
+}
+
+}  // namespace
+
 S3ObjectStore::S3ObjectStore(S3Config config, std::unique_ptr<HttpClient> http)
-    : config_(std::move(config)), http_(std::move(http)) {
+    : config_(std::move(config)),
+      http_(std::move(http)),
+      retry_(RetryOptionsOf(config_), config_.clock) {
   sign_ =
       SigV4{config_.region, "s3", config_.credentials.access_key, config_.credentials.secret_key};
   if (config_.endpoint.empty()) {
@@ -391,10 +405,8 @@ Result<HttpResponse> S3ObjectStore::Call(HttpRequest request, std::string_view w
   request.headers.emplace_back("x-amz-content-sha256", kPayloadHash);
   if (!config_.credentials.session_token.empty())
     request.headers.emplace_back("x-amz-security-token", config_.credentials.session_token);
-  const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + config_.retry_budget;
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  for (int attempt = 0;; ++attempt) {
+  RetryPolicy::Attempts attempts = retry_.Start();
+  for (;;) {
     Status failure;
     auto resp = http_->Send(request);
     if (!resp.ok()) {
@@ -408,23 +420,9 @@ Result<HttpResponse> S3ObjectStore::Call(HttpRequest request, std::string_view w
     } else {
       failure = S3ErrorStatus(resp->status, resp->body, what, config_.bucket);
     }
-    if (!failure.IsRetryable()) return failure;
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) {
-      return Status(
-          failure.kind(),
-          fmt::format("{} (gave up after {} attempts in {} s)", failure.message(), attempt + 1,
-                      std::chrono::duration_cast<std::chrono::seconds>(now - start).count()));
-    }
-    // Exponential backoff with full jitter, never sleeping past the deadline.
-    const auto cap = std::min<int64_t>(config_.retry_max_delay.count(),
-                                       config_.retry_base_delay.count() << std::min(attempt, 16));
-    auto sleep = std::chrono::milliseconds(
-        std::uniform_int_distribution<int64_t>(cap / 2, std::max<int64_t>(cap, 1))(rng));
-    sleep = std::min(sleep, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now) +
-                                std::chrono::milliseconds(1));
+    if (!attempts.ShouldRetry(&failure)) return failure;
     ++retries_;
-    std::this_thread::sleep_for(sleep);
+    attempts.Wait();
   }
 }
 

@@ -4,10 +4,12 @@
 // PutIfAbsent is a PUT with `If-None-Match: *` (412 -> kAlreadyExists), so two writers of the same
 // Delta version never both win. PutFile uploads large files in parts (multipart upload; the upload
 // is aborted if a part fails). Requests that failed for a reason a retry can fix (connection
-// errors, timeouts, 5xx, SlowDown/throttling, 409 ConditionalRequestConflict) are retried with
-// exponential backoff and full jitter for up to `retry_budget`; wrong credentials, access denied
-// and a missing bucket fail at once with a sentence naming the fix. Secrets never appear in a
-// Status.
+// errors, timeouts, 5xx, SlowDown/throttling, 409 ConditionalRequestConflict) are retried (one
+// RetryPolicy, common/retry.h: exponential backoff with jitter, waits through the config's Clock)
+// for up to `retry_budget`; the store is the one layer that retries its requests, and a failure it
+// gave up on comes back marked Status::retries_spent() so no caller retries it again
+// (docs/retries.md). Wrong credentials, access denied and a missing bucket fail at once with a
+// sentence naming the fix. Secrets never appear in a Status.
 //
 // Thread-safety: safe for concurrent use by many threads (HttpClient pools its handles).
 #pragma once
@@ -24,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/clock.h"
+#include "common/retry.h"
 #include "common/status.h"
 #include "engine/s3_access.h"
 #include "lake/http_client.h"
@@ -48,10 +52,14 @@ struct S3Config {
   // kAuto: virtual-host on AWS, path-style on an overridden endpoint (MinIO, Ceph, ...).
   Addressing addressing = Addressing::kAuto;
   S3Credentials credentials;
-  // Retries of one operation stop once this much time has passed since its first attempt.
+  // Retries of one request stop once this much time has passed since its first attempt; nothing
+  // above the store retries a request the store gave up on (docs/retries.md).
   std::chrono::milliseconds retry_budget{60'000};
+  // Backoff: from retry_base_delay doubling to retry_max_delay, each wait drawn from [d/2, d].
   std::chrono::milliseconds retry_base_delay{100};
   std::chrono::milliseconds retry_max_delay{5'000};
+  // Time for the retries' waits (borrowed); null: Clock::Real().
+  Clock* clock = nullptr;
   // PutFile uses multipart upload for files larger than this, in parts of part_size (>= 5 MiB).
   uint64_t multipart_threshold = 16ull << 20;
   uint64_t part_size = 16ull << 20;
@@ -117,6 +125,7 @@ class S3ObjectStore final : public ObjectStore {
   std::unique_ptr<HttpClient> http_;
   std::string base_url_;  // scheme://host[:port], no trailing '/'
   bool path_style_ = true;
+  RetryPolicy retry_;
   std::atomic<uint64_t> retries_{0};
 };
 

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <map>
 
+#include "common/clock.h"
+#include "common/retry.h"
 #include "testing/files.h"
 
 namespace smartcity::lake {
@@ -256,6 +258,64 @@ TEST(S3ObjectStoreTest, GivesUpWhenTheRetryBudgetIsSpent) {
   EXPECT_EQ(s.kind(), ErrorKind::kUnavailable);
   EXPECT_NE(s.message().find("gave up after"), std::string::npos) << s.message();
   EXPECT_GT(store->retries(), 0u);
+}
+
+// The waits go through the configured Clock: a minute-long budget is spent at once, to the
+// microsecond, on a FakeClock.
+TEST(S3ObjectStoreTest, RetriesWaitThroughTheConfiguredClock) {
+  FakeClock clock;
+  S3Config c = TestConfig();
+  c.clock = &clock;
+  c.retry_budget = std::chrono::seconds(60);
+  c.retry_base_delay = std::chrono::milliseconds(100);
+  c.retry_max_delay = std::chrono::seconds(5);
+  FakeHttp* fake = nullptr;
+  auto store = OpenStore(&fake, c);
+  ASSERT_TRUE(store);
+  for (int i = 0; i < 10000; ++i) fake->Fail(Status::Unavailable("connection refused"));
+  const ProcessingTime start = clock.Now();
+  Status s = store->Put("t/x", "y");
+  EXPECT_EQ(s.kind(), ErrorKind::kUnavailable);
+  EXPECT_TRUE(s.retries_spent());
+  EXPECT_EQ(clock.Now() - start, std::chrono::seconds(60)) << "the last attempt is at the budget";
+  // At least 60 s / 5 s waits, at most what waits of d/2 allow.
+  EXPECT_GE(store->retries(), 12u);
+  EXPECT_LE(store->retries(), 40u);
+  EXPECT_EQ(fake->requests.size(), 1 + store->retries() + 1) << "the open probe, then each attempt";
+}
+
+// The layering rule of docs/retries.md: the store is the one layer that retries its requests. A
+// caller's own RetryPolicy (the processor's around a checkpoint write, the loader's around a pass)
+// returns a failure the store gave up on at once, instead of starting the store's retries over.
+TEST(S3ObjectStoreTest, RetriesDoNotMultiplyWithTheCallersPolicy) {
+  FakeClock clock;
+  S3Config c = TestConfig();
+  c.clock = &clock;
+  c.retry_budget = std::chrono::seconds(60);
+  c.retry_base_delay = std::chrono::milliseconds(100);
+  c.retry_max_delay = std::chrono::seconds(5);
+  FakeHttp* fake = nullptr;
+  auto store = OpenStore(&fake, c);
+  ASSERT_TRUE(store);
+  for (int i = 0; i < 10000; ++i) fake->Fail(Status::Unavailable("connection refused"));
+  const size_t probe = fake->requests.size();
+  RetryOptions caller;  // the processor's: 100 ms doubling to 10 s, 8 retries, 3 min
+  caller.max_attempts = 9;
+  caller.deadline = std::chrono::minutes(3);
+  uint64_t caller_retries = 0;
+  const ProcessingTime start = clock.Now();
+  Status s =
+      RetryPolicy(caller, &clock)
+          .Run(
+              [&] {
+                return store->PutIfAbsent("_checkpoints/q/p0/state/1", "x").WithContext("writing");
+              },
+              &caller_retries);
+  EXPECT_EQ(s.kind(), ErrorKind::kUnavailable);
+  EXPECT_EQ(caller_retries, 0u);
+  EXPECT_EQ(fake->requests.size() - probe, store->retries() + 1)
+      << "one run of the store's retries";
+  EXPECT_EQ(clock.Now() - start, std::chrono::seconds(60)) << "the store's budget, not 9 of them";
 }
 
 TEST(S3ObjectStoreTest, CredentialAndBucketErrorsFailAtOnceWithoutSecrets) {

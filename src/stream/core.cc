@@ -28,8 +28,10 @@ size_t StreamOutput::TotalRows() const {
 StreamCore::StreamCore(StreamCoreOptions options, Clock* clock)
     : options_(options), parser_(options.parser), join_(options.join, clock) {}
 
-void StreamCore::Process(std::span<const InputRecord> records, EventTime received_at,
+void StreamCore::Process(std::span<const InputRecord> records, WallTime received_at,
                          StreamOutput* out) {
+  // The receivedAt column holds the wall-clock time as a timestamp value.
+  const EventTime received = AsEventTime(received_at);
   std::array<size_t, kTopicCount> start{};
   for (Topic t : kAllTopics) {
     start[static_cast<size_t>(t)] = out->Raw(t).num_rows();
@@ -37,7 +39,7 @@ void StreamCore::Process(std::span<const InputRecord> records, EventTime receive
   }
   for (size_t i = 0; i < records.size(); ++i) {
     const InputRecord& rec = records[i];
-    if (parser_.Parse(rec.topic, rec.payload, rec.position, received_at, &out->Raw(rec.topic),
+    if (parser_.Parse(rec.topic, rec.payload, rec.position, received, &out->Raw(rec.topic),
                       &out->dead_letters)) {
       record_of_row_[static_cast<size_t>(rec.topic)].push_back(static_cast<uint32_t>(i));
     }
@@ -79,7 +81,7 @@ void StreamCore::Process(std::span<const InputRecord> records, EventTime receive
     le.column(kWatermark).AppendTimestamp(l.watermark);
     le.column(kLatenessMicros).AppendInt64((l.watermark - l.event_time).count());
     le.column(kPayload).AppendString(rec.payload);
-    le.column(kReceivedAt).AppendTimestamp(received_at);
+    le.column(kReceivedAt).AppendTimestamp(received);
     late_dates_.Append(l.event_time, &le.column(kDate));
   }
 }

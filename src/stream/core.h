@@ -68,9 +68,9 @@ class StreamCore {
   StreamCore(StreamCoreOptions options, Clock* clock);
 
   // Parses `records` (raw or dead-letter rows) and joins the valid vehicle/weather/emergency ones
-  // (enriched rows, late-event rows). `received_at` is the wall-clock receive time (dead letters
-  // and late events carry it).
-  void Process(std::span<const InputRecord> records, EventTime received_at, StreamOutput* out);
+  // (enriched rows, late-event rows). `received_at` is the wall-clock receive time (Clock::WallNow;
+  // dead letters and late events carry it as their receivedAt timestamp).
+  void Process(std::span<const InputRecord> records, WallTime received_at, StreamOutput* out);
 
   // End of a micro-batch: advances the watermark; emits the NULL-emergency rows it finalises.
   EventTime AdvanceWatermark(StreamOutput* out) { return join_.AdvanceWatermark(&out->enriched); }

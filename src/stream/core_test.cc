@@ -76,7 +76,7 @@ StreamOutput RunStream(const std::vector<OwnedRecord>& records, const RunConfig&
   auto core = std::make_unique<StreamCore>(options, &clock);
   std::mt19937_64 rng(config.batch_seed);
   StreamOutput total, out;
-  const EventTime received = EventTime(Micros(1'800'000'000'000'000LL));
+  const WallTime received = WallTime(Micros(1'800'000'000'000'000LL));
   std::vector<InputRecord> batch;
   size_t pos = 0, batch_no = 0;
   while (pos < records.size()) {

@@ -354,7 +354,7 @@ Status Processor::Step() {
   if (!sticky_.ok()) return sticky_;
   if (!polled.ok()) return polled.status();
   const std::span<const SourceRecord> records = *polled;
-  const EventTime received = WallNow();
+  const WallTime received = AsWallTime(WallNow());
   bool timed = false;  // the source has timestamps
   if (!records.empty()) {
     // Records of different partition groups come interleaved; each group's core gets its own, in

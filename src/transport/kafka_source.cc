@@ -4,16 +4,15 @@
 #include <cstring>
 #include <map>
 #include <set>
-#include <thread>
 
 namespace smartcity {
 namespace {
 
 using std::chrono::milliseconds;
-using std::chrono::steady_clock;
 
-int ToTimeoutMs(steady_clock::time_point deadline) {
-  const auto left = std::chrono::ceil<milliseconds>(deadline - steady_clock::now()).count();
+// What is left until `deadline`, in whole milliseconds (rounded up), for librdkafka's timeouts.
+int ToTimeoutMs(Clock& clock, ProcessingTime deadline) {
+  const auto left = std::chrono::ceil<milliseconds>(deadline - clock.Now()).count();
   return static_cast<int>(std::clamp<int64_t>(left, 0, 1'000'000'000));
 }
 
@@ -31,7 +30,10 @@ struct QueueDeleter {
 
 KafkaSource::KafkaSource(KafkaSourceOptions options, PositionStore& store,
                          RebalanceListener* listener)
-    : options_(std::move(options)), store_(store), listener_(listener) {}
+    : options_(std::move(options)),
+      clock_(Clock::OrReal(options_.clock)),
+      store_(store),
+      listener_(listener) {}
 
 KafkaSource::~KafkaSource() {
   if (rk_ == nullptr) return;
@@ -125,7 +127,7 @@ Status KafkaSource::Start() {
 }
 
 Status KafkaSource::CheckTopics() {
-  const auto deadline = steady_clock::now() + options_.connect_timeout;
+  const ProcessingTime deadline = clock_->Now() + options_.connect_timeout;
   const std::string where = "Kafka at " + options_.kafka.bootstrap_servers;
   std::vector<std::string> missing;
   std::vector<std::string> not_ready;
@@ -133,16 +135,16 @@ Status KafkaSource::CheckTopics() {
   for (;;) {
     const rd_kafka_metadata_t* md = nullptr;
     // At least a second per round trip, so the last try before the deadline is not doomed.
-    const rd_kafka_resp_err_t err =
-        rd_kafka_metadata(rk_.get(), 1, nullptr, &md, std::max(1000, ToTimeoutMs(deadline)));
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(
+        rk_.get(), 1, nullptr, &md, std::max(1000, ToTimeoutMs(*clock_, deadline)));
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && !answered) {
-      if (steady_clock::now() >= deadline) {
+      if (clock_->Now() >= deadline) {
         return Status::Unavailable(
             "cannot reach " + where + " within " + Seconds(options_.connect_timeout) + " (" +
             rd_kafka_err2str(err) +
             "): is the broker running? check --bootstrap-servers / KAFKA_BOOTSTRAP_SERVERS");
       }
-      std::this_thread::sleep_for(milliseconds(200));
+      clock_->SleepFor(milliseconds(200));
       continue;
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) md = nullptr;  // keep the previous answer's findings
@@ -184,7 +186,7 @@ Status KafkaSource::CheckTopics() {
       partition_count_ = first;
       return Status::OK();
     }
-    if (steady_clock::now() >= deadline) {
+    if (clock_->Now() >= deadline) {
       auto join = [](const std::vector<std::string>& v) {
         std::string s;
         for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
@@ -199,7 +201,7 @@ Status KafkaSource::CheckTopics() {
                                  options_.kafka.bootstrap_servers + " have no leader yet after " +
                                  Seconds(options_.connect_timeout) + ": is the cluster healthy?");
     }
-    std::this_thread::sleep_for(milliseconds(250));
+    clock_->SleepFor(milliseconds(250));
   }
 }
 
@@ -230,7 +232,7 @@ void KafkaSource::ErrorTrampoline(rd_kafka_t* rk, int err, const char* reason, v
                           code == RD_KAFKA_RESP_ERR__TRANSPORT ||
                           code == RD_KAFKA_RESP_ERR__RESOLVE;
   if (connection && !self->unreachable_since_) {
-    self->unreachable_since_ = steady_clock::now();
+    self->unreachable_since_ = self->clock_->Now();
   }
   (void)reason;
 }
@@ -510,7 +512,7 @@ Status KafkaSource::OnMessageError(const rd_kafka_message_t* m) {
     case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
     case RD_KAFKA_RESP_ERR__TRANSPORT:
     case RD_KAFKA_RESP_ERR__RESOLVE:
-      if (!unreachable_since_) unreachable_since_ = steady_clock::now();
+      if (!unreachable_since_) unreachable_since_ = clock_->Now();
       ++counters_.transport_errors;
       return Status::OK();
     default:
@@ -527,12 +529,12 @@ Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records,
   if (!sticky_.ok()) return sticky_;
   if (max_records == 0) return Status::InvalidArgument("Poll needs room for at least one record");
   ++counters_.polls;
-  const auto deadline = steady_clock::now() + timeout;
+  const ProcessingTime deadline = clock_->Now() + timeout;
   bool first = true;
   while (records_.size() < max_records) {
     int wait_ms = 0;
     if (records_.empty()) {
-      wait_ms = ToTimeoutMs(deadline);
+      wait_ms = ToTimeoutMs(*clock_, deadline);
       if (wait_ms == 0 && !first) break;
     }
     first = false;
@@ -606,8 +608,7 @@ Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records,
   }
   if (records_.empty()) {
     ++counters_.empty_polls;
-    if (unreachable_since_ &&
-        steady_clock::now() - *unreachable_since_ >= options_.unavailable_timeout) {
+    if (unreachable_since_ && clock_->Now() - *unreachable_since_ >= options_.unavailable_timeout) {
       SC_RETURN_IF_ERROR(CheckReachable());
     }
   } else {
@@ -771,12 +772,12 @@ Status KafkaSource::Close() {
   ReleaseBatch();
   closing_ = true;
   Status result;
-  const auto deadline = steady_clock::now() + options_.close_timeout;
+  const ProcessingTime deadline = clock_->Now() + options_.close_timeout;
   // Leave the group first and serve the revocation like any other, from the consumer queue:
   // librdkafka can hang when an assignment is being handled while the consumer closes (upstream
   // issues 4041, 4527, 4884), and with nothing assigned the close below has nothing to revoke.
   if (rd_kafka_unsubscribe(rk_.get()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    while (!Assignment().empty() && steady_clock::now() < deadline) {
+    while (!Assignment().empty() && clock_->Now() < deadline) {
       if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), 100)) {
         rd_kafka_message_destroy(m);  // not returned to anyone: the next owner reads it
         ++counters_.stale_dropped;
@@ -790,7 +791,7 @@ Status KafkaSource::Close() {
     rd_kafka_error_destroy(e);
   } else {
     while (!rd_kafka_consumer_closed(rk_.get())) {
-      if (steady_clock::now() >= deadline) {
+      if (clock_->Now() >= deadline) {
         result = Status::Timeout(
             "leaving consumer group " + options_.group_id + " did not finish within " +
             Seconds(options_.close_timeout) +

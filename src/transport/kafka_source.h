@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "transport/event_source.h"
 #include "transport/kafka_client.h"
 
@@ -46,6 +47,9 @@ struct KafkaSourceOptions {
   std::chrono::milliseconds close_timeout{10'000};
   // Bound on a Seek() and on QueryLag() round trips.
   std::chrono::milliseconds request_timeout{10'000};
+  // Time for the deadlines above and Open()'s waits (borrowed); null: Clock::Real(). librdkafka's
+  // own waits (a poll's timeout) are real time whatever the clock.
+  Clock* clock = nullptr;
 };
 
 class KafkaSource final : public EventSource {
@@ -116,6 +120,7 @@ class KafkaSource final : public EventSource {
                                             std::string_view what) const;
 
   KafkaSourceOptions options_;
+  Clock* const clock_;
   PositionStore& store_;
   RebalanceListener* listener_;
   RdKafkaPtr rk_;
@@ -130,7 +135,7 @@ class KafkaSource final : public EventSource {
   std::vector<SourceRecord> records_;
   std::vector<rd_kafka_message_t*> messages_;
   SourceCounters counters_;
-  std::optional<std::chrono::steady_clock::time_point> unreachable_since_;
+  std::optional<ProcessingTime> unreachable_since_;
   uint64_t commit_failures_ = 0;
 };
 

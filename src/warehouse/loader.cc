@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <set>
-#include <thread>
 
 #include "lake/s3_object_store.h"
 #include "model/schema.h"
@@ -58,6 +57,26 @@ Result<Schema> WarehouseSchema(const lake::DeltaSchema& delta) {
   return s;
 }
 
+namespace {
+
+RetryOptions RetryOptionsOf(const LoaderOptions& o) {
+  RetryOptions r;
+  r.initial_backoff = o.initial_backoff;
+  r.max_backoff = o.max_backoff;
+  r.multiplier = 2.0;
+  r.deadline = o.retry_for;
+  return r;
+}
+
+}  // namespace
+
+Loader::Loader(lake::ObjectStore* store, Connector connect, LoaderOptions options)
+    : store_(store),
+      connect_(std::move(connect)),
+      options_(std::move(options)),
+      clock_(Clock::OrReal(options_.clock)),
+      retry_(RetryOptionsOf(options_), clock_) {}
+
 Result<std::unique_ptr<Loader>> Loader::Create(lake::ObjectStore* store, Connector connect,
                                                LoaderOptions options) {
   std::unique_ptr<Loader> l(new Loader(store, std::move(connect), std::move(options)));
@@ -75,35 +94,27 @@ void Loader::Progress(const std::string& line) {
 }
 
 bool Loader::Sleep(std::chrono::milliseconds d, const std::atomic<bool>* stop) {
-  const auto until = std::chrono::steady_clock::now() + d;
-  while (std::chrono::steady_clock::now() < until) {
-    if (stop != nullptr && stop->load()) return false;
-    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(
-        std::chrono::milliseconds(50), std::chrono::duration_cast<std::chrono::milliseconds>(
-                                           until - std::chrono::steady_clock::now()) +
-                                           std::chrono::milliseconds(1)));
-  }
-  return stop == nullptr || !stop->load();
+  return SleepUntil(*clock_, clock_->Now() + d, stop);
 }
 
 Status Loader::LoadOnce(const std::atomic<bool>* stop) {
-  const auto t0 = std::chrono::steady_clock::now();
-  auto backoff = options_.initial_backoff;
+  const ProcessingTime t0 = clock_->Now();
+  RetryPolicy::Attempts attempts = retry_.Start();
   Status st;
   while (true) {
     st = LoadPass();
-    if (st.ok() || !st.IsRetryable()) break;
-    // The session may be broken: drop it. Whatever its open transaction held is rolled back by the
-    // warehouse; the bookkeeping table says where to resume.
-    conn_.reset();
-    if (std::chrono::steady_clock::now() - t0 + backoff > options_.retry_for) break;
+    if (!st.ok() && st.IsRetryable()) {
+      // The session may be broken: drop it. Whatever its open transaction held is rolled back by
+      // the warehouse; the bookkeeping table says where to resume.
+      conn_.reset();
+    }
+    if (!attempts.ShouldRetry(&st)) break;
     ++summary_.retries;
     Progress(fmt::format("load: {}; retrying in {:.1f}s", st.message(),
-                         std::chrono::duration<double>(backoff).count()));
-    if (!Sleep(backoff, stop)) return Status::Aborted("stopped while waiting for the warehouse");
-    backoff = std::min(backoff * 2, options_.max_backoff);
+                         std::chrono::duration<double>(attempts.next_delay()).count()));
+    if (!attempts.Wait(stop)) return Status::Aborted("stopped while waiting for the warehouse");
   }
-  summary_.elapsed += std::chrono::steady_clock::now() - t0;
+  summary_.elapsed += clock_->Now() - t0;
   return st;
 }
 
@@ -113,10 +124,16 @@ Status Loader::Loop(const std::atomic<bool>& stop, std::chrono::milliseconds int
     Status st = LoadOnce(&stop);
     if (!st.ok() && st.kind() != ErrorKind::kAborted) {
       if (!st.IsRetryable()) return st;
-      // Retry budget used up: in a loop we keep waiting for the warehouse.
+      // Retry budget used up (ours, or the lake store's): in a loop we keep waiting.
     }
     if (interval.count() > 0) {
       Sleep(interval, &stop);
+      continue;
+    }
+    if (!st.ok()) {
+      // The failed pass may have read commits it did not load: try again, without waiting for a
+      // newer commit.
+      Sleep(options_.poll_interval, &stop);
       continue;
     }
     // Event-driven: wait until some table has a commit after the one we loaded up to.
@@ -314,7 +331,7 @@ Status Loader::LoadTable(const std::string& table) {
   }
   int64_t v = loaded + 1;
   while (v <= snap.version) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const ProcessingTime t0 = clock_->Now();
     // One transaction: versions [v, last] — rows of their data-changing adds + the bookkeeping row.
     SC_RETURN_IF_ERROR(conn_->Begin());
     int64_t rows = 0;
@@ -361,8 +378,7 @@ Status Loader::LoadTable(const std::string& table) {
       return st;
     }
     SC_RETURN_IF_ERROR(conn_->Commit());
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs = std::chrono::duration<double>(clock_->Now() - t0).count();
     Progress(fmt::format("load {}: versions {}..{} -> {} rows in {:.2f}s ({:.0f} rows/s)", table, v,
                          last, rows, secs, secs > 0 ? static_cast<double>(rows) / secs : 0.0));
     stats.rows += rows;
@@ -378,7 +394,7 @@ Status Loader::LoadTable(const std::string& table) {
       e.first_version = v;
       e.last_version = last;
       e.rows = rows;
-      e.committed_at = std::chrono::system_clock::now();
+      e.committed_at = AsSystemTime(clock_->WallNow());
       e.elapsed = std::chrono::duration<double>(secs);
       e.lake_version = snap.version;
       options_.on_load(e);

@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
+#include "common/retry.h"
 #include "common/status.h"
 #include "engine/engine.h"
 #include "lake/delta_log.h"
@@ -61,11 +63,15 @@ struct LoaderOptions {
   std::vector<std::string> tables = {"enriched_data"};
   // A load transaction stops adding versions once it holds this many rows.
   int64_t rows_per_transaction = 500'000;
-  // Retryable failures (warehouse down) are retried with backoff from initial_backoff doubling up
-  // to max_backoff, for at most retry_for in total (then the error is returned).
+  // Retryable failures (warehouse down) are retried (a RetryPolicy, common/retry.h) with backoff
+  // from initial_backoff doubling up to max_backoff, for at most retry_for in total (then the error
+  // is returned). A lake failure that the object store already retried is not retried again
+  // (docs/retries.md).
   std::chrono::milliseconds initial_backoff{250};
   std::chrono::milliseconds max_backoff{10'000};
   std::chrono::milliseconds retry_for{std::chrono::minutes(10)};
+  // Time for backoff, polling and durations (borrowed); null: Clock::Real().
+  Clock* clock = nullptr;
   // How often follow mode looks for a new commit.
   std::chrono::milliseconds poll_interval{250};
   // Progress lines ("load enriched_data: versions 3..7, 1200 rows ..."); none if empty.
@@ -110,8 +116,7 @@ class Loader {
   const LoadSummary& summary() const { return summary_; }
 
  private:
-  Loader(lake::ObjectStore* store, Connector connect, LoaderOptions options)
-      : store_(store), connect_(std::move(connect)), options_(std::move(options)) {}
+  Loader(lake::ObjectStore* store, Connector connect, LoaderOptions options);
   Status LoadPass();
   Status LoadTable(const std::string& table);
   Status EnsureTable(const std::string& table, const Schema& lake_schema, Schema* warehouse_order);
@@ -123,6 +128,8 @@ class Loader {
   lake::ObjectStore* store_;
   Connector connect_;
   LoaderOptions options_;
+  Clock* const clock_;
+  const RetryPolicy retry_;
   std::unique_ptr<engine::Database> reader_db_;
   std::unique_ptr<engine::Connection> reader_;
   std::unique_ptr<WarehouseConnection> conn_;

@@ -235,6 +235,85 @@ TEST_F(LoaderTest, RetriesWithBackoffThroughAnOutage) {
   EXPECT_EQ(Offsets(), Range(1, 20));
 }
 
+// A lake whose List/Get fail `failures` times with kUnavailable: marked as spent, as the S3 store
+// returns a failure it has retried for its whole budget, or not (a store without retries of its
+// own).
+class FlakyLake final : public lake::ObjectStore {
+ public:
+  explicit FlakyLake(lake::ObjectStore* base) : base_(base) {}
+  int failures = 0;
+  bool spent = true;
+  int failed = 0;
+
+  Status Put(std::string_view k, std::string_view b) override { return base_->Put(k, b); }
+  Status PutIfAbsent(std::string_view k, std::string_view b) override {
+    return base_->PutIfAbsent(k, b);
+  }
+  Status PutFile(std::string_view k, const std::filesystem::path& f) override {
+    return base_->PutFile(k, f);
+  }
+  Result<std::string> Get(std::string_view k) override {
+    if (Status s = Fail(); !s.ok()) return s;
+    return base_->Get(k);
+  }
+  Result<std::string> GetRange(std::string_view k, uint64_t o, uint64_t n) override {
+    return base_->GetRange(k, o, n);
+  }
+  Result<lake::ObjectInfo> Head(std::string_view k) override { return base_->Head(k); }
+  Result<std::vector<lake::ObjectInfo>> List(std::string_view prefix) override {
+    if (Status s = Fail(); !s.ok()) return s;
+    return base_->List(prefix);
+  }
+  Status Delete(std::string_view k) override { return base_->Delete(k); }
+  std::optional<std::filesystem::path> LocalPath(std::string_view k) const override {
+    return base_->LocalPath(k);
+  }
+  std::string ReaderUri(std::string_view k) const override { return base_->ReaderUri(k); }
+  std::string Describe() const override { return "flaky " + base_->Describe(); }
+
+ private:
+  Status Fail() {
+    if (failures == 0) return Status::OK();
+    --failures;
+    ++failed;
+    Status s = Status::Unavailable("injected: the lake is unreachable");
+    return spent ? s.WithRetriesSpent() : s;
+  }
+  lake::ObjectStore* base_;
+};
+
+// docs/retries.md: the object store is the one layer that retries its requests. A lake failure the
+// store gave up on is not retried by the loader (that multiplied the retries); a failure nobody
+// below retried (the warehouse's, or a store without retries) still is, on the loader's clock.
+TEST_F(LoaderTest, DoesNotRetryALakeFailureTheStoreAlreadyRetried) {
+  CommitEvents(store_.get(), lake_db_.get(), "events", 1, 20, false, 1);
+  FlakyLake lake(store_.get());
+  FakeClock clock;
+  LoaderOptions o;
+  o.tables = {"events"};
+  o.initial_backoff = std::chrono::seconds(1);
+  o.max_backoff = std::chrono::seconds(10);
+  o.retry_for = std::chrono::minutes(10);
+  o.clock = &clock;
+  auto l = Loader::Create(&lake, Connector(), o);
+  ASSERT_TRUE(l.ok()) << l.status().message();
+
+  lake.failures = 1;
+  Status s = (*l)->LoadOnce();
+  EXPECT_EQ(s.kind(), ErrorKind::kUnavailable);
+  EXPECT_TRUE(s.retries_spent());
+  EXPECT_EQ(lake.failed, 1);
+  EXPECT_EQ((*l)->summary().retries, 0);
+  EXPECT_EQ(clock.Now(), ProcessingTime{}) << "no backoff waited";
+
+  lake.failures = 2;
+  lake.spent = false;
+  ASSERT_TRUE((*l)->LoadOnce().ok());
+  EXPECT_EQ((*l)->summary().retries, 2);
+  EXPECT_EQ(clock.Now() - ProcessingTime{}, std::chrono::seconds(3)) << "waited 1 s, then 2 s";
+  EXPECT_EQ(Offsets(), Range(1, 20));
+}
+
 TEST_F(LoaderTest, NewLakeColumnIsAddedToTheWarehouse) {
   CommitEvents(store_.get(), lake_db_.get(), "events", 1, 10, false, 1);
   auto l = MakeLoader();
