@@ -5,7 +5,7 @@
 
 #include "cli/command.h"
 #include "lake/object_store.h"
-#include "stream/processor.h"
+#include "pipeline/processor.h"
 
 namespace smartcity::cli {
 

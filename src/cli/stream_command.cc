@@ -24,7 +24,7 @@
 #include "engine/engine.h"
 #include "lake/object_store.h"
 #include "lake/parquet_writer.h"
-#include "stream/processor.h"
+#include "pipeline/processor.h"
 #include "transport/kafka_source.h"
 #include "web/live_state.h"
 

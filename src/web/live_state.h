@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "stream/processor.h"
+#include "pipeline/processor.h"
 #include "transport/event_source.h"
 #include "transport/message.h"
 

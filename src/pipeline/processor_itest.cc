@@ -9,8 +9,8 @@
 
 #include "lake/delta_log.h"
 #include "lake/parquet_writer.h"
+#include "pipeline/processor.h"
 #include "simulation/simulator.h"
-#include "stream/processor.h"
 #include "transport/kafka_client.h"
 #include "transport/memory_event_source.h"
 

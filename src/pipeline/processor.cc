@@ -1,4 +1,4 @@
-#include "stream/processor.h"
+#include "pipeline/processor.h"
 
 #include <algorithm>
 #include <atomic>
