@@ -94,9 +94,9 @@ int RunPipeline(RunArgs& a) {
   auto db = engine::Database::Open("", lake::WriterDatabaseOptions());
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;
-  stream::ProcessorOptions popts = ProcessorOptionsOf(a.pipeline);
+  pipeline::ProcessorOptions popts = ProcessorOptionsOf(a.pipeline);
   popts.core.parser.topic_names = a.sim.topics;
-  auto proc = stream::Processor::Open(popts, store->get(), db->get(), &clock);
+  auto proc = pipeline::Processor::Open(popts, store->get(), db->get(), &clock);
   if (!proc.ok()) return ReportError(proc.status());
   auto sim = simulation::Simulator::Create(a.sim.sim);
   if (!sim.ok()) return ReportError(sim.status());
@@ -113,7 +113,7 @@ int RunPipeline(RunArgs& a) {
   (*proc)->SetObserver(&live);
   // `live` dies before the processor and the source: detach it first, whatever the way out.
   struct DetachObserver {
-    stream::Processor* p;
+    pipeline::Processor* p;
     ~DetachObserver() { p->SetObserver(nullptr); }
   } detach{proc->get()};
   // Declared after `live`, so it stops (joins its thread) before `live` dies, whatever the way out.

@@ -69,9 +69,9 @@ int RunStream(StreamArgs& a) {
   auto db = engine::Database::Open("", lake::WriterDatabaseOptions());
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;
-  stream::ProcessorOptions popts = ProcessorOptionsOf(a.pipeline);
+  pipeline::ProcessorOptions popts = ProcessorOptionsOf(a.pipeline);
   popts.core.parser.topic_names = a.topics;
-  auto proc = stream::Processor::Open(popts, store->get(), db->get(), &clock);
+  auto proc = pipeline::Processor::Open(popts, store->get(), db->get(), &clock);
   if (!proc.ok()) return ReportError(proc.status());
 
   KafkaSourceOptions so;
@@ -101,7 +101,7 @@ int RunStream(StreamArgs& a) {
   (*proc)->SetObserver(&live);
   // `live` dies before the processor and the source: detach it first, whatever the way out.
   struct DetachObserver {
-    stream::Processor* p;
+    pipeline::Processor* p;
     ~DetachObserver() { p->SetObserver(nullptr); }
   } detach{proc->get()};
   auto server = StartLiveView(a.live, &live, "stream", a.quiet, /*required=*/false);

@@ -14,10 +14,11 @@
 #include "transport/kafka_client.h"
 #include "transport/memory_event_source.h"
 
-namespace smartcity::stream {
+namespace smartcity::pipeline {
 namespace {
 
 namespace fs = std::filesystem;
+using stream::OutputTableName;
 constexpr int kPartitions = 4;
 
 struct Produced {
@@ -276,4 +277,4 @@ TEST_F(ProcessorTest, CrashAtAnyStoreCallThenRestartIsExactlyOnce) {
 }
 
 }  // namespace
-}  // namespace smartcity::stream
+}  // namespace smartcity::pipeline
