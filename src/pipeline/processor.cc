@@ -175,6 +175,14 @@ std::vector<Processor::GroupStatus> Processor::Groups() const {
   return v;
 }
 
+std::optional<EventTime> LowWatermark(std::span<const Processor::GroupStatus> groups) {
+  if (groups.empty()) return std::nullopt;
+  EventTime wm = EventTime::max();
+  for (const auto& g : groups) wm = std::min(wm, g.watermark);
+  if (wm == EventTime::min()) return std::nullopt;
+  return wm;
+}
+
 Status Processor::ReplayProgress(Group& g) {
   // A replaying group's epoch is complete when each partition stands exactly at its recorded end.
   for (size_t t = 0; t < kTopicCount; ++t) {

@@ -192,6 +192,27 @@ class Processor final : public PositionStore, public RebalanceListener {
   ProcessorCounters counters_;
 };
 
+// Sets an observer for the scope's life: the observer (the live view) is usually declared after the
+// processor and its source and dies first, so it is detached whatever the way out.
+class ScopedObserver {
+ public:
+  ScopedObserver(Processor* processor, ProcessorObserver* observer) : processor_(processor) {
+    processor_->SetObserver(observer);
+  }
+  ~ScopedObserver() { processor_->SetObserver(nullptr); }
+  ScopedObserver(const ScopedObserver&) = delete;
+  ScopedObserver& operator=(const ScopedObserver&) = delete;
+
+ private:
+  Processor* processor_;
+};
+
+// The watermark of a processor as a whole, as progress lines show it: the lowest of its groups'.
+// Each group's join output before its own watermark is final, so before the lowest one every
+// group's is (the highest would claim more than holds). nullopt while no group is owned or one has
+// no watermark yet.
+std::optional<EventTime> LowWatermark(std::span<const Processor::GroupStatus> groups);
+
 // The retry limits the options give the lake and checkpoint writes.
 inline RetryLimits RetryLimitsOf(const ProcessorOptions& o) {
   return RetryLimits{o.max_retries, o.retry_budget};
