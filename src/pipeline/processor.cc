@@ -1,9 +1,6 @@
 #include "pipeline/processor.h"
 
 #include <algorithm>
-#include <atomic>
-#include <cstdio>
-#include <thread>
 #include <unordered_map>
 
 namespace smartcity::pipeline {
