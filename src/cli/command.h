@@ -1,6 +1,10 @@
 // The subcommand registry of the smartcity binary. Each subcommand lives in its own file and adds
-// itself to the root CLI11 app with a Register*() function; main() parses once and runs the one
-// subcommand that was given.
+// itself to the root CLI11 app with a Register*() function; RunCommandLine() (called by main())
+// parses once and runs the one subcommand that was given. The shared helpers below are defined in
+// command.cc.
+//
+// Configuration precedence: flags > environment > config file (--config or SMARTCITY_CONFIG, TOML
+// with one [section] per subcommand) > built-in defaults.
 //
 // Exit codes: 0 success; 1 the work failed (broker down, disk full, ...); 2 bad usage, option,
 // value or config file (nothing was done).
@@ -27,6 +31,14 @@ struct Command {
   std::function<int()> run;
 };
 using CommandList = std::vector<Command>;
+
+// The whole command line: builds the root app with every subcommand, parses `argv` and runs the
+// subcommand given. Returns the exit code (a usage error returns kExitUsage before any work).
+int RunCommandLine(int argc, const char* const* argv);
+
+// Gives a root app --config (default: $SMARTCITY_CONFIG, stored in *default_config) and the
+// precedence above; call before adding subcommands. Returns the --config option.
+CLI::Option* ConfigureRoot(CLI::App& app, std::string* default_config);
 
 // Set by SIGINT/SIGTERM; long-running commands stop cleanly and print their summary.
 extern std::atomic<bool> g_stop_requested;

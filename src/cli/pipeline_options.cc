@@ -36,8 +36,8 @@ void AddPipelineOptions(CLI::App* app, PipelineArgs* a) {
       ->group("Pipeline");
 }
 
-stream::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& a) {
-  stream::ProcessorOptions o = a.processor;
+pipeline::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& a) {
+  pipeline::ProcessorOptions o = a.processor;
   o.max_epoch_bytes = static_cast<uint64_t>(a.epoch_mib) << 20;
   return o;
 }

@@ -5,13 +5,13 @@
 
 #include "cli/command.h"
 #include "lake/object_store.h"
-#include "stream/processor.h"
+#include "pipeline/processor.h"
 
 namespace smartcity::cli {
 
 struct PipelineArgs {
   std::string lake = "smartcity-lake";  // a local folder (S3 comes with issue 5)
-  stream::ProcessorOptions processor;
+  pipeline::ProcessorOptions processor;
   int partitions = 6;  // in-process transport: partitions per topic
   int epoch_mib = 64;  // --epoch-memory: processor.max_epoch_bytes in MiB
 };
@@ -19,7 +19,7 @@ struct PipelineArgs {
 void AddPipelineOptions(CLI::App* app, PipelineArgs* args);
 Status ValidatePipeline(const PipelineArgs& args);
 // The processor options the arguments describe.
-stream::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& args);
+pipeline::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& args);
 
 // The lake store of a pipeline command. For crash tests, the environment variable
 // SMARTCITY_CRASH_POINT="<op>:<key substring>:<n>[:after]" makes the process kill itself (SIGKILL,

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "cli/command.h"
@@ -18,9 +19,10 @@
 #include "engine/engine.h"
 #include "lake/object_store.h"
 #include "lake/parquet_writer.h"
+#include "pipeline/processor.h"
+#include "pipeline/simulator_feed.h"
+#include "pipeline/warehouse_follower.h"
 #include "simulation/simulator.h"
-#include "stream/processor.h"
-#include "transport/kafka_client.h"
 #include "transport/memory_event_source.h"
 #include "warehouse/loader.h"
 #include "web/live_state.h"
@@ -36,54 +38,18 @@ struct RunArgs {
   LiveViewArgs live;
 };
 
-// The warehouse loader in follow mode on its own thread: it only reads the lake (sharing the
-// thread-safe store) and never blocks the processor. Stopped after the processor's last commit,
-// with a final pass, so a finished run leaves the warehouse equal to the lake.
-class WarehouseFollower {
- public:
-  // `live` (borrowed, must outlive this follower) is told each committed load.
-  WarehouseFollower(lake::ObjectStore* store, const std::string& spec, bool quiet,
-                    web::LiveState* live) {
-    warehouse::LoaderOptions o;
-    o.progress = [](const std::string&) {};
-    o.on_load = [live](const warehouse::LoadEvent& e) {
-      web::LoadView v;
-      v.at = e.committed_at;
-      v.table = e.table;
-      v.first_version = e.first_version;
-      v.last_version = e.last_version;
-      v.rows = static_cast<uint64_t>(std::max<int64_t>(e.rows, 0));
-      v.seconds = e.elapsed.count();
-      v.lake_version = e.lake_version;
-      live->RecordLoad(std::move(v));
-    };
-    o.retry_for = std::chrono::seconds(30);  // bounds the final pass if the warehouse is gone
-    auto loader = warehouse::Loader::Create(
-        store, [spec] { return warehouse::OpenWarehouse(spec); }, o);
-    if (!loader.ok()) {
-      std::fprintf(stderr, "run: no warehouse loader: %s\n", loader.status().message().c_str());
-      return;
-    }
-    thread_ = std::thread([this, quiet, spec, l = std::move(*loader)]() mutable {
-      Status st = l->Loop(stop_, std::chrono::milliseconds(0), /*final_pass=*/true);
-      if (!st.ok())
-        std::fprintf(stderr, "run: warehouse loader stopped: %s\n", st.message().c_str());
-      if (!quiet) {
-        std::fprintf(stderr, "  warehouse: %lld rows loaded into %s\n",
-                     static_cast<long long>(l->summary().rows), spec.c_str());
-      }
-    });
-  }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  ~WarehouseFollower() { Stop(); }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-};
+// The live view's record of a warehouse load.
+web::LoadView LoadViewOf(const warehouse::LoadEvent& e) {
+  web::LoadView v;
+  v.at = e.committed_at;
+  v.table = e.table;
+  v.first_version = e.first_version;
+  v.last_version = e.last_version;
+  v.rows = static_cast<uint64_t>(std::max<int64_t>(e.rows, 0));
+  v.seconds = e.elapsed.count();
+  v.lake_version = e.lake_version;
+  return v;
+}
 
 int RunPipeline(RunArgs& a) {
   namespace fs = std::filesystem;
@@ -94,9 +60,9 @@ int RunPipeline(RunArgs& a) {
   auto db = engine::Database::Open("", lake::WriterDatabaseOptions());
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;
-  stream::ProcessorOptions popts = ProcessorOptionsOf(a.pipeline);
+  pipeline::ProcessorOptions popts = ProcessorOptionsOf(a.pipeline);
   popts.core.parser.topic_names = a.sim.topics;
-  auto proc = stream::Processor::Open(popts, store->get(), db->get(), &clock);
+  auto proc = pipeline::Processor::Open(popts, store->get(), db->get(), &clock);
   if (!proc.ok()) return ReportError(proc.status());
   auto sim = simulation::Simulator::Create(a.sim.sim);
   if (!sim.ok()) return ReportError(sim.status());
@@ -110,18 +76,24 @@ int RunPipeline(RunArgs& a) {
   live_opts.lake = fs::absolute(a.pipeline.lake).string();
   live_opts.topic_names = a.sim.topics;
   web::LiveState live(live_opts, &clock);
-  (*proc)->SetObserver(&live);
-  // `live` dies before the processor and the source: detach it first, whatever the way out.
-  struct DetachObserver {
-    stream::Processor* p;
-    ~DetachObserver() { p->SetObserver(nullptr); }
-  } detach{proc->get()};
+  pipeline::ScopedObserver observer(proc->get(), &live);
   // Declared after `live`, so it stops (joins its thread) before `live` dies, whatever the way out.
-  std::unique_ptr<WarehouseFollower> follower;
+  std::unique_ptr<pipeline::WarehouseFollower> follower;
+  const std::string warehouse =
+      a.warehouse.empty() ? DefaultWarehouse(a.pipeline.lake) : a.warehouse;
   if (a.warehouse != "none") {
-    follower = std::make_unique<WarehouseFollower>(
-        store->get(), a.warehouse.empty() ? DefaultWarehouse(a.pipeline.lake) : a.warehouse,
-        a.sim.quiet, &live);
+    pipeline::WarehouseFollowerOptions fo;
+    fo.warehouse = warehouse;
+    fo.on_load = [&live](const warehouse::LoadEvent& e) { live.RecordLoad(LoadViewOf(e)); };
+    fo.on_error = [](const Status& st) {
+      std::fprintf(stderr, "run: warehouse loader stopped: %s\n", st.message().c_str());
+    };
+    auto f = pipeline::WarehouseFollower::Start(store->get(), std::move(fo));
+    if (f.ok()) {
+      follower = std::move(*f);
+    } else {
+      std::fprintf(stderr, "run: no warehouse loader: %s\n", f.status().message().c_str());
+    }
   }
   auto server = StartLiveView(a.live, &live, "run", a.sim.quiet, /*required=*/false);
   if (!server.ok()) return ReportError(server.status());
@@ -129,10 +101,7 @@ int RunPipeline(RunArgs& a) {
   if (Status s = source.AssignPartitions(0, a.pipeline.partitions - 1); !s.ok())
     return ReportError(s);
   // Where the checkpoints stand: the log is regenerated up to there without pacing.
-  int64_t resume_at = -1;
-  for (const PartitionPosition& p : source.Positions()) {
-    if (p.next) resume_at = std::max(resume_at, p.next->value());
-  }
+  const int64_t resume_at = pipeline::ResumePoint(source.Positions());
   if (resume_at > 0 && !a.sim.quiet) {
     std::fprintf(stderr,
                  "run: resuming from the checkpoints in %s (%lld events already processed)\n",
@@ -143,41 +112,14 @@ int RunPipeline(RunArgs& a) {
                  a.sim.sim.vehicles, store->get()->Describe().c_str(), popts.query.c_str(),
                  FormatDuration(popts.trigger).c_str());
 
-  const double speedup = a.sim.sim.speedup;
-  std::vector<Message> batch;
-  bool sim_more = true;
-  bool paced = false;
-  ProcessingTime pace_start{};
-  EventTime pace_first{};
+  pipeline::SimulatorFeed feed(sim->get(), &log, a.sim.sim.speedup, resume_at);
   const auto t0 = std::chrono::steady_clock::now();
   auto next_report = t0 + std::chrono::seconds(1);
   uint64_t last_records = 0;
   Status st;
   while (!g_stop_requested.load()) {
-    // Generate the ticks that are due (all of them at --speedup max, or while catching up).
-    int ticks = 0;
-    while (sim_more && ticks < 64) {
-      const bool catching_up = static_cast<int64_t>(log.next_sequence().value()) <= resume_at;
-      if (!catching_up && speedup > 0 && paced) {
-        // The next tick is released when processing time reaches its event time / speedup.
-        const EventTime next_tick = (*sim)->now() + a.sim.sim.tick;
-        const auto due =
-            pace_start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                             std::chrono::duration<double>(next_tick - pace_first) / speedup);
-        if (clock.Now() < due) break;
-      }
-      sim_more = (*sim)->NextTick(&batch);
-      if (!paced && !catching_up) {
-        paced = true;
-        pace_start = clock.Now();
-        pace_first = (*sim)->now();
-      }
-      for (const Message& m : batch) {
-        log.Append(m.topic, PartitionId(JavaPartitionForKey(m.key, a.pipeline.partitions)), m.key,
-                   m.value);
-      }
-      ++ticks;
-    }
+    // Append the ticks that are due (all of them at --speedup max, or while catching up).
+    const int ticks = feed.Feed(&clock);
     st = (*proc)->Step();
     if (!st.ok()) break;
     const std::vector<PartitionLag> lag = source.Lag();
@@ -189,15 +131,14 @@ int RunPipeline(RunArgs& a) {
     }
     bool replaying = false;
     for (const auto& g : (*proc)->Groups()) replaying = replaying || g.replaying;
-    if (!sim_more && !behind && !replaying) break;
+    if (feed.done() && !behind && !replaying) break;
     if (ticks == 0 && !behind) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     const auto now = std::chrono::steady_clock::now();
     if (!a.sim.quiet && now >= next_report) {
       const auto& c = (*proc)->counters();
       const double dt =
           std::chrono::duration<double>(now - next_report + std::chrono::seconds(1)).count();
-      EventTime wm = EventTime::min();
-      for (const auto& g : (*proc)->Groups()) wm = std::max(wm, g.watermark);
+      const std::optional<EventTime> wm = pipeline::LowWatermark((*proc)->Groups());
       std::fprintf(stderr,
                    "run %s | %llu events %.0f/s | epochs %llu | lake rows: enriched %llu, vehicle "
                    "%llu, dead "
@@ -214,7 +155,7 @@ int RunPipeline(RunArgs& a) {
                        c.rows[static_cast<size_t>(stream::OutputTable::kDeadLetters)]),
                    static_cast<unsigned long long>(
                        c.rows[static_cast<size_t>(stream::OutputTable::kLateEvents)]),
-                   wm == EventTime::min() ? "-" : FormatTimestamp(wm).substr(11, 8).c_str());
+                   wm ? FormatTimestamp(*wm).substr(11, 8).c_str() : "-");
       last_records = c.records;
       next_report = now + std::chrono::seconds(1);
     }
@@ -222,12 +163,18 @@ int RunPipeline(RunArgs& a) {
   if (st.ok()) {
     // A finished simulation flushes the join; an interrupted one commits what it has and resumes
     // later.
-    st = !sim_more ? (*proc)->Finish() : (*proc)->CommitNow();
+    st = feed.done() ? (*proc)->Finish() : (*proc)->CommitNow();
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto& c = (*proc)->counters();
-  if (follower) follower->Stop();
+  if (follower) {
+    follower->Stop();
+    if (!a.sim.quiet) {
+      std::fprintf(stderr, "  warehouse: %lld rows loaded into %s\n",
+                   static_cast<long long>(follower->rows_loaded()), warehouse.c_str());
+    }
+  }
   live.UpdateProgress((*proc)->Groups(), source.Lag(), c);
   live.SetState(!st.ok() ? web::PipelineState::kFailed
                          : (g_stop_requested.load() ? web::PipelineState::kStopped

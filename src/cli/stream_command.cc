@@ -24,7 +24,8 @@
 #include "engine/engine.h"
 #include "lake/object_store.h"
 #include "lake/parquet_writer.h"
-#include "stream/processor.h"
+#include "pipeline/idle_detector.h"
+#include "pipeline/processor.h"
 #include "transport/kafka_source.h"
 #include "web/live_state.h"
 
@@ -69,9 +70,9 @@ int RunStream(StreamArgs& a) {
   auto db = engine::Database::Open("", lake::WriterDatabaseOptions());
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;
-  stream::ProcessorOptions popts = ProcessorOptionsOf(a.pipeline);
+  pipeline::ProcessorOptions popts = ProcessorOptionsOf(a.pipeline);
   popts.core.parser.topic_names = a.topics;
-  auto proc = stream::Processor::Open(popts, store->get(), db->get(), &clock);
+  auto proc = pipeline::Processor::Open(popts, store->get(), db->get(), &clock);
   if (!proc.ok()) return ReportError(proc.status());
 
   KafkaSourceOptions so;
@@ -98,21 +99,14 @@ int RunStream(StreamArgs& a) {
   live_opts.lake = store->get()->Describe();
   live_opts.topic_names = a.topics;
   web::LiveState live(live_opts, &clock);
-  (*proc)->SetObserver(&live);
-  // `live` dies before the processor and the source: detach it first, whatever the way out.
-  struct DetachObserver {
-    stream::Processor* p;
-    ~DetachObserver() { p->SetObserver(nullptr); }
-  } detach{proc->get()};
+  pipeline::ScopedObserver observer(proc->get(), &live);
   auto server = StartLiveView(a.live, &live, "stream", a.quiet, /*required=*/false);
   if (!server.ok()) return ReportError(server.status());
 
-  using Steady = std::chrono::steady_clock;
-  const auto t0 = Steady::now();
-  auto last_input = t0;
-  std::optional<Steady::time_point> first_input;
+  const ProcessingTime t0 = clock.Now();
+  pipeline::IdleDetector idle(a.stop_when_idle, t0);
   auto next_report = t0 + std::chrono::seconds(1);
-  uint64_t last_records = 0, report_records = 0, published_epochs = 0;
+  uint64_t report_records = 0, published_epochs = 0;
   bool stopped_idle = false;
   auto next_progress = t0;
   std::set<int32_t> groups_seen;  // every partition group this member owned at some point
@@ -120,7 +114,7 @@ int RunStream(StreamArgs& a) {
   while (!g_stop_requested.load()) {
     st = (*proc)->Step();
     if (!st.ok()) break;
-    const auto now = Steady::now();
+    const ProcessingTime now = clock.Now();
     const auto& c = (*proc)->counters();
     const auto groups = (*proc)->Groups();  // once per step, for everything below
     if (now >= next_progress) {
@@ -128,33 +122,23 @@ int RunStream(StreamArgs& a) {
       next_progress = now + std::chrono::milliseconds(250);
     }
     for (const auto& g : groups) groups_seen.insert(g.group);
-    if (c.records != last_records) {
-      if (!first_input) first_input = now;
-      last_records = c.records;
-      last_input = now;
-    }
     if (c.epochs_committed != published_epochs) {
       // Lets kafka-consumer-groups.sh show our lag; never read back (positions live in the lake).
       published_epochs = c.epochs_committed;
       (void)(*source)->PublishPositions();
     }
-    if (a.stop_when_idle.count() > 0 && now - last_input >= a.stop_when_idle) {
-      bool caught_up = !(*source)->Assignment().empty();
-      for (const PartitionLag& l : (*source)->Lag())
-        caught_up = caught_up && l.records_behind.value_or(1) == 0;
-      for (const auto& g : groups) caught_up = caught_up && !g.replaying;
-      if (caught_up) {
-        stopped_idle = true;
-        break;
-      }
+    if (idle.Idle(now, c.records) &&
+        pipeline::IdleDetector::CaughtUp(!(*source)->Assignment().empty(), (*source)->Lag(),
+                                         groups)) {
+      stopped_idle = true;
+      break;
     }
     if (!a.quiet && now >= next_report) {
       const double dt =
           std::chrono::duration<double>(now - next_report + std::chrono::seconds(1)).count();
       int64_t lag = 0;
       for (const PartitionLag& l : (*source)->Lag()) lag += l.records_behind.value_or(0);
-      EventTime wm = EventTime::max();
-      for (const auto& g : groups) wm = std::min(wm, g.watermark);
+      const std::optional<EventTime> wm = pipeline::LowWatermark(groups);
       std::fprintf(
           stderr,
           "stream | %s events %.0f/s | lag %s | %zu partition groups | epochs %llu | watermark %s "
@@ -163,8 +147,7 @@ int RunStream(StreamArgs& a) {
           FormatRows(c.records).c_str(), static_cast<double>(c.records - report_records) / dt,
           FormatRows(static_cast<uint64_t>(lag)).c_str(), groups.size(),
           static_cast<unsigned long long>(c.epochs_committed),
-          groups.empty() || wm == EventTime::min() ? "-"
-                                                   : FormatTimestamp(wm).substr(11, 8).c_str(),
+          wm ? FormatTimestamp(*wm).substr(11, 8).c_str() : "-",
           FormatRows(c.rows[static_cast<size_t>(stream::OutputTable::kEnriched)]).c_str(),
           FormatRows(c.rows[static_cast<size_t>(stream::OutputTable::kDeadLetters)]).c_str(),
           FormatRows(c.rows[static_cast<size_t>(stream::OutputTable::kLateEvents)]).c_str(),
@@ -186,7 +169,7 @@ int RunStream(StreamArgs& a) {
   if (st.ok()) st = closed;
   if (st.ok()) (void)(*source)->PublishPositions();
 
-  const double seconds = std::chrono::duration<double>(Steady::now() - t0).count();
+  const double seconds = std::chrono::duration<double>(clock.Now() - t0).count();
   const auto& c = (*proc)->counters();
   live.UpdateProgress((*proc)->Groups(), {}, c);
   live.SetState(!st.ok()
@@ -233,7 +216,9 @@ int RunStream(StreamArgs& a) {
     // From the first record read to the last: the processing rate without start-up and idle
     // waiting.
     const double active =
-        first_input ? std::chrono::duration<double>(last_input - *first_input).count() : 0.0;
+        idle.first_input()
+            ? std::chrono::duration<double>(idle.last_input() - *idle.first_input()).count()
+            : 0.0;
     j["active_seconds"] = active;
     j["events_per_s_active"] = active > 0 ? static_cast<double>(c.records) / active : 0.0;
     j["epochs"] = c.epochs_committed;

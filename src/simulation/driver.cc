@@ -1,5 +1,7 @@
 #include "simulation/driver.h"
 
+#include "simulation/pacer.h"
+
 namespace smartcity::simulation {
 
 Status RunSimulation(Simulator& sim, Sink& sink, Clock& clock, const DriverOptions& options,
@@ -8,8 +10,7 @@ Status RunSimulation(Simulator& sim, Sink& sink, Clock& clock, const DriverOptio
   ProcessingTime next_report = started + options.progress_every;
   std::vector<Message> batch;
   batch.reserve(1024);
-  bool first = true;
-  EventTime first_tick{};
+  Pacer pacer(options.speedup, sim.tick());
   Status result;
   auto report = [&](bool final) {
     if (!on_progress) return;
@@ -25,20 +26,9 @@ Status RunSimulation(Simulator& sim, Sink& sink, Clock& clock, const DriverOptio
       break;
     }
     const bool more = sim.NextTick(&batch);
-    if (first) {
-      first_tick = sim.now();
-      first = false;
-    }
-    if (options.speedup > 0) {
-      // Tick k is released when processing time reaches start + (end of tick k - first) / speedup:
-      // its events (timestamps up to one tick after its start) are then all in the past, and a run
-      // of
-      // --duration D at --speedup 1 takes D, not D minus one tick.
-      const auto event_elapsed = std::chrono::duration<double>(sim.now() + sim.tick() - first_tick);
-      const auto due = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                     event_elapsed / options.speedup);
-      clock.SleepUntil(due);
-    }
+    if (!pacer.started()) pacer.Start(started, sim.now());
+    // Tick k is released once its events are all in the past (pacer.h).
+    if (pacer.paced()) clock.SleepUntil(pacer.Due(sim.now()));
     if (!batch.empty()) {
       result = sink.Write(batch);
       if (!result.ok()) break;

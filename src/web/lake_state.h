@@ -17,7 +17,7 @@
 #include "engine/engine.h"
 #include "lake/delta_log.h"
 #include "lake/object_store.h"
-#include "stream/processor.h"
+#include "pipeline/processor.h"
 #include "web/live_state.h"
 
 namespace smartcity::web {

@@ -230,7 +230,7 @@ void LiveState::OnRows(int32_t group, const stream::StreamOutput& out,
   }
 }
 
-void LiveState::OnCommit(const stream::EpochCommit& commit) {
+void LiveState::OnCommit(const pipeline::EpochCommit& commit) {
   std::lock_guard lock(mu_);
   CommitView v;
   v.at = WallTime(std::chrono::duration_cast<WallTime::duration>(commit.at.time_since_epoch()));
@@ -245,9 +245,9 @@ void LiveState::OnCommit(const stream::EpochCommit& commit) {
   last_commit_latency_ = commit.latency;
 }
 
-void LiveState::UpdateProgress(const std::vector<stream::Processor::GroupStatus>& groups,
+void LiveState::UpdateProgress(const std::vector<pipeline::Processor::GroupStatus>& groups,
                                const std::vector<PartitionLag>& lag,
-                               const stream::ProcessorCounters& counters) {
+                               const pipeline::ProcessorCounters& counters) {
   std::vector<InputView> inputs;
   inputs.reserve(lag.size());
   for (const PartitionLag& l : lag) {
@@ -263,9 +263,9 @@ void LiveState::UpdateProgress(const std::vector<stream::Processor::GroupStatus>
   if (state_ == PipelineState::kStarting) state_ = PipelineState::kRunning;
   for (auto it = groups_.begin(); it != groups_.end();) {
     // A group this member no longer owns (consumer-group rebalance) leaves the view.
-    const bool owned =
-        std::any_of(groups.begin(), groups.end(),
-                    [&](const stream::Processor::GroupStatus& g) { return g.group == it->first; });
+    const bool owned = std::any_of(
+        groups.begin(), groups.end(),
+        [&](const pipeline::Processor::GroupStatus& g) { return g.group == it->first; });
     it = owned ? std::next(it) : groups_.erase(it);
   }
   for (const auto& g : groups) {

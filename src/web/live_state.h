@@ -1,10 +1,10 @@
 // LiveState: what the live view shows, kept up to date by the stream processor. It is the
-// stream::ProcessorObserver of `run` and `stream`: OnRows copies the few fields it needs out of the
-// micro-batch's columnar rows (latest position, speed and weather per vehicle; incidents; cameras
-// seen; per-topic event counts and a rate history of 1 s buckets; dead letters and late events) and
-// OnCommit records the epoch commits. The command's loop adds what only it knows (watermarks per
-// partition group, lag per input partition, processor counters) with UpdateProgress(). `serve`
-// fills one from a lake instead (web/lake_state.h).
+// pipeline::ProcessorObserver of `run` and `stream`: OnRows copies the few fields it needs out of
+// the micro-batch's columnar rows (latest position, speed and weather per vehicle; incidents;
+// cameras seen; per-topic event counts and a rate history of 1 s buckets; dead letters and late
+// events) and OnCommit records the epoch commits. The command's loop adds what only it knows
+// (watermarks per partition group, lag per input partition, processor counters) with
+// UpdateProgress(). `serve` fills one from a lake instead (web/lake_state.h).
 //
 // Readers (HTTP threads) take a Snapshot(): a copy made under the mutex, then rendered outside it,
 // so the processor thread never waits on a client, only on another thread's short copy.
@@ -30,7 +30,7 @@
 
 #include "common/clock.h"
 #include "model/schema.h"
-#include "stream/processor.h"
+#include "pipeline/processor.h"
 #include "transport/event_source.h"
 #include "transport/message.h"
 
@@ -191,19 +191,19 @@ struct LiveStateOptions {
   size_t max_vehicles = 100'000;
 };
 
-class LiveState final : public stream::ProcessorObserver {
+class LiveState final : public pipeline::ProcessorObserver {
  public:
   LiveState(LiveStateOptions options, Clock* clock);
 
-  // stream::ProcessorObserver (processor thread)
+  // pipeline::ProcessorObserver (processor thread)
   void OnRows(int32_t group, const stream::StreamOutput& out,
               const stream::OutputMarks& first) override;
-  void OnCommit(const stream::EpochCommit& commit) override;
+  void OnCommit(const pipeline::EpochCommit& commit) override;
 
   // From the command's loop: groups, input lag and counters. Cheap; call every few hundred ms.
-  void UpdateProgress(const std::vector<stream::Processor::GroupStatus>& groups,
+  void UpdateProgress(const std::vector<pipeline::Processor::GroupStatus>& groups,
                       const std::vector<PartitionLag>& lag,
-                      const stream::ProcessorCounters& counters);
+                      const pipeline::ProcessorCounters& counters);
   void SetState(PipelineState state, std::string error = "");
   // From the warehouse loader's thread: one committed load transaction.
   void RecordLoad(LoadView load);

@@ -196,13 +196,13 @@ TEST_F(LiveStateTest, CountsDeadLettersByTopicNameAndRatesPerSecond) {
 TEST_F(LiveStateTest, CommitsAndProgressShowInTheStatusAndMetrics) {
   AddVehicle(&out_, "V1", 10, 51.5, -0.1, 50);
   state_.OnRows(3, out_, stream::OutputMarks{});
-  stream::EpochCommit c;
+  pipeline::EpochCommit c;
   c.groups = {3};
   c.rows[static_cast<size_t>(OutputTable::kVehicle)] = 1;
   c.latency = std::chrono::milliseconds(12);
   c.at = At(100);
   state_.OnCommit(c);
-  stream::ProcessorCounters counters;
+  pipeline::ProcessorCounters counters;
   counters.records = 1;
   counters.epochs_committed = 1;
   PartitionLag lag;

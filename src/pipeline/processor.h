@@ -14,11 +14,14 @@
 //
 // Pipelining: closing an epoch on the processing thread only fixes its end positions and watermark
 // and serializes the join state; the offsets WAL, the lake commits and the state checkpoint run, in
-// that order, on a committer thread while the next epoch is read and processed. At most one closed
-// epoch is in flight: closing the next one (and any rebalance) first waits for it, so epoch E+1's
-// WAL is never written before E's state checkpoint, which keeps the restart rule above exact.
+// that order, on the EpochCommitter's thread (epoch_committer.h) while the next epoch is read and
+// processed. The files under _checkpoints/ are the CheckpointStore's (checkpoint_store.h). At most
+// one closed epoch is in flight: closing the next one (and any rebalance) first waits for it, so
+// epoch E+1's WAL is never written before E's state checkpoint, which keeps the restart rule above
+// exact.
 //
-// Ownership: borrows the store, database and clock (they must outlive it) and the attached source.
+// Ownership: borrows the store, database and clock (they must outlive it) and the attached source;
+// owns its committer (and through it the eight Delta tables).
 // Thread-safety: one caller thread; the source's callbacks run inside Step()/Finish() on that
 // thread, and so do the observer's. The committer thread touches only the tables and the store,
 // never while the caller thread does.
@@ -37,43 +40,21 @@
 #include "engine/engine.h"
 #include "lake/delta_table.h"
 #include "lake/object_store.h"
+#include "pipeline/checkpoint_store.h"
+#include "pipeline/epoch_committer.h"
+#include "pipeline/retry.h"
 #include "stream/core.h"
+#include "stream/output_table.h"
 #include "transport/event_source.h"
 
-namespace smartcity::stream {
+namespace smartcity::pipeline {
 
-// A position in a source partition (transport's; not stream::SourcePosition, the parser's record
-// id).
-using Position = ::smartcity::SourcePosition;
-
-// The output tables, in a fixed order.
-enum class OutputTable : uint8_t {
-  kVehicle = 0,
-  kGps,
-  kTraffic,
-  kWeather,
-  kEmergency,
-  kEnriched,
-  kDeadLetters,
-  kLateEvents
-};
-inline constexpr size_t kOutputTableCount = 8;
-std::string_view OutputTableName(
-    OutputTable t);  // "vehicle_data", ..., "enriched_data", "_dead_letters", ...
-const RecordBatch& OutputOf(const StreamOutput& out, OutputTable t);
-RecordBatch& OutputOf(StreamOutput& out, OutputTable t);
-const std::shared_ptr<const Schema>& SchemaOf(OutputTable t);
-// Row counts of each output batch, in OutputTable order.
-using OutputMarks = std::array<size_t, kOutputTableCount>;
-
-// One closed epoch of some partition groups, committed to every table.
-struct EpochCommit {
-  std::vector<int32_t> groups;
-  std::array<uint64_t, kOutputTableCount> rows{};  // rows added per table by this commit
-  Micros latency{0};                               // offsets log -> last state checkpoint
-  EventTime at{};                                  // wall-clock time the commit finished
-  bool final = false;                              // end of a bounded input
-};
+using stream::InputRecord;
+using stream::OutputMarks;
+using stream::OutputOf;
+using stream::StreamCore;
+using stream::StreamCoreOptions;
+using stream::StreamOutput;
 
 // Sees output rows the moment they are produced (before the lake commit) and every commit: the live
 // view (src/web) hangs here. Called on the processor's thread; an observer must be quick and copy
@@ -182,9 +163,7 @@ class Processor final : public PositionStore, public RebalanceListener {
 
  private:
   struct Group;
-  struct CommitJob;
   Processor(ProcessorOptions options, lake::ObjectStore* store, engine::Database* db, Clock* clock);
-  Status OpenTables();
   Result<std::unique_ptr<Group>> LoadGroup(int32_t p);
   void StartEpoch(Group& g);
   // Closes the epochs of every group not replaying.
@@ -192,36 +171,51 @@ class Processor final : public PositionStore, public RebalanceListener {
   // Closes the groups' epochs: fixes their end positions and watermark, serializes their state and
   // hands the job to the committer; with `wait`, returns once committed.
   Status CloseEpochs(std::vector<Group*> groups, bool final, bool wait);
-  // Runs on the committer thread (or inline): the offsets logs, lake commits and state checkpoints
-  // of a job.
-  void RunCommit(CommitJob* job);
-  // Appends the job's rows of each of `tables` and commits them (one thread per call).
-  Status CommitTables(CommitJob* job, std::span<const OutputTable> tables, uint64_t* retries,
-                      uint64_t* commits);
   // Waits for the epoch in flight, if any, and applies its outcome (counters, observer).
   Status WaitForCommit();
   // The same, but only if it has finished.
   Status ReapCommit();
-  Status ApplyCommit(std::unique_ptr<CommitJob> job);
-  Status WithRetries(const std::function<Status()>& op, uint64_t* retries);
-  std::string GroupId(int32_t p) const;
-  std::string CheckpointKey(int32_t p, std::string_view kind, int64_t epoch) const;
+  Status ApplyCommit(std::unique_ptr<EpochJob> job);
   Status ReplayProgress(Group& g);
 
   ProcessorOptions options_;
-  lake::ObjectStore* store_;
-  engine::Database* db_;
   Clock* clock_;
+  CheckpointStore checkpoints_;
+  std::unique_ptr<EpochCommitter> committer_;  // owns the tables; joins its thread first
   EventSource* source_ = nullptr;
   ProcessorObserver* observer_ = nullptr;
-  std::array<std::unique_ptr<lake::DeltaTable>, kOutputTableCount> tables_;
   std::map<int32_t, std::unique_ptr<Group>> groups_;
   ProcessingTime epoch_started_{};
   std::map<int32_t, std::vector<InputRecord>> per_group_;  // reused per Step
-  std::unique_ptr<CommitJob> inflight_;                    // the closed epoch being committed
   std::vector<StreamOutput> spare_outputs_;  // committed epochs' buffers (cleared), for reuse
   Status sticky_;                            // an error raised inside a source callback
   ProcessorCounters counters_;
 };
 
-}  // namespace smartcity::stream
+// Sets an observer for the scope's life: the observer (the live view) is usually declared after the
+// processor and its source and dies first, so it is detached whatever the way out.
+class ScopedObserver {
+ public:
+  ScopedObserver(Processor* processor, ProcessorObserver* observer) : processor_(processor) {
+    processor_->SetObserver(observer);
+  }
+  ~ScopedObserver() { processor_->SetObserver(nullptr); }
+  ScopedObserver(const ScopedObserver&) = delete;
+  ScopedObserver& operator=(const ScopedObserver&) = delete;
+
+ private:
+  Processor* processor_;
+};
+
+// The watermark of a processor as a whole, as progress lines show it: the lowest of its groups'.
+// Each group's join output before its own watermark is final, so before the lowest one every
+// group's is (the highest would claim more than holds). nullopt while no group is owned or one has
+// no watermark yet.
+std::optional<EventTime> LowWatermark(std::span<const Processor::GroupStatus> groups);
+
+// The retry limits the options give the lake and checkpoint writes.
+inline RetryLimits RetryLimitsOf(const ProcessorOptions& o) {
+  return RetryLimits{o.max_retries, o.retry_budget};
+}
+
+}  // namespace smartcity::pipeline

@@ -1,78 +1,13 @@
-#include "stream/processor.h"
+#include "pipeline/processor.h"
 
 #include <algorithm>
-#include <atomic>
-#include <cstdio>
-#include <nlohmann/json.hpp>
-#include <thread>
 #include <unordered_map>
 
-namespace smartcity::stream {
+namespace smartcity::pipeline {
 
-std::string_view OutputTableName(OutputTable t) {
-  static_assert(kOutputTableCount == model::kTableCount);  // OutputTable is model::Table's order
-  return model::TableName(static_cast<model::Table>(t));
-}
-
-const RecordBatch& OutputOf(const StreamOutput& out, OutputTable t) {
-  switch (t) {
-    case OutputTable::kEnriched:
-      return out.enriched;
-    case OutputTable::kDeadLetters:
-      return out.dead_letters;
-    case OutputTable::kLateEvents:
-      return out.late_events;
-    default:
-      return out.raw[static_cast<size_t>(t)];
-  }
-}
-
-RecordBatch& OutputOf(StreamOutput& out, OutputTable t) {
-  return const_cast<RecordBatch&>(OutputOf(static_cast<const StreamOutput&>(out), t));
-}
-
-const std::shared_ptr<const Schema>& SchemaOf(OutputTable t) {
-  switch (t) {
-    case OutputTable::kEnriched:
-      return EnrichedSchema();
-    case OutputTable::kDeadLetters:
-      return DeadLetterSchema();
-    case OutputTable::kLateEvents:
-      return LateEventSchema();
-    default:
-      return RawSchema(static_cast<Topic>(t));
-  }
-}
+using stream::MarksOf;
 
 namespace {
-
-OutputMarks MarksOf(const StreamOutput& out) {
-  OutputMarks m;
-  for (size_t i = 0; i < kOutputTableCount; ++i)
-    m[i] = OutputOf(out, static_cast<OutputTable>(i)).num_rows();
-  return m;
-}
-
-using Positions = std::array<std::optional<Position>, kTopicCount>;
-
-nlohmann::json PositionsToJson(const Positions& p) {
-  nlohmann::json a = nlohmann::json::array();
-  for (const auto& v : p) a.push_back(v ? nlohmann::json(v->value()) : nlohmann::json(nullptr));
-  return a;
-}
-
-Result<Positions> PositionsFromJson(const nlohmann::json& a) {
-  Positions p;
-  if (!a.is_array() || a.size() != kTopicCount)
-    return Status::Corruption("checkpoint positions are malformed");
-  for (size_t i = 0; i < kTopicCount; ++i) {
-    if (a[i].is_number_integer())
-      p[i] = Position(a[i].get<int64_t>());
-    else if (!a[i].is_null())
-      return Status::Corruption("checkpoint positions are malformed");
-  }
-  return p;
-}
 
 EventTime WallNow() {
   return std::chrono::time_point_cast<Micros>(std::chrono::system_clock::now());
@@ -118,37 +53,13 @@ struct Processor::Group {
   }
 };
 
-// A closed epoch of some groups on its way to the lake (CloseEpochs -> RunCommit -> ApplyCommit).
-struct Processor::CommitJob {
-  struct Part {
-    int32_t p = 0;
-    int64_t epoch = 0;
-    std::string offsets_log;  // the offsets log's body; empty for an epoch being replayed
-    StreamOutput out;         // the epoch's rows
-    std::string checkpoint;   // the state checkpoint's body
-    std::unordered_map<int64_t, uint64_t> source_ms;
-  };
-  std::vector<Part> parts;
-  std::vector<lake::TxnId> txns;
-  // Written by RunCommit, read after `done` (or the join).
-  Status status;
-  EpochCommit commit;
-  uint64_t table_commits = 0;
-  uint64_t retries = 0;
-  LatencyHistogram lake_latency;
-  Micros busy{0};
-  std::thread thread;
-  std::atomic<bool> done{false};
-};
-
 Processor::Processor(ProcessorOptions options, lake::ObjectStore* store, engine::Database* db,
                      Clock* clock)
-    : options_(std::move(options)), store_(store), db_(db), clock_(clock) {}
+    : options_(std::move(options)),
+      clock_(clock),
+      checkpoints_(store, options_.query, RetryLimitsOf(options_)) {}
 
-Processor::~Processor() {
-  // The committer thread uses the tables and the store: it must be done before they go.
-  if (inflight_ && inflight_->thread.joinable()) inflight_->thread.join();
-}
+Processor::~Processor() = default;
 
 Result<std::unique_ptr<Processor>> Processor::Open(ProcessorOptions options,
                                                    lake::ObjectStore* store, engine::Database* db,
@@ -157,47 +68,11 @@ Result<std::unique_ptr<Processor>> Processor::Open(ProcessorOptions options,
     return Status::InvalidArgument("the query name must be non-empty and contain no '/'");
   }
   std::unique_ptr<Processor> p(new Processor(std::move(options), store, db, clock));
-  SC_RETURN_IF_ERROR(p->OpenTables());
+  SC_ASSIGN_OR_RETURN(p->committer_,
+                      EpochCommitter::Open(&p->checkpoints_, store, db, p->options_.table,
+                                           RetryLimitsOf(p->options_)));
   p->epoch_started_ = clock->Now();
   return p;
-}
-
-Status Processor::OpenTables() {
-  lake::TableOptions opts = options_.table;
-  opts.partitions = {lake::PartitionField::Identity("date")};
-  for (size_t i = 0; i < kOutputTableCount; ++i) {
-    const auto t = static_cast<OutputTable>(i);
-    SC_ASSIGN_OR_RETURN(
-        tables_[i],
-        lake::DeltaTable::Open(store_, db_, std::string(OutputTableName(t)), SchemaOf(t), opts));
-  }
-  return Status::OK();
-}
-
-std::string Processor::GroupId(int32_t p) const {
-  return options_.query + "-p" + std::to_string(p);
-}
-
-std::string Processor::CheckpointKey(int32_t p, std::string_view kind, int64_t epoch) const {
-  char e[24];
-  std::snprintf(e, sizeof e, "%020lld", static_cast<long long>(epoch));
-  return "_checkpoints/" + options_.query + "/p" + std::to_string(p) + "/" + std::string(kind) +
-         "/" + e;
-}
-
-Status Processor::WithRetries(const std::function<Status()>& op, uint64_t* retries) {
-  auto delay = std::chrono::milliseconds(100);
-  const auto start = std::chrono::steady_clock::now();
-  for (int attempt = 0;; ++attempt) {
-    Status s = op();
-    if (s.ok() || !s.IsRetryable()) return s;
-    if (attempt >= options_.max_retries &&
-        std::chrono::steady_clock::now() - start >= options_.retry_budget)
-      return s;
-    ++*retries;
-    std::this_thread::sleep_for(delay);
-    delay = std::min(delay * 2, std::chrono::milliseconds(10'000));
-  }
 }
 
 Result<std::unique_ptr<Processor::Group>> Processor::LoadGroup(int32_t p) {
@@ -207,59 +82,33 @@ Result<std::unique_ptr<Processor::Group>> Processor::LoadGroup(int32_t p) {
   // Until the source says otherwise (Step, after each poll), every input may have unread records:
   // the first epoch's watermark must not move past records that simply have not been fetched yet.
   for (Topic t : kAllTopics) g->core->SetBacklog(t, true);
-  const std::string state_prefix =
-      "_checkpoints/" + options_.query + "/p" + std::to_string(p) + "/state/";
-  std::vector<lake::ObjectInfo> states;
-  SC_RETURN_IF_ERROR(WithRetries(
-      [&]() -> Status {
-        auto l = store_->List(state_prefix);
-        if (!l.ok()) return l.status();
-        states = std::move(*l);
-        return Status::OK();
-      },
-      &counters_.retries));
-  if (!states.empty()) {
-    const std::string& newest =
-        std::max_element(states.begin(), states.end(), [](const auto& a, const auto& b) {
-          return a.key < b.key;
-        })->key;
-    std::string blob;
-    SC_RETURN_IF_ERROR(WithRetries(
-        [&]() -> Status {
-          auto r = store_->Get(newest);
-          if (!r.ok()) return r.status();
-          blob = std::move(*r);
-          return Status::OK();
-        },
-        &counters_.retries));
-    const size_t nl = blob.find('\n');
-    if (nl == std::string::npos)
-      return Status::Corruption("checkpoint " + newest + " is damaged (no header)");
-    nlohmann::json h = nlohmann::json::parse(blob.substr(0, nl), nullptr, false);
-    if (h.is_discarded() || !h.contains("epoch") || !h.contains("positions")) {
-      return Status::Corruption("checkpoint " + newest + " is damaged (bad header)");
+  std::string blob;
+  SC_ASSIGN_OR_RETURN(auto state, checkpoints_.LoadNewestState(p, &blob, &counters_.retries));
+  if (state) {
+    g->committed_epoch = state->epoch;
+    g->pos = state->positions;
+    Status restored = g->core->RestoreState(state->state);
+    if (!restored.ok()) {
+      const std::string key = checkpoints_.Key(p, "state", state->epoch);
+      if (restored.kind() != ErrorKind::kCorruption)
+        return restored.WithContext("checkpoint " + key);
+      return Status::Corruption("the join state in the checkpoint " + key + " is damaged (" +
+                                restored.message() + "). Delete that file: partition group " +
+                                std::to_string(p) +
+                                " then restarts from the checkpoint before it and re-runs the next "
+                                "epoch from its offsets log, exactly once (docs/processor.md, "
+                                "\"Restart\")");
     }
-    g->committed_epoch = h["epoch"].get<int64_t>();
-    SC_ASSIGN_OR_RETURN(g->pos, PositionsFromJson(h["positions"]));
-    SC_RETURN_IF_ERROR(g->core->RestoreState(std::string_view(blob).substr(nl + 1))
-                           .WithContext("checkpoint " + newest));
   }
   // A WAL for the next epoch means it was closed (maybe partly committed) before the crash: re-run
   // it.
-  const std::string wal = CheckpointKey(p, "offsets", g->committed_epoch + 1);
-  auto w = store_->Get(wal);
-  if (w.ok()) {
-    nlohmann::json j = nlohmann::json::parse(*w, nullptr, false);
-    if (j.is_discarded() || !j.contains("end") || !j.contains("watermark")) {
-      return Status::Corruption("offsets log " + wal + " is damaged");
-    }
-    SC_ASSIGN_OR_RETURN(g->replay_end, PositionsFromJson(j["end"]));
-    g->replay_wm = EventTime(Micros(j["watermark"].get<int64_t>()));
-    g->replay_final = j.value("final", false);
+  SC_ASSIGN_OR_RETURN(auto wal, checkpoints_.LoadOffsetsLog(p, g->committed_epoch + 1));
+  if (wal) {
+    g->replay_end = wal->end;
+    g->replay_wm = wal->watermark;
+    g->replay_final = wal->final;
     g->replaying = true;
     ++counters_.epochs_replayed;
-  } else if (w.status().kind() != ErrorKind::kNotFound) {
-    return w.status().WithContext("reading " + wal);
   }
   return g;
 }
@@ -323,6 +172,14 @@ std::vector<Processor::GroupStatus> Processor::Groups() const {
   return v;
 }
 
+std::optional<EventTime> LowWatermark(std::span<const Processor::GroupStatus> groups) {
+  if (groups.empty()) return std::nullopt;
+  EventTime wm = EventTime::max();
+  for (const auto& g : groups) wm = std::min(wm, g.watermark);
+  if (wm == EventTime::min()) return std::nullopt;
+  return wm;
+}
+
 Status Processor::ReplayProgress(Group& g) {
   // A replaying group's epoch is complete when each partition stands exactly at its recorded end.
   for (size_t t = 0; t < kTopicCount; ++t) {
@@ -380,7 +237,7 @@ Status Processor::Step() {
         continue;
       }
       per_group_[p].push_back(
-          InputRecord{r.topic, SourcePosition{r.partition, r.position.value()}, r.value});
+          InputRecord{r.topic, stream::SourcePosition{r.partition, r.position.value()}, r.value});
       g.pos[t] = Position(r.position.value() + 1);
       if (r.source_time) {
         g.NoteSourceTime(*r.source_time);
@@ -427,7 +284,7 @@ Status Processor::Step() {
   }
   const bool full = bytes >= options_.max_epoch_bytes;
   const bool due = clock_->Now() - epoch_started_ >= options_.trigger;
-  const bool busy = inflight_ != nullptr && !inflight_->done.load(std::memory_order_acquire);
+  const bool busy = committer_->busy();
   if (full || (due && !busy)) SC_RETURN_IF_ERROR(CloseOpenEpochs(/*wait=*/false));
   return sticky_;
 }
@@ -482,26 +339,17 @@ Status Processor::CloseEpochs(std::vector<Group*> groups, bool final, bool wait)
   }
   // The job: each group's offsets log, rows, state after the epoch and its records' source times.
   // The groups start their next epoch at once, on fresh buffers.
-  auto job = std::make_unique<CommitJob>();
+  auto job = std::make_unique<EpochJob>();
   job->commit.final = final;
   for (Group* g : groups) {
-    CommitJob::Part part;
+    EpochJob::Part part;
     part.p = g->p;
     part.epoch = g->committed_epoch + 1;
     if (!g->replaying) {  // a replayed epoch's offsets log is the one being replayed
-      nlohmann::json j = {{"epoch", part.epoch},
-                          {"group", g->p},
-                          {"end", PositionsToJson(g->pos)},
-                          {"watermark", g->epoch_wm.time_since_epoch().count()},
-                          {"final", final}};
-      part.offsets_log = j.dump() + "\n";
+      part.offsets_log = EncodeOffsetsLog(OffsetsLog{part.epoch, g->p, g->pos, g->epoch_wm, final});
     }
-    nlohmann::json h = {{"epoch", part.epoch},
-                        {"group", g->p},
-                        {"positions", PositionsToJson(g->pos)},
-                        {"watermark", g->epoch_wm.time_since_epoch().count()}};
-    part.checkpoint = h.dump();
-    part.checkpoint += '\n';
+    AppendStateCheckpointHeader(StateCheckpoint{part.epoch, g->p, g->pos, g->epoch_wm, {}},
+                                &part.checkpoint);
     SC_RETURN_IF_ERROR(g->core->SerializeState(&part.checkpoint));  // after the header line
     part.source_ms = g->TakeSourceTimes();
     if (!spare_outputs_.empty()) {
@@ -510,126 +358,29 @@ Status Processor::CloseEpochs(std::vector<Group*> groups, bool final, bool wait)
     }
     std::swap(part.out, g->out);
     job->commit.groups.push_back(g->p);
-    job->txns.push_back(lake::TxnId{GroupId(g->p), part.epoch});
+    job->txns.push_back(lake::TxnId{TxnAppId(options_.query, g->p), part.epoch});
     job->parts.push_back(std::move(part));
     g->replaying = false;
     StartEpoch(*g);
   }
   if (wait || !options_.background_commit) {
-    RunCommit(job.get());
-    return ApplyCommit(std::move(job));
+    return ApplyCommit(committer_->RunInline(std::move(job)));
   }
-  inflight_ = std::move(job);
-  CommitJob* j = inflight_.get();
-  inflight_->thread = std::thread([this, j] { RunCommit(j); });
-  return Status::OK();
-}
-
-void Processor::RunCommit(CommitJob* job) {
-  const auto start = std::chrono::steady_clock::now();
-  job->status = [&]() -> Status {
-    // 1. Offsets logs: from here on each epoch's content is fixed (a replay reproduces it).
-    for (const CommitJob::Part& part : job->parts) {
-      if (part.offsets_log.empty()) continue;
-      const std::string key = CheckpointKey(part.p, "offsets", part.epoch);
-      Status s =
-          WithRetries([&] { return store_->PutIfAbsent(key, part.offsets_log); }, &job->retries);
-      if (s.kind() == ErrorKind::kAlreadyExists) {
-        auto existing = store_->Get(key);
-        if (!existing.ok() || *existing != part.offsets_log) {
-          return Status::Aborted("another processor has written " + key +
-                                 ": two members are processing partition group " +
-                                 std::to_string(part.p) +
-                                 " (check the consumer group; this one stops)");
-        }
-      } else if (!s.ok()) {
-        return s.WithContext("writing the offsets log " + key);
-      }
-    }
-    // 2. The lake: one commit per table, one txn per group. The tables are independent (each its
-    // own log and DuckDB connection): two threads share them, the big ones split between the two.
-    static constexpr std::array kFirst{OutputTable::kVehicle, OutputTable::kWeather,
-                                       OutputTable::kTraffic, OutputTable::kEmergency};
-    static constexpr std::array kSecond{OutputTable::kEnriched, OutputTable::kGps,
-                                        OutputTable::kDeadLetters, OutputTable::kLateEvents};
-    uint64_t second_retries = 0, second_commits = 0;
-    Status second;
-    std::thread other(
-        [&] { second = CommitTables(job, kSecond, &second_retries, &second_commits); });
-    Status first = CommitTables(job, kFirst, &job->retries, &job->table_commits);
-    other.join();
-    job->retries += second_retries;
-    job->table_commits += second_commits;
-    SC_RETURN_IF_ERROR(first);
-    SC_RETURN_IF_ERROR(second);
-    // 3. State checkpoints.
-    for (const CommitJob::Part& part : job->parts) {
-      const std::string key = CheckpointKey(part.p, "state", part.epoch);
-      Status s =
-          WithRetries([&] { return store_->PutIfAbsent(key, part.checkpoint); }, &job->retries);
-      if (!s.ok() && s.kind() != ErrorKind::kAlreadyExists)
-        return s.WithContext("writing the checkpoint " + key);
-      // The checkpoint before this one is no longer needed (its WAL neither).
-      if (part.epoch > 2) {
-        (void)store_->Delete(CheckpointKey(part.p, "state", part.epoch - 2));
-        (void)store_->Delete(CheckpointKey(part.p, "offsets", part.epoch - 1));
-      }
-    }
-    return Status::OK();
-  }();
-  const EventTime now = WallNow();
-  const int64_t now_us = now.time_since_epoch().count();
-  if (job->status.ok()) {
-    for (const CommitJob::Part& part : job->parts) {
-      for (const auto& [ms, n] : part.source_ms)
-        job->lake_latency.Record(Micros(now_us - ms * 1000), n);
-    }
-  }
-  job->commit.at = now;
-  job->busy = std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - start);
-  job->done.store(true, std::memory_order_release);
-}
-
-Status Processor::CommitTables(CommitJob* job, std::span<const OutputTable> tables,
-                               uint64_t* retries, uint64_t* commits) {
-  for (OutputTable t : tables) {
-    const size_t i = static_cast<size_t>(t);
-    lake::DeltaTable& table = *tables_[i];
-    for (CommitJob::Part& part : job->parts) {
-      // The table takes the rows' memory where it can (no copy); the part's batch is not read
-      // again.
-      RecordBatch& rows = OutputOf(part.out, t);
-      if (rows.num_rows() > 0) SC_RETURN_IF_ERROR(table.Append(std::move(rows), GroupId(part.p)));
-    }
-    lake::CommitResult result;
-    SC_RETURN_IF_ERROR(WithRetries(
-                           [&]() -> Status {
-                             auto r = table.Commit(job->txns);
-                             if (!r.ok()) return r.status();
-                             result = *r;
-                             return Status::OK();
-                           },
-                           retries)
-                           .WithContext("committing " + std::string(OutputTableName(t))));
-    if (!result.skipped) ++*commits;
-    job->commit.rows[i] = static_cast<uint64_t>(result.rows_added);  // each table is one thread's
-  }
+  committer_->Start(std::move(job));
   return Status::OK();
 }
 
 Status Processor::WaitForCommit() {
-  if (!inflight_) return Status::OK();
-  if (inflight_->thread.joinable()) inflight_->thread.join();
-  return ApplyCommit(std::move(inflight_));
+  std::unique_ptr<EpochJob> job = committer_->Wait();
+  return job ? ApplyCommit(std::move(job)) : Status::OK();
 }
 
 Status Processor::ReapCommit() {
-  if (!inflight_ || !inflight_->done.load(std::memory_order_acquire)) return Status::OK();
-  return WaitForCommit();
+  std::unique_ptr<EpochJob> job = committer_->Reap();
+  return job ? ApplyCommit(std::move(job)) : Status::OK();
 }
 
-Status Processor::ApplyCommit(std::unique_ptr<CommitJob> job) {
-  if (job->thread.joinable()) job->thread.join();
+Status Processor::ApplyCommit(std::unique_ptr<EpochJob> job) {
   counters_.retries += job->retries;
   counters_.lake_write_time += job->busy;
   if (!job->status.ok()) {
@@ -639,7 +390,7 @@ Status Processor::ApplyCommit(std::unique_ptr<CommitJob> job) {
   counters_.table_commits += job->table_commits;
   for (size_t i = 0; i < kOutputTableCount; ++i) counters_.rows[i] += job->commit.rows[i];
   counters_.lake_latency.Merge(job->lake_latency);
-  for (CommitJob::Part& part : job->parts) {
+  for (EpochJob::Part& part : job->parts) {
     auto it = groups_.find(part.p);
     if (it != groups_.end())
       it->second->committed_epoch = std::max(it->second->committed_epoch, part.epoch);
@@ -656,4 +407,4 @@ Status Processor::ApplyCommit(std::unique_ptr<CommitJob> job) {
   return Status::OK();
 }
 
-}  // namespace smartcity::stream
+}  // namespace smartcity::pipeline

@@ -1,0 +1,141 @@
+#include "pipeline/epoch_committer.h"
+
+#include <chrono>
+
+namespace smartcity::pipeline {
+
+namespace {
+
+EventTime WallNow() {
+  return std::chrono::time_point_cast<Micros>(std::chrono::system_clock::now());
+}
+
+}  // namespace
+
+std::string TxnAppId(std::string_view query, int32_t p) {
+  return std::string(query) + "-p" + std::to_string(p);
+}
+
+Result<std::unique_ptr<EpochCommitter>> EpochCommitter::Open(const CheckpointStore* checkpoints,
+                                                             lake::ObjectStore* store,
+                                                             engine::Database* db,
+                                                             lake::TableOptions table,
+                                                             RetryLimits retry) {
+  std::unique_ptr<EpochCommitter> c(new EpochCommitter(checkpoints, retry));
+  table.partitions = {lake::PartitionField::Identity("date")};
+  for (size_t i = 0; i < kOutputTableCount; ++i) {
+    const auto t = static_cast<OutputTable>(i);
+    SC_ASSIGN_OR_RETURN(c->tables_[i],
+                        lake::DeltaTable::Open(store, db, std::string(stream::OutputTableName(t)),
+                                               stream::SchemaOf(t), table));
+  }
+  return c;
+}
+
+EpochCommitter::~EpochCommitter() {
+  // The committer thread uses the tables and the store: it must be done before they go.
+  if (thread_.joinable()) thread_.join();
+}
+
+void EpochCommitter::Start(std::unique_ptr<EpochJob> job) {
+  done_.store(false, std::memory_order_relaxed);
+  inflight_ = std::move(job);
+  EpochJob* j = inflight_.get();
+  thread_ = std::thread([this, j] {
+    Run(j);
+    done_.store(true, std::memory_order_release);
+  });
+}
+
+std::unique_ptr<EpochJob> EpochCommitter::RunInline(std::unique_ptr<EpochJob> job) {
+  Run(job.get());
+  return job;
+}
+
+bool EpochCommitter::busy() const {
+  return inflight_ != nullptr && !done_.load(std::memory_order_acquire);
+}
+
+std::unique_ptr<EpochJob> EpochCommitter::Wait() {
+  if (thread_.joinable()) thread_.join();
+  return std::move(inflight_);
+}
+
+std::unique_ptr<EpochJob> EpochCommitter::Reap() {
+  if (!inflight_ || !done_.load(std::memory_order_acquire)) return nullptr;
+  return Wait();
+}
+
+void EpochCommitter::Run(EpochJob* job) {
+  const auto start = std::chrono::steady_clock::now();
+  job->status = [&]() -> Status {
+    // 1. Offsets logs: from here on each epoch's content is fixed (a replay reproduces it).
+    for (const EpochJob::Part& part : job->parts) {
+      if (part.offsets_log.empty()) continue;
+      SC_RETURN_IF_ERROR(
+          checkpoints_->PutOffsetsLog(part.p, part.epoch, part.offsets_log, &job->retries));
+    }
+    // 2. The lake: one commit per table, one txn per group. The tables are independent (each its
+    // own log and DuckDB connection): two threads share them, the big ones split between the two.
+    static constexpr std::array kFirst{OutputTable::kVehicle, OutputTable::kWeather,
+                                       OutputTable::kTraffic, OutputTable::kEmergency};
+    static constexpr std::array kSecond{OutputTable::kEnriched, OutputTable::kGps,
+                                        OutputTable::kDeadLetters, OutputTable::kLateEvents};
+    uint64_t second_retries = 0, second_commits = 0;
+    Status second;
+    std::thread other(
+        [&] { second = CommitTables(job, kSecond, &second_retries, &second_commits); });
+    Status first = CommitTables(job, kFirst, &job->retries, &job->table_commits);
+    other.join();
+    job->retries += second_retries;
+    job->table_commits += second_commits;
+    SC_RETURN_IF_ERROR(first);
+    SC_RETURN_IF_ERROR(second);
+    // 3. State checkpoints.
+    for (const EpochJob::Part& part : job->parts) {
+      SC_RETURN_IF_ERROR(
+          checkpoints_->PutState(part.p, part.epoch, part.checkpoint, &job->retries));
+    }
+    return Status::OK();
+  }();
+  const EventTime now = WallNow();
+  const int64_t now_us = now.time_since_epoch().count();
+  if (job->status.ok()) {
+    for (const EpochJob::Part& part : job->parts) {
+      for (const auto& [ms, n] : part.source_ms)
+        job->lake_latency.Record(Micros(now_us - ms * 1000), n);
+    }
+  }
+  job->commit.at = now;
+  job->busy = std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - start);
+}
+
+Status EpochCommitter::CommitTables(EpochJob* job, std::span<const OutputTable> tables,
+                                    uint64_t* retries, uint64_t* commits) {
+  for (OutputTable t : tables) {
+    const size_t i = static_cast<size_t>(t);
+    lake::DeltaTable& table = *tables_[i];
+    for (EpochJob::Part& part : job->parts) {
+      // The table takes the rows' memory where it can (no copy); the part's batch is not read
+      // again.
+      RecordBatch& rows = stream::OutputOf(part.out, t);
+      if (rows.num_rows() > 0)
+        SC_RETURN_IF_ERROR(table.Append(std::move(rows), TxnAppId(checkpoints_->query(), part.p)));
+    }
+    lake::CommitResult result;
+    SC_RETURN_IF_ERROR(WithRetries(
+                           [&]() -> Status {
+                             auto r = table.Commit(job->txns);
+                             if (!r.ok()) return r.status();
+                             result = *r;
+                             return Status::OK();
+                           },
+                           retry_, retries)
+                           .WithContext("committing " + std::string(stream::OutputTableName(t))));
+    if (!result.skipped) ++*commits;
+    job->commit.rows[i] = static_cast<uint64_t>(result.rows_added);  // each table is one thread's
+  }
+  return Status::OK();
+}
+
+}  // namespace smartcity::pipeline

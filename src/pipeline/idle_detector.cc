@@ -1,0 +1,22 @@
+#include "pipeline/idle_detector.h"
+
+namespace smartcity::pipeline {
+
+bool IdleDetector::Idle(ProcessingTime now, uint64_t records) {
+  if (records != records_) {
+    if (!first_input_) first_input_ = now;
+    records_ = records;
+    last_input_ = now;
+  }
+  return idle_.count() > 0 && now - last_input_ >= idle_;
+}
+
+bool IdleDetector::CaughtUp(bool owns_partitions, std::span<const PartitionLag> lag,
+                            std::span<const Processor::GroupStatus> groups) {
+  bool caught_up = owns_partitions;
+  for (const PartitionLag& l : lag) caught_up = caught_up && l.records_behind.value_or(1) == 0;
+  for (const auto& g : groups) caught_up = caught_up && !g.replaying;
+  return caught_up;
+}
+
+}  // namespace smartcity::pipeline
