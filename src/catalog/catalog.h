@@ -138,11 +138,15 @@ CrawlDiff MergeWithPrevious(const Catalog* previous, Catalog* current);
 ChangeKind ClassifySchemaChange(const std::vector<Column>& from, const std::vector<Column>& to,
                                 std::vector<std::string>* details);
 
-// The DuckDB type a Delta column type reads as ("timestamp" -> "TIMESTAMP WITH TIME ZONE").
-std::string DuckDbTypeOf(lake::DeltaType t);
+// The catalog edge of the one logical type (common/logical_type.h). A catalog column's type is
+// the name DuckDB's DESCRIBE gives it, so that a Delta table (typed from its log) and a plain
+// Parquet table (typed by DESCRIBE) compare alike: CatalogTypeName(t) is DESCRIBE's name for a
+// column of engine::SqlTypeName(t) (kTimestamp -> "TIMESTAMP WITH TIME ZONE").
+std::string CatalogTypeName(LogicalType t);
 
-// Hive / Athena type of a DuckDB type ("VARCHAR" -> "string", "TIMESTAMP WITH TIME ZONE" ->
-// "timestamp", "DECIMAL(10,2)" -> "decimal(10,2)").
+// Hive / Athena / Glue type of a catalog type ("VARCHAR" -> "string", "TIMESTAMP WITH TIME ZONE"
+// -> "timestamp", "DECIMAL(10,2)" -> "decimal(10,2)"). Takes any DuckDB type name, not only those
+// of a LogicalType: a plain Parquet table can have any.
 std::string HiveType(std::string_view duckdb_type);
 
 struct ExportOptions {

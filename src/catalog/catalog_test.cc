@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "lake/delta_table.h"
 #include "lake/lake_testutil.h"
@@ -254,6 +255,36 @@ TEST(ClassifySchemaChange, AddedIsCompatibleDroppedOrRetypedIsBreaking) {
   EXPECT_EQ(ClassifySchemaChange(a, {{"x", "INTEGER"}, {"z", "DOUBLE"}}, &d),
             ChangeKind::kBreaking);
   EXPECT_EQ(d.size(), 2u);
+}
+
+// The catalog edge: the type a Delta column is cataloged as is the one DuckDB's DESCRIBE gives a
+// column of that type (so a Delta table and a Parquet copy of it catalog alike), and every one has
+// a Hive / Glue type.
+TEST(CatalogTypes, EveryLogicalTypeHasItsDescribeNameAndAHiveType) {
+  const std::map<LogicalType, std::string> hive = {{LogicalType::kString, "string"},
+                                                   {LogicalType::kInt32, "int"},
+                                                   {LogicalType::kInt64, "bigint"},
+                                                   {LogicalType::kDouble, "double"},
+                                                   {LogicalType::kTimestamp, "timestamp"},
+                                                   {LogicalType::kBool, "boolean"},
+                                                   {LogicalType::kDate, "date"}};
+  auto db = engine::Database::Open("");
+  ASSERT_TRUE(db.ok());
+  auto conn = (*db)->Connect();
+  ASSERT_TRUE(conn.ok());
+  for (LogicalType t : kAllLogicalTypes) {
+    SCOPED_TRACE(std::string(LogicalTypeName(t)));
+    auto d = (*conn)->Query("DESCRIBE SELECT CAST(NULL AS " + std::string(engine::SqlTypeName(t)) +
+                            ") AS x");
+    ASSERT_TRUE(d.ok()) << d.status().message();
+    EXPECT_EQ(d->GetString(static_cast<size_t>(d->ColumnIndex("column_type")), 0),
+              CatalogTypeName(t));
+    EXPECT_EQ(HiveType(CatalogTypeName(t)), hive.at(t));
+    // The Delta name of the same type reads back as it (lake edge), so a crawl of the log sees t.
+    auto parsed = lake::ParseDeltaType(lake::DeltaTypeName(t));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, t);
+  }
 }
 
 }  // namespace

@@ -41,21 +41,21 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 
 }  // namespace
 
-std::string DuckDbTypeOf(lake::DeltaType t) {
+std::string CatalogTypeName(LogicalType t) {
   switch (t) {
-    case lake::DeltaType::kString:
+    case LogicalType::kString:
       return "VARCHAR";
-    case lake::DeltaType::kInteger:
+    case LogicalType::kInt32:
       return "INTEGER";
-    case lake::DeltaType::kLong:
+    case LogicalType::kInt64:
       return "BIGINT";
-    case lake::DeltaType::kDouble:
+    case LogicalType::kDouble:
       return "DOUBLE";
-    case lake::DeltaType::kTimestamp:
+    case LogicalType::kTimestamp:
       return "TIMESTAMP WITH TIME ZONE";
-    case lake::DeltaType::kBoolean:
+    case LogicalType::kBool:
       return "BOOLEAN";
-    case lake::DeltaType::kDate:
+    case LogicalType::kDate:
       return "DATE";
   }
   return "VARCHAR";
@@ -153,12 +153,12 @@ TableEntry CrawlDelta(lake::ObjectStore* store, engine::Connection* conn, const 
   std::set<std::string> pset(pcols.begin(), pcols.end());
   for (const lake::DeltaField& f : snap->metadata.schema.fields) {
     if (pset.count(f.name)) continue;
-    t.columns.push_back({f.name, DuckDbTypeOf(f.type)});
+    t.columns.push_back({f.name, CatalogTypeName(f.type)});
   }
   for (const std::string& pc : pcols) {
     int i = snap->metadata.schema.IndexOf(pc);
     t.partition_columns.push_back(
-        {pc, i >= 0 ? DuckDbTypeOf(snap->metadata.schema.fields[i].type) : "VARCHAR"});
+        {pc, i >= 0 ? CatalogTypeName(snap->metadata.schema.fields[i].type) : "VARCHAR"});
   }
   std::map<std::string, Partition> parts;
   int64_t unknown_rows = 0;

@@ -31,6 +31,11 @@ void Column::AppendInt32(int32_t v) {
   i32_.push_back(v);
   valid_.push_back(1);
 }
+void Column::AppendDate(int32_t days) {
+  assert(type_ == LogicalType::kDate);
+  i32_.push_back(days);
+  valid_.push_back(1);
+}
 void Column::AppendInt64(int64_t v) {
   // Timestamps are microseconds: AppendTimestamp, or AppendInt64 of the count (the parser's way).
   assert(type_ == LogicalType::kInt64 || type_ == LogicalType::kTimestamp);
@@ -54,6 +59,7 @@ void Column::AppendNull() {
       offsets_.push_back(static_cast<uint32_t>(bytes_.size()));
       break;
     case LogicalType::kInt32:
+    case LogicalType::kDate:
       i32_.push_back(0);
       break;
     case LogicalType::kInt64:
@@ -93,6 +99,9 @@ void Column::AppendFrom(const Column& other, size_t row) {
     case LogicalType::kBool:
       AppendBool(other.GetBool(row));
       break;
+    case LogicalType::kDate:
+      AppendDate(other.GetDate(row));
+      break;
   }
 }
 
@@ -113,6 +122,7 @@ void Column::AppendRange(const Column& other, size_t begin, size_t end) {
       break;
     }
     case LogicalType::kInt32:
+    case LogicalType::kDate:
       i32_.insert(i32_.end(), other.i32_.begin() + begin, other.i32_.begin() + end);
       break;
     case LogicalType::kInt64:
@@ -145,6 +155,7 @@ void Column::Reserve(size_t rows) {
       offsets_.reserve(rows + 1);
       break;
     case LogicalType::kInt32:
+    case LogicalType::kDate:
       i32_.reserve(rows);
       break;
     case LogicalType::kInt64:

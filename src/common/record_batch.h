@@ -50,6 +50,8 @@ class Column {
     AppendInt64(v.time_since_epoch().count());
   }
   void AppendBool(bool v);
+  // Days since 1970-01-01 (kDate).
+  void AppendDate(int32_t days);
   void AppendNull();
 
   bool IsNull(size_t row) const { return valid_[row] == 0; }
@@ -61,6 +63,7 @@ class Column {
   EventTime GetTimestamp(size_t row) const { return EventTime(Micros(i64_[row])); }
   double GetDouble(size_t row) const { return f64_[row]; }
   bool GetBool(size_t row) const { return b_[row] != 0; }
+  int32_t GetDate(size_t row) const { return i32_[row]; }
 
   // Appends row `row` of `other` (same type).
   void AppendFrom(const Column& other, size_t row);
@@ -74,7 +77,7 @@ class Column {
  private:
   LogicalType type_;
   std::vector<uint8_t> valid_;
-  std::vector<int32_t> i32_;
+  std::vector<int32_t> i32_;  // int32 and date
   std::vector<int64_t> i64_;  // int64 and timestamp
   std::vector<double> f64_;
   std::vector<uint8_t> b_;

@@ -46,6 +46,23 @@ TEST(RecordBatchTest, AppendsAndReadsEveryType) {
   EXPECT_EQ(c.num_rows(), 0u);
 }
 
+TEST(RecordBatchTest, DateColumnsHoldDaysSinceTheEpoch) {
+  auto schema = std::make_shared<Schema>(Schema{{{"day", LogicalType::kDate, true}}});
+  RecordBatch b(schema);
+  b.column(0).Reserve(3);
+  b.column(0).AppendDate(20458);  // 2026-01-05
+  b.column(0).AppendNull();
+  b.column(0).AppendDate(-1);  // 1969-12-31
+  RecordBatch c(schema);
+  c.AppendRow(b, 2);
+  c.AppendRows(b, 0, 2);
+  ASSERT_EQ(c.num_rows(), 3u);
+  EXPECT_EQ(c.column(0).GetDate(0), -1);
+  EXPECT_EQ(c.column(0).GetDate(1), 20458);
+  EXPECT_TRUE(c.column(0).IsNull(2));
+  EXPECT_EQ(LogicalTypeName(LogicalType::kDate), "date");
+}
+
 TEST(RecordBatchTest, AppendRowsEqualsAppendingRowByRow) {
   auto schema = std::make_shared<Schema>(Schema{{{"s", LogicalType::kString, true},
                                                  {"i", LogicalType::kInt32, true},

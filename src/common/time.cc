@@ -27,6 +27,16 @@ void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
   *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
 }
 
+std::string FormatDate(int64_t days) {
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, &y, &m, &d);
+  char out[32];
+  const int n =
+      std::snprintf(out, sizeof(out), "%04lld-%02u-%02u", static_cast<long long>(y), m, d);
+  return std::string(out, static_cast<size_t>(n));
+}
+
 namespace {
 
 inline void Put2(char* p, unsigned v) {

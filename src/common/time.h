@@ -70,5 +70,7 @@ std::string FormatDuration(Micros d);
 // Days since 1970-01-01 for a proleptic Gregorian date, and back (Howard Hinnant's algorithms).
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d);
 void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d);
+// "2026-01-05" for days since 1970-01-01 (a LogicalType::kDate value).
+std::string FormatDate(int64_t days);
 
 }  // namespace smartcity

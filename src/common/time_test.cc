@@ -53,5 +53,12 @@ TEST(TimeTest, CivilDaysRoundTrip) {
   }
 }
 
+TEST(TimeTest, FormatsDates) {
+  EXPECT_EQ(FormatDate(0), "1970-01-01");
+  EXPECT_EQ(FormatDate(20458), "2026-01-05");
+  EXPECT_EQ(FormatDate(-1), "1969-12-31");
+  EXPECT_EQ(FormatDate(DaysFromCivil(2024, 2, 29)), "2024-02-29");
+}
+
 }  // namespace
 }  // namespace smartcity

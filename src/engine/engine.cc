@@ -39,6 +39,11 @@ Status TakeError(duckdb_result* res) {
   return Status(ek, "query failed: " + msg);
 }
 
+// The engine edge of the one logical type (common/logical_type.h), as DuckDB's C API spells it:
+// DuckType for the vectors we fill, LogicalTypeOf for the result columns we read. DuckDB has many
+// more types; those that read losslessly enough as one of ours map to it (SMALLINT -> kInt32,
+// DECIMAL and FLOAT -> kDouble, TIMESTAMP_MS -> kTimestamp, a zone-less TIMESTAMP read as UTC), the
+// rest to nullopt (the query is refused and told to cast). SqlTypeName is the same edge in SQL.
 duckdb_type DuckType(LogicalType t) {
   switch (t) {
     case LogicalType::kString:
@@ -53,8 +58,44 @@ duckdb_type DuckType(LogicalType t) {
       return DUCKDB_TYPE_TIMESTAMP_TZ;
     case LogicalType::kBool:
       return DUCKDB_TYPE_BOOLEAN;
+    case LogicalType::kDate:
+      return DUCKDB_TYPE_DATE;
   }
   return DUCKDB_TYPE_INVALID;
+}
+
+std::optional<LogicalType> LogicalTypeOf(duckdb_type t) {
+  switch (t) {
+    case DUCKDB_TYPE_BOOLEAN:
+      return LogicalType::kBool;
+    case DUCKDB_TYPE_TINYINT:
+    case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_UTINYINT:
+    case DUCKDB_TYPE_USMALLINT:
+      return LogicalType::kInt32;
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_UINTEGER:
+    case DUCKDB_TYPE_UBIGINT:
+    case DUCKDB_TYPE_HUGEINT:
+      return LogicalType::kInt64;
+    case DUCKDB_TYPE_FLOAT:
+    case DUCKDB_TYPE_DOUBLE:
+    case DUCKDB_TYPE_DECIMAL:
+      return LogicalType::kDouble;
+    case DUCKDB_TYPE_VARCHAR:
+      return LogicalType::kString;
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_S:
+    case DUCKDB_TYPE_TIMESTAMP_MS:
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+      return LogicalType::kTimestamp;
+    case DUCKDB_TYPE_DATE:
+      return LogicalType::kDate;
+    default:
+      return std::nullopt;
+  }
 }
 
 // Sets a VARCHAR element without copying the bytes into the vector. duckdb_string_t (its layout is
@@ -104,7 +145,8 @@ void FillChunk(duckdb_data_chunk chunk, const RecordBatch& batch, std::span<cons
         }
         break;
       }
-      case LogicalType::kInt32: {
+      case LogicalType::kInt32:
+      case LogicalType::kDate: {  // duckdb_date is {int32_t days}
         auto* out = static_cast<int32_t*>(data);
         for (size_t r = 0; r < n; ++r) out[r] = col.GetInt32(start + r);
         break;
@@ -347,7 +389,7 @@ Result<std::unique_ptr<Connection>> Database::Connect() {
 struct QueryResult::Impl {
   struct Col {
     std::string name;
-    ValueType type = ValueType::kOther;
+    LogicalType type = LogicalType::kString;
     std::vector<uint8_t> valid;
     std::vector<int64_t> ints;  // bool, integers, timestamps (micros), dates (days)
     std::vector<double> doubles;
@@ -364,7 +406,7 @@ QueryResult& QueryResult::operator=(QueryResult&& o) noexcept = default;
 std::string QueryResult::column_name(size_t col) const {
   return impl_->cols[col].name;
 }
-ValueType QueryResult::column_type(size_t col) const {
+LogicalType QueryResult::column_type(size_t col) const {
   return impl_->cols[col].type;
 }
 
@@ -385,15 +427,15 @@ bool QueryResult::GetBool(size_t col, size_t row) const {
 
 int64_t QueryResult::GetInt64(size_t col, size_t row) const {
   const Impl::Col& c = impl_->cols[col];
-  if (c.type == ValueType::kDouble) return static_cast<int64_t>(c.doubles[row]);
-  if (c.type == ValueType::kString) return std::stoll(c.strings[row]);
+  if (c.type == LogicalType::kDouble) return static_cast<int64_t>(c.doubles[row]);
+  if (c.type == LogicalType::kString) return std::stoll(c.strings[row]);
   return c.ints[row];
 }
 
 double QueryResult::GetDouble(size_t col, size_t row) const {
   const Impl::Col& c = impl_->cols[col];
-  if (c.type == ValueType::kDouble) return c.doubles[row];
-  if (c.type == ValueType::kString) return std::stod(c.strings[row]);
+  if (c.type == LogicalType::kDouble) return c.doubles[row];
+  if (c.type == LogicalType::kString) return std::stod(c.strings[row]);
   return static_cast<double>(c.ints[row]);
 }
 
@@ -404,24 +446,21 @@ EventTime QueryResult::GetTimestamp(size_t col, size_t row) const {
 std::string QueryResult::GetString(size_t col, size_t row) const {
   const Impl::Col& c = impl_->cols[col];
   switch (c.type) {
-    case ValueType::kString:
+    case LogicalType::kString:
       return c.strings[row];
-    case ValueType::kDouble:
+    case LogicalType::kDouble:
       return fmt::format("{}", c.doubles[row]);
-    case ValueType::kBool:
+    case LogicalType::kBool:
       return c.ints[row] != 0 ? "true" : "false";
-    case ValueType::kTimestamp:
-    case ValueType::kTimestampTz:
+    case LogicalType::kTimestamp:
       return FormatTimestamp(EventTime(Micros(c.ints[row])));
-    case ValueType::kDate: {
-      int64_t y;
-      unsigned m, d;
-      CivilFromDays(c.ints[row], &y, &m, &d);
-      return fmt::format("{:04}-{:02}-{:02}", y, m, d);
-    }
-    default:
-      return std::to_string(c.ints[row]);
+    case LogicalType::kDate:
+      return FormatDate(c.ints[row]);
+    case LogicalType::kInt32:
+    case LogicalType::kInt64:
+      break;
   }
+  return std::to_string(c.ints[row]);
 }
 
 // ------------------------------------------------------------------------------------- Connection
@@ -454,56 +493,19 @@ Result<QueryResult> QueryResult::Materialize(void* duckdb_result_ptr) {
     c.name = duckdb_column_name(&res, i);
     duckdb_logical_type lt = duckdb_column_logical_type(&res, i);
     ids[i] = duckdb_get_type_id(lt);
-    switch (ids[i]) {
-      case DUCKDB_TYPE_BOOLEAN:
-        c.type = ValueType::kBool;
-        break;
-      case DUCKDB_TYPE_TINYINT:
-      case DUCKDB_TYPE_SMALLINT:
-      case DUCKDB_TYPE_INTEGER:
-      case DUCKDB_TYPE_UTINYINT:
-      case DUCKDB_TYPE_USMALLINT:
-        c.type = ValueType::kInt32;
-        break;
-      case DUCKDB_TYPE_BIGINT:
-      case DUCKDB_TYPE_UINTEGER:
-      case DUCKDB_TYPE_UBIGINT:
-      case DUCKDB_TYPE_HUGEINT:
-        c.type = ValueType::kInt64;
-        break;
-      case DUCKDB_TYPE_FLOAT:
-      case DUCKDB_TYPE_DOUBLE:
-        c.type = ValueType::kDouble;
-        break;
-      case DUCKDB_TYPE_DECIMAL: {
-        c.type = ValueType::kDouble;
+    const std::optional<LogicalType> type = LogicalTypeOf(ids[i]);
+    if (type) {
+      c.type = *type;
+      if (ids[i] == DUCKDB_TYPE_DECIMAL) {
         decimal_internal[i] = duckdb_decimal_internal_type(lt);
         for (uint8_t s = duckdb_decimal_scale(lt); s > 0; --s) decimal_div[i] *= 10;
-        break;
       }
-      case DUCKDB_TYPE_VARCHAR:
-        c.type = ValueType::kString;
-        break;
-      case DUCKDB_TYPE_TIMESTAMP:
-      case DUCKDB_TYPE_TIMESTAMP_S:
-      case DUCKDB_TYPE_TIMESTAMP_MS:
-      case DUCKDB_TYPE_TIMESTAMP_NS:
-        c.type = ValueType::kTimestamp;
-        break;
-      case DUCKDB_TYPE_TIMESTAMP_TZ:
-        c.type = ValueType::kTimestampTz;
-        break;
-      case DUCKDB_TYPE_DATE:
-        c.type = ValueType::kDate;
-        break;
-      default:
-        if (bad.ok()) {
-          bad =
-              Status::InvalidArgument(fmt::format("result column \"{}\" has type {} that the "
-                                                  "engine does not read; cast it in the query "
-                                                  "(for example CAST(\"{}\" AS VARCHAR))",
-                                                  c.name, TypeNameOf(lt), c.name));
-        }
+    } else if (bad.ok()) {
+      bad =
+          Status::InvalidArgument(fmt::format("result column \"{}\" has type {} that the "
+                                              "engine does not read; cast it in the query "
+                                              "(for example CAST(\"{}\" AS VARCHAR))",
+                                              c.name, TypeNameOf(lt), c.name));
     }
     duckdb_destroy_logical_type(&lt);
   }
@@ -523,7 +525,7 @@ Result<QueryResult> QueryResult::Materialize(void* duckdb_result_ptr) {
       for (idx_t r = 0; r < n; ++r) {
         const bool ok = validity == nullptr || duckdb_validity_row_is_valid(validity, r);
         c.valid.push_back(ok ? 1 : 0);
-        if (c.type == ValueType::kString) {
+        if (c.type == LogicalType::kString) {
           if (!ok) {
             c.strings.emplace_back();
             continue;
@@ -532,7 +534,7 @@ Result<QueryResult> QueryResult::Materialize(void* duckdb_result_ptr) {
           c.strings.emplace_back(duckdb_string_t_data(s), duckdb_string_t_length(*s));
           continue;
         }
-        if (c.type == ValueType::kDouble) {
+        if (c.type == LogicalType::kDouble) {
           double d = 0;
           if (ok) {
             switch (ids[i]) {
@@ -813,6 +815,8 @@ std::string_view SqlTypeName(LogicalType t) {
       return "TIMESTAMPTZ";
     case LogicalType::kBool:
       return "BOOLEAN";
+    case LogicalType::kDate:
+      return "DATE";
   }
   return "VARCHAR";
 }

@@ -78,19 +78,6 @@ class Database {
   std::string path_;
 };
 
-// Column types as the wrapper reports them (DuckDB has many more; they map to kOther).
-enum class ValueType {
-  kBool,
-  kInt32,
-  kInt64,
-  kDouble,
-  kString,
-  kTimestamp,
-  kTimestampTz,
-  kDate,
-  kOther
-};
-
 // A fully materialised query result. Typed getters convert like DuckDB's casts; REQUIRES:
 // !IsNull().
 class QueryResult {
@@ -104,16 +91,18 @@ class QueryResult {
   size_t row_count() const { return rows_; }
   size_t column_count() const { return columns_; }
   std::string column_name(size_t col) const;
-  ValueType column_type(size_t col) const;
+  // The column's type (DuckDB's types read as the nearest LogicalType; a query whose result has a
+  // type with none, such as a LIST, fails with kInvalidArgument).
+  LogicalType column_type(size_t col) const;
   // Index of the named column, or -1.
   int ColumnIndex(std::string_view name) const;
 
   bool IsNull(size_t col, size_t row) const;
   bool GetBool(size_t col, size_t row) const;
-  int64_t GetInt64(size_t col, size_t row) const;
+  int64_t GetInt64(size_t col, size_t row) const;  // kDate: days since 1970-01-01
   double GetDouble(size_t col, size_t row) const;
   std::string GetString(size_t col, size_t row) const;
-  // Microseconds since the epoch for TIMESTAMP / TIMESTAMP WITH TIME ZONE columns.
+  // Microseconds since the epoch for kTimestamp columns (TIMESTAMP / TIMESTAMP WITH TIME ZONE).
   EventTime GetTimestamp(size_t col, size_t row) const;
 
  private:
@@ -224,7 +213,8 @@ inline constexpr std::string_view kRowScanFunction = "smartcity_batch_rows";
 std::string QuoteLiteral(std::string_view s);
 // "col ""x""" — an identifier.
 std::string QuoteIdentifier(std::string_view s);
-// The DuckDB type name for a RecordBatch column type ("VARCHAR", "TIMESTAMPTZ", ...).
+// The engine edge of LogicalType in SQL: the DuckDB type name of a column type ("VARCHAR",
+// "TIMESTAMPTZ", "DATE", ...). A column cast to SqlTypeName(t) reads back as column_type() == t.
 std::string_view SqlTypeName(LogicalType t);
 
 }  // namespace smartcity::engine

@@ -35,12 +35,12 @@ TEST(EngineTest, QueryReturnsTypedValues) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(r->row_count(), 1u);
   EXPECT_EQ(r->GetInt64(0, 0), 42);
-  EXPECT_EQ(r->column_type(0), ValueType::kInt32);
+  EXPECT_EQ(r->column_type(0), LogicalType::kInt32);
   EXPECT_EQ(r->GetString(1, 0), "x'y");
   EXPECT_DOUBLE_EQ(r->GetDouble(2, 0), 2.5);
   EXPECT_TRUE(r->IsNull(3, 0));
   EXPECT_TRUE(r->GetBool(4, 0));
-  EXPECT_EQ(r->column_type(5), ValueType::kTimestampTz);
+  EXPECT_EQ(r->column_type(5), LogicalType::kTimestamp);
   EXPECT_EQ(FormatTimestamp(r->GetTimestamp(5, 0)), "2026-01-05T10:00:00.123456Z");
   EXPECT_EQ(r->GetString(6, 0), "2026-01-05");
   EXPECT_DOUBLE_EQ(r->GetDouble(7, 0), 1.25);
@@ -227,12 +227,12 @@ TEST(EngineTest, CopyToParquetWritesRowsOfEveryTypeWithNulls) {
                           QuoteLiteral(path) + ")");
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(r->row_count(), end - begin);
-  EXPECT_EQ(r->column_type(1), ValueType::kBool);
-  EXPECT_EQ(r->column_type(2), ValueType::kString);
-  EXPECT_EQ(r->column_type(3), ValueType::kTimestampTz);
-  EXPECT_EQ(r->column_type(4), ValueType::kDouble);
-  EXPECT_EQ(r->column_type(5), ValueType::kInt64);
-  EXPECT_EQ(r->column_type(6), ValueType::kInt32);
+  EXPECT_EQ(r->column_type(1), LogicalType::kBool);
+  EXPECT_EQ(r->column_type(2), LogicalType::kString);
+  EXPECT_EQ(r->column_type(3), LogicalType::kTimestamp);
+  EXPECT_EQ(r->column_type(4), LogicalType::kDouble);
+  EXPECT_EQ(r->column_type(5), LogicalType::kInt64);
+  EXPECT_EQ(r->column_type(6), LogicalType::kInt32);
   size_t nulls[7] = {};
   for (size_t k = 0; k < r->row_count(); ++k) {
     const size_t i = begin + k;  // rows keep their order
@@ -443,6 +443,83 @@ TEST(EngineTest, CopyToParquetReportsAnUnwritablePath) {
   const std::string path = TempParquet("after-error");
   EXPECT_TRUE((*conn)->CopyToParquet(batch, cols, 0, 10, path).ok());
   std::filesystem::remove(path);
+}
+
+// One value of each type, appended to a column of that type.
+void AppendSample(LogicalType t, Column* col) {
+  switch (t) {
+    case LogicalType::kString:
+      return col->AppendString("a longer string than twelve bytes");
+    case LogicalType::kInt32:
+      return col->AppendInt32(-7);
+    case LogicalType::kInt64:
+      return col->AppendInt64(1LL << 40);
+    case LogicalType::kDouble:
+      return col->AppendDouble(2.5);
+    case LogicalType::kTimestamp:
+      return col->AppendTimestamp(EventTime(Micros(1767607200123456LL)));
+    case LogicalType::kBool:
+      return col->AppendBool(true);
+    case LogicalType::kDate:
+      return col->AppendDate(20458);
+  }
+}
+
+// The engine edge both ways: a column of type t goes into DuckDB as DuckType(t) (appender and
+// Parquet) or SqlTypeName(t) (SQL) and every one reads back as column_type() == t, same value.
+TEST(EngineTest, EveryLogicalTypeRoundTripsThroughDuckDb) {
+  const std::map<LogicalType, std::string> text = {
+      {LogicalType::kString, "a longer string than twelve bytes"},
+      {LogicalType::kInt32, "-7"},
+      {LogicalType::kInt64, "1099511627776"},
+      {LogicalType::kDouble, "2.5"},
+      {LogicalType::kTimestamp, "2026-01-05T10:00:00.123456Z"},
+      {LogicalType::kBool, "true"},
+      {LogicalType::kDate, "2026-01-05"}};
+  auto db = Database::Open("");
+  ASSERT_TRUE(db.ok());
+  auto conn = (*db)->Connect();
+  ASSERT_TRUE(conn.ok());
+  for (LogicalType t : kAllLogicalTypes) {
+    SCOPED_TRACE(std::string(LogicalTypeName(t)));
+    const std::string type(SqlTypeName(t));
+    auto cast = (*conn)->Query("SELECT CAST(NULL AS " + type + ") AS x");
+    ASSERT_TRUE(cast.ok()) << cast.status().message();
+    EXPECT_EQ(cast->column_type(0), t);
+
+    auto schema = std::make_shared<Schema>(Schema{{{"x", t, true}}});
+    RecordBatch batch(schema);
+    AppendSample(t, &batch.column(0));
+    batch.column(0).AppendNull();
+    const std::array<int, 1> cols{0};
+    ASSERT_TRUE((*conn)->Execute("CREATE OR REPLACE TABLE rt (x " + type + ")").ok());
+    auto app = (*conn)->MakeAppender("rt");
+    ASSERT_TRUE(app.ok()) << app.status().message();
+    ASSERT_TRUE((*app)->AppendColumns(batch, cols, 0, 2).ok());
+    ASSERT_TRUE((*app)->Close().ok());
+    const std::string path = TempParquet("roundtrip");
+    ASSERT_TRUE((*conn)->CopyToParquet(batch, cols, 0, 2, path).ok());
+    for (const std::string& from :
+         {std::string("rt"), "read_parquet(" + QuoteLiteral(path) + ")"}) {
+      auto r = (*conn)->Query("SELECT x FROM " + from);
+      ASSERT_TRUE(r.ok()) << r.status().message();
+      ASSERT_EQ(r->row_count(), 2u);
+      EXPECT_EQ(r->column_type(0), t) << from;
+      EXPECT_EQ(r->GetString(0, 0), text.at(t)) << from;
+      EXPECT_TRUE(r->IsNull(0, 1)) << from;
+    }
+    std::filesystem::remove(path);
+  }
+  // DuckDB types with no LogicalType of their own read as the nearest one, or are refused.
+  auto near = (*conn)->Query(
+      "SELECT 1::SMALLINT, 1.5::FLOAT, TIMESTAMP '2026-01-05 10:00:00', 2::UBIGINT, 'x'::VARCHAR");
+  ASSERT_TRUE(near.ok()) << near.status().message();
+  EXPECT_EQ(near->column_type(0), LogicalType::kInt32);
+  EXPECT_EQ(near->column_type(1), LogicalType::kDouble);
+  EXPECT_EQ(near->column_type(2), LogicalType::kTimestamp);
+  EXPECT_EQ(FormatTimestamp(near->GetTimestamp(2, 0)), "2026-01-05T10:00:00.000000Z");
+  EXPECT_EQ(near->column_type(3), LogicalType::kInt64);
+  EXPECT_EQ((*conn)->Query("SELECT [1, 2] AS l").status().kind(), ErrorKind::kInvalidArgument);
 }
 
 TEST(EngineTest, QuotingHelpers) {

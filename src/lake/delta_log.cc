@@ -17,29 +17,28 @@ using json = nlohmann::json;
 
 // ------------------------------------------------------------------------------------------ types
 
-std::string_view DeltaTypeName(DeltaType t) {
+std::string_view DeltaTypeName(LogicalType t) {
   switch (t) {
-    case DeltaType::kString:
+    case LogicalType::kString:
       return "string";
-    case DeltaType::kInteger:
+    case LogicalType::kInt32:
       return "integer";
-    case DeltaType::kLong:
+    case LogicalType::kInt64:
       return "long";
-    case DeltaType::kDouble:
+    case LogicalType::kDouble:
       return "double";
-    case DeltaType::kTimestamp:
+    case LogicalType::kTimestamp:
       return "timestamp";
-    case DeltaType::kBoolean:
+    case LogicalType::kBool:
       return "boolean";
-    case DeltaType::kDate:
+    case LogicalType::kDate:
       return "date";
   }
   return "string";
 }
 
-Result<DeltaType> ParseDeltaType(std::string_view name) {
-  for (DeltaType t : {DeltaType::kString, DeltaType::kInteger, DeltaType::kLong, DeltaType::kDouble,
-                      DeltaType::kTimestamp, DeltaType::kBoolean, DeltaType::kDate}) {
+Result<LogicalType> ParseDeltaType(std::string_view name) {
+  for (LogicalType t : kAllLogicalTypes) {
     if (DeltaTypeName(t) == name) return t;
   }
   return Status::InvalidArgument(
@@ -47,31 +46,6 @@ Result<DeltaType> ParseDeltaType(std::string_view name) {
                   "long, double, timestamp, "
                   "boolean, date)",
                   name));
-}
-
-DeltaType DeltaTypeOf(LogicalType t) {
-  switch (t) {
-    case LogicalType::kString:
-      return DeltaType::kString;
-    case LogicalType::kInt32:
-      return DeltaType::kInteger;
-    case LogicalType::kInt64:
-      return DeltaType::kLong;
-    case LogicalType::kDouble:
-      return DeltaType::kDouble;
-    case LogicalType::kTimestamp:
-      return DeltaType::kTimestamp;
-    case LogicalType::kBool:
-      return DeltaType::kBoolean;
-  }
-  return DeltaType::kString;
-}
-
-std::optional<LogicalType> LogicalTypeOf(DeltaType t) {
-  for (LogicalType l : kAllLogicalTypes) {
-    if (DeltaTypeOf(l) == t) return l;
-  }
-  return std::nullopt;
 }
 
 int DeltaSchema::IndexOf(std::string_view name) const {

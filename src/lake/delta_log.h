@@ -35,18 +35,15 @@ class Connection;
 
 namespace smartcity::lake {
 
-// Delta primitive types this lake writes and reads.
-enum class DeltaType { kString, kInteger, kLong, kDouble, kTimestamp, kBoolean, kDate };
-std::string_view DeltaTypeName(DeltaType t);  // "string", "integer", "long", ...
-Result<DeltaType> ParseDeltaType(std::string_view name);
-// The edge between the one logical type (common/logical_type.h) and Delta's: every LogicalType has
-// a Delta type; of the Delta types only kDate has no LogicalType (nullopt).
-DeltaType DeltaTypeOf(LogicalType t);
-std::optional<LogicalType> LogicalTypeOf(DeltaType t);
+// The Delta edge of the one logical type (common/logical_type.h): the primitive type names of the
+// schemaString. Every LogicalType has one ("string", "integer", "long", "double", "timestamp",
+// "boolean", "date"); any other Delta type is refused with kInvalidArgument.
+std::string_view DeltaTypeName(LogicalType t);
+Result<LogicalType> ParseDeltaType(std::string_view name);
 
 struct DeltaField {
   std::string name;
-  DeltaType type = DeltaType::kString;
+  LogicalType type = LogicalType::kString;
   bool nullable = true;
   bool operator==(const DeltaField&) const = default;
 };

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "engine/engine.h"
@@ -23,10 +24,10 @@ CommitActions SampleCommit() {
   c.protocol = Protocol{};
   Metadata md;
   md.id = NewUuid();
-  md.schema.fields = {{"deviceId", DeltaType::kString, false},
-                      {"ts", DeltaType::kTimestamp, false},
-                      {"speed", DeltaType::kDouble, true},
-                      {"date", DeltaType::kDate, false}};
+  md.schema.fields = {{"deviceId", LogicalType::kString, false},
+                      {"ts", LogicalType::kTimestamp, false},
+                      {"speed", LogicalType::kDouble, true},
+                      {"date", LogicalType::kDate, false}};
   md.partition_columns = {"date"};
   md.configuration = {{"delta.appendOnly", "true"}};
   md.created_time_ms = 1767607200000;
@@ -78,7 +79,7 @@ TEST(DeltaLogTest, CommitRoundTripsThroughNdjson) {
 
 TEST(DeltaLogTest, SchemaStringIsSparkStructTypeJson) {
   DeltaSchema s;
-  s.fields = {{"a", DeltaType::kInteger, true}, {"b", DeltaType::kBoolean, false}};
+  s.fields = {{"a", LogicalType::kInt32, true}, {"b", LogicalType::kBool, false}};
   auto j = nlohmann::json::parse(SchemaToJson(s));
   EXPECT_EQ(j["type"], "struct");
   EXPECT_EQ(j["fields"][0]["name"], "a");
@@ -90,6 +91,28 @@ TEST(DeltaLogTest, SchemaStringIsSparkStructTypeJson) {
       R"({"type":"struct","fields":[{"name":"m","type":{"type":"map"},"nullable":true,"metadata":{}}]})");
   EXPECT_EQ(nested.status().kind(), ErrorKind::kInvalidArgument);
   EXPECT_EQ(ParseDeltaType("decimal(10,2)").status().kind(), ErrorKind::kInvalidArgument);
+}
+
+// The Delta edge both ways: every LogicalType has a Delta name that parses back to it, and a
+// schemaString of all of them reads back equal.
+TEST(DeltaLogTest, EveryLogicalTypeRoundTripsThroughItsDeltaName) {
+  const std::map<LogicalType, std::string_view> names = {{LogicalType::kString, "string"},
+                                                         {LogicalType::kInt32, "integer"},
+                                                         {LogicalType::kInt64, "long"},
+                                                         {LogicalType::kDouble, "double"},
+                                                         {LogicalType::kTimestamp, "timestamp"},
+                                                         {LogicalType::kBool, "boolean"},
+                                                         {LogicalType::kDate, "date"}};
+  DeltaSchema all;
+  for (LogicalType t : kAllLogicalTypes) {
+    EXPECT_EQ(DeltaTypeName(t), names.at(t));
+    auto parsed = ParseDeltaType(DeltaTypeName(t));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, t);
+    all.fields.push_back({std::string(LogicalTypeName(t)), t, true});
+  }
+  EXPECT_EQ(*SchemaFromJson(SchemaToJson(all)), all);
+  EXPECT_EQ(ParseDeltaType("timestamp_ntz").status().kind(), ErrorKind::kInvalidArgument);
 }
 
 TEST(DeltaLogTest, ParserIgnoresUnknownActionsAndRejectsGarbage) {

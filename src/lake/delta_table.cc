@@ -18,13 +18,6 @@ int64_t FloorDiv(int64_t a, int64_t b) {
   return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
 }
 
-std::string DateString(int64_t days) {
-  int64_t y;
-  unsigned m, d;
-  CivilFromDays(days, &y, &m, &d);
-  return fmt::format("{:04}-{:02}-{:02}", y, m, d);
-}
-
 // Checks an existing table's metadata against what this writer produces. On success sets *merged to
 // the table's schema plus the writer's new (nullable) columns and *added to whether there are any.
 Status CheckCompatible(const std::string& table, const Metadata& existing,
@@ -111,7 +104,7 @@ Status DeltaTable::Init(engine::Database* db) {
   // The Delta schema this writer produces: the batch's columns, then derived partition columns.
   DeltaSchema wanted;
   for (const ColumnSpec& c : schema_->columns)
-    wanted.fields.push_back({c.name, DeltaTypeOf(c.type), c.nullable});
+    wanted.fields.push_back({c.name, c.type, c.nullable});
   std::vector<std::string> partition_names;
   std::vector<bool> is_identity(schema_->columns.size(), false);
   for (const PartitionField& p : options_.partitions) {
@@ -142,7 +135,8 @@ Status DeltaTable::Init(engine::Database* db) {
                         p.name, name));
       }
       wanted.fields.push_back(
-          {p.name, p.kind == PartitionField::Kind::kDateOf ? DeltaType::kDate : DeltaType::kInteger,
+          {p.name,
+           p.kind == PartitionField::Kind::kDateOf ? LogicalType::kDate : LogicalType::kInt32,
            spec.nullable});
     }
     partition_sources_.push_back(src);
@@ -250,6 +244,9 @@ Status DeltaTable::AppendImpl(const RecordBatch& batch, const std::string& group
             case LogicalType::kInt32:
               k.i = col.GetInt32(row);
               break;
+            case LogicalType::kDate:
+              k.i = col.GetDate(row);
+              break;
             case LogicalType::kBool:
               k.i = col.GetBool(row) ? 1 : 0;
               break;
@@ -266,8 +263,11 @@ Status DeltaTable::AppendImpl(const RecordBatch& batch, const std::string& group
       const PartitionField& f = options_.partitions[p];
       std::optional<std::string> v;
       if (!k[p].null) {
-        if (f.kind == PartitionField::Kind::kDateOf) {
-          v = DateString(k[p].i);
+        if (f.kind == PartitionField::Kind::kDateOf ||
+            (f.kind == PartitionField::Kind::kIdentity &&
+             batch.column(static_cast<size_t>(partition_sources_[p])).type() ==
+                 LogicalType::kDate)) {
+          v = FormatDate(k[p].i);
         } else if (f.kind == PartitionField::Kind::kIdentity &&
                    batch.column(static_cast<size_t>(partition_sources_[p])).type() ==
                        LogicalType::kString) {

@@ -91,7 +91,7 @@ TEST_F(DeltaTableTest, CreatesPartitionedTableAndCommitsOneFilePerPartition) {
   EXPECT_EQ(it->second.NumRecords(), 60);
   EXPECT_EQ(snap.metadata.partition_columns, std::vector<std::string>{"date"});
   EXPECT_EQ(snap.metadata.schema.fields.back().name, "date");
-  EXPECT_EQ(snap.metadata.schema.fields.back().type, DeltaType::kDate);
+  EXPECT_EQ(snap.metadata.schema.fields.back().type, LogicalType::kDate);
   EXPECT_EQ(snap.TxnVersion("app"), 1);
 
   // A second process opening the table sees the same thing.

@@ -90,6 +90,17 @@ FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, s
         cs.max = hi;
         break;
       }
+      case LogicalType::kDate: {  // Delta writes date bounds as "2026-01-05"
+        int32_t lo = col.GetDate(first), hi = lo;
+        for (size_t r = first + 1; r < end; ++r) {
+          if (col.IsNull(r)) continue;
+          lo = std::min(lo, col.GetDate(r));
+          hi = std::max(hi, col.GetDate(r));
+        }
+        cs.min = FormatDate(lo);
+        cs.max = FormatDate(hi);
+        break;
+      }
       case LogicalType::kInt64:
       case LogicalType::kTimestamp: {
         int64_t lo = col.GetInt64(first), hi = lo;

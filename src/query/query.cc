@@ -51,13 +51,12 @@ std::string EmptyView(const std::vector<catalog::Column>& columns) {
   return "SELECT " + sel + " WHERE false";
 }
 
-bool IsNumeric(engine::ValueType t) {
-  return t == engine::ValueType::kInt32 || t == engine::ValueType::kInt64 ||
-         t == engine::ValueType::kDouble;
+bool IsNumeric(LogicalType t) {
+  return t == LogicalType::kInt32 || t == LogicalType::kInt64 || t == LogicalType::kDouble;
 }
 
 std::string Cell(const engine::QueryResult& r, size_t col, size_t row) {
-  if (r.column_type(col) == engine::ValueType::kDouble) {
+  if (r.column_type(col) == LogicalType::kDouble) {
     double d = r.GetDouble(col, row);
     if (std::isfinite(d)) return fmt::format("{}", d);
   }
@@ -161,11 +160,11 @@ Status SqlSession::CreateView(lake::ObjectStore* store, const catalog::TableEntr
     std::set<std::string> pset(pcols.begin(), pcols.end());
     std::vector<catalog::Column> parts;
     for (const lake::DeltaField& f : snap.metadata.schema.fields) {
-      if (!pset.count(f.name)) columns.push_back({f.name, catalog::DuckDbTypeOf(f.type)});
+      if (!pset.count(f.name)) columns.push_back({f.name, catalog::CatalogTypeName(f.type)});
     }
     for (const std::string& pc : pcols) {
       int i = snap.metadata.schema.IndexOf(pc);
-      parts.push_back({pc, i >= 0 ? catalog::DuckDbTypeOf(snap.metadata.schema.fields[i].type)
+      parts.push_back({pc, i >= 0 ? catalog::CatalogTypeName(snap.metadata.schema.fields[i].type)
                                   : std::string("VARCHAR")});
     }
     // Files grouped by partition values; each group gets its values as constant columns.
@@ -343,14 +342,14 @@ std::string FormatJsonLines(const engine::QueryResult& r) {
         continue;
       }
       switch (r.column_type(c)) {
-        case engine::ValueType::kBool:
+        case LogicalType::kBool:
           j[name] = r.GetBool(c, row);
           break;
-        case engine::ValueType::kInt32:
-        case engine::ValueType::kInt64:
+        case LogicalType::kInt32:
+        case LogicalType::kInt64:
           j[name] = r.GetInt64(c, row);
           break;
-        case engine::ValueType::kDouble: {
+        case LogicalType::kDouble: {
           double d = r.GetDouble(c, row);
           if (std::isfinite(d))
             j[name] = d;

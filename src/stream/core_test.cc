@@ -131,6 +131,7 @@ std::vector<std::string> EnrichedRows(const RecordBatch& e) {
           s += col.GetString(r);
           break;
         case LogicalType::kInt32:
+        case LogicalType::kDate:
           s += std::to_string(col.GetInt32(r));
           break;
         case LogicalType::kInt64:

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
+#include <utility>
 
 #include "engine/engine.h"
 #include "model/schema.h"
@@ -27,28 +29,42 @@ std::string Dialect::TypeName(LogicalType t) const {
       return "TIMESTAMPTZ";
     case LogicalType::kBool:
       return "BOOLEAN";
+    case LogicalType::kDate:
+      return "DATE";
   }
   return "TEXT";
 }
 
-bool Dialect::SameType(std::string_view reported, LogicalType t) const {
+std::optional<LogicalType> Dialect::LogicalTypeOf(std::string_view reported) const {
   std::string r;
   for (char c : reported) r += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  switch (t) {
-    case LogicalType::kString:
-      return r == "text" || r == "varchar" || r == "character varying";
-    case LogicalType::kInt32:
-      return r == "integer" || r == "int" || r == "int4";
-    case LogicalType::kInt64:
-      return r == "bigint" || r == "int8";
-    case LogicalType::kDouble:
-      return r == "double precision" || r == "double" || r == "float8";
-    case LogicalType::kTimestamp:
-      return r == "timestamp with time zone" || r == "timestamptz";
-    case LogicalType::kBool:
-      return r == "boolean" || r == "bool";
+  // A length ("VARCHAR(65535)", our Redshift DDL) does not change the type.
+  if (const size_t paren = r.find('('); paren != std::string::npos && r.back() == ')') {
+    r.resize(paren);
   }
-  return false;
+  // PostgreSQL and Redshift report the SQL standard's names, DuckDB its own; both accepted.
+  static constexpr std::pair<std::string_view, LogicalType> kNames[] = {
+      {"text", LogicalType::kString},
+      {"varchar", LogicalType::kString},
+      {"character varying", LogicalType::kString},
+      {"integer", LogicalType::kInt32},
+      {"int", LogicalType::kInt32},
+      {"int4", LogicalType::kInt32},
+      {"bigint", LogicalType::kInt64},
+      {"int8", LogicalType::kInt64},
+      {"double precision", LogicalType::kDouble},
+      {"double", LogicalType::kDouble},
+      {"float8", LogicalType::kDouble},
+      {"timestamp with time zone", LogicalType::kTimestamp},
+      {"timestamptz", LogicalType::kTimestamp},
+      {"boolean", LogicalType::kBool},
+      {"bool", LogicalType::kBool},
+      {"date", LogicalType::kDate},
+  };
+  for (const auto& [name, type] : kNames) {
+    if (r == name) return type;
+  }
+  return std::nullopt;
 }
 
 std::vector<std::string> Dialect::CreateTable(const std::string& table, const Schema& schema,

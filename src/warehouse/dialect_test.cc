@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "engine/engine.h"
 #include "warehouse/loader.h"
 #include "warehouse/postgres_warehouse.h"
 #include "warehouse/warehouse.h"
@@ -84,6 +85,41 @@ TEST(DialectTest, SameTypeAcceptsWhatEachWarehouseReports) {
   EXPECT_TRUE(pg.SameType("character varying", LogicalType::kString));
   EXPECT_FALSE(pg.SameType("integer", LogicalType::kInt64));
   EXPECT_FALSE(pg.SameType("bigint", LogicalType::kDouble));
+}
+
+// The warehouse edge both ways: the DDL type of each LogicalType reads back as it, spelled as in
+// the DDL or as information_schema reports it (a DuckDB warehouse, checked live; PostgreSQL's
+// names are in SameTypeAcceptsWhatEachWarehouseReports).
+TEST(DialectTest, EveryLogicalTypeRoundTripsThroughEachDialect) {
+  for (DialectKind kind : {DialectKind::kDuckDb, DialectKind::kPostgres, DialectKind::kRedshift}) {
+    const Dialect d(kind);
+    for (LogicalType t : kAllLogicalTypes) {
+      EXPECT_EQ(d.LogicalTypeOf(d.TypeName(t)), t) << d.TypeName(t);
+    }
+    EXPECT_EQ(d.LogicalTypeOf("numeric"), std::nullopt);
+    EXPECT_EQ(d.LogicalTypeOf("timestamp without time zone"), std::nullopt);
+  }
+  auto db = engine::Database::Open("");
+  ASSERT_TRUE(db.ok());
+  auto conn = (*db)->Connect();
+  ASSERT_TRUE(conn.ok());
+  const Dialect duck(DialectKind::kDuckDb);
+  Schema all;
+  for (LogicalType t : kAllLogicalTypes) {
+    all.columns.push_back({"c_" + std::string(LogicalTypeName(t)), t, true});
+  }
+  for (const std::string& sql : duck.CreateTable("all_types", all, {}, {})) {
+    ASSERT_TRUE((*conn)->Execute(sql).ok()) << sql;
+  }
+  auto r = (*conn)->Query(
+      "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = "
+      "'all_types' ORDER BY ordinal_position");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->row_count(), all.columns.size());
+  for (size_t i = 0; i < all.columns.size(); ++i) {
+    EXPECT_EQ(r->GetString(0, i), all.columns[i].name);
+    EXPECT_EQ(duck.LogicalTypeOf(r->GetString(1, i)), all.columns[i].type) << r->GetString(1, i);
+  }
 }
 
 TEST(DialectTest, RedshiftCreateTableUsesDistAndSortKeysAndWideVarchar) {
@@ -179,6 +215,16 @@ TEST(DialectTest, OpenWarehouseRejectsUnknownSchemes) {
   EXPECT_EQ(w.status().kind(), ErrorKind::kInvalidArgument);
   EXPECT_EQ(DuckDbPath("duckdb:/tmp/w.duckdb"), std::optional<std::string>("/tmp/w.duckdb"));
   EXPECT_FALSE(DuckDbPath("postgres:").has_value());
+}
+
+TEST(DialectTest, CopyTextWritesDatesAsIsoDays) {
+  auto schema = std::make_shared<Schema>(Schema{{{"day", LogicalType::kDate, true}}});
+  RecordBatch b(schema);
+  b.column(0).AppendDate(20458);
+  b.column(0).AppendNull();
+  std::string out;
+  AppendCopyText(b, 0, 2, &out);
+  EXPECT_EQ(out, "2026-01-05\n\\N\n");
 }
 
 }  // namespace

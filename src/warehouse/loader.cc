@@ -43,17 +43,9 @@ TableLayout LayoutFor(const std::string& table, const Schema& schema) {
   return l;
 }
 
-Result<Schema> WarehouseSchema(const lake::DeltaSchema& delta) {
+Schema WarehouseSchema(const lake::DeltaSchema& delta) {
   Schema s;
-  for (const lake::DeltaField& f : delta.fields) {
-    const std::optional<LogicalType> t = lake::LogicalTypeOf(f.type);
-    if (!t) {
-      return Status::InvalidArgument(fmt::format(
-          "column {} has Delta type {}, which the loader does not map to a warehouse type", f.name,
-          lake::DeltaTypeName(f.type)));
-    }
-    s.columns.push_back({f.name, *t, f.nullable});
-  }
+  for (const lake::DeltaField& f : delta.fields) s.columns.push_back({f.name, f.type, f.nullable});
   return s;
 }
 
@@ -294,6 +286,9 @@ Status Loader::CopyFile(const std::string& table, const Schema& schema, const la
         case LogicalType::kBool:
           col.AppendBool(r.GetBool(c, i));
           break;
+        case LogicalType::kDate:
+          col.AppendDate(static_cast<int32_t>(r.GetInt64(c, i)));
+          break;
       }
     }
   }
@@ -317,7 +312,7 @@ Status Loader::LoadTable(const std::string& table) {
   }
   const lake::Snapshot& snap = it->second;
   if (!snap.exists()) return Status::OK();  // nothing committed yet
-  SC_ASSIGN_OR_RETURN(Schema lake_schema, WarehouseSchema(snap.metadata.schema));
+  Schema lake_schema = WarehouseSchema(snap.metadata.schema);
   Schema schema;
   SC_RETURN_IF_ERROR(EnsureTable(table, lake_schema, &schema));
   SC_ASSIGN_OR_RETURN(int64_t loaded, conn_->LoadedVersion(table));

@@ -45,8 +45,9 @@ struct TableLayout {
 // partition, offset). Late events and other tables get no key.
 TableLayout LayoutFor(const std::string& table, const Schema& schema);
 
-// The warehouse schema of a Delta schema. kInvalidArgument for a type the warehouse cannot hold.
-Result<Schema> WarehouseSchema(const lake::DeltaSchema& delta);
+// The warehouse schema of a Delta schema: the same columns and types (every LogicalType has a
+// warehouse type, Dialect::TypeName).
+Schema WarehouseSchema(const lake::DeltaSchema& delta);
 
 // One committed load transaction, as told to LoaderOptions::on_load.
 struct LoadEvent {

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "lake/compaction.h"
+#include "lake/delta_table.h"
 #include "testing/files.h"
 #include "warehouse/duckdb_warehouse.h"
 #include "warehouse/warehouse_testutil.h"
@@ -328,6 +329,49 @@ TEST_F(LoaderTest, NewLakeColumnIsAddedToTheWarehouse) {
   EXPECT_EQ(r->GetInt64(0, 0), 5);  // even seq 12..20
   EXPECT_EQ(r->GetString(1, 0), "n12");
   EXPECT_EQ(r->GetInt64(2, 0), 19);
+}
+
+// A date column, in the file and as a date partition (Delta "date"), becomes a warehouse DATE.
+TEST_F(LoaderTest, DateColumnsAndDatePartitionsLoadAsDates) {
+  auto schema = std::make_shared<Schema>(Schema{{{"_partition", LogicalType::kInt32},
+                                                 {"_offset", LogicalType::kInt64},
+                                                 {"timestamp", LogicalType::kTimestamp},
+                                                 {"day", LogicalType::kDate, true}}});
+  lake::TableOptions o;
+  o.partitions = {lake::PartitionField::DateOf("timestamp")};
+  o.checkpoint_interval = 0;
+  {
+    auto t = lake::DeltaTable::Open(store_.get(), lake_db_.get(), "events", schema, o);
+    ASSERT_TRUE(t.ok()) << t.status().message();
+    RecordBatch b(schema);
+    for (int i = 0; i < 4; ++i) {
+      b.column(0).AppendInt32(0);
+      b.column(1).AppendInt64(i);
+      b.column(2).AppendInt64(1767654000000000LL + i * 3'600'000'000LL);  // 2026-01-05T23:00Z + i h
+      if (i == 3) {
+        b.column(3).AppendNull();
+      } else {
+        b.column(3).AppendDate(20458 - i);  // 2026-01-05, -04, -03
+      }
+    }
+    ASSERT_TRUE((*t)->Append(b).ok());
+    ASSERT_TRUE((*t)->Commit("test", 1).ok());
+  }
+  auto l = MakeLoader();
+  Status st = l->LoadOnce();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Offsets(), Range(0, 4));
+  auto c = warehouse_->Connect();
+  auto r = (*c)->Query("SELECT day, date FROM events ORDER BY _offset");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->row_count(), 4u);
+  EXPECT_EQ(r->column_type(0), LogicalType::kDate);
+  EXPECT_EQ(r->column_type(1), LogicalType::kDate);
+  EXPECT_EQ(r->GetString(0, 0), "2026-01-05");
+  EXPECT_EQ(r->GetString(0, 2), "2026-01-03");
+  EXPECT_TRUE(r->IsNull(0, 3));
+  EXPECT_EQ(r->GetString(1, 0), "2026-01-05");
+  EXPECT_EQ(r->GetString(1, 1), "2026-01-06");
 }
 
 TEST_F(LoaderTest, BreakingChangeIsRefusedClearly) {

@@ -373,6 +373,9 @@ void AppendCopyText(const RecordBatch& batch, size_t begin, size_t end, std::str
         case LogicalType::kBool:
           out->push_back(col.GetBool(row) ? 't' : 'f');
           break;
+        case LogicalType::kDate:
+          out->append(FormatDate(col.GetDate(row)));
+          break;
       }
     }
     out->push_back('\n');

@@ -34,9 +34,16 @@ class Dialect {
   explicit Dialect(DialectKind kind) : kind_(kind) {}
   DialectKind kind() const { return kind_; }
 
+  // The warehouse edge of the one logical type (common/logical_type.h): the DDL type of a column
+  // of type t, and the type of a column whose information_schema.columns.data_type is `reported`
+  // (nullopt: none of ours, as for a column someone created by hand as NUMERIC).
+  // LogicalTypeOf(reported) == t for every name the warehouse reports for TypeName(t).
   std::string TypeName(LogicalType t) const;
-  // The type names information_schema.columns.data_type reports for a column created as `t`.
-  bool SameType(std::string_view reported, LogicalType t) const;
+  std::optional<LogicalType> LogicalTypeOf(std::string_view reported) const;
+  // Whether a column the warehouse reports as `reported` holds type t.
+  bool SameType(std::string_view reported, LogicalType t) const {
+    return LogicalTypeOf(reported) == t;
+  }
   // CREATE TABLE IF NOT EXISTS with NOT NULLs, the key `key` (if any: PRIMARY KEY when its columns
   // are NOT NULL, else UNIQUE — NULLS NOT DISTINCT on PostgreSQL) and, where the warehouse has
   // them, indexes on `index_columns` (Redshift: DISTKEY / SORTKEY instead).

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "lake/delta_table.h"
 #include "testing/files.h"
 #include "testing/subprocess.h"
 #include "warehouse/duckdb_warehouse.h"
@@ -141,6 +142,56 @@ TEST_P(WarehouseITest, NewLakeColumnAppearsInTheWarehouse) {
   Status s = MakeLoader(nullptr)->LoadOnce();
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(Rows(true), Expected(20, 11));
+}
+
+// A date column and a date partition (Delta "date") become DATE columns (PostgreSQL: COPY text;
+// DuckDB: the appender), and a second load finds them the same type (information_schema's "date").
+TEST_P(WarehouseITest, DatesLoadAsDates) {
+  auto schema = std::make_shared<Schema>(Schema{{{"_partition", LogicalType::kInt32},
+                                                 {"_offset", LogicalType::kInt64},
+                                                 {"timestamp", LogicalType::kTimestamp},
+                                                 {"day", LogicalType::kDate, true}}});
+  lake::TableOptions o;
+  o.partitions = {lake::PartitionField::DateOf("timestamp")};
+  o.checkpoint_interval = 0;
+  for (int v = 1; v <= 2; ++v) {
+    {
+      auto t = lake::DeltaTable::Open(store_.get(), lake_db_.get(), "events", schema, o);
+      ASSERT_TRUE(t.ok()) << t.status().message();
+      RecordBatch b(schema);
+      b.column(0).AppendInt32(0);
+      b.column(1).AppendInt64(v);
+      b.column(2).AppendInt64(1767654000000000LL + v * 3'600'000'000LL);  // 2026-01-06T00:00Z +
+      if (v == 1) {
+        b.column(3).AppendDate(20458);  // 2026-01-05
+      } else {
+        b.column(3).AppendNull();
+      }
+      ASSERT_TRUE((*t)->Append(b).ok());
+      ASSERT_TRUE((*t)->Commit("test", v).ok());
+    }
+    Status s = MakeLoader(nullptr)->LoadOnce();
+    ASSERT_TRUE(s.ok()) << s.message();
+  }
+  auto c = OpenWarehouse(spec_);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  auto r = (*c)->Query(
+      "SELECT CAST(\"_offset\" AS TEXT), CAST(\"day\" AS TEXT), CAST(\"date\" AS TEXT) FROM "
+      "events ORDER BY \"_offset\"");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0][1].value_or("-"), "2026-01-05");
+  EXPECT_EQ((*r)[0][2].value_or("-"), "2026-01-06");
+  EXPECT_EQ((*r)[1][1], std::nullopt);
+  EXPECT_EQ((*r)[1][2].value_or("-"), "2026-01-06");
+  auto types = (*c)->Query(
+      "SELECT data_type FROM information_schema.columns WHERE table_name = 'events' AND "
+      "column_name IN ('day', 'date')");
+  ASSERT_TRUE(types.ok()) << types.status().message();
+  ASSERT_EQ(types->size(), 2u);
+  for (const auto& row : *types) {
+    EXPECT_EQ((*c)->dialect().LogicalTypeOf(row[0].value_or("")), LogicalType::kDate);
+  }
 }
 
 TEST_P(WarehouseITest, BreakingChangeIsRefusedClearly) {
