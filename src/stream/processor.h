@@ -191,7 +191,7 @@ class Processor final : public PositionStore, public RebalanceListener {
   Status CloseOpenEpochs(bool wait);
   // Closes the groups' epochs: fixes their end positions and watermark, serializes their state and
   // hands the job to the committer; with `wait`, returns once committed.
-  Status CloseEpochs(std::vector<Group*> groups, bool final, bool wait);
+  Status CloseEpochs(const std::vector<Group*>& groups, bool final, bool wait);
   // Runs on the committer thread (or inline): the offsets logs, lake commits and state checkpoints
   // of a job.
   void RunCommit(CommitJob* job);
