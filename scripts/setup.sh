@@ -3,6 +3,7 @@
 # Idempotent: a second run installs nothing and rebuilds only what changed.
 #   scripts/setup.sh            release build in build/release
 #   scripts/setup.sh asan       ASan+UBSan build in build/asan
+#   scripts/setup.sh tsan       ThreadSanitizer build of the threaded tests only, in build/tsan
 #   scripts/setup.sh deps       dependencies only
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +20,13 @@ APT_PACKAGES=(
   librdkafka-dev libsimdjson-dev libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   libcurl4-openssl-dev libpq-dev libcpp-httplib-dev libzstd-dev
   kcat nodejs npm python3
+  clang-14 clang-format-14 clang-tidy-14
 )
+
+# The tests that run under ThreadSanitizer (scripts/test.sh): the threaded ones that need no
+# external service (librdkafka and libpq are not instrumented; DuckDB neither, see
+# scripts/tsan.supp). Only these are built in build/tsan.
+TSAN_TARGETS=(common_test engine_test lake_test stream_itest warehouse_test web_test)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -58,7 +65,7 @@ install_duckdb() {
   echo "$want" > "$stamp"
 }
 
-build() {
+build() {  # build NAME [cmake -D options]; builds the targets in $targets (default: all)
   local dir="$root/build/$1"; shift
   if [ ! -f "$dir/build.ninja" ]; then
     # ccache is optional (not installed here): where a developer has it, trees in several checkouts
@@ -70,7 +77,10 @@ build() {
     cmake -S "$root" -B "$dir" -G Ninja "${launcher[@]}" "$@" >/dev/null
   fi
   log "building $dir"
-  if ! cmake --build "$dir" -- -j"$(nproc)" >"$dir/build.log" 2>&1; then
+  local target_args=()
+  # shellcheck disable=SC2206  # a space-separated list of target names
+  [ -z "${targets:-}" ] || target_args=(--target $targets)
+  if ! cmake --build "$dir" "${target_args[@]}" -- -j"$(nproc)" >"$dir/build.log" 2>&1; then
     grep -vE '^\[[0-9]+/[0-9]+\] ' "$dir/build.log" | tail -60 >&2
     log "build failed (full log: $dir/build.log)"
     exit 1
@@ -83,5 +93,7 @@ case "$variant" in
   deps) ;;
   release) build release -DCMAKE_BUILD_TYPE=RelWithDebInfo ;;
   asan) build asan -DCMAKE_BUILD_TYPE=Debug -DSMARTCITY_SANITIZE=ON -DSMARTCITY_BENCH=OFF ;;
-  *) echo "usage: scripts/setup.sh [release|asan|deps]" >&2; exit 2 ;;
+  tsan) targets="${TSAN_TARGETS[*]}" build tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSMARTCITY_TSAN=ON \
+          -DSMARTCITY_BENCH=OFF ;;
+  *) echo "usage: scripts/setup.sh [release|asan|tsan|deps]" >&2; exit 2 ;;
 esac

@@ -104,7 +104,7 @@ struct Catalog {
 };
 
 std::string ToJson(const Catalog& c);
-Result<Catalog> CatalogFromJson(std::string_view json);
+Result<Catalog> CatalogFromJson(std::string_view text);
 
 // Where the catalog lives: a local file (--catalog) or an object in the lake store.
 // Load returns kNotFound when there is no catalog yet.

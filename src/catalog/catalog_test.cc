@@ -17,7 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using lake::testing::EventSchema;
-using lake::testing::EventSchemaWithNote;
 using lake::testing::kJan5At23h;
 using lake::testing::kMinute;
 using lake::testing::MakeEvents;

@@ -127,7 +127,10 @@ class [[nodiscard]] Result {
 // SC_ASSIGN_OR_RETURN(auto x, MakeX()): binds the value or returns the error.
 #define SC_ASSIGN_OR_RETURN(lhs, expr) \
   SC_ASSIGN_OR_RETURN_IMPL(SC_CONCAT(sc_result_, __LINE__), lhs, expr)
+// `tmp` and `lhs` are declarations, which parentheses would break.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define SC_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.status();            \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)

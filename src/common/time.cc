@@ -187,10 +187,8 @@ Result<Micros> ParseDuration(std::string_view s) {
       unit = 3600e6, s.remove_prefix(1);
     else if (s.starts_with("d"))
       unit = 86400e6, s.remove_prefix(1);
-    else if (!s.empty())
+    else if (!s.empty() || any)  // an unknown unit, or a number without one after another ("1h30")
       return bad();
-    else if (any)
-      return bad();  // "1h30" is ambiguous
     total_us += v * unit;
     any = true;
   }

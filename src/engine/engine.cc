@@ -5,10 +5,11 @@
 
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <unordered_map>
 #include <utility>
+
+#include "common/mutex.h"
 
 namespace smartcity::engine {
 
@@ -187,12 +188,12 @@ void FillChunk(duckdb_data_chunk chunk, const RecordBatch& batch, std::span<cons
 // The rows of one CopyToParquet call. `mu` is held while a chunk is filled; Remove() takes it
 // after unlisting the source, so once Remove() returns no fill is running and none starts.
 struct RowSource {
-  const RecordBatch* batch = nullptr;
+  Mutex mu;
+  const RecordBatch* batch PT_GUARDED_BY(mu) = nullptr;  // valid while `live`
   std::vector<int> columns;
   size_t begin = 0;
   size_t end = 0;
-  std::mutex mu;
-  bool live = true;
+  bool live GUARDED_BY(mu) = true;
 };
 
 class RowSourceRegistry {
@@ -203,7 +204,7 @@ class RowSourceRegistry {
   }
 
   uint64_t Add(std::shared_ptr<RowSource> source) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     int64_t token;
     do {
       token = rng_() >> 2;  // a positive BIGINT literal in the SQL text
@@ -213,7 +214,7 @@ class RowSourceRegistry {
   }
 
   std::shared_ptr<RowSource> Find(int64_t token) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     auto it = sources_.find(token);
     return it == sources_.end() ? nullptr : it->second;
   }
@@ -221,21 +222,21 @@ class RowSourceRegistry {
   void Remove(int64_t token) {
     std::shared_ptr<RowSource> source;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(&mu_);
       auto it = sources_.find(token);
       if (it == sources_.end()) return;
       source = std::move(it->second);
       sources_.erase(it);
     }
-    std::lock_guard lock(source->mu);
+    MutexLock lock(&source->mu);
     source->live = false;
   }
 
  private:
   RowSourceRegistry() : rng_(std::random_device{}()) {}
-  std::mutex mu_;
-  std::mt19937_64 rng_;
-  std::unordered_map<int64_t, std::shared_ptr<RowSource>> sources_;
+  Mutex mu_;
+  std::mt19937_64 rng_ GUARDED_BY(mu_);
+  std::unordered_map<int64_t, std::shared_ptr<RowSource>> sources_ GUARDED_BY(mu_);
 };
 
 // Unlists a source on every path out of CopyToParquet.
@@ -273,7 +274,7 @@ void RowScanBindFn(duckdb_bind_info info) {
     return;
   }
   {
-    std::lock_guard lock(source->mu);
+    MutexLock lock(&source->mu);
     if (!source->live) {
       duckdb_bind_set_error(info, kUnknownToken);
       return;
@@ -303,7 +304,7 @@ void RowScanFn(duckdb_function_info info, duckdb_data_chunk output) {
     duckdb_function_set_error(info, kUnknownToken);
     return;
   }
-  std::lock_guard lock(source->mu);
+  MutexLock lock(&source->mu);
   if (!source->live) {
     duckdb_function_set_error(info, kUnknownToken);
     return;

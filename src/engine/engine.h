@@ -25,12 +25,14 @@
 #include "common/status.h"
 #include "common/time.h"
 
-// Opaque DuckDB handles (duckdb.h is included only by engine.cc).
+// Opaque DuckDB handles (duckdb.h is included only by engine.cc), named as duckdb.h names them.
+// NOLINTBEGIN(bugprone-reserved-identifier)
 struct _duckdb_database;
 struct _duckdb_connection;
 struct _duckdb_appender;
 struct _duckdb_data_chunk;
 struct _duckdb_prepared_statement;
+// NOLINTEND(bugprone-reserved-identifier)
 
 namespace smartcity::engine {
 

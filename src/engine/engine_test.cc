@@ -406,7 +406,7 @@ TEST(EngineTest, CopyToParquetFromSeveralThreadsAndDatabases) {
       for (int k = 0; k < 3 && results[t].ok(); ++k) {
         const std::string path =
             TempParquet("thread" + std::to_string(t) + "-" + std::to_string(k));
-        const size_t begin = static_cast<size_t>(t * 100 + k);
+        const size_t begin = static_cast<size_t>(t) * 100 + static_cast<size_t>(k);
         results[t] = (*conn)->CopyToParquet(batch, cols, begin, 3000, path);
         if (!results[t].ok()) break;
         auto r = (*conn)->Query("SELECT count(*), min(\"row\") FROM read_parquet(" +

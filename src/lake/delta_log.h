@@ -56,7 +56,7 @@ struct DeltaSchema {
 
 // Spark StructType JSON, the form of metaData.schemaString.
 std::string SchemaToJson(const DeltaSchema& schema);
-Result<DeltaSchema> SchemaFromJson(std::string_view json);
+Result<DeltaSchema> SchemaFromJson(std::string_view text);
 
 using PartitionValues = std::map<std::string, std::optional<std::string>>;
 

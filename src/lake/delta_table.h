@@ -62,7 +62,9 @@ struct PartitionField {
   Kind kind = Kind::kIdentity;
   std::string source;  // kDateOf / kHourOf: the timestamp column; kIdentity: same as name
 
-  static PartitionField Identity(std::string column) { return {column, Kind::kIdentity, column}; }
+  static PartitionField Identity(const std::string& column) {
+    return {column, Kind::kIdentity, column};
+  }
   static PartitionField DateOf(std::string timestamp_column, std::string name = "date") {
     return {std::move(name), Kind::kDateOf, std::move(timestamp_column)};
   }

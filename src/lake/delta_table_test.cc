@@ -40,7 +40,7 @@ class DeltaTableTest : public ::testing::Test {
   }
   std::unique_ptr<DeltaTable> OpenTable(ObjectStore* store, TableOptions o,
                                         std::shared_ptr<const Schema> schema = EventSchema()) {
-    auto t = DeltaTable::Open(store, db_.get(), "lake/events", schema, std::move(o));
+    auto t = DeltaTable::Open(store, db_.get(), "lake/events", std::move(schema), std::move(o));
     EXPECT_TRUE(t.ok()) << t.status().message();
     return t.ok() ? std::move(*t) : nullptr;
   }

@@ -105,7 +105,7 @@ CurlHttpClient::~CurlHttpClient() {
 
 void* CurlHttpClient::Acquire() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (!idle_.empty()) {
       void* h = idle_.back();
       idle_.pop_back();
@@ -116,7 +116,7 @@ void* CurlHttpClient::Acquire() {
 }
 
 void CurlHttpClient::Release(void* handle) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   idle_.push_back(handle);
 }
 

@@ -13,12 +13,12 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace smartcity::lake {
@@ -75,8 +75,8 @@ class CurlHttpClient final : public HttpClient {
   void Release(void* handle);
 
   CurlOptions options_;
-  std::mutex mu_;
-  std::vector<void*> idle_;  // GUARDED_BY(mu_): CURL* easy handles
+  Mutex mu_;
+  std::vector<void*> idle_ GUARDED_BY(mu_);  // CURL* easy handles
 };
 
 // "%2F"-style encoding of everything but RFC 3986 unreserved characters (and '/' if keep_slash):

@@ -100,11 +100,11 @@ TEST(LakeReadersITest, DeltaLakeDuckDbAndPyarrowReadExactlyTheCommittedRows) {
   int64_t seq = 1;
   int64_t batch = 0;
   auto open = [&](std::shared_ptr<const Schema> schema) {
-    auto t = DeltaTable::Open(&store, db->get(), "events", schema, options);
+    auto t = DeltaTable::Open(&store, db->get(), "events", std::move(schema), options);
     EXPECT_TRUE(t.ok()) << t.status().message();
     return std::move(*t);
   };
-  auto append_and_commit = [&](DeltaTable* t, std::shared_ptr<const Schema> schema, int n,
+  auto append_and_commit = [&](DeltaTable* t, const std::shared_ptr<const Schema>& schema, int n,
                                bool record) {
     auto b = MakeEvents(schema, seq, n, kJan5At23h + seq * kMinute / 2, kMinute);
     ASSERT_TRUE(t->Append(*b).ok());

@@ -25,8 +25,8 @@ std::shared_ptr<const Schema> EventSchemaWithNote() {
   return s;
 }
 
-std::unique_ptr<RecordBatch> MakeEvents(std::shared_ptr<const Schema> schema, int64_t first, int n,
-                                        int64_t start_micros, int64_t step_micros) {
+std::unique_ptr<RecordBatch> MakeEvents(const std::shared_ptr<const Schema>& schema, int64_t first,
+                                        int n, int64_t start_micros, int64_t step_micros) {
   auto b = std::make_unique<RecordBatch>(schema);
   const bool note = schema->IndexOf("note") >= 0;
   for (int i = 0; i < n; ++i) {

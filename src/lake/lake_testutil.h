@@ -21,8 +21,8 @@ std::shared_ptr<const Schema> EventSchemaWithNote();
 
 // Events seq = first .. first+n-1 at start + i*step (UTC micros); every 7th speed and every 5th ok
 // is null. With a schema that has `note`, it is "n<seq>" on even seq and null otherwise.
-std::unique_ptr<RecordBatch> MakeEvents(std::shared_ptr<const Schema> schema, int64_t first, int n,
-                                        int64_t start_micros, int64_t step_micros);
+std::unique_ptr<RecordBatch> MakeEvents(const std::shared_ptr<const Schema>& schema, int64_t first,
+                                        int n, int64_t start_micros, int64_t step_micros);
 
 // 2026-01-05T23:00:00Z in micros: 2 hours of 1-minute events span two dates.
 inline constexpr int64_t kJan5At23h = 1767654000000000LL;

@@ -327,14 +327,14 @@ Status LocalObjectStore::Delete(std::string_view key) {
 
 Status InMemoryObjectStore::Put(std::string_view key, std::string_view bytes) {
   SC_RETURN_IF_ERROR(ValidateKey(key));
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   objects_[std::string(key)] = Object{std::string(bytes), std::chrono::system_clock::now()};
   return Status::OK();
 }
 
 Status InMemoryObjectStore::PutIfAbsent(std::string_view key, std::string_view bytes) {
   SC_RETURN_IF_ERROR(ValidateKey(key));
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto [it, inserted] = objects_.try_emplace(std::string(key));
   if (!inserted) return Status::AlreadyExists(fmt::format("object {} already exists", key));
   it->second = Object{std::string(bytes), std::chrono::system_clock::now()};
@@ -352,7 +352,7 @@ Result<std::string> InMemoryObjectStore::Get(std::string_view key) {
 
 Result<std::string> InMemoryObjectStore::GetRange(std::string_view key, uint64_t offset,
                                                   uint64_t length) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = objects_.find(key);
   if (it == objects_.end())
     return Status::NotFound(fmt::format("no object {} in the in-memory store", key));
@@ -362,7 +362,7 @@ Result<std::string> InMemoryObjectStore::GetRange(std::string_view key, uint64_t
 }
 
 Result<ObjectInfo> InMemoryObjectStore::Head(std::string_view key) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = objects_.find(key);
   if (it == objects_.end())
     return Status::NotFound(fmt::format("no object {} in the in-memory store", key));
@@ -370,7 +370,7 @@ Result<ObjectInfo> InMemoryObjectStore::Head(std::string_view key) {
 }
 
 Result<std::vector<ObjectInfo>> InMemoryObjectStore::List(std::string_view prefix) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<ObjectInfo> out;
   for (auto it = objects_.lower_bound(prefix); it != objects_.end(); ++it) {
     if (it->first.compare(0, prefix.size(), prefix) != 0) break;
@@ -380,7 +380,7 @@ Result<std::vector<ObjectInfo>> InMemoryObjectStore::List(std::string_view prefi
 }
 
 Status InMemoryObjectStore::Delete(std::string_view key) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = objects_.find(key);
   if (it != objects_.end()) objects_.erase(it);
   return Status::OK();
@@ -388,7 +388,7 @@ Status InMemoryObjectStore::Delete(std::string_view key) {
 
 void InMemoryObjectStore::SetModified(std::string_view key,
                                       std::chrono::system_clock::time_point t) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = objects_.find(key);
   if (it != objects_.end()) it->second.modified = t;
 }
@@ -397,34 +397,34 @@ void InMemoryObjectStore::SetModified(std::string_view key,
 // FaultInjectingObjectStore
 
 void FaultInjectingObjectStore::AddRule(Rule r) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   rules_.push_back(RuleState{std::move(r)});
 }
 
 void FaultInjectingObjectStore::ClearRules() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   rules_.clear();
 }
 
 void FaultInjectingObjectStore::Revive() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   crashed_ = false;
   rules_.clear();
 }
 
 bool FaultInjectingObjectStore::crashed() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return crashed_;
 }
 
 int FaultInjectingObjectStore::calls(Op op) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = calls_.find(op);
   return it == calls_.end() ? 0 : it->second;
 }
 
 FaultInjectingObjectStore::Decision FaultInjectingObjectStore::Decide(Op op, std::string_view key) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   ++calls_[op];
   ++calls_[Op::kAny];
   Decision d;

@@ -20,12 +20,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace smartcity::lake {
@@ -137,8 +137,8 @@ class InMemoryObjectStore final : public ObjectStore {
     std::string bytes;
     std::chrono::system_clock::time_point modified;
   };
-  std::mutex mu_;
-  std::map<std::string, Object, std::less<>> objects_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::map<std::string, Object, std::less<>> objects_ GUARDED_BY(mu_);
 };
 
 // Wraps a store and injects failures, to test what a crash or an outage at any step leaves behind.
@@ -200,15 +200,15 @@ class FaultInjectingObjectStore final : public ObjectStore {
   Status Run(Op op, std::string_view key, const std::function<Status()>& do_op);
 
   ObjectStore* base_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   struct RuleState {
     Rule rule;
     int seen = 0;
     int fired = 0;
   };
-  std::vector<RuleState> rules_;  // GUARDED_BY(mu_)
-  bool crashed_ = false;          // GUARDED_BY(mu_)
-  std::map<Op, int> calls_;       // GUARDED_BY(mu_)
+  std::vector<RuleState> rules_ GUARDED_BY(mu_);
+  bool crashed_ GUARDED_BY(mu_) = false;
+  std::map<Op, int> calls_ GUARDED_BY(mu_);
 };
 
 }  // namespace smartcity::lake

@@ -323,7 +323,7 @@ Status Processor::Finish() {
   return CloseEpochs(closing, true, /*wait=*/true);
 }
 
-Status Processor::CloseEpochs(std::vector<Group*> groups, bool final, bool wait) {
+Status Processor::CloseEpochs(const std::vector<Group*>& groups, bool final, bool wait) {
   const auto wall0 = std::chrono::steady_clock::now();
   struct AddTime {
     Micros* to;

@@ -170,7 +170,7 @@ class Processor final : public PositionStore, public RebalanceListener {
   Status CloseOpenEpochs(bool wait);
   // Closes the groups' epochs: fixes their end positions and watermark, serializes their state and
   // hands the job to the committer; with `wait`, returns once committed.
-  Status CloseEpochs(std::vector<Group*> groups, bool final, bool wait);
+  Status CloseEpochs(const std::vector<Group*>& groups, bool final, bool wait);
   // Waits for the epoch in flight, if any, and applies its outcome (counters, observer).
   Status WaitForCommit();
   // The same, but only if it has finished.

@@ -25,7 +25,7 @@ size_t StreamOutput::TotalRows() const {
   return n;
 }
 
-StreamCore::StreamCore(StreamCoreOptions options, Clock* clock)
+StreamCore::StreamCore(const StreamCoreOptions& options, Clock* clock)
     : options_(options), parser_(options.parser), join_(options.join, clock) {}
 
 void StreamCore::Process(std::span<const InputRecord> records, WallTime received_at,

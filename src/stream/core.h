@@ -65,7 +65,7 @@ struct StreamOutput {
 
 class StreamCore {
  public:
-  StreamCore(StreamCoreOptions options, Clock* clock);
+  StreamCore(const StreamCoreOptions& options, Clock* clock);
 
   // Parses `records` (raw or dead-letter rows) and joins the valid vehicle/weather/emergency ones
   // (enriched rows, late-event rows). `received_at` is the wall-clock receive time (Clock::WallNow;

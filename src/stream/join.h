@@ -91,11 +91,11 @@ class EventTimeJoin {
   // The watermark the inputs call for now (see WatermarkTracker::Compute); does not apply it.
   EventTime ComputeWatermark() { return tracker_.Compute(); }
   void SetInputBacklog(JoinInput input, bool backlogged) { tracker_.SetBacklog(input, backlogged); }
-  // Puts `watermark` in force (never backwards) — e.g. the value recorded for an epoch being
+  // Puts `requested` in force (never backwards) — e.g. the value recorded for an epoch being
   // replayed — then emits the vehicle readings it finalises (NULL-emergency rows) and evicts
   // expired state. Output depends only on the state, the records added and the watermarks passed
   // here, never on the clock. Returns the watermark in force.
-  EventTime AdvanceWatermarkTo(EventTime watermark, RecordBatch* enriched);
+  EventTime AdvanceWatermarkTo(EventTime requested, RecordBatch* enriched);
 
   // End of a bounded run: emits every pending row and clears the state (the watermark stays).
   void Flush(RecordBatch* enriched);
@@ -115,7 +115,7 @@ class EventTimeJoin {
   Status SerializeState(std::string* out) const;
   // REQUIRES: a freshly constructed join (or one to be replaced wholesale). On error, leaves it
   // unchanged.
-  Status RestoreState(std::string_view in);
+  Status RestoreState(std::string_view data);
 
  private:
   // Counts rows [begin, end) of `input`, reports the late ones (event time behind the watermark in

@@ -247,6 +247,7 @@ struct EventParser::Impl {
         if (auto e = v.get_array().get(a)) return e;
         for (auto er : a) {
           od::value x;
+          // NOLINTNEXTLINE(performance-move-const-arg): simdjson_result::get() is &&-qualified
           if (auto e = std::move(er).get(x)) return e;
           if (auto e = Walk(x, depth + 1)) return e;
         }
@@ -575,7 +576,7 @@ bool EventParser::ParseValid(Topic topic, std::string_view payload, SourcePositi
 
 void EventParser::AppendDeadLetter(std::string_view topic_name, std::string_view payload,
                                    SourcePosition position, EventTime received_at,
-                                   RecordBatch* dl) {
+                                   RecordBatch* dead_letters) {
   using namespace dead_letter_col;
   const size_t cap = options_.dead_letter_payload_cap;
   const bool utf8 = simdjson::validate_utf8(payload.data(), payload.size());
@@ -599,16 +600,16 @@ void EventParser::AppendDeadLetter(std::string_view topic_name, std::string_view
     Base64(source, &scratch_);
     stored = scratch_;
   }
-  dl->column(kTopic).AppendString(topic_name);
-  dl->column(kPartition).AppendInt32(position.partition.value());
-  dl->column(kOffset).AppendInt64(position.offset);
-  dl->column(kPayload).AppendString(stored);
-  dl->column(kPayloadEncoding).AppendString(utf8 ? "utf-8" : "base64");
-  dl->column(kPayloadBytes).AppendInt64(static_cast<int64_t>(payload.size()));
-  dl->column(kPayloadTruncated).AppendBool(truncated);
-  dl->column(kReason).AppendString(reason_);
-  dl->column(kReceivedAt).AppendTimestamp(received_at);
-  impl_->dead_letter_dates.Append(received_at, &dl->column(kDate));
+  dead_letters->column(kTopic).AppendString(topic_name);
+  dead_letters->column(kPartition).AppendInt32(position.partition.value());
+  dead_letters->column(kOffset).AppendInt64(position.offset);
+  dead_letters->column(kPayload).AppendString(stored);
+  dead_letters->column(kPayloadEncoding).AppendString(utf8 ? "utf-8" : "base64");
+  dead_letters->column(kPayloadBytes).AppendInt64(static_cast<int64_t>(payload.size()));
+  dead_letters->column(kPayloadTruncated).AppendBool(truncated);
+  dead_letters->column(kReason).AppendString(reason_);
+  dead_letters->column(kReceivedAt).AppendTimestamp(received_at);
+  impl_->dead_letter_dates.Append(received_at, &dead_letters->column(kDate));
 }
 
 }  // namespace smartcity::stream

@@ -80,7 +80,7 @@ class WatermarkTracker {
   // Checkpoint: max event times, the watermark and each input's idle age (so that idleness resumes
   // where it stood). Format: docs/checkpoint_format.md, "join state".
   Status SerializeState(std::string* out) const;
-  Status RestoreState(std::string_view in);
+  Status RestoreState(std::string_view data);
 
  private:
   struct Input {

@@ -64,7 +64,7 @@ struct Read {
 };
 
 // Polls until `want` records arrived in total or the deadline passes.
-void PollUntil(std::vector<KafkaSource*> sources, size_t want,
+void PollUntil(const std::vector<KafkaSource*>& sources, size_t want,
                std::map<std::tuple<Topic, int32_t, int64_t>, Read>& got, size_t max_batch,
                milliseconds limit = milliseconds(30000), int* duplicates = nullptr) {
   const auto deadline = steady_clock::now() + limit;

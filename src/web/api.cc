@@ -428,7 +428,8 @@ std::string MetricsText(const LiveSnapshot& s, uint64_t resident_bytes) {
   Sample(&o, "process_resident_memory_bytes", "", static_cast<double>(resident_bytes));
   Metric(&o, "process_start_time_seconds", "gauge",
          "Start time of the process since unix epoch in seconds.");
-  Sample(&o, "process_start_time_seconds", "", static_cast<double>(Millis(s.started) / 1000));
+  const int64_t started_seconds = Millis(s.started) / 1000;  // whole seconds on purpose
+  Sample(&o, "process_start_time_seconds", "", static_cast<double>(started_seconds));
   return o;
 }
 

@@ -69,8 +69,11 @@ std::string LiveServer::url() const {
 }
 
 bool LiveServer::WaitFor(std::chrono::milliseconds d) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, d, [this] { return stopping_; });
+  const auto deadline = std::chrono::steady_clock::now() + d;
+  MutexLock lock(&mu_);
+  while (!stopping_) {
+    if (!cv_.WaitUntil(&mu_, deadline)) break;
+  }
   return !stopping_;
 }
 
@@ -112,11 +115,11 @@ Result<std::unique_ptr<LiveServer>> LiveServer::Start(LiveServerOptions options,
 
 void LiveServer::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (thread_.joinable()) {
     server_->stop();
     thread_.join();
@@ -154,7 +157,7 @@ void LiveServer::Routes() {
     res.set_content(std::string("{\"error\":\"") + what + "\"}", kJson);
   });
   svr.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+      [](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
         res.status = 500;
         res.set_content("{\"error\":\"internal error\"}", kJson);
       });

@@ -14,12 +14,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "web/live_state.h"
 
@@ -60,13 +59,13 @@ class LiveServer {
   // "http://127.0.0.1:8080/"
   std::string url() const;
   // Ends the event streams and stops the server; waits for its threads. Idempotent.
-  void Stop();
+  void Stop() EXCLUDES(mu_);
 
  private:
   LiveServer(LiveServerOptions options, const LiveState* state);
   void Routes();
   // Waits up to `d` or until Stop(); false when stopping.
-  bool WaitFor(std::chrono::milliseconds d);
+  bool WaitFor(std::chrono::milliseconds d) EXCLUDES(mu_);
 
   const LiveServerOptions options_;
   const LiveState* const state_;
@@ -74,9 +73,9 @@ class LiveServer {
   std::thread thread_;
   int port_ = 0;
   std::atomic<int> sse_clients_{0};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;  // signalled when stopping_ is set
+  bool stopping_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace smartcity::web

@@ -77,7 +77,7 @@ std::optional<Topic> LiveState::TopicOfName(std::string_view name) const {
 void LiveState::OnRows(int32_t group, const stream::StreamOutput& out,
                        const stream::OutputMarks& first) {
   const WallTime wall = std::chrono::system_clock::now();
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   const int64_t second = NowSecond();
   GroupView& gv = groups_[group];
   gv.group = group;
@@ -231,7 +231,7 @@ void LiveState::OnRows(int32_t group, const stream::StreamOutput& out,
 }
 
 void LiveState::OnCommit(const pipeline::EpochCommit& commit) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   CommitView v;
   v.at = WallTime(std::chrono::duration_cast<WallTime::duration>(commit.at.time_since_epoch()));
   v.groups = commit.groups;
@@ -259,7 +259,7 @@ void LiveState::UpdateProgress(const std::vector<pipeline::Processor::GroupStatu
     in.records_behind = l.records_behind;
     inputs.push_back(std::move(in));
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (state_ == PipelineState::kStarting) state_ = PipelineState::kRunning;
   for (auto it = groups_.begin(); it != groups_.end();) {
     // A group this member no longer owns (consumer-group rebalance) leaves the view.
@@ -283,13 +283,13 @@ void LiveState::UpdateProgress(const std::vector<pipeline::Processor::GroupStatu
 }
 
 void LiveState::SetState(PipelineState state, std::string error) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   state_ = state;
   error_ = std::move(error);
 }
 
 void LiveState::RecordLoad(LoadView load) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   TableLoadView& t = load_tables_[load.table];
   t.table = load.table;
   // A retried or restarted loader never goes back; keep the highest versions seen.
@@ -306,7 +306,7 @@ void LiveState::ReplaceFromLake(std::vector<VehicleView> vehicles,
                                 std::vector<IncidentView> incidents,
                                 std::vector<CameraView> cameras, std::deque<CommitView> commits,
                                 std::array<uint64_t, stream::kOutputTableCount> rows_committed) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   vehicles_.clear();
   for (auto& v : vehicles) vehicles_.emplace(v.device_id, std::move(v));
   incidents_.clear();
@@ -334,7 +334,7 @@ LiveSnapshot LiveState::Snapshot() const {
   s.started = started_;
   const int64_t now_second =
       std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   s.now = std::chrono::system_clock::now();
   s.state = state_;
   s.error = error_;

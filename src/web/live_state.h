@@ -23,12 +23,12 @@
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "model/schema.h"
 #include "pipeline/processor.h"
 #include "transport/event_source.h"
@@ -216,41 +216,40 @@ class LiveState final : public pipeline::ProcessorObserver {
   LiveSnapshot Snapshot() const;
 
  private:
-  int64_t NowSecond();  // processing-time second (Clock), REQUIRES: mu_ held
-  void CountRate(Topic t, uint64_t n, int64_t second);  // REQUIRES: mu_ held
+  int64_t NowSecond() REQUIRES(mu_);  // processing-time second (Clock)
+  void CountRate(Topic t, uint64_t n, int64_t second) REQUIRES(mu_);
   std::optional<Topic> TopicOfName(std::string_view name) const;
 
   const LiveStateOptions options_;
   Clock* const clock_;
   const WallTime started_;
 
-  mutable std::mutex mu_;
-  // All below guarded by mu_.
-  PipelineState state_ = PipelineState::kStarting;
-  std::string error_;
-  std::map<std::string, VehicleView, std::less<>> vehicles_;
-  std::map<std::string, IncidentView, std::less<>> incidents_;
-  std::map<std::string, CameraView, std::less<>> cameras_;
-  std::array<uint64_t, kTopicCount> events_in_{};
-  std::array<uint64_t, kTopicCount> dead_letters_{};
-  std::array<uint64_t, kTopicCount> late_events_{};
-  uint64_t dead_letters_other_ = 0;
-  uint64_t late_events_total_ = 0;
-  std::array<uint64_t, stream::kOutputTableCount> rows_out_{};
-  std::array<uint64_t, stream::kOutputTableCount> rows_committed_{};
-  std::array<std::array<uint32_t, kRateSeconds>, kTopicCount> rate_ring_{};
-  int64_t rate_second_ = INT64_MIN;  // the newest second in the ring
-  std::map<int32_t, GroupView> groups_;
-  std::vector<InputView> inputs_;
-  std::deque<CommitView> commits_;
-  std::deque<LoadView> loads_;
-  std::map<std::string, TableLoadView, std::less<>> load_tables_;
-  uint64_t records_ = 0;
-  uint64_t epochs_committed_ = 0;
-  uint64_t table_commits_ = 0;
-  uint64_t epochs_replayed_ = 0;
-  Micros last_commit_latency_{0};
-  std::optional<WallTime> last_commit_;
+  mutable Mutex mu_;
+  PipelineState state_ GUARDED_BY(mu_) = PipelineState::kStarting;
+  std::string error_ GUARDED_BY(mu_);
+  std::map<std::string, VehicleView, std::less<>> vehicles_ GUARDED_BY(mu_);
+  std::map<std::string, IncidentView, std::less<>> incidents_ GUARDED_BY(mu_);
+  std::map<std::string, CameraView, std::less<>> cameras_ GUARDED_BY(mu_);
+  std::array<uint64_t, kTopicCount> events_in_ GUARDED_BY(mu_){};
+  std::array<uint64_t, kTopicCount> dead_letters_ GUARDED_BY(mu_){};
+  std::array<uint64_t, kTopicCount> late_events_ GUARDED_BY(mu_){};
+  uint64_t dead_letters_other_ GUARDED_BY(mu_) = 0;
+  uint64_t late_events_total_ GUARDED_BY(mu_) = 0;
+  std::array<uint64_t, stream::kOutputTableCount> rows_out_ GUARDED_BY(mu_){};
+  std::array<uint64_t, stream::kOutputTableCount> rows_committed_ GUARDED_BY(mu_){};
+  std::array<std::array<uint32_t, kRateSeconds>, kTopicCount> rate_ring_ GUARDED_BY(mu_){};
+  int64_t rate_second_ GUARDED_BY(mu_) = INT64_MIN;  // the newest second in the ring
+  std::map<int32_t, GroupView> groups_ GUARDED_BY(mu_);
+  std::vector<InputView> inputs_ GUARDED_BY(mu_);
+  std::deque<CommitView> commits_ GUARDED_BY(mu_);
+  std::deque<LoadView> loads_ GUARDED_BY(mu_);
+  std::map<std::string, TableLoadView, std::less<>> load_tables_ GUARDED_BY(mu_);
+  uint64_t records_ GUARDED_BY(mu_) = 0;
+  uint64_t epochs_committed_ GUARDED_BY(mu_) = 0;
+  uint64_t table_commits_ GUARDED_BY(mu_) = 0;
+  uint64_t epochs_replayed_ GUARDED_BY(mu_) = 0;
+  Micros last_commit_latency_ GUARDED_BY(mu_){0};
+  std::optional<WallTime> last_commit_ GUARDED_BY(mu_);
 };
 
 }  // namespace smartcity::web
