@@ -26,7 +26,7 @@ APT_PACKAGES=(
 # The tests that run under ThreadSanitizer (scripts/test.sh): the threaded ones that need no
 # external service (librdkafka and libpq are not instrumented; DuckDB neither, see
 # scripts/tsan.supp). Only these are built in build/tsan.
-TSAN_TARGETS=(common_test engine_test lake_test stream_itest warehouse_test web_test)
+TSAN_TARGETS=(common_test engine_test lake_test pipeline_test warehouse_test web_test)
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 

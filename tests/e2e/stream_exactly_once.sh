@@ -27,7 +27,7 @@ echo "# Kafka at $bootstrap"
 "$bin" topics create --partitions 6 >/dev/null
 
 # No late or reordered events: then the result is the same whatever the epoch boundaries, so a lake
-# built through crashes must equal the reference exactly. (Lateness is tested in processor_itest.)
+# built through crashes must equal the reference exactly. (Lateness is tested in src/pipeline/processor_test.cc.)
 "$bin" simulate --kafka --duration 40m --vehicles 60 --seed 21 --incident-rate 3 \
   --fault duplicate=0.002 --fault malformed=0.002 --fault wrong-type=0.002 --fault missing-field=0.002 \
   --fault oversize=0.0005 --summary-json "$work/sim.json" -q
