@@ -49,7 +49,7 @@ TEST(RetryPolicyTest, BacksOffExponentiallyUpToTheMaximumOnTheClock) {
 TEST(RetryPolicyTest, OnlyTransientErrorsAreRetried) {
   FakeClock clock;
   RetryPolicy policy({}, &clock);
-  for (Status failure :
+  for (const Status& failure :
        {Status::InvalidArgument("bad"), Status::PermissionDenied("no"), Status::NotFound("gone"),
         Status::Corruption("broken"), Status::AlreadyExists("lost the race")}) {
     Flaky op(&clock, 3, failure);

@@ -80,18 +80,12 @@ TEST(StateCheckpointTest, DamagedHeadersAreCorruption) {
       "garbage\nstate",
       "{\"epoch\":2,\"positions\":[1,2,3,4,5]",  // truncated inside the header
       "[]\n",
-      R"({"positions":[1,2,3,4,5]})"
-      "\n",  // no epoch
-      R"({"epoch":2.5,"positions":[1,2,3,4,5]})"
-      "\n",  // epoch a double
-      R"({"epoch":2})"
-      "\n",  // no positions
-      R"({"epoch":2,"positions":[1,2,3,4]})"
-      "\n",  // too few
-      R"({"epoch":2,"positions":[1,2,true,4,5]})"
-      "\n",  // a position a bool
-      R"({"epoch":2,"positions":[1,2,3,4,5],"watermark":"x"})"
-      "\n",  // watermark a string
+      "{\"positions\":[1,2,3,4,5]}\n",                                  // no epoch
+      "{\"epoch\":2.5,\"positions\":[1,2,3,4,5]}\n",                    // epoch a double
+      "{\"epoch\":2}\n",                                                // no positions
+      "{\"epoch\":2,\"positions\":[1,2,3,4]}\n",                        // too few
+      "{\"epoch\":2,\"positions\":[1,2,true,4,5]}\n",                   // a position a bool
+      "{\"epoch\":2,\"positions\":[1,2,3,4,5],\"watermark\":\"x\"}\n",  // watermark a string
   };
   for (const std::string& blob : damaged) {
     SCOPED_TRACE(blob);

@@ -277,13 +277,13 @@ Result<Subprocess> Subprocess::Fork(const std::function<int()>& body) {
 }
 
 Subprocess::Subprocess(Subprocess&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)), status_(std::move(other.status_)) {}
+    : pid_(std::exchange(other.pid_, -1)), status_(other.status_) {}
 
 Subprocess& Subprocess::operator=(Subprocess&& other) noexcept {
   if (this != &other) {
     if (pid_ > 0 && !status_) Kill();
     pid_ = std::exchange(other.pid_, -1);
-    status_ = std::move(other.status_);
+    status_ = other.status_;
   }
   return *this;
 }

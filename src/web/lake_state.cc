@@ -16,11 +16,6 @@ namespace {
 using stream::OutputTable;
 constexpr int64_t kCommitsPerTable = 10;
 
-namespace vehicle_col = model::vehicle_col;
-namespace traffic_col = model::traffic_col;
-namespace weather_col = model::weather_col;
-namespace emergency_col = model::emergency_col;
-
 // Columns of one model table that a query reads, named by the model's column enums: Sql() is the
 // SELECT list, and operator()(column) the position of that column in the result.
 class Selection {
@@ -143,7 +138,7 @@ Status LakeStateReader::Refresh(LiveState* state) {
       const std::string from =
           "read_parquet(" + files + ", union_by_name = true, hive_partitioning = false)";
       if (table == OutputTable::kVehicle) {
-        using namespace vehicle_col;
+        using namespace model::vehicle_col;
         const Selection sel(model::Table::kVehicle,
                             {kDeviceId, kTimestamp, kLatitude, kLongitude, kSpeed, kDirection,
                              kMake, kModel, kYear, kFuelType});
@@ -170,7 +165,7 @@ Status LakeStateReader::Refresh(LiveState* state) {
         }
         vehicles_ = std::move(vs);
       } else if (table == OutputTable::kWeather) {
-        using namespace weather_col;
+        using namespace model::weather_col;
         const Selection sel(model::Table::kWeather,
                             {kDeviceId, kTimestamp, kTemperature, kWeatherCondition, kPrecipitation,
                              kWindSpeed, kHumidity, kAirQualityIndex});
@@ -193,7 +188,7 @@ Status LakeStateReader::Refresh(LiveState* state) {
           weather_[Text(r, sel(kDeviceId), row)] = std::move(w);
         }
       } else if (table == OutputTable::kEmergency) {
-        using namespace emergency_col;
+        using namespace model::emergency_col;
         const Selection sel(model::Table::kEmergency,
                             {kIncidentId, kDeviceId, kType, kStatus, kDescription, kTimestamp,
                              kLatitude, kLongitude});
@@ -215,7 +210,7 @@ Status LakeStateReader::Refresh(LiveState* state) {
         }
         incidents_ = std::move(is);
       } else {
-        using namespace traffic_col;
+        using namespace model::traffic_col;
         const Selection sel(model::Table::kTraffic, {kCameraId, kLatitude, kLongitude, kTimestamp});
         const std::string camera = sel.Name(kCameraId);
         // One row per camera: where it is, when a vehicle last passed it, how many did.
