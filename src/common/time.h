@@ -44,11 +44,6 @@ constexpr EventTime AsEventTime(WallTime t) {
 constexpr WallTime AsWallTime(EventTime t) {
   return WallTime(t.time_since_epoch());
 }
-// For interfaces that speak std::chrono::system_clock.
-inline std::chrono::system_clock::time_point AsSystemTime(WallTime t) {
-  return std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(t.time_since_epoch()));
-}
 
 // Length of "2026-11-21T10:00:45.123456Z".
 inline constexpr size_t kTimestampLength = 27;

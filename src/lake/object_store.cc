@@ -448,6 +448,7 @@ FaultInjectingObjectStore::Decision FaultInjectingObjectStore::Decide(Op op, std
     d.fail_after = r.when == When::kAfter;
     d.error =
         Status(r.error, fmt::format("injected {} fault on {}", r.crash ? "crash" : "store", key));
+    if (r.retries_spent) d.error = d.error.WithRetriesSpent();
     return d;
   }
   return d;

@@ -160,6 +160,9 @@ class FaultInjectingObjectStore final : public ObjectStore {
     When when = When::kBefore;
     bool crash = false;                         // after firing, the store is dead
     ErrorKind error = ErrorKind::kUnavailable;  // kOk: inject no failure, only run on_fire
+    // The failure comes back marked Status::retries_spent(), as from a store that has retried the
+    // request for its whole budget itself (S3).
+    bool retries_spent = false;
     // Runs when the rule fires, before the operation (lets a test interleave another writer's work
     // at an exact step). It must not call back into this store.
     std::function<void()> on_fire;

@@ -112,7 +112,8 @@ Result<StateCheckpoint> DecodeStateCheckpoint(std::string_view blob) {
   return c;
 }
 
-CheckpointStore::CheckpointStore(lake::ObjectStore* store, std::string query, RetryLimits retry)
+CheckpointStore::CheckpointStore(lake::ObjectStore* store, std::string query,
+                                 const RetryPolicy* retry)
     : store_(store), query_(std::move(query)), retry_(retry) {}
 
 std::string CheckpointStore::Key(int32_t p, std::string_view kind, int64_t epoch) const {
@@ -126,27 +127,27 @@ Result<std::optional<StateCheckpoint>> CheckpointStore::LoadNewestState(int32_t 
                                                                         uint64_t* retries) const {
   const std::string prefix = "_checkpoints/" + query_ + "/p" + std::to_string(p) + "/state/";
   std::vector<lake::ObjectInfo> states;
-  SC_RETURN_IF_ERROR(WithRetries(
+  SC_RETURN_IF_ERROR(retry_->Run(
       [&]() -> Status {
         auto l = store_->List(prefix);
         if (!l.ok()) return l.status();
         states = std::move(*l);
         return Status::OK();
       },
-      retry_, retries));
+      retries));
   if (states.empty()) return std::optional<StateCheckpoint>();
   const std::string newest =
       std::max_element(states.begin(), states.end(), [](const auto& a, const auto& b) {
         return a.key < b.key;
       })->key;
-  SC_RETURN_IF_ERROR(WithRetries(
+  SC_RETURN_IF_ERROR(retry_->Run(
       [&]() -> Status {
         auto r = store_->Get(newest);
         if (!r.ok()) return r.status();
         *blob = std::move(*r);
         return Status::OK();
       },
-      retry_, retries));
+      retries));
   auto c = DecodeStateCheckpoint(*blob);
   if (!c.ok()) {
     return Status::Corruption(
@@ -182,7 +183,7 @@ Result<std::optional<OffsetsLog>> CheckpointStore::LoadOffsetsLog(int32_t p, int
 Status CheckpointStore::PutOffsetsLog(int32_t p, int64_t epoch, std::string_view body,
                                       uint64_t* retries) const {
   const std::string key = Key(p, "offsets", epoch);
-  Status s = WithRetries([&] { return store_->PutIfAbsent(key, body); }, retry_, retries);
+  Status s = retry_->Run([&] { return store_->PutIfAbsent(key, body); }, retries);
   if (s.kind() == ErrorKind::kAlreadyExists) {
     auto existing = store_->Get(key);
     if (!existing.ok() || *existing != body) {
@@ -199,7 +200,7 @@ Status CheckpointStore::PutOffsetsLog(int32_t p, int64_t epoch, std::string_view
 Status CheckpointStore::PutState(int32_t p, int64_t epoch, std::string_view body,
                                  uint64_t* retries) const {
   const std::string key = Key(p, "state", epoch);
-  Status s = WithRetries([&] { return store_->PutIfAbsent(key, body); }, retry_, retries);
+  Status s = retry_->Run([&] { return store_->PutIfAbsent(key, body); }, retries);
   if (!s.ok() && s.kind() != ErrorKind::kAlreadyExists)
     return s.WithContext("writing the checkpoint " + key);
   // The checkpoint before this one is no longer needed (its WAL neither).

@@ -23,10 +23,10 @@
 #include <string>
 #include <string_view>
 
+#include "common/retry.h"
 #include "common/status.h"
 #include "common/time.h"
 #include "lake/object_store.h"
-#include "pipeline/retry.h"
 #include "transport/event_source.h"
 #include "transport/message.h"
 
@@ -68,8 +68,9 @@ Result<StateCheckpoint> DecodeStateCheckpoint(std::string_view blob);
 
 class CheckpointStore {
  public:
-  // REQUIRES: `query` is non-empty and has no '/'.
-  CheckpointStore(lake::ObjectStore* store, std::string query, RetryLimits retry);
+  // REQUIRES: `query` is non-empty and has no '/'. `retry` (borrowed, must outlive the store)
+  // retries the reads and writes that fail transiently.
+  CheckpointStore(lake::ObjectStore* store, std::string query, const RetryPolicy* retry);
 
   const std::string& query() const { return query_; }
   // "_checkpoints/<query>/p<p>/<kind>/<epoch, 20 digits>"; kind is "offsets" or "state".
@@ -93,7 +94,7 @@ class CheckpointStore {
  private:
   lake::ObjectStore* store_;
   std::string query_;
-  RetryLimits retry_;
+  const RetryPolicy* retry_;
 };
 
 }  // namespace smartcity::pipeline

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/processor.h"
+
 namespace smartcity::pipeline {
 namespace {
 
@@ -98,7 +100,9 @@ TEST(StateCheckpointTest, DamagedHeadersAreCorruption) {
 class CheckpointStoreTest : public ::testing::Test {
  protected:
   lake::InMemoryObjectStore store_;
-  CheckpointStore checkpoints_{&store_, "q", RetryLimits{0, std::chrono::milliseconds(0)}};
+  FakeClock clock_;
+  RetryPolicy retry_{RetryOptions{.max_attempts = 1}, &clock_};  // no retries
+  CheckpointStore checkpoints_{&store_, "q", &retry_};
   uint64_t retries_ = 0;
 };
 
@@ -167,6 +171,42 @@ TEST_F(CheckpointStoreTest, ADamagedOffsetsLogNamesTheFileAndTheFix) {
   EXPECT_NE(m.find(checkpoints_.Key(2, "offsets", 1)), std::string::npos) << m;
   EXPECT_NE(m.find("restore the file from a backup"), std::string::npos) << m;
   EXPECT_NE(m.find("txn q-p2 of version 1"), std::string::npos) << m;
+}
+
+// The processor's writes retry what no layer below retried, for the processor's budget, on its
+// clock; a failure the object store already retried for its own budget is returned at once, so
+// the retries of the two layers do not multiply (docs/retries.md).
+TEST(ProcessorRetryTest, RetriesAnUnretriedFailureForItsBudgetAndASpentOneNotAtAll) {
+  for (bool spent : {false, true}) {
+    SCOPED_TRACE(spent ? "spent" : "not spent");
+    lake::InMemoryObjectStore base;
+    lake::FaultInjectingObjectStore store(&base);
+    lake::FaultInjectingObjectStore::Rule rule;
+    rule.op = lake::FaultInjectingObjectStore::Op::kPutIfAbsent;
+    rule.times = -1;
+    rule.retries_spent = spent;
+    store.AddRule(rule);
+    FakeClock clock;
+    const ProcessorOptions options;  // the defaults: a 3-minute budget
+    RetryPolicy policy(RetryOptionsOf(options), &clock);
+    CheckpointStore checkpoints(&store, "q", &policy);
+    uint64_t retries = 0;
+    Status s = checkpoints.PutState(0, 1, "state", &retries);
+    EXPECT_EQ(s.kind(), ErrorKind::kUnavailable);
+    EXPECT_TRUE(s.retries_spent());
+    if (spent) {
+      EXPECT_EQ(retries, 0u);
+      EXPECT_EQ(store.calls(lake::FaultInjectingObjectStore::Op::kPutIfAbsent), 1);
+      EXPECT_EQ(clock.Now(), ProcessingTime{});
+    } else {
+      // 100 ms doubling to 10 s: 7 waits to 12.7 s, 16 waits of 10 s to 172.7 s, and the last
+      // one cut short to start the last attempt at the deadline.
+      EXPECT_EQ(clock.Now() - ProcessingTime{}, options.retry_budget);
+      EXPECT_EQ(retries, 7u + 16u + 1u);
+      EXPECT_EQ(store.calls(lake::FaultInjectingObjectStore::Op::kPutIfAbsent),
+                static_cast<int>(retries) + 1);
+    }
+  }
 }
 
 }  // namespace

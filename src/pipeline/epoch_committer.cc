@@ -4,24 +4,14 @@
 
 namespace smartcity::pipeline {
 
-namespace {
-
-EventTime WallNow() {
-  return std::chrono::time_point_cast<Micros>(std::chrono::system_clock::now());
-}
-
-}  // namespace
-
 std::string TxnAppId(std::string_view query, int32_t p) {
   return std::string(query) + "-p" + std::to_string(p);
 }
 
-Result<std::unique_ptr<EpochCommitter>> EpochCommitter::Open(const CheckpointStore* checkpoints,
-                                                             lake::ObjectStore* store,
-                                                             engine::Database* db,
-                                                             lake::TableOptions table,
-                                                             RetryLimits retry) {
-  std::unique_ptr<EpochCommitter> c(new EpochCommitter(checkpoints, retry));
+Result<std::unique_ptr<EpochCommitter>> EpochCommitter::Open(
+    const CheckpointStore* checkpoints, lake::ObjectStore* store, engine::Database* db,
+    lake::TableOptions table, const RetryPolicy* retry, Clock* clock) {
+  std::unique_ptr<EpochCommitter> c(new EpochCommitter(checkpoints, retry, Clock::OrReal(clock)));
   table.partitions = {lake::PartitionField::Identity("date")};
   for (size_t i = 0; i < kOutputTableCount; ++i) {
     const auto t = static_cast<OutputTable>(i);
@@ -38,12 +28,16 @@ EpochCommitter::~EpochCommitter() {
 }
 
 void EpochCommitter::Start(std::unique_ptr<EpochJob> job) {
-  done_.store(false, std::memory_order_relaxed);
+  {
+    MutexLock lock(&mu_);
+    done_ = false;
+  }
   inflight_ = std::move(job);
   EpochJob* j = inflight_.get();
   thread_ = std::thread([this, j] {
     Run(j);
-    done_.store(true, std::memory_order_release);
+    MutexLock lock(&mu_);
+    done_ = true;
   });
 }
 
@@ -53,7 +47,9 @@ std::unique_ptr<EpochJob> EpochCommitter::RunInline(std::unique_ptr<EpochJob> jo
 }
 
 bool EpochCommitter::busy() const {
-  return inflight_ != nullptr && !done_.load(std::memory_order_acquire);
+  if (inflight_ == nullptr) return false;
+  MutexLock lock(&mu_);
+  return !done_;
 }
 
 std::unique_ptr<EpochJob> EpochCommitter::Wait() {
@@ -62,12 +58,12 @@ std::unique_ptr<EpochJob> EpochCommitter::Wait() {
 }
 
 std::unique_ptr<EpochJob> EpochCommitter::Reap() {
-  if (!inflight_ || !done_.load(std::memory_order_acquire)) return nullptr;
+  if (busy() || inflight_ == nullptr) return nullptr;
   return Wait();
 }
 
 void EpochCommitter::Run(EpochJob* job) {
-  const auto start = std::chrono::steady_clock::now();
+  const ProcessingTime start = clock_->Now();
   job->status = [&]() -> Status {
     // 1. Offsets logs: from here on each epoch's content is fixed (a replay reproduces it).
     for (const EpochJob::Part& part : job->parts) {
@@ -98,7 +94,7 @@ void EpochCommitter::Run(EpochJob* job) {
     }
     return Status::OK();
   }();
-  const EventTime now = WallNow();
+  const WallTime now = clock_->WallNow();
   const int64_t now_us = now.time_since_epoch().count();
   if (job->status.ok()) {
     for (const EpochJob::Part& part : job->parts) {
@@ -107,7 +103,7 @@ void EpochCommitter::Run(EpochJob* job) {
     }
   }
   job->commit.at = now;
-  job->busy = std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - start);
+  job->busy = std::chrono::duration_cast<Micros>(clock_->Now() - start);
 }
 
 Status EpochCommitter::CommitTables(EpochJob* job, std::span<const OutputTable> tables,
@@ -123,14 +119,15 @@ Status EpochCommitter::CommitTables(EpochJob* job, std::span<const OutputTable> 
         SC_RETURN_IF_ERROR(table.Append(std::move(rows), TxnAppId(checkpoints_->query(), part.p)));
     }
     lake::CommitResult result;
-    SC_RETURN_IF_ERROR(WithRetries(
-                           [&]() -> Status {
-                             auto r = table.Commit(job->txns);
-                             if (!r.ok()) return r.status();
-                             result = *r;
-                             return Status::OK();
-                           },
-                           retry_, retries)
+    SC_RETURN_IF_ERROR(retry_
+                           ->Run(
+                               [&]() -> Status {
+                                 auto r = table.Commit(job->txns);
+                                 if (!r.ok()) return r.status();
+                                 result = *r;
+                                 return Status::OK();
+                               },
+                               retries)
                            .WithContext("committing " + std::string(stream::OutputTableName(t))));
     if (!result.skipped) ++*commits;
     job->commit.rows[i] = static_cast<uint64_t>(result.rows_added);  // each table is one thread's

@@ -15,7 +15,6 @@
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -24,14 +23,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/latency_histogram.h"
+#include "common/mutex.h"
+#include "common/retry.h"
 #include "common/status.h"
 #include "common/time.h"
 #include "engine/engine.h"
 #include "lake/delta_table.h"
 #include "lake/object_store.h"
 #include "pipeline/checkpoint_store.h"
-#include "pipeline/retry.h"
 #include "stream/core.h"
 #include "stream/output_table.h"
 
@@ -48,7 +49,7 @@ struct EpochCommit {
   std::vector<int32_t> groups;
   std::array<uint64_t, kOutputTableCount> rows{};  // rows added per table by this commit
   Micros latency{0};                               // offsets log -> last state checkpoint
-  EventTime at{};                                  // wall-clock time the commit finished
+  WallTime at{};                                   // wall-clock time the commit finished
   bool final = false;                              // end of a bounded input
 };
 
@@ -81,7 +82,8 @@ class EpochCommitter {
   static Result<std::unique_ptr<EpochCommitter>> Open(const CheckpointStore* checkpoints,
                                                       lake::ObjectStore* store,
                                                       engine::Database* db,
-                                                      lake::TableOptions table, RetryLimits retry);
+                                                      lake::TableOptions table,
+                                                      const RetryPolicy* retry, Clock* clock);
   // Waits for the job in flight, if any.
   ~EpochCommitter();
 
@@ -97,8 +99,8 @@ class EpochCommitter {
   std::unique_ptr<EpochJob> Reap();
 
  private:
-  EpochCommitter(const CheckpointStore* checkpoints, RetryLimits retry)
-      : checkpoints_(checkpoints), retry_(retry) {}
+  EpochCommitter(const CheckpointStore* checkpoints, const RetryPolicy* retry, Clock* clock)
+      : checkpoints_(checkpoints), retry_(retry), clock_(clock) {}
   // Steps 1-3 for one job; fills its outcome.
   void Run(EpochJob* job);
   // Appends the job's rows of each of `tables` and commits them (one thread per call).
@@ -106,11 +108,16 @@ class EpochCommitter {
                       uint64_t* commits);
 
   const CheckpointStore* checkpoints_;
-  RetryLimits retry_;
+  const RetryPolicy* retry_;
+  Clock* clock_;
   std::array<std::unique_ptr<lake::DeltaTable>, kOutputTableCount> tables_;
+  // The job in flight and its thread belong to the processor's thread (Start, Wait, Reap, busy);
+  // the committer thread gets the job's address, fills its outcome and then sets done_. A job is
+  // handed back only after the thread is joined, so its fields need no lock.
   std::unique_ptr<EpochJob> inflight_;
   std::thread thread_;
-  std::atomic<bool> done_{false};
+  mutable Mutex mu_;
+  bool done_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace smartcity::pipeline

@@ -7,14 +7,6 @@ namespace smartcity::pipeline {
 
 using stream::MarksOf;
 
-namespace {
-
-EventTime WallNow() {
-  return std::chrono::time_point_cast<Micros>(std::chrono::system_clock::now());
-}
-
-}  // namespace
-
 struct Processor::Group {
   int32_t p = 0;
   std::unique_ptr<StreamCore> core;
@@ -33,7 +25,7 @@ struct Processor::Group {
   int64_t cached_ms = INT64_MIN;
   uint64_t cached_count = 0;
 
-  void NoteSourceTime(EventTime t) {
+  void NoteSourceTime(WallTime t) {
     const int64_t ms = t.time_since_epoch().count() / 1000;
     if (ms != cached_ms) {
       if (cached_count > 0) source_ms[cached_ms] += cached_count;
@@ -56,8 +48,9 @@ struct Processor::Group {
 Processor::Processor(ProcessorOptions options, lake::ObjectStore* store, engine::Database* db,
                      Clock* clock)
     : options_(std::move(options)),
-      clock_(clock),
-      checkpoints_(store, options_.query, RetryLimitsOf(options_)) {}
+      clock_(Clock::OrReal(clock)),
+      retry_(RetryOptionsOf(options_), clock_),
+      checkpoints_(store, options_.query, &retry_) {}
 
 Processor::~Processor() = default;
 
@@ -68,10 +61,10 @@ Result<std::unique_ptr<Processor>> Processor::Open(ProcessorOptions options,
     return Status::InvalidArgument("the query name must be non-empty and contain no '/'");
   }
   std::unique_ptr<Processor> p(new Processor(std::move(options), store, db, clock));
-  SC_ASSIGN_OR_RETURN(p->committer_,
-                      EpochCommitter::Open(&p->checkpoints_, store, db, p->options_.table,
-                                           RetryLimitsOf(p->options_)));
-  p->epoch_started_ = clock->Now();
+  SC_ASSIGN_OR_RETURN(
+      p->committer_,
+      EpochCommitter::Open(&p->checkpoints_, store, db, p->options_.table, &p->retry_, p->clock_));
+  p->epoch_started_ = p->clock_->Now();
   return p;
 }
 
@@ -172,6 +165,18 @@ std::vector<Processor::GroupStatus> Processor::Groups() const {
   return v;
 }
 
+RetryOptions RetryOptionsOf(const ProcessorOptions& o) {
+  RetryOptions r;
+  r.initial_backoff = std::chrono::milliseconds(100);
+  r.max_backoff = std::chrono::seconds(10);
+  if (o.retry_budget.count() > 0) {
+    r.deadline = o.retry_budget;
+  } else {
+    r.max_attempts = std::max(o.max_retries, 0) + 1;
+  }
+  return r;
+}
+
 std::optional<EventTime> LowWatermark(std::span<const Processor::GroupStatus> groups) {
   if (groups.empty()) return std::nullopt;
   EventTime wm = EventTime::max();
@@ -204,14 +209,14 @@ Status Processor::ReplayProgress(Group& g) {
 Status Processor::Step() {
   if (!sticky_.ok()) return sticky_;
   SC_RETURN_IF_ERROR(ReapCommit());
-  const auto poll_start = std::chrono::steady_clock::now();
+  const ProcessingTime poll_start = clock_->Now();
   auto polled = source_->Poll(options_.max_poll_records, options_.poll_timeout);
-  const auto poll_end = std::chrono::steady_clock::now();
+  const ProcessingTime poll_end = clock_->Now();
   counters_.poll_time += std::chrono::duration_cast<Micros>(poll_end - poll_start);
   if (!sticky_.ok()) return sticky_;
   if (!polled.ok()) return polled.status();
   const std::span<const SourceRecord> records = *polled;
-  const WallTime received = AsWallTime(WallNow());
+  const WallTime received = clock_->WallNow();
   bool timed = false;  // the source has timestamps
   if (!records.empty()) {
     // Records of different partition groups come interleaved; each group's core gets its own, in
@@ -254,7 +259,7 @@ Status Processor::Step() {
     }
     if (timed) {
       // Visible in the live state now: one latency per timed record of this batch.
-      const int64_t visible = WallNow().time_since_epoch().count();
+      const int64_t visible = clock_->WallNow().time_since_epoch().count();
       for (const SourceRecord& r : records) {
         if (r.source_time)
           counters_.live_latency.Record(
@@ -271,8 +276,7 @@ Status Processor::Step() {
   for (auto& [p, g] : groups_) {
     if (g->replaying) SC_RETURN_IF_ERROR(ReplayProgress(*g));
   }
-  counters_.process_time +=
-      std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - poll_end);
+  counters_.process_time += std::chrono::duration_cast<Micros>(clock_->Now() - poll_end);
   // Close when the trigger is due, or sooner when the epoch's rows fill their memory budget. A due
   // trigger waits (processing on) while the previous epoch is still being written; a full budget
   // waits for it: that is the backpressure that bounds memory.
@@ -324,17 +328,16 @@ Status Processor::Finish() {
 }
 
 Status Processor::CloseEpochs(const std::vector<Group*>& groups, bool final, bool wait) {
-  const auto wall0 = std::chrono::steady_clock::now();
+  const ProcessingTime start = clock_->Now();
   struct AddTime {
+    Clock* clock;
     Micros* to;
-    std::chrono::steady_clock::time_point from;
-    ~AddTime() {
-      *to += std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - from);
-    }
-  } add_time{&counters_.commit_time, wall0};
+    ProcessingTime from;
+    ~AddTime() { *to += std::chrono::duration_cast<Micros>(clock->Now() - from); }
+  } add_time{clock_, &counters_.commit_time, start};
   {
     // Epoch E+1's WAL must not exist before E's checkpoint (see the header).
-    AddTime waited{&counters_.commit_wait_time, wall0};
+    AddTime waited{clock_, &counters_.commit_wait_time, start};
     SC_RETURN_IF_ERROR(WaitForCommit());
   }
   // The job: each group's offsets log, rows, state after the epoch and its records' source times.

@@ -42,7 +42,6 @@
 #include "lake/object_store.h"
 #include "pipeline/checkpoint_store.h"
 #include "pipeline/epoch_committer.h"
-#include "pipeline/retry.h"
 #include "stream/core.h"
 #include "stream/output_table.h"
 #include "transport/event_source.h"
@@ -84,11 +83,13 @@ struct ProcessorOptions {
     t.parquet.dictionary = false;
     return t;
   }();
-  // How often a retryable lake or checkpoint failure is retried (with backoff) before giving up ...
-  int max_retries = 8;
-  // ... unless less than this much time has passed since the first attempt: long enough to ride out
-  // an object-store outage (an S3 server restarting). 0: max_retries alone decides.
+  // How long a transient lake or checkpoint failure that no layer below has retried (a Delta commit
+  // that lost the version race too often) is retried, with backoff (100 ms doubling to 10 s),
+  // before the processor gives up. A failure the object store has already retried for its own
+  // budget (S3) is not retried again (docs/retries.md).
   std::chrono::milliseconds retry_budget{180'000};
+  // With retry_budget 0: this many retries, however long they take (0: none).
+  int max_retries = 8;
   // An epoch closes before its trigger once the rows it holds in memory reach this many bytes: a
   // backlog drain then commits in steady steps and memory stays bounded (about twice this, as one
   // epoch is written while the next one fills).
@@ -107,7 +108,7 @@ struct ProcessorCounters {
   std::array<uint64_t, kOutputTableCount> rows{};  // rows committed per table
   uint64_t retries = 0;
   Micros last_commit_latency{0};
-  EventTime last_commit_time{};
+  WallTime last_commit_time{};
   // Source timestamp (Kafka CreateTime: when the producer produced it) -> visible: in the live
   // state (after the micro-batch that processed it), and committed in the lake. Only records whose
   // source has timestamps (Kafka) are counted.
@@ -180,6 +181,7 @@ class Processor final : public PositionStore, public RebalanceListener {
 
   ProcessorOptions options_;
   Clock* clock_;
+  RetryPolicy retry_;  // the lake's and the checkpoints' writes (borrowed by both)
   CheckpointStore checkpoints_;
   std::unique_ptr<EpochCommitter> committer_;  // owns the tables; joins its thread first
   EventSource* source_ = nullptr;
@@ -213,9 +215,7 @@ class ScopedObserver {
 // no watermark yet.
 std::optional<EventTime> LowWatermark(std::span<const Processor::GroupStatus> groups);
 
-// The retry limits the options give the lake and checkpoint writes.
-inline RetryLimits RetryLimitsOf(const ProcessorOptions& o) {
-  return RetryLimits{o.max_retries, o.retry_budget};
-}
+// The retry policy the options give the lake and checkpoint writes.
+RetryOptions RetryOptionsOf(const ProcessorOptions& o);
 
 }  // namespace smartcity::pipeline

@@ -84,7 +84,7 @@ struct SourceRecord {
   std::string_view value;      // the JSON payload as produced, possibly malformed
   // The transport's timestamp (Kafka: CreateTime or LogAppendTime); unset when the transport has
   // none.
-  std::optional<EventTime> source_time;
+  std::optional<WallTime> source_time;
 };
 
 // Where the source stands in one owned partition. `next` is unset when nothing has been read from

@@ -584,7 +584,7 @@ Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records,
     rd_kafka_timestamp_type_t ts_type;
     const int64_t ts_ms = rd_kafka_message_timestamp(m, &ts_type);
     if (ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts_ms >= 0) {
-      r.source_time = EventTime(std::chrono::milliseconds(ts_ms));
+      r.source_time = WallTime(std::chrono::milliseconds(ts_ms));
     } else {
       r.source_time.reset();
     }

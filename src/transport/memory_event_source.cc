@@ -11,7 +11,7 @@ MemoryLog::MemoryLog(int32_t partitions) : partitions_(partitions) {
 }
 
 SourcePosition MemoryLog::Append(Topic topic, PartitionId partition, std::string_view key,
-                                 std::string_view value, std::optional<EventTime> time) {
+                                 std::string_view value, std::optional<WallTime> time) {
   assert(partition.value() >= 0 && partition.value() < partitions_);
   const SequenceNumber seq = next_;
   next_ = SequenceNumber(next_.value() + 1);

@@ -31,14 +31,14 @@ class MemoryLog {
     SequenceNumber seq;
     std::string key;
     std::string value;
-    std::optional<EventTime> time;
+    std::optional<WallTime> time;  // wall-clock time it was appended (like Kafka's CreateTime)
   };
 
   explicit MemoryLog(int32_t partitions);
   int32_t partitions() const { return partitions_; }
   // Appends a copy of the record; returns its position. REQUIRES: 0 <= partition < partitions().
   SourcePosition Append(Topic topic, PartitionId partition, std::string_view key,
-                        std::string_view value, std::optional<EventTime> time = std::nullopt);
+                        std::string_view value, std::optional<WallTime> time = std::nullopt);
   const std::deque<Entry>& Partition(const TopicPartition& tp) const;
   // Index of the first entry of `tp` at or after `position` (Partition(tp).size() if none).
   size_t LowerBound(const TopicPartition& tp, SourcePosition position) const;

@@ -389,7 +389,7 @@ Status Loader::LoadTable(const std::string& table) {
       e.first_version = v;
       e.last_version = last;
       e.rows = rows;
-      e.committed_at = AsSystemTime(clock_->WallNow());
+      e.committed_at = clock_->WallNow();
       e.elapsed = std::chrono::duration<double>(secs);
       e.lake_version = snap.version;
       options_.on_load(e);

@@ -55,8 +55,8 @@ struct LoadEvent {
   int64_t first_version = 0;  // the Delta versions the transaction loaded, first..last
   int64_t last_version = 0;
   int64_t rows = 0;
-  std::chrono::system_clock::time_point committed_at{};  // wall clock, after the commit
-  std::chrono::duration<double> elapsed{0};              // the transaction's duration
+  WallTime committed_at{};                   // wall clock, after the commit
+  std::chrono::duration<double> elapsed{0};  // the transaction's duration
   int64_t lake_version = -1;  // the table's newest lake version the loader knew at that moment
 };
 

@@ -36,7 +36,7 @@ int64_t Millis(WallTime t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 json Wall(WallTime t) {
-  return FormatTimestamp(std::chrono::time_point_cast<Micros>(t));
+  return FormatTimestamp(AsEventTime(t));
 }
 double Seconds(Micros d) {
   return std::chrono::duration<double>(d).count();

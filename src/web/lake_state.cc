@@ -159,8 +159,7 @@ Status LakeStateReader::Refresh(LiveState* state) {
           v.year =
               r.IsNull(sel(kYear), row) ? 0 : static_cast<int32_t>(r.GetInt64(sel(kYear), row));
           v.fuel_type = Text(r, sel(kFuelType), row);
-          v.updated =
-              WallTime(std::chrono::duration_cast<WallTime::duration>(v.at.time_since_epoch()));
+          v.updated = AsWallTime(v.at);
           vs.push_back(std::move(v));
         }
         vehicles_ = std::move(vs);

@@ -42,7 +42,7 @@ std::string_view PipelineStateName(PipelineState s) {
 }
 
 LiveState::LiveState(LiveStateOptions options, Clock* clock)
-    : options_(std::move(options)), clock_(clock), started_(std::chrono::system_clock::now()) {}
+    : options_(std::move(options)), clock_(clock), started_(clock->WallNow()) {}
 
 int64_t LiveState::NowSecond() {
   return std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
@@ -76,7 +76,7 @@ std::optional<Topic> LiveState::TopicOfName(std::string_view name) const {
 
 void LiveState::OnRows(int32_t group, const stream::StreamOutput& out,
                        const stream::OutputMarks& first) {
-  const WallTime wall = std::chrono::system_clock::now();
+  const WallTime wall = clock_->WallNow();
   MutexLock lock(&mu_);
   const int64_t second = NowSecond();
   GroupView& gv = groups_[group];
@@ -233,7 +233,7 @@ void LiveState::OnRows(int32_t group, const stream::StreamOutput& out,
 void LiveState::OnCommit(const pipeline::EpochCommit& commit) {
   MutexLock lock(&mu_);
   CommitView v;
-  v.at = WallTime(std::chrono::duration_cast<WallTime::duration>(commit.at.time_since_epoch()));
+  v.at = commit.at;
   v.groups = commit.groups;
   v.rows = commit.rows;
   v.latency = commit.latency;
@@ -335,7 +335,7 @@ LiveSnapshot LiveState::Snapshot() const {
   const int64_t now_second =
       std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
   MutexLock lock(&mu_);
-  s.now = std::chrono::system_clock::now();
+  s.now = clock_->WallNow();
   s.state = state_;
   s.error = error_;
   s.vehicles.reserve(vehicles_.size());

@@ -36,8 +36,6 @@
 
 namespace smartcity::web {
 
-using WallTime = std::chrono::system_clock::time_point;
-
 struct WeatherView {
   EventTime at{};
   double temperature = 0;

@@ -200,7 +200,7 @@ TEST_F(LiveStateTest, CommitsAndProgressShowInTheStatusAndMetrics) {
   c.groups = {3};
   c.rows[static_cast<size_t>(OutputTable::kVehicle)] = 1;
   c.latency = std::chrono::milliseconds(12);
-  c.at = At(100);
+  c.at = AsWallTime(At(100));
   state_.OnCommit(c);
   pipeline::ProcessorCounters counters;
   counters.records = 1;
