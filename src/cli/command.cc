@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "common/clock.h"
+
 namespace smartcity::cli {
 
 std::atomic<bool> g_stop_requested{false};
@@ -60,7 +62,7 @@ CLI::Option* AddTimestampOption(CLI::App* app, const std::string& name, EventTim
           name,
           [target](const std::string& v) {
             if (v == "now") {
-              *target = std::chrono::time_point_cast<Micros>(std::chrono::system_clock::now());
+              *target = AsEventTime(Clock::Real()->WallNow());  // the start of the city's time
               return;
             }
             auto t = ParseTimestamp(v);

@@ -1,7 +1,8 @@
 #include "cli/live_view_options.h"
 
 #include <cstdio>
-#include <thread>
+
+#include "common/clock.h"
 
 namespace smartcity::cli {
 
@@ -51,7 +52,9 @@ void KeepServingUntilStopped(const LiveViewArgs& args, const web::LiveServer* se
   if (!args.keep_serving || server == nullptr || g_stop_requested.load()) return;
   std::fprintf(stderr, "%s: finished; still serving the live view at %s until Ctrl-C\n", command,
                server->url().c_str());
-  while (!g_stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Clock& clock = *Clock::Real();
+  while (SleepUntil(clock, clock.Now() + std::chrono::hours(1), &g_stop_requested)) {
+  }
 }
 
 }  // namespace smartcity::cli

@@ -9,16 +9,17 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
-#include <thread>
 
 #include "cli/command.h"
 #include "cli/live_view_options.h"
 #include "cli/load_command.h"
 #include "cli/pipeline_options.h"
+#include "cli/progress.h"
 #include "cli/simulate_command.h"
 #include "engine/engine.h"
 #include "lake/object_store.h"
 #include "lake/parquet_writer.h"
+#include "pipeline/driver.h"
 #include "pipeline/processor.h"
 #include "pipeline/simulator_feed.h"
 #include "pipeline/warehouse_follower.h"
@@ -97,7 +98,6 @@ int RunPipeline(RunArgs& a) {
   }
   auto server = StartLiveView(a.live, &live, "run", a.sim.quiet, /*required=*/false);
   if (!server.ok()) return ReportError(server.status());
-  auto next_progress = std::chrono::steady_clock::now();
   if (Status s = source.AssignPartitions(0, a.pipeline.partitions - 1); !s.ok())
     return ReportError(s);
   // Where the checkpoints stand: the log is regenerated up to there without pacing.
@@ -113,60 +113,29 @@ int RunPipeline(RunArgs& a) {
                  FormatDuration(popts.trigger).c_str());
 
   pipeline::SimulatorFeed feed(sim->get(), &log, a.sim.sim.speedup, resume_at);
-  const auto t0 = std::chrono::steady_clock::now();
-  auto next_report = t0 + std::chrono::seconds(1);
-  uint64_t last_records = 0;
-  Status st;
-  while (!g_stop_requested.load()) {
-    // Append the ticks that are due (all of them at --speedup max, or while catching up).
-    const int ticks = feed.Feed(&clock);
-    st = (*proc)->Step();
-    if (!st.ok()) break;
-    const std::vector<PartitionLag> lag = source.Lag();
-    bool behind = false;
-    for (const PartitionLag& l : lag) behind = behind || l.records_behind.value_or(0) > 0;
-    if (std::chrono::steady_clock::now() >= next_progress) {
-      live.UpdateProgress((*proc)->Groups(), lag, (*proc)->counters());
-      next_progress = std::chrono::steady_clock::now() + std::chrono::milliseconds(250);
-    }
-    bool replaying = false;
-    for (const auto& g : (*proc)->Groups()) replaying = replaying || g.replaying;
-    if (feed.done() && !behind && !replaying) break;
-    if (ticks == 0 && !behind) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    const auto now = std::chrono::steady_clock::now();
-    if (!a.sim.quiet && now >= next_report) {
-      const auto& c = (*proc)->counters();
-      const double dt =
-          std::chrono::duration<double>(now - next_report + std::chrono::seconds(1)).count();
-      const std::optional<EventTime> wm = pipeline::LowWatermark((*proc)->Groups());
-      std::fprintf(stderr,
-                   "run %s | %llu events %.0f/s | epochs %llu | lake rows: enriched %llu, vehicle "
-                   "%llu, dead "
-                   "letters %llu, late %llu | watermark %s\n",
-                   FormatTimestamp((*sim)->now()).substr(0, 19).c_str(),
-                   static_cast<unsigned long long>(c.records),
-                   static_cast<double>(c.records - last_records) / dt,
-                   static_cast<unsigned long long>(c.epochs_committed),
-                   static_cast<unsigned long long>(
-                       c.rows[static_cast<size_t>(stream::OutputTable::kEnriched)]),
-                   static_cast<unsigned long long>(
-                       c.rows[static_cast<size_t>(stream::OutputTable::kVehicle)]),
-                   static_cast<unsigned long long>(
-                       c.rows[static_cast<size_t>(stream::OutputTable::kDeadLetters)]),
-                   static_cast<unsigned long long>(
-                       c.rows[static_cast<size_t>(stream::OutputTable::kLateEvents)]),
-                   wm ? FormatTimestamp(*wm).substr(11, 8).c_str() : "-");
-      last_records = c.records;
-      next_report = now + std::chrono::seconds(1);
-    }
+  pipeline::SimulatorInput input(&feed, &clock);
+  pipeline::DriveOptions drive;
+  drive.clock = &clock;
+  drive.stop = &g_stop_requested;
+  drive.idle_wait = std::chrono::milliseconds(5);  // nothing due yet at the paced speed
+  drive.on_live = [&](const pipeline::DriveStep& s) {
+    live.UpdateProgress(s.groups, s.lag, *s.counters);
+  };
+  if (!a.sim.quiet) {
+    drive.on_report = [&](const pipeline::DriveReport& r) {
+      std::fprintf(stderr, "%s\n", FormatRunProgress(r, (*sim)->now()).c_str());
+    };
   }
+  const ProcessingTime t0 = clock.Now();
+  const pipeline::DriveResult ran =
+      pipeline::Drive(proc->get(), &source, &input, std::move(drive)).Run();
+  Status st = ran.status;
   if (st.ok()) {
     // A finished simulation flushes the join; an interrupted one commits what it has and resumes
     // later.
     st = feed.done() ? (*proc)->Finish() : (*proc)->CommitNow();
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds = std::chrono::duration<double>(clock.Now() - t0).count();
   const auto& c = (*proc)->counters();
   if (follower) {
     follower->Stop();
@@ -187,12 +156,7 @@ int RunPipeline(RunArgs& a) {
         static_cast<unsigned long long>(c.records), seconds,
         static_cast<unsigned long long>(c.epochs_committed),
         static_cast<unsigned long long>(c.epochs_replayed));
-    for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
-      std::fprintf(
-          stderr, "  %-16s %12llu rows committed\n",
-          std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i))).c_str(),
-          static_cast<unsigned long long>(c.rows[i]));
-    }
+    std::fputs(FormatTableRows(c).c_str(), stderr);
     std::fprintf(stderr, "  lake: %s (Delta tables; read them with any Delta reader)\n",
                  store->get()->Describe().c_str());
   }

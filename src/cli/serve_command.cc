@@ -3,7 +3,6 @@
 // incidents, cameras, recent commits and row counts, re-read every --refresh. Read-only.
 #include <cstdio>
 #include <filesystem>
-#include <thread>
 
 #include "cli/command.h"
 #include "cli/live_view_options.h"
@@ -46,17 +45,14 @@ int RunServe(ServeArgs& a) {
   if (Status s = (*reader)->Refresh(&live); !s.ok()) return ReportError(s);
   auto server = StartLiveView(a.live, &live, "serve", /*quiet=*/false, /*required=*/true);
   if (!server.ok()) return ReportError(server.status());
-  auto next = std::chrono::steady_clock::now() + a.refresh;
-  while (!g_stop_requested.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (std::chrono::steady_clock::now() < next) continue;
+  // Refreshes every --refresh until Ctrl-C.
+  while (SleepUntil(clock, clock.Now() + a.refresh, &g_stop_requested)) {
     if (Status s = (*reader)->Refresh(&live); !s.ok()) {
       // Keep serving the last good state; a writer may be mid-commit or the store briefly away.
       std::fprintf(stderr,
                    "serve: cannot refresh from the lake (%s); showing the last state read\n",
                    s.message().c_str());
     }
-    next = std::chrono::steady_clock::now() + a.refresh;
   }
   (*server)->Stop();
   return kExitOk;

@@ -258,10 +258,9 @@ int RunSimulationToSink(const char* label, SimulateArgs& args, Sink& sink) {
   d.stop = &g_stop_requested;
   d.flush_timeout = args.flush_timeout;
   ProgressPrinter progress(label, args.quiet);
-  const auto t0 = std::chrono::steady_clock::now();
+  const ProcessingTime t0 = clock.Now();
   Status st = simulation::RunSimulation(**sim, sink, clock, d, std::ref(progress));
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds = std::chrono::duration<double>(clock.Now() - t0).count();
   const auto& summary = (*sim)->summary();
   if (!args.quiet)
     PrintSummary(label, summary, sink.counters(), sink.Describe(), seconds, args.sim.vehicles);

@@ -20,10 +20,12 @@
 #include "cli/kafka_options.h"
 #include "cli/live_view_options.h"
 #include "cli/pipeline_options.h"
+#include "cli/progress.h"
 #include "common/process_stats.h"
 #include "engine/engine.h"
 #include "lake/object_store.h"
 #include "lake/parquet_writer.h"
+#include "pipeline/driver.h"
 #include "pipeline/idle_detector.h"
 #include "pipeline/processor.h"
 #include "transport/kafka_source.h"
@@ -56,12 +58,6 @@ nlohmann::json LatencyJson(const LatencyHistogram& h) {
           {"p99", Ms(h.Quantile(0.99))},
           {"max", Ms(h.max())},
           {"count", h.count()}};
-}
-
-std::string FormatRows(uint64_t n) {
-  if (n >= 10'000'000) return std::to_string(n / 1'000'000) + "M";
-  if (n >= 10'000) return std::to_string(n / 1'000) + "k";
-  return std::to_string(n);
 }
 
 int RunStream(StreamArgs& a) {
@@ -104,58 +100,23 @@ int RunStream(StreamArgs& a) {
   if (!server.ok()) return ReportError(server.status());
 
   const ProcessingTime t0 = clock.Now();
-  pipeline::IdleDetector idle(a.stop_when_idle, t0);
-  auto next_report = t0 + std::chrono::seconds(1);
-  uint64_t report_records = 0, published_epochs = 0;
-  bool stopped_idle = false;
-  auto next_progress = t0;
-  std::set<int32_t> groups_seen;  // every partition group this member owned at some point
-  Status st;
-  while (!g_stop_requested.load()) {
-    st = (*proc)->Step();
-    if (!st.ok()) break;
-    const ProcessingTime now = clock.Now();
-    const auto& c = (*proc)->counters();
-    const auto groups = (*proc)->Groups();  // once per step, for everything below
-    if (now >= next_progress) {
-      live.UpdateProgress(groups, (*source)->Lag(), c);
-      next_progress = now + std::chrono::milliseconds(250);
-    }
-    for (const auto& g : groups) groups_seen.insert(g.group);
-    if (c.epochs_committed != published_epochs) {
-      // Lets kafka-consumer-groups.sh show our lag; never read back (positions live in the lake).
-      published_epochs = c.epochs_committed;
-      (void)(*source)->PublishPositions();
-    }
-    if (idle.Idle(now, c.records) &&
-        pipeline::IdleDetector::CaughtUp(!(*source)->Assignment().empty(), (*source)->Lag(),
-                                         groups)) {
-      stopped_idle = true;
-      break;
-    }
-    if (!a.quiet && now >= next_report) {
-      const double dt =
-          std::chrono::duration<double>(now - next_report + std::chrono::seconds(1)).count();
-      int64_t lag = 0;
-      for (const PartitionLag& l : (*source)->Lag()) lag += l.records_behind.value_or(0);
-      const std::optional<EventTime> wm = pipeline::LowWatermark(groups);
-      std::fprintf(
-          stderr,
-          "stream | %s events %.0f/s | lag %s | %zu partition groups | epochs %llu | watermark %s "
-          "| lake "
-          "rows: enriched %s, dead letters %s, late %s | live p99 %.0fms\n",
-          FormatRows(c.records).c_str(), static_cast<double>(c.records - report_records) / dt,
-          FormatRows(static_cast<uint64_t>(lag)).c_str(), groups.size(),
-          static_cast<unsigned long long>(c.epochs_committed),
-          wm ? FormatTimestamp(*wm).substr(11, 8).c_str() : "-",
-          FormatRows(c.rows[static_cast<size_t>(stream::OutputTable::kEnriched)]).c_str(),
-          FormatRows(c.rows[static_cast<size_t>(stream::OutputTable::kDeadLetters)]).c_str(),
-          FormatRows(c.rows[static_cast<size_t>(stream::OutputTable::kLateEvents)]).c_str(),
-          Ms(c.live_latency.Quantile(0.99)));
-      report_records = c.records;
-      next_report = now + std::chrono::seconds(1);
-    }
+  pipeline::SourceInput input(source->get(), a.stop_when_idle, t0);
+  pipeline::DriveOptions drive;
+  drive.clock = &clock;
+  drive.stop = &g_stop_requested;
+  drive.on_live = [&](const pipeline::DriveStep& s) {
+    live.UpdateProgress(s.groups, s.lag, *s.counters);
+  };
+  if (!a.quiet) {
+    drive.on_report = [](const pipeline::DriveReport& r) {
+      std::fprintf(stderr, "%s\n", FormatStreamProgress(r).c_str());
+    };
   }
+  const pipeline::DriveResult ran =
+      pipeline::Drive(proc->get(), source->get(), &input, std::move(drive)).Run();
+  Status st = ran.status;
+  const bool stopped_idle = ran.end == pipeline::DriveEnd::kInputDone;
+  const pipeline::IdleDetector& idle = input.idle();
   if (st.ok()) {
     // --final: the input is complete; flush every pending join row. Otherwise commit what was read
     // and keep the join state for the next run.
@@ -188,12 +149,7 @@ int RunStream(StreamArgs& a) {
                  static_cast<unsigned long long>(c.epochs_replayed),
                  static_cast<unsigned long long>(c.retries),
                  static_cast<double>(peak_rss) / (1 << 20));
-    for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
-      std::fprintf(
-          stderr, "  %-16s %12llu rows committed\n",
-          std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i))).c_str(),
-          static_cast<unsigned long long>(c.rows[i]));
-    }
+    std::fputs(FormatTableRows(c).c_str(), stderr);
     std::fprintf(stderr,
                  "  time: polling %.1fs, processing %.1fs, closing epochs %.1fs (%.1fs of it "
                  "waiting for the lake); "
@@ -238,7 +194,7 @@ int RunStream(StreamArgs& a) {
                          {"commit_wait", Ms(c.commit_wait_time) / 1000},
                          {"lake_write", Ms(c.lake_write_time) / 1000}};
     j["partition_groups"] = owned_at_end;
-    j["partition_groups_seen"] = groups_seen;
+    j["partition_groups_seen"] = input.groups_seen();
     j["stopped"] = stopped_idle ? "idle" : (st.ok() ? "signal" : "error");
     std::ofstream f(a.summary_json);
     f << j.dump(2) << "\n";

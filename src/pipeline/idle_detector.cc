@@ -19,4 +19,17 @@ bool IdleDetector::CaughtUp(bool owns_partitions, std::span<const PartitionLag> 
   return caught_up;
 }
 
+void SourceInput::AfterStep(const DriveStep& step) {
+  for (const auto& g : step.groups) groups_seen_.insert(g.group);
+  if (step.counters->epochs_committed != published_epochs_) {
+    published_epochs_ = step.counters->epochs_committed;
+    (void)source_->PublishPositions();
+  }
+}
+
+bool SourceInput::Done(const DriveStep& step) {
+  return idle_.Idle(step.now, step.counters->records) &&
+         IdleDetector::CaughtUp(!source_->Assignment().empty(), step.lag, step.groups);
+}
+
 }  // namespace smartcity::pipeline

@@ -10,9 +10,11 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <span>
 
 #include "common/time.h"
+#include "pipeline/driver.h"
 #include "pipeline/processor.h"
 #include "transport/event_source.h"
 
@@ -38,6 +40,29 @@ class IdleDetector {
   uint64_t records_ = 0;
   ProcessingTime last_input_;
   std::optional<ProcessingTime> first_input_;
+};
+
+// `stream`'s input as a Drive's: the source fetches by itself. After each step in which an epoch
+// was committed it publishes the positions to the consumer group (so kafka-consumer-groups.sh shows
+// the lag; they are never read back: positions live in the lake); it is done once the IdleDetector
+// says the member is idle and caught up.
+class SourceInput final : public DriveInput {
+ public:
+  // Borrows the source (it must outlive this). `idle` 0: never done.
+  SourceInput(EventSource* source, Micros idle, ProcessingTime start)
+      : source_(source), idle_(idle, start) {}
+  void AfterStep(const DriveStep& step) override;
+  bool Done(const DriveStep& step) override;
+
+  const IdleDetector& idle() const { return idle_; }
+  // Every partition group the member owned at some point.
+  const std::set<int32_t>& groups_seen() const { return groups_seen_; }
+
+ private:
+  EventSource* source_;
+  IdleDetector idle_;
+  uint64_t published_epochs_ = 0;
+  std::set<int32_t> groups_seen_;
 };
 
 }  // namespace smartcity::pipeline

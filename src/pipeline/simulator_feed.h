@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "pipeline/driver.h"
 #include "simulation/pacer.h"
 #include "simulation/simulator.h"
 #include "transport/event_source.h"
@@ -44,6 +45,22 @@ class SimulatorFeed {
   bool pending_ = false;
   bool catching_up_ = false;  // pending_ tick was generated while catching up
   bool more_ = true;
+};
+
+// The feed as a Drive's input (`run`): each turn appends the ticks that are due; done once the
+// simulation has ended and the processor has read and processed all of it.
+class SimulatorInput final : public DriveInput {
+ public:
+  // Borrows both (they must outlive it).
+  SimulatorInput(SimulatorFeed* feed, Clock* clock) : feed_(feed), clock_(clock) {}
+  int Feed() override { return feed_->Feed(clock_); }
+  bool Done(const DriveStep& step) override {
+    return feed_->done() && step.records_behind == 0 && !step.replaying;
+  }
+
+ private:
+  SimulatorFeed* feed_;
+  Clock* clock_;
 };
 
 // Where the processor's checkpoints stand in the in-process log: the highest next position of the

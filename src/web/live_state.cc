@@ -245,8 +245,8 @@ void LiveState::OnCommit(const pipeline::EpochCommit& commit) {
   last_commit_latency_ = commit.latency;
 }
 
-void LiveState::UpdateProgress(const std::vector<pipeline::Processor::GroupStatus>& groups,
-                               const std::vector<PartitionLag>& lag,
+void LiveState::UpdateProgress(std::span<const pipeline::Processor::GroupStatus> groups,
+                               std::span<const PartitionLag> lag,
                                const pipeline::ProcessorCounters& counters) {
   std::vector<InputView> inputs;
   inputs.reserve(lag.size());

@@ -24,6 +24,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -199,8 +200,8 @@ class LiveState final : public pipeline::ProcessorObserver {
   void OnCommit(const pipeline::EpochCommit& commit) override;
 
   // From the command's loop: groups, input lag and counters. Cheap; call every few hundred ms.
-  void UpdateProgress(const std::vector<pipeline::Processor::GroupStatus>& groups,
-                      const std::vector<PartitionLag>& lag,
+  void UpdateProgress(std::span<const pipeline::Processor::GroupStatus> groups,
+                      std::span<const PartitionLag> lag,
                       const pipeline::ProcessorCounters& counters);
   void SetState(PipelineState state, std::string error = "");
   // From the warehouse loader's thread: one committed load transaction.

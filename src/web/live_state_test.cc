@@ -208,7 +208,9 @@ TEST_F(LiveStateTest, CommitsAndProgressShowInTheStatusAndMetrics) {
   PartitionLag lag;
   lag.tp = {Topic::kGps, PartitionId(3)};
   lag.records_behind = 42;
-  state_.UpdateProgress({{3, 7, At(4), false}}, {lag}, counters);
+  const std::vector<pipeline::Processor::GroupStatus> groups = {{3, 7, At(4), false}};
+  const std::vector<PartitionLag> lags = {lag};
+  state_.UpdateProgress(groups, lags, counters);
 
   const LiveSnapshot s = state_.Snapshot();
   ASSERT_EQ(s.groups.size(), 1u);
