@@ -11,18 +11,24 @@
 #      produced it) to visible in the live state (the micro-batch that processed it) and to committed
 #      in the lake (the epoch's last checkpoint written). p50/p99 from the processor's histograms.
 #   3. Peak RSS of the processor in both runs.
+#   With --baseline BIN: the throughput run is repeated --rounds times, alternating between this
+#   build's smartcity and BIN (another build, e.g. of an older commit) on the same backlog, and the
+#   medians, spreads and ratios of both are reported (for "within noise of before" claims).
 #
 # Usage: bench/stream.sh [--events N] [--rate R] [--seconds S] [--trigger T] [--no-write]
+#                        [--baseline BIN [--rounds K]]
 #   --events   backlog for the throughput run (default 5000000)
 #   --rate     events/s for the latency run (default 20000)
 #   --seconds  length of the latency run (default 40)
 #   --trigger  lake commit interval for the latency run (default 2s)
 #   --no-write print the table but leave bench/RESULTS.md alone
+#   --baseline a second smartcity binary to compare with (implies --no-write)
+#   --rounds   throughput runs of each binary with --baseline (default 3)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-events=5000000 rate=20000 seconds=40 trigger=2s write=1
+events=5000000 rate=20000 seconds=40 trigger=2s write=1 baseline="" rounds=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) events=$2; shift 2 ;;
@@ -30,6 +36,8 @@ while [ $# -gt 0 ]; do
     --seconds) seconds=$2; shift 2 ;;
     --trigger) trigger=$2; shift 2 ;;
     --no-write) write=0; shift ;;
+    --baseline) baseline=$(realpath "$2"); write=0; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "stream.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -67,9 +75,46 @@ done
 wait
 t1=$(date +%s.%N)
 kcat_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-log "smartcity stream draining the backlog"
-/usr/bin/time -f '%M' -o "$work/tp.rss" "$bin" stream --group bench-tp --lake "$work/lake-tp" \
-  --stop-when-idle 2s --final --summary-json "$work/tp.json" -q
+drain() {  # drain BINARY NAME: one throughput run, its summary in $work/NAME.json, RSS in NAME.rss
+  /usr/bin/time -f '%M' -o "$work/$2.rss" "$1" stream --group "bench-$2" --lake "$work/lake-$2" \
+    --stop-when-idle 2s --final --summary-json "$work/$2.json" -q
+  rm -rf "$work/lake-$2"
+}
+if [ -n "$baseline" ]; then
+  for r in $(seq 1 "$rounds"); do
+    log "round $r/$rounds: baseline $baseline draining the backlog"
+    drain "$baseline" "base-$r"
+    log "round $r/$rounds: smartcity stream draining the backlog"
+    drain "$bin" "tp-$r"
+  done
+  "$PY" - "$work" "$rounds" <<'PY'
+import json, os, statistics, sys
+work, rounds = sys.argv[1], int(sys.argv[2])
+def runs(kind):
+    out = []
+    for r in range(1, rounds + 1):
+        j = json.load(open(os.path.join(work, f"{kind}-{r}.json")))
+        rss = int(open(os.path.join(work, f"{kind}-{r}.rss")).read().split()[-1]) / 1024
+        out.append((j["events_per_s_active"], j["cpu_seconds"] / j["records"] * 1e6, rss, j["records"]))
+    return out
+base, cur = runs("base"), runs("tp")
+def col(v, i): return [x[i] for x in v]
+def fmt(v, i, f): return f"{f(statistics.median(col(v, i)))} (min {f(min(col(v, i)))}, max {f(max(col(v, i)))})"
+print("| measure | baseline | this build | ratio of medians |")
+print("|---|---|---|---|")
+for name, i, f in (("reading throughput, events/s", 0, lambda x: f"{x:,.0f}"),
+                   ("CPU s per million events", 1, lambda x: f"{x:.2f}"),
+                   ("peak RSS, MiB", 2, lambda x: f"{x:.0f}")):
+    ratio = statistics.median(col(cur, i)) / statistics.median(col(base, i))
+    print(f"| {name} | {fmt(base, i, f)} | {fmt(cur, i, f)} | {ratio:.2f} |")
+print(f"{rounds} rounds, alternating baseline and this build on the same backlog of "
+      f"{cur[0][3]:,} events; load average {os.getloadavg()[0]:.1f}")
+PY
+  cp "$work/tp-1.json" "$work/tp.json"; cp "$work/tp-1.rss" "$work/tp.rss"
+else
+  log "smartcity stream draining the backlog"
+  drain "$bin" tp
+fi
 
 # ---- 2. latency at a fixed rate ------------------------------------------------------------------
 "$bin" topics delete >/dev/null
