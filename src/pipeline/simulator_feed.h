@@ -8,6 +8,12 @@
 // Feed() never sleeps: the caller's loop also drives the processor, so it asks for the ticks that
 // are due now and steps the processor in between.
 //
+// Memory: the log grows by what the feed appends and shrinks by what its owner trims (`run` trims
+// what the processor's checkpoints cover). With set_max_log_bytes, Feed() appends no tick while the
+// log holds that much, unless told that the reader has read everything the log holds (then only a
+// checkpoint that needs more input can free room: a replayed epoch, or an epoch allowed more input
+// than the budget); it appends past the bound by at most one tick.
+//
 // Ownership: borrows the simulator and the log (they must outlive it). Thread-safety: one thread.
 #pragma once
 
@@ -29,9 +35,14 @@ class SimulatorFeed {
   // ResumePoint); they are regenerated without pacing.
   SimulatorFeed(simulation::Simulator* sim, MemoryLog* log, double speedup, int64_t resume_at);
 
-  // Appends to the log the ticks that are due at clock->Now(), at most `max_ticks`; returns how
-  // many were appended.
-  int Feed(Clock* clock, int max_ticks = 64);
+  // Appends to the log the ticks that are due at clock->Now(), at most `max_ticks`, while the log
+  // has room (see above; `reader_done`: the reader has read all the log holds); returns how many
+  // were appended.
+  int Feed(Clock* clock, int max_ticks = 64, bool reader_done = false);
+  // Bytes (MemoryLog::bytes) the log may hold before Feed() waits for room; 0: no bound.
+  void set_max_log_bytes(uint64_t bytes) { max_log_bytes_ = bytes; }
+  // The last Feed() stopped because the log was full.
+  bool waiting_for_room() const { return waiting_for_room_; }
   // The simulator has no more ticks and every one was appended.
   bool done() const { return !more_ && !pending_; }
 
@@ -44,6 +55,8 @@ class SimulatorFeed {
   bool pending_ = false;
   bool catching_up_ = false;  // pending_ tick was generated while catching up
   bool more_ = true;
+  uint64_t max_log_bytes_ = 0;
+  bool waiting_for_room_ = false;
 };
 
 // Where the processor's checkpoints stand in the in-process log: the highest next position of the
