@@ -57,11 +57,15 @@ int RunPipeline(RunArgs& a) {
   if (!lake::IsS3Location(a.pipeline.lake)) fs::create_directories(a.pipeline.lake, ec);
   auto store = OpenPipelineStore(a.pipeline);
   if (!store.ok()) return ReportError(store.status());
-  auto db = engine::Database::Open("", lake::WriterDatabaseOptions());
+  auto db = engine::Database::Open("", WriterDatabaseOptionsOf(a.pipeline));
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;
+  const MemoryBudget budget = MemoryBudgetOf(a.pipeline);
   pipeline::ProcessorOptions popts = ProcessorOptionsOf(a.pipeline);
   popts.core.parser.topic_names = a.sim.topics;
+  // The log keeps what the checkpoints do not cover yet: the epoch being written and the one
+  // filling, each closed once it has read its share of the transport budget.
+  popts.max_epoch_input_bytes = budget.epoch_input;
   auto proc = pipeline::Processor::Open(popts, store->get(), db->get(), &clock);
   if (!proc.ok()) return ReportError(proc.status());
   auto sim = simulation::Simulator::Create(a.sim.sim);
@@ -84,6 +88,8 @@ int RunPipeline(RunArgs& a) {
   if (a.warehouse != "none") {
     pipeline::WarehouseFollowerOptions fo;
     fo.warehouse = warehouse;
+    fo.warehouse_memory_limit = std::to_string(budget.warehouse_duckdb >> 20) + "MiB";
+    fo.reader_memory_limit = std::to_string(budget.warehouse_reader >> 20) + "MiB";
     fo.on_load = [&live](const warehouse::LoadEvent& e) { live.RecordLoad(LoadViewOf(e)); };
     fo.on_error = [](const Status& st) {
       std::fprintf(stderr, "run: warehouse loader stopped: %s\n", st.message().c_str());
@@ -113,17 +119,22 @@ int RunPipeline(RunArgs& a) {
                  FormatDuration(popts.trigger).c_str());
 
   pipeline::SimulatorFeed feed(sim->get(), &log, a.sim.sim.speedup, resume_at);
+  feed.set_max_log_bytes(budget.transport);
   const auto t0 = std::chrono::steady_clock::now();
   auto next_report = t0 + std::chrono::seconds(1);
   uint64_t last_records = 0;
   Status st;
+  bool behind = false;
   while (!g_stop_requested.load()) {
-    // Append the ticks that are due (all of them at --speedup max, or while catching up).
-    const int ticks = feed.Feed(&clock);
+    // Append the ticks that are due (all of them at --speedup max, or while catching up) while the
+    // log has room.
+    const int ticks = feed.Feed(&clock, 64, /*reader_done=*/!behind);
     st = (*proc)->Step();
     if (!st.ok()) break;
+    // What the committed checkpoints cover is never read again.
+    log.Trim((*proc)->CommittedPositions());
     const std::vector<PartitionLag> lag = source.Lag();
-    bool behind = false;
+    behind = false;
     for (const PartitionLag& l : lag) behind = behind || l.records_behind.value_or(0) > 0;
     if (std::chrono::steady_clock::now() >= next_progress) {
       live.UpdateProgress((*proc)->Groups(), lag, (*proc)->counters());
