@@ -41,7 +41,7 @@ void AddPipelineOptions(CLI::App* app, PipelineArgs* a) {
   app->add_option(
          "--epoch-memory", a->epoch_mib,
          "MiB of rows an epoch may hold before it closes ahead of its trigger (a backlog drain "
-         "commits in such steps; the process holds about three times this) [default: 1/16 of "
+         "commits in such steps; the process holds about three times this) [default: 1/32 of "
          "--memory-limit]")
       ->group("Pipeline");
 }
@@ -50,9 +50,9 @@ MemoryBudget MemoryBudgetOf(const PipelineArgs& a) {
   constexpr uint64_t kMiB = 1ull << 20;
   const uint64_t limit = static_cast<uint64_t>(a.memory_mib) * kMiB;
   MemoryBudget b;
-  b.transport = limit / 4;
+  b.transport = limit / 8;
   b.epoch_input = b.transport / 4;
-  b.epoch_rows = a.epoch_mib > 0 ? static_cast<uint64_t>(a.epoch_mib) * kMiB : limit / 16;
+  b.epoch_rows = a.epoch_mib > 0 ? static_cast<uint64_t>(a.epoch_mib) * kMiB : limit / 32;
   // DuckDB's floors: its Parquet writer holds a row group (~40 MiB on the widest table, more than
   // the rows' own size) and fails rather than spill past its limit; a DuckDB warehouse (primary key
   // and indexes) failed its commits at 32 MiB.
@@ -82,8 +82,8 @@ Status ValidatePipeline(const PipelineArgs& a) {
   }
   if (a.partitions < 1 || a.partitions > 1024)
     return Status::InvalidArgument("--partitions must be 1..1024");
-  if (a.memory_mib < 64 || a.memory_mib > 1 << 20)
-    return Status::InvalidArgument("--memory-limit must be 64..1048576 (MiB)");
+  if (a.memory_mib < 128 || a.memory_mib > 1 << 20)
+    return Status::InvalidArgument("--memory-limit must be 128..1048576 (MiB)");
   if (a.epoch_mib < 0 || a.epoch_mib > 16384)
     return Status::InvalidArgument("--epoch-memory must be 1..16384 (MiB)");
   return Status::OK();

@@ -18,20 +18,22 @@ struct PipelineArgs {
   int epoch_mib = 0;     // --epoch-memory: processor.max_epoch_bytes in MiB; 0 = from the limit
 };
 
-// How --memory-limit is shared (README, "Memory"). Each part is a bound its holder keeps; what
-// the process holds besides them (code and libraries, threads, the join state, the live view, the
-// allocators' slack) is about 90 MiB and does not grow with the length of the run or the size of a
-// backlog. The DuckDB parts are ceilings DuckDB reaches only when it needs them.
+// How --memory-limit is shared (README, "Memory"). Each part is a bound its holder keeps. The
+// DuckDB parts are ceilings of their buffer pools: DuckDB's own allocations come on top (measured
+// in `run`: about 100 MiB for the writer, the warehouse and the loader together at the floors).
+// What the process holds besides (code and libraries ~46 MiB, threads, the join state, the live
+// view, the allocators' slack) is about 80 MiB. None of it grows with the length of the run or
+// the size of a backlog.
 struct MemoryBudget {
   // `run`: the in-process log beyond the processor's checkpoints (MemoryLog::bytes);
-  // `stream`: the Kafka consumer's prefetch (KafkaSourceOptions::max_prefetch_bytes). 1/4.
+  // `stream`: the Kafka consumer's prefetch (KafkaSourceOptions::max_prefetch_bytes). 1/8.
   uint64_t transport = 0;
   // `run`: the input an epoch reads (ProcessorOptions::max_epoch_input_bytes); the log holds the
   // epoch being written and the one filling. 1/4 of `transport`.
   uint64_t epoch_input = 0;
   // The rows of an epoch (ProcessorOptions::max_epoch_bytes, --epoch-memory): one epoch fills while
   // the one before is written, and the writer holds a copy of its rows, so about three times this.
-  // 1/16.
+  // 1/32.
   uint64_t epoch_rows = 0;
   // The lake writer's DuckDB memory_limit (Parquet files). 1/8, at least 48 MiB.
   uint64_t writer_duckdb = 0;
