@@ -1,9 +1,12 @@
 #include "cli/pipeline_options.h"
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+
+#include "lake/parquet_writer.h"
 
 namespace smartcity::cli {
 
@@ -28,17 +31,46 @@ void AddPipelineOptions(CLI::App* app, PipelineArgs* a) {
   AddDurationOption(app, "--idle-timeout", &a->processor.core.join.watermark.idle_timeout,
                     "Processing time after which a silent input stops holding the watermark back")
       ->group("Pipeline");
+  app->add_option("--memory-limit", a->memory_mib,
+                  "MiB the process is sized to stay under, however long it runs and whatever "
+                  "backlog it drains: the transport (in-process log, or Kafka prefetch), epochs "
+                  "and DuckDB get their shares of it (README, \"Memory\")")
+      ->capture_default_str()
+      ->envname("SMARTCITY_MEMORY_LIMIT")
+      ->group("Pipeline");
   app->add_option(
          "--epoch-memory", a->epoch_mib,
          "MiB of rows an epoch may hold before it closes ahead of its trigger (a backlog drain "
-         "commits in such steps; the process holds about twice this)")
-      ->capture_default_str()
+         "commits in such steps; the process holds about three times this) [default: 1/32 of "
+         "--memory-limit]")
       ->group("Pipeline");
+}
+
+MemoryBudget MemoryBudgetOf(const PipelineArgs& a) {
+  constexpr uint64_t kMiB = 1ull << 20;
+  const uint64_t limit = static_cast<uint64_t>(a.memory_mib) * kMiB;
+  MemoryBudget b;
+  b.transport = limit / 8;
+  b.epoch_input = b.transport / 4;
+  b.epoch_rows = a.epoch_mib > 0 ? static_cast<uint64_t>(a.epoch_mib) * kMiB : limit / 32;
+  // DuckDB's floors: its Parquet writer holds a row group (~40 MiB on the widest table, more than
+  // the rows' own size) and fails rather than spill past its limit; a DuckDB warehouse (primary key
+  // and indexes) failed its commits at 32 MiB.
+  b.writer_duckdb = std::max(limit / 8, 48 * kMiB);
+  b.warehouse_duckdb = std::max(limit / 4, 64 * kMiB);
+  b.warehouse_reader = std::max(limit / 16, 16 * kMiB);
+  return b;
 }
 
 pipeline::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& a) {
   pipeline::ProcessorOptions o = a.processor;
-  o.max_epoch_bytes = static_cast<uint64_t>(a.epoch_mib) << 20;
+  o.max_epoch_bytes = MemoryBudgetOf(a).epoch_rows;
+  return o;
+}
+
+engine::DatabaseOptions WriterDatabaseOptionsOf(const PipelineArgs& a) {
+  engine::DatabaseOptions o = lake::WriterDatabaseOptions();
+  o.settings["memory_limit"] = std::to_string(MemoryBudgetOf(a).writer_duckdb >> 20) + "MiB";
   return o;
 }
 
@@ -50,7 +82,9 @@ Status ValidatePipeline(const PipelineArgs& a) {
   }
   if (a.partitions < 1 || a.partitions > 1024)
     return Status::InvalidArgument("--partitions must be 1..1024");
-  if (a.epoch_mib < 1 || a.epoch_mib > 16384)
+  if (a.memory_mib < 128 || a.memory_mib > 1 << 20)
+    return Status::InvalidArgument("--memory-limit must be 128..1048576 (MiB)");
+  if (a.epoch_mib < 0 || a.epoch_mib > 16384)
     return Status::InvalidArgument("--epoch-memory must be 1..16384 (MiB)");
   return Status::OK();
 }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "engine/engine.h"
 #include "lake/object_store.h"
 #include "pipeline/processor.h"
 
@@ -12,14 +13,44 @@ namespace smartcity::cli {
 struct PipelineArgs {
   std::string lake = "smartcity-lake";  // a local folder (S3 comes with issue 5)
   pipeline::ProcessorOptions processor;
-  int partitions = 6;  // in-process transport: partitions per topic
-  int epoch_mib = 64;  // --epoch-memory: processor.max_epoch_bytes in MiB
+  int partitions = 6;    // in-process transport: partitions per topic
+  int memory_mib = 256;  // --memory-limit: what the process is sized to stay under, in MiB
+  int epoch_mib = 0;     // --epoch-memory: processor.max_epoch_bytes in MiB; 0 = from the limit
 };
+
+// How --memory-limit is shared (README, "Memory"). Each part is a bound its holder keeps. The
+// DuckDB parts are ceilings of their buffer pools: DuckDB's own allocations come on top (measured
+// in `run`: about 100 MiB for the writer, the warehouse and the loader together at the floors).
+// What the process holds besides (code and libraries ~46 MiB, threads, the join state, the live
+// view, the allocators' slack) is about 80 MiB. None of it grows with the length of the run or
+// the size of a backlog.
+struct MemoryBudget {
+  // `run`: the in-process log beyond the processor's checkpoints (MemoryLog::bytes);
+  // `stream`: the Kafka consumer's prefetch (KafkaSourceOptions::max_prefetch_bytes). 1/8.
+  uint64_t transport = 0;
+  // `run`: the input an epoch reads (ProcessorOptions::max_epoch_input_bytes); the log holds the
+  // epoch being written and the one filling. 1/4 of `transport`.
+  uint64_t epoch_input = 0;
+  // The rows of an epoch (ProcessorOptions::max_epoch_bytes, --epoch-memory): one epoch fills while
+  // the one before is written, and the writer holds a copy of its rows, so about three times this.
+  // 1/32.
+  uint64_t epoch_rows = 0;
+  // The lake writer's DuckDB memory_limit (Parquet files). 1/8, at least 48 MiB.
+  uint64_t writer_duckdb = 0;
+  // `run`: the warehouse loader's DuckDB warehouse (its buffer pool would otherwise cache the
+  // warehouse up to 80% of the machine's memory) and its lake reader. 1/4, at least 64 MiB, and
+  // 1/16, at least 16 MiB.
+  uint64_t warehouse_duckdb = 0;
+  uint64_t warehouse_reader = 0;
+};
+MemoryBudget MemoryBudgetOf(const PipelineArgs& args);
 
 void AddPipelineOptions(CLI::App* app, PipelineArgs* args);
 Status ValidatePipeline(const PipelineArgs& args);
 // The processor options the arguments describe.
 pipeline::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& args);
+// The lake writer's DuckDB options (lake::WriterDatabaseOptions) sized by the budget.
+engine::DatabaseOptions WriterDatabaseOptionsOf(const PipelineArgs& args);
 
 // The lake store of a pipeline command. For crash tests, the environment variable
 // SMARTCITY_CRASH_POINT="<op>:<key substring>:<n>[:after]" makes the process kill itself (SIGKILL,

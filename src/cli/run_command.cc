@@ -58,11 +58,15 @@ int RunPipeline(RunArgs& a) {
   if (!lake::IsS3Location(a.pipeline.lake)) fs::create_directories(a.pipeline.lake, ec);
   auto store = OpenPipelineStore(a.pipeline);
   if (!store.ok()) return ReportError(store.status());
-  auto db = engine::Database::Open("", lake::WriterDatabaseOptions());
+  auto db = engine::Database::Open("", WriterDatabaseOptionsOf(a.pipeline));
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;
+  const MemoryBudget budget = MemoryBudgetOf(a.pipeline);
   pipeline::ProcessorOptions popts = ProcessorOptionsOf(a.pipeline);
   popts.core.parser.topic_names = a.sim.topics;
+  // The log keeps what the checkpoints do not cover yet: the epoch being written and the one
+  // filling, each closed once it has read its share of the transport budget.
+  popts.max_epoch_input_bytes = budget.epoch_input;
   auto proc = pipeline::Processor::Open(popts, store->get(), db->get(), &clock);
   if (!proc.ok()) return ReportError(proc.status());
   auto sim = simulation::Simulator::Create(a.sim.sim);
@@ -85,6 +89,8 @@ int RunPipeline(RunArgs& a) {
   if (a.warehouse != "none") {
     pipeline::WarehouseFollowerOptions fo;
     fo.warehouse = warehouse;
+    fo.warehouse_memory_limit = std::to_string(budget.warehouse_duckdb >> 20) + "MiB";
+    fo.reader_memory_limit = std::to_string(budget.warehouse_reader >> 20) + "MiB";
     fo.on_load = [&live](const warehouse::LoadEvent& e) { live.RecordLoad(LoadViewOf(e)); };
     fo.on_error = [](const Status& st) {
       std::fprintf(stderr, "run: warehouse loader stopped: %s\n", st.message().c_str());
@@ -113,7 +119,9 @@ int RunPipeline(RunArgs& a) {
                  FormatDuration(popts.trigger).c_str());
 
   pipeline::SimulatorFeed feed(sim->get(), &log, a.sim.sim.speedup, resume_at);
-  pipeline::SimulatorInput input(&feed, &clock);
+  feed.set_max_log_bytes(budget.transport);
+  // What the committed checkpoints cover is trimmed from the log after each step.
+  pipeline::SimulatorInput input(&feed, &clock, &log, proc->get());
   pipeline::DriveOptions drive;
   drive.clock = &clock;
   drive.stop = &g_stop_requested;

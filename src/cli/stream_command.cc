@@ -63,7 +63,7 @@ nlohmann::json LatencyJson(const LatencyHistogram& h) {
 int RunStream(StreamArgs& a) {
   auto store = OpenPipelineStore(a.pipeline);
   if (!store.ok()) return ReportError(store.status());
-  auto db = engine::Database::Open("", lake::WriterDatabaseOptions());
+  auto db = engine::Database::Open("", WriterDatabaseOptionsOf(a.pipeline));
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;
   pipeline::ProcessorOptions popts = ProcessorOptionsOf(a.pipeline);
@@ -80,6 +80,7 @@ int RunStream(StreamArgs& a) {
   // A seek or lag query waits as long as an outage is tolerated (a loaded broker can be slow to
   // answer).
   so.request_timeout = so.unavailable_timeout;
+  so.max_prefetch_bytes = MemoryBudgetOf(a.pipeline).transport;
   if (!a.quiet) {
     std::fprintf(stderr, "stream: joining group %s at %s, lake %s (query %s, trigger %s)\n",
                  a.group.c_str(), so.kafka.bootstrap_servers.c_str(),

@@ -67,7 +67,7 @@ TEST_F(DriveTest, RunsAPacedSimulationToItsEndReportingEachSecond) {
   OpenProcessor();
   auto sim = Simulator(20);
   SimulatorFeed feed(sim.get(), &log_, /*speedup=*/1, /*resume_at=*/-1);
-  SimulatorInput input(&feed, &clock_);
+  SimulatorInput input(&feed, &clock_, &log_, proc_.get());
   int reports = 0, lives = 0;
   double events_per_s = 0;
   DriveOptions o;
@@ -132,7 +132,7 @@ TEST_F(DriveTest, EndsWithTheProcessorsFailure) {
   OpenProcessor();
   auto sim = Simulator(600);  // about ten turns of 64 ticks
   SimulatorFeed feed(sim.get(), &log_, /*speedup=*/0, /*resume_at=*/-1);
-  SimulatorInput input(&feed, &clock_);
+  SimulatorInput input(&feed, &clock_, &log_, proc_.get());
   // Every write of the first epoch's offsets log fails for good.
   lake::FaultInjectingObjectStore::Rule rule;
   rule.op = lake::FaultInjectingObjectStore::Op::kPutIfAbsent;

@@ -13,8 +13,10 @@ struct Processor::Group {
   StreamOutput out;
   int64_t committed_epoch = 0;  // newest epoch in the state checkpoint; 0 = none
   EventTime epoch_wm{};
-  Positions pos;           // next position per topic (after the last processed record)
-  bool replaying = false;  // re-running committed_epoch + 1 exactly
+  Positions pos;            // next position per topic (after the last processed record)
+  Positions committed_pos;  // the positions of the newest committed state checkpoint
+  Positions closing_pos;    // those of the epoch in flight
+  bool replaying = false;   // re-running committed_epoch + 1 exactly
   Positions replay_end;
   EventTime replay_wm{};
   bool replay_final = false;
@@ -80,6 +82,7 @@ Result<std::unique_ptr<Processor::Group>> Processor::LoadGroup(int32_t p) {
   if (state) {
     g->committed_epoch = state->epoch;
     g->pos = state->positions;
+    g->committed_pos = state->positions;
     Status restored = g->core->RestoreState(state->state);
     if (!restored.ok()) {
       const std::string key = checkpoints_.Key(p, "state", state->epoch);
@@ -177,6 +180,15 @@ RetryOptions RetryOptionsOf(const ProcessorOptions& o) {
   return r;
 }
 
+std::vector<PartitionPosition> Processor::CommittedPositions() const {
+  std::vector<PartitionPosition> v;
+  for (const auto& [p, g] : groups_) {
+    for (Topic t : kAllTopics)
+      v.push_back({TopicPartition{t, PartitionId(p)}, g->committed_pos[static_cast<size_t>(t)]});
+  }
+  return v;
+}
+
 std::optional<EventTime> LowWatermark(std::span<const Processor::GroupStatus> groups) {
   if (groups.empty()) return std::nullopt;
   EventTime wm = EventTime::max();
@@ -244,6 +256,7 @@ Status Processor::Step() {
       per_group_[p].push_back(
           InputRecord{r.topic, stream::SourcePosition{r.partition, r.position.value()}, r.value});
       g.pos[t] = Position(r.position.value() + 1);
+      if (!g.replaying) epoch_input_bytes_ += r.key.size() + r.value.size();
       if (r.source_time) {
         g.NoteSourceTime(*r.source_time);
         timed = true;
@@ -286,7 +299,9 @@ Status Processor::Step() {
     for (size_t i = 0; i < kOutputTableCount; ++i)
       bytes += OutputOf(g->out, static_cast<OutputTable>(i)).ByteSize();
   }
-  const bool full = bytes >= options_.max_epoch_bytes;
+  const bool full =
+      bytes >= options_.max_epoch_bytes ||
+      (options_.max_epoch_input_bytes > 0 && epoch_input_bytes_ >= options_.max_epoch_input_bytes);
   const bool due = clock_->Now() - epoch_started_ >= options_.trigger;
   const bool busy = committer_->busy();
   if (full || (due && !busy)) SC_RETURN_IF_ERROR(CloseOpenEpochs(/*wait=*/false));
@@ -299,6 +314,7 @@ Status Processor::CloseOpenEpochs(bool wait) {
     if (!g->replaying) closing.push_back(g.get());
   }
   epoch_started_ = clock_->Now();
+  epoch_input_bytes_ = 0;
   if (closing.empty()) return wait ? WaitForCommit() : Status::OK();
   return CloseEpochs(closing, false, wait);
 }
@@ -363,6 +379,7 @@ Status Processor::CloseEpochs(const std::vector<Group*>& groups, bool final, boo
     job->commit.groups.push_back(g->p);
     job->txns.push_back(lake::TxnId{TxnAppId(options_.query, g->p), part.epoch});
     job->parts.push_back(std::move(part));
+    g->closing_pos = g->pos;
     g->replaying = false;
     StartEpoch(*g);
   }
@@ -395,8 +412,10 @@ Status Processor::ApplyCommit(std::unique_ptr<EpochJob> job) {
   counters_.lake_latency.Merge(job->lake_latency);
   for (EpochJob::Part& part : job->parts) {
     auto it = groups_.find(part.p);
-    if (it != groups_.end())
-      it->second->committed_epoch = std::max(it->second->committed_epoch, part.epoch);
+    if (it != groups_.end() && part.epoch > it->second->committed_epoch) {
+      it->second->committed_epoch = part.epoch;
+      it->second->committed_pos = it->second->closing_pos;
+    }
     ++counters_.epochs_committed;
     part.out.Clear();
     spare_outputs_.push_back(std::move(part.out));

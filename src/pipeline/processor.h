@@ -94,6 +94,10 @@ struct ProcessorOptions {
   // backlog drain then commits in steady steps and memory stays bounded (about twice this, as one
   // epoch is written while the next one fills).
   uint64_t max_epoch_bytes = 64ull << 20;
+  // ... or once the input records it read reach this many bytes (keys and values; 0: no bound). For
+  // a source that keeps records until a checkpoint covers them (`run`'s in-process log, see
+  // CommittedPositions): it then holds about twice this beyond the checkpoints.
+  uint64_t max_epoch_input_bytes = 0;
   // Commit closed epochs on a committer thread while the next one is processed (false: on the
   // caller's thread, before Step() returns; deterministic, for tests that look at the lake between
   // steps).
@@ -154,6 +158,10 @@ class Processor final : public PositionStore, public RebalanceListener {
     bool replaying;
   };
   std::vector<GroupStatus> Groups() const;
+  // Per partition owned, the position its group's newest committed state checkpoint resumes from
+  // (nullopt: from the beginning). A restart never reads before these, so a source that keeps its
+  // records in memory may drop what precedes them (MemoryLog::Trim).
+  std::vector<PartitionPosition> CommittedPositions() const;
 
   // PositionStore
   Status LoadPositions(std::span<const TopicPartition> partitions,
@@ -188,6 +196,7 @@ class Processor final : public PositionStore, public RebalanceListener {
   ProcessorObserver* observer_ = nullptr;
   std::map<int32_t, std::unique_ptr<Group>> groups_;
   ProcessingTime epoch_started_{};
+  uint64_t epoch_input_bytes_ = 0;  // keys and values read by the open epochs (not replaying)
   std::map<int32_t, std::vector<InputRecord>> per_group_;  // reused per Step
   std::vector<StreamOutput> spare_outputs_;  // committed epochs' buffers (cleared), for reuse
   Status sticky_;                            // an error raised inside a source callback

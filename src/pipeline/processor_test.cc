@@ -9,9 +9,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "lake/delta_log.h"
 #include "lake/parquet_writer.h"
+#include "pipeline/simulator_feed.h"
 #include "simulation/simulator.h"
 #include "transport/kafka_client.h"
 #include "transport/memory_event_source.h"
@@ -27,7 +29,7 @@ struct Produced {
   simulation::SimulationSummary summary;
 };
 
-Produced FillLog(MemoryLog* log, std::vector<simulation::FaultSpec> faults = {}) {
+std::unique_ptr<simulation::Simulator> MakeSimulator(std::vector<simulation::FaultSpec> faults) {
   simulation::SimulationOptions o;
   o.seed = 7;
   o.vehicles = 12;
@@ -37,15 +39,20 @@ Produced FillLog(MemoryLog* log, std::vector<simulation::FaultSpec> faults = {})
   o.faults = std::move(faults);
   auto sim = simulation::Simulator::Create(o);
   EXPECT_TRUE(sim.ok());
+  return sim.ok() ? std::move(*sim) : nullptr;
+}
+
+Produced FillLog(MemoryLog* log, std::vector<simulation::FaultSpec> faults = {}) {
+  auto sim = MakeSimulator(std::move(faults));
   std::vector<Message> batch;
   bool more = true;
   while (more) {
-    more = (*sim)->NextTick(&batch);
+    more = sim->NextTick(&batch);
     for (const Message& m : batch) {
       log->Append(m.topic, PartitionId(JavaPartitionForKey(m.key, kPartitions)), m.key, m.value);
     }
   }
-  return Produced{(*sim)->summary()};
+  return Produced{sim->summary()};
 }
 
 class ProcessorTest : public ::testing::Test {
@@ -309,6 +316,65 @@ TEST_F(ProcessorTest, ADamagedCheckpointIsReportedAndDeletingItRecovers) {
   ASSERT_TRUE(recovered.ok()) << recovered.message();
   CreateViews(store->get());
   ExpectExactlyOnce(produced, /*expect_late=*/false);
+}
+
+// `run`'s loop: the feed waits for room in a bounded log, epochs close by the input they read, and
+// the log is trimmed to the committed checkpoints. The log stays within its bound, a checkpoint
+// never stands past what was read, and every record lands once.
+TEST_F(ProcessorTest, ABoundedLogTrimmedToTheCheckpointsLandsEveryRecordOnce) {
+  auto sim = MakeSimulator({{simulation::FaultKind::kDuplicate, 0.01}});
+  ASSERT_NE(sim, nullptr);
+  MemoryLog log(kPartitions);
+  constexpr uint64_t kLogBytes = 1 << 20;
+  ProcessorOptions o = Options();
+  o.trigger = std::chrono::hours(1);  // epochs close by their input alone
+  o.max_epoch_input_bytes = kLogBytes / 4;
+  // The log holds the epoch in flight and the one filling, each up to its input bound plus one
+  // poll (and the log's per-record overhead): within kLogBytes with these polls.
+  o.max_poll_records = 400;
+  auto store = lake::LocalObjectStore::Open(dir_ / "lake");
+  ASSERT_TRUE(store.ok());
+  FakeClock clock;
+  auto proc = Processor::Open(o, store->get(), db_.get(), &clock);
+  ASSERT_TRUE(proc.ok());
+  MemoryEventSource source(log, **proc, proc->get());
+  (*proc)->Attach(&source);
+  ASSERT_TRUE(source.AssignPartitions(0, kPartitions - 1).ok());
+  SimulatorFeed feed(sim.get(), &log, /*speedup=*/0, /*resume_at=*/-1);
+  feed.set_max_log_bytes(kLogBytes);
+  uint64_t peak = 0, tick_bytes = 0;
+  bool behind = false;
+  int waits = 0;
+  for (;;) {
+    const uint64_t before = log.bytes();
+    const int ticks = feed.Feed(&clock, 64, /*reader_done=*/!behind);
+    if (ticks > 0 && log.bytes() > before)
+      tick_bytes = std::max(tick_bytes, (log.bytes() - before + ticks - 1) / ticks);
+    waits += feed.waiting_for_room() ? 1 : 0;
+    peak = std::max(peak, log.bytes());
+    ASSERT_TRUE((*proc)->Step().ok());
+    std::map<TopicPartition, std::optional<SourcePosition>> read;
+    for (const PartitionPosition& p : source.Positions()) read[p.tp] = p.next;
+    for (const PartitionPosition& p : (*proc)->CommittedPositions()) {
+      if (p.next) {
+        ASSERT_TRUE(read[p.tp].has_value());
+        EXPECT_LE(*p.next, *read[p.tp]);
+      }
+    }
+    log.Trim((*proc)->CommittedPositions());
+    behind = false;
+    for (const PartitionLag& l : source.Lag()) behind = behind || l.records_behind.value_or(1) > 0;
+    if (feed.done() && !behind) break;
+  }
+  ASSERT_TRUE((*proc)->Finish().ok());
+  EXPECT_GT(waits, 0) << "the bound never held the feed back";
+  EXPECT_GT((*proc)->counters().epochs_committed, 3u * kPartitions);
+  // The bound, plus at most one tick.
+  EXPECT_LE(peak, kLogBytes + tick_bytes) << "one tick: " << tick_bytes;
+  log.Trim((*proc)->CommittedPositions());
+  EXPECT_EQ(log.bytes(), 0u);
+  CreateViews(store->get());
+  ExpectExactlyOnce(Produced{sim->summary()}, /*expect_late=*/false);
 }
 
 }  // namespace

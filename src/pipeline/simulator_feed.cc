@@ -10,9 +10,14 @@ SimulatorFeed::SimulatorFeed(simulation::Simulator* sim, MemoryLog* log, double 
                              int64_t resume_at)
     : sim_(sim), log_(log), pacer_(speedup, sim->tick()), resume_at_(resume_at) {}
 
-int SimulatorFeed::Feed(Clock* clock, int max_ticks) {
+int SimulatorFeed::Feed(Clock* clock, int max_ticks, bool reader_done) {
   int ticks = 0;
+  waiting_for_room_ = false;
   while (ticks < max_ticks) {
+    if (max_log_bytes_ > 0 && log_->bytes() >= max_log_bytes_ && !(reader_done && ticks == 0)) {
+      waiting_for_room_ = true;
+      break;
+    }
     if (!pending_) {
       if (!more_) break;
       catching_up_ = static_cast<int64_t>(log_->next_sequence().value()) <= resume_at_;

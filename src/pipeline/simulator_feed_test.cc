@@ -88,6 +88,37 @@ TEST(SimulatorFeedTest, RegeneratesWhatTheCheckpointsCoverWithoutPacing) {
   EXPECT_EQ(feed.Feed(&clock), 1);
 }
 
+TEST(SimulatorFeedTest, WaitsForRoomInTheLogUnlessTheReaderHasReadItAll) {
+  auto sim = MakeSimulator(20);
+  MemoryLog log(1);
+  FakeClock clock;
+  SimulatorFeed feed(sim.get(), &log, /*speedup=*/0, /*resume_at=*/-1);
+  ASSERT_EQ(feed.Feed(&clock, 1), 1);
+  const uint64_t tick = log.bytes();  // about one tick's worth
+  ASSERT_GT(tick, 0u);
+  feed.set_max_log_bytes(3 * tick);
+  // Appends while under the bound: at most one tick past it.
+  const int more = feed.Feed(&clock);
+  EXPECT_GE(more, 1);
+  EXPECT_LE(more, 3);
+  EXPECT_TRUE(feed.waiting_for_room());
+  EXPECT_GE(log.bytes(), 3 * tick);
+  EXPECT_LT(log.bytes(), 5 * tick);
+  EXPECT_EQ(feed.Feed(&clock), 0);
+  EXPECT_TRUE(feed.waiting_for_room());
+  // A reader that has read everything gets one more tick, not more.
+  EXPECT_EQ(feed.Feed(&clock, 64, /*reader_done=*/true), 1);
+  // Trimming makes room.
+  std::vector<PartitionPosition> all;
+  for (Topic t : kAllTopics)
+    all.push_back({TopicPartition{t, PartitionId(0)},
+                   ToSourcePosition(SequenceNumber(log.next_sequence().value()))});
+  log.Trim(all);
+  EXPECT_EQ(log.bytes(), 0u);
+  EXPECT_GE(feed.Feed(&clock), 1);
+  EXPECT_FALSE(feed.waiting_for_room() && log.bytes() < 3 * tick);
+}
+
 TEST(ResumePointTest, IsTheHighestNextPosition) {
   std::vector<PartitionPosition> none;
   EXPECT_EQ(ResumePoint(none), -1);

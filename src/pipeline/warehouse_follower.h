@@ -25,6 +25,10 @@ struct WarehouseFollowerOptions {
   std::function<void(const warehouse::LoadEvent&)> on_load;
   // The loader stopped with an error before Stop() (the pipeline goes on without it).
   std::function<void(const Status&)> on_error;
+  // memory_limit of a DuckDB warehouse and of the loader's DuckDB that reads the lake ("" =
+  // DuckDB's default, 80% of the machine's memory).
+  std::string warehouse_memory_limit;
+  std::string reader_memory_limit;
 };
 
 class WarehouseFollower {

@@ -44,6 +44,30 @@ KafkaSource::~KafkaSource() {
   rd_kafka_destroy_flags(rk_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
+std::vector<std::pair<std::string, std::string>> PrefetchProperties(uint64_t bytes) {
+  // Fetch size: our producer's batches are large (linger, up to 100k messages, lz4), and with
+  // librdkafka's 1 MiB per partition a fetch brings about one batch per partition: measured, a
+  // backlog drain ran at 0.2 M events/s, with 4 MiB 0.5 M.
+  uint64_t partition_fetch = 4ull << 20, fetch = 16ull << 20;
+  // Prefetch. librdkafka checks the queue limit against the one queue all partitions feed, and
+  // once over it it stops fetching and looks again only about a second later
+  // (docs/kafka_source.md): the queue must hold a second of input at full speed or the processor
+  // idles. With 100,000 messages and 16 MiB a drain ran in one-second steps at ~0.5 M events/s;
+  // with 96 MiB, 0.77-0.85 M, at the same RSS (the old limits were overshot by whole 100 MiB
+  // fetches).
+  uint64_t queue = 96ull << 20;
+  if (bytes > 0) {
+    // One fetch in flight beside the queue: a quarter of the budget, and a partition's share of a
+    // fetch a quarter of that.
+    fetch = std::clamp<uint64_t>(bytes / 4, 1ull << 20, fetch);
+    partition_fetch = std::clamp<uint64_t>(fetch / 4, 256ull << 10, partition_fetch);
+    queue = std::max<uint64_t>(bytes - fetch, 1ull << 20);
+  }
+  return {{"max.partition.fetch.bytes", std::to_string(partition_fetch)},
+          {"fetch.max.bytes", std::to_string(fetch)},
+          {"queued.max.messages.kbytes", std::to_string(queue >> 10)}};
+}
+
 Result<std::unique_ptr<KafkaSource>> KafkaSource::Open(const KafkaSourceOptions& options,
                                                        PositionStore& store,
                                                        RebalanceListener* listener) {
@@ -57,37 +81,22 @@ Result<std::unique_ptr<KafkaSource>> KafkaSource::Open(const KafkaSourceOptions&
 }
 
 Status KafkaSource::Start() {
-  SC_ASSIGN_OR_RETURN(
-      RdKafkaConfPtr conf,
-      MakeKafkaConf(options_.kafka,
-                    {
-                        {"group.id", options_.group_id},
-                        // Positions come from our checkpoints, never from Kafka.
-                        {"enable.auto.commit", "false"},
-                        {"enable.auto.offset.store", "false"},
-                        // A checkpointed offset Kafka no longer has is an error, not a skip.
-                        {"auto.offset.reset", "error"},
-                        // Same partition numbers of every topic to one member.
-                        {"partition.assignment.strategy", "range"},
-                        {"enable.partition.eof", "false"},
-                        {"allow.auto.create.topics", "false"},
-                        // Fetch size: our producer's batches are large (linger, up to
-                        // 100k messages, lz4), and with librdkafka's 1 MiB per partition
-                        // a fetch brings about one batch per partition: measured, a
-                        // backlog drain ran at 0.2 M events/s, with 4 MiB 0.5 M.
-                        {"max.partition.fetch.bytes", "4194304"},
-                        {"fetch.max.bytes", "16777216"},
-                        // Prefetch. librdkafka checks these limits against the one
-                        // queue all partitions feed, and once over them it stops
-                        // fetching and looks again only about a second later
-                        // (docs/kafka_source.md): the queue must hold a second of
-                        // input at full speed or the processor idles. With 100,000
-                        // messages and 16 MiB a drain ran in one-second steps at
-                        // ~0.5 M events/s; with these, 0.77-0.85 M, at the same RSS
-                        // (the old limits were overshot by whole 100 MiB fetches).
-                        {"queued.min.messages", "1000000"},
-                        {"queued.max.messages.kbytes", "98304"},
-                    }));
+  std::vector<std::pair<std::string, std::string>> defaults = {
+      {"group.id", options_.group_id},
+      // Positions come from our checkpoints, never from Kafka.
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      // A checkpointed offset Kafka no longer has is an error, not a skip.
+      {"auto.offset.reset", "error"},
+      // Same partition numbers of every topic to one member.
+      {"partition.assignment.strategy", "range"},
+      {"enable.partition.eof", "false"},
+      {"allow.auto.create.topics", "false"},
+      // Fetch and queue sizes: PrefetchProperties.
+      {"queued.min.messages", "1000000"},
+  };
+  for (auto& p : PrefetchProperties(options_.max_prefetch_bytes)) defaults.push_back(std::move(p));
+  SC_ASSIGN_OR_RETURN(RdKafkaConfPtr conf, MakeKafkaConf(options_.kafka, defaults));
   {
     // Only the eager `range` assignor keeps partition groups together (see the header); refuse an
     // override here rather than fail on the first assignment.

@@ -393,5 +393,30 @@ TEST(KafkaSourceTest, PositionStoreErrorStopsTheSource) {
   EXPECT_TRUE((*src)->Assignment().empty());
 }
 
+// The prefetch budget sizes the fetches and the queue so that their sum stays within it; without
+// one, the measured defaults.
+TEST(KafkaSourcePrefetchTest, PropertiesStayWithinTheBudget) {
+  auto props = [](uint64_t bytes) {
+    std::map<std::string, uint64_t> m;
+    for (const auto& [k, v] : PrefetchProperties(bytes)) m[k] = std::stoull(v);
+    return m;
+  };
+  auto d = props(0);
+  EXPECT_EQ(d["max.partition.fetch.bytes"], 4u << 20);
+  EXPECT_EQ(d["fetch.max.bytes"], 16u << 20);
+  EXPECT_EQ(d["queued.max.messages.kbytes"], 96u << 10);
+  for (uint64_t mib : {8, 64, 256, 4096}) {
+    SCOPED_TRACE(std::to_string(mib) + " MiB");
+    auto m = props(mib << 20);
+    EXPECT_LE(m["fetch.max.bytes"] + (m["queued.max.messages.kbytes"] << 10), mib << 20);
+    EXPECT_LE(m["max.partition.fetch.bytes"], m["fetch.max.bytes"]);
+    EXPECT_GE(m["max.partition.fetch.bytes"], 256u << 10);
+  }
+  auto big = props(64ull << 20);  // the default --memory-limit's share
+  EXPECT_EQ(big["fetch.max.bytes"], 16u << 20);
+  EXPECT_EQ(big["max.partition.fetch.bytes"], 4u << 20);
+  EXPECT_EQ(big["queued.max.messages.kbytes"], 48u << 10);
+}
+
 }  // namespace
 }  // namespace smartcity

@@ -15,20 +15,35 @@ SourcePosition MemoryLog::Append(Topic topic, PartitionId partition, std::string
   assert(partition.value() >= 0 && partition.value() < partitions_);
   const SequenceNumber seq = next_;
   next_ = SequenceNumber(next_.value() + 1);
-  logs_[static_cast<size_t>(topic)][static_cast<size_t>(partition.value())].push_back(
+  logs_[static_cast<size_t>(topic)][static_cast<size_t>(partition.value())].entries.push_back(
       Entry{seq, std::string(key), std::string(value), time});
+  bytes_ += key.size() + value.size() + kEntryOverhead;
   return ToSourcePosition(seq);
 }
 
-const std::deque<MemoryLog::Entry>& MemoryLog::Partition(const TopicPartition& tp) const {
-  return logs_[static_cast<size_t>(tp.topic)][static_cast<size_t>(tp.partition.value())];
+size_t MemoryLog::LowerBound(const TopicPartition& tp, SourcePosition position) const {
+  const PartitionLog& l = Part(tp);
+  const auto it = std::lower_bound(l.entries.begin(), l.entries.end(), ToSequenceNumber(position),
+                                   [](const Entry& e, SequenceNumber s) { return e.seq < s; });
+  return l.base + static_cast<size_t>(it - l.entries.begin());
 }
 
-size_t MemoryLog::LowerBound(const TopicPartition& tp, SourcePosition position) const {
-  const auto& entries = Partition(tp);
-  const auto it = std::lower_bound(entries.begin(), entries.end(), ToSequenceNumber(position),
-                                   [](const Entry& e, SequenceNumber s) { return e.seq < s; });
-  return static_cast<size_t>(it - entries.begin());
+void MemoryLog::Trim(const TopicPartition& tp, SourcePosition position) {
+  PartitionLog& l = const_cast<PartitionLog&>(Part(tp));
+  const SequenceNumber before = ToSequenceNumber(position);
+  while (!l.entries.empty() && l.entries.front().seq < before) {
+    const Entry& e = l.entries.front();
+    bytes_ -= e.key.size() + e.value.size() + kEntryOverhead;
+    l.trimmed_to = std::max(l.trimmed_to, SourcePosition(ToSourcePosition(e.seq).value() + 1));
+    l.entries.pop_front();
+    ++l.base;
+  }
+}
+
+void MemoryLog::Trim(std::span<const PartitionPosition> positions) {
+  for (const PartitionPosition& p : positions) {
+    if (p.next) Trim(p.tp, *p.next);
+  }
 }
 
 MemoryEventSource::MemoryEventSource(const MemoryLog& log, PositionStore& store,
@@ -43,6 +58,18 @@ MemoryEventSource::Cursor* MemoryEventSource::FindCursor(const TopicPartition& t
 
 const MemoryEventSource::Cursor* MemoryEventSource::FindCursor(const TopicPartition& tp) const {
   return const_cast<MemoryEventSource*>(this)->FindCursor(tp);
+}
+
+Status MemoryEventSource::CheckNotTrimmed(const TopicPartition& tp,
+                                          std::optional<SourcePosition> start) const {
+  const SourcePosition trimmed = log_.trimmed_to(tp);
+  if (trimmed.value() > 0 && (!start || *start < trimmed)) {
+    return Status::NotFound("records of " + ToString(tp, TopicNames{}) + " from position " +
+                            std::to_string(start ? start->value() : 0) +
+                            " were trimmed from the in-process log (it holds them from " +
+                            std::to_string(trimmed.value()) + " on)");
+  }
+  return Status::OK();
 }
 
 Status MemoryEventSource::Rebalance(std::vector<TopicPartition> next, bool lost) {
@@ -77,9 +104,15 @@ Status MemoryEventSource::Rebalance(std::vector<TopicPartition> next, bool lost)
     sticky_ = s;
     return s;
   }
+  for (size_t i = 0; i < added.size(); ++i) {
+    if (Status s = CheckNotTrimmed(added[i], starts[i]); !s.ok()) {
+      sticky_ = s;
+      return s;
+    }
+  }
   std::vector<PartitionPosition> positions;
   for (size_t i = 0; i < added.size(); ++i) {
-    Cursor c{added[i], 0, starts[i]};
+    Cursor c{added[i], log_.begin(added[i]), starts[i]};
     if (starts[i]) c.index = log_.LowerBound(added[i], *starts[i]);
     cursors_.push_back(c);
     positions.push_back({added[i], starts[i]});
@@ -111,22 +144,32 @@ Result<std::span<const SourceRecord>> MemoryEventSource::Poll(size_t max_records
   if (max_records == 0) return Status::InvalidArgument("Poll needs room for at least one record");
   ++counters_.polls;
   // Merge the owned partitions by sequence number: the order the simulator produced them in.
+  for (Cursor& c : cursors_) {
+    if (c.index >= log_.begin(c.tp)) continue;
+    // Entries were trimmed under the cursor: fine if they were all before its position (a
+    // regenerated log's catch-up), a bug of the log's owner otherwise.
+    if (Status s = CheckNotTrimmed(c.tp, c.position); !s.ok()) {
+      sticky_ = Status::Internal(s.message() + ", before this reader read them");
+      return sticky_;
+    }
+    c.index = log_.begin(c.tp);
+  }
   while (batch_.size() < max_records) {
     Cursor* best = nullptr;
     for (Cursor& c : cursors_) {
-      const auto& entries = log_.Partition(c.tp);
+      const size_t end = log_.end(c.tp);
       // Entries before the cursor's position were consumed already; they may have been appended
       // after the position was set (a log that is regenerated after a restart), so skip them here.
-      while (c.position && c.index < entries.size() &&
-             entries[c.index].seq.value() < static_cast<uint64_t>(c.position->value())) {
+      while (c.position && c.index < end &&
+             log_.at(c.tp, c.index).seq.value() < static_cast<uint64_t>(c.position->value())) {
         ++c.index;
       }
-      if (c.paused || c.index >= entries.size()) continue;
-      if (best == nullptr || entries[c.index].seq < log_.Partition(best->tp)[best->index].seq)
+      if (c.paused || c.index >= end) continue;
+      if (best == nullptr || log_.at(c.tp, c.index).seq < log_.at(best->tp, best->index).seq)
         best = &c;
     }
     if (best == nullptr) break;
-    const MemoryLog::Entry& e = log_.Partition(best->tp)[best->index++];
+    const MemoryLog::Entry& e = log_.at(best->tp, best->index++);
     SourceRecord& r = batch_.emplace_back();
     r.topic = best->tp.topic;
     r.partition = best->tp.partition;
@@ -164,9 +207,12 @@ Status MemoryEventSource::Seek(std::span<const PartitionPosition> positions) {
     }
   }
   for (const PartitionPosition& p : positions) {
+    SC_RETURN_IF_ERROR(CheckNotTrimmed(p.tp, p.next));
+  }
+  for (const PartitionPosition& p : positions) {
     Cursor* c = FindCursor(p.tp);
     c->position = p.next;
-    c->index = p.next ? log_.LowerBound(p.tp, *p.next) : 0;
+    c->index = p.next ? log_.LowerBound(p.tp, *p.next) : log_.begin(p.tp);
   }
   return Status::OK();
 }
@@ -193,12 +239,15 @@ Status MemoryEventSource::Resume(std::span<const TopicPartition> partitions) {
 std::vector<PartitionLag> MemoryEventSource::Lag() {
   std::vector<PartitionLag> out;
   for (const Cursor& c : cursors_) {
-    const auto& entries = log_.Partition(c.tp);
+    const size_t end = log_.end(c.tp);
     const size_t next =
-        c.position ? std::max(c.index, log_.LowerBound(c.tp, *c.position)) : c.index;
-    PartitionLag lag{c.tp, c.position, std::nullopt, static_cast<int64_t>(entries.size() - next)};
-    if (!entries.empty())
-      lag.end = SourcePosition(ToSourcePosition(entries.back().seq).value() + 1);
+        std::max({c.index, log_.begin(c.tp), c.position ? log_.LowerBound(c.tp, *c.position) : 0});
+    PartitionLag lag{c.tp, c.position, std::nullopt, static_cast<int64_t>(end - next)};
+    if (end > log_.begin(c.tp)) {
+      lag.end = SourcePosition(ToSourcePosition(log_.at(c.tp, end - 1).seq).value() + 1);
+    } else if (log_.trimmed_to(c.tp).value() > 0) {
+      lag.end = log_.trimmed_to(c.tp);  // every record was trimmed: the end is after the last
+    }
     out.push_back(lag);
   }
   return out;

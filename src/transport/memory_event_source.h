@@ -7,6 +7,14 @@
 // simulator feeding the processor, resumable from a SequenceNumber) and the fake that processor and
 // checkpoint tests run on.
 //
+// The log does not bound itself; its owner does: Trim() drops the records before given positions
+// (`run` drops what the processor's newest checkpoints cover: no reader can ask for those again),
+// and bytes() is what the retained records hold, so a producer can wait for room. An entry keeps
+// its index across trims (indexes count from the first record ever appended to the partition). A
+// reader that is assigned, or seeks, to a position before the trimmed ones gets kNotFound, as a
+// Kafka consumer asking for an offset the broker deleted gets an error (auto.offset.reset is
+// "error" in KafkaSource).
+//
 // MemoryEventSource is one reader of a MemoryLog, with an assignment changed by Rebalance() exactly
 // as a Kafka group rebalance changes KafkaSource's (revoke, PositionStore, assign; same callbacks),
 // a Seek(), and fault injection (FailNextPoll). Poll never waits: with nothing to read it returns
@@ -18,6 +26,7 @@
 
 #include <array>
 #include <deque>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,22 +42,54 @@ class MemoryLog {
     std::string value;
     std::optional<WallTime> time;  // wall-clock time it was appended (like Kafka's CreateTime)
   };
+  // What bytes() counts per record besides its key and value: the entry and its two heap blocks.
+  static constexpr uint64_t kEntryOverhead = sizeof(Entry) + 32;
 
   explicit MemoryLog(int32_t partitions);
   int32_t partitions() const { return partitions_; }
   // Appends a copy of the record; returns its position. REQUIRES: 0 <= partition < partitions().
   SourcePosition Append(Topic topic, PartitionId partition, std::string_view key,
                         std::string_view value, std::optional<WallTime> time = std::nullopt);
-  const std::deque<Entry>& Partition(const TopicPartition& tp) const;
-  // Index of the first entry of `tp` at or after `position` (Partition(tp).size() if none).
+
+  // The retained entries of `tp` are those with index in [begin(tp), end(tp)).
+  size_t begin(const TopicPartition& tp) const { return Part(tp).base; }
+  size_t end(const TopicPartition& tp) const {
+    const PartitionLog& l = Part(tp);
+    return l.base + l.entries.size();
+  }
+  // REQUIRES: begin(tp) <= index < end(tp).
+  const Entry& at(const TopicPartition& tp, size_t index) const {
+    const PartitionLog& l = Part(tp);
+    return l.entries[index - l.base];
+  }
+  // Index of the first retained entry of `tp` at or after `position` (end(tp) if none).
   size_t LowerBound(const TopicPartition& tp, SourcePosition position) const;
   SequenceNumber next_sequence() const { return next_; }
 
+  // Drops the entries of `tp` before `position`.
+  void Trim(const TopicPartition& tp, SourcePosition position);
+  // Trim() of each position that is set.
+  void Trim(std::span<const PartitionPosition> positions);
+  // Entries of `tp` before this position may have been dropped (0: none was).
+  SourcePosition trimmed_to(const TopicPartition& tp) const { return Part(tp).trimmed_to; }
+  // Bytes the retained records hold: their keys and values plus kEntryOverhead each.
+  uint64_t bytes() const { return bytes_; }
+
  private:
+  struct PartitionLog {
+    // deque: appending and dropping at the front never move the other entries.
+    std::deque<Entry> entries;
+    size_t base = 0;  // index of entries.front()
+    SourcePosition trimmed_to{0};
+  };
+  const PartitionLog& Part(const TopicPartition& tp) const {
+    return logs_[static_cast<size_t>(tp.topic)][static_cast<size_t>(tp.partition.value())];
+  }
+
   int32_t partitions_;
   SequenceNumber next_{0};
-  // deque: appending never moves existing entries, so borrowed views stay valid.
-  std::array<std::vector<std::deque<Entry>>, kTopicCount> logs_;
+  uint64_t bytes_ = 0;
+  std::array<std::vector<PartitionLog>, kTopicCount> logs_;
 };
 
 class MemoryEventSource final : public EventSource {
@@ -88,6 +129,8 @@ class MemoryEventSource final : public EventSource {
   };
   Cursor* FindCursor(const TopicPartition& tp);
   const Cursor* FindCursor(const TopicPartition& tp) const;
+  // kNotFound if records of `tp` at or after `start` (nullopt: the beginning) were trimmed.
+  Status CheckNotTrimmed(const TopicPartition& tp, std::optional<SourcePosition> start) const;
   Status SetPaused(std::span<const TopicPartition> partitions, bool paused);
 
   const MemoryLog& log_;

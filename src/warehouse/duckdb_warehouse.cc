@@ -60,9 +60,15 @@ class DuckDbConnection final : public WarehouseConnection {
 
 }  // namespace
 
-Result<std::unique_ptr<WarehouseConnection>> OpenDuckDbWarehouse(const std::string& path) {
+Result<std::unique_ptr<WarehouseConnection>> OpenDuckDbWarehouse(const std::string& path,
+                                                                 const std::string& memory_limit) {
   engine::DatabaseOptions o;
   o.settings["threads"] = "2";
+  if (!memory_limit.empty()) {
+    o.settings["memory_limit"] = memory_limit;
+    o.settings["allocator_flush_threshold"] = "16MiB";
+    o.settings["allocator_bulk_deallocation_flush_threshold"] = "16MiB";
+  }
   auto db = engine::Database::Open(path, o);
   if (!db.ok()) {
     // Another process holding the file is the usual cause; it may go away (retry helps).

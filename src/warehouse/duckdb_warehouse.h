@@ -10,7 +10,9 @@
 namespace smartcity::warehouse {
 
 // Opens (creating if needed) the DuckDB file. kUnavailable if another process holds it.
-Result<std::unique_ptr<WarehouseConnection>> OpenDuckDbWarehouse(const std::string& path);
+// `memory_limit`: DuckDB's memory_limit setting ("" = its default).
+Result<std::unique_ptr<WarehouseConnection>> OpenDuckDbWarehouse(
+    const std::string& path, const std::string& memory_limit = "");
 
 // A session on an open database that the caller owns and keeps open longer than the session (an
 // in-memory warehouse shared by several sessions: the fake warehouse of the unit tests). Dropping a

@@ -74,6 +74,11 @@ Result<std::unique_ptr<Loader>> Loader::Create(lake::ObjectStore* store, Connect
   std::unique_ptr<Loader> l(new Loader(store, std::move(connect), std::move(options)));
   engine::DatabaseOptions o;
   o.settings["threads"] = "1";
+  if (!l->options_.reader_memory_limit.empty()) {
+    o.settings["memory_limit"] = l->options_.reader_memory_limit;
+    o.settings["allocator_flush_threshold"] = "16MiB";
+    o.settings["allocator_bulk_deallocation_flush_threshold"] = "16MiB";
+  }
   SC_ASSIGN_OR_RETURN(l->reader_db_, engine::Database::Open("", o));
   SC_ASSIGN_OR_RETURN(l->reader_, l->reader_db_->Connect());
   // The reader fetches data files by ReaderUri (s3:// on an S3 lake).

@@ -80,6 +80,8 @@ struct LoaderOptions {
   // Called after each committed load transaction, on the loader's thread (keep it short); none if
   // empty.
   std::function<void(const LoadEvent&)> on_load;
+  // memory_limit of the in-process DuckDB that reads the lake's data files ("" = DuckDB's default).
+  std::string reader_memory_limit;
 };
 
 struct TableLoadStats {

@@ -10,11 +10,12 @@ std::optional<std::string> DuckDbPath(const std::string& spec) {
   return std::nullopt;
 }
 
-Result<std::unique_ptr<WarehouseConnection>> OpenWarehouse(const std::string& spec) {
+Result<std::unique_ptr<WarehouseConnection>> OpenWarehouse(const std::string& spec,
+                                                           const WarehouseOpenOptions& options) {
   if (auto path = DuckDbPath(spec)) {
     if (path->empty())
       return Status::InvalidArgument("--warehouse duckdb:<file> needs a file name");
-    return OpenDuckDbWarehouse(*path);
+    return OpenDuckDbWarehouse(*path, options.duckdb_memory_limit);
   }
   if (spec.starts_with("postgres://") || spec.starts_with("postgresql://")) {
     return OpenPostgresWarehouse(spec);

@@ -111,7 +111,13 @@ class WarehouseConnection {
 //   postgres://... / postgresql://...  or  postgres:<libpq conninfo> or "postgres:" (PG* variables)
 //   redshift://user:pass@host:5439/db?iam_role=arn:aws:iam::...   (Redshift, COPY from S3)
 // kInvalidArgument for an unknown scheme; kUnavailable if the server cannot be reached.
-Result<std::unique_ptr<WarehouseConnection>> OpenWarehouse(const std::string& spec);
+struct WarehouseOpenOptions {
+  // An embedded DuckDB warehouse's memory_limit (e.g. "64MiB"; its buffer pool caches the tables'
+  // blocks up to it); "" = DuckDB's default (80% of the machine's memory). Others ignore it.
+  std::string duckdb_memory_limit;
+};
+Result<std::unique_ptr<WarehouseConnection>> OpenWarehouse(
+    const std::string& spec, const WarehouseOpenOptions& options = {});
 
 // The DuckDB warehouse file of a spec, if it is one (the loader in `run` uses it).
 std::optional<std::string> DuckDbPath(const std::string& spec);
