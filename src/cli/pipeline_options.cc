@@ -1,5 +1,7 @@
 #include "cli/pipeline_options.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -34,7 +36,8 @@ void AddPipelineOptions(CLI::App* app, PipelineArgs* a) {
   app->add_option("--memory-limit", a->memory_mib,
                   "MiB the process is sized to stay under, however long it runs and whatever "
                   "backlog it drains: the transport (in-process log, or Kafka prefetch), epochs "
-                  "and DuckDB get their shares of it (README, \"Memory\")")
+                  "and DuckDB get their shares of it (README, \"Memory\"); 0 = no limit: "
+                  "sized for throughput (64 MiB epochs, the Kafka client's prefetch defaults)")
       ->capture_default_str()
       ->envname("SMARTCITY_MEMORY_LIMIT")
       ->group("Pipeline");
@@ -50,6 +53,10 @@ MemoryBudget MemoryBudgetOf(const PipelineArgs& a) {
   constexpr uint64_t kMiB = 1ull << 20;
   const uint64_t limit = static_cast<uint64_t>(a.memory_mib) * kMiB;
   MemoryBudget b;
+  if (limit == 0) {  // no limit: every part at its own default (0: unbounded)
+    b.epoch_rows = a.epoch_mib > 0 ? static_cast<uint64_t>(a.epoch_mib) * kMiB : 64 * kMiB;
+    return b;
+  }
   b.transport = limit / 8;
   b.epoch_input = b.transport / 4;
   b.epoch_rows = a.epoch_mib > 0 ? static_cast<uint64_t>(a.epoch_mib) * kMiB : limit / 32;
@@ -57,8 +64,13 @@ MemoryBudget MemoryBudgetOf(const PipelineArgs& a) {
   // the rows' own size) and fails rather than spill past its limit; a DuckDB warehouse (primary key
   // and indexes) failed its commits at 32 MiB.
   b.writer_duckdb = std::max(limit / 8, 48 * kMiB);
-  b.warehouse_duckdb = std::max(limit / 4, 64 * kMiB);
-  b.warehouse_reader = std::max(limit / 16, 16 * kMiB);
+  if (a.with_warehouse) {
+    b.warehouse_duckdb = std::max(limit / 4, 64 * kMiB);
+    b.warehouse_reader = std::max(limit / 16, 16 * kMiB);
+  } else {
+    // A backlog drain writes wide row groups of two tables at once: the writer needs the room.
+    b.writer_duckdb = std::max(limit / 8 + limit / 4 + limit / 16, 48 * kMiB);
+  }
   return b;
 }
 
@@ -70,8 +82,17 @@ pipeline::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& a) {
 
 engine::DatabaseOptions WriterDatabaseOptionsOf(const PipelineArgs& a) {
   engine::DatabaseOptions o = lake::WriterDatabaseOptions();
-  o.settings["memory_limit"] = std::to_string(MemoryBudgetOf(a).writer_duckdb >> 20) + "MiB";
+  if (const uint64_t limit = MemoryBudgetOf(a).writer_duckdb; limit > 0)
+    o.settings["memory_limit"] = std::to_string(limit >> 20) + "MiB";
   return o;
+}
+
+Status ExplainMemoryFailure(const Status& s, const PipelineArgs& a) {
+  if (s.kind() != ErrorKind::kResourceExhausted || a.memory_mib == 0) return s;
+  return Status::ResourceExhausted(
+      s.message() + fmt::format(" (the lake writer's share of --memory-limit {} MiB is {} MiB: "
+                                "give the process more with --memory-limit)",
+                                a.memory_mib, MemoryBudgetOf(a).writer_duckdb >> 20));
 }
 
 Status ValidatePipeline(const PipelineArgs& a) {
@@ -82,8 +103,8 @@ Status ValidatePipeline(const PipelineArgs& a) {
   }
   if (a.partitions < 1 || a.partitions > 1024)
     return Status::InvalidArgument("--partitions must be 1..1024");
-  if (a.memory_mib < 128 || a.memory_mib > 1 << 20)
-    return Status::InvalidArgument("--memory-limit must be 128..1048576 (MiB)");
+  if (a.memory_mib != 0 && (a.memory_mib < 128 || a.memory_mib > 1 << 20))
+    return Status::InvalidArgument("--memory-limit must be 128..1048576 (MiB), or 0 for no limit");
   if (a.epoch_mib < 0 || a.epoch_mib > 16384)
     return Status::InvalidArgument("--epoch-memory must be 1..16384 (MiB)");
   return Status::OK();

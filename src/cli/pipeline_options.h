@@ -16,6 +16,9 @@ struct PipelineArgs {
   int partitions = 6;    // in-process transport: partitions per topic
   int memory_mib = 256;  // --memory-limit: what the process is sized to stay under, in MiB
   int epoch_mib = 0;     // --epoch-memory: processor.max_epoch_bytes in MiB; 0 = from the limit
+  // Not an option: the command runs a warehouse loader beside the processor (`run` without
+  // --warehouse none). Without one, the lake writer gets the loader's shares too.
+  bool with_warehouse = true;
 };
 
 // How --memory-limit is shared (README, "Memory"). Each part is a bound its holder keeps. The
@@ -35,7 +38,8 @@ struct MemoryBudget {
   // the one before is written, and the writer holds a copy of its rows, so about three times this.
   // 1/32.
   uint64_t epoch_rows = 0;
-  // The lake writer's DuckDB memory_limit (Parquet files). 1/8, at least 48 MiB.
+  // The lake writer's DuckDB memory_limit (Parquet files). 1/8, at least 48 MiB; without a
+  // warehouse loader (`stream`, `run --warehouse none`) also the loader's shares: 7/16.
   uint64_t writer_duckdb = 0;
   // `run`: the warehouse loader's DuckDB warehouse (its buffer pool would otherwise cache the
   // warehouse up to 80% of the machine's memory) and its lake reader. 1/4, at least 64 MiB, and
@@ -51,6 +55,9 @@ Status ValidatePipeline(const PipelineArgs& args);
 pipeline::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& args);
 // The lake writer's DuckDB options (lake::WriterDatabaseOptions) sized by the budget.
 engine::DatabaseOptions WriterDatabaseOptionsOf(const PipelineArgs& args);
+// A pipeline's failure for lack of memory (ErrorKind::kResourceExhausted: DuckDB reached its share
+// of the limit) says which share and how to raise it; other failures are returned as they are.
+Status ExplainMemoryFailure(const Status& s, const PipelineArgs& args);
 
 // The lake store of a pipeline command. For crash tests, the environment variable
 // SMARTCITY_CRASH_POINT="<op>:<key substring>:<n>[:after]" makes the process kill itself (SIGKILL,

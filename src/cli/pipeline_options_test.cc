@@ -32,6 +32,43 @@ TEST(MemoryBudgetTest, TheDefaultLimitIsSharedAndTheEpochKnobWins) {
   EXPECT_EQ(ProcessorOptionsOf(a).max_epoch_bytes, 8 * kMiB);
 }
 
+TEST(MemoryBudgetTest, WithoutAWarehouseTheWriterGetsTheLoadersShares) {
+  PipelineArgs a;
+  a.with_warehouse = false;
+  const MemoryBudget b = MemoryBudgetOf(a);
+  EXPECT_EQ(b.writer_duckdb, 112 * kMiB);  // 256 * 7/16
+  EXPECT_EQ(b.warehouse_duckdb, 0u);
+  EXPECT_EQ(b.warehouse_reader, 0u);
+  EXPECT_EQ(WriterDatabaseOptionsOf(a).settings.at("memory_limit"), "112MiB");
+}
+
+TEST(MemoryBudgetTest, NoLimitLeavesEveryPartAtItsDefault) {
+  PipelineArgs a;
+  a.memory_mib = 0;  // stream's default
+  EXPECT_TRUE(ValidatePipeline(a).ok());
+  const MemoryBudget b = MemoryBudgetOf(a);
+  EXPECT_EQ(b.transport, 0u);
+  EXPECT_EQ(b.epoch_input, 0u);
+  EXPECT_EQ(b.epoch_rows, 64 * kMiB);
+  EXPECT_EQ(b.writer_duckdb, 0u);
+  EXPECT_EQ(WriterDatabaseOptionsOf(a).settings.count("memory_limit"), 0u);
+  a.epoch_mib = 16;
+  EXPECT_EQ(ProcessorOptionsOf(a).max_epoch_bytes, 16 * kMiB);
+}
+
+TEST(MemoryBudgetTest, AnOutOfMemoryFailureSaysWhichShareAndHowToRaiseIt) {
+  PipelineArgs a;
+  const Status oom =
+      Status::ResourceExhausted("writing Parquet file x: query failed: Out of Memory");
+  const Status s = ExplainMemoryFailure(oom, a);
+  EXPECT_EQ(s.kind(), ErrorKind::kResourceExhausted);
+  EXPECT_NE(s.message().find("share of --memory-limit 256 MiB is 48 MiB"), std::string::npos)
+      << s.message();
+  EXPECT_NE(s.message().find("give the process more with --memory-limit"), std::string::npos);
+  const Status other = Status::IOError("disk");
+  EXPECT_EQ(ExplainMemoryFailure(other, a).message(), "disk");
+}
+
 TEST(MemoryBudgetTest, LimitsOutsideTheRangeAreRefused) {
   PipelineArgs a;
   EXPECT_TRUE(ValidatePipeline(a).ok());

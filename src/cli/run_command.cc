@@ -54,6 +54,7 @@ web::LoadView LoadViewOf(const warehouse::LoadEvent& e) {
 
 int RunPipeline(RunArgs& a) {
   namespace fs = std::filesystem;
+  a.pipeline.with_warehouse = a.warehouse != "none";
   std::error_code ec;
   if (!lake::IsS3Location(a.pipeline.lake)) fs::create_directories(a.pipeline.lake, ec);
   auto store = OpenPipelineStore(a.pipeline);
@@ -89,8 +90,10 @@ int RunPipeline(RunArgs& a) {
   if (a.warehouse != "none") {
     pipeline::WarehouseFollowerOptions fo;
     fo.warehouse = warehouse;
-    fo.warehouse_memory_limit = std::to_string(budget.warehouse_duckdb >> 20) + "MiB";
-    fo.reader_memory_limit = std::to_string(budget.warehouse_reader >> 20) + "MiB";
+    if (budget.warehouse_duckdb > 0) {
+      fo.warehouse_memory_limit = std::to_string(budget.warehouse_duckdb >> 20) + "MiB";
+      fo.reader_memory_limit = std::to_string(budget.warehouse_reader >> 20) + "MiB";
+    }
     fo.on_load = [&live](const warehouse::LoadEvent& e) { live.RecordLoad(LoadViewOf(e)); };
     fo.on_error = [](const Status& st) {
       std::fprintf(stderr, "run: warehouse loader stopped: %s\n", st.message().c_str());
@@ -168,7 +171,7 @@ int RunPipeline(RunArgs& a) {
     std::fprintf(stderr, "  lake: %s (Delta tables; read them with any Delta reader)\n",
                  store->get()->Describe().c_str());
   }
-  if (!st.ok()) return ReportError(st);
+  if (!st.ok()) return ReportError(ExplainMemoryFailure(st, a.pipeline));
   if (g_stop_requested.load())
     std::fprintf(stderr, "run: stopped on request; run again to resume\n");
   KeepServingUntilStopped(a.live, server->get(), "run");

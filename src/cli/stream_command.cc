@@ -61,6 +61,7 @@ nlohmann::json LatencyJson(const LatencyHistogram& h) {
 }
 
 int RunStream(StreamArgs& a) {
+  a.pipeline.with_warehouse = false;  // the lake writer gets the loader's shares
   auto store = OpenPipelineStore(a.pipeline);
   if (!store.ok()) return ReportError(store.status());
   auto db = engine::Database::Open("", WriterDatabaseOptionsOf(a.pipeline));
@@ -202,7 +203,7 @@ int RunStream(StreamArgs& a) {
     if (!f)
       return ReportError(Status::IOError("cannot write the summary to '" + a.summary_json + "'"));
   }
-  if (!st.ok()) return ReportError(st);
+  if (!st.ok()) return ReportError(ExplainMemoryFailure(st, a.pipeline));
   if (g_stop_requested.load() && !a.quiet)
     std::fprintf(stderr, "stream: stopped on request; run again to resume\n");
   KeepServingUntilStopped(a.live, server->get(), "stream");
@@ -221,6 +222,8 @@ void RegisterStream(CLI::App& root, CommandList& commands) {
       "table exactly once in the Delta lake (one member of a consumer group)");
   AddKafkaConnectionOptions(app, &a->conn);
   AddTopicNameOptions(app, &a->topics);
+  // A backlog drain is sized for throughput unless a limit is given (README, "Memory").
+  a->pipeline.memory_mib = 0;
   AddPipelineOptions(app, &a->pipeline);
   app->add_option("--group", a->group,
                   "Kafka consumer group: processes with the same group share the partitions")

@@ -30,6 +30,10 @@ std::string TypeNameOf(duckdb_logical_type t) {
 Status TakeError(duckdb_result* res) {
   const char* e = duckdb_result_error(res);
   std::string msg = e != nullptr ? e : "unknown error";
+  // DuckDB appends advice in SQL (SET memory_limit, threads, ...) that our users cannot act on: the
+  // callers say what to do instead.
+  if (const size_t advice = msg.find("\n\nPossible solutions:"); advice != std::string::npos)
+    msg.resize(advice);
   duckdb_error_type kind = duckdb_result_error_type(res);
   duckdb_destroy_result(res);
   ErrorKind ek = ErrorKind::kInvalidArgument;
