@@ -14,6 +14,10 @@ struct PipelineArgs {
   pipeline::ProcessorOptions processor;
   int partitions = 6;  // in-process transport: partitions per topic
   int epoch_mib = 64;  // --epoch-memory: processor.max_epoch_bytes in MiB
+  // Lake maintenance while streaming (processor.maintenance; on unless --maintenance off).
+  bool maintenance = true;
+  Micros vacuum_retention = std::chrono::hours(1);
+  Micros log_retention = std::chrono::hours(1);
 };
 
 void AddPipelineOptions(CLI::App* app, PipelineArgs* args);
