@@ -160,7 +160,7 @@ Status Rewrite(ObjectStore* store, engine::Connection* conn, const DeltaLog& log
     expected += std::max<int64_t>(0, n);
   }
   const std::string name =
-      fmt::format("part-00000-{}.c000.{}.parquet", NewUuid(), o.parquet.compression);
+      fmt::format("part-00000-{}.c000.compact.{}.parquet", NewUuid(), o.parquet.compression);
   const fs::path out = o.scratch_dir / ("compact-out-" + name);
   if (s.ok()) {
     // hive_partitioning=false: the partition values live in the log, never in the data files.
