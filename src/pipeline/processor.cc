@@ -335,10 +335,14 @@ Status Processor::Finish() {
   }
   SC_RETURN_IF_ERROR(closing.empty() ? WaitForCommit() : CloseEpochs(closing, true, /*wait=*/true));
   if (maintainer_) {
-    // The input is complete: every partition is closed. A failed pass is reported through the
-    // maintenance options' on_error; the lake is consistent either way.
+    // One last pass at the final watermark: the dates it has passed are compacted now. The others
+    // are not treated as closed: a bounded run can be resumed on the same lake, and rewriting every
+    // open partition at each stop would cost a whole rewrite of the lake's newest data. A failed
+    // pass is reported through the maintenance options' on_error; the lake is consistent either
+    // way.
     maintainer_->Stop();
-    (void)maintainer_->RunPass(/*final=*/true);
+    maintainer_->SetLowWatermark(LowWatermark(Groups()));
+    (void)maintainer_->RunPass();
   }
   return Status::OK();
 }

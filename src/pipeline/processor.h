@@ -101,8 +101,8 @@ struct ProcessorOptions {
   bool background_commit = true;
   // Compaction, log clean-up and vacuum of the output tables while streaming (maintainer.h); off
   // unless enabled. The processor tells the maintainer its low watermark after every commit (and,
-  // with maintenance.background off, runs the passes itself then) and runs a final pass (every
-  // partition closed) in Finish().
+  // with maintenance.background off, runs the passes itself then) and runs a last pass (at
+  // the final watermark) in Finish().
   MaintenanceOptions maintenance;
 };
 
