@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -53,6 +54,38 @@ CLI::Option* AddDurationOption(CLI::App* app, const std::string& name, Micros* t
           },
           help + " [default: " + FormatDuration(*target) + "]")
       ->type_name("DURATION");
+}
+
+Result<uint64_t> ParseByteSize(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+  if (i == 0)
+    return Status::InvalidArgument("size \"" + std::string(s) + "\" does not start with a number");
+  uint64_t n = std::stoull(std::string(s.substr(0, i)));
+  std::string unit;
+  for (char c : s.substr(i)) unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  uint64_t mult = 0;
+  if (unit.empty() || unit == "b") mult = 1;
+  if (unit == "k" || unit == "kb" || unit == "kib") mult = 1ull << 10;
+  if (unit == "m" || unit == "mb" || unit == "mib") mult = 1ull << 20;
+  if (unit == "g" || unit == "gb" || unit == "gib") mult = 1ull << 30;
+  if (mult == 0)
+    return Status::InvalidArgument("size \"" + std::string(s) + "\": unit must be B, KB, MB or GB");
+  return n * mult;
+}
+
+CLI::Option* AddSizeOption(CLI::App* app, const std::string& name, uint64_t* target,
+                           const std::string& help) {
+  return app
+      ->add_option_function<std::string>(
+          name,
+          [target](const std::string& v) {
+            auto b = ParseByteSize(v);
+            if (!b.ok()) throw CLI::ValidationError(b.status().message());
+            *target = *b;
+          },
+          help + " [default: " + std::to_string(*target >> 20) + "MB]")
+      ->type_name("SIZE");
 }
 
 CLI::Option* AddTimestampOption(CLI::App* app, const std::string& name, EventTime* target,

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -55,6 +56,11 @@ CLI::Option* AddDurationOption(CLI::App* app, const std::string& name, Micros* t
                                const std::string& help);
 CLI::Option* AddTimestampOption(CLI::App* app, const std::string& name, EventTime* target,
                                 const std::string& help);
+// "128MB", "32MiB", "64k", "1048576" -> bytes (K/M/G are powers of 1024, as file sizes usually
+// are), and an option taking such a size.
+Result<uint64_t> ParseByteSize(std::string_view s);
+CLI::Option* AddSizeOption(CLI::App* app, const std::string& name, uint64_t* target,
+                           const std::string& help);
 
 // --vehicle-topic ... --emergency-topic, each also read from the seeds' variable (VEHICLE_TOPIC,
 // ...).

@@ -26,40 +26,6 @@ struct CompactArgs {
   bool dry_run = false;
 };
 
-// "128MB", "32MiB", "64k", "1048576" -> bytes (K/M/G are powers of 1024, as file sizes usually
-// are).
-Result<uint64_t> ParseByteSize(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  if (i == 0)
-    return Status::InvalidArgument(fmt::format("size \"{}\" does not start with a number", s));
-  uint64_t n = std::stoull(std::string(s.substr(0, i)));
-  std::string unit;
-  for (char c : s.substr(i)) unit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  uint64_t mult = 0;
-  if (unit.empty() || unit == "b") mult = 1;
-  if (unit == "k" || unit == "kb" || unit == "kib") mult = 1ull << 10;
-  if (unit == "m" || unit == "mb" || unit == "mib") mult = 1ull << 20;
-  if (unit == "g" || unit == "gb" || unit == "gib") mult = 1ull << 30;
-  if (mult == 0)
-    return Status::InvalidArgument(fmt::format("size \"{}\": unit must be B, KB, MB or GB", s));
-  return n * mult;
-}
-
-CLI::Option* AddSizeOption(CLI::App* app, const std::string& name, uint64_t* target,
-                           const std::string& help) {
-  return app
-      ->add_option_function<std::string>(
-          name,
-          [target](const std::string& v) {
-            auto b = ParseByteSize(v);
-            if (!b.ok()) throw CLI::ValidationError(b.status().message());
-            *target = *b;
-          },
-          help + " [default: " + std::to_string(*target >> 20) + "MB]")
-      ->type_name("SIZE");
-}
-
 std::string Mb(uint64_t bytes) {
   return fmt::format("{:.1f} MB", static_cast<double>(bytes) / (1 << 20));
 }
@@ -116,9 +82,11 @@ int RunCompact(const CompactArgs& a) {
       }
     }
     if (a.vacuum) {
-      auto v = lake::VacuumTable(store->get(), t,
-                                 std::chrono::duration_cast<std::chrono::seconds>(a.retention),
-                                 a.dry_run);
+      lake::VacuumOptions vo;
+      vo.retention = std::chrono::duration_cast<std::chrono::seconds>(a.retention);
+      vo.dry_run = a.dry_run;
+      vo.db = db->get();
+      auto v = lake::VacuumTable(store->get(), t, vo);
       if (!v.ok()) {
         std::fprintf(stderr, "smartcity: %s: %s\n", t.c_str(), v.status().message().c_str());
         ++failures;

@@ -47,6 +47,34 @@ void AddPipelineOptions(CLI::App* app, PipelineArgs* a) {
          "commits in such steps; the process holds about three times this) [default: 1/32 of "
          "--memory-limit]")
       ->group("Pipeline");
+  // Lake maintenance (pipeline/maintainer.h, docs/processor.md "Maintenance").
+  app->add_option_function<std::string>(
+         "--maintenance", [a](const std::string& v) { a->maintenance = v == "on"; },
+         "Compact small files, clean up the Delta log and vacuum replaced files while streaming "
+         "[default: on]")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->type_name("on|off")
+      ->group("Maintenance");
+  AddSizeOption(app, "--target-file-size", &a->processor.maintenance.target_file_bytes,
+                "Compaction writes data files of about this size; smaller than a quarter of it "
+                "counts as small")
+      ->group("Maintenance");
+  app->add_option("--max-small-files", a->processor.maintenance.max_small_files,
+                  "A date partition still being written is compacted once it has this many small "
+                  "files (an older one as soon as it has two)")
+      ->capture_default_str()
+      ->group("Maintenance");
+  AddDurationOption(app, "--vacuum-retention", &a->vacuum_retention,
+                    "Data files replaced by a compaction (or left by a crash) are deleted after "
+                    "this long: the longest query on an old snapshot")
+      ->group("Maintenance");
+  AddDurationOption(app, "--log-retention", &a->log_retention,
+                    "Delta log entries (commits, checkpoints) are kept this long (>= "
+                    "--vacuum-retention)")
+      ->group("Maintenance");
+  AddDurationOption(app, "--maintenance-interval", &a->processor.maintenance.interval,
+                    "Time between two maintenance passes over the tables")
+      ->group("Maintenance");
 }
 
 MemoryBudget MemoryBudgetOf(const PipelineArgs& a) {
@@ -77,6 +105,14 @@ MemoryBudget MemoryBudgetOf(const PipelineArgs& a) {
 pipeline::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& a) {
   pipeline::ProcessorOptions o = a.processor;
   o.max_epoch_bytes = MemoryBudgetOf(a).epoch_rows;
+  o.maintenance.enabled = a.maintenance;
+  o.maintenance.vacuum_retention =
+      std::chrono::duration_cast<std::chrono::seconds>(a.vacuum_retention);
+  o.maintenance.log_retention = std::chrono::duration_cast<std::chrono::seconds>(a.log_retention);
+  o.maintenance.on_error = [](const Status& s) {
+    std::fprintf(stderr, "smartcity: lake maintenance: %s (the stream goes on)\n",
+                 s.message().c_str());
+  };
   return o;
 }
 
@@ -107,6 +143,8 @@ Status ValidatePipeline(const PipelineArgs& a) {
     return Status::InvalidArgument("--memory-limit must be 128..1048576 (MiB), or 0 for no limit");
   if (a.epoch_mib < 0 || a.epoch_mib > 16384)
     return Status::InvalidArgument("--epoch-memory must be 1..16384 (MiB)");
+  if (a.maintenance)
+    SC_RETURN_IF_ERROR(pipeline::ValidateMaintenance(ProcessorOptionsOf(a).maintenance));
   return Status::OK();
 }
 

@@ -19,6 +19,10 @@ struct PipelineArgs {
   // Not an option: the command runs a warehouse loader beside the processor (`run` without
   // --warehouse none). Without one, the lake writer gets the loader's shares too.
   bool with_warehouse = true;
+  // Lake maintenance while streaming (processor.maintenance; on unless --maintenance off).
+  bool maintenance = true;
+  Micros vacuum_retention = std::chrono::hours(1);
+  Micros log_retention = std::chrono::hours(1);
 };
 
 // How --memory-limit is shared (README, "Memory"). Each part is a bound its holder keeps. The

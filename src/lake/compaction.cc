@@ -25,6 +25,29 @@ struct Group {
   int64_t rows = 0;
 };
 
+int64_t WallMillis(Clock* clock) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             Clock::OrReal(clock)->WallNow().time_since_epoch())
+      .count();
+}
+
+std::chrono::system_clock::time_point SystemTimeOf(WallTime t) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(t.time_since_epoch()));
+}
+
+// The version of a _delta_log object name: "<20 digits>.json" or "<20
+// digits>.checkpoint.parquet"; -1 for anything else.
+int64_t LogVersion(std::string_view name, std::string_view suffix) {
+  if (name.size() != 20 + suffix.size() || name.substr(20) != suffix) return -1;
+  int64_t v = 0;
+  for (char c : name.substr(0, 20)) {
+    if (c < '0' || c > '9') return -1;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
 // The partition folder of a data file: its path up to the last '/'.
 std::string DirOf(const std::string& path) {
   size_t slash = path.rfind('/');
@@ -137,7 +160,7 @@ Status Rewrite(ObjectStore* store, engine::Connection* conn, const DeltaLog& log
     expected += std::max<int64_t>(0, n);
   }
   const std::string name =
-      fmt::format("part-00000-{}.c000.{}.parquet", NewUuid(), o.parquet.compression);
+      fmt::format("part-00000-{}.c000.compact.{}.parquet", NewUuid(), o.parquet.compression);
   const fs::path out = o.scratch_dir / ("compact-out-" + name);
   if (s.ok()) {
     // hive_partitioning=false: the partition values live in the log, never in the data files.
@@ -173,7 +196,7 @@ Status Rewrite(ObjectStore* store, engine::Connection* conn, const DeltaLog& log
   g->output.path = path;
   g->output.partition_values = g->values;
   g->output.size = static_cast<int64_t>(size);
-  g->output.modification_time_ms = NowMillis();
+  g->output.modification_time_ms = WallMillis(o.clock);
   g->output.data_change = false;
   g->output.stats = std::move(stats);
   return Status::OK();
@@ -205,7 +228,11 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
   }
   std::vector<Group> groups;
   for (auto& [dir, files] : small) {
-    if (static_cast<int>(files.size()) < o.min_files) continue;
+    if (files.size() < 2) continue;
+    if (o.select ? !o.select(files.front().partition_values, static_cast<int>(files.size()))
+                 : static_cast<int>(files.size()) < o.min_files) {
+      continue;
+    }
     std::sort(files.begin(), files.end(), [](const AddFile& a, const AddFile& b) {
       return a.modification_time_ms != b.modification_time_ms
                  ? a.modification_time_ms < b.modification_time_ms
@@ -259,7 +286,7 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
 
     CommitActions c;
     CommitInfo ci;
-    ci.timestamp_ms = NowMillis();
+    ci.timestamp_ms = WallMillis(o.clock);
     ci.operation = "OPTIMIZE";
     ci.operation_parameters = {{"predicate", "[]"},
                                {"targetSize", std::to_string(o.target_file_bytes)}};
@@ -288,6 +315,12 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
       result.files_removed = static_cast<int>(c.removes.size());
       result.files_added = static_cast<int>(c.adds.size());
       for (const Group& g : done) result.rows_rewritten += g.rows;
+      if (o.checkpoint_interval > 0 && version % o.checkpoint_interval == 0) {
+        // Only a shortcut for readers (and what log clean-up keeps): failing to write it loses
+        // nothing.
+        snap.Apply(c, version);
+        (void)log.WriteCheckpoint(snap, conn.get(), o.scratch_dir.string());
+      }
       return result;
     }
     if (s.kind() != ErrorKind::kAlreadyExists) {
@@ -305,16 +338,34 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
 }
 
 Result<VacuumResult> VacuumTable(ObjectStore* store, const std::string& table_prefix,
-                                 std::chrono::seconds retention, bool dry_run) {
+                                 const VacuumOptions& options) {
   DeltaLog log(store, table_prefix);
-  SC_ASSIGN_OR_RETURN(Snapshot snap, log.Load());
+  std::unique_ptr<engine::Connection> conn;
+  if (options.db != nullptr) {
+    SC_ASSIGN_OR_RETURN(conn, options.db->Connect());
+  }
+  SC_ASSIGN_OR_RETURN(Snapshot snap, log.Load(conn.get()));
   if (!snap.exists()) {
     return Status::NotFound(
         fmt::format("no Delta table at {} in {}", table_prefix, store->Describe()));
   }
   const std::string prefix = log.KeyPrefix();
+  const auto cutoff = SystemTimeOf(Clock::OrReal(options.clock)->WallNow()) - options.retention;
+  // Files removed by a commit made after the cutoff stay: a reader may still be on a snapshot that
+  // has them. (Such a commit is in the JSON log: log clean-up keeps at least the retention.)
+  SC_ASSIGN_OR_RETURN(std::vector<ObjectInfo> log_objects, store->List(prefix + "_delta_log/"));
+  std::set<std::string> recently_removed;
+  for (const ObjectInfo& o : log_objects) {
+    const int64_t v = LogVersion(std::string_view(o.key).substr(o.key.rfind('/') + 1), ".json");
+    if (v < 0 || o.modified <= cutoff) continue;
+    auto c = log.ReadCommit(v);
+    if (!c.ok()) {
+      if (c.status().kind() == ErrorKind::kNotFound) continue;  // cleaned up meanwhile
+      return c.status();
+    }
+    for (const RemoveFile& r : c->removes) recently_removed.insert(r.path);
+  }
   SC_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store->List(prefix));
-  const auto cutoff = std::chrono::system_clock::now() - retention;
   VacuumResult result;
   for (const ObjectInfo& o : objects) {
     std::string rel = o.key.substr(prefix.size());
@@ -323,10 +374,62 @@ Result<VacuumResult> VacuumTable(ObjectStore* store, const std::string& table_pr
     if (rel.find("/_delta_log/") != std::string::npos) continue;
     if (rel.size() < 8 || rel.substr(rel.size() - 8) != ".parquet") continue;
     if (snap.files.count(rel) != 0 || o.modified > cutoff) continue;
-    if (!dry_run) SC_RETURN_IF_ERROR(store->Delete(o.key));
+    if (recently_removed.count(rel) != 0) continue;
+    if (!options.dry_run) SC_RETURN_IF_ERROR(store->Delete(o.key));
     ++result.files_deleted;
     result.bytes_deleted += o.size;
     result.deleted.push_back(o.key);
+  }
+  return result;
+}
+
+Result<LogCleanupResult> CleanupLog(ObjectStore* store, const std::string& table_prefix,
+                                    std::chrono::seconds retention, Clock* clock) {
+  DeltaLog log(store, table_prefix);
+  const std::string dir = log.KeyPrefix() + "_delta_log/";
+  SC_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store->List(dir));
+  const auto cutoff = SystemTimeOf(Clock::OrReal(clock)->WallNow()) - retention;
+  LogCleanupResult result;
+  std::map<int64_t, const ObjectInfo*> commits, checkpoints;
+  for (const ObjectInfo& o : objects) {
+    const std::string_view name = std::string_view(o.key).substr(dir.size());
+    if (int64_t v = LogVersion(name, ".json"); v >= 0) commits[v] = &o;
+    if (int64_t v = LogVersion(name, ".checkpoint.parquet"); v >= 0) checkpoints[v] = &o;
+  }
+  // C: the newest checkpoint written before the cutoff.
+  int64_t c = -1;
+  for (auto it = checkpoints.rbegin(); it != checkpoints.rend(); ++it) {
+    if (it->second->modified <= cutoff) {
+      c = it->first;
+      break;
+    }
+  }
+  if (c <= 0) return result;
+  // Readers start at _last_checkpoint: it must name C or a newer checkpoint that exists, or they
+  // would need what is about to go.
+  auto last = store->Get(log.LastCheckpointKey());
+  if (!last.ok()) {
+    if (last.status().kind() == ErrorKind::kNotFound) return result;
+    return last.status();
+  }
+  const nlohmann::json j = nlohmann::json::parse(*last, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("version") ||
+      !j["version"].is_number_integer()) {
+    return result;
+  }
+  const int64_t named = j["version"].get<int64_t>();
+  if (named < c || checkpoints.count(named) == 0) return result;
+  result.checkpoint_version = c;
+  // Oldest first: a crash in the middle leaves checkpoint C and an unbroken run of commits.
+  for (const auto& [v, o] : commits) {
+    if (v >= c) break;
+    SC_RETURN_IF_ERROR(store->Delete(o->key));
+    ++result.commits_deleted;
+  }
+  for (const auto& [v, o] : checkpoints) {
+    if (v >= c) break;
+    SC_RETURN_IF_ERROR(store->Delete(o->key));
+    ++result.checkpoints_deleted;
   }
   return result;
 }

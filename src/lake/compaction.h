@@ -1,5 +1,6 @@
-// Table maintenance: compaction (many small data files of a partition -> one file) and vacuum
-// (deleting data files that no current reader needs).
+// Table maintenance: compaction (many small data files of a partition -> one file), vacuum
+// (deleting data files that no current reader needs) and log clean-up (deleting expired
+// _delta_log entries). pipeline/maintainer.h runs all three while a stream writes the table.
 //
 // Compaction reads the small files of a partition through DuckDB's read_parquet, writes them as one
 // zstd Parquet file, and commits remove(dataChange=false) for the old files plus
@@ -12,8 +13,17 @@
 //
 // Vacuum deletes data files under the table that are not in the latest snapshot (tombstoned by a
 // compaction, or orphans left by a crash between writing a data file and committing it) once they
-// are older than `retention`. The retention must exceed the longest time a writer keeps
-// written-but- uncommitted files (its commit interval) and the longest query on an old snapshot.
+// are older than `retention`: a file is kept while it was written, or removed by a commit still in
+// the JSON log, less than `retention` ago. The retention must exceed the longest time a writer
+// keeps written-but-uncommitted files (its commit interval) and the longest query on an old
+// snapshot, and must not exceed the log retention (the removes it looks at live in the log).
+//
+// Log clean-up (Delta's logRetentionDuration): with C the newest checkpoint written more than
+// `retention` ago, it deletes the JSON commits and the checkpoints before version C, oldest first,
+// so what is left is always checkpoint C (or a newer one, which _last_checkpoint names) followed by
+// every later commit: a reader, and a writer's exactly-once check (txn versions are in every
+// checkpoint), still finds the whole table state. Commit C itself is kept. A table with no
+// checkpoint older than the retention keeps its whole log.
 //
 // Thread-safety: the functions are reentrant; they borrow the store and the engine database.
 #pragma once
@@ -21,11 +31,14 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "engine/engine.h"
+#include "lake/delta_log.h"
 #include "lake/object_store.h"
 #include "lake/parquet_writer.h"
 
@@ -36,8 +49,15 @@ struct CompactionOptions {
   uint64_t small_file_bytes = 32ull << 20;
   // A merged file holds small files up to about this many bytes.
   uint64_t target_file_bytes = 128ull << 20;
-  // A partition is compacted when it has at least this many small files.
+  // A partition is compacted when it has at least this many small files ...
   int min_files = 2;
+  // ... or, if set, when this says so (given the partition's values and its number of small files,
+  // always at least 2).
+  std::function<bool(const PartitionValues& partition, int small_files)> select;
+  // After a compaction commit at a version that is a multiple of this, a checkpoint (0: never), as
+  // the streaming writer does (lake/delta_table.h).
+  int checkpoint_interval = 10;
+  Clock* clock = nullptr;             // commit and tombstone times; null: the real clock
   std::filesystem::path scratch_dir;  // default: the system temp dir
   int max_commit_attempts = 20;
   ParquetWriterOptions parquet;
@@ -64,8 +84,25 @@ struct VacuumResult {
   std::vector<std::string> deleted;  // keys (or, in a dry run, the keys that would be deleted)
 };
 
+struct VacuumOptions {
+  std::chrono::seconds retention{7 * 24 * 3600};
+  bool dry_run = false;
+  Clock* clock = nullptr;  // null: the real clock
+  // Reads the table's checkpoint: needed once the log has been cleaned up (null: JSON log only).
+  engine::Database* db = nullptr;
+};
+
 Result<VacuumResult> VacuumTable(ObjectStore* store, const std::string& table_prefix,
-                                 std::chrono::seconds retention, bool dry_run = false);
+                                 const VacuumOptions& options);
+
+struct LogCleanupResult {
+  int64_t checkpoint_version = -1;  // C: the log now starts there (-1: nothing expired)
+  int commits_deleted = 0;
+  int checkpoints_deleted = 0;
+};
+
+Result<LogCleanupResult> CleanupLog(ObjectStore* store, const std::string& table_prefix,
+                                    std::chrono::seconds retention, Clock* clock = nullptr);
 
 // Table prefixes under `root_prefix` ("" = the whole store): every folder holding a _delta_log.
 Result<std::vector<std::string>> ListTables(ObjectStore* store, const std::string& root_prefix);

@@ -430,7 +430,7 @@ Status DeltaLog::WriteCommit(int64_t version, const CommitActions& c) {
   return store_->PutIfAbsent(CommitKey(version), SerializeCommit(c));
 }
 
-Result<int> DeltaLog::Update(Snapshot* snap) {
+Result<int> DeltaLog::Update(Snapshot* snap, engine::Connection* conn) {
   int applied = 0;
   while (true) {
     auto c = ReadCommit(snap->version + 1);
@@ -441,7 +441,25 @@ Result<int> DeltaLog::Update(Snapshot* snap) {
     snap->Apply(*c, snap->version + 1);
     ++applied;
   }
-  return applied;
+  if (applied > 0 || snap->version < 0) return applied;
+  // Nothing after this version: either the table has not moved, or log clean-up has deleted the
+  // commits after it (the table moved on past a checkpoint while this snapshot sat idle longer
+  // than the log retention). Writing the "next" version then would resurrect a deleted one.
+  auto head = store_->Head(CommitKey(snap->version));
+  if (head.ok()) return applied;
+  if (head.status().kind() != ErrorKind::kNotFound) return head.status();
+  auto cp = store_->Head(CheckpointKey(snap->version));
+  if (cp.ok()) return applied;
+  if (cp.status().kind() != ErrorKind::kNotFound) return cp.status();
+  if (conn == nullptr) {
+    return Status::NotFound(
+        fmt::format("version {} of the Delta table {} in {} is no longer in its log (cleaned up "
+                    "after the log retention); load the table again",
+                    snap->version, prefix_, store_->Describe()));
+  }
+  const int64_t before = snap->version;
+  SC_ASSIGN_OR_RETURN(*snap, Load(conn));
+  return static_cast<int>(snap->version - before);
 }
 
 Result<std::optional<int64_t>> DeltaLog::ReadLastCheckpoint() {
@@ -461,31 +479,45 @@ Result<Snapshot> DeltaLog::Load(engine::Connection* conn) {
   Snapshot snap;
   SC_ASSIGN_OR_RETURN(std::vector<ObjectInfo> log, store_->List(KeyPrefix() + "_delta_log/"));
   int64_t first_json = -1;
+  std::vector<int64_t> checkpoints;  // listed, ascending
   for (const ObjectInfo& o : log) {
     std::string_view name = std::string_view(o.key).substr(o.key.rfind('/') + 1);
-    if (name.size() == 25 && name.substr(20) == ".json") {
+    if (first_json < 0 && name.size() == 25 && name.substr(20) == ".json") {
       first_json = std::stoll(std::string(name.substr(0, 20)));
-      break;
+    }
+    if (name.size() == 39 && name.substr(20) == ".checkpoint.parquet") {
+      checkpoints.push_back(std::stoll(std::string(name.substr(0, 20))));
     }
   }
   if (conn != nullptr) {
     SC_ASSIGN_OR_RETURN(std::optional<int64_t> cp, ReadLastCheckpoint());
-    if (cp && *cp >= 0) {
-      auto from_cp = ReadCheckpoint(*cp, conn);
+    // The checkpoint _last_checkpoint names; if it cannot be read and the JSON log no longer starts
+    // at version 0 (log clean-up), the newest listed checkpoint that can.
+    std::vector<int64_t> tries;
+    if (cp && *cp >= 0) tries.push_back(*cp);
+    if (first_json != 0) {
+      for (auto it = checkpoints.rbegin(); it != checkpoints.rend(); ++it) {
+        if (!cp || *it != *cp) tries.push_back(*it);
+      }
+    }
+    for (int64_t v : tries) {
+      auto from_cp = ReadCheckpoint(v, conn);
       if (from_cp.ok()) {
         snap = std::move(*from_cp);
         first_json = -1;
+        break;
       }
-      // A checkpoint that cannot be read is only a lost shortcut: replay the JSON log instead.
+      // A checkpoint that cannot be read is only a lost shortcut: try another, or replay the log.
     }
   }
   if (snap.version < 0) {
     if (first_json < 0) return snap;  // no table here
     if (first_json > 0) {
-      return Status::Corruption(
-          fmt::format("the Delta log of {} in {} starts at version {} without a checkpoint; the "
-                      "table is damaged",
-                      prefix_, store_->Describe(), first_json));
+      return Status::Corruption(fmt::format(
+          "the Delta log of {} in {} starts at version {} and no checkpoint {}; the table is "
+          "damaged",
+          prefix_, store_->Describe(), first_json,
+          conn == nullptr ? "was read (a reader without a database)" : "could be read"));
     }
   }
   SC_ASSIGN_OR_RETURN(int applied, Update(&snap));

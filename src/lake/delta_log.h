@@ -164,13 +164,16 @@ class DeltaLog {
   std::string CheckpointKey(int64_t version) const;
   std::string LastCheckpointKey() const;
 
-  // The latest snapshot: from the newest checkpoint (if `conn` is given and one exists) plus the
-  // JSON commits after it; version -1 if the table has no log. kCorruption if the log has a gap or
-  // a commit does not parse.
+  // The latest snapshot: from the newest checkpoint (if `conn` is given and one exists: the one
+  // _last_checkpoint names, else the newest listed one) plus the JSON commits after it; version -1
+  // if the table has no log. kCorruption if the log has a gap or a commit does not parse, or if it
+  // has been cleaned up (it no longer starts at version 0) and no checkpoint could be read.
   Result<Snapshot> Load(engine::Connection* conn = nullptr);
   // Brings `snap` up to date by reading commits snap->version+1, +2, … until one is missing. Cheap
-  // when nothing changed (one Get). Returns how many commits were applied.
-  Result<int> Update(Snapshot* snap);
+  // when nothing changed (one Get and one Head). Returns how many commits were applied. If log
+  // clean-up has deleted the commits after `snap` (it sat unused longer than the log retention),
+  // it loads the table again through `conn`, or without one fails with kNotFound.
+  Result<int> Update(Snapshot* snap, engine::Connection* conn = nullptr);
   Result<CommitActions> ReadCommit(int64_t version);
   // Writes commit `version` only if absent: kAlreadyExists when another writer committed it first.
   Status WriteCommit(int64_t version, const CommitActions& c);

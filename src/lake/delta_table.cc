@@ -205,7 +205,7 @@ Status DeltaTable::AppendImpl(const RecordBatch& batch, const std::string& group
   if (merged_written_) {
     // Rows added after a failed Commit: the files it wrote no longer cover the buffers. Delete them
     // (learning first whether that commit landed after all: its files must stay).
-    SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_));
+    SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_, writer_->connection()));
     (void)applied;
     SC_RETURN_IF_ERROR(DropMerged());
   }
@@ -497,7 +497,7 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
     return result;
   };
 
-  SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_));
+  SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_, writer_->connection()));
   (void)applied;
   SC_ASSIGN_OR_RETURN(bool all_skipped, drop_committed());
   if (all_skipped) return finish_skipped();
@@ -559,7 +559,7 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
           fmt::format("committing version {} of table {}", version, table_prefix()));
     }
     // Lost the race for `version`: catch up with the winners and try the next version.
-    SC_ASSIGN_OR_RETURN(applied, log_.Update(&snap_));
+    SC_ASSIGN_OR_RETURN(applied, log_.Update(&snap_, writer_->connection()));
     SC_ASSIGN_OR_RETURN(all_skipped, drop_committed());
     if (all_skipped) return finish_skipped();
     if (!merged_written_) SC_RETURN_IF_ERROR(WriteMerged());
@@ -576,7 +576,7 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
 Status DeltaTable::Abort() {
   buffers_.clear();
   // Never delete a file that a commit whose outcome we did not learn may have published.
-  auto applied = log_.Update(&snap_);
+  auto applied = log_.Update(&snap_, writer_->connection());
   if (!applied.ok()) {
     pending_.clear();  // leave them: orphans, invisible, removed by vacuum
     merged_.clear();
@@ -589,13 +589,13 @@ Status DeltaTable::Abort() {
 }
 
 Result<std::optional<int64_t>> DeltaTable::TxnVersion(const std::string& app_id) {
-  SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_));
+  SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_, writer_->connection()));
   (void)applied;
   return snap_.TxnVersion(app_id);
 }
 
 Status DeltaTable::Refresh() {
-  SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_));
+  SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_, writer_->connection()));
   (void)applied;
   return Status::OK();
 }

@@ -165,7 +165,7 @@ TEST_F(DeltaTableTest, CrashBetweenDataFilesAndCommitLeavesNoVisibleRowsAndResta
   EXPECT_EQ(Seqs(&base), Range(1, 100));
 
   // The crashed attempt's files are orphans: vacuum removes them, never a committed file.
-  auto v = VacuumTable(&base, "lake/events", std::chrono::seconds(0));
+  auto v = VacuumTable(&base, "lake/events", VacuumOptions{.retention = std::chrono::seconds(0)});
   ASSERT_TRUE(v.ok()) << v.status().message();
   EXPECT_EQ(v->files_deleted, 2);
   EXPECT_EQ(DataObjects(&base), 2u);
@@ -620,7 +620,8 @@ TEST_F(DeltaTableTest, CompactionKeepsRowsAndReplacesSmallFiles) {
   ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 601, 10, kJan5At23h, kMinute)).ok());
   ASSERT_TRUE(t->Commit("app", 7).ok());
   EXPECT_EQ(Seqs(store->get()), Range(1, 610));
-  auto v = VacuumTable(store->get(), "lake/events", std::chrono::seconds(0));
+  auto v =
+      VacuumTable(store->get(), "lake/events", VacuumOptions{.retention = std::chrono::seconds(0)});
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(v->files_deleted, 12);
   EXPECT_EQ(Seqs(store->get()), Range(1, 610));

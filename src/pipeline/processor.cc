@@ -66,6 +66,16 @@ Result<std::unique_ptr<Processor>> Processor::Open(ProcessorOptions options,
   SC_ASSIGN_OR_RETURN(
       p->committer_,
       EpochCommitter::Open(&p->checkpoints_, store, db, p->options_.table, &p->retry_, p->clock_));
+  if (p->options_.maintenance.enabled) {
+    MaintenanceOptions mo = p->options_.maintenance;
+    if (mo.scratch_dir.empty()) mo.scratch_dir = p->options_.table.scratch_dir;
+    std::vector<std::string> tables;
+    for (size_t i = 0; i < kOutputTableCount; ++i)
+      tables.emplace_back(stream::OutputTableName(static_cast<OutputTable>(i)));
+    SC_ASSIGN_OR_RETURN(p->maintainer_,
+                        Maintainer::Open(store, db, std::move(tables), std::move(mo), p->clock_));
+    if (p->options_.maintenance.background) p->maintainer_->Start();
+  }
   p->epoch_started_ = p->clock_->Now();
   return p;
 }
@@ -339,8 +349,18 @@ Status Processor::Finish() {
     if (observer_) observer_->OnRows(p, g->out, before);
     closing.push_back(g.get());
   }
-  if (closing.empty()) return WaitForCommit();
-  return CloseEpochs(closing, true, /*wait=*/true);
+  SC_RETURN_IF_ERROR(closing.empty() ? WaitForCommit() : CloseEpochs(closing, true, /*wait=*/true));
+  if (maintainer_) {
+    // One last pass at the final watermark: the dates it has passed are compacted now. The others
+    // are not treated as closed: a bounded run can be resumed on the same lake, and rewriting every
+    // open partition at each stop would cost a whole rewrite of the lake's newest data. A failed
+    // pass is reported through the maintenance options' on_error; the lake is consistent either
+    // way.
+    maintainer_->Stop();
+    maintainer_->SetLowWatermark(LowWatermark(Groups()));
+    (void)maintainer_->RunPass();
+  }
+  return Status::OK();
 }
 
 Status Processor::CloseEpochs(const std::vector<Group*>& groups, bool final, bool wait) {
@@ -422,6 +442,10 @@ Status Processor::ApplyCommit(std::unique_ptr<EpochJob> job) {
   }
   counters_.last_commit_latency = job->busy;
   counters_.last_commit_time = job->commit.at;
+  if (maintainer_) {
+    maintainer_->SetLowWatermark(LowWatermark(Groups()));
+    if (!options_.maintenance.background) (void)maintainer_->RunPassIfDue();
+  }
   if (observer_) {
     job->commit.latency = counters_.last_commit_latency;
     observer_->OnCommit(job->commit);

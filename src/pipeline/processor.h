@@ -42,6 +42,7 @@
 #include "lake/object_store.h"
 #include "pipeline/checkpoint_store.h"
 #include "pipeline/epoch_committer.h"
+#include "pipeline/maintainer.h"
 #include "stream/core.h"
 #include "stream/output_table.h"
 #include "transport/event_source.h"
@@ -102,6 +103,11 @@ struct ProcessorOptions {
   // caller's thread, before Step() returns; deterministic, for tests that look at the lake between
   // steps).
   bool background_commit = true;
+  // Compaction, log clean-up and vacuum of the output tables while streaming (maintainer.h); off
+  // unless enabled. The processor tells the maintainer its low watermark after every commit (and,
+  // with maintenance.background off, runs the passes itself then) and runs a last pass (at
+  // the final watermark) in Finish().
+  MaintenanceOptions maintenance;
 };
 
 struct ProcessorCounters {
@@ -149,6 +155,10 @@ class Processor final : public PositionStore, public RebalanceListener {
   Status Finish();
 
   const ProcessorCounters& counters() const { return counters_; }
+  // The maintainer's counters (all zero when maintenance is off).
+  MaintenanceCounters maintenance_counters() const {
+    return maintainer_ ? maintainer_->counters() : MaintenanceCounters{};
+  }
   // Groups owned now, and per group its committed epoch and watermark (for progress and live
   // state).
   struct GroupStatus {
@@ -192,6 +202,7 @@ class Processor final : public PositionStore, public RebalanceListener {
   RetryPolicy retry_;  // the lake's and the checkpoints' writes (borrowed by both)
   CheckpointStore checkpoints_;
   std::unique_ptr<EpochCommitter> committer_;  // owns the tables; joins its thread first
+  std::unique_ptr<Maintainer> maintainer_;     // null unless maintenance is enabled; stops first
   EventSource* source_ = nullptr;
   ProcessorObserver* observer_ = nullptr;
   std::map<int32_t, std::unique_ptr<Group>> groups_;

@@ -89,7 +89,11 @@ for i in $(seq 1 20); do
       "$smartcity" run "${opts[@]}" --speedup $kill_speedup --lake "$(lake_of kill)" $(wh_of kill) --trigger 100ms -q
   fi
 done
-"$smartcity" run "${opts[@]}" --speedup max --lake "$(lake_of kill)" $(wh_of kill) --trigger 1s -q
+# On S3 the last run leaves its small files in place (no final compaction): s3_lake.sh then checks
+# that a manual `compact` merges them.
+last=()
+if [ "$mode" = s3 ]; then last=(--maintenance off); fi
+"$smartcity" run "${opts[@]}" "${last[@]}" --speedup max --lake "$(lake_of kill)" $(wh_of kill) --trigger 1s -q
 got=$(lake_rows "$(lake_of kill)")
 [ "$got" = "$want" ] || fail "after SIGKILLs: $got != $want"
 ok "20 x SIGKILL (random moments and inside commits) + restart: identical"

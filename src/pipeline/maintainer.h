@@ -1,0 +1,140 @@
+// Maintainer: keeps the processor's Delta tables tidy while the stream writes them, with the
+// table-level steps of lake/compaction.h, per table and per pass:
+//
+//   1. compaction: the small files of a date partition are merged into files of about the target
+//      size once the partition is closed (its date is before the processor's low watermark: no
+//      more on-time rows go there) or once it holds `max_small_files` small files, so a table
+//      keeps at most about that many files per date partition, however long the run;
+//   2. log clean-up: _delta_log commits and checkpoints older than the log retention are deleted
+//      up to the newest checkpoint before the retention (lake::CleanupLog), so the log's object
+//      count is bounded by the retention, not by the run length;
+//   3. vacuum: data files that no snapshot newer than the vacuum retention references (replaced by
+//      a compaction, or orphans of a crash) are deleted (lake::VacuumTable).
+//
+// None of it blocks the stream: the passes run on the maintainer's own thread (every `interval`)
+// with their own DuckDB connection, and a compaction commit is an ordinary Delta commit that the
+// streaming writer, should it lose the race for a version, simply follows (delta_table.h). A
+// compaction commit carries no txn action, so the stream's exactly-once bookkeeping (txn versions,
+// kept in every checkpoint) is untouched; a crash at any step leaves either the old files or the
+// new ones visible, and at most orphans that a later vacuum removes. See docs/processor.md,
+// "Maintenance".
+//
+// All time through the Clock: retentions are measured on its wall time (against the store's
+// object times), passes are paced by its processing time.
+//
+// Ownership: borrows the store, database and clock. Thread-safety: SetLowWatermark, counters and
+// Stop may be called from any thread; RunPass from one thread at a time, and not while the
+// background thread runs.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/mutex.h"
+#include "common/status.h"
+#include "common/time.h"
+#include "engine/engine.h"
+#include "lake/delta_log.h"
+#include "lake/object_store.h"
+
+namespace smartcity::pipeline {
+
+struct MaintenanceOptions {
+  // Off unless asked for (the run and stream commands turn it on by default: --maintenance).
+  bool enabled = false;
+  // Compaction writes files of about this size; files under a quarter of it count as small.
+  uint64_t target_file_bytes = 128ull << 20;
+  // An open (still written) partition is compacted once it has this many small files.
+  int max_small_files = 16;
+  // Data files replaced by a compaction (or orphaned by a crash) are deleted after this long.
+  std::chrono::seconds vacuum_retention = std::chrono::hours(1);
+  // _delta_log entries are kept at least this long; must be >= vacuum_retention.
+  std::chrono::seconds log_retention = std::chrono::hours(1);
+  // Time between two passes of the background thread.
+  Micros interval = std::chrono::seconds(10);
+  // Run the passes on the maintainer's thread (false: the caller runs RunPass itself; the
+  // processor then runs one after a commit once `interval` has passed: deterministic, for tests).
+  bool background = true;
+  std::filesystem::path scratch_dir;  // compaction's local files; default: the system temp dir
+  // Called (on the maintenance thread) with each failed step; maintenance goes on regardless.
+  std::function<void(const Status&)> on_error;
+};
+
+Status ValidateMaintenance(const MaintenanceOptions& options);
+
+struct MaintenanceCounters {
+  uint64_t passes = 0;
+  uint64_t compactions = 0;      // compaction commits
+  uint64_t files_compacted = 0;  // small files replaced
+  uint64_t files_written = 0;    // files written by compactions
+  uint64_t log_entries_deleted = 0;
+  uint64_t files_vacuumed = 0;
+  uint64_t errors = 0;
+};
+
+// The compaction policy: whether a partition with `small_files` small files (>= 2) is compacted
+// now. A partition whose "date" value is before `closed_before` (the processor's low watermark
+// date, "2026-01-05"; empty: none is closed) is compacted whatever its count; any other once it
+// has `max_small_files`.
+bool ShouldCompact(const lake::PartitionValues& partition, int small_files,
+                   const std::string& closed_before, int max_small_files);
+
+class Maintainer {
+ public:
+  // `tables`: the table prefixes to maintain (a table that does not exist yet is skipped).
+  static Result<std::unique_ptr<Maintainer>> Open(lake::ObjectStore* store, engine::Database* db,
+                                                  std::vector<std::string> tables,
+                                                  MaintenanceOptions options, Clock* clock);
+  // Stops the thread (an interrupted pass leaves the lake as a crash there would: consistent).
+  ~Maintainer();
+
+  // Starts the background thread (options.background).
+  void Start();
+  // Stops the background thread, waiting for the pass in progress; idempotent.
+  void Stop();
+
+  // The processor's low watermark: partitions of dates before its date are closed.
+  void SetLowWatermark(std::optional<EventTime> watermark);
+
+  // One pass over every table. `final`: the input has ended, every partition counts as closed.
+  // Returns the first failure (the other tables are still maintained).
+  Status RunPass(bool final = false);
+  // RunPass() if `interval` has passed since the last one that this started (the first call runs
+  // one): how the processor paces passes when they run on its thread (options.background false).
+  Status RunPassIfDue();
+
+  MaintenanceCounters counters() const;
+
+ private:
+  Maintainer(lake::ObjectStore* store, engine::Database* db, std::vector<std::string> tables,
+             MaintenanceOptions options, Clock* clock);
+  Status MaintainTable(const std::string& table, bool final, ProcessingTime now);
+  void Fail(const Status& s);
+
+  lake::ObjectStore* store_;
+  engine::Database* db_;
+  const std::vector<std::string> tables_;
+  const MaintenanceOptions options_;
+  Clock* clock_;
+  // Days since the epoch of the low watermark; INT64_MIN: none yet.
+  std::atomic<int64_t> watermark_day_{INT64_MIN};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::optional<ProcessingTime> next_pass_;  // RunPassIfDue
+  // When each table's log clean-up and vacuum are next due (the pass's thread only).
+  std::map<std::string, ProcessingTime> next_cleanup_, next_vacuum_;
+  mutable Mutex mu_;
+  MaintenanceCounters counters_ GUARDED_BY(mu_);
+};
+
+}  // namespace smartcity::pipeline
