@@ -15,7 +15,6 @@
 namespace smartcity::lake {
 namespace {
 
-namespace fs = std::filesystem;
 using testing::EventSchema;
 using testing::kJan5At23h;
 using testing::kMinute;
