@@ -4,7 +4,7 @@
 # (--one-trip, the figures from before the steady corridor) and 1000 vehicles in the steady corridor,
 # in jsonl and value formats, and runs the Google Benchmark micro-benchmarks of the generator. With
 # SCALE=1 it also times a day of the corridor at its real volume (about 100 000 vehicles a day,
-# --vehicles 9500) to /dev/null: real time on one core means well under 24 h of CPU. Writes the
+# --vehicles 9400) to /dev/null: real time on one core means well under 24 h of CPU. Writes the
 # section "Simulator (issue 2)" of bench/RESULTS.md (other sections are kept).
 #   bench/simulate.sh            (REPEAT=5 runs per case, best kept; BUILD=build/release; SCALE=0)
 set -euo pipefail
@@ -80,7 +80,7 @@ if [ "$scale" = 1 ]; then
 import json, os, resource, subprocess, sys, time
 bin_, pin = os.environ["BIN"], os.environ["PIN"].split()
 summary = os.path.join(os.path.dirname(os.environ["OUT"]), "summary.json")
-args = pin + [bin_, "simulate", "--speedup", "max", "--duration", "24h", "--vehicles", "9500", "-q",
+args = pin + [bin_, "simulate", "--speedup", "max", "--duration", "24h", "--vehicles", "9400", "-q",
               "-o", "/dev/null", "--summary-json", summary]
 before = resource.getrusage(resource.RUSAGE_CHILDREN)
 t0 = time.perf_counter()
@@ -90,7 +90,7 @@ after = resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 s = json.load(open(summary))
 events = sum(t["emitted"] for t in s["topics"].values())
-line = ("`smartcity simulate --speedup max --duration 24h --vehicles 9500 -o /dev/null` (a Monday from 07:00): "
+line = ("`smartcity simulate --speedup max --duration 24h --vehicles 9400 -o /dev/null` (a Monday from 07:00): "
         "%s vehicles on the road in the day (%s arrived at the far end), %s events, %.0f s CPU (%.0f s wall) "
         "for 86 400 s of event time: %.0fx real time on one core, %.2f M events per CPU second; peak RSS %.0f MB."
         % ("{:,}".format(s["vehicles_entered"]), "{:,}".format(s["vehicles_arrived"]), "{:,}".format(events),

@@ -34,10 +34,10 @@ uint64_t SimulationSummary::TotalGenerated() const {
 namespace {
 
 constexpr int64_t kMicrosPerHour = 3'600'000'000LL;
-// Mean trip time over the free-flow time at the speed limits (lorries and coaches are governed
-// below 70 mph, drivers vary, town stretches start and stop); measured on quiet runs without
-// incidents, then corrected once a day by Recalibrate().
-constexpr double kNominalTripFactor = 1.18;
+// Mean trip time over the time at the speed limits (lorries and coaches are governed below 70 mph,
+// drivers vary, town stretches start and stop, rush hours and weather slow traffic), measured on
+// runs of several days without incidents.
+constexpr double kNominalTripFactor = 1.21;
 
 namespace vehicle_col = model::vehicle_col;
 namespace gps_col = model::gps_col;
@@ -309,10 +309,7 @@ class SimulatorImpl final : public Simulator {
       std::erase_if(vehicles_, [](const Vehicle& v) { return v.arrived; });
       vehicles_left_ = false;
     }
-    if (steady_) {
-      Recalibrate();
-      AdmitEntries();
-    }
+    if (steady_) AdmitEntries();
     GenerateTick();
     ++tick_index_;
     ++summary_.ticks;
@@ -405,7 +402,9 @@ class SimulatorImpl final : public Simulator {
   }
 
   // Vehicles entering per second at one end at `t`: by Little's law, `vehicles` on the road on
-  // average needs vehicles / trip time entries per second, half at each end.
+  // average needs vehicles / trip time entries per second, half at each end. The trip time is the
+  // mean without incidents: the entry rate does not depend on what happens on the road, so
+  // incidents hold more vehicles on the road, as on a real motorway.
   double EntryRatePerEnd(EventTime t) const {
     return static_cast<double>(options_.vehicles) * DailyProfile(t) / trip_s_ / 2.0;
   }
@@ -418,8 +417,7 @@ class SimulatorImpl final : public Simulator {
     return Micros(std::max<int64_t>(1, std::llround(std::min(gap_s, 86'400.0 * 365) * 1e6)));
   }
 
-  // The free-flow time of the whole route (limits, lorries and coaches slower, town traffic), the
-  // first estimate of the mean trip time; Recalibrate() replaces it with the measured one.
+  // The mean time of a whole trip without incidents.
   double NominalTripSeconds() const {
     double s = 0;
     const auto& w = route_.waypoints();
@@ -439,7 +437,6 @@ class SimulatorImpl final : public Simulator {
       profile_mean_[work] = sum / 1440.0;
     }
     trip_s_ = NominalTripSeconds();
-    next_calibration_ = options_.start + std::chrono::hours(24);
     const auto minute = std::chrono::minutes(1);
     const int minutes = static_cast<int>(std::ceil(trip_s_ / 60.0));
     std::vector<double> cumulative(static_cast<size_t>(minutes));
@@ -479,17 +476,6 @@ class SimulatorImpl final : public Simulator {
     }
     for (int dir : {kLondonToBirmingham, kBirminghamToLondon})
       next_entry_[dir] = options_.start + EntryGap(options_.start);
-  }
-
-  // Once a day of event time, the mean trip time of the vehicles that arrived in that day replaces
-  // the estimate, so rush hours, weather and incidents on the road keep the mean fleet at
-  // `vehicles`.
-  void Recalibrate() {
-    if (now_ < next_calibration_) return;
-    if (trips_ >= 20) trip_s_ = trip_seconds_ / static_cast<double>(trips_);
-    trips_ = 0;
-    trip_seconds_ = 0;
-    next_calibration_ += std::chrono::hours(24);
   }
 
   // Vehicles entering during this tick, at either end, in the order they enter; each keeps the
@@ -600,8 +586,6 @@ class SimulatorImpl final : public Simulator {
         v.arrived = true;
         vehicles_left_ = true;
         ++summary_.vehicles_arrived;
-        trip_seconds_ += std::chrono::duration<double>(ts - v.entered).count();
-        ++trips_;
       }
     }
     if (options_.count && summary_.TotalGenerated() >= *options_.count) count_reached_ = true;
@@ -1087,14 +1071,10 @@ class SimulatorImpl final : public Simulator {
   uint64_t last_number_ = 0;
   bool vehicles_left_ = false;
   std::array<std::vector<CameraStop>, 2> camera_order_;  // per direction
-  // kSteady: the next entry at each end, the mean trip time, and the trips measured since the
-  // last calibration.
+  // kSteady: the next entry at each end, the daily profile's means, the mean trip time.
   std::array<EventTime, 2> next_entry_{};
   std::array<double, 2> profile_mean_{1, 1};  // weekday, weekend
   double trip_s_ = 0;
-  double trip_seconds_ = 0;
-  uint64_t trips_ = 0;
-  EventTime next_calibration_{};
   std::vector<Incident> incidents_;  // not yet resolved, in the order they were raised
   uint64_t next_incident_seq_ = 0;
   std::array<std::vector<IndexEntry>, 2> by_distance_;  // per carriageway
