@@ -51,7 +51,7 @@ for i in $(seq 1 "$repeat"); do
   for target in local s3; do
     if [ "$target" = local ]; then lake="$work/local-$i"; else lake="s3://bench/run-$i"; fi
     start=$(date +%s.%N)
-    "$smartcity" run --speedup max --duration "$duration" --vehicles "$vehicles" --seed 5 --trigger 10s \
+    "$smartcity" run --one-trip --speedup max --duration "$duration" --vehicles "$vehicles" --seed 5 --trigger 10s \
       --lake "$lake" 2>"$work/run.err" >/dev/null
     end=$(date +%s.%N)
     events=$(sed -n 's/^run summary: \([0-9]*\) events.*/\1/p' "$work/run.err")
@@ -93,7 +93,7 @@ if [ "${NO_RESULTS:-0}" != 1 ]; then
     echo "Command: \`bench/lake_s3.sh\` (REPEAT=$repeat, best run per lake). Date: $(date -u +%Y-%m-%dT%H:%M:%SZ)." \
          "Commit: $(git -C "$root" rev-parse --short HEAD). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
     echo
-    echo "\`smartcity run --speedup max --duration $duration --vehicles $vehicles --seed 5 --trigger 10s\`: the whole"
+    echo "\`smartcity run --one-trip --speedup max --duration $duration --vehicles $vehicles --seed 5 --trigger 10s\`: the whole"
     echo "pipeline (simulator, processor, Delta commits of eight tables) into a local folder and into MinIO"
     echo "(\`scripts/minio.sh\`, same machine, http on 127.0.0.1) in the same invocation. MB = bytes of the"
     echo "eight Delta tables (Parquet, \`_delta_log\`, Delta checkpoints; the processor's state checkpoints are not counted). The machine is shared by several builds: wall"

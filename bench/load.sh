@@ -16,7 +16,7 @@ trap '"$root/scripts/postgres.sh" stop || true; rm -rf "$work"' EXIT
 eval "$("$root/scripts/postgres.sh" start)"
 
 echo "bench/load.sh: making a lake ($vehicles vehicles, $duration of event time)" >&2
-"$smartcity" run --speedup max --duration "$duration" --vehicles "$vehicles" --seed 5 --lake "$work/lake" \
+"$smartcity" run --one-trip --speedup max --duration "$duration" --vehicles "$vehicles" --seed 5 --lake "$work/lake" \
   --warehouse none -q
 table=enriched_data
 
@@ -53,7 +53,7 @@ section=$(cat <<MD
 Command: \`bench/load.sh\` (REPEAT=$repeat, best run). Date: $(date -u +%Y-%m-%dT%H:%M:%SZ). Commit: $(git -C "$root" rev-parse --short HEAD).
 Machine: $(nproc) cores; load average at the end $(cut -d' ' -f1-3 /proc/loadavg) (shared machine).
 PostgreSQL $(psql -X -qAt -c 'SHOW server_version') from Debian's package on 127.0.0.1 (fsync on).
-Data: \`$table\` of \`smartcity run --duration $duration --vehicles $vehicles\` ($rows rows, $lake_mb MB of zstd
+Data: \`$table\` of \`smartcity run --one-trip --duration $duration --vehicles $vehicles\` ($rows rows, $lake_mb MB of zstd
 Parquet in the lake, $csv_mb MB as CSV). Both targets have the same DDL (the 6-column UNIQUE key + 2 indexes).
 
 | loader | what it includes | seconds | rows/s |

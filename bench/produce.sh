@@ -51,7 +51,7 @@ trap cleanup EXIT
 bootstrap=$(scripts/kafka.sh start --dir "$kdir" --watch-pid $$)
 export KAFKA_BOOTSTRAP_SERVERS=$bootstrap
 topics=(vehicle_data gps_data traffic_data weather_data emergency_data)
-sim_opts=(--seed 1 --vehicles "$vehicles" --count "$events")
+sim_opts=(--one-trip --seed 1 --vehicles "$vehicles" --count "$events")
 # The producer settings every contender but the seed style uses: smartcity's defaults.
 kcat_x=(-X enable.idempotence=true -X acks=all -X partitioner=murmur2_random -X compression.codec=lz4
         -X linger.ms=20 -X batch.num.messages=100000 -X batch.size=1000000
@@ -125,7 +125,7 @@ python_seed() { "$PY" bench/peers/seed_producer.py --bootstrap-servers "$bootstr
 
 # One untimed warm-up of the broker's JIT with a small run.
 fresh_topics
-"$bin" simulate --seed 2 --vehicles 10 --count 100000 --kafka -q
+"$bin" simulate --one-trip --seed 2 --vehicles 10 --count 100000 --kafka -q
 
 for r in $(seq 1 "$repeat"); do
   log "round $r of $repeat"
@@ -193,7 +193,7 @@ $(uname -sr); load average at the end $(cut -d' ' -f1-3 /proc/loadavg) (the core
 Broker: Apache Kafka $kafka_version, one KRaft node on 127.0.0.1 (scripts/kafka.sh), on the same machine; topics
 with 6 partitions, re-created before every run. Clients: smartcity and kcat $kcat_version on librdkafka
 $(pkg-config --modversion rdkafka) (Debian); confluent-kafka $ck_version (its wheel).
-Events: \`smartcity simulate --seed 1 --vehicles $vehicles --count $events\`, $(printf '%.0f' "$mb") MB of JSON payload
+Events: \`smartcity simulate --one-trip --seed 1 --vehicles $vehicles --count $events\`, $(printf '%.0f' "$mb") MB of JSON payload
 (mean $(( payload_bytes / events )) bytes). Every run is checked: the topics hold exactly the events sent.
 Settings for smartcity, kcat and the fair Python variant: idempotent, acks=all, murmur2_random, lz4,
 linger 20 ms; the seed style uses the client's defaults, as the seed does.

@@ -114,7 +114,7 @@ last_commit() {
 # ------------------------------------------------------------------------------------------ the backlog
 log "loading $events events into fresh topics"
 fresh_topics
-"$bin" simulate --seed 1 --vehicles "$vehicles" --count "$events" --kafka -q --summary-json "$work/load.json"
+"$bin" simulate --one-trip --seed 1 --vehicles "$vehicles" --count "$events" --kafka -q --summary-json "$work/load.json"
 # GetOffsetShell on a busy machine sometimes answers for only some partitions: ask again.
 for i in $(seq 1 10); do got=$(stored); [ "$got" = "$events" ] && break; sleep 3; done
 [ "$got" = "$events" ] || { log "the topics hold $got records, expected $events"; exit 1; }
@@ -157,7 +157,7 @@ cat "$work/check.json" >&2
 
 # ------------------------------------------------------------------------------------ latency at a rate
 # Events per event-second of this fleet, to turn --rate into the simulator's --speedup.
-"$bin" simulate --seed 3 --vehicles "$vehicles" --duration 10m --speedup max -o /dev/null -q \
+"$bin" simulate --one-trip --seed 3 --vehicles "$vehicles" --duration 10m --speedup max -o /dev/null -q \
   --summary-json "$work/rate.json"
 per_event_s=$(calc "$(jsum "$work/rate.json" emitted) / 600")
 speedup=$(calc "$rate / $per_event_s")
@@ -180,7 +180,7 @@ latency_run() {  # latency_run NAME TABLE_DIR READY COMMAND...: fresh topics, th
     [ $SECONDS -lt $deadline ] || { log "$name did not start within 600 s"; exit 1; }
     sleep 0.2
   done
-  "$bin" simulate --seed 3 --vehicles "$vehicles" --speedup "$speedup" --duration 1000h --kafka -q \
+  "$bin" simulate --one-trip --seed 3 --vehicles "$vehicles" --speedup "$speedup" --duration 1000h --kafka -q \
     --summary-json "$work/${name}_produce.json" &
   local prod=$!; bg_pids+=("$prod")
   until first_commit_exists "$table"; do
@@ -295,7 +295,7 @@ out.append(f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.
            f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, Linux {platform.release()}; "
            f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (shared with other work).")
 out.append(f"Broker: one local Kafka node (scripts/kafka.sh), the five topics with the same partitions, "
-           f"loaded once with {events:,} events ({float(payload_mb):,.0f} MB of JSON; `smartcity simulate --seed 1 --vehicles {vehicles} --kafka`). "
+           f"loaded once with {events:,} events ({float(payload_mb):,.0f} MB of JSON; `smartcity simulate --one-trip --seed 1 --vehicles {vehicles} --kafka`). "
            f"Spark: PySpark 3.5.3, local[2], driver memory 4g, shuffle partitions 2, six streaming queries "
            f"(five raw + the join), Parquet sinks, checkpoints on local disk (bench/peers/spark_job.py); "
            f"availableNow for the drain (maxOffsetsPerTrigger {spark_max_offsets or 'unlimited'}), "

@@ -1,6 +1,7 @@
 // Generator throughput: Simulator::NextTick alone (no sink), and NextTick into a LineSink writing
-// /dev/null, for a small and a large fleet, with and without faults. Reported per tick as
-// items (events) per second and bytes (payload) per second.
+// /dev/null, for a small and a large fleet, with and without faults, on the one-way trip (the
+// figures before the steady corridor) and in the steady corridor (vehicles entering and leaving).
+// Reported per tick as items (events) per second and bytes (payload) per second.
 #include <benchmark/benchmark.h>
 
 #include "simulation/simulator.h"
@@ -9,8 +10,9 @@
 namespace smartcity::simulation {
 namespace {
 
-SimulationOptions BenchOptions(int vehicles, bool faults) {
+SimulationOptions BenchOptions(int vehicles, bool faults, bool steady) {
   SimulationOptions o;
+  o.mode = steady ? SimulationMode::kSteady : SimulationMode::kOneTrip;
   o.vehicles = vehicles;
   o.speedup = 0;
   if (faults) {
@@ -22,9 +24,11 @@ SimulationOptions BenchOptions(int vehicles, bool faults) {
   return o;
 }
 
-// A fresh simulator whenever the fleet has arrived, so every iteration is a tick of a running city.
-void GenerateTicks(benchmark::State& state, Sink* sink) {
-  const SimulationOptions o = BenchOptions(static_cast<int>(state.range(0)), state.range(1) != 0);
+// A fresh simulator whenever the fleet has arrived (one-way trip), so every iteration is a tick of
+// a running city.
+void GenerateTicks(benchmark::State& state, Sink* sink, bool steady) {
+  const SimulationOptions o =
+      BenchOptions(static_cast<int>(state.range(0)), state.range(1) != 0, steady);
   auto sim = std::move(Simulator::Create(o).value());
   std::vector<Message> batch;
   uint64_t events = 0, bytes = 0;
@@ -45,20 +49,21 @@ void GenerateTicks(benchmark::State& state, Sink* sink) {
 }
 
 void BM_NextTick(benchmark::State& state) {
-  GenerateTicks(state, nullptr);
+  GenerateTicks(state, nullptr, state.range(2) != 0);
 }
 
 void BM_NextTickToDevNull(benchmark::State& state) {
   auto sink = LineSink::Open(
       "/dev/null", state.range(2) == 0 ? LineFormat::kJsonl : LineFormat::kValue, TopicNames{});
-  GenerateTicks(state, sink->get());
+  GenerateTicks(state, sink->get(), /*steady=*/false);
 }
 
 BENCHMARK(BM_NextTick)
-    ->ArgNames({"vehicles", "faults"})
-    ->Args({10, 0})
-    ->Args({1000, 0})
-    ->Args({1000, 1});
+    ->ArgNames({"vehicles", "faults", "steady"})
+    ->Args({10, 0, 0})
+    ->Args({1000, 0, 0})
+    ->Args({1000, 1, 0})
+    ->Args({1000, 0, 1});
 BENCHMARK(BM_NextTickToDevNull)
     ->ArgNames({"vehicles", "faults", "value_format"})
     ->Args({10, 0, 0})

@@ -66,7 +66,7 @@ backlog_vehicles=$(( (events + 24999) / 25000 ))
 # ---- 1. throughput -----------------------------------------------------------------------------
 "$bin" topics create --partitions 6 >/dev/null
 log "pre-loading $events events"
-"$bin" simulate --kafka --seed 4 --vehicles "$backlog_vehicles" --count "$events" -q
+"$bin" simulate --kafka --one-trip --seed 4 --vehicles "$backlog_vehicles" --count "$events" -q
 log "kcat draining the backlog to /dev/null"
 t0=$(date +%s.%N)
 for t in "${topics[@]}"; do
@@ -127,7 +127,7 @@ stream_pid=$!
 sleep 5  # joined the group
 # --speedup paces simulated time: vehicles * 3 events per simulated second.
 speedup=$(awk -v r="$rate" -v v="$vehicles" 'BEGIN { printf "%.2f", r / (v * 3.0) }')
-"$bin" simulate --kafka --seed 5 --vehicles "$vehicles" --speedup "$speedup" --duration 24h -q \
+"$bin" simulate --kafka --one-trip --seed 5 --vehicles "$vehicles" --speedup "$speedup" --duration 24h -q \
   --summary-json "$work/lat-sim.json" &
 sim_pid=$!
 sleep "$seconds"

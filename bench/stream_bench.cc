@@ -24,6 +24,7 @@ const Corpus& GetCorpus() {
   static const Corpus corpus = [] {
     Corpus c;
     simulation::SimulationOptions o;
+    o.mode = simulation::SimulationMode::kOneTrip;  // the corpus the figures were measured on
     o.vehicles = 100;
     o.duration = std::chrono::minutes(10);
     o.speedup = 0;

@@ -23,7 +23,15 @@ void AddSimulationOptions(CLI::App* app, SimulateArgs* a) {
   g->add_option("--seed", a->sim.seed,
                 "Random seed: the same seed and options give identical output")
       ->capture_default_str();
-  g->add_option("--vehicles", a->sim.vehicles, "Fleet size")->capture_default_str();
+  g->add_option("--vehicles", a->sim.vehicles,
+                "Vehicles on the road at the daily mean: vehicles enter at both ends (London and "
+                "Birmingham) at a rate that follows the time of day (rush hours 07-09 and 17-19, "
+                "quiet nights, UK local time), so there are more in rush hours and fewer at night; "
+                "with --one-trip, the fixed fleet size")
+      ->capture_default_str();
+  g->add_flag("--one-trip", a->one_trip,
+              "The original one-way run: a fixed fleet of --vehicles drives London -> Birmingham "
+              "once, and the run ends when every vehicle has arrived (or at --duration / --count)");
   AddTimestampOption(g, "--start", &a->sim.start,
                      "Event time of the first tick (ISO-8601, or 'now')");
   AddDurationOption(g, "--tick", &a->sim.tick, "Event time between two readings of one vehicle");
@@ -38,7 +46,8 @@ void AddSimulationOptions(CLI::App* app, SimulateArgs* a) {
          if (!d.ok()) throw CLI::ValidationError(d.status().message());
          a->sim.duration = *d;
        },
-       "Stop after this much event time [default: when every vehicle has reached Birmingham]")
+       "Stop after this much event time [default: run until stopped (Ctrl-C); with --one-trip, "
+       "until every vehicle has reached Birmingham]")
       ->type_name("DURATION");
   g->add_option_function<uint64_t>(
        "--count", [a](const uint64_t& n) { a->sim.count = n; },
@@ -84,6 +93,7 @@ Status SimulateArgs::Finish() {
     if (!(sim.speedup > 0))
       return Status::InvalidArgument("--speedup must be more than zero, or 'max'");
   }
+  sim.mode = one_trip ? simulation::SimulationMode::kOneTrip : simulation::SimulationMode::kSteady;
   sim.faults.clear();
   for (const std::string& f : fault_texts) {
     SC_ASSIGN_OR_RETURN(auto spec, simulation::ParseFaultSpec(f));
@@ -200,7 +210,9 @@ nlohmann::json SummaryJson(const simulation::SimulationSummary& s, const SinkCou
   }
   j["ticks"] = s.ticks;
   j["payload_bytes"] = s.payload_bytes;
+  j["vehicles_entered"] = s.vehicles_entered;
   j["vehicles_arrived"] = s.vehicles_arrived;
+  j["vehicles_on_road"] = s.vehicles_on_road;
   j["incidents_raised"] = s.incidents_raised;
   j["incidents_resolved"] = s.incidents_resolved;
   j["camera_passes"] = s.camera_passes;
@@ -211,8 +223,7 @@ nlohmann::json SummaryJson(const simulation::SimulationSummary& s, const SinkCou
 }
 
 void PrintSummary(const char* label, const simulation::SimulationSummary& s,
-                  const SinkCounters& sink, const std::string& sink_name, double seconds,
-                  int vehicles) {
+                  const SinkCounters& sink, const std::string& sink_name, double seconds) {
   std::fprintf(stderr, "%s summary: %s events in %.2fs to %s (event time %s .. %s, %llu ticks)\n",
                label, Human(static_cast<double>(s.TotalEmitted())).c_str(), seconds,
                sink_name.c_str(), FormatTimestamp(s.first_event_time).c_str(),
@@ -237,11 +248,15 @@ void PrintSummary(const char* label, const simulation::SimulationSummary& s,
               std::to_string(s.faults[k]);
   }
   std::fprintf(stderr, "  faults injected:%s\n", faults.empty() ? " none" : faults.c_str());
-  std::fprintf(
-      stderr, "  vehicles arrived %d/%d, incidents raised %llu resolved %llu, camera passes %llu\n",
-      s.vehicles_arrived, vehicles, static_cast<unsigned long long>(s.incidents_raised),
-      static_cast<unsigned long long>(s.incidents_resolved),
-      static_cast<unsigned long long>(s.camera_passes));
+  std::fprintf(stderr,
+               "  vehicles entered %llu, arrived %llu, on the road %llu; incidents raised %llu "
+               "resolved %llu; camera passes %llu\n",
+               static_cast<unsigned long long>(s.vehicles_entered),
+               static_cast<unsigned long long>(s.vehicles_arrived),
+               static_cast<unsigned long long>(s.vehicles_on_road),
+               static_cast<unsigned long long>(s.incidents_raised),
+               static_cast<unsigned long long>(s.incidents_resolved),
+               static_cast<unsigned long long>(s.camera_passes));
   if (seconds > 0) {
     std::fprintf(stderr, "  throughput %s events/s, %sB/s\n",
                  Human(static_cast<double>(s.TotalEmitted()) / seconds).c_str(),
@@ -262,8 +277,7 @@ int RunSimulationToSink(const char* label, SimulateArgs& args, Sink& sink) {
   Status st = simulation::RunSimulation(**sim, sink, clock, d, std::ref(progress));
   const double seconds = std::chrono::duration<double>(clock.Now() - t0).count();
   const auto& summary = (*sim)->summary();
-  if (!args.quiet)
-    PrintSummary(label, summary, sink.counters(), sink.Describe(), seconds, args.sim.vehicles);
+  if (!args.quiet) PrintSummary(label, summary, sink.counters(), sink.Describe(), seconds);
   if (!args.summary_json.empty()) {
     std::ofstream f(args.summary_json);
     f << SummaryJson(summary, sink.counters(), seconds).dump(2) << "\n";

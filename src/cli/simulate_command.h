@@ -17,6 +17,7 @@ struct SimulateArgs {
   simulation::SimulationOptions sim;
   std::string speedup_text = "1";
   std::vector<std::string> fault_texts;
+  bool one_trip = false;  // --one-trip: SimulationMode::kOneTrip
   std::string output = "-";
   std::string format_text = "jsonl";
   LineFormat format = LineFormat::kJsonl;
@@ -61,8 +62,7 @@ class ProgressPrinter {
 nlohmann::json SummaryJson(const simulation::SimulationSummary& s, const SinkCounters& sink,
                            double seconds);
 void PrintSummary(const char* label, const simulation::SimulationSummary& s,
-                  const SinkCounters& sink, const std::string& sink_name, double seconds,
-                  int vehicles);
+                  const SinkCounters& sink, const std::string& sink_name, double seconds);
 // Runs the simulator into `sink` with progress and summary; returns the exit code.
 int RunSimulationToSink(const char* label, SimulateArgs& args, Sink& sink);
 

@@ -43,6 +43,7 @@ class RecordingSink final : public Sink {
 
 SimulationOptions TenSeconds() {
   SimulationOptions o;
+  o.mode = SimulationMode::kOneTrip;  // a fixed fleet: 4 vehicles x 3 events x 10 ticks
   o.vehicles = 4;
   o.duration = seconds(10);
   return o;

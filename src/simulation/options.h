@@ -35,8 +35,23 @@ struct FaultSpec {
 // Parses "KIND=RATE[@DELAY]", e.g. "late=0.01@5m", "duplicate=0.001", "reorder=0.05@10s".
 Result<FaultSpec> ParseFaultSpec(std::string_view s);
 
+// How the fleet behaves.
+enum class SimulationMode : uint8_t {
+  // The default: a corridor that never empties. Vehicles enter at both ends (London and
+  // Birmingham), drive the whole route in their direction and leave at the far end, at a rate that
+  // follows a daily profile (rush hours 07-09 and 17-19, quiet nights, UK civil time). The run goes
+  // on until --duration, --count or Stop().
+  kSteady = 0,
+  // The original run: a fixed fleet of `vehicles`, all London -> Birmingham, spread along the first
+  // 70% of the route; the run also ends when every vehicle has arrived.
+  kOneTrip,
+};
+
 struct SimulationOptions {
   uint64_t seed = 42;
+  SimulationMode mode = SimulationMode::kSteady;
+  // kSteady: vehicles on the road at the daily mean (more in rush hours, fewer at night; the entry
+  // rate is set by Little's law from the mean trip time). kOneTrip: the fleet size.
   int vehicles = 10;
   // Event time of the first tick. Fixed by default so runs are reproducible (a Monday in rush
   // hour).
@@ -44,8 +59,8 @@ struct SimulationOptions {
   Micros tick = std::chrono::seconds(1);
   // 1 = real time; 10 = ten times faster; 0 = as fast as possible ("max").
   double speedup = 1;
-  // Stop after this much event time, or after this many generated events; with neither, when every
-  // vehicle has reached Birmingham.
+  // Stop after this much event time, or after this many generated events; with neither, never
+  // (kSteady: until Stop()) or when every vehicle has reached Birmingham (kOneTrip).
   std::optional<Micros> duration;
   std::optional<uint64_t> count;
   std::vector<FaultSpec> faults;

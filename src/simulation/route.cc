@@ -106,7 +106,11 @@ Route::Route(std::vector<Waypoint> waypoints) : waypoints_(std::move(waypoints))
 RoutePoint Route::PointAt(double distance_m, size_t hint) const {
   distance_m = std::clamp(distance_m, 0.0, length_m());
   size_t seg = std::min(hint, cumulative_.size() - 2);
-  if (cumulative_[seg] > distance_m) seg = 0;
+  if (cumulative_[seg] > distance_m) {
+    // Behind the hint (a vehicle driving Birmingham -> London): walk back to the first segment
+    // whose end reaches the point, the one the forward scan from 0 would find.
+    while (seg > 0 && cumulative_[seg] >= distance_m) --seg;
+  }
   while (seg + 2 < cumulative_.size() && cumulative_[seg + 1] < distance_m) ++seg;
   const double seg_len = cumulative_[seg + 1] - cumulative_[seg];
   const double f = seg_len > 0 ? (distance_m - cumulative_[seg]) / seg_len : 0;

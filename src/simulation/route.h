@@ -50,8 +50,9 @@ class Route {
   const std::vector<Waypoint>& waypoints() const { return waypoints_; }
   const std::vector<Camera>& cameras() const { return cameras_; }
 
-  // The point at `distance_m` (clamped to [0, length]). `hint` is a segment index to start
-  // searching from (vehicles move forward, so passing the last result makes this O(1)).
+  // The point at `distance_m` (clamped to [0, length]) from London. `hint` is a segment index to
+  // start searching from (a vehicle moves little in a tick, in either direction, so passing its
+  // last result makes this O(1)). The bearing is the London -> Birmingham one.
   RoutePoint PointAt(double distance_m, size_t hint = 0) const;
   const Waypoint& SegmentStart(size_t segment) const { return waypoints_[segment]; }
   // Distance to the nearest point of the polyline, in metres (for plausibility checks).

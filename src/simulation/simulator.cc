@@ -8,6 +8,7 @@
 #include <queue>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "model/schema.h"
 #include "simulation/fleet.h"
@@ -33,6 +34,10 @@ uint64_t SimulationSummary::TotalGenerated() const {
 namespace {
 
 constexpr int64_t kMicrosPerHour = 3'600'000'000LL;
+// Mean trip time over the time at the speed limits (lorries and coaches are governed below 70 mph,
+// drivers vary, town stretches start and stop, rush hours and weather slow traffic), measured on
+// runs of several days without incidents.
+constexpr double kNominalTripFactor = 1.21;
 
 namespace vehicle_col = model::vehicle_col;
 namespace gps_col = model::gps_col;
@@ -114,36 +119,83 @@ class ObjectEncoder {
   bool first_ = true;
 };
 
+// Directions of travel. Positions are kept as progress along the vehicle's own direction; the
+// route's polyline is addressed from London, so a Birmingham -> London vehicle at progress x is at
+// length - x.
+constexpr int kLondonToBirmingham = 0;
+constexpr int kBirminghamToLondon = 1;
+
 struct Vehicle {
   std::string device_id;
+  uint64_t number = 0;  // 1-based, never reused within a run: the deviceId's number
   VehicleSpec spec;
   int year = 0;
-  Micros phase{0};        // this device's clock offset within a tick
-  double distance_m = 0;  // along the route
+  Micros phase{0};  // this device's clock offset within a tick
+  int dir = kLondonToBirmingham;
+  double progress_m = 0;  // along the route in its direction of travel, from where it entered
   double speed_kmh = 0;
   double driver_factor = 1;  // how this driver treats the limit
   double noise_kmh = 0;      // AR(1) speed noise
   size_t segment_hint = 0;
-  size_t next_camera = 0;
-  bool arrived = false;
+  size_t next_camera = 0;       // into the direction's camera order
+  bool arrived = false;         // left at the far end (released at the start of the next tick)
+  uint64_t incidents_seen = 0;  // incidents raised before its last look (their seq is lower)
+  EventTime entered{};
   Rng rng;
 };
 
 struct Incident {
   std::string id;
+  uint64_t seq;  // raise order
+  int dir;       // the carriageway: only vehicles driving this way see it
   IncidentType type;
-  double distance_m;
+  double distance_m;  // from London
   LatLon pos;
   EventTime end;
   std::string description;
-  std::vector<uint32_t> reporters;  // vehicles that sent an Active event for it
+  std::vector<uint64_t> reporters;  // numbers of the vehicles that sent an Active event
+};
+
+// Incidents of one carriageway by distance from London, with what a passing vehicle needs to know
+// (so that looking one up touches only the index).
+struct IndexEntry {
+  double distance_m;
+  uint32_t pos;         // in incidents_
+  bool severe = false;  // accident or fire: traffic slows more
+  uint64_t seq = 0;
+  EventTime end{};
+  bool operator<(const IndexEntry& o) const {
+    return distance_m != o.distance_m ? distance_m < o.distance_m : pos < o.pos;
+  }
+};
+
+// An incident a vehicle tells about in this tick.
+struct Notice {
+  uint64_t seq;
+  uint32_t pos;
+  bool resolved;
+};
+
+// A reporter of an incident that ended in this tick.
+struct EndingReport {
+  uint64_t number;
+  uint32_t pos;
+  bool operator<(const EndingReport& o) const {
+    return number != o.number ? number < o.number : pos < o.pos;
+  }
+};
+
+// A camera in the order a vehicle of one direction passes it.
+struct CameraStop {
+  double progress_m;
+  uint32_t camera;
 };
 
 struct HeldMessage {
   EventTime release;
   uint64_t order;  // FIFO among equal release times
   Topic topic;
-  uint32_t vehicle;
+  std::string key;  // a copy: the vehicle may have left the road when this goes out
   std::string value;
   EventTime event_time;
   bool operator>(const HeldMessage& o) const {
@@ -151,16 +203,42 @@ struct HeldMessage {
   }
 };
 
-// One message of the current tick: its bytes live in arena_ (or in a released HeldMessage).
+// One message of the current tick: its bytes live in arena_ (or in a released HeldMessage), its key
+// in a vehicle of vehicles_ (or that HeldMessage).
 struct Pending {
   Topic topic;
-  uint32_t vehicle;
+  std::string_view key;
   size_t offset;
   size_t length;
   EventTime event_time;
   bool json_ok;
   const std::string* storage;  // nullptr: arena_
 };
+
+double Smoothstep(double t) {
+  t = std::clamp(t, 0.0, 1.0);
+  return t * t * (3 - 2 * t);
+}
+
+// Vehicles entering the corridor per unit of time, by UK local hour, before normalisation to a
+// daily mean of 1: quiet nights (0.15 from midnight to 05:00), a day level of 1 from 07:00 to 19:30
+// falling to the night level by 23:00, and on weekdays the rush hours (07-09, 17-19, ramping over
+// 30 minutes like RushHourIntensity) on top.
+double RawDailyProfile(double hour, bool weekday) {
+  const double up = Smoothstep((hour - 5.0) / 2.0);
+  const double down = Smoothstep((23.0 - hour) / 3.5);
+  double rate = 0.15 + 0.85 * std::min(up, down);
+  if (weekday) {
+    auto window = [hour](double from, double to) {
+      if (hour < from - 0.5 || hour > to + 0.5) return 0.0;
+      if (hour < from) return Smoothstep((hour - (from - 0.5)) / 0.5);
+      if (hour > to) return Smoothstep(((to + 0.5) - hour) / 0.5);
+      return 1.0;
+    };
+    rate += std::max(1.0 * window(7, 9), 0.9 * window(17, 19));
+  }
+  return rate;
+}
 
 class SimulatorImpl final : public Simulator {
  public:
@@ -171,37 +249,46 @@ class SimulatorImpl final : public Simulator {
         id_rng_(HashMix(o.seed, 0x1d)),
         incident_rng_(HashMix(o.seed, 0x1c)),
         fault_rng_(HashMix(o.seed, 0xfa)),
-        tick_s_(std::chrono::duration<double>(o.tick).count()) {
-    Rng fleet_rng(HashMix(o.seed, 0xf1));
+        fleet_rng_(HashMix(o.seed, 0xf1)),
+        entry_rng_(HashMix(o.seed, 0xe7)),
+        tick_s_(std::chrono::duration<double>(o.tick).count()),
+        steady_(o.mode == SimulationMode::kSteady),
+        incident_id_salt_(static_cast<uint32_t>(HashMix(o.seed, 0x1d1d))) {
     int64_t y;
     unsigned m, d;
     CivilFromDays(std::chrono::floor<std::chrono::days>(o.start).time_since_epoch().count(), &y, &m,
                   &d);
-    const int width = std::max<int>(4, static_cast<int>(std::to_string(o.vehicles).size()));
-    vehicles_.resize(static_cast<size_t>(o.vehicles));
-    for (int i = 0; i < o.vehicles; ++i) {
-      Vehicle& v = vehicles_[static_cast<size_t>(i)];
-      std::string number = std::to_string(i + 1);
-      v.device_id =
-          "vehicle-" +
-          std::string(static_cast<size_t>(width) - std::min<size_t>(width, number.size()), '0') +
-          number;
-      v.spec = DrawVehicle(fleet_rng, static_cast<int>(y), &v.year);
-      v.phase =
-          Micros(static_cast<int64_t>(fleet_rng.Uniform() * static_cast<double>(o.tick.count())));
-      // The first vehicle sets off from central London; the rest are already on their way.
-      v.distance_m = i == 0 ? 0 : fleet_rng.Uniform(0, 0.7) * route_.length_m();
-      v.driver_factor = fleet_rng.Uniform(0.92, 1.08);
-      v.rng = Rng(HashMix(o.seed, 0xe0, static_cast<uint64_t>(i)));
-      const RoutePoint p = route_.PointAt(v.distance_m);
-      v.segment_hint = p.segment;
-      v.speed_kmh =
-          std::min(route_.SegmentStart(p.segment).speed_limit_kmh, v.spec.max_speed_kmh) * 0.9;
-      while (v.next_camera < route_.cameras().size() &&
-             route_.cameras()[v.next_camera].distance_m <= v.distance_m) {
-        ++v.next_camera;
-      }
+    latest_year_ = static_cast<int>(y);
+    id_width_ = std::max<int>(4, static_cast<int>(std::to_string(o.vehicles).size()));
+    const auto& cams = route_.cameras();
+    for (size_t i = 0; i < cams.size(); ++i) {
+      const size_t back = cams.size() - 1 - i;
+      camera_order_[kLondonToBirmingham].push_back(
+          CameraStop{cams[i].distance_m, static_cast<uint32_t>(i)});
+      camera_order_[kBirminghamToLondon].push_back(
+          CameraStop{route_.length_m() - cams[back].distance_m, static_cast<uint32_t>(back)});
     }
+    if (steady_) {
+      SetUpSteadyState();
+    } else {
+      vehicles_.resize(static_cast<size_t>(o.vehicles));
+      for (int i = 0; i < o.vehicles; ++i) {
+        Vehicle& v = vehicles_[static_cast<size_t>(i)];
+        v.number = static_cast<uint64_t>(i) + 1;
+        v.device_id = DeviceId(v.number);
+        v.spec = DrawVehicle(fleet_rng_, latest_year_, &v.year);
+        v.phase = Micros(
+            static_cast<int64_t>(fleet_rng_.Uniform() * static_cast<double>(o.tick.count())));
+        // The first vehicle sets off from central London; the rest are already on their way.
+        v.progress_m = i == 0 ? 0 : fleet_rng_.Uniform(0, 0.7) * route_.length_m();
+        v.driver_factor = fleet_rng_.Uniform(0.92, 1.08);
+        v.rng = Rng(HashMix(o.seed, 0xe0, static_cast<uint64_t>(i)));
+        v.entered = o.start;
+        PlaceOnRoute(v);
+      }
+      summary_.vehicles_entered = static_cast<uint64_t>(o.vehicles);
+    }
+    last_number_ = summary_.vehicles_entered;
     for (const FaultSpec& f : o.faults) {
       if (f.rate > 0) faults_.push_back(f);
     }
@@ -216,10 +303,19 @@ class SimulatorImpl final : public Simulator {
     if (finished_) return false;
     now_ = options_.start + options_.tick * static_cast<int64_t>(tick_index_);
     if (tick_index_ == 0) summary_.first_event_time = now_;
+    // Vehicles that left in the last tick are released now that its messages (whose keys point
+    // into them) are no longer in use.
+    if (vehicles_left_) {
+      std::erase_if(vehicles_, [](const Vehicle& v) { return v.arrived; });
+      vehicles_left_ = false;
+    }
+    if (steady_) AdmitEntries();
     GenerateTick();
     ++tick_index_;
     ++summary_.ticks;
-    const bool all_arrived = summary_.vehicles_arrived == options_.vehicles;
+    summary_.vehicles_on_road = summary_.vehicles_entered - summary_.vehicles_arrived;
+    const bool all_arrived =
+        !steady_ && summary_.vehicles_arrived == static_cast<uint64_t>(options_.vehicles);
     const bool duration_done =
         options_.duration &&
         options_.tick * static_cast<int64_t>(tick_index_) >= *options_.duration;
@@ -246,14 +342,170 @@ class SimulatorImpl final : public Simulator {
   EventTime now() const override { return now_; }
   Micros tick() const override { return options_.tick; }
   const SimulationSummary& summary() const override { return summary_; }
+  SimulatorState state() const override {
+    SimulatorState s;
+    s.vehicles = vehicles_.size();
+    s.vehicle_slots = vehicles_.capacity();
+    s.incidents = incidents_.size();
+    for (const Incident& inc : incidents_) s.incident_reporters += inc.reporters.size();
+    s.held_back = held_.size();
+    return s;
+  }
 
  private:
+  // ---- the fleet -------------------------------------------------------------------------------
+
+  std::string DeviceId(uint64_t number) const {
+    std::string digits = std::to_string(number);
+    const size_t width = static_cast<size_t>(id_width_);
+    if (digits.size() < width) digits.insert(0, width - digits.size(), '0');
+    return "vehicle-" + digits;
+  }
+
+  // Distance from London of where the vehicle is.
+  double Along(const Vehicle& v) const {
+    return v.dir == kLondonToBirmingham ? v.progress_m : route_.length_m() - v.progress_m;
+  }
+
+  // Sets the derived state of a vehicle just put at progress_m: segment, speed, next camera.
+  void PlaceOnRoute(Vehicle& v) {
+    const RoutePoint p = route_.PointAt(Along(v));
+    v.segment_hint = p.segment;
+    v.speed_kmh =
+        std::min(route_.SegmentStart(p.segment).speed_limit_kmh, v.spec.max_speed_kmh) * 0.9;
+    const auto& stops = camera_order_[v.dir];
+    while (v.next_camera < stops.size() && stops[v.next_camera].progress_m <= v.progress_m) {
+      ++v.next_camera;
+    }
+  }
+
+  // A new vehicle at the start of its trip in direction `dir` (kSteady).
+  Vehicle& AddVehicle(int dir, EventTime entered) {
+    Vehicle& v = vehicles_.emplace_back();
+    v.number = ++last_number_;
+    v.device_id = DeviceId(v.number);
+    v.spec = DrawVehicle(fleet_rng_, latest_year_, &v.year);
+    v.driver_factor = fleet_rng_.Uniform(0.92, 1.08);
+    v.rng = Rng(HashMix(options_.seed, 0xe0, v.number - 1));
+    v.dir = dir;
+    v.entered = entered;
+    ++summary_.vehicles_entered;
+    return v;
+  }
+
+  // Relative entry rate at `t`, with a daily mean of 1 (weekdays and weekends alike).
+  double DailyProfile(EventTime t) const {
+    int weekday = 0;
+    const double hour = UkLocalHour(t, &weekday);
+    const bool work = weekday < 5;
+    return RawDailyProfile(hour, work) / profile_mean_[work ? 0 : 1];
+  }
+
+  // Vehicles entering per second at one end at `t`: by Little's law, `vehicles` on the road on
+  // average needs vehicles / trip time entries per second, half at each end. The trip time is the
+  // mean without incidents: the entry rate does not depend on what happens on the road, so
+  // incidents hold more vehicles on the road, as on a real motorway.
+  double EntryRatePerEnd(EventTime t) const {
+    return static_cast<double>(options_.vehicles) * DailyProfile(t) / trip_s_ / 2.0;
+  }
+
+  // Time to the next entry after `t` at one end (exponential: entries are a Poisson process whose
+  // rate follows the daily profile).
+  Micros EntryGap(EventTime t) {
+    const double u = entry_rng_.Uniform();
+    const double gap_s = -std::log1p(-u) / EntryRatePerEnd(t);
+    return Micros(std::max<int64_t>(1, std::llround(std::min(gap_s, 86'400.0 * 365) * 1e6)));
+  }
+
+  // The mean time of a whole trip without incidents.
+  double NominalTripSeconds() const {
+    double s = 0;
+    const auto& w = route_.waypoints();
+    for (size_t i = 0; i + 1 < w.size(); ++i) {
+      s += HaversineMetres(w[i].pos, w[i + 1].pos) / (w[i].speed_limit_kmh / 3.6);
+    }
+    return s * kNominalTripFactor;
+  }
+
+  // The corridor at the start: as if it had been running all along. Every vehicle that entered in
+  // the last mean trip time (at the profile's rate) is on its way, as far along as its time on the
+  // road.
+  void SetUpSteadyState() {
+    for (int work = 0; work < 2; ++work) {
+      double sum = 0;
+      for (int k = 0; k < 1440; ++k) sum += RawDailyProfile((k + 0.5) / 60.0, work == 0);
+      profile_mean_[work] = sum / 1440.0;
+    }
+    trip_s_ = NominalTripSeconds();
+    const auto minute = std::chrono::minutes(1);
+    const int minutes = static_cast<int>(std::ceil(trip_s_ / 60.0));
+    std::vector<double> cumulative(static_cast<size_t>(minutes));
+    double total = 0;
+    for (int k = 0; k < minutes; ++k) {
+      total += EntryRatePerEnd(options_.start - minute * k - std::chrono::seconds(30)) * 60.0;
+      cumulative[static_cast<size_t>(k)] = total;
+    }
+    struct Start {
+      EventTime entered;
+      int dir;
+    };
+    std::vector<Start> starts;
+    for (int dir : {kLondonToBirmingham, kBirminghamToLondon}) {
+      const int64_t n = std::llround(total);
+      for (int64_t j = 0; j < n; ++j) {
+        const double x = entry_rng_.Uniform() * total;
+        const size_t k = static_cast<size_t>(
+            std::upper_bound(cumulative.begin(), cumulative.end(), x) - cumulative.begin());
+        const double ago_min =
+            static_cast<double>(std::min(k, cumulative.size() - 1)) + entry_rng_.Uniform();
+        starts.push_back(
+            Start{options_.start - Micros(static_cast<int64_t>(ago_min * 60e6)) - Micros(1), dir});
+      }
+    }
+    // Numbered in the order they entered.
+    std::stable_sort(starts.begin(), starts.end(),
+                     [](const Start& a, const Start& b) { return a.entered < b.entered; });
+    vehicles_.reserve(starts.size());
+    for (const Start& st : starts) {
+      Vehicle& v = AddVehicle(st.dir, st.entered);
+      v.phase = Micros(
+          static_cast<int64_t>(fleet_rng_.Uniform() * static_cast<double>(options_.tick.count())));
+      const double on_road_s = std::chrono::duration<double>(options_.start - st.entered).count();
+      v.progress_m = std::min(route_.length_m() - 1.0, route_.length_m() * on_road_s / trip_s_);
+      PlaceOnRoute(v);
+    }
+    for (int dir : {kLondonToBirmingham, kBirminghamToLondon})
+      next_entry_[dir] = options_.start + EntryGap(options_.start);
+  }
+
+  // Vehicles entering during this tick, at either end, in the order they enter; each keeps the
+  // moment it entered as its clock phase.
+  void AdmitEntries() {
+    const EventTime tick_end = now_ + options_.tick;
+    for (;;) {
+      const int dir = next_entry_[kBirminghamToLondon] < next_entry_[kLondonToBirmingham]
+                          ? kBirminghamToLondon
+                          : kLondonToBirmingham;
+      const EventTime at = next_entry_[dir];
+      if (at >= tick_end) break;
+      Vehicle& v = AddVehicle(dir, at);
+      v.phase = at - now_;
+      PlaceOnRoute(v);
+      next_entry_[dir] = at + EntryGap(at);
+    }
+  }
+
+  // ---- one tick --------------------------------------------------------------------------------
+
   void GenerateTick() {
     const double base_hours =
         static_cast<double>(now_.time_since_epoch().count()) / static_cast<double>(kMicrosPerHour);
     const double base_local_hour = UkLocalHour(now_, nullptr);
     const double rush = RushHourIntensity(now_);
     const double incident_p = options_.incidents_per_vehicle_hour * tick_s_ / 3600.0;
+    const double length = route_.length_m();
+    CollectEndingReports();
+    size_t ending = 0;  // cursor into ending_: vehicles come in number order
     for (uint32_t vi = 0; vi < vehicles_.size() && !count_reached_; ++vi) {
       Vehicle& v = vehicles_[vi];
       if (v.arrived) continue;
@@ -264,7 +516,8 @@ class SimulatorImpl final : public Simulator {
 
       // Drive: the weather and incidents where the vehicle is now set its target speed for this
       // tick.
-      RoutePoint here = route_.PointAt(v.distance_m, v.segment_hint);
+      const double along_before = Along(v);
+      RoutePoint here = route_.PointAt(along_before, v.segment_hint);
       const Waypoint& stretch = route_.SegmentStart(here.segment);
       const WeatherReading wx_here =
           weather_.At(here.pos, base_hours + phase_h, base_local_hour + phase_h, rush);
@@ -283,67 +536,55 @@ class SimulatorImpl final : public Simulator {
         default:
           break;
       }
-      for (const Incident& inc : incidents_) {
-        const double ahead = inc.distance_m - v.distance_m;
-        if (ahead >= -50 && ahead <= 2000) {
-          target *= (inc.type == IncidentType::kAccident || inc.type == IncidentType::kFire) ? 0.30
-                                                                                             : 0.70;
-          break;
-        }
+      if (const IndexEntry* inc = IncidentAhead(v.dir, along_before)) {
+        target *= inc->severe ? 0.30 : 0.70;
       }
       v.noise_kmh = 0.9 * v.noise_kmh + 1.2 * v.rng.Normal();
       target = std::max(0.0, target + v.noise_kmh);
       const double accel = 7.2 * tick_s_, brake = 14.4 * tick_s_;  // 2 m/s^2 up, 4 m/s^2 down
       v.speed_kmh += std::clamp(target - v.speed_kmh, -brake, accel);
       v.speed_kmh = std::clamp(v.speed_kmh, 0.0, v.spec.max_speed_kmh);
-      const double before = v.distance_m;
-      v.distance_m = std::min(route_.length_m(), v.distance_m + v.speed_kmh / 3.6 * tick_s_);
-      const RoutePoint p = route_.PointAt(v.distance_m, here.segment);
+      const double before = v.progress_m;
+      v.progress_m = std::min(length, v.progress_m + v.speed_kmh / 3.6 * tick_s_);
+      const double along = Along(v);
+      const RoutePoint p = route_.PointAt(along, here.segment);
       v.segment_hint = p.segment;
+      const double bearing =
+          v.dir == kLondonToBirmingham ? p.bearing_deg : std::fmod(p.bearing_deg + 180.0, 360.0);
       const WeatherReading wx =
           weather_.At(p.pos, base_hours + phase_h, base_local_hour + phase_h, rush);
       FormatLocation(p.pos);
 
-      EmitVehicle(vi, ts, p);
+      EmitVehicle(vi, ts, bearing);
       if (count_reached_) break;
-      EmitGps(vi, ts, p);
+      EmitGps(vi, ts, bearing);
       if (count_reached_) break;
       EmitWeather(vi, ts, wx);
       if (count_reached_) break;
 
       // Cameras passed during this tick.
-      const auto& cams = route_.cameras();
-      while (!count_reached_ && v.next_camera < cams.size() &&
-             cams[v.next_camera].distance_m <= v.distance_m &&
-             cams[v.next_camera].distance_m > before) {
-        EmitTraffic(vi, ts, cams[v.next_camera]);
+      const auto& stops = camera_order_[v.dir];
+      while (!count_reached_ && v.next_camera < stops.size() &&
+             stops[v.next_camera].progress_m <= v.progress_m &&
+             stops[v.next_camera].progress_m > before) {
+        EmitTraffic(vi, ts, route_.cameras()[stops[v.next_camera].camera]);
         ++summary_.camera_passes;
         ++v.next_camera;
       }
-      while (v.next_camera < cams.size() && cams[v.next_camera].distance_m <= v.distance_m)
+      while (v.next_camera < stops.size() && stops[v.next_camera].progress_m <= v.progress_m)
         ++v.next_camera;
 
-      // Incidents: ones this vehicle reported that are now over, new ones it passes, and maybe a
-      // new one.
-      for (Incident& inc : incidents_) {
-        if (count_reached_) break;
-        if (inc.end <= now_) {
-          if (std::find(inc.reporters.begin(), inc.reporters.end(), vi) != inc.reporters.end()) {
-            EmitEmergency(vi, ts, inc, NameOf(EmergencyStatus::kResolved));
-          }
-        } else if (std::abs(inc.distance_m - v.distance_m) <= 1000 &&
-                   std::find(inc.reporters.begin(), inc.reporters.end(), vi) ==
-                       inc.reporters.end()) {
-          inc.reporters.push_back(vi);
-          EmitEmergency(vi, ts, inc, NameOf(EmergencyStatus::kActive));
-        }
-      }
-      if (!count_reached_ && v.distance_m < route_.length_m() - 500 &&
-          incident_rng_.Bernoulli(incident_p)) {
+      // Incidents: ones this vehicle reported that are now over, new ones it passes (in the order
+      // they were raised), and maybe a new one.
+      while (ending < ending_.size() && ending_[ending].number < v.number) ++ending;
+      TellIncidents(vi, ts, along_before, along, ending);
+      if (!count_reached_ && v.progress_m < length - 500 && incident_rng_.Bernoulli(incident_p)) {
         RaiseIncident(vi, ts);
       }
-      if (v.distance_m >= route_.length_m()) {
+      v.incidents_seen = next_incident_seq_;
+      if (v.progress_m >= length) {
         v.arrived = true;
+        vehicles_left_ = true;
         ++summary_.vehicles_arrived;
       }
     }
@@ -351,13 +592,133 @@ class SimulatorImpl final : public Simulator {
     // Incidents that ended this tick leave the road once their reporters were told.
     const size_t before = incidents_.size();
     std::erase_if(incidents_, [&](const Incident& inc) { return inc.end <= now_; });
-    summary_.incidents_resolved += before - incidents_.size();
+    if (incidents_.size() != before) {
+      summary_.incidents_resolved += before - incidents_.size();
+      RebuildIncidentIndex();
+    }
+  }
+
+  // The first-raised incident on carriageway `dir` that lies between 50 m behind and 2 km ahead of
+  // a vehicle at `along` (from London), if any.
+  const IndexEntry* IncidentAhead(int dir, double along) const {
+    const auto& index = by_distance_[dir];
+    if (index.empty()) return nullptr;
+    // A slightly wider window than the test below, which decides (in the vehicle's direction).
+    const double lo = dir == kLondonToBirmingham ? along - 51 : along - 2001;
+    const double hi = dir == kLondonToBirmingham ? along + 2001 : along + 51;
+    const IndexEntry* first = nullptr;
+    for (auto it = std::lower_bound(index.begin(), index.end(), IndexEntry{lo, 0});
+         it != index.end() && it->distance_m <= hi; ++it) {
+      const double ahead =
+          dir == kLondonToBirmingham ? it->distance_m - along : along - it->distance_m;
+      if (ahead >= -50 && ahead <= 2000 && (first == nullptr || it->seq < first->seq)) first = &*it;
+    }
+    return first;
+  }
+
+  // The reporters of the incidents that end in this tick, by vehicle number.
+  void CollectEndingReports() {
+    ending_.clear();
+    for (size_t pos = 0; pos < incidents_.size(); ++pos) {
+      const Incident& inc = incidents_[pos];
+      if (inc.end > now_) continue;
+      for (uint64_t number : inc.reporters)
+        ending_.push_back(EndingReport{number, static_cast<uint32_t>(pos)});
+    }
+    std::sort(ending_.begin(), ending_.end());
+  }
+
+  // Emits vehicle vi's emergency_data for existing incidents, in the order they were raised:
+  // Resolved for those it reported that have ended (from ending_[ending..]), Active for those on
+  // its carriageway within 1 km that it has not reported yet. Vehicles only move forwards, so an
+  // incident it has not reported is one raised since its last look, or one that the front of its
+  // 1 km window reached in this tick (it was more than 1 km ahead at `along_before`): no list of
+  // who reported what needs searching.
+  void TellIncidents(uint32_t vi, EventTime ts, double along_before, double along, size_t ending) {
+    const Vehicle& v = vehicles_[vi];
+    notices_.clear();
+    for (size_t k = ending; k < ending_.size() && ending_[k].number == v.number; ++k) {
+      notices_.push_back(Notice{incidents_[ending_[k].pos].seq, ending_[k].pos, true});
+    }
+    const bool forward = v.dir == kLondonToBirmingham;
+    // Raised since its last look (incidents_ is in raise order).
+    for (size_t pos = FirstIncidentFrom(v.incidents_seen); pos < incidents_.size(); ++pos) {
+      const Incident& inc = incidents_[pos];
+      if (inc.dir == v.dir && inc.end > now_ && std::abs(inc.distance_m - along) <= 1000)
+        notices_.push_back(Notice{inc.seq, static_cast<uint32_t>(pos), false});
+    }
+    // Reached by the front of its window in this tick.
+    const auto& index = by_distance_[v.dir];
+    const double lo = forward ? along_before + 999 : along - 1001;
+    const double hi = forward ? along + 1001 : along_before - 999;
+    if (!index.empty() && lo <= hi) {
+      for (auto it = std::lower_bound(index.begin(), index.end(), IndexEntry{lo, 0});
+           it != index.end() && it->distance_m <= hi; ++it) {
+        if (it->seq >= v.incidents_seen || it->end <= now_) continue;
+        const double ahead_before =
+            forward ? it->distance_m - along_before : along_before - it->distance_m;
+        if (ahead_before > 1000 && std::abs(it->distance_m - along) <= 1000)
+          notices_.push_back(Notice{it->seq, it->pos, false});
+      }
+    }
+    if (notices_.size() > 1) {
+      std::sort(notices_.begin(), notices_.end(),
+                [](const Notice& a, const Notice& b) { return a.seq < b.seq; });
+    }
+    for (const Notice& n : notices_) {
+      if (count_reached_) break;
+      Incident& inc = incidents_[n.pos];
+      if (n.resolved) {
+        EmitEmergency(vi, ts, inc, NameOf(EmergencyStatus::kResolved));
+      } else {
+        inc.reporters.push_back(v.number);
+        EmitEmergency(vi, ts, inc, NameOf(EmergencyStatus::kActive));
+      }
+    }
+  }
+
+  // Position in incidents_ of the first incident raised as number `seq` or later.
+  size_t FirstIncidentFrom(uint64_t seq) const {
+    if (incidents_.empty() || incidents_.back().seq < seq) return incidents_.size();
+    return static_cast<size_t>(
+        std::lower_bound(incidents_.begin(), incidents_.end(), seq,
+                         [](const Incident& inc, uint64_t s) { return inc.seq < s; }) -
+        incidents_.begin());
+  }
+
+  static IndexEntry EntryOf(const Incident& inc, size_t pos) {
+    return IndexEntry{inc.distance_m, static_cast<uint32_t>(pos),
+                      inc.type == IncidentType::kAccident || inc.type == IncidentType::kFire,
+                      inc.seq, inc.end};
+  }
+
+  void RebuildIncidentIndex() {
+    for (auto& index : by_distance_) index.clear();
+    for (size_t pos = 0; pos < incidents_.size(); ++pos) {
+      by_distance_[incidents_[pos].dir].push_back(EntryOf(incidents_[pos], pos));
+    }
+    for (auto& index : by_distance_) std::sort(index.begin(), index.end());
+  }
+
+  // kSteady incident ids: "INC-" and 8 hex digits of a bijection of the raise counter, so no two
+  // incidents of a run share an id (within 2^32 incidents). kOneTrip keeps its random ids.
+  std::string SteadyIncidentId(uint64_t seq) const {
+    uint32_t x = static_cast<uint32_t>(seq) ^ incident_id_salt_;
+    x *= 0x9e3779b1u;
+    x ^= x >> 15;
+    x *= 0x85ebca6bu;
+    x ^= x >> 13;
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "INC-%08x", x);
+    return buf;
   }
 
   void RaiseIncident(uint32_t vi, EventTime ts) {
     Vehicle& v = vehicles_[vi];
     Incident inc;
-    inc.id = "INC-" + NewUuid().substr(0, 8);
+    inc.seq = next_incident_seq_++;
+    inc.dir = v.dir;
+    inc.id = steady_ ? SteadyIncidentId(inc.seq) : "INC-" + NewUuid().substr(0, 8);
     const double u = incident_rng_.Uniform();
     inc.type = u < 0.45   ? IncidentType::kAccident
                : u < 0.65 ? IncidentType::kMedical
@@ -380,7 +741,11 @@ class SimulatorImpl final : public Simulator {
     }
     inc.end =
         now_ + Micros(static_cast<int64_t>(incident_rng_.Uniform(minutes_lo, minutes_hi) * 60e6));
-    inc.distance_m = std::min(route_.length_m(), v.distance_m + incident_rng_.Uniform(50, 400));
+    // A little ahead of the vehicle, on its carriageway.
+    const double along = Along(v);
+    inc.distance_m = v.dir == kLondonToBirmingham
+                         ? std::min(route_.length_m(), along + incident_rng_.Uniform(50, 400))
+                         : std::max(0.0, along - incident_rng_.Uniform(50, 400));
     const RoutePoint p = route_.PointAt(inc.distance_m, v.segment_hint);
     inc.pos = p.pos;
     const Waypoint& w = route_.SegmentStart(p.segment);
@@ -404,8 +769,11 @@ class SimulatorImpl final : public Simulator {
         inc.description = "Police incident on the " + road + " near " + place + ": expect delays";
         break;
     }
-    inc.reporters.push_back(vi);
+    inc.reporters.push_back(v.number);
     ++summary_.incidents_raised;
+    auto& index = by_distance_[inc.dir];
+    const IndexEntry entry = EntryOf(inc, incidents_.size());
+    index.insert(std::upper_bound(index.begin(), index.end(), entry), entry);
     incidents_.push_back(std::move(inc));
     EmitEmergency(vi, ts, incidents_.back(), NameOf(EmergencyStatus::kActive));
   }
@@ -530,14 +898,15 @@ class SimulatorImpl final : public Simulator {
       for (const FaultSpec& f : faults_) {
         if (static_cast<int>(f.kind) == fault_) delay = f.delay;
       }
-      held_.push(
-          HeldMessage{ts + delay, held_order_++, topic, vi, arena_.substr(event_start_, len), ts});
+      held_.push(HeldMessage{ts + delay, held_order_++, topic, vehicles_[vi].device_id,
+                             arena_.substr(event_start_, len), ts});
       arena_.resize(event_start_);
       return;
     }
     const int copies = fault_ == static_cast<int>(FaultKind::kDuplicate) ? 2 : 1;
     for (int c = 0; c < copies; ++c) {
-      pending_.push_back(Pending{topic, vi, event_start_, len, ts, json_ok, nullptr});
+      pending_.push_back(
+          Pending{topic, vehicles_[vi].device_id, event_start_, len, ts, json_ok, nullptr});
       summary_.emitted[t]++;
       summary_.payload_bytes += len;
       if (valid) summary_.valid[t]++;
@@ -548,9 +917,8 @@ class SimulatorImpl final : public Simulator {
     out->reserve(pending_.size());
     for (const Pending& p : pending_) {
       const std::string& buf = p.storage != nullptr ? *p.storage : arena_;
-      out->push_back(Message{p.topic, vehicles_[p.vehicle].device_id,
-                             std::string_view(buf).substr(p.offset, p.length), p.event_time,
-                             p.json_ok});
+      out->push_back(Message{p.topic, p.key, std::string_view(buf).substr(p.offset, p.length),
+                             p.event_time, p.json_ok});
     }
   }
 
@@ -567,8 +935,7 @@ class SimulatorImpl final : public Simulator {
   void QueueReleased() {
     for (const HeldMessage& h : released_) {
       const size_t t = static_cast<size_t>(h.topic);
-      pending_.push_back(
-          Pending{h.topic, h.vehicle, 0, h.value.size(), h.event_time, true, &h.value});
+      pending_.push_back(Pending{h.topic, h.key, 0, h.value.size(), h.event_time, true, &h.value});
       summary_.emitted[t]++;
       summary_.valid[t]++;
       summary_.payload_bytes += h.value.size();
@@ -583,7 +950,7 @@ class SimulatorImpl final : public Simulator {
     if (e.Key(kDeviceIdColumn)) e.w().PlainString(vehicles_[vi].device_id);
   }
 
-  void EmitVehicle(uint32_t vi, EventTime ts, const RoutePoint& p) {
+  void EmitVehicle(uint32_t vi, EventTime ts, double bearing) {
     FieldPlan plan;
     if (!BeginEvent(Topic::kVehicle, &plan)) return;
     const Vehicle& v = vehicles_[vi];
@@ -592,7 +959,7 @@ class SimulatorImpl final : public Simulator {
     if (e.Key(vehicle_col::kTimestamp)) e.w().PlainString(std::string_view(ts_, kTimestampLength));
     if (e.Key(vehicle_col::kLatitude /* location */)) e.w().Raw(location_);
     if (e.Key(vehicle_col::kSpeed)) e.w().Fixed(v.speed_kmh, 2);
-    if (e.Key(vehicle_col::kDirection)) e.w().PlainString(CompassName(p.bearing_deg));
+    if (e.Key(vehicle_col::kDirection)) e.w().PlainString(CompassName(bearing));
     if (e.Key(vehicle_col::kMake)) e.w().PlainString(v.spec.make);
     if (e.Key(vehicle_col::kModel)) e.w().PlainString(v.spec.model);
     if (e.Key(vehicle_col::kYear)) e.w().Int(v.year);
@@ -601,7 +968,7 @@ class SimulatorImpl final : public Simulator {
     EndEvent(Topic::kVehicle, vi, ts);
   }
 
-  void EmitGps(uint32_t vi, EventTime ts, const RoutePoint& p) {
+  void EmitGps(uint32_t vi, EventTime ts, double bearing) {
     FieldPlan plan;
     if (!BeginEvent(Topic::kGps, &plan)) return;
     const Vehicle& v = vehicles_[vi];
@@ -609,7 +976,7 @@ class SimulatorImpl final : public Simulator {
     Common(e, vi);
     if (e.Key(gps_col::kTimestamp)) e.w().PlainString(std::string_view(ts_, kTimestampLength));
     if (e.Key(gps_col::kSpeed)) e.w().Fixed(v.speed_kmh, 2);
-    if (e.Key(gps_col::kDirection)) e.w().PlainString(CompassName(p.bearing_deg));
+    if (e.Key(gps_col::kDirection)) e.w().PlainString(CompassName(bearing));
     if (e.Key(gps_col::kVehicleType)) e.w().PlainString(v.spec.vehicle_type);
     e.End();
     EndEvent(Topic::kGps, vi, ts);
@@ -690,10 +1057,29 @@ class SimulatorImpl final : public Simulator {
   Rng id_rng_;        // ids and snapshots
   Rng incident_rng_;  // incidents
   Rng fault_rng_;     // faults only: turning faults on leaves the events themselves unchanged
+  Rng fleet_rng_;     // vehicle catalogue draws, clock phases, drivers
+  Rng entry_rng_;     // kSteady: entry times
   double tick_s_;
+  bool steady_;
+  uint32_t incident_id_salt_;
+  int latest_year_ = 0;
+  int id_width_ = 4;
   std::vector<FaultSpec> faults_;
+  // On the road, in number order (those that entered later come later); a vehicle that arrived
+  // stays until the start of the next tick.
   std::vector<Vehicle> vehicles_;
-  std::vector<Incident> incidents_;  // active
+  uint64_t last_number_ = 0;
+  bool vehicles_left_ = false;
+  std::array<std::vector<CameraStop>, 2> camera_order_;  // per direction
+  // kSteady: the next entry at each end, the daily profile's means, the mean trip time.
+  std::array<EventTime, 2> next_entry_{};
+  std::array<double, 2> profile_mean_{1, 1};  // weekday, weekend
+  double trip_s_ = 0;
+  std::vector<Incident> incidents_;  // not yet resolved, in the order they were raised
+  uint64_t next_incident_seq_ = 0;
+  std::array<std::vector<IndexEntry>, 2> by_distance_;  // per carriageway
+  std::vector<EndingReport> ending_;                    // this tick's
+  std::vector<Notice> notices_;                         // one vehicle's, reused
   std::priority_queue<HeldMessage, std::vector<HeldMessage>, std::greater<>> held_;
   uint64_t held_order_ = 0;
   std::vector<HeldMessage> released_;

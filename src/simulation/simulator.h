@@ -1,11 +1,17 @@
 // Simulator: the city model that generates the five event streams of SPEC section 2.
 //
-// A fleet of vehicles drives London -> Birmingham along a polyline of the M40 route. Every tick of
-// event time each vehicle emits vehicle_data, gps_data and weather_data (same timestamp); passing a
-// fixed camera emits traffic_data; an incident raised near a vehicle, or one it reported changing
-// status, emits emergency_data. Output is a pure function of SimulationOptions: the same options
-// give byte-identical messages, ids included. Faults (options.faults) draw from their own random
-// stream, so turning them on does not change the underlying events.
+// Vehicles drive along a polyline of the M40 route between London and Birmingham. By default
+// (SimulationMode::kSteady) the corridor never empties: vehicles enter at both ends, in both
+// directions, at a rate that follows the time of day, and leave at the far end; with kOneTrip a
+// fixed fleet drives London -> Birmingham once. Every tick of event time each vehicle on the road
+// emits vehicle_data, gps_data and weather_data (same timestamp); passing a fixed camera emits
+// traffic_data; an incident raised near a vehicle, or one it reported changing status, emits
+// emergency_data. Output is a pure function of SimulationOptions: the same options give
+// byte-identical messages, ids included. Faults (options.faults) draw from their own random stream,
+// so turning them on does not change the underlying events.
+//
+// Memory does not grow with the length of a run: a vehicle that has left is released at the next
+// tick, an incident when it ends, a held-back (late/reorder) message when its delay is up.
 //
 // Thread-safety: one thread. Messages returned by NextTick() borrow from the simulator's buffers
 // and stay valid until the next call to NextTick().
@@ -34,7 +40,12 @@ struct SimulationSummary {
   std::array<uint64_t, kFaultKindCount> faults{};
   uint64_t ticks = 0;
   uint64_t payload_bytes = 0;
-  int vehicles_arrived = 0;
+  // Vehicles that were on the road at some point (those there at the start included), those that
+  // left at the far end of their trip, and those on the road after the last tick:
+  // entered = arrived + on_road.
+  uint64_t vehicles_entered = 0;
+  uint64_t vehicles_arrived = 0;
+  uint64_t vehicles_on_road = 0;
   uint64_t incidents_raised = 0;
   uint64_t incidents_resolved = 0;
   uint64_t camera_passes = 0;
@@ -43,6 +54,15 @@ struct SimulationSummary {
 
   uint64_t TotalEmitted() const;
   uint64_t TotalGenerated() const;
+};
+
+// The sizes of the simulator's own state, for tests of bounded memory.
+struct SimulatorState {
+  size_t vehicles = 0;            // vehicles held (on the road, or left in the last tick)
+  size_t vehicle_slots = 0;       // capacity of the vehicle table
+  size_t incidents = 0;           // incidents not yet resolved
+  size_t incident_reporters = 0;  // (incident, vehicle) pairs remembered for Resolved messages
+  size_t held_back = 0;           // late/reorder messages waiting for their release
 };
 
 class Simulator {
@@ -62,6 +82,7 @@ class Simulator {
   virtual EventTime now() const = 0;
   virtual Micros tick() const = 0;
   virtual const SimulationSummary& summary() const = 0;
+  virtual SimulatorState state() const = 0;
 };
 
 }  // namespace smartcity::simulation

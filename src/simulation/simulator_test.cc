@@ -215,6 +215,12 @@ class Polyline {
       cum_.push_back(cum_.back() + Haversine(pts_[i - 1], pts_[i]));
   }
   double length() const { return cum_.back(); }
+  // Whether no waypoint lies strictly between two distances along (the road does not bend there).
+  bool Straight(double a, double b) const {
+    if (a > b) std::swap(a, b);
+    return std::upper_bound(cum_.begin(), cum_.end(), a) ==
+           std::lower_bound(cum_.begin(), cum_.end(), b);
+  }
   const std::vector<LatLon>& points() const { return pts_; }
 
   struct Projection {
@@ -251,6 +257,28 @@ int VehicleNumber(std::string_view device_id) {
   int n = 0;
   auto [p, ec] = std::from_chars(device_id.data() + 8, device_id.data() + device_id.size(), n);
   return ec == std::errc() && p == device_id.data() + device_id.size() ? n : -1;
+}
+
+// Initial bearing from a to b in degrees [0, 360), and its 8-point compass sector (0 = North).
+double Bearing(LatLon a, LatLon b) {
+  constexpr double kRad = M_PI / 180;
+  const double y = std::sin((b.lon - a.lon) * kRad) * std::cos(b.lat * kRad);
+  const double x =
+      std::cos(a.lat * kRad) * std::sin(b.lat * kRad) -
+      std::sin(a.lat * kRad) * std::cos(b.lat * kRad) * std::cos((b.lon - a.lon) * kRad);
+  const double deg = std::atan2(y, x) / kRad;
+  return deg < 0 ? deg + 360 : deg;
+}
+int CompassIndex(double bearing) {
+  return static_cast<int>(std::floor(std::fmod(bearing + 22.5, 360.0) / 45.0)) % 8;
+}
+int CompassIndexOf(std::string_view name) {
+  static constexpr std::string_view kNames[] = {"North", "North-East", "East", "South-East",
+                                                "South", "South-West", "West", "North-West"};
+  for (int i = 0; i < 8; ++i) {
+    if (kNames[i] == name) return i;
+  }
+  return -100;
 }
 
 bool IsUuidV4(std::string_view s) {
@@ -338,20 +366,19 @@ struct VehicleTrack {
   std::set<std::string> cameras;
 };
 
-class BigRun : public ::testing::Test {
- protected:
-  static SimulationOptions Options() {
-    SimulationOptions o;
-    o.seed = 7;
-    o.vehicles = 60;
-    o.tick = seconds(4);
-    o.duration = minutes(40);
-    o.incidents_per_vehicle_hour = 4;  // enough incidents to see Active and Resolved many times
-    return o;
-  }
+// Where a vehicle was first and last seen, and which way it drives.
+struct Trip {
+  EventTime first_ts = EventTime::max(), last_ts{};
+  double first_along = -1, last_along = -1;
+  int dir = 0;  // +1 towards Birmingham, -1 towards London, 0 not yet known
+};
 
-  static void SetUpTestSuite() {
-    options_ = Options();
+// One run checked message by message: schemas, physics along the polyline in each vehicle's
+// direction, incident life cycles. The test states what it expects of the totals.
+struct RunCheck {
+  void Run(const SimulationOptions& o) {
+    options_ = o;
+    const bool one_trip = o.mode == SimulationMode::kOneTrip;
     const Polyline& line = ThePolyline();
     const double tick_s = std::chrono::duration<double>(options_.tick).count();
     std::unordered_set<std::string> ids;
@@ -387,7 +414,7 @@ class BigRun : public ::testing::Test {
       if (!ids.insert(id).second) C.Add("id used twice: " + id, m.value);
       const std::string device(ev.Str("deviceId"));
       const int vehicle_no = VehicleNumber(device);
-      if (vehicle_no < 1 || vehicle_no > options_.vehicles)
+      if (vehicle_no < 1 || (one_trip && vehicle_no > options_.vehicles))
         C.Add("deviceId is not vehicle-NNNN", m.value);
       if (m.key != device) C.Add("message key is not the deviceId", m.value);
       EventTime ts;
@@ -444,19 +471,40 @@ class BigRun : public ::testing::Test {
                      vt.fuel != ev.Str("fuelType") || vt.year != year) {
             P.Add("vehicle changed identity", m.value);
           }
-          // Physics: on the route, moving forwards by speed x tick, accelerating like a road
-          // vehicle.
+          // Physics: on the route, moving in one direction (London -> Birmingham only on a one-way
+          // trip) by speed x tick, accelerating like a road vehicle.
           vt.along_prev = vt.along;
           vt.speed_prev = vt.speed;
           vt.along = line.Project(pos).along_m;
           vt.speed = speed;
+          Trip& trip = trips_[device];
+          if (trip.first_along < 0) trip.first_along = vt.along, trip.first_ts = ts;
+          trip.last_along = vt.along, trip.last_ts = ts;
           if (vt.along_prev >= 0) {
-            const double moved = vt.along - vt.along_prev;
-            if (moved < -1.0)
-              P.Add("vehicle moved backwards by " + std::to_string(-moved) + " m", m.value);
+            double moved = vt.along - vt.along_prev;
+            if (std::abs(moved) > 1.0) {
+              const int dir = moved > 0 ? 1 : -1;
+              if (trip.dir == 0) trip.dir = dir;
+              if (dir != trip.dir || (one_trip && dir < 0))
+                P.Add("vehicle turned round: moved " + std::to_string(moved) + " m", m.value);
+            }
+            if (trip.dir < 0) moved = -moved;
+            // The reported direction is the compass point of the way it moved (give or take
+            // one point where the road bends within the tick).
+            if (std::abs(moved) > 30 && line.Straight(std::min(vt.along_prev, vt.along) - 5,
+                                                      std::max(vt.along_prev, vt.along) + 5)) {
+              LatLon prev{};
+              if (ParseLocation(vt.location, &prev)) {
+                const int want = CompassIndex(Bearing(prev, pos));
+                const int got = CompassIndexOf(ev.Str("direction"));
+                const int off = (got - want + 8) % 8;
+                if (off != 0 && off != 1 && off != 7)
+                  P.Add("direction is not the way the vehicle moves", m.value);
+              }
+            }
             const double expected = speed / 3.6 * tick_s;
-            if (std::abs(moved - expected) > 2.0 + 0.02 * expected &&
-                vt.along < line.length() - 1) {
+            const bool at_end = trip.dir < 0 ? vt.along < 1 : vt.along > line.length() - 1;
+            if (std::abs(moved - expected) > 2.0 + 0.02 * expected && !at_end) {
               P.Add("moved " + std::to_string(moved) + " m in a tick at " + std::to_string(speed) +
                         " km/h",
                     m.value);
@@ -548,7 +596,10 @@ class BigRun : public ::testing::Test {
           if (vt.last_tick_batch != batch || vt.tick_ts != ts)
             P.Add("traffic_data outside the vehicle's tick", m.value);
           const double cam_along = line.Project(pos).along_m;
-          if (!(cam_along > vt.along_prev - 3 && cam_along <= vt.along + 3)) {
+          const double from = std::min(vt.along_prev, vt.along),
+                       to = std::max(vt.along_prev, vt.along);
+          // (Before its first reading a vehicle's previous position is not known.)
+          if (vt.along_prev >= 0 && !(cam_along > from - 3 && cam_along <= to + 3)) {
             P.Add("camera at " + std::to_string(cam_along) + " m not passed in this tick (" +
                       std::to_string(vt.along_prev) + " .. " + std::to_string(vt.along) + ")",
                   m.value);
@@ -612,60 +663,118 @@ class BigRun : public ::testing::Test {
     cameras_seen_ = camera_locations.size();
   }
 
-  static SimulationOptions options_;
-  static RunResult run_;
-  static Failures conformance_, plausibility_, emergencies_;
-  static std::array<uint64_t, kTopicCount> messages_, topic_counts_;
-  static uint64_t ids_, incidents_, cameras_seen_, actives_, resolveds_;
-  static double speed_sum_;
-  static std::set<std::string> conditions_;
-  static EventTime max_ts_;
+  SimulationOptions options_;
+  RunResult run_;
+  Failures conformance_, plausibility_, emergencies_;
+  std::array<uint64_t, kTopicCount> messages_{}, topic_counts_{};
+  uint64_t ids_ = 0, incidents_ = 0, cameras_seen_ = 0, actives_ = 0, resolveds_ = 0;
+  double speed_sum_ = 0;
+  std::set<std::string> conditions_;
+  EventTime max_ts_{};
+  std::map<std::string, Trip> trips_;
 };
-EventTime BigRun::max_ts_{};
 
-SimulationOptions BigRun::options_;
-RunResult BigRun::run_;
-Failures BigRun::conformance_, BigRun::plausibility_, BigRun::emergencies_;
-std::array<uint64_t, kTopicCount> BigRun::messages_{}, BigRun::topic_counts_{};
-uint64_t BigRun::ids_ = 0, BigRun::incidents_ = 0, BigRun::cameras_seen_ = 0, BigRun::actives_ = 0,
-         BigRun::resolveds_ = 0;
-double BigRun::speed_sum_ = 0;
-std::set<std::string> BigRun::conditions_;
-
-// One test, not four: CTest runs every test in its own process, and each would redo the run.
-TEST_F(BigRun, SchemaPhysicsAndIncidentsOver100kEvents) {
+// The totals every run must show.
+void ExpectConformingRun(const RunCheck& r) {
   uint64_t total = 0;
-  for (uint64_t n : messages_) total += n;
+  for (uint64_t n : r.messages_) total += n;
   EXPECT_GE(total, 100'000u);
-  EXPECT_EQ(total, run_.summary.TotalEmitted());
+  EXPECT_EQ(total, r.run_.summary.TotalEmitted());
   for (Topic t : kAllTopics) {
     const auto i = static_cast<size_t>(t);
-    EXPECT_EQ(messages_[i], run_.summary.emitted[i]) << DefaultTopicName(t);
-    EXPECT_EQ(run_.summary.generated[i], run_.summary.emitted[i]) << DefaultTopicName(t);
-    EXPECT_EQ(run_.summary.valid[i], run_.summary.emitted[i]) << DefaultTopicName(t);
+    EXPECT_EQ(r.messages_[i], r.run_.summary.emitted[i]) << DefaultTopicName(t);
+    EXPECT_EQ(r.run_.summary.generated[i], r.run_.summary.emitted[i]) << DefaultTopicName(t);
+    EXPECT_EQ(r.run_.summary.valid[i], r.run_.summary.emitted[i]) << DefaultTopicName(t);
   }
-  // One vehicle, gps and weather reading per vehicle per tick.
-  const uint64_t ticks = static_cast<uint64_t>(*options_.duration / options_.tick);
-  EXPECT_EQ(run_.summary.ticks, ticks);
-  EXPECT_EQ(messages_[0], ticks * options_.vehicles - 0);
-  EXPECT_EQ(messages_[1], messages_[0]);
-  EXPECT_EQ(messages_[3], messages_[0]);
-  EXPECT_GE(messages_[static_cast<size_t>(Topic::kTraffic)], 300u);
-  EXPECT_EQ(messages_[static_cast<size_t>(Topic::kTraffic)], run_.summary.camera_passes);
-  EXPECT_GE(actives_, 100u);
-  EXPECT_GE(resolveds_, 20u);
-  EXPECT_EQ(incidents_, run_.summary.incidents_raised);
-  EXPECT_GE(conditions_.size(), 2u) << "the weather never changes";
-  EXPECT_EQ(ids_, total) << "ids are not unique";
-  EXPECT_EQ(run_.summary.last_event_time, max_ts_);
-  EXPECT_EQ(run_.summary.first_event_time, options_.start);
+  EXPECT_EQ(r.messages_[1], r.messages_[0]);
+  EXPECT_EQ(r.messages_[3], r.messages_[0]);
+  EXPECT_GE(r.messages_[static_cast<size_t>(Topic::kTraffic)], 300u);
+  EXPECT_EQ(r.messages_[static_cast<size_t>(Topic::kTraffic)], r.run_.summary.camera_passes);
+  EXPECT_GE(r.actives_, 100u);
+  EXPECT_GE(r.resolveds_, 20u);
+  EXPECT_EQ(r.incidents_, r.run_.summary.incidents_raised);
+  EXPECT_GE(r.conditions_.size(), 2u) << "the weather never changes";
+  EXPECT_EQ(r.ids_, total) << "ids are not unique";
+  EXPECT_EQ(r.run_.summary.last_event_time, r.max_ts_);
+  EXPECT_EQ(r.run_.summary.first_event_time, r.options_.start);
+  EXPECT_EQ(r.trips_.size(), r.run_.summary.vehicles_entered);
+  EXPECT_EQ(r.run_.summary.vehicles_entered,
+            r.run_.summary.vehicles_arrived + r.run_.summary.vehicles_on_road);
 
-  EXPECT_EQ(conformance_.count(), 0u) << "schema conformance: " << conformance_.Describe();
-  EXPECT_EQ(plausibility_.count(), 0u) << "physical plausibility: " << plausibility_.Describe();
-  EXPECT_EQ(emergencies_.count(), 0u) << "incident life cycles: " << emergencies_.Describe();
-  const double mean = speed_sum_ / static_cast<double>(messages_[0]);
+  EXPECT_EQ(r.conformance_.count(), 0u) << "schema conformance: " << r.conformance_.Describe();
+  EXPECT_EQ(r.plausibility_.count(), 0u) << "physical plausibility: " << r.plausibility_.Describe();
+  EXPECT_EQ(r.emergencies_.count(), 0u) << "incident life cycles: " << r.emergencies_.Describe();
+  const double mean = r.speed_sum_ / static_cast<double>(r.messages_[0]);
   EXPECT_GT(mean, 30.0);
   EXPECT_LT(mean, 115.0);
+}
+
+// The one-way trip: a fixed fleet, all London -> Birmingham.
+TEST(BigRun, SchemaPhysicsAndIncidentsOver100kEvents) {
+  SimulationOptions o;
+  o.mode = SimulationMode::kOneTrip;
+  o.seed = 7;
+  o.vehicles = 60;
+  o.tick = seconds(4);
+  o.duration = minutes(40);
+  o.incidents_per_vehicle_hour = 4;  // enough incidents to see Active and Resolved many times
+  RunCheck r;
+  r.Run(o);
+  ExpectConformingRun(r);
+  // One vehicle, gps and weather reading per vehicle per tick.
+  const uint64_t ticks = static_cast<uint64_t>(*o.duration / o.tick);
+  EXPECT_EQ(r.run_.summary.ticks, ticks);
+  EXPECT_EQ(r.messages_[0], ticks * o.vehicles);
+  EXPECT_EQ(r.run_.summary.vehicles_entered, 60u);
+}
+
+// The steady corridor over midnight: vehicles in both directions, some on the road from the start,
+// some entering at either end and some leaving at the far end, every message conforming.
+TEST(BigRun, SteadyStateBothDirectionsOverMidnight) {
+  SimulationOptions o;
+  o.seed = 8;
+  o.vehicles = 150;
+  o.tick = seconds(5);
+  o.start = *ParseTimestamp("2026-01-06T21:30:00Z");  // a Tuesday evening into Wednesday
+  o.duration = minutes(210);
+  o.incidents_per_vehicle_hour = 3;
+  RunCheck r;
+  r.Run(o);
+  ExpectConformingRun(r);
+  const double length = ThePolyline().length();
+  const EventTime end = o.start + *o.duration;
+  int towards[2] = {0, 0}, entered[2] = {0, 0}, left[2] = {0, 0};
+  int badly_entered = 0, badly_left = 0;
+  for (const auto& [device, trip] : r.trips_) {
+    // (A vehicle seen once, at the far end as it left, has no direction from its moves.)
+    const int d = trip.dir != 0 ? (trip.dir > 0 ? 0 : 1) : (trip.last_along > length / 2 ? 0 : 1);
+    ++towards[d];
+    // Entered during the run: first seen at its own end of the route.
+    if (trip.first_ts >= o.start + o.tick) {
+      ++entered[d];
+      const double from_start = d == 0 ? trip.first_along : length - trip.first_along;
+      if (from_start > 200) ++badly_entered;
+    }
+    // Left: last seen at the far end; or else still on the road when the run ended.
+    const double to_end = d == 0 ? length - trip.last_along : trip.last_along;
+    if (to_end < 5) {
+      ++left[d];
+    } else if (trip.last_ts < end - o.tick) {
+      ++badly_left;
+    }
+  }
+  for (int d : {0, 1}) {
+    EXPECT_GE(towards[d], 20) << (d == 0 ? "London -> Birmingham" : "Birmingham -> London");
+    EXPECT_GE(entered[d], 5) << d;
+    EXPECT_GE(left[d], 5) << d;
+  }
+  EXPECT_EQ(badly_entered, 0) << "a vehicle appeared in the middle of the road";
+  EXPECT_EQ(badly_left, 0) << "a vehicle vanished before the end of its trip";
+  EXPECT_EQ(static_cast<uint64_t>(left[0] + left[1]), r.run_.summary.vehicles_arrived);
+  // Numbers are given out in order and never reused: the highest is the number of vehicles seen.
+  int highest = 0;
+  for (const auto& [device, trip] : r.trips_) highest = std::max(highest, VehicleNumber(device));
+  EXPECT_EQ(static_cast<uint64_t>(highest), r.trips_.size());
 }
 
 TEST(RouteTest, RunsFromLondonToBirmingham) {
@@ -697,6 +806,7 @@ TEST(RouteTest, RunsFromLondonToBirmingham) {
 // Every camera between a vehicle's consecutive positions produces exactly one traffic_data.
 TEST(SimulatorTest, EveryCameraPassedIsReported) {
   SimulationOptions o;
+  o.mode = SimulationMode::kOneTrip;  // along the route means forwards
   o.seed = 11;
   o.vehicles = 20;
   o.duration = minutes(15);
@@ -742,6 +852,7 @@ TEST(SimulatorTest, EveryCameraPassedIsReported) {
 TEST(SimulatorTest, RushHourSlowsTraffic) {
   auto mean_speed = [](const char* start) {
     SimulationOptions o;
+    o.mode = SimulationMode::kOneTrip;  // the same vehicles at the same places
     o.seed = 5;
     o.vehicles = 20;
     o.duration = minutes(10);
@@ -1087,9 +1198,11 @@ TEST(SimulatorTest, DurationBoundsEventTime) {
   EXPECT_GE(last, o.start + seconds(9));
 }
 
-// With neither --duration nor --count the run ends when the whole fleet has reached Birmingham.
+// On a one-way trip with neither --duration nor --count, the run ends when the whole fleet has
+// reached Birmingham.
 TEST(SimulatorTest, EndsWhenEveryVehicleHasArrived) {
   SimulationOptions o;
+  o.mode = SimulationMode::kOneTrip;
   o.vehicles = 3;
   o.tick = seconds(10);
   o.start = *ParseTimestamp("2026-01-04T03:00:00Z");  // a quiet Sunday night
@@ -1108,6 +1221,161 @@ TEST(SimulatorTest, EndsWhenEveryVehicleHasArrived) {
   // The first vehicle drives the whole way, about 190 km: between 1.5 and 4 hours.
   EXPECT_GT(r.summary.last_event_time - r.summary.first_event_time, std::chrono::minutes(90));
   EXPECT_LT(r.summary.last_event_time - r.summary.first_event_time, std::chrono::hours(4));
+}
+
+// ---- the steady corridor ------------------------------------------------------------------------
+
+// Without --duration or --count a steady run never ends by itself; over days its own state stays
+// bounded: vehicles that left are released, incidents end, held-back messages go out after their
+// delay.
+TEST(SteadyStateTest, RunsForDaysInBoundedMemory) {
+  SimulationOptions o;
+  o.seed = 21;
+  o.vehicles = 40;
+  o.tick = seconds(60);
+  o.incidents_per_vehicle_hour = 2;
+  o.faults = {{FaultKind::kLate, 0.01, minutes(30)}, {FaultKind::kDuplicate, 0.01, Micros(0)}};
+  auto sim = Simulator::Create(o);
+  ASSERT_TRUE(sim.ok());
+  std::vector<Message> batch;
+  const int ticks_per_day = 24 * 60;
+  SimulatorState first_day{}, later{};
+  auto take_max = [](SimulatorState* m, const SimulatorState& s) {
+    m->vehicles = std::max(m->vehicles, s.vehicles);
+    m->vehicle_slots = std::max(m->vehicle_slots, s.vehicle_slots);
+    m->incidents = std::max(m->incidents, s.incidents);
+    m->incident_reporters = std::max(m->incident_reporters, s.incident_reporters);
+    m->held_back = std::max(m->held_back, s.held_back);
+  };
+  uint64_t max_on_road = 0, messages = 0;
+  for (int i = 0; i < 6 * ticks_per_day; ++i) {
+    ASSERT_TRUE((*sim)->NextTick(&batch)) << "a steady run ended by itself after " << i << " ticks";
+    messages += batch.size();
+    const SimulatorState st = (*sim)->state();
+    take_max(i < ticks_per_day ? &first_day : &later, st);
+    max_on_road = std::max(max_on_road, (*sim)->summary().vehicles_on_road);
+    EXPECT_LE(st.vehicles, (*sim)->summary().vehicles_on_road + 20);
+  }
+  const SimulationSummary& s = (*sim)->summary();
+  // Six days of a 40-vehicle corridor: hundreds of trips came and went...
+  EXPECT_GT(s.vehicles_entered, 1000u);
+  EXPECT_GT(s.vehicles_arrived, 1000u);
+  EXPECT_GT(s.incidents_resolved, 500u);
+  EXPECT_EQ(s.vehicles_entered, s.vehicles_arrived + s.vehicles_on_road);
+  // ... yet the state held never outgrows what one day needed, or what the fleet size implies.
+  EXPECT_LE(later.vehicles, first_day.vehicles * 3 / 2);
+  EXPECT_LE(later.vehicle_slots, first_day.vehicle_slots * 3 / 2);
+  EXPECT_LE(later.incidents, first_day.incidents * 2 + 5);
+  EXPECT_LE(later.incident_reporters, first_day.incident_reporters * 2 + 20);
+  EXPECT_LE(later.held_back, first_day.held_back * 2 + 20);
+  EXPECT_LE(max_on_road, 4u * 40);
+  EXPECT_LE(later.vehicle_slots, 8u * 40);
+  EXPECT_GT(first_day.held_back, 0u);
+  (*sim)->Stop(&batch);
+  messages += batch.size();
+  EXPECT_EQ(messages, s.TotalEmitted());
+  EXPECT_EQ((*sim)->state().held_back, 0u);
+}
+
+// --vehicles is the number on the road at the daily mean (without incidents, which hold traffic
+// up); the entry rate follows the clock, so there are many more at 08:00 on a weekday than at
+// 03:00, and a weekday's rush hours stand out.
+TEST(SteadyStateTest, DailyProfileAndMeanFleet) {
+  SimulationOptions o;
+  o.seed = 4;
+  o.vehicles = 60;
+  o.tick = seconds(20);
+  o.incidents_per_vehicle_hour = 0;
+  o.start = *ParseTimestamp("2026-01-06T00:00:00Z");  // Tuesday, GMT: UK local time = UTC
+  o.duration = std::chrono::hours(48);
+  std::map<int, uint64_t> per_hour;  // readings per UTC hour of day, both days
+  const RunResult r = Drive(o, [&](size_t, bool, const Message& m) {
+    if (m.topic != Topic::kVehicle) return;
+    const auto since = m.event_time - o.start;
+    per_hour[static_cast<int>((since / std::chrono::hours(1)) % 24)]++;
+  });
+  const double ticks_per_hour = 3600.0 / 20;
+  auto on_road = [&](int hour) { return per_hour[hour] / (2 * ticks_per_hour); };
+  EXPECT_GT(on_road(8), 5 * on_road(3)) << on_road(8) << " at 08:00, " << on_road(3) << " at 03:00";
+  EXPECT_GT(on_road(18), 4 * on_road(3));
+  EXPECT_GT(on_road(8), on_road(13));
+  const double mean =
+      static_cast<double>(r.summary.generated[0]) / static_cast<double>(r.summary.ticks);
+  EXPECT_NEAR(mean, 60, 60 * 0.1) << "mean vehicles on the road over two days";
+}
+
+// Same seed and options, same bytes: over midnight, in both directions, with vehicles entering
+// and leaving, with faults too.
+TEST(SteadyStateTest, ByteIdenticalOverMidnight) {
+  SimulationOptions o;
+  o.seed = 77;
+  o.vehicles = 40;
+  o.tick = seconds(2);
+  o.start = *ParseTimestamp("2026-03-28T23:40:00Z");  // into the night the clocks go forward
+  o.duration = minutes(40);
+  o.incidents_per_vehicle_hour = 4;
+  const std::string a = Transcript(o), b = Transcript(o);
+  EXPECT_GT(a.size(), 1'000'000u);
+  EXPECT_TRUE(a == b) << "first difference at byte "
+                      << std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin();
+  EXPECT_NE(a.find("T00:"), std::string::npos);
+  EXPECT_NE(a.find("T23:"), std::string::npos);
+  o.faults = AllFaults();
+  const std::string c = Transcript(o), d = Transcript(o);
+  EXPECT_TRUE(c == d) << "with faults, first difference at byte "
+                      << std::mismatch(c.begin(), c.end(), d.begin(), d.end()).first - c.begin();
+  o.seed += 1;
+  o.faults.clear();
+  EXPECT_NE(Transcript(o), a);
+}
+
+// A late message still carries the key of its vehicle after that vehicle has left the road.
+TEST(SteadyStateTest, HeldBackMessagesOutliveTheirVehicle) {
+  SimulationOptions o;
+  o.seed = 5;
+  o.vehicles = 30;
+  o.tick = seconds(30);
+  o.duration = std::chrono::hours(6);
+  o.faults = {{FaultKind::kLate, 0.05, minutes(20)}};
+  EventParser parser;
+  Parsed ev;
+  std::map<std::string, size_t> last_reading_batch;  // deviceId -> batch of its last vehicle_data
+  std::vector<std::pair<std::string, size_t>> late;  // deviceId, batch, of messages held back
+  uint64_t checked = 0;
+  const RunResult r = Drive(o, [&](size_t batch, bool, const Message& m) {
+    ASSERT_EQ(parser.Parse(m, &ev), Verdict::kValid);
+    ASSERT_EQ(m.key, ev.Str("deviceId"));
+    ++checked;
+    if (m.topic == Topic::kVehicle) {
+      auto [it, fresh] = last_reading_batch.emplace(std::string(m.key), batch);
+      if (!fresh && it->second > batch) late.emplace_back(m.key, batch);  // an old reading
+      if (!fresh) it->second = std::max(it->second, batch);
+    }
+    if (m.event_time + minutes(10) < o.start + o.tick * static_cast<int64_t>(batch))
+      late.emplace_back(m.key, batch);
+  });
+  uint64_t after_leaving = 0;
+  for (const auto& [device, batch] : late) {
+    if (batch > last_reading_batch[device]) ++after_leaving;
+  }
+  EXPECT_GT(checked, 10'000u);
+  EXPECT_GT(r.summary.vehicles_arrived, 10u);
+  EXPECT_GT(after_leaving, 0u) << "no late message went out after its vehicle had left";
+}
+
+// PointAt finds the same point whatever hint it starts from, behind or ahead.
+TEST(RouteTest, PointAtIsTheSameFromAnyHint) {
+  const Route& r = Route::LondonToBirmingham();
+  const size_t segments = r.waypoints().size() - 1;
+  for (double d = 0; d <= r.length_m(); d += 1234.5) {
+    const RoutePoint want = r.PointAt(d);
+    for (size_t hint = 0; hint < segments + 3; ++hint) {
+      const RoutePoint got = r.PointAt(d, hint);
+      ASSERT_EQ(got.segment, want.segment) << d << " from " << hint;
+      ASSERT_EQ(got.pos.lat, want.pos.lat);
+      ASSERT_EQ(got.pos.lon, want.pos.lon);
+    }
+  }
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of `smartcity simulate` / `smartcity run` as a user drives them: help, one-line
 # errors with exit 2, config file / environment / flag precedence, output formats and files, the
-# summary, --count, real-time pacing, SIGINT and a closed pipe.
+# summary, --count, the steady corridor and --one-trip, real-time pacing, SIGINT and a closed pipe.
 # Usage: tests/e2e/simulate_cli.sh path/to/smartcity
 # Checks are soft (not_ok, then on to the next); the verdict is finish's at the end.
 set -uo pipefail
@@ -20,6 +20,7 @@ for sub in "" simulate run; do
   rc=$?
   check "--help ${sub:-(root)} exits 0 and prints usage" test "$rc" = 0 -a -s help.out
   grep -q -- "--vehicles" help.out || [ -z "$sub" ] || not_ok "--help $sub lists --vehicles"
+  grep -q -- "--one-trip" help.out || [ -z "$sub" ] || not_ok "--help $sub lists --one-trip"
 done
 
 # ---- bad usage: exactly one line on stderr, exit 2, nothing on stdout ----------------------------
@@ -73,6 +74,7 @@ bad_usage "run with 0 vehicles" run --vehicles 0 --lake "$work/lake0"
 cat >config.toml <<'EOF'
 [simulate]
 vehicles = 3
+one-trip = true
 count = 30
 seed = 77
 vehicle-topic = "vehicles_from_file"
@@ -85,7 +87,7 @@ print(" ".join(sorted({json.loads(l)["topic"] for l in sys.stdin})))'; }
 out=$("$bin" --config config.toml simulate -q)
 check "--config: count from the file" test "$(wc -l <<<"$out")" = 30
 check "--config: topic name from the file" test "$(first_topic <<<"$out")" = vehicles_from_file
-check "--config: vehicles from the file" test "$(python3 -c '
+check "--config: vehicles and one-trip from the file" test "$(python3 -c '
 import json,sys; print(len({json.loads(l)["key"] for l in sys.stdin}))' <<<"$out")" = 3
 out2=$("$bin" simulate --config config.toml -q)
 check "--config after the subcommand works the same" test "$out" = "$out2"
@@ -180,9 +182,45 @@ ids = [json.loads(l)["value"]["id"] for l in lines]
 assert len(ids) - len(set(ids)) == s["faults"]["duplicate"] > 0
 EOF
 
+# ---- the steady corridor (default) and the one-way trip ------------------------------------------
+# A steady run over midnight: vehicles enter and leave at both ends; the summary counts them.
+"$bin" simulate -q --vehicles 40 --tick 10s --start 2026-01-05T22:00:00Z --duration 4h --format tsv \
+  -o steady.tsv --summary-json steady.json
+check "steady: vehicles enter and leave in both directions, summary agrees" python3 - steady.json steady.tsv <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["vehicles_entered"] == s["vehicles_arrived"] + s["vehicles_on_road"], s
+assert s["vehicles_arrived"] >= 10 and s["vehicles_on_road"] > 0, s
+first, last, lat = {}, {}, {}
+for line in open(sys.argv[2]):
+    topic, key, value = line.rstrip("\n").split("\t")
+    if topic != "vehicle_data":
+        continue
+    v = json.loads(value)
+    first.setdefault(key, v["timestamp"])
+    last[key] = v["timestamp"]
+    lat.setdefault(key, []).append(float(v["location"][1:].split(",")[0]))
+assert len(first) == s["vehicles_entered"], (len(first), s["vehicles_entered"])
+north = sum(1 for k in lat if lat[k][-1] > lat[k][0] + 0.01)
+south = sum(1 for k in lat if lat[k][-1] < lat[k][0] - 0.01)
+assert north >= 5 and south >= 5, (north, south)
+assert sum(1 for k in first if first[k] > "2026-01-05T22:00:10") >= 5, "nobody entered"
+assert sum(1 for k in last if last[k] < "2026-01-06T01:59:50") >= 10, "nobody left"
+assert any(t.startswith("2026-01-06T00") for t in last.values()), "not over midnight"
+EOF
+# --one-trip without --duration or --count ends by itself once the fleet has reached Birmingham.
+timeout 300 "$bin" simulate -q --one-trip --vehicles 3 --tick 10s --start 2026-01-04T03:00:00Z \
+  -o one_trip.jsonl --summary-json one_trip.json
+rc=$?
+check "--one-trip ends by itself (exit $rc) with every vehicle arrived" python3 - one_trip.json <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["vehicles_entered"] == s["vehicles_arrived"] == 3 and s["vehicles_on_road"] == 0, s
+EOF
+
 # ---- pacing: --speedup 1 runs in (roughly) real time --------------------------------------------
 start=$(date +%s.%N)
-"$bin" simulate -q --speedup 1 --duration 3s --vehicles 2 -o paced.jsonl
+"$bin" simulate -q --one-trip --speedup 1 --duration 3s --vehicles 2 -o paced.jsonl
 rc=$?
 took=$(python3 -c "print($(date +%s.%N) - $start)")
 check "--speedup 1 --duration 3s exits 0 with 18 events" test "$rc" = 0 -a "$(wc -l <paced.jsonl)" = 18
@@ -200,7 +238,7 @@ sleep 2
 kill -INT "$pid"
 wait "$pid"
 rc=$?
-check "simulate: SIGINT exits 0" test "$rc" = 0
+check "simulate: SIGINT exits 0 (the steady corridor runs until stopped)" test "$rc" = 0
 check "simulate: SIGINT prints the summary and says it stopped" \
   bash -c "grep -q 'simulate summary:' sigint.err && grep -q 'stopped on request' sigint.err"
 check "simulate: after SIGINT everything generated was written (held-back messages too)" python3 - sigint.json sigint.jsonl <<'EOF2'
@@ -210,6 +248,7 @@ n = sum(1 for _ in open(sys.argv[2]))
 generated = sum(c["generated"] for c in s["topics"].values())
 emitted = sum(c["emitted"] for c in s["topics"].values())
 assert n == generated == emitted > 0, (n, generated, emitted)
+assert s["vehicles_entered"] == s["vehicles_arrived"] + s["vehicles_on_road"] > 0, s
 EOF2
 # run (the embedded pipeline; tests/e2e/run_exactly_once.sh checks its lake after interruptions).
 "$bin" run --speedup 1 --vehicles 3 --lake "$work/lake" 2>run_sigint.err &

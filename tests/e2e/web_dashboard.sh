@@ -10,7 +10,7 @@ node_path=$("$root/scripts/browser.sh")
 workdir web-dashboard
 
 vehicles=5
-"$smartcity" run --vehicles $vehicles --speedup 30 --duration 2h --trigger 2s --lake "$work/lake" \
+"$smartcity" run --one-trip --vehicles $vehicles --speedup 30 --duration 2h --trigger 2s --lake "$work/lake" \
   --listen 127.0.0.1:0 2>"$work/run.err" &
 pid=$!
 track "$pid"
