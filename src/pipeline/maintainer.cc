@@ -81,7 +81,7 @@ void Maintainer::Start() {
   thread_ = std::thread([this] {
     ProcessingTime next = clock_->Now() + options_.interval;
     while (SleepUntil(*clock_, next, &stop_)) {
-      (void)RunPass(false);
+      (void)Pass(/*final=*/false, /*interruptible=*/true);
       next = clock_->Now() + options_.interval;
     }
   });
@@ -110,10 +110,14 @@ void Maintainer::Fail(const Status& s) {
 }
 
 Status Maintainer::RunPass(bool final) {
+  return Pass(final, /*interruptible=*/false);
+}
+
+Status Maintainer::Pass(bool final, bool interruptible) {
   const ProcessingTime now = clock_->Now();
   Status first;
   for (const std::string& table : tables_) {
-    if (stop_ && !final) break;
+    if (interruptible && stop_) break;  // the background thread is being stopped
     Status s = MaintainTable(table, final, now);
     if (!s.ok()) {
       s = s.WithContext("maintaining table " + table);

@@ -128,6 +128,8 @@ class Maintainer {
   Clock* clock_;
   // Days since the epoch of the low watermark; INT64_MIN: none yet.
   std::atomic<int64_t> watermark_day_{INT64_MIN};
+  // A pass; `interruptible` (the background thread's): ends early once Stop() is called.
+  Status Pass(bool final, bool interruptible);
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::optional<ProcessingTime> next_pass_;  // RunPassIfDue

@@ -351,13 +351,22 @@ Status Processor::Finish() {
   }
   SC_RETURN_IF_ERROR(closing.empty() ? WaitForCommit() : CloseEpochs(closing, true, /*wait=*/true));
   if (maintainer_) {
-    // One last pass at the final watermark: the dates it has passed are compacted now. The others
+    // One last pass: the dates the input has passed are compacted now. The others
     // are not treated as closed: a bounded run can be resumed on the same lake, and rewriting every
     // open partition at each stop would cost a whole rewrite of the lake's newest data. A failed
     // pass is reported through the maintenance options' on_error; the lake is consistent either
     // way.
+    // The input is complete and every group has flushed its join: the dates before the newest
+    // group's watermark are closed for this input, even where a group whose other inputs fell
+    // silent holds the lowest watermark back (a later run that adds to such a date only makes its
+    // partition a candidate again).
     maintainer_->Stop();
-    maintainer_->SetLowWatermark(LowWatermark(Groups()));
+    std::optional<EventTime> newest;
+    for (const GroupStatus& g : Groups()) {
+      if (g.watermark != EventTime::min())
+        newest = std::max(newest.value_or(g.watermark), g.watermark);
+    }
+    maintainer_->SetLowWatermark(newest);
     (void)maintainer_->RunPass();
   }
   return Status::OK();
