@@ -113,8 +113,8 @@ time includes waiting for the CPU; the CPU-time columns show what one core does)
 \`smartcity simulate --speedup max -q\` pinned to one core with \`taskset -c 0\`, best of $repeat runs.
 one-trip (\`--one-trip\`, the run measured before the steady corridor existed) with 10 vehicles: until
 the fleet has reached Birmingham; 1000 vehicles: \`--duration 10m\` of event time. steady (the default):
-\`--vehicles 1000\` on the road at the daily mean, 10 minutes from 07:00 on a Monday (rush hour: more
-vehicles than the mean, some entering at both ends).
+\`--vehicles 1000\` on the road at the daily mean, 10 minutes from 07:00 on a Monday (the morning rush is
+filling the road: about 800 vehicles on it, more entering at both ends).
 MB/s counts event payload bytes (the JSON values); jsonl lines add the topic/key envelope.
 Target: at least 1 000 000 events/s to /dev/null on one core.
 
