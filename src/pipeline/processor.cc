@@ -351,15 +351,13 @@ Status Processor::Finish() {
   }
   SC_RETURN_IF_ERROR(closing.empty() ? WaitForCommit() : CloseEpochs(closing, true, /*wait=*/true));
   if (maintainer_) {
-    // One last pass: the dates the input has passed are compacted now. The others
-    // are not treated as closed: a bounded run can be resumed on the same lake, and rewriting every
-    // open partition at each stop would cost a whole rewrite of the lake's newest data. A failed
-    // pass is reported through the maintenance options' on_error; the lake is consistent either
-    // way.
-    // The input is complete and every group has flushed its join: the dates before the newest
-    // group's watermark are closed for this input, even where a group whose other inputs fell
-    // silent holds the lowest watermark back (a later run that adds to such a date only makes its
-    // partition a candidate again).
+    // One last pass. The input is complete and every group has flushed its join, so the dates
+    // before the newest group's watermark are closed for this input, even where a group whose
+    // other inputs fell silent holds the lowest watermark back (a later run that adds to such a
+    // date only makes its partition a candidate again). The newest date is not treated as closed:
+    // a bounded run can be resumed on the same lake, and rewriting every open partition at each
+    // stop would rewrite the lake's newest data each time. A failed pass is reported through the
+    // maintenance options' on_error; the lake is consistent either way.
     maintainer_->Stop();
     std::optional<EventTime> newest;
     for (const GroupStatus& g : Groups()) {
