@@ -124,6 +124,41 @@ class ProcessorTest : public ::testing::Test {
     return finished;
   }
 
+  // Runs the processor `crashes` times over `log`, each on a fresh lake whose store crashes at one
+  // of `total_calls` calls spread over the run (before and after the call in turn), then restarts
+  // it and checks the lake is exactly once. `crash_may_end_ok`: a crash in Finish()'s last
+  // maintenance pass leaves the run's result OK (maintenance failures never fail the stream), so
+  // only the store can say it happened; without maintenance the run must fail too.
+  void CrashAndRestart(const MemoryLog& log, const Produced& produced, int total_calls, int crashes,
+                       WallTime wall_start, bool crash_may_end_ok) {
+    for (int c = 0; c < crashes; ++c) {
+      const int nth = 1 + (total_calls - 1) * (c + 1) / (crashes + 1) + c % 3;
+      SCOPED_TRACE("crash at store call " + std::to_string(nth));
+      const fs::path root = dir_ / ("lake-" + std::to_string(c));
+      auto base = lake::LocalObjectStore::Open(root);
+      ASSERT_TRUE(base.ok());
+      lake::FaultInjectingObjectStore store(base->get());
+      lake::FaultInjectingObjectStore::Rule rule;
+      rule.nth = nth;
+      rule.crash = true;
+      rule.when = c % 2 == 0 ? lake::FaultInjectingObjectStore::When::kBefore
+                             : lake::FaultInjectingObjectStore::When::kAfter;
+      store.AddRule(rule);
+      FakeClock clock(wall_start);
+      Status first = RunOnce(&store, log, &clock);
+      EXPECT_TRUE(store.crashed()) << "the crash did not happen: " << first.message();
+      if (!crash_may_end_ok) {
+        EXPECT_FALSE(first.ok()) << "the crash was not reported";
+      }
+      store.ClearRules();
+      store.Revive();
+      Status second = RunOnce(&store, log, &clock);
+      ASSERT_TRUE(second.ok()) << second.message();
+      CreateViews(&store);
+      ExpectExactlyOnce(produced, /*expect_late=*/false);
+    }
+  }
+
   // A DuckDB view per table over its committed files (as any Delta reader would see them).
   void CreateViews(lake::ObjectStore* store) {
     auto conn = db_->Connect();
@@ -277,32 +312,8 @@ TEST_F(ProcessorTest, CrashAtAnyStoreCallThenRestartIsExactlyOnce) {
     total_calls = counting.calls(lake::FaultInjectingObjectStore::Op::kAny);
   }
   ASSERT_GT(total_calls, 50);
-  const int kCrashes = 12;
-  for (int c = 0; c < kCrashes; ++c) {
-    const int nth = 1 + (total_calls - 1) * (c + 1) / (kCrashes + 1) + c % 3;
-    SCOPED_TRACE("crash at store call " + std::to_string(nth));
-    const fs::path root = dir_ / ("lake-" + std::to_string(c));
-    auto base = lake::LocalObjectStore::Open(root);
-    ASSERT_TRUE(base.ok());
-    lake::FaultInjectingObjectStore store(base->get());
-    lake::FaultInjectingObjectStore::Rule rule;
-    rule.nth = nth;
-    rule.crash = true;
-    rule.when = c % 2 == 0 ? lake::FaultInjectingObjectStore::When::kBefore
-                           : lake::FaultInjectingObjectStore::When::kAfter;
-    store.AddRule(rule);
-    FakeClock clock;
-    Status first = RunOnce(&store, log, &clock);
-    // A crash in the last maintenance pass of Finish() leaves the run's result OK (maintenance
-    // failures never fail the stream): the store says whether the crash happened.
-    EXPECT_TRUE(store.crashed()) << "the crash did not happen: " << first.message();
-    store.ClearRules();
-    store.Revive();
-    Status second = RunOnce(&store, log, &clock);
-    ASSERT_TRUE(second.ok()) << second.message();
-    CreateViews(&store);
-    ExpectExactlyOnce(produced, /*expect_late=*/false);
-  }
+  CrashAndRestart(log, produced, total_calls, /*crashes=*/12, FakeClock::kDefaultWallStart,
+                  /*crash_may_end_ok=*/false);
 }
 
 // The same with lake maintenance after every commit: a crash during a compaction commit, a log
@@ -335,32 +346,8 @@ TEST_F(ProcessorTest, CrashAtAnyStoreCallWithMaintenanceThenRestartIsExactlyOnce
     CreateViews(&counting);
     ExpectExactlyOnce(produced, /*expect_late=*/false);
   }
-  const int kCrashes = 8;
-  for (int c = 0; c < kCrashes; ++c) {
-    const int nth = 1 + (total_calls - 1) * (c + 1) / (kCrashes + 1) + c % 3;
-    SCOPED_TRACE("crash at store call " + std::to_string(nth));
-    const fs::path root = dir_ / ("lake-" + std::to_string(c));
-    auto base = lake::LocalObjectStore::Open(root);
-    ASSERT_TRUE(base.ok());
-    lake::FaultInjectingObjectStore store(base->get());
-    lake::FaultInjectingObjectStore::Rule rule;
-    rule.nth = nth;
-    rule.crash = true;
-    rule.when = c % 2 == 0 ? lake::FaultInjectingObjectStore::When::kBefore
-                           : lake::FaultInjectingObjectStore::When::kAfter;
-    store.AddRule(rule);
-    FakeClock clock(WallClock::now() + std::chrono::hours(1));
-    Status first = RunOnce(&store, log, &clock);
-    // A crash in the last maintenance pass of Finish() leaves the run's result OK (maintenance
-    // failures never fail the stream): the store says whether the crash happened.
-    EXPECT_TRUE(store.crashed()) << "the crash did not happen: " << first.message();
-    store.ClearRules();
-    store.Revive();
-    Status second = RunOnce(&store, log, &clock);
-    ASSERT_TRUE(second.ok()) << second.message();
-    CreateViews(&store);
-    ExpectExactlyOnce(produced, /*expect_late=*/false);
-  }
+  CrashAndRestart(log, produced, total_calls, /*crashes=*/8,
+                  WallClock::now() + std::chrono::hours(1), /*crash_may_end_ok=*/true);
 }
 
 // A damaged state checkpoint stops the restart with one message naming the file and the fix; doing
