@@ -7,6 +7,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <system_error>
 
 #include "lake/parquet_writer.h"
 
@@ -156,17 +159,20 @@ namespace {
 
 // Kills the process (SIGKILL) at the n-th matching write, before or after it is done, saying so
 // first on stderr ("crash point <spec> fired") so a crash test can tell it from any other death.
+// With an arming file (SMARTCITY_CRASH_ARM), matching writes count only once that file exists: a
+// test creates it when the process has reached the state it wants to crash in.
 class CrashPointStore final : public lake::ObjectStore {
  public:
   enum class Op { kPut, kPutIfAbsent, kPutFile, kDelete };
   CrashPointStore(lake::ObjectStore* base, Op op, std::string key, int nth, bool after,
-                  std::string spec)
+                  std::string spec, std::string arm_file)
       : base_(base),
         op_(op),
         key_(std::move(key)),
         nth_(nth),
         after_(after),
-        spec_(std::move(spec)) {}
+        spec_(std::move(spec)),
+        arm_file_(std::move(arm_file)) {}
 
   Status Put(std::string_view k, std::string_view b) override {
     return Around(Op::kPut, k, [&] { return base_->Put(k, b); });
@@ -195,11 +201,19 @@ class CrashPointStore final : public lake::ObjectStore {
  private:
   template <typename F>
   Status Around(Op op, std::string_view key, F&& f) {
-    const bool hit = op == op_ && key.find(key_) != std::string_view::npos && ++seen_ == nth_;
+    const bool hit =
+        op == op_ && key.find(key_) != std::string_view::npos && Armed() && ++seen_ == nth_;
     if (hit && !after_) Fire();
     Status s = f();
     if (hit) Fire();
     return s;
+  }
+  bool Armed() {
+    if (armed_.load() || arm_file_.empty()) return true;
+    std::error_code ec;
+    if (!std::filesystem::exists(arm_file_, ec)) return false;
+    armed_.store(true);
+    return true;
   }
   void Fire() {
     std::fprintf(stderr, "smartcity: crash point %s fired\n", spec_.c_str());
@@ -212,6 +226,8 @@ class CrashPointStore final : public lake::ObjectStore {
   int nth_;
   bool after_;
   std::string spec_;
+  std::string arm_file_;
+  std::atomic<bool> armed_{false};
   std::atomic<int> seen_{0};
 };
 
@@ -246,10 +262,12 @@ Result<PipelineStore> OpenPipelineStore(const PipelineArgs& args) {
     op = Op::kDelete;
   else
     return Status::InvalidArgument(bad);
+  const char* arm_env = std::getenv("SMARTCITY_CRASH_ARM");
+  const std::string arm = arm_env == nullptr ? "" : arm_env;
   const int nth = std::atoi(f[2].c_str());
   if (nth < 1) return Status::InvalidArgument(bad);
   ps.crash_point =
-      std::make_unique<CrashPointStore>(ps.base.get(), op, f[1], nth, f.size() == 4, text);
+      std::make_unique<CrashPointStore>(ps.base.get(), op, f[1], nth, f.size() == 4, text, arm);
   return ps;
 }
 

@@ -100,7 +100,9 @@ kill9() {
 # SMARTCITY_CRASH_POINT makes a pipeline command kill itself (SIGKILL) at a step of the commit
 # protocol, after writing "crash point <spec> fired" on stderr (src/cli/pipeline_options.cc). Both are
 # required: exit 137 alone could be any SIGKILL (an outer timeout, the OOM killer), and a run that
-# ends cleanly never reached its crash point, so it crashed nothing.
+# ends cleanly never reached its crash point, so it crashed nothing. With SMARTCITY_CRASH_ARM=FILE in
+# the environment, matching writes count only once FILE exists: the test creates it when the process
+# is in the state to crash in (SMARTCITY_CRASH_ARM="$work/arm" crash_run ...; later: touch "$work/arm").
 crash_run() {
   local spec=$1 log=$2 rc=0
   shift 2

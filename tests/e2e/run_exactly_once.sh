@@ -28,7 +28,7 @@ if [ "$mode" = s3 ]; then
   kill_speedup=6              # and each commit takes longer
 fi
 lake_of() { if [ "$mode" = s3 ]; then echo "$S3_LAKE_ROOT/$1"; else echo "$work/$1"; fi; }
-opts=(--duration 15m --vehicles 25 --incident-rate 6 --seed 11
+opts=(--no-serve --duration 15m --vehicles 25 --incident-rate 6 --seed 11
       --fault duplicate=0.01 --fault malformed=0.005 --fault reorder=0.01@5s)
 # run's warehouse follower on S3: one DuckDB file per lake in $work, as beside a local lake (an S3
 # lake's default is ./smartcity-warehouse.duckdb, which the lakes here would share). Unquoted use.

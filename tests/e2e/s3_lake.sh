@@ -56,7 +56,7 @@ ok "compact on S3: small files merged, same rows"
 # 3. Wrong credentials.
 for var in AWS_SECRET_ACCESS_KEY AWS_ACCESS_KEY_ID; do
   bad="bad-$RANDOM-credential-$RANDOM"
-  run_status rc env "$var=$bad" "$smartcity" run --duration 2m --speedup max --lake s3://smartcity/wrong-creds -q \
+  run_status rc env "$var=$bad" "$smartcity" run --no-serve --duration 2m --speedup max --lake s3://smartcity/wrong-creds -q \
     >"$work/wrong.out" 2>"$work/wrong.err"
   cat "$work/wrong.err"
   [ "$rc" = 1 ] || fail "$var wrong: exit code $rc, expected 1"
@@ -69,7 +69,7 @@ done
 ok "wrong credentials: one clear error, nothing written"
 
 # 4. A 30 s outage mid-run.
-opts=(--duration 15m --vehicles 25 --incident-rate 6 --seed 12 --fault duplicate=0.01)
+opts=(--no-serve --duration 15m --vehicles 25 --incident-rate 6 --seed 12 --fault duplicate=0.01)
 "$smartcity" run "${opts[@]}" --speedup max --lake "$work/outage-reference" --trigger 1s -q
 want=$("$PY" "$here/lake_check.py" "$work/outage-reference" --check)
 "$smartcity" run "${opts[@]}" --speedup 25 --lake s3://smartcity/outage --warehouse "duckdb:$work/outage-warehouse.duckdb" --trigger 1s -q \
@@ -93,7 +93,7 @@ got=$("$PY" "$here/lake_check.py" s3://smartcity/outage --check)
 ok "30 s outage: identical to the reference ($got)"
 # 5. crawl / sql / load read the lake on S3 (DuckDB's httpfs, configured from the store).
 # --warehouse none: `load` below is the reader under test, not run's follower.
-read_opts=(--duration 10m --vehicles 20 --seed 21 --speedup max -q --warehouse none)
+read_opts=(--no-serve --duration 10m --vehicles 20 --seed 21 --speedup max -q --warehouse none)
 "$smartcity" run "${read_opts[@]}" --lake "$work/read-local"
 "$smartcity" run "${read_opts[@]}" --lake s3://smartcity/read
 # TABLE and ROWS columns of crawl's report, one table a line.

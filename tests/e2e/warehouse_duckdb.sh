@@ -14,7 +14,7 @@ compare() { "$PY" "$root/tests/e2e/warehouse_compare.py" "$1" "$2" "duckdb:$3"; 
 lake_version() { ls "$1/$2/_delta_log/" | grep -c '\.json$' | awk '{print $1 - 1}'; }
 
 # --- 1. run (with its follower) and load --once ------------------------------------------------
-opts=(--duration 20m --vehicles 30 --incident-rate 6 --seed 7 --fault duplicate=0.01 --fault malformed=0.005)
+opts=(--no-serve --duration 20m --vehicles 30 --incident-rate 6 --seed 7 --fault duplicate=0.01 --fault malformed=0.005)
 "$smartcity" run "${opts[@]}" --speedup max --lake "$work/lake" --trigger 100ms -q
 echo "lake: enriched_data at version $(lake_version "$work/lake" enriched_data)"
 [ -f "$work/lake-warehouse.duckdb" ] || fail "run made no warehouse beside the lake"
@@ -75,7 +75,7 @@ ok "kill -9 landed mid-load $landed of 12 times ($partial with some versions com
   >"$work/follow.log" 2>&1 &
 follow_pid=$!
 track "$follow_pid"
-"$smartcity" run --duration 30m --vehicles 20 --seed 3 --speedup 60 --lake "$work/lake2" --trigger 1s --warehouse none -q &
+"$smartcity" run --no-serve --duration 30m --vehicles 20 --seed 3 --speedup 60 --lake "$work/lake2" --trigger 1s --warehouse none -q &
 run_pid=$!
 track "$run_pid"
 loaded_version() {  # the highest "versions a..b" in the progress log

@@ -24,7 +24,7 @@ loaded_version() {  # loaded_version <db> <table>
 lake_version() { ls "$1/$2/_delta_log/" | grep -c '\.json$' | awk '{print $1 - 1}'; }
 
 # --- 1. seeded run, then load --once: row for row -----------------------------------------------
-opts=(--duration 20m --vehicles 30 --incident-rate 6 --seed 7 --fault duplicate=0.01 --fault malformed=0.005)
+opts=(--no-serve --duration 20m --vehicles 30 --incident-rate 6 --seed 7 --fault duplicate=0.01 --fault malformed=0.005)
 "$smartcity" run "${opts[@]}" --speedup max --lake "$work/lake" --trigger 100ms --warehouse none -q
 echo "lake: enriched_data at version $(lake_version "$work/lake" enriched_data)"
 createdb seeded
@@ -85,7 +85,7 @@ createdb follow
   >"$work/follow.log" 2>&1 &
 follow_pid=$!
 track "$follow_pid"
-"$smartcity" run --duration 30m --vehicles 20 --seed 3 --speedup 60 --lake "$work/lake2" --trigger 1s --warehouse none -q &
+"$smartcity" run --no-serve --duration 30m --vehicles 20 --seed 3 --speedup 60 --lake "$work/lake2" --trigger 1s --warehouse none -q &
 run_pid=$!
 track "$run_pid"
 # Follow latency: sample the newest lake version and time until the warehouse holds it.
