@@ -94,12 +94,12 @@ bool Loader::Sleep(std::chrono::milliseconds d, const std::atomic<bool>* stop) {
   return SleepUntil(*clock_, clock_->Now() + d, stop);
 }
 
-Status Loader::LoadOnce(const std::atomic<bool>* stop) {
+Status Loader::LoadOnce(const std::atomic<bool>* stop, bool settle) {
   const ProcessingTime t0 = clock_->Now();
   RetryPolicy::Attempts attempts = retry_.Start();
   Status st;
   while (true) {
-    st = LoadPass();
+    st = LoadPass(settle);
     if (!st.ok() && st.IsRetryable()) {
       // The session may be broken: drop it. Whatever its open transaction held is rolled back by
       // the warehouse; the bookkeeping table says where to resume.
@@ -109,8 +109,14 @@ Status Loader::LoadOnce(const std::atomic<bool>* stop) {
     ++summary_.retries;
     Progress(fmt::format("load: {}; retrying in {:.1f}s", st.message(),
                          std::chrono::duration<double>(attempts.next_delay()).count()));
+    if (options_.on_lag) {
+      // The lag grows while the warehouse is away: tell it, with what is wrong.
+      for (const std::string& t : options_.tables) (void)UpdateSnapshot(t);
+      PublishLag(st.message());
+    }
     if (!attempts.Wait(stop)) return Status::Aborted("stopped while waiting for the warehouse");
   }
+  if (!st.ok()) PublishLag(st.message());
   summary_.elapsed += clock_->Now() - t0;
   return st;
 }
@@ -118,7 +124,7 @@ Status Loader::LoadOnce(const std::atomic<bool>* stop) {
 Status Loader::Loop(const std::atomic<bool>& stop, std::chrono::milliseconds interval,
                     bool final_pass) {
   while (!stop.load()) {
-    Status st = LoadOnce(&stop);
+    Status st = LoadOnce(&stop, /*settle=*/false);
     if (!st.ok() && st.kind() != ErrorKind::kAborted) {
       if (!st.IsRetryable()) return st;
       // Retry budget used up (ours, or the lake store's): in a loop we keep waiting.
@@ -146,11 +152,40 @@ Status Loader::Loop(const std::atomic<bool>& stop, std::chrono::milliseconds int
       Sleep(options_.poll_interval, &stop);
     }
   }
-  if (final_pass) return LoadOnce(nullptr);
+  if (final_pass) return LoadOnce(nullptr, /*settle=*/true);
   return Status::OK();
 }
 
-Status Loader::LoadPass() {
+Status Loader::UpdateSnapshot(const std::string& table) {
+  lake::DeltaLog log(store_, table);
+  auto it = snapshots_.find(table);
+  if (it == snapshots_.end()) {
+    SC_ASSIGN_OR_RETURN(lake::Snapshot snap, log.Load(reader_.get()));
+    snapshots_.emplace(table, std::move(snap));
+    return Status::OK();
+  }
+  return log.Update(&it->second).status();
+}
+
+bool Loader::HasWork(const std::string& table, bool settle) const {
+  auto s = snapshots_.find(table);
+  if (s == snapshots_.end() || !s->second.exists()) return false;  // nothing committed yet
+  auto c = cursors_.find(table);
+  if (c == cursors_.end() || !c->second.ready) return true;
+  const Cursor& cur = c->second;
+  return cur.through < s->second.version || (settle && cur.recorded < cur.through);
+}
+
+Status Loader::LoadPass(bool settle) {
+  // 1. The lake: each table's newest version (one Get and one Head when nothing changed).
+  for (const std::string& t : options_.tables) SC_RETURN_IF_ERROR(UpdateSnapshot(t));
+  // 2. Nothing new anywhere: no warehouse work (after the first pass, which checks the warehouse).
+  const bool work = std::any_of(options_.tables.begin(), options_.tables.end(),
+                                [&](const std::string& t) { return HasWork(t, settle); });
+  if (conn_ && bookkeeping_ready_ && !work) {
+    PublishLag();
+    return Status::OK();
+  }
   if (!conn_) {
     SC_ASSIGN_OR_RETURN(conn_, connect_());
     bookkeeping_ready_ = false;
@@ -159,8 +194,50 @@ Status Loader::LoadPass() {
     SC_RETURN_IF_ERROR(conn_->Execute(conn_->dialect().CreateBookkeeping()));
     bookkeeping_ready_ = true;
   }
-  for (const std::string& t : options_.tables) SC_RETURN_IF_ERROR(LoadTable(t));
+  for (const std::string& t : options_.tables) SC_RETURN_IF_ERROR(LoadTable(t, settle));
+  PublishLag();
   return Status::OK();
+}
+
+void Loader::PublishLag(const std::string& retrying) {
+  if (!options_.on_lag) return;
+  LoadLag lag;
+  lag.retrying = retrying;
+  for (const std::string& t : options_.tables) {
+    TableLag tl;
+    tl.table = t;
+    auto s = snapshots_.find(t);
+    const int64_t lake_version = s == snapshots_.end() ? -1 : s->second.version;
+    auto c = cursors_.find(t);
+    if (lake_version < 0) {
+      tl.known = s != snapshots_.end();  // no table in the lake: nothing to load
+    } else if (c != cursors_.end() && c->second.ready) {
+      Cursor& cur = c->second;
+      tl.known = true;
+      tl.lake_version = lake_version;
+      tl.loaded_version = cur.through;
+      if (cur.through < lake_version) {
+        // The commit time of the oldest version not loaded (read once per version).
+        const int64_t next = cur.through + 1;
+        if (cur.pending_version != next) {
+          cur.pending_version = next;
+          cur.pending_at.reset();
+          lake::DeltaLog log(store_, t);
+          if (auto commit = log.ReadCommit(next); commit.ok() && commit->commit_info) {
+            cur.pending_at = WallTime(Micros(commit->commit_info->timestamp_ms * 1000));
+          } else if (auto head = store_->Head(log.CommitKey(next)); head.ok()) {
+            cur.pending_at =
+                WallTime(std::chrono::duration_cast<Micros>(head->modified.time_since_epoch()));
+          }
+        }
+        tl.oldest_pending = cur.pending_at;
+      }
+    } else {
+      tl.lake_version = lake_version;
+    }
+    lag.tables.push_back(std::move(tl));
+  }
+  options_.on_lag(lag);
 }
 
 Status Loader::EnsureTable(const std::string& table, const Schema& lake_schema,
@@ -306,17 +383,10 @@ Status Loader::CopyFile(const std::string& table, const Schema& schema, const la
   return Status::OK();
 }
 
-Status Loader::LoadTable(const std::string& table) {
+Status Loader::LoadTable(const std::string& table, bool settle) {
+  if (!HasWork(table, settle)) return Status::OK();
+  const lake::Snapshot& snap = snapshots_.at(table);
   lake::DeltaLog log(store_, table);
-  auto it = snapshots_.find(table);
-  if (it == snapshots_.end()) {
-    SC_ASSIGN_OR_RETURN(lake::Snapshot snap, log.Load(reader_.get()));
-    it = snapshots_.emplace(table, std::move(snap)).first;
-  } else {
-    SC_RETURN_IF_ERROR(log.Update(&it->second).status());
-  }
-  const lake::Snapshot& snap = it->second;
-  if (!snap.exists()) return Status::OK();  // nothing committed yet
   Schema lake_schema = WarehouseSchema(snap.metadata.schema);
   Schema schema;
   SC_RETURN_IF_ERROR(EnsureTable(table, lake_schema, &schema));
@@ -329,79 +399,151 @@ Status Loader::LoadTable(const std::string& table) {
         "the lake table recreated?); drop the warehouse table and its {} rows to reload",
         table, loaded, snap.version, kLoadsTable));
   }
-  int64_t v = loaded + 1;
-  while (v <= snap.version) {
-    const ProcessingTime t0 = clock_->Now();
-    // One transaction: versions [v, last] — rows of their data-changing adds + the bookkeeping row.
+  Cursor& cur = cursors_[table];
+  // The versions found without rows after the recorded one still need nothing while the warehouse
+  // holds at least what it did then (another loader may have moved it on; a dropped table has
+  // gone back).
+  cur.through = cur.ready && loaded >= cur.recorded ? std::max(cur.through, loaded) : loaded;
+  cur.recorded = loaded;
+  cur.ready = true;
+  // One transaction: versions [first, last], opened at the first version with rows — their
+  // data-changing adds' rows + the bookkeeping row. Versions without rows before it need none.
+  bool open = false;
+  int64_t first = 0, last = 0, rows = 0;
+  ProcessingTime t0{};
+  std::vector<ParquetFile> files;  // Redshift: collected, then copied by the warehouse
+  auto fail = [&](Status st) {
+    if (open) (void)conn_->Rollback();
+    return st;
+  };
+  for (int64_t v = cur.through + 1; v <= snap.version; ++v) {
+    auto commit = log.ReadCommit(v);
+    if (!commit.ok()) return fail(commit.status());
+    for (const lake::RemoveFile& rm : commit->removes) {
+      if (rm.data_change) {
+        return fail(Status::InvalidArgument(fmt::format(
+            "refusing to load {} version {}: it deletes rows (remove with dataChange=true), "
+            "which an append-only warehouse load cannot apply",
+            table, v)));
+      }
+    }
+    // Compaction output (dataChange=false) holds rows loaded from the original files.
+    const bool has_rows = std::any_of(commit->adds.begin(), commit->adds.end(),
+                                      [](const lake::AddFile& a) { return a.data_change; });
+    if (!open && !has_rows) {
+      cur.through = v;
+      continue;
+    }
+    if (!open) {
+      t0 = clock_->Now();
+      SC_RETURN_IF_ERROR(conn_->Begin());
+      open = true;
+      first = v;
+      rows = 0;
+    }
+    for (const lake::AddFile& add : commit->adds) {
+      if (!add.data_change) continue;
+      if (conn_->CopiesFiles()) {
+        ParquetFile f{store_->ReaderUri(log.KeyPrefix() + add.path), {}};
+        for (const auto& [k, val] : add.partition_values) f.partition_values.emplace_back(k, val);
+        files.push_back(std::move(f));
+        rows += std::max<int64_t>(add.NumRecords(), 0);
+      } else if (Status st = CopyFile(table, schema, log, add, &rows); !st.ok()) {
+        return fail(st);
+      }
+    }
+    last = v;
+    if (rows >= options_.rows_per_transaction || v == snap.version) {
+      open = false;
+      SC_RETURN_IF_ERROR(CommitLoad(table, schema, first, last, rows, &files, t0));
+    }
+  }
+  if (settle && cur.recorded < cur.through) {
+    // Record the versions without rows, so the warehouse's version is the lake's at a stop.
     SC_RETURN_IF_ERROR(conn_->Begin());
-    int64_t rows = 0;
-    int64_t last = v - 1;
-    std::vector<ParquetFile> files;  // Redshift: collected, then copied by the warehouse
-    Status st;
-    while (st.ok() && last < snap.version && rows < options_.rows_per_transaction) {
-      auto commit = log.ReadCommit(last + 1);
-      if (!commit.ok()) {
-        st = commit.status();
-        break;
-      }
-      for (const lake::RemoveFile& rm : commit->removes) {
-        if (rm.data_change) {
-          st = Status::InvalidArgument(fmt::format(
-              "refusing to load {} version {}: it deletes rows (remove with dataChange=true), "
-              "which an append-only warehouse load cannot apply",
-              table, last + 1));
-        }
-      }
-      for (const lake::AddFile& add : commit->adds) {
-        if (!st.ok()) break;
-        if (!add.data_change) continue;  // compaction output: rows loaded from the original files
-        if (conn_->CopiesFiles()) {
-          ParquetFile f{store_->ReaderUri(log.KeyPrefix() + add.path), {}};
-          for (const auto& [k, val] : add.partition_values) f.partition_values.emplace_back(k, val);
-          files.push_back(std::move(f));
-          rows += std::max<int64_t>(add.NumRecords(), 0);
-        } else {
-          st = CopyFile(table, schema, log, add, &rows);
-        }
-      }
-      if (st.ok()) ++last;
-    }
-    if (st.ok() && !files.empty()) st = conn_->CopyParquetFiles(table, schema, files);
-    if (st.ok()) {
-      st = conn_->Execute(fmt::format(
-          "INSERT INTO {} (table_name, delta_version, row_count, loaded_at) VALUES ({}, {}, {}, "
-          "CURRENT_TIMESTAMP)",
-          QuoteIdentifier(kLoadsTable), QuoteLiteral(table), last, rows));
-    }
+    Status st = conn_->Execute(fmt::format(
+        "INSERT INTO {} (table_name, delta_version, row_count, loaded_at) VALUES ({}, {}, 0, "
+        "CURRENT_TIMESTAMP)",
+        QuoteIdentifier(kLoadsTable), QuoteLiteral(table), cur.through));
     if (!st.ok()) {
       (void)conn_->Rollback();
       return st;
     }
     SC_RETURN_IF_ERROR(conn_->Commit());
-    const double secs = std::chrono::duration<double>(clock_->Now() - t0).count();
-    Progress(fmt::format("load {}: versions {}..{} -> {} rows in {:.2f}s ({:.0f} rows/s)", table, v,
-                         last, rows, secs, secs > 0 ? static_cast<double>(rows) / secs : 0.0));
-    stats.rows += rows;
-    stats.versions += last - v + 1;
-    stats.transactions += 1;
-    stats.loaded_version = last;
-    summary_.rows += rows;
-    summary_.versions += last - v + 1;
-    summary_.transactions += 1;
-    if (options_.on_load) {
-      LoadEvent e;
-      e.table = table;
-      e.first_version = v;
-      e.last_version = last;
-      e.rows = rows;
-      e.committed_at = clock_->WallNow();
-      e.elapsed = std::chrono::duration<double>(secs);
-      e.lake_version = snap.version;
-      options_.on_load(e);
-    }
-    v = last + 1;
+    Progress(fmt::format("load {}: versions {}..{} add no rows; the warehouse is at version {}",
+                         table, cur.recorded + 1, cur.through, cur.through));
+    cur.recorded = cur.through;
+    stats.loaded_version = cur.through;
   }
   return Status::OK();
+}
+
+Status Loader::CommitLoad(const std::string& table, const Schema& schema, int64_t first,
+                          int64_t last, int64_t rows, std::vector<ParquetFile>* files,
+                          ProcessingTime t0) {
+  Status st;
+  if (!files->empty()) st = conn_->CopyParquetFiles(table, schema, *files);
+  files->clear();
+  if (st.ok()) {
+    st = conn_->Execute(fmt::format(
+        "INSERT INTO {} (table_name, delta_version, row_count, loaded_at) VALUES ({}, {}, {}, "
+        "CURRENT_TIMESTAMP)",
+        QuoteIdentifier(kLoadsTable), QuoteLiteral(table), last, rows));
+  }
+  if (!st.ok()) {
+    (void)conn_->Rollback();
+    return st;
+  }
+  SC_RETURN_IF_ERROR(conn_->Commit());
+  const double secs = std::chrono::duration<double>(clock_->Now() - t0).count();
+  Progress(fmt::format("load {}: versions {}..{} -> {} rows in {:.2f}s ({:.0f} rows/s)", table,
+                       first, last, rows, secs, secs > 0 ? static_cast<double>(rows) / secs : 0.0));
+  TableLoadStats& stats = summary_.tables[table];
+  stats.rows += rows;
+  stats.versions += last - first + 1;
+  stats.transactions += 1;
+  stats.loaded_version = last;
+  summary_.rows += rows;
+  summary_.versions += last - first + 1;
+  summary_.transactions += 1;
+  Cursor& cur = cursors_[table];
+  cur.recorded = cur.through = last;
+  if (options_.on_load) {
+    LoadEvent e;
+    e.table = table;
+    e.first_version = first;
+    e.last_version = last;
+    e.rows = rows;
+    e.committed_at = clock_->WallNow();
+    e.elapsed = std::chrono::duration<double>(secs);
+    e.lake_version = snapshots_.at(table).version;
+    options_.on_load(e);
+  }
+  PublishLag();
+  return Status::OK();
+}
+
+bool LoadLag::known() const {
+  return std::all_of(tables.begin(), tables.end(), [](const TableLag& t) { return t.known; });
+}
+
+int64_t LoadLag::versions() const {
+  int64_t n = 0;
+  for (const TableLag& t : tables) n += t.versions();
+  return n;
+}
+
+std::optional<WallTime> LoadLag::oldest_pending() const {
+  std::optional<WallTime> oldest;
+  for (const TableLag& t : tables) {
+    if (t.oldest_pending && (!oldest || *t.oldest_pending < *oldest)) oldest = t.oldest_pending;
+  }
+  return oldest;
+}
+
+std::chrono::duration<double> LoadLag::Age(std::optional<WallTime> oldest_pending, WallTime now) {
+  if (!oldest_pending || now <= *oldest_pending) return std::chrono::duration<double>(0);
+  return now - *oldest_pending;
 }
 
 }  // namespace smartcity::warehouse

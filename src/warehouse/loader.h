@@ -8,6 +8,16 @@
 // read back from the warehouse, so a crash or a lost connection at any point either kept the whole
 // transaction or none of it, and the retry neither repeats nor skips a version.
 //
+// Only rows make a transaction: versions that add none (an epoch with no rows for the table, a
+// compaction or vacuum commit) are passed over without touching the warehouse, and join the next
+// transaction that has rows; a pass over a lake with no new commit does no warehouse work at all.
+// A settling pass (LoadOnce's default, follow mode's final pass) also records such trailing
+// versions (one bookkeeping row, no data), so at a stop the warehouse's version is the lake's.
+//
+// Lag: after each pass and each transaction (and before each retry wait) the loader tells
+// on_lag how far the warehouse is behind each table, in versions and by the commit time of the
+// oldest version it has not loaded.
+//
 // Schema: the warehouse table is created from the lake schema (types from Dialect::TypeName, the
 // table's row identity as primary key, indexes on time and device); lake columns that the warehouse
 // lacks are added; a warehouse column the lake no longer has, or has with another type, is a
@@ -17,11 +27,13 @@
 // share the ObjectStore with a writer in another thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +72,32 @@ struct LoadEvent {
   int64_t lake_version = -1;  // the table's newest lake version the loader knew at that moment
 };
 
+// How far the warehouse is behind one lake table (LoaderOptions::on_lag).
+struct TableLag {
+  std::string table;
+  // False until the loader has read the warehouse's version of the table (it has not reached the
+  // warehouse yet): the lag is then unknown.
+  bool known = false;
+  int64_t lake_version = -1;    // the newest lake version the loader has seen (-1: no table yet)
+  int64_t loaded_version = -1;  // every version up to it is in the warehouse or adds no rows
+  // Commit time of version loaded_version + 1 (the oldest not loaded) when behind; none when caught
+  // up (or if that commit's time could not be read).
+  std::optional<WallTime> oldest_pending;
+  int64_t versions() const { return std::max<int64_t>(lake_version - loaded_version, 0); }
+};
+
+// The warehouse's lag behind the lake, every table of the loader.
+struct LoadLag {
+  std::vector<TableLag> tables;
+  // The message of the last failed pass while the loader retries ("" once a pass succeeds).
+  std::string retrying;
+  bool known() const;
+  int64_t versions() const;                        // summed over the tables
+  std::optional<WallTime> oldest_pending() const;  // the oldest over the tables
+  // How long the oldest version not loaded has waited at `now` (0 when caught up).
+  static std::chrono::duration<double> Age(std::optional<WallTime> oldest_pending, WallTime now);
+};
+
 struct LoaderOptions {
   std::vector<std::string> tables = {"enriched_data"};
   // A load transaction stops adding versions once it holds this many rows.
@@ -80,6 +118,8 @@ struct LoaderOptions {
   // Called after each committed load transaction, on the loader's thread (keep it short); none if
   // empty.
   std::function<void(const LoadEvent&)> on_load;
+  // Called with the lag (see above), on the loader's thread; none if empty.
+  std::function<void(const LoadLag&)> on_lag;
   // memory_limit of the in-process DuckDB that reads the lake's data files ("" = DuckDB's default).
   std::string reader_memory_limit;
 };
@@ -110,18 +150,35 @@ class Loader {
                                                 LoaderOptions options);
 
   // Loads every table up to its newest version, retrying retryable failures. Adds to summary().
-  Status LoadOnce(const std::atomic<bool>* stop = nullptr);
+  // If `settle`, versions without rows after the last loaded one are recorded too (see above).
+  Status LoadOnce(const std::atomic<bool>* stop = nullptr, bool settle = true);
   // Loads, then waits `interval` (or, if interval is zero, until any table has a new commit), and
-  // again, until *stop. Retryable failures never end it. If final_pass, a last LoadOnce runs after
-  // stop is seen (so a bounded `run` ends with everything loaded).
+  // again, until *stop. Retryable failures never end it. If final_pass, a last settling LoadOnce
+  // runs after stop is seen (so a bounded `run` ends with everything loaded).
   Status Loop(const std::atomic<bool>& stop, std::chrono::milliseconds interval, bool final_pass);
 
   const LoadSummary& summary() const { return summary_; }
 
  private:
+  // Where the loader stands in one table, in this process.
+  struct Cursor {
+    bool ready = false;     // the warehouse table is ensured and `recorded` read from it
+    int64_t recorded = -1;  // the version the warehouse's bookkeeping holds (as last read/written)
+    int64_t through = -1;   // >= recorded: the versions after `recorded` up to it add no rows
+    int64_t pending_version = -1;  // the version whose commit time pending_at is
+    std::optional<WallTime> pending_at;
+  };
+
   Loader(lake::ObjectStore* store, Connector connect, LoaderOptions options);
-  Status LoadPass();
-  Status LoadTable(const std::string& table);
+  Status LoadPass(bool settle);
+  Status UpdateSnapshot(const std::string& table);
+  // Whether `table` has versions to load (or, if settle, to record).
+  bool HasWork(const std::string& table, bool settle) const;
+  Status LoadTable(const std::string& table, bool settle);
+  // Commits the open load transaction of versions first..last (rows, files: what it copied).
+  Status CommitLoad(const std::string& table, const Schema& schema, int64_t first, int64_t last,
+                    int64_t rows, std::vector<ParquetFile>* files, ProcessingTime t0);
+  void PublishLag(const std::string& retrying = "");
   Status EnsureTable(const std::string& table, const Schema& lake_schema, Schema* warehouse_order);
   Status CopyFile(const std::string& table, const Schema& schema, const lake::DeltaLog& log,
                   const lake::AddFile& add, int64_t* rows);
@@ -138,6 +195,7 @@ class Loader {
   std::unique_ptr<WarehouseConnection> conn_;
   bool bookkeeping_ready_ = false;
   std::map<std::string, lake::Snapshot> snapshots_;
+  std::map<std::string, Cursor> cursors_;
   LoadSummary summary_;
 };
 

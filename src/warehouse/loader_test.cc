@@ -152,6 +152,138 @@ TEST_F(LoaderTest, CompactionIsNeverLoadedTwice) {
   EXPECT_EQ(Offsets(), Range(1, 43));
 }
 
+// Versions without rows (an epoch with none for the table, a compaction) make no transaction: they
+// join the next one with rows, or (settling) are recorded with one bookkeeping row.
+TEST_F(LoaderTest, VersionsWithoutRowsMakeNoTransaction) {
+  // Version 0 creates the table, version 1 adds rows.
+  CommitEvents(store_.get(), lake_db_.get(), "events", 1, 10, false, 1);
+  FaultPlan plan;
+  std::vector<LoadEvent> events;
+  LoaderOptions o;
+  o.tables = {"events"};
+  o.retry_for = std::chrono::milliseconds(0);
+  o.on_load = [&events](const LoadEvent& e) { events.push_back(e); };
+  auto l = Loader::Create(store_.get(), Connector(&plan), o).value();
+  ASSERT_TRUE(l->LoadOnce(nullptr, /*settle=*/false).ok());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].first_version, 1);  // version 0 has no rows
+  const int begins = plan.begins;         // the warehouse table's creation and the load
+  // Nothing new in the lake: not a single warehouse call.
+  const int ops = plan.ops;
+  ASSERT_TRUE(l->LoadOnce(nullptr, false).ok());
+  EXPECT_EQ(plan.ops, ops);
+  // Three epochs without rows (versions 2..4): no transaction, no event, no bookkeeping row.
+  for (int v = 2; v <= 4; ++v) CommitEvents(store_.get(), lake_db_.get(), "events", 0, 0, false, v);
+  ASSERT_TRUE(l->LoadOnce(nullptr, false).ok());
+  EXPECT_EQ(plan.begins, begins);
+  EXPECT_EQ(events.size(), 1u);
+  EXPECT_EQ(LoadedVersion(), 1);
+  EXPECT_EQ(l->summary().transactions, 1);
+  // And not looked at again.
+  const int ops2 = plan.ops;
+  ASSERT_TRUE(l->LoadOnce(nullptr, false).ok());
+  EXPECT_EQ(plan.ops, ops2);
+  // Rows again (version 5): one transaction, starting after the versions it passed over.
+  CommitEvents(store_.get(), lake_db_.get(), "events", 11, 5, false, 5);
+  CommitEvents(store_.get(), lake_db_.get(), "events", 0, 0, false, 6);  // version 6: none
+  ASSERT_TRUE(l->LoadOnce(nullptr, false).ok());
+  EXPECT_EQ(plan.begins, begins + 1);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].first_version, 5);
+  EXPECT_EQ(events[1].last_version, 6);  // the version without rows after them rides along
+  EXPECT_EQ(events[1].rows, 5);
+  EXPECT_EQ(LoadedVersion(), 6);
+  EXPECT_EQ(Offsets(), Range(1, 15));
+  // A settling pass records trailing versions without rows: one bookkeeping row, no event.
+  CommitEvents(store_.get(), lake_db_.get(), "events", 0, 0, false, 7);  // version 7
+  ASSERT_TRUE(l->LoadOnce(nullptr, false).ok());
+  EXPECT_EQ(LoadedVersion(), 6);
+  ASSERT_TRUE(l->LoadOnce(nullptr, /*settle=*/true).ok());
+  EXPECT_EQ(LoadedVersion(), 7);
+  EXPECT_EQ(plan.begins, begins + 2);
+  EXPECT_EQ(events.size(), 2u);
+  ASSERT_TRUE(l->LoadOnce().ok());
+  EXPECT_EQ(plan.begins, begins + 2) << "settled already";
+  EXPECT_EQ(Offsets(), Range(1, 15));
+}
+
+// Compaction rewrites files (remove + add, dataChange=false) without new rows: following the lake
+// through it loads nothing, opens no transaction and never loads the compacted rows again.
+TEST_F(LoaderTest, CompactionCommitsOpenNoTransaction) {
+  for (int v = 1; v <= 4; ++v)
+    CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 10 + 1, 10, false, v);
+  FaultPlan plan;
+  LoaderOptions o;
+  o.tables = {"events"};
+  o.retry_for = std::chrono::milliseconds(0);
+  auto l = Loader::Create(store_.get(), Connector(&plan), o).value();
+  for (int round = 0; round < 2; ++round) {
+    ASSERT_TRUE(l->LoadOnce(nullptr, false).ok());
+    const int begins = plan.begins;
+    const int64_t rows = l->summary().rows;
+    lake::CompactionOptions co;
+    co.min_files = 2;
+    auto r = lake::CompactTable(store_.get(), lake_db_.get(), "events", co);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    ASSERT_GT(r->files_removed, 0);
+    ASSERT_TRUE(l->LoadOnce(nullptr, false).ok());
+    EXPECT_EQ(plan.begins, begins) << "round " << round;
+    EXPECT_EQ(l->summary().rows, rows);
+    CommitEvents(store_.get(), lake_db_.get(), "events", 41 + round * 3, 3, false, 5 + round);
+  }
+  ASSERT_TRUE(l->LoadOnce().ok());
+  EXPECT_EQ(Offsets(), Range(1, 46));
+  EXPECT_EQ(l->summary().rows, 46);
+}
+
+// on_lag: versions behind and the commit time of the oldest one not loaded, per table, after each
+// transaction; 0 and no time once caught up; unknown before the warehouse was reached.
+TEST_F(LoaderTest, OnLagTellsVersionsAndTheOldestPendingCommit) {
+  // Version 0 creates the table; 1..3 add rows.
+  for (int v = 1; v <= 3; ++v)
+    CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 4 + 1, 4, false, v);
+  std::vector<LoadLag> lags;
+  FaultPlan plan;
+  plan.fail_at = 1;  // the first warehouse call fails: not reached yet
+  LoaderOptions o;
+  o.tables = {"events"};
+  o.rows_per_transaction = 1;  // one version with rows per transaction
+  o.retry_for = std::chrono::milliseconds(0);
+  o.on_lag = [&lags](const LoadLag& l) { lags.push_back(l); };
+  auto l = Loader::Create(store_.get(), Connector(&plan), o).value();
+  EXPECT_FALSE(l->LoadOnce().ok());
+  ASSERT_EQ(lags.size(), 1u);
+  EXPECT_FALSE(lags[0].known());
+  EXPECT_FALSE(lags[0].retrying.empty());
+  lags.clear();
+  ASSERT_TRUE(l->LoadOnce().ok());
+  // After versions 0..1, 2, 3, and at the pass's end.
+  ASSERT_EQ(lags.size(), 4u);
+  lake::DeltaLog log(store_.get(), "events");
+  for (int i = 0; i < 3; ++i) {
+    const LoadLag& lag = lags[i];
+    ASSERT_TRUE(lag.known());
+    ASSERT_EQ(lag.tables.size(), 1u);
+    EXPECT_EQ(lag.tables[0].lake_version, 3);
+    EXPECT_EQ(lag.tables[0].loaded_version, i + 1);
+    EXPECT_EQ(lag.versions(), 2 - i);
+    EXPECT_TRUE(lag.retrying.empty());
+    if (i < 2) {
+      auto next = log.ReadCommit(i + 2);
+      ASSERT_TRUE(next.ok() && next->commit_info);
+      ASSERT_TRUE(lag.oldest_pending().has_value());
+      EXPECT_EQ(*lag.oldest_pending(), WallTime(Micros(next->commit_info->timestamp_ms * 1000)));
+    } else {
+      EXPECT_FALSE(lag.oldest_pending().has_value());
+    }
+  }
+  EXPECT_EQ(lags[3].versions(), 0);
+  const WallTime t = FakeClock::kDefaultWallStart;
+  EXPECT_EQ(LoadLag::Age(std::nullopt, t).count(), 0);
+  EXPECT_EQ(LoadLag::Age(t, t - std::chrono::seconds(1)).count(), 0);
+  EXPECT_DOUBLE_EQ(LoadLag::Age(t, t + std::chrono::seconds(12)).count(), 12.0);
+}
+
 // on_load tells each committed transaction: consecutive version ranges whose rows add up to the
 // load, with the lake's newest version.
 TEST_F(LoaderTest, OnLoadReportsEveryCommittedTransaction) {

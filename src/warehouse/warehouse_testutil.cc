@@ -20,6 +20,7 @@ class FaultyConnection final : public WarehouseConnection {
 
   const Dialect& dialect() const override { return base_->dialect(); }
   Status Begin() override {
+    ++plan_->begins;
     return Op([&] {
       Status s = base_->Begin();
       if (s.ok()) in_txn_ = true;

@@ -21,6 +21,7 @@ class FaultPlan {
   int fail_at = -1;  // -1: never
   bool after = false;
   int ops = 0;
+  int begins = 0;  // transactions begun (Begin calls)
   int failures = 0;
 };
 
