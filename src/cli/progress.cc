@@ -47,6 +47,24 @@ std::string FormatStreamProgress(const pipeline::DriveReport& r) {
       FormatCount(Rows(c, OutputTable::kLateEvents)), live_p99_ms);
 }
 
+std::string FormatWarehouseLag(const std::optional<warehouse::LoadLag>& lag, WallTime now,
+                               bool failed) {
+  if (failed) return "warehouse loader stopped";
+  if (!lag || !lag->known()) {
+    if (lag && !lag->retrying.empty())
+      return "warehouse lag unknown (retrying: " + lag->retrying + ")";
+    return "warehouse lag unknown";
+  }
+  const int64_t n = lag->versions();
+  std::string out = fmt::format("warehouse lag {} commit{}", n, n == 1 ? "" : "s");
+  if (n > 0) {
+    const double age = warehouse::LoadLag::Age(lag->oldest_pending(), now).count();
+    out += " " + FormatDuration(Micros(static_cast<int64_t>(age) * 1'000'000));
+  }
+  if (!lag->retrying.empty()) out += " (retrying: " + lag->retrying + ")";
+  return out;
+}
+
 std::string FormatTableRows(const pipeline::ProcessorCounters& c) {
   std::string out;
   for (size_t i = 0; i < stream::kOutputTableCount; ++i) {

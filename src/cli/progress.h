@@ -4,11 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/time.h"
 #include "pipeline/driver.h"
 #include "pipeline/processor.h"
+#include "warehouse/loader.h"
 
 namespace smartcity::cli {
 
@@ -22,6 +24,13 @@ std::string FormatRunProgress(const pipeline::DriveReport& r, EventTime city_tim
 // "stream | 1200k events 95000/s | lag 30k | 4 partition groups | epochs 12 | watermark 07:12:20 |
 // lake rows: enriched ..., dead letters ..., late ... | live p99 12ms".
 std::string FormatStreamProgress(const pipeline::DriveReport& r);
+
+// The warehouse's lag behind the lake at `now`, for `run`'s progress line and summary: "warehouse
+// lag 0 commits", "warehouse lag 3 commits 12s" (lake commits not loaded yet, and how long the
+// oldest has waited), "... (retrying: <why>)" while the warehouse is away; "warehouse lag unknown"
+// before the loader reached the warehouse; "warehouse loader stopped" once it `failed`.
+std::string FormatWarehouseLag(const std::optional<warehouse::LoadLag>& lag, WallTime now,
+                               bool failed);
 
 // One line per output table: "  enriched_data        12345 rows committed\n".
 std::string FormatTableRows(const pipeline::ProcessorCounters& c);

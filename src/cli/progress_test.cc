@@ -70,5 +70,27 @@ TEST(ProgressTest, TableRowsListEveryOutputTableOnce) {
       << rows;
 }
 
+TEST(ProgressTest, WarehouseLagInCommitsAndTime) {
+  const WallTime now = FakeClock::kDefaultWallStart;
+  warehouse::LoadLag lag;
+  lag.tables.push_back({"enriched_data", true, 10, 10, std::nullopt});
+  EXPECT_EQ(FormatWarehouseLag(lag, now, false), "warehouse lag 0 commits");
+  lag.tables[0].loaded_version = 7;
+  lag.tables[0].oldest_pending = now - std::chrono::milliseconds(12'400);
+  EXPECT_EQ(FormatWarehouseLag(lag, now, false), "warehouse lag 3 commits 12s");
+  lag.tables.push_back({"vehicle_data", true, 4, 3, now - std::chrono::seconds(125)});
+  EXPECT_EQ(FormatWarehouseLag(lag, now, false), "warehouse lag 4 commits 2m5s");
+  lag.tables.resize(1);
+  lag.tables[0].loaded_version = 9;
+  lag.retrying = "warehouse down";
+  EXPECT_EQ(FormatWarehouseLag(lag, now, false),
+            "warehouse lag 1 commit 12s (retrying: warehouse down)");
+  lag.tables[0].known = false;
+  EXPECT_EQ(FormatWarehouseLag(lag, now, false),
+            "warehouse lag unknown (retrying: warehouse down)");
+  EXPECT_EQ(FormatWarehouseLag(std::nullopt, now, false), "warehouse lag unknown");
+  EXPECT_EQ(FormatWarehouseLag(lag, now, true), "warehouse loader stopped");
+}
+
 }  // namespace
 }  // namespace smartcity::cli

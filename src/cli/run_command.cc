@@ -85,6 +85,7 @@ int RunPipeline(RunArgs& a) {
   pipeline::ScopedObserver observer(proc->get(), &live);
   // Declared after `live`, so it stops (joins its thread) before `live` dies, whatever the way out.
   std::unique_ptr<pipeline::WarehouseFollower> follower;
+  Status warehouse_status;  // why the warehouse does not hold the lake's rows at the end
   const std::string warehouse =
       a.warehouse.empty() ? DefaultWarehouse(a.pipeline.lake) : a.warehouse;
   if (a.warehouse != "none") {
@@ -95,14 +96,26 @@ int RunPipeline(RunArgs& a) {
       fo.reader_memory_limit = std::to_string(budget.warehouse_reader >> 20) + "MiB";
     }
     fo.on_load = [&live](const warehouse::LoadEvent& e) { live.RecordLoad(LoadViewOf(e)); };
-    fo.on_error = [](const Status& st) {
-      std::fprintf(stderr, "run: warehouse loader stopped: %s\n", st.message().c_str());
+    fo.on_lag = [&live](const warehouse::LoadLag& lag) {
+      std::vector<web::TableLagView> tables;
+      for (const warehouse::TableLag& t : lag.tables)
+        tables.push_back({t.table, t.known, t.lake_version, t.loaded_version, t.oldest_pending});
+      live.RecordLag(tables, lag.retrying);
+    };
+    fo.on_error = [&live](const Status& st) {
+      // Told now; the run goes on and ends with this error (WarehouseFailure).
+      std::fprintf(stderr, "run: the warehouse loader stopped (the pipeline goes on): %s\n",
+                   st.message().c_str());
+      live.SetWarehouseError(st.message());
     };
     auto f = pipeline::WarehouseFollower::Start(store->get(), std::move(fo));
     if (f.ok()) {
       follower = std::move(*f);
     } else {
-      std::fprintf(stderr, "run: no warehouse loader: %s\n", f.status().message().c_str());
+      warehouse_status = f.status();
+      std::fprintf(stderr, "run: no warehouse loader (the pipeline goes on): %s\n",
+                   warehouse_status.message().c_str());
+      live.SetWarehouseError(warehouse_status.message());
     }
   }
   auto server = StartLiveView(a.live, &live, "run", a.sim.quiet, /*required=*/false);
@@ -134,7 +147,11 @@ int RunPipeline(RunArgs& a) {
   };
   if (!a.sim.quiet) {
     drive.on_report = [&](const pipeline::DriveReport& r) {
-      std::fprintf(stderr, "%s\n", FormatRunProgress(r, (*sim)->now()).c_str());
+      std::string line = FormatRunProgress(r, (*sim)->now());
+      if (follower) {
+        line += " | " + FormatWarehouseLag(follower->lag(), clock.WallNow(), follower->failed());
+      }
+      std::fprintf(stderr, "%s\n", line.c_str());
     };
   }
   const ProcessingTime t0 = clock.Now();
@@ -149,11 +166,9 @@ int RunPipeline(RunArgs& a) {
   const double seconds = std::chrono::duration<double>(clock.Now() - t0).count();
   const auto& c = (*proc)->counters();
   if (follower) {
+    // After the pipeline's last commit: the final pass loads the rest.
     follower->Stop();
-    if (!a.sim.quiet) {
-      std::fprintf(stderr, "  warehouse: %lld rows loaded into %s\n",
-                   static_cast<long long>(follower->rows_loaded()), warehouse.c_str());
-    }
+    warehouse_status = follower->status();
   }
   live.UpdateProgress((*proc)->Groups(), source.Lag(), c);
   live.SetState(!st.ok() ? web::PipelineState::kFailed
@@ -170,8 +185,24 @@ int RunPipeline(RunArgs& a) {
     std::fputs(FormatTableRows(c).c_str(), stderr);
     std::fprintf(stderr, "  lake: %s (Delta tables; read them with any Delta reader)\n",
                  store->get()->Describe().c_str());
+    if (follower) {
+      std::fprintf(
+          stderr, "  warehouse: %lld rows loaded into %s; %s\n",
+          static_cast<long long>(follower->rows_loaded()), warehouse.c_str(),
+          FormatWarehouseLag(follower->lag(), clock.WallNow(), !warehouse_status.ok()).c_str());
+    }
   }
   if (!st.ok()) return ReportError(ExplainMemoryFailure(st, a.pipeline));
+  if (!warehouse_status.ok()) {
+    // The lake is complete; the warehouse is not: the run did not succeed.
+    std::fprintf(stderr,
+                 "smartcity: the warehouse loader failed: %s. The lake holds every row; once the "
+                 "warehouse is fixed, `smartcity load --lake %s --warehouse %s` (or the next `run` "
+                 "on this lake) loads what it is missing\n",
+                 warehouse_status.message().c_str(), a.pipeline.lake.c_str(), warehouse.c_str());
+    KeepServingUntilStopped(a.live, server->get(), "run");
+    return kExitFailure;
+  }
   if (g_stop_requested.load())
     std::fprintf(stderr, "run: stopped on request; run again to resume\n");
   KeepServingUntilStopped(a.live, server->get(), "run");

@@ -183,14 +183,33 @@ json Status(const LiveSnapshot& s) {
                      {"lakeVersion", l.lake_version}});
   }
   json load_tables = json::array();
+  // The warehouse's lag behind the lake: per table and in total (null while unknown: the loader
+  // has not reached the warehouse yet).
+  bool lag_known = true;
+  int64_t lag_versions = 0;
+  double lag_seconds = 0;
   for (const TableLoadView& t : s.load_tables) {
-    load_tables.push_back({{"table", t.table},
-                           {"loadedVersion", t.loaded_version},
-                           {"lakeVersion", t.lake_version},
-                           {"lagVersions", t.lag_versions()},
-                           {"rows", t.rows},
-                           {"loads", t.loads},
-                           {"lastLoadAt", Wall(t.last_load)}});
+    lag_known = lag_known && t.lag_known;
+    lag_versions += t.lag_versions();
+    lag_seconds = std::max(lag_seconds, t.lag_seconds(s.now));
+    load_tables.push_back(
+        {{"table", t.table},
+         {"loadedVersion", t.loaded_version},
+         {"lakeVersion", t.lake_version},
+         {"lagVersions", t.lag_known ? json(t.lag_versions()) : json(nullptr)},
+         {"lagSeconds", t.lag_known ? json(t.lag_seconds(s.now)) : json(nullptr)},
+         {"oldestPendingAt", t.oldest_pending ? Wall(*t.oldest_pending) : json(nullptr)},
+         {"rows", t.rows},
+         {"loads", t.loads},
+         {"lastLoadAt", Wall(t.last_load)}});
+  }
+  json warehouse = nullptr;
+  if (s.warehouse.present) {
+    warehouse = {
+        {"lagVersions", lag_known ? json(lag_versions) : json(nullptr)},
+        {"lagSeconds", lag_known ? json(lag_seconds) : json(nullptr)},
+        {"retrying", s.warehouse.retrying.empty() ? json(nullptr) : json(s.warehouse.retrying)},
+        {"error", s.warehouse.error.empty() ? json(nullptr) : json(s.warehouse.error)}};
   }
   json health = {{"state", PipelineStateName(s.state)}};
   if (!s.error.empty()) health["error"] = s.error;
@@ -217,7 +236,8 @@ json Status(const LiveSnapshot& s) {
             {"inputs", inputs},
             {"commits", commits},
             {"loads", loads},
-            {"loadTables", load_tables}};
+            {"loadTables", load_tables},
+            {"warehouse", warehouse}};
   j["lastCommitAt"] = s.last_commit ? Wall(*s.last_commit) : json(nullptr);
   j["checkpointAgeSeconds"] =
       s.last_commit ? json(std::chrono::duration<double>(s.now - *s.last_commit).count())
@@ -401,11 +421,20 @@ std::string MetricsText(const LiveSnapshot& s, uint64_t resident_bytes) {
            static_cast<double>(t.rows));
   }
   Metric(&o, "smartcity_load_lag_versions", "gauge",
-         "Newest committed lake version minus the version the warehouse holds, per table (as of "
-         "the last load).");
+         "Lake commits the warehouse has not loaded yet, per table (none while the loader has not "
+         "reached the warehouse).");
   for (const TableLoadView& t : s.load_tables) {
+    if (!t.lag_known) continue;
     Sample(&o, "smartcity_load_lag_versions", "table=\"" + Label(t.table) + "\"",
            static_cast<double>(t.lag_versions()));
+  }
+  Metric(&o, "smartcity_load_lag_seconds", "gauge",
+         "Age of the oldest lake commit the warehouse has not loaded yet, per table (0: caught "
+         "up).");
+  for (const TableLoadView& t : s.load_tables) {
+    if (!t.lag_known) continue;
+    Sample(&o, "smartcity_load_lag_seconds", "table=\"" + Label(t.table) + "\"",
+           t.lag_seconds(s.now));
   }
   Metric(&o, "smartcity_load_last_timestamp_seconds", "gauge",
          "Unix time of the last committed warehouse load, per table.");

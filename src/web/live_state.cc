@@ -290,6 +290,7 @@ void LiveState::SetState(PipelineState state, std::string error) {
 
 void LiveState::RecordLoad(LoadView load) {
   MutexLock lock(&mu_);
+  warehouse_.present = true;
   TableLoadView& t = load_tables_[load.table];
   t.table = load.table;
   // A retried or restarted loader never goes back; keep the highest versions seen.
@@ -300,6 +301,28 @@ void LiveState::RecordLoad(LoadView load) {
   t.last_load = std::max(t.last_load, load.at);
   loads_.push_back(std::move(load));
   while (loads_.size() > options_.max_loads) loads_.pop_front();
+}
+
+void LiveState::RecordLag(const std::vector<TableLagView>& tables, std::string retrying) {
+  MutexLock lock(&mu_);
+  warehouse_.present = true;
+  warehouse_.retrying = std::move(retrying);
+  for (const TableLagView& l : tables) {
+    TableLoadView& t = load_tables_[l.table];
+    t.table = l.table;
+    t.lag_known = l.known;
+    if (!l.known) continue;
+    // The loader's own view: exact, including versions it passed over for having no rows.
+    t.loaded_version = l.loaded_version;
+    t.lake_version = l.lake_version;
+    t.oldest_pending = l.oldest_pending;
+  }
+}
+
+void LiveState::SetWarehouseError(std::string error) {
+  MutexLock lock(&mu_);
+  warehouse_.present = true;
+  warehouse_.error = std::move(error);
 }
 
 void LiveState::ReplaceFromLake(std::vector<VehicleView> vehicles,
@@ -367,6 +390,7 @@ LiveSnapshot LiveState::Snapshot() const {
   s.loads = loads_;
   s.load_tables.reserve(load_tables_.size());
   for (const auto& [name, t] : load_tables_) s.load_tables.push_back(t);
+  s.warehouse = warehouse_;
   s.records = records_;
   s.epochs_committed = epochs_committed_;
   s.table_commits = table_commits_;

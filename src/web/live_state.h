@@ -106,12 +106,38 @@ struct LoadView {
 // Per warehouse table: where the loader stands.
 struct TableLoadView {
   std::string table;
+  // Every version up to it is in the warehouse or adds no rows (the loader's lag report, else the
+  // last load).
   int64_t loaded_version = -1;
   int64_t lake_version = -1;  // newest lake version known (loader's, or a commit seen since)
   uint64_t rows = 0;          // rows loaded by this process
   uint64_t loads = 0;         // transactions committed by this process
   WallTime last_load{};
+  bool lag_known = true;  // false: the loader has not reached the warehouse yet
+  // Commit time of the oldest lake version not loaded yet (none: caught up).
+  std::optional<WallTime> oldest_pending;
   int64_t lag_versions() const { return std::max<int64_t>(lake_version - loaded_version, 0); }
+  // How long the oldest version not loaded has waited at `now` (0 when caught up).
+  double lag_seconds(WallTime now) const {
+    if (!oldest_pending || now <= *oldest_pending) return 0;
+    return std::chrono::duration<double>(now - *oldest_pending).count();
+  }
+};
+
+// One table of a warehouse lag report (warehouse::TableLag, without the dependency).
+struct TableLagView {
+  std::string table;
+  bool known = false;
+  int64_t lake_version = -1;
+  int64_t loaded_version = -1;
+  std::optional<WallTime> oldest_pending;
+};
+
+// The warehouse loader beside the pipeline, if any.
+struct WarehouseView {
+  bool present = false;  // a loader follows this pipeline's lake
+  std::string retrying;  // the warehouse is away: why (the loader retries)
+  std::string error;     // the loader stopped with this error
 };
 
 struct GroupView {
@@ -171,6 +197,7 @@ struct LiveSnapshot {
   std::deque<CommitView> commits;          // newest last
   std::deque<LoadView> loads;              // recent warehouse loads, newest last
   std::vector<TableLoadView> load_tables;  // by table name
+  WarehouseView warehouse;
   uint64_t records = 0;  // processor counters (or, for serve, rows in the lake's raw tables)
   uint64_t epochs_committed = 0;
   uint64_t table_commits = 0;
@@ -204,8 +231,11 @@ class LiveState final : public pipeline::ProcessorObserver {
                       std::span<const PartitionLag> lag,
                       const pipeline::ProcessorCounters& counters);
   void SetState(PipelineState state, std::string error = "");
-  // From the warehouse loader's thread: one committed load transaction.
+  // From the warehouse loader's thread: one committed load transaction; a lag report; the error
+  // it stopped with.
   void RecordLoad(LoadView load);
+  void RecordLag(const std::vector<TableLagView>& tables, std::string retrying);
+  void SetWarehouseError(std::string error);
 
   // `serve`: replaces the displayed state with one read from a lake.
   void ReplaceFromLake(std::vector<VehicleView> vehicles, std::vector<IncidentView> incidents,
@@ -243,6 +273,7 @@ class LiveState final : public pipeline::ProcessorObserver {
   std::deque<CommitView> commits_ GUARDED_BY(mu_);
   std::deque<LoadView> loads_ GUARDED_BY(mu_);
   std::map<std::string, TableLoadView, std::less<>> load_tables_ GUARDED_BY(mu_);
+  WarehouseView warehouse_ GUARDED_BY(mu_);
   uint64_t records_ GUARDED_BY(mu_) = 0;
   uint64_t epochs_committed_ GUARDED_BY(mu_) = 0;
   uint64_t table_commits_ GUARDED_BY(mu_) = 0;

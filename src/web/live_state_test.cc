@@ -293,6 +293,49 @@ TEST_F(LiveStateTest, WarehouseLoadsShowInTheStatusAndMetrics) {
             std::string::npos);
 }
 
+// The loader's lag reports: per table and in total, in versions and seconds (by the clock's wall
+// time), in /api/status and /metrics; unknown (null, no sample) before it reached the warehouse.
+TEST_F(LiveStateTest, WarehouseLagShowsInTheStatusAndMetrics) {
+  EXPECT_TRUE(nlohmann::json::parse(StatusJson(state_.Snapshot()))["warehouse"].is_null());
+  const WallTime now = clock_.WallNow();
+  state_.RecordLag({{"enriched_data", false, -1, -1, std::nullopt}}, "warehouse down");
+  {
+    const LiveSnapshot s = state_.Snapshot();
+    const auto j = nlohmann::json::parse(StatusJson(s));
+    EXPECT_TRUE(j["warehouse"]["lagVersions"].is_null());
+    EXPECT_EQ(j["warehouse"]["retrying"], "warehouse down");
+    EXPECT_TRUE(j["loadTables"][0]["lagVersions"].is_null());
+    EXPECT_EQ(MetricsText(s, 0).find("smartcity_load_lag_versions{"), std::string::npos);
+  }
+  state_.RecordLoad(Load("enriched_data", 0, 3, 100, 5, 1'767'596'400));
+  state_.RecordLag({{"enriched_data", true, 6, 3, now - std::chrono::seconds(12)},
+                    {"vehicle_data", true, 2, 2, std::nullopt}},
+                   "");
+  const LiveSnapshot s = state_.Snapshot();
+  const auto j = nlohmann::json::parse(StatusJson(s));
+  EXPECT_EQ(j["warehouse"]["lagVersions"], 3);
+  EXPECT_DOUBLE_EQ(j["warehouse"]["lagSeconds"].get<double>(), 12.0);
+  EXPECT_TRUE(j["warehouse"]["retrying"].is_null());
+  EXPECT_TRUE(j["warehouse"]["error"].is_null());
+  ASSERT_EQ(j["loadTables"].size(), 2u);
+  EXPECT_EQ(j["loadTables"][0]["lagVersions"], 3);
+  EXPECT_EQ(j["loadTables"][0]["loadedVersion"], 3);
+  EXPECT_EQ(j["loadTables"][0]["lakeVersion"], 6);
+  EXPECT_EQ(j["loadTables"][0]["rows"], 100);
+  EXPECT_DOUBLE_EQ(j["loadTables"][0]["lagSeconds"].get<double>(), 12.0);
+  EXPECT_EQ(j["loadTables"][1]["lagVersions"], 0);
+  EXPECT_EQ(j["loadTables"][1]["lagSeconds"], 0.0);
+  const std::string m = MetricsText(s, 0);
+  EXPECT_NE(m.find("smartcity_load_lag_versions{table=\"enriched_data\"} 3\n"), std::string::npos)
+      << m;
+  EXPECT_NE(m.find("smartcity_load_lag_seconds{table=\"enriched_data\"} 12\n"), std::string::npos)
+      << m;
+  EXPECT_NE(m.find("smartcity_load_lag_seconds{table=\"vehicle_data\"} 0\n"), std::string::npos);
+  state_.SetWarehouseError("bad password");
+  EXPECT_EQ(nlohmann::json::parse(StatusJson(state_.Snapshot()))["warehouse"]["error"],
+            "bad password");
+}
+
 TEST(LiveStateLoadsTest, KeepsOnlyTheRecentLoadsButCountsAll) {
   FakeClock clock;
   LiveStateOptions o;

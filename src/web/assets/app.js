@@ -240,6 +240,24 @@ function drawStatus(s) {
   rows(document.querySelector('#commits tbody'), s.commits.slice(0, 12),
       (c) => [esc(time(c.at)), esc(c.table ? c.table + ' v' + c.version : 'epoch, groups ' + c.groups.join(' ')) + (c.final ? ' (final)' : ''),
         fmt(c.totalRows), c.table ? '-' : c.latencyMs.toFixed(0) + ' ms']);
+  // The warehouse's lag behind the lake: commits not loaded yet and the oldest one's age.
+  const w = s.warehouse;
+  const wl = el('warehouse-lag');
+  if (!w) {
+    wl.className = 'muted';
+    wl.textContent = 'no warehouse loader in this pipeline';
+  } else if (w.error) {
+    wl.className = 'bad';
+    wl.textContent = 'warehouse loader stopped: ' + w.error;
+  } else if (w.lagVersions === null) {
+    wl.className = 'warn';
+    wl.textContent = 'warehouse lag unknown' + (w.retrying ? ' (retrying: ' + w.retrying + ')' : '');
+  } else {
+    wl.className = w.retrying || w.lagSeconds > 60 ? 'warn' : '';
+    wl.textContent = 'warehouse lag ' + fmt(w.lagVersions) + (w.lagVersions === 1 ? ' commit' : ' commits') +
+      (w.lagVersions > 0 ? ' ' + secs(w.lagSeconds) : '') + (w.retrying ? ' (retrying: ' + w.retrying + ')' : '');
+  }
+  wl.dataset.lagVersions = w && w.lagVersions !== null ? w.lagVersions : '';
   const loads = s.loads || [];
   el('loads').textContent = loads.length ? '' : 'no warehouse load yet (or no loader in this pipeline)';
   rows(document.querySelector('#load-list tbody'), loads.slice(0, 12),
