@@ -11,7 +11,7 @@
 // Only rows make a transaction: versions that add none (an epoch with no rows for the table, a
 // compaction or vacuum commit) are passed over without touching the warehouse, and join the next
 // transaction that has rows; a pass over a lake with no new commit does no warehouse work at all.
-// A settling pass (LoadOnce's default, follow mode's final pass) also records such trailing
+// A settling pass (LoadOnce's default, Loop's final pass) also records such trailing
 // versions (one bookkeeping row, no data), so at a stop the warehouse's version is the lake's.
 //
 // Lag: after each pass and each transaction (and before each retry wait) the loader tells

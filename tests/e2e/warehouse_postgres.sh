@@ -4,7 +4,10 @@
 #   1. after a seeded run, each loaded table equals the lake table row for row (deltalake reader);
 #   2. the loader killed with kill -9 at 12 random moments mid-load and restarted ends with exactly
 #      the lake's rows; PostgreSQL stopped and restarted while `load --follow` runs: the same;
-#   3. --follow: rows committed to the lake appear in the warehouse within 5 s.
+#   3. --follow: rows committed to the lake appear in the warehouse within 5 s;
+#   4. `run` following into PostgreSQL, stopped by SIGINT mid-run (paced): the warehouse equals the
+#      lake; a wrong password, or PostgreSQL stopped mid-run and not back within the final pass's
+#      retries: `run` exits 1 with one message naming the problem and the fix.
 # Schema evolution against PostgreSQL is in src/warehouse/warehouse_itest.cc.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -21,7 +24,10 @@ url() { echo "postgresql://$PGUSER@127.0.0.1:$PGPORT/$1"; }
 loaded_version() {  # loaded_version <db> <table>
   psql -X -qAt -d "$1" -c "SELECT coalesce(max(delta_version), -1) FROM _smartcity_loads WHERE table_name = '$2'" 2>/dev/null || echo -1
 }
-lake_version() { ls "$1/$2/_delta_log/" | grep -c '\.json$' | awk '{print $1 - 1}'; }
+lake_version() { "$PY" "$root/tests/e2e/lake_versions.py" "$1" "$2" | cut -d' ' -f1; }
+# The newest version that adds rows: a follower's bookkeeping reaches it (versions without rows
+# after it are recorded only when the loader settles, at a stop).
+rows_version() { "$PY" "$root/tests/e2e/lake_versions.py" "$1" "$2" | cut -d' ' -f2; }
 
 # --- 1. seeded run, then load --once: row for row -----------------------------------------------
 opts=(--no-serve --duration 20m --vehicles 30 --incident-rate 6 --seed 7 --fault duplicate=0.01 --fault malformed=0.005)
@@ -110,7 +116,7 @@ done
 sleep 3
 eval "$("$root/scripts/postgres.sh" start)"
 wait "$run_pid"
-want=$(lake_version "$work/lake2" enriched_data)
+want=$(rows_version "$work/lake2" enriched_data)
 caught_up() { [ "$(loaded_version follow enriched_data)" -ge "$want" ]; }
 wait_for 60 caught_up || { cat "$work/follow.log" >&2; fail "the follower did not load lake version $want within 60 s"; }
 kill -TERM "$follow_pid"
@@ -119,4 +125,64 @@ run_status rc wait "$follow_pid"
 grep -q "retrying" "$work/follow.log" || { cat "$work/follow.log" >&2; fail "the loader never noticed PostgreSQL was down"; }
 compare "$work/lake2" enriched_data follow
 ok "--follow: sampled lake versions in the warehouse within 5 s; PostgreSQL restarted mid-run; equal to the lake"
+
+# --- 4a. run's follower into PostgreSQL, SIGINT mid-run -----------------------------------------
+paced=(--no-serve --vehicles 20 --speedup 60 --trigger 500ms)
+createdb runwh
+"$smartcity" run "${paced[@]}" --duration 30m --seed 13 --lake "$work/lake4" --warehouse "$(url runwh)" \
+  --maintenance-interval 200ms --max-small-files 2 >"$work/run4.log" 2>&1 &
+run_pid=$!
+track "$run_pid"
+loaded_some() { [ "$(loaded_version runwh enriched_data)" -ge 3 ]; }
+wait_for 30 loaded_some || { cat "$work/run4.log" >&2; fail "run's follower loaded nothing into PostgreSQL"; }
+sleep 2
+kill -INT "$run_pid"
+run_status rc wait "$run_pid"
+[ "$rc" = 0 ] || { cat "$work/run4.log" >&2; fail "run exited $rc after SIGINT"; }
+expect_in "$work/run4.log" "run: stopped on request"
+grep -Eq '^  warehouse: [0-9]+ rows loaded into .*; warehouse lag 0 commits$' "$work/run4.log" ||
+  { cat "$work/run4.log" >&2; fail "run's summary does not show the warehouse caught up"; }
+compare "$work/lake4" enriched_data runwh
+v=$(lake_version "$work/lake4" enriched_data)
+[ "$(loaded_version runwh enriched_data)" = "$v" ] || fail "the bookkeeping is not at the lake's version $v"
+empty=$(psql -X -qAt -d runwh -c "SELECT count(*) FROM _smartcity_loads WHERE row_count = 0")
+[ "$empty" -le 1 ] || fail "$empty load transactions without rows"
+ok "run into PostgreSQL, SIGINT mid-run: the warehouse equals the lake at version $v; no transaction without rows"
+
+# --- 4b. a wrong password: run goes on, then exits 1 naming the problem and the fix -------------
+psql -X -q -c "CREATE ROLE pwuser LOGIN PASSWORD 'right'" -c "GRANT ALL ON DATABASE runwh TO pwuser"
+hba=$(psql -X -qAt -c "SHOW hba_file")
+cp "$hba" "$work/pg_hba.conf.orig"
+{ echo "host all pwuser 127.0.0.1/32 scram-sha-256"; cat "$work/pg_hba.conf.orig"; } >"$hba"
+psql -X -qAt -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+run_status rc "$smartcity" run "${paced[@]}" --duration 5m --seed 13 --lake "$work/lake5" \
+  --warehouse "postgresql://pwuser:wrong@127.0.0.1:$PGPORT/runwh" >"$work/run5.log" 2>&1
+[ "$rc" = 1 ] || { cat "$work/run5.log" >&2; fail "run with a wrong warehouse password exited $rc, want 1"; }
+expect_in "$work/run5.log" "smartcity: the warehouse loader failed"
+expect_in "$work/run5.log" "rejected the credentials"
+expect_in "$work/run5.log" "smartcity load --lake $work/lake5"
+[ "$(grep -c '^smartcity: ' "$work/run5.log")" = 1 ] || { cat "$work/run5.log" >&2; fail "more than one final error message"; }
+expect_in "$work/run5.log" "run summary:"  # the pipeline went on
+ok "a wrong warehouse password: run finished the pipeline, exited 1 with one message naming the fix"
+
+# --- 4c. PostgreSQL stopped mid-run and not back: exit 1 after the final pass's retries ---------
+createdb gone
+"$smartcity" run "${paced[@]}" --duration 10m --seed 13 --lake "$work/lake6" --warehouse "$(url gone)" \
+  >"$work/run6.log" 2>&1 &
+run_pid=$!
+track "$run_pid"
+loaded_gone() { [ "$(loaded_version gone enriched_data)" -ge 1 ]; }
+wait_for 30 loaded_gone || { cat "$work/run6.log" >&2; fail "run's follower loaded nothing into PostgreSQL"; }
+"$root/scripts/postgres.sh" stop-server
+run_status rc wait "$run_pid"
+eval "$("$root/scripts/postgres.sh" start)"
+[ "$rc" = 1 ] || { cat "$work/run6.log" >&2; fail "run with PostgreSQL gone exited $rc, want 1"; }
+grep -q "warehouse lag .*(retrying: " "$work/run6.log" || { cat "$work/run6.log" >&2; fail "the progress line did not show the retries"; }
+expect_in "$work/run6.log" "smartcity: the warehouse loader failed"
+expect_in "$work/run6.log" "smartcity load --lake $work/lake6"
+# The fix works: load catches the warehouse up.
+"$smartcity" load --once -q --lake "$work/lake6" --warehouse "$(url gone)"
+compare "$work/lake6" enriched_data gone
+ok "PostgreSQL gone mid-run: run exited 1 naming the fix; load then caught the warehouse up"
 finish
