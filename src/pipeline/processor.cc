@@ -331,7 +331,12 @@ Status Processor::CloseOpenEpochs(bool wait) {
 
 Status Processor::CommitNow() {
   if (!sticky_.ok()) return sticky_;
-  return CloseOpenEpochs(/*wait=*/true);
+  Status s = CloseOpenEpochs(/*wait=*/true);
+  // The last commit of this run: a maintenance pass in progress ends (a compaction commit lands
+  // whole or not at all) and no other starts, so a reader that follows (the warehouse's final
+  // pass) sees the lake's last version.
+  if (maintainer_) maintainer_->Stop();
+  return s;
 }
 
 Status Processor::Finish() {

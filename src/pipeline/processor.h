@@ -149,7 +149,9 @@ class Processor final : public PositionStore, public RebalanceListener {
   // Polls one batch and processes it; closes the epochs whose trigger is due. A returned error
   // stops the processor (restarting it from its checkpoints is always safe).
   Status Step();
-  // Closes the current epoch of every owned group now and returns once it is committed.
+  // Closes the current epoch of every owned group now and returns once it is committed, and stops
+  // the lake maintenance: nothing is committed to the lake after it returns (the end of a run
+  // whose input is not complete: SIGINT, --duration of `stream`).
   Status CommitNow();
   // End of a bounded input: emits every pending join row and commits.
   Status Finish();

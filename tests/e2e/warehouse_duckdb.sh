@@ -46,9 +46,16 @@ except duckdb.CatalogException:
     v, n = -1, 0
 print(n, v)' "$1"
 }
-t0=$(date +%s%N)
-"$smartcity" load --once -q --lake "$work/lake" --warehouse "duckdb:$work/timing.duckdb" --rows-per-transaction 1
-full_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+# The kills fall within the fastest of three whole loads (a slow first one would put them after
+# the end of a faster load).
+full_ms=
+for _ in 1 2 3; do
+  rm -f "$work/timing.duckdb" "$work/timing.duckdb.wal"
+  t0=$(date +%s%N)
+  "$smartcity" load --once -q --lake "$work/lake" --warehouse "duckdb:$work/timing.duckdb" --rows-per-transaction 1
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  if [ -z "$full_ms" ] || [ "$ms" -lt "$full_ms" ]; then full_ms=$ms; fi
+done
 want=$(wh_state "$work/timing.duckdb")
 echo "a whole load: ${full_ms} ms; rows and version: $want"
 landed=0; partial=0
@@ -60,7 +67,7 @@ for i in $(seq 1 12); do
   sleep "$(awk -v ms="$full_ms" -v r="$RANDOM" 'BEGIN { printf "%.3f", ms * (0.05 + 0.6 * r / 32767) / 1000 }')"
   # The kill landed when the loader died of it (137); a loader that had finished must have
   # finished well (0).
-  kill -9 $pid 2>/dev/null || fail "loader $i (pid $pid) was gone before the kill"
+  kill -9 $pid 2>/dev/null || echo "# loader $i had finished before the kill"
   run_status rc wait $pid
   case $rc in
     137) landed=$((landed + 1)) ;;

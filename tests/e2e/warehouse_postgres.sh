@@ -50,10 +50,16 @@ ok "load --once: every table equals the lake, a second --once changes nothing; t
 # Each trial loads the lake into an empty database, kills the loader at a random moment within the
 # time a whole load takes, restarts it and checks the table holds exactly the lake's rows (count
 # plus the UNIQUE key, which cannot hold a duplicate) and the bookkeeping the lake's version.
-createdb timing
-t0=$(date +%s%N)
-"$smartcity" load --once -q --lake "$work/lake" --warehouse "$(url timing)" --rows-per-transaction 1
-full_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+# The kills fall within the fastest of three whole loads (a slow first one would put them after
+# the end of a faster load).
+full_ms=
+for _ in 1 2 3; do
+  dropdb --if-exists timing 2>/dev/null; createdb timing
+  t0=$(date +%s%N)
+  "$smartcity" load --once -q --lake "$work/lake" --warehouse "$(url timing)" --rows-per-transaction 1
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  if [ -z "$full_ms" ] || [ "$ms" -lt "$full_ms" ]; then full_ms=$ms; fi
+done
 want_rows=$(psql -X -qAt -d timing -c "SELECT count(*) FROM enriched_data")
 want_version=$(lake_version "$work/lake" enriched_data)
 echo "a whole load: ${full_ms} ms, $want_rows rows, versions 0..$want_version"
@@ -66,7 +72,7 @@ for i in $(seq 1 12); do
   sleep "$(awk -v ms="$full_ms" -v r="$RANDOM" 'BEGIN { printf "%.3f", ms * (0.05 + 0.6 * r / 32767) / 1000 }')"
   # The kill landed when the loader died of it (137); a loader that had finished must have
   # finished well (0).
-  kill -9 $pid 2>/dev/null || fail "loader $i (pid $pid) was gone before the kill"
+  kill -9 $pid 2>/dev/null || echo "# loader $i had finished before the kill"
   run_status rc wait $pid
   case $rc in
     137) landed=$((landed + 1)) ;;
