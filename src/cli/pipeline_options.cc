@@ -86,11 +86,13 @@ MemoryBudget MemoryBudgetOf(const PipelineArgs& a) {
   MemoryBudget b;
   if (limit == 0) {  // no limit: every part at its own default (0: unbounded)
     b.epoch_rows = a.epoch_mib > 0 ? static_cast<uint64_t>(a.epoch_mib) * kMiB : 64 * kMiB;
+    b.join_state = 64 * kMiB;
     return b;
   }
   b.transport = limit / 8;
   b.epoch_input = b.transport / 4;
   b.epoch_rows = a.epoch_mib > 0 ? static_cast<uint64_t>(a.epoch_mib) * kMiB : limit / 32;
+  b.join_state = limit / 16;
   // DuckDB's floors: its Parquet writer holds a row group (~40 MiB on the widest table, more than
   // the rows' own size) and fails rather than spill past its limit; a DuckDB warehouse (primary key
   // and indexes) failed its commits at 32 MiB.
@@ -108,6 +110,7 @@ MemoryBudget MemoryBudgetOf(const PipelineArgs& a) {
 pipeline::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& a) {
   pipeline::ProcessorOptions o = a.processor;
   o.max_epoch_bytes = MemoryBudgetOf(a).epoch_rows;
+  o.max_join_state_bytes = MemoryBudgetOf(a).join_state;
   o.maintenance.enabled = a.maintenance;
   o.maintenance.vacuum_retention =
       std::chrono::duration_cast<std::chrono::seconds>(a.vacuum_retention);

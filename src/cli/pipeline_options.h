@@ -42,6 +42,10 @@ struct MemoryBudget {
   // the one before is written, and the writer holds a copy of its rows, so about three times this.
   // 1/32.
   uint64_t epoch_rows = 0;
+  // The join state (ProcessorOptions::max_join_state_bytes): beyond it, join inputs that run ahead
+  // of the others in event time wait for them (a backlog drain would otherwise hold a topic's whole
+  // backlog). 1/16; without a limit 64 MiB.
+  uint64_t join_state = 0;
   // The lake writer's DuckDB memory_limit (Parquet files). 1/8, at least 48 MiB; without a
   // warehouse loader (`stream`, `run --warehouse none`) also the loader's shares: 7/16.
   uint64_t writer_duckdb = 0;

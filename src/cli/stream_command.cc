@@ -189,6 +189,8 @@ int RunStream(StreamArgs& a) {
     j["latency_ms"]["live"] = LatencyJson(c.live_latency);
     j["latency_ms"]["lake"] = LatencyJson(c.lake_latency);
     j["peak_rss_bytes"] = peak_rss;
+    j["join_state_peak_bytes"] = c.join_state_peak_bytes;
+    j["input_holds"] = c.input_holds;
     j["cpu_seconds"] = CpuSeconds();
     j["time_seconds"] = {{"poll", Ms(c.poll_time) / 1000},
                          {"process", Ms(c.process_time) / 1000},

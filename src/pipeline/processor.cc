@@ -21,6 +21,8 @@ struct Processor::Group {
   EventTime replay_wm{};
   bool replay_final = false;
   std::array<bool, kTopicCount> paused{};
+  // Join inputs paused for running ahead in event time (AlignInputs), by topic.
+  std::array<bool, kTopicCount> held{};
   // Source timestamps of the records in the current epoch, in 1 ms buckets (for lake latency):
   // records arrive roughly in time order, so consecutive ones mostly share the cached bucket.
   std::unordered_map<int64_t, uint64_t> source_ms;
@@ -299,6 +301,7 @@ Status Processor::Step() {
   for (auto& [p, g] : groups_) {
     if (g->replaying) SC_RETURN_IF_ERROR(ReplayProgress(*g));
   }
+  SC_RETURN_IF_ERROR(AlignInputs());
   counters_.process_time += std::chrono::duration_cast<Micros>(clock_->Now() - poll_end);
   // Close when the trigger is due, or sooner when the epoch's rows fill their memory budget. A due
   // trigger waits (processing on) while the previous epoch is still being written; a full budget
@@ -316,6 +319,52 @@ Status Processor::Step() {
   const bool busy = committer_->busy();
   if (full || (due && !busy)) SC_RETURN_IF_ERROR(CloseOpenEpochs(/*wait=*/false));
   return sticky_;
+}
+
+Status Processor::AlignInputs() {
+  using stream::JoinInput;
+  static constexpr std::array<std::pair<JoinInput, Topic>, stream::kJoinInputCount> kInputs{{
+      {JoinInput::kVehicle, Topic::kVehicle},
+      {JoinInput::kWeather, Topic::kWeather},
+      {JoinInput::kEmergency, Topic::kEmergency},
+  }};
+  size_t bytes = 0;
+  for (const auto& [p, g] : groups_) bytes += g->core->join().StateBytes();
+  counters_.join_state_peak_bytes = std::max<uint64_t>(counters_.join_state_peak_bytes, bytes);
+  if (options_.max_join_state_bytes == 0) return Status::OK();
+  const bool over = bytes > options_.max_join_state_bytes;
+  const bool under = bytes <= options_.max_join_state_bytes / 2;
+  // An input further ahead than this is not needed for the rows the slowest one still brings.
+  const Micros slack = options_.core.join.watermark.delay + options_.core.join.window;
+  std::vector<TopicPartition> pause, resume;
+  for (auto& [p, g] : groups_) {
+    if (g->replaying) continue;
+    const stream::WatermarkTracker& wt = g->core->join().tracker();
+    // The slowest input still behind its end (one that saw nothing yet stands at the beginning).
+    std::optional<EventTime> slowest;
+    for (const auto& [in, topic] : kInputs) {
+      if (wt.backlog(in) && (!slowest || wt.InputWatermark(in) < *slowest))
+        slowest = wt.InputWatermark(in);
+    }
+    for (const auto& [in, topic] : kInputs) {
+      const size_t t = static_cast<size_t>(topic);
+      const bool ahead = slowest && wt.has_data(in) && wt.InputWatermark(in) > *slowest + slack;
+      const TopicPartition tp{topic, PartitionId(g->p)};
+      if (!g->held[t] && over && ahead) {
+        g->held[t] = true;
+        pause.push_back(tp);
+      } else if (g->held[t] && (under || !ahead)) {
+        g->held[t] = false;
+        resume.push_back(tp);
+      }
+    }
+  }
+  if (!pause.empty()) {
+    counters_.input_holds += pause.size();
+    SC_RETURN_IF_ERROR(source_->Pause(pause));
+  }
+  if (!resume.empty()) SC_RETURN_IF_ERROR(source_->Resume(resume));
+  return Status::OK();
 }
 
 Status Processor::CloseOpenEpochs(bool wait) {

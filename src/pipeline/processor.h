@@ -99,6 +99,15 @@ struct ProcessorOptions {
   // a source that keeps records until a checkpoint covers them (`run`'s in-process log, see
   // CommittedPositions): it then holds about twice this beyond the checkpoints.
   uint64_t max_epoch_input_bytes = 0;
+  // Bound on the join state (EventTimeJoin::StateBytes over all groups; 0: no bound). A source
+  // reads its partitions in whatever order its fetches bring them: draining a backlog from Kafka,
+  // one topic may be read hours of event time ahead of another, and the join then holds the
+  // leading input's rows until the other catches up (the whole backlog of a topic, at worst). Over
+  // this bound the processor pauses the join inputs of a group that are more than the watermark
+  // delay plus the join window ahead of its slowest input still behind its end, until that one has
+  // caught up or the state is back under half the bound (event-time alignment). It never pauses
+  // the slowest input, so reading always goes on.
+  uint64_t max_join_state_bytes = 0;
   // Commit closed epochs on a committer thread while the next one is processed (false: on the
   // caller's thread, before Step() returns; deterministic, for tests that look at the lake between
   // steps).
@@ -131,6 +140,10 @@ struct ProcessorCounters {
   Micros commit_time{0};
   Micros commit_wait_time{0};  // part of commit_time: waiting for the previous epoch's commit
   Micros lake_write_time{0};
+  // Join inputs paused for running ahead of the others in event time (max_join_state_bytes).
+  uint64_t input_holds = 0;
+  // The largest join state seen (EventTimeJoin::StateBytes over all groups, after each poll).
+  uint64_t join_state_peak_bytes = 0;
   LatencyHistogram lake_latency;
 };
 
@@ -198,6 +211,8 @@ class Processor final : public PositionStore, public RebalanceListener {
   Status ReapCommit();
   Status ApplyCommit(std::unique_ptr<EpochJob> job);
   Status ReplayProgress(Group& g);
+  // Pauses and resumes join inputs to keep the join state within max_join_state_bytes.
+  Status AlignInputs();
 
   ProcessorOptions options_;
   Clock* clock_;

@@ -371,6 +371,13 @@ size_t EventTimeJoin::StateRows(JoinInput input) const {
   return state_->rows[static_cast<size_t>(input)];
 }
 
+size_t EventTimeJoin::StateBytes() const {
+  const auto& r = state_->rows;
+  return r[static_cast<size_t>(JoinInput::kVehicle)] * sizeof(VehicleRow) +
+         r[static_cast<size_t>(JoinInput::kWeather)] * sizeof(WeatherRow) +
+         r[static_cast<size_t>(JoinInput::kEmergency)] * sizeof(EmergencyRow);
+}
+
 size_t EventTimeJoin::devices() const {
   return state_->devices.size();
 }

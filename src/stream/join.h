@@ -105,6 +105,9 @@ class EventTimeJoin {
   const JoinCounters& counters() const { return counters_; }
   // Rows of this input held in state now.
   size_t StateRows(JoinInput input) const;
+  // Bytes of the rows held in state now (their fixed size; the buffers' spare capacity and the
+  // per-device overhead come on top). O(1).
+  size_t StateBytes() const;
   size_t devices() const;
   const JoinOptions& options() const { return options_; }
 

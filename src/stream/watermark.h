@@ -71,6 +71,8 @@ class WatermarkTracker {
   EventTime Advance() { return Set(Compute()); }
 
   bool has_data(JoinInput i) const { return inputs_[Index(i)].has_data; }
+  // What the last SetBacklog() said for the input.
+  bool backlog(JoinInput i) const { return inputs_[Index(i)].backlog; }
   // max event time - D of the input (EventTime::min() with no data).
   EventTime InputWatermark(JoinInput i) const;
   // Whether the input held the watermark back at the last Compute().

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# smartcity stream draining a Kafka backlog with --memory-limit 256: the join state stays within its
+# share however large the backlog (Kafka delivers the topics in its own order, often one topic's
+# whole backlog before another's; inputs that run ahead in event time wait for the others), and the
+# peak resident memory does not grow with the backlog: a backlog twice as large peaks at no more
+# than the smaller one, give or take a margin, and within a bound above the limit.
+#
+# Usage: stream_memory.sh SMARTCITY
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+smartcity=$(realpath "$1")
+workdir stream-memory
+python_env
+
+limit_mib=256
+# Measured (100 vehicles, 6 partitions, one local broker, README "Memory"): before the join state
+# was bounded, the peak grew with the backlog (930 MiB draining 12.3 M events); bounded, 508 MiB on
+# that backlog. The Kafka client's prefetch and DuckDB's own allocations still come on top of their
+# shares: the ceiling below is what the limit holds today, not the limit itself.
+ceiling_mib=$((limit_mib * 5 / 2))
+margin=25  # percent: the larger backlog's peak over the smaller one's
+
+start_kafka "$work/kafka"
+"$smartcity" topics create --partitions 6 >/dev/null
+
+# Peak RSS (KiB) of a child run, from getrusage(RUSAGE_CHILDREN); its output goes to $work/$1.log.
+peak_rss() {
+  local name=$1
+  shift
+  "$PY" - "$work/$name.log" "$@" <<'PY'
+import resource, subprocess, sys
+with open(sys.argv[1], "w") as log:
+    code = subprocess.run(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT).returncode
+if code != 0:
+    sys.exit(f"exit status {code}")
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+PY
+}
+# Maintenance off: compaction shares the lake writer's DuckDB and its memory is not in the budget
+# yet (open work, README "Memory"): with it on, one drain of this test failed with DuckDB out of
+# memory at the writer's 112 MiB share while a compaction ran.
+drain() {  # drain NAME: the processor drains the topics from the start into a fresh lake
+  peak_rss "$1" "$smartcity" stream --group "g-$1" --lake "$work/lake-$1" --memory-limit "$limit_mib" \
+    --maintenance off --stop-when-idle 3s --final --no-serve -q --summary-json "$work/$1.json" ||
+    { cat "$work/$1.log" >&2; fail "the drain $1 failed"; }
+}
+field() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$work/$1.json" "$2"; }
+
+# An hour of city time (~1.1 M events), then another: the second drain reads twice the backlog.
+"$smartcity" simulate --kafka --duration 60m --vehicles 100 --seed 8 -q
+small=$(drain small)
+rm -rf "$work/lake-small"
+"$smartcity" simulate --kafka --duration 60m --vehicles 100 --seed 9 -q
+large=$(drain large)
+rm -rf "$work/lake-large"
+echo "peak RSS: $((small / 1024)) MiB draining $(field small records) events, $((large / 1024)) MiB draining $(field large records)"
+echo "join state peak: $(field small join_state_peak_bytes) and $(field large join_state_peak_bytes) bytes; inputs held back $(field small input_holds) and $(field large input_holds) times"
+
+share=$((limit_mib * 1024 * 1024 / 16))  # the join state's share (src/cli/pipeline_options.cc)
+# Rows counted at their fixed size. A poll (20,000 records) adds its rows before the inputs ahead are
+# paused, and inputs within the watermark delay of the slowest are never paused: measured 19.1 MB
+# for a 16.8 MB share.
+check "the join state stays within a quarter above its share of the limit" \
+  test "$(field large join_state_peak_bytes)" -le $((share * 5 / 4))
+check "twice the backlog peaks within ${margin}% of the smaller drain" \
+  test "$large" -le $((small * (100 + margin) / 100))
+check "the peak stays under ${ceiling_mib} MiB" test "$large" -le $((ceiling_mib * 1024))
+finish
