@@ -97,6 +97,7 @@ MemoryBudget MemoryBudgetOf(const PipelineArgs& a) {
   // the rows' own size) and fails rather than spill past its limit; a DuckDB warehouse (primary key
   // and indexes) failed its commits at 32 MiB.
   b.writer_duckdb = std::max(limit / 8, 48 * kMiB);
+  if (a.maintenance) b.maintenance_duckdb = std::max(limit / 8, 48 * kMiB);
   if (a.with_warehouse) {
     b.warehouse_duckdb = std::max(limit / 4, 64 * kMiB);
     b.warehouse_reader = std::max(limit / 16, 16 * kMiB);
@@ -115,6 +116,9 @@ pipeline::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& a) {
   o.maintenance.vacuum_retention =
       std::chrono::duration_cast<std::chrono::seconds>(a.vacuum_retention);
   o.maintenance.log_retention = std::chrono::duration_cast<std::chrono::seconds>(a.log_retention);
+  o.maintenance.own_database = lake::WriterDatabaseOptions();
+  if (const uint64_t limit = MemoryBudgetOf(a).maintenance_duckdb; limit > 0)
+    o.maintenance.own_database->settings["memory_limit"] = std::to_string(limit >> 20) + "MiB";
   o.maintenance.on_error = [](const Status& s) {
     std::fprintf(stderr, "smartcity: lake maintenance: %s (the stream goes on)\n",
                  s.message().c_str());

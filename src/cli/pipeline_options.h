@@ -54,6 +54,9 @@ struct MemoryBudget {
   // 1/16, at least 16 MiB.
   uint64_t warehouse_duckdb = 0;
   uint64_t warehouse_reader = 0;
+  // The lake maintenance's own DuckDB (compaction rewrites row groups as the writer does, so the
+  // same floor): 1/8, at least 48 MiB. Its own, so that a compaction never starves the writer.
+  uint64_t maintenance_duckdb = 0;
 };
 MemoryBudget MemoryBudgetOf(const PipelineArgs& args);
 

@@ -2,10 +2,16 @@
 
 #include <duckdb.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstring>
+#include <filesystem>
+#include <map>
 #include <memory>
 #include <random>
+#include <string>
+#include <system_error>
 #include <unordered_map>
 #include <utility>
 
@@ -351,14 +357,25 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
   if (duckdb_create_config(&config) == DuckDBError) {
     return Status::Internal("cannot create a DuckDB configuration (out of memory?)");
   }
-  for (const auto& [name, value] : options.settings) {
+  std::map<std::string, std::string> settings = options.settings;
+  std::unique_ptr<Database> db(new Database());
+  db->path_ = path.empty() ? ":memory:" : path;
+  if (db->path_ == ":memory:" && settings.count("temp_directory") == 0) {
+    // An in-memory database spills to "<working directory>/.tmp" by default, under the same file
+    // names in every database of the process: two that spill at once (the lake writer and the
+    // maintenance's, say) overwrite each other's blocks. Each gets a folder of its own.
+    static std::atomic<uint64_t> next{0};
+    std::error_code ec;
+    db->temp_dir_ = std::filesystem::temp_directory_path(ec) /
+                    fmt::format("smartcity-duckdb-{}-{}", ::getpid(), next++);
+    settings["temp_directory"] = db->temp_dir_.string();
+  }
+  for (const auto& [name, value] : settings) {
     if (duckdb_set_config(config, name.c_str(), value.c_str()) == DuckDBError) {
       duckdb_destroy_config(&config);
       return Status::InvalidArgument(fmt::format("DuckDB setting {}={} is not valid", name, value));
     }
   }
-  std::unique_ptr<Database> db(new Database());
-  db->path_ = path.empty() ? ":memory:" : path;
   char* error = nullptr;
   duckdb_state st = duckdb_open_ext(db->path_.c_str(), &db->db_, config, &error);
   duckdb_destroy_config(&config);
@@ -376,6 +393,10 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
 
 Database::~Database() {
   if (db_ != nullptr) duckdb_close(&db_);
+  if (!temp_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(temp_dir_, ec);
+  }
 }
 
 Result<std::unique_ptr<Connection>> Database::Connect() {

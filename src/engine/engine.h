@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -78,6 +79,7 @@ class Database {
   Database() = default;
   _duckdb_database* db_ = nullptr;
   std::string path_;
+  std::filesystem::path temp_dir_;  // an in-memory database's spill folder, removed at close
 };
 
 // A fully materialised query result. Typed getters convert like DuckDB's casts; REQUIRES:

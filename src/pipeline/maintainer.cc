@@ -67,8 +67,15 @@ Result<std::unique_ptr<Maintainer>> Maintainer::Open(lake::ObjectStore* store, e
                                                      std::vector<std::string> tables,
                                                      MaintenanceOptions options, Clock* clock) {
   SC_RETURN_IF_ERROR(ValidateMaintenance(options));
-  return std::unique_ptr<Maintainer>(
+  std::unique_ptr<engine::Database> own;
+  if (options.own_database) {
+    SC_ASSIGN_OR_RETURN(own, engine::Database::Open("", *options.own_database));
+    db = own.get();
+  }
+  std::unique_ptr<Maintainer> m(
       new Maintainer(store, db, std::move(tables), std::move(options), clock));
+  m->own_db_ = std::move(own);
+  return m;
 }
 
 Maintainer::~Maintainer() {

@@ -68,6 +68,10 @@ struct MaintenanceOptions {
   std::filesystem::path scratch_dir;  // compaction's local files; default: the system temp dir
   // Called (on the maintenance thread) with each failed step; maintenance goes on regardless.
   std::function<void(const Status&)> on_error;
+  // Set: compaction and vacuum run on an in-memory DuckDB of their own with these settings (its
+  // memory_limit the maintenance's share of --memory-limit), so a compaction never takes memory
+  // from the stream's Parquet writer. Unset: on the database given to Open.
+  std::optional<engine::DatabaseOptions> own_database;
 };
 
 Status ValidateMaintenance(const MaintenanceOptions& options);
@@ -122,6 +126,7 @@ class Maintainer {
   void Fail(const Status& s);
 
   lake::ObjectStore* store_;
+  std::unique_ptr<engine::Database> own_db_;  // options_.own_database
   engine::Database* db_;
   const std::vector<std::string> tables_;
   const MaintenanceOptions options_;
