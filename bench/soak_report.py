@@ -220,12 +220,14 @@ COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
 
 
 def nice_max(v):
+    """The smallest 4 x step >= v with a round step (1, 2, 2.5 or 5 times a power of ten)."""
     if v <= 0:
         return 1.0
-    e = 10 ** len(str(int(v))) / 10
-    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
-        if m * e >= v:
-            return m * e
+    step = v / 4
+    e = 10 ** (len(str(int(step))) - 1) if step >= 1 else 10 ** -len(str(int(1 / step)))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * e >= step:
+            return 4 * m * e
     return v
 
 
@@ -256,7 +258,7 @@ def panel(x0, y0, w, h, title, xlabel, lines, limit=None):
     if limit:
         out.append(f'<line x1="{x0}" x2="{x0 + w}" y1="{sy(limit[0]):.1f}" y2="{sy(limit[0]):.1f}" stroke="#000" stroke-dasharray="2,3"/>')
         out.append(f'<text x="{x0 + w - 2}" y="{sy(limit[0]) - 3:.1f}" font-size="9" text-anchor="end">{esc(limit[1])}</text>')
-    ly = y0 + 12
+    legend = []
     for label, color, ps, dash in lines:
         ps = [p for p in ps if p[1] is not None]
         if not ps:
@@ -266,8 +268,13 @@ def panel(x0, y0, w, h, title, xlabel, lines, limit=None):
         out.append(f'<polyline points="{d}" fill="none" stroke="{color}" stroke-width="1.4"{extra}/>')
         if len(ps) == 1:
             out.append(f'<circle cx="{sx(ps[0][0]):.1f}" cy="{sy(ps[0][1]):.1f}" r="2.5" fill="{color}"/>')
-        out.append(f'<text x="{x0 + 6}" y="{ly}" font-size="9" fill="{color}">{esc(label)}</text>')
-        ly += 11
+        legend.append((label + (" (dashed)" if dash else ""), color))
+    if legend:  # top left, over a translucent box so the lines under it stay visible
+        width = 10 + 5.2 * max(len(t) for t, _ in legend)
+        out.append(f'<rect x="{x0 + 2}" y="{y0 + 2}" width="{width:.0f}" height="{11 * len(legend) + 4}" '
+                   f'fill="#fff" fill-opacity="0.8"/>')
+        for i, (label, color) in enumerate(legend):
+            out.append(f'<text x="{x0 + 6}" y="{y0 + 12 + 11 * i}" font-size="9" fill="{color}">{esc(label)}</text>')
     return out
 
 
@@ -284,7 +291,7 @@ def chart(runs, stream, path):
         ("Warehouse lag: enriched rows in the lake not yet loaded", [("wh_lag_rows", "", False, 1)], None),
         ("Stream lag: records behind in Kafka", [("lag_records", "", False, 1)], None),
     ]
-    cols, pw, ph, gx, gy, left, top = 2, 420, 150, 90, 70, 70, 60
+    cols, pw, ph, gx, gy, left, top = 2, 420, 150, 90, 70, 70, 80
     groups = []
     if runs:
         groups.append(("run --speedup max (x: city days)", "city days",
@@ -389,11 +396,13 @@ def main():
         ]
         out += ["| measure | result | target |", "|---|---|---|"] + [f"| {x} | {y} | {z} |" for x, y, z in rows] + [""]
         if r["reached_days"] >= 1:
-            out += ["By city day (the first sample at or after it):", "",
+            out += ["By city day (the first sample at or after it; the last day: the sample after the exit):", "",
                     "| city day | wall min | peak RSS MiB | VmRSS MiB | events/s | data files on disk (most in a partition) | `_delta_log` objects (most in a table) | checkpoint MiB | lag city s | warehouse lag rows |",
                     "|---|---|---|---|---|---|---|---|---|---|"]
-            for day in range(1, int(r["reached_days"]) + 1):
-                x = at_day(r["rows"], day)
+            last = round(r["reached_days"])
+            for day in range(1, last + 1):
+                # The last progress line comes a little before the end: the end stands for the last day.
+                x = at_day(r["rows"], day) or (r["rows"][-1] if day == last else None)
                 if not x:
                     continue
                 g = lambda k, f="{:,.0f}", m=1: fmt(num(x.get(k)) * m if num(x.get(k)) is not None else None, f)
