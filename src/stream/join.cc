@@ -80,20 +80,26 @@ class TimeBuffer {
   void PopFront() {
     ++head_;
     if (head_ == rows_.size()) {
-      rows_.clear();
-      head_ = 0;
+      Clear();
     } else if (head_ >= 64 && head_ * 2 >= rows_.size()) {
       rows_.erase(rows_.begin(), rows_.begin() + static_cast<ptrdiff_t>(head_));
       head_ = 0;
     }
   }
+  // An emptied buffer gives back what it grew to: a device's buffers empty when it falls silent (a
+  // vehicle that left the city), and kept, their capacity would add up over every device the run
+  // has seen. An active device's buffers hold the rows above the watermark and do not empty.
   void Clear() {
-    rows_.clear();
+    if (rows_.capacity() > kKeptCapacity)
+      std::vector<Row>().swap(rows_);
+    else
+      rows_.clear();
     head_ = 0;
   }
   void Append(Row row) { rows_.push_back(std::move(row)); }  // restore: rows come in stored order
 
  private:
+  static constexpr size_t kKeptCapacity = 64;
   std::vector<Row> rows_;
   size_t head_ = 0;
 };
