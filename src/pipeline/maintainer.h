@@ -12,12 +12,13 @@
 //      a compaction, or orphans of a crash) are deleted (lake::VacuumTable).
 //
 // None of it blocks the stream: the passes run on the maintainer's own thread (every `interval`)
-// with their own DuckDB connection, and a compaction commit is an ordinary Delta commit that the
-// streaming writer, should it lose the race for a version, simply follows (delta_table.h). A
-// compaction commit carries no txn action, so the stream's exactly-once bookkeeping (txn versions,
-// kept in every checkpoint) is untouched; a crash at any step leaves either the old files or the
-// new ones visible, and at most orphans that a later vacuum removes. See docs/processor.md,
-// "Maintenance".
+// with their own DuckDB connection (to a DuckDB of their own with options.own_database, as `run`
+// and `stream` set it, so a compaction never takes the writer's memory), and a compaction commit
+// is an ordinary Delta commit that the streaming writer, should it lose the race for a version,
+// simply follows (delta_table.h). A compaction commit carries no txn action, so the stream's
+// exactly-once bookkeeping (txn versions, kept in every checkpoint) is untouched; a crash at any
+// step leaves either the old files or the new ones visible, and at most orphans that a later
+// vacuum removes. See docs/processor.md, "Maintenance".
 //
 // All time through the Clock: retentions are measured on its wall time (against the store's
 // object times), passes are paced by its processing time.
