@@ -17,6 +17,8 @@
 #   crash_run SPEC LOG CMD...  runs CMD with SMARTCITY_CRASH_POINT=SPEC, output in LOG; fails unless
 #                          it died at that crash point (see crash_run below)
 #   wait_for SECONDS CMD...  polls CMD every 0.1 s until it succeeds; status 1 at the deadline
+#   peak_rss NAME CMD...   runs CMD (output in $work/NAME.log) and prints its peak RSS in KiB
+#                          (getrusage RUSAGE_CHILDREN); status 1 when CMD fails. Needs python_env.
 # Clean-up and services (each stopped at exit, in reverse order of starting).
 #   at_exit CMD...         runs CMD when the script exits; a failing clean-up fails the script
 #   workdir [PREFIX]       sets `work` to a fresh temporary directory, removed at exit (kept, and
@@ -169,6 +171,19 @@ start_postgres() {
   eval "$env"
 }
 python_env() { PY=$("$root/scripts/pyenv.sh") || fail "scripts/pyenv.sh failed"; }
+
+peak_rss() {
+  local name=$1
+  shift
+  "$PY" - "$work/$name.log" "$@" <<'PY'
+import resource, subprocess, sys
+with open(sys.argv[1], "w") as log:
+    code = subprocess.run(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT).returncode
+if code != 0:
+    sys.exit(f"exit status {code}")
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+PY
+}
 
 # Runs a clean-up command with its output shown only when it fails.
 _e2e_quiet() {

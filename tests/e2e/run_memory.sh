@@ -18,19 +18,6 @@ limit_mib=256  # the default --memory-limit (src/cli/pipeline_options.h)
 # the limit existed the same two runs grew by 47% (778 -> 1144 MiB).
 margin=15
 
-# Peak RSS (KiB) of a child run, from getrusage(RUSAGE_CHILDREN); its output goes to $work/$1.log.
-peak_rss() {
-  local name=$1
-  shift
-  "$PY" - "$work/$name.log" "$@" <<'EOF'
-import resource, subprocess, sys
-with open(sys.argv[1], "w") as log:
-    code = subprocess.run(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT).returncode
-if code != 0:
-    sys.exit(f"exit status {code}")
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-EOF
-}
 
 # Maintenance off: its compactions add a transient peak of their own (measured with it on: 235 or
 # 305 MiB at 120 min, bimodal; README, "Memory"), which this test does not claim to bound.

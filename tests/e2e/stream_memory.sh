@@ -23,22 +23,9 @@ margin=25  # percent: the larger backlog's peak over the smaller one's
 start_kafka "$work/kafka"
 "$smartcity" topics create --partitions 6 >/dev/null
 
-# Peak RSS (KiB) of a child run, from getrusage(RUSAGE_CHILDREN); its output goes to $work/$1.log.
-peak_rss() {
-  local name=$1
-  shift
-  "$PY" - "$work/$name.log" "$@" <<'PY'
-import resource, subprocess, sys
-with open(sys.argv[1], "w") as log:
-    code = subprocess.run(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT).returncode
-if code != 0:
-    sys.exit(f"exit status {code}")
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-PY
-}
-# Maintenance off: compaction shares the lake writer's DuckDB and its memory is not in the budget
-# yet (open work, README "Memory"): with it on, one drain of this test failed with DuckDB out of
-# memory at the writer's 112 MiB share while a compaction ran.
+# Maintenance off: this test bounds the drain itself. (With it on, one drain once failed with DuckDB
+# out of memory while a compaction ran on the writer's DuckDB; compactions now have a DuckDB and a
+# share of their own, README "Memory".)
 drain() {  # drain NAME: the processor drains the topics from the start into a fresh lake
   peak_rss "$1" "$smartcity" stream --group "g-$1" --lake "$work/lake-$1" --memory-limit "$limit_mib" \
     --maintenance off --stop-when-idle 3s --final --no-serve -q --summary-json "$work/$1.json" ||
