@@ -171,6 +171,13 @@ engine::DatabaseOptions WriterDatabaseOptions() {
   // drain: peak RSS 828-840 MiB instead of 898-981 MiB, at the same speed (2 runs each).
   o.settings["allocator_flush_threshold"] = "16MiB";
   o.settings["allocator_bulk_deallocation_flush_threshold"] = "16MiB";
+  // Freed pages are purged by the allocator's background threads (after about a second), not only
+  // when a thread allocates again: between two commits the writer's pages go back to the system.
+  // The allocator is the process's, so this holds for every DuckDB in it.
+  o.settings["allocator_background_threads"] = "true";
+  // Compaction reads each small file once: DuckDB's cache of file contents would only keep a
+  // record of every file ever read (they add up over a long run).
+  o.settings["enable_external_file_cache"] = "false";
   return o;
 }
 

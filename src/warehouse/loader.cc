@@ -74,6 +74,9 @@ Result<std::unique_ptr<Loader>> Loader::Create(lake::ObjectStore* store, Connect
   std::unique_ptr<Loader> l(new Loader(store, std::move(connect), std::move(options)));
   engine::DatabaseOptions o;
   o.settings["threads"] = "1";
+  // Each data file is read once: DuckDB's cache of file contents would only keep a record of
+  // every file ever read (they add up over a long run).
+  o.settings["enable_external_file_cache"] = "false";
   if (!l->options_.reader_memory_limit.empty()) {
     o.settings["memory_limit"] = l->options_.reader_memory_limit;
     o.settings["allocator_flush_threshold"] = "16MiB";

@@ -114,6 +114,7 @@ void LiveState::OnRows(int32_t group, const stream::StreamOutput& out,
       }
       VehicleView& v = it->second;
       v.at = at;
+      v.group = group;
       v.latitude = b.column(c::kLatitude).GetDouble(r);
       v.longitude = b.column(c::kLongitude).GetDouble(r);
       v.speed = b.column(c::kSpeed).GetDouble(r);
@@ -228,6 +229,18 @@ void LiveState::OnRows(int32_t group, const stream::StreamOutput& out,
       if (topic) ++late_events_[static_cast<size_t>(*topic)];
     }
   }
+  if (gv.max_event_time) ExpireVehicles(group, *gv.max_event_time);
+}
+
+void LiveState::ExpireVehicles(int32_t group, EventTime newest) {
+  // A sweep per minute of event time: the map is walked once for many batches.
+  auto [swept, first_time] = swept_at_.try_emplace(group, newest);
+  if (first_time || newest - swept->second < std::chrono::minutes(1)) return;
+  swept->second = newest;
+  const EventTime cutoff = newest - options_.vehicle_timeout;
+  std::erase_if(vehicles_, [&](const auto& entry) {
+    return entry.second.group == group && entry.second.at < cutoff;
+  });
 }
 
 void LiveState::OnCommit(const pipeline::EpochCommit& commit) {

@@ -60,6 +60,7 @@ struct VehicleView {
   std::string fuel_type;
   std::optional<WeatherView> weather;  // the latest weather reading of this device
   WallTime updated{};                  // wall-clock time this process saw the position
+  int32_t group = -1;                  // the partition group its events come from (not shown)
 };
 
 struct IncidentView {
@@ -215,6 +216,10 @@ struct LiveStateOptions {
   size_t max_loads = 50;    // recent warehouse loads kept
   size_t max_incidents = 2000;
   size_t max_vehicles = 100'000;
+  // A vehicle whose latest position is this far behind its partition group's newest event time
+  // has left the road (the steady city's vehicles leave at the corridor's ends): it leaves the
+  // view, so that the view holds the vehicles on the road, however long the run.
+  Micros vehicle_timeout = std::chrono::minutes(10);
 };
 
 class LiveState final : public pipeline::ProcessorObserver {
@@ -247,6 +252,8 @@ class LiveState final : public pipeline::ProcessorObserver {
  private:
   int64_t NowSecond() REQUIRES(mu_);  // processing-time second (Clock)
   void CountRate(Topic t, uint64_t n, int64_t second) REQUIRES(mu_);
+  // Drops the vehicles of `group` not heard from within vehicle_timeout of `newest`.
+  void ExpireVehicles(int32_t group, EventTime newest) REQUIRES(mu_);
   std::optional<Topic> TopicOfName(std::string_view name) const;
 
   const LiveStateOptions options_;
@@ -269,6 +276,7 @@ class LiveState final : public pipeline::ProcessorObserver {
   std::array<std::array<uint32_t, kRateSeconds>, kTopicCount> rate_ring_ GUARDED_BY(mu_){};
   int64_t rate_second_ GUARDED_BY(mu_) = INT64_MIN;  // the newest second in the ring
   std::map<int32_t, GroupView> groups_ GUARDED_BY(mu_);
+  std::map<int32_t, EventTime> swept_at_ GUARDED_BY(mu_);  // per group: the last expiry sweep
   std::vector<InputView> inputs_ GUARDED_BY(mu_);
   std::deque<CommitView> commits_ GUARDED_BY(mu_);
   std::deque<LoadView> loads_ GUARDED_BY(mu_);

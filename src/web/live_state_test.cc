@@ -124,6 +124,26 @@ TEST_F(LiveStateTest, KeepsTheLatestPositionPerVehicleAndOnlyNewRows) {
   EXPECT_EQ(s.rows_out[static_cast<size_t>(OutputTable::kVehicle)], 4u);
 }
 
+TEST_F(LiveStateTest, VehiclesThatLeftTheRoadLeaveTheView) {
+  // V1 and V2 on the road in group 0, V3 in group 1; then only V1 goes on, 20 minutes on.
+  AddVehicle(&out_, "V1", 10, 51.5, -0.1, 50);
+  AddVehicle(&out_, "V2", 10, 51.6, -0.3, 60);
+  state_.OnRows(0, out_, stream::OutputMarks{});
+  stream::StreamOutput other;
+  AddVehicle(&other, "V3", 10, 51.6, -0.3, 60);
+  state_.OnRows(1, other, stream::OutputMarks{});
+  for (int minute = 1; minute <= 20; ++minute) {
+    const auto first = Marks(out_);
+    AddVehicle(&out_, "V1", 10 + minute * 60, 51.5, -0.1, 50);
+    state_.OnRows(0, out_, first);
+  }
+  const LiveSnapshot s = state_.Snapshot();
+  std::vector<std::string> ids;
+  for (const VehicleView& v : s.vehicles) ids.push_back(v.device_id);
+  // V2 was not heard from for 20 minutes of its group's event time; V3's group did not move.
+  EXPECT_EQ(ids, (std::vector<std::string>{"V1", "V3"}));
+}
+
 TEST_F(LiveStateTest, ReplayedRowsLeaveThePositionsAsTheyWere) {
   AddVehicle(&out_, "V1", 10, 51.5, -0.1, 50);
   AddVehicle(&out_, "V1", 11, 51.6, -0.2, 55);
