@@ -36,6 +36,22 @@ void AddPipelineOptions(CLI::App* app, PipelineArgs* a) {
   AddDurationOption(app, "--idle-timeout", &a->processor.core.join.watermark.idle_timeout,
                     "Processing time after which a silent input stops holding the watermark back")
       ->group("Pipeline");
+  // Implausible event times (stream/event_time_guard.h, docs/processor.md).
+  AddDurationOption(app, "--event-time-max-ahead", &a->processor.core.guard.max_ahead,
+                    "A vehicle/weather/emergency record dated more than this after its "
+                    "partition's event time is held until --event-time-confirm records confirm "
+                    "the jump, else quarantined to _dead_letters (0 = no limit)")
+      ->group("Pipeline");
+  AddDurationOption(app, "--event-time-max-behind", &a->processor.core.guard.max_behind,
+                    "The same for a record dated more than this before its partition's event "
+                    "time (0 = no limit)")
+      ->group("Pipeline");
+  app->add_option("--event-time-confirm", a->processor.core.guard.confirm,
+                  "Records in a row that must agree before a jump past those limits is followed "
+                  "(1 = follow every jump: no quarantine)")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1000000u))
+      ->group("Pipeline");
   app->add_option("--memory-limit", a->memory_mib,
                   "MiB the process is sized to stay under, however long it runs and whatever "
                   "backlog it drains: the transport (in-process log, or Kafka prefetch), epochs "

@@ -22,15 +22,21 @@ std::string FormatCount(uint64_t n) {
   return std::to_string(n);
 }
 
+// ", quarantined N" when some records were (else nothing: the line stays as it was).
+static std::string Quarantined(const pipeline::ProcessorCounters& c) {
+  return c.quarantined > 0 ? ", quarantined " + FormatCount(c.quarantined) : std::string();
+}
+
 std::string FormatRunProgress(const pipeline::DriveReport& r, EventTime city_time) {
   const pipeline::ProcessorCounters& c = *r.step->counters;
   using stream::OutputTable;
   return fmt::format(
       "run {} | {} events {:.0f}/s | epochs {} | lake rows: enriched {}, vehicle {}, dead letters "
-      "{}, late {} | watermark {}",
+      "{}, late {}{} | watermark {}",
       FormatTimestamp(city_time).substr(0, 19), c.records, r.events_per_s, c.epochs_committed,
       Rows(c, OutputTable::kEnriched), Rows(c, OutputTable::kVehicle),
-      Rows(c, OutputTable::kDeadLetters), Rows(c, OutputTable::kLateEvents), Watermark(r));
+      Rows(c, OutputTable::kDeadLetters), Rows(c, OutputTable::kLateEvents), Quarantined(c),
+      Watermark(r));
 }
 
 std::string FormatStreamProgress(const pipeline::DriveReport& r) {
@@ -39,12 +45,12 @@ std::string FormatStreamProgress(const pipeline::DriveReport& r) {
   const double live_p99_ms = static_cast<double>(c.live_latency.Quantile(0.99).count()) / 1000.0;
   return fmt::format(
       "stream | {} events {:.0f}/s | lag {} | {} partition groups | epochs {} | watermark {} | "
-      "lake rows: enriched {}, dead letters {}, late {} | live p99 {:.0f}ms",
+      "lake rows: enriched {}, dead letters {}, late {}{} | live p99 {:.0f}ms",
       FormatCount(c.records), r.events_per_s,
       FormatCount(static_cast<uint64_t>(r.step->records_behind)), r.step->groups.size(),
       c.epochs_committed, Watermark(r), FormatCount(Rows(c, OutputTable::kEnriched)),
       FormatCount(Rows(c, OutputTable::kDeadLetters)),
-      FormatCount(Rows(c, OutputTable::kLateEvents)), live_p99_ms);
+      FormatCount(Rows(c, OutputTable::kLateEvents)), Quarantined(c), live_p99_ms);
 }
 
 std::string FormatWarehouseLag(const std::optional<warehouse::LoadLag>& lag, WallTime now,
@@ -70,6 +76,10 @@ std::string FormatTableRows(const pipeline::ProcessorCounters& c) {
   for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
     out += fmt::format("  {:<16} {:>12} rows committed\n",
                        stream::OutputTableName(static_cast<stream::OutputTable>(i)), c.rows[i]);
+  }
+  if (c.quarantined > 0) {
+    out += fmt::format("  {} records quarantined for an implausible event time (in {})\n",
+                       c.quarantined, stream::kDeadLettersTable);
   }
   return out;
 }

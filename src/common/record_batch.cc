@@ -148,6 +148,31 @@ void Column::Clear() {
   offsets_.assign(1, 0);
 }
 
+void Column::Truncate(size_t rows) {
+  assert(rows <= size());
+  valid_.resize(rows);
+  switch (type_) {
+    case LogicalType::kString:
+      bytes_.resize(offsets_[rows]);
+      offsets_.resize(rows + 1);
+      break;
+    case LogicalType::kInt32:
+    case LogicalType::kDate:
+      i32_.resize(rows);
+      break;
+    case LogicalType::kInt64:
+    case LogicalType::kTimestamp:
+      i64_.resize(rows);
+      break;
+    case LogicalType::kDouble:
+      f64_.resize(rows);
+      break;
+    case LogicalType::kBool:
+      b_.resize(rows);
+      break;
+  }
+}
+
 void Column::Reserve(size_t rows) {
   valid_.reserve(rows);
   switch (type_) {
@@ -192,6 +217,10 @@ void RecordBatch::AppendRows(const RecordBatch& other, size_t begin, size_t end)
 
 void RecordBatch::Clear() {
   for (Column& c : columns_) c.Clear();
+}
+
+void RecordBatch::Truncate(size_t rows) {
+  for (Column& c : columns_) c.Truncate(rows);
 }
 
 size_t RecordBatch::ByteSize() const {

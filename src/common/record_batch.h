@@ -70,6 +70,8 @@ class Column {
   // Appends rows [begin, end) of `other` (same type): bulk copies, no per-row dispatch.
   void AppendRange(const Column& other, size_t begin, size_t end);
   void Clear();
+  // Keeps the first `rows` rows (REQUIRES: rows <= size()); capacity is kept.
+  void Truncate(size_t rows);
   void Reserve(size_t rows);
   // Bytes held (for sizing files and memory accounting).
   size_t ByteSize() const;
@@ -100,6 +102,8 @@ class RecordBatch {
   // Appends rows [begin, end) of `other` (same schema).
   void AppendRows(const RecordBatch& other, size_t begin, size_t end);
   void Clear();
+  // Keeps the first `rows` rows of every column (REQUIRES: rows <= num_rows()).
+  void Truncate(size_t rows);
   size_t ByteSize() const;
 
  private:

@@ -44,6 +44,20 @@ TEST(RecordBatchTest, AppendsAndReadsEveryType) {
   EXPECT_EQ(schema->IndexOf("nope"), -1);
   c.Clear();
   EXPECT_EQ(c.num_rows(), 0u);
+
+  RecordBatch t(schema);
+  t.AppendRows(b, 0, 2);
+  t.Truncate(1);
+  ASSERT_EQ(t.num_rows(), 1u);
+  t.AppendRow(b, 1);  // appends after the kept row, as if the dropped one had never been there
+  EXPECT_EQ(t.column(0).GetString(0), "hello");
+  EXPECT_TRUE(t.column(0).IsNull(1));
+  EXPECT_EQ(t.column(1).GetInt32(1), 8);
+  EXPECT_EQ(t.column(4).GetTimestamp(1), EventTime(Micros(43)));
+  t.Truncate(0);
+  EXPECT_EQ(t.num_rows(), 0u);
+  t.AppendRow(b, 0);
+  EXPECT_EQ(t.column(0).GetString(0), "hello");
 }
 
 TEST(RecordBatchTest, DateColumnsHoldDaysSinceTheEpoch) {

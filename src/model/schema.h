@@ -46,12 +46,20 @@ inline constexpr std::string_view kWeatherConditionNames[] = {"Sunny", "Cloudy",
 // emergency `type` values.
 enum class EmergencyType : uint8_t { kAccident, kFire, kMedical, kPolice };
 inline constexpr std::string_view kEmergencyTypeNames[] = {"Accident", "Fire", "Medical", "Police"};
+// The emergency `type` a record carries when there is no incident. Not an EmergencyType: the
+// simulator never writes it (SPEC: sparse, no "None" rows), but the seeds' producer emits such
+// records on every tick; they are data (stored in emergency_data) and never joined as incidents.
+inline constexpr std::string_view kNoIncidentType = "None";
+// The `type` values a record may carry: the incident types, then kNoIncidentType.
+inline constexpr std::string_view kEmergencyTypeValues[] = {"Accident", "Fire", "Medical", "Police",
+                                                            kNoIncidentType};
 // emergency `status` values.
 enum class EmergencyStatus : uint8_t { kActive, kResolved };
 inline constexpr std::string_view kEmergencyStatusNames[] = {"Active", "Resolved"};
 
 static_assert(std::size(kWeatherConditionNames) == static_cast<size_t>(WeatherCondition::kFog) + 1);
 static_assert(std::size(kEmergencyTypeNames) == static_cast<size_t>(EmergencyType::kPolice) + 1);
+static_assert(std::size(kEmergencyTypeValues) == std::size(kEmergencyTypeNames) + 1);
 static_assert(std::size(kEmergencyStatusNames) ==
               static_cast<size_t>(EmergencyStatus::kResolved) + 1);
 
@@ -101,6 +109,10 @@ struct ColumnDef {
   double min = 0;  // kDouble / kInt: the accepted range
   double max = 0;
   std::span<const std::string_view> values = {};  // kEnum: the accepted values
+  // kInt: a JSON number with a fraction is accepted when the SPEC gives the field no integer type
+  // (its value within [min, max]); it is stored rounded to the nearest integer, halves away from
+  // zero. Otherwise such a number is refused ("expected integer").
+  bool rounds_fraction = false;
 };
 
 // The JSON field every event carries: the key, the event time, the event id, and `location`.
@@ -145,6 +157,10 @@ constexpr ColumnDef Double(std::string_view name, double min, double max) {
 }
 constexpr ColumnDef Int(std::string_view name, double min, double max) {
   return {name, LogicalType::kInt32, false, Wire::kInt, Role::kData, min, max};
+}
+// An integer column whose JSON value may be any number (rounded): see ColumnDef::rounds_fraction.
+constexpr ColumnDef RoundedInt(std::string_view name, double min, double max) {
+  return {name, LogicalType::kInt32, false, Wire::kInt, Role::kData, min, max, {}, true};
 }
 constexpr ColumnDef Key() {
   return {kDeviceIdField, LogicalType::kString, false, Wire::kId, Role::kKey};
@@ -324,7 +340,9 @@ inline constexpr auto kWeatherColumns = [] {
   c[kPrecipitation] = Double("precipitation", 0, 500);  // mm/h
   c[kWindSpeed] = Double("windSpeed", 0, 500);          // km/h
   c[kHumidity] = Int("humidity", 0, 100);               // %
-  c[kAirQualityIndex] = Int("airQualityIndex", 0, 500);
+  // SPEC gives no integer type: the seeds' producer writes a float. The column stays INT32 (AQI is
+  // an integer index; lakes and warehouses written before keep their schema): rounded.
+  c[kAirQualityIndex] = RoundedInt("airQualityIndex", 0, 500);
   AddProvenance(c, kPartition);
   return c;
 }();
@@ -353,7 +371,7 @@ inline constexpr auto kEmergencyColumns = [] {
   c[kId] = Id(kIdField);
   c[kDeviceId] = Key();
   c[kIncidentId] = Id("incidentId");
-  c[kType] = Enum("type", kEmergencyTypeNames);
+  c[kType] = Enum("type", kEmergencyTypeValues);  // "None": no incident, never joined
   c[kTimestamp] = EventTimestamp();
   c[kLatitude] = Latitude();
   c[kLongitude] = Longitude();
@@ -625,6 +643,7 @@ struct JsonField {
   double min = 0;
   double max = 0;
   std::span<const std::string_view> values = {};
+  bool rounds_fraction = false;  // ColumnDef::rounds_fraction
   // The JSON type the simulator writes: a number for kDouble / kInt, else a string.
   constexpr bool is_number() const { return wire == Wire::kDouble || wire == Wire::kInt; }
 };
@@ -644,7 +663,8 @@ constexpr std::array<JsonField, JsonFieldCount(T)> JsonFieldsOf() {
   for (size_t i = 0; i < cols.size(); ++i) {
     const std::string_view json = JsonName(cols[i]);
     if (json.empty()) continue;
-    out[n++] = {json, cols[i].wire, static_cast<int>(i), cols[i].min, cols[i].max, cols[i].values};
+    out[n++] = {json,        cols[i].wire,   static_cast<int>(i),    cols[i].min,
+                cols[i].max, cols[i].values, cols[i].rounds_fraction};
   }
   return out;
 }

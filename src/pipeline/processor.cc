@@ -217,7 +217,9 @@ Status Processor::ReplayProgress(Group& g) {
   }
   if (g.replay_final) {
     const OutputMarks before = observer_ ? MarksOf(g.out) : OutputMarks{};
+    const uint64_t quarantined = g.core->guard().counters().quarantined();
     g.core->Flush(&g.out);
+    counters_.quarantined += g.core->guard().counters().quarantined() - quarantined;
     if (observer_) observer_->OnRows(g.p, g.out, before);
   }
   SC_RETURN_IF_ERROR(CloseEpochs({&g}, g.replay_final, /*wait=*/g.replay_final));
@@ -278,8 +280,10 @@ Status Processor::Step() {
       std::vector<InputRecord>& in = per_group_[p];
       if (in.empty()) continue;
       const OutputMarks before = observer_ ? MarksOf(g->out) : OutputMarks{};
+      const uint64_t quarantined = g->core->guard().counters().quarantined();
       g->core->Process(in, received, &g->out);
       counters_.records += in.size();
+      counters_.quarantined += g->core->guard().counters().quarantined() - quarantined;
       if (observer_) observer_->OnRows(p, g->out, before);
     }
     if (timed) {
@@ -399,7 +403,9 @@ Status Processor::Finish() {
   std::vector<Group*> closing;
   for (auto& [p, g] : groups_) {
     const OutputMarks before = observer_ ? MarksOf(g->out) : OutputMarks{};
+    const uint64_t quarantined = g->core->guard().counters().quarantined();
     g->core->Flush(&g->out);
+    counters_.quarantined += g->core->guard().counters().quarantined() - quarantined;
     if (observer_) observer_->OnRows(p, g->out, before);
     closing.push_back(g.get());
   }

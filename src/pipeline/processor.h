@@ -140,6 +140,10 @@ struct ProcessorCounters {
   Micros commit_time{0};
   Micros commit_wait_time{0};  // part of commit_time: waiting for the previous epoch's commit
   Micros lake_write_time{0};
+  // Records quarantined for an implausible event time (stream/event_time_guard.h; in
+  // `_dead_letters`), as this process decided them (an epoch replayed after a restart counts again,
+  // like `records`).
+  uint64_t quarantined = 0;
   // Join inputs paused for running ahead of the others in event time (max_join_state_bytes).
   uint64_t input_holds = 0;
   // The largest join state seen (EventTimeJoin::StateBytes over all groups, after each poll).

@@ -297,6 +297,9 @@ void EventTimeJoin::AddEmergencies(const RecordBatch& batch, size_t begin, size_
   const size_t in = static_cast<size_t>(JoinInput::kEmergency);
   ForEachOnTime(
       batch.column(kTimestamp), JoinInput::kEmergency, begin, end, late, [&](size_t r, int64_t ts) {
+        // A record of no incident (the seeds' producer's type "None") moves the input's watermark
+        // and may be late like any other, but is never joined as an incident.
+        if (batch.column(kType).GetString(r) == model::kNoIncidentType) return;
         Device& d = s.FindDevice(batch.column(kDeviceId).GetString(r));
         const size_t pos = d.emergencies.Insert(
             EmergencyRow{ts, s.Intern(batch.column(kType).GetString(r)),

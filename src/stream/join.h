@@ -10,6 +10,8 @@
 // - A (v, w) pair of a vehicle reading that no emergency matched is emitted with NULL emergency
 //   columns once the watermark W passes v.ts + J (W > v.ts + J): no record arriving from then on
 //   can match it, because a record with event time < W is late.
+// - An emergency record of type "None" (model::kNoIncidentType: no incident, as the seeds'
+//   producer writes them) counts for the emergency input's watermark and lateness but never joins.
 // - Late records (event time < W at arrival) are not joined; they are returned to the caller
 //   (LateRecord) and counted. The caller still writes them to their raw table and to
 //   `_late_events`.

@@ -459,6 +459,11 @@ bool EventParser::ParseValid(Topic topic, std::string_view payload, SourcePositi
           slot.i = value.get_int64().value_unsafe();
         } else if (type == simdjson::dom::element_type::UINT64) {
           return range_error(f, static_cast<double>(value.get_uint64().value_unsafe()));
+        } else if (type == simdjson::dom::element_type::DOUBLE && f.rounds_fraction) {
+          const double d = value.get_double().value_unsafe();
+          if (!(d >= f.min && d <= f.max)) return range_error(f, d);
+          slot.i = std::llround(d);  // halves away from zero (model: ColumnDef::rounds_fraction)
+          break;
         } else if (type == simdjson::dom::element_type::DOUBLE) {
           field_prefix(f);
           reason_.append("expected integer, got number ");
@@ -572,6 +577,14 @@ bool EventParser::ParseValid(Topic topic, std::string_view payload, SourcePositi
   im.dates[static_cast<size_t>(topic)].Append(EventTime(Micros(slots[desc.timestamp_field].i)),
                                               &raw->column(static_cast<size_t>(desc.date_column)));
   return true;
+}
+
+void EventParser::AppendRejected(Topic topic, std::string_view payload, SourcePosition position,
+                                 EventTime received_at, std::string_view reason,
+                                 RecordBatch* dead_letters) {
+  reason_.assign(reason);
+  AppendDeadLetter(options_.topic_names[topic], payload, position, received_at, dead_letters);
+  reason_.clear();
 }
 
 void EventParser::AppendDeadLetter(std::string_view topic_name, std::string_view payload,

@@ -68,6 +68,11 @@ class EventParser {
   bool Parse(Topic topic, std::string_view payload, SourcePosition position, EventTime received_at,
              RecordBatch* raw, RecordBatch* dead_letters);
 
+  // Appends a `_dead_letters` row for a valid record of `topic` that is not admitted after all
+  // (EventTimeGuard's quarantine), with `reason`. Counts nothing.
+  void AppendRejected(Topic topic, std::string_view payload, SourcePosition position,
+                      EventTime received_at, std::string_view reason, RecordBatch* dead_letters);
+
   // Why the last Parse() returned false (empty after a success). Valid until the next Parse().
   std::string_view last_reason() const { return reason_; }
   const ParserCounters& counters() const { return counters_; }

@@ -178,7 +178,7 @@ TEST_F(ParserTest, PreciseReasons) {
   EXPECT_EQ(Check(Topic::kWeather, Replace(kWeather, "Cloudy", "Hail")),
             "field weatherCondition: 'Hail' is not one of Sunny, Cloudy, Rain, Snow, Fog");
   EXPECT_EQ(Check(Topic::kEmergency, Replace(kEmergency, R"("Fire")", R"("Flood")")),
-            "field type: 'Flood' is not one of Accident, Fire, Medical, Police");
+            "field type: 'Flood' is not one of Accident, Fire, Medical, Police, None");
   EXPECT_EQ(Check(Topic::kEmergency, Replace(kEmergency, "Active", "Ongoing")),
             "field status: 'Ongoing' is not one of Active, Resolved");
   EXPECT_EQ(Check(Topic::kVehicle, Replace(kVehicle, R"("fuelType")", R"("year":2017,"fuelType")")),
@@ -193,6 +193,64 @@ TEST_F(ParserTest, PreciseReasons) {
   EXPECT_EQ(
       Check(Topic::kVehicle, R"({"id":"a","deviceId":"b","speed":1e999})").rfind("invalid JSON", 0),
       0u);
+}
+
+// The seeds' own producer (jobs/producer.py, docs/formats/simulator_output.md "Records of other
+// producers"): a float airQualityIndex, emergency type "None", naive timestamps with microseconds,
+// location as a [lat, lon] array (a Python tuple).
+TEST_F(ParserTest, SeedProducerRecordsAreData) {
+  using namespace weather_col;
+  ASSERT_EQ(Check(Topic::kWeather,
+                  Replace(kWeather, R"("airQualityIndex":98)", R"("airQualityIndex":98.49999)")),
+            "");
+  ASSERT_EQ(Check(Topic::kWeather,
+                  Replace(kWeather, R"("airQualityIndex":98)", R"("airQualityIndex":98.5)")),
+            "");
+  ASSERT_EQ(Check(Topic::kWeather,
+                  Replace(kWeather, R"("airQualityIndex":98)", R"("airQualityIndex":0.4)")),
+            "");
+  ASSERT_EQ(Check(Topic::kWeather,
+                  Replace(kWeather, R"("airQualityIndex":98)", R"("airQualityIndex":499.9)")),
+            "");
+  ASSERT_EQ(Check(Topic::kWeather,
+                  Replace(kWeather, R"("airQualityIndex":98)", R"("airQualityIndex":2e2)")),
+            "");
+  const Column& aqi = Raw(Topic::kWeather).column(kAirQualityIndex);
+  ASSERT_EQ(aqi.size(), 5u);
+  EXPECT_EQ(aqi.GetInt32(0), 98);  // rounded to the nearest integer
+  EXPECT_EQ(aqi.GetInt32(1), 99);  // halves away from zero
+  EXPECT_EQ(aqi.GetInt32(2), 0);
+  EXPECT_EQ(aqi.GetInt32(3), 500);  // 499.9 is within 0..500; stored rounded
+  EXPECT_EQ(aqi.GetInt32(4), 200);
+  // The range applies to the value as written.
+  EXPECT_EQ(Check(Topic::kWeather,
+                  Replace(kWeather, R"("airQualityIndex":98)", R"("airQualityIndex":500.2)")),
+            "field airQualityIndex: 500.2 is outside 0..500");
+  EXPECT_EQ(Check(Topic::kWeather,
+                  Replace(kWeather, R"("airQualityIndex":98)", R"("airQualityIndex":-0.3)")),
+            "field airQualityIndex: -0.3 is outside 0..500");
+  // Fields the SPEC types as integers stay integers.
+  EXPECT_EQ(Check(Topic::kWeather, Replace(kWeather, "85", "85.0")),
+            "field humidity: expected integer, got number 85");
+
+  ASSERT_EQ(Check(Topic::kEmergency, Replace(kEmergency, R"("Fire")", R"("None")")), "");
+  EXPECT_EQ(Raw(Topic::kEmergency).column(emergency_col::kType).GetString(0), "None");
+
+  // A naive timestamp (Python's datetime.isoformat() of a local time) is read as UTC.
+  ASSERT_EQ(Check(Topic::kVehicle,
+                  Replace(kVehicle, "2026-01-05T07:00:00.167405Z", "2026-01-05T07:00:00.167405")),
+            "");
+  ASSERT_EQ(Check(Topic::kVehicle,
+                  Replace(kVehicle, "2026-01-05T07:00:00.167405Z", "2026-01-05T07:00:00")),
+            "");
+  ASSERT_EQ(
+      Check(Topic::kVehicle, Replace(kVehicle, R"J("(51.507424, -0.127842)")J", "[51.5, -0.12]")),
+      "");
+  const RecordBatch& v = Raw(Topic::kVehicle);
+  EXPECT_EQ(v.column(vehicle_col::kTimestamp).GetInt64(0), 1'767'596'400'167'405LL);
+  EXPECT_EQ(v.column(vehicle_col::kTimestamp).GetInt64(1), 1'767'596'400'000'000LL);
+  EXPECT_DOUBLE_EQ(v.column(vehicle_col::kLatitude).GetDouble(2), 51.5);
+  EXPECT_EQ(parser_.counters().dead_letters[static_cast<size_t>(Topic::kWeather)], 3u);
 }
 
 TEST_F(ParserTest, InvalidJsonNamesTheByte) {

@@ -117,12 +117,16 @@ json Rates(const LiveSnapshot& s, int seconds) {
 
 json Status(const LiveSnapshot& s) {
   json counters = json::object();
-  json in = json::object(), dead = json::object(), late = json::object();
+  json in = json::object(), dead = json::object(), late = json::object(),
+       quarantined = json::object();
+  uint64_t quarantined_total = 0;
   for (Topic t : kAllTopics) {
     const std::string name(DefaultTopicName(t));
     in[name] = s.events_in[static_cast<size_t>(t)];
     dead[name] = s.dead_letters[static_cast<size_t>(t)];
     late[name] = s.late_events[static_cast<size_t>(t)];
+    quarantined[name] = s.quarantined[static_cast<size_t>(t)];
+    quarantined_total += s.quarantined[static_cast<size_t>(t)];
   }
   json produced = json::object(), committed = json::object();
   for (size_t t = 0; t < stream::kOutputTableCount; ++t) {
@@ -228,6 +232,9 @@ json Status(const LiveSnapshot& s) {
             {"deadLettersTotal", dead_total},
             {"lateEvents", late},
             {"lateEventsTotal", s.late_events_total},
+            {"quarantined", quarantined},
+            {"quarantinedTotal", quarantined_total},
+            {"lastQuarantineReason", s.last_quarantine_reason},
             {"rowsProduced", produced},
             {"rowsCommitted", committed},
             {"lastCommitLatencyMs",
@@ -370,6 +377,12 @@ std::string MetricsText(const LiveSnapshot& s, uint64_t resident_bytes) {
   if (s.dead_letters_other > 0) {
     Sample(&o, "smartcity_dead_letters_total", "topic=\"other\"",
            static_cast<double>(s.dead_letters_other));
+  }
+  Metric(&o, "smartcity_quarantined_events_total", "counter",
+         "Records quarantined for an implausible event time (in _dead_letters), per topic.");
+  for (Topic t : {Topic::kVehicle, Topic::kWeather, Topic::kEmergency}) {
+    Sample(&o, "smartcity_quarantined_events_total", "topic=\"" + Label(DefaultTopicName(t)) + "\"",
+           static_cast<double>(s.quarantined[static_cast<size_t>(t)]));
   }
   Metric(&o, "smartcity_late_events_total", "counter",
          "Join inputs behind the watermark, per topic.");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "stream/event_time_guard.h"
 #include "stream/tables.h"
 
 namespace smartcity::web {
@@ -218,6 +219,11 @@ void LiveState::OnRows(int32_t group, const stream::StreamOutput& out,
       }
       ++dead_letters_[static_cast<size_t>(*topic)];
       ++events_in_[static_cast<size_t>(*topic)];
+      const std::string_view reason = b.column(stream::dead_letter_col::kReason).GetString(r);
+      if (reason.starts_with(stream::kImplausibleEventTimeReason)) {
+        ++quarantined_[static_cast<size_t>(*topic)];
+        last_quarantine_reason_.assign(reason);
+      }
       CountRate(*topic, 1, second);
     }
   }
@@ -383,6 +389,8 @@ LiveSnapshot LiveState::Snapshot() const {
   s.late_events = late_events_;
   s.dead_letters_other = dead_letters_other_;
   s.late_events_total = late_events_total_;
+  s.quarantined = quarantined_;
+  s.last_quarantine_reason = last_quarantine_reason_;
   s.rows_out = rows_out_;
   s.rows_committed = rows_committed_;
   // The history ends at the current second; seconds the ring has not reached yet are zero.

@@ -187,6 +187,10 @@ struct LiveSnapshot {
   std::array<uint64_t, kTopicCount> late_events{};   // per topic
   uint64_t dead_letters_other = 0;                   // dead letters of a topic name not configured
   uint64_t late_events_total = 0;
+  // Dead letters quarantined for an implausible event time (stream/event_time_guard.h), per topic,
+  // and the reason of the latest one ("" when none).
+  std::array<uint64_t, kTopicCount> quarantined{};
+  std::string last_quarantine_reason;
   std::array<uint64_t, stream::kOutputTableCount>
       rows_out{};  // rows produced (live, before commit)
   std::array<uint64_t, stream::kOutputTableCount> rows_committed{};  // rows committed to the lake
@@ -271,6 +275,8 @@ class LiveState final : public pipeline::ProcessorObserver {
   std::array<uint64_t, kTopicCount> late_events_ GUARDED_BY(mu_){};
   uint64_t dead_letters_other_ GUARDED_BY(mu_) = 0;
   uint64_t late_events_total_ GUARDED_BY(mu_) = 0;
+  std::array<uint64_t, kTopicCount> quarantined_ GUARDED_BY(mu_){};
+  std::string last_quarantine_reason_ GUARDED_BY(mu_);
   std::array<uint64_t, stream::kOutputTableCount> rows_out_ GUARDED_BY(mu_){};
   std::array<uint64_t, stream::kOutputTableCount> rows_committed_ GUARDED_BY(mu_){};
   std::array<std::array<uint32_t, kRateSeconds>, kTopicCount> rate_ring_ GUARDED_BY(mu_){};

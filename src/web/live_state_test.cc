@@ -74,7 +74,8 @@ void AddEmergency(stream::StreamOutput* out, std::string_view incident, int64_t 
   b.column(c::kDate).AppendString("2026-01-05");
 }
 
-void AddDeadLetter(stream::StreamOutput* out, std::string_view topic) {
+void AddDeadLetter(stream::StreamOutput* out, std::string_view topic,
+                   std::string_view reason = "not JSON") {
   namespace c = stream::dead_letter_col;
   RecordBatch& b = out->dead_letters;
   b.column(c::kTopic).AppendString(topic);
@@ -84,7 +85,7 @@ void AddDeadLetter(stream::StreamOutput* out, std::string_view topic) {
   b.column(c::kPayloadEncoding).AppendString("utf-8");
   b.column(c::kPayloadBytes).AppendInt64(4);
   b.column(c::kPayloadTruncated).AppendBool(false);
-  b.column(c::kReason).AppendString("not JSON");
+  b.column(c::kReason).AppendString(reason);
   b.column(c::kReceivedAt).AppendTimestamp(At(0));
   b.column(c::kDate).AppendString("2026-01-05");
 }
@@ -200,6 +201,7 @@ TEST_F(LiveStateTest, CountsDeadLettersByTopicNameAndRatesPerSecond) {
   EXPECT_EQ(s.dead_letters[static_cast<size_t>(Topic::kGps)], 1u);
   EXPECT_EQ(s.dead_letters[static_cast<size_t>(Topic::kVehicle)], 1u);
   EXPECT_EQ(s.dead_letters_other, 1u);
+  EXPECT_EQ(s.quarantined[static_cast<size_t>(Topic::kVehicle)], 0u);
   EXPECT_EQ(s.events_in[static_cast<size_t>(Topic::kVehicle)], 4u);  // 3 valid + 1 dead letter
   EXPECT_EQ(s.events_in[static_cast<size_t>(Topic::kGps)], 1u);
   const auto& v = s.rates[static_cast<size_t>(Topic::kVehicle)];
@@ -354,6 +356,27 @@ TEST_F(LiveStateTest, WarehouseLagShowsInTheStatusAndMetrics) {
   state_.SetWarehouseError("bad password");
   EXPECT_EQ(nlohmann::json::parse(StatusJson(state_.Snapshot()))["warehouse"]["error"],
             "bad password");
+}
+
+TEST_F(LiveStateTest, QuarantinedRecordsAreCountedAndShown) {
+  const std::string reason =
+      std::string(stream::kImplausibleEventTimeReason) + " 2100-01-01T00:00:00.000000Z: ...";
+  AddDeadLetter(&out_, "vehicle_data", reason);
+  AddDeadLetter(&out_, "weather_data", "not JSON");
+  state_.OnRows(0, out_, stream::OutputMarks{});
+  const LiveSnapshot s = state_.Snapshot();
+  EXPECT_EQ(s.quarantined[static_cast<size_t>(Topic::kVehicle)], 1u);
+  EXPECT_EQ(s.quarantined[static_cast<size_t>(Topic::kWeather)], 0u);
+  EXPECT_EQ(s.dead_letters[static_cast<size_t>(Topic::kVehicle)], 1u);
+  EXPECT_EQ(s.last_quarantine_reason, reason);
+  const nlohmann::json status = nlohmann::json::parse(StatusJson(s));
+  EXPECT_EQ(status["quarantinedTotal"], 1);
+  EXPECT_EQ(status["quarantined"]["vehicle_data"], 1);
+  EXPECT_EQ(status["lastQuarantineReason"], reason);
+  const std::string metrics = MetricsText(s, 0);
+  EXPECT_NE(metrics.find("smartcity_quarantined_events_total{topic=\"vehicle_data\"} 1"),
+            std::string::npos)
+      << metrics;
 }
 
 TEST(LiveStateLoadsTest, KeepsOnlyTheRecentLoadsButCountsAll) {

@@ -6,7 +6,8 @@ With --check it also fails (exit 1) unless, as a Delta reader sees it:
   - no raw table holds an input record (_partition, _offset) twice;
   - enriched_data equals the batch join of SPEC section 3 over the raw tables
     (vehicle JOIN weather LEFT JOIN emergency on deviceId and timestamp), late records excluded
-    (a record in _late_events is kept in its raw table and never joined).
+    (a record in _late_events is kept in its raw table and never joined), and emergency records of
+    type "None" too (no incident: stored, never joined).
 
 Usage: python lake_check.py LAKE [--check]
 """
@@ -63,7 +64,9 @@ def main():
         f"FROM (SELECT * FROM vehicle_data v WHERE {not_late('v', 'vehicle_data')}) v "
         f"JOIN (SELECT * FROM weather_data w WHERE {not_late('w', 'weather_data')}) w "
         "ON w.deviceId = v.deviceId AND w.timestamp = v.timestamp "
-        f"LEFT JOIN (SELECT * FROM emergency_data e WHERE {not_late('e', 'emergency_data')}) e "
+        # type "None" (no incident, as the seeds' producer writes): stored, never joined
+        f"LEFT JOIN (SELECT * FROM emergency_data e WHERE {not_late('e', 'emergency_data')} "
+        "AND e.type <> 'None') e "
         "ON e.deviceId = v.deviceId AND e.timestamp = v.timestamp")
     ours = ("SELECT deviceId, timestamp, latitude, longitude, speed, direction, temperature, weatherCondition, "
             "emergencyType, emergencyStatus, incidentId FROM enriched_data")

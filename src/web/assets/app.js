@@ -227,6 +227,12 @@ function drawStatus(s) {
   el('events-total').textContent = fmt(Object.values(s.eventsIn).reduce((a, b) => a + b, 0) || s.records);
   el('dead-letters').textContent = fmt(s.deadLettersTotal);
   el('late-events').textContent = fmt(s.lateEventsTotal);
+  // Records with an implausible event time (a broken clock): quarantined, in _dead_letters.
+  const q = el('quarantine');
+  q.hidden = !s.quarantinedTotal;
+  q.textContent = s.quarantinedTotal ? '⚠ ' + fmt(s.quarantinedTotal) +
+    (s.quarantinedTotal === 1 ? ' record' : ' records') +
+    ' quarantined for an implausible event time (in _dead_letters): ' + s.lastQuarantineReason : '';
   el('epochs').textContent = fmt(s.epochsCommitted);
   el('checkpoint-age').textContent = secs(age);
   rows(document.querySelector('#tables tbody'), Object.keys(s.rowsCommitted),
