@@ -47,9 +47,9 @@ std::string FormatStreamProgress(const pipeline::DriveReport& r) {
       "stream | {} events {:.0f}/s | lag {} | {} partition groups | epochs {} | watermark {} | "
       "lake rows: enriched {}, dead letters {}, late {}{} | live p99 {:.0f}ms",
       FormatCount(c.records), r.events_per_s,
-      FormatCount(static_cast<uint64_t>(r.step->records_behind)), r.step->groups.size(),
-      c.epochs_committed, Watermark(r), FormatCount(Rows(c, OutputTable::kEnriched)),
-      FormatCount(Rows(c, OutputTable::kDeadLetters)),
+      r.step->lag_known ? FormatCount(static_cast<uint64_t>(r.step->records_behind)) : "?",
+      r.step->groups.size(), c.epochs_committed, Watermark(r),
+      FormatCount(Rows(c, OutputTable::kEnriched)), FormatCount(Rows(c, OutputTable::kDeadLetters)),
       FormatCount(Rows(c, OutputTable::kLateEvents)), Quarantined(c), live_p99_ms);
 }
 

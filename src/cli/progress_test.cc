@@ -57,6 +57,15 @@ TEST(ProgressTest, StreamLineShowsLagGroupsAndLatency) {
   EXPECT_NE(line.find("| live p99 12ms"), std::string::npos) << line;
 }
 
+TEST(ProgressTest, StreamLineSaysWhenTheLagIsUnknown) {
+  Fixture f;
+  // The cluster cannot be reached: the records behind are a lower bound, not a lag of 0.
+  f.step.records_behind = 0;
+  f.step.lag_known = false;
+  const std::string line = FormatStreamProgress(f.report);
+  EXPECT_NE(line.find("| lag ? |"), std::string::npos) << line;
+}
+
 TEST(ProgressTest, TableRowsListEveryOutputTableOnce) {
   Fixture f;
   const std::string rows = FormatTableRows(f.counters);

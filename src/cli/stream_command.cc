@@ -233,7 +233,8 @@ void RegisterStream(CLI::App& root, CommandList& commands) {
       ->capture_default_str();
   AddDurationOption(
       app, "--stop-when-idle", &a->stop_when_idle,
-      "Stop once caught up and nothing new arrived for this long (0 = run until interrupted)");
+      "Stop once caught up and nothing new arrived for this long (0 = run until interrupted); an "
+      "unreachable cluster is not idleness: the run waits for it, up to --unavailable-timeout");
   app->add_flag("--final", a->final,
                 "With --stop-when-idle: the input is complete, so emit every pending join row "
                 "before stopping");

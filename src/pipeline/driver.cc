@@ -37,7 +37,10 @@ DriveResult Drive::Run() {
     step.counters = &processor_->counters();
     step.groups = groups;
     step.lag = lag;
-    for (const PartitionLag& l : lag) step.records_behind += l.records_behind.value_or(0);
+    for (const PartitionLag& l : lag) {
+      step.records_behind += l.records_behind.value_or(0);
+      step.lag_known = step.lag_known && l.records_behind.has_value();
+    }
     for (const auto& g : groups) step.replaying = step.replaying || g.replaying;
 
     if (options_.on_live && step.now >= next_live) {

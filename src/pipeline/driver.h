@@ -35,8 +35,12 @@ struct DriveStep {
   const ProcessorCounters* counters = nullptr;
   std::span<const Processor::GroupStatus> groups;  // the partition groups owned now
   std::span<const PartitionLag> lag;               // the source's lag per owned partition
-  // Records the source has not read yet (unknown lag counts as none).
+  // Records the source has not read yet (unknown lag counts as none: see lag_known).
   int64_t records_behind = 0;
+  // Every owned partition's lag is known. False while the source cannot reach its transport (or has
+  // not yet learnt a partition's end): records_behind is then a lower bound, and progress lines say
+  // "lag ?".
+  bool lag_known = true;
   bool replaying = false;  // a group is re-running an epoch after a restart
 };
 

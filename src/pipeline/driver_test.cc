@@ -1,12 +1,16 @@
 // The loop of `run` and `stream` on a FakeClock: it ends when the input is done, when asked to stop
 // or when the processor fails; it reports progress and feeds the live view at their cadence, and
 // waits instead of spinning when nothing is due. `run`'s input (the paced simulator) drives a real
-// processor over a lake in a temporary folder.
+// processor over a lake in a temporary folder; so does `stream`'s (SourceInput, --stop-when-idle)
+// over a log whose partitions end with transaction markers, or whose lag is unknown.
 #include "pipeline/driver.h"
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "lake/parquet_writer.h"
+#include "pipeline/idle_detector.h"
 #include "pipeline/simulator_feed.h"
 #include "simulation/simulator.h"
 #include "testing/files.h"
@@ -148,6 +152,135 @@ TEST_F(DriveTest, EndsWithTheProcessorsFailure) {
   const DriveResult r = Drive(proc_.get(), source_.get(), &input, std::move(o)).Run();
   EXPECT_EQ(r.end, DriveEnd::kFailed);
   EXPECT_EQ(r.status.kind(), ErrorKind::kPermissionDenied) << r.status.message();
+}
+
+// The simulator's whole output in the log at once (`stream` reading a backlog).
+void FillLog(simulation::Simulator* sim, MemoryLog* log, Clock* clock) {
+  SimulatorFeed feed(sim, log, /*speedup=*/0, /*resume_at=*/-1);
+  while (!feed.done()) feed.Feed(clock, 1'000);
+}
+
+// Each turn is 100 ms later; the loop gives up (kStopped) after `limit`.
+DriveOptions StepByStep(FakeClock* clock, std::atomic<bool>* stop, Micros limit,
+                        std::vector<DriveStep>* steps = nullptr) {
+  DriveOptions o;
+  o.clock = clock;
+  o.stop = stop;
+  o.live_every = Micros(0);
+  const ProcessingTime start = clock->Now();
+  o.on_live = [=](const DriveStep& s) {
+    if (steps != nullptr) steps->push_back(s);
+    clock->Advance(std::chrono::milliseconds(100));
+    if (clock->Now() - start >= limit) *stop = true;
+  };
+  return o;
+}
+
+TEST_F(DriveTest, StopWhenIdleSeesThroughTransactionMarkersAtTheEnd) {
+  OpenProcessor();
+  auto sim = Simulator(120);
+  FillLog(sim.get(), &log_, &clock_);
+  std::set<int32_t> with_vehicles;
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    const TopicPartition tp{Topic::kVehicle, PartitionId(p)};
+    if (log_.end(tp) > log_.begin(tp)) with_vehicles.insert(p);
+  }
+  ASSERT_FALSE(with_vehicles.empty());
+  // A transactional producer's commit marker ends every partition, and partition 1's emergency
+  // input (no emergency at all in two minutes of three vehicles) holds nothing but markers.
+  for (Topic t : kAllTopics) {
+    for (int32_t p = 0; p < kPartitions; ++p) log_.AppendControl(t, PartitionId(p));
+  }
+  for (int i = 0; i < 3; ++i) log_.AppendControl(Topic::kEmergency, PartitionId(1));
+  // Idle for longer than the trigger (5 s): an epoch starts after everything was read, at the
+  // watermark the inputs allow.
+  SourceInput input(source_.get(), std::chrono::seconds(8), clock_.Now());
+  std::atomic<bool> stop{false};
+  const DriveResult r =
+      Drive(proc_.get(), source_.get(), &input, StepByStep(&clock_, &stop, std::chrono::minutes(2)))
+          .Run();
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(r.end, DriveEnd::kInputDone) << "the markers were counted as unread records";
+  EXPECT_LT(r.seconds, 15.0);
+  EXPECT_EQ(proc_->counters().records, sim->summary().TotalEmitted());
+  for (const PartitionLag& l : source_->Lag()) {
+    EXPECT_EQ(l.records_behind, std::optional<int64_t>(0)) << ToString(l.tp, TopicNames{});
+  }
+  // No input whose only unread positions are markers holds its group's watermark back.
+  for (const Processor::GroupStatus& g : proc_->Groups()) {
+    if (!with_vehicles.contains(g.group)) continue;  // no data: no watermark
+    EXPECT_GT(g.watermark, EventTime::min()) << "group " << g.group << " is held back";
+  }
+  EXPECT_TRUE(proc_->Finish().ok());
+}
+
+TEST_F(DriveTest, StopWhenIdleNeverStopsWhileTheLagIsUnknown) {
+  OpenProcessor();
+  auto sim = Simulator(60);
+  FillLog(sim.get(), &log_, &clock_);
+  // The transport is unreachable: silence is not idleness.
+  source_->SetLagUnknown(true);
+  SourceInput input(source_.get(), std::chrono::seconds(2), clock_.Now());
+  std::atomic<bool> stop{false};
+  std::vector<DriveStep> steps;
+  DriveResult r = Drive(proc_.get(), source_.get(), &input,
+                        StepByStep(&clock_, &stop, std::chrono::seconds(30), &steps))
+                      .Run();
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(r.end, DriveEnd::kStopped);
+  EXPECT_EQ(proc_->counters().records, sim->summary().TotalEmitted());
+  ASSERT_FALSE(steps.empty());
+  EXPECT_FALSE(steps.back().lag_known);
+  // The transport is back: the same input stops once idle.
+  source_->SetLagUnknown(false);
+  stop = false;
+  r = Drive(proc_.get(), source_.get(), &input,
+            StepByStep(&clock_, &stop, std::chrono::seconds(30)))
+          .Run();
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(r.end, DriveEnd::kInputDone);
+  EXPECT_TRUE(proc_->Finish().ok());
+}
+
+// A source whose remembered ends say "caught up" but which cannot read them now (QueryLag fails):
+// a bounded run does not stop on a remembered end.
+class UnconfirmedSource final : public EventSource {
+ public:
+  explicit UnconfirmedSource(MemoryEventSource* s) : s_(s) {}
+  PositionKind position_kind() const override { return s_->position_kind(); }
+  Result<std::span<const SourceRecord>> Poll(size_t n, std::chrono::milliseconds t) override {
+    return s_->Poll(n, t);
+  }
+  std::vector<TopicPartition> Assignment() const override { return s_->Assignment(); }
+  std::vector<PartitionPosition> Positions() const override { return s_->Positions(); }
+  Status Seek(std::span<const PartitionPosition> p) override { return s_->Seek(p); }
+  Status Pause(std::span<const TopicPartition> p) override { return s_->Pause(p); }
+  Status Resume(std::span<const TopicPartition> p) override { return s_->Resume(p); }
+  std::vector<PartitionLag> Lag() override { return s_->Lag(); }
+  Result<std::vector<PartitionLag>> QueryLag() override {
+    return Status::Unavailable("cannot reach the transport");
+  }
+  const SourceCounters& counters() const override { return s_->counters(); }
+  Status Close() override { return s_->Close(); }
+  std::string Describe() const override { return "unconfirmed"; }
+
+ private:
+  MemoryEventSource* s_;
+};
+
+TEST_F(DriveTest, StopWhenIdleNeedsTheEndsReadNow) {
+  OpenProcessor();
+  auto sim = Simulator(30);
+  FillLog(sim.get(), &log_, &clock_);
+  UnconfirmedSource unconfirmed(source_.get());
+  SourceInput input(&unconfirmed, std::chrono::seconds(2), clock_.Now());
+  std::atomic<bool> stop{false};
+  const DriveResult r = Drive(proc_.get(), source_.get(), &input,
+                              StepByStep(&clock_, &stop, std::chrono::seconds(20)))
+                            .Run();
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(r.end, DriveEnd::kStopped);
+  EXPECT_EQ(proc_->counters().records, sim->summary().TotalEmitted());
 }
 
 }  // namespace

@@ -2,13 +2,15 @@
 
 namespace smartcity::pipeline {
 
-bool IdleDetector::Idle(ProcessingTime now, uint64_t records) {
+bool IdleDetector::Idle(ProcessingTime now, uint64_t records, bool lag_known) {
   if (records != records_) {
     if (!first_input_) first_input_ = now;
     records_ = records;
     last_input_ = now;
+    quiet_since_ = now;
   }
-  return idle_.count() > 0 && now - last_input_ >= idle_;
+  if (!lag_known) quiet_since_ = now;
+  return idle_.count() > 0 && now - quiet_since_ >= idle_;
 }
 
 bool IdleDetector::CaughtUp(bool owns_partitions, std::span<const PartitionLag> lag,
@@ -28,8 +30,13 @@ void SourceInput::AfterStep(const DriveStep& step) {
 }
 
 bool SourceInput::Done(const DriveStep& step) {
-  return idle_.Idle(step.now, step.counters->records) &&
-         IdleDetector::CaughtUp(!source_->Assignment().empty(), step.lag, step.groups);
+  const bool owns = !source_->Assignment().empty();
+  if (!idle_.Idle(step.now, step.counters->records, step.lag_known) ||
+      !IdleDetector::CaughtUp(owns, step.lag, step.groups)) {
+    return false;
+  }
+  Result<std::vector<PartitionLag>> fresh = source_->QueryLag();
+  return fresh.ok() && IdleDetector::CaughtUp(owns, *fresh, step.groups);
 }
 
 }  // namespace smartcity::pipeline

@@ -31,6 +31,24 @@ TEST(IdleDetectorTest, IdleOnceNothingArrivedForTheIdleTime) {
   EXPECT_EQ(idle.last_input(), last);
 }
 
+TEST(IdleDetectorTest, AnOutageIsNotSilence) {
+  FakeClock clock;
+  IdleDetector idle(std::chrono::seconds(2), clock.Now());
+  EXPECT_FALSE(idle.Idle(clock.Now(), 100));
+  const ProcessingTime last = clock.Now();
+  // The transport is unreachable for a minute: however long, that is not idle time.
+  for (int i = 0; i < 60; ++i) {
+    clock.Advance(std::chrono::seconds(1));
+    EXPECT_FALSE(idle.Idle(clock.Now(), 100, /*lag_known=*/false));
+  }
+  // Back: the idle time counts from here.
+  clock.Advance(std::chrono::milliseconds(1999));
+  EXPECT_FALSE(idle.Idle(clock.Now(), 100));
+  clock.Advance(std::chrono::milliseconds(1));
+  EXPECT_TRUE(idle.Idle(clock.Now(), 100));
+  EXPECT_EQ(idle.last_input(), last);  // the active reading time is not stretched
+}
+
 TEST(IdleDetectorTest, ZeroMeansNeverIdle) {
   FakeClock clock;
   IdleDetector idle(Micros(0), clock.Now());

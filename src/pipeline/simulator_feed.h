@@ -77,7 +77,7 @@ class SimulatorInput final : public DriveInput {
     behind_ = step.records_behind > 0;
   }
   bool Done(const DriveStep& step) override {
-    return feed_->done() && step.records_behind == 0 && !step.replaying;
+    return feed_->done() && step.lag_known && step.records_behind == 0 && !step.replaying;
   }
 
  private:

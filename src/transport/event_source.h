@@ -101,7 +101,12 @@ struct PartitionLag {
   TopicPartition tp;
   std::optional<SourcePosition> position;  // as in PartitionPosition
   std::optional<SourcePosition> end;  // high watermark (position after the last record), if known
-  std::optional<int64_t> records_behind;  // end - position (end - earliest when position is unset)
+  // end - position (end - earliest when position is unset), 0 once nothing the source would return
+  // is left: positions taken by records it never returns (Kafka's transaction markers and aborted
+  // records) do not count once the source has read up to the end. Unset when unknown: the end or
+  // the position is not known, or the transport cannot be reached (an end seen before an outage
+  // says nothing about now). Unknown is never "caught up".
+  std::optional<int64_t> records_behind;
 };
 
 // Counters since the source was opened; throughput is their rate (the caller samples them over
@@ -187,6 +192,10 @@ class EventSource {
   // Lag of every owned partition, from the latest known end of each partition (no network round
   // trip).
   virtual std::vector<PartitionLag> Lag() = 0;
+  // Lag from ends read now (Kafka: a round trip to each partition's leader), for decisions that
+  // must not rest on an end seen earlier (a bounded run stopping). Errors: the transport's
+  // (kUnavailable, kTimeout). Sources that always know their ends return Lag().
+  virtual Result<std::vector<PartitionLag>> QueryLag() { return Lag(); }
   virtual const SourceCounters& counters() const = 0;
 
   // Tells monitoring tools where this member stands (Kafka: commits Positions() as the group's

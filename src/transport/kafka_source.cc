@@ -22,6 +22,10 @@ std::string Seconds(milliseconds d) {
   return std::to_string(ms) + "ms";
 }
 
+// How often an unreachable-looking cluster is probed, and how long a probe may wait.
+constexpr milliseconds kProbeEvery{1000};
+constexpr milliseconds kProbeWait{500};
+
 struct QueueDeleter {
   void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
 };
@@ -68,6 +72,24 @@ std::vector<std::pair<std::string, std::string>> PrefetchProperties(uint64_t byt
           {"queued.max.messages.kbytes", std::to_string(queue >> 10)}};
 }
 
+std::optional<int64_t> RecordsBehind(std::optional<SourcePosition> position, int64_t low,
+                                     int64_t end, const std::optional<EndReached>& reached) {
+  std::optional<int64_t> at;
+  if (position) {
+    at = position->value();
+  } else if (low >= 0) {
+    at = low;
+  }
+  // Everything from `after` to the end the fetch reached holds no record to return: a member
+  // anywhere in that stretch has read up to its end.
+  if (reached && (!at || *at < reached->at.value())) {
+    const bool covered = !reached->after || (position && *position >= *reached->after);
+    if (covered) at = reached->at.value();
+  }
+  if (!at) return std::nullopt;
+  return std::max<int64_t>(0, end - *at);
+}
+
 Result<std::unique_ptr<KafkaSource>> KafkaSource::Open(const KafkaSourceOptions& options,
                                                        PositionStore& store,
                                                        RebalanceListener* listener) {
@@ -90,7 +112,10 @@ Status KafkaSource::Start() {
       {"auto.offset.reset", "error"},
       // Same partition numbers of every topic to one member.
       {"partition.assignment.strategy", "range"},
-      {"enable.partition.eof", "false"},
+      // Transactional producers: only committed records, never an aborted one.
+      {"isolation.level", "read_committed"},
+      // Tells when a fetch reached a partition's end, past the transaction markers (EndReached).
+      {"enable.partition.eof", "true"},
       {"allow.auto.create.topics", "false"},
       // Fetch and queue sizes: PrefetchProperties.
       {"queued.min.messages", "1000000"},
@@ -556,6 +581,11 @@ Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records,
       if (!records_.empty()) break;
       continue;
     }
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      OnEndReached(m);
+      rd_kafka_message_destroy(m);
+      continue;
+    }
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       Status s = OnMessageError(m);
       rd_kafka_message_destroy(m);
@@ -615,15 +645,45 @@ Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records,
     ++counters_.records[t];
     counters_.bytes[t] += r.key.size() + r.value.size();
   }
-  if (records_.empty()) {
-    ++counters_.empty_polls;
-    if (unreachable_since_ && clock_->Now() - *unreachable_since_ >= options_.unavailable_timeout) {
+  if (records_.empty()) ++counters_.empty_polls;
+  if (unreachable_since_) {
+    if (records_.empty() && clock_->Now() - *unreachable_since_ >= options_.unavailable_timeout) {
       SC_RETURN_IF_ERROR(CheckReachable());
+    } else {
+      Probe(kProbeWait);
     }
-  } else {
-    unreachable_since_.reset();
   }
   return std::span<const SourceRecord>(records_);
+}
+
+void KafkaSource::OnEndReached(const rd_kafka_message_t* m) {
+  const std::optional<Topic> topic = m->rkt != nullptr ? TopicOf(m->rkt) : std::nullopt;
+  if (!topic || m->partition < 0) return;
+  PartitionState* st = nullptr;
+  auto& states = parts_[static_cast<size_t>(*topic)];
+  if (static_cast<size_t>(m->partition) < states.size())
+    st = &states[static_cast<size_t>(m->partition)];
+  // A paused partition's fetched records were dropped, so `fetched` is not where its fetch stood;
+  // an end before `fetched` is from before a seek.
+  if (st == nullptr || !st->owned || st->paused || m->offset < 0 ||
+      (st->fetched && m->offset < st->fetched->value())) {
+    return;
+  }
+  // Messages and this event come through one queue in fetch order: every record before the end
+  // was taken already, up to `fetched`.
+  st->reached = EndReached{st->fetched, SourcePosition(m->offset)};
+}
+
+void KafkaSource::Probe(milliseconds wait) {
+  const ProcessingTime now = clock_->Now();
+  if (last_probe_ && now - *last_probe_ < kProbeEvery) return;
+  last_probe_ = now;
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(rk_.get(), 0, nullptr, &md, static_cast<int>(wait.count())) ==
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_metadata_destroy(md);
+    unreachable_since_.reset();
+  }
 }
 
 Status KafkaSource::CheckReachable() {
@@ -732,11 +792,9 @@ std::vector<PartitionLag> KafkaSource::Lag() {
                                        &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
         high >= 0) {
       lag.end = SourcePosition(high);
-      if (p.next) {
-        lag.records_behind = std::max<int64_t>(0, high - p.next->value());
-      } else if (low >= 0) {
-        lag.records_behind = high - low;
-      }
+      // The ends are the last ones fetched: during an outage they say nothing about now.
+      if (!unreachable_since_)
+        lag.records_behind = RecordsBehind(p.next, low, high, State(p.tp).reached);
     }
     out.push_back(lag);
   }
@@ -755,9 +813,10 @@ Result<std::vector<PartitionLag>> KafkaSource::QueryLag() {
                          "cannot read the end offset of " + ToString(p.tp, options_.kafka.topics));
     }
     PartitionLag lag{p.tp, p.next, SourcePosition(high), std::nullopt};
-    lag.records_behind = p.next ? std::max<int64_t>(0, high - p.next->value()) : high - low;
+    lag.records_behind = RecordsBehind(p.next, low, high, State(p.tp).reached);
     out.push_back(lag);
   }
+  if (!out.empty()) unreachable_since_.reset();  // the cluster answered
   return out;
 }
 
@@ -788,8 +847,9 @@ Status KafkaSource::Close() {
   if (rd_kafka_unsubscribe(rk_.get()) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     while (!Assignment().empty() && clock_->Now() < deadline) {
       if (rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), 100)) {
-        rd_kafka_message_destroy(m);  // not returned to anyone: the next owner reads it
-        ++counters_.stale_dropped;
+        // Not returned to anyone: the next owner reads it.
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) ++counters_.stale_dropped;
+        rd_kafka_message_destroy(m);
       }
     }
   }

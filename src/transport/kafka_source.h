@@ -14,8 +14,17 @@
 //    silent skip.
 //  - Reads: rd_kafka_consumer_poll in a loop filling a batch up to N records or a timeout; the
 //    librdkafka messages are kept until the next Poll so keys and values are borrowed, not copied.
+//  - Transactions: isolation.level=read_committed. Records of aborted transactions never reach
+//    Poll, nor do the control records (commit/abort markers) that end every transaction; they still
+//    take offsets, so a partition whose last write was a marker ends after the last record Poll can
+//    return. enable.partition.eof=true: librdkafka says when its fetch reached the end of a
+//    partition, and everything between the last record returned and that end is known to hold no
+//    record (EndReached), so Lag() counts such a partition as caught up (docs/kafka_source.md).
 //  - Failures: Open() waits a bounded time for the cluster and the topics; Poll() reports an
 //    unreachable cluster after `unavailable_timeout` (kUnavailable, retryable) instead of blocking.
+//    From the first connection error until a round trip to the cluster succeeds again, the lag is
+//    unknown (Lag() leaves records_behind unset): ends seen before the outage say nothing about
+//    now.
 //
 // Ownership: owns the librdkafka consumer handle; `store` and `listener` are borrowed and must
 // outlive the source. Thread-safety: one thread (EventSource contract); callbacks run on it inside
@@ -55,6 +64,23 @@ struct KafkaSourceOptions {
   uint64_t max_prefetch_bytes = 0;
 };
 
+// What a PARTITION_EOF tells a read_committed consumer: its fetch reached offset `at` (the end of
+// the partition: the last stable offset), and the last record Poll took from that partition before
+// it ends at `after` (the position after it; unset: none since the start of the log). So the
+// offsets [after, at) hold nothing Poll would return: transaction markers and aborted records.
+struct EndReached {
+  std::optional<SourcePosition> after;
+  SourcePosition at;
+};
+
+// Records a member at `position` (unset: at the earliest retained offset `low`, -1 when unknown)
+// has left to read in a partition that ends at `end`, seeing through what `reached` covers: a
+// position in [reached->after, reached->at] counts as at `at`. Unset when it cannot be told
+// (position and `low` unknown). Control records before the last record returned are not counted
+// apart: they are passed once that record is read.
+std::optional<int64_t> RecordsBehind(std::optional<SourcePosition> position, int64_t low,
+                                     int64_t end, const std::optional<EndReached>& reached);
+
 // The librdkafka fetch and queue properties that keep prefetched records within `bytes`
 // (max.partition.fetch.bytes, fetch.max.bytes, queued.max.messages.kbytes): the queue limit is
 // checked before a fetch, so it may be overshot by one fetch.
@@ -87,8 +113,9 @@ class KafkaSource final : public EventSource {
   Status Close() override;
   std::string Describe() const override;
 
-  // Lag from a fresh round trip to each partition's leader (exact; Lag() uses the ends last seen).
-  Result<std::vector<PartitionLag>> QueryLag();
+  // Lag from a fresh round trip to each partition's leader (Lag() uses the ends last seen); the end
+  // is the last stable offset (read_committed).
+  Result<std::vector<PartitionLag>> QueryLag() override;
   // The number of partitions each subscribed topic had at Open().
   int32_t partition_count() const { return partition_count_; }
   // This member's id in the group ("" before the first join).
@@ -100,6 +127,7 @@ class KafkaSource final : public EventSource {
     bool paused = false;
     std::optional<SourcePosition> delivered;  // after the last record returned by Poll
     std::optional<SourcePosition> fetched;  // after the last record put into the batch being built
+    std::optional<EndReached> reached;      // the last PARTITION_EOF while owned
   };
 
   KafkaSource(KafkaSourceOptions options, PositionStore& store, RebalanceListener* listener);
@@ -118,11 +146,16 @@ class KafkaSource final : public EventSource {
   void ReleaseBatch();
   // Handles a message that carries an error; a non-OK result stops the source.
   Status OnMessageError(const rd_kafka_message_t* m);
+  // A PARTITION_EOF of an owned, unpaused partition: records its EndReached.
+  void OnEndReached(const rd_kafka_message_t* m);
   std::optional<Topic> TopicOf(rd_kafka_topic_t* rkt);
   std::vector<TopicPartition> ToTopicPartitions(const rd_kafka_topic_partition_list_t* list) const;
   PartitionState& State(const TopicPartition& tp);
   const PartitionState* FindState(const TopicPartition& tp) const;
   Status CheckReachable();
+  // While the cluster looks unreachable: at most once per kProbeEvery, a round trip of at most
+  // `wait`; an answer clears unreachable_since_ (the lag is known again).
+  void Probe(std::chrono::milliseconds wait);
   // Checks that every partition is owned; builds the librdkafka list of them.
   Result<RdKafkaPartitionListPtr> OwnedList(std::span<const TopicPartition> partitions,
                                             std::string_view what) const;
@@ -143,7 +176,10 @@ class KafkaSource final : public EventSource {
   std::vector<SourceRecord> records_;
   std::vector<rd_kafka_message_t*> messages_;
   SourceCounters counters_;
+  // Set by the first connection error; cleared only by a round trip that succeeds (records served
+  // from the prefetch queue say nothing about the cluster now).
   std::optional<ProcessingTime> unreachable_since_;
+  std::optional<ProcessingTime> last_probe_;
   uint64_t commit_failures_ = 0;
 };
 

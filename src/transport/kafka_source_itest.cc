@@ -400,5 +400,68 @@ TEST_F(KafkaSourceITest, UnreachableBrokerIsReportedAndReadingResumes) {
   EXPECT_TRUE((*src)->Close().ok());
 }
 
+// A transactional producer: committed and aborted transactions, and every partition ends with an
+// abort marker (partitions no key maps to hold nothing but aborted records and markers). The source
+// returns exactly the committed records, and once it has read them its lag is 0 everywhere: by the
+// ends it last saw and by a fresh query.
+TEST_F(KafkaSourceITest, TransactionMarkersAreNotLagAndAbortedRecordsNeverArrive) {
+  for (Topic t : kAllTopics) ASSERT_TRUE(cluster_->CreateTopic(names_[t], kPartitions, 1).ok());
+  // 3 devices over 6 partitions: some partitions get no committed record.
+  const std::vector<TestRecord> first = MakeTestRecords(3, 10, kPartitions, names_);
+  std::vector<TestRecord> poisoned = MakeTestRecords(3, 2, kPartitions, names_);
+  for (TestRecord& r : poisoned) r.value = "aborted " + r.value;
+  std::vector<TestRecord> second = MakeTestRecords(3, 10, kPartitions, names_);
+  for (TestRecord& r : second) r.value = "second " + r.value;
+  std::vector<TestRecord> tail;
+  for (Topic t : kAllTopics) {
+    for (int32_t p = 0; p < kPartitions; ++p) tail.push_back({t, p, "tail", "aborted tail"});
+  }
+  const std::string bootstrap = cluster_->bootstrap();
+  ASSERT_TRUE(ProduceTransaction(bootstrap, first, names_, /*commit=*/true).ok());
+  ASSERT_TRUE(ProduceTransaction(bootstrap, poisoned, names_, /*commit=*/false).ok());
+  ASSERT_TRUE(ProduceTransaction(bootstrap, second, names_, /*commit=*/true).ok());
+  ASSERT_TRUE(ProduceTransaction(bootstrap, tail, names_, /*commit=*/false).ok());
+
+  KafkaSourceOptions o;
+  o.kafka.bootstrap_servers = bootstrap;
+  o.kafka.topics = names_;
+  o.kafka.properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "1000"}};
+  o.group_id = prefix_ + "group";
+  MemoryCheckpoint ckpt;
+  auto src = KafkaSource::Open(o, ckpt, &ckpt);
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  ckpt.Attach(src->get());
+  const size_t want = first.size() + second.size();
+  std::multiset<std::string> got;
+  auto caught_up = [](const std::vector<PartitionLag>& lag) {
+    if (lag.size() != kTopicCount * kPartitions) return false;
+    for (const PartitionLag& l : lag) {
+      if (l.records_behind != std::optional<int64_t>(0)) return false;
+    }
+    return true;
+  };
+  const auto deadline = steady_clock::now() + seconds(60);
+  while (steady_clock::now() < deadline && !(got.size() >= want && caught_up((*src)->Lag()))) {
+    auto batch = (*src)->Poll(500, milliseconds(200));
+    ASSERT_TRUE(batch.ok()) << batch.status().message();
+    for (const SourceRecord& r : *batch) got.emplace(r.value);
+  }
+  std::multiset<std::string> expected;
+  for (const TestRecord& r : first) expected.insert(r.value);
+  for (const TestRecord& r : second) expected.insert(r.value);
+  EXPECT_EQ(got, expected) << "aborted records arrived, or committed ones are missing";
+  const std::vector<PartitionLag> lag = (*src)->Lag();
+  EXPECT_TRUE(caught_up(lag)) << "the markers count as unread records";
+  for (const PartitionLag& l : lag) {
+    // The ends are past the markers; the positions are after the last committed record.
+    ASSERT_TRUE(l.end.has_value());
+    EXPECT_GT(l.end->value(), l.position ? l.position->value() : 0) << ToString(l.tp, names_);
+  }
+  auto fresh = (*src)->QueryLag();
+  ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+  EXPECT_TRUE(caught_up(*fresh));
+  EXPECT_TRUE((*src)->Close().ok());
+}
+
 }  // namespace
 }  // namespace smartcity

@@ -395,6 +395,31 @@ TEST(KafkaSourceTest, PositionStoreErrorStopsTheSource) {
 
 // The prefetch budget sizes the fetches and the queue so that their sum stays within it; without
 // one, the measured defaults.
+// The lag rule over transaction markers: a member at any position between the last record returned
+// before a PARTITION_EOF and the end that fetch reached has nothing left to read.
+TEST(RecordsBehindTest, SeesThroughWhatTheFetchPassedAtTheEnd) {
+  const auto P = [](int64_t v) { return std::optional<SourcePosition>(SourcePosition(v)); };
+  // No EOF yet: end - position, or end - earliest; unknown when neither is known.
+  EXPECT_EQ(RecordsBehind(P(7), 0, 10, std::nullopt), 3);
+  EXPECT_EQ(RecordsBehind(std::nullopt, 2, 10, std::nullopt), 8);
+  EXPECT_EQ(RecordsBehind(std::nullopt, -1, 10, std::nullopt), std::nullopt);
+  EXPECT_EQ(RecordsBehind(P(12), 0, 10, std::nullopt), 0);
+  // Records up to offset 8 (position 9), then a commit marker at 9: the fetch reached 10.
+  const EndReached marker{P(9), SourcePosition(10)};
+  EXPECT_EQ(RecordsBehind(P(9), 0, 10, marker), 0);
+  // Reading again from before the stretch (a replay, a seek back): the records before 9 count.
+  EXPECT_EQ(RecordsBehind(P(4), 0, 10, marker), 6);
+  // More was written since: the stretch counts as read, what follows it does not.
+  EXPECT_EQ(RecordsBehind(P(9), 0, 25, marker), 15);
+  EXPECT_EQ(RecordsBehind(P(20), 0, 25, marker), 5);
+  // An aborted transaction and its marker are all the partition holds: nothing returned since the
+  // start of the log.
+  const EndReached only_markers{std::nullopt, SourcePosition(6)};
+  EXPECT_EQ(RecordsBehind(std::nullopt, 0, 6, only_markers), 0);
+  EXPECT_EQ(RecordsBehind(std::nullopt, -1, 6, only_markers), 0);
+  EXPECT_EQ(RecordsBehind(P(3), 0, 6, only_markers), 0);
+}
+
 TEST(KafkaSourcePrefetchTest, PropertiesStayWithinTheBudget) {
   auto props = [](uint64_t bytes) {
     std::map<std::string, uint64_t> m;

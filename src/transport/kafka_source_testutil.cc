@@ -162,4 +162,41 @@ Status ProduceTestRecords(const std::string& bootstrap, std::span<const TestReco
   return Status::OK();
 }
 
+Status ProduceTransaction(const std::string& bootstrap, std::span<const TestRecord> records,
+                          const TopicNames& names, bool commit,
+                          const std::string& transactional_id) {
+  KafkaOptions opts;
+  opts.bootstrap_servers = bootstrap;
+  opts.client_id = "smartcity-test-txn-producer";
+  SC_ASSIGN_OR_RETURN(RdKafkaConfPtr conf,
+                      MakeKafkaConf(opts, {{"transactional.id", transactional_id},
+                                           {"linger.ms", "5"},
+                                           {"message.timeout.ms", "60000"}}));
+  SC_ASSIGN_OR_RETURN(RdKafkaPtr rk, MakeKafkaHandle(RD_KAFKA_PRODUCER, std::move(conf)));
+  auto check = [](rd_kafka_error_t* e, const char* what) -> Status {
+    if (e == nullptr) return Status::OK();
+    Status s = Status::Unavailable(std::string(what) + ": " + rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return s;
+  };
+  SC_RETURN_IF_ERROR(check(rd_kafka_init_transactions(rk.get(), 60'000), "init_transactions"));
+  SC_RETURN_IF_ERROR(check(rd_kafka_begin_transaction(rk.get()), "begin_transaction"));
+  for (const TestRecord& r : records) {
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk.get(), RD_KAFKA_V_TOPIC(names[r.topic].c_str()), RD_KAFKA_V_PARTITION(r.partition),
+        RD_KAFKA_V_KEY(r.key.data(), r.key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      return KafkaStatus(err, "producing a transaction to " + names[r.topic]);
+    rd_kafka_poll(rk.get(), 0);
+  }
+  if (commit) {
+    return check(rd_kafka_commit_transaction(rk.get(), 60'000), "commit_transaction");
+  }
+  // The aborted records are in the log before their abort marker.
+  rd_kafka_flush(rk.get(), 60'000);
+  return check(rd_kafka_abort_transaction(rk.get(), 60'000), "abort_transaction");
+}
+
 }  // namespace smartcity

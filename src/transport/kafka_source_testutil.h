@@ -88,4 +88,10 @@ Status ProduceTestRecords(const std::string& bootstrap, std::span<const TestReco
                           const TopicNames& names = {},
                           std::chrono::milliseconds timeout = std::chrono::milliseconds(60'000));
 
+// Produces the records in one transaction of a transactional producer (`transactional.id`), which
+// it commits or aborts; every partition written to ends with the transaction's marker.
+Status ProduceTransaction(const std::string& bootstrap, std::span<const TestRecord> records,
+                          const TopicNames& names, bool commit,
+                          const std::string& transactional_id = "smartcity-test-txn");
+
 }  // namespace smartcity

@@ -21,6 +21,16 @@ SourcePosition MemoryLog::Append(Topic topic, PartitionId partition, std::string
   return ToSourcePosition(seq);
 }
 
+SourcePosition MemoryLog::AppendControl(Topic topic, PartitionId partition) {
+  assert(partition.value() >= 0 && partition.value() < partitions_);
+  const SequenceNumber seq = next_;
+  next_ = SequenceNumber(next_.value() + 1);
+  logs_[static_cast<size_t>(topic)][static_cast<size_t>(partition.value())].entries.push_back(
+      Entry{seq, {}, {}, std::nullopt, /*control=*/true});
+  bytes_ += kEntryOverhead;
+  return ToSourcePosition(seq);
+}
+
 size_t MemoryLog::LowerBound(const TopicPartition& tp, SourcePosition position) const {
   const PartitionLog& l = Part(tp);
   const auto it = std::lower_bound(l.entries.begin(), l.entries.end(), ToSequenceNumber(position),
@@ -164,7 +174,11 @@ Result<std::span<const SourceRecord>> MemoryEventSource::Poll(size_t max_records
              log_.at(c.tp, c.index).seq.value() < static_cast<uint64_t>(c.position->value())) {
         ++c.index;
       }
-      if (c.paused || c.index >= end) continue;
+      if (c.paused) continue;
+      // Control entries are passed, not returned; the position stays after the last record (as
+      // KafkaSource's does), and Lag() counts what is passed as read.
+      while (c.index < end && log_.at(c.tp, c.index).control) ++c.index;
+      if (c.index >= end) continue;
       if (best == nullptr || log_.at(c.tp, c.index).seq < log_.at(best->tp, best->index).seq)
         best = &c;
     }
@@ -243,6 +257,7 @@ std::vector<PartitionLag> MemoryEventSource::Lag() {
     const size_t next =
         std::max({c.index, log_.begin(c.tp), c.position ? log_.LowerBound(c.tp, *c.position) : 0});
     PartitionLag lag{c.tp, c.position, std::nullopt, static_cast<int64_t>(end - next)};
+    if (lag_unknown_) lag.records_behind.reset();
     if (end > log_.begin(c.tp)) {
       lag.end = SourcePosition(ToSourcePosition(log_.at(c.tp, end - 1).seq).value() + 1);
     } else if (log_.trimmed_to(c.tp).value() > 0) {

@@ -17,8 +17,9 @@
 //
 // MemoryEventSource is one reader of a MemoryLog, with an assignment changed by Rebalance() exactly
 // as a Kafka group rebalance changes KafkaSource's (revoke, PositionStore, assign; same callbacks),
-// a Seek(), and fault injection (FailNextPoll). Poll never waits: with nothing to read it returns
-// an empty batch at once. Several sources may share one log to model the members of a group.
+// a Seek(), and fault injection (FailNextPoll, SetLagUnknown). Poll never waits: with nothing to
+// read it returns an empty batch at once. Several sources may share one log to model the members of
+// a group.
 //
 // Ownership: a source borrows its log, store and listener; all must outlive it.
 // Thread-safety: none; one thread uses the log and all its sources.
@@ -41,6 +42,8 @@ class MemoryLog {
     std::string key;
     std::string value;
     std::optional<WallTime> time;  // wall-clock time it was appended (like Kafka's CreateTime)
+    // A position no reader is given (a Kafka transaction marker, an aborted record): Poll skips it.
+    bool control = false;
   };
   // What bytes() counts per record besides its key and value: the entry and its two heap blocks.
   static constexpr uint64_t kEntryOverhead = sizeof(Entry) + 32;
@@ -50,6 +53,9 @@ class MemoryLog {
   // Appends a copy of the record; returns its position. REQUIRES: 0 <= partition < partitions().
   SourcePosition Append(Topic topic, PartitionId partition, std::string_view key,
                         std::string_view value, std::optional<WallTime> time = std::nullopt);
+  // Appends a control entry (Entry::control): it takes a position, as a transaction marker takes an
+  // offset, but no reader sees it.
+  SourcePosition AppendControl(Topic topic, PartitionId partition);
 
   // The retained entries of `tp` are those with index in [begin(tp), end(tp)).
   size_t begin(const TopicPartition& tp) const { return Part(tp).base; }
@@ -106,6 +112,8 @@ class MemoryEventSource final : public EventSource {
   Status AssignPartitions(int32_t first, int32_t last);
   // The next Poll fails with `status` (once), e.g. to test the caller's retry path.
   void FailNextPoll(Status status) { fail_next_ = std::move(status); }
+  // While set, Lag() leaves records_behind unset, as a source that cannot reach its transport.
+  void SetLagUnknown(bool unknown) { lag_unknown_ = unknown; }
 
   PositionKind position_kind() const override { return PositionKind::kSequenceNumber; }
   Result<std::span<const SourceRecord>> Poll(size_t max_records,
@@ -142,6 +150,7 @@ class MemoryEventSource final : public EventSource {
   Status sticky_;
   Status fail_next_;
   bool closed_ = false;
+  bool lag_unknown_ = false;
 };
 
 }  // namespace smartcity

@@ -225,6 +225,34 @@ TEST(MemoryEventSourceTest, PausedPartitionsWaitAndResumeWhereTheyStood) {
   EXPECT_EQ(src.Pause(foreign).kind(), ErrorKind::kInvalidArgument);
 }
 
+TEST(MemoryEventSourceTest, ControlEntriesAreSkippedAndTheirTailIsNotLag) {
+  MemoryLog log(2);
+  log.Append(Topic::kVehicle, PartitionId(0), "k", "v0");
+  log.AppendControl(Topic::kVehicle, PartitionId(0));  // a commit marker between two records
+  log.Append(Topic::kVehicle, PartitionId(0), "k", "v1");
+  log.AppendControl(Topic::kVehicle, PartitionId(0));  // the partition ends with markers
+  log.AppendControl(Topic::kVehicle, PartitionId(0));
+  log.AppendControl(Topic::kWeather, PartitionId(1));  // a partition of markers only
+  MemoryCheckpoint ckpt;
+  MemoryEventSource src(log, ckpt, &ckpt);
+  ASSERT_TRUE(src.Rebalance({TP(Topic::kVehicle, 0), TP(Topic::kWeather, 1)}).ok());
+  std::vector<std::string> values;
+  for (;;) {
+    auto batch = src.Poll(1, milliseconds(0));
+    ASSERT_TRUE(batch.ok());
+    if (batch->empty()) break;
+    for (const SourceRecord& r : *batch) values.emplace_back(r.value);
+  }
+  EXPECT_EQ(values, (std::vector<std::string>{"v0", "v1"}));
+  for (const PartitionLag& l : src.Lag()) {
+    EXPECT_EQ(l.records_behind, std::optional<int64_t>(0)) << ToString(l.tp, TopicNames{});
+  }
+  // The position stays after the last record returned, as a Kafka consumer's does.
+  EXPECT_EQ(src.Positions()[0].next, std::optional<SourcePosition>(SourcePosition(3)));
+  src.SetLagUnknown(true);
+  for (const PartitionLag& l : src.Lag()) EXPECT_FALSE(l.records_behind.has_value());
+}
+
 TEST(MemoryLogTest, TrimDropsWhatIsBeforeThePositionsAndReadingGoesOn) {
   MemoryLog log(2);
   Fill(log, 10);  // vehicle[p]: p*2, p*2+4, ...  gps[p]: p*2+1, ...; sequence 0..19

@@ -41,6 +41,11 @@ json Wall(WallTime t) {
 double Seconds(Micros d) {
   return std::chrono::duration<double>(d).count();
 }
+// Every input partition's lag is known (not while the source cannot reach its cluster).
+bool LagKnown(const LiveSnapshot& s) {
+  return std::all_of(s.inputs.begin(), s.inputs.end(),
+                     [](const InputView& i) { return i.records_behind.has_value(); });
+}
 
 json Vehicles(const LiveSnapshot& s) {
   json a = json::array();
@@ -241,6 +246,7 @@ json Status(const LiveSnapshot& s) {
              std::chrono::duration<double, std::milli>(s.last_commit_latency).count()},
             {"groups", groups},
             {"inputs", inputs},
+            {"lagKnown", LagKnown(s)},
             {"commits", commits},
             {"loads", loads},
             {"loadTables", load_tables},
@@ -411,6 +417,11 @@ std::string MetricsText(const LiveSnapshot& s, uint64_t resident_bytes) {
     Sample(&o, "smartcity_watermark_lag_seconds", "group=\"" + std::to_string(g.group) + "\"",
            std::max(0.0, Seconds(*g.max_event_time - *g.watermark)));
   }
+  Metric(
+      &o, "smartcity_lag_known", "gauge",
+      "1 when the lag of every input partition is known; 0 while it is not (the cluster cannot be "
+      "reached): smartcity_input_lag_records then has no sample for those partitions.");
+  Sample(&o, "smartcity_lag_known", "", LagKnown(s) ? 1.0 : 0.0);
   Metric(&o, "smartcity_input_lag_records", "gauge", "Records not yet read, per input partition.");
   for (const InputView& i : s.inputs) {
     if (!i.records_behind) continue;

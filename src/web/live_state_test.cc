@@ -255,6 +255,18 @@ TEST_F(LiveStateTest, CommitsAndProgressShowInTheStatusAndMetrics) {
             std::string::npos);
   EXPECT_NE(m.find("process_resident_memory_bytes 1234\n"), std::string::npos);
   EXPECT_NE(m.find("smartcity_commit_latency_seconds 0.012\n"), std::string::npos);
+  EXPECT_EQ(j["lagKnown"], true);
+  EXPECT_NE(m.find("smartcity_lag_known 1\n"), std::string::npos);
+
+  // The cluster cannot be reached: the lag is unknown, not 0. No lag sample, and it says so.
+  const std::vector<PartitionLag> unknown = {PartitionLag{lag.tp, {}, {}, std::nullopt}};
+  state_.UpdateProgress(groups, unknown, counters);
+  const LiveSnapshot out = state_.Snapshot();
+  EXPECT_EQ(nlohmann::json::parse(StatusJson(out))["lagKnown"], false);
+  EXPECT_TRUE(nlohmann::json::parse(StatusJson(out))["inputs"][0]["recordsBehind"].is_null());
+  const std::string mo = MetricsText(out, 1234);
+  EXPECT_NE(mo.find("smartcity_lag_known 0\n"), std::string::npos) << mo;
+  EXPECT_EQ(mo.find("smartcity_input_lag_records{"), std::string::npos) << mo;
 
   // A rebalance that takes group 3 away removes it from the view.
   state_.UpdateProgress({}, {}, counters);

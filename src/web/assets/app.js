@@ -241,8 +241,13 @@ function drawStatus(s) {
       (g) => [g.group, g.committedEpoch, esc(g.watermark ? g.watermark.substring(0, 19).replace('T', ' ') : '-'),
         secs(g.watermarkLagSeconds)]);
   const behind = {};
-  for (const i of s.inputs) behind[i.topic] = (behind[i.topic] || 0) + (i.recordsBehind || 0);
-  rows(document.querySelector('#inputs tbody'), Object.keys(behind), (t) => [esc(t), fmt(behind[t])]);
+  // null: the lag is unknown (the cluster cannot be reached), which is not 0.
+  for (const i of s.inputs) {
+    const known = i.recordsBehind !== null && behind[i.topic] !== null;
+    behind[i.topic] = known ? (behind[i.topic] || 0) + i.recordsBehind : null;
+  }
+  rows(document.querySelector('#inputs tbody'), Object.keys(behind),
+      (t) => [esc(t), behind[t] === null ? '?' : fmt(behind[t])]);
   rows(document.querySelector('#commits tbody'), s.commits.slice(0, 12),
       (c) => [esc(time(c.at)), esc(c.table ? c.table + ' v' + c.version : 'epoch, groups ' + c.groups.join(' ')) + (c.final ? ' (final)' : ''),
         fmt(c.totalRows), c.table ? '-' : c.latencyMs.toFixed(0) + ' ms']);
