@@ -40,6 +40,16 @@ TEST(DialectTest, PostgresCreateTableHasTypesKeyAndIndexes) {
             "ALTER TABLE \"t\" ADD COLUMN \"note\" TEXT");
 }
 
+TEST(DialectTest, DuckDbTablesHaveTheKeyButNoSecondaryIndexes) {
+  // Zone maps serve DuckDB's time and device filters; ART indexes would grow in its buffer pool.
+  const Schema s = Events();
+  const TableLayout l = LayoutFor("vehicle_data", s);
+  ASSERT_FALSE(l.indexes.empty());
+  auto sql = Dialect(DialectKind::kDuckDb).CreateTable("vehicle_data", s, l.key, l.indexes);
+  ASSERT_EQ(sql.size(), 1u);
+  EXPECT_NE(sql[0].find("PRIMARY KEY (\"_partition\", \"_offset\")"), std::string::npos) << sql[0];
+}
+
 TEST(DialectTest, LayoutsOfOurTables) {
   Schema enriched;
   enriched.columns = {{"_vehiclePartition", LogicalType::kInt32},
