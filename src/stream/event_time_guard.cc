@@ -143,14 +143,8 @@ void EventTimeGuard::SerializeState(std::string* out) const {
 
 Status EventTimeGuard::RestoreState(std::string_view data) {
   StateReader r(data);
-  const uint32_t magic = r.U32();
-  const uint32_t version = r.U32();
-  if (!r.ok() || magic != kGuardMagic)
-    return Status::Corruption("event-time guard checkpoint: bad magic number");
-  if (version != kGuardVersion) {
-    return Status::Corruption("event-time guard checkpoint: version " + std::to_string(version) +
-                              " is not supported (this build reads version 1)");
-  }
+  SC_RETURN_IF_ERROR(
+      ReadStateHeader(&r, kGuardMagic, kGuardVersion, "event-time guard checkpoint"));
   EventTimeGuard g(options_);
   g.has_group_position_ = r.U8() != 0;
   g.group_position_ = r.I64();

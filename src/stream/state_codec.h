@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/status.h"
+
 namespace smartcity::stream {
 
 static_assert(std::endian::native == std::endian::little,
@@ -81,5 +83,22 @@ class StateReader {
   std::string_view in_;
   bool ok_ = true;
 };
+
+// Reads a state blob's header, its magic number and format version, and checks both against what
+// this build writes: Corruption "<what>: bad magic number" or "<what>: version N is not supported
+// (this build reads version M)".
+inline Status ReadStateHeader(StateReader* r, uint32_t magic, uint32_t version,
+                              std::string_view what) {
+  const uint32_t got_magic = r->U32();
+  const uint32_t got_version = r->U32();
+  if (!r->ok() || got_magic != magic)
+    return Status::Corruption(std::string(what) + ": bad magic number");
+  if (got_version != version) {
+    return Status::Corruption(std::string(what) + ": version " + std::to_string(got_version) +
+                              " is not supported (this build reads version " +
+                              std::to_string(version) + ")");
+  }
+  return Status::OK();
+}
 
 }  // namespace smartcity::stream

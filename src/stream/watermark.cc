@@ -90,14 +90,8 @@ Status WatermarkTracker::SerializeState(std::string* out) const {
 
 Status WatermarkTracker::RestoreState(std::string_view data) {
   StateReader r(data);
-  const uint32_t magic = r.U32();
-  const uint32_t version = r.U32();
-  if (!r.ok() || magic != kWatermarkMagic)
-    return Status::Corruption("watermark checkpoint: bad magic number");
-  if (version != kWatermarkVersion) {
-    return Status::Corruption("watermark checkpoint: version " + std::to_string(version) +
-                              " is not supported (this build reads version 1)");
-  }
+  SC_RETURN_IF_ERROR(
+      ReadStateHeader(&r, kWatermarkMagic, kWatermarkVersion, "watermark checkpoint"));
   const int64_t delay = r.I64();
   const int64_t watermark = r.I64();
   std::array<Input, kJoinInputCount> inputs{};
