@@ -138,7 +138,7 @@ TableEntry CrawlDelta(lake::ObjectStore* store, engine::Connection* conn, const 
   t.format = "delta";
   t.location = store->ReaderUri(prefix.empty() ? std::string("_delta_log") : prefix);
   if (prefix.empty() && !t.location.empty()) t.location.resize(t.location.size() - 10);
-  lake::DeltaLog log(store, prefix);
+  lake::DeltaLog log(store, prefix, lake::TableAccess::kInspect);
   auto snap = log.Load(conn);
   if (!snap.ok()) {
     t.problems.push_back("the Delta log cannot be read: " + snap.status().message());
@@ -164,7 +164,7 @@ TableEntry CrawlDelta(lake::ObjectStore* store, engine::Connection* conn, const 
   int64_t unknown_rows = 0;
   int64_t newest_file_ms = 0;
   for (const auto& [path, add] : snap->files) {
-    int64_t rows = add.NumRecords();
+    int64_t rows = add.LiveRecords();  // rows deleted by a deletion vector do not count
     if (rows < 0) {
       ++unknown_rows;
       rows = 0;

@@ -211,7 +211,7 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
   if (o.scratch_dir.empty()) o.scratch_dir = fs::temp_directory_path() / "smartcity-lake";
   std::error_code ec;
   fs::create_directories(o.scratch_dir, ec);
-  DeltaLog log(store, table_prefix);
+  DeltaLog log(store, table_prefix, TableAccess::kWrite);
   SC_ASSIGN_OR_RETURN(auto conn, db->Connect());
   SC_ASSIGN_OR_RETURN(Snapshot snap, log.Load(conn.get()));
   CompactionResult result;
@@ -224,6 +224,9 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
   // Small files per partition folder, oldest first, packed into groups of about the target size.
   std::map<std::string, std::vector<AddFile>> small;
   for (const auto& [path, f] : snap.files) {
+    // A file with a deletion vector (rows deleted by another engine) is never rewritten: its
+    // rows are not all live, and dropping the vector would bring deleted rows back.
+    if (f.deletion_vector) continue;
     if (static_cast<uint64_t>(f.size) < o.small_file_bytes) small[DirOf(path)].push_back(f);
   }
   std::vector<Group> groups;
@@ -272,7 +275,10 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
     std::vector<Group> keep;
     for (Group& g : done) {
       bool all_active = std::all_of(g.inputs.begin(), g.inputs.end(), [&](const AddFile& f) {
-        return snap.files.count(f.path) != 0;
+        // Still active and still without a deletion vector (a DELETE by another engine adds
+        // one to the same path).
+        auto it = snap.files.find(f.path);
+        return it != snap.files.end() && !it->second.deletion_vector;
       });
       if (all_active) {
         keep.push_back(std::move(g));
@@ -304,6 +310,7 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
         r.data_change = false;
         r.partition_values = f.partition_values;
         r.size = f.size;
+        r.extra = f.extra;
         c.removes.push_back(std::move(r));
       }
     }
@@ -339,7 +346,7 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
 
 Result<VacuumResult> VacuumTable(ObjectStore* store, const std::string& table_prefix,
                                  const VacuumOptions& options) {
-  DeltaLog log(store, table_prefix);
+  DeltaLog log(store, table_prefix, TableAccess::kWrite);
   std::unique_ptr<engine::Connection> conn;
   if (options.db != nullptr) {
     SC_ASSIGN_OR_RETURN(conn, options.db->Connect());
@@ -385,7 +392,7 @@ Result<VacuumResult> VacuumTable(ObjectStore* store, const std::string& table_pr
 
 Result<LogCleanupResult> CleanupLog(ObjectStore* store, const std::string& table_prefix,
                                     std::chrono::seconds retention, Clock* clock) {
-  DeltaLog log(store, table_prefix);
+  DeltaLog log(store, table_prefix, TableAccess::kWrite);
   const std::string dir = log.KeyPrefix() + "_delta_log/";
   SC_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store->List(dir));
   const auto cutoff = SystemTimeOf(Clock::OrReal(clock)->WallNow()) - retention;

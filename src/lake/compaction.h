@@ -25,6 +25,12 @@
 // checkpoint), still finds the whole table state. Commit C itself is kept. A table with no
 // checkpoint older than the retention keeps its whole log.
 //
+// Protocol: CompactTable and VacuumTable load the table for writing, so they refuse a table whose
+// protocol or features this writer does not support (lake/delta_features.h) before changing
+// anything; compaction never rewrites a data file that has a deletion vector. CleanupLog reads no
+// snapshot: its callers check first (pipeline::Maintainer runs it only after CompactTable
+// succeeded on the table).
+//
 // Thread-safety: the functions are reentrant; they borrow the store and the engine database.
 #pragma once
 

@@ -7,8 +7,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "engine/engine.h"
+#include "lake/delta_features.h"
 
 namespace smartcity::lake {
 
@@ -55,15 +57,46 @@ int DeltaSchema::IndexOf(std::string_view name) const {
   return -1;
 }
 
-std::string SchemaToJson(const DeltaSchema& schema) {
+std::string SchemaToJson(const DeltaSchema& schema, std::string_view base) {
+  // The fields of `base` by name, kept as they are (with their metadata) where `schema` agrees.
+  std::map<std::string, ojson> kept;
+  if (!base.empty()) {
+    ojson b = ojson::parse(base, nullptr, false);
+    if (!b.is_discarded() && b.is_object() && b.contains("fields") && b["fields"].is_array()) {
+      for (const ojson& f : b["fields"]) {
+        if (f.is_object() && f.contains("name") && f["name"].is_string()) {
+          kept[f["name"].get<std::string>()] = f;
+        }
+      }
+    }
+  }
   ojson fields = ojson::array();
   for (const DeltaField& f : schema.fields) {
+    auto it = kept.find(f.name);
+    if (it != kept.end() &&
+        it->second.value("type", ojson()) == std::string(DeltaTypeName(f.type)) &&
+        it->second.value("nullable", true) == f.nullable) {
+      fields.push_back(it->second);
+      continue;
+    }
     fields.push_back(ojson{{"name", f.name},
                            {"type", std::string(DeltaTypeName(f.type))},
                            {"nullable", f.nullable},
                            {"metadata", ojson::object()}});
   }
   return ojson{{"type", "struct"}, {"fields", std::move(fields)}}.dump();
+}
+
+std::vector<std::string> FieldMetadataKeys(std::string_view schema_string) {
+  std::set<std::string> keys;
+  json j = json::parse(schema_string, nullptr, false);
+  if (!j.is_discarded() && j.is_object() && j.contains("fields") && j["fields"].is_array()) {
+    for (const json& f : j["fields"]) {
+      if (!f.is_object() || !f.contains("metadata") || !f["metadata"].is_object()) continue;
+      for (auto it = f["metadata"].begin(); it != f["metadata"].end(); ++it) keys.insert(it.key());
+    }
+  }
+  return std::vector<std::string>(keys.begin(), keys.end());
 }
 
 Result<DeltaSchema> SchemaFromJson(std::string_view text) {
@@ -212,6 +245,55 @@ T Get(const json& o, const char* key, T fallback) {
   }
 }
 
+ojson DeletionVectorJson(const DeletionVector& dv) {
+  ojson o{{"storageType", dv.storage_type}, {"pathOrInlineDv", dv.path_or_inline_dv}};
+  if (dv.offset) o["offset"] = *dv.offset;
+  o["sizeInBytes"] = dv.size_in_bytes;
+  o["cardinality"] = dv.cardinality;
+  return o;
+}
+
+Result<std::optional<DeletionVector>> ParseDeletionVector(const json& a) {
+  auto it = a.find("deletionVector");
+  if (it == a.end() || it->is_null()) return std::optional<DeletionVector>();
+  if (!it->is_object() || !it->contains("storageType") || !it->contains("pathOrInlineDv")) {
+    return Status::Corruption("a deletionVector has no storageType or pathOrInlineDv");
+  }
+  DeletionVector dv;
+  dv.storage_type = Get<std::string>(*it, "storageType", "");
+  dv.path_or_inline_dv = Get<std::string>(*it, "pathOrInlineDv", "");
+  if (it->contains("offset") && !(*it)["offset"].is_null()) {
+    dv.offset = Get<int32_t>(*it, "offset", 0);
+  }
+  dv.size_in_bytes = Get<int32_t>(*it, "sizeInBytes", 0);
+  dv.cardinality = Get<int64_t>(*it, "cardinality", 0);
+  return std::optional<DeletionVector>(std::move(dv));
+}
+
+// Adds the fields of `extra` (a JSON object text) to `o`, after the ones it has.
+void MergeExtra(const std::string& extra, ojson* o) {
+  if (extra.empty()) return;
+  ojson e = ojson::parse(extra, nullptr, false);
+  if (e.is_discarded() || !e.is_object()) return;
+  for (auto it = e.begin(); it != e.end(); ++it) {
+    if (!o->contains(it.key())) (*o)[it.key()] = it.value();
+  }
+}
+
+// The fields of action `a` not in `known`, as a JSON object text ("" if none). Null values and the
+// checkpoint-only parsed forms (partitionValues_parsed, stats_parsed) are left out: they carry
+// nothing a writer must keep.
+std::string ExtraFields(const json& a, std::initializer_list<std::string_view> known) {
+  json extra = json::object();
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    const std::string& k = it.key();
+    if (it->is_null() || k == "partitionValues_parsed" || k == "stats_parsed") continue;
+    if (std::find(known.begin(), known.end(), k) != known.end()) continue;
+    extra[k] = it.value();
+  }
+  return extra.empty() ? std::string() : extra.dump();
+}
+
 }  // namespace
 
 int64_t AddFile::NumRecords() const {
@@ -219,6 +301,12 @@ int64_t AddFile::NumRecords() const {
   json j = json::parse(stats, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return -1;
   return Get<int64_t>(j, "numRecords", -1);
+}
+
+int64_t AddFile::LiveRecords() const {
+  int64_t n = NumRecords();
+  if (n < 0 || !deletion_vector) return n;
+  return std::max<int64_t>(0, n - deletion_vector->cardinality);
 }
 
 std::string SerializeCommit(const CommitActions& c) {
@@ -240,9 +328,11 @@ std::string SerializeCommit(const CommitActions& c) {
                  {"txnId", ci.txn_id}}}});
   }
   if (c.protocol) {
-    line(ojson{{"protocol",
-                {{"minReaderVersion", c.protocol->min_reader_version},
-                 {"minWriterVersion", c.protocol->min_writer_version}}}});
+    const Protocol& p = *c.protocol;
+    ojson o{{"minReaderVersion", p.min_reader_version}, {"minWriterVersion", p.min_writer_version}};
+    if (p.min_reader_version >= 3) o["readerFeatures"] = p.reader_features;
+    if (p.min_writer_version >= 7) o["writerFeatures"] = p.writer_features;
+    line(ojson{{"protocol", std::move(o)}});
   }
   if (c.metadata) {
     const Metadata& m = *c.metadata;
@@ -251,10 +341,11 @@ std::string SerializeCommit(const CommitActions& c) {
     ojson md{{"id", m.id}};
     if (!m.name.empty()) md["name"] = m.name;
     md["format"] = ojson{{"provider", "parquet"}, {"options", ojson::object()}};
-    md["schemaString"] = SchemaToJson(m.schema);
+    md["schemaString"] = SchemaToJson(m.schema, m.schema_string);
     md["partitionColumns"] = m.partition_columns;
     md["configuration"] = conf;
     md["createdTime"] = m.created_time_ms;
+    MergeExtra(m.extra, &md);
     line(ojson{{"metaData", md}});
   }
   for (const Txn& t : c.txns) {
@@ -269,16 +360,20 @@ std::string SerializeCommit(const CommitActions& c) {
             {"modificationTime", a.modification_time_ms},
             {"dataChange", a.data_change}};
     if (!a.stats.empty()) o["stats"] = a.stats;
+    if (a.deletion_vector) o["deletionVector"] = DeletionVectorJson(*a.deletion_vector);
+    MergeExtra(a.extra, &o);
     line(ojson{{"add", o}});
   }
   for (const RemoveFile& r : c.removes) {
-    line(ojson{{"remove",
-                {{"path", EncodePath(r.path)},
-                 {"deletionTimestamp", r.deletion_timestamp_ms},
-                 {"dataChange", r.data_change},
-                 {"extendedFileMetadata", true},
-                 {"partitionValues", PartitionValuesJson(r.partition_values)},
-                 {"size", r.size}}}});
+    ojson o{{"path", EncodePath(r.path)},
+            {"deletionTimestamp", r.deletion_timestamp_ms},
+            {"dataChange", r.data_change},
+            {"extendedFileMetadata", true},
+            {"partitionValues", PartitionValuesJson(r.partition_values)},
+            {"size", r.size}};
+    if (r.deletion_vector) o["deletionVector"] = DeletionVectorJson(*r.deletion_vector);
+    MergeExtra(r.extra, &o);
+    line(ojson{{"remove", o}});
   }
   return out;
 }
@@ -304,6 +399,9 @@ Status ParseAction(const json& j, CommitActions* c) {
       f.modification_time_ms = Get<int64_t>(a, "modificationTime", 0);
       f.data_change = Get<bool>(a, "dataChange", true);
       f.stats = Get<std::string>(a, "stats", "");
+      SC_ASSIGN_OR_RETURN(f.deletion_vector, ParseDeletionVector(a));
+      f.extra = ExtraFields(a, {"path", "partitionValues", "size", "modificationTime", "dataChange",
+                                "stats", "deletionVector"});
       c->adds.push_back(std::move(f));
     } else if (kind == "remove") {
       RemoveFile f;
@@ -314,6 +412,9 @@ Status ParseAction(const json& j, CommitActions* c) {
       SC_ASSIGN_OR_RETURN(f.partition_values,
                           ParsePartitionValues(a.value("partitionValues", json())));
       f.size = Get<int64_t>(a, "size", 0);
+      SC_ASSIGN_OR_RETURN(f.deletion_vector, ParseDeletionVector(a));
+      f.extra = ExtraFields(a, {"path", "deletionTimestamp", "dataChange", "extendedFileMetadata",
+                                "partitionValues", "size", "deletionVector"});
       c->removes.push_back(std::move(f));
     } else if (kind == "txn") {
       Txn t;
@@ -325,12 +426,16 @@ Status ParseAction(const json& j, CommitActions* c) {
       Protocol p;
       p.min_reader_version = Get<int>(a, "minReaderVersion", 1);
       p.min_writer_version = Get<int>(a, "minWriterVersion", 2);
-      c->protocol = p;
+      p.reader_features = Get<std::vector<std::string>>(a, "readerFeatures", {});
+      p.writer_features = Get<std::vector<std::string>>(a, "writerFeatures", {});
+      c->protocol = std::move(p);
     } else if (kind == "metaData") {
       Metadata m;
       m.id = Get<std::string>(a, "id", "");
       m.name = Get<std::string>(a, "name", "");
-      SC_ASSIGN_OR_RETURN(m.schema, SchemaFromJson(Get<std::string>(a, "schemaString", "")));
+      m.schema_string = Get<std::string>(a, "schemaString", "");
+      SC_ASSIGN_OR_RETURN(m.schema, SchemaFromJson(m.schema_string));
+      m.field_metadata_keys = FieldMetadataKeys(m.schema_string);
       m.partition_columns = Get<std::vector<std::string>>(a, "partitionColumns", {});
       auto conf = a.find("configuration");
       if (conf != a.end() && conf->is_object()) {
@@ -339,6 +444,8 @@ Status ParseAction(const json& j, CommitActions* c) {
         }
       }
       m.created_time_ms = Get<int64_t>(a, "createdTime", 0);
+      m.extra = ExtraFields(a, {"id", "name", "format", "schemaString", "partitionColumns",
+                                "configuration", "createdTime"});
       c->metadata = std::move(m);
     } else if (kind == "commitInfo") {
       CommitInfo ci;
@@ -382,7 +489,7 @@ std::optional<int64_t> Snapshot::TxnVersion(const std::string& app_id) const {
 
 int64_t Snapshot::NumRecords() const {
   int64_t n = 0;
-  for (const auto& [path, f] : files) n += std::max<int64_t>(0, f.NumRecords());
+  for (const auto& [path, f] : files) n += std::max<int64_t>(0, f.LiveRecords());
   return n;
 }
 
@@ -390,8 +497,18 @@ void Snapshot::Apply(const CommitActions& c, int64_t v) {
   version = v;
   if (c.protocol) protocol = *c.protocol;
   if (c.metadata) metadata = *c.metadata;
-  for (const RemoveFile& r : c.removes) files.erase(r.path);
-  for (const AddFile& a : c.adds) files[a.path] = a;
+  auto forget = [this](const std::string& path) {
+    auto it = files.find(path);
+    if (it == files.end()) return;
+    if (it->second.deletion_vector) --files_with_deletion_vectors;
+    files.erase(it);
+  };
+  for (const RemoveFile& r : c.removes) forget(r.path);
+  for (const AddFile& a : c.adds) {
+    forget(a.path);  // an add of an active path replaces it (e.g. with a new deletion vector)
+    if (a.deletion_vector) ++files_with_deletion_vectors;
+    files[a.path] = a;
+  }
   for (const Txn& t : c.txns) {
     app_txns[t.app_id] = t.version;
     txn_updated[t.app_id] = t.last_updated_ms;
@@ -400,8 +517,8 @@ void Snapshot::Apply(const CommitActions& c, int64_t v) {
 
 // --------------------------------------------------------------------------------------- DeltaLog
 
-DeltaLog::DeltaLog(ObjectStore* store, std::string table_prefix)
-    : store_(store), prefix_(std::move(table_prefix)) {
+DeltaLog::DeltaLog(ObjectStore* store, std::string table_prefix, TableAccess access)
+    : store_(store), prefix_(std::move(table_prefix)), access_(access) {
   while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
 }
 
@@ -440,6 +557,10 @@ Result<int> DeltaLog::Update(Snapshot* snap, engine::Connection* conn) {
     }
     snap->Apply(*c, snap->version + 1);
     ++applied;
+  }
+  if (snap->exists()) {
+    SC_RETURN_IF_ERROR(
+        CheckProtocol(*snap, access_, prefix_.empty() ? store_->Describe() : prefix_));
   }
   if (applied > 0 || snap->version < 0) return applied;
   // Nothing after this version: either the table has not moved, or log clean-up has deleted the
@@ -533,12 +654,16 @@ Result<Snapshot> DeltaLog::Load(engine::Connection* conn) {
 
 namespace {
 
-// The V1 checkpoint schema: one column per action type, each row holds exactly one action.
+// The V1 checkpoint schema: one column per action type, each row holds exactly one action. `add`
+// and `protocol` have every field of the protocol's actions, so that what another engine wrote
+// (feature lists, deletion vectors, tags, row tracking, clustering) survives a checkpoint.
 constexpr const char* kCheckpointColumns =
     "{txn: 'STRUCT(appId VARCHAR, version BIGINT, lastUpdated BIGINT)', "
     "add: 'STRUCT(path VARCHAR, partitionValues MAP(VARCHAR, VARCHAR), size BIGINT, "
-    "modificationTime BIGINT, "
-    "dataChange BOOLEAN, stats VARCHAR)', "
+    "modificationTime BIGINT, dataChange BOOLEAN, stats VARCHAR, tags MAP(VARCHAR, VARCHAR), "
+    "deletionVector STRUCT(storageType VARCHAR, pathOrInlineDv VARCHAR, \"offset\" INTEGER, "
+    "sizeInBytes INTEGER, cardinality BIGINT), baseRowId BIGINT, defaultRowCommitVersion BIGINT, "
+    "clusteringProvider VARCHAR)', "
     "remove: 'STRUCT(path VARCHAR, deletionTimestamp BIGINT, dataChange BOOLEAN, "
     "extendedFileMetadata BOOLEAN, "
     "partitionValues MAP(VARCHAR, VARCHAR), size BIGINT)', "
@@ -547,7 +672,22 @@ constexpr const char* kCheckpointColumns =
     "MAP(VARCHAR, VARCHAR)), schemaString VARCHAR, partitionColumns VARCHAR[], configuration "
     "MAP(VARCHAR, "
     "VARCHAR), createdTime BIGINT)', "
-    "protocol: 'STRUCT(minReaderVersion INTEGER, minWriterVersion INTEGER)'}";
+    "protocol: 'STRUCT(minReaderVersion INTEGER, minWriterVersion INTEGER, readerFeatures "
+    "VARCHAR[], writerFeatures VARCHAR[])'}";
+
+// The fields of `extra` (a JSON object text) that are not among `allowed`, comma-separated.
+std::string FieldsOutside(const std::string& extra,
+                          std::initializer_list<std::string_view> allowed) {
+  if (extra.empty()) return {};
+  json e = json::parse(extra, nullptr, false);
+  if (e.is_discarded() || !e.is_object()) return {};
+  std::string out;
+  for (auto it = e.begin(); it != e.end(); ++it) {
+    if (std::find(allowed.begin(), allowed.end(), it.key()) != allowed.end()) continue;
+    out += (out.empty() ? "" : ", ") + it.key();
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -563,7 +703,21 @@ Status DeltaLog::WriteCheckpoint(const Snapshot& snap, engine::Connection* conn,
     auto it = snap.txn_updated.find(app);
     all.txns.push_back(Txn{app, v, it == snap.txn_updated.end() ? 0 : it->second});
   }
+  if (std::string odd = FieldsOutside(snap.metadata.extra, {"description"}); !odd.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("checkpoint {} of {} not written: its metaData has fields {} that a V1 "
+                    "checkpoint of this writer does not hold",
+                    snap.version, prefix_, odd));
+  }
   for (const auto& [path, f] : snap.files) {
+    std::string odd = FieldsOutside(
+        f.extra, {"tags", "baseRowId", "defaultRowCommitVersion", "clusteringProvider"});
+    if (!odd.empty()) {
+      return Status::InvalidArgument(
+          fmt::format("checkpoint {} of {} not written: data file {} has fields {} that a V1 "
+                      "checkpoint of this writer does not hold",
+                      snap.version, prefix_, path, odd));
+    }
     AddFile a = f;
     a.data_change = false;
     all.adds.push_back(std::move(a));

@@ -1,4 +1,6 @@
-// The Delta Lake transaction log (PROTOCOL.md of delta-io, reader v1 / writer v2): action types,
+// The Delta Lake transaction log (PROTOCOL.md of delta-io; we write reader v1 / writer v2 and
+// read and write to tables of other versions and table features within lake/delta_features.h's
+// limits): action types,
 // their JSON form, commits as newline-delimited JSON under <table>/_delta_log/%020d.json, and the
 // replay of the log into a Snapshot (active files, schema, partition columns, latest txn version
 // per appId).
@@ -54,15 +56,24 @@ struct DeltaSchema {
   bool operator==(const DeltaSchema&) const = default;
 };
 
-// Spark StructType JSON, the form of metaData.schemaString.
-std::string SchemaToJson(const DeltaSchema& schema);
+// Spark StructType JSON, the form of metaData.schemaString. A field that `base` (a schemaString)
+// has with the same type and nullability keeps its JSON from there (its metadata: constraints,
+// defaults, column mapping ids…).
+std::string SchemaToJson(const DeltaSchema& schema, std::string_view base = {});
 Result<DeltaSchema> SchemaFromJson(std::string_view text);
+// The keys of every field's metadata in a schemaString, sorted, once each.
+std::vector<std::string> FieldMetadataKeys(std::string_view schema_string);
 
 using PartitionValues = std::map<std::string, std::optional<std::string>>;
 
+// The protocol action. The feature lists exist only at reader version 3 / writer version 7 (table
+// features) and are written exactly then.
 struct Protocol {
   int min_reader_version = 1;
   int min_writer_version = 2;
+  std::vector<std::string> reader_features;
+  std::vector<std::string> writer_features;
+  bool operator==(const Protocol&) const = default;
 };
 
 struct Metadata {
@@ -72,6 +83,28 @@ struct Metadata {
   std::vector<std::string> partition_columns;
   std::map<std::string, std::string> configuration;
   int64_t created_time_ms = 0;
+  // The schemaString as read (field metadata included: constraints, defaults, column mapping…).
+  // When writing, fields of `schema` that it has keep their JSON; new ones are appended. Empty for
+  // a table this writer creates.
+  std::string schema_string;
+  // Keys of any field's metadata in schema_string ("delta.generationExpression", …), for the
+  // protocol checks (lake/delta_features.h).
+  std::vector<std::string> field_metadata_keys;
+  // Fields of the action this reader does not interpret (description, format options…), as a JSON
+  // object text, written back unchanged; empty if none.
+  std::string extra;
+};
+
+// A deletion vector descriptor (add.deletionVector): the rows of the file that are deleted. Storage
+// type 'u' (a file next to the data, named by a Z85-coded UUID), 'p' (an absolute path) or 'i'
+// (inline, Z85-coded bitmap).
+struct DeletionVector {
+  std::string storage_type;
+  std::string path_or_inline_dv;
+  std::optional<int32_t> offset;
+  int32_t size_in_bytes = 0;
+  int64_t cardinality = 0;  // number of deleted rows
+  bool operator==(const DeletionVector&) const = default;
 };
 
 struct AddFile {
@@ -81,8 +114,16 @@ struct AddFile {
   int64_t modification_time_ms = 0;
   bool data_change = true;
   std::string stats;  // the stats JSON text ({"numRecords":…}), or empty
-  // numRecords parsed from stats; -1 if unknown.
+  std::optional<DeletionVector> deletion_vector;
+  // The other fields of the action (tags, baseRowId, defaultRowCommitVersion,
+  // clusteringProvider…) as a JSON object text, carried unchanged through rewrites of the action
+  // and checkpoints; empty if none.
+  std::string extra;
+  // numRecords parsed from stats (the rows in the Parquet file, deleted ones included); -1 if
+  // unknown.
   int64_t NumRecords() const;
+  // The rows a reader sees: NumRecords() less the deletion vector's cardinality; -1 if unknown.
+  int64_t LiveRecords() const;
 };
 
 struct RemoveFile {
@@ -91,6 +132,8 @@ struct RemoveFile {
   bool data_change = true;
   PartitionValues partition_values;
   int64_t size = 0;
+  std::optional<DeletionVector> deletion_vector;
+  std::string extra;  // as AddFile::extra
 };
 
 struct Txn {
@@ -142,20 +185,31 @@ struct Snapshot {
   std::map<std::string, AddFile> files;        // active files by path
   std::map<std::string, int64_t> app_txns;     // appId -> latest txn version
   std::map<std::string, int64_t> txn_updated;  // appId -> lastUpdated ms
+  int64_t files_with_deletion_vectors = 0;     // active files that have one
 
   bool exists() const { return version >= 0; }
   // Latest txn version of app_id, if any.
   std::optional<int64_t> TxnVersion(const std::string& app_id) const;
-  int64_t NumRecords() const;  // sum of numRecords over active files (-1 counts as 0)
+  int64_t NumRecords() const;  // sum of LiveRecords over active files (-1 counts as 0)
   // Applies one commit (the next version).
   void Apply(const CommitActions& c, int64_t version);
+};
+
+// What a caller does with a table; decides which protocols and features it can handle
+// (lake/delta_features.h).
+enum class TableAccess {
+  kRead,     // reads the data files as plain Parquet (sql, load, serve): no deletion vectors
+  kInspect,  // reads only the log (crawl): schema, partitions, file and row counts
+  kWrite,    // commits to the table (stream, compaction, vacuum, log clean-up)
 };
 
 class DeltaLog {
  public:
   // `table_prefix`: the table's root key without trailing '/', e.g. "lake/vehicle_data" ("" = store
-  // root).
-  DeltaLog(ObjectStore* store, std::string table_prefix);
+  // root). `access`: what the caller does with the table; Load and Update refuse (kInvalidArgument,
+  // one sentence) a table whose protocol asks for more than that access supports
+  // (lake/delta_features.h).
+  DeltaLog(ObjectStore* store, std::string table_prefix, TableAccess access = TableAccess::kRead);
 
   const std::string& table_prefix() const { return prefix_; }
   // "<prefix>/" or "" — prepend to a table-relative path to get the object key.
@@ -178,7 +232,12 @@ class DeltaLog {
   // Writes commit `version` only if absent: kAlreadyExists when another writer committed it first.
   Status WriteCommit(int64_t version, const CommitActions& c);
 
+  TableAccess access() const { return access_; }
+
   // Writes a V1 Parquet checkpoint of `snap` (through DuckDB: `conn`) and then `_last_checkpoint`.
+  // The protocol keeps its feature lists and every add keeps its deletion vector, tags, row ids and
+  // clustering provider; an add carrying a field the checkpoint schema lacks is refused
+  // (kInvalidArgument, nothing written) rather than dropped.
   // `scratch_dir` holds the temporary local files.
   Status WriteCheckpoint(const Snapshot& snap, engine::Connection* conn,
                          const std::string& scratch_dir);
@@ -189,6 +248,7 @@ class DeltaLog {
 
   ObjectStore* store_;
   std::string prefix_;
+  TableAccess access_;
 };
 
 }  // namespace smartcity::lake

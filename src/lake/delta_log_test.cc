@@ -207,7 +207,7 @@ TEST(DeltaLogTest, CheckpointReproducesTheSnapshot) {
         {"date", v % 2 ? std::optional<std::string>("2026-01-05") : std::nullopt}};
     c.adds = {a};
     c.txns = {Txn{"app", v, 100 + v}};
-    if (v == 6) c.removes = {RemoveFile{"date=2026-01-05/part-2.parquet", 1, false, {}, 0}};
+    if (v == 6) c.removes = {RemoveFile{"date=2026-01-05/part-2.parquet", 1, false, {}, 0, {}, {}}};
     ASSERT_TRUE(log.WriteCommit(v, c).ok());
   }
   auto replayed = log.Load();

@@ -73,7 +73,7 @@ Status CheckCompatible(const std::string& table, const Metadata& existing,
 DeltaTable::DeltaTable(ObjectStore* store, std::string prefix, std::shared_ptr<const Schema> schema,
                        TableOptions options)
     : store_(store),
-      log_(store, std::move(prefix)),
+      log_(store, std::move(prefix), TableAccess::kWrite),
       schema_(std::move(schema)),
       options_(std::move(options)) {}
 
@@ -326,6 +326,22 @@ Status DeltaTable::WriteFiles(const RecordBatch& batch, const Buffer& b,
                               std::vector<AddFile>* out) {
   const size_t rows = batch.num_rows();
   if (rows == 0) return Status::OK();
+  // NOT NULL columns of the table (the protocol's invariant for writers) must get no null: a byte
+  // scan per column and file, never per event.
+  for (int c : data_columns_) {
+    const ColumnSpec& spec = schema_->columns[static_cast<size_t>(c)];
+    const int f = table_schema_.IndexOf(spec.name);
+    if (f < 0 || table_schema_.fields[static_cast<size_t>(f)].nullable) continue;
+    const Column& col = batch.column(static_cast<size_t>(c));
+    for (size_t r = 0; r < rows; ++r) {
+      if (col.IsNull(r)) {
+        return Status::InvalidArgument(
+            fmt::format("table {} has column {} as NOT NULL, but a row to write has no value for "
+                        "it; nothing of it was written",
+                        table_prefix(), spec.name));
+      }
+    }
+  }
   const uint64_t mem = batch.ByteSize();
   const double est = static_cast<double>(mem) * compression_ratio_;
   const size_t files = std::max<size_t>(

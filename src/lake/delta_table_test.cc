@@ -61,6 +61,28 @@ class DeltaTableTest : public ::testing::Test {
   const fs::path scratch_ = tmp_.path();
 };
 
+TEST_F(DeltaTableTest, RefusesANullInANotNullColumnBeforeWritingAnything) {
+  InMemoryObjectStore store;
+  auto t = OpenTable(&store, Options());
+  ASSERT_TRUE(t);
+  auto good = MakeEvents(EventSchema(), 1, 3, kJan5At23h, kMinute);
+  RecordBatch bad(EventSchema());
+  bad.column(0).AppendNull();  // deviceId is NOT NULL
+  for (size_t c = 1; c < EventSchema()->columns.size(); ++c) {
+    bad.column(c).AppendFrom(good->column(c), 0);
+  }
+  ASSERT_TRUE(t->Append(*good).ok());
+  ASSERT_TRUE(t->Append(bad).ok());
+  auto r = t->Commit("app", 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), ErrorKind::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            "table lake/events has column deviceId as NOT NULL, but a row to write has no value "
+            "for it; nothing of it was written");
+  EXPECT_EQ(DataObjects(&store), 0u);
+  EXPECT_EQ(t->snapshot().version, 0);
+}
+
 TEST_F(DeltaTableTest, CreatesPartitionedTableAndCommitsOneFilePerPartition) {
   InMemoryObjectStore store;
   auto t = OpenTable(&store, Options());

@@ -29,6 +29,7 @@ constexpr OtherMeaning kOtherMeanings[] = {
     {"lake/delta_log.cc", "timestamp", "Delta's type name and commitInfo.timestamp"},
     {"lake/delta_log.cc", "type", "Delta's schemaString field type"},
     {"lake/delta_log.cc", "id", "Delta's metaData.id"},
+    {"lake/delta_log.cc", "description", "Delta's metaData.description"},
     {"catalog/catalog.cc", "type", "the catalog file's column type"},
     {"catalog/catalog.cc", "location", "the catalog file's table location"},
     {"catalog/catalog.cc", "timestamp", "a catalog type name"},
