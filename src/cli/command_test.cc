@@ -100,10 +100,34 @@ void ExpectUsageLine(const std::pair<int, std::string>& r, const std::string& wh
 
 TEST_F(CommandTest, ABadFlagOrValueIsExitCode2WithOneLine) {
   ExpectUsageLine(Run({"stream", "--no-such-flag"}), "--no-such-flag");
-  ExpectUsageLine(Run({"run", "--trigger", "soon"}), "(see smartcity --help)");
+  ExpectUsageLine(Run({"run", "--trigger", "soon"}), "(see smartcity run --help)");
   ExpectUsageLine(Run({"run", "--epoch-memory", "lots"}), "--epoch-memory");
   ExpectUsageLine(Run({"no-such-command"}), "(see smartcity --help)");
-  ExpectUsageLine(Run({}), "(see smartcity --help)");
+}
+
+TEST_F(CommandTest, SmartcityAlonePrintsTheHelp) {
+  ::testing::internal::CaptureStdout();
+  const auto r = Run({});
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(r.first, kExitOk) << r.second;
+  for (const char* c : {"run", "stream", "serve", "simulate", "load", "crawl", "sql"})
+    EXPECT_NE(out.find(c), std::string::npos) << c << " missing from " << out;
+}
+
+TEST_F(CommandTest, AnUnknownCommandIsNamedWithTheList) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"no-such-command"}, {"lod", "--once"}}) {
+    const auto r = Run(args);
+    ExpectUsageLine(r, "unknown command '" + args[0] + "'");
+    EXPECT_NE(r.second.find("run, stream"), std::string::npos) << r.second;
+  }
+  EXPECT_NE(Run({"lod"}).second.find("did you mean 'load'?"), std::string::npos);
+}
+
+TEST_F(CommandTest, AUsageErrorPointsToTheCommandsHelp) {
+  for (const char* command : {"run", "stream", "load", "sql", "crawl", "serve", "simulate"})
+    ExpectUsageLine(Run({command, "--no-such-flag"}),
+                    std::string("(see smartcity ") + command + " --help)");
 }
 
 TEST_F(CommandTest, AnInvalidCombinationIsExitCode2BeforeAnyWork) {
@@ -114,6 +138,19 @@ TEST_F(CommandTest, AnInvalidCombinationIsExitCode2BeforeAnyWork) {
 TEST_F(CommandTest, ABadConfigFileIsExitCode2) {
   ExpectUsageLine(Run({"--config", WriteConfig("[run]\nno-such-option = 1\n"), "run"}),
                   "no-such-option");
+  // The file, the line, the key and the right key.
+  const std::string config = WriteConfig("# city\n[run]\nvehicles = 3\nvehicle = 10\n");
+  ExpectUsageLine(Run({"--config", config, "run"}),
+                  "config file " + config +
+                      ":4: unknown key \"vehicle\" in [run] (did you mean "
+                      "\"vehicles\"?)");
+  ExpectUsageLine(Run({"--config", WriteConfig("[runn]\nvehicles = 3\n"), "run"}),
+                  ":2: section [runn] is not a command (did you mean [run]?)");
+  ExpectUsageLine(Run({"--config",
+                       WriteConfig("[stream]\nlake = \"x\"\n[load]\nonce = true\n"
+                                   "table = \"a\"\n"),
+                       "run"}),
+                  ":5: unknown key \"table\" in [load] (did you mean \"tables\"?)");
   ::setenv("SMARTCITY_CONFIG", (dir_ / "missing.toml").c_str(), 1);
   ExpectUsageLine(Run({"run"}), "SMARTCITY_CONFIG names");
 }
