@@ -1,12 +1,16 @@
 #include "cli/command.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
+#include <sstream>
 
 #include "common/clock.h"
 
@@ -119,6 +123,120 @@ void AddTopicNameOptions(CLI::App* app, TopicNames* topics) {
 
 namespace {
 
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The closest of `names` to `wrong` (a typo, a missing or extra 's', a prefix), or "".
+std::string Closest(std::string_view wrong, const std::vector<std::string>& names) {
+  std::string best;
+  size_t best_distance = std::max<size_t>(3, wrong.size() / 3) + 1;
+  for (const std::string& n : names) {
+    size_t d = EditDistance(wrong, n);
+    if (n.starts_with(wrong) || wrong.starts_with(n)) d = std::min<size_t>(d, 1);
+    if (d < best_distance) {
+      best_distance = d;
+      best = n;
+    }
+  }
+  return best;
+}
+
+std::vector<std::string> SubcommandNames(const CLI::App& app) {
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app.get_subcommands({})) names.push_back(sub->get_name());
+  return names;
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+}  // namespace
+
+std::string ConfigKeyProblem(const CLI::App& root, const std::vector<std::string>& parents,
+                             const std::string& name) {
+  if (name == "++" || name == "--") return "";  // a section's start or end
+  const CLI::App* app = &root;
+  std::string section;
+  for (const std::string& parent : parents) {
+    section += (section.empty() ? "" : ".") + parent;
+    const CLI::App* sub = nullptr;
+    for (const CLI::App* s : app->get_subcommands({})) {
+      if (s->check_name(parent)) sub = s;
+    }
+    if (sub == nullptr) {
+      const std::string near = Closest(parent, SubcommandNames(*app));
+      return fmt::format("section [{}] is not a command{}; the sections are {}", section,
+                         near.empty() ? "" : " (did you mean [" + near + "]?)",
+                         JoinNames(SubcommandNames(*app)));
+    }
+    app = sub;
+  }
+  if (app->get_option_no_throw("--" + name) != nullptr ||
+      (name.size() == 1 && app->get_option_no_throw("-" + name) != nullptr) ||
+      app->get_option_no_throw(name) != nullptr) {
+    return "";
+  }
+  std::vector<std::string> keys;
+  for (const CLI::Option* o : app->get_options()) {
+    for (const std::string& l : o->get_lnames()) keys.push_back(l);
+  }
+  const std::string near = Closest(name, keys);
+  const std::string where = section.empty() ? "outside any section" : "in [" + section + "]";
+  return fmt::format("unknown key \"{}\" {}{}", name, where,
+                     near.empty() ? std::string(" (see smartcity " + section + " --help)")
+                                  : " (did you mean \"" + near + "\"?)");
+}
+
+int ConfigKeyLine(const std::string& text, const std::vector<std::string>& parents,
+                  const std::string& name) {
+  std::string want_section;
+  for (const std::string& p : parents) want_section += (want_section.empty() ? "" : ".") + p;
+  std::string section;
+  std::istringstream in(text);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    const size_t b = line.find_first_not_of(" \t");
+    if (b == std::string::npos) continue;
+    std::string_view l(line);
+    l.remove_prefix(b);
+    if (l.starts_with("[")) {
+      const size_t e = l.find(']');
+      section =
+          std::string(l.substr(l.starts_with("[[") ? 2 : 1,
+                               e == std::string_view::npos ? std::string_view::npos
+                                                           : e - (l.starts_with("[[") ? 2 : 1)));
+      continue;
+    }
+    const size_t eq = l.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view key = l.substr(0, eq);
+    while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.remove_suffix(1);
+    if (key.size() >= 2 && (key.front() == '"' || key.front() == '\'')) {
+      key = key.substr(1, key.size() - 2);
+    }
+    if (section == want_section && key == name) return n;
+    if (section.empty() && !want_section.empty() && key == want_section + "." + name) return n;
+  }
+  return 0;
+}
+
+namespace {
+
 // The TOML reader, with SPEC's precedence. CLI11 reads the config file before the environment and
 // never lets an environment variable replace a value the file gave, so on its own it ranks
 // file > environment; SPEC section 1 says flags > environment > file. This reader drops the file's
@@ -129,12 +247,28 @@ class EnvBeatsFileToml final : public CLI::ConfigBase {
   explicit EnvBeatsFileToml(const CLI::App* root) : root_(root) {}
 
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
-    std::vector<CLI::ConfigItem> items = CLI::ConfigBase::from_config(input);
+    const std::string text(std::istreambuf_iterator<char>(input), {});
+    std::istringstream copy(text);
+    std::vector<CLI::ConfigItem> items = CLI::ConfigBase::from_config(copy);
+    for (const CLI::ConfigItem& item : items) {
+      const std::string problem = ConfigKeyProblem(*root_, item.parents, item.name);
+      if (problem.empty()) continue;
+      const int line = ConfigKeyLine(text, item.parents, item.name);
+      throw CLI::ConfigError(fmt::format("config file {}{}: {}", FileName(),
+                                         line > 0 ? ":" + std::to_string(line) : "", problem));
+    }
     std::erase_if(items, [this](const CLI::ConfigItem& item) { return SetInEnvironment(item); });
     return items;
   }
 
  private:
+  std::string FileName() const {
+    const CLI::Option* opt = root_->get_config_ptr();
+    if (opt == nullptr) return "?";
+    if (!opt->results().empty()) return opt->results().front();
+    return opt->get_default_str();
+  }
+
   bool SetInEnvironment(const CLI::ConfigItem& item) const {
     const CLI::App* app = root_;
     try {
@@ -189,6 +323,31 @@ int RunCommandLine(int argc, const char* const* argv) {
   RegisterCrawl(app, commands);
   RegisterSql(app, commands);
 
+  // The command word: the first argument that is not a root option (or --config's value).
+  std::string command;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--config") {
+      ++i;
+      continue;
+    }
+    if (arg.starts_with("-")) continue;
+    command = arg;
+    break;
+  }
+  const std::vector<std::string> names = SubcommandNames(app);
+  if (argc <= 1) {
+    // `smartcity` alone: what it can do.
+    std::fputs(app.help().c_str(), stdout);
+    return kExitOk;
+  }
+  if (!command.empty() && std::find(names.begin(), names.end(), command) == names.end()) {
+    const std::string near = Closest(command, names);
+    return UsageError(
+        fmt::format("unknown command '{}'{}; the commands are {} (see smartcity --help)", command,
+                    near.empty() ? "" : " (did you mean '" + near + "'?)", JoinNames(names)));
+  }
+  const std::string see = command.empty() ? "smartcity --help" : "smartcity " + command + " --help";
   try {
     app.parse(argc, argv);
     // CLI11 skips a default config file that does not exist; one named by SMARTCITY_CONFIG must
@@ -206,12 +365,16 @@ int RunCommandLine(int argc, const char* const* argv) {
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();
     if (what.empty()) what = e.get_name();
-    return UsageError(what + " (see smartcity --help)");
+    // A config file's error names the file, the line and the key itself.
+    if (dynamic_cast<const CLI::ConfigError*>(&e) != nullptr && what.starts_with("config file "))
+      return UsageError(what);
+    return UsageError(what + " (see " + see + ")");
   }
   for (const Command& c : commands) {
     if (c.app->parsed()) return c.run();
   }
-  return UsageError("no subcommand given (see smartcity --help)");
+  return UsageError("no command given; the commands are " + JoinNames(names) +
+                    " (see smartcity --help)");
 }
 
 }  // namespace smartcity::cli

@@ -6,6 +6,9 @@
 // Configuration precedence: flags > environment > config file (--config or SMARTCITY_CONFIG, TOML
 // with one [section] per subcommand) > built-in defaults.
 //
+// `smartcity` alone prints the help (exit 0); an unknown command is named, with the list of
+// commands; a usage error points to the command's own --help.
+//
 // Exit codes: 0 success; 1 the work failed (broker down, disk full, ...); 2 bad usage, option,
 // value or config file (nothing was done).
 #pragma once
@@ -40,6 +43,14 @@ int RunCommandLine(int argc, const char* const* argv);
 // Gives a root app --config (default: $SMARTCITY_CONFIG, stored in *default_config) and the
 // precedence above; call before adding subcommands. Returns the --config option.
 CLI::Option* ConfigureRoot(CLI::App& app, std::string* default_config);
+
+// The config file's checks (pure, unit-tested): what is wrong with the key `name` of section
+// `parents` ("" if the root has such an option): an unknown section or key, with the closest right
+// one; and the 1-based line of that key in the file's `text` (0 if not found).
+std::string ConfigKeyProblem(const CLI::App& root, const std::vector<std::string>& parents,
+                             const std::string& name);
+int ConfigKeyLine(const std::string& text, const std::vector<std::string>& parents,
+                  const std::string& name);
 
 // Set by SIGINT/SIGTERM; long-running commands stop cleanly and print their summary.
 extern std::atomic<bool> g_stop_requested;

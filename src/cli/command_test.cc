@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/lake_options.h"
+
 namespace smartcity::cli {
 namespace {
 
@@ -100,10 +102,34 @@ void ExpectUsageLine(const std::pair<int, std::string>& r, const std::string& wh
 
 TEST_F(CommandTest, ABadFlagOrValueIsExitCode2WithOneLine) {
   ExpectUsageLine(Run({"stream", "--no-such-flag"}), "--no-such-flag");
-  ExpectUsageLine(Run({"run", "--trigger", "soon"}), "(see smartcity --help)");
+  ExpectUsageLine(Run({"run", "--trigger", "soon"}), "(see smartcity run --help)");
   ExpectUsageLine(Run({"run", "--epoch-memory", "lots"}), "--epoch-memory");
   ExpectUsageLine(Run({"no-such-command"}), "(see smartcity --help)");
-  ExpectUsageLine(Run({}), "(see smartcity --help)");
+}
+
+TEST_F(CommandTest, SmartcityAlonePrintsTheHelp) {
+  ::testing::internal::CaptureStdout();
+  const auto r = Run({});
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(r.first, kExitOk) << r.second;
+  for (const char* c : {"run", "stream", "serve", "simulate", "load", "crawl", "sql"})
+    EXPECT_NE(out.find(c), std::string::npos) << c << " missing from " << out;
+}
+
+TEST_F(CommandTest, AnUnknownCommandIsNamedWithTheList) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"no-such-command"}, {"lod", "--once"}}) {
+    const auto r = Run(args);
+    ExpectUsageLine(r, "unknown command '" + args[0] + "'");
+    EXPECT_NE(r.second.find("run, stream"), std::string::npos) << r.second;
+  }
+  EXPECT_NE(Run({"lod"}).second.find("did you mean 'load'?"), std::string::npos);
+}
+
+TEST_F(CommandTest, AUsageErrorPointsToTheCommandsHelp) {
+  for (const char* command : {"run", "stream", "load", "sql", "crawl", "serve", "simulate"})
+    ExpectUsageLine(Run({command, "--no-such-flag"}),
+                    std::string("(see smartcity ") + command + " --help)");
 }
 
 TEST_F(CommandTest, AnInvalidCombinationIsExitCode2BeforeAnyWork) {
@@ -114,8 +140,116 @@ TEST_F(CommandTest, AnInvalidCombinationIsExitCode2BeforeAnyWork) {
 TEST_F(CommandTest, ABadConfigFileIsExitCode2) {
   ExpectUsageLine(Run({"--config", WriteConfig("[run]\nno-such-option = 1\n"), "run"}),
                   "no-such-option");
+  // The file, the line, the key and the right key.
+  const std::string config = WriteConfig("# city\n[run]\nvehicles = 3\nvehicle = 10\n");
+  ExpectUsageLine(Run({"--config", config, "run"}),
+                  "config file " + config +
+                      ":4: unknown key \"vehicle\" in [run] (did you mean "
+                      "\"vehicles\"?)");
+  ExpectUsageLine(Run({"--config", WriteConfig("[runn]\nvehicles = 3\n"), "run"}),
+                  ":2: section [runn] is not a command (did you mean [run]?)");
+  ExpectUsageLine(Run({"--config",
+                       WriteConfig("[stream]\nlake = \"x\"\n[load]\nonce = true\n"
+                                   "table = \"a\"\n"),
+                       "run"}),
+                  ":5: unknown key \"table\" in [load] (did you mean \"tables\"?)");
   ::setenv("SMARTCITY_CONFIG", (dir_ / "missing.toml").c_str(), 1);
   ExpectUsageLine(Run({"run"}), "SMARTCITY_CONFIG names");
+}
+
+// --lake means the same in every command: a file is refused with the same message, and a folder
+// that does not exist is refused by every command that only reads, which creates nothing.
+TEST_F(CommandTest, TheLakeOptionMeansTheSameInEveryCommand) {
+  const fs::path file = dir_ / "a-file";
+  std::ofstream(file) << "x";
+  const std::vector<std::vector<std::string>> commands = {
+      {"run", "--warehouse", "none", "--no-serve"},
+      {"stream", "--no-serve"},
+      {"load", "--once"},
+      {"sql", "SELECT 1"},
+      {"crawl"},
+      {"serve"},
+      {"compact"},
+  };
+  for (std::vector<std::string> args : commands) {
+    args.push_back("--lake");
+    args.push_back(file.string());
+    ExpectUsageLine(Run(args), "--lake " + file.string() + " is a file, not a lake folder");
+  }
+  const fs::path missing = dir_ / "no-lake";
+  for (size_t i = 2; i < commands.size(); ++i) {  // the readers
+    std::vector<std::string> args = commands[i];
+    args.push_back("--lake");
+    args.push_back(missing.string());
+    ExpectUsageLine(Run(args), "no lake at " + missing.string() + ": the folder does not exist");
+    EXPECT_FALSE(fs::exists(missing)) << args[0] << " created the lake folder";
+  }
+  // SMARTCITY_LAKE is every command's default lake.
+  ::setenv("SMARTCITY_LAKE", missing.c_str(), 1);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"load", "--once"}, std::vector<std::string>{"serve"},
+        std::vector<std::string>{"crawl"}})
+    ExpectUsageLine(Run(args), "no lake at " + missing.string());
+  ::setenv("SMARTCITY_LAKE", file.c_str(), 1);
+  ExpectUsageLine(Run({"run", "--warehouse", "none", "--no-serve"}),
+                  "is a file, not a lake folder");
+  ::unsetenv("SMARTCITY_LAKE");
+}
+
+// A folder that holds no lake, or a table it does not have: load fails before creating anything.
+TEST_F(CommandTest, LoadOfNoLakeOrNoTableIsAnErrorAndCreatesNothing) {
+  const fs::path empty = dir_ / "empty";
+  fs::create_directories(empty);
+  ExpectUsageLine(Run({"load", "--once", "--lake", empty.string()}), "has no Delta table");
+  EXPECT_TRUE(fs::is_empty(empty));
+  EXPECT_FALSE(fs::exists(dir_ / "empty-warehouse.duckdb"));
+  fs::create_directories(empty / "enriched_data" / "_delta_log");
+  std::ofstream(empty / "enriched_data" / "_delta_log" / "00000000000000000000.json") << "{}\n";
+  ExpectUsageLine(Run({"load", "--once", "--lake", empty.string(), "--tables", "nosuch"}),
+                  "has no table nosuch; its tables are enriched_data");
+  EXPECT_FALSE(fs::exists(empty / ".staging"));
+  EXPECT_FALSE(fs::exists(dir_ / "empty-warehouse.duckdb"));
+}
+
+// A warehouse that cannot be one is a usage error before anything starts, in `load` and `run`.
+TEST_F(CommandTest, ABadWarehouseIsExitCode2BeforeAnyWork) {
+  const fs::path lake = dir_ / "lake";
+  for (const std::string& bad : {std::string("foo"), std::string("mysql://h/db"),
+                                 "duckdb:" + (dir_ / "no" / "such" / "w.duckdb").string()}) {
+    ExpectUsageLine(Run({"run", "--lake", lake.string(), "--no-serve", "--warehouse", bad}),
+                    "--warehouse " + bad);
+    EXPECT_FALSE(fs::exists(lake)) << bad;
+  }
+}
+
+TEST_F(CommandTest, ALakeHasOneRunAndNoStreamBesideIt) {
+  const std::string lake = dir_.string();
+  using Mode = LakeLock::Mode;
+  {
+    auto run = LakeLock::Acquire(lake, Mode::kExclusive, "run");
+    ASSERT_TRUE(run.ok()) << run.status().message();
+    for (Mode m : {Mode::kExclusive, Mode::kShared}) {
+      auto other = LakeLock::Acquire(lake, m, m == Mode::kShared ? "stream" : "run");
+      ASSERT_FALSE(other.ok());
+      EXPECT_EQ(other.status().kind(), ErrorKind::kAlreadyExists);
+      EXPECT_NE(other.status().message().find("is in use by `run` (pid " +
+                                              std::to_string(::getpid()) + ")"),
+                std::string::npos)
+          << other.status().message();
+    }
+  }
+  {
+    auto stream1 = LakeLock::Acquire(lake, Mode::kShared, "stream");
+    auto stream2 = LakeLock::Acquire(lake, Mode::kShared, "stream");
+    ASSERT_TRUE(stream1.ok() && stream2.ok());
+    auto run = LakeLock::Acquire(lake, Mode::kExclusive, "run");
+    ASSERT_FALSE(run.ok());
+    EXPECT_NE(run.status().message().find("in use by one or more `stream` processes"),
+              std::string::npos)
+        << run.status().message();
+  }
+  EXPECT_TRUE(LakeLock::Acquire(lake, Mode::kExclusive, "run").ok()) << "released at the end";
+  EXPECT_TRUE(LakeLock::Acquire("s3://bucket/lake", Mode::kExclusive, "run").ok());
 }
 
 TEST_F(CommandTest, ReportErrorPrintsOneLineAndMapsTheKind) {

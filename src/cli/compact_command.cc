@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "cli/command.h"
+#include "cli/lake_options.h"
 #include "engine/engine.h"
 #include "lake/compaction.h"
 
@@ -32,11 +33,7 @@ std::string Mb(uint64_t bytes) {
 
 int RunCompact(const CompactArgs& a) {
   namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!lake::IsS3Location(a.lake) && !fs::is_directory(a.lake, ec)) {
-    return UsageError(fmt::format(
-        "lake directory {} does not exist (set --lake to the folder `stream` writes to)", a.lake));
-  }
+  if (Status s = CheckLakeLocation(a.lake, LakeAccess::kRead); !s.ok()) return ReportError(s);
   auto store = lake::OpenLakeStore(a.lake);
   if (!store.ok()) return ReportError(store.status());
   std::vector<std::string> tables = a.tables;
@@ -112,9 +109,7 @@ void RegisterCompact(CLI::App& root, CommandList& commands) {
                                       "(one Delta commit per table; readers and a "
                                       "running stream are not disturbed). With --vacuum, also "
                                       "delete data files no current version uses.");
-  app->add_option("--lake", args->lake, "Lake root directory")
-      ->required()
-      ->envname("SMARTCITY_LAKE");
+  AddLakeOption(app, &args->lake);
   app->add_option("--table", args->tables,
                   "Table to compact (repeatable) [default: every table in the lake]");
   AddSizeOption(app, "--target-file-size", &args->target_bytes, "Size of the merged files");

@@ -8,6 +8,7 @@
 
 #include "catalog/catalog.h"
 #include "cli/command.h"
+#include "cli/lake_options.h"
 #include "engine/engine.h"
 #include "lake/s3_object_store.h"
 
@@ -65,12 +66,8 @@ int RunCrawl(const CrawlArgs& a) {
   namespace fs = std::filesystem;
   std::string lake = a.lake;
   const bool remote = lake.rfind("s3://", 0) == 0 || lake.rfind("s3a://", 0) == 0;
+  if (Status s = CheckLakeLocation(lake, LakeAccess::kRead); !s.ok()) return ReportError(s);
   if (!remote) {
-    std::error_code ec;
-    if (!fs::is_directory(lake, ec)) {
-      return UsageError(
-          fmt::format("lake directory {} does not exist (set --lake to a folder of tables)", lake));
-    }
     lake = fs::absolute(lake).lexically_normal().string();
     while (lake.size() > 1 && lake.back() == '/') lake.pop_back();
   }
@@ -138,9 +135,7 @@ void RegisterCrawl(CLI::App& root, CommandList& commands) {
       "folders): columns and types, partitions, files, rows, size, last change; report new tables, "
       "new partitions and schema changes since the last crawl; optionally print Athena DDL or Glue "
       "TableInput JSON.");
-  app->add_option("--lake", args->lake, "Lake root: a directory (or s3://bucket/prefix)")
-      ->required()
-      ->envname("SMARTCITY_LAKE");
+  AddLakeOption(app, &args->lake);
   app->add_option(
          "--catalog", args->catalog_path,
          "Catalog file to read and write [default: the object _catalog/catalog.json in the lake]")

@@ -12,6 +12,8 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "cli/lake_options.h"
+#include "lake/compaction.h"
 #include "lake/object_store.h"
 #include "warehouse/loader.h"
 
@@ -44,12 +46,23 @@ std::vector<std::string> SplitTables(const std::string& s) {
 int RunLoad(const LoadArgs& a) {
   const int modes = (a.once ? 1 : 0) + (a.follow ? 1 : 0) + (a.every.count() > 0 ? 1 : 0);
   if (modes != 1) return UsageError("give exactly one of --once, --every <interval>, --follow");
-  auto store = lake::OpenLakeStore(a.lake);
+  // Nothing is created in the lake: the loader only reads it.
+  auto store = OpenLake(a.lake, LakeAccess::kRead);
   if (!store.ok()) return ReportError(store.status());
   const std::string spec = a.warehouse.empty() ? DefaultWarehouse(a.lake) : a.warehouse;
+  if (Status s = warehouse::CheckWarehouseSpec(spec); !s.ok()) return ReportError(s);
   warehouse::LoaderOptions o;
   o.tables = SplitTables(a.tables);
   if (o.tables.empty()) return UsageError("--tables names no table");
+  if (Status s = CheckTablesExist(store->get(), a.lake, o.tables); !s.ok()) {
+    // --follow and --every may start before the pipeline's first commit, in a lake with no table
+    // yet; a table missing from a lake that has others is a wrong name.
+    auto tables = lake::ListTables(store->get(), "");
+    if (a.once || !tables.ok() || !tables->empty()) return ReportError(s);
+    if (!a.quiet)
+      std::fprintf(stderr, "load: %s has no table yet; waiting for its first commit\n",
+                   a.lake.c_str());
+  }
   o.rows_per_transaction = a.rows_per_transaction;
   o.retry_for = std::chrono::duration_cast<std::chrono::milliseconds>(a.retry_for);
   if (!a.quiet)
@@ -106,7 +119,7 @@ void RegisterLoad(CLI::App& root, CommandList& commands) {
       "load",
       "Copy new committed lake data into a warehouse table (DuckDB file, PostgreSQL or Redshift), "
       "exactly once, incrementally by Delta version");
-  app->add_option("--lake", args->lake, "Lake root")->required()->envname("SMARTCITY_LAKE");
+  AddLakeOption(app, &args->lake);
   app->add_option("--warehouse", args->warehouse,
                   "duckdb:<file>, postgres://user@host:port/db, postgres: (PG* variables), "
                   "postgres:<conninfo>, or redshift://user:pass@host:5439/db?iam_role=<arn> "

@@ -11,14 +11,13 @@
 #include <string>
 #include <system_error>
 
+#include "cli/lake_options.h"
 #include "lake/parquet_writer.h"
 
 namespace smartcity::cli {
 
 void AddPipelineOptions(CLI::App* app, PipelineArgs* a) {
-  app->add_option("--lake", a->lake, "Lake root: a local folder or s3://bucket/prefix (docs/s3.md)")
-      ->capture_default_str()
-      ->group("Pipeline");
+  AddLakeOption(app, &a->lake)->group("Pipeline");
   app->add_option(
          "--query", a->processor.query,
          "Name of this processing query: its checkpoints (_checkpoints/<query>) and Delta txn ids")
@@ -158,8 +157,7 @@ Status ExplainMemoryFailure(const Status& s, const PipelineArgs& a) {
 }
 
 Status ValidatePipeline(const PipelineArgs& a) {
-  if (a.lake.empty())
-    return Status::InvalidArgument("--lake must name a folder or s3://bucket/prefix");
+  SC_RETURN_IF_ERROR(CheckLakeLocation(a.lake, LakeAccess::kWrite));
   if (a.processor.trigger < std::chrono::milliseconds(10)) {
     return Status::InvalidArgument("--trigger must be at least 10ms");
   }

@@ -7,10 +7,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "cli/command.h"
+#include "cli/lake_options.h"
 #include "cli/live_view_options.h"
 #include "cli/load_command.h"
 #include "cli/pipeline_options.h"
@@ -57,6 +60,9 @@ int RunPipeline(RunArgs& a) {
   a.pipeline.with_warehouse = a.warehouse != "none";
   std::error_code ec;
   if (!lake::IsS3Location(a.pipeline.lake)) fs::create_directories(a.pipeline.lake, ec);
+  // One `run` per lake, and no `stream` beside it: refused now, before anything is read.
+  auto lock = LakeLock::Acquire(a.pipeline.lake, LakeLock::Mode::kExclusive, "run");
+  if (!lock.ok()) return ReportError(lock.status());
   auto store = OpenPipelineStore(a.pipeline);
   if (!store.ok()) return ReportError(store.status());
   auto db = engine::Database::Open("", WriterDatabaseOptionsOf(a.pipeline));
@@ -165,6 +171,10 @@ int RunPipeline(RunArgs& a) {
   }
   const double seconds = std::chrono::duration<double>(clock.Now() - t0).count();
   const auto& c = (*proc)->counters();
+  // Started again with the options of a run that had finished: nothing was read, nothing
+  // committed.
+  const bool already_complete =
+      st.ok() && feed.done() && resume_at > 0 && c.records == 0 && c.epochs_committed == 0;
   if (follower) {
     // After the pipeline's last commit: the final pass loads the rest.
     follower->Stop();
@@ -175,6 +185,13 @@ int RunPipeline(RunArgs& a) {
                          : (g_stop_requested.load() ? web::PipelineState::kStopped
                                                     : web::PipelineState::kFinished),
                 st.ok() ? "" : st.message());
+  if (already_complete && !a.sim.quiet) {
+    std::fprintf(stderr,
+                 "run: already complete: the checkpoints in %s cover all %lld events of this run, "
+                 "and the lake was left as it was (a longer --duration continues it; another "
+                 "--lake starts afresh)\n",
+                 a.pipeline.lake.c_str(), static_cast<long long>(resume_at));
+  }
   if (!a.sim.quiet) {
     std::fprintf(
         stderr,
@@ -183,6 +200,7 @@ int RunPipeline(RunArgs& a) {
         static_cast<unsigned long long>(c.epochs_committed),
         static_cast<unsigned long long>(c.epochs_replayed));
     std::fputs(FormatTableRows(c).c_str(), stderr);
+    std::fprintf(stderr, "  faults injected:%s\n", FormatFaults((*sim)->summary()).c_str());
     std::fprintf(stderr, "  lake: %s (Delta tables; read them with any Delta reader)\n",
                  store->get()->Describe().c_str());
     if (follower) {
@@ -191,6 +209,37 @@ int RunPipeline(RunArgs& a) {
           static_cast<long long>(follower->rows_loaded()), warehouse.c_str(),
           FormatWarehouseLag(follower->lag(), clock.WallNow(), !warehouse_status.ok()).c_str());
     }
+  }
+  if (!a.sim.summary_json.empty()) {
+    nlohmann::json j;
+    j["records"] = c.records;
+    j["resumed_at"] = resume_at;
+    j["already_complete"] = already_complete;
+    j["seconds"] = seconds;
+    j["epochs"] = c.epochs_committed;
+    j["epochs_replayed"] = c.epochs_replayed;
+    j["retries"] = c.retries;
+    for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
+      j["rows"][std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i)))] =
+          c.rows[i];
+    }
+    const simulation::SimulationSummary& sum = (*sim)->summary();
+    for (size_t k = 0; k < simulation::kFaultKindCount; ++k)
+      j["faults"][std::string(simulation::FaultKindName(static_cast<simulation::FaultKind>(k)))] =
+          sum.faults[k];
+    j["lake"] = store->get()->Describe();
+    if (a.warehouse != "none") {
+      j["warehouse"] = {{"target", warehouse},
+                        {"rows_loaded", follower ? follower->rows_loaded() : 0},
+                        {"ok", warehouse_status.ok()},
+                        {"error", warehouse_status.ok() ? "" : warehouse_status.message()}};
+    }
+    j["stopped"] = !st.ok() ? "error" : (g_stop_requested.load() ? "signal" : "finished");
+    std::ofstream f(a.sim.summary_json);
+    f << j.dump(2) << "\n";
+    if (!f)
+      return ReportError(
+          Status::IOError("cannot write the summary to '" + a.sim.summary_json + "'"));
   }
   if (!st.ok()) return ReportError(ExplainMemoryFailure(st, a.pipeline));
   if (!warehouse_status.ok()) {
@@ -222,6 +271,8 @@ void RegisterRun(CLI::App& root, CommandList& commands) {
   args->sim.speedup_text = "1";
   AddSimulationOptions(app, &args->sim);
   app->add_flag("-q,--quiet", args->sim.quiet, "No progress lines and no summary on stderr");
+  app->add_option("--summary-json", args->sim.summary_json,
+                  "Also write the end-of-run summary as JSON to this file");
   AddTopicNameOptions(app, &args->sim.topics);
   AddPipelineOptions(app, &args->pipeline);
   app->add_option(
@@ -233,6 +284,11 @@ void RegisterRun(CLI::App& root, CommandList& commands) {
   commands.push_back({app, [args]() -> int {
                         Status st = args->sim.Finish();
                         if (st.ok()) st = ValidatePipeline(args->pipeline);
+                        if (st.ok() && args->warehouse != "none") {
+                          st = warehouse::CheckWarehouseSpec(
+                              args->warehouse.empty() ? DefaultWarehouse(args->pipeline.lake)
+                                                      : args->warehouse);
+                        }
                         if (!st.ok()) return ReportError(st);
                         InstallStopSignalHandlers();
                         return RunPipeline(*args);

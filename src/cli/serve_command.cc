@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "cli/command.h"
+#include "cli/lake_options.h"
 #include "cli/live_view_options.h"
 #include "common/clock.h"
 #include "engine/engine.h"
@@ -26,11 +27,7 @@ struct ServeArgs {
 
 int RunServe(ServeArgs& a) {
   namespace fs = std::filesystem;
-  if (a.lake.find("://") == std::string::npos && !fs::is_directory(a.lake)) {
-    return ReportError(Status::NotFound(
-        "no lake at '" + a.lake + "'; give the folder a `run` or `stream` wrote with --lake DIR"));
-  }
-  auto store = lake::OpenLakeStore(a.lake);
+  auto store = OpenLake(a.lake, LakeAccess::kRead);
   if (!store.ok()) return ReportError(store.status());
   auto db = engine::Database::Open("");
   if (!db.ok()) return ReportError(db.status());
@@ -67,8 +64,7 @@ void RegisterServe(CLI::App& root, CommandList& commands) {
                           "Serve the live view (dashboard, JSON API, Prometheus /metrics) of a "
                           "lake: the latest committed "
                           "positions, incidents and commits, refreshed as the lake changes");
-  app->add_option("--lake", a->lake, "The lake folder a `run` or `stream` writes")
-      ->capture_default_str();
+  AddLakeOption(app, &a->lake);
   AddLiveViewOptions(app, &a->live, /*pipeline=*/false);
   AddDurationOption(app, "--refresh", &a->refresh, "How often to re-read the lake");
   AddTopicNameOptions(app, &a->topics);

@@ -222,6 +222,16 @@ nlohmann::json SummaryJson(const simulation::SimulationSummary& s, const SinkCou
   return j;
 }
 
+std::string FormatFaults(const simulation::SimulationSummary& s) {
+  std::string faults;
+  for (size_t k = 0; k < kFaultKindCount; ++k) {
+    if (s.faults[k] == 0) continue;
+    faults += " " + std::string(simulation::FaultKindName(static_cast<FaultKind>(k))) + "=" +
+              std::to_string(s.faults[k]);
+  }
+  return faults.empty() ? " none" : faults;
+}
+
 void PrintSummary(const char* label, const simulation::SimulationSummary& s,
                   const SinkCounters& sink, const std::string& sink_name, double seconds) {
   std::fprintf(stderr, "%s summary: %s events in %.2fs to %s (event time %s .. %s, %llu ticks)\n",
@@ -241,13 +251,7 @@ void PrintSummary(const char* label, const simulation::SimulationSummary& s,
         static_cast<unsigned long long>(sink.delivered[i]),
         static_cast<unsigned long long>(sink.failed[i]));
   }
-  std::string faults;
-  for (size_t k = 0; k < kFaultKindCount; ++k) {
-    if (s.faults[k] == 0) continue;
-    faults += " " + std::string(simulation::FaultKindName(static_cast<FaultKind>(k))) + "=" +
-              std::to_string(s.faults[k]);
-  }
-  std::fprintf(stderr, "  faults injected:%s\n", faults.empty() ? " none" : faults.c_str());
+  std::fprintf(stderr, "  faults injected:%s\n", FormatFaults(s).c_str());
   std::fprintf(stderr,
                "  vehicles entered %llu, arrived %llu, on the road %llu; incidents raised %llu "
                "resolved %llu; camera passes %llu\n",

@@ -61,6 +61,8 @@ class ProgressPrinter {
 
 nlohmann::json SummaryJson(const simulation::SimulationSummary& s, const SinkCounters& sink,
                            double seconds);
+// " late=3 duplicate=1" (each kind injected at least once), or " none".
+std::string FormatFaults(const simulation::SimulationSummary& s);
 void PrintSummary(const char* label, const simulation::SimulationSummary& s,
                   const SinkCounters& sink, const std::string& sink_name, double seconds);
 // Runs the simulator into `sink` with progress and summary; returns the exit code.

@@ -11,6 +11,7 @@
 
 #include "catalog/catalog.h"
 #include "cli/command.h"
+#include "cli/lake_options.h"
 #include "query/query.h"
 
 namespace smartcity::cli {
@@ -103,17 +104,14 @@ int RunSql(const SqlArgs& a) {
     cat = std::move(*c);
     if (lake.empty()) lake = cat->lake;
   }
-  if (lake.empty()) return UsageError("give the lake with --lake (or a catalog with --catalog)");
-  const bool remote = lake.rfind("s3://", 0) == 0 || lake.rfind("s3a://", 0) == 0;
-  if (!remote) {
-    std::error_code ec;
-    if (!fs::is_directory(lake, ec)) {
-      return UsageError(fmt::format("lake directory {} does not exist", lake));
-    }
+  if (lake.empty()) lake = kDefaultLake;
+  if (Status s = CheckLakeLocation(lake, LakeAccess::kRead); !s.ok()) return ReportError(s);
+  if (!lake::IsS3Location(lake)) {
     lake = fs::absolute(lake).lexically_normal().string();
     while (lake.size() > 1 && lake.back() == '/') lake.pop_back();
   }
-  auto store = lake::OpenLakeStore(lake);
+  // Read-only: nothing is created in the lake.
+  auto store = lake::OpenLakeStore(lake, /*create=*/false);
   if (!store.ok()) return ReportError(store.status());
   if (!cat) {
     auto c = catalog::LoadCatalog(store->get(), "");
@@ -162,8 +160,7 @@ void RegisterSql(CLI::App& root, CommandList& commands) {
       "committed data is read. Without a query: an interactive prompt on a terminal, else the "
       "queries on stdin.");
   app->add_option("query", args->query, "The SQL to run (one or more queries separated by ';')");
-  app->add_option("--lake", args->lake, "Lake root: a directory (or s3://bucket/prefix)")
-      ->envname("SMARTCITY_LAKE");
+  AddLakeOption(app, &args->lake, /*with_default=*/false);
   app->add_option("--catalog", args->catalog_path,
                   "Catalog file [default: the object _catalog/catalog.json in the lake]")
       ->envname("SMARTCITY_CATALOG");

@@ -18,6 +18,7 @@
 
 #include "cli/command.h"
 #include "cli/kafka_options.h"
+#include "cli/lake_options.h"
 #include "cli/live_view_options.h"
 #include "cli/pipeline_options.h"
 #include "cli/progress.h"
@@ -64,6 +65,9 @@ int RunStream(StreamArgs& a) {
   a.pipeline.with_warehouse = false;  // the lake writer gets the loader's shares
   auto store = OpenPipelineStore(a.pipeline);
   if (!store.ok()) return ReportError(store.status());
+  // `stream` processes share a lake (their group splits the partitions), never with a `run`.
+  auto lock = LakeLock::Acquire(a.pipeline.lake, LakeLock::Mode::kShared, "stream");
+  if (!lock.ok()) return ReportError(lock.status());
   auto db = engine::Database::Open("", WriterDatabaseOptionsOf(a.pipeline));
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;

@@ -134,9 +134,16 @@ Result<std::string> ReadRange(const fs::path& p, uint64_t offset, uint64_t lengt
 
 // -------------------------------------------------------------------------------- LocalObjectStore
 
-Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::Open(const fs::path& root) {
+Result<std::unique_ptr<LocalObjectStore>> LocalObjectStore::Open(const fs::path& root,
+                                                                 bool create) {
   fs::path abs = fs::absolute(root).lexically_normal();
   if (abs.has_filename() == false) abs = abs.parent_path();
+  if (!create) {
+    std::error_code ec;
+    if (!fs::is_directory(abs, ec))
+      return Status::NotFound(fmt::format("no lake folder {}", abs.string()));
+    return std::unique_ptr<LocalObjectStore>(new LocalObjectStore(abs));
+  }
   SC_RETURN_IF_ERROR(MakeDirs(abs / kStagingDir));
   // Temp files of puts that a crash interrupted. Another process may be mid-put right now, so only
   // files older than any put could take are removed.
@@ -153,7 +160,7 @@ bool IsS3Location(std::string_view location) {
   return location.starts_with("s3://") || location.starts_with("s3a://");
 }
 
-Result<std::unique_ptr<ObjectStore>> OpenLakeStore(std::string_view location) {
+Result<std::unique_ptr<ObjectStore>> OpenLakeStore(std::string_view location, bool create) {
   if (location.empty())
     return Status::InvalidArgument("the lake location is empty; give a directory with --lake");
   if (IsS3Location(location)) {
@@ -161,7 +168,7 @@ Result<std::unique_ptr<ObjectStore>> OpenLakeStore(std::string_view location) {
     SC_ASSIGN_OR_RETURN(auto s3, S3ObjectStore::Open(std::move(config)));
     return std::unique_ptr<ObjectStore>(std::move(s3));
   }
-  auto local = LocalObjectStore::Open(fs::path(std::string(location)));
+  auto local = LocalObjectStore::Open(fs::path(std::string(location)), create);
   if (!local.ok()) return local.status();
   return std::unique_ptr<ObjectStore>(std::move(*local));
 }

@@ -75,7 +75,8 @@ class ObjectStore {
 // Opens the lake root named by the user (--lake): a local directory (created if missing), or
 // s3://bucket/prefix (S3ObjectStore, configured from the standard AWS environment: docs/s3.md). The
 // one place a lake location is interpreted.
-Result<std::unique_ptr<ObjectStore>> OpenLakeStore(std::string_view location);
+// With !create, a local directory must exist and nothing is created in it (a reader's open).
+Result<std::unique_ptr<ObjectStore>> OpenLakeStore(std::string_view location, bool create = true);
 // True for a lake location that OpenLakeStore opens on S3 (s3://, s3a://) rather than a local
 // folder.
 bool IsS3Location(std::string_view location);
@@ -90,8 +91,10 @@ Status ValidateKey(std::string_view key);
 // crash interrupted).
 class LocalObjectStore final : public ObjectStore {
  public:
-  // Creates `root` if it does not exist.
-  static Result<std::unique_ptr<LocalObjectStore>> Open(const std::filesystem::path& root);
+  // Creates `root` if it does not exist. With !create, `root` must exist (kNotFound) and nothing
+  // is created or removed at the open (the staging folder is made by the first put).
+  static Result<std::unique_ptr<LocalObjectStore>> Open(const std::filesystem::path& root,
+                                                        bool create = true);
 
   Status Put(std::string_view key, std::string_view bytes) override;
   Status PutIfAbsent(std::string_view key, std::string_view bytes) override;

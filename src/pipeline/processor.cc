@@ -371,10 +371,26 @@ Status Processor::AlignInputs() {
   return Status::OK();
 }
 
-Status Processor::CloseOpenEpochs(bool wait) {
+namespace {
+
+bool HasRows(const StreamOutput& out) {
+  for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
+    if (stream::OutputOf(out, static_cast<stream::OutputTable>(i)).num_rows() > 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool Processor::NothingToCommit(const Group& g) const {
+  return !g.replaying && g.committed_epoch > 0 && g.pos == g.committed_pos && !HasRows(g.out);
+}
+
+Status Processor::CloseOpenEpochs(bool wait, bool skip_empty) {
   std::vector<Group*> closing;
   for (auto& [p, g] : groups_) {
-    if (!g->replaying) closing.push_back(g.get());
+    if (g->replaying || (skip_empty && NothingToCommit(*g))) continue;
+    closing.push_back(g.get());
   }
   epoch_started_ = clock_->Now();
   epoch_input_bytes_ = 0;
@@ -384,7 +400,7 @@ Status Processor::CloseOpenEpochs(bool wait) {
 
 Status Processor::CommitNow() {
   if (!sticky_.ok()) return sticky_;
-  Status s = CloseOpenEpochs(/*wait=*/true);
+  Status s = CloseOpenEpochs(/*wait=*/true, /*skip_empty=*/true);
   // The last commit of this run: a maintenance pass in progress ends (a compaction commit lands
   // whole or not at all) and no other starts, so a reader that follows (the warehouse's final
   // pass) sees the lake's last version.
@@ -407,7 +423,7 @@ Status Processor::Finish() {
     g->core->Flush(&g->out);
     counters_.quarantined += g->core->guard().counters().quarantined() - quarantined;
     if (observer_) observer_->OnRows(p, g->out, before);
-    closing.push_back(g.get());
+    if (!NothingToCommit(*g)) closing.push_back(g.get());
   }
   SC_RETURN_IF_ERROR(closing.empty() ? WaitForCommit() : CloseEpochs(closing, true, /*wait=*/true));
   if (maintainer_) {

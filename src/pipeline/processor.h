@@ -169,6 +169,10 @@ class Processor final : public PositionStore, public RebalanceListener {
   // Closes the current epoch of every owned group now and returns once it is committed, and stops
   // the lake maintenance: nothing is committed to the lake after it returns (the end of a run
   // whose input is not complete: SIGINT, --duration of `stream`).
+  //
+  // Neither commits an empty epoch: a group that has read nothing since its committed checkpoint
+  // and has no row to write (a run started again after it had finished, or stopped again before
+  // reading anything) adds no Delta version; both then leave the lake as it was.
   Status CommitNow();
   // End of a bounded input: emits every pending join row and commits.
   Status Finish();
@@ -205,7 +209,9 @@ class Processor final : public PositionStore, public RebalanceListener {
   Result<std::unique_ptr<Group>> LoadGroup(int32_t p);
   void StartEpoch(Group& g);
   // Closes the epochs of every group not replaying.
-  Status CloseOpenEpochs(bool wait);
+  Status CloseOpenEpochs(bool wait, bool skip_empty = false);
+  // Whether the group has read nothing since its committed checkpoint and holds no row to write.
+  bool NothingToCommit(const Group& g) const;
   // Closes the groups' epochs: fixes their end positions and watermark, serializes their state and
   // hands the job to the committer; with `wait`, returns once committed.
   Status CloseEpochs(const std::vector<Group*>& groups, bool final, bool wait);

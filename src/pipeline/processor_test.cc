@@ -259,6 +259,32 @@ TEST_F(ProcessorTest, LandsEveryRecordOnceAndMatchesTheBatchJoin) {
   ExpectExactlyOnce(produced, /*expect_late=*/false);
 }
 
+// A finished run started again on the same log reads nothing and writes nothing: no epoch is
+// committed and no table gets a Delta version without rows.
+TEST_F(ProcessorTest, AFinishedRunStartedAgainCommitsNothing) {
+  MemoryLog log(kPartitions);
+  FillLog(&log);
+  auto store = lake::LocalObjectStore::Open(dir_ / "lake");
+  ASSERT_TRUE(store.ok());
+  FakeClock clock;
+  ASSERT_TRUE(RunOnce(store->get(), log, &clock).ok());
+  auto versions = [&] {
+    auto objects = (*store)->List("");
+    EXPECT_TRUE(objects.ok());
+    std::vector<std::string> keys;
+    for (const lake::ObjectInfo& o : *objects) {
+      if (o.key.find("_delta_log/") != std::string::npos) keys.push_back(o.key);
+    }
+    return keys;
+  };
+  const std::vector<std::string> before = versions();
+  ASSERT_FALSE(before.empty());
+  ASSERT_TRUE(RunOnce(store->get(), log, &clock).ok());
+  EXPECT_EQ(last_counters_.records, 0u);
+  EXPECT_EQ(last_counters_.epochs_committed, 0u);
+  EXPECT_EQ(versions(), before);
+}
+
 // A source that delivers one topic's whole backlog before the next (as Kafka's fetches can): the
 // join would hold every vehicle reading until the weather arrives. With a bound on the join state
 // the processor pauses the inputs that run ahead and resumes them as the others catch up: every

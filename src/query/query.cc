@@ -133,6 +133,7 @@ Result<std::unique_ptr<SqlSession>> SqlSession::Open(lake::ObjectStore* store,
     Status st = s->CreateView(store, t, &allowed);
     if (!st.ok()) {
       s->warnings_.push_back(fmt::format("table {} is not queryable: {}", t.name, st.message()));
+      s->unreadable_.emplace_back(t.name, st.message());
       continue;
     }
     s->tables_.push_back(t.name);
@@ -234,6 +235,16 @@ Status SqlSession::Explain(const Status& s) const {
   }
   if (m.find("Catalog Error") != std::string::npos &&
       m.find("does not exist") != std::string::npos) {
+    for (const auto& [name, why] : unreadable_) {
+      // The table exists: it is cataloged, but its files cannot be read now.
+      if (m.find("name " + name + " does not exist") != std::string::npos ||
+          m.find("\"" + name + "\"") != std::string::npos) {
+        return Status::Corruption(fmt::format(
+            "table {} is cataloged but cannot be read: {}; restore the damaged object from a "
+            "backup (`smartcity crawl` lists every such problem under \"problems\")",
+            name, why));
+      }
+    }
     std::string known;
     for (const std::string& t : tables_) known += (known.empty() ? "" : ", ") + t;
     return Status::NotFound(

@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "catalog/catalog.h"
@@ -56,6 +57,8 @@ class SqlSession {
   std::unique_ptr<engine::Connection> conn_;
   std::vector<std::string> tables_;
   std::vector<std::string> warnings_;
+  // Cataloged tables that could not be opened (a damaged Delta log, ...): name -> why.
+  std::vector<std::pair<std::string, std::string>> unreadable_;
 };
 
 // Output forms of a result.

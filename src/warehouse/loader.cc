@@ -179,16 +179,55 @@ bool Loader::HasWork(const std::string& table, bool settle) const {
   return cur.through < s->second.version || (settle && cur.recorded < cur.through);
 }
 
+namespace {
+
+// A failure that concerns one table only (its log is damaged, its schema changed, a data file is
+// gone): the other tables are still loaded. A retryable failure (the warehouse or the lake is
+// away) concerns the whole pass.
+bool TableScoped(const Status& s) {
+  return !s.ok() && !s.IsRetryable() && s.kind() != ErrorKind::kAborted &&
+         s.kind() != ErrorKind::kPermissionDenied && s.kind() != ErrorKind::kInternal;
+}
+
+}  // namespace
+
 Status Loader::LoadPass(bool settle) {
+  // Tables that cannot be loaded this pass, with why; the others go on.
+  std::vector<std::pair<std::string, Status>> failed;
+  auto skip = [&](const std::string& t) {
+    return std::any_of(failed.begin(), failed.end(), [&](const auto& f) { return f.first == t; });
+  };
   // 1. The lake: each table's newest version (one Get and one Head when nothing changed).
-  for (const std::string& t : options_.tables) SC_RETURN_IF_ERROR(UpdateSnapshot(t));
-  // 2. Nothing new anywhere: no warehouse work (after the first pass, which checks the warehouse).
-  const bool work = std::any_of(options_.tables.begin(), options_.tables.end(),
-                                [&](const std::string& t) { return HasWork(t, settle); });
-  if (conn_ && bookkeeping_ready_ && !work) {
-    PublishLag();
-    return Status::OK();
+  for (const std::string& t : options_.tables) {
+    Status s = UpdateSnapshot(t);
+    if (TableScoped(s)) {
+      failed.emplace_back(t, s);
+      continue;
+    }
+    SC_RETURN_IF_ERROR(s);
   }
+  SC_RETURN_IF_ERROR(LoadTables(settle, &failed, skip));
+  PublishLag();
+  if (failed.empty()) return Status::OK();
+  std::string message;
+  for (const auto& [t, s] : failed) {
+    message += fmt::format("{}cannot load {}: {}", message.empty() ? "" : "; ", t, s.message());
+  }
+  if (failed.size() < options_.tables.size()) message += " (the other tables were loaded)";
+  if (std::any_of(failed.begin(), failed.end(),
+                  [](const auto& f) { return f.second.kind() == ErrorKind::kCorruption; })) {
+    message += "; restore the damaged object from a backup, or leave the table out with --tables";
+  }
+  return Status(failed.front().second.kind(), message);
+}
+
+Status Loader::LoadTables(bool settle, std::vector<std::pair<std::string, Status>>* failed,
+                          const std::function<bool(const std::string&)>& skip) {
+  // 2. Nothing new anywhere: no warehouse work (after the first pass, which checks the warehouse).
+  const bool work =
+      std::any_of(options_.tables.begin(), options_.tables.end(),
+                  [&](const std::string& t) { return !skip(t) && HasWork(t, settle); });
+  if (conn_ && bookkeeping_ready_ && !work) return Status::OK();
   if (!conn_) {
     SC_ASSIGN_OR_RETURN(conn_, connect_());
     bookkeeping_ready_ = false;
@@ -197,8 +236,15 @@ Status Loader::LoadPass(bool settle) {
     SC_RETURN_IF_ERROR(conn_->Execute(conn_->dialect().CreateBookkeeping()));
     bookkeeping_ready_ = true;
   }
-  for (const std::string& t : options_.tables) SC_RETURN_IF_ERROR(LoadTable(t, settle));
-  PublishLag();
+  for (const std::string& t : options_.tables) {
+    if (skip(t)) continue;
+    Status s = LoadTable(t, settle);
+    if (TableScoped(s)) {
+      failed->emplace_back(t, s);
+      continue;
+    }
+    SC_RETURN_IF_ERROR(s);
+  }
   return Status::OK();
 }
 

@@ -170,7 +170,12 @@ class Loader {
   };
 
   Loader(lake::ObjectStore* store, Connector connect, LoaderOptions options);
+  // One pass over the tables. A failure of one table (TableScoped in loader.cc: a damaged log, a
+  // breaking schema change) does not stop the others; the pass then fails with every such table
+  // named.
   Status LoadPass(bool settle);
+  Status LoadTables(bool settle, std::vector<std::pair<std::string, Status>>* failed,
+                    const std::function<bool(const std::string&)>& skip);
   Status UpdateSnapshot(const std::string& table);
   // Whether `table` has versions to load (or, if settle, to record).
   bool HasWork(const std::string& table, bool settle) const;

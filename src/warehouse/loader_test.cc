@@ -532,6 +532,129 @@ TEST_F(LoaderTest, BreakingChangeIsRefusedClearly) {
       << s.message();
 }
 
+// A damaged Delta log concerns its table only: the loader names the object and the fix, and loads
+// the healthy tables.
+TEST_F(LoaderTest, ADamagedTableIsNamedAndTheHealthyOnesAreLoaded) {
+  CommitEvents(store_.get(), lake_db_.get(), "events", 1, 20, false, 1);
+  CommitEvents(store_.get(), lake_db_.get(), "damaged", 1, 5, false, 1);
+  CommitEvents(store_.get(), lake_db_.get(), "damaged", 6, 5, false, 2);
+  const std::string key = "damaged/_delta_log/00000000000000000001.json";
+  ASSERT_TRUE(store_->Put(key, "{\"add\": garbage\n").ok());
+  for (const std::vector<std::string>& order : {std::vector<std::string>{"damaged", "events"},
+                                                std::vector<std::string>{"events", "damaged"}}) {
+    warehouse_ = engine::Database::Open("").value();
+    LoaderOptions o;
+    o.tables = order;
+    o.retry_for = std::chrono::minutes(10);
+    auto l = Loader::Create(store_.get(), Connector(), o);
+    ASSERT_TRUE(l.ok());
+    const Status s = (*l)->LoadOnce();
+    EXPECT_EQ(s.kind(), ErrorKind::kCorruption) << s.message();
+    EXPECT_NE(s.message().find("cannot load damaged"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find(key), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("restore"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("the other tables were loaded"), std::string::npos) << s.message();
+    EXPECT_EQ((*l)->summary().retries, 0);
+    EXPECT_EQ(Offsets(), Range(1, 20));
+  }
+}
+
+// Errors a retry cannot fix end a load at once; those it can are retried.
+TEST_F(LoaderTest, PermanentWarehouseFailuresAreNotRetried) {
+  CommitEvents(store_.get(), lake_db_.get(), "events", 1, 5, false, 1);
+  const std::vector<Status> permanent = {
+      Status::InvalidArgument("database \"nosuch\" does not exist"),
+      Status::PermissionDenied("password authentication failed for user \"x\""),
+  };
+  for (const Status& failure : permanent) {
+    FakeClock clock;
+    LoaderOptions o;
+    o.tables = {"events"};
+    o.retry_for = std::chrono::minutes(10);
+    o.clock = &clock;
+    int connects = 0;
+    auto l = Loader::Create(
+        store_.get(),
+        [&]() -> Result<std::unique_ptr<WarehouseConnection>> {
+          ++connects;
+          return failure;
+        },
+        o);
+    ASSERT_TRUE(l.ok());
+    const Status s = (*l)->LoadOnce();
+    EXPECT_EQ(s.kind(), failure.kind()) << s.message();
+    EXPECT_EQ(connects, 1) << failure.message();
+    EXPECT_EQ(clock.Now(), ProcessingTime{}) << "no backoff for " << failure.message();
+  }
+  FakeClock clock;
+  LoaderOptions o;
+  o.tables = {"events"};
+  o.retry_for = std::chrono::minutes(10);
+  o.clock = &clock;
+  int connects = 0;
+  auto l = Loader::Create(
+      store_.get(),
+      [&]() -> Result<std::unique_ptr<WarehouseConnection>> {
+        if (++connects < 3) return Status::Unavailable("connection refused");
+        return ConnectDuckDbWarehouse(warehouse_.get(), "memory warehouse");
+      },
+      o);
+  ASSERT_TRUE(l.ok());
+  ASSERT_TRUE((*l)->LoadOnce().ok());
+  EXPECT_EQ(connects, 3);
+  EXPECT_EQ(Offsets(), Range(1, 5));
+}
+
+TEST(WarehouseErrorsTest, ConnectFailuresAreClassifiedByWhetherARetryCanFixThem) {
+  // libpq's and DuckDB's words for what no retry fixes.
+  for (const char* m : {
+           "connection to server at \"127.0.0.1\", port 5432 failed: FATAL: database \"nosuch\" "
+           "does not exist",
+           "FATAL: role \"nobody\" does not exist",
+           "FATAL: password authentication failed for user \"etl\"",
+           "fe_sendauth: no password supplied",
+           "FATAL: no pg_hba.conf entry for host \"10.0.0.1\", user \"etl\", database \"city\"",
+           "FATAL: permission denied for database \"city\"",
+           "invalid connection option \"hots\"",
+           "invalid URI query parameter: \"x\"",
+           "invalid integer value \"abc\" for connection option \"port\"",
+           "IO Error: Cannot open file \"/no/such/w.duckdb\": No such file or directory",
+           "IO Error: The file \"/tmp/x\" exists, but it is not a valid DuckDB database file!",
+       }) {
+    EXPECT_TRUE(IsPermanentConnectFailure(m)) << m;
+  }
+  // And what a retry may fix.
+  for (const char* m : {
+           "connection to server at \"127.0.0.1\", port 1 failed: Connection refused",
+           "timeout expired",
+           "FATAL: the database system is starting up",
+           "FATAL: the database system is shutting down",
+           "server closed the connection unexpectedly",
+           "IO Error: Could not set lock on file \"/tmp/w.duckdb\": Conflicting lock is held",
+       }) {
+    EXPECT_FALSE(IsPermanentConnectFailure(m)) << m;
+  }
+}
+
+TEST(WarehouseErrorsTest, ABadWarehouseIsRefusedBeforeAnyWork) {
+  test::TempDir tmp("warehouse_spec");
+  EXPECT_TRUE(CheckWarehouseSpec("duckdb:" + (tmp.path() / "w.duckdb").string()).ok());
+  EXPECT_TRUE(CheckWarehouseSpec("postgres:").ok());
+  EXPECT_TRUE(CheckWarehouseSpec("postgresql://etl@db:5432/city").ok());
+  for (const std::string& bad :
+       {std::string("foo"), std::string(""), std::string("duckdb:"), std::string("mysql://x/y"),
+        "duckdb:" + (tmp.path() / "no" / "such" / "w.duckdb").string(),
+        "duckdb:" + tmp.path().string(), std::string("redshift://u:p@h:5439/db")}) {
+    const Status s = CheckWarehouseSpec(bad);
+    EXPECT_EQ(s.kind(), ErrorKind::kInvalidArgument) << bad;
+    EXPECT_FALSE(s.IsRetryable()) << bad;
+  }
+  // Opening a DuckDB file in a folder that does not exist is not retried as if transient.
+  auto w = OpenWarehouse("duckdb:" + (tmp.path() / "no" / "such" / "w.duckdb").string());
+  ASSERT_FALSE(w.ok());
+  EXPECT_FALSE(w.status().IsRetryable()) << w.status().message();
+}
+
 TEST_F(LoaderTest, MissingLakeTableIsNothingToLoad) {
   auto l = MakeLoader();
   ASSERT_TRUE(l->LoadOnce().ok());

@@ -179,6 +179,11 @@ Result<PGconn*> Connect(const std::string& conninfo, const std::string& describe
                       "connection string",
                       describe, msg));
     }
+    if (IsPermanentConnectFailure(msg)) {
+      // Retrying cannot help: the database, the role or the address is wrong.
+      return Status::InvalidArgument(fmt::format(
+          "{} refused the connection ({}); fix --warehouse or the PG* variables", describe, msg));
+    }
     return Status::Unavailable(fmt::format(
         "cannot connect to {} ({}); is the server running? set --warehouse or the PG* variables",
         describe, msg));

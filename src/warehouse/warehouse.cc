@@ -1,5 +1,10 @@
 #include "warehouse/warehouse.h"
 
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <system_error>
+
 #include "warehouse/duckdb_warehouse.h"
 #include "warehouse/postgres_warehouse.h"
 
@@ -8,6 +13,60 @@ namespace smartcity::warehouse {
 std::optional<std::string> DuckDbPath(const std::string& spec) {
   if (spec.starts_with("duckdb:")) return spec.substr(7);
   return std::nullopt;
+}
+
+Status CheckWarehouseSpec(const std::string& spec) {
+  namespace fs = std::filesystem;
+  if (auto path = DuckDbPath(spec)) {
+    if (path->empty())
+      return Status::InvalidArgument("--warehouse duckdb:<file> needs a file name");
+    std::error_code ec;
+    if (fs::is_directory(*path, ec)) {
+      return Status::InvalidArgument(fmt::format(
+          "--warehouse {}: {} is a folder; name a DuckDB file (duckdb:{}/warehouse.duckdb)", spec,
+          *path, *path));
+    }
+    const fs::path folder = fs::absolute(fs::path(*path), ec).parent_path();
+    if (!fs::is_directory(folder, ec)) {
+      return Status::InvalidArgument(fmt::format(
+          "--warehouse {}: the folder {} does not exist; create it or name a file in an existing "
+          "folder",
+          spec, folder.string()));
+    }
+    return Status::OK();
+  }
+  if (spec.starts_with("postgres:") || spec.starts_with("postgresql://")) return Status::OK();
+  if (spec.starts_with("redshift://")) return ParseRedshiftUrl(spec).status();
+  return Status::InvalidArgument(fmt::format(
+      "--warehouse {} is not a warehouse: give duckdb:<file>, postgres://user@host:port/db (or "
+      "postgres: to use the PG* variables, or postgres:<libpq conninfo>), "
+      "redshift://user:pass@host:5439/db?iam_role=<arn>{}",
+      spec.empty() ? "\"\"" : spec,
+      spec.find(':') == std::string::npos ? ", or none (in `run`) for no loader" : ""));
+}
+
+bool IsPermanentConnectFailure(std::string_view message) {
+  // libpq's and DuckDB's own words (they give no error code before a session exists).
+  static constexpr std::string_view kPermanent[] = {
+      "does not exist",                  // database, role (PostgreSQL); no such file (libpq)
+      "password authentication failed",  // credentials
+      "authentication failed",
+      "no password supplied",
+      "no pg_hba.conf entry",       // the server refuses this host/user/database
+      "permission denied",          // a role without CONNECT; a file we may not open
+      "invalid connection option",  // a malformed conninfo
+      "invalid URI",                // a malformed URL
+      "invalid integer value",      // port=abc
+      "invalid port number",
+      "No such file or directory",    // DuckDB: the file's folder is missing
+      "not a valid DuckDB database",  // DuckDB: some other file
+      "Is a directory",
+      "Read-only file system",
+  };
+  for (std::string_view p : kPermanent) {
+    if (message.find(p) != std::string_view::npos) return true;
+  }
+  return false;
 }
 
 Result<std::unique_ptr<WarehouseConnection>> OpenWarehouse(const std::string& spec,

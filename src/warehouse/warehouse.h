@@ -119,6 +119,18 @@ struct WarehouseOpenOptions {
 Result<std::unique_ptr<WarehouseConnection>> OpenWarehouse(
     const std::string& spec, const WarehouseOpenOptions& options = {});
 
+// Whether `spec` can name a warehouse, without connecting: a known scheme, a DuckDB file whose
+// folder exists (and that is not a folder itself), a Redshift URL with its IAM role.
+// kInvalidArgument naming the problem and the fix otherwise (a command checks it before it starts).
+Status CheckWarehouseSpec(const std::string& spec);
+
+// Whether a retry can fix a failure to open or use a warehouse session: the message of a libpq or
+// DuckDB failure, classified. Permanent: a database, role or file that does not exist, rejected
+// credentials, a refused host (pg_hba.conf), a malformed connection string, a file that is not a
+// database. Everything else (refused or timed-out connections, a server starting up or shutting
+// down, a DuckDB file locked by another process) is transient.
+bool IsPermanentConnectFailure(std::string_view message);
+
 // The DuckDB warehouse file of a spec, if it is one (the loader in `run` uses it).
 std::optional<std::string> DuckDbPath(const std::string& spec);
 

@@ -460,6 +460,13 @@ std::string MetricsText(const LiveSnapshot& s, uint64_t resident_bytes) {
     Sample(&o, "smartcity_load_lag_seconds", "table=\"" + Label(t.table) + "\"",
            t.lag_seconds(s.now));
   }
+  if (s.warehouse.present) {
+    Metric(&o, "smartcity_warehouse_up", "gauge",
+           "1 while the warehouse loader reaches the warehouse; 0 while it retries an unreachable "
+           "warehouse or after it stopped with an error.");
+    Sample(&o, "smartcity_warehouse_up", "",
+           s.warehouse.retrying.empty() && s.warehouse.error.empty() ? 1.0 : 0.0);
+  }
   Metric(&o, "smartcity_load_last_timestamp_seconds", "gauge",
          "Unix time of the last committed warehouse load, per table.");
   for (const TableLoadView& t : s.load_tables) {

@@ -340,6 +340,7 @@ TEST_F(LiveStateTest, WarehouseLagShowsInTheStatusAndMetrics) {
     EXPECT_EQ(j["warehouse"]["retrying"], "warehouse down");
     EXPECT_TRUE(j["loadTables"][0]["lagVersions"].is_null());
     EXPECT_EQ(MetricsText(s, 0).find("smartcity_load_lag_versions{"), std::string::npos);
+    EXPECT_NE(MetricsText(s, 0).find("\nsmartcity_warehouse_up 0\n"), std::string::npos);
   }
   state_.RecordLoad(Load("enriched_data", 0, 3, 100, 5, 1'767'596'400));
   state_.RecordLag({{"enriched_data", true, 6, 3, now - std::chrono::seconds(12)},
@@ -351,6 +352,7 @@ TEST_F(LiveStateTest, WarehouseLagShowsInTheStatusAndMetrics) {
   EXPECT_DOUBLE_EQ(j["warehouse"]["lagSeconds"].get<double>(), 12.0);
   EXPECT_TRUE(j["warehouse"]["retrying"].is_null());
   EXPECT_TRUE(j["warehouse"]["error"].is_null());
+  EXPECT_NE(MetricsText(s, 0).find("\nsmartcity_warehouse_up 1\n"), std::string::npos);
   ASSERT_EQ(j["loadTables"].size(), 2u);
   EXPECT_EQ(j["loadTables"][0]["lagVersions"], 3);
   EXPECT_EQ(j["loadTables"][0]["loadedVersion"], 3);

@@ -40,7 +40,10 @@ bad_usage() {  # bad_usage NAME ARGS...
 }
 bad_usage "unknown flag" simulate --no-such-flag
 bad_usage "unknown subcommand" fly
-bad_usage "no subcommand"
+"$bin" >alone.out 2>alone.err
+check "smartcity alone prints the help (exit 0) listing the commands" \
+  test $? = 0 -a -s alone.out -a ! -s alone.err
+grep -q 'simulate' alone.out && grep -q 'stream' alone.out || not_ok "smartcity alone lists the commands"
 bad_usage "non-numeric --vehicles" simulate --vehicles ten
 bad_usage "0 vehicles" simulate --vehicles 0 --count 5
 bad_usage "negative vehicles" simulate --vehicles -2 --count 5

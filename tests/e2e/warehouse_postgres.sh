@@ -4,6 +4,7 @@
 #   1. after a seeded run, each loaded table equals the lake table row for row (deltalake reader);
 #   2. the loader killed with kill -9 at 12 random moments mid-load and restarted ends with exactly
 #      the lake's rows; PostgreSQL stopped and restarted while `load --follow` runs: the same;
+#   1b. a database or a role that does not exist fails at once (no retries);
 #   3. --follow: rows committed to the lake appear in the warehouse within 5 s;
 #   4. `run` following into PostgreSQL, stopped by SIGINT mid-run (paced): the warehouse equals the
 #      lake; a wrong password, or PostgreSQL stopped mid-run and not back within the final pass's
@@ -45,6 +46,17 @@ psql -X -qAt -d seeded -c "SELECT data_type FROM information_schema.columns WHER
 psql -X -qAt -d seeded -c "SELECT count(*) FROM pg_indexes WHERE tablename='enriched_data'" | awk '$1 < 3 { exit 1 }' \
   || fail "expected a primary key and indexes on enriched_data"
 ok "load --once: every table equals the lake, a second --once changes nothing; timestamptz, key and indexes"
+
+# --- 1b. what no retry fixes stops at once (not 10 minutes of retries): each class ----------------
+for target in "$(url no_such_database)" "postgresql://no_such_role@127.0.0.1:$PGPORT/seeded"; do
+  start=$SECONDS
+  run_status rc "$smartcity" load --once --lake "$work/lake" --warehouse "$target" >"$work/perm.log" 2>&1
+  [ "$rc" = 2 ] && [ $((SECONDS - start)) -lt 10 ] ||
+    { cat "$work/perm.log" >&2; fail "load into $target exited $rc after $((SECONDS - start)) s, want 2 at once"; }
+  expect_in "$work/perm.log" "does not exist"
+  grep -q "retrying" "$work/perm.log" && { cat "$work/perm.log" >&2; fail "load into $target retried"; }
+done
+ok "a database or a role that does not exist: load exits 2 at once, without retries"
 
 # --- 2a. kill -9 at 12 random moments of a load, each followed by a restart -----------------------
 # Each trial loads the lake into an empty database, kills the loader at a random moment within the
