@@ -1,13 +1,15 @@
-# smartcity_subsystem(NAME DEPS dep...)
+# smartcity_subsystem(NAME [SERIAL_INTEGRATION] DEPS dep...)
 #   Builds the folder's *.cc (except tests) into library smartcity_<NAME>, and the folder's tests:
 #   *_test.cc  -> one GoogleTest binary <NAME>_test, CTest label "unit" (fast, no external services);
 #   *_itest.cc -> one GoogleTest binary <NAME>_itest, CTest label "integration" (may start real
-#                 Kafka, PostgreSQL, S3 or a browser on loopback; slower).
+#                 Kafka, PostgreSQL, S3 or a browser on loopback; slower). The integration label
+#                 runs two at a time (scripts/test.sh); SERIAL_INTEGRATION runs this folder's
+#                 alone (they start and kill multi-node clusters and time their failovers).
 #   *_testmain.cc -> left out of the library: test helper programs the folder builds itself.
 # Every test binary links smartcity_testing (src/testing: temp dirs, child processes, deadlines).
 # New files are picked up without editing CMake (CONFIGURE_DEPENDS).
 function(smartcity_subsystem NAME)
-  cmake_parse_arguments(ARG "" "" "DEPS;TEST_DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "SERIAL_INTEGRATION" "" "DEPS;TEST_DEPS" ${ARGN})
   file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cc)
   file(GLOB unit_tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cc)
   file(GLOB integration_tests CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_itest.cc)
@@ -42,6 +44,11 @@ function(smartcity_subsystem NAME)
     target_link_libraries(${NAME}_itest PRIVATE ${test_libs} GTest::gtest GTest::gtest_main)
     target_compile_definitions(${NAME}_itest PRIVATE
       SMARTCITY_SOURCE_DIR="${CMAKE_SOURCE_DIR}" SMARTCITY_BINARY_DIR="${CMAKE_BINARY_DIR}")
-    gtest_discover_tests(${NAME}_itest PROPERTIES LABELS integration DISCOVERY_TIMEOUT 60)
+    set(serial FALSE)
+    if(ARG_SERIAL_INTEGRATION)
+      set(serial TRUE)
+    endif()
+    gtest_discover_tests(${NAME}_itest PROPERTIES LABELS integration RUN_SERIAL ${serial}
+      DISCOVERY_TIMEOUT 60)
   endif()
 endfunction()

@@ -2,7 +2,8 @@
 # Runs the whole test suite from a fresh clone: installs and builds what it needs (scripts/setup.sh),
 # then runs, by CTest label,
 #   unit         fast tests, no external services           (release build and ASan+UBSan build)
-#   integration  tests that start real services on loopback  (release build)
+#   integration  tests that start real services on loopback  (release build; two at a time, but
+#                the ones marked RUN_SERIAL in CMake run alone)
 #   tsan         the threaded tests that need no service, under ThreadSanitizer (build/tsan:
 #                TSAN_TARGETS in scripts/setup.sh; scripts/tsan.supp)
 #   lint         scripts/lint.sh: formatting, clang-tidy with thread-safety analysis, folder rules
@@ -57,11 +58,11 @@ run_tsan() {
 
 case "$what" in
   unit) run_ctest release unit; run_ctest asan unit ;;
-  integration) run_ctest release integration ;;
+  integration) run_ctest release integration -j2 ;;
   tsan) run_tsan ;;
   lint) run_lint ;;
   # The processor on every kind of bad input runs under ASan+UBSan in the asan unit run (pipeline_test).
-  all) run_lint; run_ctest release unit; run_ctest asan unit; run_tsan; run_ctest release integration ;;
+  all) run_lint; run_ctest release unit; run_ctest asan unit; run_tsan; run_ctest release integration -j2 ;;
   *) echo "usage: scripts/test.sh [unit|integration|tsan|lint|all]" >&2; exit 2 ;;
 esac
 echo "smartcity: $passed passed, $failed failed"
