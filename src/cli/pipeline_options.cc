@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "cli/lake_options.h"
+#include "common/memory.h"
 #include "lake/parquet_writer.h"
 
 namespace smartcity::cli {
@@ -109,18 +110,23 @@ MemoryBudget MemoryBudgetOf(const PipelineArgs& a) {
   b.epoch_rows = a.epoch_mib > 0 ? static_cast<uint64_t>(a.epoch_mib) * kMiB : limit / 32;
   b.join_state = limit / 16;
   // DuckDB's floors: its Parquet writer holds a row group (~40 MiB on the widest table, more than
-  // the rows' own size) and fails rather than spill past its limit; a DuckDB warehouse (primary key
-  // and indexes) failed its commits at 32 MiB.
+  // the rows' own size) and fails rather than spill past its limit. A DuckDB warehouse appends (its
+  // buffer pool otherwise fills up with a cache of the warehouse's blocks): 32 MiB held two days
+  // of 100 vehicles since it has no secondary indexes (with them it failed its commits at 32 MiB).
   b.writer_duckdb = std::max(limit / 8, 48 * kMiB);
   if (a.maintenance) b.maintenance_duckdb = std::max(limit / 8, 48 * kMiB);
   if (a.with_warehouse) {
-    b.warehouse_duckdb = std::max(limit / 4, 64 * kMiB);
+    b.warehouse_duckdb = std::max(limit / 8, 32 * kMiB);
     b.warehouse_reader = std::max(limit / 16, 16 * kMiB);
   } else {
     // A backlog drain writes wide row groups of two tables at once: the writer needs the room.
     b.writer_duckdb = std::max(limit / 8 + limit / 4 + limit / 16, 48 * kMiB);
   }
   return b;
+}
+
+void SizeProcessAllocator(const PipelineArgs& a) {
+  if (a.memory_mib > 0) LimitAllocatorArenas(2);
 }
 
 pipeline::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& a) {

@@ -16,7 +16,7 @@ TEST(MemoryBudgetTest, TheDefaultLimitIsSharedAndTheEpochKnobWins) {
   EXPECT_EQ(b.epoch_input, 8 * kMiB);
   EXPECT_EQ(b.epoch_rows, 8 * kMiB);
   EXPECT_EQ(b.writer_duckdb, 48 * kMiB);  // the floors
-  EXPECT_EQ(b.warehouse_duckdb, 64 * kMiB);
+  EXPECT_EQ(b.warehouse_duckdb, 32 * kMiB);
   EXPECT_EQ(b.warehouse_reader, 16 * kMiB);
   EXPECT_EQ(ProcessorOptionsOf(a).max_epoch_bytes, 8 * kMiB);
   EXPECT_EQ(WriterDatabaseOptionsOf(a).settings.at("memory_limit"), "48MiB");
@@ -26,7 +26,7 @@ TEST(MemoryBudgetTest, TheDefaultLimitIsSharedAndTheEpochKnobWins) {
   EXPECT_EQ(b.transport, 128 * kMiB);
   EXPECT_EQ(b.epoch_rows, 32 * kMiB);
   EXPECT_EQ(b.writer_duckdb, 128 * kMiB);
-  EXPECT_EQ(b.warehouse_duckdb, 256 * kMiB);
+  EXPECT_EQ(b.warehouse_duckdb, 128 * kMiB);
 
   a.epoch_mib = 8;  // set explicitly: not derived
   EXPECT_EQ(ProcessorOptionsOf(a).max_epoch_bytes, 8 * kMiB);

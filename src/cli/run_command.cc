@@ -63,6 +63,7 @@ int RunPipeline(RunArgs& a) {
   // One `run` per lake, and no `stream` beside it: refused now, before anything is read.
   auto lock = LakeLock::Acquire(a.pipeline.lake, LakeLock::Mode::kExclusive, "run");
   if (!lock.ok()) return ReportError(lock.status());
+  SizeProcessAllocator(a.pipeline);
   auto store = OpenPipelineStore(a.pipeline);
   if (!store.ok()) return ReportError(store.status());
   auto db = engine::Database::Open("", WriterDatabaseOptionsOf(a.pipeline));

@@ -68,6 +68,7 @@ int RunStream(StreamArgs& a) {
   // `stream` processes share a lake (their group splits the partitions), never with a `run`.
   auto lock = LakeLock::Acquire(a.pipeline.lake, LakeLock::Mode::kShared, "stream");
   if (!lock.ok()) return ReportError(lock.status());
+  SizeProcessAllocator(a.pipeline);
   auto db = engine::Database::Open("", WriterDatabaseOptionsOf(a.pipeline));
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;

@@ -16,4 +16,12 @@ uint64_t ReleaseFreeMemory() {
 #endif
 }
 
+void LimitAllocatorArenas(int arenas) {
+#if defined(__GLIBC__)
+  mallopt(M_ARENA_MAX, arenas);
+#else
+  (void)arenas;
+#endif
+}
+
 }  // namespace smartcity

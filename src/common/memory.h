@@ -13,4 +13,9 @@ namespace smartcity {
 // allocator held free before (0 where that is not known).
 uint64_t ReleaseFreeMemory();
 
+// Caps the number of arenas the C allocator keeps (glibc: M_ARENA_MAX; by default 8 per core,
+// each created by a thread that found the others busy, each keeping its own free pieces). Call it
+// before the process starts threads. Fewer arenas: less slack, more contention between threads.
+void LimitAllocatorArenas(int arenas);
+
 }  // namespace smartcity

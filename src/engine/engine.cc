@@ -391,6 +391,13 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
   return db;
 }
 
+void HandBackFreedMemorySoon(DatabaseOptions* options) {
+  // Lower made no difference: `run --speedup max --vehicles 100`, one city day, peak RSS 292 MiB
+  // with 16 MiB, 303 MiB with 4 MiB (one run each, within the noise).
+  options->settings["allocator_flush_threshold"] = "16MiB";
+  options->settings["allocator_bulk_deallocation_flush_threshold"] = "16MiB";
+}
+
 Database::~Database() {
   if (db_ != nullptr) duckdb_close(&db_);
   if (!temp_dir_.empty()) {

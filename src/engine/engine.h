@@ -63,6 +63,14 @@ struct DatabaseOptions {
   std::map<std::string, std::string> settings;
 };
 
+// For a DuckDB that runs beside the stream with a share of --memory-limit: its allocator hands
+// freed memory back to the system soon. DuckDB's allocator keeps up to 128 MiB per thread (512 MiB
+// after bulk frees) before it does, and it purges only from the thread that freed (its background
+// purge threads do not run in this build: the allocator_background_threads setting leaves them
+// off), so the thresholds are what bounds its slack. The allocator is the process's: the lowest
+// threshold of the process's databases applies to all of them.
+void HandBackFreedMemorySoon(DatabaseOptions* options);
+
 class Database {
  public:
   // Opens (creating if needed) a database file, or an in-memory database for path "" or ":memory:".

@@ -14,6 +14,33 @@ namespace smartcity::warehouse {
 using engine::QuoteIdentifier;
 using engine::QuoteLiteral;
 
+std::string LakeFileSelectList(
+    const Schema& schema,
+    const std::vector<std::pair<std::string, std::optional<std::string>>>& partition_values,
+    const std::vector<std::string>& file_columns, TimestampAs timestamps) {
+  std::string select;
+  for (const ColumnSpec& c : schema.columns) {
+    if (!select.empty()) select += ", ";
+    const std::string type = std::string(engine::SqlTypeName(c.type));
+    auto pv = std::find_if(partition_values.begin(), partition_values.end(),
+                           [&](const auto& kv) { return kv.first == c.name; });
+    if (pv != partition_values.end()) {
+      select += pv->second ? "CAST(" + QuoteLiteral(*pv->second) + " AS " + type + ")" : "NULL";
+    } else if (std::find(file_columns.begin(), file_columns.end(), c.name) == file_columns.end()) {
+      select += "NULL";
+    } else if (c.type == LogicalType::kTimestamp) {
+      // epoch_us reads a TIMESTAMP as UTC and a TIMESTAMPTZ as its instant: the same value either
+      // way, whatever the session's time zone.
+      select += timestamps == TimestampAs::kEpochMicros
+                    ? "epoch_us(" + QuoteIdentifier(c.name) + ")"
+                    : "make_timestamptz(epoch_us(" + QuoteIdentifier(c.name) + "))";
+    } else {
+      select += "CAST(" + QuoteIdentifier(c.name) + " AS " + type + ")";
+    }
+  }
+  return select;
+}
+
 std::string Dialect::TypeName(LogicalType t) const {
   switch (t) {
     case LogicalType::kString:

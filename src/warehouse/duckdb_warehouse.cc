@@ -49,6 +49,29 @@ class DuckDbConnection final : public WarehouseConnection {
     SC_RETURN_IF_ERROR(app->AppendColumns(batch, cols, 0, batch.num_rows()));
     return app->Close();
   }
+  // The files are local (the loader asks only then): DuckDB reads them in the warehouse's own
+  // transaction, so their rows never pass through a second database or the C heap.
+  bool ReadsLocalFiles() const override { return true; }
+  Status CopyParquetFiles(const std::string& table, const Schema& schema,
+                          const std::vector<ParquetFile>& files) override {
+    for (const ParquetFile& f : files) {
+      const std::string uri = engine::QuoteLiteral(f.uri);
+      auto names = conn_->Query("SELECT name FROM parquet_schema(" + uri + ")");
+      if (!names.ok()) {
+        return Status::NotFound(fmt::format(
+            "cannot read data file {} of {} ({}); if `compact --vacuum` deleted it, the warehouse "
+            "fell behind the retention",
+            f.uri, table, names.status().message()));
+      }
+      std::vector<std::string> in_file;
+      for (size_t i = 0; i < names->row_count(); ++i) in_file.push_back(names->GetString(0, i));
+      SC_RETURN_IF_ERROR(conn_->Execute(fmt::format(
+          "INSERT INTO {} SELECT {} FROM read_parquet({})", engine::QuoteIdentifier(table),
+          LakeFileSelectList(schema, f.partition_values, in_file, TimestampAs::kTimestampTz),
+          uri)));
+    }
+    return Status::OK();
+  }
   std::string Describe() const override { return "DuckDB warehouse " + path_; }
 
  private:
@@ -65,9 +88,11 @@ Result<std::unique_ptr<WarehouseConnection>> OpenDuckDbWarehouse(const std::stri
   engine::DatabaseOptions o;
   o.settings["threads"] = "2";
   if (!memory_limit.empty()) {
+    // Sized (`run`'s follower beside the stream): one thread, whose buffers are all it holds
+    // besides the buffer pool; a follower loads a few epochs at a time, not a backlog.
+    o.settings["threads"] = "1";
     o.settings["memory_limit"] = memory_limit;
-    o.settings["allocator_flush_threshold"] = "16MiB";
-    o.settings["allocator_bulk_deallocation_flush_threshold"] = "16MiB";
+    engine::HandBackFreedMemorySoon(&o);
   }
   auto db = engine::Database::Open(path, o);
   if (!db.ok()) {

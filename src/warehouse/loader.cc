@@ -79,8 +79,7 @@ Result<std::unique_ptr<Loader>> Loader::Create(lake::ObjectStore* store, Connect
   o.settings["enable_external_file_cache"] = "false";
   if (!l->options_.reader_memory_limit.empty()) {
     o.settings["memory_limit"] = l->options_.reader_memory_limit;
-    o.settings["allocator_flush_threshold"] = "16MiB";
-    o.settings["allocator_bulk_deallocation_flush_threshold"] = "16MiB";
+    engine::HandBackFreedMemorySoon(&o);
   }
   SC_ASSIGN_OR_RETURN(l->reader_db_, engine::Database::Open("", o));
   SC_ASSIGN_OR_RETURN(l->reader_, l->reader_db_->Connect());
@@ -359,7 +358,7 @@ Status Loader::CopyFile(const std::string& table, const Schema& schema, const la
         fmt::format("the lake ({}) cannot be read by DuckDB", store_->Describe()));
   }
   // Which columns the file has: files written before a column was added lack it (NULL).
-  std::set<std::string> in_file;
+  std::vector<std::string> in_file;
   {
     auto r = reader_->Query("SELECT name FROM parquet_schema(" + QuoteLiteral(uri) + ")");
     if (!r.ok()) {
@@ -368,23 +367,12 @@ Status Loader::CopyFile(const std::string& table, const Schema& schema, const la
           "the warehouse fell behind the retention",
           key, table, r.status().message()));
     }
-    for (size_t i = 0; i < r->row_count(); ++i) in_file.insert(r->GetString(0, i));
+    for (size_t i = 0; i < r->row_count(); ++i) in_file.push_back(r->GetString(0, i));
   }
-  std::string select;
-  for (const ColumnSpec& c : schema.columns) {
-    if (!select.empty()) select += ", ";
-    const std::string type = std::string(engine::SqlTypeName(c.type));
-    auto pv = add.partition_values.find(c.name);
-    if (pv != add.partition_values.end()) {
-      select += pv->second ? "CAST(" + QuoteLiteral(*pv->second) + " AS " + type + ")" : "NULL";
-    } else if (!in_file.contains(c.name)) {
-      select += "NULL";
-    } else if (c.type == LogicalType::kTimestamp) {
-      select += "epoch_us(" + QuoteIdentifier(c.name) + ")";
-    } else {
-      select += "CAST(" + QuoteIdentifier(c.name) + " AS " + type + ")";
-    }
-  }
+  std::vector<std::pair<std::string, std::optional<std::string>>> partition_values(
+      add.partition_values.begin(), add.partition_values.end());
+  const std::string select =
+      LakeFileSelectList(schema, partition_values, in_file, TimestampAs::kEpochMicros);
   SC_ASSIGN_OR_RETURN(
       engine::QueryResult r,
       reader_->Query("SELECT " + select + " FROM read_parquet(" + QuoteLiteral(uri) + ")"));
@@ -460,7 +448,11 @@ Status Loader::LoadTable(const std::string& table, bool settle) {
   bool open = false;
   int64_t first = 0, last = 0, rows = 0;
   ProcessingTime t0{};
-  std::vector<ParquetFile> files;  // Redshift: collected, then copied by the warehouse
+  // Redshift, and a DuckDB warehouse beside a local lake, read the files themselves: they are
+  // collected, then copied by the warehouse (no rows pass through this process).
+  const bool warehouse_reads_files =
+      conn_->CopiesFiles() || (conn_->ReadsLocalFiles() && store_->LocalPath(log.KeyPrefix()));
+  std::vector<ParquetFile> files;
   auto fail = [&](Status st) {
     if (open) (void)conn_->Rollback();
     return st;
@@ -492,7 +484,7 @@ Status Loader::LoadTable(const std::string& table, bool settle) {
     }
     for (const lake::AddFile& add : commit->adds) {
       if (!add.data_change) continue;
-      if (conn_->CopiesFiles()) {
+      if (warehouse_reads_files) {
         ParquetFile f{store_->ReaderUri(log.KeyPrefix() + add.path), {}};
         for (const auto& [k, val] : add.partition_values) f.partition_values.emplace_back(k, val);
         files.push_back(std::move(f));

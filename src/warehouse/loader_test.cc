@@ -80,10 +80,18 @@ class LoaderTest : public ::testing::Test {
   std::unique_ptr<engine::Database> warehouse_;
 };
 
-TEST_F(LoaderTest, LoadsEveryRowOnceAndValuesSurvive) {
+// Both ways rows reach the warehouse: the DuckDB warehouse reading the local files itself, and the
+// loader reading their rows and handing them over (a PostgreSQL warehouse's way).
+class LoaderPathTest : public LoaderTest, public ::testing::WithParamInterface<bool> {};
+INSTANTIATE_TEST_SUITE_P(Paths, LoaderPathTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "RowsOnly" : "FilesRead"; });
+
+TEST_P(LoaderPathTest, LoadsEveryRowOnceAndValuesSurvive) {
   CommitEvents(store_.get(), lake_db_.get(), "events", 1, 50, false, 1);
   CommitEvents(store_.get(), lake_db_.get(), "events", 51, 30, false, 2);
-  auto l = MakeLoader();
+  FaultPlan plan;
+  plan.rows_only = GetParam();
+  auto l = MakeLoader(&plan);
   ASSERT_TRUE(l->LoadOnce().ok());
   EXPECT_EQ(Offsets(), Range(1, 80));
   EXPECT_EQ(l->summary().rows, 80);
@@ -93,7 +101,7 @@ TEST_F(LoaderTest, LoadsEveryRowOnceAndValuesSurvive) {
   EXPECT_EQ(l->summary().rows, 80);
   // A second loader (a restarted process) starts from the warehouse's bookkeeping.
   CommitEvents(store_.get(), lake_db_.get(), "events", 81, 5, false, 3);
-  auto l2 = MakeLoader();
+  auto l2 = MakeLoader(&plan);
   ASSERT_TRUE(l2->LoadOnce().ok());
   EXPECT_EQ(l2->summary().rows, 5);
   EXPECT_EQ(Offsets(), Range(1, 85));
@@ -447,9 +455,11 @@ TEST_F(LoaderTest, DoesNotRetryALakeFailureTheStoreAlreadyRetried) {
   EXPECT_EQ(Offsets(), Range(1, 20));
 }
 
-TEST_F(LoaderTest, NewLakeColumnIsAddedToTheWarehouse) {
+TEST_P(LoaderPathTest, NewLakeColumnIsAddedToTheWarehouse) {
   CommitEvents(store_.get(), lake_db_.get(), "events", 1, 10, false, 1);
-  auto l = MakeLoader();
+  FaultPlan plan;
+  plan.rows_only = GetParam();
+  auto l = MakeLoader(&plan);
   ASSERT_TRUE(l->LoadOnce().ok());
   CommitEvents(store_.get(), lake_db_.get(), "events", 11, 10, true, 2);
   ASSERT_TRUE(l->LoadOnce().ok());

@@ -74,6 +74,17 @@ struct ParquetFile {
   std::vector<std::pair<std::string, std::optional<std::string>>> partition_values;
 };
 
+// The SELECT list that reads one lake data file (DuckDB's read_parquet) as the columns of `schema`,
+// in order: a partition column from its value in the Delta log, a column the file lacks (written
+// before the column was added) as NULL, the others cast to the warehouse type. Timestamps are
+// microseconds since the epoch (BIGINT) for a reader that hands them on, or TIMESTAMPTZ for an
+// INSERT in DuckDB.
+enum class TimestampAs { kEpochMicros, kTimestampTz };
+std::string LakeFileSelectList(
+    const Schema& schema,
+    const std::vector<std::pair<std::string, std::optional<std::string>>>& partition_values,
+    const std::vector<std::string>& file_columns, TimestampAs timestamps);
+
 class WarehouseConnection {
  public:
   virtual ~WarehouseConnection() = default;
@@ -90,8 +101,11 @@ class WarehouseConnection {
   virtual Status CopyBatch(const std::string& table, const RecordBatch& batch) = 0;
   // True if the warehouse loads from the lake's files itself (Redshift).
   virtual bool CopiesFiles() const { return false; }
+  // True if the warehouse can read the lake's files itself when they are local files (an embedded
+  // DuckDB warehouse): then the loader hands it the files instead of reading their rows.
+  virtual bool ReadsLocalFiles() const { return false; }
   // Loads the given Parquet files into `table` (columns `schema`; partition columns from the file's
-  // values). Only for CopiesFiles() warehouses.
+  // values). Only for CopiesFiles() warehouses, and ReadsLocalFiles() ones on a local lake.
   virtual Status CopyParquetFiles(const std::string& table, const Schema& schema,
                                   const std::vector<ParquetFile>& files) {
     return Status::Internal("this warehouse does not copy files itself");

@@ -57,6 +57,12 @@ class FaultyConnection final : public WarehouseConnection {
   Status CopyBatch(const std::string& table, const RecordBatch& batch) override {
     return Op([&] { return base_->CopyBatch(table, batch); });
   }
+  bool CopiesFiles() const override { return base_->CopiesFiles(); }
+  bool ReadsLocalFiles() const override { return !plan_->rows_only && base_->ReadsLocalFiles(); }
+  Status CopyParquetFiles(const std::string& table, const Schema& schema,
+                          const std::vector<ParquetFile>& files) override {
+    return Op([&] { return base_->CopyParquetFiles(table, schema, files); });
+  }
   std::string Describe() const override { return "faulty " + base_->Describe(); }
 
  private:

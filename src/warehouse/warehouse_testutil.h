@@ -23,6 +23,9 @@ class FaultPlan {
   int ops = 0;
   int begins = 0;  // transactions begun (Begin calls)
   int failures = 0;
+  // The connection hides that it can read the lake's files itself: the loader reads their rows and
+  // hands them over (the path a PostgreSQL warehouse takes).
+  bool rows_only = false;
 };
 
 std::unique_ptr<WarehouseConnection> WrapFaulty(std::unique_ptr<WarehouseConnection> base,
