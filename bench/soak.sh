@@ -25,6 +25,7 @@
 # Usage: bench/soak.sh [--days D] [--vehicles N] [--interval S] [--memory-limits LIST]
 #                      [--stream-minutes M] [--stream-speedup X] [--ratio-duration DUR] [--rounds K]
 #                      [--ratio-memory-limits LIST] [--skip PARTS] [--work DIR] [--no-write]
+#                      [--retention DUR]
 #   --days            city days of the `run` soak (default 7)
 #   --vehicles        steady fleet, vehicles on the road at the daily mean (default 100)
 #   --interval        seconds of wall time between two samples (default 15)
@@ -42,12 +43,16 @@
 #                     whose DIR/<part>/rc exists already is not run again, only reported (to report a
 #                     long soak that was started on its own, or to resume after an interruption)
 #   --no-write        print the table but leave bench/RESULTS.md, soak.csv and soak.svg alone
+#   --retention DUR   --log-retention and --vacuum-retention of the `run` soak (default: the
+#                     product's, 1 h of wall time). At --speedup max 7 city days take well under an
+#                     hour of wall time, so with the default nothing gets old enough to be cleaned
+#                     up: a few minutes shows the bound on log objects and files on disk.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 days=7 vehicles=100 interval=15 limits=default stream_minutes=10 stream_speedup=60
-ratio_duration=1h rounds=3 ratio_limit=default skip="" work="" write=1
+ratio_duration=1h rounds=3 ratio_limit=default skip="" work="" write=1 retention=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --days) days=$2; shift 2 ;;
@@ -60,6 +65,7 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift 2 ;;
     --ratio-memory-limit|--ratio-memory-limits) ratio_limit=$2; shift 2 ;;
     --skip) skip=$2; shift 2 ;;
+    --retention) retention=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --no-write) write=0; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -104,7 +110,8 @@ if ! skipped run; then
     "$PY" bench/soak_sample.py --out "$d/samples.csv" --lake "$d/lake" --log "$d/stderr.log" \
       --interval "$interval" --phase "run-$cfg" -- \
       "$bin" run --lake "$d/lake" --speedup max --vehicles "$vehicles" --duration "${days}d" \
-      --listen 127.0.0.1:0 $(mem_args "$cfg") || rc=$?
+      --listen 127.0.0.1:0 $(mem_args "$cfg") \
+      ${retention:+--log-retention "$retention" --vacuum-retention "$retention"} || rc=$?
     stamp "$d" end
     echo "$rc" > "$d/rc"
     log "run-$cfg: exit code $rc"
