@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/lake_options.h"
@@ -155,6 +156,25 @@ TEST_F(CommandTest, ABadConfigFileIsExitCode2) {
                   ":5: unknown key \"table\" in [load] (did you mean \"tables\"?)");
   ::setenv("SMARTCITY_CONFIG", (dir_ / "missing.toml").c_str(), 1);
   ExpectUsageLine(Run({"run"}), "SMARTCITY_CONFIG names");
+}
+
+// `load --follow` (and --every) may start before the pipeline that creates the lake: it waits for
+// the folder, as it waits for a lake's first commit, where `load --once` refuses it.
+TEST_F(CommandTest, LoadFollowWaitsForALakeFolderNotCreatedYet) {
+  const fs::path lake = dir_ / "created-later";
+  std::thread pipeline([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    fs::create_directories(lake);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    g_stop_requested = true;  // as SIGTERM does
+  });
+  const auto r = Run({"load", "--follow", "--lake", lake.string(), "--warehouse",
+                      "duckdb:" + (dir_ / "follow.duckdb").string()});
+  pipeline.join();
+  g_stop_requested = false;
+  EXPECT_EQ(r.first, kExitOk) << r.second;
+  EXPECT_NE(r.second.find("no lake at " + lake.string() + " yet"), std::string::npos) << r.second;
+  EXPECT_NE(r.second.find("waiting for its first commit"), std::string::npos) << r.second;
 }
 
 // --lake means the same in every command: a file is refused with the same message, and a folder

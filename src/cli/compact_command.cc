@@ -32,7 +32,6 @@ std::string Mb(uint64_t bytes) {
 }
 
 int RunCompact(const CompactArgs& a) {
-  namespace fs = std::filesystem;
   if (Status s = CheckLakeLocation(a.lake, LakeAccess::kRead); !s.ok()) return ReportError(s);
   auto store = lake::OpenLakeStore(a.lake);
   if (!store.ok()) return ReportError(store.status());

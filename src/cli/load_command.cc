@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
+#include <system_error>
+#include <thread>
 
 #include "cli/command.h"
 #include "cli/lake_options.h"
@@ -20,6 +22,8 @@
 namespace smartcity::cli {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 struct LoadArgs {
   std::string lake;
@@ -46,6 +50,21 @@ std::vector<std::string> SplitTables(const std::string& s) {
 int RunLoad(const LoadArgs& a) {
   const int modes = (a.once ? 1 : 0) + (a.follow ? 1 : 0) + (a.every.count() > 0 ? 1 : 0);
   if (modes != 1) return UsageError("give exactly one of --once, --every <interval>, --follow");
+  // --follow and --every may start before the pipeline that creates the lake: a local lake folder
+  // that does not exist yet is waited for, like a lake with no table yet (below).
+  if (!a.once && !lake::IsS3Location(a.lake) && !a.lake.empty()) {
+    std::error_code ec;
+    if (!fs::exists(a.lake, ec)) {
+      if (!a.quiet)
+        std::fprintf(stderr, "load: no lake at %s yet; waiting for it to be created\n",
+                     a.lake.c_str());
+      InstallStopSignalHandlers();
+      while (!fs::exists(a.lake, ec)) {
+        if (g_stop_requested.load()) return kExitOk;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    }
+  }
   // Nothing is created in the lake: the loader only reads it.
   auto store = OpenLake(a.lake, LakeAccess::kRead);
   if (!store.ok()) return ReportError(store.status());

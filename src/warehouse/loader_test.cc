@@ -618,8 +618,7 @@ TEST_F(LoaderTest, PermanentWarehouseFailuresAreNotRetried) {
 TEST(WarehouseErrorsTest, ConnectFailuresAreClassifiedByWhetherARetryCanFixThem) {
   // libpq's and DuckDB's words for what no retry fixes.
   for (const char* m : {
-           "connection to server at \"127.0.0.1\", port 5432 failed: FATAL: database \"nosuch\" "
-           "does not exist",
+           "FATAL: database \"nosuch\" does not exist",
            "FATAL: role \"nobody\" does not exist",
            "FATAL: password authentication failed for user \"etl\"",
            "fe_sendauth: no password supplied",
