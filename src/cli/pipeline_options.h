@@ -60,8 +60,9 @@ struct MemoryBudget {
 };
 MemoryBudget MemoryBudgetOf(const PipelineArgs& args);
 // Sizes the process's C allocator for a memory limit (none: left as it is): two arenas. Measured
-// in `run --speedup max --vehicles 100` over one city day: peak RSS 291 vs 299 MiB and 282 vs
-// 292 MiB (two pairs run side by side), mean RSS about 12 MiB lower, the same wall time. Call
+// in `run --speedup max --vehicles 100` over one city day: peak RSS 291 vs 303 MiB and 282 vs
+// 292 MiB (two pairs, each pair run at the same time), mean RSS about 12 MiB lower; wall times
+// 5:34 vs 5:29 and 10:53 vs 9:33 on a loaded machine (not measured apart from the noise). Call
 // before any thread starts.
 void SizeProcessAllocator(const PipelineArgs& args);
 
