@@ -129,6 +129,16 @@ void SizeProcessAllocator(const PipelineArgs& a) {
   if (a.memory_mib > 0) LimitAllocatorArenas(2);
 }
 
+void AddProcessorCountsJson(const pipeline::ProcessorCounters& c, nlohmann::json* j) {
+  (*j)["epochs"] = c.epochs_committed;
+  (*j)["epochs_replayed"] = c.epochs_replayed;
+  (*j)["retries"] = c.retries;
+  for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
+    (*j)["rows"][std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i)))] =
+        c.rows[i];
+  }
+}
+
 pipeline::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& a) {
   pipeline::ProcessorOptions o = a.processor;
   o.max_epoch_bytes = MemoryBudgetOf(a).epoch_rows;

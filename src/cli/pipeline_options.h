@@ -1,6 +1,7 @@
 // Options shared by the commands that run the stream processor (run, and stream from Kafka).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/command.h"
@@ -65,6 +66,9 @@ MemoryBudget MemoryBudgetOf(const PipelineArgs& args);
 // 5:34 vs 5:29 and 10:53 vs 9:33 on a loaded machine (not measured apart from the noise). Call
 // before any thread starts.
 void SizeProcessAllocator(const PipelineArgs& args);
+// The processor's counts in a --summary-json (`run`, `stream`): epochs, epochs_replayed, retries,
+// and rows per output table.
+void AddProcessorCountsJson(const pipeline::ProcessorCounters& c, nlohmann::json* j);
 
 void AddPipelineOptions(CLI::App* app, PipelineArgs* args);
 Status ValidatePipeline(const PipelineArgs& args);

@@ -217,13 +217,7 @@ int RunPipeline(RunArgs& a) {
     j["resumed_at"] = resume_at;
     j["already_complete"] = already_complete;
     j["seconds"] = seconds;
-    j["epochs"] = c.epochs_committed;
-    j["epochs_replayed"] = c.epochs_replayed;
-    j["retries"] = c.retries;
-    for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
-      j["rows"][std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i)))] =
-          c.rows[i];
-    }
+    AddProcessorCountsJson(c, &j);
     const simulation::SimulationSummary& sum = (*sim)->summary();
     for (size_t k = 0; k < simulation::kFaultKindCount; ++k)
       j["faults"][std::string(simulation::FaultKindName(static_cast<simulation::FaultKind>(k)))] =

@@ -184,13 +184,7 @@ int RunStream(StreamArgs& a) {
             : 0.0;
     j["active_seconds"] = active;
     j["events_per_s_active"] = active > 0 ? static_cast<double>(c.records) / active : 0.0;
-    j["epochs"] = c.epochs_committed;
-    j["epochs_replayed"] = c.epochs_replayed;
-    j["retries"] = c.retries;
-    for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
-      j["rows"][std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i)))] =
-          c.rows[i];
-    }
+    AddProcessorCountsJson(c, &j);
     j["latency_ms"]["live"] = LatencyJson(c.live_latency);
     j["latency_ms"]["lake"] = LatencyJson(c.lake_latency);
     j["peak_rss_bytes"] = peak_rss;
