@@ -34,6 +34,7 @@ struct LoadArgs {
   Micros every{0};
   Micros retry_for = std::chrono::minutes(10);
   int64_t rows_per_transaction = 500'000;
+  bool rename_columns = false;
   bool quiet = false;
 };
 
@@ -72,6 +73,7 @@ int RunLoad(const LoadArgs& a) {
   if (Status s = warehouse::CheckWarehouseSpec(spec); !s.ok()) return ReportError(s);
   warehouse::LoaderOptions o;
   o.tables = SplitTables(a.tables);
+  o.rename_columns = a.rename_columns;
   if (o.tables.empty()) return UsageError("--tables names no table");
   if (Status s = CheckTablesExist(store->get(), a.lake, o.tables); !s.ok()) {
     // --follow and --every may start before the pipeline's first commit, in a lake with no table
@@ -157,6 +159,9 @@ void RegisterLoad(CLI::App& root, CommandList& commands) {
                   "A load transaction stops taking versions once it holds this many rows")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app->add_flag("--rename-columns", args->rename_columns,
+                "Rename the quoted camelCase columns of warehouse tables created before the "
+                "warehouse column names to those names (snake_case, docs/warehouse.md), then load");
   app->add_flag("-q,--quiet", args->quiet, "No progress lines and no summary");
   commands.push_back({app, [args] { return RunLoad(*args); }});
 }

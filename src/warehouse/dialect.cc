@@ -7,6 +7,7 @@
 
 #include "engine/engine.h"
 #include "model/schema.h"
+#include "warehouse/names.h"
 #include "warehouse/warehouse.h"
 
 namespace smartcity::warehouse {
@@ -124,7 +125,7 @@ std::vector<std::string> Dialect::CreateTable(const std::string& table, const Sc
     // Redshift has no indexes (and does not enforce the primary key; the bookkeeping row is what
     // prevents duplicates there): distribute by device, sort by the first index column (time).
     auto has = [&](const std::string& n) { return schema.IndexOf(n) >= 0; };
-    const std::string device(model::kDeviceIdField);
+    const std::string device = WarehouseColumnName(model::kDeviceIdField);
     if (has(device)) sql += " DISTKEY(" + QuoteIdentifier(device) + ")";
     if (!index_columns.empty()) {
       sql += " SORTKEY(";
@@ -140,7 +141,7 @@ std::vector<std::string> Dialect::CreateTable(const std::string& table, const Sc
   // DuckDB: no secondary indexes. Its min-max zone maps already skip the row groups a time range or
   // a device does not touch (rows are loaded in time order), while each ART index must be brought
   // into the buffer pool to take a load's rows, and they grow with the table (seen in a soak: with
-  // indexes on deviceId and timestamp, a load's commit failed, "failed to pin block", after 1.2
+  // indexes on device and time, a load's commit failed, "failed to pin block", after 1.2
   // city days of 100 vehicles at the warehouse's default 64 MiB share of --memory-limit).
   if (kind_ == DialectKind::kDuckDb) return out;
   for (const std::string& col : index_columns) {

@@ -2,6 +2,7 @@
 
 #include "engine/engine.h"
 #include "warehouse/loader.h"
+#include "warehouse/names.h"
 #include "warehouse/postgres_warehouse.h"
 #include "warehouse/warehouse.h"
 
@@ -14,6 +15,22 @@ Schema Events() {
                {"speed", LogicalType::kDouble, true}, {"_partition", LogicalType::kInt32},
                {"_offset", LogicalType::kInt64},      {"ok", LogicalType::kBool, true},
                {"date", LogicalType::kString}};
+  return s;
+}
+
+// Events() as the loader hands it to a warehouse: the warehouse's column names.
+TargetColumns EventColumns() {
+  TargetColumns t;
+  t.lake = Events();
+  std::vector<std::string> lake;
+  for (const ColumnSpec& c : t.lake.columns) lake.push_back(c.name);
+  t.names = WarehouseColumnNames(lake);
+  return t;
+}
+
+Schema Named(const TargetColumns& t) {
+  Schema s = t.lake;
+  for (size_t i = 0; i < s.columns.size(); ++i) s.columns[i].name = t.names[i];
   return s;
 }
 
@@ -134,17 +151,19 @@ TEST(DialectTest, EveryLogicalTypeRoundTripsThroughEachDialect) {
 
 TEST(DialectTest, RedshiftCreateTableUsesDistAndSortKeysAndWideVarchar) {
   Dialect d(DialectKind::kRedshift);
-  const Schema s = Events();
-  const TableLayout l = LayoutFor("vehicle_data", s);
-  auto sql = d.CreateTable("vehicle_data", s, l.key, l.indexes);
+  const Schema s = Named(EventColumns());
+  // The loader's layout, in warehouse names.
+  const std::vector<std::string> key = {"_partition", "_offset"};
+  const std::vector<std::string> indexes = {"timestamp_", "device_id"};
+  auto sql = d.CreateTable("vehicle_data", s, key, indexes);
   ASSERT_EQ(sql.size(), 1u);
   EXPECT_EQ(
       sql[0],
-      "CREATE TABLE IF NOT EXISTS \"vehicle_data\" (\"deviceId\" VARCHAR(65535) NOT NULL, "
-      "\"timestamp\" TIMESTAMPTZ NOT NULL, \"speed\" DOUBLE PRECISION, \"_partition\" INTEGER "
+      "CREATE TABLE IF NOT EXISTS \"vehicle_data\" (\"device_id\" VARCHAR(65535) NOT NULL, "
+      "\"timestamp_\" TIMESTAMPTZ NOT NULL, \"speed\" DOUBLE PRECISION, \"_partition\" INTEGER "
       "NOT NULL, \"_offset\" BIGINT NOT NULL, \"ok\" BOOLEAN, \"date\" VARCHAR(65535) NOT NULL, "
-      "PRIMARY KEY (\"_partition\", \"_offset\")) DISTKEY(\"deviceId\") "
-      "SORTKEY(\"timestamp\", \"deviceId\")");
+      "PRIMARY KEY (\"_partition\", \"_offset\")) DISTKEY(\"device_id\") "
+      "SORTKEY(\"timestamp_\", \"device_id\")");
   EXPECT_EQ(d.CreateBookkeeping(),
             "CREATE TABLE IF NOT EXISTS \"_smartcity_loads\" (table_name VARCHAR(256) NOT NULL, "
             "delta_version BIGINT NOT NULL, row_count BIGINT NOT NULL, loaded_at TIMESTAMPTZ NOT "
@@ -152,26 +171,27 @@ TEST(DialectTest, RedshiftCreateTableUsesDistAndSortKeysAndWideVarchar) {
 }
 
 TEST(DialectTest, RedshiftCopiesEachParquetFileThroughAStagingTable) {
-  const Schema s = Events();
+  const TargetColumns s = EventColumns();
   std::vector<ParquetFile> files = {
       {"s3://lake/vehicle_data/date=2026-01-05/part-0.zstd.parquet", {{"date", "2026-01-05"}}},
       {"s3://lake/vehicle_data/date=2026-01-06/part-1.zstd.parquet", {{"date", std::nullopt}}}};
   auto sql =
       RedshiftLoadStatements("vehicle_data", s, files, "arn:aws:iam::123456789012:role/load");
   ASSERT_EQ(sql.size(), 8u);
-  EXPECT_EQ(sql[0],
-            "CREATE TEMP TABLE IF NOT EXISTS \"_stage_vehicle_data\" (\"deviceId\" VARCHAR(65535), "
-            "\"timestamp\" TIMESTAMPTZ, \"speed\" DOUBLE PRECISION, \"_partition\" INTEGER, "
-            "\"_offset\" BIGINT, \"ok\" BOOLEAN)");
+  EXPECT_EQ(
+      sql[0],
+      "CREATE TEMP TABLE IF NOT EXISTS \"_stage_vehicle_data\" (\"device_id\" "
+      "VARCHAR(65535), \"timestamp_\" TIMESTAMPTZ, \"speed\" DOUBLE PRECISION, \"_partition\" "
+      "INTEGER, \"_offset\" BIGINT, \"ok\" BOOLEAN)");
   EXPECT_EQ(sql[1], "DELETE FROM \"_stage_vehicle_data\"");
   EXPECT_EQ(sql[2],
             "COPY \"_stage_vehicle_data\" FROM "
             "'s3://lake/vehicle_data/date=2026-01-05/part-0.zstd.parquet' IAM_ROLE "
             "'arn:aws:iam::123456789012:role/load' FORMAT AS PARQUET");
   EXPECT_EQ(sql[3],
-            "INSERT INTO \"vehicle_data\" (\"deviceId\", \"timestamp\", \"speed\", \"_partition\", "
-            "\"_offset\", \"ok\", \"date\") SELECT \"deviceId\", \"timestamp\", \"speed\", "
-            "\"_partition\", \"_offset\", \"ok\", '2026-01-05'::VARCHAR(65535) FROM "
+            "INSERT INTO \"vehicle_data\" (\"device_id\", \"timestamp_\", \"speed\", "
+            "\"_partition\", \"_offset\", \"ok\", \"date\") SELECT \"device_id\", \"timestamp_\", "
+            "\"speed\", \"_partition\", \"_offset\", \"ok\", '2026-01-05'::VARCHAR(65535) FROM "
             "\"_stage_vehicle_data\"");
   EXPECT_EQ(sql[4], "DELETE FROM \"_stage_vehicle_data\"");
   EXPECT_NE(sql[6].find(", NULL FROM"), std::string::npos) << sql[6];

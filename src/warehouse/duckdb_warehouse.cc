@@ -52,7 +52,7 @@ class DuckDbConnection final : public WarehouseConnection {
   // The files are local (the loader asks only then): DuckDB reads them in the warehouse's own
   // transaction, so their rows never pass through a second database or the C heap.
   bool ReadsLocalFiles() const override { return true; }
-  Status CopyParquetFiles(const std::string& table, const Schema& schema,
+  Status CopyParquetFiles(const std::string& table, const TargetColumns& columns,
                           const std::vector<ParquetFile>& files) override {
     for (const ParquetFile& f : files) {
       const std::string uri = engine::QuoteLiteral(f.uri);
@@ -65,9 +65,10 @@ class DuckDbConnection final : public WarehouseConnection {
       }
       std::vector<std::string> in_file;
       for (size_t i = 0; i < names->row_count(); ++i) in_file.push_back(names->GetString(0, i));
+      // By position: the select list is in the table's column order.
       SC_RETURN_IF_ERROR(conn_->Execute(fmt::format(
           "INSERT INTO {} SELECT {} FROM read_parquet({})", engine::QuoteIdentifier(table),
-          LakeFileSelectList(schema, f.partition_values, in_file, TimestampAs::kTimestampTz),
+          LakeFileSelectList(columns.lake, f.partition_values, in_file, TimestampAs::kTimestampTz),
           uri)));
     }
     return Status::OK();

@@ -7,6 +7,7 @@
 
 #include "lake/s3_object_store.h"
 #include "model/schema.h"
+#include "warehouse/names.h"
 
 namespace smartcity::warehouse {
 
@@ -289,13 +290,23 @@ void Loader::PublishLag(const std::string& retrying) {
 }
 
 Status Loader::EnsureTable(const std::string& table, const Schema& lake_schema,
-                           Schema* warehouse_order) {
+                           TargetColumns* columns) {
   SC_ASSIGN_OR_RETURN(std::vector<WarehouseColumn> existing, conn_->Columns(table));
   const Dialect& d = conn_->dialect();
+  std::vector<std::string> lake_names;
+  for (const ColumnSpec& c : lake_schema.columns) lake_names.push_back(c.name);
+  const std::vector<std::string> names = WarehouseColumnNames(lake_names);
+  auto warehouse_name = [&](std::string_view lake_name) {
+    return names[static_cast<size_t>(lake_schema.IndexOf(lake_name))];
+  };
   if (existing.empty()) {
-    const TableLayout layout = LayoutFor(table, lake_schema);
+    TableLayout layout = LayoutFor(table, lake_schema);
+    for (std::string& k : layout.key) k = warehouse_name(k);
+    for (std::string& i : layout.indexes) i = warehouse_name(i);
+    Schema named = lake_schema;
+    for (size_t i = 0; i < names.size(); ++i) named.columns[i].name = names[i];
     SC_RETURN_IF_ERROR(conn_->Begin());
-    for (const std::string& sql : d.CreateTable(table, lake_schema, layout.key, layout.indexes)) {
+    for (const std::string& sql : d.CreateTable(table, named, layout.key, layout.indexes)) {
       if (Status s = conn_->Execute(sql); !s.ok()) {
         (void)conn_->Rollback();
         return s;
@@ -303,13 +314,49 @@ Status Loader::EnsureTable(const std::string& table, const Schema& lake_schema,
     }
     SC_RETURN_IF_ERROR(conn_->Commit());
     Progress(fmt::format("load {}: created table {} in {}", table, table, conn_->Describe()));
-    *warehouse_order = lake_schema;
+    columns->lake = lake_schema;
+    columns->names = names;
     return Status::OK();
   }
-  Schema order;
-  std::set<std::string> have;
+  // A table created before the warehouse names has the lake's: a column named as a lake column
+  // whose warehouse name differs (deviceId), and that is no warehouse name itself.
+  auto is_warehouse_name = [&](const std::string& n) {
+    return std::find(names.begin(), names.end(), n) != names.end();
+  };
+  std::vector<std::pair<std::string, std::string>> renames;  // lake-named column -> its new name
   for (const WarehouseColumn& w : existing) {
     const int idx = lake_schema.IndexOf(w.name);
+    if (idx >= 0 && names[idx] != w.name && !is_warehouse_name(w.name)) {
+      renames.emplace_back(w.name, names[idx]);
+    }
+  }
+  bool lake_named = !renames.empty();
+  if (lake_named && options_.rename_columns) {
+    SC_RETURN_IF_ERROR(RenameColumns(table, renames));
+    SC_ASSIGN_OR_RETURN(existing, conn_->Columns(table));
+    lake_named = false;
+  } else if (lake_named && lake_named_noticed_.insert(table).second) {
+    std::string examples;
+    for (size_t i = 0; i < renames.size() && i < 3; ++i) {
+      examples +=
+          fmt::format("{}\"{}\" -> {}", i > 0 ? ", " : "", renames[i].first, renames[i].second);
+    }
+    Progress(fmt::format(
+        "load {}: the warehouse table keeps the lake's column names it was created with, which "
+        "must be quoted; `smartcity load --rename-columns` renames them once ({}{})",
+        table, examples, renames.size() > 3 ? ", ..." : ""));
+  }
+  // Which lake column each warehouse column holds: by its warehouse name, or, in a table that
+  // keeps the lake's names, by its lake name.
+  TargetColumns out;
+  std::vector<bool> have(lake_schema.columns.size(), false);
+  for (const WarehouseColumn& w : existing) {
+    int idx = -1;
+    if (lake_named) {
+      idx = lake_schema.IndexOf(w.name);
+    } else if (auto it = std::find(names.begin(), names.end(), w.name); it != names.end()) {
+      idx = static_cast<int>(it - names.begin());
+    }
     if (idx < 0) {
       return Status::InvalidArgument(fmt::format(
           "refusing to load {}: warehouse column \"{}\" no longer exists in the lake table (a "
@@ -323,34 +370,71 @@ Status Loader::EnsureTable(const std::string& table, const Schema& lake_schema,
           "breaking schema change); drop or rename the warehouse table {} to reload it",
           table, w.name, w.data_type, d.TypeName(c.type), LogicalTypeName(c.type), table));
     }
-    order.columns.push_back(c);
-    order.columns.back().nullable = true;
-    have.insert(w.name);
+    out.lake.columns.push_back(c);
+    out.lake.columns.back().nullable = true;
+    out.names.push_back(w.name);
+    have[idx] = true;
   }
-  std::vector<ColumnSpec> added;
-  for (const ColumnSpec& c : lake_schema.columns) {
-    if (!have.contains(c.name)) added.push_back(c);
+  std::vector<size_t> added;
+  for (size_t i = 0; i < lake_schema.columns.size(); ++i) {
+    if (!have[i]) added.push_back(i);
   }
   if (!added.empty()) {
     SC_RETURN_IF_ERROR(conn_->Begin());
-    for (const ColumnSpec& c : added) {
+    std::string list;
+    for (size_t i : added) {
+      ColumnSpec c = lake_schema.columns[i];
+      const std::string name = lake_named ? c.name : names[i];
+      out.lake.columns.push_back(c);
+      c.name = name;
       if (Status s = conn_->Execute(d.AddColumn(table, c)); !s.ok()) {
         (void)conn_->Rollback();
         return s;
       }
-      order.columns.push_back(c);
+      out.names.push_back(name);
+      list += (list.empty() ? "" : ", ") + name;
     }
     SC_RETURN_IF_ERROR(conn_->Commit());
-    std::string names;
-    for (const ColumnSpec& c : added) names += (names.empty() ? "" : ", ") + c.name;
-    Progress(fmt::format("load {}: added column(s) {} (new in the lake)", table, names));
+    Progress(fmt::format("load {}: added column(s) {} (new in the lake)", table, list));
   }
-  *warehouse_order = std::move(order);
+  *columns = std::move(out);
   return Status::OK();
 }
 
-Status Loader::CopyFile(const std::string& table, const Schema& schema, const lake::DeltaLog& log,
-                        const lake::AddFile& add, int64_t* rows) {
+Status Loader::RenameColumns(const std::string& table,
+                             const std::vector<std::pair<std::string, std::string>>& renames) {
+  const bool indexes = conn_->dialect().kind() == DialectKind::kPostgres;
+  SC_RETURN_IF_ERROR(conn_->Begin());
+  for (const auto& [from, to] : renames) {
+    std::vector<std::string> sql = {fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {}",
+                                                QuoteIdentifier(table), QuoteIdentifier(from),
+                                                QuoteIdentifier(to))};
+    // The index this loader created on the column (Dialect::CreateTable) follows its name.
+    if (indexes) {
+      sql.push_back(fmt::format("ALTER INDEX IF EXISTS {} RENAME TO {}",
+                                QuoteIdentifier(table + "_" + from + "_idx"),
+                                QuoteIdentifier(table + "_" + to + "_idx")));
+    }
+    for (const std::string& s : sql) {
+      if (Status st = conn_->Execute(s); !st.ok()) {
+        (void)conn_->Rollback();
+        return st;
+      }
+    }
+  }
+  SC_RETURN_IF_ERROR(conn_->Commit());
+  std::string list;
+  for (const auto& [from, to] : renames) {
+    list += fmt::format("{}\"{}\" -> {}", list.empty() ? "" : ", ", from, to);
+  }
+  Progress(fmt::format("load {}: renamed {} column(s) to their warehouse names: {}", table,
+                       renames.size(), list));
+  return Status::OK();
+}
+
+Status Loader::CopyFile(const std::string& table, const TargetColumns& columns,
+                        const lake::DeltaLog& log, const lake::AddFile& add, int64_t* rows) {
+  const Schema& schema = columns.lake;
   const std::string key = log.KeyPrefix() + add.path;
   const std::string uri = store_->ReaderUri(key);
   if (uri.empty()) {
@@ -376,8 +460,12 @@ Status Loader::CopyFile(const std::string& table, const Schema& schema, const la
   SC_ASSIGN_OR_RETURN(
       engine::QueryResult r,
       reader_->Query("SELECT " + select + " FROM read_parquet(" + QuoteLiteral(uri) + ")"));
+  // The batch's columns are the warehouse table's, by their warehouse names.
   auto batch_schema = std::make_shared<Schema>(schema);
-  for (auto& c : batch_schema->columns) c.nullable = true;
+  for (size_t c = 0; c < schema.columns.size(); ++c) {
+    batch_schema->columns[c].name = columns.names[c];
+    batch_schema->columns[c].nullable = true;
+  }
   RecordBatch batch(batch_schema);
   const size_t n = r.row_count();
   for (size_t c = 0; c < schema.columns.size(); ++c) {
@@ -425,8 +513,8 @@ Status Loader::LoadTable(const std::string& table, bool settle) {
   const lake::Snapshot& snap = snapshots_.at(table);
   lake::DeltaLog log(store_, table);
   Schema lake_schema = WarehouseSchema(snap.metadata.schema);
-  Schema schema;
-  SC_RETURN_IF_ERROR(EnsureTable(table, lake_schema, &schema));
+  TargetColumns columns;
+  SC_RETURN_IF_ERROR(EnsureTable(table, lake_schema, &columns));
   SC_ASSIGN_OR_RETURN(int64_t loaded, conn_->LoadedVersion(table));
   TableLoadStats& stats = summary_.tables[table];
   stats.loaded_version = loaded;
@@ -489,14 +577,14 @@ Status Loader::LoadTable(const std::string& table, bool settle) {
         for (const auto& [k, val] : add.partition_values) f.partition_values.emplace_back(k, val);
         files.push_back(std::move(f));
         rows += std::max<int64_t>(add.NumRecords(), 0);
-      } else if (Status st = CopyFile(table, schema, log, add, &rows); !st.ok()) {
+      } else if (Status st = CopyFile(table, columns, log, add, &rows); !st.ok()) {
         return fail(st);
       }
     }
     last = v;
     if (rows >= options_.rows_per_transaction || v == snap.version) {
       open = false;
-      SC_RETURN_IF_ERROR(CommitLoad(table, schema, first, last, rows, &files, t0));
+      SC_RETURN_IF_ERROR(CommitLoad(table, columns, first, last, rows, &files, t0));
     }
   }
   if (settle && cur.recorded < cur.through) {
@@ -519,11 +607,11 @@ Status Loader::LoadTable(const std::string& table, bool settle) {
   return Status::OK();
 }
 
-Status Loader::CommitLoad(const std::string& table, const Schema& schema, int64_t first,
+Status Loader::CommitLoad(const std::string& table, const TargetColumns& columns, int64_t first,
                           int64_t last, int64_t rows, std::vector<ParquetFile>* files,
                           ProcessingTime t0) {
   Status st;
-  if (!files->empty()) st = conn_->CopyParquetFiles(table, schema, *files);
+  if (!files->empty()) st = conn_->CopyParquetFiles(table, columns, *files);
   files->clear();
   if (st.ok()) {
     st = conn_->Execute(fmt::format(

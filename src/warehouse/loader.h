@@ -34,6 +34,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -122,6 +123,10 @@ struct LoaderOptions {
   std::function<void(const LoadLag&)> on_lag;
   // memory_limit of the in-process DuckDB that reads the lake's data files ("" = DuckDB's default).
   std::string reader_memory_limit;
+  // A warehouse table created before the warehouse column names (warehouse/names.h) has the lake's
+  // (quoted camelCase) names; it is loaded with them, with a notice. If set, its columns (and their
+  // PostgreSQL indexes) are renamed to the warehouse names first, in one transaction.
+  bool rename_columns = false;
 };
 
 struct TableLoadStats {
@@ -181,11 +186,17 @@ class Loader {
   bool HasWork(const std::string& table, bool settle) const;
   Status LoadTable(const std::string& table, bool settle);
   // Commits the open load transaction of versions first..last (rows, files: what it copied).
-  Status CommitLoad(const std::string& table, const Schema& schema, int64_t first, int64_t last,
-                    int64_t rows, std::vector<ParquetFile>* files, ProcessingTime t0);
+  Status CommitLoad(const std::string& table, const TargetColumns& columns, int64_t first,
+                    int64_t last, int64_t rows, std::vector<ParquetFile>* files, ProcessingTime t0);
   void PublishLag(const std::string& retrying = "");
-  Status EnsureTable(const std::string& table, const Schema& lake_schema, Schema* warehouse_order);
-  Status CopyFile(const std::string& table, const Schema& schema, const lake::DeltaLog& log,
+  // Creates the warehouse table of lake table `table`, or checks it against the lake's schema and
+  // adds the lake's new columns (renaming lake-named columns first if options_.rename_columns).
+  // *columns: the table's columns in its order, each with the lake column it is loaded from.
+  Status EnsureTable(const std::string& table, const Schema& lake_schema, TargetColumns* columns);
+  // Renames the lake-named columns of `table` to their warehouse names.
+  Status RenameColumns(const std::string& table,
+                       const std::vector<std::pair<std::string, std::string>>& renames);
+  Status CopyFile(const std::string& table, const TargetColumns& columns, const lake::DeltaLog& log,
                   const lake::AddFile& add, int64_t* rows);
   bool Sleep(std::chrono::milliseconds d, const std::atomic<bool>* stop);
   void Progress(const std::string& line);
@@ -201,6 +212,8 @@ class Loader {
   bool bookkeeping_ready_ = false;
   std::map<std::string, lake::Snapshot> snapshots_;
   std::map<std::string, Cursor> cursors_;
+  // Tables told about (once) that they keep the lake's column names.
+  std::set<std::string> lake_named_noticed_;
   LoadSummary summary_;
 };
 

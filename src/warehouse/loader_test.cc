@@ -107,11 +107,11 @@ TEST_P(LoaderPathTest, LoadsEveryRowOnceAndValuesSurvive) {
   EXPECT_EQ(Offsets(), Range(1, 85));
 
   auto c = warehouse_->Connect();
+  // The warehouse's column names, unquoted (warehouse/names.h).
   auto r = (*c)->Query(
-      "SELECT \"deviceId\", epoch_us(\"timestamp\"), speed, date FROM events WHERE _offset IN (7, "
-      "8) "
+      "SELECT device_id, epoch_us(timestamp_), speed, date FROM events WHERE _offset IN (7, 8) "
       "ORDER BY _offset");
-  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(r->row_count(), 2u);
   EXPECT_EQ(r->GetString(0, 0), "dev-1\t\\x");
   EXPECT_EQ(r->GetInt64(1, 0), 1767654000000000LL + 7 * 60'000'000LL + 123);
@@ -471,6 +471,97 @@ TEST_P(LoaderPathTest, NewLakeColumnIsAddedToTheWarehouse) {
   EXPECT_EQ(r->GetInt64(0, 0), 5);  // even seq 12..20
   EXPECT_EQ(r->GetString(1, 0), "n12");
   EXPECT_EQ(r->GetInt64(2, 0), 19);
+}
+
+// Every column gets its warehouse name (warehouse/names.h), the same whichever way rows arrive.
+TEST_P(LoaderPathTest, ColumnsHaveTheirWarehouseNames) {
+  CommitEvents(store_.get(), lake_db_.get(), "events", 1, 10, false, 1);
+  FaultPlan plan;
+  plan.rows_only = GetParam();
+  ASSERT_TRUE(MakeLoader(&plan)->LoadOnce().ok());
+  // A column the lake adds later is added under its warehouse name.
+  CommitEvents(store_.get(), lake_db_.get(), "events", 11, 5, true, 2);
+  ASSERT_TRUE(MakeLoader(&plan)->LoadOnce().ok());
+  auto c = warehouse_->Connect();
+  auto names = (*c)->Query(
+      "SELECT column_name FROM information_schema.columns WHERE table_name = 'events' ORDER BY "
+      "ordinal_position");
+  ASSERT_TRUE(names.ok());
+  std::vector<std::string> got;
+  for (size_t i = 0; i < names->row_count(); ++i) got.push_back(names->GetString(0, i));
+  EXPECT_EQ(got, (std::vector<std::string>{"device_id", "timestamp_", "speed", "_partition",
+                                           "_offset", "date", "note"}));
+  auto r = (*c)->Query("SELECT count(note) FROM events WHERE device_id IS NOT NULL");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->GetInt64(0, 0), 2);  // even seq 12, 14
+}
+
+// A warehouse table created before the warehouse names holds the lake's names: it keeps loading
+// with them (one notice says how to rename), and `rename_columns` renames them once, keeping every
+// row and the bookkeeping.
+TEST_P(LoaderPathTest, ALakeNamedTableKeepsLoadingAndIsRenamedOnRequest) {
+  CommitEvents(store_.get(), lake_db_.get(), "events", 1, 10, false, 1);
+  {
+    // The table as the loader created it before (lake names, quoted), with a row already loaded.
+    auto c = ConnectDuckDbWarehouse(warehouse_.get(), "w");
+    for (const std::string& sql : (*c)->dialect().CreateTable(
+             "events", *testing::EventSchema(false), {"_partition", "_offset"}, {})) {
+      ASSERT_TRUE((*c)->Execute(sql).ok()) << sql;
+    }
+  }
+  FaultPlan plan;
+  plan.rows_only = GetParam();
+  std::vector<std::string> lines;
+  LoaderOptions o;
+  o.tables = {"events"};
+  o.retry_for = std::chrono::milliseconds(0);
+  o.progress = [&](const std::string& line) { lines.push_back(line); };
+  {
+    auto l = Loader::Create(store_.get(), Connector(&plan), o);
+    ASSERT_TRUE(l.ok());
+    Status st = (*l)->LoadOnce();
+    ASSERT_TRUE(st.ok()) << st.message();
+    CommitEvents(store_.get(), lake_db_.get(), "events", 11, 5, true, 2);
+    st = (*l)->LoadOnce();
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
+  EXPECT_EQ(Offsets(), Range(1, 15));
+  const auto notices = std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
+    return l.find("--rename-columns") != std::string::npos;
+  });
+  EXPECT_EQ(notices, 1) << "told once per table";
+  auto c = warehouse_->Connect();
+  auto before = (*c)->Query("SELECT \"deviceId\", note FROM events WHERE _offset = 12");
+  ASSERT_TRUE(before.ok()) << before.status().message();
+  ASSERT_EQ(before->row_count(), 1u);
+
+  o.rename_columns = true;
+  lines.clear();
+  CommitEvents(store_.get(), lake_db_.get(), "events", 16, 5, true, 3);
+  auto l = Loader::Create(store_.get(), Connector(&plan), o);
+  ASSERT_TRUE(l.ok());
+  Status st = (*l)->LoadOnce();
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(Offsets(), Range(1, 20));
+  EXPECT_EQ(LoadedVersion(), 3);
+  auto after = (*c)->Query(
+      "SELECT device_id, epoch_us(timestamp_), note FROM events WHERE _offset IN (12, 18) ORDER BY "
+      "_offset");
+  ASSERT_TRUE(after.ok()) << after.status().message();
+  ASSERT_EQ(after->row_count(), 2u);
+  EXPECT_EQ(after->GetString(0, 0), before->GetString(0, 0));
+  EXPECT_FALSE(after->IsNull(2, 1));
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.front().find("renamed 2 column(s)"), std::string::npos) << lines.front();
+  EXPECT_NE(lines.front().find("\"deviceId\" -> device_id"), std::string::npos) << lines.front();
+  // Renamed once: a second loader finds nothing to rename.
+  lines.clear();
+  CommitEvents(store_.get(), lake_db_.get(), "events", 21, 5, true, 4);
+  auto l2 = Loader::Create(store_.get(), Connector(&plan), o);
+  ASSERT_TRUE(l2.ok());
+  ASSERT_TRUE((*l2)->LoadOnce().ok());
+  EXPECT_EQ(Offsets(), Range(1, 25));
+  for (const std::string& line : lines) EXPECT_EQ(line.find("renamed"), std::string::npos) << line;
 }
 
 // A date column, in the file and as a date partition (Delta "date"), becomes a warehouse DATE.

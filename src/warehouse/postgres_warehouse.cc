@@ -144,9 +144,9 @@ class RedshiftConnection final : public PostgresConnection {
   Status CopyBatch(const std::string& table, const RecordBatch& batch) override {
     return Status::Internal("Redshift loads Parquet files from S3, not rows");
   }
-  Status CopyParquetFiles(const std::string& table, const Schema& schema,
+  Status CopyParquetFiles(const std::string& table, const TargetColumns& columns,
                           const std::vector<ParquetFile>& files) override {
-    for (const std::string& sql : RedshiftLoadStatements(table, schema, files, iam_role_)) {
+    for (const std::string& sql : RedshiftLoadStatements(table, columns, files, iam_role_)) {
       SC_RETURN_IF_ERROR(Execute(sql));
     }
     return Status::OK();
@@ -253,9 +253,11 @@ Result<std::unique_ptr<WarehouseConnection>> OpenRedshiftWarehouse(const std::st
   return std::unique_ptr<WarehouseConnection>(std::move(conn));
 }
 
-std::vector<std::string> RedshiftLoadStatements(const std::string& table, const Schema& schema,
+std::vector<std::string> RedshiftLoadStatements(const std::string& table,
+                                                const TargetColumns& columns,
                                                 const std::vector<ParquetFile>& files,
                                                 const std::string& iam_role) {
+  const Schema& schema = columns.lake;
   std::vector<std::string> out;
   if (files.empty()) return out;
   const Dialect d(DialectKind::kRedshift);
@@ -266,17 +268,19 @@ std::vector<std::string> RedshiftLoadStatements(const std::string& table, const 
     }
     return false;
   };
-  // The staging table has the file's columns (the data columns, in table order).
+  // The staging table has the file's columns (the data columns, in table order; COPY of Parquet
+  // matches them by position), named as in the warehouse table.
   std::string create = "CREATE TEMP TABLE IF NOT EXISTS " + stage + " (";
   std::string data_cols;
-  for (const ColumnSpec& c : schema.columns) {
+  for (size_t i = 0; i < schema.columns.size(); ++i) {
+    const ColumnSpec& c = schema.columns[i];
     if (is_partition(c.name)) continue;
     if (!data_cols.empty()) {
       data_cols += ", ";
       create += ", ";
     }
-    data_cols += QuoteIdentifier(c.name);
-    create += QuoteIdentifier(c.name) + " " + d.TypeName(c.type);
+    data_cols += QuoteIdentifier(columns.names[i]);
+    create += QuoteIdentifier(columns.names[i]) + " " + d.TypeName(c.type);
   }
   create += ")";
   out.push_back(create);
@@ -289,7 +293,7 @@ std::vector<std::string> RedshiftLoadStatements(const std::string& table, const 
     for (const auto& [k, v] : f.partition_values) {
       const int idx = schema.IndexOf(k);
       if (idx < 0) continue;
-      cols += ", " + QuoteIdentifier(k);
+      cols += ", " + QuoteIdentifier(columns.names[idx]);
       select += ", " + (v ? QuoteLiteral(*v) + "::" + d.TypeName(schema.columns[idx].type)
                           : std::string("NULL"));
     }

@@ -33,7 +33,8 @@ Result<RedshiftTarget> ParseRedshiftUrl(const std::string& url);
 // The statements that load `files` into `table` on Redshift (inside the caller's transaction): each
 // file is COPYed into a temporary staging table of the data columns, then moved into `table` with
 // its partition values as constants.
-std::vector<std::string> RedshiftLoadStatements(const std::string& table, const Schema& schema,
+std::vector<std::string> RedshiftLoadStatements(const std::string& table,
+                                                const TargetColumns& columns,
                                                 const std::vector<ParquetFile>& files,
                                                 const std::string& iam_role);
 

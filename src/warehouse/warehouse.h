@@ -46,7 +46,8 @@ class Dialect {
   }
   // CREATE TABLE IF NOT EXISTS with NOT NULLs, the key `key` (if any: PRIMARY KEY when its columns
   // are NOT NULL, else UNIQUE — NULLS NOT DISTINCT on PostgreSQL) and, where the warehouse has
-  // them, indexes on `index_columns` (Redshift: DISTKEY / SORTKEY instead).
+  // them, indexes on `index_columns` (Redshift: DISTKEY on the device column, SORTKEY instead).
+  // Every name is the warehouse's (warehouse/names.h).
   std::vector<std::string> CreateTable(const std::string& table, const Schema& schema,
                                        const std::vector<std::string>& key,
                                        const std::vector<std::string>& index_columns) const;
@@ -65,6 +66,14 @@ inline constexpr std::string_view kLoadsTable = "_smartcity_loads";
 struct WarehouseColumn {
   std::string name;
   std::string data_type;  // information_schema.columns.data_type
+};
+
+// The columns of a warehouse table, in its order: the lake column each is loaded from (its name
+// and type in the lake) and its name in the warehouse (warehouse/names.h; a table created before
+// those names keeps the lake's).
+struct TargetColumns {
+  Schema lake;
+  std::vector<std::string> names;
 };
 
 // A Parquet data file of the lake for CopyParquetFiles.
@@ -97,16 +106,16 @@ class WarehouseConnection {
   // Rows of the result as text (NULL = nullopt).
   virtual Result<std::vector<std::vector<std::optional<std::string>>>> Query(
       std::string_view sql) = 0;
-  // Appends every row of `batch` to `table`, whose columns are the batch's, in order.
+  // Appends every row of `batch` to `table`, whose columns are the batch's (by name), in order.
   virtual Status CopyBatch(const std::string& table, const RecordBatch& batch) = 0;
   // True if the warehouse loads from the lake's files itself (Redshift).
   virtual bool CopiesFiles() const { return false; }
   // True if the warehouse can read the lake's files itself when they are local files (an embedded
   // DuckDB warehouse): then the loader hands it the files instead of reading their rows.
   virtual bool ReadsLocalFiles() const { return false; }
-  // Loads the given Parquet files into `table` (columns `schema`; partition columns from the file's
-  // values). Only for CopiesFiles() warehouses, and ReadsLocalFiles() ones on a local lake.
-  virtual Status CopyParquetFiles(const std::string& table, const Schema& schema,
+  // Loads the given Parquet files into `table` (its columns `columns`; partition columns from the
+  // file's values). Only for CopiesFiles() warehouses, and ReadsLocalFiles() ones on a local lake.
+  virtual Status CopyParquetFiles(const std::string& table, const TargetColumns& columns,
                                   const std::vector<ParquetFile>& files) {
     return Status::Internal("this warehouse does not copy files itself");
   }

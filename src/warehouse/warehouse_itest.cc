@@ -87,9 +87,11 @@ class WarehouseITest : public ::testing::TestWithParam<std::string> {
     }
   }
 
-  std::unique_ptr<Loader> MakeLoader(FaultPlan* plan, int64_t rows_per_txn = 500'000) {
+  std::unique_ptr<Loader> MakeLoader(FaultPlan* plan, int64_t rows_per_txn = 500'000,
+                                     bool rename_columns = false) {
     LoaderOptions o;
     o.tables = {"events"};
+    o.rename_columns = rename_columns;
     o.rows_per_transaction = rows_per_txn;
     o.retry_for = std::chrono::milliseconds(0);
     const std::string spec = spec_;
@@ -142,6 +144,61 @@ TEST_P(WarehouseITest, NewLakeColumnAppearsInTheWarehouse) {
   Status s = MakeLoader(nullptr)->LoadOnce();
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(Rows(true), Expected(20, 11));
+}
+
+// The warehouse's column names are usable unquoted (PostgreSQL folds unquoted names to lower
+// case); a table created with the lake's quoted names keeps loading and is renamed on request,
+// with the indexes the loader made.
+TEST_P(WarehouseITest, ColumnNamesAreUsableUnquotedAndOldTablesAreRenamed) {
+  CommitEvents(store_.get(), lake_db_.get(), "events", 1, 10, false, 1);
+  ASSERT_TRUE(MakeLoader(nullptr)->LoadOnce().ok());
+  const std::string unquoted =
+      "SELECT device_id, timestamp_, speed, _partition, _offset, date FROM events WHERE _offset "
+      "= 3";
+  {
+    auto c = OpenWarehouse(spec_);
+    ASSERT_TRUE(c.ok());
+    auto r = (*c)->Query(unquoted);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    ASSERT_EQ(r->size(), 1u);
+    EXPECT_EQ((*r)[0][0], "dev-0\t\\x");
+    // The old table, as the loader created it before the warehouse names.
+    ASSERT_TRUE((*c)->Execute("DROP TABLE events").ok());
+    ASSERT_TRUE((*c)->Execute("DELETE FROM _smartcity_loads").ok());
+    const Schema lake_named = *testing::EventSchema(false);
+    const TableLayout layout = LayoutFor("events", lake_named);
+    for (const std::string& sql :
+         (*c)->dialect().CreateTable("events", lake_named, layout.key, layout.indexes)) {
+      ASSERT_TRUE((*c)->Execute(sql).ok()) << sql;
+    }
+  }
+  ASSERT_TRUE(MakeLoader(nullptr)->LoadOnce().ok());
+  {
+    auto c = OpenWarehouse(spec_);
+    ASSERT_TRUE(c.ok());
+    EXPECT_FALSE((*c)->Query(unquoted).ok()) << "still the lake's names";
+    auto r = (*c)->Query("SELECT count(*) FROM events WHERE \"deviceId\" IS NOT NULL");
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_EQ((*r)[0][0], "10");
+  }
+  CommitEvents(store_.get(), lake_db_.get(), "events", 11, 10, true, 2);
+  Status s = MakeLoader(nullptr, 500'000, /*rename_columns=*/true)->LoadOnce();
+  ASSERT_TRUE(s.ok()) << s.message();
+  EXPECT_EQ(Rows(true), Expected(20, 11));
+  auto c = OpenWarehouse(spec_);
+  ASSERT_TRUE(c.ok());
+  auto r = (*c)->Query(unquoted);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->size(), 1u);
+  if (GetParam() == "postgres") {
+    auto idx = (*c)->Query(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'events' AND indexname LIKE '%_idx' "
+        "ORDER BY 1");
+    ASSERT_TRUE(idx.ok()) << idx.status().message();
+    ASSERT_EQ(idx->size(), 2u);
+    EXPECT_EQ((*idx)[0][0], "events_device_id_idx");
+    EXPECT_EQ((*idx)[1][0], "events_timestamp__idx");
+  }
 }
 
 // A date column and a date partition (Delta "date") become DATE columns (PostgreSQL: COPY text;

@@ -59,9 +59,9 @@ class FaultyConnection final : public WarehouseConnection {
   }
   bool CopiesFiles() const override { return base_->CopiesFiles(); }
   bool ReadsLocalFiles() const override { return !plan_->rows_only && base_->ReadsLocalFiles(); }
-  Status CopyParquetFiles(const std::string& table, const Schema& schema,
+  Status CopyParquetFiles(const std::string& table, const TargetColumns& columns,
                           const std::vector<ParquetFile>& files) override {
-    return Op([&] { return base_->CopyParquetFiles(table, schema, files); });
+    return Op([&] { return base_->CopyParquetFiles(table, columns, files); });
   }
   std::string Describe() const override { return "faulty " + base_->Describe(); }
 

@@ -7,6 +7,10 @@ The lake is read with the `deltalake` package (an independent Delta reader); the
 or the duckdb package. Values are compared in a canonical form: timestamps as epoch microseconds,
 doubles as Python floats (both sides print the shortest exact form), everything else as text.
 Prints "<table>: N rows identical" or the differences, and exits 1 on any difference.
+
+The warehouse's columns are found by the names docs/warehouse.md gives them (snake_case, a reserved
+word with a trailing underscore), spelled here independently of the loader; a table that kept the
+lake's names (created before those names) is read by the lake's names.
 """
 import collections
 import subprocess
@@ -46,6 +50,35 @@ def q(name):
     return '"' + name.replace('"', '""') + '"'
 
 
+# PostgreSQL's reserved key words (those that cannot name a column unquoted) and Redshift's reserved
+# words, as their manuals list them.
+RESERVED = set("""
+all analyse analyze and any array as asc asymmetric both case cast check collate column constraint
+create current_catalog current_date current_role current_time current_timestamp current_user default
+deferrable desc distinct do else end except false fetch for foreign from grant group having in
+initially intersect into lateral leading limit localtime localtimestamp not null offset on only or
+order placing primary references returning select session_user some symmetric table then to trailing
+true union unique user using variadic when where window with authorization binary collation
+concurrently cross current_schema freeze full ilike inner is isnull join left like natural notnull
+outer overlaps right similar tablesample verbose
+aes128 aes256 allowoverwrite az64 backup between blanksasnull bytedict bzip2 credentials
+current_user_id deflate defrag delta delta32k disable emptyasnull enable encode encrypt encryption
+explicit globaldict256 globaldict64k gzip identity ignore interval lun luns lzo lzop minus mostly16
+mostly32 mostly8 new nulls off offline oid old open parallel partition percent permissions pivot raw
+readratio recover rejectlog resort respect restore snapshot sysdate system tag tdes text255 text32k
+timestamp top truncatecolumns unnest unpivot wallet without
+""".split())
+
+
+def warehouse_name(name):
+    import re
+    s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+    s = re.sub(r"[^a-z0-9_]", "_", s)
+    if not s or s[0].isdigit():
+        s = "_" + s
+    return s + "_" if s in RESERVED else s
+
+
 def parse(kind, text):
     if text is None:
         return None
@@ -59,13 +92,31 @@ def parse(kind, text):
 
 
 wh_rows = collections.Counter()
+wh_cols = [warehouse_name(n) for n in cols]
+assert len(set(wh_cols)) == len(wh_cols), f"names collide: {wh_cols}"
+
+
+def column_names(found):
+    """The warehouse columns to read: the warehouse names, or the lake's in an old table."""
+    if all(n in found for n in wh_cols):
+        return wh_cols
+    if all(n in found for n in cols):
+        return cols
+    sys.exit(f"{table}: the warehouse columns {sorted(found)} are neither the warehouse names "
+             f"{wh_cols} nor the lake's {cols}")
+
+
 if target == "postgres":
+    found = subprocess.run(["psql", "-X", "-qAt", "-v", "ON_ERROR_STOP=1", "-c",
+                            f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'"],
+                           check=True, capture_output=True, text=True).stdout.split("\n")
+    names = dict(zip(cols, column_names(set(found))))
     sel = []
     for name in cols:
         if kinds[name] == "ts":
-            sel.append(f"(extract(epoch from {q(name)}) * 1000000)::bigint")
+            sel.append(f"(extract(epoch from {q(names[name])}) * 1000000)::bigint")
         else:
-            sel.append(f"{q(name)}::text")
+            sel.append(f"{q(names[name])}::text")
     sql = f"COPY (SELECT {', '.join(sel)} FROM {q(table)}) TO STDOUT WITH (FORMAT csv, NULL '\\N', FORCE_QUOTE *)"
     out = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql],
                          check=True, capture_output=True, text=True).stdout
@@ -78,14 +129,17 @@ if target == "postgres":
 elif target.startswith("duckdb:"):
     import duckdb
     con = duckdb.connect(target[len("duckdb:"):], read_only=True)
+    found = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]).fetchall()}
+    names = dict(zip(cols, column_names(found)))
     sel = []
     for name in cols:
         if kinds[name] == "ts":
-            sel.append(f"epoch_us({q(name)})")
+            sel.append(f"epoch_us({q(names[name])})")
         elif kinds[name] == "s":
-            sel.append(f"CAST({q(name)} AS VARCHAR)")
+            sel.append(f"CAST({q(names[name])} AS VARCHAR)")
         else:
-            sel.append(q(name))
+            sel.append(q(names[name]))
     for rec in con.execute(f"SELECT {', '.join(sel)} FROM {q(table)}").fetchall():
         wh_rows[tuple(rec)] += 1
 else:

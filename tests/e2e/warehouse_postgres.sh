@@ -41,11 +41,57 @@ for t in ${tables//,/ }; do compare "$work/lake" "$t" seeded; done
 # A second --once loads nothing new and changes nothing.
 "$smartcity" load --once -q --lake "$work/lake" --warehouse "$(url seeded)" --tables "$tables"
 compare "$work/lake" enriched_data seeded
-psql -X -qAt -d seeded -c "SELECT data_type FROM information_schema.columns WHERE table_name='enriched_data' AND column_name='timestamp'" | grep -qx 'timestamp with time zone' \
-  || fail "timestamp is not timestamptz"
+psql -X -qAt -d seeded -c "SELECT data_type FROM information_schema.columns WHERE table_name='enriched_data' AND column_name='timestamp_'" | grep -qx 'timestamp with time zone' \
+  || fail "timestamp_ is not timestamptz"
+# The columns a BI user types, unquoted (PostgreSQL folds them to lower case): every column of
+# every loaded table, by the names docs/warehouse.md gives them.
+for t in ${tables//,/ }; do
+  cols=$(psql -X -qAt -d seeded -c "SELECT string_agg(column_name, ', ' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name='$t'")
+  case "$cols" in *[A-Z\"]*) fail "$t has a column that needs quotes: $cols" ;; esac
+  psql -X -qAt -v ON_ERROR_STOP=1 -d seeded -c "SELECT $cols FROM $t LIMIT 1" >/dev/null \
+    || fail "$t: SELECT $cols (unquoted) failed"
+done
+psql -X -qAt -v ON_ERROR_STOP=1 -d seeded -c "SELECT device_id, timestamp_, weather_condition, air_quality_index FROM enriched_data LIMIT 1" >/dev/null \
+  || fail "the enriched columns are not usable unquoted"
 psql -X -qAt -d seeded -c "SELECT count(*) FROM pg_indexes WHERE tablename='enriched_data'" | awk '$1 < 3 { exit 1 }' \
   || fail "expected a primary key and indexes on enriched_data"
-ok "load --once: every table equals the lake, a second --once changes nothing; timestamptz, key and indexes"
+ok "load --once: every table equals the lake, a second --once changes nothing; timestamptz, key and indexes; every column usable unquoted"
+
+# --- 1a. a warehouse loaded before the warehouse names: it keeps loading, --rename-columns migrates --
+createdb old
+# The old loader's table: the lake's names, quoted (the columns of a data file, then the partition
+# column).
+"$PY" - "$work/lake" >"$work/old.sql" <<'EOF'
+import glob
+import sys
+import pyarrow as pa
+import pyarrow.parquet as pq
+schema = pq.read_schema(sorted(glob.glob(f"{sys.argv[1]}/enriched_data/*/*.parquet"))[0])
+types = {"string": "TEXT", "int32": "INTEGER", "int64": "BIGINT", "double": "DOUBLE PRECISION",
+         "bool": "BOOLEAN"}
+cols = []
+for f in schema:
+    t = "TIMESTAMPTZ" if pa.types.is_timestamp(f.type) else types[str(f.type)]
+    cols.append(f'"{f.name}" {t}')
+cols.append('"date" TEXT')
+print(f'CREATE TABLE "enriched_data" ({", ".join(cols)});')
+print('CREATE INDEX "enriched_data_deviceId_idx" ON "enriched_data" ("deviceId");')
+EOF
+psql -X -q -v ON_ERROR_STOP=1 -d old -f "$work/old.sql"
+"$smartcity" load --once --lake "$work/lake" --warehouse "$(url old)" >"$work/old.log" 2>&1 \
+  || { cat "$work/old.log" >&2; fail "load into a lake-named table failed"; }
+expect_in "$work/old.log" "--rename-columns"
+compare "$work/lake" enriched_data old
+psql -X -qAt -d old -c 'SELECT count("deviceId") FROM enriched_data' >/dev/null || fail "old names gone without --rename-columns"
+"$smartcity" load --once --rename-columns --lake "$work/lake" --warehouse "$(url old)" >"$work/old.log" 2>&1 \
+  || { cat "$work/old.log" >&2; fail "load --rename-columns failed"; }
+expect_in "$work/old.log" '"deviceId" -> device_id'
+compare "$work/lake" enriched_data old
+psql -X -qAt -v ON_ERROR_STOP=1 -d old -c "SELECT device_id, timestamp_, weather_condition FROM enriched_data LIMIT 1" >/dev/null \
+  || fail "columns not renamed"
+psql -X -qAt -d old -c "SELECT indexname FROM pg_indexes WHERE tablename='enriched_data'" | grep -qx enriched_data_device_id_idx \
+  || fail "the index on deviceId was not renamed"
+ok "a table with the lake's column names keeps loading (with a notice); load --rename-columns renames its columns and index once, rows unchanged"
 
 # --- 1b. what no retry fixes stops at once (not 10 minutes of retries): each class ----------------
 for target in "$(url no_such_database)" "postgresql://no_such_role@127.0.0.1:$PGPORT/seeded"; do
