@@ -8,6 +8,7 @@
 // It runs until SIGINT/SIGTERM, or with --stop-when-idle until it has caught up and nothing new
 // came for that long. Either way it commits what it has read, leaves the group and prints a
 // summary.
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "cli/pipeline_options.h"
 #include "cli/progress.h"
 #include "common/process_stats.h"
+#include "common/time.h"
 #include "engine/engine.h"
 #include "lake/object_store.h"
 #include "lake/parquet_writer.h"
@@ -42,6 +44,8 @@ struct StreamArgs {
   PipelineArgs pipeline;
   LiveViewArgs live;
   std::string group = "smartcity-stream";
+  std::string instance_id;
+  Micros session_timeout{std::chrono::seconds(10)};
   Micros stop_when_idle{0};
   bool final = false;
   bool quiet = false;
@@ -80,6 +84,8 @@ int RunStream(StreamArgs& a) {
   KafkaSourceOptions so;
   so.kafka = a.conn.kafka;
   so.group_id = a.group;
+  so.instance_id = a.instance_id;
+  so.session_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(a.session_timeout);
   so.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(a.connect_timeout);
   so.unavailable_timeout =
       std::chrono::duration_cast<std::chrono::milliseconds>(a.unavailable_timeout);
@@ -136,6 +142,14 @@ int RunStream(StreamArgs& a) {
   Status closed = (*source)->Close();
   if (st.ok()) st = closed;
   if (st.ok()) (void)(*source)->PublishPositions();
+  if (st.ok() && !a.quiet && !a.instance_id.empty() && !owned_at_end.empty()) {
+    // A static member does not leave the group (docs/kafka_source.md, "Failover").
+    std::fprintf(stderr,
+                 "stream: static member %s stopped: its %zu partition group(s) wait up to the "
+                 "session timeout (%s) for it to return before the group hands them on\n",
+                 a.instance_id.c_str(), owned_at_end.size(),
+                 FormatDuration(a.session_timeout).c_str());
+  }
 
   const double seconds = std::chrono::duration<double>(clock.Now() - t0).count();
   const auto& c = (*proc)->counters();
@@ -230,6 +244,30 @@ void RegisterStream(CLI::App& root, CommandList& commands) {
                   "Kafka consumer group: processes with the same group share the partitions")
       ->envname("SMARTCITY_GROUP")
       ->capture_default_str();
+  app->add_option(
+         "--instance-id", a->instance_id,
+         "Static group membership (Kafka group.instance.id), one per member, e.g. the pod "
+         "name: a member restarted with it gets its partitions back at once; a stopped one "
+         "keeps them until --session-timeout")
+      ->envname("SMARTCITY_INSTANCE_ID")
+      ->check([](const std::string& v) -> std::string {
+        if (v.empty() || v.size() > 249) return "an instance id has 1 to 249 characters";
+        for (char c : v) {
+          if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-')
+            return "an instance id has only letters, digits, '.', '_' and '-' (got " + v + ")";
+        }
+        return "";
+      });
+  AddDurationOption(app, "--session-timeout", &a->session_timeout,
+                    "How long the group waits for a member that stopped answering (crashed) "
+                    "before handing its partitions on (Kafka session.timeout.ms; the broker "
+                    "allows 6s to 30m by default)")
+      ->check([](const std::string& v) -> std::string {
+        auto d = ParseDuration(v);
+        if (d.ok() && (*d < std::chrono::seconds(1) || *d > std::chrono::hours(1)))
+          return "--session-timeout is between 1s and 1h";
+        return "";
+      });
   AddDurationOption(
       app, "--stop-when-idle", &a->stop_when_idle,
       "Stop once caught up and nothing new arrived for this long (0 = run until interrupted); an "

@@ -189,7 +189,8 @@ Status CheckpointStore::PutOffsetsLog(int32_t p, int64_t epoch, std::string_view
     if (!existing.ok() || *existing != body) {
       return Status::Aborted("another processor has written " + key +
                              ": two members are processing partition group " + std::to_string(p) +
-                             " (check the consumer group; this one stops)");
+                             " (a member cut off past its session timeout, or two members with "
+                             "one --instance-id; this one stops)");
     }
   } else if (!s.ok()) {
     return s.WithContext("writing the offsets log " + key);

@@ -119,7 +119,10 @@ Status KafkaSource::Start() {
       {"allow.auto.create.topics", "false"},
       // Fetch and queue sizes: PrefetchProperties.
       {"queued.min.messages", "1000000"},
+      {"session.timeout.ms", std::to_string(options_.session_timeout.count())},
   };
+  if (!options_.instance_id.empty())
+    defaults.emplace_back("group.instance.id", options_.instance_id);
   for (auto& p : PrefetchProperties(options_.max_prefetch_bytes)) defaults.push_back(std::move(p));
   SC_ASSIGN_OR_RETURN(RdKafkaConfPtr conf, MakeKafkaConf(options_.kafka, defaults));
   {
@@ -246,17 +249,25 @@ void KafkaSource::RebalanceTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
   static_cast<KafkaSource*>(opaque)->OnRebalance(err, partitions);
 }
 
+Status KafkaSource::FatalStatus(rd_kafka_resp_err_t err, const char* reason) const {
+  if (err == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID) {
+    // Not retried: the other process keeps the id (and its partitions) until one of them changes.
+    const std::string id = options_.instance_id.empty() ? "" : " " + options_.instance_id;
+    return Status::InvalidArgument("another member of group " + options_.group_id +
+                                   " joined with the same instance id" + id +
+                                   " (--instance-id): each member needs its own; this one stops");
+  }
+  return Status::Unavailable("the Kafka consumer hit a fatal error (" +
+                             std::string(rd_kafka_err2name(err)) + ": " + reason + "); restart it");
+}
+
 void KafkaSource::ErrorTrampoline(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
   auto* self = static_cast<KafkaSource*>(opaque);
   const auto code = static_cast<rd_kafka_resp_err_t>(err);
   if (code == RD_KAFKA_RESP_ERR__FATAL) {
     char buf[512];
     const rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
-    if (self->sticky_.ok()) {
-      self->sticky_ =
-          Status::Unavailable("the Kafka consumer hit a fatal error (" +
-                              std::string(rd_kafka_err2name(orig)) + ": " + buf + "); restart it");
-    }
+    if (self->sticky_.ok()) self->sticky_ = self->FatalStatus(orig, buf);
     return;
   }
   ++self->counters_.transport_errors;
@@ -539,9 +550,7 @@ Status KafkaSource::OnMessageError(const rd_kafka_message_t* m) {
     case RD_KAFKA_RESP_ERR__FATAL: {
       char buf[512];
       const rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk_.get(), buf, sizeof buf);
-      return Status::Unavailable("the Kafka consumer hit a fatal error (" +
-                                 std::string(rd_kafka_err2name(orig)) + ": " + buf +
-                                 "); restart it");
+      return FatalStatus(orig, buf);
     }
     case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
     case RD_KAFKA_RESP_ERR__TRANSPORT:

@@ -62,6 +62,17 @@ struct KafkaSourceOptions {
   // Bytes of prefetched records the consumer may hold (librdkafka's queue plus the fetch in
   // flight; see PrefetchProperties). 0: the measured defaults, ~112 MiB. -X properties win.
   uint64_t max_prefetch_bytes = 0;
+  // Failover (docs/kafka_source.md, "Failover"). session.timeout.ms: how long the group waits for
+  // a member that stopped heart-beating (it crashed) before it hands its partitions on; lower than
+  // the client's default of 45 s. Heart-beats come from librdkafka's own thread, so a long commit
+  // does not end a session.
+  std::chrono::milliseconds session_timeout{10'000};
+  // group.instance.id (static membership): a member restarted with the same id within the session
+  // timeout gets its partitions back at once, with no rebalance; but a member that stops keeps its
+  // partitions, unread, until the session timeout (it does not leave the group). "" = dynamic
+  // membership. Each member of a group needs its own (a second process with the same id fences
+  // the first). -X properties win.
+  std::string instance_id;
 };
 
 // What a PARTITION_EOF tells a read_committed consumer: its fetch reached offset `at` (the end of
@@ -136,6 +147,8 @@ class KafkaSource final : public EventSource {
   static void RebalanceTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                                   rd_kafka_topic_partition_list_t* partitions, void* opaque);
   static void ErrorTrampoline(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  // The error a fatal client error `err` (with librdkafka's reason) becomes.
+  Status FatalStatus(rd_kafka_resp_err_t err, const char* reason) const;
   static void CommitTrampoline(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                                rd_kafka_topic_partition_list_t* offsets, void* opaque);
   void OnRebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);
