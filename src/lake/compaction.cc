@@ -10,6 +10,7 @@
 #include <set>
 
 #include "lake/delta_log.h"
+#include "lake/symlink_manifest.h"
 
 namespace smartcity::lake {
 
@@ -322,11 +323,17 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
       result.files_removed = static_cast<int>(c.removes.size());
       result.files_added = static_cast<int>(c.adds.size());
       for (const Group& g : done) result.rows_rewritten += g.rows;
+      snap.Apply(c, version);
       if (o.checkpoint_interval > 0 && version % o.checkpoint_interval == 0) {
         // Only a shortcut for readers (and what log clean-up keeps): failing to write it loses
         // nothing.
-        snap.Apply(c, version);
         (void)log.WriteCheckpoint(snap, conn.get(), o.scratch_dir.string());
+      }
+      if (SymlinkManifestEnabled(snap.metadata)) {
+        // The compaction removed files: the manifests must stop naming them. A failure does not
+        // undo the commit; the next commit of the table rewrites the manifests.
+        auto m = UpdateSymlinkManifest(&log, store, &snap, conn.get());
+        if (!m.ok()) result.manifest_error = m.status().message();
       }
       return result;
     }
