@@ -76,12 +76,6 @@ int RunCompact(const CompactArgs& a) {
                 ? " (some partitions were compacted concurrently by someone else)"
                 : "");
       }
-      if (!r->manifest_error.empty()) {
-        std::fprintf(stderr,
-                     "smartcity: warning: %s: compacted, but its symlink manifest was not "
-                     "rewritten (the next commit retries): %s\n",
-                     t.c_str(), r->manifest_error.c_str());
-      }
     }
     if (a.vacuum) {
       lake::VacuumOptions vo;

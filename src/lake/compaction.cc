@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -333,7 +334,14 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
         // The compaction removed files: the manifests must stop naming them. A failure does not
         // undo the commit; the next commit of the table rewrites the manifests.
         auto m = UpdateSymlinkManifest(&log, store, &snap, conn.get());
-        if (!m.ok()) result.manifest_error = m.status().message();
+        if (!m.ok()) {
+          result.manifest_error = m.status().message();
+          std::fprintf(stderr,
+                       "smartcity: warning: table %s: compaction committed as version %lld, but "
+                       "its symlink manifest was not rewritten (the next commit retries): %s\n",
+                       table_prefix.c_str(), static_cast<long long>(version),
+                       result.manifest_error.c_str());
+        }
       }
       return result;
     }

@@ -572,7 +572,16 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
       if (SymlinkManifestEnabled(snap_.metadata)) {
         // After the commit, never part of it: a failure here must not fail (and so retry and
         // duplicate) a commit that landed. snap_ may move on to other writers' newer commits.
-        auto m = UpdateSymlinkManifest(&log_, store_, &snap_, writer_->connection());
+        // When our last manifest write listed the version before this one, only the partitions
+        // this commit added files to change.
+        std::set<std::string> touched;
+        for (const AddFile& a : c.adds) {
+          touched.insert(
+              ManifestPartitionDir(snap_.metadata.partition_columns, a.partition_values));
+        }
+        auto m = UpdateSymlinkManifest(&log_, store_, &snap_, writer_->connection(),
+                                       manifest_version_ == version - 1 ? &touched : nullptr);
+        if (m.ok()) manifest_version_ = m->version;
         if (!m.ok()) {
           result.manifest_error = m.status().message();
           std::fprintf(stderr,

@@ -201,6 +201,8 @@ class DeltaTable {
   double compression_ratio_ = 0.25;  // Parquet bytes / in-memory bytes, learnt from written files
   int file_counter_ = 0;
   std::string writer_id_;  // a UUID naming this writer's files
+  // The table version this writer's last successful symlink manifest write listed (-1: none).
+  int64_t manifest_version_ = -1;
 };
 
 }  // namespace smartcity::lake

@@ -43,7 +43,8 @@ std::string ManifestUri(const ObjectStore& store, const std::string& key) {
 }
 
 Result<ManifestResult> WriteSymlinkManifest(ObjectStore* store, const std::string& table_prefix,
-                                            const Snapshot& snap) {
+                                            const Snapshot& snap,
+                                            const std::set<std::string>* partitions) {
   if (!snap.exists()) {
     return Status::NotFound(
         fmt::format("no Delta table at {} in {}", table_prefix, store->Describe()));
@@ -61,26 +62,39 @@ Result<ManifestResult> WriteSymlinkManifest(ObjectStore* store, const std::strin
         fmt::format("{} has no URIs other readers could use in a manifest", store->Describe()));
   }
   // Partition folder -> manifest text, in path order (the snapshot's files are sorted by path).
+  auto key_of = [&](const std::string& part) {
+    return dir + (part.empty() ? std::string() : part + "/") + "manifest";
+  };
   std::map<std::string, std::string> manifests;
   if (snap.metadata.partition_columns.empty()) manifests[""];  // an empty table: an empty manifest
   ManifestResult result;
   result.version = snap.version;
   for (const auto& [path, add] : snap.files) {
-    std::string& text =
-        manifests[ManifestPartitionDir(snap.metadata.partition_columns, add.partition_values)];
+    std::string part = ManifestPartitionDir(snap.metadata.partition_columns, add.partition_values);
+    if (partitions != nullptr && partitions->count(part) == 0) continue;
+    std::string& text = manifests[part];
     text += ManifestUri(*store, prefix + path);
     text += '\n';
     ++result.files_listed;
   }
   std::set<std::string> written;
   for (const auto& [part, text] : manifests) {
-    std::string key = dir + (part.empty() ? std::string() : part + "/") + "manifest";
+    if (partitions != nullptr && partitions->count(part) == 0) continue;
+    std::string key = key_of(part);
     SC_RETURN_IF_ERROR(store->Put(key, text).WithContext(
         fmt::format("writing the symlink manifest {}", store->ReaderUri(key))));
     written.insert(key);
     ++result.manifests_written;
   }
   // Partitions that no longer have files: their manifests go (after the new ones are in place).
+  if (partitions != nullptr) {
+    for (const std::string& part : *partitions) {
+      if (manifests.count(part) != 0) continue;
+      SC_RETURN_IF_ERROR(store->Delete(key_of(part)));
+      ++result.manifests_deleted;
+    }
+    return result;
+  }
   SC_ASSIGN_OR_RETURN(std::vector<ObjectInfo> old, store->List(dir));
   for (const ObjectInfo& o : old) {
     if (written.count(o.key) != 0) continue;
@@ -91,12 +105,13 @@ Result<ManifestResult> WriteSymlinkManifest(ObjectStore* store, const std::strin
 }
 
 Result<ManifestResult> UpdateSymlinkManifest(DeltaLog* log, ObjectStore* store, Snapshot* snap,
-                                             engine::Connection* conn) {
+                                             engine::Connection* conn,
+                                             const std::set<std::string>* partitions) {
   ManifestResult result;
   for (int round = 0; round < kMaxManifestRounds; ++round) {
-    if (round == 0 || result.version != snap->version) {
-      SC_ASSIGN_OR_RETURN(result, WriteSymlinkManifest(store, log->table_prefix(), *snap));
-    }
+    // After the first round other writers' commits came in: what they touched is unknown here.
+    SC_ASSIGN_OR_RETURN(result, WriteSymlinkManifest(store, log->table_prefix(), *snap,
+                                                     round == 0 ? partitions : nullptr));
     // Another writer's commit after ours: its manifest write may have been overtaken by ours.
     SC_ASSIGN_OR_RETURN(int applied, log->Update(snap, conn));
     if (applied == 0) return result;

@@ -11,11 +11,14 @@
 // Keeping them current: a table whose metaData.configuration has
 // `delta.compatibility.symlinkFormatManifest.enabled` = "true" (the Delta convention) gets its
 // manifests rewritten after each commit by the lake's writers (DeltaTable::Commit, compaction;
-// UpdateSymlinkManifest). A manifest failure after a commit never fails the commit: the commit has
-// landed; the caller reports the error and the next commit rewrites every manifest again (they are
-// generated from the whole snapshot each time). A manifest may lag the log for the moments between
-// a commit and its manifest write; the files a commit removes stay on storage until vacuum, whose
-// retention is far longer, so a lagging manifest never names a missing file.
+// UpdateSymlinkManifest): the streaming writer rewrites only the partitions its commit touched when
+// its previous manifest write listed the version just before (so a commit costs a PUT per touched
+// partition, not one per partition of the table), and every manifest otherwise. A manifest failure
+// after a commit never fails the commit: the commit has landed; the caller reports the error and
+// the next commit rewrites every manifest again (they are generated from the whole snapshot each
+// time). A manifest may lag the log for the moments between a commit and its manifest write; the
+// files a commit removes stay on storage until vacuum, whose retention is far longer, so a lagging
+// manifest never names a missing file.
 //
 // The manifest folder is not data: vacuum deletes only `.parquet` files that no snapshot references
 // (it keeps the manifests), and the crawler / readers read Delta tables from the log only.
@@ -25,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -59,16 +63,21 @@ struct ManifestResult {
 };
 
 // Writes the manifests of `snap` (table at `table_prefix`) and deletes the manifests of partitions
-// it no longer has. kInvalidArgument for a snapshot with deletion vectors (a manifest cannot say
+// it no longer has. With `partitions` (ManifestPartitionDir names), only those partitions'
+// manifests are rewritten (or deleted if the partition has no file left): enough when the other
+// manifests already list `snap` (they were written for the version before, and the commit between
+// touched only these). kInvalidArgument for a snapshot with deletion vectors (a manifest cannot say
 // which rows of a file are deleted) or a store with no reader URIs (in memory).
 Result<ManifestResult> WriteSymlinkManifest(ObjectStore* store, const std::string& table_prefix,
-                                            const Snapshot& snap);
+                                            const Snapshot& snap,
+                                            const std::set<std::string>* partitions = nullptr);
 
-// After a commit: brings `snap` up to the newest version, writes its manifests, and repeats while
-// another writer committed meanwhile (bounded), so the last manifest written lists the newest
-// snapshot. `snap` is left at the version the manifests list.
+// After a commit: writes the manifests of `snap` (only `partitions` if given, see above), then
+// checks the log and rewrites all of them while another writer committed meanwhile (bounded), so
+// the last manifest written lists the newest snapshot. `snap` is left at the newest version read.
 Result<ManifestResult> UpdateSymlinkManifest(DeltaLog* log, ObjectStore* store, Snapshot* snap,
-                                             engine::Connection* conn = nullptr);
+                                             engine::Connection* conn = nullptr,
+                                             const std::set<std::string>* partitions = nullptr);
 
 // Sets the table property (a metadata-only commit, retried when another writer wins a version)
 // unless the table has it, then writes the manifests. `*enabled_now`: whether this call set it.

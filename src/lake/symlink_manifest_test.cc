@@ -203,6 +203,43 @@ TEST_F(SymlinkManifestTest, EnableSetsThePropertyOnceAndARunningWriterKeepsThemC
   EXPECT_EQ(ReadSeqs(store_.get(), db_.get(), kTable), Range(1, 120));
 }
 
+// A commit rewrites only the manifests of the partitions it added files to, unless the writer's
+// last manifest write was not of the version just before (its first commit, another writer's
+// commit in between): then all of them.
+TEST_F(SymlinkManifestTest, ACommitRewritesOnlyItsPartitionsUnlessAnotherCommitCameBetween) {
+  FaultInjectingObjectStore counting(store_.get());
+  int puts = 0;
+  FaultInjectingObjectStore::Rule rule;
+  rule.op = Op::kPut;
+  rule.key_contains = std::string(kSymlinkManifestDir);
+  rule.times = -1;
+  rule.error = ErrorKind::kOk;
+  rule.on_fire = [&] { ++puts; };
+  counting.AddRule(rule);
+  const int64_t jan6 = kJan5At23h + 60 * kMinute;
+  auto a = OpenTable(&counting, true);
+  ASSERT_NE(a, nullptr);
+  CommitEvents(a.get(), 1, 120, kJan5At23h, 1);  // both dates, the writer's first commit
+  EXPECT_EQ(puts, 2);
+  puts = 0;
+  CommitEvents(a.get(), 121, 10, jan6 + 60 * kMinute, 2);  // 2026-01-06 only
+  EXPECT_EQ(puts, 1);
+  EXPECT_EQ(Manifests(), WantedFromLog());
+  // Another writer commits to 2026-01-05 (its first commit: every manifest).
+  auto b = DeltaTable::Open(&counting, db_.get(), kTable, EventSchema(), Options(true));
+  ASSERT_TRUE(b.ok());
+  puts = 0;
+  ASSERT_TRUE((*b)->Append(*MakeEvents(EventSchema(), 131, 10, kJan5At23h, kMinute), "b").ok());
+  ASSERT_TRUE((*b)->Commit("b", 1).ok());
+  EXPECT_EQ(puts, 2);
+  // The first writer's next commit follows one it did not write the manifests for: all again.
+  puts = 0;
+  CommitEvents(a.get(), 141, 10, jan6 + 120 * kMinute, 3);
+  EXPECT_EQ(puts, 2);
+  EXPECT_EQ(Manifests(), WantedFromLog());
+  EXPECT_EQ(ReadSeqs(store_.get(), db_.get(), kTable), Range(1, 150));
+}
+
 TEST(SymlinkManifest, PropertyAndPartitionFolders) {
   Metadata m;
   EXPECT_FALSE(SymlinkManifestEnabled(m));
