@@ -17,8 +17,9 @@ would read them:
    `_symlink_format_manifest/` (one ALTER TABLE ADD PARTITION per manifest sub-folder); the manifests
    list exactly the files of the current snapshot as the deltalake package reads it
    (DeltaTable.file_uris()), each file in its partition's manifest; the export set the table
-   property, so after `smartcity compact` (which changes the file set) and `--vacuum` the manifests
-   still list exactly the snapshot's files, all of which exist; crawl and sql see no extra table.
+   property, so after a later `run`'s commits (a new date partition), `smartcity compact` (which
+   changes the file set) and `--vacuum` the manifests still list exactly the snapshot's files, all
+   of which exist; crawl and sql see no extra table.
 
 Usage: python catalog_export.py SMARTCITY_BINARY
 """
@@ -41,6 +42,9 @@ SMARTCITY = os.path.abspath(sys.argv[1])
 # A commit every half second of a 3 s run: several small files per partition, for the compaction.
 SIM = ["--seed", "11", "--vehicles", "4", "--tick", "5s", "--duration", "1h", "--start", "2026-01-05T23:30:00Z",
        "--incident-rate", "6", "--speedup", "1200", "--trigger", "500ms", "--no-serve", "-q"]
+# The second run (another query, so other txn ids): more rows for 2026-01-06 and a new date.
+SIM_MORE = ["--seed", "12", "--vehicles", "4", "--tick", "5s", "--duration", "20m", "--start", "2026-01-06T23:50:00Z",
+            "--incident-rate", "6", "--speedup", "1200", "--trigger", "500ms", "--no-serve", "-q"]
 S3 = "s3://city-bucket/lake"
 PROPERTY = "delta.compatibility.symlinkFormatManifest.enabled"
 HIVE = {"VARCHAR": "string", "INTEGER": "int", "BIGINT": "bigint", "DOUBLE": "double", "BOOLEAN": "boolean",
@@ -313,6 +317,14 @@ def check_spectrum(lake, work):
           "Parquet folders at their data folders")
     check_manifests(lake, cat, "after the export")
     delta_names = sorted(t["name"] for t in cat["tables"] if t["format"] == "delta")
+
+    # The stream's writer keeps them current: a second query appends a new date to the tables.
+    before = {n: manifests(lake, n) for n in delta_names}
+    run(["run"] + SIM_MORE + ["--lake", lake, "--query", "second"])
+    grown = [n for n in delta_names if "date=2026-01-07" in manifests(lake, n)]
+    check("vehicle_data" in grown and all(manifests(lake, n) != before[n] for n in grown),
+          f"a later run's commits add the new partition's manifest to {grown}")
+    check_manifests(lake, cat, "after another run's commits")
     before = {n: manifests(lake, n) for n in delta_names}
 
     # A compaction changes the file set: the writer rewrites the manifests with its commit.
@@ -329,9 +341,11 @@ def check_spectrum(lake, work):
     check(sorted(t["name"] for t in after["tables"]) == sorted(t["name"] for t in cat["tables"])
           and all(not t["problems"] for t in after["tables"] if t["format"] == "delta"),
           "crawl after the manifests: the same tables, no problems")
-    rows = {t["name"]: t["row_count"] for t in cat["tables"]}
-    got = {t["name"]: t["row_count"] for t in after["tables"]}
-    check(rows == got, "row counts unchanged by compaction and manifests")
+    rows = {t["name"]: t["row_count"] for t in after["tables"]}
+    from deltalake import DeltaTable
+    want = {t["name"]: DeltaTable(os.path.join(lake, t["prefix"])).to_pyarrow_table().num_rows
+            for t in after["tables"] if t["format"] == "delta"}
+    check(all(rows[n] == want[n] for n in want), "row counts of the crawl equal deltalake's after compaction")
     n = json.loads(run(["sql", "--lake", lake, "--format", "json", "SELECT count(*) AS n FROM vehicle_data"]
                        ).stdout.splitlines()[0])["n"]
     check(n == rows["vehicle_data"], f"sql reads vehicle_data with {n} rows")
