@@ -7,12 +7,14 @@
 #include <cctype>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
 #include "common/time.h"
 #include "lake/delta_log.h"
+#include "lake/symlink_manifest.h"
 
 namespace smartcity::catalog {
 
@@ -386,6 +388,10 @@ constexpr std::string_view kParquetInput =
     "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
 constexpr std::string_view kParquetOutput =
     "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
+// Reads the files a manifest lists (Delta tables in Redshift Spectrum).
+constexpr std::string_view kSymlinkInput = "org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat";
+constexpr std::string_view kIgnoreKeyOutput =
+    "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat";
 
 Result<std::string> BaseLocation(const Catalog& c, const ExportOptions& o) {
   std::string base = o.s3_location;
@@ -442,6 +448,71 @@ std::string PartitionLiteral(const Column& col, const std::optional<std::string>
 
 }  // namespace
 
+namespace {
+
+// The columns of a Hive / Athena CREATE TABLE or PARTITIONED BY list, one a line.
+std::string ColumnList(const std::vector<Column>& cols,
+                       const std::function<std::string(std::string_view)>& quote,
+                       const std::function<std::string(std::string_view)>& type) {
+  std::string out;
+  for (size_t i = 0; i < cols.size(); ++i) {
+    out += fmt::format("  {} {}{}\n", quote(cols[i].name), type(cols[i].type),
+                       i + 1 < cols.size() ? "," : "");
+  }
+  return out;
+}
+
+// "`date`='2026-01-05', `hour`=7": a partition spec of ALTER TABLE ... ADD PARTITION.
+std::string PartitionSpec(const TableEntry& t, const Partition& p,
+                          const std::function<std::string(std::string_view)>& quote) {
+  std::string spec;
+  for (const Column& pc : t.partition_columns) {
+    auto it = p.values.find(pc.name);
+    std::optional<std::string> v = it == p.values.end() ? std::nullopt : it->second;
+    if (!spec.empty()) spec += ", ";
+    spec += quote(pc.name) + "=" + PartitionLiteral(pc, v);
+  }
+  return spec;
+}
+
+std::vector<std::string> PartitionNames(const TableEntry& t) {
+  std::vector<std::string> out;
+  for (const Column& pc : t.partition_columns) out.push_back(pc.name);
+  return out;
+}
+
+std::string SkippedLine(const TableEntry& t) {
+  return fmt::format("-- {}: skipped, no readable schema ({})\n\n", t.name,
+                     t.problems.empty() ? std::string("no data files") : t.problems.front());
+}
+
+// Redshift: identifiers in double quotes ("" inside).
+std::string DoubleQuote(std::string_view s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  return out + "\"";
+}
+
+// Redshift Spectrum names some Hive types differently; an unbounded string is VARCHAR(65535).
+std::string SpectrumType(std::string_view duckdb_type) {
+  std::string h = HiveType(duckdb_type);
+  if (h == "string") return "varchar(65535)";
+  if (h == "double") return "double precision";
+  if (h == "float") return "real";
+  if (h == "tinyint") return "smallint";
+  if (h == "binary") return "varchar(65535)";
+  return h;
+}
+
+std::string HiveTypeOf(std::string_view t) {
+  return HiveType(t);
+}
+
+}  // namespace
+
 Result<std::string> ExportAthena(const Catalog& c, const ExportOptions& o) {
   SC_ASSIGN_OR_RETURN(std::string base, BaseLocation(c, o));
   std::string out;
@@ -449,56 +520,42 @@ Result<std::string> ExportAthena(const Catalog& c, const ExportOptions& o) {
                      c.crawled_at, c.tables.size());
   out += fmt::format("CREATE DATABASE IF NOT EXISTS {};\n\n", Backtick(o.database));
   for (const TableEntry& t : c.tables) {
-    if (t.columns.empty()) {
-      out += fmt::format("-- {}: skipped, no readable schema ({})\n\n", t.name,
-                         t.problems.empty() ? std::string("no data files") : t.problems.front());
+    std::string qname = Backtick(o.database) + "." + Backtick(t.name);
+    if (t.format == "delta" && !t.columns.empty()) {
+      // Athena reads a Delta table natively from its log: the current snapshot's files only (never
+      // a file a compaction replaced or one of a commit that did not land), with the schema and
+      // partitions the log has. Such a definition takes no columns and no partition statements.
+      out += fmt::format("-- {}: Delta table (version {}), {} files, {} rows, read from its log\n",
+                         t.name, t.delta_version, t.file_count, t.row_count);
+      out += fmt::format("CREATE EXTERNAL TABLE IF NOT EXISTS {}\nLOCATION {}\n", qname,
+                         SqlString(TableLocation(base, t)));
+      out += fmt::format("TBLPROPERTIES ({}={});\n\n", SqlString("table_type"), SqlString("DELTA"));
       continue;
     }
-    std::string qname = Backtick(o.database) + "." + Backtick(t.name);
+    if (t.columns.empty()) {
+      out += SkippedLine(t);
+      continue;
+    }
     out += fmt::format("-- {}: {} table, {} files, {} rows\n", t.name, t.format, t.file_count,
                        t.row_count);
-    if (t.format == "delta") {
-      out +=
-          "-- Delta table: this Parquet definition reads every data file in the folder, including "
-          "files a\n-- compaction replaced; run `smartcity compact --vacuum` first, or register "
-          "it natively with\n-- CREATE EXTERNAL TABLE ... LOCATION '...' TBLPROPERTIES "
-          "('table_type'='DELTA').\n";
-    }
     out += fmt::format("CREATE EXTERNAL TABLE IF NOT EXISTS {} (\n", qname);
-    for (size_t i = 0; i < t.columns.size(); ++i) {
-      out += fmt::format("  {} {}{}\n", Backtick(t.columns[i].name), HiveType(t.columns[i].type),
-                         i + 1 < t.columns.size() ? "," : "");
-    }
+    out += ColumnList(t.columns, Backtick, HiveTypeOf);
     out += ")\n";
     if (!t.partition_columns.empty()) {
-      out += "PARTITIONED BY (\n";
-      for (size_t i = 0; i < t.partition_columns.size(); ++i) {
-        out += fmt::format("  {} {}{}\n", Backtick(t.partition_columns[i].name),
-                           HiveType(t.partition_columns[i].type),
-                           i + 1 < t.partition_columns.size() ? "," : "");
-      }
-      out += ")\n";
+      out += "PARTITIONED BY (\n" + ColumnList(t.partition_columns, Backtick, HiveTypeOf) + ")\n";
     }
     out += fmt::format("ROW FORMAT SERDE {}\n", SqlString(kParquetSerde));
     out += fmt::format("STORED AS INPUTFORMAT {}\n  OUTPUTFORMAT {}\n", SqlString(kParquetInput),
                        SqlString(kParquetOutput));
     out += fmt::format("LOCATION {}\n", SqlString(TableLocation(base, t)));
     out += fmt::format("TBLPROPERTIES ({}={}, {}={}, {}={});\n", SqlString("classification"),
-                       SqlString(t.format == "delta" ? "delta" : "parquet"),
-                       SqlString("parquet.compression"), SqlString("ZSTD"),
+                       SqlString("parquet"), SqlString("parquet.compression"), SqlString("ZSTD"),
                        SqlString("smartcity.format"), SqlString(t.format));
-    std::vector<std::string> pcols;
-    for (const Column& pc : t.partition_columns) pcols.push_back(pc.name);
+    const std::vector<std::string> pcols = PartitionNames(t);
     for (const Partition& p : t.partitions) {
-      std::string spec;
-      for (const Column& pc : t.partition_columns) {
-        auto it = p.values.find(pc.name);
-        std::optional<std::string> v = it == p.values.end() ? std::nullopt : it->second;
-        if (!spec.empty()) spec += ", ";
-        spec += Backtick(pc.name) + "=" + PartitionLiteral(pc, v);
-      }
       out += fmt::format("ALTER TABLE {} ADD IF NOT EXISTS PARTITION ({}) LOCATION {};\n", qname,
-                         spec, SqlString(TableLocation(base, t) + p.Path(pcols) + "/"));
+                         PartitionSpec(t, p, Backtick),
+                         SqlString(TableLocation(base, t) + p.Path(pcols) + "/"));
     }
     out += "\n";
   }
@@ -507,37 +564,109 @@ Result<std::string> ExportAthena(const Catalog& c, const ExportOptions& o) {
 
 Result<std::string> ExportGlue(const Catalog& c, const ExportOptions& o) {
   SC_ASSIGN_OR_RETURN(std::string base, BaseLocation(c, o));
+  auto glue_columns = [](const std::vector<Column>& cols) {
+    ojson a = ojson::array();
+    for (const Column& col : cols) a.push_back({{"Name", col.name}, {"Type", HiveType(col.type)}});
+    return a;
+  };
   ojson all = ojson::array();
   for (const TableEntry& t : c.tables) {
     if (t.columns.empty()) continue;
-    ojson cols = ojson::array();
-    for (const Column& col : t.columns)
-      cols.push_back({{"Name", col.name}, {"Type", HiveType(col.type)}});
-    ojson keys = ojson::array();
-    for (const Column& col : t.partition_columns) {
-      keys.push_back({{"Name", col.name}, {"Type", HiveType(col.type)}});
-    }
+    const std::string location = TableLocation(base, t);
     ojson input;
     input["Name"] = t.name;
     input["TableType"] = "EXTERNAL_TABLE";
-    input["Parameters"] = {{"classification", t.format == "delta" ? "delta" : "parquet"},
-                           {"EXTERNAL", "TRUE"},
-                           {"parquet.compression", "ZSTD"},
-                           {"smartcity.format", t.format},
-                           {"recordCount", std::to_string(t.row_count)},
-                           {"sizeKey", std::to_string(t.size_bytes)}};
-    input["PartitionKeys"] = keys;
-    input["StorageDescriptor"] = {{"Columns", cols},
-                                  {"Location", TableLocation(base, t)},
-                                  {"InputFormat", std::string(kParquetInput)},
-                                  {"OutputFormat", std::string(kParquetOutput)},
-                                  {"Compressed", true},
-                                  {"SerdeInfo",
-                                   {{"SerializationLibrary", std::string(kParquetSerde)},
-                                    {"Parameters", {{"serialization.format", "1"}}}}}};
+    if (t.format == "delta") {
+      // The native Delta form: Athena sees table_type DELTA and reads the snapshot from the log
+      // at Location (schema and partitions included); Spark / Glue jobs key on the provider. The
+      // columns are the log's (partition columns last), for the catalog's readers; no partition
+      // keys and no Parquet input format, so no engine reads the folder as plain Parquet files.
+      input["Parameters"] = {{"table_type", "DELTA"},
+                             {"spark.sql.sources.provider", "delta"},
+                             {"classification", "delta"},
+                             {"EXTERNAL", "TRUE"},
+                             {"smartcity.format", t.format},
+                             {"smartcity.delta_version", std::to_string(t.delta_version)}};
+      input["StorageDescriptor"] = {{"Columns", glue_columns(t.AllColumns())},
+                                    {"Location", location},
+                                    {"SerdeInfo", {{"Parameters", {{"path", location}}}}}};
+    } else {
+      input["Parameters"] = {{"classification", "parquet"},
+                             {"EXTERNAL", "TRUE"},
+                             {"parquet.compression", "ZSTD"},
+                             {"smartcity.format", t.format},
+                             {"recordCount", std::to_string(t.row_count)},
+                             {"sizeKey", std::to_string(t.size_bytes)}};
+      input["PartitionKeys"] = glue_columns(t.partition_columns);
+      input["StorageDescriptor"] = {{"Columns", glue_columns(t.columns)},
+                                    {"Location", location},
+                                    {"InputFormat", std::string(kParquetInput)},
+                                    {"OutputFormat", std::string(kParquetOutput)},
+                                    {"Compressed", true},
+                                    {"SerdeInfo",
+                                     {{"SerializationLibrary", std::string(kParquetSerde)},
+                                      {"Parameters", {{"serialization.format", "1"}}}}}};
+    }
     all.push_back({{"DatabaseName", o.database}, {"TableInput", input}});
   }
   return all.dump(2) + "\n";
+}
+
+Result<std::string> ExportSpectrum(const Catalog& c, const ExportOptions& o) {
+  SC_ASSIGN_OR_RETURN(std::string base, BaseLocation(c, o));
+  std::string out;
+  out += fmt::format("-- Redshift Spectrum DDL for the lake {} (crawled {}), {} tables.\n", c.lake,
+                     c.crawled_at, c.tables.size());
+  out += fmt::format(
+      "-- Delta tables are read through their symlink manifests ({}/), which list the data files\n"
+      "-- of the current snapshot. Tables with the property {}=true get\n"
+      "-- them rewritten after every commit (`smartcity crawl --export spectrum` sets it); a "
+      "table\n-- without it has manifests of the crawled version only.\n",
+      lake::kSymlinkManifestDir, lake::kSymlinkManifestProperty);
+  out += fmt::format(
+      "-- The external schema (once; give your IAM role):\n-- CREATE EXTERNAL SCHEMA IF NOT EXISTS "
+      "{} FROM DATA CATALOG DATABASE {} IAM_ROLE\n--   "
+      "'arn:aws:iam::<account>:role/<role>' CREATE EXTERNAL DATABASE IF NOT EXISTS;\n\n",
+      DoubleQuote(o.database), SqlString(o.database));
+  for (const TableEntry& t : c.tables) {
+    if (t.columns.empty()) {
+      out += SkippedLine(t);
+      continue;
+    }
+    const bool delta = t.format == "delta";
+    std::string qname = DoubleQuote(o.database) + "." + DoubleQuote(t.name);
+    // Delta: the manifest folder, with one sub-folder per partition; Parquet: the data folders.
+    std::string location = TableLocation(base, t);
+    if (delta) location += std::string(lake::kSymlinkManifestDir) + "/";
+    out += fmt::format(
+        "-- {}: {} table{}, {} files, {} rows\n", t.name, t.format,
+        delta ? fmt::format(" (version {}) through its manifests", t.delta_version) : std::string(),
+        t.file_count, t.row_count);
+    out += fmt::format("CREATE EXTERNAL TABLE {} (\n", qname);
+    out += ColumnList(t.columns, DoubleQuote, SpectrumType);
+    out += ")\n";
+    if (!t.partition_columns.empty()) {
+      out +=
+          "PARTITIONED BY (\n" + ColumnList(t.partition_columns, DoubleQuote, SpectrumType) + ")\n";
+    }
+    out += fmt::format("ROW FORMAT SERDE {}\n", SqlString(kParquetSerde));
+    if (delta) {
+      out += fmt::format("STORED AS INPUTFORMAT {}\n  OUTPUTFORMAT {}\n", SqlString(kSymlinkInput),
+                         SqlString(kIgnoreKeyOutput));
+    } else {
+      out += fmt::format("STORED AS INPUTFORMAT {}\n  OUTPUTFORMAT {}\n", SqlString(kParquetInput),
+                         SqlString(kParquetOutput));
+    }
+    out += fmt::format("LOCATION {};\n", SqlString(location));
+    const std::vector<std::string> pcols = PartitionNames(t);
+    for (const Partition& p : t.partitions) {
+      out +=
+          fmt::format("ALTER TABLE {} ADD IF NOT EXISTS PARTITION ({}) LOCATION {};\n", qname,
+                      PartitionSpec(t, p, DoubleQuote), SqlString(location + p.Path(pcols) + "/"));
+    }
+    out += "\n";
+  }
+  return out;
 }
 
 }  // namespace smartcity::catalog

@@ -154,9 +154,20 @@ struct ExportOptions {
   std::string s3_location;
   std::string database = "smartcity";
 };
-// CREATE EXTERNAL TABLE statements (+ ALTER TABLE ... ADD PARTITION) for every table.
+// Athena DDL: a Delta table natively (CREATE EXTERNAL TABLE ... LOCATION ... TBLPROPERTIES
+// ('table_type'='DELTA'), no columns: Athena reads the schema, partitions and the snapshot's files
+// from the log); a Parquet folder as Parquet (columns, PARTITIONED BY, ALTER TABLE ... ADD
+// PARTITION per partition).
 Result<std::string> ExportAthena(const Catalog& c, const ExportOptions& o);
-// A JSON array of Glue CreateTable requests: {"DatabaseName":..., "TableInput":{...}}.
+// A JSON array of Glue CreateTable requests: {"DatabaseName":..., "TableInput":{...}}. A Delta
+// table in the native Delta form (Parameters table_type=DELTA, spark.sql.sources.provider=delta;
+// Location; the log's columns; no partition keys, no Parquet input format); a Parquet folder as a
+// Parquet table with its PartitionKeys.
 Result<std::string> ExportGlue(const Catalog& c, const ExportOptions& o);
+// Redshift Spectrum DDL: a Delta table through its symlink manifests (SymlinkTextInputFormat,
+// LOCATION <table>/_symlink_format_manifest/, partitions at its sub-folders; the manifests are
+// written by lake::EnableSymlinkManifest, not here); a Parquet folder as Parquet. The CREATE
+// EXTERNAL SCHEMA statement is a comment (it needs the user's IAM role).
+Result<std::string> ExportSpectrum(const Catalog& c, const ExportOptions& o);
 
 }  // namespace smartcity::catalog

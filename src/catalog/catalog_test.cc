@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "lake/delta_table.h"
 #include "lake/lake_testutil.h"
+#include "lake/symlink_manifest.h"
 #include "testing/files.h"
 
 namespace smartcity::catalog {
@@ -214,30 +216,132 @@ TEST_F(CatalogTest, JsonRoundTripAndPersistenceInTheLake) {
   EXPECT_FALSE(CatalogFromJson("{\"format\":\"other\"}").ok());
 }
 
-TEST_F(CatalogTest, AthenaAndGlueExports) {
+TEST_F(CatalogTest, AthenaExportsDeltaTablesNativelyAndParquetFoldersAsParquet) {
   WriteDeltaTable("events");
+  Sql("COPY (SELECT 1::INTEGER AS id, 2.5::DOUBLE AS amount, DATE '2026-01-01' AS day) TO '" +
+      root_.string() + "/sales' (FORMAT parquet, PARTITION_BY (day))");
   Catalog c = CrawlOk();
   ExportOptions o;
   EXPECT_EQ(ExportAthena(c, o).status().kind(), ErrorKind::kInvalidArgument);  // local lake, no S3
   o.s3_location = "s3://bucket/lake/";
   auto ddl = ExportAthena(c, o);
   ASSERT_TRUE(ddl.ok());
-  EXPECT_NE(
-      ddl->find(
-          "CREATE EXTERNAL TABLE IF NOT EXISTS `smartcity`.`events` (\n  `deviceId` string,\n  "
-          "`ts` timestamp,\n  `speed` double,\n  `lane` int,\n  `seq` bigint,\n  `ok` boolean\n)\n"
-          "PARTITIONED BY (\n  `date` date\n)"),
-      std::string::npos)
+  // The Delta table: Athena reads its log (only the snapshot's files); no columns, no partitions.
+  EXPECT_NE(ddl->find("CREATE EXTERNAL TABLE IF NOT EXISTS `smartcity`.`events`\n"
+                      "LOCATION 's3://bucket/lake/events/'\n"
+                      "TBLPROPERTIES ('table_type'='DELTA');\n"),
+            std::string::npos)
       << *ddl;
-  EXPECT_NE(ddl->find("LOCATION 's3://bucket/lake/events/'"), std::string::npos);
-  EXPECT_NE(ddl->find("ADD IF NOT EXISTS PARTITION (`date`='2026-01-06') LOCATION "
-                      "'s3://bucket/lake/events/date=2026-01-06/'"),
-            std::string::npos);
+  EXPECT_EQ(ddl->find("`events` ("), std::string::npos) << *ddl;
+  EXPECT_EQ(ddl->find("PARTITION (`date`"), std::string::npos) << *ddl;
+  EXPECT_EQ(ddl->find("'classification'='delta'"), std::string::npos) << *ddl;
+  // The Parquet folder: columns, partitions, the Parquet SerDe.
+  EXPECT_NE(ddl->find("CREATE EXTERNAL TABLE IF NOT EXISTS `smartcity`.`sales` (\n  `id` int,\n  "
+                      "`amount` double\n)\nPARTITIONED BY (\n  `day` date\n)\n"
+                      "ROW FORMAT SERDE "
+                      "'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'"),
+            std::string::npos)
+      << *ddl;
+  EXPECT_NE(ddl->find("'classification'='parquet'"), std::string::npos);
+  EXPECT_NE(ddl->find("ALTER TABLE `smartcity`.`sales` ADD IF NOT EXISTS PARTITION "
+                      "(`day`='2026-01-01') LOCATION 's3://bucket/lake/sales/day=2026-01-01/'"),
+            std::string::npos)
+      << *ddl;
+}
+
+TEST_F(CatalogTest, GlueExportsTheNativeDeltaFormAndParquetWithPartitionKeys) {
+  WriteDeltaTable("events");
+  Sql("COPY (SELECT 1::INTEGER AS id, DATE '2026-01-01' AS day) TO '" + root_.string() +
+      "/sales' (FORMAT parquet, PARTITION_BY (day))");
+  Catalog c = CrawlOk();
+  ExportOptions o;
+  o.s3_location = "s3://bucket/lake";
   auto glue = ExportGlue(c, o);
   ASSERT_TRUE(glue.ok());
-  EXPECT_NE(glue->find("\"TableType\": \"EXTERNAL_TABLE\""), std::string::npos);
-  EXPECT_NE(glue->find("\"classification\": \"delta\""), std::string::npos);
-  EXPECT_NE(glue->find("\"Location\": \"s3://bucket/lake/events/\""), std::string::npos);
+  auto j = nlohmann::json::parse(*glue);
+  ASSERT_EQ(j.size(), 2u);
+  const auto& events = j[0]["TableInput"];
+  EXPECT_EQ(j[0]["DatabaseName"], "smartcity");
+  EXPECT_EQ(events["Name"], "events");
+  EXPECT_EQ(events["TableType"], "EXTERNAL_TABLE");
+  EXPECT_EQ(events["Parameters"]["table_type"], "DELTA");
+  EXPECT_EQ(events["Parameters"]["spark.sql.sources.provider"], "delta");
+  EXPECT_EQ(events["StorageDescriptor"]["Location"], "s3://bucket/lake/events/");
+  EXPECT_FALSE(events.contains("PartitionKeys"));  // Athena takes the partitions from the log
+  EXPECT_FALSE(events["StorageDescriptor"].contains("InputFormat"));  // never read as Parquet
+  ASSERT_EQ(events["StorageDescriptor"]["Columns"].size(), 7u);
+  EXPECT_EQ(events["StorageDescriptor"]["Columns"][1],
+            (nlohmann::json{{"Name", "ts"}, {"Type", "timestamp"}}));
+  EXPECT_EQ(events["StorageDescriptor"]["Columns"][6],
+            (nlohmann::json{{"Name", "date"}, {"Type", "date"}}));
+  const auto& sales = j[1]["TableInput"];
+  EXPECT_EQ(sales["Name"], "sales");
+  EXPECT_EQ(sales["Parameters"]["classification"], "parquet");
+  EXPECT_FALSE(sales["Parameters"].contains("table_type"));
+  EXPECT_EQ(sales["PartitionKeys"], nlohmann::json::parse(R"([{"Name":"day","Type":"date"}])"));
+  EXPECT_EQ(sales["StorageDescriptor"]["InputFormat"],
+            "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat");
+  EXPECT_EQ(sales["StorageDescriptor"]["Columns"],
+            nlohmann::json::parse(R"([{"Name":"id","Type":"int"}])"));
+}
+
+TEST_F(CatalogTest, SpectrumReadsDeltaTablesThroughTheirManifestFolders) {
+  WriteDeltaTable("events");
+  fs::create_directories(root_ / "plain");
+  Sql("COPY (SELECT 1::INTEGER AS \"odd \"\"name\", 'x' AS s) TO '" + root_.string() +
+      "/plain/f.parquet' (FORMAT parquet)");
+  Catalog c = CrawlOk();
+  ExportOptions o;
+  o.s3_location = "s3://bucket/lake";
+  auto ddl = ExportSpectrum(c, o);
+  ASSERT_TRUE(ddl.ok());
+  EXPECT_NE(ddl->find("CREATE EXTERNAL TABLE \"smartcity\".\"events\" (\n  \"deviceId\" "
+                      "varchar(65535),\n  \"ts\" timestamp,\n  \"speed\" double precision,\n  "
+                      "\"lane\" int,\n  \"seq\" bigint,\n  \"ok\" boolean\n)\n"
+                      "PARTITIONED BY (\n  \"date\" date\n)\n"),
+            std::string::npos)
+      << *ddl;
+  EXPECT_NE(
+      ddl->find("STORED AS INPUTFORMAT 'org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat'"
+                "\n  OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'"
+                "\nLOCATION 's3://bucket/lake/events/_symlink_format_manifest/';"),
+      std::string::npos)
+      << *ddl;
+  EXPECT_NE(ddl->find("ALTER TABLE \"smartcity\".\"events\" ADD IF NOT EXISTS PARTITION "
+                      "(\"date\"='2026-01-06') LOCATION "
+                      "'s3://bucket/lake/events/_symlink_format_manifest/date=2026-01-06/';"),
+            std::string::npos)
+      << *ddl;
+  // A plain Parquet folder is read as Parquet; a name with a quote is quoted.
+  EXPECT_NE(ddl->find("CREATE EXTERNAL TABLE \"smartcity\".\"plain\" (\n  \"odd \"\"name\" int,"),
+            std::string::npos)
+      << *ddl;
+  EXPECT_NE(ddl->find("LOCATION 's3://bucket/lake/plain/';"), std::string::npos);
+}
+
+// The manifests a Spectrum export writes are not data: the next crawl sees the same tables and
+// files (and the property's metadata commit as a new version).
+TEST_F(CatalogTest, ManifestFoldersAreNeitherTablesNorDataFiles) {
+  WriteDeltaTable("events");
+  fs::create_directories(root_ / "plain");
+  Sql("COPY (SELECT 1 AS k) TO '" + (root_ / "plain/f.parquet").string() + "' (FORMAT parquet)");
+  Catalog before = CrawlOk();
+  bool enabled_now = false;
+  auto m = lake::EnableSymlinkManifest(store_.get(), "events", conn_.get(), &enabled_now);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  ASSERT_TRUE(fs::exists(root_ / "events/_symlink_format_manifest/date=2026-01-05/manifest"));
+  // A manifest-like folder in a Parquet folder is hidden too.
+  fs::create_directories(root_ / "plain/_symlink_format_manifest");
+  std::ofstream(root_ / "plain/_symlink_format_manifest/manifest") << "/x.parquet\n";
+  Catalog after = CrawlOk();
+  ASSERT_EQ(after.tables.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(after.tables[i].name, before.tables[i].name);
+    EXPECT_EQ(after.tables[i].file_count, before.tables[i].file_count);
+    EXPECT_EQ(after.tables[i].row_count, before.tables[i].row_count);
+    EXPECT_EQ(after.tables[i].problems, before.tables[i].problems);
+  }
+  EXPECT_EQ(after.Find("events")->delta_version, before.Find("events")->delta_version + 1);
 }
 
 TEST(ClassifySchemaChange, AddedIsCompatibleDroppedOrRetypedIsBreaking) {

@@ -1,6 +1,8 @@
 // smartcity crawl: the Glue crawler on one machine. Walks a lake root, catalogs every table (ours
 // or anyone's Delta / Hive-partitioned Parquet / Parquet folders), compares with the previous
-// crawl, saves the catalog and optionally prints Athena DDL or Glue TableInput JSON (src/catalog).
+// crawl, saves the catalog and optionally prints Athena DDL, Glue TableInput JSON or Redshift
+// Spectrum DDL (writing the Delta tables' symlink manifests) (src/catalog,
+// lake/symlink_manifest.h).
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -11,6 +13,7 @@
 #include "cli/lake_options.h"
 #include "engine/engine.h"
 #include "lake/s3_object_store.h"
+#include "lake/symlink_manifest.h"
 
 namespace smartcity::cli {
 
@@ -60,6 +63,44 @@ void PrintReport(std::FILE* out, const catalog::Catalog& c, const catalog::Crawl
         std::fprintf(out, "  %s: %s\n", t.name.c_str(), p.c_str());
     }
   }
+}
+
+// --export spectrum: every Delta table gets the table property that makes the lake's writers keep
+// its symlink manifests current (a metadata-only commit, once) and its manifests now.
+Status WriteManifests(lake::ObjectStore* store, engine::Connection* conn, const catalog::Catalog& c,
+                      bool remote) {
+  int failures = 0;
+  for (const catalog::TableEntry& t : c.tables) {
+    if (t.format != "delta" || t.columns.empty()) continue;
+    bool enabled_now = false;
+    auto m = lake::EnableSymlinkManifest(store, t.prefix, conn, &enabled_now);
+    if (!m.ok()) {
+      std::fprintf(stderr, "smartcity: %s: no symlink manifest: %s\n", t.name.c_str(),
+                   m.status().message().c_str());
+      ++failures;
+      continue;
+    }
+    std::fprintf(stderr, "%s: %d manifests listing %lld files of version %lld%s\n", t.name.c_str(),
+                 m->manifests_written, static_cast<long long>(m->files_listed),
+                 static_cast<long long>(m->version),
+                 enabled_now
+                     ? fmt::format(" (set {}=true: rewritten after every commit from now on)",
+                                   lake::kSymlinkManifestProperty)
+                           .c_str()
+                     : " (kept current after every commit)");
+  }
+  if (!remote) {
+    std::fprintf(
+        stderr,
+        "note: the manifests list this local lake's file URIs (file://...): Spectrum reads "
+        "them only from a lake on S3; a copy of this lake in S3 needs `smartcity crawl "
+        "--lake s3://... --export spectrum` there\n");
+  }
+  if (failures > 0) {
+    return Status::IOError(
+        fmt::format("{} Delta tables have no symlink manifest (see above)", failures));
+  }
+  return Status::OK();
 }
 
 int RunCrawl(const CrawlArgs& a) {
@@ -117,8 +158,23 @@ int RunCrawl(const CrawlArgs& a) {
     catalog::ExportOptions eo;
     eo.s3_location = a.s3_location;
     eo.database = a.database;
-    auto text =
-        a.export_kind == "athena" ? catalog::ExportAthena(c, eo) : catalog::ExportGlue(c, eo);
+    Result<std::string> text = Status::InvalidArgument("unknown export " + a.export_kind);
+    if (a.export_kind == "athena") {
+      text = catalog::ExportAthena(c, eo);
+    } else if (a.export_kind == "glue") {
+      text = catalog::ExportGlue(c, eo);
+    } else {
+      text = catalog::ExportSpectrum(c, eo);  // checks the location before any manifest is written
+      if (text.ok() && a.dry_run) {
+        std::fprintf(stderr,
+                     "--dry-run: no symlink manifest written and no table property set; the DDL "
+                     "reads manifests that a run without --dry-run writes\n");
+      } else if (text.ok()) {
+        if (Status s = WriteManifests(store->get(), conn->get(), c, remote); !s.ok()) {
+          return ReportError(s);
+        }
+      }
+    }
     if (!text.ok()) return ReportError(text.status());
     std::fwrite(text->data(), 1, text->size(), stdout);
   }
@@ -133,8 +189,8 @@ void RegisterCrawl(CLI::App& root, CommandList& commands) {
       "crawl",
       "Catalog every table under a lake root (Delta tables, Hive-partitioned or plain Parquet "
       "folders): columns and types, partitions, files, rows, size, last change; report new tables, "
-      "new partitions and schema changes since the last crawl; optionally print Athena DDL or Glue "
-      "TableInput JSON.");
+      "new partitions and schema changes since the last crawl; optionally print Athena DDL, Glue "
+      "TableInput JSON or Redshift Spectrum DDL (with symlink manifests).");
   AddLakeOption(app, &args->lake);
   app->add_option(
          "--catalog", args->catalog_path,
@@ -142,15 +198,23 @@ void RegisterCrawl(CLI::App& root, CommandList& commands) {
       ->envname("SMARTCITY_CATALOG");
   app->add_option(
          "--export", args->export_kind,
-         "After crawling, print CREATE EXTERNAL TABLE DDL (athena) or Glue TableInput JSON "
-         "(glue) on stdout")
-      ->check(CLI::IsMember({"athena", "glue"}));
+         "After crawling, print on stdout: athena = CREATE EXTERNAL TABLE DDL (Delta tables "
+         "natively, table_type DELTA; Parquet folders as Parquet); glue = Glue CreateTable "
+         "TableInput JSON (the same forms); spectrum = Redshift Spectrum DDL reading Delta tables "
+         "through symlink manifests, which it writes into each Delta table's "
+         "_symlink_format_manifest/ and keeps current (it sets the table property "
+         "delta.compatibility.symlinkFormatManifest.enabled=true, so every later commit, "
+         "compaction included, rewrites them)")
+      ->check(CLI::IsMember({"athena", "glue", "spectrum"}));
   app->add_option("--s3-location", args->s3_location,
                   "The S3 URI the lake root maps to in the exports (s3://bucket/prefix); required "
                   "for a local lake");
-  app->add_option("--database", args->database, "Athena/Glue database of the exported tables")
+  app->add_option("--database", args->database,
+                  "Athena/Glue/Spectrum database (external schema) of the exported tables")
       ->capture_default_str();
-  app->add_flag("--dry-run", args->dry_run, "Crawl and report, but do not save the catalog");
+  app->add_flag("--dry-run", args->dry_run,
+                "Crawl and report, but do not save the catalog (nor write the manifests of "
+                "--export spectrum)");
   commands.push_back({app, [args] { return RunCrawl(*args); }});
 }
 

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "lake/delta_log.h"
+#include "lake/symlink_manifest.h"
 
 namespace smartcity::lake {
 
@@ -322,11 +324,24 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
       result.files_removed = static_cast<int>(c.removes.size());
       result.files_added = static_cast<int>(c.adds.size());
       for (const Group& g : done) result.rows_rewritten += g.rows;
+      snap.Apply(c, version);
       if (o.checkpoint_interval > 0 && version % o.checkpoint_interval == 0) {
         // Only a shortcut for readers (and what log clean-up keeps): failing to write it loses
         // nothing.
-        snap.Apply(c, version);
         (void)log.WriteCheckpoint(snap, conn.get(), o.scratch_dir.string());
+      }
+      if (SymlinkManifestEnabled(snap.metadata)) {
+        // The compaction removed files: the manifests must stop naming them. A failure does not
+        // undo the commit; the next commit of the table rewrites the manifests.
+        auto m = UpdateSymlinkManifest(&log, store, &snap, conn.get());
+        if (!m.ok()) {
+          result.manifest_error = m.status().message();
+          std::fprintf(stderr,
+                       "smartcity: warning: table %s: compaction committed as version %lld, but "
+                       "its symlink manifest was not rewritten (the next commit retries): %s\n",
+                       table_prefix.c_str(), static_cast<long long>(version),
+                       result.manifest_error.c_str());
+        }
       }
       return result;
     }

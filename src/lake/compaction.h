@@ -78,6 +78,10 @@ struct CompactionResult {
   int64_t rows_rewritten = 0;
   int attempts = 0;
   int groups_abandoned = 0;  // groups given up because a concurrent writer removed their files
+  // The table keeps symlink manifests (lake/symlink_manifest.h) and they could not be rewritten
+  // after the compaction commit, which stands (also printed on stderr); the table's next commit
+  // rewrites them.
+  std::string manifest_error;
 };
 
 Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,

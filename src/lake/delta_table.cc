@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdio>
 #include <set>
+
+#include "lake/symlink_manifest.h"
 
 namespace smartcity::lake {
 
@@ -565,6 +568,28 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
       if (options_.checkpoint_interval > 0 && version % options_.checkpoint_interval == 0) {
         // A checkpoint only speeds up readers; failing to write one loses nothing.
         (void)log_.WriteCheckpoint(snap_, writer_->connection(), options_.scratch_dir.string());
+      }
+      if (SymlinkManifestEnabled(snap_.metadata)) {
+        // After the commit, never part of it: a failure here must not fail (and so retry and
+        // duplicate) a commit that landed. snap_ may move on to other writers' newer commits.
+        // When our last manifest write listed the version before this one, only the partitions
+        // this commit added files to change.
+        std::set<std::string> touched;
+        for (const AddFile& a : c.adds) {
+          touched.insert(
+              ManifestPartitionDir(snap_.metadata.partition_columns, a.partition_values));
+        }
+        auto m = UpdateSymlinkManifest(&log_, store_, &snap_, writer_->connection(),
+                                       manifest_version_ == version - 1 ? &touched : nullptr);
+        if (m.ok()) manifest_version_ = m->version;
+        if (!m.ok()) {
+          result.manifest_error = m.status().message();
+          std::fprintf(stderr,
+                       "smartcity: warning: table %s: version %lld committed, but its symlink "
+                       "manifest was not rewritten (the next commit retries): %s\n",
+                       table_prefix().c_str(), static_cast<long long>(version),
+                       result.manifest_error.c_str());
+        }
       }
       return result;
     }

@@ -104,6 +104,11 @@ struct CommitResult {
   int files_added = 0;
   int64_t rows_added = 0;
   int attempts = 0;  // PutIfAbsent calls (>1: lost races to other writers)
+  // The table has delta.compatibility.symlinkFormatManifest.enabled (lake/symlink_manifest.h) and
+  // the manifests could not be rewritten after the commit: the commit has landed all the same (it
+  // is not failed, so not retried or duplicated); the error is also printed on stderr and the next
+  // commit rewrites every manifest.
+  std::string manifest_error;
 };
 
 class DeltaTable {
@@ -196,6 +201,8 @@ class DeltaTable {
   double compression_ratio_ = 0.25;  // Parquet bytes / in-memory bytes, learnt from written files
   int file_counter_ = 0;
   std::string writer_id_;  // a UUID naming this writer's files
+  // The table version this writer's last successful symlink manifest write listed (-1: none).
+  int64_t manifest_version_ = -1;
 };
 
 }  // namespace smartcity::lake
