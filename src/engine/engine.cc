@@ -535,14 +535,18 @@ std::string TimeOfDayText(int64_t micros) {
 
 std::string IntervalText(const duckdb_interval& iv) {
   std::string out;
-  auto part = [&](int64_t n, const char* unit) {
-    if (n == 0) return;
+  auto plural = [](int64_t n) { return n == 1 || n == -1 ? "" : "s"; };
+  auto add = [&](std::string part) {
     if (!out.empty()) out += ' ';
-    out += fmt::format("{} {}{}", n, unit, n == 1 || n == -1 ? "" : "s");
+    out += part;
   };
-  part(iv.months / 12, "year");
-  part(iv.months % 12, "month");
-  part(iv.days, "day");
+  if (const int64_t years = iv.months / 12; years != 0) {
+    add(fmt::format("{} year{}", years, plural(years)));
+  }
+  if (const int64_t months = iv.months % 12; months != 0) {
+    add(fmt::format("{} month{}", months, plural(months)));
+  }
+  if (iv.days != 0) add(fmt::format("{} day{}", iv.days, plural(iv.days)));
   if (iv.micros != 0 || out.empty()) {
     if (!out.empty()) out += ' ';
     const uint64_t m =

@@ -312,6 +312,18 @@ TEST_F(LiveServerTest, AnswersAHundredConcurrentClients) {
   EXPECT_EQ(server_->ListenBacklog(), std::min(1024, somaxconn));
 }
 
+// The limits docs/api.md gives.
+TEST(LiveServerOptionsTest, DefaultsAreTheDocumentedOnes) {
+  const LiveServerOptions o;
+  EXPECT_EQ(o.threads, 32);
+  EXPECT_EQ(o.listen_backlog, 1024);
+  EXPECT_EQ(o.max_body_bytes, size_t{64} << 10);
+  EXPECT_EQ(o.max_sse_clients, 12);
+  EXPECT_EQ(o.read_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(o.write_timeout, std::chrono::seconds(5));
+  EXPECT_TRUE(o.allowed_hosts.empty());
+}
+
 TEST(ProcessMetricsTest, ReadsThisProcessFromProc) {
   volatile double sink = 0;
   for (int i = 0; i < 20'000'000; ++i) sink = sink + i;  // some CPU time
