@@ -536,7 +536,7 @@ std::string TimeOfDayText(int64_t micros) {
 std::string IntervalText(const duckdb_interval& iv) {
   std::string out;
   auto plural = [](int64_t n) { return n == 1 || n == -1 ? "" : "s"; };
-  auto add = [&](std::string part) {
+  auto add = [&](const std::string& part) {
     if (!out.empty()) out += ' ';
     out += part;
   };

@@ -81,8 +81,9 @@ class LiveServer {
  private:
   LiveServer(LiveServerOptions options, const LiveState* state);
   void Routes();
-  // True when the Host header `host` names this server (see LiveServerOptions::allowed_hosts).
-  bool HostAllowed(const std::string& host) const;
+  // True when the Host header value `header` names this server (see
+  // LiveServerOptions::allowed_hosts).
+  bool HostAllowed(const std::string& header) const;
   // Waits up to `d` or until Stop(); false when stopping.
   bool WaitFor(std::chrono::milliseconds d) EXCLUDES(mu_);
 
