@@ -18,6 +18,12 @@ void AddLiveViewOptions(CLI::App* app, LiveViewArgs* args, bool pipeline) {
          "[default: 127.0.0.1:8080]")
       ->type_name("HOST:PORT")
       ->group("Live view");
+  app->add_option("--allowed-host", args->allowed_hosts,
+                  "Also answer requests whose Host header names NAME (repeatable; without it only "
+                  "the listen address, localhost, 127.0.0.1 and [::1] are served: DNS rebinding "
+                  "protection)")
+      ->type_name("NAME")
+      ->group("Live view");
   if (pipeline) {
     app->add_flag("--no-serve", args->no_serve, "Do not serve the live view")->group("Live view");
     app->add_flag("--keep-serving", args->keep_serving,
@@ -33,6 +39,7 @@ Result<std::unique_ptr<web::LiveServer>> StartLiveView(const LiveViewArgs& args,
   if (args.no_serve) return std::unique_ptr<web::LiveServer>();
   web::LiveServerOptions opts;
   opts.listen = args.listen;
+  opts.allowed_hosts = args.allowed_hosts;
   auto server = web::LiveServer::Start(opts, state);
   if (!server.ok()) {
     if (required) return server.status();

@@ -1,9 +1,11 @@
-// Options of the commands that serve the live view (run, stream, serve): --listen, --no-serve,
-// --keep-serving; and starting the server with the messages every command prints.
+// Options of the commands that serve the live view (run, stream, serve): --listen,
+// --allowed-host, --no-serve, --keep-serving; and starting the server with the messages every
+// command prints.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cli/command.h"
 #include "web/live_server.h"
@@ -12,7 +14,8 @@
 namespace smartcity::cli {
 
 struct LiveViewArgs {
-  web::ListenAddress listen;  // 127.0.0.1:8080
+  web::ListenAddress listen;               // 127.0.0.1:8080
+  std::vector<std::string> allowed_hosts;  // --allowed-host, repeatable
   bool no_serve = false;
   bool keep_serving = false;  // run/stream: after the pipeline ends, keep serving until Ctrl-C
 };

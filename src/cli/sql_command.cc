@@ -24,6 +24,7 @@ struct SqlArgs {
   std::string format = "table";
   std::string file;
   std::string query;
+  Micros timeout{0};  // per statement; 0: none
 };
 
 int RunScript(query::SqlSession* session, const std::string& sql, const std::string& format) {
@@ -141,6 +142,7 @@ int RunSql(const SqlArgs& a) {
   }
   auto session = query::SqlSession::Open(store->get(), *cat);
   if (!session.ok()) return ReportError(session.status());
+  (*session)->set_timeout(std::chrono::duration_cast<std::chrono::milliseconds>(a.timeout));
   for (const std::string& w : (*session)->warnings())
     std::fprintf(stderr, "smartcity: warning: %s\n", w.c_str());
   if (interactive) return Interactive(session->get(), a.format);
@@ -168,6 +170,9 @@ void RegisterSql(CLI::App& root, CommandList& commands) {
       ->check(CLI::IsMember({"table", "csv", "json"}))
       ->capture_default_str();
   app->add_option("-f,--file", args->file, "Read the SQL from this file");
+  AddDurationOption(app, "--timeout", &args->timeout,
+                    "Stop a statement that runs longer than this (e.g. 30s, 2m) with an error; 0s: "
+                    "no limit");
   commands.push_back({app, [args] { return RunSql(*args); }});
 }
 

@@ -415,6 +415,346 @@ Result<std::unique_ptr<Connection>> Database::Connect() {
   return c;
 }
 
+// ------------------------------------------------------------------------ display text (kDisplay)
+
+namespace {
+
+// True when DisplayText renders every value of `t` (recursively for nested types).
+bool DisplayableType(duckdb_logical_type t) {
+  switch (duckdb_get_type_id(t)) {
+    case DUCKDB_TYPE_BOOLEAN:
+    case DUCKDB_TYPE_TINYINT:
+    case DUCKDB_TYPE_SMALLINT:
+    case DUCKDB_TYPE_INTEGER:
+    case DUCKDB_TYPE_BIGINT:
+    case DUCKDB_TYPE_UTINYINT:
+    case DUCKDB_TYPE_USMALLINT:
+    case DUCKDB_TYPE_UINTEGER:
+    case DUCKDB_TYPE_UBIGINT:
+    case DUCKDB_TYPE_HUGEINT:
+    case DUCKDB_TYPE_UHUGEINT:
+    case DUCKDB_TYPE_FLOAT:
+    case DUCKDB_TYPE_DOUBLE:
+    case DUCKDB_TYPE_DECIMAL:
+    case DUCKDB_TYPE_VARCHAR:
+    case DUCKDB_TYPE_BLOB:
+    case DUCKDB_TYPE_DATE:
+    case DUCKDB_TYPE_TIME:
+    case DUCKDB_TYPE_TIME_TZ:
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_S:
+    case DUCKDB_TYPE_TIMESTAMP_MS:
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+    case DUCKDB_TYPE_INTERVAL:
+    case DUCKDB_TYPE_UUID:
+    case DUCKDB_TYPE_ENUM:
+      return true;
+    case DUCKDB_TYPE_LIST: {
+      duckdb_logical_type child = duckdb_list_type_child_type(t);
+      const bool ok = DisplayableType(child);
+      duckdb_destroy_logical_type(&child);
+      return ok;
+    }
+    case DUCKDB_TYPE_ARRAY: {
+      duckdb_logical_type child = duckdb_array_type_child_type(t);
+      const bool ok = DisplayableType(child);
+      duckdb_destroy_logical_type(&child);
+      return ok;
+    }
+    case DUCKDB_TYPE_MAP: {
+      duckdb_logical_type k = duckdb_map_type_key_type(t);
+      duckdb_logical_type v = duckdb_map_type_value_type(t);
+      const bool ok = DisplayableType(k) && DisplayableType(v);
+      duckdb_destroy_logical_type(&k);
+      duckdb_destroy_logical_type(&v);
+      return ok;
+    }
+    case DUCKDB_TYPE_STRUCT: {
+      bool ok = true;
+      for (idx_t i = 0; ok && i < duckdb_struct_type_child_count(t); ++i) {
+        duckdb_logical_type child = duckdb_struct_type_child_type(t, i);
+        ok = DisplayableType(child);
+        duckdb_destroy_logical_type(&child);
+      }
+      return ok;
+    }
+    default:
+      return false;
+  }
+}
+
+// Decimal text of a 128-bit integer.
+std::string Int128Text(unsigned __int128 v, bool negative) {
+  char buf[48];
+  char* p = buf + sizeof buf;
+  do {
+    *--p = static_cast<char>('0' + static_cast<int>(v % 10));
+    v /= 10;
+  } while (v != 0);
+  if (negative) *--p = '-';
+  return std::string(p, buf + sizeof buf);
+}
+
+std::string HugeintText(duckdb_hugeint h) {
+  const __int128 v = (static_cast<__int128>(h.upper) << 64) | h.lower;
+  if (v < 0) return Int128Text(-static_cast<unsigned __int128>(v), true);
+  return Int128Text(static_cast<unsigned __int128>(v), false);
+}
+
+// A scaled integer as its exact decimal: (12345, 2) -> "123.45", (-5, 3) -> "-0.005".
+std::string DecimalText(__int128 v, uint8_t scale) {
+  const bool negative = v < 0;
+  std::string digits = Int128Text(
+      negative ? -static_cast<unsigned __int128>(v) : static_cast<unsigned __int128>(v), false);
+  if (scale == 0) return (negative ? "-" : "") + digits;
+  if (digits.size() <= scale) digits.insert(0, scale + 1 - digits.size(), '0');
+  digits.insert(digits.size() - scale, 1, '.');
+  return (negative ? "-" : "") + digits;
+}
+
+// NaN, Infinity, -Infinity, else the shortest text that reads back as the same value.
+template <typename F>
+std::string FloatText(F d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  return fmt::format("{}", d);
+}
+
+// Microseconds of a day as HH:MM:SS[.ffffff] (trailing zeros of the fraction dropped).
+std::string TimeOfDayText(int64_t micros) {
+  std::string out = fmt::format("{:02}:{:02}:{:02}", micros / 3'600'000'000,
+                                micros / 60'000'000 % 60, micros / 1'000'000 % 60);
+  if (int64_t frac = micros % 1'000'000; frac != 0) {
+    std::string f = fmt::format("{:06}", frac);
+    while (f.back() == '0') f.pop_back();
+    out += "." + f;
+  }
+  return out;
+}
+
+std::string IntervalText(const duckdb_interval& iv) {
+  std::string out;
+  auto plural = [](int64_t n) { return n == 1 || n == -1 ? "" : "s"; };
+  auto add = [&](const std::string& part) {
+    if (!out.empty()) out += ' ';
+    out += part;
+  };
+  if (const int64_t years = iv.months / 12; years != 0) {
+    add(fmt::format("{} year{}", years, plural(years)));
+  }
+  if (const int64_t months = iv.months % 12; months != 0) {
+    add(fmt::format("{} month{}", months, plural(months)));
+  }
+  if (iv.days != 0) add(fmt::format("{} day{}", iv.days, plural(iv.days)));
+  if (iv.micros != 0 || out.empty()) {
+    if (!out.empty()) out += ' ';
+    const uint64_t m =
+        iv.micros < 0 ? 0 - static_cast<uint64_t>(iv.micros) : static_cast<uint64_t>(iv.micros);
+    out += (iv.micros < 0 ? "-" : "") + TimeOfDayText(static_cast<int64_t>(m));
+  }
+  return out;
+}
+
+std::string QuoteNested(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+bool RowValid(duckdb_vector v, idx_t row) {
+  uint64_t* validity = duckdb_vector_get_validity(v);
+  return validity == nullptr || duckdb_validity_row_is_valid(validity, row);
+}
+
+// The text of row `row` of vector `v` of type `t` (a valid row; DisplayableType(t)). `nested`:
+// inside a LIST/STRUCT/MAP, where strings are quoted.
+std::string DisplayText(duckdb_vector v, duckdb_logical_type t, idx_t row, bool nested) {
+  void* data = duckdb_vector_get_data(v);
+  switch (duckdb_get_type_id(t)) {
+    case DUCKDB_TYPE_BOOLEAN:
+      return static_cast<bool*>(data)[row] ? "true" : "false";
+    case DUCKDB_TYPE_TINYINT:
+      return std::to_string(static_cast<int8_t*>(data)[row]);
+    case DUCKDB_TYPE_SMALLINT:
+      return std::to_string(static_cast<int16_t*>(data)[row]);
+    case DUCKDB_TYPE_INTEGER:
+      return std::to_string(static_cast<int32_t*>(data)[row]);
+    case DUCKDB_TYPE_BIGINT:
+      return std::to_string(static_cast<int64_t*>(data)[row]);
+    case DUCKDB_TYPE_UTINYINT:
+      return std::to_string(static_cast<uint8_t*>(data)[row]);
+    case DUCKDB_TYPE_USMALLINT:
+      return std::to_string(static_cast<uint16_t*>(data)[row]);
+    case DUCKDB_TYPE_UINTEGER:
+      return std::to_string(static_cast<uint32_t*>(data)[row]);
+    case DUCKDB_TYPE_UBIGINT:
+      return std::to_string(static_cast<uint64_t*>(data)[row]);
+    case DUCKDB_TYPE_HUGEINT:
+      return HugeintText(static_cast<duckdb_hugeint*>(data)[row]);
+    case DUCKDB_TYPE_UHUGEINT: {
+      const duckdb_uhugeint h = static_cast<duckdb_uhugeint*>(data)[row];
+      return Int128Text((static_cast<unsigned __int128>(h.upper) << 64) | h.lower, false);
+    }
+    case DUCKDB_TYPE_FLOAT:
+      return FloatText(static_cast<float*>(data)[row]);
+    case DUCKDB_TYPE_DOUBLE:
+      return FloatText(static_cast<double*>(data)[row]);
+    case DUCKDB_TYPE_DECIMAL: {
+      const uint8_t scale = duckdb_decimal_scale(t);
+      switch (duckdb_decimal_internal_type(t)) {
+        case DUCKDB_TYPE_SMALLINT:
+          return DecimalText(static_cast<int16_t*>(data)[row], scale);
+        case DUCKDB_TYPE_INTEGER:
+          return DecimalText(static_cast<int32_t*>(data)[row], scale);
+        case DUCKDB_TYPE_BIGINT:
+          return DecimalText(static_cast<int64_t*>(data)[row], scale);
+        default: {
+          const duckdb_hugeint h = static_cast<duckdb_hugeint*>(data)[row];
+          return DecimalText((static_cast<__int128>(h.upper) << 64) | h.lower, scale);
+        }
+      }
+    }
+    case DUCKDB_TYPE_VARCHAR: {
+      auto* s = static_cast<duckdb_string_t*>(data) + row;
+      std::string_view text(duckdb_string_t_data(s), duckdb_string_t_length(*s));
+      return nested ? QuoteNested(text) : std::string(text);
+    }
+    case DUCKDB_TYPE_BLOB: {
+      auto* s = static_cast<duckdb_string_t*>(data) + row;
+      const char* p = duckdb_string_t_data(s);
+      std::string out;
+      for (uint32_t i = 0; i < duckdb_string_t_length(*s); ++i) {
+        const auto b = static_cast<unsigned char>(p[i]);
+        if (b >= 32 && b < 127 && b != '\\' && b != '\'') {
+          out += static_cast<char>(b);
+        } else {
+          out += fmt::format("\\x{:02X}", b);
+        }
+      }
+      return nested ? "'" + out + "'" : out;
+    }
+    case DUCKDB_TYPE_DATE:
+      return FormatDate(static_cast<int32_t*>(data)[row]);
+    case DUCKDB_TYPE_TIMESTAMP_S:
+      return FormatTimestamp(EventTime(Micros(static_cast<int64_t*>(data)[row] * 1'000'000)));
+    case DUCKDB_TYPE_TIMESTAMP_MS:
+      return FormatTimestamp(EventTime(Micros(static_cast<int64_t*>(data)[row] * 1000)));
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+      return FormatTimestamp(EventTime(Micros(static_cast<int64_t*>(data)[row] / 1000)));
+    case DUCKDB_TYPE_TIMESTAMP:
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+      return FormatTimestamp(EventTime(Micros(static_cast<int64_t*>(data)[row])));
+    case DUCKDB_TYPE_TIME:
+      return TimeOfDayText(static_cast<duckdb_time*>(data)[row].micros);
+    case DUCKDB_TYPE_TIME_TZ: {
+      const duckdb_time_tz_struct tz = duckdb_from_time_tz(static_cast<duckdb_time_tz*>(data)[row]);
+      const int64_t micros =
+          ((tz.time.hour * 60LL + tz.time.min) * 60 + tz.time.sec) * 1'000'000 + tz.time.micros;
+      const int32_t off = tz.offset;
+      const int32_t a = off < 0 ? -off : off;
+      std::string out =
+          TimeOfDayText(micros) + fmt::format("{}{:02}", off < 0 ? '-' : '+', a / 3600);
+      if (a % 3600 != 0) out += fmt::format(":{:02}", a % 3600 / 60);
+      return out;
+    }
+    case DUCKDB_TYPE_INTERVAL:
+      return IntervalText(static_cast<duckdb_interval*>(data)[row]);
+    case DUCKDB_TYPE_UUID: {
+      // Stored as a HUGEINT with the top bit flipped (so that UUIDs sort as their text).
+      const duckdb_hugeint h = static_cast<duckdb_hugeint*>(data)[row];
+      const uint64_t hi = static_cast<uint64_t>(h.upper) ^ (uint64_t{1} << 63);
+      const uint64_t lo = h.lower;
+      std::string out =
+          fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xffff,
+                      hi & 0xffff, lo >> 48, lo & 0xffffffffffffULL);
+      return nested ? "'" + out + "'" : out;
+    }
+    case DUCKDB_TYPE_ENUM: {
+      uint64_t index = 0;
+      switch (duckdb_enum_internal_type(t)) {
+        case DUCKDB_TYPE_UTINYINT:
+          index = static_cast<uint8_t*>(data)[row];
+          break;
+        case DUCKDB_TYPE_USMALLINT:
+          index = static_cast<uint16_t*>(data)[row];
+          break;
+        default:
+          index = static_cast<uint32_t*>(data)[row];
+      }
+      char* name = duckdb_enum_dictionary_value(t, index);
+      std::string out = name != nullptr ? name : "";
+      if (name != nullptr) duckdb_free(name);
+      return nested ? QuoteNested(out) : out;
+    }
+    case DUCKDB_TYPE_LIST:
+    case DUCKDB_TYPE_MAP: {
+      const bool map = duckdb_get_type_id(t) == DUCKDB_TYPE_MAP;
+      const duckdb_list_entry e = static_cast<duckdb_list_entry*>(data)[row];
+      duckdb_vector child = duckdb_list_vector_get_child(v);
+      std::string out = map ? "{" : "[";
+      if (map) {
+        duckdb_logical_type kt = duckdb_map_type_key_type(t);
+        duckdb_logical_type vt = duckdb_map_type_value_type(t);
+        duckdb_vector keys = duckdb_struct_vector_get_child(child, 0);
+        duckdb_vector values = duckdb_struct_vector_get_child(child, 1);
+        for (idx_t i = 0; i < e.length; ++i) {
+          if (i) out += ", ";
+          const idx_t r = e.offset + i;
+          out += RowValid(keys, r) ? DisplayText(keys, kt, r, true) : "NULL";
+          out += '=';
+          out += RowValid(values, r) ? DisplayText(values, vt, r, true) : "NULL";
+        }
+        duckdb_destroy_logical_type(&kt);
+        duckdb_destroy_logical_type(&vt);
+      } else {
+        duckdb_logical_type ct = duckdb_list_type_child_type(t);
+        for (idx_t i = 0; i < e.length; ++i) {
+          if (i) out += ", ";
+          const idx_t r = e.offset + i;
+          out += RowValid(child, r) ? DisplayText(child, ct, r, true) : "NULL";
+        }
+        duckdb_destroy_logical_type(&ct);
+      }
+      return out + (map ? "}" : "]");
+    }
+    case DUCKDB_TYPE_ARRAY: {
+      const idx_t size = duckdb_array_type_array_size(t);
+      duckdb_vector child = duckdb_array_vector_get_child(v);
+      duckdb_logical_type ct = duckdb_array_type_child_type(t);
+      std::string out = "[";
+      for (idx_t i = 0; i < size; ++i) {
+        if (i) out += ", ";
+        const idx_t r = row * size + i;
+        out += RowValid(child, r) ? DisplayText(child, ct, r, true) : "NULL";
+      }
+      duckdb_destroy_logical_type(&ct);
+      return out + "]";
+    }
+    case DUCKDB_TYPE_STRUCT: {
+      std::string out = "{";
+      for (idx_t i = 0; i < duckdb_struct_type_child_count(t); ++i) {
+        if (i) out += ", ";
+        char* name = duckdb_struct_type_child_name(t, i);
+        out += QuoteNested(name != nullptr ? name : "") + ": ";
+        if (name != nullptr) duckdb_free(name);
+        duckdb_logical_type ct = duckdb_struct_type_child_type(t, i);
+        duckdb_vector child = duckdb_struct_vector_get_child(v, i);
+        out += RowValid(child, row) ? DisplayText(child, ct, row, true) : "NULL";
+        duckdb_destroy_logical_type(&ct);
+      }
+      return out + "}";
+    }
+    default:
+      return "";
+  }
+}
+
+}  // namespace
+
 // ------------------------------------------------------------------------------------- QueryResult
 
 // Values copied out of DuckDB's chunks, one typed vector per column, so reads are plain array
@@ -427,6 +767,7 @@ struct QueryResult::Impl {
     std::vector<int64_t> ints;  // bool, integers, timestamps (micros), dates (days)
     std::vector<double> doubles;
     std::vector<std::string> strings;
+    bool number_text = false;  // kDisplay: exact numbers as text
   };
   std::vector<Col> cols;
 };
@@ -441,6 +782,9 @@ std::string QueryResult::column_name(size_t col) const {
 }
 LogicalType QueryResult::column_type(size_t col) const {
   return impl_->cols[col].type;
+}
+bool QueryResult::is_number_text(size_t col) const {
+  return impl_->cols[col].number_text;
 }
 
 int QueryResult::ColumnIndex(std::string_view name) const {
@@ -508,10 +852,14 @@ Result<QueryResult> Connection::Query(std::string_view sql) {
   if (duckdb_query(conn_, text.c_str(), &res) == DuckDBError) {
     return TakeError(&res);
   }
-  return QueryResult::Materialize(&res);
+  return QueryResult::Materialize(&res, ResultForm::kValues);
 }
 
-Result<QueryResult> QueryResult::Materialize(void* duckdb_result_ptr) {
+void Connection::Interrupt() {
+  duckdb_interrupt(conn_);
+}
+
+Result<QueryResult> QueryResult::Materialize(void* duckdb_result_ptr, ResultForm form) {
   duckdb_result& res = *static_cast<duckdb_result*>(duckdb_result_ptr);
   QueryResult out;
   const idx_t ncols = duckdb_column_count(&res);
@@ -520,6 +868,8 @@ Result<QueryResult> QueryResult::Materialize(void* duckdb_result_ptr) {
   std::vector<duckdb_type> ids(ncols);
   std::vector<duckdb_type> decimal_internal(ncols, DUCKDB_TYPE_INVALID);
   std::vector<double> decimal_div(ncols, 1.0);
+  // kDisplay: the columns read as text (owned logical types, destroyed below).
+  std::vector<duckdb_logical_type> text_types(ncols, nullptr);
   Status bad;
   for (idx_t i = 0; i < ncols; ++i) {
     auto& c = out.impl_->cols[i];
@@ -527,6 +877,14 @@ Result<QueryResult> QueryResult::Materialize(void* duckdb_result_ptr) {
     duckdb_logical_type lt = duckdb_column_logical_type(&res, i);
     ids[i] = duckdb_get_type_id(lt);
     const std::optional<LogicalType> type = LogicalTypeOf(ids[i]);
+    const bool exact_number = ids[i] == DUCKDB_TYPE_HUGEINT || ids[i] == DUCKDB_TYPE_UHUGEINT ||
+                              ids[i] == DUCKDB_TYPE_UBIGINT || ids[i] == DUCKDB_TYPE_DECIMAL;
+    if (form == ResultForm::kDisplay && (!type || exact_number) && DisplayableType(lt)) {
+      c.type = LogicalType::kString;
+      c.number_text = exact_number;
+      text_types[i] = lt;
+      continue;
+    }
     if (type) {
       c.type = *type;
       if (ids[i] == DUCKDB_TYPE_DECIMAL) {
@@ -543,6 +901,9 @@ Result<QueryResult> QueryResult::Materialize(void* duckdb_result_ptr) {
     duckdb_destroy_logical_type(&lt);
   }
   if (!bad.ok()) {
+    for (duckdb_logical_type& t : text_types) {
+      if (t != nullptr) duckdb_destroy_logical_type(&t);
+    }
     duckdb_destroy_result(&res);
     return bad;
   }
@@ -555,6 +916,14 @@ Result<QueryResult> QueryResult::Materialize(void* duckdb_result_ptr) {
       duckdb_vector v = duckdb_data_chunk_get_vector(chunk, i);
       void* data = duckdb_vector_get_data(v);
       uint64_t* validity = duckdb_vector_get_validity(v);
+      if (text_types[i] != nullptr) {
+        for (idx_t r = 0; r < n; ++r) {
+          const bool ok = validity == nullptr || duckdb_validity_row_is_valid(validity, r);
+          c.valid.push_back(ok ? 1 : 0);
+          c.strings.push_back(ok ? DisplayText(v, text_types[i], r, /*nested=*/false) : "");
+        }
+        continue;
+      }
       for (idx_t r = 0; r < n; ++r) {
         const bool ok = validity == nullptr || duckdb_validity_row_is_valid(validity, r);
         c.valid.push_back(ok ? 1 : 0);
@@ -652,6 +1021,9 @@ Result<QueryResult> QueryResult::Materialize(void* duckdb_result_ptr) {
     out.rows_ += n;
     duckdb_destroy_data_chunk(&chunk);
   }
+  for (duckdb_logical_type& t : text_types) {
+    if (t != nullptr) duckdb_destroy_logical_type(&t);
+  }
   duckdb_destroy_result(&res);
   return out;
 }
@@ -705,10 +1077,10 @@ std::string PreparedStatement::TypeName() const {
   return "UNKNOWN";
 }
 
-Result<QueryResult> PreparedStatement::Execute() {
+Result<QueryResult> PreparedStatement::Execute(ResultForm form) {
   duckdb_result res;
   if (duckdb_execute_prepared(stmt_, &res) == DuckDBError) return TakeError(&res);
-  return QueryResult::Materialize(&res);
+  return QueryResult::Materialize(&res, form);
 }
 
 Status Connection::Execute(std::string_view sql) {

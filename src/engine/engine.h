@@ -92,6 +92,17 @@ class Database {
 
 // A fully materialised query result. Typed getters convert like DuckDB's casts; REQUIRES:
 // !IsNull().
+// How a result's values are read. kValues: as the nearest LogicalType (the loaders' and tools'
+// form). kDisplay: for showing a result to a person (`smartcity sql`): every DuckDB type is read —
+// a column of a type with no LogicalType (LIST, STRUCT, MAP, ARRAY, BLOB, TIME, TIME WITH TIME
+// ZONE, INTERVAL, UUID, ENUM, ...) and the numbers a double or an int64 would change (HUGEINT,
+// UHUGEINT, UBIGINT, DECIMAL) become kString columns with the value as text
+// (QueryResult::is_number_text tells the numbers apart). Text forms: lists [1, 2], structs {'a': 1,
+// 'b': 'x'}, maps {k=v}, strings inside them quoted with '' for a quote; BLOB bytes outside
+// printable ASCII as \xNN; TIME 12:34:56.5; INTERVAL "1 year 2 months 3 days 04:05:06"; NaN,
+// Infinity, -Infinity.
+enum class ResultForm { kValues, kDisplay };
+
 class QueryResult {
  public:
   ~QueryResult();
@@ -104,8 +115,12 @@ class QueryResult {
   size_t column_count() const { return columns_; }
   std::string column_name(size_t col) const;
   // The column's type (DuckDB's types read as the nearest LogicalType; a query whose result has a
-  // type with none, such as a LIST, fails with kInvalidArgument).
+  // type with none, such as a LIST, fails with kInvalidArgument, except in a kDisplay result where
+  // such a column is kString holding DuckDB's value as text).
   LogicalType column_type(size_t col) const;
+  // kDisplay results: the column holds numbers as exact decimal text (HUGEINT, UHUGEINT, UBIGINT,
+  // DECIMAL), typed kString.
+  bool is_number_text(size_t col) const;
   // Index of the named column, or -1.
   int ColumnIndex(std::string_view name) const;
 
@@ -122,7 +137,7 @@ class QueryResult {
   friend class PreparedStatement;
   QueryResult();
   // Copies a successful result (a duckdb_result*, opaque here) out of DuckDB and destroys it.
-  static Result<QueryResult> Materialize(void* duckdb_result_ptr);
+  static Result<QueryResult> Materialize(void* duckdb_result_ptr, ResultForm form);
   struct Impl;
   std::unique_ptr<Impl> impl_;
   size_t rows_ = 0;
@@ -142,6 +157,9 @@ class Connection {
   Result<QueryResult> Query(std::string_view sql);
   // Runs statements whose result is not needed.
   Status Execute(std::string_view sql);
+  // Asks the statement running on this connection (if any) to stop: it fails with kAborted
+  // ("INTERRUPT Error"). Safe to call from another thread while the connection is in use.
+  void Interrupt();
   // An appender to `table` (in the default schema).
   Result<std::unique_ptr<Appender>> MakeAppender(const std::string& table);
   // Splits a script into its statements and prepares (binds) each one without running any, so a
@@ -177,7 +195,7 @@ class PreparedStatement {
   bool IsQuery() const;
   // The statement's kind as DuckDB classifies it: "SELECT", "DROP", "COPY", "ATTACH", ...
   std::string TypeName() const;
-  Result<QueryResult> Execute();
+  Result<QueryResult> Execute(ResultForm form = ResultForm::kValues);
 
  private:
   friend class Connection;

@@ -146,6 +146,69 @@ TEST(EngineTest, PrepareScriptClassifiesEveryStatementBeforeRunningAny) {
   EXPECT_EQ((*copy)[0]->TypeName(), "COPY");
 }
 
+// kDisplay reads every type DuckDB returns, each as its text; kValues refuses the same query.
+TEST(EngineTest, DisplayResultsReadEveryTypeAsText) {
+  auto db = Database::Open("");
+  ASSERT_TRUE(db.ok());
+  auto conn = (*db)->Connect();
+  ASSERT_TRUE(conn.ok());
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"[1, 2, NULL]", "[1, 2, NULL]"},
+      {"['a', 'it''s']", "['a', 'it''s']"},
+      {"{'a': 1, 'b': 'x'}", "{'a': 1, 'b': 'x'}"},
+      {"MAP {'k': 2, 'm': NULL}", "{'k'=2, 'm'=NULL}"},
+      {"[[1], []]", "[[1], []]"},
+      {"[1.5, 2]::DOUBLE[2]", "[1.5, 2]"},
+      {"[{'x': [1]}]", "[{'x': [1]}]"},
+      {"'\\x00ab\\xFF'::BLOB", "\\x00ab\\xFF"},
+      {"TIME '12:34:56.5'", "12:34:56.5"},
+      {"TIMETZ '12:34:56+02:30'", "12:34:56+02:30"},
+      {"INTERVAL '1 year 2 months 3 days 04:05:06.25'", "1 year 2 months 3 days 04:05:06.25"},
+      {"INTERVAL '0 seconds'", "00:00:00"},
+      {"INTERVAL '-90 seconds'", "-00:01:30"},
+      {"'0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9'::UUID", "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"},
+      {"'ffffffff-ffff-ffff-ffff-ffffffffffff'::UUID", "ffffffff-ffff-ffff-ffff-ffffffffffff"},
+      {"'00000000-0000-0000-0000-000000000000'::UUID", "00000000-0000-0000-0000-000000000000"},
+      {"170141183460469231731687303715884105727::HUGEINT",
+       "170141183460469231731687303715884105727"},
+      {"(-170141183460469231731687303715884105727)::HUGEINT - 1",
+       "-170141183460469231731687303715884105728"},
+      {"340282366920938463463374607431768211455::UHUGEINT",
+       "340282366920938463463374607431768211455"},
+      {"18446744073709551615::UBIGINT", "18446744073709551615"},
+      {"123456789012345678.1234::DECIMAL(38, 4)", "123456789012345678.1234"},
+      {"-0.05::DECIMAL(4, 3)", "-0.050"},
+      {"12.5::DECIMAL(10, 2)", "12.50"},
+      {"'b'::ENUM('a', 'b')", "b"},
+      {"['nan'::DOUBLE, 'inf'::DOUBLE, '-inf'::FLOAT]", "[NaN, Infinity, -Infinity]"},
+  };
+  for (const auto& [expr, want] : cases) {
+    auto p = (*conn)->PrepareScript("SELECT " + expr + " AS v");
+    ASSERT_TRUE(p.ok()) << expr << ": " << p.status().message();
+    auto r = (*p)[0]->Execute(ResultForm::kDisplay);
+    ASSERT_TRUE(r.ok()) << expr << ": " << r.status().message();
+    ASSERT_EQ(r->row_count(), 1u);
+    EXPECT_EQ(r->column_type(0), LogicalType::kString) << expr;
+    EXPECT_EQ(r->GetString(0, 0), want) << expr;
+  }
+  // NULLs of such types, and the number flag.
+  auto p = (*conn)->PrepareScript(
+      "SELECT NULL::INT[] AS l, 1::HUGEINT AS h, 2.5::DECIMAL(3, 1) AS d, 'x'::BLOB AS b");
+  ASSERT_TRUE(p.ok());
+  auto r = (*p)[0]->Execute(ResultForm::kDisplay);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->IsNull(0, 0));
+  EXPECT_TRUE(r->is_number_text(1));
+  EXPECT_TRUE(r->is_number_text(2));
+  EXPECT_FALSE(r->is_number_text(3));
+  EXPECT_EQ(r->GetString(2, 0), "2.5");
+  // The loaders' form is unchanged: a LIST is refused, a HUGEINT reads as an int64.
+  EXPECT_FALSE((*conn)->Query("SELECT [1] AS l").ok());
+  auto h = (*conn)->Query("SELECT 5::HUGEINT AS h");
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->column_type(0), LogicalType::kInt64);
+}
+
 // Every type nullable; each column has its own null pattern so no two line up.
 std::shared_ptr<const Schema> AllNullableSchema() {
   auto s = std::make_shared<Schema>();

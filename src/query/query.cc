@@ -3,12 +3,17 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
+#include "common/mutex.h"
 #include "lake/delta_log.h"
 #include "lake/s3_object_store.h"
 
@@ -23,6 +28,37 @@ std::string UriList(const std::vector<std::string>& uris) {
   std::string s = "[";
   for (size_t i = 0; i < uris.size(); ++i) s += (i ? ", " : "") + QuoteLiteral(uris[i]);
   return s + "]";
+}
+
+// Where DuckDB reads the object `key`: for a local lake, the file's real path, provided `key` names
+// a regular file inside the lake folder reached through no symbolic link (a link inside the lake
+// could point anywhere: DuckDB's allowed_paths compares names, it does not resolve links); for S3,
+// its URI.
+Result<std::string> ReadablePath(lake::ObjectStore* store, const std::string& key) {
+  namespace fs = std::filesystem;
+  std::string uri = store->ReaderUri(key);
+  if (uri.empty()) return Status::InvalidArgument("its store cannot be read by DuckDB");
+  const std::optional<fs::path> local = store->LocalPath(key);
+  if (!local) return uri;
+  fs::path root = *local;
+  const fs::path rel = fs::path(key).lexically_normal();
+  for (auto it = rel.begin(); it != rel.end(); ++it) root = root.parent_path();
+  std::error_code ec;
+  const fs::path real_root = fs::canonical(root, ec);
+  if (ec)
+    return Status::IOError(
+        fmt::format("cannot resolve the lake folder {}: {}", root.string(), ec.message()));
+  const fs::path expected = (real_root / rel).lexically_normal();
+  const fs::file_status st = fs::symlink_status(expected, ec);
+  std::error_code ec2;
+  const fs::path real = fs::canonical(expected, ec2);
+  if (ec || ec2 || !fs::is_regular_file(st) || real != expected) {
+    return Status::PermissionDenied(fmt::format(
+        "its data file {} is not a regular file of the lake folder (a symbolic link, or missing): "
+        "sql reads only the lake's own files",
+        key));
+  }
+  return expected.string();
 }
 
 // The view over `inner` with exactly `columns` (name, DuckDB type), in order; columns `inner` lacks
@@ -51,59 +87,122 @@ std::string EmptyView(const std::vector<catalog::Column>& columns) {
   return "SELECT " + sel + " WHERE false";
 }
 
-bool IsNumeric(LogicalType t) {
-  return t == LogicalType::kInt32 || t == LogicalType::kInt64 || t == LogicalType::kDouble;
+bool IsNumeric(const engine::QueryResult& r, size_t col) {
+  const LogicalType t = r.column_type(col);
+  return t == LogicalType::kInt32 || t == LogicalType::kInt64 || t == LogicalType::kDouble ||
+         r.is_number_text(col);
+}
+
+// NaN, Infinity and -Infinity as DuckDB and most readers spell them; other doubles as the shortest
+// text that reads back as the same value.
+std::string DoubleText(double d) {
+  if (std::isnan(d)) return "NaN";
+  if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  return fmt::format("{}", d);
 }
 
 std::string Cell(const engine::QueryResult& r, size_t col, size_t row) {
-  if (r.column_type(col) == LogicalType::kDouble) {
-    double d = r.GetDouble(col, row);
-    if (std::isfinite(d)) return fmt::format("{}", d);
-  }
+  if (r.column_type(col) == LogicalType::kDouble) return DoubleText(r.GetDouble(col, row));
   return r.GetString(col, row);
 }
 
-// The first keyword of the first ';'-separated statement that starts with a statement keyword sql
-// refuses ("DROP", "COPY", "INSTALL"), or "". Names the statement in the refusal message (DuckDB
-// calls INSTALL a "LOAD" and cannot bind some refused statements at all, e.g. DROP TABLE of a
-// view); the read-only guarantee itself comes from the prepared statement types and the lock-down.
-std::string FirstRefusedKeyword(std::string_view sql) {
+// Statement keywords sql refuses even when DuckDB would run the statement as a query (PRAGMA
+// show_tables and CALL pragma_version() are SELECTs inside DuckDB; SET VARIABLE, ...): the first
+// word of each statement decides, so that the documented list is what is refused.
+const std::set<std::string>& RefusedKeywords() {
   static const std::set<std::string> kRefused = {
-      "ALTER",  "ANALYZE",    "ATTACH", "BEGIN",    "CALL",   "CHECKPOINT", "COMMIT",  "COPY",
-      "CREATE", "DEALLOCATE", "DELETE", "DETACH",   "DROP",   "EXECUTE",    "EXPLAIN", "EXPORT",
-      "FORCE",  "IMPORT",     "INSERT", "INSTALL",  "LOAD",   "MERGE",      "PRAGMA",  "PREPARE",
-      "RESET",  "ROLLBACK",   "SET",    "TRUNCATE", "UPDATE", "UPSERT",     "USE",     "VACUUM"};
-  std::string word;
-  bool at_start = true, in_single = false, in_double = false;
-  for (size_t i = 0; i <= sql.size(); ++i) {
-    char c = i < sql.size() ? sql[i] : ';';
-    if (in_single || in_double) {
-      if ((in_single && c == '\'') || (in_double && c == '"')) in_single = in_double = false;
-      continue;
+      "ALTER",   "ANALYZE", "ATTACH",     "BEGIN",  "CALL",     "CHECKPOINT", "COMMIT",
+      "COPY",    "CREATE",  "DEALLOCATE", "DELETE", "DETACH",   "DROP",       "END",
+      "EXECUTE", "EXPORT",  "FORCE",      "IMPORT", "INSERT",   "INSTALL",    "LOAD",
+      "MERGE",   "PRAGMA",  "PREPARE",    "RESET",  "ROLLBACK", "SET",        "TRUNCATE",
+      "UPDATE",  "UPSERT",  "USE",        "VACUUM", "ABORT",    "START",      "UNINSTALL"};
+  return kRefused;
+}
+
+// One statement of a script as sql's own scanner sees it: its text and its first two words
+// (upper-case; "" when the statement starts with something else, such as '(').
+struct StatementText {
+  std::string text;
+  std::string first, second;
+  size_t second_end = 0;  // offset in `text` just after the second word (or the first)
+};
+
+// Splits a script at ';' outside quotes ('...', "...", E'...' with backslash escapes,
+// $tag$...$tag$) and comments (-- and /* */); empty statements are dropped, as DuckDB drops them.
+std::vector<StatementText> SplitStatements(std::string_view sql) {
+  std::vector<StatementText> out;
+  std::string cur;
+  auto flush = [&] {
+    if (cur.find_first_not_of(" \t\r\n\f\v") != std::string::npos) {
+      StatementText st;
+      st.text = cur;
+      out.push_back(std::move(st));
     }
+    cur.clear();
+  };
+  for (size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
     if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
       while (i < sql.size() && sql[i] != '\n') ++i;
+      cur += ' ';
       continue;
     }
-    if (at_start) {
-      if (std::isalpha(static_cast<unsigned char>(c))) {
-        word += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        continue;
+    if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+      const size_t end = sql.find("*/", i + 2);
+      i = end == std::string_view::npos ? sql.size() : end + 1;
+      cur += ' ';
+      continue;
+    }
+    if (c == '\'' || c == '"') {
+      const bool escapes = c == '\'' && i > 0 && (sql[i - 1] == 'E' || sql[i - 1] == 'e');
+      cur += c;
+      for (++i; i < sql.size(); ++i) {
+        cur += sql[i];
+        if (escapes && sql[i] == '\\' && i + 1 < sql.size()) {
+          cur += sql[++i];
+          continue;
+        }
+        if (sql[i] == c) break;
       }
-      if (!word.empty() || !std::isspace(static_cast<unsigned char>(c))) {
-        if (kRefused.count(word)) return word;
-        at_start = false;
-        word.clear();
+      continue;
+    }
+    if (c == '$') {
+      const size_t close = sql.find('$', i + 1);
+      if (close != std::string_view::npos) {
+        std::string_view tag = sql.substr(i, close - i + 1);
+        bool word = true;
+        for (char t : tag.substr(1, tag.size() - 2)) {
+          word = word && (std::isalnum(static_cast<unsigned char>(t)) || t == '_');
+        }
+        if (word) {
+          const size_t end = sql.find(tag, close + 1);
+          const size_t stop = end == std::string_view::npos ? sql.size() : end + tag.size();
+          cur.append(sql.substr(i, stop - i));
+          i = stop - 1;
+          continue;
+        }
       }
     }
-    if (c == '\'') in_single = true;
-    if (c == '"') in_double = true;
     if (c == ';') {
-      at_start = true;
-      word.clear();
+      flush();
+      continue;
     }
+    cur += c;
   }
-  return "";
+  flush();
+  for (StatementText& st : out) {
+    size_t p = 0;
+    auto word = [&](std::string* w) {
+      while (p < st.text.size() && std::isspace(static_cast<unsigned char>(st.text[p]))) ++p;
+      while (p < st.text.size() && std::isalpha(static_cast<unsigned char>(st.text[p]))) {
+        *w += static_cast<char>(std::toupper(static_cast<unsigned char>(st.text[p++])));
+      }
+    };
+    word(&st.first);
+    if (!st.first.empty()) word(&st.second);
+    st.second_end = p;
+  }
+  return out;
 }
 
 // DuckDB's error text without its multi-line context ("LINE 1: ..." and the caret).
@@ -122,6 +221,9 @@ Result<std::unique_ptr<SqlSession>> SqlSession::Open(lake::ObjectStore* store,
   o.settings["threads"] = "2";
   o.settings["autoinstall_known_extensions"] = "false";
   o.settings["autoload_known_extensions"] = "false";
+  // No temp folder: DuckDB lets a query read its temp folder whatever the lock-down, so the session
+  // has none (a query that needs more than the memory limit fails instead of spilling to disk).
+  o.settings["temp_directory"] = "";
   SC_ASSIGN_OR_RETURN(s->db_, engine::Database::Open("", o));
   SC_ASSIGN_OR_RETURN(s->conn_, s->db_->Connect());
   // Before the lock-down: loading httpfs for an S3 lake is impossible once extensions are locked.
@@ -176,8 +278,7 @@ Status SqlSession::CreateView(lake::ObjectStore* store, const catalog::TableEntr
         auto it = add.partition_values.find(pc);
         key.push_back(it == add.partition_values.end() ? std::nullopt : it->second);
       }
-      std::string uri = store->ReaderUri(log.KeyPrefix() + path);
-      if (uri.empty()) return Status::InvalidArgument("its store cannot be read by DuckDB");
+      SC_ASSIGN_OR_RETURN(std::string uri, ReadablePath(store, log.KeyPrefix() + path));
       groups[key].push_back(uri);
       uris.push_back(uri);
     }
@@ -201,8 +302,7 @@ Status SqlSession::CreateView(lake::ObjectStore* store, const catalog::TableEntr
     }
     std::string base = t.prefix.empty() ? std::string() : t.prefix + "/";
     for (const catalog::DataFile& f : t.files) {
-      std::string uri = store->ReaderUri(base + f.path);
-      if (uri.empty()) return Status::InvalidArgument("its store cannot be read by DuckDB");
+      SC_ASSIGN_OR_RETURN(std::string uri, ReadablePath(store, base + f.path));
       uris.push_back(uri);
     }
     if (!uris.empty()) {
@@ -254,36 +354,138 @@ Status SqlSession::Explain(const Status& s) const {
   return Status(s.kind(), m);
 }
 
+namespace {
+
+Status Refused(const std::string& what) {
+  return Status::PermissionDenied(fmt::format(
+      "{} statements are refused: sql is read-only and runs only queries (SELECT, WITH, "
+      "VALUES, FROM, EXPLAIN)",
+      what));
+}
+
+// Interrupts `conn` if the statement has not finished `timeout` after construction (0: never).
+class Watchdog {
+ public:
+  Watchdog(engine::Connection* conn, std::chrono::milliseconds timeout) {
+    if (timeout.count() <= 0) return;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    thread_ = std::thread([this, conn, deadline] {
+      MutexLock lock(&mu_);
+      while (!done_) {
+        if (!cv_.WaitUntil(&mu_, deadline)) {
+          if (!done_) {
+            fired_ = true;
+            conn->Interrupt();
+          }
+          return;
+        }
+      }
+    });
+  }
+  ~Watchdog() { Stop(); }
+  // Ends the watch; true when it interrupted the statement.
+  bool Stop() EXCLUDES(mu_) {
+    {
+      MutexLock lock(&mu_);
+      done_ = true;
+    }
+    cv_.SignalAll();
+    if (thread_.joinable()) thread_.join();
+    MutexLock lock(&mu_);
+    return fired_;
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  bool done_ GUARDED_BY(mu_) = false;
+  bool fired_ GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+std::string DurationText(std::chrono::milliseconds d) {
+  if (d.count() % 1000 == 0) return fmt::format("{} s", d.count() / 1000);
+  return fmt::format("{} ms", d.count());
+}
+
+}  // namespace
+
+Status SqlSession::CheckExplain(const std::string& text) {
+  // "EXPLAIN q" only plans q; "EXPLAIN ANALYZE q" (or with options in parentheses) runs it: then q
+  // must be a query.
+  std::vector<StatementText> outer = SplitStatements(text);
+  if (outer.size() != 1 || outer[0].first != "EXPLAIN") return Refused("EXPLAIN");
+  const std::string& t = outer[0].text;
+  size_t p = t.find_first_not_of(" \t\r\n\f\v");
+  p += 7;  // "EXPLAIN"
+  const size_t next = t.find_first_not_of(" \t\r\n\f\v", p);
+  std::string inner;
+  if (next != std::string::npos && t[next] == '(') {
+    const size_t close = t.find(')', next);
+    if (close == std::string::npos) return Refused("EXPLAIN");
+    inner = t.substr(close + 1);
+  } else if (outer[0].second == "ANALYZE" || outer[0].second == "ANALYSE") {
+    inner = t.substr(outer[0].second_end);
+  } else {
+    return Status::OK();
+  }
+  std::vector<StatementText> in = SplitStatements(inner);
+  if (in.size() != 1 || RefusedKeywords().count(in[0].first)) {
+    return Status::PermissionDenied(
+        "EXPLAIN ANALYZE runs the statement it explains: sql allows it only for a query");
+  }
+  auto prepared = conn_->PrepareScript(inner);
+  if (!prepared.ok()) return Explain(prepared.status());
+  if (prepared->size() != 1 || !(*prepared)[0]->IsQuery()) {
+    return Status::PermissionDenied(
+        "EXPLAIN ANALYZE runs the statement it explains: sql allows it only for a query");
+  }
+  return Status::OK();
+}
+
 Status SqlSession::Run(std::string_view sql,
                        const std::function<void(const engine::QueryResult&, double)>& sink) {
+  // The first word of every statement: refused words are refused whatever DuckDB makes of them
+  // (and before DuckDB binds them: it cannot bind some, e.g. DROP TABLE of a view).
+  const std::vector<StatementText> texts = SplitStatements(sql);
+  for (const StatementText& t : texts) {
+    if (RefusedKeywords().count(t.first)) return Refused(t.first);
+  }
   auto prepared = conn_->PrepareScript(sql);
-  if (!prepared.ok()) {
-    std::string kw = FirstRefusedKeyword(sql);
-    if (!kw.empty()) {
-      return Status::PermissionDenied(
-          fmt::format("{} statements are refused: sql is read-only and runs only queries (SELECT, "
-                      "WITH, VALUES)",
-                      kw));
+  if (!prepared.ok()) return Explain(prepared.status());
+  for (size_t i = 0; i < prepared->size(); ++i) {
+    const auto& p = (*prepared)[i];
+    if (p->IsQuery()) continue;
+    if (p->TypeName() == "EXPLAIN") {
+      // Our split must match DuckDB's to know which text is explained.
+      if (texts.size() != prepared->size()) return Refused("EXPLAIN");
+      SC_RETURN_IF_ERROR(CheckExplain(texts[i].text));
+      continue;
     }
-    return Explain(prepared.status());
+    return Refused(p->TypeName());
   }
-  for (const auto& p : *prepared) {
-    if (!p->IsQuery()) {
-      std::string kw = FirstRefusedKeyword(sql);
-      return Status::PermissionDenied(
-          fmt::format("{} statements are refused: sql is read-only and runs only queries (SELECT, "
-                      "WITH, VALUES)",
-                      kw.empty() ? p->TypeName() : kw));
-    }
-  }
+  // A third lock: whatever a statement did to the session (it cannot, by the checks above) is
+  // rolled back after the script.
+  SC_RETURN_IF_ERROR(conn_->Execute("BEGIN TRANSACTION"));
+  Status result;
   for (const auto& p : *prepared) {
     auto start = std::chrono::steady_clock::now();
-    auto r = p->Execute();
-    if (!r.ok()) return Explain(r.status());
+    Watchdog watchdog(conn_.get(), timeout_);
+    auto r = p->Execute(engine::ResultForm::kDisplay);
+    const bool timed_out = watchdog.Stop();
+    if (!r.ok()) {
+      result = timed_out ? Status::Timeout(fmt::format(
+                               "query stopped: it ran longer than its time limit of {} (--timeout)",
+                               DurationText(timeout_)))
+                         : Explain(r.status());
+      break;
+    }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     sink(*r, secs);
   }
-  return Status::OK();
+  Status rolled_back = conn_->Execute("ROLLBACK");
+  if (result.ok() && !rolled_back.ok()) return rolled_back;
+  return result;
 }
 
 std::string FormatTable(const engine::QueryResult& r) {
@@ -301,7 +503,7 @@ std::string FormatTable(const engine::QueryResult& r) {
   auto line = [&](const std::vector<std::string>& v, bool header) {
     for (size_t c = 0; c < nc; ++c) {
       if (c) out += " | ";
-      bool right = !header && IsNumeric(r.column_type(c));
+      bool right = !header && IsNumeric(r, c);
       out += right ? fmt::format("{:>{}}", v[c], width[c]) : fmt::format("{:<{}}", v[c], width[c]);
     }
     while (!out.empty() && out.back() == ' ') out.pop_back();
@@ -342,6 +544,24 @@ std::string FormatCsv(const engine::QueryResult& r) {
   return out;
 }
 
+namespace {
+
+// An exact number's text (HUGEINT, DECIMAL) as a JSON number: an integer when it fits 64 bits, a
+// decimal as the nearest double (what JSON readers make of it anyway); a larger integer stays a
+// string (no JSON reader keeps it exact).
+nlohmann::ordered_json JsonNumber(const std::string& text) {
+  const char* b = text.data();
+  const char* e = b + text.size();
+  int64_t i = 0;
+  if (auto [p, ec] = std::from_chars(b, e, i); ec == std::errc() && p == e) return i;
+  uint64_t u = 0;
+  if (auto [p, ec] = std::from_chars(b, e, u); ec == std::errc() && p == e) return u;
+  if (text.find('.') != std::string::npos) return std::strtod(text.c_str(), nullptr);
+  return text;
+}
+
+}  // namespace
+
 std::string FormatJsonLines(const engine::QueryResult& r) {
   std::string out;
   for (size_t row = 0; row < r.row_count(); ++row) {
@@ -361,15 +581,17 @@ std::string FormatJsonLines(const engine::QueryResult& r) {
           j[name] = r.GetInt64(c, row);
           break;
         case LogicalType::kDouble: {
+          // JSON has no NaN or infinity: they are the strings "NaN", "Infinity", "-Infinity".
           double d = r.GetDouble(c, row);
           if (std::isfinite(d))
             j[name] = d;
           else
-            j[name] = r.GetString(c, row);
+            j[name] = DoubleText(d);
           break;
         }
         default:
-          j[name] = r.GetString(c, row);
+          j[name] = r.is_number_text(c) ? JsonNumber(r.GetString(c, row))
+                                        : nlohmann::ordered_json(r.GetString(c, row));
       }
     }
     out += j.dump() + '\n';

@@ -1,5 +1,7 @@
 #include "web/api.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -284,13 +286,19 @@ void Metric(std::string* out, const char* name, const char* type, const char* he
   *out += '\n';
 }
 
-void Sample(std::string* out, std::string_view name, std::string_view labels, double value) {
-  char buf[64];
-  if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 1e15) {
-    std::snprintf(buf, sizeof buf, "%.0f", value);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.9g", value);
-  }
+// "gcc 12.2.0", "clang 14.0.6".
+std::string Compiler() {
+#if defined(__clang__)
+  return fmt::format("clang {}.{}.{}", __clang_major__, __clang_minor__, __clang_patchlevel__);
+#elif defined(__GNUC__)
+  return fmt::format("gcc {}.{}.{}", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
+#else
+  return "unknown";
+#endif
+}
+
+void SampleText(std::string* out, std::string_view name, std::string_view labels,
+                std::string_view value) {
   *out += name;
   if (!labels.empty()) {
     *out += '{';
@@ -298,8 +306,44 @@ void Sample(std::string* out, std::string_view name, std::string_view labels, do
     *out += '}';
   }
   *out += ' ';
-  *out += buf;
+  *out += value;
   *out += '\n';
+}
+
+// A value as Prometheus reads it back exactly: the shortest round-trip text of the double
+// (1767654010.123, 0.012), NaN, +Inf and -Inf as the format spells them.
+std::string PromDouble(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  if (value == std::floor(value) && std::fabs(value) < 9007199254740992.0) {
+    return fmt::format("{}", static_cast<int64_t>(value));
+  }
+  return fmt::format("{}", value);
+}
+
+void Sample(std::string* out, std::string_view name, std::string_view labels, double value) {
+  SampleText(out, name, labels, PromDouble(value));
+}
+// Counts print as exact integers (a double holds only 53 bits).
+void Sample(std::string* out, std::string_view name, std::string_view labels, uint64_t value) {
+  SampleText(out, name, labels, std::to_string(value));
+}
+void Sample(std::string* out, std::string_view name, std::string_view labels, int64_t value) {
+  SampleText(out, name, labels, std::to_string(value));
+}
+void Sample(std::string* out, std::string_view name, std::string_view labels, int value) {
+  SampleText(out, name, labels, std::to_string(value));
+}
+
+// A Unix time with its fraction (microseconds): the exact decimal text, no rounding through a
+// double's 9 or 17 significant digits.
+std::string UnixSecondsText(int64_t micros) {
+  const bool negative = micros < 0;
+  const uint64_t m = negative ? 0 - static_cast<uint64_t>(micros) : static_cast<uint64_t>(micros);
+  std::string t = fmt::format("{}{}.{:06}", negative ? "-" : "", m / 1000000, m % 1000000);
+  while (t.back() == '0') t.pop_back();
+  if (t.back() == '.') t.pop_back();
+  return t;
 }
 
 }  // namespace
@@ -352,63 +396,63 @@ std::string UpdateJson(const LiveSnapshot& s, int rate_seconds) {
       .dump();
 }
 
-std::string MetricsText(const LiveSnapshot& s, uint64_t resident_bytes) {
+std::string MetricsText(const LiveSnapshot& s, const ProcessMetrics& process) {
   std::string o;
   o.reserve(8192);
   Metric(&o, "smartcity_events_in_total", "counter",
          "Input records processed per topic (valid and dead-lettered).");
   for (Topic t : kAllTopics) {
     Sample(&o, "smartcity_events_in_total", "topic=\"" + Label(DefaultTopicName(t)) + "\"",
-           static_cast<double>(s.events_in[static_cast<size_t>(t)]));
+           s.events_in[static_cast<size_t>(t)]);
   }
   Metric(&o, "smartcity_rows_out_total", "counter", "Rows committed to each lake table.");
   for (size_t t = 0; t < stream::kOutputTableCount; ++t) {
     Sample(&o, "smartcity_rows_out_total",
            "table=\"" + Label(stream::OutputTableName(static_cast<OutputTable>(t))) + "\"",
-           static_cast<double>(s.rows_committed[t]));
+           s.rows_committed[t]);
   }
   Metric(&o, "smartcity_rows_produced_total", "counter",
          "Rows produced for each table (live, before the commit).");
   for (size_t t = 0; t < stream::kOutputTableCount; ++t) {
     Sample(&o, "smartcity_rows_produced_total",
            "table=\"" + Label(stream::OutputTableName(static_cast<OutputTable>(t))) + "\"",
-           static_cast<double>(s.rows_out[t]));
+           s.rows_out[t]);
   }
   Metric(&o, "smartcity_dead_letters_total", "counter",
          "Records that failed parsing or validation, per topic.");
   for (Topic t : kAllTopics) {
     Sample(&o, "smartcity_dead_letters_total", "topic=\"" + Label(DefaultTopicName(t)) + "\"",
-           static_cast<double>(s.dead_letters[static_cast<size_t>(t)]));
+           s.dead_letters[static_cast<size_t>(t)]);
   }
   if (s.dead_letters_other > 0) {
-    Sample(&o, "smartcity_dead_letters_total", "topic=\"other\"",
-           static_cast<double>(s.dead_letters_other));
+    Sample(&o, "smartcity_dead_letters_total", "topic=\"other\"", s.dead_letters_other);
   }
   Metric(&o, "smartcity_quarantined_events_total", "counter",
          "Records quarantined for an implausible event time (in _dead_letters), per topic.");
   for (Topic t : {Topic::kVehicle, Topic::kWeather, Topic::kEmergency}) {
     Sample(&o, "smartcity_quarantined_events_total", "topic=\"" + Label(DefaultTopicName(t)) + "\"",
-           static_cast<double>(s.quarantined[static_cast<size_t>(t)]));
+           s.quarantined[static_cast<size_t>(t)]);
   }
   Metric(&o, "smartcity_late_events_total", "counter",
          "Join inputs behind the watermark, per topic.");
   for (Topic t : {Topic::kVehicle, Topic::kWeather, Topic::kEmergency}) {
     Sample(&o, "smartcity_late_events_total", "topic=\"" + Label(DefaultTopicName(t)) + "\"",
-           static_cast<double>(s.late_events[static_cast<size_t>(t)]));
+           s.late_events[static_cast<size_t>(t)]);
   }
   Metric(&o, "smartcity_records_total", "counter",
          "Input records processed (the run summary's events processed).");
-  Sample(&o, "smartcity_records_total", "", static_cast<double>(s.records));
+  Sample(&o, "smartcity_records_total", "", s.records);
   Metric(&o, "smartcity_epochs_committed_total", "counter", "Partition-group epochs committed.");
-  Sample(&o, "smartcity_epochs_committed_total", "", static_cast<double>(s.epochs_committed));
+  Sample(&o, "smartcity_epochs_committed_total", "", s.epochs_committed);
   Metric(&o, "smartcity_table_commits_total", "counter", "Delta commits written.");
-  Sample(&o, "smartcity_table_commits_total", "", static_cast<double>(s.table_commits));
-  Metric(&o, "smartcity_watermark_seconds", "gauge",
-         "Event-time watermark per partition group (Unix seconds).");
+  Sample(&o, "smartcity_table_commits_total", "", s.table_commits);
+  Metric(&o, "smartcity_watermark_timestamp_seconds", "gauge",
+         "Event-time watermark per partition group (Unix time, microsecond precision).");
   for (const GroupView& g : s.groups) {
     if (!g.watermark) continue;
-    Sample(&o, "smartcity_watermark_seconds", "group=\"" + std::to_string(g.group) + "\"",
-           Seconds(g.watermark->time_since_epoch()));
+    SampleText(&o, "smartcity_watermark_timestamp_seconds",
+               "group=\"" + std::to_string(g.group) + "\"",
+               UnixSecondsText(g.watermark->time_since_epoch().count()));
   }
   Metric(&o, "smartcity_watermark_lag_seconds", "gauge",
          "Newest event time seen minus the watermark, per partition group.");
@@ -427,11 +471,22 @@ std::string MetricsText(const LiveSnapshot& s, uint64_t resident_bytes) {
     if (!i.records_behind) continue;
     Sample(&o, "smartcity_input_lag_records",
            "topic=\"" + Label(i.topic) + "\",partition=\"" + std::to_string(i.partition) + "\"",
-           static_cast<double>(*i.records_behind));
+           *i.records_behind);
   }
-  Metric(&o, "smartcity_commit_latency_seconds", "gauge",
+  Metric(&o, "smartcity_last_commit_latency_seconds", "gauge",
          "Duration of the last epoch commit (offsets log to checkpoint).");
-  Sample(&o, "smartcity_commit_latency_seconds", "", Seconds(s.last_commit_latency));
+  Sample(&o, "smartcity_last_commit_latency_seconds", "", Seconds(s.last_commit_latency));
+  Metric(&o, "smartcity_commit_latency_seconds", "histogram",
+         "Duration of the epoch commits of this process (offsets log to checkpoint).");
+  uint64_t cumulative = 0;
+  for (size_t b = 0; b <= kCommitLatencyBucketCount; ++b) {
+    cumulative += s.commit_latency_counts[b];
+    const std::string le =
+        b < kCommitLatencyBucketCount ? PromDouble(kCommitLatencyBuckets[b]) : "+Inf";
+    Sample(&o, "smartcity_commit_latency_seconds_bucket", "le=\"" + le + "\"", cumulative);
+  }
+  Sample(&o, "smartcity_commit_latency_seconds_sum", "", Seconds(s.commit_latency_sum));
+  Sample(&o, "smartcity_commit_latency_seconds_count", "", s.commit_latency_count);
   if (s.last_commit) {
     Metric(&o, "smartcity_checkpoint_age_seconds", "gauge",
            "Time since the last commit and checkpoint.");
@@ -441,16 +496,14 @@ std::string MetricsText(const LiveSnapshot& s, uint64_t resident_bytes) {
   Metric(&o, "smartcity_load_rows_total", "counter",
          "Rows the warehouse loader committed per table (this process).");
   for (const TableLoadView& t : s.load_tables) {
-    Sample(&o, "smartcity_load_rows_total", "table=\"" + Label(t.table) + "\"",
-           static_cast<double>(t.rows));
+    Sample(&o, "smartcity_load_rows_total", "table=\"" + Label(t.table) + "\"", t.rows);
   }
   Metric(&o, "smartcity_load_lag_versions", "gauge",
          "Lake commits the warehouse has not loaded yet, per table (none while the loader has not "
          "reached the warehouse).");
   for (const TableLoadView& t : s.load_tables) {
     if (!t.lag_known) continue;
-    Sample(&o, "smartcity_load_lag_versions", "table=\"" + Label(t.table) + "\"",
-           static_cast<double>(t.lag_versions()));
+    Sample(&o, "smartcity_load_lag_versions", "table=\"" + Label(t.table) + "\"", t.lag_versions());
   }
   Metric(&o, "smartcity_load_lag_seconds", "gauge",
          "Age of the oldest lake commit the warehouse has not loaded yet, per table (0: caught "
@@ -470,26 +523,39 @@ std::string MetricsText(const LiveSnapshot& s, uint64_t resident_bytes) {
   Metric(&o, "smartcity_load_last_timestamp_seconds", "gauge",
          "Unix time of the last committed warehouse load, per table.");
   for (const TableLoadView& t : s.load_tables) {
-    Sample(&o, "smartcity_load_last_timestamp_seconds", "table=\"" + Label(t.table) + "\"",
-           static_cast<double>(
-               std::chrono::duration_cast<std::chrono::seconds>(t.last_load.time_since_epoch())
-                   .count()));
+    SampleText(&o, "smartcity_load_last_timestamp_seconds", "table=\"" + Label(t.table) + "\"",
+               UnixSecondsText(
+                   std::chrono::duration_cast<Micros>(t.last_load.time_since_epoch()).count()));
   }
   Metric(&o, "smartcity_up", "gauge", "1 unless the pipeline failed.");
   Sample(&o, "smartcity_up", "", s.state == PipelineState::kFailed ? 0 : 1);
   Metric(&o, "smartcity_vehicles", "gauge", "Vehicles with a known position.");
-  Sample(&o, "smartcity_vehicles", "", static_cast<double>(s.vehicles.size()));
+  Sample(&o, "smartcity_vehicles", "", s.vehicles.size());
   size_t active = 0;
   for (const IncidentView& i : s.incidents) active += i.active() ? 1 : 0;
   Metric(&o, "smartcity_active_incidents", "gauge",
          "Incidents whose latest status is not Resolved.");
-  Sample(&o, "smartcity_active_incidents", "", static_cast<double>(active));
+  Sample(&o, "smartcity_active_incidents", "", static_cast<uint64_t>(active));
+  Metric(&o, "smartcity_build_info", "gauge",
+         "Always 1; the labels name the build (version, compiler, build type).");
+  Sample(&o, "smartcity_build_info",
+         "version=\"" + Label(SMARTCITY_VERSION) + "\",compiler=\"" + Label(Compiler()) +
+             "\",build_type=\"" + Label(SMARTCITY_BUILD_TYPE) + "\"",
+         1);
+  Metric(&o, "process_cpu_seconds_total", "counter",
+         "Total user and system CPU time spent in seconds.");
+  Sample(&o, "process_cpu_seconds_total", "", process.cpu_seconds);
   Metric(&o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-  Sample(&o, "process_resident_memory_bytes", "", static_cast<double>(resident_bytes));
+  Sample(&o, "process_resident_memory_bytes", "", process.resident_bytes);
+  Metric(&o, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+  Sample(&o, "process_virtual_memory_bytes", "", process.virtual_bytes);
   Metric(&o, "process_start_time_seconds", "gauge",
          "Start time of the process since unix epoch in seconds.");
-  const int64_t started_seconds = Millis(s.started) / 1000;  // whole seconds on purpose
-  Sample(&o, "process_start_time_seconds", "", static_cast<double>(started_seconds));
+  Sample(&o, "process_start_time_seconds", "", process.start_time_seconds);
+  Metric(&o, "process_open_fds", "gauge", "Number of open file descriptors.");
+  Sample(&o, "process_open_fds", "", process.open_fds);
+  Metric(&o, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+  Sample(&o, "process_max_fds", "", process.max_fds);
   return o;
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "testing/wait.h"
@@ -174,6 +175,168 @@ TEST_F(LiveServerTest, StreamsUpdatesAndBoundsTheNumberOfStreams) {
     if (!got) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(got);
+}
+
+// The status line of a raw exchange ("HTTP/1.1 413"), and whether its headers carry `header`.
+std::string StatusOf(const std::string& answer) {
+  return answer.substr(0, 12);
+}
+bool HasNosniff(const std::string& answer) {
+  return answer.find("\r\nX-Content-Type-Options: nosniff\r\n") != std::string::npos;
+}
+
+TEST_F(LiveServerTest, BodiesOverTheLimitAre413AnnouncedOrChunked) {
+  const int port = server_->port();
+  const std::string over = std::to_string((64 << 10) + 1);
+  for (const char* method : {"GET", "HEAD", "PUT", "POST"}) {
+    // Announced over the limit (the body is never sent).
+    std::string a = RawExchange(port, std::string(method) + " /api/status HTTP/1.1\r\nHost: " +
+                                          "127.0.0.1\r\nContent-Length: " + over + "\r\n\r\n");
+    EXPECT_EQ(StatusOf(a), "HTTP/1.1 413") << method << ": " << a;
+    // Chunked, 100 KiB in chunks of 4 KiB.
+    std::string req =
+        std::string(method) +
+        " /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 25; ++i) req += "1000\r\n" + std::string(4096, 'x') + "\r\n";
+    req += "0\r\n\r\n";
+    a = RawExchange(port, req);
+    EXPECT_EQ(StatusOf(a), "HTTP/1.1 413") << method << ": " << a;
+  }
+  // A body within the limit on a GET is not read: served, and the connection is not reused.
+  std::string a = RawExchange(
+      port, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_EQ(StatusOf(a), "HTTP/1.1 200") << a;
+  EXPECT_NE(a.find("Connection: close"), std::string::npos) << a;
+  auto r = client_->Get("/api/status");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(LiveServerTest, EveryResponseSaysNosniff) {
+  const int port = server_->port();
+  for (const std::string& req :
+       {std::string("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+        std::string("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+        std::string("GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+        std::string("GET /api/rates?seconds=x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+        std::string("PUT / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+        std::string("GET / HTTP/1.1\r\nHost: evil.example\r\n\r\n"),
+        std::string("GET /" + std::string(20'000, 'a') + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+        std::string("garbage\r\n\r\n")}) {
+    const std::string a = RawExchange(port, req);
+    EXPECT_TRUE(HasNosniff(a)) << req.substr(0, 40) << " -> " << a;
+  }
+}
+
+TEST_F(LiveServerTest, RefusesForeignHostHeaders) {
+  const int port = server_->port();
+  const std::string p = std::to_string(port);
+  auto get = [&](const std::string& host) {
+    return StatusOf(RawExchange(port, "GET /api/status HTTP/1.1\r\nHost: " + host + "\r\n\r\n"));
+  };
+  for (const std::string& ok :
+       {std::string("127.0.0.1"), "127.0.0.1:" + p, std::string("localhost"), "LocalHost:" + p,
+        std::string("[::1]"), "[::1]:" + p}) {
+    EXPECT_EQ(get(ok), "HTTP/1.1 200") << ok;
+  }
+  for (const std::string& bad :
+       {std::string("evil.example"), "evil.example:" + p, std::string("127.0.0.1.evil.example"),
+        std::string("localhost.evil.example:80"), std::string("127.0.0.1:x"), std::string("[::1"),
+        std::string("")}) {
+    EXPECT_EQ(get(bad), "HTTP/1.1 403") << bad;
+  }
+  // HTTP/1.0 without a Host header: no browser sends that.
+  EXPECT_EQ(StatusOf(RawExchange(port, "GET /healthz HTTP/1.0\r\n\r\n")), "HTTP/1.1 200");
+}
+
+TEST(LiveServerHostTest, AllowedHostsAndTheListenAddressAreServed) {
+  FakeClock clock;
+  LiveState state(LiveStateOptions{}, &clock);
+  LiveServerOptions o;
+  o.listen.port = 0;
+  o.allowed_hosts = {"City.Example"};
+  auto s = LiveServer::Start(o, &state);
+  ASSERT_TRUE(s.ok());
+  const int port = (*s)->port();
+  for (const std::string& host :
+       {std::string("city.example"), "city.example:" + std::to_string(port),
+        std::string("CITY.EXAMPLE:1")}) {
+    EXPECT_EQ(StatusOf(RawExchange(port, "GET /healthz HTTP/1.1\r\nHost: " + host + "\r\n\r\n")),
+              "HTTP/1.1 200")
+        << host;
+  }
+  EXPECT_EQ(StatusOf(RawExchange(port, "GET /healthz HTTP/1.1\r\nHost: other.example\r\n\r\n")),
+            "HTTP/1.1 403");
+}
+
+TEST_F(LiveServerTest, AnswersAHundredConcurrentClients) {
+  // All connect before any is answered (a barrier), then each sends one request; every one must
+  // be answered (the timeouts are generous: completion is asserted, not speed).
+  constexpr int kClients = 100;
+  std::vector<int> fds;
+  for (int i = 0; i < kClients; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(server_->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0) << i;
+    timeval tv{30, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    fds.push_back(fd);
+  }
+  std::atomic<int> answered{0};
+  std::vector<std::thread> threads;
+  for (int fd : fds) {
+    threads.emplace_back([fd, &answered] {
+      const std::string req =
+          "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+      if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+        return;
+      std::string answer;
+      char buf[4096];
+      while (true) {
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        answer.append(buf, static_cast<size_t>(n));
+      }
+      if (answer.rfind("HTTP/1.1 200", 0) == 0) ++answered;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int fd : fds) ::close(fd);
+  EXPECT_EQ(answered.load(), kClients);
+  // The backlog the docs give (1024), as far as the kernel allows it.
+  int somaxconn = 4096;
+  std::ifstream("/proc/sys/net/core/somaxconn") >> somaxconn;
+  EXPECT_EQ(server_->ListenBacklog(), std::min(1024, somaxconn));
+}
+
+// The limits docs/api.md gives.
+TEST(LiveServerOptionsTest, DefaultsAreTheDocumentedOnes) {
+  const LiveServerOptions o;
+  EXPECT_EQ(o.threads, 32);
+  EXPECT_EQ(o.listen_backlog, 1024);
+  EXPECT_EQ(o.max_body_bytes, size_t{64} << 10);
+  EXPECT_EQ(o.max_sse_clients, 12);
+  EXPECT_EQ(o.read_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(o.write_timeout, std::chrono::seconds(5));
+  EXPECT_TRUE(o.allowed_hosts.empty());
+}
+
+TEST(ProcessMetricsTest, ReadsThisProcessFromProc) {
+  volatile double sink = 0;
+  for (int i = 0; i < 20'000'000; ++i) sink = sink + i;  // some CPU time
+  const ProcessMetrics m = ReadProcessMetrics();
+  EXPECT_GT(m.cpu_seconds, 0);
+  EXPECT_GT(m.resident_bytes, 1u << 20);
+  EXPECT_GE(m.virtual_bytes, m.resident_bytes);
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_LE(m.start_time_seconds, now + 1);
+  EXPECT_GT(m.start_time_seconds, now - 3600);  // a test binary started less than an hour ago
+  EXPECT_GE(m.open_fds, 3);
+  EXPECT_GE(m.max_fds, m.open_fds);
 }
 
 TEST(ListenAddressTest, Parses) {

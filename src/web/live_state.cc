@@ -262,6 +262,12 @@ void LiveState::OnCommit(const pipeline::EpochCommit& commit) {
   while (commits_.size() > options_.max_commits) commits_.pop_front();
   last_commit_ = commits_.back().at;
   last_commit_latency_ = commit.latency;
+  const double secs = std::chrono::duration<double>(commit.latency).count();
+  size_t b = 0;
+  while (b < kCommitLatencyBucketCount && secs > kCommitLatencyBuckets[b]) ++b;
+  ++commit_latency_counts_[b];
+  commit_latency_sum_ += commit.latency;
+  ++commit_latency_count_;
 }
 
 void LiveState::UpdateProgress(std::span<const pipeline::Processor::GroupStatus> groups,
@@ -418,6 +424,9 @@ LiveSnapshot LiveState::Snapshot() const {
   s.epochs_replayed = epochs_replayed_;
   s.last_commit_latency = last_commit_latency_;
   s.last_commit = last_commit_;
+  s.commit_latency_counts = commit_latency_counts_;
+  s.commit_latency_sum = commit_latency_sum_;
+  s.commit_latency_count = commit_latency_count_;
   return s;
 }
 

@@ -160,6 +160,12 @@ struct InputView {
 // Per-second event counts per topic over the last kRateSeconds seconds of processing time.
 inline constexpr int kRateSeconds = 600;
 
+// Upper bounds (seconds) of the commit latency histogram's buckets (/metrics), ascending; +Inf
+// follows.
+inline constexpr std::array<double, 12> kCommitLatencyBuckets = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+inline constexpr size_t kCommitLatencyBucketCount = kCommitLatencyBuckets.size();
+
 // What the pipeline is doing, for the health indicator.
 enum class PipelineState : uint8_t {
   kStarting,
@@ -209,6 +215,11 @@ struct LiveSnapshot {
   uint64_t epochs_replayed = 0;
   Micros last_commit_latency{0};
   std::optional<WallTime> last_commit;
+  // Every epoch commit's latency this process saw: counts per kCommitLatencyBuckets bound (not
+  // cumulative; the last one counts those above every bound), their sum and number.
+  std::array<uint64_t, kCommitLatencyBucketCount + 1> commit_latency_counts{};
+  Micros commit_latency_sum{0};
+  uint64_t commit_latency_count = 0;
   TopicNames topic_names;
 };
 
@@ -294,6 +305,9 @@ class LiveState final : public pipeline::ProcessorObserver {
   uint64_t epochs_replayed_ GUARDED_BY(mu_) = 0;
   Micros last_commit_latency_ GUARDED_BY(mu_){0};
   std::optional<WallTime> last_commit_ GUARDED_BY(mu_);
+  std::array<uint64_t, kCommitLatencyBucketCount + 1> commit_latency_counts_ GUARDED_BY(mu_){};
+  Micros commit_latency_sum_ GUARDED_BY(mu_){0};
+  uint64_t commit_latency_count_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace smartcity::web

@@ -97,6 +97,12 @@ stream::OutputMarks Marks(const stream::StreamOutput& out) {
   return m;
 }
 
+ProcessMetrics Rss(uint64_t bytes) {
+  ProcessMetrics p;
+  p.resident_bytes = bytes;
+  return p;
+}
+
 class LiveStateTest : public ::testing::Test {
  protected:
   FakeClock clock_;
@@ -247,14 +253,14 @@ TEST_F(LiveStateTest, CommitsAndProgressShowInTheStatusAndMetrics) {
   EXPECT_EQ(j["commits"][0]["latencyMs"], 12.0);
   EXPECT_EQ(j["health"]["state"], "running");
 
-  const std::string m = MetricsText(s, 1234);
+  const std::string m = MetricsText(s, Rss(1234));
   EXPECT_NE(m.find("smartcity_rows_out_total{table=\"vehicle_data\"} 1\n"), std::string::npos) << m;
   EXPECT_NE(m.find("smartcity_events_in_total{topic=\"vehicle_data\"} 1\n"), std::string::npos);
   EXPECT_NE(m.find("smartcity_watermark_lag_seconds{group=\"3\"} 6\n"), std::string::npos);
   EXPECT_NE(m.find("smartcity_input_lag_records{topic=\"gps_data\",partition=\"3\"} 42\n"),
             std::string::npos);
   EXPECT_NE(m.find("process_resident_memory_bytes 1234\n"), std::string::npos);
-  EXPECT_NE(m.find("smartcity_commit_latency_seconds 0.012\n"), std::string::npos);
+  EXPECT_NE(m.find("smartcity_last_commit_latency_seconds 0.012\n"), std::string::npos);
   EXPECT_EQ(j["lagKnown"], true);
   EXPECT_NE(m.find("smartcity_lag_known 1\n"), std::string::npos);
 
@@ -264,7 +270,7 @@ TEST_F(LiveStateTest, CommitsAndProgressShowInTheStatusAndMetrics) {
   const LiveSnapshot out = state_.Snapshot();
   EXPECT_EQ(nlohmann::json::parse(StatusJson(out))["lagKnown"], false);
   EXPECT_TRUE(nlohmann::json::parse(StatusJson(out))["inputs"][0]["recordsBehind"].is_null());
-  const std::string mo = MetricsText(out, 1234);
+  const std::string mo = MetricsText(out, Rss(1234));
   EXPECT_NE(mo.find("smartcity_lag_known 0\n"), std::string::npos) << mo;
   EXPECT_EQ(mo.find("smartcity_input_lag_records{"), std::string::npos) << mo;
 
@@ -286,12 +292,70 @@ LoadView Load(std::string table, int64_t first, int64_t last, uint64_t rows, int
   return v;
 }
 
+// Every sample reads back exactly: counts beyond a double's 53 bits, Unix times with their
+// milliseconds; commit latency is a histogram; build and process metrics are there.
+TEST_F(LiveStateTest, MetricsAreExactWithAHistogramAndProcessMetrics) {
+  for (int64_t ms : {3, 12, 700, 45'000}) {
+    pipeline::EpochCommit c;
+    c.groups = {3};
+    c.latency = std::chrono::milliseconds(ms);
+    c.at = AsWallTime(At(100));
+    state_.OnCommit(c);
+  }
+  pipeline::ProcessorCounters counters;
+  counters.records = (uint64_t{1} << 53) + 1;
+  const EventTime watermark = At(10) + std::chrono::milliseconds(123);
+  const std::vector<pipeline::Processor::GroupStatus> groups = {{3, 7, watermark, false}};
+  state_.UpdateProgress(groups, {}, counters);
+  LoadView load = Load("enriched_data", 0, 0, 1, 0, 0);
+  load.at = WallTime(std::chrono::milliseconds(1'767'596'402'007));
+  state_.RecordLoad(load);
+  ProcessMetrics p;
+  p.cpu_seconds = 1.25;
+  p.resident_bytes = 1234;
+  p.virtual_bytes = (uint64_t{1} << 53) + 3;
+  p.start_time_seconds = 1'767'596'399.57;
+  p.open_fds = 9;
+  p.max_fds = 1024;
+  const std::string m = MetricsText(state_.Snapshot(), p);
+  for (const char* line : {
+           "smartcity_records_total 9007199254740993\n",
+           "smartcity_watermark_timestamp_seconds{group=\"3\"} 1767596410.123\n",
+           "smartcity_load_last_timestamp_seconds{table=\"enriched_data\"} 1767596402.007\n",
+           "# TYPE smartcity_commit_latency_seconds histogram\n",
+           "smartcity_commit_latency_seconds_bucket{le=\"0.005\"} 1\n",
+           "smartcity_commit_latency_seconds_bucket{le=\"0.01\"} 1\n",
+           "smartcity_commit_latency_seconds_bucket{le=\"0.025\"} 2\n",
+           "smartcity_commit_latency_seconds_bucket{le=\"0.5\"} 2\n",
+           "smartcity_commit_latency_seconds_bucket{le=\"1\"} 3\n",
+           "smartcity_commit_latency_seconds_bucket{le=\"30\"} 3\n",
+           "smartcity_commit_latency_seconds_bucket{le=\"+Inf\"} 4\n",
+           "smartcity_commit_latency_seconds_sum 45.715\n",
+           "smartcity_commit_latency_seconds_count 4\n",
+           "smartcity_last_commit_latency_seconds 45\n",
+           "smartcity_build_info{version=\"0.1.0\",",
+           "process_cpu_seconds_total 1.25\n",
+           "process_resident_memory_bytes 1234\n",
+           "process_virtual_memory_bytes 9007199254740995\n",
+           "process_start_time_seconds 1767596399.57\n",
+           "process_open_fds 9\n",
+           "process_max_fds 1024\n",
+       }) {
+    EXPECT_NE(m.find(line), std::string::npos) << line << " not in:\n" << m;
+  }
+  // A histogram's samples follow its TYPE line, the buckets in ascending order.
+  EXPECT_LT(m.find("# TYPE smartcity_commit_latency_seconds histogram"),
+            m.find("smartcity_commit_latency_seconds_bucket{le=\"0.005\"}"));
+  EXPECT_LT(m.find("le=\"30\""), m.find("le=\"+Inf\""));
+}
+
 TEST_F(LiveStateTest, WarehouseLoadsShowInTheStatusAndMetrics) {
   // Nothing loaded yet: no load series, an empty list.
   {
     const LiveSnapshot s = state_.Snapshot();
     EXPECT_TRUE(nlohmann::json::parse(StatusJson(s))["loads"].empty());
-    EXPECT_EQ(MetricsText(s, 0).find("smartcity_load_rows_total{"), std::string::npos);
+    EXPECT_EQ(MetricsText(s, ProcessMetrics{}).find("smartcity_load_rows_total{"),
+              std::string::npos);
   }
   state_.RecordLoad(Load("enriched_data", 0, 3, 100, 5, 1'767'596'400));
   state_.RecordLoad(Load("vehicle_data", 0, 0, 7, 0, 1'767'596'401));
@@ -317,7 +381,7 @@ TEST_F(LiveStateTest, WarehouseLoadsShowInTheStatusAndMetrics) {
   EXPECT_EQ(j["loadTables"][0]["lagVersions"], 2);
   EXPECT_EQ(j["loadTables"][1]["lagVersions"], 0);
 
-  const std::string m = MetricsText(s, 0);
+  const std::string m = MetricsText(s, ProcessMetrics{});
   EXPECT_NE(m.find("smartcity_load_rows_total{table=\"enriched_data\"} 120\n"), std::string::npos)
       << m;
   EXPECT_NE(m.find("smartcity_load_rows_total{table=\"vehicle_data\"} 7\n"), std::string::npos);
@@ -339,8 +403,10 @@ TEST_F(LiveStateTest, WarehouseLagShowsInTheStatusAndMetrics) {
     EXPECT_TRUE(j["warehouse"]["lagVersions"].is_null());
     EXPECT_EQ(j["warehouse"]["retrying"], "warehouse down");
     EXPECT_TRUE(j["loadTables"][0]["lagVersions"].is_null());
-    EXPECT_EQ(MetricsText(s, 0).find("smartcity_load_lag_versions{"), std::string::npos);
-    EXPECT_NE(MetricsText(s, 0).find("\nsmartcity_warehouse_up 0\n"), std::string::npos);
+    EXPECT_EQ(MetricsText(s, ProcessMetrics{}).find("smartcity_load_lag_versions{"),
+              std::string::npos);
+    EXPECT_NE(MetricsText(s, ProcessMetrics{}).find("\nsmartcity_warehouse_up 0\n"),
+              std::string::npos);
   }
   state_.RecordLoad(Load("enriched_data", 0, 3, 100, 5, 1'767'596'400));
   state_.RecordLag({{"enriched_data", true, 6, 3, now - std::chrono::seconds(12)},
@@ -352,7 +418,8 @@ TEST_F(LiveStateTest, WarehouseLagShowsInTheStatusAndMetrics) {
   EXPECT_DOUBLE_EQ(j["warehouse"]["lagSeconds"].get<double>(), 12.0);
   EXPECT_TRUE(j["warehouse"]["retrying"].is_null());
   EXPECT_TRUE(j["warehouse"]["error"].is_null());
-  EXPECT_NE(MetricsText(s, 0).find("\nsmartcity_warehouse_up 1\n"), std::string::npos);
+  EXPECT_NE(MetricsText(s, ProcessMetrics{}).find("\nsmartcity_warehouse_up 1\n"),
+            std::string::npos);
   ASSERT_EQ(j["loadTables"].size(), 2u);
   EXPECT_EQ(j["loadTables"][0]["lagVersions"], 3);
   EXPECT_EQ(j["loadTables"][0]["loadedVersion"], 3);
@@ -361,7 +428,7 @@ TEST_F(LiveStateTest, WarehouseLagShowsInTheStatusAndMetrics) {
   EXPECT_DOUBLE_EQ(j["loadTables"][0]["lagSeconds"].get<double>(), 12.0);
   EXPECT_EQ(j["loadTables"][1]["lagVersions"], 0);
   EXPECT_EQ(j["loadTables"][1]["lagSeconds"], 0.0);
-  const std::string m = MetricsText(s, 0);
+  const std::string m = MetricsText(s, ProcessMetrics{});
   EXPECT_NE(m.find("smartcity_load_lag_versions{table=\"enriched_data\"} 3\n"), std::string::npos)
       << m;
   EXPECT_NE(m.find("smartcity_load_lag_seconds{table=\"enriched_data\"} 12\n"), std::string::npos)
@@ -387,7 +454,7 @@ TEST_F(LiveStateTest, QuarantinedRecordsAreCountedAndShown) {
   EXPECT_EQ(status["quarantinedTotal"], 1);
   EXPECT_EQ(status["quarantined"]["vehicle_data"], 1);
   EXPECT_EQ(status["lastQuarantineReason"], reason);
-  const std::string metrics = MetricsText(s, 0);
+  const std::string metrics = MetricsText(s, ProcessMetrics{});
   EXPECT_NE(metrics.find("smartcity_quarantined_events_total{topic=\"vehicle_data\"} 1"),
             std::string::npos)
       << metrics;

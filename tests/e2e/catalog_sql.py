@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -249,7 +250,25 @@ def check_hostile(lake):
         "SELECT * FROM read_parquet('" + lake + "/vehicle_data/*/*.parquet')",
         "SELECT * FROM glob('/etc/*')",
         "SELECT 1; DROP TABLE vehicle_data",
+        # DuckDB runs these as queries; sql refuses them by their first word, as documented.
+        "PRAGMA show_tables",
+        "pragma table_info('vehicle_data')",
+        "CALL pragma_version()",
+        "SET VARIABLE x = 1",
+        # EXPLAIN ANALYZE runs the statement it explains: only of a query.
+        "EXPLAIN ANALYZE CREATE TABLE t AS SELECT 1",
+        "EXPLAIN ANALYZE COPY (SELECT 1) TO '/tmp/smartcity_catalog_copy.csv'",
+        # Files of the lake no commit references, the Delta log, a link out of the lake, a path
+        # relative to the working directory, the temp folder's kind of path.
+        "SELECT * FROM read_parquet('" + lake + "/vehicle_data/uncommitted.parquet')",
+        "SELECT * FROM read_json('" + lake + "/vehicle_data/_delta_log/00000000000000000000.json')",
+        "SELECT * FROM read_text('" + lake + "/vehicle_data/_delta_log/00000000000000000000.json')",
+        "SELECT * FROM read_csv('" + lake + "/vehicle_data/passwd.parquet')",
+        "SELECT * FROM read_text('" + os.path.relpath("/etc/passwd") + "')",
+        "SELECT * FROM glob('" + lake + "/**')",
     ]
+    pq.write_table(pa.table({"id": pa.array(["x"])}), os.path.join(lake, "vehicle_data", "uncommitted.parquet"))
+    os.symlink("/etc/passwd", os.path.join(lake, "vehicle_data", "passwd.parquet"))
     for q in hostile:
         p = run(["sql", "--lake", lake, q], expect=None)
         lines = [l for l in p.stderr.splitlines() if l.strip()]
@@ -258,6 +277,18 @@ def check_hostile(lake):
     for f in ("/tmp/smartcity_catalog_copy.csv", "/tmp/smartcity_catalog_copy.parquet",
               "/tmp/smartcity_catalog_attach.db"):
         check(not os.path.exists(f), f"nothing written at {f}")
+    os.remove(os.path.join(lake, "vehicle_data", "uncommitted.parquet"))
+    os.remove(os.path.join(lake, "vehicle_data", "passwd.parquet"))
+    # EXPLAIN (and EXPLAIN ANALYZE of a query) run; a statement over its --timeout is stopped.
+    for q in ["EXPLAIN SELECT count(*) FROM vehicle_data", "EXPLAIN ANALYZE SELECT count(*) FROM vehicle_data"]:
+        p = run(["sql", "--lake", lake, q], expect=None)
+        check(p.returncode == 0 and "plan" in p.stdout, f"{q}: exit 0, a plan ({p.stderr.strip()[:100]})")
+    t0 = time.time()
+    p = run(["sql", "--lake", lake, "--timeout", "300ms",
+             "SELECT count(*) FROM range(1000000) a(i), range(1000000) b(j) WHERE i * j % 7 = 3"], expect=None)
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    check(p.returncode == 1 and len(lines) == 1 and "time limit of 300 ms" in lines[0] and time.time() - t0 < 60,
+          f"--timeout stops a long query with one line: {lines[:1]}")
     p = run(["sql", "--lake", lake, "SELECT count(*) AS n FROM vehicle_data"])
     check(re.search(r"1 row \(\d+\.\d+ s\)", p.stdout) is not None, "the table survives; row count + time printed")
     for q, what, says in [("SELEC 1", "bad SQL", "syntax error"),
@@ -428,6 +459,17 @@ def main():
         # Output forms.
         p = run(["sql", "--lake", lake, "--format", "csv", "SELECT 1 AS a, 'x,y' AS b, NULL AS c"])
         check(p.stdout == 'a,b,c\n1,"x,y",\n', f"CSV output {p.stdout!r}")
+        # Every type prints; NaN and infinities as NaN, Infinity, -Infinity (JSON: strings).
+        q = ("SELECT [1, 2] AS l, {'a': 1} AS s, INTERVAL 3 DAY AS i, 12.50::DECIMAL(10, 2) AS d, "
+             "'nan'::DOUBLE AS n, 'inf'::DOUBLE AS p, '-inf'::DOUBLE AS m")
+        p = run(["sql", "--lake", lake, "--format", "csv", q])
+        check(p.stdout == 'l,s,i,d,n,p,m\n"[1, 2]",{\'a\': 1},3 days,12.50,NaN,Infinity,-Infinity\n',
+              f"CSV of LIST, STRUCT, INTERVAL, DECIMAL, NaN, infinities {p.stdout!r}")
+        p = run(["sql", "--lake", lake, "--format", "json", q])
+        check(json.loads(p.stdout) == {"l": "[1, 2]", "s": "{'a': 1}", "i": "3 days", "d": 12.5, "n": "NaN",
+                                       "p": "Infinity", "m": "-Infinity"}, f"JSON of the same {p.stdout!r}")
+        p = run(["sql", "--lake", lake, q])
+        check("NaN" in p.stdout and "[1, 2]" in p.stdout and "-Infinity" in p.stdout, f"table of the same {p.stdout!r}")
         p = run(["sql", "--lake", lake], stdin="SELECT 42 AS answer;\nSELECT 'two' AS n;\n")
         check("42" in p.stdout and "two" in p.stdout and p.stdout.count("1 row (") == 2,
               "queries read from stdin when it is not a terminal")

@@ -6,6 +6,8 @@ load and hostile input.
   api_test.py serve  SMARTCITY LAKE WORK   -- `serve` on the finished lake: API == lake
 """
 import atexit
+import datetime
+import decimal
 import http.client
 import json
 import os
@@ -125,6 +127,56 @@ def sample_values(fams, name, label):
     if fam is None:
         return {}
     return {s.labels.get(label, ""): s.value for s in fam.samples if s.name == name}
+
+
+def check_metrics_format(url):
+    """The metrics Prometheus' own parser reads: the commit latency histogram, build info, the standard
+    process metrics, and Unix times with their microseconds (== /api/status's watermarks)."""
+    _, _, body = get(url, "/metrics")
+    text = body.decode()
+    fams = {f.name: f for f in text_string_to_metric_families(text)}
+    h = fams.get("smartcity_commit_latency_seconds")
+    check("/metrics: commit latency is a histogram", h is not None and h.type == "histogram",
+          h and h.type)
+    if h is not None:
+        buckets = [(s.labels["le"], s.value) for s in h.samples if s.name.endswith("_bucket")]
+        count = [s.value for s in h.samples if s.name.endswith("_count")]
+        total = [s.value for s in h.samples if s.name.endswith("_sum")]
+        bounds = [float(le) for le, _ in buckets]
+        values = [v for _, v in buckets]
+        check("/metrics: histogram buckets ascend to +Inf, cumulative, +Inf == _count > 0",
+              bounds == sorted(bounds) and buckets[-1][0] == "+Inf" and values == sorted(values)
+              and count and values[-1] == count[0] > 0 and total and total[0] > 0,
+              f"{buckets} count={count} sum={total}")
+    info = fams.get("smartcity_build_info")
+    check("/metrics: smartcity_build_info{version=...} 1",
+          info is not None and len(info.samples) == 1 and info.samples[0].value == 1
+          and info.samples[0].labels.get("version"), info and str(info.samples))
+    for name in ["process_cpu_seconds", "process_resident_memory_bytes", "process_virtual_memory_bytes",
+                 "process_start_time_seconds", "process_open_fds", "process_max_fds"]:
+        f = fams.get(name)
+        check(f"/metrics: {name} > 0", f is not None and len(f.samples) == 1 and f.samples[0].value > 0,
+              f and str(f.samples))
+    start = fams["process_start_time_seconds"].samples[0].value if "process_start_time_seconds" in fams else 0
+    check("/metrics: process_start_time_seconds is within the last hour", time.time() - 3600 < start <= time.time(),
+          str(start))
+    # Watermarks: the exact decimal text of /api/status's microsecond timestamps.
+    _, _, sbody = get(url, "/api/status")
+    want = {}
+    for g in json.loads(sbody)["groups"]:
+        if g.get("watermark"):
+            d = datetime.datetime.strptime(g["watermark"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                tzinfo=datetime.timezone.utc)
+            micros = (d - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)) // datetime.timedelta(
+                microseconds=1)
+            want[str(g["group"])] = decimal.Decimal(micros) / 1_000_000
+    got = {}
+    for line in text.splitlines():
+        m = re.match(r'smartcity_watermark_timestamp_seconds\{group="(\d+)"\} (\S+)$', line)
+        if m:
+            got[m.group(1)] = decimal.Decimal(m.group(2))
+    check("/metrics: watermark timestamps == /api/status's, to the microsecond", got == want and len(got) > 0,
+          f"{got} vs {want}")
 
 
 def load(url, seconds=10, clients=200):
@@ -262,7 +314,8 @@ def run_mode(smartcity, lake, work):
           f"{sum(late.values())} vs {summary['_late_events']}")
     records = sample_values(fams, "smartcity_records_total", "")
     check("/metrics records == the summary", records.get("") == summary["events"], str(records))
-    for name in ["smartcity_watermark_lag_seconds", "smartcity_commit_latency_seconds",
+    check_metrics_format(url)
+    for name in ["smartcity_watermark_lag_seconds", "smartcity_last_commit_latency_seconds",
                  "smartcity_checkpoint_age_seconds", "process_resident_memory_bytes"]:
         check(f"/metrics has {name}", len(sample_values(fams, name, "group")) > 0)
     rss = sample_values(fams, "process_resident_memory_bytes", "")
