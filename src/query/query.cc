@@ -488,26 +488,59 @@ Status SqlSession::Run(std::string_view sql,
   return result;
 }
 
+namespace {
+
+// Characters on a terminal: UTF-8 code points (the plan of EXPLAIN draws boxes with 3-byte ones).
+size_t DisplayWidth(std::string_view s) {
+  size_t n = 0;
+  for (char ch : s) n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
+std::vector<std::string_view> Lines(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  for (size_t nl; (nl = s.find('\n', start)) != std::string_view::npos; start = nl + 1) {
+    out.push_back(s.substr(start, nl - start));
+  }
+  out.push_back(s.substr(start));
+  return out;
+}
+
+}  // namespace
+
 std::string FormatTable(const engine::QueryResult& r) {
   const size_t nc = r.column_count(), nr = r.row_count();
   std::vector<std::vector<std::string>> cells(nr, std::vector<std::string>(nc));
   std::vector<size_t> width(nc);
-  for (size_t c = 0; c < nc; ++c) width[c] = r.column_name(c).size();
+  for (size_t c = 0; c < nc; ++c) width[c] = DisplayWidth(r.column_name(c));
   for (size_t row = 0; row < nr; ++row) {
     for (size_t c = 0; c < nc; ++c) {
       cells[row][c] = r.IsNull(c, row) ? "NULL" : Cell(r, c, row);
-      width[c] = std::max(width[c], cells[row][c].size());
+      // A value with line breaks (EXPLAIN's plan) is as wide as its widest line.
+      for (std::string_view l : Lines(cells[row][c]))
+        width[c] = std::max(width[c], DisplayWidth(l));
     }
   }
   std::string out;
   auto line = [&](const std::vector<std::string>& v, bool header) {
+    std::vector<std::vector<std::string_view>> parts(nc);
+    size_t height = 1;
     for (size_t c = 0; c < nc; ++c) {
-      if (c) out += " | ";
-      bool right = !header && IsNumeric(r, c);
-      out += right ? fmt::format("{:>{}}", v[c], width[c]) : fmt::format("{:<{}}", v[c], width[c]);
+      parts[c] = Lines(v[c]);
+      height = std::max(height, parts[c].size());
     }
-    while (!out.empty() && out.back() == ' ') out.pop_back();
-    out += '\n';
+    for (size_t h = 0; h < height; ++h) {
+      for (size_t c = 0; c < nc; ++c) {
+        if (c) out += " | ";
+        const std::string_view cell = h < parts[c].size() ? parts[c][h] : std::string_view();
+        const std::string pad(width[c] - std::min(width[c], DisplayWidth(cell)), ' ');
+        const bool right = !header && IsNumeric(r, c);
+        out += right ? pad + std::string(cell) : std::string(cell) + pad;
+      }
+      while (!out.empty() && out.back() == ' ') out.pop_back();
+      out += '\n';
+    }
   };
   std::vector<std::string> header(nc);
   for (size_t c = 0; c < nc; ++c) header[c] = r.column_name(c);

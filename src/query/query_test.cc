@@ -318,6 +318,14 @@ TEST_F(QueryTest, TableFormatAligns) {
       One(s.get(), "SELECT 'a' AS name, 10 AS n UNION ALL SELECT 'bbb', 2 ORDER BY n", FormatTable);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, "name | n\n-----+---\nbbb  |  2\na    | 10\n");
+  // A value with line breaks (EXPLAIN's plan) takes several lines, as wide as its widest; widths
+  // count characters, not UTF-8 bytes.
+  r = One(s.get(), "SELECT 'ab' || chr(10) || 'cdef' AS x, 7 AS n, '│é' AS e", FormatTable);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, "x    | n | e\n-----+---+---\nab   | 7 | │é\ncdef |   |\n");
+  r = One(s.get(), "EXPLAIN SELECT 1", FormatTable);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_NE(r->find("\n              | │"), std::string::npos) << *r;
   r = One(s.get(), "SELECT NULL AS x, 'q\"' AS y", FormatCsv);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, "x,y\n,\"q\"\"\"\n");
