@@ -6,6 +6,7 @@ deployment. Input: the JSON array that deploy/validate writes with -json, the ou
   full      ci/full-values.yaml (S3 options, an existing Secret, HPA on, 4 members)
   fixed     ci/full-values.yaml with the HPA off (replicas 4)
   created   the chart creates the credentials Secret from values
+  autoscaled  the required values, the HPA on with its defaults, consumer group g1
 
 Prints one line per failed expectation and exits 1 if any; 0 and "N checks" otherwise.
 """
@@ -183,6 +184,17 @@ elif case == "created":
                "its keys")
     ann = spec.get("template", {}).get("metadata", {}).get("annotations", {})
     expect("checksum/credentials" in ann, "members restart when the Secret changes")
+elif case == "autoscaled":
+    expect("replicas" not in spec, "the HPA owns the replica count")
+    for h in kinds("HorizontalPodAutoscaler"):
+        hs = h["spec"]
+        expect((hs["minReplicas"], hs["maxReplicas"]) == (2, 8), "default HPA bounds")
+        ext = hs["metrics"][0]["external"]
+        expect(ext["metric"].get("selector") == {"matchLabels": {"consumergroup": "g1"}},
+               f"the lag metric selected by the chart's consumer group (got {ext['metric']})")
+        expect(ext["target"] == {"type": "AverageValue", "averageValue": "100k"},
+               f"default target (got {ext['target']})")
+    expect(len(kinds("HorizontalPodAutoscaler")) == 1, "an HPA")
 else:
     sys.exit(f"unknown case {case}")
 

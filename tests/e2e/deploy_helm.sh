@@ -90,6 +90,7 @@ render_case minimal "${required[@]}"
 render_case full "${full[@]}"
 render_case fixed "${full[@]}" --set autoscaling.enabled=false
 render_case created "${created[@]}"
+render_case autoscaled "${required[@]}" --set autoscaling.enabled=true --set kafka.group=g1
 # A user's own affinity replaces the chart's anti-affinity.
 check "helm template with an affinity of one's own" "$helm" template city "$chart" "${required[@]}" \
   --set-json 'affinity={"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"zone","operator":"In","values":["a"]}]}]}}}' \
