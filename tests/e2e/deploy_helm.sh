@@ -139,8 +139,8 @@ wait "$run_pid" || true
 # The checks reject broken input: a misspelled field, a wrong type, an unknown kind, a probe on the
 # wrong path.
 expect_rejected() {
-  local what=$1 file=$2
-  shift 2
+  local what=$1
+  shift
   run_status st "$@" >"$work/rejected.out" 2>&1
   if [ "$st" != 0 ]; then
     ok "rejected: $what"
@@ -150,15 +150,18 @@ expect_rejected() {
   fi
 }
 sed 's/livenessProbe:/livenesProbe:/' "$work/minimal.yaml" >"$work/typo.yaml"
-expect_rejected "a misspelled field" "$work/typo.yaml" "$validate" -q "$work/typo.yaml"
+grep -q 'livenesProbe:' "$work/typo.yaml" || fail "the broken manifest was not made (typo)"
+expect_rejected "a misspelled field" "$validate" -q "$work/typo.yaml"
 sed 's/^  replicas: 2$/  replicas: two/' "$work/minimal.yaml" >"$work/type.yaml"
 grep -q 'replicas: two' "$work/type.yaml" || fail "the broken manifest was not made (replicas)"
-expect_rejected "a wrong type" "$work/type.yaml" "$validate" -q "$work/type.yaml"
+expect_rejected "a wrong type" "$validate" -q "$work/type.yaml"
 sed 's/^kind: PodDisruptionBudget$/kind: PodDisruptionBudgett/' "$work/minimal.yaml" >"$work/kind.yaml"
-expect_rejected "an unknown kind" "$work/kind.yaml" "$validate" -q "$work/kind.yaml"
+grep -q 'PodDisruptionBudgett' "$work/kind.yaml" || fail "the broken manifest was not made (kind)"
+expect_rejected "an unknown kind" "$validate" -q "$work/kind.yaml"
 sed 's|path: /readyz|path: /healthz|' "$work/minimal.yaml" >"$work/probe.yaml"
+grep -q 'path: /readyz' "$work/probe.yaml" && fail "the broken manifest was not made (probe)"
 "$validate" -q -json "$work/probe.json" "$work/probe.yaml"
-expect_rejected "readiness on /healthz" "$work/probe.json" \
+expect_rejected "readiness on /healthz" \
   python3 "$root/tests/e2e/deploy_check.py" "$work/probe.json" "$work/help.txt" minimal
 
 finish
