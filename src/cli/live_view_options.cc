@@ -29,6 +29,10 @@ void AddLiveViewOptions(CLI::App* app, LiveViewArgs* args, bool pipeline) {
     app->add_flag("--keep-serving", args->keep_serving,
                   "When the pipeline has finished, keep serving its final state until Ctrl-C")
         ->group("Live view");
+    AddDurationOption(app, "--stall-timeout", &args->stall_timeout,
+                      "/healthz answers 503 (a liveness probe restarts the process) once the "
+                      "processing loop has not turned for this long (0 = never)")
+        ->group("Live view");
   }
 }
 
@@ -40,6 +44,7 @@ Result<std::unique_ptr<web::LiveServer>> StartLiveView(const LiveViewArgs& args,
   web::LiveServerOptions opts;
   opts.listen = args.listen;
   opts.allowed_hosts = args.allowed_hosts;
+  opts.stall_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(args.stall_timeout);
   auto server = web::LiveServer::Start(opts, state);
   if (!server.ok()) {
     if (required) return server.status();

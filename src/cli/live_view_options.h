@@ -1,6 +1,6 @@
 // Options of the commands that serve the live view (run, stream, serve): --listen,
-// --allowed-host, --no-serve, --keep-serving; and starting the server with the messages every
-// command prints.
+// --allowed-host, --no-serve, --keep-serving, --stall-timeout; and starting the server with the
+// messages every command prints.
 #pragma once
 
 #include <memory>
@@ -18,6 +18,9 @@ struct LiveViewArgs {
   std::vector<std::string> allowed_hosts;  // --allowed-host, repeatable
   bool no_serve = false;
   bool keep_serving = false;  // run/stream: after the pipeline ends, keep serving until Ctrl-C
+  // run/stream: /healthz's bound on a stuck loop; above the processor's whole-commit retry
+  // budget (3 min), during which the loop waits for the lake.
+  Micros stall_timeout = std::chrono::minutes(5);
 };
 
 // `pipeline`: the command runs a pipeline (adds --no-serve and --keep-serving).

@@ -30,6 +30,7 @@ bool IsKnownPath(const std::string& path) {
   static const char* kPaths[] = {"/",          "/api/vehicles", "/api/incidents",
                                  "/api/rates", "/api/status",   "/api/events",
                                  "/api/route", "/metrics",      "/healthz"};
+  if (path == "/readyz") return true;  // the readiness probe, beside /healthz
   for (const char* p : kPaths) {
     if (path == p) return true;
   }
@@ -348,10 +349,17 @@ void LiveServer::Routes() {
     static const std::string kRoute = RouteJson();
     res.set_content(kRoute, kJson);
   });
-  svr.Get("/healthz", [state](const httplib::Request&, httplib::Response& res) {
-    const bool ok = state->Snapshot().state != PipelineState::kFailed;
-    res.status = ok ? 200 : 503;
-    res.set_content(ok ? "ok\n" : "failed\n", "text/plain; charset=utf-8");
+  // The probes (Liveness and Readiness, web/live_state.h): 200 or 503 with a one-line reason.
+  auto probe = [](const ProbeResult& p, httplib::Response& res) {
+    res.status = p.ok ? 200 : 503;
+    res.set_content(p.text, "text/plain; charset=utf-8");
+    NoStore(res);
+  };
+  svr.Get("/healthz", [this, state, probe](const httplib::Request&, httplib::Response& res) {
+    probe(Liveness(state->Health(), options_.stall_timeout), res);
+  });
+  svr.Get("/readyz", [state, probe](const httplib::Request&, httplib::Response& res) {
+    probe(Readiness(state->Health()), res);
   });
   svr.Get("/metrics", [state](const httplib::Request&, httplib::Response& res) {
     res.set_content(MetricsText(state->Snapshot(), ReadProcessMetrics()),

@@ -55,6 +55,9 @@ struct LiveServerOptions {
   // with or without the port): names the server is reached by (DNS rebinding protection).
   std::vector<std::string> allowed_hosts;
   int sse_rate_seconds = 120;  // rate history sent with each SSE update
+  // /healthz answers 503 once the pipeline's loop has not turned for this long (0: never; see
+  // Liveness in web/live_state.h).
+  std::chrono::milliseconds stall_timeout{std::chrono::minutes(5)};
 };
 
 // This process's process_* metrics from /proc/self (stat, statm, fd), /proc/stat's boot time and

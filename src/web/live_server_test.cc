@@ -322,6 +322,7 @@ TEST(LiveServerOptionsTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(o.read_timeout, std::chrono::seconds(5));
   EXPECT_EQ(o.write_timeout, std::chrono::seconds(5));
   EXPECT_TRUE(o.allowed_hosts.empty());
+  EXPECT_EQ(o.stall_timeout, std::chrono::minutes(5));
 }
 
 TEST(ProcessMetricsTest, ReadsThisProcessFromProc) {
@@ -370,6 +371,45 @@ TEST(LiveServerBindTest, ABusyPortIsAClearError) {
   auto second = LiveServer::Start(o, &state);
   ASSERT_FALSE(second.ok());
   EXPECT_NE(second.status().message().find("--listen"), std::string::npos);
+}
+
+TEST(LiveServerProbeTest, HealthzAndReadyzAnswerWithTheirReason) {
+  FakeClock clock;
+  LiveState state(LiveStateOptions{}, &clock);
+  LiveServerOptions o;
+  o.listen.port = 0;
+  o.stall_timeout = std::chrono::seconds(30);
+  auto s = LiveServer::Start(o, &state);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  httplib::Client client("127.0.0.1", (*s)->port());
+  client.set_read_timeout(10, 0);
+  auto get = [&](const char* path) {
+    auto r = client.Get(path);
+    return r ? std::to_string(r->status) + " " + r->body : std::string("no answer");
+  };
+  EXPECT_EQ(get("/healthz"), "200 ok\n");
+  EXPECT_EQ(get("/readyz"), "503 not ready: pipeline starting\n");
+
+  const std::vector<pipeline::Processor::GroupStatus> groups = {
+      {2, 5, EventTime(std::chrono::seconds(1)), false}};
+  state.UpdateProgress(groups, {}, pipeline::ProcessorCounters{});
+  EXPECT_EQ(get("/readyz"), "200 ready: 1 partition group(s)\n");
+  auto r = client.Get("/readyz");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(r->get_header_value("Cache-Control"), "no-store");
+
+  clock.Advance(std::chrono::seconds(31));  // the loop stopped turning
+  EXPECT_EQ(get("/healthz"), "503 stalled: the processing loop has not turned for 31 s\n");
+  state.UpdateProgress(groups, {}, pipeline::ProcessorCounters{});
+  EXPECT_EQ(get("/healthz"), "200 ok\n");
+  state.SetState(PipelineState::kFailed, "disk full");
+  EXPECT_EQ(get("/healthz"), "503 failed: disk full\n");
+  EXPECT_EQ(get("/readyz"), "503 not ready: pipeline failed\n");
+  // HEAD works for both (probes may use it).
+  auto head = client.Head("/readyz");
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 503);
 }
 
 }  // namespace

@@ -43,7 +43,10 @@ std::string_view PipelineStateName(PipelineState s) {
 }
 
 LiveState::LiveState(LiveStateOptions options, Clock* clock)
-    : options_(std::move(options)), clock_(clock), started_(clock->WallNow()) {}
+    : options_(std::move(options)),
+      clock_(clock),
+      started_(clock->WallNow()),
+      last_turn_(clock->Now()) {}
 
 int64_t LiveState::NowSecond() {
   return std::chrono::duration_cast<std::chrono::seconds>(clock_->Now().time_since_epoch()).count();
@@ -284,7 +287,9 @@ void LiveState::UpdateProgress(std::span<const pipeline::Processor::GroupStatus>
     in.records_behind = l.records_behind;
     inputs.push_back(std::move(in));
   }
+  const ProcessingTime now = clock_->Now();
   MutexLock lock(&mu_);
+  last_turn_ = now;
   if (state_ == PipelineState::kStarting) state_ = PipelineState::kRunning;
   for (auto it = groups_.begin(); it != groups_.end();) {
     // A group this member no longer owns (consumer-group rebalance) leaves the view.
@@ -428,6 +433,54 @@ LiveSnapshot LiveState::Snapshot() const {
   s.commit_latency_sum = commit_latency_sum_;
   s.commit_latency_count = commit_latency_count_;
   return s;
+}
+
+HealthView LiveState::Health() const {
+  HealthView h;
+  const ProcessingTime now = clock_->Now();
+  MutexLock lock(&mu_);
+  h.state = state_;
+  h.error = error_;
+  h.since_turn = std::chrono::duration_cast<Micros>(now - last_turn_);
+  h.groups.reserve(groups_.size());
+  for (const auto& [g, v] : groups_) h.groups.push_back(v);
+  return h;
+}
+
+ProbeResult Liveness(const HealthView& h, Micros stall_timeout) {
+  if (h.state == PipelineState::kFailed) {
+    return {false, h.error.empty() ? "failed\n" : "failed: " + h.error + "\n"};
+  }
+  const bool turning = h.state == PipelineState::kStarting || h.state == PipelineState::kRunning;
+  if (turning && stall_timeout.count() > 0 && h.since_turn >= stall_timeout) {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(h.since_turn).count();
+    return {false,
+            "stalled: the processing loop has not turned for " + std::to_string(seconds) + " s\n"};
+  }
+  return {true, "ok\n"};
+}
+
+ProbeResult Readiness(const HealthView& h) {
+  switch (h.state) {
+    case PipelineState::kServingLake:
+      return {true, "ready\n"};
+    case PipelineState::kRunning:
+      break;
+    default:
+      return {false, "not ready: pipeline " + std::string(PipelineStateName(h.state)) + "\n"};
+  }
+  if (h.groups.empty()) return {false, "not ready: no partition group assigned\n"};
+  for (const GroupView& g : h.groups) {
+    if (g.replaying) {
+      return {false, "not ready: partition group " + std::to_string(g.group) +
+                         " is re-running its last epoch\n"};
+    }
+    if (g.committed_epoch < 1) {
+      return {false, "not ready: partition group " + std::to_string(g.group) +
+                         " has no committed epoch yet\n"};
+    }
+  }
+  return {true, "ready: " + std::to_string(h.groups.size()) + " partition group(s)\n"};
 }
 
 }  // namespace smartcity::web

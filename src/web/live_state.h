@@ -223,6 +223,14 @@ struct LiveSnapshot {
   TopicNames topic_names;
 };
 
+// LiveState::Health(): the few fields the probes read.
+struct HealthView {
+  PipelineState state = PipelineState::kStarting;
+  std::string error;              // when kFailed
+  Micros since_turn{0};           // processing time since the loop last turned
+  std::vector<GroupView> groups;  // the partition groups owned now
+};
+
 struct LiveStateOptions {
   std::string mode = "run";
   std::string lake;
@@ -263,6 +271,8 @@ class LiveState final : public pipeline::ProcessorObserver {
                        std::array<uint64_t, stream::kOutputTableCount> rows_committed);
 
   LiveSnapshot Snapshot() const;
+  // What the probes need (/healthz, /readyz), without copying the view: cheap for any caller.
+  HealthView Health() const;
 
  private:
   int64_t NowSecond() REQUIRES(mu_);  // processing-time second (Clock)
@@ -308,6 +318,26 @@ class LiveState final : public pipeline::ProcessorObserver {
   std::array<uint64_t, kCommitLatencyBucketCount + 1> commit_latency_counts_ GUARDED_BY(mu_){};
   Micros commit_latency_sum_ GUARDED_BY(mu_){0};
   uint64_t commit_latency_count_ GUARDED_BY(mu_) = 0;
+  ProcessingTime last_turn_ GUARDED_BY(mu_);  // the loop's last UpdateProgress (or construction)
 };
+
+// A probe's answer: 200 when ok, 503 otherwise, with a one-line reason as the body.
+struct ProbeResult {
+  bool ok = false;
+  std::string text;  // ends with a newline
+};
+
+// Liveness (/healthz): the process should be restarted when not ok. Not ok once the pipeline has
+// failed, or while it is starting or running and its loop has not turned (UpdateProgress) for
+// `stall_timeout` or longer (a hung member: its Kafka client keeps heartbeating, so the group would
+// never hand its partitions on). 0 disables the stall check. A finished or stopped pipeline, and
+// `serve`, are alive.
+ProbeResult Liveness(const HealthView& h, Micros stall_timeout);
+
+// Readiness (/readyz): the member does its share. Ok while running with at least one partition
+// group, each of which has a committed epoch (by this member or by a previous owner it resumed
+// from) and is not re-running an epoch after a restart; and for `serve`, always. The text says why
+// not, otherwise.
+ProbeResult Readiness(const HealthView& h);
 
 }  // namespace smartcity::web

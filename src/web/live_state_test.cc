@@ -491,5 +491,72 @@ TEST_F(LiveStateTest, JsonOfVehiclesHasTheFieldsTheDashboardReads) {
   EXPECT_GT(route["cameras"].size(), 0u);
 }
 
+TEST_F(LiveStateTest, LivenessFailsOnAFailedPipelineOrALoopThatStopsTurning) {
+  const Micros bound = std::chrono::seconds(60);
+  EXPECT_TRUE(Liveness(state_.Health(), bound).ok);  // starting: the bound counts from start
+  clock_.Advance(std::chrono::seconds(59));
+  EXPECT_TRUE(Liveness(state_.Health(), bound).ok);
+  clock_.Advance(std::chrono::seconds(1));
+  ProbeResult p = Liveness(state_.Health(), bound);
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.text, "stalled: the processing loop has not turned for 60 s\n");
+  EXPECT_TRUE(Liveness(state_.Health(), Micros{0}).ok);  // 0: no bound
+
+  pipeline::ProcessorCounters counters;
+  state_.UpdateProgress({}, {}, counters);  // the loop turns
+  EXPECT_EQ(Liveness(state_.Health(), bound).text, "ok\n");
+  clock_.Advance(std::chrono::seconds(30));
+  state_.UpdateProgress({}, {}, counters);
+  clock_.Advance(std::chrono::seconds(59));
+  EXPECT_TRUE(Liveness(state_.Health(), bound).ok);
+  clock_.Advance(std::chrono::seconds(2));
+  EXPECT_FALSE(Liveness(state_.Health(), bound).ok);
+
+  // Once the pipeline has ended its loop no longer turns: still alive (--keep-serving), unless it
+  // failed.
+  state_.SetState(PipelineState::kStopped);
+  EXPECT_TRUE(Liveness(state_.Health(), bound).ok);
+  state_.SetState(PipelineState::kFailed, "the lake is gone");
+  p = Liveness(state_.Health(), bound);
+  EXPECT_FALSE(p.ok);
+  EXPECT_EQ(p.text, "failed: the lake is gone\n");
+}
+
+TEST_F(LiveStateTest, ReadyOnceEveryOwnedGroupHasACommittedEpoch) {
+  auto ready = [&] { return Readiness(state_.Health()); };
+  EXPECT_EQ(ready().text, "not ready: pipeline starting\n");
+  pipeline::ProcessorCounters counters;
+  state_.UpdateProgress({}, {}, counters);
+  EXPECT_FALSE(ready().ok);
+  EXPECT_EQ(ready().text, "not ready: no partition group assigned\n");
+
+  // Group 1 is new (no checkpoint yet); group 4 resumed from a previous owner's epoch 9.
+  std::vector<pipeline::Processor::GroupStatus> groups = {{1, 0, At(0), false},
+                                                          {4, 9, At(0), false}};
+  state_.UpdateProgress(groups, {}, counters);
+  EXPECT_FALSE(ready().ok);
+  EXPECT_EQ(ready().text, "not ready: partition group 1 has no committed epoch yet\n");
+  groups[0].committed_epoch = 1;
+  groups[1].replaying = true;
+  state_.UpdateProgress(groups, {}, counters);
+  EXPECT_EQ(ready().text, "not ready: partition group 4 is re-running its last epoch\n");
+  groups[1].replaying = false;
+  state_.UpdateProgress(groups, {}, counters);
+  EXPECT_TRUE(ready().ok);
+  EXPECT_EQ(ready().text, "ready: 2 partition group(s)\n");
+
+  // A rebalance that takes every group away, then the end of the run.
+  state_.UpdateProgress({}, {}, counters);
+  EXPECT_FALSE(ready().ok);
+  state_.UpdateProgress(groups, {}, counters);
+  EXPECT_TRUE(ready().ok);
+  state_.SetState(PipelineState::kFinished);
+  EXPECT_EQ(ready().text, "not ready: pipeline finished\n");
+  state_.SetState(PipelineState::kFailed, "boom");
+  EXPECT_FALSE(ready().ok);
+  state_.SetState(PipelineState::kServingLake);
+  EXPECT_TRUE(ready().ok);
+}
+
 }  // namespace
 }  // namespace smartcity::web
