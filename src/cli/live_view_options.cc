@@ -29,7 +29,36 @@ void AddLiveViewOptions(CLI::App* app, LiveViewArgs* args, bool pipeline) {
     app->add_flag("--keep-serving", args->keep_serving,
                   "When the pipeline has finished, keep serving its final state until Ctrl-C")
         ->group("Live view");
+    app->add_option_function<double>(
+           "--alert-stall",
+           [args](double v) {
+             if (!(v >= 1 && v <= 86400))
+               throw CLI::ValidationError("--alert-stall must be from 1 to 86400 seconds");
+             args->alerts.stall_after =
+                 std::chrono::duration_cast<Micros>(std::chrono::duration<double>(v));
+           },
+           "Alert when a partition group's watermark or a steady topic's events stand still for "
+           "this many seconds while input arrives [default: 30]")
+        ->type_name("SECONDS")
+        ->group("Live view");
+    app->add_option_function<double>(
+           "--alert-bad-events",
+           [args](double v) {
+             if (!(v > 0 && v <= 1))
+               throw CLI::ValidationError("--alert-bad-events must be a fraction in (0, 1]");
+             args->alerts.bad_event_fraction = v;
+           },
+           "Alert when dead letters or late events exceed this fraction of the last minute's "
+           "events [default: 0.05]")
+        ->type_name("FRACTION")
+        ->group("Live view");
   }
+}
+
+void SetAlertOptions(const LiveViewArgs& args, int memory_mib, web::LiveStateOptions* options) {
+  options->alerts = args.alerts;
+  options->alerts.memory_limit_bytes = memory_mib > 0 ? uint64_t(memory_mib) << 20 : 0;
+  options->resident_bytes = [] { return web::ReadProcessMetrics().resident_bytes; };
 }
 
 Result<std::unique_ptr<web::LiveServer>> StartLiveView(const LiveViewArgs& args,

@@ -18,7 +18,12 @@ struct LiveViewArgs {
   std::vector<std::string> allowed_hosts;  // --allowed-host, repeatable
   bool no_serve = false;
   bool keep_serving = false;  // run/stream: after the pipeline ends, keep serving until Ctrl-C
+  web::AlertOptions alerts;   // run/stream: --alert-stall, --alert-bad-events
 };
+
+// The live state's alert options of a pipeline command: the thresholds given, and the memory rule
+// against --memory-limit (MiB; 0: none) with this process's resident memory.
+void SetAlertOptions(const LiveViewArgs& args, int memory_mib, web::LiveStateOptions* options);
 
 // `pipeline`: the command runs a pipeline (adds --no-serve and --keep-serving).
 void AddLiveViewOptions(CLI::App* app, LiveViewArgs* args, bool pipeline);
