@@ -573,11 +573,23 @@ void LiveState::ReplaceFromLake(std::vector<VehicleView> vehicles,
     if (!last_commit_ || c.at > *last_commit_) last_commit_ = c.at;
   }
   rows_committed_ = rows_committed;
+  rows_out_ = rows_committed;  // a lake at rest produced what it committed
   records_ = 0;
   for (Topic t : kAllTopics) records_ += rows_committed[static_cast<size_t>(t)];
   records_ += rows_committed[static_cast<size_t>(OutputTable::kDeadLetters)];
   table_commits_ = commits_.size();
   state_ = PipelineState::kServingLake;
+}
+
+void LiveState::ReplaceLoads(std::optional<std::deque<LoadView>> loads,
+                             std::vector<TableLoadView> tables, bool present, std::string busy) {
+  MutexLock lock(&mu_);
+  warehouse_.present = present;
+  warehouse_.retrying = std::move(busy);
+  if (!loads) return;
+  loads_ = std::move(*loads);
+  load_tables_.clear();
+  for (TableLoadView& t : tables) load_tables_[t.table] = std::move(t);
 }
 
 LiveSnapshot LiveState::Snapshot() const {

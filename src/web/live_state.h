@@ -312,6 +312,12 @@ class LiveState final : public pipeline::ProcessorObserver {
                        std::vector<CameraView> cameras, std::deque<CommitView> commits,
                        std::array<uint64_t, stream::kOutputTableCount> rows_committed);
 
+  // `serve`: replaces the warehouse loads (nullopt: keeps the loads and totals shown) and the
+  // per-table totals, read from a warehouse's bookkeeping; `busy` says why they could not be read
+  // now ("" when they were).
+  void ReplaceLoads(std::optional<std::deque<LoadView>> loads, std::vector<TableLoadView> tables,
+                    bool present, std::string busy);
+
   LiveSnapshot Snapshot() const;
 
  private:

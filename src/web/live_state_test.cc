@@ -780,5 +780,32 @@ TEST_F(LiveStateAlertTest, IncidentsCarryTheirRaisedTimeAndAge) {
   EXPECT_DOUBLE_EQ(j["incidents"][0]["ageSeconds"].get<double>(), 60.0);
 }
 
+TEST_F(LiveStateAlertTest, ServeReplacesTheLoadsOrKeepsThemWhileTheWarehouseIsBusy) {
+  LoadView l;
+  l.table = "enriched_data";
+  l.first_version = l.last_version = 3;
+  l.rows = 120;
+  TableLoadView t;
+  t.table = "enriched_data";
+  t.loaded_version = 3;
+  t.lake_version = 4;
+  t.rows = 120;
+  t.loads = 1;
+  state_->ReplaceLoads(std::deque<LoadView>{l}, {t}, /*present=*/true, "");
+  LiveSnapshot s = state_->Snapshot();
+  ASSERT_EQ(s.loads.size(), 1u);
+  ASSERT_EQ(s.load_tables.size(), 1u);
+  EXPECT_EQ(s.load_tables[0].lag_versions(), 1);
+  EXPECT_TRUE(s.warehouse.present);
+  // Busy: the loads read before stay, with the note.
+  state_->ReplaceLoads(std::nullopt, {}, /*present=*/true, "busy: locked");
+  s = state_->Snapshot();
+  EXPECT_EQ(s.loads.size(), 1u);
+  EXPECT_EQ(s.load_tables.size(), 1u);
+  EXPECT_EQ(s.warehouse.retrying, "busy: locked");
+  // serve raises no alert for it.
+  EXPECT_TRUE(s.alerts.empty());
+}
+
 }  // namespace
 }  // namespace smartcity::web
