@@ -35,6 +35,21 @@ function rows(tbody, list, cells) {
 }
 
 // ---- map -------------------------------------------------------------------------------------
+// Hides the labels (SVG text, in priority order) whose boxes would overlap one shown before them or
+// one of `shown` (boxes in the map's own units, so the result holds at any width).
+function overlaps(a, b) {
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+}
+function declutter(labels, shown) {
+  const kept = shown ? shown.slice() : [];
+  for (const t of labels) {
+    t.removeAttribute('display');
+    const b = t.getBBox();
+    if (kept.some((k) => overlaps(k, b))) t.setAttribute('display', 'none');
+    else kept.push(b);
+  }
+  return kept;
+}
 function makeProjection(points) {
   let minLat = Infinity, maxLat = -Infinity, minLon = Infinity, maxLon = -Infinity;
   for (const p of points) {
@@ -54,15 +69,19 @@ function drawRoute(route) {
   g.innerHTML = '';
   const pts = route.waypoints.map((w) => state.project(w.latitude, w.longitude));
   g.appendChild(svg('polyline', { class: 'route', points: pts.map((p) => p[0].toFixed(1) + ',' + p[1].toFixed(1)).join(' ') }));
+  const labels = [];
   route.waypoints.forEach((w, i) => {
     const [x, y] = pts[i];
     g.appendChild(svg('circle', { class: 'waypoint', cx: x, cy: y, r: 3 }));
-    if (i === 0 || i === route.waypoints.length - 1 || i % 3 === 0) {
-      const t = svg('text', { class: 'waypoint-label', x: x + 6, y: y - 6 });
-      t.textContent = w.name;
-      g.appendChild(t);
-    }
+    const t = svg('text', { class: 'waypoint-label', x: x + 6, y: y - 6 });
+    t.textContent = w.name;
+    g.appendChild(t);
+    // The ends first, then every third, then the rest where there is room.
+    const rank = i === 0 || i === route.waypoints.length - 1 ? 0 : i % 3 === 0 ? 1 : 2;
+    labels.push([rank, i, t]);
   });
+  labels.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  state.routeLabelBoxes = declutter(labels.map((l) => l[2]));
   const cg = el('map-cameras');
   cg.innerHTML = '';
   for (const c of route.cameras) {
@@ -204,6 +223,7 @@ function drawIncidents(list) {
     const m = g.querySelector('[data-incident-id="' + CSS.escape(pop.dataset.incidentId) + '"]');
     if (i && m) showIncident(m, i); else pop.hidden = true;
   }
+  declutter(Array.from(labels.querySelectorAll('.incident-label')), state.routeLabelBoxes || []);
   el('incident-count').textContent = active.length;
   el('incidents-empty').hidden = active.length > 0;
   rows(document.querySelector('#incidents tbody'), active,

@@ -2,8 +2,9 @@
 //   node dashboard_test.mjs URL VEHICLES SCREENSHOT
 // Checks: no console errors; one marker per vehicle; the markers move; the charts and counters
 // increase; a hover shows the vehicle's details; every active incident is drawn on top and opens
-// its details on a click; a new incident raises an alert in the banner and list; a screenshot is
-// saved.
+// its details on a click; a new incident raises an alert in the banner and list; at 1400, 1024 and
+// 390 px no horizontal overflow and no overlapping labels (from the layout); screenshots are saved
+// (SCREENSHOT and SCREENSHOT-<width>.png).
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -164,6 +165,38 @@ try {
 
   fs.mkdirSync(path.dirname(screenshot), { recursive: true });
   await page.screenshot({ path: screenshot, fullPage: true });
+
+  // Layout at 1400, 1024 and 390 px: no horizontal overflow, no two visible labels overlapping
+  // (map labels, counter labels, panel titles, legend), checked from the layout; a screenshot each.
+  for (const width of [1400, 1024, 390]) {
+    await page.setViewportSize({ width, height: 1000 });
+    const u = await page.evaluate(() => window.dashboard.updates);
+    await page.waitForFunction((n) => window.dashboard.updates >= n + 2, u, { timeout: T, polling: 100 });
+    const layout = await page.evaluate(() => {
+      const boxes = [];
+      for (const e of document.querySelectorAll('#map text.waypoint-label, #map text.incident-label, .counter .label, h2, .legend > span')) {
+        if (e.closest('[display="none"]') || e.getAttribute('display') === 'none') continue;
+        const r = e.getBoundingClientRect();
+        if (r.width === 0 || r.height === 0) continue;
+        boxes.push({ text: e.textContent.slice(0, 30), x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height });
+      }
+      const clash = [];
+      for (let i = 0; i < boxes.length; i++) {
+        for (let j = i + 1; j < boxes.length; j++) {
+          const a = boxes[i], b = boxes[j], eps = 0.5;
+          if (a.x + eps < b.x + b.w && b.x + eps < a.x + a.w && a.y + eps < b.y + b.h && b.y + eps < a.y + a.h)
+            clash.push(a.text + ' / ' + b.text);
+        }
+      }
+      return { scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, labels: boxes.length, clash };
+    });
+    check('no horizontal overflow at ' + width + ' px', layout.scrollWidth <= layout.innerWidth, layout.scrollWidth + ' <= ' + layout.innerWidth);
+    check('no overlapping labels at ' + width + ' px', layout.clash.length === 0,
+        layout.labels + ' labels' + (layout.clash.length ? ', overlapping: ' + layout.clash.slice(0, 5).join(' | ') : ''));
+    const shot = screenshot.replace(/\.png$/, '-' + width + '.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    check('screenshot at ' + width + ' px saved', fs.statSync(shot).size > 10_000, shot);
+  }
   check('screenshot saved', fs.statSync(screenshot).size > 10_000, screenshot);
   check('no console errors', errors.length === 0, errors.join(' | '));
 } catch (e) {
