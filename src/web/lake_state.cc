@@ -272,7 +272,7 @@ Status LakeStateReader::RefreshWarehouse(LiveState* state, const std::string& du
       "SELECT table_name, max(delta_version), sum(row_count)::BIGINT, count(*), "
       "epoch_us(max(loaded_at)) FROM smartcity_wh._smartcity_loads GROUP BY table_name ORDER BY "
       "table_name");
-  const Status detached = conn_->Execute("DETACH smartcity_wh");
+  Status detached = conn_->Execute("DETACH smartcity_wh");
   if (!recent.ok() || !totals.ok()) {
     // A warehouse no load has reached yet has no bookkeeping table.
     state->ReplaceLoads(std::deque<LoadView>{}, {}, /*present=*/true, "");

@@ -486,19 +486,24 @@ void LiveState::EvaluateAlerts(WallTime now) {
     samples_.pop_front();
   const CountSample& base = samples_.front();
   const uint64_t events = cur.events - std::min(cur.events, base.events);
-  auto fraction_rule = [&](std::string_view kind, uint64_t bad, std::string_view what) {
-    const double f = events == 0 ? 0 : static_cast<double>(bad) / static_cast<double>(events);
+  struct FractionRule {
+    std::string_view kind;
+    uint64_t bad;
+    std::string_view what;
+  };
+  for (const FractionRule& rule :
+       {FractionRule{"dead_letters", cur.dead - std::min(cur.dead, base.dead), "dead letters"},
+        FractionRule{"late_events", cur.late - std::min(cur.late, base.late), "late events"}}) {
+    const double f = events == 0 ? 0 : static_cast<double>(rule.bad) / static_cast<double>(events);
     if (events >= o.bad_event_min_events && f > o.bad_event_fraction) {
-      Raise(kind, "", "warning",
+      Raise(rule.kind, "", "warning",
             fmt::format("{:.1f}% of the last minute's {} events were {} (threshold {:.1f}%)",
-                        f * 100, events, what, o.bad_event_fraction * 100),
+                        f * 100, events, rule.what, o.bad_event_fraction * 100),
             now);
     } else {
-      Clear(kind, "", now);
+      Clear(rule.kind, "", now);
     }
-  };
-  fraction_rule("dead_letters", cur.dead - std::min(cur.dead, base.dead), "dead letters");
-  fraction_rule("late_events", cur.late - std::min(cur.late, base.late), "late events");
+  }
 
   // warehouse: the loader retries (the warehouse is away) or stopped.
   if (!warehouse_.error.empty()) {
