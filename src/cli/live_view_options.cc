@@ -33,7 +33,34 @@ void AddLiveViewOptions(CLI::App* app, LiveViewArgs* args, bool pipeline) {
                       "/healthz answers 503 (a liveness probe restarts the process) once the "
                       "processing loop has not turned for this long (0 = never)")
         ->group("Live view");
+    AddDurationOption(app, "--alert-stall", &args->alerts.stall_after,
+                      "Alert when a partition group's watermark or a steady topic's events stand "
+                      "still for this long while input arrives (1s to 1d)")
+        ->check([](const std::string& v) -> std::string {
+          auto d = ParseDuration(v);
+          if (d.ok() && (*d < std::chrono::seconds(1) || *d > std::chrono::hours(24)))
+            return "--alert-stall is between 1s and 1d";
+          return "";
+        })
+        ->group("Live view");
+    app->add_option_function<double>(
+           "--alert-bad-events",
+           [args](double v) {
+             if (!(v > 0 && v <= 1))
+               throw CLI::ValidationError("--alert-bad-events must be a fraction in (0, 1]");
+             args->alerts.bad_event_fraction = v;
+           },
+           "Alert when dead letters or late events exceed this fraction of the last minute's "
+           "events [default: 0.05]")
+        ->type_name("FRACTION")
+        ->group("Live view");
   }
+}
+
+void SetAlertOptions(const LiveViewArgs& args, int memory_mib, web::LiveStateOptions* options) {
+  options->alerts = args.alerts;
+  options->alerts.memory_limit_bytes = memory_mib > 0 ? uint64_t(memory_mib) << 20 : 0;
+  options->resident_bytes = [] { return web::ReadProcessMetrics().resident_bytes; };
 }
 
 Result<std::unique_ptr<web::LiveServer>> StartLiveView(const LiveViewArgs& args,

@@ -21,7 +21,12 @@ struct LiveViewArgs {
   // run/stream: /healthz's bound on a stuck loop; above the processor's whole-commit retry
   // budget (3 min), during which the loop waits for the lake.
   Micros stall_timeout = std::chrono::minutes(5);
+  web::AlertOptions alerts;  // run/stream: --alert-stall, --alert-bad-events
 };
+
+// The live state's alert options of a pipeline command: the thresholds given, and the memory rule
+// against --memory-limit (MiB; 0: none) with this process's resident memory.
+void SetAlertOptions(const LiveViewArgs& args, int memory_mib, web::LiveStateOptions* options);
 
 // `pipeline`: the command runs a pipeline (adds --no-serve and --keep-serving).
 void AddLiveViewOptions(CLI::App* app, LiveViewArgs* args, bool pipeline);

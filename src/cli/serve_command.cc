@@ -7,6 +7,7 @@
 #include "cli/command.h"
 #include "cli/lake_options.h"
 #include "cli/live_view_options.h"
+#include "cli/load_command.h"
 #include "common/clock.h"
 #include "engine/engine.h"
 #include "lake/object_store.h"
@@ -22,6 +23,7 @@ struct ServeArgs {
   std::string lake = "smartcity-lake";
   LiveViewArgs live;
   Micros refresh{std::chrono::seconds(2)};
+  std::string warehouse;  // --warehouse: empty = the DuckDB file beside the lake; none
   TopicNames topics;
 };
 
@@ -39,12 +41,20 @@ int RunServe(ServeArgs& a) {
   opts.lake = (*store)->Describe();
   opts.topic_names = a.topics;
   web::LiveState live(opts, &clock);
-  if (Status s = (*reader)->Refresh(&live); !s.ok()) return ReportError(s);
+  // The loads of a DuckDB warehouse beside the lake, from its bookkeeping (read-only).
+  std::string warehouse = a.warehouse.empty() ? DefaultWarehouse(a.lake) : a.warehouse;
+  if (warehouse.rfind("duckdb:", 0) == 0) warehouse = warehouse.substr(7);
+  auto refresh = [&]() -> Status {
+    SC_RETURN_IF_ERROR((*reader)->Refresh(&live));
+    if (warehouse == "none") return Status::OK();
+    return (*reader)->RefreshWarehouse(&live, warehouse);
+  };
+  if (Status s = refresh(); !s.ok()) return ReportError(s);
   auto server = StartLiveView(a.live, &live, "serve", /*quiet=*/false, /*required=*/true);
   if (!server.ok()) return ReportError(server.status());
   // Refreshes every --refresh until Ctrl-C.
   while (SleepUntil(clock, clock.Now() + a.refresh, &g_stop_requested)) {
-    if (Status s = (*reader)->Refresh(&live); !s.ok()) {
+    if (Status s = refresh(); !s.ok()) {
       // Keep serving the last good state; a writer may be mid-commit or the store briefly away.
       std::fprintf(stderr,
                    "serve: cannot refresh from the lake (%s); showing the last state read\n",
@@ -68,6 +78,10 @@ void RegisterServe(CLI::App& root, CommandList& commands) {
   AddLiveViewOptions(app, &a->live, /*pipeline=*/false);
   AddDurationOption(app, "--refresh", &a->refresh, "How often to re-read the lake");
   AddTopicNameOptions(app, &a->topics);
+  app->add_option("--warehouse", a->warehouse,
+                  "The DuckDB warehouse whose loads to show (duckdb:PATH or PATH; read-only; "
+                  "none: no warehouse) [default: duckdb:<lake>-warehouse.duckdb]")
+      ->type_name("FILE");
   commands.push_back({app, [a]() -> int {
                         if (a->refresh <= Micros(0))
                           return UsageError("--refresh must be positive");

@@ -80,9 +80,21 @@ json Vehicles(const LiveSnapshot& s) {
   return a;
 }
 
+// The newest event time seen (the event-time "now" incidents' ages are measured at).
+EventTime NewestEventTime(const LiveSnapshot& s) {
+  EventTime newest{};
+  for (const GroupView& g : s.groups) {
+    if (g.max_event_time) newest = std::max(newest, *g.max_event_time);
+  }
+  for (const IncidentView& i : s.incidents) newest = std::max(newest, i.at);
+  return newest;
+}
+
 json Incidents(const LiveSnapshot& s) {
   json a = json::array();
+  const EventTime newest = NewestEventTime(s);
   for (const IncidentView& i : s.incidents) {
+    const EventTime raised = i.raised_at();
     a.push_back({{EmergencyField(model::emergency_col::kIncidentId), i.incident_id},
                  {EmergencyField(model::emergency_col::kDeviceId), i.device_id},
                  {EmergencyField(model::emergency_col::kType), i.type},
@@ -90,6 +102,8 @@ json Incidents(const LiveSnapshot& s) {
                  {"active", i.active()},
                  {EmergencyField(model::emergency_col::kDescription), i.description},
                  {EmergencyField(model::emergency_col::kTimestamp), Time(i.at)},
+                 {"raisedAt", Time(raised)},
+                 {"ageSeconds", newest > raised ? Seconds(newest - raised) : 0.0},
                  {"latitude", i.latitude},
                  {"longitude", i.longitude}});
   }
@@ -109,17 +123,36 @@ json Cameras(const LiveSnapshot& s) {
 }
 
 json Rates(const LiveSnapshot& s, int seconds) {
-  seconds = std::clamp(seconds, 1, kRateSeconds);
+  seconds = std::clamp(seconds, 1, kRateSeconds - 1);
   json topics = json::object();
+  // Only complete seconds: the current one (the history's last bucket) is still filling, and a
+  // chart that ended with it would drop towards zero at its right edge.
   for (Topic t : kAllTopics) {
     const auto& r = s.rates[static_cast<size_t>(t)];
-    topics[std::string(DefaultTopicName(t))] = std::vector<uint32_t>(r.end() - seconds, r.end());
+    topics[std::string(DefaultTopicName(t))] =
+        std::vector<uint32_t>(r.end() - 1 - seconds, r.end() - 1);
   }
-  // Wall-clock second of the last bucket, for the charts' time axis.
+  // Wall-clock second of the last bucket (the last complete one), for the charts' time axis.
   return {{"bucketSeconds", 1},
-          {"endsAt", Millis(s.now) / 1000},
+          {"endsAt", Millis(s.now) / 1000 - 1},
           {"seconds", seconds},
           {"topics", topics}};
+}
+
+json Alerts(const LiveSnapshot& s) {
+  json list = json::array();
+  size_t active = 0;
+  for (const AlertView& a : s.alerts) {
+    active += a.active() ? 1 : 0;
+    list.push_back({{"kind", a.kind},
+                    {"subject", a.subject},
+                    {"severity", a.severity},
+                    {"message", a.message},
+                    {"since", Wall(a.since)},
+                    {"active", a.active()},
+                    {"clearedAt", a.cleared ? Wall(*a.cleared) : json(nullptr)}});
+  }
+  return {{"active", active}, {"alerts", list}};
 }
 
 json Status(const LiveSnapshot& s) {
@@ -387,8 +420,13 @@ std::string RouteJson() {
   return json({{"lengthM", route.length_m()}, {"waypoints", wps}, {"cameras", cams}}).dump();
 }
 
+std::string AlertsJson(const LiveSnapshot& s) {
+  return Alerts(s).dump();
+}
+
 std::string UpdateJson(const LiveSnapshot& s, int rate_seconds) {
-  return json({{"vehicles", Vehicles(s)},
+  return json({{"alerts", Alerts(s)},
+               {"vehicles", Vehicles(s)},
                {"incidents", Incidents(s)},
                {"cameras", Cameras(s)},
                {"rates", Rates(s, rate_seconds)},
@@ -438,6 +476,19 @@ std::string MetricsText(const LiveSnapshot& s, const ProcessMetrics& process) {
   for (Topic t : {Topic::kVehicle, Topic::kWeather, Topic::kEmergency}) {
     Sample(&o, "smartcity_late_events_total", "topic=\"" + Label(DefaultTopicName(t)) + "\"",
            s.late_events[static_cast<size_t>(t)]);
+  }
+  Metric(&o, "smartcity_alert_active", "gauge",
+         "1 while an alert of this kind is raised (GET /api/alerts lists them), else 0.");
+  for (std::string_view kind : kAlertKinds) {
+    uint64_t n = 0;
+    for (const AlertView& a : s.alerts) n += a.active() && a.kind == kind ? 1 : 0;
+    Sample(&o, "smartcity_alert_active", "kind=\"" + Label(kind) + "\"", uint64_t{n > 0 ? 1u : 0u});
+  }
+  Metric(&o, "smartcity_alerts_active", "gauge", "Alerts raised now, per kind.");
+  for (std::string_view kind : kAlertKinds) {
+    uint64_t n = 0;
+    for (const AlertView& a : s.alerts) n += a.active() && a.kind == kind ? 1 : 0;
+    Sample(&o, "smartcity_alerts_active", "kind=\"" + Label(kind) + "\"", n);
   }
   Metric(&o, "smartcity_records_total", "counter",
          "Input records processed (the run summary's events processed).");

@@ -11,9 +11,12 @@ namespace smartcity::web {
 
 std::string VehiclesJson(const LiveSnapshot& s);
 std::string IncidentsJson(const LiveSnapshot& s);
-// `seconds`: how much of the rate history (1..kRateSeconds, newest last).
+// `seconds`: how much of the rate history (1..kRateSeconds, newest last): complete seconds only,
+// so at most kRateSeconds - 1 (the current second is left out).
 std::string RatesJson(const LiveSnapshot& s, int seconds);
 std::string StatusJson(const LiveSnapshot& s);
+// The alerts, active first (docs/api.md, "Alerts").
+std::string AlertsJson(const LiveSnapshot& s);
 // The route's waypoints and fixed cameras (static).
 std::string RouteJson();
 // One Server-Sent Events update: vehicles, incidents, cameras, the last `rate_seconds` of rates and

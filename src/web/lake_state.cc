@@ -247,4 +247,64 @@ Status LakeStateReader::Refresh(LiveState* state) {
   return Status::OK();
 }
 
+Status LakeStateReader::RefreshWarehouse(LiveState* state, const std::string& duckdb_file) {
+  std::error_code ec;
+  if (!std::filesystem::exists(duckdb_file, ec)) {
+    state->ReplaceLoads(std::deque<LoadView>{}, {}, /*present=*/false, "");
+    return Status::OK();
+  }
+  if (Status s = conn_->Execute("ATTACH " + engine::QuoteLiteral(duckdb_file) +
+                                " AS smartcity_wh (READ_ONLY)");
+      !s.ok()) {
+    if (s.message().find("lock") != std::string::npos) {
+      // A loader holds the file: keep what was read, say so, retry at the next refresh.
+      state->ReplaceLoads(std::nullopt, {}, /*present=*/true,
+                          "busy: the warehouse file is in use by a running loader (retried at "
+                          "the next refresh)");
+      return Status::OK();
+    }
+    return s;
+  }
+  auto recent = conn_->Query(
+      "SELECT table_name, delta_version, row_count, epoch_us(loaded_at) FROM "
+      "smartcity_wh._smartcity_loads ORDER BY loaded_at DESC, delta_version DESC LIMIT 50");
+  auto totals = conn_->Query(
+      "SELECT table_name, max(delta_version), sum(row_count)::BIGINT, count(*), "
+      "epoch_us(max(loaded_at)) FROM smartcity_wh._smartcity_loads GROUP BY table_name ORDER BY "
+      "table_name");
+  Status detached = conn_->Execute("DETACH smartcity_wh");
+  if (!recent.ok() || !totals.ok()) {
+    // A warehouse no load has reached yet has no bookkeeping table.
+    state->ReplaceLoads(std::deque<LoadView>{}, {}, /*present=*/true, "");
+    return detached;
+  }
+  auto wall = [](int64_t us) { return WallTime(Micros(us)); };
+  std::deque<LoadView> loads;
+  for (size_t row = recent->row_count(); row-- > 0;) {  // oldest first
+    LoadView l;
+    l.table = Text(*recent, 0, row);
+    l.first_version = l.last_version = recent->GetInt64(1, row);
+    l.rows = static_cast<uint64_t>(std::max<int64_t>(0, recent->GetInt64(2, row)));
+    l.at = wall(recent->GetInt64(3, row));
+    loads.push_back(std::move(l));
+  }
+  std::vector<TableLoadView> tables;
+  for (size_t row = 0; row < totals->row_count(); ++row) {
+    TableLoadView t;
+    t.table = Text(*totals, 0, row);
+    t.loaded_version = totals->GetInt64(1, row);
+    t.rows = static_cast<uint64_t>(std::max<int64_t>(0, totals->GetInt64(2, row)));
+    t.loads = static_cast<uint64_t>(totals->GetInt64(3, row));
+    t.last_load = wall(totals->GetInt64(4, row));
+    t.lake_version = t.loaded_version;
+    for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
+      if (stream::OutputTableName(static_cast<OutputTable>(i)) == t.table)
+        t.lake_version = std::max(t.lake_version, tables_[i].snapshot.version);
+    }
+    tables.push_back(std::move(t));
+  }
+  state->ReplaceLoads(std::move(loads), std::move(tables), /*present=*/true, "");
+  return detached;
+}
+
 }  // namespace smartcity::web

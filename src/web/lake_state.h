@@ -31,6 +31,11 @@ class LakeStateReader {
 
   // Reads what changed since the last call and replaces the state's view with the lake's.
   Status Refresh(LiveState* state);
+  // Reads the loads recorded in a DuckDB warehouse file's `_smartcity_loads` table (attached
+  // read-only for the query, then detached) into the state's loads. The file may be locked by a
+  // running loader: then the state says "busy" and keeps the loads read before (the next call
+  // retries). No file: no warehouse. Call after Refresh (the lake versions give the lag).
+  Status RefreshWarehouse(LiveState* state, const std::string& duckdb_file);
 
  private:
   struct Table {

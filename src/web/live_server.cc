@@ -27,9 +27,9 @@ namespace {
 constexpr const char* kJson = "application/json; charset=utf-8";
 
 bool IsKnownPath(const std::string& path) {
-  static const char* kPaths[] = {"/",          "/api/vehicles", "/api/incidents",
-                                 "/api/rates", "/api/status",   "/api/events",
-                                 "/api/route", "/metrics",      "/healthz"};
+  static const char* kPaths[] = {"/",           "/api/vehicles", "/api/incidents", "/api/rates",
+                                 "/api/status", "/api/events",   "/api/route",     "/metrics",
+                                 "/healthz",    "/api/alerts"};
   if (path == "/readyz") return true;  // the readiness probe, beside /healthz
   for (const char* p : kPaths) {
     if (path == p) return true;
@@ -343,6 +343,10 @@ void LiveServer::Routes() {
   });
   svr.Get("/api/status", [state](const httplib::Request&, httplib::Response& res) {
     res.set_content(StatusJson(state->Snapshot()), kJson);
+    NoStore(res);
+  });
+  svr.Get("/api/alerts", [state](const httplib::Request&, httplib::Response& res) {
+    res.set_content(AlertsJson(state->Snapshot()), kJson);
     NoStore(res);
   });
   svr.Get("/api/route", [](const httplib::Request&, httplib::Response& res) {

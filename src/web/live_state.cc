@@ -1,5 +1,7 @@
 #include "web/live_state.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "stream/event_time_guard.h"
@@ -99,6 +101,10 @@ void LiveState::OnRows(int32_t group, const stream::StreamOutput& out,
         b.num_rows() - std::min(b.num_rows(), First(first, static_cast<OutputTable>(topic)));
     events_in_[static_cast<size_t>(topic)] += n;
     CountRate(topic, n, second);
+    if (n > 0) {
+      topic_last_second_[static_cast<size_t>(topic)] = second;
+      stall_[group].rows_since = true;
+    }
   }
 
   {  // vehicle_data: the latest position per device
@@ -175,7 +181,15 @@ void LiveState::OnRows(int32_t group, const stream::StreamOutput& out,
         }
         it = incidents_.emplace(std::string(id), IncidentView{}).first;
         it->second.incident_id = std::string(id);
+        it->second.raised = at;
+        if (Str(b.column(c::kStatus), r) != model::NameOf(model::EmergencyStatus::kResolved)) {
+          Raise("incident", id, "warning",
+                fmt::format("new incident: {} reported by {}: {}", Str(b.column(c::kType), r),
+                            Str(b.column(c::kDeviceId), r), Str(b.column(c::kDescription), r)),
+                wall);
+        }
       } else if (at < it->second.at) {
+        it->second.raised = std::min(it->second.raised, at);
         continue;
       }
       IncidentView& inc = it->second;
@@ -310,12 +324,14 @@ void LiveState::UpdateProgress(std::span<const pipeline::Processor::GroupStatus>
   epochs_committed_ = counters.epochs_committed;
   table_commits_ = counters.table_commits;
   epochs_replayed_ = counters.epochs_replayed;
+  EvaluateAlerts(clock_->WallNow());
 }
 
 void LiveState::SetState(PipelineState state, std::string error) {
   MutexLock lock(&mu_);
   state_ = state;
   error_ = std::move(error);
+  EvaluateAlerts(clock_->WallNow());
 }
 
 void LiveState::RecordLoad(LoadView load) {
@@ -347,12 +363,207 @@ void LiveState::RecordLag(const std::vector<TableLagView>& tables, std::string r
     t.lake_version = l.lake_version;
     t.oldest_pending = l.oldest_pending;
   }
+  EvaluateAlerts(clock_->WallNow());
 }
 
 void LiveState::SetWarehouseError(std::string error) {
   MutexLock lock(&mu_);
   warehouse_.present = true;
   warehouse_.error = std::move(error);
+  EvaluateAlerts(clock_->WallNow());
+}
+
+namespace {
+std::string AlertKey(std::string_view kind, std::string_view subject) {
+  std::string key(kind);
+  key += '\0';
+  key += subject;
+  return key;
+}
+double SecondsOf(Micros d) {
+  return std::chrono::duration<double>(d).count();
+}
+}  // namespace
+
+void LiveState::Raise(std::string_view kind, std::string_view subject, std::string_view severity,
+                      std::string message, WallTime now) {
+  AlertView& a = alerts_[AlertKey(kind, subject)];
+  if (a.kind.empty() || !a.active()) {
+    a = AlertView{};
+    a.kind = std::string(kind);
+    a.subject = std::string(subject);
+    a.since = now;
+  }
+  a.severity = std::string(severity);
+  a.message = std::move(message);
+}
+
+void LiveState::Clear(std::string_view kind, std::string_view subject, WallTime now) {
+  auto it = alerts_.find(AlertKey(kind, subject));
+  if (it != alerts_.end() && it->second.active()) it->second.cleared = now;
+}
+
+void LiveState::EvaluateAlerts(WallTime now) {
+  const AlertOptions& o = options_.alerts;
+  const bool running = state_ == PipelineState::kRunning;
+
+  // incident: raised in OnRows; cleared once resolved (or forgotten), or after incident_alert_for.
+  for (auto& [key, a] : alerts_) {
+    if (a.kind != "incident" || !a.active()) continue;
+    auto it = incidents_.find(a.subject);
+    if (it == incidents_.end() || !it->second.active() || now - a.since >= o.incident_alert_for)
+      a.cleared = now;
+  }
+
+  // stall, per partition group: the watermark stands still while events arrive or inputs wait.
+  const bool inputs_behind = std::any_of(inputs_.begin(), inputs_.end(), [](const InputView& i) {
+    return i.records_behind.value_or(0) > 0;
+  });
+  std::vector<std::string> stalled;
+  for (auto it = stall_.begin(); it != stall_.end();) {
+    it = groups_.count(it->first) != 0 ? std::next(it) : stall_.erase(it);
+  }
+  for (const auto& [g, gv] : groups_) {
+    StallTrack& t = stall_[g];
+    if (t.moved == WallTime{} || gv.watermark != t.watermark) {
+      t.watermark = gv.watermark;
+      t.moved = now;
+      t.rows_since = false;
+      continue;
+    }
+    if (running && (t.rows_since || inputs_behind) && now - t.moved >= o.stall_after) {
+      std::string subject = fmt::format("group {}", g);
+      Raise("stall", subject, "critical",
+            fmt::format("partition group {}: the watermark ({}) has not moved for {:.0f} s while "
+                        "{}",
+                        g, t.watermark ? FormatTimestamp(*t.watermark) : std::string("none yet"),
+                        SecondsOf(std::chrono::duration_cast<Micros>(now - t.moved)),
+                        t.rows_since ? "events arrive" : "its inputs are behind"),
+            now);
+      stalled.push_back(std::move(subject));
+    }
+  }
+  // stall, per topic: a steady topic (an event a second on average in the minute before it went
+  // quiet) without events for stall_after while another topic still has them.
+  const int64_t now_second = NowSecond();
+  const int64_t stall_seconds =
+      std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(o.stall_after).count());
+  for (Topic topic : kAllTopics) {
+    const size_t ti = static_cast<size_t>(topic);
+    const int64_t last = topic_last_second_[ti];
+    if (!running || last == INT64_MIN || now_second - last < stall_seconds) continue;
+    bool others = false;
+    for (Topic u : kAllTopics) {
+      const int64_t ul = topic_last_second_[static_cast<size_t>(u)];
+      others = others || (u != topic && ul != INT64_MIN && now_second - ul < stall_seconds / 2 + 1);
+    }
+    uint64_t before = 0;  // events in the minute up to its last one (what the ring still holds)
+    for (int64_t sec = last - 59; sec <= last; ++sec) {
+      if (sec > rate_second_ || sec <= rate_second_ - kRateSeconds) continue;
+      before +=
+          rate_ring_[ti][static_cast<size_t>(((sec % kRateSeconds) + kRateSeconds) % kRateSeconds)];
+    }
+    if (!others || before < 60) continue;
+    std::string subject = "topic " + options_.topic_names[topic];
+    Raise("stall", subject, "critical",
+          fmt::format("no {} event for {} s while the other topics go on (its producer may have "
+                      "stopped)",
+                      options_.topic_names[topic], now_second - last),
+          now);
+    stalled.push_back(std::move(subject));
+  }
+  for (auto& [key, a] : alerts_) {
+    if (a.kind == "stall" && a.active() &&
+        std::find(stalled.begin(), stalled.end(), a.subject) == stalled.end())
+      a.cleared = now;
+  }
+
+  // dead_letters / late_events / lake: over the last minute's counts (a sample a second).
+  CountSample cur{now, 0, dead_letters_other_, late_events_total_, 0};
+  for (size_t t = 0; t < kTopicCount; ++t) {
+    cur.events += events_in_[t];
+    cur.dead += dead_letters_[t];
+  }
+  for (uint64_t r : rows_out_) cur.rows += r;
+  if (samples_.empty() || now - samples_.back().at >= std::chrono::seconds(1))
+    samples_.push_back(cur);
+  while (samples_.size() > 1 && now - samples_[1].at >= std::chrono::seconds(60))
+    samples_.pop_front();
+  const CountSample& base = samples_.front();
+  const uint64_t events = cur.events - std::min(cur.events, base.events);
+  struct FractionRule {
+    std::string_view kind;
+    uint64_t bad;
+    std::string_view what;
+  };
+  for (const FractionRule& rule :
+       {FractionRule{"dead_letters", cur.dead - std::min(cur.dead, base.dead), "dead letters"},
+        FractionRule{"late_events", cur.late - std::min(cur.late, base.late), "late events"}}) {
+    const double f = events == 0 ? 0 : static_cast<double>(rule.bad) / static_cast<double>(events);
+    if (events >= o.bad_event_min_events && f > o.bad_event_fraction) {
+      Raise(rule.kind, "", "warning",
+            fmt::format("{:.1f}% of the last minute's {} events were {} (threshold {:.1f}%)",
+                        f * 100, events, rule.what, o.bad_event_fraction * 100),
+            now);
+    } else {
+      Clear(rule.kind, "", now);
+    }
+  }
+
+  // warehouse: the loader retries (the warehouse is away) or stopped.
+  if (!warehouse_.error.empty()) {
+    Raise("warehouse", "", "critical", "the warehouse loader stopped: " + warehouse_.error, now);
+  } else if (!warehouse_.retrying.empty()) {
+    Raise("warehouse", "", "warning",
+          "warehouse loads are failing (the loader retries): " + warehouse_.retrying, now);
+  } else {
+    Clear("warehouse", "", now);
+  }
+
+  // lake: the pipeline failed (a commit that could not be made ends it), or rows are produced
+  // and no commit came for 3x stall_after.
+  const WallTime last_commit = last_commit_.value_or(started_);
+  if (state_ == PipelineState::kFailed) {
+    Raise("lake", "", "critical", "the pipeline stopped: " + error_, now);
+  } else if (running && cur.rows > base.rows && now - last_commit >= 3 * o.stall_after) {
+    Raise("lake", "", "critical",
+          fmt::format("no lake commit for {:.0f} s while rows are produced",
+                      SecondsOf(std::chrono::duration_cast<Micros>(now - last_commit))),
+          now);
+  } else {
+    Clear("lake", "", now);
+  }
+
+  // memory: resident memory near --memory-limit (read at most once a second).
+  if (options_.resident_bytes && o.memory_limit_bytes > 0) {
+    if (now - rss_read_at_ >= std::chrono::seconds(1)) {
+      rss_ = options_.resident_bytes();
+      rss_read_at_ = now;
+    }
+    const double share = static_cast<double>(rss_) / static_cast<double>(o.memory_limit_bytes);
+    if (share > o.memory_fraction) {
+      Raise("memory", "", "warning",
+            fmt::format("resident memory {} MiB is {:.0f}% of the memory limit ({} MiB)",
+                        rss_ >> 20, share * 100, o.memory_limit_bytes >> 20),
+            now);
+    } else {
+      Clear("memory", "", now);
+    }
+  }
+
+  // Forget the oldest cleared alerts beyond max_cleared_alerts.
+  size_t cleared = 0;
+  for (const auto& [key, a] : alerts_) cleared += a.active() ? 0 : 1;
+  while (cleared > options_.max_cleared_alerts) {
+    auto oldest = alerts_.end();
+    for (auto it = alerts_.begin(); it != alerts_.end(); ++it) {
+      if (!it->second.active() &&
+          (oldest == alerts_.end() || *it->second.cleared < *oldest->second.cleared))
+        oldest = it;
+    }
+    alerts_.erase(oldest);
+    --cleared;
+  }
 }
 
 void LiveState::ReplaceFromLake(std::vector<VehicleView> vehicles,
@@ -372,11 +583,23 @@ void LiveState::ReplaceFromLake(std::vector<VehicleView> vehicles,
     if (!last_commit_ || c.at > *last_commit_) last_commit_ = c.at;
   }
   rows_committed_ = rows_committed;
+  rows_out_ = rows_committed;  // a lake at rest produced what it committed
   records_ = 0;
   for (Topic t : kAllTopics) records_ += rows_committed[static_cast<size_t>(t)];
   records_ += rows_committed[static_cast<size_t>(OutputTable::kDeadLetters)];
   table_commits_ = commits_.size();
   state_ = PipelineState::kServingLake;
+}
+
+void LiveState::ReplaceLoads(std::optional<std::deque<LoadView>> loads,
+                             std::vector<TableLoadView> tables, bool present, std::string busy) {
+  MutexLock lock(&mu_);
+  warehouse_.present = present;
+  warehouse_.retrying = std::move(busy);
+  if (!loads) return;
+  loads_ = std::move(*loads);
+  load_tables_.clear();
+  for (TableLoadView& t : tables) load_tables_[t.table] = std::move(t);
 }
 
 LiveSnapshot LiveState::Snapshot() const {
@@ -432,6 +655,13 @@ LiveSnapshot LiveState::Snapshot() const {
   s.commit_latency_counts = commit_latency_counts_;
   s.commit_latency_sum = commit_latency_sum_;
   s.commit_latency_count = commit_latency_count_;
+  s.alerts.reserve(alerts_.size());
+  for (const auto& [key, a] : alerts_) s.alerts.push_back(a);
+  std::sort(s.alerts.begin(), s.alerts.end(), [](const AlertView& a, const AlertView& b) {
+    if (a.active() != b.active()) return a.active();
+    const WallTime ta = a.cleared.value_or(a.since), tb = b.cleared.value_or(b.since);
+    return ta > tb;
+  });
   return s;
 }
 

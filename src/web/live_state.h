@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -36,6 +37,13 @@
 #include "transport/message.h"
 
 namespace smartcity::web {
+
+template <size_t N>
+constexpr std::array<int64_t, N> MakeFilled(int64_t v) {
+  std::array<int64_t, N> a{};
+  a.fill(v);
+  return a;
+}
 
 struct WeatherView {
   EventTime at{};
@@ -69,9 +77,11 @@ struct IncidentView {
   std::string type;
   std::string status;  // "Active" / "Resolved"
   std::string description;
-  EventTime at{};
+  EventTime at{};      // event time of its latest report
+  EventTime raised{};  // event time of its first report seen ({}: unknown, use `at`)
   double latitude = 0;
   double longitude = 0;
+  EventTime raised_at() const { return raised == EventTime{} ? at : raised; }
   bool active() const { return status != model::NameOf(model::EmergencyStatus::kResolved); }
 };
 
@@ -157,6 +167,40 @@ struct InputView {
   std::optional<int64_t> records_behind;
 };
 
+// Something an operator must act on (docs/api.md, "Alerts"). Raised and cleared by LiveState's
+// rules; a cleared alert stays listed (with its clearing time) until newer ones push it out.
+struct AlertView {
+  std::string kind;      // incident, stall, dead_letters, late_events, warehouse, lake, memory
+  std::string subject;   // what it is about within its kind: an incident id, "group 2", a topic
+  std::string severity;  // "critical" or "warning"
+  std::string message;
+  WallTime since{};                 // raised (wall clock)
+  std::optional<WallTime> cleared;  // when its condition ended
+  bool active() const { return !cleared; }
+};
+
+// Every kind of alert, in the order /metrics lists them.
+inline constexpr std::array<std::string_view, 7> kAlertKinds = {
+    "incident", "stall", "dead_letters", "late_events", "warehouse", "lake", "memory"};
+
+// The alert rules' thresholds (the commands' --alert-* options; defaults documented in
+// docs/api.md).
+struct AlertOptions {
+  // stall: a partition group whose watermark has not moved for this long while its events keep
+  // arriving (or its inputs are behind); a topic that had events and then none for this long while
+  // other topics go on. lake: no lake commit for 3x this long while rows are produced.
+  Micros stall_after = std::chrono::seconds(30);
+  // dead_letters / late_events: their share of the events of the last minute above this.
+  double bad_event_fraction = 0.05;
+  // ... counted only when the last minute had at least this many events.
+  uint64_t bad_event_min_events = 50;
+  // incident: how long a new incident's alert stays raised (it clears earlier when resolved).
+  Micros incident_alert_for = std::chrono::minutes(2);
+  // memory: resident memory above this share of memory_limit_bytes (0: no limit, no rule).
+  double memory_fraction = 0.9;
+  uint64_t memory_limit_bytes = 0;
+};
+
 // Per-second event counts per topic over the last kRateSeconds seconds of processing time.
 inline constexpr int kRateSeconds = 600;
 
@@ -221,6 +265,7 @@ struct LiveSnapshot {
   Micros commit_latency_sum{0};
   uint64_t commit_latency_count = 0;
   TopicNames topic_names;
+  std::vector<AlertView> alerts;  // active ones first, then cleared; newest first within each
 };
 
 // LiveState::Health(): the few fields the probes read.
@@ -243,6 +288,11 @@ struct LiveStateOptions {
   // has left the road (the steady city's vehicles leave at the corridor's ends): it leaves the
   // view, so that the view holds the vehicles on the road, however long the run.
   Micros vehicle_timeout = std::chrono::minutes(10);
+  AlertOptions alerts;
+  size_t max_cleared_alerts = 100;  // cleared alerts kept for the list
+  // The process's resident memory in bytes, for the memory rule (null: not checked). Called at
+  // most once a second from UpdateProgress.
+  std::function<uint64_t()> resident_bytes;
 };
 
 class LiveState final : public pipeline::ProcessorObserver {
@@ -270,6 +320,12 @@ class LiveState final : public pipeline::ProcessorObserver {
                        std::vector<CameraView> cameras, std::deque<CommitView> commits,
                        std::array<uint64_t, stream::kOutputTableCount> rows_committed);
 
+  // `serve`: replaces the warehouse loads (nullopt: keeps the loads and totals shown) and the
+  // per-table totals, read from a warehouse's bookkeeping; `busy` says why they could not be read
+  // now ("" when they were).
+  void ReplaceLoads(std::optional<std::deque<LoadView>> loads, std::vector<TableLoadView> tables,
+                    bool present, std::string busy);
+
   LiveSnapshot Snapshot() const;
   // What the probes need (/healthz, /readyz), without copying the view: cheap for any caller.
   HealthView Health() const;
@@ -280,6 +336,12 @@ class LiveState final : public pipeline::ProcessorObserver {
   // Drops the vehicles of `group` not heard from within vehicle_timeout of `newest`.
   void ExpireVehicles(int32_t group, EventTime newest) REQUIRES(mu_);
   std::optional<Topic> TopicOfName(std::string_view name) const;
+  // Alerts: raise (or update the message of) an active one; clear it if active.
+  void Raise(std::string_view kind, std::string_view subject, std::string_view severity,
+             std::string message, WallTime now) REQUIRES(mu_);
+  void Clear(std::string_view kind, std::string_view subject, WallTime now) REQUIRES(mu_);
+  // Applies every rule at `now` (wall clock).
+  void EvaluateAlerts(WallTime now) REQUIRES(mu_);
 
   const LiveStateOptions options_;
   Clock* const clock_;
@@ -319,6 +381,24 @@ class LiveState final : public pipeline::ProcessorObserver {
   Micros commit_latency_sum_ GUARDED_BY(mu_){0};
   uint64_t commit_latency_count_ GUARDED_BY(mu_) = 0;
   ProcessingTime last_turn_ GUARDED_BY(mu_);  // the loop's last UpdateProgress (or construction)
+
+  // Alerts by kind + '\0' + subject.
+  std::map<std::string, AlertView, std::less<>> alerts_ GUARDED_BY(mu_);
+  struct StallTrack {
+    std::optional<EventTime> watermark;
+    WallTime moved{};         // when the watermark last moved (or the group was first seen)
+    bool rows_since = false;  // events arrived since then
+  };
+  std::map<int32_t, StallTrack> stall_ GUARDED_BY(mu_);
+  struct CountSample {
+    WallTime at;
+    uint64_t events = 0, dead = 0, late = 0, rows = 0;
+  };
+  std::deque<CountSample> samples_ GUARDED_BY(mu_);  // one a second, the last minute's
+  std::array<int64_t, kTopicCount> topic_last_second_ GUARDED_BY(mu_) =
+      MakeFilled<kTopicCount>(INT64_MIN);  // per topic: its newest second with events
+  WallTime rss_read_at_ GUARDED_BY(mu_){};
+  uint64_t rss_ GUARDED_BY(mu_) = 0;
 };
 
 // A probe's answer: 200 when ok, 503 otherwise, with a one-line reason as the body.

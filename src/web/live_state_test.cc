@@ -558,5 +558,321 @@ TEST_F(LiveStateTest, ReadyOnceEveryOwnedGroupHasACommittedEpoch) {
   EXPECT_TRUE(ready().ok);
 }
 
+// ---- alerts (a fake clock drives every rule) ----------------------------------------------------
+
+class LiveStateAlertTest : public ::testing::Test {
+ protected:
+  LiveStateAlertTest() {
+    LiveStateOptions o;
+    o.alerts.memory_limit_bytes = 100 << 20;
+    o.resident_bytes = [this] { return rss_; };
+    state_ = std::make_unique<LiveState>(std::move(o), &clock_);
+  }
+  // The command loop's report: group 0 at watermark `wm` (seconds), inputs `behind`.
+  void Progress(int64_t wm, int64_t behind = 0) {
+    PartitionLag lag;
+    lag.tp = {Topic::kVehicle, PartitionId(0)};
+    lag.records_behind = behind;
+    const std::vector<pipeline::Processor::GroupStatus> groups = {{0, 1, At(wm), false}};
+    const std::vector<PartitionLag> lags = {lag};
+    state_->UpdateProgress(groups, lags, pipeline::ProcessorCounters{});
+  }
+  void Rows(const std::function<void(stream::StreamOutput*)>& add) {
+    const auto first = Marks(out_);
+    add(&out_);
+    state_->OnRows(0, out_, first);
+  }
+  const AlertView* Find(std::string_view kind, std::string_view subject = "") {
+    snap_ = state_->Snapshot();
+    for (const AlertView& a : snap_.alerts) {
+      if (a.kind == kind && a.subject == subject) return &a;
+    }
+    return nullptr;
+  }
+  bool Active(std::string_view kind, std::string_view subject = "") {
+    const AlertView* a = Find(kind, subject);
+    return a != nullptr && a->active();
+  }
+
+  FakeClock clock_;
+  uint64_t rss_ = 0;
+  std::unique_ptr<LiveState> state_;
+  stream::StreamOutput out_;
+  LiveSnapshot snap_;
+};
+
+TEST_F(LiveStateAlertTest, ANewIncidentRaisesAnAlertUntilResolvedOrOld) {
+  Rows([](stream::StreamOutput* o) { AddEmergency(o, "I1", 10, "Active"); });
+  const AlertView* a = Find("incident", "I1");
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->active());
+  EXPECT_EQ(a->severity, "warning");
+  EXPECT_NE(a->message.find("Accident reported by V1"), std::string::npos) << a->message;
+  EXPECT_EQ(a->since, clock_.WallNow());
+  // A second report of the same incident raises nothing new.
+  Rows([](stream::StreamOutput* o) { AddEmergency(o, "I1", 11, "Active"); });
+  EXPECT_TRUE(Active("incident", "I1"));
+  EXPECT_EQ(snap_.alerts.size(), 1u);
+  // Resolved: cleared at once.
+  clock_.Advance(std::chrono::seconds(5));
+  Rows([](stream::StreamOutput* o) { AddEmergency(o, "I1", 20, "Resolved"); });
+  Progress(5);
+  a = Find("incident", "I1");
+  ASSERT_NE(a, nullptr);
+  EXPECT_FALSE(a->active());
+  EXPECT_EQ(*a->cleared, clock_.WallNow());
+  // Another one clears by itself after incident_alert_for (2 min); a first report that is already
+  // Resolved raises nothing.
+  Rows([](stream::StreamOutput* o) {
+    AddEmergency(o, "I2", 30, "Active");
+    AddEmergency(o, "I3", 30, "Resolved");
+  });
+  EXPECT_TRUE(Active("incident", "I2"));
+  EXPECT_EQ(Find("incident", "I3"), nullptr);
+  clock_.Advance(std::chrono::seconds(119));
+  Progress(5);
+  EXPECT_TRUE(Active("incident", "I2"));
+  clock_.Advance(std::chrono::seconds(1));
+  Progress(5);
+  EXPECT_FALSE(Active("incident", "I2"));
+}
+
+TEST_F(LiveStateAlertTest, AStalledGroupRaisesAStallAlert) {
+  Progress(100);
+  Rows([](stream::StreamOutput* o) { AddVehicle(o, "V1", 100, 51.5, -0.1, 50); });
+  Progress(100);
+  clock_.Advance(std::chrono::seconds(29));
+  Rows([](stream::StreamOutput* o) { AddVehicle(o, "V1", 101, 51.5, -0.1, 50); });
+  Progress(100);
+  EXPECT_FALSE(Active("stall", "group 0"));
+  clock_.Advance(std::chrono::seconds(1));
+  Progress(100);  // 30 s without a watermark move while events arrive
+  const AlertView* a = Find("stall", "group 0");
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->active());
+  EXPECT_EQ(a->severity, "critical");
+  EXPECT_NE(a->message.find("has not moved for 30 s while events arrive"), std::string::npos)
+      << a->message;
+  // The watermark moves: cleared.
+  clock_.Advance(std::chrono::seconds(1));
+  Progress(101);
+  EXPECT_FALSE(Active("stall", "group 0"));
+}
+
+TEST_F(LiveStateAlertTest, AnIdleGroupWithNothingToReadIsNotStalled) {
+  Progress(100);
+  clock_.Advance(std::chrono::minutes(5));
+  Progress(100);
+  EXPECT_EQ(Find("stall", "group 0"), nullptr);
+  // ... but one whose inputs are behind is.
+  Progress(100, /*behind=*/7);
+  EXPECT_TRUE(Active("stall", "group 0"));
+  EXPECT_NE(Find("stall", "group 0")->message.find("its inputs are behind"), std::string::npos);
+}
+
+TEST_F(LiveStateAlertTest, ASteadyTopicGoingSilentRaisesAStallAlert) {
+  Progress(0);
+  // A minute of vehicle and gps events, two a second each.
+  for (int sec = 0; sec < 60; ++sec) {
+    Rows([sec](stream::StreamOutput* o) {
+      AddVehicle(o, "V1", sec, 51.5, -0.1, 50);
+      AddVehicle(o, "V2", sec, 51.5, -0.1, 50);
+    });
+    Progress(sec);
+    clock_.Advance(std::chrono::seconds(1));
+  }
+  EXPECT_EQ(Find("stall", "topic vehicle_data"), nullptr);
+  // Vehicles stop; weather goes on (no stall while every topic is silent: the end of a run).
+  for (int sec = 60; sec < 91; ++sec) {
+    Rows([sec](stream::StreamOutput* o) { AddWeather(o, "V1", sec, 10); });
+    Progress(sec);
+    clock_.Advance(std::chrono::seconds(1));
+  }
+  const AlertView* a = Find("stall", "topic vehicle_data");
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->active());
+  EXPECT_NE(a->message.find("no vehicle_data event for 3"), std::string::npos) << a->message;
+  // The weather topic is sparse here (one event a second over less than a minute): no alert.
+  EXPECT_EQ(Find("stall", "topic weather_data"), nullptr);
+  Rows([](stream::StreamOutput* o) { AddVehicle(o, "V1", 92, 51.5, -0.1, 50); });
+  Progress(92);
+  EXPECT_FALSE(Active("stall", "topic vehicle_data"));
+}
+
+TEST_F(LiveStateAlertTest, DeadLetterAndLateEventSharesAboveTheThreshold) {
+  Progress(0);
+  clock_.Advance(std::chrono::seconds(1));
+  // 100 events, 4 of them dead letters: 4% is under the 5% threshold.
+  Rows([](stream::StreamOutput* o) {
+    for (int i = 0; i < 96; ++i) AddVehicle(o, "V1", i, 51.5, -0.1, 50);
+    for (int i = 0; i < 4; ++i) AddDeadLetter(o, "vehicle_data");
+  });
+  Progress(1);
+  EXPECT_EQ(Find("dead_letters"), nullptr);
+  clock_.Advance(std::chrono::seconds(1));
+  // 10 more dead letters: 14 of 110.
+  Rows([](stream::StreamOutput* o) {
+    for (int i = 0; i < 10; ++i) AddDeadLetter(o, "vehicle_data");
+    for (int i = 0; i < 9; ++i)
+      o->late_events.column(stream::late_event_col::kTopic).AppendString("vehicle_data");
+  });
+  Progress(2);
+  const AlertView* a = Find("dead_letters");
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->active());
+  EXPECT_NE(a->message.find("12.7% of the last minute's 110 events were dead letters"),
+            std::string::npos)
+      << a->message;
+  EXPECT_TRUE(Active("late_events"));  // 9 of 110
+  // A minute of clean events later, both clear.
+  clock_.Advance(std::chrono::seconds(61));
+  Rows([](stream::StreamOutput* o) {
+    for (int i = 0; i < 100; ++i) AddVehicle(o, "V1", 200 + i, 51.5, -0.1, 50);
+  });
+  Progress(3);
+  clock_.Advance(std::chrono::seconds(1));
+  Progress(3);
+  EXPECT_FALSE(Active("dead_letters"));
+  EXPECT_FALSE(Active("late_events"));
+}
+
+TEST_F(LiveStateAlertTest, WarehouseRetryingAndStopped) {
+  state_->RecordLag({}, "connection refused");
+  const AlertView* a = Find("warehouse");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->severity, "warning");
+  EXPECT_NE(a->message.find("retries): connection refused"), std::string::npos) << a->message;
+  state_->RecordLag({}, "");
+  EXPECT_FALSE(Active("warehouse"));
+  state_->SetWarehouseError("disk full");
+  a = Find("warehouse");
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->active());
+  EXPECT_EQ(a->severity, "critical");
+  EXPECT_EQ(a->message, "the warehouse loader stopped: disk full");
+}
+
+TEST_F(LiveStateAlertTest, LakeCommitsMissingOrFailed) {
+  Progress(0);
+  Rows([](stream::StreamOutput* o) { AddVehicle(o, "V1", 0, 51.5, -0.1, 50); });
+  clock_.Advance(std::chrono::seconds(89));
+  Progress(1);
+  EXPECT_FALSE(Active("lake"));
+  clock_.Advance(std::chrono::seconds(1));
+  Rows([](stream::StreamOutput* o) { AddVehicle(o, "V1", 1, 51.5, -0.1, 50); });
+  Progress(2);
+  EXPECT_TRUE(Active("lake"));
+  EXPECT_NE(Find("lake")->message.find("no lake commit for 90 s"), std::string::npos);
+  pipeline::EpochCommit c;
+  c.groups = {0};
+  c.at = clock_.WallNow();
+  state_->OnCommit(c);
+  Progress(3);
+  EXPECT_FALSE(Active("lake"));
+  state_->SetState(PipelineState::kFailed, "lake commit failed: permission denied");
+  const AlertView* a = Find("lake");
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->active());
+  EXPECT_EQ(a->message, "the pipeline stopped: lake commit failed: permission denied");
+}
+
+TEST_F(LiveStateAlertTest, MemoryNearTheLimit) {
+  rss_ = 80 << 20;
+  Progress(0);
+  EXPECT_EQ(Find("memory"), nullptr);
+  rss_ = 95 << 20;
+  clock_.Advance(std::chrono::seconds(1));
+  Progress(0);
+  const AlertView* a = Find("memory");
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->active());
+  EXPECT_EQ(a->message, "resident memory 95 MiB is 95% of the memory limit (100 MiB)");
+  rss_ = 50 << 20;
+  clock_.Advance(std::chrono::seconds(1));
+  Progress(0);
+  EXPECT_FALSE(Active("memory"));
+}
+
+TEST_F(LiveStateAlertTest, AlertsInTheJsonApiTheMetricsAndTheEventStream) {
+  Rows([](stream::StreamOutput* o) { AddEmergency(o, "I1", 10, "Active"); });
+  state_->SetWarehouseError("disk full");
+  const LiveSnapshot s = state_->Snapshot();
+  const auto j = nlohmann::json::parse(AlertsJson(s));
+  EXPECT_EQ(j["active"], 2);
+  ASSERT_EQ(j["alerts"].size(), 2u);
+  for (const auto& a : j["alerts"]) {
+    EXPECT_TRUE(a["active"].get<bool>());
+    EXPECT_TRUE(a["clearedAt"].is_null());
+    EXPECT_FALSE(a["message"].get<std::string>().empty());
+    EXPECT_TRUE(a["since"].is_string());
+  }
+  const std::string m = MetricsText(s, ProcessMetrics{});
+  for (const char* line :
+       {"smartcity_alert_active{kind=\"incident\"} 1\n",
+        "smartcity_alert_active{kind=\"warehouse\"} 1\n",
+        "smartcity_alert_active{kind=\"stall\"} 0\n", "smartcity_alert_active{kind=\"memory\"} 0\n",
+        "smartcity_alerts_active{kind=\"incident\"} 1\n"}) {
+    EXPECT_NE(m.find(line), std::string::npos) << line << " not in:\n" << m;
+  }
+  EXPECT_EQ(nlohmann::json::parse(UpdateJson(s, 60))["alerts"]["active"], 2);
+}
+
+TEST_F(LiveStateAlertTest, RatesInTheApiHoldOnlyCompleteSeconds) {
+  Rows([](stream::StreamOutput* o) { AddVehicle(o, "V1", 0, 51.5, -0.1, 50); });
+  clock_.Advance(std::chrono::seconds(1));
+  Rows([](stream::StreamOutput* o) {
+    AddVehicle(o, "V1", 1, 51.5, -0.1, 50);
+    AddVehicle(o, "V1", 2, 51.5, -0.1, 50);
+  });
+  const LiveSnapshot s = state_->Snapshot();
+  const auto j = nlohmann::json::parse(RatesJson(s, 5));
+  const auto v = j["topics"]["vehicle_data"];
+  ASSERT_EQ(v.size(), 5u);
+  EXPECT_EQ(v[4], 1);  // the last complete second; the current one (2 events) is left out
+  EXPECT_EQ(j["endsAt"],
+            std::chrono::duration_cast<std::chrono::seconds>(s.now.time_since_epoch()).count() - 1);
+  EXPECT_EQ(nlohmann::json::parse(RatesJson(s, kRateSeconds))["topics"]["vehicle_data"].size(),
+            static_cast<size_t>(kRateSeconds - 1));
+}
+
+TEST_F(LiveStateAlertTest, IncidentsCarryTheirRaisedTimeAndAge) {
+  Rows([](stream::StreamOutput* o) {
+    AddEmergency(o, "I1", 10, "Active");
+    AddEmergency(o, "I1", 40, "Active");
+    AddVehicle(o, "V1", 70, 51.5, -0.1, 50);
+  });
+  const auto j = nlohmann::json::parse(IncidentsJson(state_->Snapshot()));
+  ASSERT_EQ(j["incidents"].size(), 1u);
+  EXPECT_EQ(j["incidents"][0]["raisedAt"], FormatTimestamp(At(10)));
+  EXPECT_DOUBLE_EQ(j["incidents"][0]["ageSeconds"].get<double>(), 60.0);
+}
+
+TEST_F(LiveStateAlertTest, ServeReplacesTheLoadsOrKeepsThemWhileTheWarehouseIsBusy) {
+  LoadView l;
+  l.table = "enriched_data";
+  l.first_version = l.last_version = 3;
+  l.rows = 120;
+  TableLoadView t;
+  t.table = "enriched_data";
+  t.loaded_version = 3;
+  t.lake_version = 4;
+  t.rows = 120;
+  t.loads = 1;
+  state_->ReplaceLoads(std::deque<LoadView>{l}, {t}, /*present=*/true, "");
+  LiveSnapshot s = state_->Snapshot();
+  ASSERT_EQ(s.loads.size(), 1u);
+  ASSERT_EQ(s.load_tables.size(), 1u);
+  EXPECT_EQ(s.load_tables[0].lag_versions(), 1);
+  EXPECT_TRUE(s.warehouse.present);
+  // Busy: the loads read before stay, with the note.
+  state_->ReplaceLoads(std::nullopt, {}, /*present=*/true, "busy: locked");
+  s = state_->Snapshot();
+  EXPECT_EQ(s.loads.size(), 1u);
+  EXPECT_EQ(s.load_tables.size(), 1u);
+  EXPECT_EQ(s.warehouse.retrying, "busy: locked");
+  // serve raises no alert for it.
+  EXPECT_TRUE(s.alerts.empty());
+}
+
 }  // namespace
 }  // namespace smartcity::web

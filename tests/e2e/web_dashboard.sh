@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The live view in real headless Chromium: `smartcity run` serves its dashboard; Playwright checks
-# markers (one per vehicle, moving), live charts and counters, hover details and console errors, and
+# markers (one per vehicle, moving), live charts and counters, hover details, incidents on top and
+# clickable, a new incident's alert, console errors (--incident-rate 20: an incident every second or two), and
 # saves a screenshot in <build>/test-artifacts/web_dashboard.png.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -10,7 +11,7 @@ node_path=$("$root/scripts/browser.sh")
 workdir web-dashboard
 
 vehicles=5
-"$smartcity" run --one-trip --vehicles $vehicles --speedup 30 --duration 2h --trigger 2s --lake "$work/lake" \
+"$smartcity" run --one-trip --vehicles $vehicles --incident-rate 20 --speedup 30 --duration 2h --trigger 2s --lake "$work/lake" \
   --listen 127.0.0.1:0 2>"$work/run.err" &
 pid=$!
 track "$pid"

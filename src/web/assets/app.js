@@ -35,6 +35,21 @@ function rows(tbody, list, cells) {
 }
 
 // ---- map -------------------------------------------------------------------------------------
+// Hides the labels (SVG text, in priority order) whose boxes would overlap one shown before them or
+// one of `shown` (boxes in the map's own units, so the result holds at any width).
+function overlaps(a, b) {
+  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+}
+function declutter(labels, shown) {
+  const kept = shown ? shown.slice() : [];
+  for (const t of labels) {
+    t.removeAttribute('display');
+    const b = t.getBBox();
+    if (kept.some((k) => overlaps(k, b))) t.setAttribute('display', 'none');
+    else kept.push(b);
+  }
+  return kept;
+}
 function makeProjection(points) {
   let minLat = Infinity, maxLat = -Infinity, minLon = Infinity, maxLon = -Infinity;
   for (const p of points) {
@@ -54,15 +69,19 @@ function drawRoute(route) {
   g.innerHTML = '';
   const pts = route.waypoints.map((w) => state.project(w.latitude, w.longitude));
   g.appendChild(svg('polyline', { class: 'route', points: pts.map((p) => p[0].toFixed(1) + ',' + p[1].toFixed(1)).join(' ') }));
+  const labels = [];
   route.waypoints.forEach((w, i) => {
     const [x, y] = pts[i];
     g.appendChild(svg('circle', { class: 'waypoint', cx: x, cy: y, r: 3 }));
-    if (i === 0 || i === route.waypoints.length - 1 || i % 3 === 0) {
-      const t = svg('text', { class: 'waypoint-label', x: x + 6, y: y - 6 });
-      t.textContent = w.name;
-      g.appendChild(t);
-    }
+    const t = svg('text', { class: 'waypoint-label', x: x + 6, y: y - 6 });
+    t.textContent = w.name;
+    g.appendChild(t);
+    // The ends first, then every third, then the rest where there is room.
+    const rank = i === 0 || i === route.waypoints.length - 1 ? 0 : i % 3 === 0 ? 1 : 2;
+    labels.push([rank, i, t]);
   });
+  labels.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  state.routeLabelBoxes = declutter(labels.map((l) => l[2]));
   const cg = el('map-cameras');
   cg.innerHTML = '';
   for (const c of route.cameras) {
@@ -132,22 +151,87 @@ function drawVehicles(list) {
   el('vehicle-count').textContent = list.length;
 }
 
+// Incidents are drawn above the vehicles (their layer is the map's last), newest first, each a
+// focusable element (data-incident-id) with its type and age; markers closer than MIN_APART to
+// one already placed move out along a spiral (a thin line joins them to the true position), so
+// none hides another. A click (or Enter) opens the incident's details.
+const MIN_APART = 24;
+function ageText(s) {
+  if (s === null || s === undefined) return '';
+  if (s < 60) return Math.round(s) + ' s';
+  if (s < 3600) return Math.round(s / 60) + ' min';
+  return (s / 3600).toFixed(1) + ' h';
+}
+function incidentDetails(i) {
+  return '<b>' + esc(i.type) + '</b> ' + esc(i.status) + '<br>' + esc(i.description) + '<br>' +
+      'incident ' + esc(i.incidentId) + '<br>reported by ' + esc(i.deviceId) + '<br>' +
+      'raised ' + esc(String(i.raisedAt).substring(0, 19).replace('T', ' ')) + ' (event time), ' +
+      esc(ageText(i.ageSeconds)) + ' ago<br>' +
+      'at ' + Number(i.latitude).toFixed(4) + ', ' + Number(i.longitude).toFixed(4);
+}
+function showIncident(marker, i) {
+  const pop = el('incident-popup');
+  pop.innerHTML = incidentDetails(i);
+  pop.dataset.incidentId = i.incidentId;
+  pop.hidden = false;
+  const box = el('map').getBoundingClientRect();
+  const m = marker.getBoundingClientRect();
+  pop.style.left = Math.max(0, Math.min(m.left - box.left + 14, box.width - 260)) + 'px';
+  pop.style.top = (m.top - box.top + 14) + 'px';
+  state.selectedIncident = i.incidentId;
+}
+
 function drawIncidents(list) {
   if (!state.project) return;
   const g = el('map-incidents');
   g.innerHTML = '';
-  const active = list.filter((i) => i.active);
+  const labels = svg('g', { class: 'incident-labels' });
+  const markers = svg('g', { class: 'incident-markers' });
+  g.appendChild(labels);
+  g.appendChild(markers);
+  const active = list.filter((i) => i.active)
+      .sort((a, b) => (a.raisedAt < b.raisedAt ? 1 : a.raisedAt > b.raisedAt ? -1 : 0));
+  state.incidents = new Map(active.map((i) => [i.incidentId, i]));
+  const placed = [];
   for (const i of active) {
-    const [x, y] = state.project(i.latitude, i.longitude);
-    const p = svg('polygon', { class: 'incident', points: [[x, y - 9], [x - 8, y + 6], [x + 8, y + 6]].map((q) => q.join(',')).join(' '), 'data-incident': i.incidentId });
-    const title = svg('title');
-    title.textContent = i.type + ' (' + i.incidentId + '): ' + i.description;
-    p.appendChild(title);
-    g.appendChild(p);
+    const [x0, y0] = state.project(i.latitude, i.longitude);
+    let x = x0, y = y0;
+    for (let k = 1; k < 200 && placed.some((p) => Math.hypot(p[0] - x, p[1] - y) < MIN_APART); k++) {
+      const a = k * 0.8, r = MIN_APART * (0.6 + k / 8);
+      x = x0 + r * Math.cos(a); y = y0 + r * Math.sin(a);
+    }
+    placed.push([x, y]);
+    const label = i.type + ' · ' + ageText(i.ageSeconds);
+    const m = svg('g', { class: 'incident', 'data-incident-id': i.incidentId, tabindex: 0, role: 'button',
+      'aria-label': 'incident ' + label + ': show details' });
+    if (x !== x0 || y !== y0) labels.appendChild(svg('line', { class: 'incident-leader', x1: x0, y1: y0, x2: x, y2: y }));
+    m.appendChild(svg('polygon', { points: [[x, y - 11], [x - 10, y + 7], [x + 10, y + 7]].map((q) => q[0].toFixed(1) + ',' + q[1].toFixed(1)).join(' ') }));
+    const bang = svg('text', { class: 'incident-bang', x: x, y: y + 5 });
+    bang.textContent = '!';
+    m.appendChild(bang);
+    const t = svg('text', { class: 'incident-label', x: x + 12, y: y - 8 });
+    t.textContent = label;
+    labels.appendChild(t);
+    const open = (e) => { e.stopPropagation(); showIncident(m, state.incidents.get(m.dataset.incidentId) || i); };
+    m.addEventListener('click', open);
+    m.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); open(e); } });
+    markers.appendChild(m);
   }
+  const pop = el('incident-popup');
+  if (!pop.hidden && pop.dataset.incidentId) {
+    const i = state.incidents.get(pop.dataset.incidentId);
+    const m = g.querySelector('[data-incident-id="' + CSS.escape(pop.dataset.incidentId) + '"]');
+    if (i && m) showIncident(m, i); else pop.hidden = true;
+  }
+  declutter(Array.from(labels.querySelectorAll('.incident-label')), state.routeLabelBoxes || []);
   el('incident-count').textContent = active.length;
-  rows(document.querySelector('#incidents tbody'), active.slice(-15).reverse(),
-      (i) => [esc(i.incidentId.substring(0, 8)), esc(i.type), esc(i.deviceId), esc(time(i.timestamp))]);
+  el('incidents-empty').hidden = active.length > 0;
+  rows(document.querySelector('#incidents tbody'), active,
+      (i) => [esc(i.type), esc(ageText(i.ageSeconds)), esc(i.deviceId), esc(time(i.raisedAt)),
+        '<span title="' + esc(i.incidentId) + '">' + esc(i.incidentId.substring(0, 8)) + '</span>']);
+  for (const [n, tr] of Array.from(document.querySelectorAll('#incidents tbody tr')).entries()) {
+    tr.dataset.incidentId = active[n].incidentId;
+  }
 }
 
 function drawCameras(list) {
@@ -201,7 +285,7 @@ function drawRates(rates) {
     // The sum plotted, for tests (a chart that moves has a changing sum).
     canvas.dataset.sum = values.reduce((a, b) => a + b, 0);
     drawChart(canvas, values, COLORS[i]);
-    const last10 = values.slice(-11, -1);
+    const last10 = values.slice(-10);  // complete seconds only (the API drops the current one)
     const rate = last10.reduce((a, b) => a + b, 0) / Math.max(1, last10.length);
     document.querySelector('[data-now="' + t + '"]').textContent = fmt(Math.round(rate)) + '/s';
     recent += rate;
@@ -269,16 +353,53 @@ function drawStatus(s) {
       (w.lagVersions > 0 ? ' ' + secs(w.lagSeconds) : '') + (w.retrying ? ' (retrying: ' + w.retrying + ')' : '');
   }
   wl.dataset.lagVersions = w && w.lagVersions !== null ? w.lagVersions : '';
-  const loads = s.loads || [];
-  el('loads').textContent = loads.length ? '' : 'no warehouse load yet (or no loader in this pipeline)';
+  // Only loads that loaded rows (a pass over commits without rows loads nothing), with totals.
+  const loads = (s.loads || []).filter((l) => l.rows > 0);
+  const tables = s.loadTables || [];
+  const totalRows = tables.reduce((a, t) => a + t.rows, 0);
+  const totalLoads = tables.reduce((a, t) => a + t.loads, 0);
+  el('load-totals').textContent = tables.length ? fmt(totalRows) + ' rows loaded in ' + fmt(totalLoads) +
+      (totalLoads === 1 ? ' transaction' : ' transactions') + ' into ' + tables.length + (tables.length === 1 ? ' table' : ' tables') : '';
+  el('load-totals').dataset.rows = totalRows;
+  el('loads').textContent = loads.length ? '' : 'no warehouse load with rows yet (or no loader in this pipeline)';
   rows(document.querySelector('#load-list tbody'), loads.slice(0, 12),
       (l) => [esc(time(l.at)), esc(l.table),
         esc(l.firstVersion === l.lastVersion ? 'v' + l.lastVersion : 'v' + l.firstVersion + '..' + l.lastVersion),
         fmt(l.rows), esc(l.seconds.toFixed(2) + ' s')]);
 }
 
+// ---- alerts ----------------------------------------------------------------------------------
+// A banner with the active alerts (critical first) and the list of recent ones with their times.
+function drawAlerts(a) {
+  if (!a) return;
+  const list = a.alerts || [];
+  const active = list.filter((x) => x.active);
+  state.alerts = list;
+  const banner = el('alert-banner');
+  banner.hidden = active.length === 0;
+  if (active.length) {
+    const critical = active.some((x) => x.severity === 'critical');
+    banner.className = 'alert-banner ' + (critical ? 'critical' : 'warning');
+    const shown = active.slice().sort((x, y) => (x.severity === y.severity ? 0 : x.severity === 'critical' ? -1 : 1)).slice(0, 4);
+    banner.innerHTML = '⚠ ' + active.length + (active.length === 1 ? ' alert' : ' alerts') + '<ul>' +
+        shown.map((x) => '<li data-alert-kind="' + esc(x.kind) + '">' + esc(time(x.since)) + ' ' + esc(x.kind) + ': ' + esc(x.message) + '</li>').join('') +
+        (active.length > shown.length ? '<li>… and ' + (active.length - shown.length) + ' more (see Alerts)</li>' : '') + '</ul>';
+  }
+  el('alert-count').textContent = active.length;
+  el('alerts-empty').hidden = list.length > 0;
+  const tbody = document.querySelector('#alerts tbody');
+  rows(tbody, list.slice(0, 50), (x) => [esc(time(x.since)), esc(x.kind), esc(x.message),
+    x.active ? esc(x.severity) : 'cleared ' + esc(time(x.clearedAt))]);
+  Array.from(tbody.children).forEach((tr, n) => {
+    tr.className = list[n].active ? list[n].severity : 'cleared';
+    tr.dataset.alertKind = list[n].kind;
+    tr.dataset.alertSubject = list[n].subject;
+  });
+}
+
 function apply(u) {
   state.updates++;
+  drawAlerts(u.alerts);
   drawVehicles(u.vehicles);
   drawIncidents(u.incidents);
   drawCameras(u.cameras);
@@ -295,9 +416,9 @@ async function getJson(path) {
 
 async function poll() {
   try {
-    const [v, i, r, s] = await Promise.all([getJson('/api/vehicles'), getJson('/api/incidents'),
-      getJson('/api/rates?seconds=120'), getJson('/api/status')]);
-    apply({ vehicles: v.vehicles, incidents: i.incidents, cameras: i.cameras, rates: r, status: s });
+    const [v, i, r, s, a] = await Promise.all([getJson('/api/vehicles'), getJson('/api/incidents'),
+      getJson('/api/rates?seconds=120'), getJson('/api/status'), getJson('/api/alerts')]);
+    apply({ alerts: a, vehicles: v.vehicles, incidents: i.incidents, cameras: i.cameras, rates: r, status: s });
   } catch (e) {
     el('health').className = 'health bad';
     el('health').textContent = 'disconnected';
@@ -326,6 +447,7 @@ async function main() {
   document.addEventListener('click', () => {
     state.selected = null;
     el('tooltip').hidden = true;
+    el('incident-popup').hidden = true;
     for (const s of document.querySelectorAll('.vehicle-marker.selected')) s.classList.remove('selected');
   });
   try {
