@@ -10,6 +10,12 @@ stamp="$venv/.requirements"
 
 log() { printf 'pyenv: %s\n' "$*" >&2; }
 
+# Tests run two at a time and each may call this first: one creates and fills the venv while the
+# others wait for it (a half-made venv must not be seen, nor pip run twice at once).
+mkdir -p "$root/.cache"
+exec 9>"$root/.cache/venv.lock"
+flock -w 1800 9 || { log "timed out waiting for another scripts/pyenv.sh (.cache/venv.lock)"; exit 1; }
+
 if [ ! -x "$venv/bin/python" ]; then
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
     log "installing python3-venv"

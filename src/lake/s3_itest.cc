@@ -18,6 +18,7 @@
 #include "lake/s3_object_store.h"
 #include "lake/s3_testutil.h"
 #include "testing/files.h"
+#include "testing/subprocess.h"
 
 namespace smartcity::lake {
 namespace {
@@ -222,9 +223,15 @@ TEST_F(S3ITest, DuckDbReadsTheStoreThroughHttpfs) {
                             engine::QuoteLiteral(file.string()) + " (FORMAT parquet)")
                   .ok());
   ASSERT_TRUE(store->PutFile("t/x.parquet", file).ok());
+  // The extension comes with the test venv: pyenv.sh installs it (idempotent; it waits while
+  // another test is making the venv, so a half-made one is never looked at).
+  auto py = test::RunProcess({std::string(SMARTCITY_SOURCE_DIR) + "/scripts/pyenv.sh"},
+                             {.merge_stderr = true, .timeout = std::chrono::minutes(20)});
+  ASSERT_TRUE(py.ok()) << py.status().message();
+  ASSERT_EQ(py->exit_code, 0) << py->out;
   auto ext = engine::FindHttpfsExtension(SMARTCITY_SOURCE_DIR);
   ASSERT_TRUE(ext.has_value())
-      << "httpfs.duckdb_extension not found: run scripts/pyenv.sh (duckdb-ext-httpfs)";
+      << "httpfs.duckdb_extension not found after scripts/pyenv.sh (duckdb-ext-httpfs)";
   Status s = engine::ConfigureS3(conn->get(), DuckDbS3Access(*store), *ext);
   ASSERT_TRUE(s.ok()) << s.message();
   auto r = (*conn)->Query("SELECT count(*), sum(n) FROM read_parquet(" +

@@ -96,7 +96,14 @@ for p in "$a:a2" "$a3:a3"; do
   [ "$rc" = 0 ] || grep -Eq "$clash" "$log" || fail "${p#*:} ended with exit $rc: $(tail -2 "$log")"
 done
 kill -INT "$b"; wait "$b" || fail "member B did not stop cleanly: $(tail -3 "$work/b.log")"
-expect_in "$work/b.log" "static member b stopped: its 3 partition group(s) wait up to the session timeout (30s)"
+
+# A static member that stops cleanly says that its partitions wait for it (alone in its group, so
+# what it owns when it stops is known: all 6).
+"$bin" "${member[@]}" --group alone --instance-id solo --session-timeout 30s >"$work/solo.log" 2>&1 &
+solo=$!; track "$solo"
+wait_for 60 owns "$work/solo.log" 6 || fail "the lone static member never owned the 6 groups: $(tail -2 "$work/solo.log")"
+kill -INT "$solo"; wait "$solo" || fail "the lone static member did not stop cleanly: $(tail -3 "$work/solo.log")"
+expect_in "$work/solo.log" "static member solo stopped: its 6 partition group(s) wait up to the session timeout (30s)"
 "$bin" "${member[@]}" --group dynamic --session-timeout 6s >"$work/c.log" 2>&1 &
 c=$!; track "$c"
 "$bin" "${member[@]}" --group dynamic --session-timeout 6s >"$work/d.log" 2>&1 &
