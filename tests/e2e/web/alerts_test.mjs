@@ -3,47 +3,23 @@
 // STOPPED_FILE gets the Unix time the vehicle_data producer stopped; the page must then show a
 // stall alert for that topic (banner and list, with its time) within MAX_SECONDS, and
 // /api/alerts and /metrics must agree. No console errors.
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(path.join(process.env.NODE_PATH, 'playwright-core'));
+import { check, collectErrors, finish, launch, ranToTheEnd, until as waitFor } from './browser.mjs';
+
 const [url, stoppedFile, maxText, screenshot] = process.argv.slice(2);
 const maxSeconds = Number(maxText);
 const T = 120_000;
 
-let checks = 0, failures = 0;
-function check(name, ok, detail) {
-  checks++;
-  if (!ok) failures++;
-  console.log((ok ? 'ok   ' : 'FAIL ') + name + (detail !== undefined ? ' (' + detail + ')' : ''));
-}
-async function until(fn, what, timeout = T) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = (fn, what, timeout = T) => waitFor(fn, what, timeout, 200);
 
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'smartcity-chromium-'));
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  viewport: { width: 1400, height: 1000 },
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const { browser, close } = await launch();
 const errors = [];
 const base = url.replace(/\/$/, '');
 try {
   const page = await browser.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
-  page.on('pageerror', (e) => errors.push('page error: ' + e.message));
+  collectErrors(page, errors);
   page.on('requestfailed', (r) => { if (!r.url().endsWith('/api/events')) errors.push('request failed: ' + r.url()); });
   await page.goto(url, { waitUntil: 'load', timeout: T });
 
@@ -74,10 +50,8 @@ try {
   check('screenshot saved', fs.statSync(screenshot).size > 10_000, screenshot);
   check('no console errors', errors.length === 0, errors.join(' | '));
 } catch (e) {
-  check('alerts test ran to the end', false, e.message.split('\n')[0] + (errors.length ? ' | ' + errors.join(' | ') : ''));
+  ranToTheEnd('alerts', e, errors);
 } finally {
-  await browser.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
 }
-console.log('alerts: ' + (checks - failures) + '/' + checks + ' checks passed');
-process.exit(failures === 0 ? 0 : 1);
+finish('alerts');

@@ -5,48 +5,23 @@
 // its details on a click; a new incident raises an alert in the banner and list; at 1400, 1024 and
 // 390 px no horizontal overflow and no overlapping labels (from the layout); screenshots are saved
 // (SCREENSHOT and SCREENSHOT-<width>.png).
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(path.join(process.env.NODE_PATH, 'playwright-core'));
+import { check, collectErrors, finish, launch, ranToTheEnd, until as waitFor } from './browser.mjs';
+
 const [url, vehiclesText, screenshot] = process.argv.slice(2);
 const vehicles = Number(vehiclesText);
 const T = 90_000;  // generous: a loaded 2-core machine
 
 const MIN_INCIDENTS = 3;  // active at once before the incident checks (--incident-rate in the script)
-let checks = 0, failures = 0;
-async function until(fn, what, timeout = T) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
-function check(name, ok, detail) {
-  checks++;
-  if (!ok) failures++;
-  console.log((ok ? 'ok   ' : 'FAIL ') + name + (detail !== undefined ? ' (' + detail + ')' : ''));
-}
+const until = (fn, what, timeout = T) => waitFor(fn, what, timeout, 300);
 
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'smartcity-chromium-'));
-// A fresh profile (--user-data-dir, which Playwright sets from the first argument).
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  viewport: { width: 1400, height: 1000 },
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const { browser, close } = await launch();
 const errors = [];
 try {
   const page = await browser.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
-  page.on('pageerror', (e) => errors.push('page error: ' + e.message));
+  collectErrors(page, errors);
   page.on('requestfailed', (r) => {
     // The event stream is cut when the page closes; anything else failing is an error.
     if (!r.url().endsWith('/api/events')) errors.push('request failed: ' + r.url());
@@ -200,10 +175,8 @@ try {
   check('screenshot saved', fs.statSync(screenshot).size > 10_000, screenshot);
   check('no console errors', errors.length === 0, errors.join(' | '));
 } catch (e) {
-  check('dashboard test ran to the end', false, e.message.split('\n')[0] + (errors.length ? ' | ' + errors.join(' | ') : ''));
+  ranToTheEnd('dashboard', e, errors);
 } finally {
-  await browser.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
 }
-console.log('dashboard: ' + (checks - failures) + '/' + checks + ' checks passed');
-process.exit(failures === 0 ? 0 : 1);
+finish('dashboard');

@@ -4,45 +4,21 @@
 // (only loads with rows, and totals); then creates LOCK_NOW_FILE (the script's helper takes the
 // warehouse file's lock and creates LOCKED_FILE while it holds it): the page says busy and keeps
 // the loads; once the lock is let go, the note goes. No console errors.
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(path.join(process.env.NODE_PATH, 'playwright-core'));
+import { check, collectErrors, finish, launch, ranToTheEnd, until as waitFor } from './browser.mjs';
+
 const [url, lockNow, locked, screenshot] = process.argv.slice(2);
 const T = 60_000;
 
-let checks = 0, failures = 0;
-function check(name, ok, detail) {
-  checks++;
-  if (!ok) failures++;
-  console.log((ok ? 'ok   ' : 'FAIL ') + name + (detail !== undefined ? ' (' + detail + ')' : ''));
-}
-async function until(fn, what, timeout = T) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const until = (fn, what, timeout = T) => waitFor(fn, what, timeout, 200);
 
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'smartcity-chromium-'));
-const browser = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  viewport: { width: 1400, height: 1000 },
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const { browser, close } = await launch();
 const errors = [];
 try {
   const page = await browser.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
-  page.on('pageerror', (e) => errors.push('page error: ' + e.message));
+  collectErrors(page, errors);
   page.on('requestfailed', (r) => { if (!r.url().endsWith('/api/events')) errors.push('request failed: ' + r.url()); });
   await page.goto(url, { waitUntil: 'load', timeout: T });
   await until(() => page.evaluate(() => window.dashboard.updates > 0), 'the first update');
@@ -80,10 +56,8 @@ try {
   check('screenshot saved', fs.statSync(screenshot).size > 10_000, screenshot);
   check('no console errors', errors.length === 0, errors.join(' | '));
 } catch (e) {
-  check('serve test ran to the end', false, e.message.split('\n')[0] + (errors.length ? ' | ' + errors.join(' | ') : ''));
+  ranToTheEnd('serve', e, errors);
 } finally {
-  await browser.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await close();
 }
-console.log('serve: ' + (checks - failures) + '/' + checks + ' checks passed');
-process.exit(failures === 0 ? 0 : 1);
+finish('serve');
