@@ -5,6 +5,7 @@
 // same options and lake, it resumes from its checkpoints: the simulator is deterministic, so the
 // log is regenerated and the processor skips what the lake already holds.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +20,8 @@
 #include "cli/pipeline_options.h"
 #include "cli/progress.h"
 #include "cli/simulate_command.h"
+#include "common/memory.h"
+#include "common/mutex.h"
 #include "engine/engine.h"
 #include "lake/object_store.h"
 #include "lake/parquet_writer.h"
@@ -64,13 +67,19 @@ int RunPipeline(RunArgs& a) {
   auto lock = LakeLock::Acquire(a.pipeline.lake, LakeLock::Mode::kExclusive, "run");
   if (!lock.ok()) return ReportError(lock.status());
   SizeProcessAllocator(a.pipeline);
+  // Freed pages go back to the system every second, until the command has ended.
+  PeriodicMemoryRelease release_memory(std::chrono::seconds(1));
   auto store = OpenPipelineStore(a.pipeline);
   if (!store.ok()) return ReportError(store.status());
   auto db = engine::Database::Open("", WriterDatabaseOptionsOf(a.pipeline));
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;
   const MemoryBudget budget = MemoryBudgetOf(a.pipeline);
+  // The lake maintenance and the warehouse loader take turns (each its DuckDB working memory),
+  // declared before both so it outlives them.
+  Mutex background_jobs;
   pipeline::ProcessorOptions popts = ProcessorOptionsOf(a.pipeline);
+  popts.maintenance.exclusive = &background_jobs;
   popts.core.parser.topic_names = a.sim.topics;
   // The log keeps what the checkpoints do not cover yet: the epoch being written and the one
   // filling, each closed once it has read its share of the transport budget.
@@ -99,6 +108,7 @@ int RunPipeline(RunArgs& a) {
   if (a.warehouse != "none") {
     pipeline::WarehouseFollowerOptions fo;
     fo.warehouse = warehouse;
+    fo.exclusive = &background_jobs;
     if (budget.warehouse_duckdb > 0) {
       fo.warehouse_memory_limit = std::to_string(budget.warehouse_duckdb >> 20) + "MiB";
       fo.reader_memory_limit = std::to_string(budget.warehouse_reader >> 20) + "MiB";

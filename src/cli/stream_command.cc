@@ -9,6 +9,7 @@
 // came for that long. Either way it commits what it has read, leaves the group and prints a
 // summary.
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "cli/live_view_options.h"
 #include "cli/pipeline_options.h"
 #include "cli/progress.h"
+#include "common/memory.h"
 #include "common/process_stats.h"
 #include "common/time.h"
 #include "engine/engine.h"
@@ -73,6 +75,8 @@ int RunStream(StreamArgs& a) {
   auto lock = LakeLock::Acquire(a.pipeline.lake, LakeLock::Mode::kShared, "stream");
   if (!lock.ok()) return ReportError(lock.status());
   SizeProcessAllocator(a.pipeline);
+  // Freed pages go back to the system every second, until the command has ended.
+  PeriodicMemoryRelease release_memory(std::chrono::seconds(1));
   auto db = engine::Database::Open("", WriterDatabaseOptionsOf(a.pipeline));
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;

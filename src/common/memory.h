@@ -4,7 +4,11 @@
 // memory nobody uses. Releasing it now and then keeps the resident set near what is in use.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <thread>
+
+#include "common/mutex.h"
 
 namespace smartcity {
 
@@ -17,5 +21,23 @@ uint64_t ReleaseFreeMemory();
 // each created by a thread that found the others busy, each keeping its own free pieces). Call it
 // before the process starts threads. Fewer arenas: less slack, more contention between threads.
 void LimitAllocatorArenas(int arenas);
+
+// Calls ReleaseFreeMemory every `every` on a thread of its own, for as long as it lives. A
+// long-running command keeps one for its whole life, its stop included: `run` reached its highest
+// resident set after the stream had stopped (its last compaction and warehouse load), when the
+// processing loop that used to release memory between its turns no longer turned.
+class PeriodicMemoryRelease {
+ public:
+  explicit PeriodicMemoryRelease(std::chrono::milliseconds every);
+  ~PeriodicMemoryRelease();
+  PeriodicMemoryRelease(const PeriodicMemoryRelease&) = delete;
+  PeriodicMemoryRelease& operator=(const PeriodicMemoryRelease&) = delete;
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
 
 }  // namespace smartcity

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "common/process_stats.h"
@@ -34,6 +36,31 @@ TEST(MemoryTest, FreedSmallBlocksLeaveTheResidentSet) {
   const uint64_t after = ResidentBytes();
   EXPECT_GE(free_bytes, kBlock * kBlocks / 2);
   EXPECT_LE(after + (32u << 20), before) << "before " << before << ", after " << after;
+}
+
+TEST(MemoryTest, PeriodicReleaseHandsFreedPagesBackOnItsOwn) {
+  if (!kOwnAllocator) GTEST_SKIP() << "the sanitizer's allocator keeps its own pages";
+  constexpr size_t kBlock = 32 << 10, kBlocks = 3072;
+  std::vector<std::unique_ptr<char[]>> blocks;
+  for (size_t i = 0; i < kBlocks; ++i) {
+    blocks.emplace_back(new char[kBlock]);
+    std::memset(blocks.back().get(), 1, kBlock);
+  }
+  std::unique_ptr<char[]> last(new char[64]);
+  blocks.clear();
+  const uint64_t before = ResidentBytes();
+  PeriodicMemoryRelease release(std::chrono::milliseconds(10));
+  // Nobody calls ReleaseFreeMemory here: the releaser's thread does (the deadline is generous;
+  // what is asserted is that it happens).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (ResidentBytes() + (32u << 20) > before && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_LE(ResidentBytes() + (32u << 20), before);
+}
+
+TEST(MemoryTest, PeriodicReleaseStopsWithoutWaitingForItsNextTurn) {
+  // Destroyed long before its first turn: it must not wait out the hour.
+  PeriodicMemoryRelease release(std::chrono::hours(1));
 }
 
 }  // namespace

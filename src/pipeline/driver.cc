@@ -1,7 +1,5 @@
 #include "pipeline/driver.h"
 
-#include "common/memory.h"
-
 namespace smartcity::pipeline {
 
 Drive::Drive(Processor* processor, EventSource* source, DriveInput* input, DriveOptions options)
@@ -16,7 +14,6 @@ DriveResult Drive::Run() {
   const ProcessingTime start = clock_->Now();
   ProcessingTime next_live = start;
   ProcessingTime last_report = start;
-  ProcessingTime next_release = start + options_.release_memory_every;
   uint64_t last_records = processor_->counters().records;
   auto stopped = [this] { return options_.stop != nullptr && options_.stop->load(); };
   for (;;) {
@@ -46,10 +43,6 @@ DriveResult Drive::Run() {
     if (options_.on_live && step.now >= next_live) {
       options_.on_live(step);
       next_live = step.now + options_.live_every;
-    }
-    if (options_.release_memory_every > Micros(0) && step.now >= next_release) {
-      ReleaseFreeMemory();
-      next_release = step.now + options_.release_memory_every;
     }
     input_->AfterStep(step);
     if (input_->Done(step)) {

@@ -75,9 +75,6 @@ struct DriveOptions {
   // After a turn in which Feed() added nothing and the source was not behind: the input has nothing
   // due, so wait a little instead of spinning (0: never; a Kafka source's Poll already waits).
   Micros idle_wait{0};
-  // How often the loop hands the allocator's free pages back to the system (ReleaseFreeMemory):
-  // epochs free their rows in bulk, and freed pages would otherwise stay resident. 0: never.
-  Micros release_memory_every = std::chrono::seconds(1);
   std::function<void(const DriveStep&)> on_live;      // the live view's snapshot (may be empty)
   std::function<void(const DriveReport&)> on_report;  // a progress line (may be empty)
 };

@@ -73,6 +73,11 @@ struct MaintenanceOptions {
   // memory_limit the maintenance's share of --memory-limit), so a compaction never takes memory
   // from the stream's Parquet writer. Unset: on the database given to Open.
   std::optional<engine::DatabaseOptions> own_database;
+  // Set: held while one table is maintained (its compaction and vacuum). `run` gives the same lock
+  // to its warehouse loader (warehouse::LoaderOptions::exclusive), so a compaction and a load never
+  // hold their DuckDB working memory at the same time: apart, each peak stays under the process's
+  // memory limit; together they added up past it. Neither ever blocks the stream's commits.
+  Mutex* exclusive = nullptr;
 };
 
 Status ValidateMaintenance(const MaintenanceOptions& options);

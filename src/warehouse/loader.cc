@@ -102,7 +102,10 @@ Status Loader::LoadOnce(const std::atomic<bool>* stop, bool settle) {
   RetryPolicy::Attempts attempts = retry_.Start();
   Status st;
   while (true) {
-    st = LoadPass(settle);
+    {
+      OptionalMutexLock exclusive(options_.exclusive);
+      st = LoadPass(settle);
+    }
     if (!st.ok() && st.IsRetryable()) {
       // The session may be broken: drop it. Whatever its open transaction held is rolled back by
       // the warehouse; the bookkeeping table says where to resume.

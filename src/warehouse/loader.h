@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/retry.h"
 #include "common/status.h"
 #include "engine/engine.h"
@@ -123,6 +124,9 @@ struct LoaderOptions {
   std::function<void(const LoadLag&)> on_lag;
   // memory_limit of the in-process DuckDB that reads the lake's data files ("" = DuckDB's default).
   std::string reader_memory_limit;
+  // Set: held during each load pass (reading the lake and writing the warehouse), and released
+  // while waiting. `run` shares it with the lake maintenance (pipeline::MaintenanceOptions).
+  Mutex* exclusive = nullptr;
   // A warehouse table created before the warehouse column names (warehouse/names.h) has the lake's
   // (quoted camelCase) names; it is loaded with them, with a notice. If set, its columns (and their
   // PostgreSQL indexes) are renamed to the warehouse names first, in one transaction.
