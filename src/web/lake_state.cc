@@ -171,7 +171,7 @@ Result<std::vector<GroupView>> LakeStateReader::ReadGroups() {
       g.watermark = decoded->watermark;
   }
   std::vector<GroupView> out;
-  for (auto& [p, g] : groups) out.push_back(std::move(g));
+  for (const auto& [p, g] : groups) out.push_back(g);
   return out;
 }
 

@@ -676,11 +676,11 @@ void LiveState::ReplaceFromLake(std::vector<VehicleView> vehicles,
 }
 
 void LiveState::ReplaceLakeProgress(
-    std::vector<GroupView> groups,
+    const std::vector<GroupView>& groups,
     std::array<std::optional<EventTime>, stream::kOutputTableCount> newest) {
   MutexLock lock(&mu_);
   groups_.clear();
-  for (GroupView& g : groups) groups_[g.group] = std::move(g);
+  for (const GroupView& g : groups) groups_[g.group] = g;
   newest_event_time_ = newest;
 }
 

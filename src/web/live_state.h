@@ -360,7 +360,7 @@ class LiveState final : public pipeline::ProcessorObserver {
 
   // `serve`: the partition groups (committed epoch and watermark of each group's newest offsets
   // log) and each table's newest event time, read from the lake.
-  void ReplaceLakeProgress(std::vector<GroupView> groups,
+  void ReplaceLakeProgress(const std::vector<GroupView>& groups,
                            std::array<std::optional<EventTime>, stream::kOutputTableCount> newest);
 
   // `serve`: replaces the warehouse loads (nullopt: keeps the loads and totals shown) and the
