@@ -164,11 +164,22 @@ function relayout() {
     const px = PLACE_STYLE[kind].px;
     t.setAttribute('font-size', (px * u).toFixed(2));
     const x = Number(t.dataset.x), y = Number(t.dataset.y);
+    t.removeAttribute('display');
+    t.setAttribute('text-anchor', kind === 'road' ? 'end' : 'start');
     if (kind === 'road') {
       t.setAttribute('x', (x - 9 * u).toFixed(1)); t.setAttribute('y', (y + px * 0.35 * u).toFixed(1));
     } else {
       t.setAttribute('x', (x + 6 * u).toFixed(1)); t.setAttribute('y', (y - 5 * u).toFixed(1));
     }
+    // A label that would leave the visible part of the map goes to the other side of its point.
+    const v = state.view, left = -v.x / v.k, right = (W - v.x) / v.k, top = -v.y / v.k;
+    const b = t.getBBox();
+    if (kind !== 'road' && b.x + b.width > right - 2 * u) {
+      t.setAttribute('x', (x - 6 * u).toFixed(1)); t.setAttribute('text-anchor', 'end');
+    } else if (kind === 'road' && b.x < left + 2 * u) {
+      t.setAttribute('x', (x + 9 * u).toFixed(1)); t.setAttribute('text-anchor', 'start');
+    }
+    if (b.y < top + 2 * u) t.setAttribute('y', (y + (px + 5) * u).toFixed(1));
   }
   for (const c of el('map-places').querySelectorAll('circle')) {
     c.setAttribute('r', ((c.classList.contains('city') ? 6 : c.classList.contains('town') ? 4.5 : 2.5) * u).toFixed(2));

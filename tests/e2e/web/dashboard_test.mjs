@@ -302,6 +302,11 @@ try {
       const small = Array.from(document.querySelectorAll('#map text.map-label, #map text.incident-label'))
           .filter((e) => e.getAttribute('display') !== 'none' && !e.closest('[display="none"]'))
           .map((e) => [e.textContent, e.getBoundingClientRect().height]).filter(([, h]) => h > 0 && h < 9);
+      const mapBox = document.getElementById('map').getBoundingClientRect();
+      const clipped = Array.from(document.querySelectorAll('#map text.map-label'))
+          .filter((e) => e.getAttribute('display') !== 'none').map((e) => [e.textContent, e.getBoundingClientRect()])
+          .filter(([, r]) => r.left < mapBox.left - 0.5 || r.right > mapBox.right + 0.5 || r.top < mapBox.top - 0.5 || r.bottom > mapBox.bottom + 0.5)
+          .map(([t]) => t);
       const cities = Array.from(document.querySelectorAll('#map-labels text[data-kind="city"]'))
           .filter((e) => e.getAttribute('display') !== 'none').map((e) => e.textContent);
       // Contrast of every visible text against its background (computed styles; semi-transparent
@@ -343,12 +348,13 @@ try {
         if (ratio < 4.5) lowContrast.push(e.textContent.trim().slice(0, 20) + ' ' + ratio.toFixed(2));
       }
       return { scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, labels: boxes.length, clash,
-        small, cities, texts, lowContrast };
+        small, clipped, cities, texts, lowContrast };
     });
     check('no horizontal overflow at ' + width + ' px', layout.scrollWidth <= layout.innerWidth, layout.scrollWidth + ' <= ' + layout.innerWidth);
     check('no overlapping labels at ' + width + ' px', layout.clash.length === 0,
         layout.labels + ' labels' + (layout.clash.length ? ', overlapping: ' + layout.clash.slice(0, 5).join(' | ') : ''));
     check('map labels are readable at ' + width + ' px', layout.small.length === 0, JSON.stringify(layout.small.slice(0, 5)));
+    check('no map label is cut off by the map\'s edge at ' + width + ' px', layout.clipped.length === 0, JSON.stringify(layout.clipped));
     check('London and Birmingham are labelled at ' + width + ' px', layout.cities.includes('London') && layout.cities.includes('Birmingham'), JSON.stringify(layout.cities));
     check('every text has a contrast of at least 4.5:1 at ' + width + ' px', layout.texts > 50 && layout.lowContrast.length === 0,
         layout.texts + ' texts' + (layout.lowContrast.length ? ', low: ' + layout.lowContrast.slice(0, 8).join(' | ') : ''));
