@@ -43,6 +43,16 @@ void AddLiveViewOptions(CLI::App* app, LiveViewArgs* args, bool pipeline) {
           return "";
         })
         ->group("Live view");
+    AddDurationOption(app, "--alert-lag-window", &args->alerts.lag_growth_window,
+                      "Alert when a partition group's watermark lag (or the records the inputs "
+                      "are behind) grew steadily over this long (4s to 1d)")
+        ->check([](const std::string& v) -> std::string {
+          auto d = ParseDuration(v);
+          if (d.ok() && (*d < std::chrono::seconds(4) || *d > std::chrono::hours(24)))
+            return "--alert-lag-window is between 4s and 1d";
+          return "";
+        })
+        ->group("Live view");
     app->add_option_function<double>(
            "--alert-bad-events",
            [args](double v) {

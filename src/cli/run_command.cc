@@ -98,6 +98,7 @@ int RunPipeline(RunArgs& a) {
   live_opts.lake = fs::absolute(a.pipeline.lake).string();
   live_opts.topic_names = a.sim.topics;
   SetAlertOptions(a.live, a.pipeline.memory_mib, &live_opts);
+  live_opts.watermark_delay = popts.core.join.watermark.delay;
   web::LiveState live(live_opts, &clock);
   pipeline::ScopedObserver observer(proc->get(), &live);
   // Declared after `live`, so it stops (joins its thread) before `live` dies, whatever the way out.

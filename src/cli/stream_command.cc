@@ -112,6 +112,7 @@ int RunStream(StreamArgs& a) {
   live_opts.lake = store->get()->Describe();
   live_opts.topic_names = a.topics;
   SetAlertOptions(a.live, a.pipeline.memory_mib, &live_opts);
+  live_opts.watermark_delay = popts.core.join.watermark.delay;
   web::LiveState live(live_opts, &clock);
   pipeline::ScopedObserver observer(proc->get(), &live);
   auto server = StartLiveView(a.live, &live, "stream", a.quiet, /*required=*/false);

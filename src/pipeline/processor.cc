@@ -176,7 +176,8 @@ void Processor::OnPartitionsRevoked(std::span<const TopicPartition> partitions, 
 std::vector<Processor::GroupStatus> Processor::Groups() const {
   std::vector<GroupStatus> v;
   for (const auto& [p, g] : groups_)
-    v.push_back({p, g->committed_epoch, g->core->watermark(), g->replaying});
+    v.push_back({p, g->committed_epoch, g->core->watermark(), g->replaying,
+                 g->replaying ? g->core->watermark() : g->core->PeekWatermark()});
   return v;
 }
 

@@ -189,6 +189,9 @@ class Processor final : public PositionStore, public RebalanceListener {
     int64_t committed_epoch;
     EventTime watermark;
     bool replaying;
+    // The watermark the group's next epoch would take if it started now (StreamCore::
+    // PeekWatermark; the one in force while replaying): it moves between commits.
+    EventTime live_watermark = EventTime::min();
   };
   std::vector<GroupStatus> Groups() const;
   // Per partition owned, the position its group's newest committed state checkpoint resumes from

@@ -85,6 +85,8 @@ class StreamCore {
   // The same in two steps, for replayable epochs: compute (and record) the watermark, then apply
   // it. On replay apply the recorded value instead of computing one: the output is then identical.
   EventTime ComputeWatermark() { return join_.ComputeWatermark(); }
+  // The watermark the next epoch would take if it started now, changing nothing (the live view's).
+  EventTime PeekWatermark() const { return join_.PeekWatermark(); }
   // The source has unread records of this topic (WatermarkTracker::SetBacklog); other topics
   // ignored.
   void SetBacklog(Topic topic, bool backlogged) {

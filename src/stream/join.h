@@ -92,6 +92,8 @@ class EventTimeJoin {
   }
   // The watermark the inputs call for now (see WatermarkTracker::Compute); does not apply it.
   EventTime ComputeWatermark() { return tracker_.Compute(); }
+  // The same, changing nothing (WatermarkTracker::Peek).
+  EventTime PeekWatermark() const { return tracker_.Peek(); }
   void SetInputBacklog(JoinInput input, bool backlogged) { tracker_.SetBacklog(input, backlogged); }
   // Puts `requested` in force (never backwards) — e.g. the value recorded for an epoch being
   // replayed — then emits the vehicle readings it finalises (NULL-emergency rows) and evicts

@@ -47,22 +47,34 @@ EventTime WatermarkTracker::Set(EventTime w) {
 }
 
 EventTime WatermarkTracker::Compute() {
-  const ProcessingTime now = clock_->Now();
+  std::array<bool, kJoinInputCount> holding{};
+  const EventTime w = Evaluate(clock_->Now(), &holding);
+  for (size_t i = 0; i < kJoinInputCount; ++i) inputs_[i].holding = holding[i];
+  return w;
+}
+
+EventTime WatermarkTracker::Peek() const {
+  return Evaluate(clock_->Now(), nullptr);
+}
+
+EventTime WatermarkTracker::Evaluate(ProcessingTime now,
+                                     std::array<bool, kJoinInputCount>* holding) const {
   bool any_holding = false, any_data = false;
   EventTime min_holding = EventTime::max();
   EventTime max_any = EventTime::min();
   bool frozen = false;  // an input with unread records of unknown event times
   for (size_t i = 0; i < kJoinInputCount; ++i) {
-    Input& in = inputs_[i];
-    in.holding = in.backlog || (in.has_data && now - in.last_active < options_.idle_timeout);
+    const Input& in = inputs_[i];
+    const bool holds = in.backlog || (in.has_data && now - in.last_active < options_.idle_timeout);
+    if (holding != nullptr) (*holding)[i] = holds;
     if (!in.has_data) {
-      frozen = frozen || in.holding;
+      frozen = frozen || holds;
       continue;
     }
     const EventTime w = InputWatermark(static_cast<JoinInput>(i));
     any_data = true;
     max_any = std::max(max_any, w);
-    if (in.holding) {
+    if (holds) {
       any_holding = true;
       min_holding = std::min(min_holding, w);
     }

@@ -65,6 +65,8 @@ class WatermarkTracker {
   // current one. Changes nothing but the holding() flags. Record it when the epoch must be
   // replayable.
   EventTime Compute();
+  // What Compute() would return now, changing nothing (the live view reads it between epochs).
+  EventTime Peek() const;
   // Makes `w` the watermark in force (ignored if it is behind the current one); returns the result.
   EventTime Set(EventTime w);
   // Set(Compute()): the end of a micro-batch.
@@ -93,6 +95,8 @@ class WatermarkTracker {
     ProcessingTime last_active{};
   };
   static size_t Index(JoinInput i) { return static_cast<size_t>(i); }
+  // Compute()'s rule at `now`; stores each input's holding flag in *holding when not null.
+  EventTime Evaluate(ProcessingTime now, std::array<bool, kJoinInputCount>* holding) const;
 
   WatermarkOptions options_;
   Clock* clock_;

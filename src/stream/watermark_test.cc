@@ -159,5 +159,19 @@ TEST_F(WatermarkTest, SerializeRestoreKeepsIdleAges) {
   EXPECT_FALSE(r.RestoreState(std::string_view(blob).substr(0, blob.size() - 1)).ok());
 }
 
+TEST_F(WatermarkTest, PeekSaysWhatComputeWouldAndChangesNothing) {
+  WatermarkTracker t(Options(), &clock_);
+  t.Observe(JoinInput::kVehicle, At(600));
+  t.Observe(JoinInput::kWeather, At(500));
+  EXPECT_EQ(t.Peek(), At(380));
+  EXPECT_FALSE(t.holding(JoinInput::kWeather)) << "Peek sets no flag";
+  EXPECT_EQ(t.watermark(), EventTime::min()) << "nor the watermark";
+  // The weather input goes idle: the watermark the inputs call for moves on, seen by Peek first.
+  clock_.Advance(seconds(31));
+  EXPECT_EQ(t.Peek(), At(480));
+  EXPECT_EQ(t.Compute(), At(480));
+  EXPECT_EQ(t.Peek(), t.Compute());
+}
+
 }  // namespace
 }  // namespace smartcity::stream

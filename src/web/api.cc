@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -168,11 +169,13 @@ json Status(const LiveSnapshot& s) {
     quarantined[name] = s.quarantined[static_cast<size_t>(t)];
     quarantined_total += s.quarantined[static_cast<size_t>(t)];
   }
-  json produced = json::object(), committed = json::object();
+  json produced = json::object(), committed = json::object(), newest = json::object();
   for (size_t t = 0; t < stream::kOutputTableCount; ++t) {
     const std::string name(stream::OutputTableName(static_cast<OutputTable>(t)));
-    produced[name] = s.rows_out[t];
+    // A lake at rest (`serve`) does not say what was produced: null, not 0.
+    produced[name] = s.rows_produced_known ? json(s.rows_out[t]) : json(nullptr);
     committed[name] = s.rows_committed[t];
+    newest[name] = s.newest_event_time[t] ? Time(*s.newest_event_time[t]) : json(nullptr);
   }
   uint64_t dead_total = s.dead_letters_other;
   for (uint64_t d : s.dead_letters) dead_total += d;
@@ -181,10 +184,11 @@ json Status(const LiveSnapshot& s) {
     json j = {
         {"group", g.group}, {"committedEpoch", g.committed_epoch}, {"replaying", g.replaying}};
     j["watermark"] = g.watermark ? Time(*g.watermark) : json(nullptr);
+    j["liveWatermark"] = g.live_watermark ? Time(*g.live_watermark) : json(nullptr);
     j["maxEventTime"] = g.max_event_time ? Time(*g.max_event_time) : json(nullptr);
-    j["watermarkLagSeconds"] = g.watermark && g.max_event_time
-                                   ? json(std::max(0.0, Seconds(*g.max_event_time - *g.watermark)))
-                                   : json(nullptr);
+    // Against the live watermark when known (it moves between commits), else the one in force.
+    const std::optional<Micros> lag = g.watermark_lag();
+    j["watermarkLagSeconds"] = lag ? json(Seconds(*lag)) : json(nullptr);
     groups.push_back(std::move(j));
   }
   json inputs = json::array();
@@ -277,6 +281,10 @@ json Status(const LiveSnapshot& s) {
             {"lastQuarantineReason", s.last_quarantine_reason},
             {"rowsProduced", produced},
             {"rowsCommitted", committed},
+            {"rowsProducedKnown", s.rows_produced_known},
+            {"newestEventTime", newest},
+            {"watermarkDelaySeconds",
+             s.watermark_delay > Micros(0) ? json(Seconds(s.watermark_delay)) : json(nullptr)},
             {"lastCommitLatencyMs",
              std::chrono::duration<double, std::milli>(s.last_commit_latency).count()},
             {"groups", groups},
@@ -399,6 +407,49 @@ std::string StatusJson(const LiveSnapshot& s) {
   return Status(s).dump();
 }
 
+RouteContext RouteContextOf(const simulation::Route& route) {
+  RouteContext c;
+  const auto& wps = route.waypoints();
+  auto has_waypoint_named = [&](std::string_view name) {
+    return std::any_of(wps.begin(), wps.end(),
+                       [&](const simulation::Waypoint& w) { return w.name == name; });
+  };
+  for (size_t i = 0; i < wps.size(); ++i) {
+    const simulation::Waypoint& w = wps[i];
+    const std::string_view name = w.name;
+    const size_t open = name.find(" (");
+    const bool junction =
+        name.size() > 3 && name[0] == 'M' && name.find(" J") != std::string_view::npos;
+    if (junction) {
+      // "M40 J4 (High Wycombe)": the junction, and the town it serves (unless a waypoint has the
+      // town's name: that one places it).
+      c.places.push_back({std::string(name.substr(0, open)), "junction", w.pos, i});
+      if (open != std::string_view::npos && name.back() == ')') {
+        const std::string_view town = name.substr(open + 2, name.size() - open - 3);
+        if (!has_waypoint_named(town)) c.places.push_back({std::string(town), "town", w.pos, i});
+      }
+    } else if (const size_t comma = name.rfind(", "); comma != std::string_view::npos) {
+      // "Trafalgar Square, London": the city, at its central point.
+      c.places.push_back({std::string(name.substr(comma + 2)), "city", w.pos, i});
+    } else {
+      c.places.push_back({std::string(name), w.urban ? "district" : "suburb", w.pos, i});
+    }
+  }
+  // Runs of waypoints on the same road (a waypoint's road is that of the stretch it starts).
+  for (size_t i = 0; i + 1 < wps.size();) {
+    size_t j = i + 1;
+    while (j + 1 < wps.size() && wps[j].road == wps[i].road) ++j;
+    const std::string_view road = wps[i].road;
+    const bool numbered = road.size() > 1 && std::isdigit(static_cast<unsigned char>(road[1]));
+    const char* cls = numbered && road[0] == 'M'   ? "motorway"
+                      : numbered && road[0] == 'A' ? "a-road"
+                                                   : "street";
+    c.roads.push_back({std::string(road), cls, i, j});
+    i = j;
+  }
+  return c;
+}
+
 std::string RouteJson() {
   const auto& route = simulation::Route::LondonToBirmingham();
   json wps = json::array();
@@ -417,7 +468,23 @@ std::string RouteJson() {
                     {"longitude", c.pos.lon},
                     {"distanceM", c.distance_m}});
   }
-  return json({{"lengthM", route.length_m()}, {"waypoints", wps}, {"cameras", cams}}).dump();
+  json j = {{"lengthM", route.length_m()}, {"waypoints", wps}, {"cameras", cams}};
+  const RouteContext context = RouteContextOf(route);
+  json places = json::array();
+  for (const RoutePlace& p : context.places) {
+    places.push_back({{"name", p.name},
+                      {"kind", p.kind},
+                      {"latitude", p.pos.lat},
+                      {"longitude", p.pos.lon},
+                      {"waypoint", p.waypoint}});
+  }
+  json roads = json::array();
+  for (const RouteRoad& r : context.roads) {
+    roads.push_back({{"name", r.name}, {"class", r.road_class}, {"from", r.from}, {"to", r.to}});
+  }
+  j["places"] = std::move(places);
+  j["roads"] = std::move(roads);
+  return j.dump();
 }
 
 std::string AlertsJson(const LiveSnapshot& s) {
@@ -505,12 +572,23 @@ std::string MetricsText(const LiveSnapshot& s, const ProcessMetrics& process) {
                "group=\"" + std::to_string(g.group) + "\"",
                UnixSecondsText(g.watermark->time_since_epoch().count()));
   }
-  Metric(&o, "smartcity_watermark_lag_seconds", "gauge",
-         "Newest event time seen minus the watermark, per partition group.");
+  Metric(&o, "smartcity_live_watermark_timestamp_seconds", "gauge",
+         "The watermark each partition group's next epoch would take now (moves between "
+         "commits; Unix time, microsecond precision).");
   for (const GroupView& g : s.groups) {
-    if (!g.watermark || !g.max_event_time) continue;
+    if (!g.live_watermark) continue;
+    SampleText(&o, "smartcity_live_watermark_timestamp_seconds",
+               "group=\"" + std::to_string(g.group) + "\"",
+               UnixSecondsText(g.live_watermark->time_since_epoch().count()));
+  }
+  Metric(&o, "smartcity_watermark_lag_seconds", "gauge",
+         "Newest event time seen minus the live watermark (the one in force when no live one is "
+         "known), per partition group.");
+  for (const GroupView& g : s.groups) {
+    const std::optional<Micros> lag = g.watermark_lag();
+    if (!lag) continue;
     Sample(&o, "smartcity_watermark_lag_seconds", "group=\"" + std::to_string(g.group) + "\"",
-           std::max(0.0, Seconds(*g.max_event_time - *g.watermark)));
+           Seconds(*lag));
   }
   Metric(
       &o, "smartcity_lag_known", "gauge",

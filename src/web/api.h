@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "simulation/route.h"
 #include "web/live_state.h"
 
 namespace smartcity::web {
@@ -17,7 +19,29 @@ std::string RatesJson(const LiveSnapshot& s, int seconds);
 std::string StatusJson(const LiveSnapshot& s);
 // The alerts, active first (docs/api.md, "Alerts").
 std::string AlertsJson(const LiveSnapshot& s);
-// The route's waypoints and fixed cameras (static).
+// The map's context, drawn from the route's own waypoints (no outside data): its places (the
+// cities at its ends, the towns its motorway junctions serve, the junctions, districts and suburbs
+// it passes) and its roads (runs of waypoints on the same road, classed motorway, a-road or
+// street).
+struct RoutePlace {
+  std::string name;
+  std::string kind;  // city, town, junction, district, suburb
+  simulation::LatLon pos;
+  size_t waypoint = 0;  // the waypoint it comes from
+};
+struct RouteRoad {
+  std::string name;        // "M40"
+  std::string road_class;  // motorway, a-road, street
+  size_t from = 0;         // waypoints from..to (inclusive) lie on it
+  size_t to = 0;
+};
+struct RouteContext {
+  std::vector<RoutePlace> places;
+  std::vector<RouteRoad> roads;
+};
+RouteContext RouteContextOf(const simulation::Route& route);
+
+// The route's waypoints, fixed cameras, places and roads (static).
 std::string RouteJson();
 // One Server-Sent Events update: vehicles, incidents, cameras, the last `rate_seconds` of rates and
 // the status, as one JSON object.

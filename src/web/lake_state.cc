@@ -3,11 +3,16 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <fstream>
 #include <initializer_list>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <vector>
 
 #include "model/schema.h"
+#include "pipeline/checkpoint_store.h"
 
 namespace smartcity::web {
 
@@ -100,8 +105,79 @@ Result<std::string> LakeStateReader::FileList(const Table& t) {
   return "[" + list + "]";
 }
 
+std::optional<EventTime> LakeStateReader::NewestEventTime(const Table& t, size_t table) {
+  const auto model_table = static_cast<model::Table>(table);
+  const int column = model::ColumnWithRole(model_table, model::Role::kEventTime);
+  if (column < 0) return std::nullopt;
+  const std::string name(model::ColumnName(model_table, column));
+  std::optional<EventTime> newest;
+  for (const auto& [path, add] : t.snapshot.files) {
+    if (add.stats.empty()) continue;
+    const nlohmann::json stats =
+        nlohmann::json::parse(add.stats, nullptr, /*allow_exceptions=*/false);
+    if (!stats.is_object() || !stats.contains("maxValues")) continue;
+    const nlohmann::json& max = stats["maxValues"];
+    if (!max.is_object() || !max.contains(name) || !max[name].is_string()) continue;
+    auto at = ParseTimestamp(max[name].get<std::string>());
+    if (at.ok() && (!newest || *at > *newest)) newest = *at;
+  }
+  return newest;
+}
+
+Result<std::vector<GroupView>> LakeStateReader::ReadGroups() {
+  // _checkpoints/<query>/p<p>/{offsets,state}/<epoch>: per (query, group), the epochs of each kind.
+  SC_ASSIGN_OR_RETURN(auto objects, store_->List("_checkpoints/"));
+  struct Epochs {
+    std::set<int64_t> offsets, state;
+  };
+  std::map<std::pair<std::string, int32_t>, Epochs> found;
+  for (const lake::ObjectInfo& o : objects) {
+    std::string_view key = o.key;
+    key.remove_prefix(std::min(key.size(), std::string_view("_checkpoints/").size()));
+    const size_t q_end = key.find('/');
+    if (q_end == std::string_view::npos) continue;
+    const std::string_view query = key.substr(0, q_end);
+    std::string_view rest = key.substr(q_end + 1);
+    int32_t p = -1;
+    int64_t epoch = -1;
+    char kind[16] = {};
+    const std::string r(rest);
+    if (std::sscanf(r.c_str(), "p%d/%15[a-z]/%" SCNd64, &p, kind, &epoch) != 3 || p < 0) continue;
+    Epochs& e = found[{std::string(query), p}];
+    if (std::string_view(kind) == "offsets") e.offsets.insert(epoch);
+    if (std::string_view(kind) == "state") e.state.insert(epoch);
+  }
+  std::map<int32_t, GroupView> groups;
+  for (const auto& [qp, e] : found) {
+    // The newest epoch with both files: committed (the state is written after every table).
+    int64_t committed = -1;
+    for (auto it = e.state.rbegin(); it != e.state.rend(); ++it) {
+      if (e.offsets.count(*it) != 0) {
+        committed = *it;
+        break;
+      }
+    }
+    if (committed < 0) continue;
+    GroupView& g = groups[qp.second];
+    if (g.committed_epoch >= committed) continue;  // another query's group went further
+    pipeline::CheckpointStore cs(store_, qp.first, /*retry=*/nullptr);
+    auto log = store_->Get(cs.Key(qp.second, "offsets", committed));
+    if (!log.ok()) continue;
+    auto decoded = pipeline::DecodeOffsetsLog(*log);
+    if (!decoded.ok()) continue;
+    g.group = qp.second;
+    g.committed_epoch = committed;
+    if (decoded->watermark != EventTime::min() && decoded->watermark != EventTime{})
+      g.watermark = decoded->watermark;
+  }
+  std::vector<GroupView> out;
+  for (const auto& [p, g] : groups) out.push_back(g);
+  return out;
+}
+
 Status LakeStateReader::Refresh(LiveState* state) {
   std::array<uint64_t, stream::kOutputTableCount> rows{};
+  bool changed = false;
   for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
     Table& t = tables_[i];
     if (!t.snapshot.exists()) {
@@ -112,6 +188,8 @@ Status LakeStateReader::Refresh(LiveState* state) {
     }
     rows[i] = static_cast<uint64_t>(std::max<int64_t>(0, t.snapshot.NumRecords()));
     if (t.queried_version == t.snapshot.version) continue;
+    changed = true;
+    newest_[i] = NewestEventTime(t, i);
 
     // Recent commits of this table.
     std::deque<CommitView> commits;
@@ -244,6 +322,11 @@ Status LakeStateReader::Refresh(LiveState* state) {
             [](const CommitView& a, const CommitView& b) { return a.at < b.at; });
   std::deque<CommitView> recent(all.size() > 50 ? all.end() - 50 : all.begin(), all.end());
   state->ReplaceFromLake(std::move(vehicles), incidents_, cameras_, std::move(recent), rows);
+  if (changed) {
+    // The processor's checkpoints are written with the tables: read them when a table changed.
+    SC_ASSIGN_OR_RETURN(groups_, ReadGroups());
+  }
+  state->ReplaceLakeProgress(groups_, newest_);
   return Status::OK();
 }
 

@@ -12,7 +12,9 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/engine.h"
 #include "lake/delta_log.h"
@@ -45,6 +47,12 @@ class LakeStateReader {
   };
   LakeStateReader(lake::ObjectStore* store, std::unique_ptr<engine::Connection> conn,
                   std::filesystem::path scratch_dir);
+  // The newest event time of the table's active files, from their statistics (maxValues of its
+  // event-time column; nullopt when no file has one).
+  static std::optional<EventTime> NewestEventTime(const Table& t, size_t table);
+  // Per partition group, its newest committed epoch (an offsets log with its state checkpoint)
+  // and that epoch's watermark, from the processor's files under _checkpoints/.
+  Result<std::vector<GroupView>> ReadGroups();
   // "[ 'file1', 'file2' ]" for read_parquet, downloading objects of a remote store once.
   Result<std::string> FileList(const Table& t);
 
@@ -58,6 +66,8 @@ class LakeStateReader {
   std::vector<IncidentView> incidents_;
   std::vector<CameraView> cameras_;
   std::array<std::deque<CommitView>, stream::kOutputTableCount> commits_;
+  std::array<std::optional<EventTime>, stream::kOutputTableCount> newest_{};
+  std::vector<GroupView> groups_;
 };
 
 }  // namespace smartcity::web

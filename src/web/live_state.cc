@@ -317,6 +317,7 @@ void LiveState::UpdateProgress(std::span<const pipeline::Processor::GroupStatus>
     v.group = g.group;
     v.committed_epoch = g.committed_epoch;
     if (g.watermark != EventTime::min()) v.watermark = g.watermark;
+    if (g.live_watermark != EventTime::min()) v.live_watermark = g.live_watermark;
     v.replaying = g.replaying;
   }
   inputs_ = std::move(inputs);
@@ -324,6 +325,7 @@ void LiveState::UpdateProgress(std::span<const pipeline::Processor::GroupStatus>
   epochs_committed_ = counters.epochs_committed;
   table_commits_ = counters.table_commits;
   epochs_replayed_ = counters.epochs_replayed;
+  retries_ = counters.retries;
   EvaluateAlerts(clock_->WallNow());
 }
 
@@ -383,7 +385,33 @@ std::string AlertKey(std::string_view kind, std::string_view subject) {
 double SecondsOf(Micros d) {
   return std::chrono::duration<double>(d).count();
 }
+// Appends a sample at most once a second and keeps those of the last `keep`.
+void AddSample(std::deque<LagSample>* samples, WallTime now, double value, Micros keep) {
+  if (samples->empty() || now - samples->back().at >= std::chrono::seconds(1))
+    samples->push_back(LagSample{now, value});
+  // Keep one sample at or before now - keep (GrewSteadily reads the value there).
+  while (samples->size() > 1 && now - (*samples)[1].at >= keep) samples->pop_front();
+}
 }  // namespace
+
+bool GrewSteadily(const std::deque<LagSample>& samples, WallTime now, Micros window,
+                  double min_growth) {
+  if (samples.empty() || window <= Micros(0)) return false;
+  std::array<double, 5> v{};  // at now - window, -3/4, -1/2, -1/4 window, and the newest
+  for (int k = 4; k >= 1; --k) {
+    const WallTime t = now - window * k / 4;
+    // The newest sample at or before t.
+    auto it = std::upper_bound(samples.begin(), samples.end(), t,
+                               [](WallTime at, const LagSample& s) { return at < s.at; });
+    if (it == samples.begin()) return false;  // the samples do not reach back that far
+    v[static_cast<size_t>(4 - k)] = std::prev(it)->value;
+  }
+  v[4] = samples.back().value;
+  for (size_t i = 1; i < v.size(); ++i) {
+    if (v[i] <= v[i - 1]) return false;
+  }
+  return v[4] - v[0] >= min_growth;
+}
 
 void LiveState::Raise(std::string_view kind, std::string_view subject, std::string_view severity,
                       std::string message, WallTime now) {
@@ -478,8 +506,58 @@ void LiveState::EvaluateAlerts(WallTime now) {
       a.cleared = now;
   }
 
+  // lag, per partition group: its watermark lag grew steadily over lag_growth_window (the
+  // watermark falls further behind the newest events: an input is behind the others); and for the
+  // member, the records its inputs are behind (it does not keep up with the producers).
+  const Micros keep = o.lag_growth_window + std::chrono::seconds(2);
+  for (auto it = watermark_lag_.begin(); it != watermark_lag_.end();) {
+    it = groups_.count(it->first) != 0 ? std::next(it) : watermark_lag_.erase(it);
+  }
+  std::vector<std::string> lagging;
+  for (const auto& [g, gv] : groups_) {
+    const std::optional<Micros> lag = gv.watermark_lag();
+    if (!lag) continue;
+    std::deque<LagSample>& samples = watermark_lag_[g];
+    AddSample(&samples, now, SecondsOf(*lag), keep);
+    std::string subject = fmt::format("group {}", g);
+    // A stalled group's lag grows too: its stall alert says more.
+    const bool is_stalled = std::find(stalled.begin(), stalled.end(), subject) != stalled.end();
+    if (running && !gv.replaying && !is_stalled &&
+        GrewSteadily(samples, now, o.lag_growth_window, o.lag_growth_seconds)) {
+      Raise("lag", subject, "warning",
+            fmt::format("partition group {}: the watermark lag grew from {:.0f} s to {:.0f} s in "
+                        "the last {:.0f} s",
+                        g, samples.front().value, samples.back().value,
+                        SecondsOf(o.lag_growth_window)),
+            now);
+      lagging.push_back(std::move(subject));
+    }
+  }
+  if (!inputs_.empty() && std::all_of(inputs_.begin(), inputs_.end(), [](const InputView& i) {
+        return i.records_behind.has_value();
+      })) {
+    int64_t behind = 0;
+    for (const InputView& i : inputs_) behind += *i.records_behind;
+    AddSample(&records_behind_, now, static_cast<double>(behind), keep);
+    if (running && GrewSteadily(records_behind_, now, o.lag_growth_window,
+                                static_cast<double>(o.lag_growth_records))) {
+      Raise("lag", "inputs", "warning",
+            fmt::format("the inputs are {} records behind, {:.0f} more than {:.0f} s ago: the "
+                        "processor does not keep up",
+                        behind, records_behind_.back().value - records_behind_.front().value,
+                        SecondsOf(o.lag_growth_window)),
+            now);
+      lagging.emplace_back("inputs");
+    }
+  }
+  for (auto& [key, a] : alerts_) {
+    if (a.kind == "lag" && a.active() &&
+        std::find(lagging.begin(), lagging.end(), a.subject) == lagging.end())
+      a.cleared = now;
+  }
+
   // dead_letters / late_events / lake: over the last minute's counts (a sample a second).
-  CountSample cur{now, 0, dead_letters_other_, late_events_total_, 0};
+  CountSample cur{now, 0, dead_letters_other_, late_events_total_, 0, retries_};
   for (size_t t = 0; t < kTopicCount; ++t) {
     cur.events += events_in_[t];
     cur.dead += dead_letters_[t];
@@ -529,6 +607,11 @@ void LiveState::EvaluateAlerts(WallTime now) {
     Raise("lake", "", "critical",
           fmt::format("no lake commit for {:.0f} s while rows are produced",
                       SecondsOf(std::chrono::duration_cast<Micros>(now - last_commit))),
+          now);
+  } else if (running && cur.retries > base.retries) {
+    Raise("lake", "", "warning",
+          fmt::format("{} lake or checkpoint writes failed in the last minute and were retried",
+                      cur.retries - base.retries),
           now);
   } else {
     Clear("lake", "", now);
@@ -589,6 +672,16 @@ void LiveState::ReplaceFromLake(std::vector<VehicleView> vehicles,
   records_ += rows_committed[static_cast<size_t>(OutputTable::kDeadLetters)];
   table_commits_ = commits_.size();
   state_ = PipelineState::kServingLake;
+  serving_lake_ = true;
+}
+
+void LiveState::ReplaceLakeProgress(
+    const std::vector<GroupView>& groups,
+    std::array<std::optional<EventTime>, stream::kOutputTableCount> newest) {
+  MutexLock lock(&mu_);
+  groups_.clear();
+  for (const GroupView& g : groups) groups_[g.group] = g;
+  newest_event_time_ = newest;
 }
 
 void LiveState::ReplaceLoads(std::optional<std::deque<LoadView>> loads,
@@ -627,6 +720,9 @@ LiveSnapshot LiveState::Snapshot() const {
   s.last_quarantine_reason = last_quarantine_reason_;
   s.rows_out = rows_out_;
   s.rows_committed = rows_committed_;
+  s.rows_produced_known = !serving_lake_;
+  s.newest_event_time = newest_event_time_;
+  s.watermark_delay = options_.watermark_delay;
   // The history ends at the current second; seconds the ring has not reached yet are zero.
   s.rate_end_second = now_second;
   for (size_t t = 0; t < kTopicCount; ++t) {

@@ -154,9 +154,22 @@ struct WarehouseView {
 struct GroupView {
   int32_t group = 0;
   int64_t committed_epoch = -1;
-  std::optional<EventTime> watermark;
+  std::optional<EventTime> watermark;  // in force (moves at epoch boundaries)
+  // The watermark the group's next epoch would take now (Processor::GroupStatus::live_watermark):
+  // it moves between commits, as the inputs advance.
+  std::optional<EventTime> live_watermark;
   std::optional<EventTime> max_event_time;  // newest event time seen in this group's rows
   bool replaying = false;
+  // The live watermark when known, else the one in force.
+  std::optional<EventTime> current_watermark() const {
+    return live_watermark ? live_watermark : watermark;
+  }
+  // Newest event time seen minus the current watermark (nullopt without both).
+  std::optional<Micros> watermark_lag() const {
+    const std::optional<EventTime> w = current_watermark();
+    if (!w || !max_event_time) return std::nullopt;
+    return std::max(Micros(0), std::chrono::duration_cast<Micros>(*max_event_time - *w));
+  }
 };
 
 struct InputView {
@@ -170,7 +183,7 @@ struct InputView {
 // Something an operator must act on (docs/api.md, "Alerts"). Raised and cleared by LiveState's
 // rules; a cleared alert stays listed (with its clearing time) until newer ones push it out.
 struct AlertView {
-  std::string kind;      // incident, stall, dead_letters, late_events, warehouse, lake, memory
+  std::string kind;      // incident, stall, lag, dead_letters, late_events, warehouse, lake, memory
   std::string subject;   // what it is about within its kind: an incident id, "group 2", a topic
   std::string severity;  // "critical" or "warning"
   std::string message;
@@ -180,8 +193,8 @@ struct AlertView {
 };
 
 // Every kind of alert, in the order /metrics lists them.
-inline constexpr std::array<std::string_view, 7> kAlertKinds = {
-    "incident", "stall", "dead_letters", "late_events", "warehouse", "lake", "memory"};
+inline constexpr std::array<std::string_view, 8> kAlertKinds = {
+    "incident", "stall", "lag", "dead_letters", "late_events", "warehouse", "lake", "memory"};
 
 // The alert rules' thresholds (the commands' --alert-* options; defaults documented in
 // docs/api.md).
@@ -190,6 +203,12 @@ struct AlertOptions {
   // arriving (or its inputs are behind); a topic that had events and then none for this long while
   // other topics go on. lake: no lake commit for 3x this long while rows are produced.
   Micros stall_after = std::chrono::seconds(30);
+  // lag: a partition group's watermark lag (newest event time minus live watermark), or the
+  // records its inputs are behind, that grew steadily over this window (GrewSteadily) by at least
+  // lag_growth_seconds (respectively lag_growth_records).
+  Micros lag_growth_window = std::chrono::seconds(60);
+  double lag_growth_seconds = 30;
+  int64_t lag_growth_records = 10'000;
   // dead_letters / late_events: their share of the events of the last minute above this.
   double bad_event_fraction = 0.05;
   // ... counted only when the last minute had at least this many events.
@@ -200,6 +219,19 @@ struct AlertOptions {
   double memory_fraction = 0.9;
   uint64_t memory_limit_bytes = 0;
 };
+
+// One sample of a quantity that should not keep growing (a lag), for GrewSteadily.
+struct LagSample {
+  WallTime at{};
+  double value = 0;
+};
+
+// Whether `samples` (oldest first) grew steadily over the `window` before `now`: the values at
+// now - window, now - 3/4, 1/2 and 1/4 window (each the newest sample at or before that time) and
+// the newest sample increase strictly, and the newest exceeds the first by at least `min_growth`.
+// False while the samples do not reach back a whole window.
+bool GrewSteadily(const std::deque<LagSample>& samples, WallTime now, Micros window,
+                  double min_growth);
 
 // Per-second event counts per topic over the last kRateSeconds seconds of processing time.
 inline constexpr int kRateSeconds = 600;
@@ -244,6 +276,11 @@ struct LiveSnapshot {
   std::array<uint64_t, stream::kOutputTableCount>
       rows_out{};  // rows produced (live, before commit)
   std::array<uint64_t, stream::kOutputTableCount> rows_committed{};  // rows committed to the lake
+  // false for `serve`: a lake at rest does not say what was produced, only what was committed.
+  bool rows_produced_known = true;
+  // `serve`: the newest event time per table, from the maxValues of its files' statistics.
+  std::array<std::optional<EventTime>, stream::kOutputTableCount> newest_event_time{};
+  Micros watermark_delay{0};  // --watermark-delay (0: not known)
   // rates[topic][i]: events in second (rate_end_second - kRateSeconds + 1 + i) of processing time.
   std::array<std::vector<uint32_t>, kTopicCount> rates;
   int64_t rate_end_second = 0;
@@ -289,6 +326,7 @@ struct LiveStateOptions {
   // view, so that the view holds the vehicles on the road, however long the run.
   Micros vehicle_timeout = std::chrono::minutes(10);
   AlertOptions alerts;
+  Micros watermark_delay{0};        // the processor's --watermark-delay, shown beside the lag
   size_t max_cleared_alerts = 100;  // cleared alerts kept for the list
   // The process's resident memory in bytes, for the memory rule (null: not checked). Called at
   // most once a second from UpdateProgress.
@@ -319,6 +357,11 @@ class LiveState final : public pipeline::ProcessorObserver {
   void ReplaceFromLake(std::vector<VehicleView> vehicles, std::vector<IncidentView> incidents,
                        std::vector<CameraView> cameras, std::deque<CommitView> commits,
                        std::array<uint64_t, stream::kOutputTableCount> rows_committed);
+
+  // `serve`: the partition groups (committed epoch and watermark of each group's newest offsets
+  // log) and each table's newest event time, read from the lake.
+  void ReplaceLakeProgress(const std::vector<GroupView>& groups,
+                           std::array<std::optional<EventTime>, stream::kOutputTableCount> newest);
 
   // `serve`: replaces the warehouse loads (nullopt: keeps the loads and totals shown) and the
   // per-table totals, read from a warehouse's bookkeeping; `busy` says why they could not be read
@@ -392,11 +435,17 @@ class LiveState final : public pipeline::ProcessorObserver {
   std::map<int32_t, StallTrack> stall_ GUARDED_BY(mu_);
   struct CountSample {
     WallTime at;
-    uint64_t events = 0, dead = 0, late = 0, rows = 0;
+    uint64_t events = 0, dead = 0, late = 0, rows = 0, retries = 0;
   };
   std::deque<CountSample> samples_ GUARDED_BY(mu_);  // one a second, the last minute's
   std::array<int64_t, kTopicCount> topic_last_second_ GUARDED_BY(mu_) =
       MakeFilled<kTopicCount>(INT64_MIN);  // per topic: its newest second with events
+  std::map<int32_t, std::deque<LagSample>> watermark_lag_ GUARDED_BY(mu_);  // per group
+  std::deque<LagSample> records_behind_ GUARDED_BY(mu_);
+  uint64_t retries_ GUARDED_BY(mu_) = 0;  // the processor's retried lake/checkpoint writes
+  bool serving_lake_ GUARDED_BY(mu_) = false;
+  std::array<std::optional<EventTime>, stream::kOutputTableCount> newest_event_time_
+      GUARDED_BY(mu_){};
   WallTime rss_read_at_ GUARDED_BY(mu_){};
   uint64_t rss_ GUARDED_BY(mu_) = 0;
 };

@@ -874,5 +874,192 @@ TEST_F(LiveStateAlertTest, ServeReplacesTheLoadsOrKeepsThemWhileTheWarehouseIsBu
   EXPECT_TRUE(s.alerts.empty());
 }
 
+// ---- the live watermark, lag growth, lake retries, serve's progress, the route's context --------
+
+TEST_F(LiveStateAlertTest, TheLiveWatermarkIsPublishedBetweenCommits) {
+  Rows([](stream::StreamOutput* o) { AddVehicle(o, "V1", 200, 51.5, -0.1, 50); });
+  // In force: 100 (the last epoch's); live: 170 (what the next epoch would take now).
+  std::vector<pipeline::Processor::GroupStatus> groups = {{0, 1, At(100), false, At(170)}};
+  state_->UpdateProgress(groups, {}, pipeline::ProcessorCounters{});
+  LiveSnapshot s = state_->Snapshot();
+  ASSERT_EQ(s.groups.size(), 1u);
+  EXPECT_EQ(*s.groups[0].watermark, At(100));
+  EXPECT_EQ(*s.groups[0].live_watermark, At(170));
+  auto j = nlohmann::json::parse(StatusJson(s));
+  EXPECT_EQ(j["groups"][0]["watermarkLagSeconds"], 30.0) << "against the live watermark";
+  EXPECT_EQ(j["groups"][0]["liveWatermark"], "2026-01-05T07:02:50.000000Z");
+  std::string m = MetricsText(s, ProcessMetrics{});
+  EXPECT_NE(m.find("smartcity_watermark_lag_seconds{group=\"0\"} 30\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("smartcity_live_watermark_timestamp_seconds{group=\"0\"} 1767596570\n"),
+            std::string::npos)
+      << m;
+  // The next report (no commit in between) moves it.
+  groups[0].live_watermark = At(180);
+  state_->UpdateProgress(groups, {}, pipeline::ProcessorCounters{});
+  s = state_->Snapshot();
+  EXPECT_EQ(*s.groups[0].live_watermark, At(180));
+  EXPECT_EQ(*s.groups[0].watermark_lag(), std::chrono::seconds(20));
+  // Without a live watermark (EventTime::min()), the lag is against the one in force.
+  groups[0].live_watermark = EventTime::min();
+  LiveState fresh(LiveStateOptions{}, &clock_);
+  fresh.OnRows(0, out_, stream::OutputMarks{});
+  fresh.UpdateProgress(groups, {}, pipeline::ProcessorCounters{});
+  s = fresh.Snapshot();
+  EXPECT_FALSE(s.groups[0].live_watermark.has_value());
+  EXPECT_EQ(*s.groups[0].watermark_lag(), std::chrono::seconds(100));
+}
+
+TEST(GrewSteadilyTest, NeedsAWholeWindowOfStrictGrowthAndTheMinimum) {
+  const WallTime t0 = AsWallTime(At(0));
+  auto series = [&](int seconds, const std::function<double(int)>& value) {
+    std::deque<LagSample> d;
+    for (int i = 0; i <= seconds; ++i) d.push_back({t0 + std::chrono::seconds(i), value(i)});
+    return d;
+  };
+  const Micros window = std::chrono::seconds(60);
+  const WallTime at60 = t0 + std::chrono::seconds(60);
+  EXPECT_TRUE(GrewSteadily(series(60, [](int i) { return 120.0 + i; }), at60, window, 30));
+  EXPECT_FALSE(GrewSteadily(series(60, [](int i) { return 120.0 + i; }), at60, window, 61))
+      << "grew 60, less than the minimum";
+  std::deque<LagSample> late = series(60, [](int i) { return 120.0 + i; });
+  late.pop_front();  // from t0 + 1 s
+  EXPECT_FALSE(GrewSteadily(late, at60, window, 30))
+      << "the samples do not reach back a whole window";
+  EXPECT_FALSE(GrewSteadily(series(60, [](int i) { return i < 40 ? 120.0 + 2 * i : 150.0; }), at60,
+                            window, 30))
+      << "flat over the last quarter";
+  EXPECT_FALSE(GrewSteadily(series(60, [](int) { return 120.0; }), at60, window, 0));
+  EXPECT_FALSE(GrewSteadily({}, at60, window, 0));
+}
+
+TEST_F(LiveStateAlertTest, AGrowingWatermarkLagRaisesALagAlert) {
+  // Events advance 2 s a second, the live watermark 1 s a second: the lag grows 1 s a second.
+  auto second = [&](int k, int64_t watermark) {
+    Rows([k](stream::StreamOutput* o) { AddVehicle(o, "V1", 200 + 2 * k, 51.5, -0.1, 50); });
+    const std::vector<pipeline::Processor::GroupStatus> groups = {
+        {0, 1, At(watermark), false, At(watermark)}};
+    state_->UpdateProgress(groups, {}, pipeline::ProcessorCounters{});
+  };
+  int k = 0;
+  for (; k < 60; ++k) {
+    second(k, 80 + k);
+    clock_.Advance(std::chrono::seconds(1));
+  }
+  EXPECT_FALSE(Active("lag", "group 0")) << "not a whole window yet";
+  second(k++, 80 + 60);
+  const AlertView* a = Find("lag", "group 0");
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->active());
+  EXPECT_EQ(a->severity, "warning");
+  EXPECT_NE(a->message.find("the watermark lag grew from"), std::string::npos) << a->message;
+  EXPECT_FALSE(Active("stall", "group 0")) << "the watermark moves";
+  // The watermark catches up with the events (the lag stops growing): cleared.
+  for (int i = 0; i < 20; ++i, ++k) {
+    clock_.Advance(std::chrono::seconds(1));
+    second(k, 200 + 2 * k - 60);
+  }
+  EXPECT_FALSE(Active("lag", "group 0"));
+  EXPECT_NE(MetricsText(state_->Snapshot(), ProcessMetrics{})
+                .find("smartcity_alert_active{kind=\"lag\"} 0\n"),
+            std::string::npos);
+}
+
+TEST_F(LiveStateAlertTest, InputsFallingFurtherBehindRaiseALagAlert) {
+  for (int k = 0; k <= 60; ++k) {
+    Progress(100 + k, /*behind=*/1000 + 500 * k);
+    clock_.Advance(std::chrono::seconds(1));
+  }
+  Progress(161, 1000 + 500 * 61);
+  const AlertView* a = Find("lag", "inputs");
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->active());
+  EXPECT_NE(a->message.find("the processor does not keep up"), std::string::npos) << a->message;
+  EXPECT_NE(MetricsText(state_->Snapshot(), ProcessMetrics{})
+                .find("smartcity_alert_active{kind=\"lag\"} 1\n"),
+            std::string::npos);
+  // It shrinks again: cleared.
+  clock_.Advance(std::chrono::seconds(1));
+  Progress(162, 10);
+  EXPECT_FALSE(Active("lag", "inputs"));
+}
+
+TEST_F(LiveStateAlertTest, RetriedLakeWritesRaiseALakeWarningForAMinute) {
+  const std::vector<pipeline::Processor::GroupStatus> groups = {{0, 1, At(10), false}};
+  pipeline::ProcessorCounters c;
+  state_->UpdateProgress(groups, {}, c);
+  clock_.Advance(std::chrono::seconds(1));
+  c.retries = 3;
+  state_->UpdateProgress(groups, {}, c);
+  const AlertView* a = Find("lake");
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(a->active());
+  EXPECT_EQ(a->severity, "warning");
+  EXPECT_NE(a->message.find("3 lake or checkpoint writes failed"), std::string::npos) << a->message;
+  for (int i = 0; i < 61; ++i) {
+    clock_.Advance(std::chrono::seconds(1));
+    state_->UpdateProgress(groups, {}, c);
+  }
+  EXPECT_FALSE(Active("lake")) << "no retry in the last minute";
+}
+
+TEST_F(LiveStateAlertTest, ServeShowsTheLakesWatermarksAndNoProducedCount) {
+  std::array<uint64_t, stream::kOutputTableCount> rows{};
+  rows[static_cast<size_t>(OutputTable::kVehicle)] = 5;
+  state_->ReplaceFromLake({}, {}, {}, {}, rows);
+  GroupView g;
+  g.group = 2;
+  g.committed_epoch = 9;
+  g.watermark = At(50);
+  std::array<std::optional<EventTime>, stream::kOutputTableCount> newest{};
+  newest[static_cast<size_t>(OutputTable::kVehicle)] = At(170);
+  state_->ReplaceLakeProgress({g}, newest);
+  const auto j = nlohmann::json::parse(StatusJson(state_->Snapshot()));
+  EXPECT_EQ(j["rowsProducedKnown"], false);
+  EXPECT_TRUE(j["rowsProduced"]["vehicle_data"].is_null()) << "not applicable, not 0";
+  EXPECT_EQ(j["rowsCommitted"]["vehicle_data"], 5);
+  EXPECT_EQ(j["newestEventTime"]["vehicle_data"], "2026-01-05T07:02:50.000000Z");
+  EXPECT_TRUE(j["newestEventTime"]["gps_data"].is_null());
+  ASSERT_EQ(j["groups"].size(), 1u);
+  EXPECT_EQ(j["groups"][0]["committedEpoch"], 9);
+  EXPECT_EQ(j["groups"][0]["watermark"], "2026-01-05T07:00:50.000000Z");
+}
+
+TEST(RouteContextTest, PlacesAndRoadsComeFromTheRoutesWaypoints) {
+  const auto& route = simulation::Route::LondonToBirmingham();
+  const RouteContext c = RouteContextOf(route);
+  auto find = [&](std::string_view name) -> const RoutePlace* {
+    for (const RoutePlace& p : c.places) {
+      if (p.name == name) return &p;
+    }
+    return nullptr;
+  };
+  ASSERT_NE(find("London"), nullptr);
+  EXPECT_EQ(find("London")->kind, "city");
+  EXPECT_EQ(find("London")->waypoint, 0u);
+  ASSERT_NE(find("Birmingham"), nullptr);
+  EXPECT_EQ(find("Birmingham")->waypoint, route.waypoints().size() - 1);
+  ASSERT_NE(find("High Wycombe"), nullptr);
+  EXPECT_EQ(find("High Wycombe")->kind, "town");
+  ASSERT_NE(find("M40 J4"), nullptr);
+  EXPECT_EQ(find("M40 J4")->kind, "junction");
+  EXPECT_EQ(find("M42 J3a")->kind, "junction");
+  // "Shirley" is a waypoint of its own: placed once, as a district.
+  int shirley = 0;
+  for (const RoutePlace& p : c.places) shirley += p.name == "Shirley" ? 1 : 0;
+  EXPECT_EQ(shirley, 1);
+  EXPECT_EQ(find("Shirley")->kind, "district");
+  // The roads cover the route end to end, in order.
+  ASSERT_FALSE(c.roads.empty());
+  EXPECT_EQ(c.roads.front().from, 0u);
+  EXPECT_EQ(c.roads.back().to, route.waypoints().size() - 1);
+  for (size_t i = 1; i < c.roads.size(); ++i) EXPECT_EQ(c.roads[i].from, c.roads[i - 1].to);
+  bool m40 = false;
+  for (const RouteRoad& r : c.roads) m40 = m40 || (r.name == "M40" && r.road_class == "motorway");
+  EXPECT_TRUE(m40);
+  const auto j = nlohmann::json::parse(RouteJson());
+  EXPECT_EQ(j["places"].size(), c.places.size());
+  EXPECT_EQ(j["roads"].size(), c.roads.size());
+}
+
 }  // namespace
 }  // namespace smartcity::web

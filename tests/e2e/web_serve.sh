@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `smartcity serve --lake` in headless Chromium on a finished lake with its DuckDB warehouse beside
-# it: the page shows the tables with their rows (produced = committed), the lake's commits, and the
+# it: the page shows the tables with their rows ("produced" not applicable), newest event times and
+# the partition groups' watermarks read from the lake, the lake's commits, and the
 # loads of the warehouse's `_smartcity_loads` bookkeeping with their totals; while another process
 # holds the warehouse file's lock the page says "busy" and keeps the loads, and after it lets go the
 # busy note goes. Screenshot in <build>/test-artifacts/web_serve.png.
@@ -12,7 +13,9 @@ node_path=$("$root/scripts/browser.sh")
 workdir web-serve
 python_env
 
-"$smartcity" run --one-trip --vehicles 3 --speedup max --duration 20m --trigger 1s --lake "$work/lake" \
+# Paced (20 min at 300x: 4 s) so that it commits several epochs: an epoch's watermark is the one
+# its start computed, so only the second and later ones have one for serve to show.
+"$smartcity" run --one-trip --vehicles 3 --speedup 300 --duration 20m --trigger 1s --lake "$work/lake" \
   --no-serve -q
 [ -f "$work/lake-warehouse.duckdb" ] || fail "run left no warehouse beside the lake"
 "$smartcity" serve --lake "$work/lake" --refresh 500ms --listen 127.0.0.1:0 2>"$work/serve.err" &

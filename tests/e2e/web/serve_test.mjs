@@ -1,6 +1,8 @@
 // `smartcity serve --lake` in real headless Chromium (Debian's), driven by playwright-core:
 //   node serve_test.mjs URL LOCK_NOW_FILE LOCKED_FILE SCREENSHOT
-// Checks the tables (rows produced = committed, not 0), the lake's commits, the warehouse's loads
+// Checks the tables (rows committed, "produced" not applicable rather than 0, each table's newest
+// event time from its files' statistics), the partition groups' watermarks (from the processor's
+// offsets logs in the lake), the lake's commits, the warehouse's loads
 // (only loads with rows, and totals); then creates LOCK_NOW_FILE (the script's helper takes the
 // warehouse file's lock and creates LOCKED_FILE while it holds it): the page says busy and keeps
 // the loads; once the lock is let go, the note goes. No console errors.
@@ -26,7 +28,21 @@ try {
   const tables = await page.$$eval('#tables tbody tr', (rs) => rs.map((r) => Array.from(r.cells).map((c) => c.textContent)));
   const vehicle = tables.find((r) => r[0] === 'vehicle_data');
   check('tables are listed with their rows', tables.length === 8 && vehicle && Number(vehicle[2].replace(/,/g, '')) > 0, JSON.stringify(vehicle));
-  check('"produced" is what the lake holds, not 0', vehicle && vehicle[1] === vehicle[2], JSON.stringify(vehicle));
+  check('"produced" is shown as not applicable, not 0', vehicle && vehicle[1] === 'n/a', JSON.stringify(vehicle));
+  check('each table with rows shows its newest event time', tables.filter((r) => Number(r[2].replace(/,/g, '')) > 0)
+      .every((r) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(r[3])), JSON.stringify(tables.map((r) => r[0] + ' ' + r[3])));
+  const status = await page.evaluate(async () => (await fetch('/api/status')).json());
+  const groups = await page.$$eval('#groups tbody tr', (rs) => rs.map((r) => ({ cells: Array.from(r.cells).map((c) => c.textContent), wm: r.dataset.watermark })));
+  // (3 vehicles, 6 partition groups: a group no vehicle's events reach has no watermark.)
+  const shown = groups.filter((g) => g.cells[2] !== '-');
+  check('the partition groups show their committed epoch and watermark from the lake',
+      groups.length > 0 && groups.length === status.groups.length && groups.every((g) => Number(g.cells[1]) >= 1) &&
+      shown.length > 0 && shown.every((g) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(g.cells[2])),
+      JSON.stringify(groups.map((g) => g.cells)));
+  const newestVehicle = status.newestEventTime.vehicle_data;
+  const marks = status.groups.filter((g) => g.watermark).map((g) => g.watermark);
+  check('a group\'s watermark is not after the newest event of the lake', marks.length === shown.length && marks.every((w) => w <= newestVehicle),
+      JSON.stringify(marks) + ' <= ' + newestVehicle);
   const commits = await page.$$eval('#commits tbody tr', (rs) => rs.map((r) => r.textContent));
   check('the lake\'s commits are listed', commits.length > 0 && commits.some((c) => / v\d/.test(c)), commits.length + ' rows');
   const loads = await page.$$eval('#load-list tbody tr', (rs) => rs.map((r) => Array.from(r.cells).map((c) => c.textContent)));
