@@ -85,6 +85,7 @@ int RunLoad(const LoadArgs& a) {
                    a.lake.c_str());
   }
   o.rows_per_transaction = a.rows_per_transaction;
+  if (!a.once) o.reopen_after_rows = warehouse::kFollowReopenAfterRows;
   o.retry_for = std::chrono::duration_cast<std::chrono::milliseconds>(a.retry_for);
   if (!a.quiet)
     o.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };

@@ -105,6 +105,10 @@ Status Loader::LoadOnce(const std::atomic<bool>* stop, bool settle) {
     {
       OptionalMutexLock exclusive(options_.exclusive);
       st = LoadPass(settle);
+      if (st.ok() && conn_ && options_.reopen_after_rows > 0 &&
+          summary_.rows - rows_at_connect_ >= options_.reopen_after_rows) {
+        conn_.reset();  // the next pass that has work opens it again
+      }
     }
     if (!st.ok() && st.IsRetryable()) {
       // The session may be broken: drop it. Whatever its open transaction held is rolled back by
@@ -234,6 +238,7 @@ Status Loader::LoadTables(bool settle, std::vector<std::pair<std::string, Status
   if (!conn_) {
     SC_ASSIGN_OR_RETURN(conn_, connect_());
     bookkeeping_ready_ = false;
+    rows_at_connect_ = summary_.rows;
   }
   if (!bookkeeping_ready_) {
     SC_RETURN_IF_ERROR(conn_->Execute(conn_->dialect().CreateBookkeeping()));

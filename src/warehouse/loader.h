@@ -100,6 +100,9 @@ struct LoadLag {
   static std::chrono::duration<double> Age(std::optional<WallTime> oldest_pending, WallTime now);
 };
 
+// What a long-running load (follow mode, a schedule) sets LoaderOptions::reopen_after_rows to.
+inline constexpr int64_t kFollowReopenAfterRows = 1'000'000;
+
 struct LoaderOptions {
   std::vector<std::string> tables = {"enriched_data"};
   // A load transaction stops adding versions once it holds this many rows.
@@ -124,6 +127,12 @@ struct LoaderOptions {
   std::function<void(const LoadLag&)> on_lag;
   // memory_limit of the in-process DuckDB that reads the lake's data files ("" = DuckDB's default).
   std::string reader_memory_limit;
+  // Reopen the warehouse after this many rows were loaded through one connection (0: never). A
+  // DuckDB warehouse keeps in memory, for as long as it is open, the bookkeeping of every row group
+  // it appended (about 2-3 MiB per 10 M rows, plus some per load): a long follow (`run`'s
+  // follower, `load --follow`/`--every`) reopens it so that its memory does not grow with the
+  // length of the run. Reopening costs a checkpoint of the warehouse file.
+  int64_t reopen_after_rows = 0;  // kFollowReopenAfterRows for the follow modes
   // Set: held during each load pass (reading the lake and writing the warehouse), and released
   // while waiting. `run` shares it with the lake maintenance (pipeline::MaintenanceOptions).
   Mutex* exclusive = nullptr;
@@ -214,6 +223,7 @@ class Loader {
   std::unique_ptr<engine::Connection> reader_;
   std::unique_ptr<WarehouseConnection> conn_;
   bool bookkeeping_ready_ = false;
+  int64_t rows_at_connect_ = 0;  // summary_.rows when conn_ was opened
   std::map<std::string, lake::Snapshot> snapshots_;
   std::map<std::string, Cursor> cursors_;
   // Tables told about (once) that they keep the lake's column names.

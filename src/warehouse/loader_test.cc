@@ -130,6 +130,32 @@ TEST_P(LoaderPathTest, LoadsEveryRowOnceAndValuesSurvive) {
   EXPECT_FALSE(dup.ok()) << "the primary key (_partition, _offset) must refuse a duplicate";
 }
 
+TEST_F(LoaderTest, ReopensTheWarehouseAfterEnoughRowsAndLoadsEachRowOnce) {
+  int connects = 0;
+  LoaderOptions o;
+  o.tables = {"events"};
+  o.reopen_after_rows = 25;
+  auto l = Loader::Create(
+      store_.get(),
+      [&]() -> Result<std::unique_ptr<WarehouseConnection>> {
+        ++connects;
+        return ConnectDuckDbWarehouse(warehouse_.get(), "memory warehouse");
+      },
+      o);
+  ASSERT_TRUE(l.ok());
+  CommitEvents(store_.get(), lake_db_.get(), "events", 1, 20, false, 1);
+  ASSERT_TRUE((*l)->LoadOnce().ok());
+  EXPECT_EQ(connects, 1);  // 20 rows through it: kept
+  CommitEvents(store_.get(), lake_db_.get(), "events", 21, 10, false, 2);
+  ASSERT_TRUE((*l)->LoadOnce().ok());  // 30 rows through it: closed after the pass
+  EXPECT_EQ(connects, 1);
+  CommitEvents(store_.get(), lake_db_.get(), "events", 31, 5, false, 3);
+  ASSERT_TRUE((*l)->LoadOnce().ok());
+  EXPECT_EQ(connects, 2);  // opened again for the next load, where the bookkeeping says
+  EXPECT_EQ(Offsets(), Range(1, 35));
+  EXPECT_EQ(LoadedVersion(), 3);
+}
+
 TEST_F(LoaderTest, SplitsLargeBacklogsIntoSeveralTransactions) {
   for (int v = 1; v <= 6; ++v)
     CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 10 + 1, 10, false, v);
