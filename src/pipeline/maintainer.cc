@@ -44,15 +44,19 @@ Status ValidateMaintenance(const MaintenanceOptions& o) {
   return Status::OK();
 }
 
-bool ShouldCompact(const lake::PartitionValues& partition, int small_files,
-                   const std::string& closed_before, int max_small_files) {
-  if (small_files < 2) return false;
-  if (small_files >= max_small_files) return true;
+bool IsClosedPartition(const lake::PartitionValues& partition, const std::string& closed_before) {
   if (closed_before.empty()) return false;
   auto it = partition.find("date");
   if (it == partition.end() || !it->second.has_value()) return false;
   // ISO dates compare as strings.
   return *it->second < closed_before;
+}
+
+bool ShouldCompact(const lake::PartitionValues& partition, int small_files,
+                   const std::string& closed_before, int max_small_files) {
+  if (small_files < 2) return false;
+  if (small_files >= max_small_files) return true;
+  return IsClosedPartition(partition, closed_before);
 }
 
 Maintainer::Maintainer(lake::ObjectStore* store, engine::Database* db,
@@ -163,6 +167,12 @@ Status Maintainer::MaintainTable(const std::string& table, bool final, Processin
   co.select = [&](const lake::PartitionValues& partition, int small_files) {
     return ShouldCompact(partition, small_files, closed_before, max_small);
   };
+  // A partition still being written is compacted by size tier (lake/compaction.h): its growing
+  // merged file is not rewritten each time more small files arrive.
+  co.tiered = [&](const lake::PartitionValues& partition) {
+    return !IsClosedPartition(partition, closed_before);
+  };
+  co.tier_min_files = max_small;
   auto compacted = lake::CompactTable(store_, db_, table, co);
   if (!compacted.ok()) {
     if (compacted.status().kind() == ErrorKind::kNotFound) return Status::OK();  // no table yet

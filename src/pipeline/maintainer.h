@@ -55,7 +55,8 @@ struct MaintenanceOptions {
   bool enabled = false;
   // Compaction writes files of about this size; files under a quarter of it count as small.
   uint64_t target_file_bytes = 128ull << 20;
-  // An open (still written) partition is compacted once it has this many small files.
+  // An open (still written) partition is compacted once one of its size tiers (lake/compaction.h)
+  // has this many small files; a closed one whenever it has two.
   int max_small_files = 16;
   // Data files replaced by a compaction (or orphaned by a crash) are deleted after this long.
   std::chrono::seconds vacuum_retention = std::chrono::hours(1);
@@ -98,6 +99,9 @@ struct MaintenanceCounters {
 // has `max_small_files`.
 bool ShouldCompact(const lake::PartitionValues& partition, int small_files,
                    const std::string& closed_before, int max_small_files);
+// Whether the partition's "date" is before `closed_before` (empty: none is closed). The maintainer
+// compacts a partition that is not closed by size tier (lake::CompactionOptions::tiered).
+bool IsClosedPartition(const lake::PartitionValues& partition, const std::string& closed_before);
 
 class Maintainer {
  public:
