@@ -67,7 +67,11 @@ Status KafkaForwarder::Forward(Topic topic, PartitionId to, std::string_view dev
       return KafkaStatus(err, "forwarding a record to " + name);
     break;
   }
-  rd_kafka_poll(rk_.get(), 0);
+  // Delivery reports are served now and then (each serve takes the queue's lock), and by Flush().
+  if (++since_poll_ >= 1024) {
+    since_poll_ = 0;
+    rd_kafka_poll(rk_.get(), 0);
+  }
   if (first_err_ != RD_KAFKA_RESP_ERR_NO_ERROR)
     return KafkaStatus(first_err_, "forwarding records to the repartition topics", first_error_);
   return Status::OK();

@@ -44,6 +44,7 @@ class KafkaForwarder final : public RecordForwarder {
   std::array<std::string, kTopicCount> names_;
   std::string first_error_;  // set by the delivery callback (served inside poll/flush)
   rd_kafka_resp_err_t first_err_ = RD_KAFKA_RESP_ERR_NO_ERROR;
+  uint32_t since_poll_ = 0;  // Forward() calls since the last rd_kafka_poll
 };
 
 }  // namespace smartcity
