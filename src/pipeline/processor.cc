@@ -290,9 +290,11 @@ Status Processor::Step() {
       const uint64_t quarantined = g->core->guard().counters().quarantined();
       const stream::RoutingCounters routed = g->core->routing_counters();
       g->core->Process(in, received, &g->out);
-      counters_.records += in.size();
       counters_.quarantined += g->core->guard().counters().quarantined() - quarantined;
       const stream::RoutingCounters& now = g->core->routing_counters();
+      // Records read from the topics; forwarded copies are counted apart (below).
+      counters_.records +=
+          in.size() - (now.received - routed.received) - (now.duplicates - routed.duplicates);
       counters_.misplaced += now.misplaced - routed.misplaced;
       counters_.repartition_received += now.received - routed.received;
       counters_.repartition_duplicates += now.duplicates - routed.duplicates;

@@ -120,6 +120,7 @@ struct ProcessorOptions {
 };
 
 struct ProcessorCounters {
+  // Records read from the topics (forwarded copies from repartition topics are counted below).
   uint64_t records = 0;
   uint64_t epochs_committed = 0;                   // group epochs
   uint64_t table_commits = 0;                      // Delta commits written
