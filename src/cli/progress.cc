@@ -27,6 +27,12 @@ static std::string Quarantined(const pipeline::ProcessorCounters& c) {
   return c.quarantined > 0 ? ", quarantined " + FormatCount(c.quarantined) : std::string();
 }
 
+// ", forwarded N" when records were read outside their device's partition group (else nothing).
+static std::string Routed(const pipeline::ProcessorCounters& c) {
+  if (c.forwarded > 0) return ", forwarded " + FormatCount(c.forwarded);
+  return c.misplaced > 0 ? ", misplaced " + FormatCount(c.misplaced) : std::string();
+}
+
 std::string FormatRunProgress(const pipeline::DriveReport& r, EventTime city_time) {
   const pipeline::ProcessorCounters& c = *r.step->counters;
   using stream::OutputTable;
@@ -45,12 +51,12 @@ std::string FormatStreamProgress(const pipeline::DriveReport& r) {
   const double live_p99_ms = static_cast<double>(c.live_latency.Quantile(0.99).count()) / 1000.0;
   return fmt::format(
       "stream | {} events {:.0f}/s | lag {} | {} partition groups | epochs {} | watermark {} | "
-      "lake rows: enriched {}, dead letters {}, late {}{} | live p99 {:.0f}ms",
+      "lake rows: enriched {}, dead letters {}, late {}{}{} | live p99 {:.0f}ms",
       FormatCount(c.records), r.events_per_s,
       r.step->lag_known ? FormatCount(static_cast<uint64_t>(r.step->records_behind)) : "?",
       r.step->groups.size(), c.epochs_committed, Watermark(r),
       FormatCount(Rows(c, OutputTable::kEnriched)), FormatCount(Rows(c, OutputTable::kDeadLetters)),
-      FormatCount(Rows(c, OutputTable::kLateEvents)), Quarantined(c), live_p99_ms);
+      FormatCount(Rows(c, OutputTable::kLateEvents)), Quarantined(c), Routed(c), live_p99_ms);
 }
 
 std::string FormatWarehouseLag(const std::optional<warehouse::LoadLag>& lag, WallTime now,
@@ -80,6 +86,12 @@ std::string FormatTableRows(const pipeline::ProcessorCounters& c) {
   if (c.quarantined > 0) {
     out += fmt::format("  {} records quarantined for an implausible event time (in {})\n",
                        c.quarantined, stream::kDeadLettersTable);
+  }
+  if (c.misplaced > 0 || c.repartition_received > 0) {
+    out += fmt::format(
+        "  repartition: {} records read outside their device's partition group, {} forwarded; {} "
+        "forwarded records joined here, {} duplicates dropped\n",
+        c.misplaced, c.forwarded, c.repartition_received, c.repartition_duplicates);
   }
   return out;
 }

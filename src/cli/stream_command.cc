@@ -33,6 +33,7 @@
 #include "pipeline/driver.h"
 #include "pipeline/idle_detector.h"
 #include "pipeline/processor.h"
+#include "transport/kafka_forwarder.h"
 #include "transport/kafka_source.h"
 #include "web/live_state.h"
 
@@ -48,6 +49,7 @@ struct StreamArgs {
   std::string group = "smartcity-stream";
   std::string instance_id;
   Micros session_timeout{std::chrono::seconds(10)};
+  std::string repartition = "on";
   Micros stop_when_idle{0};
   bool final = false;
   bool quiet = false;
@@ -97,6 +99,7 @@ int RunStream(StreamArgs& a) {
   // answer).
   so.request_timeout = so.unavailable_timeout;
   so.max_prefetch_bytes = MemoryBudgetOf(a.pipeline).transport;
+  so.repartition = a.repartition == "on";
   if (!a.quiet) {
     std::fprintf(stderr, "stream: joining group %s at %s, lake %s (query %s, trigger %s)\n",
                  a.group.c_str(), so.kafka.bootstrap_servers.c_str(),
@@ -106,6 +109,15 @@ int RunStream(StreamArgs& a) {
   auto source = KafkaSource::Open(so, **proc, proc->get());
   if (!source.ok()) return ReportError(source.status());
   (*proc)->Attach(source->get());
+  // Keys that are not the device id (docs/kafka_source.md): misplaced join inputs are forwarded to
+  // the repartition topics (on) or only counted (off).
+  std::unique_ptr<KafkaForwarder> forwarder;
+  if (so.repartition) {
+    auto f = KafkaForwarder::Open(so.kafka, so.group_id, so.request_timeout);
+    if (!f.ok()) return ReportError(f.status());
+    forwarder = std::move(*f);
+  }
+  (*proc)->SetRouting((*source)->partition_count(), forwarder.get());
   // The live view: the processor's observer, served over HTTP (web/).
   web::LiveStateOptions live_opts;
   live_opts.mode = "stream";
@@ -210,6 +222,10 @@ int RunStream(StreamArgs& a) {
     j["peak_rss_bytes"] = peak_rss;
     j["join_state_peak_bytes"] = c.join_state_peak_bytes;
     j["input_holds"] = c.input_holds;
+    j["repartition"] = {{"misplaced", c.misplaced},
+                        {"forwarded", c.forwarded},
+                        {"received", c.repartition_received},
+                        {"duplicates", c.repartition_duplicates}};
     j["cpu_seconds"] = CpuSeconds();
     j["time_seconds"] = {{"poll", Ms(c.poll_time) / 1000},
                          {"process", Ms(c.process_time) / 1000},
@@ -225,6 +241,13 @@ int RunStream(StreamArgs& a) {
       return ReportError(Status::IOError("cannot write the summary to '" + a.summary_json + "'"));
   }
   if (!st.ok()) return ReportError(ExplainMemoryFailure(st, a.pipeline));
+  if (!forwarder && c.misplaced > 0 && !a.quiet) {
+    std::fprintf(stderr,
+                 "stream: warning: %llu join-input records were not in their device's partition "
+                 "(murmur2(deviceId) mod %d): enriched_data misses their matches; run with "
+                 "--repartition on\n",
+                 static_cast<unsigned long long>(c.misplaced), (*source)->partition_count());
+  }
   if (g_stop_requested.load() && !a.quiet)
     std::fprintf(stderr, "stream: stopped on request; run again to resume\n");
   KeepServingUntilStopped(a.live, server->get(), "stream");
@@ -274,6 +297,13 @@ void RegisterStream(CLI::App& root, CommandList& commands) {
           return "--session-timeout is between 1s and 1h";
         return "";
       });
+  app->add_option("--repartition", a->repartition,
+                  "Keys that are not the device id: forward join-input records read outside their "
+                  "device's partition (murmur2(deviceId)) to internal topics "
+                  "<group>-repartition-<topic> so every device's events meet (on), or only count "
+                  "them (off)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   AddDurationOption(
       app, "--stop-when-idle", &a->stop_when_idle,
       "Stop once caught up and nothing new arrived for this long (0 = run until interrupted); an "

@@ -14,6 +14,7 @@
 #include "cli/command.h"
 #include "cli/kafka_options.h"
 #include "transport/kafka_client.h"
+#include "transport/kafka_source.h"
 
 namespace smartcity::cli {
 
@@ -30,6 +31,8 @@ struct TopicsArgs {
   std::string retention = "7d";
   std::string compression = "producer";
   Micros timeout{std::chrono::seconds(15)};
+  // delete: also the internal repartition topics of these `stream` groups.
+  std::vector<std::string> repartition_groups;
 };
 
 std::vector<std::string> Names(const TopicNames& topics) {
@@ -191,7 +194,13 @@ int Delete(TopicsArgs& a) {
   if (!conn.ok()) return ReportError(conn.status());
   auto& [admin, md] = *conn;
   std::vector<std::string> present;
-  for (const std::string& n : Names(a.topics)) {
+  std::vector<std::string> names = Names(a.topics);
+  for (const std::string& group : a.repartition_groups) {
+    for (Topic t : kAllTopics) {
+      if (IsJoinInputTopic(t)) names.push_back(RepartitionTopicName(group, a.topics[t]));
+    }
+  }
+  for (const std::string& n : names) {
     if (md.Find(n) != nullptr) {
       present.push_back(n);
     } else {
@@ -267,6 +276,9 @@ void RegisterTopics(CLI::App& root, CommandList& commands) {
 
   CLI::App* del = topics->add_subcommand("delete", "Delete the five topics and everything in them");
   AddCommonOptions(del, delete_args);
+  del->add_option("--repartition-group", delete_args->repartition_groups,
+                  "Also delete the internal repartition topics of this `stream` group "
+                  "(<group>-repartition-<topic>); repeatable");
   commands.push_back({del, [delete_args] { return Delete(*delete_args); }});
 }
 

@@ -11,7 +11,11 @@ namespace {
 
 nlohmann::json PositionsToJson(const Positions& p) {
   nlohmann::json a = nlohmann::json::array();
-  for (const auto& v : p) a.push_back(v ? nlohmann::json(v->value()) : nlohmann::json(nullptr));
+  const bool repartitioned = std::any_of(p.begin() + kTopicCount, p.end(),
+                                         [](const std::optional<Position>& v) { return v; });
+  const size_t n = repartitioned ? kPositionSlots : kTopicCount;
+  for (size_t i = 0; i < n; ++i)
+    a.push_back(p[i] ? nlohmann::json(p[i]->value()) : nlohmann::json(nullptr));
   return a;
 }
 
@@ -20,12 +24,13 @@ nlohmann::json PositionsToJson(const Positions& p) {
 Result<Positions> PositionsFromJson(const nlohmann::json& j, const char* field) {
   const auto it = j.find(field);
   if (it == j.end()) return Status::Corruption(std::string("no \"") + field + "\" field");
-  if (!it->is_array() || it->size() != kTopicCount) {
+  if (!it->is_array() || (it->size() != kTopicCount && it->size() != kPositionSlots)) {
     return Status::Corruption(std::string("\"") + field + "\" is not an array of " +
-                              std::to_string(kTopicCount) + " positions");
+                              std::to_string(kTopicCount) + " (or " +
+                              std::to_string(kPositionSlots) + ") positions");
   }
   Positions p;
-  for (size_t i = 0; i < kTopicCount; ++i) {
+  for (size_t i = 0; i < it->size(); ++i) {
     const nlohmann::json& v = (*it)[i];
     if (v.is_number_integer() && v.get<int64_t>() >= 0)
       p[i] = Position(v.get<int64_t>());

@@ -35,8 +35,29 @@ namespace smartcity::pipeline {
 // A position in a source partition (transport's; not stream::SourcePosition, the parser's record
 // id).
 using Position = ::smartcity::SourcePosition;
-// One position per topic of a partition group, in Topic order; nullopt: nothing read there yet.
-using Positions = std::array<std::optional<Position>, kTopicCount>;
+// One position per topic of a partition group, in Topic order, then one per repartition topic of
+// the join inputs (vehicle, weather, emergency: PositionSlot); nullopt: nothing read there yet. The
+// files hold the last three only when one is set (older files have five).
+inline constexpr size_t kPositionSlots = kTopicCount + 3;
+using Positions = std::array<std::optional<Position>, kPositionSlots>;
+// The index of a partition's position in Positions.
+constexpr size_t PositionSlot(const TopicPartition& tp) {
+  if (!tp.repartition) return static_cast<size_t>(tp.topic);
+  switch (tp.topic) {
+    case Topic::kWeather:
+      return kTopicCount + 1;
+    case Topic::kEmergency:
+      return kTopicCount + 2;
+    default:
+      return kTopicCount;
+  }
+}
+// The partition of slot `slot` of group p.
+constexpr TopicPartition SlotPartition(size_t slot, int32_t p) {
+  if (slot < kTopicCount) return TopicPartition{static_cast<Topic>(slot), PartitionId(p), false};
+  constexpr Topic kInputs[3] = {Topic::kVehicle, Topic::kWeather, Topic::kEmergency};
+  return TopicPartition{kInputs[slot - kTopicCount], PartitionId(p), true};
+}
 
 // The offsets log of one epoch: what fixes its content before the lake is written.
 struct OffsetsLog {

@@ -31,6 +31,29 @@ TEST(OffsetsLogTest, RoundTrips) {
   EXPECT_TRUE(back->final);
 }
 
+TEST(OffsetsLogTest, RepartitionPositionsRoundTripAndOnlyThenTakeRoom) {
+  // Five positions as before while no repartition topic was read; eight once one was.
+  EXPECT_NE(EncodeOffsetsLog(OffsetsLog{1, 0, SomePositions(), EventTime{}, false})
+                .find("\"end\":[10,0,null,7,null]"),
+            std::string::npos);
+  Positions p = SomePositions();
+  p[PositionSlot(TopicPartition{Topic::kWeather, PartitionId(2), true})] = Position(42);
+  EXPECT_EQ(PositionSlot(TopicPartition{Topic::kWeather, PartitionId(2), true}), kTopicCount + 1);
+  EXPECT_EQ(SlotPartition(kTopicCount + 1, 2),
+            (TopicPartition{Topic::kWeather, PartitionId(2), true}));
+  EXPECT_EQ(SlotPartition(3, 2), (TopicPartition{Topic::kWeather, PartitionId(2), false}));
+  const OffsetsLog log{2, 2, p, EventTime{}, false};
+  auto back = DecodeOffsetsLog(EncodeOffsetsLog(log));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->end, p);
+  std::string blob;
+  AppendStateCheckpointHeader(StateCheckpoint{2, 2, p, EventTime{}, {}}, &blob);
+  blob += "state";
+  auto state = DecodeStateCheckpoint(blob);
+  ASSERT_TRUE(state.ok()) << state.status().message();
+  EXPECT_EQ(state->positions, p);
+}
+
 TEST(OffsetsLogTest, DamagedBodiesAreCorruption) {
   const std::string good = EncodeOffsetsLog(OffsetsLog{3, 0, SomePositions(), EventTime{}, false});
   const std::vector<std::string> damaged = {

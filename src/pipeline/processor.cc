@@ -20,7 +20,7 @@ struct Processor::Group {
   Positions replay_end;
   EventTime replay_wm{};
   bool replay_final = false;
-  std::array<bool, kTopicCount> paused{};
+  std::array<bool, kPositionSlots> paused{};
   // Join inputs paused for running ahead in event time (AlignInputs), by topic.
   std::array<bool, kTopicCount> held{};
   // Source timestamps of the records in the current epoch, in 1 ms buckets (for lake latency):
@@ -86,6 +86,7 @@ Result<std::unique_ptr<Processor::Group>> Processor::LoadGroup(int32_t p) {
   auto g = std::make_unique<Group>();
   g->p = p;
   g->core = std::make_unique<StreamCore>(options_.core, clock_);
+  g->core->SetPartition(p);
   // Until the source says otherwise (Step, after each poll), every input may have unread records:
   // the first epoch's watermark must not move past records that simply have not been fetched yet.
   for (Topic t : kAllTopics) g->core->SetBacklog(t, true);
@@ -147,7 +148,7 @@ Status Processor::LoadPositions(std::span<const TopicPartition> partitions,
       StartEpoch(**g);
       it = groups_.emplace(p, std::move(*g)).first;
     }
-    out[i] = it->second->pos[static_cast<size_t>(partitions[i].topic)];
+    out[i] = it->second->pos[PositionSlot(partitions[i])];
   }
   return Status::OK();
 }
@@ -212,7 +213,7 @@ std::optional<EventTime> LowWatermark(std::span<const Processor::GroupStatus> gr
 
 Status Processor::ReplayProgress(Group& g) {
   // A replaying group's epoch is complete when each partition stands exactly at its recorded end.
-  for (size_t t = 0; t < kTopicCount; ++t) {
+  for (size_t t = 0; t < kPositionSlots; ++t) {
     const auto& end = g.replay_end[t];
     if (end && (!g.pos[t] || *g.pos[t] < *end)) return Status::OK();
   }
@@ -225,8 +226,8 @@ Status Processor::ReplayProgress(Group& g) {
   }
   SC_RETURN_IF_ERROR(CloseEpochs({&g}, g.replay_final, /*wait=*/g.replay_final));
   std::vector<TopicPartition> resume;
-  for (size_t t = 0; t < kTopicCount; ++t) {
-    if (g.paused[t]) resume.push_back(TopicPartition{static_cast<Topic>(t), PartitionId(g.p)});
+  for (size_t t = 0; t < kPositionSlots; ++t) {
+    if (g.paused[t]) resume.push_back(SlotPartition(t, g.p));
     g.paused[t] = false;
   }
   if (!resume.empty()) SC_RETURN_IF_ERROR(source_->Resume(resume));
@@ -255,21 +256,27 @@ Status Processor::Step() {
       if (it == groups_.end())
         return Status::Internal("record from partition " + std::to_string(p) + " not owned");
       Group& g = *it->second;
-      const size_t t = static_cast<size_t>(r.topic);
+      const size_t t = PositionSlot(TopicPartition{r.topic, r.partition, r.repartition});
       if (g.paused[t]) continue;
       if (g.replaying && (!g.replay_end[t] || r.position >= *g.replay_end[t])) {
         // Past the replayed epoch's end: rewind and hold the partition until the epoch is closed.
         // Back to this very record: the first one not processed (when the epoch read nothing of the
         // partition there is no recorded position, and this is the earliest record it has).
-        const PartitionPosition back{TopicPartition{r.topic, r.partition},
+        const PartitionPosition back{TopicPartition{r.topic, r.partition, r.repartition},
                                      Position(r.position.value())};
         SC_RETURN_IF_ERROR(source_->Seek(std::span(&back, 1)));
         SC_RETURN_IF_ERROR(source_->Pause(std::span(&back.tp, 1)));
         g.paused[t] = true;
         continue;
       }
-      per_group_[p].push_back(
-          InputRecord{r.topic, stream::SourcePosition{r.partition, r.position.value()}, r.value});
+      if (r.repartition) {
+        per_group_[p].push_back(InputRecord{
+            r.topic, stream::SourcePosition{r.origin_partition, r.origin_position.value()}, r.value,
+            /*repartition=*/true});
+      } else {
+        per_group_[p].push_back(
+            InputRecord{r.topic, stream::SourcePosition{r.partition, r.position.value()}, r.value});
+      }
       g.pos[t] = Position(r.position.value() + 1);
       if (!g.replaying) epoch_input_bytes_ += r.key.size() + r.value.size();
       if (r.source_time) {
@@ -282,9 +289,25 @@ Status Processor::Step() {
       if (in.empty()) continue;
       const OutputMarks before = observer_ ? MarksOf(g->out) : OutputMarks{};
       const uint64_t quarantined = g->core->guard().counters().quarantined();
+      const stream::RoutingCounters routed = g->core->routing_counters();
       g->core->Process(in, received, &g->out);
-      counters_.records += in.size();
       counters_.quarantined += g->core->guard().counters().quarantined() - quarantined;
+      const stream::RoutingCounters& now = g->core->routing_counters();
+      // Records read from the topics; forwarded copies are counted apart (below).
+      counters_.records +=
+          in.size() - (now.received - routed.received) - (now.duplicates - routed.duplicates);
+      counters_.misplaced += now.misplaced - routed.misplaced;
+      counters_.repartition_received += now.received - routed.received;
+      counters_.repartition_duplicates += now.duplicates - routed.duplicates;
+      if (forwarder_ != nullptr) {
+        for (const stream::ForwardRecord& f : g->core->forwards()) {
+          SC_RETURN_IF_ERROR(forwarder_->Forward(f.topic, f.to, f.device_id, f.payload,
+                                                 f.position.partition,
+                                                 Position(f.position.offset)));
+        }
+        counters_.forwarded += g->core->forwards().size();
+        unflushed_ = unflushed_ || !g->core->forwards().empty();
+      }
       if (observer_) observer_->OnRows(p, g->out, before);
     }
     if (timed) {
@@ -297,11 +320,19 @@ Status Processor::Step() {
       }
     }
   }
-  // Which join inputs still have unread records: they hold the watermark back (watermark.h).
-  for (const PartitionLag& l : source_->Lag()) {
+  // Which join inputs still have unread records: they hold the watermark back (watermark.h). A
+  // join input read from its topic and its repartition topic is behind when either is.
+  const std::vector<PartitionLag> lags = source_->Lag();
+  for (const PartitionLag& l : lags) {
+    if (l.tp.repartition) continue;
     auto it = groups_.find(l.tp.partition.value());
     if (it != groups_.end())
       it->second->core->SetBacklog(l.tp.topic, l.records_behind.value_or(1) > 0);
+  }
+  for (const PartitionLag& l : lags) {
+    if (!l.tp.repartition || l.records_behind.value_or(1) == 0) continue;
+    auto it = groups_.find(l.tp.partition.value());
+    if (it != groups_.end()) it->second->core->SetBacklog(l.tp.topic, true);
   }
   for (auto& [p, g] : groups_) {
     if (g->replaying) SC_RETURN_IF_ERROR(ReplayProgress(*g));
@@ -459,6 +490,13 @@ Status Processor::CloseEpochs(const std::vector<Group*>& groups, bool final, boo
     // Epoch E+1's WAL must not exist before E's checkpoint (see the header).
     AddTime waited{clock_, &counters_.commit_wait_time, start};
     SC_RETURN_IF_ERROR(WaitForCommit());
+  }
+  if (unflushed_) {
+    // The records forwarded so far must be stored before a checkpoint moves the positions past
+    // them; after a crash before this point they are forwarded again (and dropped as duplicates
+    // where they had arrived).
+    SC_RETURN_IF_ERROR(forwarder_->Flush());
+    unflushed_ = false;
   }
   // The job: each group's offsets log, rows, state after the epoch and its records' source times.
   // The groups start their next epoch at once, on fresh buffers.

@@ -120,6 +120,7 @@ struct ProcessorOptions {
 };
 
 struct ProcessorCounters {
+  // Records read from the topics (forwarded copies from repartition topics are counted below).
   uint64_t records = 0;
   uint64_t epochs_committed = 0;                   // group epochs
   uint64_t table_commits = 0;                      // Delta commits written
@@ -148,6 +149,14 @@ struct ProcessorCounters {
   uint64_t input_holds = 0;
   // The largest join state seen (EventTimeJoin::StateBytes over all groups, after each poll).
   uint64_t join_state_peak_bytes = 0;
+  // Keys that are not the device id (SetRouting; docs/kafka_source.md): valid join-input records
+  // read outside their device's partition group, those of them forwarded to the device's group,
+  // forwarded records joined here, and forwarded records dropped as already joined (sent again by a
+  // forwarder that restarted). Like `records`, an epoch replayed after a restart counts again.
+  uint64_t misplaced = 0;
+  uint64_t forwarded = 0;
+  uint64_t repartition_received = 0;
+  uint64_t repartition_duplicates = 0;
   LatencyHistogram lake_latency;
 };
 
@@ -162,6 +171,16 @@ class Processor final : public PositionStore, public RebalanceListener {
   void Attach(EventSource* source) { source_ = source; }
   // Borrowed; may be null. Set before the first Step().
   void SetObserver(ProcessorObserver* observer) { observer_ = observer; }
+  // Keys that are not the device id (stream::RoutingOptions): every group checks that its join
+  // inputs' records belong to it (murmur2(deviceId) mod `partitions`); with a `forwarder`
+  // (borrowed, may be null: count only) it forwards those that do not, flushing it before each
+  // checkpoint, and joins the records the source returns from repartition topics. Call before the
+  // first Step(); `partitions` 0 turns it off.
+  void SetRouting(int32_t partitions, RecordForwarder* forwarder) {
+    options_.core.routing.partitions = partitions;
+    options_.core.routing.forward = forwarder != nullptr && partitions > 0;
+    forwarder_ = forwarder;
+  }
 
   // Polls one batch and processes it; closes the epochs whose trigger is due. A returned error
   // stops the processor (restarting it from its checkpoints is always safe).
@@ -235,6 +254,8 @@ class Processor final : public PositionStore, public RebalanceListener {
   std::unique_ptr<Maintainer> maintainer_;     // null unless maintenance is enabled; stops first
   EventSource* source_ = nullptr;
   ProcessorObserver* observer_ = nullptr;
+  RecordForwarder* forwarder_ = nullptr;
+  bool unflushed_ = false;  // records forwarded since the forwarder's last Flush
   std::map<int32_t, std::unique_ptr<Group>> groups_;
   ProcessingTime epoch_started_{};
   uint64_t epoch_input_bytes_ = 0;  // keys and values read by the open epochs (not replaying)

@@ -1,7 +1,10 @@
 #include "stream/core.h"
 
+#include <algorithm>
+
 #include "stream/state_codec.h"
 #include "stream/tables.h"
+#include "transport/kafka_client.h"
 
 namespace smartcity::stream {
 
@@ -30,6 +33,8 @@ namespace {
 
 constexpr uint32_t kCoreMagic = 0x52434353;  // "SCCR"
 constexpr uint32_t kCoreVersion = 1;
+// Version 2 adds the forwarded records' dedupe marks (written only once there are any).
+constexpr uint32_t kCoreVersionRouted = 2;
 
 // The join input of a topic, or -1 (gps, traffic: their event times move no watermark).
 constexpr std::array<int, kTopicCount> kJoinInputOf = {static_cast<int>(JoinInput::kVehicle), -1,
@@ -43,6 +48,20 @@ constexpr std::array<int, kTopicCount> kEventTimeColumn = {
     model::ColumnWithRole(model::Table::kEmergency, model::Role::kEventTime)};
 constexpr Topic kTopicOfInput[kJoinInputCount] = {Topic::kVehicle, Topic::kWeather,
                                                   Topic::kEmergency};
+// Per topic: the raw columns of the device id, partition and offset (join inputs only).
+struct IdColumns {
+  int device, partition, offset;
+};
+constexpr IdColumns IdColumnsOf(Topic t) {
+  switch (t) {
+    case Topic::kWeather:
+      return {weather_col::kDeviceId, weather_col::kPartition, weather_col::kOffset};
+    case Topic::kEmergency:
+      return {emergency_col::kDeviceId, emergency_col::kPartition, emergency_col::kOffset};
+    default:
+      return {vehicle_col::kDeviceId, vehicle_col::kPartition, vehicle_col::kOffset};
+  }
+}
 
 }  // namespace
 
@@ -52,7 +71,8 @@ StreamCore::StreamCore(const StreamCoreOptions& options, Clock* clock)
       reparser_(options.parser),
       join_(options.join, clock),
       guard_(options.guard),
-      reparse_dead_letters_(DeadLetterSchema()) {}
+      reparse_dead_letters_(DeadLetterSchema()),
+      joinparser_(options.parser) {}
 
 void StreamCore::WriteQuarantined(Topic topic, StreamOutput* out) {
   for (const QuarantinedRecord& q : quarantined_now_) {
@@ -93,13 +113,40 @@ void StreamCore::Process(std::span<const InputRecord> records, WallTime received
     payload_of_row_[static_cast<size_t>(t)].clear();
   }
   released_.clear();
+  forwards_.clear();
+  const bool any_forwarded = std::any_of(records.begin(), records.end(),
+                                         [](const InputRecord& r) { return r.repartition; });
+  if (any_forwarded) {
+    forwarded_.Clear();
+    for (auto& v : forwarded_payloads_) v.clear();
+  }
   for (size_t i = 0; i < records.size(); ++i) {
     const InputRecord& rec = records[i];
+    const size_t t = static_cast<size_t>(rec.topic);
+    if (rec.repartition) {
+      // Joined only; a record at or below what its origin partition already had joined here is
+      // one forwarded again after a crash.
+      const int input = kJoinInputOf[t];
+      if (input < 0) continue;
+      std::vector<int64_t>& upto = joined_upto_[static_cast<size_t>(input)];
+      const auto from = static_cast<size_t>(std::max(rec.position.partition.value(), 0));
+      if (from >= upto.size()) upto.resize(from + 1, -1);
+      if (rec.position.offset <= upto[from]) {
+        ++routing_counters_.duplicates;
+        continue;
+      }
+      upto[from] = rec.position.offset;
+      ++routing_counters_.received;
+      if (joinparser_.Parse(rec.topic, rec.payload, rec.position, received,
+                            &forwarded_.Raw(rec.topic), &forwarded_.dead_letters)) {
+        forwarded_payloads_[t].push_back(rec.payload);
+      }
+      continue;
+    }
     if (!parser_.Parse(rec.topic, rec.payload, rec.position, received, &out->Raw(rec.topic),
                        &out->dead_letters)) {
       continue;
     }
-    const size_t t = static_cast<size_t>(rec.topic);
     if (const int input = kJoinInputOf[t]; input >= 0) {
       const RecordBatch& raw = out->Raw(rec.topic);
       const int64_t ts =
@@ -112,38 +159,93 @@ void StreamCore::Process(std::span<const InputRecord> records, WallTime received
     payload_of_row_[t].push_back(rec.payload);
   }
   late_.clear();
-  const auto range = [&](Topic t) {
-    return std::pair<size_t, size_t>(start[static_cast<size_t>(t)], out->Raw(t).num_rows());
-  };
-  auto [v0, v1] = range(Topic::kVehicle);
-  join_.AddVehicles(out->Raw(Topic::kVehicle), v0, v1, &out->enriched, &late_);
-  auto [w0, w1] = range(Topic::kWeather);
-  join_.AddWeather(out->Raw(Topic::kWeather), w0, w1, &out->enriched, &late_);
-  auto [e0, e1] = range(Topic::kEmergency);
-  join_.AddEmergencies(out->Raw(Topic::kEmergency), e0, e1, &out->enriched, &late_);
+  for (Topic topic : kTopicOfInput) {
+    const size_t t = static_cast<size_t>(topic);
+    JoinDirect(topic, start[t], out->Raw(topic).num_rows(), payload_of_row_[t], out);
+  }
+  WriteLate(out->raw, start, payload_of_row_, received, out);
+  if (any_forwarded) {
+    late_.clear();
+    for (Topic topic : kTopicOfInput)
+      JoinRows(topic, forwarded_.Raw(topic), 0, forwarded_.Raw(topic).num_rows(), out);
+    WriteLate(forwarded_.raw, {}, forwarded_payloads_, received, out);
+  }
+}
 
+void StreamCore::JoinRows(Topic topic, const RecordBatch& batch, size_t begin, size_t end,
+                          StreamOutput* out) {
+  if (begin >= end) return;
+  switch (topic) {
+    case Topic::kVehicle:
+      join_.AddVehicles(batch, begin, end, &out->enriched, &late_);
+      break;
+    case Topic::kWeather:
+      join_.AddWeather(batch, begin, end, &out->enriched, &late_);
+      break;
+    case Topic::kEmergency:
+      join_.AddEmergencies(batch, begin, end, &out->enriched, &late_);
+      break;
+    default:
+      break;
+  }
+}
+
+void StreamCore::JoinDirect(Topic topic, size_t begin, size_t end,
+                            const std::vector<std::string_view>& payloads, StreamOutput* out) {
+  const RecordBatch& raw = out->Raw(topic);
+  const int32_t n = options_.routing.partitions;
+  if (n <= 0 || partition_ < 0 || begin >= end) {
+    JoinRows(topic, raw, begin, end, out);
+    return;
+  }
+  const IdColumns cols = IdColumnsOf(topic);
+  const Column& device = raw.column(static_cast<size_t>(cols.device));
+  misplaced_rows_.clear();
+  for (size_t row = begin; row < end; ++row) {
+    const std::string_view id = device.GetString(row);
+    const int32_t q = JavaPartitionForKey(id, n);
+    if (q == partition_) continue;
+    ++routing_counters_.misplaced;
+    if (!options_.routing.forward) continue;
+    misplaced_rows_.push_back(row);
+    forwards_.push_back(ForwardRecord{
+        topic, PartitionId(q), id, payloads[row - begin],
+        SourcePosition{PartitionId(raw.column(static_cast<size_t>(cols.partition)).GetInt32(row)),
+                       raw.column(static_cast<size_t>(cols.offset)).GetInt64(row)}});
+  }
+  routing_counters_.forwarded += misplaced_rows_.size();
+  // The rows between the misplaced ones, in order.
+  size_t from = begin;
+  for (size_t row : misplaced_rows_) {
+    JoinRows(topic, raw, from, row, out);
+    from = row + 1;
+  }
+  JoinRows(topic, raw, from, end, out);
+}
+
+void StreamCore::WriteLate(const std::array<RecordBatch, kTopicCount>& batches,
+                           const std::array<size_t, kTopicCount>& start,
+                           const std::array<std::vector<std::string_view>, kTopicCount>& payloads,
+                           EventTime received, StreamOutput* out) {
   using namespace late_event_col;
   RecordBatch& le = out->late_events;
   for (const LateRecord& l : late_) {
     Topic topic = Topic::kVehicle;
-    int device_col = vehicle_col::kDeviceId, part_col = vehicle_col::kPartition,
-        off_col = vehicle_col::kOffset;
     if (l.input == JoinInput::kWeather) {
       topic = Topic::kWeather;
-      device_col = weather_col::kDeviceId, part_col = weather_col::kPartition,
-      off_col = weather_col::kOffset;
     } else if (l.input == JoinInput::kEmergency) {
       topic = Topic::kEmergency;
-      device_col = emergency_col::kDeviceId, part_col = emergency_col::kPartition,
-      off_col = emergency_col::kOffset;
     }
-    const RecordBatch& raw = out->Raw(topic);
+    const IdColumns cols = IdColumnsOf(topic);
     const size_t t = static_cast<size_t>(topic);
-    const std::string_view payload = payload_of_row_[t][l.row - start[t]];
+    const RecordBatch& raw = batches[t];
+    const std::string_view payload = payloads[t][l.row - start[t]];
     le.column(kTopic).AppendString(options_.parser.topic_names[topic]);
-    le.column(kPartition).AppendInt32(raw.column(static_cast<size_t>(part_col)).GetInt32(l.row));
-    le.column(kOffset).AppendInt64(raw.column(static_cast<size_t>(off_col)).GetInt64(l.row));
-    le.column(kDeviceId).AppendString(raw.column(static_cast<size_t>(device_col)).GetString(l.row));
+    le.column(kPartition)
+        .AppendInt32(raw.column(static_cast<size_t>(cols.partition)).GetInt32(l.row));
+    le.column(kOffset).AppendInt64(raw.column(static_cast<size_t>(cols.offset)).GetInt64(l.row));
+    le.column(kDeviceId).AppendString(
+        raw.column(static_cast<size_t>(cols.device)).GetString(l.row));
     le.column(kEventTime).AppendTimestamp(l.event_time);
     le.column(kWatermark).AppendTimestamp(l.watermark);
     le.column(kLatenessMicros).AppendInt64((l.watermark - l.event_time).count());
@@ -165,11 +267,19 @@ Status StreamCore::SerializeState(std::string* out) const {
   std::string join, guard;
   SC_RETURN_IF_ERROR(join_.SerializeState(&join));
   guard_.SerializeState(&guard);
+  const bool routed = std::any_of(joined_upto_.begin(), joined_upto_.end(),
+                                  [](const std::vector<int64_t>& v) { return !v.empty(); });
   StateWriter w(out);
   w.U32(kCoreMagic);
-  w.U32(kCoreVersion);
+  w.U32(routed ? kCoreVersionRouted : kCoreVersion);
   w.Str(join);
   w.Str(guard);
+  if (routed) {
+    for (const std::vector<int64_t>& upto : joined_upto_) {
+      w.U32(static_cast<uint32_t>(upto.size()));
+      for (int64_t o : upto) w.I64(o);
+    }
+  }
   return Status::OK();
 }
 
@@ -179,18 +289,28 @@ Status StreamCore::RestoreState(std::string_view in) {
   if (r.ok() && magic != kCoreMagic) return join_.RestoreState(in);  // the join's alone (older)
   const uint32_t version = r.U32();
   if (!r.ok()) return Status::Corruption("stream state checkpoint: truncated");
-  if (version != kCoreVersion) {
+  if (version != kCoreVersion && version != kCoreVersionRouted) {
     return Status::Corruption("stream state checkpoint: version " + std::to_string(version) +
-                              " is not supported (this build reads version 1)");
+                              " is not supported (this build reads versions 1 and 2)");
   }
   const std::string_view join = r.Str();
   const std::string_view guard = r.Str();
+  std::array<std::vector<int64_t>, kJoinInputCount> upto;
+  if (version == kCoreVersionRouted) {
+    for (std::vector<int64_t>& v : upto) {
+      const uint32_t n = r.U32();
+      if (!r.ok() || n > (1u << 20)) break;
+      v.resize(n);
+      for (int64_t& o : v) o = r.I64();
+    }
+  }
   if (!r.ok()) return Status::Corruption("stream state checkpoint: truncated");
   if (!r.at_end()) return Status::Corruption("stream state checkpoint: trailing bytes");
   EventTimeGuard restored(options_.guard);
   SC_RETURN_IF_ERROR(restored.RestoreState(guard));
   SC_RETURN_IF_ERROR(join_.RestoreState(join));
   guard_ = std::move(restored);
+  joined_upto_ = std::move(upto);
   return Status::OK();
 }
 

@@ -41,10 +41,23 @@
 
 namespace smartcity::stream {
 
+// Keys that are not the device id (docs/kafka_source.md): the join needs every record of a device
+// in the device's partition group, murmur2(deviceId) mod `partitions` (the partitioner of
+// smartcity's own producer). A valid join-input record whose device belongs elsewhere is
+// *misplaced*: it still goes to its raw table here, and
+//  - forward = true: it is not joined here but handed out (forwards()) for the caller to send to
+//    the device's group, which joins it (InputRecord::repartition);
+//  - forward = false: it is joined here (the join then misses its matches: counted only).
+struct RoutingOptions {
+  int32_t partitions = 0;  // 0: no check (in-process sources partition by deviceId themselves)
+  bool forward = false;
+};
+
 struct StreamCoreOptions {
   ParserOptions parser;
   JoinOptions join;
   EventTimeGuardOptions guard;
+  RoutingOptions routing;
 };
 
 // One record as read from the source.
@@ -52,6 +65,27 @@ struct InputRecord {
   Topic topic;
   SourcePosition position;
   std::string_view payload;
+  // A join input's record forwarded to this group (from a repartition topic): joined only (its raw
+  // row was written where it was first read, which `position` names). A record at or below the
+  // highest position of its origin partition already joined is a duplicate (a forwarder that
+  // crashed before its checkpoint forwards again, in the same order) and is dropped.
+  bool repartition = false;
+};
+
+// A misplaced record to forward (RoutingOptions::forward); views valid until the next Process.
+struct ForwardRecord {
+  Topic topic;
+  PartitionId to;  // the device's partition group
+  std::string_view device_id;
+  std::string_view payload;
+  SourcePosition position;  // where it was read
+};
+
+struct RoutingCounters {
+  uint64_t misplaced = 0;   // valid join-input records read outside their device's group
+  uint64_t forwarded = 0;   // ... of which handed out to be forwarded
+  uint64_t received = 0;    // forwarded records joined here
+  uint64_t duplicates = 0;  // forwarded records dropped as already joined
 };
 
 // The rows one micro-batch produced, one batch per output table.
@@ -71,6 +105,12 @@ struct StreamOutput {
 class StreamCore {
  public:
   StreamCore(const StreamCoreOptions& options, Clock* clock);
+
+  // The partition group this core joins for (RoutingOptions); -1: none, no routing.
+  void SetPartition(int32_t partition) { partition_ = partition; }
+  // The misplaced records of the last Process() to forward, in input order per topic.
+  const std::vector<ForwardRecord>& forwards() const { return forwards_; }
+  const RoutingCounters& routing_counters() const { return routing_counters_; }
 
   // Parses `records` (raw or dead-letter rows) and joins the valid vehicle/weather/emergency ones
   // (enriched rows, late-event rows). `received_at` is the wall-clock receive time (Clock::WallNow;
@@ -131,6 +171,16 @@ class StreamCore {
   void Guard(Topic topic, JoinInput input, const InputRecord& rec, EventTime received, int64_t ts,
              StreamOutput* out);
   void WriteQuarantined(Topic topic, StreamOutput* out);
+  // Joins rows [begin, end) of the raw batch of `topic` (a join input), skipping the misplaced
+  // rows it hands out for forwarding.
+  void JoinDirect(Topic topic, size_t begin, size_t end,
+                  const std::vector<std::string_view>& payloads, StreamOutput* out);
+  void JoinRows(Topic topic, const RecordBatch& batch, size_t begin, size_t end, StreamOutput* out);
+  // Writes late_ (rows of `batches`, first row `start[t]`, payloads) to out->late_events.
+  void WriteLate(const std::array<RecordBatch, kTopicCount>& batches,
+                 const std::array<size_t, kTopicCount>& start,
+                 const std::array<std::vector<std::string_view>, kTopicCount>& payloads,
+                 EventTime received, StreamOutput* out);
 
   EventParser parser_;
   EventParser reparser_;  // parses released records again (its counters stay out of parser_'s)
@@ -144,6 +194,19 @@ class StreamCore {
   std::vector<GuardedRecord> released_now_;
   std::vector<QuarantinedRecord> quarantined_now_;
   RecordBatch reparse_dead_letters_;  // never written: a released record parsed before
+
+  // Routing.
+  int32_t partition_ = -1;
+  std::vector<ForwardRecord> forwards_;
+  std::vector<size_t> misplaced_rows_;
+  RoutingCounters routing_counters_;
+  // Forwarded records: parsed into these (never written), joined from them.
+  EventParser joinparser_;
+  StreamOutput forwarded_;
+  std::array<std::vector<std::string_view>, kTopicCount> forwarded_payloads_;
+  // Per join input, per origin partition: the highest origin offset of a forwarded record joined
+  // (-1: none). Checkpointed with the join state.
+  std::array<std::vector<int64_t>, kJoinInputCount> joined_upto_;
 };
 
 }  // namespace smartcity::stream

@@ -3,7 +3,8 @@
 namespace smartcity {
 
 std::string ToString(const TopicPartition& tp, const TopicNames& names) {
-  std::string s = names[tp.topic];
+  std::string s = tp.repartition ? "repartition:" : "";
+  s += names[tp.topic];
   s += '[';
   s += std::to_string(tp.partition.value());
   s += ']';

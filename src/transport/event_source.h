@@ -44,13 +44,17 @@
 
 namespace smartcity {
 
-// One partition of one of the five topics.
+// One partition of one of the five topics, or (repartition = true) of the internal repartition
+// topic of a join input (vehicle, weather, emergency; docs/kafka_source.md, "Keys that are not the
+// device id"): records of `topic` forwarded there, keyed by deviceId, by the member that read them
+// on a partition their device does not belong to.
 struct TopicPartition {
   Topic topic = Topic::kVehicle;
   PartitionId partition{0};
+  bool repartition = false;
   auto operator<=>(const TopicPartition&) const = default;
 };
-// "vehicle_data[3]".
+// "vehicle_data[3]", "repartition:vehicle_data[3]".
 std::string ToString(const TopicPartition& tp, const TopicNames& names);
 
 // A position within one partition of a source: the position of the next record to read (Kafka's
@@ -85,6 +89,24 @@ struct SourceRecord {
   // The transport's timestamp (Kafka: CreateTime or LogAppendTime); unset when the transport has
   // none.
   std::optional<WallTime> source_time;
+  // A record of a repartition topic (TopicPartition::repartition): `partition` and `position` are
+  // where it stands in the repartition topic, `origin_*` where it was first read in `topic`.
+  bool repartition = false;
+  PartitionId origin_partition{0};
+  SourcePosition origin_position{0};
+};
+
+// Where a member sends the join-input records it read on a partition their device does not belong
+// to: the repartition topic of their input, partition `to` (the device's). Forward() may buffer;
+// Flush() returns once everything forwarded so far is stored (acknowledged), or the first error.
+// Records forwarded to one partition are stored in the order of the Forward() calls.
+class RecordForwarder {
+ public:
+  virtual ~RecordForwarder() = default;
+  virtual Status Forward(Topic topic, PartitionId to, std::string_view device_id,
+                         std::string_view value, PartitionId origin_partition,
+                         SourcePosition origin_position) = 0;
+  virtual Status Flush() = 0;
 };
 
 // Where the source stands in one owned partition. `next` is unset when nothing has been read from
@@ -118,8 +140,9 @@ struct SourceCounters {
   uint64_t empty_polls = 0;                     // Polls that returned no record
   uint64_t assignments = 0;                     // rebalances that assigned partitions (even none)
   uint64_t revocations = 0;                     // rebalances that took partitions away
-  uint64_t stale_dropped = 0;     // fetched records dropped (revoked, or before a seek)
-  uint64_t transport_errors = 0;  // transient errors the client recovers from itself
+  uint64_t stale_dropped = 0;        // fetched records dropped (revoked, or before a seek)
+  uint64_t transport_errors = 0;     // transient errors the client recovers from itself
+  uint64_t repartition_records = 0;  // records returned from repartition topics (not in records)
   uint64_t TotalRecords() const;
   uint64_t TotalBytes() const;
 };

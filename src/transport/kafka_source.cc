@@ -1,6 +1,7 @@
 #include "transport/kafka_source.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <map>
 #include <set>
@@ -25,6 +26,34 @@ std::string Seconds(milliseconds d) {
 // How often an unreachable-looking cluster is probed, and how long a probe may wait.
 constexpr milliseconds kProbeEvery{1000};
 constexpr milliseconds kProbeWait{500};
+
+// The origin header of a repartition record (KafkaForwarder): "<partition>:<offset>".
+Status ReadOrigin(rd_kafka_message_t* m, PartitionId* partition, SourcePosition* position) {
+  rd_kafka_headers_t* headers = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      rd_kafka_header_get_last(headers, kRepartitionOriginHeader, &value, &size) ==
+          RD_KAFKA_RESP_ERR_NO_ERROR &&
+      value != nullptr) {
+    const std::string_view v(static_cast<const char*>(value), size);
+    const size_t colon = v.find(':');
+    int32_t p = -1;
+    int64_t o = -1;
+    if (colon != std::string_view::npos &&
+        std::from_chars(v.data(), v.data() + colon, p).ec == std::errc() &&
+        std::from_chars(v.data() + colon + 1, v.data() + v.size(), o).ec == std::errc() && p >= 0 &&
+        o >= 0) {
+      *partition = PartitionId(p);
+      *position = SourcePosition(o);
+      return Status::OK();
+    }
+  }
+  return Status::Corruption(
+      std::string("a record of the repartition topic ") + rd_kafka_topic_name(m->rkt) + "[" +
+      std::to_string(m->partition) + "] at offset " + std::to_string(m->offset) + " has no valid " +
+      kRepartitionOriginHeader + " header: only smartcity stream members may write there");
+}
 
 struct QueueDeleter {
   void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
@@ -149,11 +178,21 @@ Status KafkaSource::Start() {
   rd_kafka_poll_set_consumer(rk_.get());
 
   SC_RETURN_IF_ERROR(CheckTopics());
+  if (options_.repartition) {
+    for (Topic t : options_.topics) {
+      if (IsJoinInputTopic(t)) {
+        repartition_names_[static_cast<size_t>(t)] =
+            RepartitionTopicName(options_.group_id, options_.kafka.topics[t]);
+      }
+    }
+    SC_RETURN_IF_ERROR(EnsureRepartitionTopics());
+  }
 
+  const std::vector<TopicPartition> subscribed = Subscribed();
   RdKafkaPartitionListPtr subscription(
-      rd_kafka_topic_partition_list_new(static_cast<int>(options_.topics.size())));
-  for (Topic t : options_.topics) {
-    rd_kafka_topic_partition_list_add(subscription.get(), options_.kafka.topics[t].c_str(),
+      rd_kafka_topic_partition_list_new(static_cast<int>(subscribed.size())));
+  for (const TopicPartition& tp : subscribed) {
+    rd_kafka_topic_partition_list_add(subscription.get(), NameOf(tp).c_str(),
                                       RD_KAFKA_PARTITION_UA);
   }
   SC_RETURN_IF_ERROR(KafkaStatus(rd_kafka_subscribe(rk_.get(), subscription.get()),
@@ -305,8 +344,7 @@ void KafkaSource::OnRebalance(rd_kafka_resp_err_t err,
       ++counters_.transport_errors;
       RdKafkaPartitionListPtr all(rd_kafka_topic_partition_list_new(0));
       for (const TopicPartition& tp : Assignment()) {
-        rd_kafka_topic_partition_list_add(all.get(), options_.kafka.topics[tp.topic].c_str(),
-                                          tp.partition.value());
+        rd_kafka_topic_partition_list_add(all.get(), NameOf(tp).c_str(), tp.partition.value());
       }
       Revoke(all.get(), /*lost=*/true);
       break;
@@ -320,9 +358,10 @@ std::vector<TopicPartition> KafkaSource::ToTopicPartitions(
   if (list == nullptr) return tps;
   tps.reserve(static_cast<size_t>(list->cnt));
   for (int i = 0; i < list->cnt; ++i) {
-    const auto t = options_.kafka.topics.Find(list->elems[i].topic);
     // Only subscribed topics can be assigned; anything else would be a librdkafka bug.
-    tps.push_back({t.value_or(Topic::kVehicle), PartitionId(list->elems[i].partition)});
+    TopicPartition tp = Lookup(list->elems[i].topic).value_or(TopicPartition{});
+    tp.partition = PartitionId(list->elems[i].partition);
+    tps.push_back(tp);
   }
   return tps;
 }
@@ -337,7 +376,7 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
   std::vector<TopicPartition> tps = ToTopicPartitions(partitions);
   Status s;
   for (int i = 0; partitions != nullptr && i < partitions->cnt; ++i) {
-    if (!options_.kafka.topics.Find(partitions->elems[i].topic)) {
+    if (!Lookup(partitions->elems[i].topic)) {
       s = Status::Internal(
           std::string("the group assigned a topic this member did not subscribe to: ") +
           partitions->elems[i].topic);
@@ -346,16 +385,18 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
   // Co-partitioning: over the whole assignment after this change, every partition number present in
   // one subscribed topic must be present in all of them.
   if (s.ok()) {
-    std::map<Topic, std::set<int32_t>> by_topic;
-    for (Topic t : options_.topics) by_topic[t];
-    for (const TopicPartition& tp : Assignment()) by_topic[tp.topic].insert(tp.partition.value());
-    for (const TopicPartition& tp : tps) by_topic[tp.topic].insert(tp.partition.value());
+    std::map<size_t, std::set<int32_t>> by_topic;
+    for (const TopicPartition& tp : Subscribed()) by_topic[Slot(tp)];
+    for (const TopicPartition& tp : Assignment()) by_topic[Slot(tp)].insert(tp.partition.value());
+    for (const TopicPartition& tp : tps) by_topic[Slot(tp)].insert(tp.partition.value());
     const std::set<int32_t>& first = by_topic.begin()->second;
     for (const auto& [t, set] : by_topic) {
       if (set != first) {
         std::string detail;
         for (const auto& [t2, s2] : by_topic) {
-          detail += (detail.empty() ? "" : "; ") + options_.kafka.topics[t2] + ":";
+          const TopicPartition named{static_cast<Topic>(t2 % kTopicCount), PartitionId(0),
+                                     t2 >= kTopicCount};
+          detail += (detail.empty() ? "" : "; ") + NameOf(named) + ":";
           for (int32_t p : s2) detail += " " + std::to_string(p);
         }
         s = Status::InvalidArgument(
@@ -431,7 +472,7 @@ void KafkaSource::DropPending(const std::vector<TopicPartition>& tps) {
   if (tps.empty()) return;
   size_t kept = 0;
   for (size_t i = 0; i < records_.size(); ++i) {
-    const TopicPartition tp{records_[i].topic, records_[i].partition};
+    const TopicPartition tp{records_[i].topic, records_[i].partition, records_[i].repartition};
     if (std::binary_search(tps.begin(), tps.end(), tp)) {
       rd_kafka_message_destroy(messages_[i]);
       ++counters_.stale_dropped;
@@ -452,24 +493,92 @@ void KafkaSource::DropPending(const std::vector<TopicPartition>& tps) {
 // --- state --------------------------------------------------------------------------------------
 
 KafkaSource::PartitionState& KafkaSource::State(const TopicPartition& tp) {
-  auto& v = parts_[static_cast<size_t>(tp.topic)];
+  auto& v = parts_[Slot(tp)];
   const auto p = static_cast<size_t>(tp.partition.value());
   if (p >= v.size()) v.resize(p + 1);
   return v[p];
 }
 
 const KafkaSource::PartitionState* KafkaSource::FindState(const TopicPartition& tp) const {
-  const auto& v = parts_[static_cast<size_t>(tp.topic)];
+  const auto& v = parts_[Slot(tp)];
   if (tp.partition.value() < 0 || static_cast<size_t>(tp.partition.value()) >= v.size())
     return nullptr;
   return &v[static_cast<size_t>(tp.partition.value())];
 }
 
-std::optional<Topic> KafkaSource::TopicOf(rd_kafka_topic_t* rkt) {
+std::optional<TopicPartition> KafkaSource::Lookup(std::string_view name) const {
+  for (Topic t : options_.topics) {
+    if (options_.kafka.topics[t] == name) return TopicPartition{t, PartitionId(0), false};
+    const std::string& r = repartition_names_[static_cast<size_t>(t)];
+    if (!r.empty() && r == name) return TopicPartition{t, PartitionId(0), true};
+  }
+  return std::nullopt;
+}
+
+const std::string& KafkaSource::NameOf(const TopicPartition& tp) const {
+  return tp.repartition ? repartition_names_[static_cast<size_t>(tp.topic)]
+                        : options_.kafka.topics[tp.topic];
+}
+
+std::vector<TopicPartition> KafkaSource::Subscribed() const {
+  std::vector<TopicPartition> v;
+  for (Topic t : options_.topics) v.push_back({t, PartitionId(0), false});
+  for (Topic t : options_.topics) {
+    if (!repartition_names_[static_cast<size_t>(t)].empty()) v.push_back({t, PartitionId(0), true});
+  }
+  return v;
+}
+
+std::string RepartitionTopicName(std::string_view group_id, std::string_view topic) {
+  std::string s(group_id);
+  s += "-repartition-";
+  s += topic;
+  return s;
+}
+
+Status KafkaSource::EnsureRepartitionTopics() {
+  SC_ASSIGN_OR_RETURN(std::unique_ptr<KafkaAdmin> admin, KafkaAdmin::Open(options_.kafka));
+  SC_ASSIGN_OR_RETURN(ClusterMetadata md, admin->Metadata(options_.connect_timeout));
+  // As many replicas as the source topics have (their first partition's), at least one.
+  int16_t replication = 1;
+  if (const TopicMetadata* src = md.Find(options_.kafka.topics[options_.topics.front()]);
+      src != nullptr && !src->partitions.empty()) {
+    replication = static_cast<int16_t>(std::max<size_t>(1, src->partitions[0].replicas.size()));
+  }
+  std::vector<NewTopicSpec> specs;
+  for (const std::string& name : repartition_names_) {
+    if (name.empty()) continue;
+    const TopicMetadata* found = md.Find(name);
+    if (found != nullptr && found->error.ok() && !found->partitions.empty()) {
+      if (static_cast<int32_t>(found->partitions.size()) != partition_count_) {
+        return Status::InvalidArgument(
+            "the repartition topic " + name + " has " + std::to_string(found->partitions.size()) +
+            " partitions and the input topics " + std::to_string(partition_count_) +
+            ": delete it while no member of the group runs (smartcity topics delete "
+            "--repartition-group " +
+            options_.group_id + " deletes the five topics too; kafka-topics.sh --delete one)");
+      }
+      continue;
+    }
+    specs.push_back(NewTopicSpec{name, partition_count_, replication, {}});
+  }
+  if (specs.empty()) return Status::OK();
+  SC_ASSIGN_OR_RETURN(std::vector<TopicOutcome> outcomes,
+                      admin->CreateTopics(specs, options_.connect_timeout));
+  std::vector<std::string> names;
+  for (const TopicOutcome& o : outcomes) {
+    // Another member of the group may have created it first.
+    if (!o.status.ok() && o.status.kind() != ErrorKind::kAlreadyExists) return o.status;
+    names.push_back(o.name);
+  }
+  return admin->WaitForTopics(names, options_.connect_timeout);
+}
+
+std::optional<TopicPartition> KafkaSource::TopicOf(rd_kafka_topic_t* rkt) {
   for (const auto& [k, t] : topic_cache_) {
     if (k == rkt) return t;
   }
-  const auto t = options_.kafka.topics.Find(rd_kafka_topic_name(rkt));
+  const auto t = Lookup(rd_kafka_topic_name(rkt));
   // Messages hold a reference to their topic handle, and librdkafka keeps one handle per topic for
   // the consumer's life, so the pointer is a stable key.
   if (t) topic_cache_.emplace_back(rkt, *t);
@@ -478,25 +587,30 @@ std::optional<Topic> KafkaSource::TopicOf(rd_kafka_topic_t* rkt) {
 
 std::vector<TopicPartition> KafkaSource::Assignment() const {
   std::vector<TopicPartition> out;
-  for (size_t t = 0; t < kTopicCount; ++t) {
+  for (size_t t = 0; t < parts_.size(); ++t) {
     for (size_t p = 0; p < parts_[t].size(); ++p) {
       if (parts_[t][p].owned)
-        out.push_back({static_cast<Topic>(t), PartitionId(static_cast<int32_t>(p))});
+        out.push_back({static_cast<Topic>(t % kTopicCount), PartitionId(static_cast<int32_t>(p)),
+                       t >= kTopicCount});
     }
   }
+  std::sort(out.begin(), out.end());
   return out;
 }
 
 std::vector<PartitionPosition> KafkaSource::Positions() const {
   std::vector<PartitionPosition> out;
-  for (size_t t = 0; t < kTopicCount; ++t) {
+  for (size_t t = 0; t < parts_.size(); ++t) {
     for (size_t p = 0; p < parts_[t].size(); ++p) {
       if (parts_[t][p].owned) {
-        out.push_back({{static_cast<Topic>(t), PartitionId(static_cast<int32_t>(p))},
+        out.push_back({{static_cast<Topic>(t % kTopicCount), PartitionId(static_cast<int32_t>(p)),
+                        t >= kTopicCount},
                        parts_[t][p].delivered});
       }
     }
   }
+  std::sort(out.begin(), out.end(),
+            [](const PartitionPosition& a, const PartitionPosition& b) { return a.tp < b.tp; });
   return out;
 }
 
@@ -604,10 +718,10 @@ Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records,
       }
       continue;
     }
-    const std::optional<Topic> topic = TopicOf(m->rkt);
+    const std::optional<TopicPartition> topic = TopicOf(m->rkt);
     PartitionState* st = nullptr;
     if (topic && m->partition >= 0) {
-      auto& states = parts_[static_cast<size_t>(*topic)];
+      auto& states = parts_[Slot(*topic)];
       if (static_cast<size_t>(m->partition) < states.size())
         st = &states[static_cast<size_t>(m->partition)];
     }
@@ -622,7 +736,17 @@ Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records,
     }
     st->fetched = SourcePosition(m->offset + 1);
     SourceRecord& r = records_.emplace_back();
-    r.topic = *topic;
+    r.topic = topic->topic;
+    r.repartition = topic->repartition;
+    if (r.repartition) {
+      // Where the record was first read: the forwarder's header (KafkaForwarder).
+      if (Status h = ReadOrigin(m, &r.origin_partition, &r.origin_position); !h.ok()) {
+        records_.pop_back();
+        rd_kafka_message_destroy(m);
+        sticky_ = h;
+        break;
+      }
+    }
     r.partition = PartitionId(m->partition);
     r.position = SourcePosition(m->offset);
     r.key = m->key != nullptr ? std::string_view(static_cast<const char*>(m->key), m->key_len)
@@ -641,15 +765,19 @@ Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records,
   if (!sticky_.ok()) {
     // The batch is not handed out, so positions stay where the owner last saw them.
     for (const SourceRecord& r : records_) {
-      PartitionState& st = State({r.topic, r.partition});
+      PartitionState& st = State({r.topic, r.partition, r.repartition});
       st.fetched = st.delivered;
     }
     ReleaseBatch();
     return sticky_;
   }
   for (const SourceRecord& r : records_) {
-    PartitionState& st = State({r.topic, r.partition});
+    PartitionState& st = State({r.topic, r.partition, r.repartition});
     st.delivered = SourcePosition(r.position.value() + 1);
+    if (r.repartition) {
+      ++counters_.repartition_records;
+      continue;
+    }
     const auto t = static_cast<size_t>(r.topic);
     ++counters_.records[t];
     counters_.bytes[t] += r.key.size() + r.value.size();
@@ -666,10 +794,10 @@ Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records,
 }
 
 void KafkaSource::OnEndReached(const rd_kafka_message_t* m) {
-  const std::optional<Topic> topic = m->rkt != nullptr ? TopicOf(m->rkt) : std::nullopt;
+  const std::optional<TopicPartition> topic = m->rkt != nullptr ? TopicOf(m->rkt) : std::nullopt;
   if (!topic || m->partition < 0) return;
   PartitionState* st = nullptr;
-  auto& states = parts_[static_cast<size_t>(*topic)];
+  auto& states = parts_[Slot(*topic)];
   if (static_cast<size_t>(m->partition) < states.size())
     st = &states[static_cast<size_t>(m->partition)];
   // A paused partition's fetched records were dropped, so `fetched` is not where its fetch stood;
@@ -725,8 +853,8 @@ Status KafkaSource::Seek(std::span<const PartitionPosition> positions) {
       return Status::InvalidArgument("cannot seek " + ToString(p.tp, options_.kafka.topics) +
                                      " to " + std::to_string(p.next->value()));
     }
-    rd_kafka_topic_partition_t* e = rd_kafka_topic_partition_list_add(
-        list.get(), options_.kafka.topics[p.tp.topic].c_str(), p.tp.partition.value());
+    rd_kafka_topic_partition_t* e =
+        rd_kafka_topic_partition_list_add(list.get(), NameOf(p.tp).c_str(), p.tp.partition.value());
     e->offset = p.next ? p.next->value() : RD_KAFKA_OFFSET_BEGINNING;
   }
   if (rd_kafka_error_t* e = rd_kafka_seek_partitions(
@@ -761,8 +889,7 @@ Result<RdKafkaPartitionListPtr> KafkaSource::OwnedList(std::span<const TopicPart
                                      ToString(tp, options_.kafka.topics) +
                                      ": this member does not own it");
     }
-    rd_kafka_topic_partition_list_add(list.get(), options_.kafka.topics[tp.topic].c_str(),
-                                      tp.partition.value());
+    rd_kafka_topic_partition_list_add(list.get(), NameOf(tp).c_str(), tp.partition.value());
   }
   return list;
 }
@@ -796,9 +923,8 @@ std::vector<PartitionLag> KafkaSource::Lag() {
   for (const PartitionPosition& p : Positions()) {
     PartitionLag lag{p.tp, p.next, std::nullopt, std::nullopt};
     int64_t low = -1, high = -1;
-    if (rd_kafka_get_watermark_offsets(rk_.get(), options_.kafka.topics[p.tp.topic].c_str(),
-                                       p.tp.partition.value(), &low,
-                                       &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+    if (rd_kafka_get_watermark_offsets(rk_.get(), NameOf(p.tp).c_str(), p.tp.partition.value(),
+                                       &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
         high >= 0) {
       lag.end = SourcePosition(high);
       // The ends are the last ones fetched: during an outage they say nothing about now.
@@ -815,7 +941,7 @@ Result<std::vector<PartitionLag>> KafkaSource::QueryLag() {
   for (const PartitionPosition& p : Positions()) {
     int64_t low = -1, high = -1;
     const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-        rk_.get(), options_.kafka.topics[p.tp.topic].c_str(), p.tp.partition.value(), &low, &high,
+        rk_.get(), NameOf(p.tp).c_str(), p.tp.partition.value(), &low, &high,
         static_cast<int>(options_.request_timeout.count()));
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return KafkaStatus(err,
@@ -834,8 +960,7 @@ Status KafkaSource::PublishPositions() {
   RdKafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(0));
   for (const PartitionPosition& p : Positions()) {
     if (!p.next) continue;
-    rd_kafka_topic_partition_list_add(list.get(), options_.kafka.topics[p.tp.topic].c_str(),
-                                      p.tp.partition.value())
+    rd_kafka_topic_partition_list_add(list.get(), NameOf(p.tp).c_str(), p.tp.partition.value())
         ->offset = p.next->value();
   }
   if (list->cnt == 0) return Status::OK();

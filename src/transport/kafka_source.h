@@ -73,7 +73,21 @@ struct KafkaSourceOptions {
   // membership. Each member of a group needs its own (a second process with the same id fences
   // the first). -X properties win.
   std::string instance_id;
+  // Keys that are not the device id (docs/kafka_source.md): when true, the member also reads the
+  // repartition topics of the join inputs among `topics` (RepartitionTopicName), creating them with
+  // the topics' partition count (and replication) if they do not exist, co-partitioned with them.
+  bool repartition = false;
 };
+
+// The header a forwarded record carries: where it was first read, "<partition>:<offset>".
+inline constexpr char kRepartitionOriginHeader[] = "smartcity-origin";
+
+// The join inputs' internal topics: "<group>-repartition-<topic>".
+std::string RepartitionTopicName(std::string_view group_id, std::string_view topic);
+// Whether a topic is a join input (vehicle, weather, emergency): only these are repartitioned.
+constexpr bool IsJoinInputTopic(Topic t) {
+  return t == Topic::kVehicle || t == Topic::kWeather || t == Topic::kEmergency;
+}
 
 // What a PARTITION_EOF tells a read_committed consumer: its fetch reached offset `at` (the end of
 // the partition: the last stable offset), and the last record Poll took from that partition before
@@ -161,7 +175,18 @@ class KafkaSource final : public EventSource {
   Status OnMessageError(const rd_kafka_message_t* m);
   // A PARTITION_EOF of an owned, unpaused partition: records its EndReached.
   void OnEndReached(const rd_kafka_message_t* m);
-  std::optional<Topic> TopicOf(rd_kafka_topic_t* rkt);
+  // The topic (and whether it is a repartition topic) of a message's topic handle or a name;
+  // partition 0.
+  std::optional<TopicPartition> TopicOf(rd_kafka_topic_t* rkt);
+  std::optional<TopicPartition> Lookup(std::string_view name) const;
+  const std::string& NameOf(const TopicPartition& tp) const;
+  // The subscribed (topic, repartition) pairs, partition 0.
+  std::vector<TopicPartition> Subscribed() const;
+  // Creates the missing repartition topics (Start(), after CheckTopics()).
+  Status EnsureRepartitionTopics();
+  static size_t Slot(const TopicPartition& tp) {
+    return static_cast<size_t>(tp.topic) + (tp.repartition ? kTopicCount : 0);
+  }
   std::vector<TopicPartition> ToTopicPartitions(const rd_kafka_topic_partition_list_t* list) const;
   PartitionState& State(const TopicPartition& tp);
   const PartitionState* FindState(const TopicPartition& tp) const;
@@ -182,9 +207,11 @@ class KafkaSource final : public EventSource {
   bool closed_ = false;
   bool closing_ = false;  // inside Close(): assignments are declined
   Status sticky_;         // first fatal error; every later Poll returns it
-  // Per topic, indexed by partition number; grows if partitions are added.
-  std::array<std::vector<PartitionState>, kTopicCount> parts_;
-  std::vector<std::pair<rd_kafka_topic_t*, Topic>> topic_cache_;
+  // Per topic (Slot: the five, then their repartition topics), indexed by partition number; grows
+  // if partitions are added.
+  std::array<std::vector<PartitionState>, 2 * kTopicCount> parts_;
+  std::array<std::string, kTopicCount> repartition_names_;  // "" unless read
+  std::vector<std::pair<rd_kafka_topic_t*, TopicPartition>> topic_cache_;
   // The batch: records_[i] borrows from messages_[i].
   std::vector<SourceRecord> records_;
   std::vector<rd_kafka_message_t*> messages_;

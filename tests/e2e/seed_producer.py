@@ -12,8 +12,12 @@ it writes one record to each of the five topics, in the seed's form:
 - emergency `type`: random.choice of Accident, Fire, Medical, Police and "None" (no incident);
   `status`: Active or Resolved.
 
-  seed_producer.py BOOTSTRAP STEPS SEED > counts.json   (records delivered per topic, and how many
-                                                         emergency records have type "None")
+  seed_producer.py BOOTSTRAP STEPS SEED [VEHICLES] > counts.json   (records delivered per topic,
+                                           and how many emergency records have type "None")
+
+With VEHICLES > 1 (default 1, the seed's one vehicle), that many vehicles drive the journey one
+after the other, each with its own deviceId; keys are still the event ids, so with several
+partitions one vehicle's events land on all of them (tests/e2e/stream_repartition.sh).
 """
 import json
 import random
@@ -165,10 +169,15 @@ def simulate_journey(producer, device_id, steps):
 
 def main():
     bootstrap, steps, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    vehicles = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     random.seed(seed)
     producer = Producer({"bootstrap.servers": bootstrap,
                          "error_cb": lambda err: print(f"Kafka error: {err}", file=sys.stderr)})
-    none = simulate_journey(producer, "Vehicle-CodeWithYu-123", steps)
+    none = 0
+    for v in range(vehicles):
+        device = "Vehicle-CodeWithYu-123" if v == 0 else f"Vehicle-CodeWithYu-{123 + v}-s{seed}"
+        start_location.update(LONDON)
+        none += simulate_journey(producer, device, steps)
     if producer.flush(30) != 0 or errors:
         sys.exit(f"not delivered: {errors[:3]}")
     json.dump({"delivered": delivered, "none_emergencies": none}, sys.stdout)
