@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -37,6 +38,29 @@
 namespace smartcity::cli {
 
 namespace {
+
+// Versions a reader in this process has read up to, per table name; shared between threads.
+class LoadedVersions {
+ public:
+  void Set(const std::string& table, int64_t version) {
+    MutexLock l(&mu_);
+    versions_[table] = version;
+  }
+  std::optional<int64_t> Get(const std::string& table) const {
+    MutexLock l(&mu_);
+    auto it = versions_.find(table);
+    if (it == versions_.end()) return std::nullopt;
+    return it->second;
+  }
+  void Clear() {
+    MutexLock l(&mu_);
+    versions_.clear();
+  }
+
+ private:
+  mutable Mutex mu_;
+  std::map<std::string, int64_t> versions_ GUARDED_BY(mu_);
+};
 
 struct RunArgs {
   SimulateArgs sim;
@@ -75,15 +99,20 @@ int RunPipeline(RunArgs& a) {
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;
   const MemoryBudget budget = MemoryBudgetOf(a.pipeline);
-  // The lake maintenance and the warehouse loader take turns (each its DuckDB working memory),
-  // declared before both so it outlives them.
-  Mutex background_jobs;
   pipeline::ProcessorOptions popts = ProcessorOptionsOf(a.pipeline);
-  popts.maintenance.exclusive = &background_jobs;
   popts.core.parser.topic_names = a.sim.topics;
   // The log keeps what the checkpoints do not cover yet: the epoch being written and the one
   // filling, each closed once it has read its share of the transport budget.
   popts.max_epoch_input_bytes = budget.epoch_input;
+  // What the warehouse follower has loaded, per table: the lake maintenance keeps the log after it,
+  // so a follower that falls behind the log retention still finds every version it has not loaded.
+  auto follower_loaded = std::make_shared<LoadedVersions>();
+  if (a.warehouse != "none") {
+    for (const std::string& t : warehouse::LoaderOptions{}.tables) follower_loaded->Set(t, -1);
+    popts.maintenance.keep_log_after = [follower_loaded](const std::string& table_prefix) {
+      return follower_loaded->Get(table_prefix.substr(table_prefix.rfind('/') + 1));
+    };
+  }
   auto proc = pipeline::Processor::Open(popts, store->get(), db->get(), &clock);
   if (!proc.ok()) return ReportError(proc.status());
   auto sim = simulation::Simulator::Create(a.sim.sim);
@@ -109,19 +138,21 @@ int RunPipeline(RunArgs& a) {
   if (a.warehouse != "none") {
     pipeline::WarehouseFollowerOptions fo;
     fo.warehouse = warehouse;
-    fo.exclusive = &background_jobs;
     if (budget.warehouse_duckdb > 0) {
       fo.warehouse_memory_limit = std::to_string(budget.warehouse_duckdb >> 20) + "MiB";
       fo.reader_memory_limit = std::to_string(budget.warehouse_reader >> 20) + "MiB";
     }
     fo.on_load = [&live](const warehouse::LoadEvent& e) { live.RecordLoad(LoadViewOf(e)); };
-    fo.on_lag = [&live](const warehouse::LoadLag& lag) {
+    fo.on_lag = [&live, follower_loaded](const warehouse::LoadLag& lag) {
+      for (const warehouse::TableLag& t : lag.tables)
+        follower_loaded->Set(t.table, t.known ? t.loaded_version : -1);
       std::vector<web::TableLagView> tables;
       for (const warehouse::TableLag& t : lag.tables)
         tables.push_back({t.table, t.known, t.lake_version, t.loaded_version, t.oldest_pending});
       live.RecordLag(tables, lag.retrying);
     };
-    fo.on_error = [&live](const Status& st) {
+    fo.on_error = [&live, follower_loaded](const Status& st) {
+      follower_loaded->Clear();  // it loads no more: the retention alone decides again
       // Told now; the run goes on and ends with this error (WarehouseFailure).
       std::fprintf(stderr, "run: the warehouse loader stopped (the pipeline goes on): %s\n",
                    st.message().c_str());

@@ -231,36 +231,13 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
     if (f.deletion_vector) continue;
     if (static_cast<uint64_t>(f.size) < o.small_file_bytes) small[DirOf(path)].push_back(f);
   }
-  // The sets of files merged with each other: a partition's small files, or in a tiered partition
-  // each size tier that has enough of them.
-  std::vector<std::vector<AddFile>> sets;
+  std::vector<Group> groups;
   for (auto& [dir, files] : small) {
     if (files.size() < 2) continue;
-    if (o.tiered && o.tiered(files.front().partition_values)) {
-      std::map<int, std::vector<AddFile>> tiers;
-      for (AddFile& f : files) {
-        int tier = 0;
-        for (uint64_t bound = o.tier_base_bytes; static_cast<uint64_t>(f.size) >= bound;
-             bound *= static_cast<uint64_t>(std::max(2, o.tier_factor))) {
-          ++tier;
-        }
-        tiers[tier].push_back(std::move(f));
-      }
-      for (auto& [tier, in_tier] : tiers) {
-        if (static_cast<int>(in_tier.size()) >= std::max(2, o.tier_min_files))
-          sets.push_back(std::move(in_tier));
-      }
-      continue;
-    }
     if (o.select ? !o.select(files.front().partition_values, static_cast<int>(files.size()))
                  : static_cast<int>(files.size()) < o.min_files) {
       continue;
     }
-    sets.push_back(std::move(files));
-  }
-  std::vector<Group> groups;
-  for (std::vector<AddFile>& files : sets) {
-    const std::string dir = DirOf(files.front().path);
     std::sort(files.begin(), files.end(), [](const AddFile& a, const AddFile& b) {
       return a.modification_time_ms != b.modification_time_ms
                  ? a.modification_time_ms < b.modification_time_ms
@@ -429,7 +406,8 @@ Result<VacuumResult> VacuumTable(ObjectStore* store, const std::string& table_pr
 }
 
 Result<LogCleanupResult> CleanupLog(ObjectStore* store, const std::string& table_prefix,
-                                    std::chrono::seconds retention, Clock* clock) {
+                                    std::chrono::seconds retention, Clock* clock,
+                                    std::optional<int64_t> keep_after) {
   DeltaLog log(store, table_prefix, TableAccess::kWrite);
   const std::string dir = log.KeyPrefix() + "_delta_log/";
   SC_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store->List(dir));
@@ -444,6 +422,7 @@ Result<LogCleanupResult> CleanupLog(ObjectStore* store, const std::string& table
   // C: the newest checkpoint written before the cutoff.
   int64_t c = -1;
   for (auto it = checkpoints.rbegin(); it != checkpoints.rend(); ++it) {
+    if (keep_after && it->first > *keep_after + 1) continue;
     if (it->second->modified <= cutoff) {
       c = it->first;
       break;

@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,17 +61,6 @@ struct CompactionOptions {
   // ... or, if set, when this says so (given the partition's values and its number of small files,
   // always at least 2).
   std::function<bool(const PartitionValues& partition, int small_files)> select;
-  // Size tiers, for the partitions `tiered` says (none if unset; the maintainer: those still being
-  // written). There a small file is merged only with files of its own tier, and only once the tier
-  // has `tier_min_files`: tier 0 holds sizes under tier_base_bytes, tier k sizes in
-  // [base * factor^(k-1), base * factor^k). Without tiers every compaction of a partition that
-  // keeps growing rewrote the growing result of the one before (a day's vehicle_data was written
-  // about twice again); with them a row is rewritten about once per tier (four at the defaults).
-  // `select` is not asked for a tiered partition.
-  std::function<bool(const PartitionValues& partition)> tiered;
-  uint64_t tier_base_bytes = 64ull << 10;
-  int tier_factor = 8;
-  int tier_min_files = 16;
   // After a compaction commit at a version that is a multiple of this, a checkpoint (0: never), as
   // the streaming writer does (lake/delta_table.h).
   int checkpoint_interval = 10;
@@ -122,8 +112,12 @@ struct LogCleanupResult {
   int checkpoints_deleted = 0;
 };
 
+// `keep_after`: a reader still needs every commit after this version (a warehouse loader that has
+// loaded up to it); the clean-up then starts the log at a checkpoint no newer than keep_after + 1,
+// whatever the retention allows. None: the retention alone decides.
 Result<LogCleanupResult> CleanupLog(ObjectStore* store, const std::string& table_prefix,
-                                    std::chrono::seconds retention, Clock* clock = nullptr);
+                                    std::chrono::seconds retention, Clock* clock = nullptr,
+                                    std::optional<int64_t> keep_after = std::nullopt);
 
 // Table prefixes under `root_prefix` ("" = the whole store): every folder holding a _delta_log.
 Result<std::vector<std::string>> ListTables(ObjectStore* store, const std::string& root_prefix);

@@ -5,9 +5,7 @@
 // same rows. All on a FakeClock and an in-memory store.
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <filesystem>
-#include <map>
 
 #include "lake/compaction.h"
 #include "lake/delta_table.h"
@@ -167,6 +165,27 @@ TEST_F(MaintenanceTest, LogObjectsAreBoundedByTheRetentionNotTheRunLength) {
   EXPECT_EQ(ReadSeqs(&store, db_.get(), kTable), Range(1, 3000));
 }
 
+TEST_F(MaintenanceTest, LogCleanupKeepsWhatAReaderHasNotReadYet) {
+  InMemoryObjectStore store;
+  auto t = OpenTable(&store);
+  ASSERT_TRUE(t);
+  CommitEpochs(t.get(), &store, 1, 60);  // an hour of commits, a checkpoint every 10
+  // A reader (a warehouse loader) has read up to version 15: commits 16.. stay, although the
+  // retention would let the log start at a checkpoint after them.
+  auto r = CleanupLog(&store, kTable, std::chrono::minutes(5), &clock_, int64_t{15});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_LE(r->checkpoint_version, 16);
+  for (int64_t v = 16; v <= 60; ++v) {
+    EXPECT_TRUE(store.Head(DeltaLog(&store, kTable).CommitKey(v)).ok()) << v;
+  }
+  // Without it, the retention alone decides.
+  r = CleanupLog(&store, kTable, std::chrono::minutes(5), &clock_);
+  ASSERT_TRUE(r.ok());
+  EXPECT_GT(r->checkpoint_version, 16);
+  EXPECT_FALSE(store.Head(DeltaLog(&store, kTable).CommitKey(16)).ok());
+  EXPECT_EQ(ReadSeqs(&store, db_.get(), kTable), Range(1, 600));
+}
+
 TEST_F(MaintenanceTest, AWriterWhoseSnapshotWasCleanedUpReloadsInsteadOfReusingAVersion) {
   InMemoryObjectStore store;
   auto idle = OpenTable(&store);
@@ -215,72 +234,6 @@ TEST_F(MaintenanceTest, VacuumKeepsReplacedFilesForTheRetentionAfterTheReplaceme
   ASSERT_TRUE(v.ok());
   EXPECT_EQ(v->files_deleted, 3);
   EXPECT_EQ(ReadSeqs(&store, db_.get(), kTable), Range(1, 30));
-}
-
-// A partition still being written is compacted by size tier: new small files are merged with each
-// other, not into the file an earlier compaction made (which would be rewritten again and again).
-TEST_F(MaintenanceTest, TieredCompactionMergesEachSizeTierOnItsOwn) {
-  InMemoryObjectStore store;
-  auto t = OpenTable(&store);
-  ASSERT_TRUE(t);
-  auto active = [&] {
-    std::map<std::string, int64_t> files;
-    auto conn = db_->Connect();
-    EXPECT_TRUE(conn.ok());
-    auto snap = DeltaLog(&store, kTable).Load(conn->get());
-    EXPECT_TRUE(snap.ok());
-    for (const auto& [path, f] : snap->files) files[path] = f.size;
-    return files;
-  };
-  // Epochs of 500 rows: their files' sizes are mostly rows, so four merged are far bigger.
-  auto commit = [&](int64_t first_epoch, int64_t last_epoch) {
-    for (int64_t e = first_epoch; e <= last_epoch; ++e) {
-      ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), (e - 1) * 500 + 1, 500,
-                                        kJan5At23h + (e - 1) * kMinute, kMinute / 500))
-                      .ok());
-      ASSERT_TRUE(t->Commit("app", e).ok());
-    }
-  };
-  commit(1, 4);
-  int64_t tiny = 0;
-  for (const auto& [path, size] : active()) tiny = std::max(tiny, size);
-  CompactionOptions co;
-  co.scratch_dir = tmp_.path();
-  co.clock = &clock_;
-  co.tiered = [](const PartitionValues&) { return true; };
-  co.tier_base_bytes = static_cast<uint64_t>(tiny) * 3 / 2;  // the epochs' files: tier 0
-  co.tier_factor = 100;                                      // a merge of a few of them: tier 1
-  co.tier_min_files = 4;
-  auto c = CompactTable(&store, db_.get(), kTable, co);
-  ASSERT_TRUE(c.ok()) << c.status().message();
-  EXPECT_EQ(c->files_removed, 4);
-  ASSERT_EQ(active().size(), 1u);
-  const auto [first_merge, first_size] = *active().begin();
-  ASSERT_GT(first_size, tiny);
-
-  // Three new small files: too few in their tier; the merged file is alone in its own.
-  commit(5, 7);
-  c = CompactTable(&store, db_.get(), kTable, co);
-  ASSERT_TRUE(c.ok());
-  EXPECT_EQ(c->files_removed, 0);
-  // A fourth: the four are merged with each other, and the first merge is left as it is.
-  commit(8, 8);
-  c = CompactTable(&store, db_.get(), kTable, co);
-  ASSERT_TRUE(c.ok());
-  EXPECT_EQ(c->files_removed, 4);
-  EXPECT_EQ(c->rows_rewritten, 2000);
-  auto files = active();
-  EXPECT_EQ(files.size(), 2u);
-  EXPECT_EQ(files.count(first_merge), 1u);
-  EXPECT_EQ(ReadSeqs(&store, db_.get(), kTable), Range(1, 4000));
-
-  // Untiered (a closed partition): every small file of the partition goes into one.
-  co.tiered = nullptr;
-  c = CompactTable(&store, db_.get(), kTable, co);
-  ASSERT_TRUE(c.ok());
-  EXPECT_EQ(c->files_removed, 2);
-  EXPECT_EQ(active().size(), 1u);
-  EXPECT_EQ(ReadSeqs(&store, db_.get(), kTable), Range(1, 4000));
 }
 
 // Kills the store at every call of one maintenance step, before or after the call; then the

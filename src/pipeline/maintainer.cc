@@ -44,19 +44,15 @@ Status ValidateMaintenance(const MaintenanceOptions& o) {
   return Status::OK();
 }
 
-bool IsClosedPartition(const lake::PartitionValues& partition, const std::string& closed_before) {
+bool ShouldCompact(const lake::PartitionValues& partition, int small_files,
+                   const std::string& closed_before, int max_small_files) {
+  if (small_files < 2) return false;
+  if (small_files >= max_small_files) return true;
   if (closed_before.empty()) return false;
   auto it = partition.find("date");
   if (it == partition.end() || !it->second.has_value()) return false;
   // ISO dates compare as strings.
   return *it->second < closed_before;
-}
-
-bool ShouldCompact(const lake::PartitionValues& partition, int small_files,
-                   const std::string& closed_before, int max_small_files) {
-  if (small_files < 2) return false;
-  if (small_files >= max_small_files) return true;
-  return IsClosedPartition(partition, closed_before);
 }
 
 Maintainer::Maintainer(lake::ObjectStore* store, engine::Database* db,
@@ -129,11 +125,7 @@ Status Maintainer::Pass(bool final, bool interruptible) {
   Status first;
   for (const std::string& table : tables_) {
     if (interruptible && stop_) break;  // the background thread is being stopped
-    Status s;
-    {
-      OptionalMutexLock exclusive(options_.exclusive);
-      s = MaintainTable(table, final, now);
-    }
+    Status s = MaintainTable(table, final, now);
     if (!s.ok()) {
       s = s.WithContext("maintaining table " + table);
       Fail(s);
@@ -167,12 +159,6 @@ Status Maintainer::MaintainTable(const std::string& table, bool final, Processin
   co.select = [&](const lake::PartitionValues& partition, int small_files) {
     return ShouldCompact(partition, small_files, closed_before, max_small);
   };
-  // A partition still being written is compacted by size tier (lake/compaction.h): its growing
-  // merged file is not rewritten each time more small files arrive.
-  co.tiered = [&](const lake::PartitionValues& partition) {
-    return !IsClosedPartition(partition, closed_before);
-  };
-  co.tier_min_files = max_small;
   auto compacted = lake::CompactTable(store_, db_, table, co);
   if (!compacted.ok()) {
     if (compacted.status().kind() == ErrorKind::kNotFound) return Status::OK();  // no table yet
@@ -195,8 +181,10 @@ Status Maintainer::MaintainTable(const std::string& table, bool final, Processin
     return true;
   };
   if (due(&next_cleanup_, options_.log_retention, std::chrono::minutes(15))) {
-    SC_ASSIGN_OR_RETURN(lake::LogCleanupResult cleaned,
-                        lake::CleanupLog(store_, table, options_.log_retention, clock_));
+    SC_ASSIGN_OR_RETURN(
+        lake::LogCleanupResult cleaned,
+        lake::CleanupLog(store_, table, options_.log_retention, clock_,
+                         options_.keep_log_after ? options_.keep_log_after(table) : std::nullopt));
     MutexLock lock(&mu_);
     counters_.log_entries_deleted +=
         static_cast<uint64_t>(cleaned.commits_deleted + cleaned.checkpoints_deleted);

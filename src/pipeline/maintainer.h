@@ -55,8 +55,7 @@ struct MaintenanceOptions {
   bool enabled = false;
   // Compaction writes files of about this size; files under a quarter of it count as small.
   uint64_t target_file_bytes = 128ull << 20;
-  // An open (still written) partition is compacted once one of its size tiers (lake/compaction.h)
-  // has this many small files; a closed one whenever it has two.
+  // An open (still written) partition is compacted once it has this many small files.
   int max_small_files = 16;
   // Data files replaced by a compaction (or orphaned by a crash) are deleted after this long.
   std::chrono::seconds vacuum_retention = std::chrono::hours(1);
@@ -74,11 +73,10 @@ struct MaintenanceOptions {
   // memory_limit the maintenance's share of --memory-limit), so a compaction never takes memory
   // from the stream's Parquet writer. Unset: on the database given to Open.
   std::optional<engine::DatabaseOptions> own_database;
-  // Set: held while one table is maintained (its compaction and vacuum). `run` gives the same lock
-  // to its warehouse loader (warehouse::LoaderOptions::exclusive), so a compaction and a load never
-  // hold their DuckDB working memory at the same time: apart, each peak stays under the process's
-  // memory limit; together they added up past it. Neither ever blocks the stream's commits.
-  Mutex* exclusive = nullptr;
+  // Set: for a table (its prefix), the version after which a reader in this process still needs
+  // every commit (`run`'s warehouse follower: what it has loaded); the log clean-up keeps those
+  // commits whatever the retention (lake::CleanupLog's keep_after). None: the retention decides.
+  std::function<std::optional<int64_t>(const std::string& table)> keep_log_after;
 };
 
 Status ValidateMaintenance(const MaintenanceOptions& options);
@@ -99,9 +97,6 @@ struct MaintenanceCounters {
 // has `max_small_files`.
 bool ShouldCompact(const lake::PartitionValues& partition, int small_files,
                    const std::string& closed_before, int max_small_files);
-// Whether the partition's "date" is before `closed_before` (empty: none is closed). The maintainer
-// compacts a partition that is not closed by size tier (lake::CompactionOptions::tiered).
-bool IsClosedPartition(const lake::PartitionValues& partition, const std::string& closed_before);
 
 class Maintainer {
  public:

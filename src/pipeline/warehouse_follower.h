@@ -39,8 +39,6 @@ struct WarehouseFollowerOptions {
   // DuckDB's default, 80% of the machine's memory).
   std::string warehouse_memory_limit;
   std::string reader_memory_limit;
-  // Held during each load pass (warehouse::LoaderOptions::exclusive); none if null.
-  Mutex* exclusive = nullptr;
   // The final pass's retry budget (the warehouse may be gone).
   std::chrono::milliseconds final_retry_for{std::chrono::seconds(30)};
 };

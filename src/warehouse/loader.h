@@ -39,7 +39,6 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "common/mutex.h"
 #include "common/retry.h"
 #include "common/status.h"
 #include "engine/engine.h"
@@ -133,9 +132,6 @@ struct LoaderOptions {
   // follower, `load --follow`/`--every`) reopens it so that its memory does not grow with the
   // length of the run. Reopening costs a checkpoint of the warehouse file.
   int64_t reopen_after_rows = 0;  // kFollowReopenAfterRows for the follow modes
-  // Set: held during each load pass (reading the lake and writing the warehouse), and released
-  // while waiting. `run` shares it with the lake maintenance (pipeline::MaintenanceOptions).
-  Mutex* exclusive = nullptr;
   // A warehouse table created before the warehouse column names (warehouse/names.h) has the lake's
   // (quoted camelCase) names; it is loaded with them, with a notice. If set, its columns (and their
   // PostgreSQL indexes) are renamed to the warehouse names first, in one transaction.
