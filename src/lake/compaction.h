@@ -6,10 +6,11 @@
 // zstd Parquet file, and commits remove(dataChange=false) for the old files plus
 // add(dataChange=false) for the new one in ONE Delta commit, so every reader sees either the old
 // files or the new one, and the table's rows never change (the row counts are checked before
-// committing). It is safe against concurrent appends: a lost race re-reads the log and retries at
-// the next version; a partition whose small files another compaction already removed is given up
-// (its new file deleted). It writes no txn action, so the streaming writers' exactly-once
-// bookkeeping is untouched.
+// committing; the new file's Delta stats are merged from its inputs' stats, and read from the file
+// only when an input has none). It is safe against concurrent appends: a lost race re-reads the log
+// and retries at the next version; a partition whose small files another compaction already removed
+// is given up (its new file deleted). It writes no txn action, so the streaming writers'
+// exactly-once bookkeeping is untouched.
 //
 // Vacuum deletes data files under the table that are not in the latest snapshot (tombstoned by a
 // compaction, or orphans left by a crash between writing a data file and committing it) once they

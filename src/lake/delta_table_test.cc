@@ -4,6 +4,9 @@
 
 #include <atomic>
 #include <filesystem>
+#include <limits>
+#include <map>
+#include <optional>
 #include <thread>
 
 #include "lake/compaction.h"
@@ -652,6 +655,101 @@ TEST_F(DeltaTableTest, CompactionKeepsRowsAndReplacesSmallFiles) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->partitions_compacted, 1) << "date=2026-01-05 got a second file";
   EXPECT_EQ(Seqs(store->get()), Range(1, 610));
+}
+
+// Compaction takes the merged file's stats from its inputs' stats (it does not read the file back):
+// they equal the stats the writer gives the same rows written as one file, whatever the inputs
+// hold (a column with only nulls, a NaN, a string too long for a bound, rows of another day), and
+// an input without stats (another writer's) makes it read the file instead.
+TEST_F(DeltaTableTest, CompactedFilesHaveTheStatsOfTheirRows) {
+  const double kNaN = std::numeric_limits<double>::quiet_NaN();
+  struct Row {
+    std::string device;
+    int64_t ts;
+    std::optional<double> speed;
+  };
+  const std::string kLong = "zz-" + std::string(kMaxStatStringBytes + 5, 'q');
+  const std::vector<std::vector<Row>> commits = {
+      {{"b", kJan5At23h, 50.5}, {"c", kJan5At23h + kMinute, 51.0}},
+      {{"d", kJan5At23h + 2 * kMinute, std::nullopt},
+       {"e", kJan5At23h + 3 * kMinute, std::nullopt}},
+      {{"a", kJan5At23h + 4 * kMinute, -3.25}, {"f", kJan5At23h + 65 * kMinute, 7.0}},
+      {{"g", kJan5At23h + 5 * kMinute, kNaN}, {"h", kJan5At23h + 6 * kMinute, 99.0}},
+      {{kLong, kJan5At23h + 7 * kMinute, 1.0}, {"i", kJan5At23h + 66 * kMinute, 2.0}},
+  };
+  auto batch_of = [](const std::vector<Row>& rows, int64_t* seq) {
+    auto b = std::make_unique<RecordBatch>(EventSchema());
+    for (const Row& r : rows) {
+      b->column(0).AppendString(r.device);
+      b->column(1).AppendInt64(r.ts);
+      if (r.speed) {
+        b->column(2).AppendDouble(*r.speed);
+      } else {
+        b->column(2).AppendNull();
+      }
+      b->column(3).AppendInt32(static_cast<int32_t>(*seq % 4));
+      b->column(4).AppendInt64((*seq)++);
+      b->column(5).AppendBool(*seq % 2 == 0);
+    }
+    return b;
+  };
+  auto store = LocalObjectStore::Open(scratch_ / "lake");
+  ASSERT_TRUE(store.ok());
+  auto stats_by_partition = [&](const std::string& table) {
+    std::map<std::string, std::string> out;
+    auto snap = DeltaLog(store->get(), table).Load();
+    EXPECT_TRUE(snap.ok());
+    for (const auto& [path, f] : snap->files) out[path.substr(0, path.rfind('/'))] = f.stats;
+    return out;
+  };
+  // The rows one commit at a time (table "lake/events") and all in one commit ("lake/whole").
+  auto t = OpenTable(store->get(), Options());
+  auto whole = DeltaTable::Open(store->get(), db_.get(), "lake/whole", EventSchema(), Options());
+  ASSERT_TRUE(t && whole.ok());
+  int64_t seq = 1, whole_seq = 1;
+  for (size_t i = 0; i < commits.size(); ++i) {
+    ASSERT_TRUE(t->Append(*batch_of(commits[i], &seq)).ok());
+    ASSERT_TRUE(t->Commit("app", static_cast<int64_t>(i) + 1).ok());
+    ASSERT_TRUE((*whole)->Append(*batch_of(commits[i], &whole_seq)).ok());
+  }
+  ASSERT_TRUE((*whole)->Commit("app", 1).ok());
+  CompactionOptions co;
+  co.scratch_dir = scratch_;
+  auto r = CompactTable(store->get(), db_.get(), "lake/events", co);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->partitions_compacted, 2);
+  const auto expected = stats_by_partition("lake/whole");
+  ASSERT_EQ(expected.size(), 2u);
+  EXPECT_EQ(stats_by_partition("lake/events"), expected);
+  EXPECT_EQ(expected.begin()->second.find("\"speed\":99"), std::string::npos)
+      << "the NaN leaves speed without bounds: " << expected.begin()->second;
+
+  // An input without stats: re-added by "another writer" with none; the stats are read instead.
+  ASSERT_TRUE(t->Append(*batch_of({{"j", kJan5At23h + 8 * kMinute, 4.0}}, &seq)).ok());
+  ASSERT_TRUE(t->Commit("app", 6).ok());
+  ASSERT_TRUE((*whole)->Append(*batch_of({{"j", kJan5At23h + 8 * kMinute, 4.0}}, &whole_seq)).ok());
+  ASSERT_TRUE((*whole)->Commit("app", 2).ok());
+  DeltaLog log(store->get(), "lake/events");
+  auto snap = log.Load();
+  ASSERT_TRUE(snap.ok());
+  CommitActions strip;
+  for (const auto& [path, f] : snap->files) {
+    if (f.stats.find("\"numRecords\":1,") == std::string::npos) continue;
+    AddFile bare = f;  // an add of an active path replaces its entry
+    bare.stats.clear();
+    bare.data_change = false;
+    strip.adds.push_back(bare);
+  }
+  ASSERT_EQ(strip.adds.size(), 1u);
+  ASSERT_TRUE(log.WriteCommit(snap->version + 1, strip).ok());
+  ASSERT_TRUE(CompactTable(store->get(), db_.get(), "lake/events", co).ok());
+  ASSERT_TRUE(CompactTable(store->get(), db_.get(), "lake/whole", co).ok());
+  const auto read_back = stats_by_partition("lake/events");
+  const auto whole_again = stats_by_partition("lake/whole");
+  ASSERT_EQ(read_back.size(), 2u);
+  const std::string day = read_back.begin()->first;
+  EXPECT_EQ(read_back.at(day), whole_again.at(day));
+  EXPECT_EQ(Seqs(store->get()), Range(1, 11));
 }
 
 TEST_F(DeltaTableTest, CompactionRetriesWhenAnAppendWinsTheVersion) {
