@@ -42,7 +42,7 @@ Choices that favour smartcity:
     JVM), as for Spark;
   * PyFlink's start-up (Python, then the JVM gateway, then the mini-cluster, then planning) is in the
     start-up and drain figures: it is how a Python user runs Flink;
-  * Flink's log goes to standard error at INFO (its default), a few lines per checkpoint;
+  * Flink's console log stays at INFO (its default): a few lines per checkpoint on standard output;
   * the Kafka SQL connector is 5.0.0-2.2 (the newest; none is built for 2.3 yet) on Flink 2.3.0.
 """
 import argparse
