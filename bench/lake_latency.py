@@ -2,12 +2,14 @@
 """The race's external latency probe (bench/race.sh): when did each row become visible in the lake,
 and how long after it was produced?
 
-  lake_latency.py --format delta|spark --table DIR --kafka-ts FILE [--launch EPOCH] [--from-ms MS]
+  lake_latency.py --format delta|spark|flink --table DIR --kafka-ts FILE [--launch EPOCH] [--from-ms MS]
 
 A reader can see a row once the commit naming its data file exists: for a Delta table (smartcity)
 that is the `_delta_log/<version>.json` entry, for Spark's file sink the `_spark_metadata/<batch>`
 entry (both written to a temporary name and renamed into place, so their modification time is the
-moment they became visible). For every row of every committed file the probe reads the Kafka
+moment they became visible); Flink's filesystem sink has no log: a data file is visible once the
+checkpoint that covers it renames it from its hidden in-progress name (`.part-…`) to `part-…`, so the
+file's status-change time (ctime, set by the rename) is that moment and each file is its own commit. For every row of every committed file the probe reads the Kafka
 partition and offset the row came from (`_partition`, `_offset`, kept by both processors), looks up
 the message's Kafka CreateTime (the producer's clock) in --kafka-ts (lines `partition offset
 timestamp_ms`, as `kcat -f '%p %o %T\\n'` prints them) and takes visible - produced.
@@ -75,6 +77,18 @@ def spark_commits(table):
     return out
 
 
+def flink_commits(table):
+    """A Flink filesystem sink's visible files, each (rename time, [file]), oldest first."""
+    out = []
+    for name in os.listdir(table):
+        if name.startswith((".", "_")):  # in-progress files are hidden: not visible yet
+            continue
+        full = os.path.join(table, name)
+        if os.path.isfile(full):
+            out.append((os.stat(full).st_ctime_ns / 1e6, [full]))
+    return sorted(out)
+
+
 def load_kafka_ts(path):
     ts = {}
     with open(path) as f:
@@ -99,7 +113,7 @@ def quantile(sorted_values, q):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--format", choices=["delta", "spark"], required=True)
+    p.add_argument("--format", choices=["delta", "spark", "flink"], required=True)
     p.add_argument("--table", required=True)
     p.add_argument("--kafka-ts", required=True)
     p.add_argument("--launch", type=float, default=None, help="epoch seconds the processor was launched")
@@ -108,7 +122,7 @@ def main():
                    help="epoch seconds the processor stopped: rows produced from --from-ms on that it never "
                         "committed count with (stopped - produced) as a lower bound of their latency")
     a = p.parse_args()
-    commits = delta_commits(a.table) if a.format == "delta" else spark_commits(a.table)
+    commits = {"delta": delta_commits, "spark": spark_commits, "flink": flink_commits}[a.format](a.table)
     ts = load_kafka_ts(a.kafka_ts)
     lat, rows, missing, first = [], 0, 0, None
     committed = set()

@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
-"""Checks that the race is fair (bench/race.sh): smartcity's lake and Spark's output hold the same rows
-for the drained backlog.
+"""Checks that the race is fair (bench/race.sh): smartcity's lake and each peer's output (Spark's, Flink's)
+hold the same rows for the drained backlog.
 
-  race_check.py --lake SC_LAKE --spark SPARK_OUT --watermark-delay SECONDS
+  race_check.py --lake SC_LAKE [--spark SPARK_OUT] [--flink FLINK_OUT] --watermark-delay SECONDS
 
 Raw tables: the same number of rows, and the same set of (partition, offset) pairs (every Kafka message
-of the topic exactly once in each). enriched_data: neither processor was told the input had ended, so
-each holds back the vehicle readings without an emergency match whose watermark has not passed yet;
-rows with a timestamp older than the newest vehicle timestamp minus 2 x D (both watermarks are past
-them) must be identical: the same (vehicle partition, offset, emergency partition, offset) keys with
-the same values. Only committed files are read (Delta log / Spark's _spark_metadata).
+of the topic exactly once in each). enriched_data: a processor not told the input had ended holds back
+the vehicle readings without an emergency match whose watermark has not passed yet; rows with a timestamp
+older than the newest vehicle timestamp (of every output compared) minus 2 x D (all watermarks are past
+them) must be identical: the same (vehicle partition, offset, emergency partition, offset) keys with the
+same values. Only committed files are read (Delta log / Spark's _spark_metadata / Flink's visible part
+files: its in-progress files are hidden, named with a leading dot).
 Prints one JSON object and exits 1 when something differs.
 """
 import argparse
@@ -56,6 +57,14 @@ def delta_files(table):
     return sorted(os.path.join(table, urllib.parse.unquote(p)) for p in live)
 
 
+def flink_files(table):
+    """A Flink filesystem sink's committed files: the ones renamed from their hidden in-progress names."""
+    if not os.path.isdir(table):
+        return []
+    return sorted(os.path.join(table, n) for n in os.listdir(table)
+                  if not n.startswith((".", "_")) and os.path.isfile(os.path.join(table, n)))
+
+
 def view(con, name, files, columns):
     if not files:
         con.execute(f"CREATE VIEW {name} AS SELECT {', '.join('NULL AS ' + c for c in columns)} WHERE false")
@@ -67,47 +76,57 @@ def view(con, name, files, columns):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--lake", required=True)
-    p.add_argument("--spark", required=True)
+    p.add_argument("--spark")
+    p.add_argument("--flink")
     p.add_argument("--watermark-delay", type=float, default=120)
     a = p.parse_args()
+    peers = {name: (root, files) for name, root, files in (("spark", a.spark, spark_files),
+                                                          ("flink", a.flink, flink_files)) if root}
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
-    out = {"raw": {}, "ok": True}
+    out = {"raw": {}, "ok": True, "peers": list(peers)}
     for t in TABLES:
         view(con, f"sc_{t}", delta_files(os.path.join(a.lake, t)), ["_partition", "_offset"])
-        view(con, f"sp_{t}", spark_files(os.path.join(a.spark, t)), ["_partition", "_offset"])
         n_sc = con.execute(f"SELECT count(*) FROM sc_{t}").fetchone()[0]
-        n_sp = con.execute(f"SELECT count(*) FROM sp_{t}").fetchone()[0]
-        diff = con.execute(f"SELECT count(*) FROM ((SELECT * FROM sc_{t} EXCEPT ALL SELECT * FROM sp_{t}) UNION ALL "
-                           f"(SELECT * FROM sp_{t} EXCEPT ALL SELECT * FROM sc_{t}))").fetchone()[0]
-        out["raw"][t] = {"smartcity": n_sc, "spark": n_sp, "differing": diff}
-        out["ok"] &= n_sc == n_sp and diff == 0
+        out["raw"][t] = {"smartcity": n_sc}
+        for name, (root, files) in peers.items():
+            view(con, f"{name}_{t}", files(os.path.join(root, t)), ["_partition", "_offset"])
+            n = con.execute(f"SELECT count(*) FROM {name}_{t}").fetchone()[0]
+            diff = con.execute(f"SELECT count(*) FROM ((SELECT * FROM sc_{t} EXCEPT ALL SELECT * FROM {name}_{t}) "
+                               f"UNION ALL (SELECT * FROM {name}_{t} EXCEPT ALL SELECT * FROM sc_{t}))").fetchone()[0]
+            out["raw"][t][name] = n
+            out["raw"][t][f"differing_{name}"] = diff
+            out["ok"] &= n_sc == n and diff == 0
     cols = ["deviceId", "timestamp", "latitude", "longitude", "speed", "direction", "temperature",
             "weatherCondition", "precipitation", "windSpeed", "humidity", "airQualityIndex", "emergencyType",
             "emergencyStatus", "incidentId", "_vehiclePartition", "_vehicleOffset", "_weatherPartition",
             "_weatherOffset", "_emergencyPartition", "_emergencyOffset"]
     view(con, "sc_e", delta_files(os.path.join(a.lake, "enriched_data")), cols)
-    view(con, "sp_e", spark_files(os.path.join(a.spark, "enriched_data")), cols)
+    for name, (root, files) in peers.items():
+        view(con, f"{name}_e", files(os.path.join(root, "enriched_data")), cols)
+    sides = ["sc_e"] + [f"{name}_e" for name in peers]
     cutoff = con.execute("SELECT CAST(max(timestamp) AS VARCHAR) FROM sc_e").fetchone()[0]
-    n = {}
-    for side in ("sc_e", "sp_e"):
-        n[side] = con.execute(f"SELECT count(*) FROM {side}").fetchone()[0]
-    where = f"timestamp < (SELECT max(timestamp) FROM sp_e) - INTERVAL {int(2 * a.watermark_delay)} SECOND " \
-            f"AND timestamp < (SELECT max(timestamp) FROM sc_e) - INTERVAL {int(2 * a.watermark_delay)} SECOND"
-    # Doubles as text with 9 significant digits: both parse the same JSON numbers, but compare robustly.
+    # Older than every output's newest row minus 2 x D: past every processor's watermark.
+    where = " AND ".join(f"timestamp < (SELECT max(timestamp) FROM {side}) - INTERVAL {int(2 * a.watermark_delay)} SECOND"
+                         for side in sides)
+    # Doubles rounded: all parse the same JSON numbers, but compare robustly.
     sel = ", ".join(f"round({c}, 6)" if c in ("latitude", "longitude", "speed", "temperature", "precipitation",
                                               "windSpeed") else c for c in cols)
-    n_cmp_sc = con.execute(f"SELECT count(*) FROM sc_e WHERE {where}").fetchone()[0]
-    n_cmp_sp = con.execute(f"SELECT count(*) FROM sp_e WHERE {where}").fetchone()[0]
-    only_sc = con.execute(f"SELECT count(*) FROM (SELECT {sel} FROM sc_e WHERE {where} EXCEPT ALL "
-                          f"SELECT {sel} FROM sp_e WHERE {where})").fetchone()[0]
-    only_sp = con.execute(f"SELECT count(*) FROM (SELECT {sel} FROM sp_e WHERE {where} EXCEPT ALL "
-                          f"SELECT {sel} FROM sc_e WHERE {where})").fetchone()[0]
-    with_emergency = con.execute(f"SELECT count(*) FROM sc_e WHERE {where} AND incidentId IS NOT NULL").fetchone()[0]
-    out["enriched"] = {"smartcity_rows": n["sc_e"], "spark_rows": n["sp_e"], "compared_smartcity": n_cmp_sc,
-                       "compared_spark": n_cmp_sp, "compared_with_emergency": with_emergency,
-                       "only_smartcity": only_sc, "only_spark": only_sp, "newest": str(cutoff)}
-    out["ok"] &= only_sc == 0 and only_sp == 0 and n_cmp_sc > 0
+    count = lambda side, cond="": con.execute(f"SELECT count(*) FROM {side} {cond}").fetchone()[0]
+    n_cmp_sc = count("sc_e", f"WHERE {where}")
+    with_emergency = count("sc_e", f"WHERE {where} AND incidentId IS NOT NULL")
+    out["enriched"] = {"smartcity_rows": count("sc_e"), "compared_smartcity": n_cmp_sc,
+                       "compared_with_emergency": with_emergency, "newest": str(cutoff)}
+    out["ok"] &= n_cmp_sc > 0
+    for name in peers:
+        side = f"{name}_e"
+        only_sc = con.execute(f"SELECT count(*) FROM (SELECT {sel} FROM sc_e WHERE {where} EXCEPT ALL "
+                              f"SELECT {sel} FROM {side} WHERE {where})").fetchone()[0]
+        only_peer = con.execute(f"SELECT count(*) FROM (SELECT {sel} FROM {side} WHERE {where} EXCEPT ALL "
+                                f"SELECT {sel} FROM sc_e WHERE {where})").fetchone()[0]
+        out["enriched"].update({f"{name}_rows": count(side), f"compared_{name}": count(side, f"WHERE {where}"),
+                                f"only_smartcity_vs_{name}": only_sc, f"only_{name}": only_peer})
+        out["ok"] &= only_sc == 0 and only_peer == 0
     print(json.dumps(out))
     return 0 if out["ok"] else 1
 
