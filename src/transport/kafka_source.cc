@@ -857,9 +857,24 @@ Status KafkaSource::Seek(std::span<const PartitionPosition> positions) {
         rd_kafka_topic_partition_list_add(list.get(), NameOf(p.tp).c_str(), p.tp.partition.value());
     e->offset = p.next ? p.next->value() : RD_KAFKA_OFFSET_BEGINNING;
   }
-  if (rd_kafka_error_t* e = rd_kafka_seek_partitions(
-          rk_.get(), list.get(), static_cast<int>(options_.request_timeout.count()))) {
-    Status s = KafkaStatus(rd_kafka_error_code(e), "cannot seek", rd_kafka_error_string(e));
+  // librdkafka can give up waiting for the fetcher before the timeout (seen with several members
+  // rebalancing on a 3-broker cluster: "Timed out waiting for 3 remaining partition seek(s)" a
+  // second after the call). Seeking the same partitions to the same offsets again is harmless, so
+  // an early time-out is retried until the request timeout has really passed.
+  const ProcessingTime deadline = clock_->Now() + options_.request_timeout;
+  for (int attempt = 1;; ++attempt) {
+    // At least 1 ms: 0 would make the seek asynchronous.
+    rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_.get(), list.get(),
+                                                   std::max(1, ToTimeoutMs(*clock_, deadline)));
+    if (e == nullptr) break;
+    const rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+    if (code == RD_KAFKA_RESP_ERR__TIMED_OUT && attempt < 100 && clock_->Now() < deadline) {
+      rd_kafka_error_destroy(e);
+      ++counters_.transport_errors;
+      for (int i = 0; i < list->cnt; ++i) list->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+      continue;
+    }
+    Status s = KafkaStatus(code, "cannot seek", rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);
     return s;
   }
