@@ -186,6 +186,7 @@ Status KafkaSource::Start() {
       }
     }
     SC_RETURN_IF_ERROR(EnsureRepartitionTopics());
+    SC_RETURN_IF_ERROR(WaitForRepartitionMetadata());
   }
 
   const std::vector<TopicPartition> subscribed = Subscribed();
@@ -572,6 +573,43 @@ Status KafkaSource::EnsureRepartitionTopics() {
     names.push_back(o.name);
   }
   return admin->WaitForTopics(names, options_.connect_timeout);
+}
+
+Status KafkaSource::WaitForRepartitionMetadata() {
+  const ProcessingTime deadline = clock_->Now() + options_.connect_timeout;
+  // Answers come from any broker: three in a row that list every topic whole.
+  constexpr int kAnswersInARow = 3;
+  int in_a_row = 0;
+  std::string waiting_for;
+  while (in_a_row < kAnswersInARow) {
+    if (clock_->Now() >= deadline) {
+      return Status::Timeout("the repartition topic " + waiting_for +
+                             " was created, but the brokers did not all list it within " +
+                             Seconds(options_.connect_timeout) +
+                             ": check the brokers' health (smartcity topics describe)");
+    }
+    const rd_kafka_metadata_t* md = nullptr;
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(
+        rk_.get(), 1, nullptr, &md, std::max(1000, ToTimeoutMs(*clock_, deadline)));
+    bool all = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (const std::string& name : repartition_names_) {
+      if (!all || name.empty()) continue;
+      bool found = false;
+      for (int i = 0; i < md->topic_cnt; ++i) {
+        found = found ||
+                (name == md->topics[i].topic && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                 md->topics[i].partition_cnt == partition_count_);
+      }
+      if (!found) {
+        all = false;
+        waiting_for = name;
+      }
+    }
+    if (md != nullptr) rd_kafka_metadata_destroy(md);
+    in_a_row = all ? in_a_row + 1 : 0;
+    if (in_a_row < kAnswersInARow) clock_->SleepFor(milliseconds(100));
+  }
+  return Status::OK();
 }
 
 std::optional<TopicPartition> KafkaSource::TopicOf(rd_kafka_topic_t* rkt) {
