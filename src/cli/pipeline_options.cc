@@ -133,6 +133,8 @@ void AddProcessorCountsJson(const pipeline::ProcessorCounters& c, nlohmann::json
   (*j)["epochs"] = c.epochs_committed;
   (*j)["epochs_replayed"] = c.epochs_replayed;
   (*j)["retries"] = c.retries;
+  (*j)["table_commits"] = c.table_commits;
+  (*j)["commit_conflicts"] = c.commit_conflicts;
   for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
     (*j)["rows"][std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i)))] =
         c.rows[i];

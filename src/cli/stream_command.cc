@@ -219,6 +219,7 @@ int RunStream(StreamArgs& a) {
     AddProcessorCountsJson(c, &j);
     j["latency_ms"]["live"] = LatencyJson(c.live_latency);
     j["latency_ms"]["lake"] = LatencyJson(c.lake_latency);
+    j["latency_ms"]["commit"] = LatencyJson(c.commit_latency);
     j["peak_rss_bytes"] = peak_rss;
     j["join_state_peak_bytes"] = c.join_state_peak_bytes;
     j["input_holds"] = c.input_holds;

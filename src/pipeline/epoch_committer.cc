@@ -77,14 +77,16 @@ void EpochCommitter::Run(EpochJob* job) {
                                        OutputTable::kTraffic, OutputTable::kEmergency};
     static constexpr std::array kSecond{OutputTable::kEnriched, OutputTable::kGps,
                                         OutputTable::kDeadLetters, OutputTable::kLateEvents};
-    uint64_t second_retries = 0, second_commits = 0;
+    TableCounts first_counts, second_counts;
     Status second;
-    std::thread other(
-        [&] { second = CommitTables(job, kSecond, &second_retries, &second_commits); });
-    Status first = CommitTables(job, kFirst, &job->retries, &job->table_commits);
+    std::thread other([&] { second = CommitTables(job, kSecond, &second_counts); });
+    Status first = CommitTables(job, kFirst, &first_counts);
     other.join();
-    job->retries += second_retries;
-    job->table_commits += second_commits;
+    for (const TableCounts* c : {&first_counts, &second_counts}) {
+      job->retries += c->retries;
+      job->table_commits += c->commits;
+      job->version_conflicts += c->conflicts;
+    }
     SC_RETURN_IF_ERROR(first);
     SC_RETURN_IF_ERROR(second);
     // 3. State checkpoints.
@@ -107,7 +109,7 @@ void EpochCommitter::Run(EpochJob* job) {
 }
 
 Status EpochCommitter::CommitTables(EpochJob* job, std::span<const OutputTable> tables,
-                                    uint64_t* retries, uint64_t* commits) {
+                                    TableCounts* counts) {
   for (OutputTable t : tables) {
     const size_t i = static_cast<size_t>(t);
     lake::DeltaTable& table = *tables_[i];
@@ -127,9 +129,10 @@ Status EpochCommitter::CommitTables(EpochJob* job, std::span<const OutputTable> 
                                  result = *r;
                                  return Status::OK();
                                },
-                               retries)
+                               &counts->retries)
                            .WithContext("committing " + std::string(stream::OutputTableName(t))));
-    if (!result.skipped) ++*commits;
+    if (!result.skipped) ++counts->commits;
+    if (result.attempts > 1) counts->conflicts += static_cast<uint64_t>(result.attempts - 1);
     job->commit.rows[i] = static_cast<uint64_t>(result.rows_added);  // each table is one thread's
   }
   return Status::OK();

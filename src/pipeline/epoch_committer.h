@@ -71,6 +71,9 @@ struct EpochJob {
   Status status;
   EpochCommit commit;
   uint64_t table_commits = 0;
+  // Delta commits that lost the race for their log version to another writer (another member, a
+  // compaction) and were retried at the next one: PutIfAbsent calls beyond the first.
+  uint64_t version_conflicts = 0;
   uint64_t retries = 0;
   LatencyHistogram lake_latency;
   Micros busy{0};
@@ -104,8 +107,10 @@ class EpochCommitter {
   // Steps 1-3 for one job; fills its outcome.
   void Run(EpochJob* job);
   // Appends the job's rows of each of `tables` and commits them (one thread per call).
-  Status CommitTables(EpochJob* job, std::span<const OutputTable> tables, uint64_t* retries,
-                      uint64_t* commits);
+  struct TableCounts {
+    uint64_t retries = 0, commits = 0, conflicts = 0;
+  };
+  Status CommitTables(EpochJob* job, std::span<const OutputTable> tables, TableCounts* counts);
 
   const CheckpointStore* checkpoints_;
   const RetryPolicy* retry_;

@@ -550,6 +550,8 @@ Status Processor::ApplyCommit(std::unique_ptr<EpochJob> job) {
     return job->status;
   }
   counters_.table_commits += job->table_commits;
+  counters_.commit_conflicts += job->version_conflicts;
+  counters_.commit_latency.Record(job->busy);
   for (size_t i = 0; i < kOutputTableCount; ++i) counters_.rows[i] += job->commit.rows[i];
   counters_.lake_latency.Merge(job->lake_latency);
   for (EpochJob::Part& part : job->parts) {

@@ -122,8 +122,11 @@ struct ProcessorOptions {
 struct ProcessorCounters {
   // Records read from the topics (forwarded copies from repartition topics are counted below).
   uint64_t records = 0;
-  uint64_t epochs_committed = 0;                   // group epochs
-  uint64_t table_commits = 0;                      // Delta commits written
+  uint64_t epochs_committed = 0;  // group epochs
+  uint64_t table_commits = 0;     // Delta commits written
+  // Delta commits that lost the race for a log version to another writer and were retried at the
+  // next one (each lost race counts once): what many members writing one table cost.
+  uint64_t commit_conflicts = 0;
   uint64_t epochs_replayed = 0;                    // epochs re-run after a restart
   std::array<uint64_t, kOutputTableCount> rows{};  // rows committed per table
   uint64_t retries = 0;
@@ -158,6 +161,9 @@ struct ProcessorCounters {
   uint64_t repartition_received = 0;
   uint64_t repartition_duplicates = 0;
   LatencyHistogram lake_latency;
+  // Time to commit one closed epoch of this member's groups (offsets logs, the eight tables' Delta
+  // commits, state checkpoints), one sample per epoch commit.
+  LatencyHistogram commit_latency;
 };
 
 class Processor final : public PositionStore, public RebalanceListener {

@@ -186,6 +186,7 @@ Status KafkaSource::Start() {
       }
     }
     SC_RETURN_IF_ERROR(EnsureRepartitionTopics());
+    SC_RETURN_IF_ERROR(WaitForRepartitionMetadata());
   }
 
   const std::vector<TopicPartition> subscribed = Subscribed();
@@ -574,6 +575,43 @@ Status KafkaSource::EnsureRepartitionTopics() {
   return admin->WaitForTopics(names, options_.connect_timeout);
 }
 
+Status KafkaSource::WaitForRepartitionMetadata() {
+  const ProcessingTime deadline = clock_->Now() + options_.connect_timeout;
+  // Answers come from any broker: three in a row that list every topic whole.
+  constexpr int kAnswersInARow = 3;
+  int in_a_row = 0;
+  std::string waiting_for;
+  while (in_a_row < kAnswersInARow) {
+    if (clock_->Now() >= deadline) {
+      return Status::Timeout("the repartition topic " + waiting_for +
+                             " was created, but the brokers did not all list it within " +
+                             Seconds(options_.connect_timeout) +
+                             ": check the brokers' health (smartcity topics describe)");
+    }
+    const rd_kafka_metadata_t* md = nullptr;
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(
+        rk_.get(), 1, nullptr, &md, std::max(1000, ToTimeoutMs(*clock_, deadline)));
+    bool all = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (const std::string& name : repartition_names_) {
+      if (!all || name.empty()) continue;
+      bool found = false;
+      for (int i = 0; i < md->topic_cnt; ++i) {
+        found = found ||
+                (name == md->topics[i].topic && md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                 md->topics[i].partition_cnt == partition_count_);
+      }
+      if (!found) {
+        all = false;
+        waiting_for = name;
+      }
+    }
+    if (md != nullptr) rd_kafka_metadata_destroy(md);
+    in_a_row = all ? in_a_row + 1 : 0;
+    if (in_a_row < kAnswersInARow) clock_->SleepFor(milliseconds(100));
+  }
+  return Status::OK();
+}
+
 std::optional<TopicPartition> KafkaSource::TopicOf(rd_kafka_topic_t* rkt) {
   for (const auto& [k, t] : topic_cache_) {
     if (k == rkt) return t;
@@ -857,9 +895,24 @@ Status KafkaSource::Seek(std::span<const PartitionPosition> positions) {
         rd_kafka_topic_partition_list_add(list.get(), NameOf(p.tp).c_str(), p.tp.partition.value());
     e->offset = p.next ? p.next->value() : RD_KAFKA_OFFSET_BEGINNING;
   }
-  if (rd_kafka_error_t* e = rd_kafka_seek_partitions(
-          rk_.get(), list.get(), static_cast<int>(options_.request_timeout.count()))) {
-    Status s = KafkaStatus(rd_kafka_error_code(e), "cannot seek", rd_kafka_error_string(e));
+  // librdkafka can give up waiting for the fetcher before the timeout (seen with several members
+  // rebalancing on a 3-broker cluster: "Timed out waiting for 3 remaining partition seek(s)" a
+  // second after the call). Seeking the same partitions to the same offsets again is harmless, so
+  // an early time-out is retried until the request timeout has really passed.
+  const ProcessingTime deadline = clock_->Now() + options_.request_timeout;
+  for (int attempt = 1;; ++attempt) {
+    // At least 1 ms: 0 would make the seek asynchronous.
+    rd_kafka_error_t* e = rd_kafka_seek_partitions(rk_.get(), list.get(),
+                                                   std::max(1, ToTimeoutMs(*clock_, deadline)));
+    if (e == nullptr) break;
+    const rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+    if (code == RD_KAFKA_RESP_ERR__TIMED_OUT && attempt < 100 && clock_->Now() < deadline) {
+      rd_kafka_error_destroy(e);
+      ++counters_.transport_errors;
+      for (int i = 0; i < list->cnt; ++i) list->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+      continue;
+    }
+    Status s = KafkaStatus(code, "cannot seek", rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);
     return s;
   }

@@ -184,6 +184,11 @@ class KafkaSource final : public EventSource {
   std::vector<TopicPartition> Subscribed() const;
   // Creates the missing repartition topics (Start(), after CheckTopics()).
   Status EnsureRepartitionTopics();
+  // Waits until this consumer's own metadata answers list every repartition topic with all its
+  // partitions, several times in a row: on a multi-broker cluster a broker learns of a topic just
+  // created a little after the one that answered the admin request, and a group assignment made
+  // from its answer leaves the topic out (the member then stops: "not co-partitioned").
+  Status WaitForRepartitionMetadata();
   static size_t Slot(const TopicPartition& tp) {
     return static_cast<size_t>(tp.topic) + (tp.repartition ? kTopicCount : 0);
   }

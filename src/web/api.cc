@@ -564,6 +564,23 @@ std::string MetricsText(const LiveSnapshot& s, const ProcessMetrics& process) {
   Sample(&o, "smartcity_epochs_committed_total", "", s.epochs_committed);
   Metric(&o, "smartcity_table_commits_total", "counter", "Delta commits written.");
   Sample(&o, "smartcity_table_commits_total", "", s.table_commits);
+  Metric(&o, "smartcity_commit_conflicts_total", "counter",
+         "Delta commits that lost the race for their log version to another writer (another "
+         "member, a compaction) and were retried at the next version.");
+  Sample(&o, "smartcity_commit_conflicts_total", "", s.commit_conflicts);
+  Metric(&o, "smartcity_repartition_misplaced_total", "counter",
+         "Join-input records read outside their device's partition group (producers not keyed "
+         "by device id).");
+  Sample(&o, "smartcity_repartition_misplaced_total", "", s.misplaced);
+  Metric(&o, "smartcity_repartition_forwarded_total", "counter",
+         "Misplaced records forwarded to their device's group through a repartition topic.");
+  Sample(&o, "smartcity_repartition_forwarded_total", "", s.forwarded);
+  Metric(&o, "smartcity_repartition_received_total", "counter",
+         "Forwarded records read back from the repartition topics and joined here.");
+  Sample(&o, "smartcity_repartition_received_total", "", s.repartition_received);
+  Metric(&o, "smartcity_repartition_duplicates_total", "counter",
+         "Forwarded records dropped as already joined (sent again by a forwarder that restarted).");
+  Sample(&o, "smartcity_repartition_duplicates_total", "", s.repartition_duplicates);
   Metric(&o, "smartcity_watermark_timestamp_seconds", "gauge",
          "Event-time watermark per partition group (Unix time, microsecond precision).");
   for (const GroupView& g : s.groups) {

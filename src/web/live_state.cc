@@ -324,6 +324,11 @@ void LiveState::UpdateProgress(std::span<const pipeline::Processor::GroupStatus>
   records_ = counters.records;
   epochs_committed_ = counters.epochs_committed;
   table_commits_ = counters.table_commits;
+  commit_conflicts_ = counters.commit_conflicts;
+  misplaced_ = counters.misplaced;
+  forwarded_ = counters.forwarded;
+  repartition_received_ = counters.repartition_received;
+  repartition_duplicates_ = counters.repartition_duplicates;
   epochs_replayed_ = counters.epochs_replayed;
   retries_ = counters.retries;
   EvaluateAlerts(clock_->WallNow());
@@ -745,6 +750,11 @@ LiveSnapshot LiveState::Snapshot() const {
   s.records = records_;
   s.epochs_committed = epochs_committed_;
   s.table_commits = table_commits_;
+  s.commit_conflicts = commit_conflicts_;
+  s.misplaced = misplaced_;
+  s.forwarded = forwarded_;
+  s.repartition_received = repartition_received_;
+  s.repartition_duplicates = repartition_duplicates_;
   s.epochs_replayed = epochs_replayed_;
   s.last_commit_latency = last_commit_latency_;
   s.last_commit = last_commit_;

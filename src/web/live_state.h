@@ -293,6 +293,13 @@ struct LiveSnapshot {
   uint64_t records = 0;  // processor counters (or, for serve, rows in the lake's raw tables)
   uint64_t epochs_committed = 0;
   uint64_t table_commits = 0;
+  uint64_t commit_conflicts = 0;  // Delta commits that lost their version to another writer
+  // Keys that are not the device id (pipeline::ProcessorCounters): misplaced join inputs, those
+  // forwarded to their device's group, forwarded records received and joined here, and duplicates.
+  uint64_t misplaced = 0;
+  uint64_t forwarded = 0;
+  uint64_t repartition_received = 0;
+  uint64_t repartition_duplicates = 0;
   uint64_t epochs_replayed = 0;
   Micros last_commit_latency{0};
   std::optional<WallTime> last_commit;
@@ -417,6 +424,11 @@ class LiveState final : public pipeline::ProcessorObserver {
   uint64_t records_ GUARDED_BY(mu_) = 0;
   uint64_t epochs_committed_ GUARDED_BY(mu_) = 0;
   uint64_t table_commits_ GUARDED_BY(mu_) = 0;
+  uint64_t commit_conflicts_ GUARDED_BY(mu_) = 0;
+  uint64_t misplaced_ GUARDED_BY(mu_) = 0;
+  uint64_t forwarded_ GUARDED_BY(mu_) = 0;
+  uint64_t repartition_received_ GUARDED_BY(mu_) = 0;
+  uint64_t repartition_duplicates_ GUARDED_BY(mu_) = 0;
   uint64_t epochs_replayed_ GUARDED_BY(mu_) = 0;
   Micros last_commit_latency_ GUARDED_BY(mu_){0};
   std::optional<WallTime> last_commit_ GUARDED_BY(mu_);

@@ -304,6 +304,11 @@ TEST_F(LiveStateTest, MetricsAreExactWithAHistogramAndProcessMetrics) {
   }
   pipeline::ProcessorCounters counters;
   counters.records = (uint64_t{1} << 53) + 1;
+  counters.commit_conflicts = 5;
+  counters.misplaced = 11;
+  counters.forwarded = 10;
+  counters.repartition_received = 9;
+  counters.repartition_duplicates = 2;
   const EventTime watermark = At(10) + std::chrono::milliseconds(123);
   const std::vector<pipeline::Processor::GroupStatus> groups = {{3, 7, watermark, false}};
   state_.UpdateProgress(groups, {}, counters);
@@ -320,6 +325,11 @@ TEST_F(LiveStateTest, MetricsAreExactWithAHistogramAndProcessMetrics) {
   const std::string m = MetricsText(state_.Snapshot(), p);
   for (const char* line : {
            "smartcity_records_total 9007199254740993\n",
+           "smartcity_commit_conflicts_total 5\n",
+           "smartcity_repartition_misplaced_total 11\n",
+           "smartcity_repartition_forwarded_total 10\n",
+           "smartcity_repartition_received_total 9\n",
+           "smartcity_repartition_duplicates_total 2\n",
            "smartcity_watermark_timestamp_seconds{group=\"3\"} 1767596410.123\n",
            "smartcity_load_last_timestamp_seconds{table=\"enriched_data\"} 1767596402.007\n",
            "# TYPE smartcity_commit_latency_seconds histogram\n",

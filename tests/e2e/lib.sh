@@ -23,8 +23,9 @@
 #   at_exit CMD...         runs CMD when the script exits; a failing clean-up fails the script
 #   workdir [PREFIX]       sets `work` to a fresh temporary directory, removed at exit (kept, and
 #                          named on stderr, when SMARTCITY_KEEP_TEST_DIR is set)
-#   start_kafka DIR        starts scripts/kafka.sh in DIR (watched: it stops if this shell dies);
-#                          sets `bootstrap` and exports KAFKA_BOOTSTRAP_SERVERS
+#   start_kafka DIR [ARG...]  starts scripts/kafka.sh in DIR (watched: it stops if this shell dies),
+#                          with ARGs such as --brokers 3; sets `bootstrap` and exports
+#                          KAFKA_BOOTSTRAP_SERVERS
 #   start_minio DIR BUCKET starts scripts/minio.sh in DIR and exports the AWS_* variables for it
 #   start_postgres         starts scripts/postgres.sh (SMARTCITY_PG_DIR) and exports the PG* variables
 #   python_env             sets `PY` to the test venv's python (scripts/pyenv.sh)
@@ -153,7 +154,8 @@ _e2e_remove_workdir() {
 }
 
 start_kafka() {
-  bootstrap=$("$root/scripts/kafka.sh" start --dir "$1" --watch-pid $$) || fail "scripts/kafka.sh start failed"
+  bootstrap=$("$root/scripts/kafka.sh" start --dir "$1" --watch-pid $$ "${@:2}") ||
+    fail "scripts/kafka.sh start failed"
   at_exit _e2e_quiet "$root/scripts/kafka.sh" stop --dir "$1"
   export KAFKA_BOOTSTRAP_SERVERS=$bootstrap
 }
