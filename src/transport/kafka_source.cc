@@ -990,21 +990,51 @@ std::vector<PartitionLag> KafkaSource::Lag() {
 }
 
 Result<std::vector<PartitionLag>> KafkaSource::QueryLag() {
+  const std::vector<PartitionPosition> positions = Positions();
   std::vector<PartitionLag> out;
-  for (const PartitionPosition& p : Positions()) {
-    int64_t low = -1, high = -1;
-    const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-        rk_.get(), NameOf(p.tp).c_str(), p.tp.partition.value(), &low, &high,
-        static_cast<int>(options_.request_timeout.count()));
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return KafkaStatus(err,
-                         "cannot read the end offset of " + ToString(p.tp, options_.kafka.topics));
+  if (positions.empty()) return out;
+  // Every partition in one ListOffsets request per leader, once for the starts and once for the
+  // ends: a round trip queues behind the consumer's fetch in flight on the same connection, which
+  // the broker holds up to fetch.wait.max.ms when there is nothing new. One round trip per
+  // partition and end made a caught-up member with 48 partitions wait ~24 s before it could stop.
+  // Kafka's ListOffsets reads the timestamps -2 and -1 as the earliest and the latest offset (the
+  // latest stable one under read_committed, like the consumer's own ends).
+  auto query = [&](int64_t which) -> Result<std::vector<int64_t>> {
+    RdKafkaPartitionListPtr list(
+        rd_kafka_topic_partition_list_new(static_cast<int>(positions.size())));
+    for (const PartitionPosition& p : positions) {
+      rd_kafka_topic_partition_list_add(list.get(), NameOf(p.tp).c_str(), p.tp.partition.value())
+          ->offset = which;
     }
-    PartitionLag lag{p.tp, p.next, SourcePosition(high), std::nullopt};
-    lag.records_behind = RecordsBehind(p.next, low, high, State(p.tp).reached);
+    SC_RETURN_IF_ERROR(
+        KafkaStatus(rd_kafka_offsets_for_times(rk_.get(), list.get(),
+                                               static_cast<int>(options_.request_timeout.count())),
+                    "cannot read the partitions' offsets from the cluster"));
+    std::vector<int64_t> offsets;
+    for (const PartitionPosition& p : positions) {
+      const rd_kafka_topic_partition_t* e = rd_kafka_topic_partition_list_find(
+          list.get(), NameOf(p.tp).c_str(), p.tp.partition.value());
+      const rd_kafka_resp_err_t err = e == nullptr ? RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION
+                                      : e->err != RD_KAFKA_RESP_ERR_NO_ERROR ? e->err
+                                      : e->offset < 0 ? RD_KAFKA_RESP_ERR__BAD_MSG
+                                                      : RD_KAFKA_RESP_ERR_NO_ERROR;
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return KafkaStatus(err,
+                           "cannot read the offsets of " + ToString(p.tp, options_.kafka.topics));
+      }
+      offsets.push_back(e->offset);
+    }
+    return offsets;
+  };
+  SC_ASSIGN_OR_RETURN(std::vector<int64_t> starts, query(RD_KAFKA_OFFSET_BEGINNING));
+  SC_ASSIGN_OR_RETURN(std::vector<int64_t> ends, query(RD_KAFKA_OFFSET_END));
+  for (size_t i = 0; i < positions.size(); ++i) {
+    const PartitionPosition& p = positions[i];
+    PartitionLag lag{p.tp, p.next, SourcePosition(ends[i]), std::nullopt};
+    lag.records_behind = RecordsBehind(p.next, starts[i], ends[i], State(p.tp).reached);
     out.push_back(lag);
   }
-  if (!out.empty()) unreachable_since_.reset();  // the cluster answered
+  unreachable_since_.reset();  // the cluster answered
   return out;
 }
 

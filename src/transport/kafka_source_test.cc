@@ -130,6 +130,44 @@ TEST(KafkaSourceTest, ReadsEveryRecordOnceInBatches) {
   EXPECT_EQ((*src)->Poll(10, milliseconds(0)).status().kind(), ErrorKind::kAborted);
 }
 
+// A bounded run confirms it caught up with QueryLag. Each round trip waits behind the consumer's
+// fetch in flight (up to fetch.wait.max.ms when nothing is new), so it must ask for every partition
+// at once: one ListOffsets request for the starts and one for the ends, not two per partition.
+TEST(KafkaSourceTest, QueryLagAsksForAllPartitionsInOneRoundPerEnd) {
+  constexpr int16_t kListOffsets = 2;  // the Kafka protocol's ApiKey
+  Cluster c = StartCluster(3, 12, 4);
+  MemoryCheckpoint ckpt;
+  auto src = KafkaSource::Open(Options(c.mock->bootstrap(), "g-query-lag"), ckpt, &ckpt);
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  ckpt.Attach(src->get());
+  std::map<std::tuple<Topic, int32_t, int64_t>, Read> got;
+  PollUntil({src->get()}, c.records.size(), got, 100);
+  ASSERT_EQ(got.size(), c.records.size());
+  ASSERT_EQ((*src)->Positions().size(), 15u);
+
+  // A failed request fails the query, naming the cause.
+  c.mock->PushRequestErrors(kListOffsets, {RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED});
+  auto failed = (*src)->QueryLag();
+  ASSERT_FALSE(failed.ok());
+  EXPECT_NE(failed.status().message().find("uthoriz"), std::string::npos)
+      << failed.status().message();
+
+  // Two requests are served; any further one would fail.
+  std::vector<rd_kafka_resp_err_t> errors(30, RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+  errors[0] = errors[1] = RD_KAFKA_RESP_ERR_NO_ERROR;
+  c.mock->PushRequestErrors(kListOffsets, errors);
+  auto lag = (*src)->QueryLag();
+  ASSERT_TRUE(lag.ok()) << lag.status().message();
+  ASSERT_EQ(lag->size(), 15u);
+  const auto expected = ExpectedByPartition(c.records);
+  for (const PartitionLag& l : *lag) {
+    ASSERT_TRUE(l.end.has_value());
+    EXPECT_EQ(l.end->value(), static_cast<int64_t>(expected.at(l.tp).size()));
+    EXPECT_EQ(l.records_behind, 0) << ToString(l.tp, TopicNames{});
+  }
+  EXPECT_TRUE((*src)->Close().ok());
+}
+
 TEST(KafkaSourceTest, StartsFromCheckpointedPositionsNotGroupOffsets) {
   Cluster c = StartCluster(2, 4, 10);
   const auto expected = ExpectedByPartition(c.records);

@@ -27,6 +27,11 @@ Status MockKafkaCluster::CreateTopic(const std::string& name, int partitions, in
                      "creating mock topic " + name);
 }
 
+void MockKafkaCluster::PushRequestErrors(int16_t api_key,
+                                         const std::vector<rd_kafka_resp_err_t>& errors) {
+  rd_kafka_mock_push_request_errors_array(cluster_, api_key, errors.size(), errors.data());
+}
+
 void MemoryCheckpoint::Save(std::span<const PartitionPosition> positions) {
   if (shared_ != nullptr) return shared_->Save(positions);
   for (const PartitionPosition& p : positions) {

@@ -27,6 +27,9 @@ class MockKafkaCluster {
   ~MockKafkaCluster();
   const std::string& bootstrap() const { return bootstrap_; }
   Status CreateTopic(const std::string& name, int partitions, int replication = 1);
+  // The next requests of kind `api_key` (the Kafka protocol's ApiKey) get these errors, in order,
+  // one each; RD_KAFKA_RESP_ERR_NO_ERROR serves one normally.
+  void PushRequestErrors(int16_t api_key, const std::vector<rd_kafka_resp_err_t>& errors);
 
  private:
   MockKafkaCluster() = default;
