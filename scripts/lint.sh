@@ -5,13 +5,16 @@
 #            build/release (scripts/lint_tidy.py; unchanged units are skipped, see there)
 #   folders  each folder includes only the folders its README.md allows (scripts/check_folders.py;
 #            the build checks the links)
-# Usage: scripts/lint.sh [format|tidy|folders]...   (default: all three; tidy needs build/release,
+#   docs     the documents' links stay inside the repository and exist, README.md has no paragraph
+#            twice, docs/README.md and docs/architecture.md name every document and folder, every
+#            script under bench/ and scripts/ is executable (scripts/check_docs.py)
+# Usage: scripts/lint.sh [format|tidy|folders|docs]...   (default: all four; tidy needs build/release,
 #        made by scripts/setup.sh release)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 checks=("$@")
-[ ${#checks[@]} -gt 0 ] || checks=(format tidy folders)
+[ ${#checks[@]} -gt 0 ] || checks=(format tidy folders docs)
 
 status=0
 for check in "${checks[@]}"; do
@@ -31,7 +34,10 @@ for check in "${checks[@]}"; do
     folders)
       echo "== lint: folders"
       python3 scripts/check_folders.py || status=1 ;;
-    *) echo "usage: scripts/lint.sh [format|tidy|folders]..." >&2; exit 2 ;;
+    docs)
+      echo "== lint: docs"
+      python3 scripts/check_docs.py || status=1 ;;
+    *) echo "usage: scripts/lint.sh [format|tidy|folders|docs]..." >&2; exit 2 ;;
   esac
   echo "== lint: $check took $((SECONDS - start)) s"
 done
