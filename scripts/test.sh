@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite from a fresh clone: installs and builds what it needs (scripts/setup.sh),
 # then runs, by CTest label,
-#   unit         fast tests, no external services           (release build and ASan+UBSan build)
+#   unit         fast tests, no external services           (release build and ASan+UBSan build;
+#                two at a time: each works in its own temporary folder)
 #   integration  tests that start real services on loopback  (release build; two at a time, but
 #                the ones marked RUN_SERIAL in CMake run alone)
 #   tsan         the threaded tests that need no service, under ThreadSanitizer (build/tsan:
@@ -53,16 +54,16 @@ run_tsan() {
   # The processor's committer thread runs in pipeline_test, on the in-memory transport. Not the
   # crash test: it spreads its crash points over the store calls of one clean run, and how many there
   # are depends on when the committer finishes; under TSan the later points may not come.
-  run_ctest tsan unit -E 'CrashAtAnyStoreCall'
+  run_ctest tsan unit -j2 -E 'CrashAtAnyStoreCall'
 }
 
 case "$what" in
-  unit) run_ctest release unit; run_ctest asan unit ;;
+  unit) run_ctest release unit -j2; run_ctest asan unit -j2 ;;
   integration) run_ctest release integration -j2 ;;
   tsan) run_tsan ;;
   lint) run_lint ;;
   # The processor on every kind of bad input runs under ASan+UBSan in the asan unit run (pipeline_test).
-  all) run_lint; run_ctest release unit; run_ctest asan unit; run_tsan; run_ctest release integration -j2 ;;
+  all) run_lint; run_ctest release unit -j2; run_ctest asan unit -j2; run_tsan; run_ctest release integration -j2 ;;
   *) echo "usage: scripts/test.sh [unit|integration|tsan|lint|all]" >&2; exit 2 ;;
 esac
 echo "smartcity: $passed passed, $failed failed"

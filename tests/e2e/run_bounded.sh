@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # smartcity run over two days of city time (the steady city, --speedup max, the default memory
 # limit, lake maintenance and the warehouse follower on): growth is bounded.
-#   - memory: the resident set in the second half of the second city day is, at the median, within a
-#     margin of the same hours of the first day (tests/e2e/run_sampler.py samples /proc while the run
-#     goes on), and the process's peak is within a margin of --memory-limit;
+#   - memory: the resident set at the end (the last quarter of the run) is not above the resident
+#     set after the first quarter (the second quarter), at the median of each, give or take a margin
+#     (tests/e2e/run_sampler.py samples /proc while the run goes on); the peak is within a margin of
+#     --memory-limit;
 #   - files: every date partition of every table holds at most --max-small-files data files plus
 #     what one pass can find (tests/e2e/lake_files.py, through the Python deltalake package), and
 #     the closed days are compacted;
@@ -28,14 +29,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 workdir bounded
 python_env
 
-# Percent the resident set may grow from the first city day to the second, compared at the median
-# over the same hours (12:00 to midnight: past the start, and at the same point of the day's
-# cycle, since the open day's merged file grows through the day and a closed day is compacted early
-# the next). A part that grows with the run's length shows there. Measured: +1% to +4%. The peak is not
-# compared: it is the largest of many momentary sums (a compaction, a warehouse load and an epoch's
-# write may meet) and the first closed day's compaction comes after the first day, so peak against
-# peak moved +3% to +15% between runs with no growth. The benchmark's target (bench/soak.sh) is
-# 10% over 7 days.
+# Percent the resident set may grow from the second quarter of the run to the last, compared at
+# the median of each. The two are the same hours of the day (12:00 to midnight: past the start, at the
+# same point of the day's cycle, since the open day's merged file grows through the day and a closed
+# day is compacted early the next). A part that grows with the run's length shows there. Measured:
+# +1% to +4%. Peaks are not compared: a peak is the largest of many momentary sums (a compaction, a
+# warehouse load and an epoch's write may meet) and the first closed day's compaction comes after
+# the first day, so the peak after the first quarter against the peak at the end moved +8% to +15%
+# between runs with no growth. The benchmark's target (bench/soak.sh) is 10% over 7 days.
 margin=10
 # Percent the peak may exceed --memory-limit (its default, 256 MiB). The target is the limit itself
 # and is missed (issue 15: 274-293 MiB measured on this run); this bound catches a regression.
@@ -45,7 +46,7 @@ retention=10
 slack=30
 city=(--duration 2d --start 2026-01-05T00:00:00Z --vehicles 25 --seed 17)
 day1=2026-01-06T00:00:00
-halves=(2026-01-05T12:00:00 2026-01-06T00:00:00 2026-01-06T12:00:00 2026-01-07T00:00:00)
+quarters=(2026-01-05T12:00:00 2026-01-06T00:00:00 2026-01-06T12:00:00 2026-01-07T00:00:00)
 
 "$PY" "$here/run_sampler.py" "$work/run.json" "$work/lake" "$day1" -- \
   "$smartcity" run "${city[@]}" --speedup max --no-serve --lake "$work/lake" \
@@ -54,7 +55,7 @@ halves=(2026-01-05T12:00:00 2026-01-06T00:00:00 2026-01-06T12:00:00 2026-01-07T0
   { tail -5 "$work/run.log" >&2; fail "the run failed"; }
 end=$(date +%s)
 
-"$PY" - "$work/run.json" "$margin" "$over_limit" "$limit_mib" "${halves[@]}" <<'EOF'
+"$PY" - "$work/run.json" "$margin" "$over_limit" "$limit_mib" "${quarters[@]}" <<'EOF'
 import json, statistics, sys
 r = json.load(open(sys.argv[1])); margin, over, limit = map(int, sys.argv[2:5])
 a0, a1, b0, b1 = sys.argv[5:9]
@@ -62,19 +63,19 @@ d, e = r["hwm_mark_kib"], r["hwm_end_kib"]
 first = [s[2] for s in r["samples"] if s[2] and a0 <= s[1] < a1]
 second = [s[2] for s in r["samples"] if s[2] and b0 <= s[1] < b1]
 if len(first) < 10 or len(second) < 10:
-    sys.exit(f"too few samples to compare the days ({len(first)} and {len(second)})")
+    sys.exit(f"too few samples to compare the quarters ({len(first)} and {len(second)})")
 m1, m2 = statistics.median(first), statistics.median(second)
-print(f"resident set, median from noon to midnight: {m1 // 1024:.0f} MiB on day 1, {m2 // 1024:.0f} "
-      f"MiB on day 2 ({len(first)} and {len(second)} samples); peak RSS {(d or 0) // 1024} MiB after "
-      f"day 1, {e // 1024} MiB at the end (city time at the end {r['city_time_end']}); "
+print(f"resident set, median: {m1 // 1024:.0f} MiB in the second quarter (day 1, noon to midnight), "
+      f"{m2 // 1024:.0f} MiB in the last (day 2) ({len(first)} and {len(second)} samples); "
+      f"peak RSS {(d or 0) // 1024} MiB after day 1, {e // 1024} MiB at the end (city time at the end {r['city_time_end']}); "
       f"most _delta_log objects {r['max_log_objects']}; most data files {r['max_data_files']}")
 if m2 > m1 * (100 + margin) / 100:
-    sys.exit(f"memory grew: the second day's resident set is {100 * m2 / m1 - 100:.0f}% above the "
-             f"first's (margin {margin}%)")
+    sys.exit(f"memory grew: the resident set in the last quarter is {100 * m2 / m1 - 100:.0f}% above "
+             f"the second quarter's (margin {margin}%)")
 if e > (limit << 10) * (100 + over) / 100:
     sys.exit(f"the peak, {e // 1024} MiB, is more than {over}% above --memory-limit {limit}")
 EOF
-ok "memory: day 2 within ${margin}% of day 1; the peak within ${over_limit}% of --memory-limit"
+ok "memory: the last quarter within ${margin}% of the second; the peak within ${over_limit}% of --memory-limit"
 
 # The first day is closed (the second one is still open when the run stops at midnight), so its
 # small files (below a quarter of the 128 MB target size) are merged: at most one small file is
