@@ -41,7 +41,7 @@ vehicles=$(( (events + 24999) / 25000 ))
 (( vehicles < 100 )) && vehicles=100
 
 load() {  # load NAME [-X partitioner=random]: fresh topics holding the backlog
-  "$bin" topics delete --repartition-group "bench-$1" >/dev/null 2>&1 || true
+  "$bin" topics delete --repartition-group "bench-$1" --inputs >/dev/null 2>&1 || true
   sleep 1
   "$bin" topics create --partitions 6 >/dev/null
   "$bin" simulate --kafka --one-trip --seed 4 --vehicles "$vehicles" --count "$events" -q "${@:2}"

@@ -31,8 +31,10 @@ struct TopicsArgs {
   std::string retention = "7d";
   std::string compression = "producer";
   Micros timeout{std::chrono::seconds(15)};
-  // delete: also the internal repartition topics of these `stream` groups.
+  // delete: the internal repartition topics of these `stream` groups (only those, unless
+  // delete_inputs).
   std::vector<std::string> repartition_groups;
+  bool delete_inputs = false;
 };
 
 std::vector<std::string> Names(const TopicNames& topics) {
@@ -194,7 +196,10 @@ int Delete(TopicsArgs& a) {
   if (!conn.ok()) return ReportError(conn.status());
   auto& [admin, md] = *conn;
   std::vector<std::string> present;
-  std::vector<std::string> names = Names(a.topics);
+  // A retired group's internal topics are deleted without the input topics other groups still
+  // read: those go only when asked for (or when no group is named).
+  std::vector<std::string> names;
+  if (a.repartition_groups.empty() || a.delete_inputs) names = Names(a.topics);
   for (const std::string& group : a.repartition_groups) {
     for (Topic t : kAllTopics) {
       if (IsJoinInputTopic(t)) names.push_back(RepartitionTopicName(group, a.topics[t]));
@@ -274,11 +279,16 @@ void RegisterTopics(CLI::App& root, CommandList& commands) {
   AddCommonOptions(describe, describe_args);
   commands.push_back({describe, [describe_args] { return Describe(*describe_args); }});
 
-  CLI::App* del = topics->add_subcommand("delete", "Delete the five topics and everything in them");
+  CLI::App* del = topics->add_subcommand(
+      "delete", "Delete the five topics and everything in them (or a group's repartition topics)");
   AddCommonOptions(del, delete_args);
-  del->add_option("--repartition-group", delete_args->repartition_groups,
-                  "Also delete the internal repartition topics of this `stream` group "
-                  "(<group>-repartition-<topic>); repeatable");
+  CLI::Option* groups =
+      del->add_option("--repartition-group", delete_args->repartition_groups,
+                      "Delete the internal repartition topics of this retired `stream` group "
+                      "(<group>-repartition-<topic>) instead of the five topics; repeatable");
+  del->add_flag("--inputs", delete_args->delete_inputs,
+                "With --repartition-group: delete the five topics as well")
+      ->needs(groups);
   commands.push_back({del, [delete_args] { return Delete(*delete_args); }});
 }
 

@@ -557,7 +557,7 @@ Status KafkaSource::EnsureRepartitionTopics() {
             " partitions and the input topics " + std::to_string(partition_count_) +
             ": delete it while no member of the group runs (smartcity topics delete "
             "--repartition-group " +
-            options_.group_id + " deletes the five topics too; kafka-topics.sh --delete one)");
+            options_.group_id + " deletes the group's three)");
       }
       continue;
     }

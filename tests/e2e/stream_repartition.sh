@@ -119,4 +119,12 @@ if bad:
     sys.exit("\n".join(bad))
 PY
 ok "keys by event id, two members, one killed and restarted: raw tables exactly once, enriched_data equals the SPEC join over them"
+
+# The group is retired: its three internal topics go, the input topics other groups read stay.
+"$bin" topics delete --repartition-group repart >"$work/delete.out" 2>&1 ||
+  fail "topics delete --repartition-group: $(cat "$work/delete.out")"
+[ "$(grep -c '^deleted repart-repartition-' "$work/delete.out")" = 3 ] && ! grep -qv '^deleted repart-repartition-' "$work/delete.out" ||
+  fail "expected the group's 3 repartition topics deleted, nothing else: $(cat "$work/delete.out")"
+"$bin" topics describe >"$work/describe.out" 2>&1 || fail "the input topics went too: $(cat "$work/describe.out")"
+ok "topics delete --repartition-group deletes the group's repartition topics only"
 finish
