@@ -13,6 +13,7 @@
 
 #include "common/time.h"
 #include "lake/delta_log.h"
+#include "lake/iceberg.h"
 #include "lake/symlink_manifest.h"
 
 namespace smartcity::lake {
@@ -463,6 +464,22 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
         // Only a shortcut for readers (and what log clean-up keeps): failing to write it loses
         // nothing.
         (void)log.WriteCheckpoint(snap, conn.get(), o.scratch_dir.string());
+      }
+      // A table with Iceberg metadata gets the compaction's snapshot there too (after the commit,
+      // never part of it: a failure leaves the Delta commit standing).
+      auto has_iceberg = HasIcebergMetadata(store, table_prefix);
+      Status mirrored = has_iceberg.ok() ? Status::OK() : has_iceberg.status();
+      if (has_iceberg.ok() && *has_iceberg) {
+        auto m = MirrorToIceberg(store, table_prefix, snap);
+        if (!m.ok()) mirrored = m.status();
+      }
+      if (!mirrored.ok()) {
+        result.iceberg_error = mirrored.message();
+        std::fprintf(stderr,
+                     "smartcity: warning: table %s: compaction committed as version %lld, but its "
+                     "Iceberg metadata was not written (the next commit retries): %s\n",
+                     table_prefix.c_str(), static_cast<long long>(version),
+                     result.iceberg_error.c_str());
       }
       if (SymlinkManifestEnabled(snap.metadata)) {
         // The compaction removed files: the manifests must stop naming them. A failure does not

@@ -84,6 +84,10 @@ struct CompactionResult {
   // after the compaction commit, which stands (also printed on stderr); the table's next commit
   // rewrites them.
   std::string manifest_error;
+  // The table has Iceberg metadata (lake/iceberg.h), kept in step by every compaction commit, and
+  // it could not be written after this one (which stands; printed on stderr too); the table's
+  // next commit or writer open mirrors the newest version.
+  std::string iceberg_error;
 };
 
 Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
