@@ -553,6 +553,16 @@ Result<VacuumResult> VacuumTable(ObjectStore* store, const std::string& table_pr
     result.bytes_deleted += o.size;
     result.deleted.push_back(o.key);
   }
+  // Iceberg metadata beside the log: files of snapshots and metadata versions it no longer keeps.
+  SC_ASSIGN_OR_RETURN(std::vector<ObjectInfo> unreferenced,
+                      UnreferencedIcebergFiles(store, table_prefix));
+  for (const ObjectInfo& o : unreferenced) {
+    if (o.modified > cutoff) continue;
+    if (!options.dry_run) SC_RETURN_IF_ERROR(store->Delete(o.key));
+    ++result.iceberg_files_deleted;
+    result.bytes_deleted += o.size;
+    result.deleted.push_back(o.key);
+  }
   return result;
 }
 

@@ -96,6 +96,9 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
 
 struct VacuumResult {
   int files_deleted = 0;
+  // Iceberg metadata files (lake/iceberg.h) no longer referenced and older than the retention
+  // (also in `deleted`, not in files_deleted).
+  int iceberg_files_deleted = 0;
   uint64_t bytes_deleted = 0;
   std::vector<std::string> deleted;  // keys (or, in a dry run, the keys that would be deleted)
 };

@@ -404,6 +404,30 @@ Result<IcebergState> LoadIcebergState(ObjectStore* store, const std::string& tab
   return st;
 }
 
+Result<std::vector<ObjectInfo>> UnreferencedIcebergFiles(ObjectStore* store,
+                                                         const std::string& table_prefix) {
+  std::vector<ObjectInfo> out;
+  SC_ASSIGN_OR_RETURN(IcebergState st, LoadIcebergState(store, table_prefix));
+  if (st.metadata_version == 0) return out;
+  const json md = json::parse(st.metadata_json, nullptr, false);
+  if (md.is_discarded()) return Status::Corruption(st.metadata_key + " is not JSON");
+  std::set<std::string> keep = {st.metadata_key, MetadataKey(table_prefix, kIcebergVersionHint)};
+  for (const json& m : md.value("metadata-log", json::array()))
+    keep.insert(KeyOfMetadataUri(table_prefix, m.value("metadata-file", "")));
+  for (const json& s : md.value("snapshots", json::array())) {
+    const std::string list_key = KeyOfMetadataUri(table_prefix, s.value("manifest-list", ""));
+    keep.insert(list_key);
+    SC_ASSIGN_OR_RETURN(std::string list_bytes, store->Get(list_key));
+    SC_ASSIGN_OR_RETURN(auto manifests, ReadIcebergManifestList(list_bytes));
+    for (const IcebergManifest& m : manifests) keep.insert(KeyOfMetadataUri(table_prefix, m.path));
+  }
+  SC_ASSIGN_OR_RETURN(std::vector<ObjectInfo> objects, store->List(MetadataKey(table_prefix, "")));
+  for (ObjectInfo& o : objects) {
+    if (keep.count(o.key) == 0) out.push_back(std::move(o));
+  }
+  return out;
+}
+
 Result<bool> HasIcebergMetadata(ObjectStore* store, const std::string& table_prefix) {
   auto h = store->Head(MetadataKey(table_prefix, kIcebergVersionHint));
   if (h.ok()) return true;
@@ -646,7 +670,7 @@ Result<IcebergCommitResult> MirrorToIceberg(ObjectStore* store, const std::strin
                  {"metadata-log", metadata_log}};
 
     const int64_t n = st.metadata_version + 1;
-    Status put = store->PutIfAbsent(VersionKey(prefix, n), next.dump(2));
+    Status put = store->PutIfAbsent(VersionKey(prefix, n), next.dump());
     if (put.kind() == ErrorKind::kAlreadyExists) {
       // Another writer committed metadata version n first: ours is not referenced by anything.
       (void)store->Delete(list_key);

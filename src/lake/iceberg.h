@@ -126,6 +126,14 @@ struct IcebergCommitResult {
 Result<IcebergCommitResult> MirrorToIceberg(ObjectStore* store, const std::string& table_prefix,
                                             const Snapshot& snap);
 
+// Objects under the table's metadata/ that its newest metadata no longer needs: not the newest
+// metadata file nor one in its metadata-log, not the version hint, not the manifest list or a
+// manifest of a snapshot it keeps. Vacuum deletes those older than its retention (a reader may
+// still be on an older metadata file until then; a writer's files of a commit in flight are
+// younger). Empty for a table without Iceberg metadata.
+Result<std::vector<ObjectInfo>> UnreferencedIcebergFiles(ObjectStore* store,
+                                                         const std::string& table_prefix);
+
 // True when the table has Iceberg metadata (its writers keep it in step).
 Result<bool> HasIcebergMetadata(ObjectStore* store, const std::string& table_prefix);
 

@@ -357,6 +357,46 @@ TEST_F(IcebergTest, ALostPutIfAbsentRaceReloadsAndRetriesOrGivesWay) {
   EXPECT_EQ(older->delta_version, 3);
 }
 
+TEST_F(IcebergTest, VacuumDeletesTheMetadataFilesNoLongerReferenced) {
+  InMemoryObjectStore store;
+  auto t = OpenTable(&store, true);
+  ASSERT_TRUE(t);
+  const int commits = kIcebergSnapshotsKept + 5;
+  for (int e = 1; e <= commits; ++e) CommitEvents(t.get(), e * 10, 10, kJan5At23h, e);
+  auto count = [&] {
+    auto listed = store.List(std::string(kTable) + "/metadata/");
+    EXPECT_TRUE(listed.ok());
+    return listed.ok() ? static_cast<int>(listed->size()) : -1;
+  };
+  // Per commit (and the creation): a metadata file, a manifest list and a manifest; and the hint.
+  EXPECT_EQ(count(), 3 * (commits + 1) + 1);
+  VacuumOptions vo;
+  vo.retention = std::chrono::seconds(3600);
+  auto young = VacuumTable(&store, kTable, vo);
+  ASSERT_TRUE(young.ok()) << young.status().message();
+  EXPECT_EQ(young->iceberg_files_deleted, 0);  // all younger than the retention
+
+  vo.retention = std::chrono::seconds(0);
+  auto old = VacuumTable(&store, kTable, vo);
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  // Kept: the kept snapshots' lists and manifests, the newest metadata file and its metadata-log.
+  EXPECT_EQ(count(), 2 * kIcebergSnapshotsKept + (kIcebergSnapshotsKept + 1) + 1);
+  EXPECT_EQ(old->iceberg_files_deleted, 3 * (commits + 1) + 1 - count());
+  ExpectMirrors(&store, t->snapshot());
+  // Every snapshot the metadata keeps can still be read.
+  json md = Metadata(&store);
+  for (const json& s : md["snapshots"]) {
+    auto list = store.Get(s["manifest-list"].get<std::string>());
+    ASSERT_TRUE(list.ok()) << s.dump();
+    auto manifests = ReadIcebergManifestList(*list);
+    ASSERT_TRUE(manifests.ok());
+    for (const IcebergManifest& m : *manifests) EXPECT_TRUE(store.Head(m.path).ok()) << m.path;
+  }
+  // And the next commit goes on from there.
+  CommitEvents(t.get(), 1000, 10, kJan5At23h, commits + 1);
+  ExpectMirrors(&store, t->snapshot());
+}
+
 TEST_F(IcebergTest, TablesWithoutTheOptionGetNoIcebergMetadata) {
   InMemoryObjectStore store;
   auto t = OpenTable(&store, false);
