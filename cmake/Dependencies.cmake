@@ -7,6 +7,8 @@ find_package(spdlog REQUIRED)
 find_package(GTest REQUIRED)
 find_package(simdjson REQUIRED)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
+# Apache Avro's C library: the Iceberg manifests and manifest lists (src/lake/iceberg.h).
+pkg_check_modules(AVRO REQUIRED IMPORTED_TARGET avro-c)
 find_path(CLI11_INCLUDE_DIR CLI/CLI.hpp REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(PostgreSQL REQUIRED)

@@ -18,7 +18,7 @@ APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates
   googletest libgtest-dev libbenchmark-dev
   librdkafka-dev libsimdjson-dev libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
-  libcurl4-openssl-dev libpq-dev libcpp-httplib-dev libzstd-dev
+  libcurl4-openssl-dev libpq-dev libcpp-httplib-dev libzstd-dev libavro-dev
   kcat nodejs npm python3
   clang-14 clang-format-14 clang-tidy-14
 )

@@ -124,6 +124,7 @@ std::string ToJson(const Catalog& c) {
     j["size_bytes"] = t.size_bytes;
     j["last_modified"] = t.last_modified;
     if (t.delta_version >= 0) j["delta_version"] = t.delta_version;
+    if (!t.iceberg_metadata.empty()) j["iceberg_metadata"] = t.iceberg_metadata;
     ojson parts = ojson::array();
     for (const Partition& p : t.partitions) {
       ojson v = ojson::object();
@@ -183,6 +184,7 @@ Result<Catalog> CatalogFromJson(std::string_view text) {
       t.size_bytes = j.value("size_bytes", int64_t{0});
       t.last_modified = j.value("last_modified", "");
       t.delta_version = j.value("delta_version", int64_t{-1});
+      t.iceberg_metadata = j.value("iceberg_metadata", "");
       for (const auto& pj : j.value("partitions", ojson::array())) {
         Partition p;
         for (const auto& [k, v] : pj.at("values").items()) {
@@ -529,7 +531,16 @@ Result<std::string> ExportAthena(const Catalog& c, const ExportOptions& o) {
                          t.name, t.delta_version, t.file_count, t.row_count);
       out += fmt::format("CREATE EXTERNAL TABLE IF NOT EXISTS {}\nLOCATION {}\n", qname,
                          SqlString(TableLocation(base, t)));
-      out += fmt::format("TBLPROPERTIES ({}={});\n\n", SqlString("table_type"), SqlString("DELTA"));
+      out += fmt::format("TBLPROPERTIES ({}={});\n", SqlString("table_type"), SqlString("DELTA"));
+      if (!t.iceberg_metadata.empty()) {
+        // Athena's CREATE TABLE ... 'table_type'='ICEBERG' makes a new, empty table: an existing
+        // Iceberg table is registered through Glue (the glue export).
+        out += fmt::format(
+            "-- {} also has Iceberg metadata ({}): `crawl --export glue` registers it as an "
+            "Iceberg table\n",
+            t.name, TableLocation(base, t) + t.iceberg_metadata);
+      }
+      out += "\n";
       continue;
     }
     if (t.columns.empty()) {
@@ -576,7 +587,17 @@ Result<std::string> ExportGlue(const Catalog& c, const ExportOptions& o) {
     ojson input;
     input["Name"] = t.name;
     input["TableType"] = "EXTERNAL_TABLE";
-    if (t.format == "delta") {
+    if (t.format == "delta" && !t.iceberg_metadata.empty()) {
+      // The Iceberg form, as Iceberg's Glue catalog registers a table: Athena, Redshift and Glue
+      // read the snapshot from the metadata file (schema and partition spec included).
+      input["Parameters"] = {{"table_type", "ICEBERG"},
+                             {"metadata_location", location + t.iceberg_metadata},
+                             {"EXTERNAL", "TRUE"},
+                             {"smartcity.format", t.format},
+                             {"smartcity.delta_version", std::to_string(t.delta_version)}};
+      input["StorageDescriptor"] = {{"Columns", glue_columns(t.AllColumns())},
+                                    {"Location", location}};
+    } else if (t.format == "delta") {
       // The native Delta form: Athena sees table_type DELTA and reads the snapshot from the log
       // at Location (schema and partitions included); Spark / Glue jobs key on the provider. The
       // columns are the log's (partition columns last), for the catalog's readers; no partition

@@ -83,9 +83,12 @@ struct TableEntry {
   int64_t file_count = 0;
   int64_t row_count = 0;
   int64_t size_bytes = 0;
-  std::string last_modified;    // ISO-8601 UTC: newest commit (Delta) or newest data file
-  int64_t delta_version = -1;   // Delta tables: the crawled version
-  std::vector<DataFile> files;  // non-Delta tables: the readable Parquet files
+  std::string last_modified;   // ISO-8601 UTC: newest commit (Delta) or newest data file
+  int64_t delta_version = -1;  // Delta tables: the crawled version
+  // Delta tables that also have Iceberg metadata (lake/iceberg.h): the newest metadata file,
+  // relative to the table ("metadata/v3.metadata.json"); empty if none.
+  std::string iceberg_metadata;
+  std::vector<DataFile> files;                 // non-Delta tables: the readable Parquet files
   std::vector<SchemaVersion> schema_versions;  // oldest first; the last is the current schema
   std::vector<std::string> problems;  // unreadable / mixed files, log errors: reported, not fatal
 
@@ -159,7 +162,9 @@ struct ExportOptions {
 // from the log); a Parquet folder as Parquet (columns, PARTITIONED BY, ALTER TABLE ... ADD
 // PARTITION per partition).
 Result<std::string> ExportAthena(const Catalog& c, const ExportOptions& o);
-// A JSON array of Glue CreateTable requests: {"DatabaseName":..., "TableInput":{...}}. A Delta
+// A JSON array of Glue CreateTable requests: {"DatabaseName":..., "TableInput":{...}}. A table
+// with Iceberg metadata in the Iceberg form (Parameters table_type=ICEBERG, metadata_location =
+// its newest metadata file: Glue's registration of an existing Iceberg table). A Delta
 // table in the native Delta form (Parameters table_type=DELTA, spark.sql.sources.provider=delta;
 // Location; the log's columns; no partition keys, no Parquet input format); a Parquet folder as a
 // Parquet table with its PartitionKeys.

@@ -37,8 +37,9 @@ class CatalogTest : public ::testing::Test {
     conn_ = std::move(*c);
   }
   // 120 one-minute events from Jan 5 23:00 (two dates), committed in two commits.
-  void WriteDeltaTable(const std::string& prefix) {
+  void WriteDeltaTable(const std::string& prefix, bool iceberg = false) {
     lake::TableOptions o;
+    o.iceberg = iceberg;
     o.partitions = {lake::PartitionField::DateOf("ts")};
     o.scratch_dir = root_ / ".scratch";
     auto t = lake::DeltaTable::Open(store_.get(), db_.get(), prefix, EventSchema(), o);
@@ -283,6 +284,39 @@ TEST_F(CatalogTest, GlueExportsTheNativeDeltaFormAndParquetWithPartitionKeys) {
             "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat");
   EXPECT_EQ(sales["StorageDescriptor"]["Columns"],
             nlohmann::json::parse(R"([{"Name":"id","Type":"int"}])"));
+}
+
+TEST_F(CatalogTest, GlueRegistersATableWithIcebergMetadataInTheIcebergForm) {
+  WriteDeltaTable("events", true);
+  WriteDeltaTable("plain_delta");
+  Catalog c = CrawlOk();
+  ASSERT_NE(c.Find("events"), nullptr);
+  // Creation and two commits: metadata versions 1..3.
+  EXPECT_EQ(c.Find("events")->iceberg_metadata, "metadata/v3.metadata.json");
+  EXPECT_EQ(c.Find("plain_delta")->iceberg_metadata, "");
+  auto back = CatalogFromJson(ToJson(c));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->Find("events")->iceberg_metadata, "metadata/v3.metadata.json");
+  ExportOptions o;
+  o.s3_location = "s3://bucket/lake";
+  auto glue = ExportGlue(c, o);
+  ASSERT_TRUE(glue.ok());
+  auto j = nlohmann::json::parse(*glue);
+  ASSERT_EQ(j.size(), 2u);
+  const auto& events = j[0]["TableInput"];
+  EXPECT_EQ(events["Name"], "events");
+  EXPECT_EQ(events["Parameters"]["table_type"], "ICEBERG");
+  EXPECT_EQ(events["Parameters"]["metadata_location"],
+            "s3://bucket/lake/events/metadata/v3.metadata.json");
+  EXPECT_EQ(events["StorageDescriptor"]["Location"], "s3://bucket/lake/events/");
+  EXPECT_EQ(events["StorageDescriptor"]["Columns"].size(), 7u);
+  EXPECT_EQ(j[1]["TableInput"]["Parameters"]["table_type"], "DELTA");
+  auto ddl = ExportAthena(c, o);
+  ASSERT_TRUE(ddl.ok());
+  EXPECT_NE(ddl->find("-- events also has Iceberg metadata "
+                      "(s3://bucket/lake/events/metadata/v3.metadata.json)"),
+            std::string::npos)
+      << *ddl;
 }
 
 TEST_F(CatalogTest, SpectrumReadsDeltaTablesThroughTheirManifestFolders) {

@@ -9,6 +9,7 @@
 #include "catalog/catalog.h"
 #include "common/time.h"
 #include "lake/delta_log.h"
+#include "lake/iceberg.h"
 
 namespace smartcity::catalog {
 
@@ -149,6 +150,12 @@ TableEntry CrawlDelta(lake::ObjectStore* store, engine::Connection* conn, const 
     return t;
   }
   t.delta_version = snap->version;
+  auto iceberg = lake::LoadIcebergState(store, prefix);
+  if (!iceberg.ok()) {
+    t.problems.push_back("the Iceberg metadata cannot be read: " + iceberg.status().message());
+  } else if (iceberg->metadata_version > 0) {
+    t.iceberg_metadata = iceberg->metadata_key.substr(prefix.empty() ? 0 : prefix.size() + 1);
+  }
   const auto& pcols = snap->metadata.partition_columns;
   std::set<std::string> pset(pcols.begin(), pcols.end());
   for (const lake::DeltaField& f : snap->metadata.schema.fields) {

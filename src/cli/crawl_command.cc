@@ -200,7 +200,9 @@ void RegisterCrawl(CLI::App& root, CommandList& commands) {
          "--export", args->export_kind,
          "After crawling, print on stdout: athena = CREATE EXTERNAL TABLE DDL (Delta tables "
          "natively, table_type DELTA; Parquet folders as Parquet); glue = Glue CreateTable "
-         "TableInput JSON (the same forms); spectrum = Redshift Spectrum DDL reading Delta tables "
+         "TableInput JSON (the same forms; a table with Iceberg metadata as Iceberg: table_type "
+         "ICEBERG "
+         "and its metadata_location); spectrum = Redshift Spectrum DDL reading Delta tables "
          "through symlink manifests, which it writes into each Delta table's "
          "_symlink_format_manifest/ and keeps current (it sets the table property "
          "delta.compatibility.symlinkFormatManifest.enabled=true, so every later commit, "

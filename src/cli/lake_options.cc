@@ -31,6 +31,30 @@ CLI::Option* AddLakeOption(CLI::App* app, std::string* lake, bool with_default) 
       ->type_name("DIR|S3URI");
 }
 
+CLI::Option* AddTableFormatOption(CLI::App* app, bool* iceberg) {
+  return app
+      ->add_option_function<std::vector<std::string>>(
+          "--table-format",
+          [iceberg](const std::vector<std::string>& formats) {
+            bool delta = false;
+            *iceberg = false;
+            for (const std::string& f : formats) {
+              if (f == "delta") delta = true;
+              if (f == "iceberg") *iceberg = true;
+            }
+            if (!delta) {
+              throw CLI::ValidationError(
+                  "--table-format",
+                  "must include delta (the source of truth): delta or delta,iceberg");
+            }
+          },
+          "Metadata formats of the lake's tables: delta, or delta,iceberg to also keep Apache "
+          "Iceberg metadata of the same data files (docs/lake_format.md) [default: delta]")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"delta", "iceberg"}))
+      ->type_name("delta[,iceberg]");
+}
+
 Status CheckLakeLocation(const std::string& lake, LakeAccess access) {
   if (lake.empty())
     return Status::InvalidArgument("--lake is empty: give a local folder or s3://bucket/prefix");

@@ -26,6 +26,11 @@ enum class LakeAccess { kRead, kWrite };
 // !with_default, an empty *lake that the command resolves itself (sql: the catalog's lake).
 CLI::Option* AddLakeOption(CLI::App* app, std::string* lake, bool with_default = true);
 
+// Adds --table-format delta[,iceberg] (the one place it is parsed): with iceberg, the lake's
+// writers also keep Apache Iceberg metadata of every table they write (lake/iceberg.h); sets
+// *iceberg. Delta is always written (it is the source of truth).
+CLI::Option* AddTableFormatOption(CLI::App* app, bool* iceberg);
+
 // kInvalidArgument when `lake` cannot be the lake of a command with that access: empty, a local
 // path that is a file, or (kRead) a local folder that does not exist.
 Status CheckLakeLocation(const std::string& lake, LakeAccess access);

@@ -19,6 +19,7 @@ namespace smartcity::cli {
 
 void AddPipelineOptions(CLI::App* app, PipelineArgs* a) {
   AddLakeOption(app, &a->lake)->group("Pipeline");
+  AddTableFormatOption(app, &a->processor.table.iceberg)->group("Pipeline");
   app->add_option(
          "--query", a->processor.query,
          "Name of this processing query: its checkpoints (_checkpoints/<query>) and Delta txn ids")

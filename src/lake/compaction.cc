@@ -13,6 +13,7 @@
 
 #include "common/time.h"
 #include "lake/delta_log.h"
+#include "lake/iceberg.h"
 #include "lake/symlink_manifest.h"
 
 namespace smartcity::lake {
@@ -464,6 +465,22 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
         // nothing.
         (void)log.WriteCheckpoint(snap, conn.get(), o.scratch_dir.string());
       }
+      // A table with Iceberg metadata gets the compaction's snapshot there too (after the commit,
+      // never part of it: a failure leaves the Delta commit standing).
+      auto has_iceberg = HasIcebergMetadata(store, table_prefix);
+      Status mirrored = has_iceberg.ok() ? Status::OK() : has_iceberg.status();
+      if (has_iceberg.ok() && *has_iceberg) {
+        auto m = MirrorToIceberg(store, table_prefix, snap);
+        if (!m.ok()) mirrored = m.status();
+      }
+      if (!mirrored.ok()) {
+        result.iceberg_error = mirrored.message();
+        std::fprintf(stderr,
+                     "smartcity: warning: table %s: compaction committed as version %lld, but its "
+                     "Iceberg metadata was not written (the next commit retries): %s\n",
+                     table_prefix.c_str(), static_cast<long long>(version),
+                     result.iceberg_error.c_str());
+      }
       if (SymlinkManifestEnabled(snap.metadata)) {
         // The compaction removed files: the manifests must stop naming them. A failure does not
         // undo the commit; the next commit of the table rewrites the manifests.
@@ -533,6 +550,16 @@ Result<VacuumResult> VacuumTable(ObjectStore* store, const std::string& table_pr
     if (recently_removed.count(rel) != 0) continue;
     if (!options.dry_run) SC_RETURN_IF_ERROR(store->Delete(o.key));
     ++result.files_deleted;
+    result.bytes_deleted += o.size;
+    result.deleted.push_back(o.key);
+  }
+  // Iceberg metadata beside the log: files of snapshots and metadata versions it no longer keeps.
+  SC_ASSIGN_OR_RETURN(std::vector<ObjectInfo> unreferenced,
+                      UnreferencedIcebergFiles(store, table_prefix));
+  for (const ObjectInfo& o : unreferenced) {
+    if (o.modified > cutoff) continue;
+    if (!options.dry_run) SC_RETURN_IF_ERROR(store->Delete(o.key));
+    ++result.iceberg_files_deleted;
     result.bytes_deleted += o.size;
     result.deleted.push_back(o.key);
   }

@@ -84,6 +84,10 @@ struct CompactionResult {
   // after the compaction commit, which stands (also printed on stderr); the table's next commit
   // rewrites them.
   std::string manifest_error;
+  // The table has Iceberg metadata (lake/iceberg.h), kept in step by every compaction commit, and
+  // it could not be written after this one (which stands; printed on stderr too); the table's
+  // next commit or writer open mirrors the newest version.
+  std::string iceberg_error;
 };
 
 Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
@@ -92,6 +96,9 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
 
 struct VacuumResult {
   int files_deleted = 0;
+  // Iceberg metadata files (lake/iceberg.h) no longer referenced and older than the retention
+  // (also in `deleted`, not in files_deleted).
+  int iceberg_files_deleted = 0;
   uint64_t bytes_deleted = 0;
   std::vector<std::string> deleted;  // keys (or, in a dry run, the keys that would be deleted)
 };

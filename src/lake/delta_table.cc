@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <set>
 
+#include "lake/iceberg.h"
 #include "lake/symlink_manifest.h"
 
 namespace smartcity::lake {
@@ -150,11 +151,19 @@ Status DeltaTable::Init(engine::Database* db) {
   }
 
   SC_ASSIGN_OR_RETURN(writer_, ParquetWriter::Make(db, options_.parquet));
+  if (!options_.iceberg) {
+    // A table that has Iceberg metadata keeps it in step whoever writes it.
+    SC_ASSIGN_OR_RETURN(options_.iceberg, HasIcebergMetadata(store_, name));
+  }
   for (int attempt = 0; attempt < 2; ++attempt) {
     SC_ASSIGN_OR_RETURN(snap_, log_.Load(writer_->connection()));
     if (snap_.exists()) {
-      return CheckCompatible(name, snap_.metadata, wanted, partition_names, &table_schema_,
-                             &metadata_changed_);
+      SC_RETURN_IF_ERROR(CheckCompatible(name, snap_.metadata, wanted, partition_names,
+                                         &table_schema_, &metadata_changed_));
+      // A crash between a Delta commit and its Iceberg commit left the Iceberg metadata behind:
+      // mirror the version the log has now.
+      (void)MirrorIceberg();
+      return Status::OK();
     }
     CommitActions create;
     CommitInfo ci;
@@ -180,6 +189,7 @@ Status DeltaTable::Init(engine::Database* db) {
     if (s.ok()) {
       snap_.Apply(create, 0);
       table_schema_ = wanted;
+      (void)MirrorIceberg();
       return Status::OK();
     }
     // Another writer created the table first: open theirs.
@@ -187,6 +197,18 @@ Status DeltaTable::Init(engine::Database* db) {
       return s.WithContext(fmt::format("creating table {}", name));
   }
   return Status::Internal(fmt::format("table {} vanished while being opened", name));
+}
+
+std::string DeltaTable::MirrorIceberg() {
+  if (!options_.iceberg) return {};
+  auto r = MirrorToIceberg(store_, table_prefix(), snap_);
+  if (r.ok()) return {};
+  std::fprintf(stderr,
+               "smartcity: warning: table %s: version %lld committed, but its Iceberg metadata "
+               "was not written (the next commit retries): %s\n",
+               table_prefix().c_str(), static_cast<long long>(snap_.version),
+               r.status().message().c_str());
+  return r.status().message();
 }
 
 Status DeltaTable::Append(const RecordBatch& batch, const std::string& group) {
@@ -569,6 +591,9 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
         // A checkpoint only speeds up readers; failing to write one loses nothing.
         (void)log_.WriteCheckpoint(snap_, writer_->connection(), options_.scratch_dir.string());
       }
+      // The Iceberg commit follows the Delta one, never part of it: its failure must not fail a
+      // commit that landed. (Before the manifests: they may move snap_ on to newer versions.)
+      result.iceberg_error = MirrorIceberg();
       if (SymlinkManifestEnabled(snap_.metadata)) {
         // After the commit, never part of it: a failure here must not fail (and so retry and
         // duplicate) a commit that landed. snap_ may move on to other writers' newer commits.

@@ -88,6 +88,9 @@ struct TableOptions {
   ParquetWriterOptions parquet;
   std::map<std::string, std::string>
       configuration;  // Delta table properties (metaData.configuration)
+  // Also keep Apache Iceberg metadata of the table (lake/iceberg.h): after every commit, and at
+  // Open (which heals a table whose Iceberg metadata lags its Delta log after a crash).
+  bool iceberg = false;
 };
 
 // One streaming transaction id: the group (Delta txn appId) and its epoch (txn version).
@@ -109,6 +112,9 @@ struct CommitResult {
   // is not failed, so not retried or duplicated); the error is also printed on stderr and the next
   // commit rewrites every manifest.
   std::string manifest_error;
+  // With TableOptions::iceberg: the Iceberg commit that mirrors this version failed (the Delta
+  // commit stands; also printed on stderr; the next commit or open mirrors the newest version).
+  std::string iceberg_error;
 };
 
 class DeltaTable {
@@ -201,6 +207,8 @@ class DeltaTable {
   double compression_ratio_ = 0.25;  // Parquet bytes / in-memory bytes, learnt from written files
   int file_counter_ = 0;
   std::string writer_id_;  // a UUID naming this writer's files
+  // With options_.iceberg: mirrors snap_ to the Iceberg metadata; "" or the error (also printed).
+  std::string MirrorIceberg();
   // The table version this writer's last successful symlink manifest write listed (-1: none).
   int64_t manifest_version_ = -1;
 };

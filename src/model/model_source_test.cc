@@ -34,6 +34,11 @@ constexpr OtherMeaning kOtherMeanings[] = {
     {"catalog/catalog.cc", "location", "the catalog file's table location"},
     {"catalog/catalog.cc", "timestamp", "a catalog type name"},
     {"web/api.cc", "status", "the health endpoint's status"},
+    {"lake/iceberg.cc", "type", "Iceberg's schema field type and the Avro schemas' type"},
+    {"lake/iceberg.cc", "id", "Iceberg's schema field id"},
+    {"lake/iceberg.cc", "status", "Iceberg's manifest_entry.status"},
+    {"lake/iceberg.cc", "location", "Iceberg's table location"},
+    {"lake/avro_file.cc", "type", "the Avro container header's schema"},
 };
 
 bool IsTestFile(const std::string& name) {
