@@ -9,8 +9,11 @@
 #   0. One local Kafka broker (scripts/kafka.sh); the topics are loaded with --events events by
 #      `smartcity simulate --kafka` (fixed seed) and checked to hold exactly that many.
 #   1. Physical bound: kcat -C of the whole backlog to /dev/null (five consumers, one per topic, at once).
-#   2. Throughput: drain the backlog into a lake: `smartcity stream --stop-when-idle --final` (which
-#      also flushes the left-join rows still waiting for the watermark: more than Spark does) with
+#   2. Throughput: drain the backlog into a lake: `smartcity stream --stop-at-end` (it learns its
+#      partitions' end offsets once it owns them and stops as soon as it has read up to them and, with
+#      repartitioning, drained the records it forwarded: as Spark's availableNow and Flink's bounded
+#      sources below, no idle wait; it also flushes the left-join rows still waiting for the
+#      watermark, as --final does: more than Spark does) with
 #      --idle-timeout 1h (a backlog has no idle input; Spark's watermark has no idleness rule either,
 #      and with the 5 s default a topic whose partitions the consumer serves later is declared idle
 #      and the other topic's watermark makes its records late: see RESULTS.md), then the Spark
@@ -154,7 +157,7 @@ procmon --out "$work/kcat.json" -- bash -c 'for t in "${@:2}"; do kcat -C -b "$1
 # ------------------------------------------------------------------------------------- drain: smartcity
 log "throughput: smartcity stream drains the backlog"
 procmon --out "$work/sc_drain.json" -- "$bin" stream --lake "$work/sc_lake" --group race-drain \
-  --idle-timeout 1h --stop-when-idle 2s --final --summary-json "$work/sc_drain_summary.json" -q
+  --idle-timeout 1h --stop-at-end --summary-json "$work/sc_drain_summary.json" -q
 sc_last=$(last_commit "$work/sc_lake")
 
 # ----------------------------------------------------------------------------------------- drain: Spark
@@ -182,7 +185,7 @@ fi
 if command -v perf >/dev/null && [ "$profile" = 1 ]; then
   log "profile: smartcity stream drains the backlog again under perf record"
   perf record -q -F 999 -o "$work/perf.data" -- "$bin" stream --lake "$work/sc_perf_lake" --group race-perf \
-    --idle-timeout 1h --stop-when-idle 2s --final -q 2>"$work/perf.err" || true
+    --idle-timeout 1h --stop-at-end -q 2>"$work/perf.err" || true
   perf report -i "$work/perf.data" --stdio --no-children --sort dso 2>/dev/null | grep -v '^#' | sed '/^$/d' |
     head -8 >"$work/perf_dso.txt" || true
   perf report -i "$work/perf.data" --stdio --no-children --sort dso,sym 2>/dev/null | grep -v '^#' | sed '/^$/d' |

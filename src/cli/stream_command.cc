@@ -5,9 +5,10 @@
 // number of `stream` processes with the same --group and --lake share the partitions; one that dies
 // is replaced by the others from its last checkpoint.
 //
-// It runs until SIGINT/SIGTERM, or with --stop-when-idle until it has caught up and nothing new
-// came for that long. Either way it commits what it has read, leaves the group and prints a
-// summary.
+// It runs until SIGINT/SIGTERM, with --stop-when-idle until it has caught up and nothing new came
+// for that long, or with --stop-at-end until it has read what its partitions held when it came to
+// own them (a backfill; pipeline::SourceInput holds both rules). Either way it commits what it has
+// read, leaves the group and prints a summary.
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -51,6 +52,7 @@ struct StreamArgs {
   Micros session_timeout{std::chrono::seconds(10)};
   std::string repartition = "on";
   Micros stop_when_idle{0};
+  bool stop_at_end = false;
   bool final = false;
   bool quiet = false;
   std::string summary_json;
@@ -131,7 +133,10 @@ int RunStream(StreamArgs& a) {
   if (!server.ok()) return ReportError(server.status());
 
   const ProcessingTime t0 = clock.Now();
-  pipeline::SourceInput input(source->get(), a.stop_when_idle, t0);
+  pipeline::StopRule stop_rule = pipeline::StopRule::WhenIdle(a.stop_when_idle);
+  stop_rule.at_end = a.stop_at_end;
+  if (forwarder) stop_rule.flush_forwarded = [&] { return (*proc)->FlushForwarded(); };
+  pipeline::SourceInput input(source->get(), std::move(stop_rule), t0);
   pipeline::DriveOptions drive;
   drive.clock = &clock;
   drive.stop = &g_stop_requested;
@@ -146,12 +151,14 @@ int RunStream(StreamArgs& a) {
   const pipeline::DriveResult ran =
       pipeline::Drive(proc->get(), source->get(), &input, std::move(drive)).Run();
   Status st = ran.status;
+  // The input is complete: idle (--stop-when-idle) or read to its end (--stop-at-end).
   const bool stopped_idle = ran.end == pipeline::DriveEnd::kInputDone;
+  const bool final = a.final || a.stop_at_end;
   const pipeline::IdleDetector& idle = input.idle();
   if (st.ok()) {
     // --final: the input is complete; flush every pending join row. Otherwise commit what was read
     // and keep the join state for the next run.
-    st = a.final && stopped_idle ? (*proc)->Finish() : (*proc)->CommitNow();
+    st = final && stopped_idle ? (*proc)->Finish() : (*proc)->CommitNow();
   }
   std::vector<int32_t> owned_at_end;
   for (const auto& g : (*proc)->Groups()) owned_at_end.push_back(g.group);
@@ -235,7 +242,7 @@ int RunStream(StreamArgs& a) {
                          {"lake_write", Ms(c.lake_write_time) / 1000}};
     j["partition_groups"] = owned_at_end;
     j["partition_groups_seen"] = input.groups_seen();
-    j["stopped"] = stopped_idle ? "idle" : (st.ok() ? "signal" : "error");
+    j["stopped"] = stopped_idle ? (a.stop_at_end ? "end" : "idle") : (st.ok() ? "signal" : "error");
     std::ofstream f(a.summary_json);
     f << j.dump(2) << "\n";
     if (!f)
@@ -305,10 +312,17 @@ void RegisterStream(CLI::App& root, CommandList& commands) {
                   "them (off)")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
-  AddDurationOption(
+  CLI::Option* idle = AddDurationOption(
       app, "--stop-when-idle", &a->stop_when_idle,
       "Stop once caught up and nothing new arrived for this long (0 = run until interrupted); an "
       "unreachable cluster is not idleness: the run waits for it, up to --unavailable-timeout");
+  app->add_flag("--stop-at-end", a->stop_at_end,
+                "Backfill: read each owned partition up to the end it had when this member came to "
+                "own it (and, with --repartition on, the records forwarded from there), then emit "
+                "every pending join row and stop, with no idle wait (implies --final). Records "
+                "produced after that are not waited for; an unreachable cluster is never the end: "
+                "the run fails after --unavailable-timeout")
+      ->excludes(idle);
   app->add_flag("--final", a->final,
                 "With --stop-when-idle: the input is complete, so emit every pending join row "
                 "before stopping");
@@ -323,9 +337,11 @@ void RegisterStream(CLI::App& root, CommandList& commands) {
   commands.push_back({app, [a]() -> int {
                         Status st = a->conn.Finish(a->topics);
                         if (st.ok()) st = ValidatePipeline(a->pipeline);
-                        if (st.ok() && a->final && a->stop_when_idle.count() == 0) {
+                        if (st.ok() && a->final && a->stop_when_idle.count() == 0 &&
+                            !a->stop_at_end) {
                           st = Status::InvalidArgument(
-                              "--final needs --stop-when-idle (it marks the input complete)");
+                              "--final needs --stop-when-idle (it marks the input complete) or "
+                              "--stop-at-end (which implies it)");
                         }
                         if (!st.ok()) return UsageError(st.message());
                         InstallStopSignalHandlers();

@@ -2,7 +2,8 @@
 // or when the processor fails; it reports progress and feeds the live view at their cadence, and
 // waits instead of spinning when nothing is due. `run`'s input (the paced simulator) drives a real
 // processor over a lake in a temporary folder; so does `stream`'s (SourceInput, --stop-when-idle)
-// over a log whose partitions end with transaction markers, or whose lag is unknown.
+// over a log whose partitions end with transaction markers, or whose lag is unknown, and with
+// --stop-at-end over a log a producer keeps writing to.
 #include "pipeline/driver.h"
 
 #include <gtest/gtest.h>
@@ -239,6 +240,57 @@ TEST_F(DriveTest, StopWhenIdleNeverStopsWhileTheLagIsUnknown) {
           .Run();
   ASSERT_TRUE(r.status.ok()) << r.status.message();
   EXPECT_EQ(r.end, DriveEnd::kInputDone);
+  EXPECT_TRUE(proc_->Finish().ok());
+}
+
+TEST_F(DriveTest, StopAtEndDoesNotWaitForAProducerThatNeverPauses) {
+  OpenProcessor();
+  auto sim = Simulator(60);
+  FillLog(sim.get(), &log_, &clock_);
+  const uint64_t backlog = sim->summary().TotalEmitted();
+  // After every turn a producer adds a record to every partition of the gps topic: the input is
+  // never idle, and its ends keep moving.
+  std::string value;
+  for (int32_t p = 0; p < kPartitions && value.empty(); ++p) {
+    const TopicPartition tp{Topic::kGps, PartitionId(p)};
+    if (log_.end(tp) > log_.begin(tp)) value = log_.at(tp, log_.begin(tp)).value;
+  }
+  ASSERT_FALSE(value.empty());
+  auto produce = [&] {
+    for (int32_t p = 0; p < kPartitions; ++p) log_.Append(Topic::kGps, PartitionId(p), "late", value);
+  };
+  std::atomic<bool> stop{false};
+  {
+    // --stop-when-idle never stops.
+    SourceInput idle(source_.get(), std::chrono::seconds(2), clock_.Now());
+    DriveOptions o = StepByStep(&clock_, &stop, std::chrono::seconds(20));
+    auto advance = o.on_live;
+    o.on_live = [&](const DriveStep& s) {
+      advance(s);
+      produce();
+    };
+    const DriveResult r = Drive(proc_.get(), source_.get(), &idle, std::move(o)).Run();
+    ASSERT_TRUE(r.status.ok()) << r.status.message();
+    EXPECT_EQ(r.end, DriveEnd::kStopped);
+  }
+  // --stop-at-end stops at the ends its partitions had when it started, however much comes after.
+  const uint64_t read_before = proc_->counters().records;
+  const uint64_t in_log = log_.next_sequence().value();
+  SourceInput at_end(source_.get(), StopRule::AtEnd(), clock_.Now());
+  stop = false;
+  DriveOptions o = StepByStep(&clock_, &stop, std::chrono::seconds(20));
+  auto advance = o.on_live;
+  o.on_live = [&](const DriveStep& s) {
+    advance(s);
+    produce();
+  };
+  const DriveResult r = Drive(proc_.get(), source_.get(), &at_end, std::move(o)).Run();
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(r.end, DriveEnd::kInputDone);
+  EXPECT_EQ(at_end.target_queries(), 1);
+  EXPECT_GE(proc_->counters().records, in_log);  // everything there at its start was read
+  EXPECT_GT(proc_->counters().records, read_before);
+  EXPECT_GE(read_before, backlog);
   EXPECT_TRUE(proc_->Finish().ok());
 }
 

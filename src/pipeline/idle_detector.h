@@ -12,6 +12,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <span>
@@ -48,28 +50,83 @@ class IdleDetector {
   std::optional<ProcessingTime> first_input_;
 };
 
+// How `stream` decides that its input is complete (at most one of the two; neither: run until
+// interrupted).
+struct StopRule {
+  // --stop-when-idle: caught up and nothing new arrived for this long (0: off).
+  Micros idle{0};
+  // --stop-at-end: stop once every owned partition has been read up to the end it had when the
+  // member came to own it (learnt in one QueryLag round); records produced after that are not
+  // waited for. With repartitioning, once the inputs are there the forwarded records are flushed
+  // (`flush_forwarded`) and the repartition topics' ends read then are drained to as well.
+  bool at_end = false;
+  // Stores every record forwarded so far (Processor::FlushForwarded); empty: nothing is forwarded.
+  std::function<Status()> flush_forwarded;
+
+  static StopRule WhenIdle(Micros idle) {
+    StopRule r;
+    r.idle = idle;
+    return r;
+  }
+  static StopRule AtEnd(std::function<Status()> flush_forwarded = {}) {
+    StopRule r;
+    r.at_end = true;
+    r.flush_forwarded = std::move(flush_forwarded);
+    return r;
+  }
+};
+
 // `stream`'s input as a Drive's: the source fetches by itself. After each step in which an epoch
 // was committed it publishes the positions to the consumer group (so kafka-consumer-groups.sh shows
-// the lag; they are never read back: positions live in the lake); it is done once the IdleDetector
-// says the member is idle and caught up, by the step's lag and then by a fresh reading of the ends
-// (EventSource::QueryLag: an end remembered from before an outage is not trusted).
+// the lag; they are never read back: positions live in the lake). It is done, by its StopRule:
+//  - idle: once the IdleDetector says the member is idle and caught up, by the step's lag and then
+//    by a fresh reading of the ends (EventSource::QueryLag: an end remembered from before an outage
+//    is not trusted);
+//  - at_end: once the member owns partitions, no group is replaying, every owned input partition's
+//    position has reached its target (the end QueryLag read the first step it was owned; revoked
+//    partitions forget theirs) and, when the member also reads repartition topics, these have
+//    reached theirs: read in one QueryLag round after the inputs reached their targets and the
+//    forwarder was flushed, and read again whenever more was forwarded since or a repartition
+//    partition without a target is owned. A target that cannot be read (the cluster is
+//    unreachable) is never the end: the run goes on, and the source fails after its
+//    unavailable-timeout.
 class SourceInput final : public DriveInput {
  public:
   // Borrows the source (it must outlive this). `idle` 0: never done.
   SourceInput(EventSource* source, Micros idle, ProcessingTime start)
-      : source_(source), idle_(idle, start) {}
+      : SourceInput(source, StopRule::WhenIdle(idle), start) {}
+  SourceInput(EventSource* source, StopRule rule, ProcessingTime start)
+      : source_(source), rule_(std::move(rule)), idle_(rule_.idle, start) {}
   void AfterStep(const DriveStep& step) override;
   bool Done(const DriveStep& step) override;
 
   const IdleDetector& idle() const { return idle_; }
   // Every partition group the member owned at some point.
   const std::set<int32_t>& groups_seen() const { return groups_seen_; }
+  // QueryLag rounds made to learn the at_end targets.
+  int target_queries() const { return target_queries_; }
 
  private:
+  // Where an owned partition ends for --stop-at-end, and whether its position got there.
+  struct Target {
+    SourcePosition end{0};
+    bool reached = false;
+  };
+  bool DoneAtEnd(const DriveStep& step);
+  // Reads the ends now (one QueryLag round) and makes them the targets of the owned input
+  // partitions that have none (repartition false) or of every owned repartition partition (true);
+  // false when the ends cannot be read now.
+  bool ReadTargets(bool repartition);
+
   EventSource* source_;
+  StopRule rule_;
   IdleDetector idle_;
   uint64_t published_epochs_ = 0;
   std::set<int32_t> groups_seen_;
+  std::map<TopicPartition, Target> targets_;
+  // The processor's forwarded count when the repartition targets were read (unset: not yet).
+  std::optional<uint64_t> forwarded_at_query_;
+  int target_queries_ = 0;
 };
 
 }  // namespace smartcity::pipeline

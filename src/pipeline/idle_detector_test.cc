@@ -1,9 +1,13 @@
 // IdleDetector on a FakeClock: `stream --stop-when-idle` stops only once nothing arrived for the
-// idle time and the member has caught up.
+// idle time and the member has caught up. SourceInput's --stop-at-end rule over a scripted source:
+// it stops at the ends its partitions had when they were assigned, reads the repartition topics'
+// ends only after the inputs are read and the forwarder flushed, and never stops on ends it cannot
+// read.
 #include "pipeline/idle_detector.h"
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <vector>
 
 #include "common/clock.h"
@@ -68,6 +72,195 @@ TEST(IdleDetectorTest, CaughtUpNeedsPartitionsNoLagAndNoReplay) {
   EXPECT_FALSE(IdleDetector::CaughtUp(true, behind, steady));
   EXPECT_FALSE(IdleDetector::CaughtUp(true, unknown, steady));
   EXPECT_FALSE(IdleDetector::CaughtUp(true, done, replaying));
+}
+
+// A source whose positions and ends the test sets; QueryLag reads the ends "now" and can fail.
+class ScriptedSource final : public EventSource {
+ public:
+  struct Part {
+    int64_t position = 0;
+    int64_t end = 0;
+  };
+  std::map<TopicPartition, Part> parts;  // the assignment
+  bool unreachable = false;
+  int queries = 0;
+
+  PositionKind position_kind() const override { return PositionKind::kKafkaOffset; }
+  Result<std::span<const SourceRecord>> Poll(size_t, std::chrono::milliseconds) override {
+    return std::span<const SourceRecord>();
+  }
+  std::vector<TopicPartition> Assignment() const override {
+    std::vector<TopicPartition> out;
+    for (const auto& [tp, p] : parts) out.push_back(tp);
+    return out;
+  }
+  std::vector<PartitionPosition> Positions() const override {
+    std::vector<PartitionPosition> out;
+    for (const auto& [tp, p] : parts) out.push_back({tp, SourcePosition(p.position)});
+    return out;
+  }
+  Status Seek(std::span<const PartitionPosition>) override { return Status::OK(); }
+  Status Pause(std::span<const TopicPartition>) override { return Status::OK(); }
+  Status Resume(std::span<const TopicPartition>) override { return Status::OK(); }
+  std::vector<PartitionLag> Lag() override {
+    std::vector<PartitionLag> out;
+    for (const auto& [tp, p] : parts) {
+      out.push_back({tp, SourcePosition(p.position), SourcePosition(p.end), p.end - p.position});
+    }
+    return out;
+  }
+  Result<std::vector<PartitionLag>> QueryLag() override {
+    ++queries;
+    if (unreachable) return Status::Unavailable("cannot reach the transport");
+    return Lag();
+  }
+  const SourceCounters& counters() const override { return counters_; }
+  Status Close() override { return Status::OK(); }
+  std::string Describe() const override { return "scripted"; }
+
+ private:
+  SourceCounters counters_;
+};
+
+TopicPartition Input(int32_t p) {
+  return {Topic::kVehicle, PartitionId(p)};
+}
+TopicPartition Repartition(int32_t p) {
+  return {Topic::kVehicle, PartitionId(p), /*repartition=*/true};
+}
+
+class StopAtEndTest : public ::testing::Test {
+ protected:
+  // One turn of the loop: the step's view of the source, then whether the input is done.
+  bool Done(SourceInput& input) {
+    const std::vector<PartitionLag> lag = source_.Lag();
+    DriveStep step;
+    step.now = clock_.Now();
+    step.counters = &counters_;
+    step.lag = lag;
+    step.replaying = replaying_;
+    input.AfterStep(step);
+    return input.Done(step);
+  }
+
+  FakeClock clock_;
+  ScriptedSource source_;
+  ProcessorCounters counters_;
+  bool replaying_ = false;
+};
+
+TEST_F(StopAtEndTest, StopsAtTheStartEndsWithoutWaitingForLaterRecords) {
+  source_.parts[Input(0)] = {0, 100};
+  source_.parts[Input(1)] = {0, 40};
+  SourceInput input(&source_, StopRule::AtEnd(), clock_.Now());
+  EXPECT_FALSE(Done(input));
+  EXPECT_EQ(source_.queries, 1);
+  // Producers keep writing: the ends move on, the targets do not.
+  source_.parts[Input(0)] = {60, 180};
+  source_.parts[Input(1)] = {40, 90};
+  counters_.records = 100;
+  EXPECT_FALSE(Done(input));
+  source_.parts[Input(0)] = {100, 250};
+  counters_.records = 140;
+  // At once: no idle time, no second round trip.
+  EXPECT_TRUE(Done(input));
+  EXPECT_EQ(source_.queries, 1);
+  EXPECT_EQ(input.target_queries(), 1);
+}
+
+TEST_F(StopAtEndTest, NeedsPartitionsAndNoReplay) {
+  SourceInput input(&source_, StopRule::AtEnd(), clock_.Now());
+  EXPECT_FALSE(Done(input));  // nothing assigned yet
+  EXPECT_EQ(source_.queries, 0);
+  source_.parts[Input(0)] = {10, 10};
+  replaying_ = true;
+  EXPECT_FALSE(Done(input));
+  replaying_ = false;
+  EXPECT_TRUE(Done(input));
+}
+
+TEST_F(StopAtEndTest, APartitionGainedLaterUsesItsEndAtAssignment) {
+  source_.parts[Input(0)] = {0, 10};
+  SourceInput input(&source_, StopRule::AtEnd(), clock_.Now());
+  EXPECT_FALSE(Done(input));
+  // A rebalance hands over partition 1, which has grown to 20 by then.
+  source_.parts[Input(1)] = {5, 20};
+  EXPECT_FALSE(Done(input));
+  EXPECT_EQ(source_.queries, 2);
+  source_.parts[Input(0)] = {10, 30};
+  source_.parts[Input(1)] = {19, 35};
+  EXPECT_FALSE(Done(input));
+  source_.parts[Input(1)] = {20, 40};
+  EXPECT_TRUE(Done(input));
+  // Revoked and given back: its end is read again at the new assignment.
+  source_.parts.erase(Input(1));
+  EXPECT_TRUE(Done(input));
+  source_.parts[Input(1)] = {20, 40};
+  EXPECT_FALSE(Done(input));
+  source_.parts[Input(1)] = {40, 41};
+  EXPECT_TRUE(Done(input));
+}
+
+TEST_F(StopAtEndTest, EndsThatCannotBeReadAreNeverTheEnd) {
+  source_.parts[Input(0)] = {10, 10};  // caught up by the ends remembered
+  source_.unreachable = true;
+  SourceInput input(&source_, StopRule::AtEnd(), clock_.Now());
+  for (int i = 0; i < 50; ++i) {
+    clock_.Advance(std::chrono::seconds(1));
+    EXPECT_FALSE(Done(input));
+  }
+  source_.unreachable = false;
+  EXPECT_TRUE(Done(input));
+}
+
+TEST_F(StopAtEndTest, DrainsTheRepartitionTopicsToTheirEndsAfterTheFlush) {
+  source_.parts[Input(0)] = {0, 10};
+  source_.parts[Repartition(0)] = {0, 0};
+  int flushes = 0;
+  int64_t unflushed = 0;  // forwarded records the forwarder still holds
+  StopRule rule = StopRule::AtEnd([&] {
+    ++flushes;
+    source_.parts[Repartition(0)].end += unflushed;
+    unflushed = 0;
+    return Status::OK();
+  });
+  SourceInput input(&source_, std::move(rule), clock_.Now());
+  EXPECT_FALSE(Done(input));
+  EXPECT_EQ(flushes, 0);  // the inputs come first
+  // The inputs are read; 4 of their records were forwarded and are not stored yet.
+  source_.parts[Input(0)] = {10, 10};
+  counters_.forwarded = 4;
+  unflushed = 4;
+  EXPECT_FALSE(Done(input)) << "stopped with forwarded records unread";
+  EXPECT_EQ(flushes, 1);
+  EXPECT_EQ(source_.parts[Repartition(0)].end, 4);
+  source_.parts[Repartition(0)].position = 3;
+  EXPECT_FALSE(Done(input));
+  EXPECT_EQ(flushes, 1);  // nothing more was forwarded: the ends read once stand
+  // A partition gained late forwards more: flushed and read again.
+  source_.parts[Input(1)] = {0, 5};
+  EXPECT_FALSE(Done(input));
+  source_.parts[Input(1)] = {5, 5};
+  counters_.forwarded = 6;
+  unflushed = 2;
+  source_.parts[Repartition(0)].position = 4;
+  EXPECT_FALSE(Done(input));
+  EXPECT_EQ(flushes, 2);
+  EXPECT_EQ(source_.parts[Repartition(0)].end, 6);
+  source_.parts[Repartition(0)].position = 6;
+  EXPECT_TRUE(Done(input));
+}
+
+TEST_F(StopAtEndTest, AFailedFlushIsNotTheEnd) {
+  source_.parts[Input(0)] = {10, 10};
+  source_.parts[Repartition(0)] = {0, 0};
+  bool fail = true;
+  StopRule rule = StopRule::AtEnd([&] { return fail ? Status::Unavailable("broker down") : Status::OK(); });
+  SourceInput input(&source_, std::move(rule), clock_.Now());
+  counters_.forwarded = 1;
+  EXPECT_FALSE(Done(input));
+  fail = false;
+  EXPECT_TRUE(Done(input));
 }
 
 TEST(LowWatermarkTest, IsTheLowestGroupsWatermark) {

@@ -478,6 +478,13 @@ Status Processor::Finish() {
   return Status::OK();
 }
 
+Status Processor::FlushForwarded() {
+  if (!unflushed_) return Status::OK();
+  SC_RETURN_IF_ERROR(forwarder_->Flush());
+  unflushed_ = false;
+  return Status::OK();
+}
+
 Status Processor::CloseEpochs(const std::vector<Group*>& groups, bool final, bool wait) {
   const ProcessingTime start = clock_->Now();
   struct AddTime {

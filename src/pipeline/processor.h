@@ -201,6 +201,9 @@ class Processor final : public PositionStore, public RebalanceListener {
   Status CommitNow();
   // End of a bounded input: emits every pending join row and commits.
   Status Finish();
+  // Returns once every record forwarded so far is stored (SetRouting's forwarder; each checkpoint
+  // does it too): `stream --stop-at-end` then reads the repartition topics' ends.
+  Status FlushForwarded();
 
   const ProcessorCounters& counters() const { return counters_; }
   // The maintainer's counters (all zero when maintenance is off).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <future>
 #include <map>
 #include <set>
 
@@ -993,16 +994,21 @@ Result<std::vector<PartitionLag>> KafkaSource::QueryLag() {
   const std::vector<PartitionPosition> positions = Positions();
   std::vector<PartitionLag> out;
   if (positions.empty()) return out;
-  // Every partition in one ListOffsets request per leader, once for the starts and once for the
-  // ends: a round trip queues behind the consumer's fetch in flight on the same connection, which
-  // the broker holds up to fetch.wait.max.ms when there is nothing new. One round trip per
-  // partition and end made a caught-up member with 48 partitions wait ~24 s before it could stop.
-  // Kafka's ListOffsets reads the timestamps -2 and -1 as the earliest and the latest offset (the
-  // latest stable one under read_committed, like the consumer's own ends).
-  auto query = [&](int64_t which) -> Result<std::vector<int64_t>> {
+  // Every partition in one ListOffsets request per leader: a round trip queues behind the
+  // consumer's fetch in flight on the same connection, which the broker holds up to
+  // fetch.wait.max.ms when there is nothing new. One round trip per partition and end made a
+  // caught-up member with 48 partitions wait ~24 s before it could stop. Kafka's ListOffsets reads
+  // the timestamps -2 and -1 as the earliest and the latest offset (the latest stable one under
+  // read_committed, like the consumer's own ends). The earliest offsets only matter where the
+  // position is not known (nothing read yet, no checkpoint, no end reached): a member that has
+  // read every partition makes one round, and otherwise the two go out together (one wait behind
+  // the fetch, not two).
+  auto query = [&](const std::vector<size_t>& which_partitions,
+                   int64_t which) -> Result<std::vector<int64_t>> {
     RdKafkaPartitionListPtr list(
-        rd_kafka_topic_partition_list_new(static_cast<int>(positions.size())));
-    for (const PartitionPosition& p : positions) {
+        rd_kafka_topic_partition_list_new(static_cast<int>(which_partitions.size())));
+    for (size_t i : which_partitions) {
+      const PartitionPosition& p = positions[i];
       rd_kafka_topic_partition_list_add(list.get(), NameOf(p.tp).c_str(), p.tp.partition.value())
           ->offset = which;
     }
@@ -1011,7 +1017,8 @@ Result<std::vector<PartitionLag>> KafkaSource::QueryLag() {
                                                static_cast<int>(options_.request_timeout.count())),
                     "cannot read the partitions' offsets from the cluster"));
     std::vector<int64_t> offsets;
-    for (const PartitionPosition& p : positions) {
+    for (size_t i : which_partitions) {
+      const PartitionPosition& p = positions[i];
       const rd_kafka_topic_partition_t* e = rd_kafka_topic_partition_list_find(
           list.get(), NameOf(p.tp).c_str(), p.tp.partition.value());
       const rd_kafka_resp_err_t err = e == nullptr ? RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION
@@ -1026,12 +1033,30 @@ Result<std::vector<PartitionLag>> KafkaSource::QueryLag() {
     }
     return offsets;
   };
-  SC_ASSIGN_OR_RETURN(std::vector<int64_t> starts, query(RD_KAFKA_OFFSET_BEGINNING));
-  SC_ASSIGN_OR_RETURN(std::vector<int64_t> ends, query(RD_KAFKA_OFFSET_END));
+  std::vector<size_t> all, unplaced;
+  for (size_t i = 0; i < positions.size(); ++i) {
+    all.push_back(i);
+    const std::optional<EndReached>& reached = State(positions[i].tp).reached;
+    if (!positions[i].next && !(reached && !reached->after)) unplaced.push_back(i);
+  }
+  // librdkafka's calls are thread-safe; the helper thread only reads `positions` and the names.
+  std::optional<std::future<Result<std::vector<int64_t>>>> starts_future;
+  if (!unplaced.empty()) {
+    starts_future =
+        std::async(std::launch::async, [&] { return query(unplaced, RD_KAFKA_OFFSET_BEGINNING); });
+  }
+  Result<std::vector<int64_t>> ends = query(all, RD_KAFKA_OFFSET_END);
+  std::vector<int64_t> starts(positions.size(), -1);
+  if (starts_future) {
+    Result<std::vector<int64_t>> got = starts_future->get();
+    if (!got.ok()) return got.status();
+    for (size_t k = 0; k < unplaced.size(); ++k) starts[unplaced[k]] = (*got)[k];
+  }
+  if (!ends.ok()) return ends.status();
   for (size_t i = 0; i < positions.size(); ++i) {
     const PartitionPosition& p = positions[i];
-    PartitionLag lag{p.tp, p.next, SourcePosition(ends[i]), std::nullopt};
-    lag.records_behind = RecordsBehind(p.next, starts[i], ends[i], State(p.tp).reached);
+    PartitionLag lag{p.tp, p.next, SourcePosition((*ends)[i]), std::nullopt};
+    lag.records_behind = RecordsBehind(p.next, starts[i], (*ends)[i], State(p.tp).reached);
     out.push_back(lag);
   }
   unreachable_since_.reset();  // the cluster answered

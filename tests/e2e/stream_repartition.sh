@@ -10,6 +10,8 @@
 #  - enriched_data equals the SPEC join computed by DuckDB over the raw tables, row for row, and
 #    holds one row per vehicle record (each has its weather record at the same timestamp);
 #  - records were forwarded, and the re-forwarded ones were dropped as duplicates.
+# Then a backfill of the same topics with --stop-at-end (one member, a new group) must give the same
+# lake (tests/e2e/lake_digest.py) and stop by itself once it has read back what it forwarded.
 #
 # Usage: tests/e2e/stream_repartition.sh path/to/smartcity
 set -euo pipefail
@@ -119,6 +121,31 @@ if bad:
     sys.exit("\n".join(bad))
 PY
 ok "keys by event id, two members, one killed and restarted: raw tables exactly once, enriched_data equals the SPEC join over them"
+
+# A backfill of the same topics (--stop-at-end) by one member of a new group, whose repartition
+# topics start empty: it reads the inputs up to their ends at start, forwards the misplaced records,
+# reads them back up to the repartition topics' ends after its flush, and stops with no idle wait.
+# Its lake must equal the one above (ending with --stop-when-idle --final), table for table.
+"$bin" stream --group repart-end --no-serve --lake "$work/lake_end" --trigger 1s --idle-timeout 1h \
+  --watermark-delay 7d --stop-at-end --summary-json "$work/end.json" >"$work/end.log" 2>&1 ||
+  fail "the --stop-at-end run failed: $(tail -3 "$work/end.log")"
+digest_bin=${SMARTCITY_LAKE_DIGEST:-$(dirname "$bin")/../lake/lake_digest}
+"$PY" "$root/tests/e2e/lake_digest.py" "$work/lake" "$digest_bin" >"$work/digest_idle.json" ||
+  fail "the lake of the --stop-when-idle runs does not read back"
+"$PY" "$root/tests/e2e/lake_digest.py" "$work/lake_end" "$digest_bin" >"$work/digest_end.json" ||
+  fail "the lake of the --stop-at-end run does not read back"
+cmp -s "$work/digest_idle.json" "$work/digest_end.json" ||
+  fail "the --stop-at-end lake differs: $(diff "$work/digest_idle.json" "$work/digest_end.json" | head -20)"
+"$PY" - "$work/end.json" <<'PY' || fail "the --stop-at-end run did not read back what it forwarded"
+import json, sys
+s = json.load(open(sys.argv[1]))
+r = s["repartition"]
+print(f"--stop-at-end: {s['records']} records, forwarded {r['forwarded']}, received {r['received']}, "
+      f"stopped: {s['stopped']}")
+if s["stopped"] != "end" or r["forwarded"] == 0 or r["received"] != r["forwarded"]:
+    sys.exit(f"stopped {s['stopped']!r}, forwarded {r['forwarded']}, received {r['received']}")
+PY
+ok "--stop-at-end on the backlog, misplaced records forwarded and read back: the same lake as --stop-when-idle --final"
 
 # The group is retired: its three internal topics go, the input topics other groups read stay.
 "$bin" topics delete --repartition-group repart >"$work/delete.out" 2>&1 ||
