@@ -257,7 +257,8 @@ TEST_F(DriveTest, StopAtEndDoesNotWaitForAProducerThatNeverPauses) {
   }
   ASSERT_FALSE(value.empty());
   auto produce = [&] {
-    for (int32_t p = 0; p < kPartitions; ++p) log_.Append(Topic::kGps, PartitionId(p), "late", value);
+    for (int32_t p = 0; p < kPartitions; ++p)
+      log_.Append(Topic::kGps, PartitionId(p), "late", value);
   };
   std::atomic<bool> stop{false};
   {

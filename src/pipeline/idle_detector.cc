@@ -75,7 +75,8 @@ bool SourceInput::DoneAtEnd(const DriveStep& step) {
   auto update = [&](const std::span<const PartitionLag> lag) {
     for (const PartitionLag& l : lag) {
       auto it = targets_.find(l.tp);
-      if (it != targets_.end() && !it->second.reached) it->second.reached = AtTarget(l, it->second.end);
+      if (it != targets_.end() && !it->second.reached)
+        it->second.reached = AtTarget(l, it->second.end);
     }
   };
   auto all_reached = [&](bool repartition) {

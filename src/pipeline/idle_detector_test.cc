@@ -255,7 +255,8 @@ TEST_F(StopAtEndTest, AFailedFlushIsNotTheEnd) {
   source_.parts[Input(0)] = {10, 10};
   source_.parts[Repartition(0)] = {0, 0};
   bool fail = true;
-  StopRule rule = StopRule::AtEnd([&] { return fail ? Status::Unavailable("broker down") : Status::OK(); });
+  StopRule rule =
+      StopRule::AtEnd([&] { return fail ? Status::Unavailable("broker down") : Status::OK(); });
   SourceInput input(&source_, std::move(rule), clock_.Now());
   counters_.forwarded = 1;
   EXPECT_FALSE(Done(input));
