@@ -16,6 +16,14 @@ mkdir -p "$root/.cache"
 exec 9>"$root/.cache/venv.lock"
 flock -w 1800 9 || { log "timed out waiting for another scripts/pyenv.sh (.cache/venv.lock)"; exit 1; }
 
+# A venv records its own path in its scripts (moto_server, pip): one made through a path that leads
+# elsewhere now (a moved checkout, a removed worktree whose .cache linked here) has scripts that
+# point nowhere. Make it again here.
+made_at=$(sed -n 's/^command = .* -m venv //p' "$venv/pyvenv.cfg" 2>/dev/null || true)
+if [ -n "$made_at" ] && [ "$(realpath -q "$made_at" || true)" != "$(realpath "$venv")" ]; then
+  log "$venv was made at $made_at: making it again here"
+  rm -rf "$venv"
+fi
 if [ ! -x "$venv/bin/python" ]; then
   if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
     log "installing python3-venv"
