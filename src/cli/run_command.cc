@@ -107,6 +107,11 @@ int RunPipeline(RunArgs& a) {
   // What the warehouse follower has loaded, per table: the lake maintenance keeps the log after it,
   // so a follower that falls behind the log retention still finds every version it has not loaded.
   auto follower_loaded = std::make_shared<LoadedVersions>();
+  // The lake maintenance and the warehouse loader take turns: each works in a DuckDB of its own
+  // (its share of --memory-limit), and the two working sets at once were the run's peak. Declared
+  // before both, so it outlives them.
+  Mutex background_jobs;
+  popts.maintenance.exclusive = &background_jobs;
   if (a.warehouse != "none") {
     for (const std::string& t : warehouse::LoaderOptions{}.tables) follower_loaded->Set(t, -1);
     popts.maintenance.keep_log_after = [follower_loaded](const std::string& table_prefix) {
@@ -138,6 +143,7 @@ int RunPipeline(RunArgs& a) {
   if (a.warehouse != "none") {
     pipeline::WarehouseFollowerOptions fo;
     fo.warehouse = warehouse;
+    fo.exclusive = &background_jobs;
     if (budget.warehouse_duckdb > 0) {
       fo.warehouse_memory_limit = std::to_string(budget.warehouse_duckdb >> 20) + "MiB";
       fo.reader_memory_limit = std::to_string(budget.warehouse_reader >> 20) + "MiB";

@@ -42,6 +42,23 @@ class SCOPED_CAPABILITY MutexLock {
   Mutex* const mu_;
 };
 
+// Holds `mu` for its scope if `mu` is set, nothing otherwise: for a lock one component may be
+// given to share with another (it is optional, so the analysis cannot follow it).
+class OptionalMutexLock {
+ public:
+  explicit OptionalMutexLock(Mutex* mu) NO_THREAD_SAFETY_ANALYSIS : mu_(mu) {
+    if (mu_ != nullptr) mu_->Lock();
+  }
+  ~OptionalMutexLock() NO_THREAD_SAFETY_ANALYSIS {
+    if (mu_ != nullptr) mu_->Unlock();
+  }
+  OptionalMutexLock(const OptionalMutexLock&) = delete;
+  OptionalMutexLock& operator=(const OptionalMutexLock&) = delete;
+
+ private:
+  Mutex* const mu_;
+};
+
 // A condition variable. Each wait takes the Mutex the caller holds, gives it up while it sleeps and
 // holds it again when it returns. Spurious wake-ups happen: wait in a loop on the condition.
 class CondVar {

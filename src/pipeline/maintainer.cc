@@ -125,7 +125,11 @@ Status Maintainer::Pass(bool final, bool interruptible) {
   Status first;
   for (const std::string& table : tables_) {
     if (interruptible && stop_) break;  // the background thread is being stopped
-    Status s = MaintainTable(table, final, now);
+    Status s;
+    {
+      OptionalMutexLock exclusive(options_.exclusive);
+      s = MaintainTable(table, final, now);
+    }
     if (!s.ok()) {
       s = s.WithContext("maintaining table " + table);
       Fail(s);

@@ -77,6 +77,9 @@ struct MaintenanceOptions {
   // every commit (`run`'s warehouse follower: what it has loaded); the log clean-up keeps those
   // commits whatever the retention (lake::CleanupLog's keep_after). None: the retention decides.
   std::function<std::optional<int64_t>(const std::string& table)> keep_log_after;
+  // Set: held while one table is maintained (its compaction, log clean-up and vacuum). `run` gives
+  // the same lock to its warehouse loader (warehouse::LoaderOptions::exclusive).
+  Mutex* exclusive = nullptr;
 };
 
 Status ValidateMaintenance(const MaintenanceOptions& options);

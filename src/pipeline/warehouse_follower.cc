@@ -19,6 +19,7 @@ Result<std::unique_ptr<WarehouseFollower>> WarehouseFollower::Start(
   };
   o.retry_for = options.final_retry_for;  // bounds the final pass if the warehouse is gone
   o.reader_memory_limit = options.reader_memory_limit;
+  o.exclusive = options.exclusive;
   o.reopen_after_rows = warehouse::kFollowReopenAfterRows;
   const std::string spec = options.warehouse;
   warehouse::WarehouseOpenOptions wo;

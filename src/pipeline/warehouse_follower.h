@@ -41,6 +41,8 @@ struct WarehouseFollowerOptions {
   std::string reader_memory_limit;
   // The final pass's retry budget (the warehouse may be gone).
   std::chrono::milliseconds final_retry_for{std::chrono::seconds(30)};
+  // Held during each load pass (warehouse::LoaderOptions::exclusive); none if null.
+  Mutex* exclusive = nullptr;
 };
 
 class WarehouseFollower {

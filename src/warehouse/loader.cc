@@ -102,10 +102,13 @@ Status Loader::LoadOnce(const std::atomic<bool>* stop, bool settle) {
   RetryPolicy::Attempts attempts = retry_.Start();
   Status st;
   while (true) {
-    st = LoadPass(settle);
-    if (st.ok() && conn_ && options_.reopen_after_rows > 0 &&
-        summary_.rows - rows_at_connect_ >= options_.reopen_after_rows) {
-      conn_.reset();  // the next pass opens it again
+    {
+      OptionalMutexLock exclusive(options_.exclusive);
+      st = LoadPass(settle);
+      if (st.ok() && conn_ && options_.reopen_after_rows > 0 &&
+          summary_.rows - rows_at_connect_ >= options_.reopen_after_rows) {
+        conn_.reset();  // the next pass opens it again
+      }
     }
     if (!st.ok() && st.IsRetryable()) {
       // The session may be broken: drop it. Whatever its open transaction held is rolled back by

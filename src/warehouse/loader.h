@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/retry.h"
 #include "common/status.h"
 #include "engine/engine.h"
@@ -136,6 +137,10 @@ struct LoaderOptions {
   // (quoted camelCase) names; it is loaded with them, with a notice. If set, its columns (and their
   // PostgreSQL indexes) are renamed to the warehouse names first, in one transaction.
   bool rename_columns = false;
+  // Set: held during each load pass (reading the lake and writing the warehouse), released while
+  // waiting. `run` shares it with its lake maintenance (pipeline::MaintenanceOptions::exclusive)
+  // so that their DuckDB working sets never add up.
+  Mutex* exclusive = nullptr;
 };
 
 struct TableLoadStats {
