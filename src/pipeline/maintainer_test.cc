@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "lake/delta_table.h"
 #include "lake/parquet_writer.h"
 #include "testing/files.h"
@@ -163,6 +166,30 @@ TEST_F(MaintainerTest, CleansTheLogAndVacuumsAfterTheirRetentions) {
   EXPECT_LT(most_log, 150u);
   EXPECT_LT(most_data, 120u);
   FilesPerDate();
+}
+
+// `run` gives the maintainer and its warehouse loader one lock, so that their DuckDB working sets
+// never add up: a pass waits while the loader holds it.
+TEST_F(MaintainerTest, APassWaitsForTheLockItSharesWithTheWarehouseLoader) {
+  Mutex shared;
+  MaintenanceOptions o = Options();
+  o.exclusive = &shared;
+  auto m = Maintainer::Open(&store_, db_.get(), {"t"}, o, &clock_);
+  ASSERT_TRUE(m.ok());
+  for (int i = 0; i < 6; ++i) Commit(0, 5);  // over max_small_files: the pass compacts
+  std::atomic<bool> done{false};
+  shared.Lock();
+  std::thread pass([&] {
+    EXPECT_TRUE((*m)->RunPass().ok());
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(done) << "the pass ran while the loader held the lock";
+  EXPECT_EQ(FilesPerDate()["2026-01-05"], 6);
+  shared.Unlock();
+  pass.join();
+  EXPECT_TRUE(done);
+  EXPECT_LE(FilesPerDate()["2026-01-05"], 4);
 }
 
 }  // namespace
