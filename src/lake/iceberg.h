@@ -5,9 +5,8 @@
 //
 // On storage, beside _delta_log/ (a file-system table, as Iceberg's Hadoop tables):
 //   <table>/metadata/v<N>.metadata.json        table metadata N (N = 1, 2, …), put if absent
-//   <table>/metadata/version-hint.text         "N": the newest metadata version (a hint: readers
-//   and
-//                                               writers also probe v<N+1>…)
+//   <table>/metadata/version-hint.text         "N": the newest metadata version (a hint:
+//                                               readers and writers also probe v<N+1>…)
 //   <table>/metadata/snap-<id>-1-<uuid>.avro   manifest list of snapshot <id>
 //   <table>/metadata/<uuid>-m0.avro            the manifest of that snapshot
 //
