@@ -38,9 +38,10 @@ python_env
 # the first day, so the peak after the first quarter against the peak at the end moved +8% to +15%
 # between runs with no growth. The benchmark's target (bench/soak.sh) is 10% over 7 days.
 margin=10
-# Percent the peak may exceed --memory-limit (its default, 256 MiB). The target is the limit itself
-# and is missed (issue 15: 274-293 MiB measured on this run); this bound catches a regression.
-over_limit=25
+# Percent the peak may exceed --memory-limit (its default, 256 MiB). The target is the limit itself:
+# this run peaked at 274-293 MiB while the lake maintenance and the warehouse loader could work at
+# once, at 239-256 MiB since they take turns (issue 15); the margin is the spread of a peak.
+over_limit=10
 limit_mib=256
 retention=10
 slack=30
