@@ -21,6 +21,7 @@ namespace smartcity::lake {
 namespace {
 
 using nlohmann::json;
+using testing::CommitEvents;
 using testing::EventSchema;
 using testing::kJan5At23h;
 using testing::kMinute;
@@ -103,12 +104,6 @@ class IcebergTest : public ::testing::Test {
     auto t = DeltaTable::Open(store, db_.get(), kTable, EventSchema(), Options(iceberg));
     EXPECT_TRUE(t.ok()) << t.status().message();
     return t.ok() ? std::move(*t) : nullptr;
-  }
-  CommitResult CommitEvents(DeltaTable* t, int64_t first, int n, int64_t start, int64_t epoch) {
-    EXPECT_TRUE(t->Append(*MakeEvents(EventSchema(), first, n, start, kMinute)).ok());
-    auto r = t->Commit("app", epoch);
-    EXPECT_TRUE(r.ok()) << r.status().message();
-    return r.ok() ? *r : CommitResult{};
   }
   // The Delta snapshot at `version` (replayed from the JSON commits).
   Snapshot DeltaAt(ObjectStore* store, int64_t version) {

@@ -100,4 +100,12 @@ std::vector<int64_t> Range(int64_t first, int64_t n) {
   return v;
 }
 
+CommitResult CommitEvents(DeltaTable* t, int64_t first, int n, int64_t start_micros,
+                          int64_t epoch) {
+  EXPECT_TRUE(t->Append(*MakeEvents(EventSchema(), first, n, start_micros, kMinute)).ok());
+  auto r = t->Commit("app", epoch);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return r.ok() ? *r : CommitResult{};
+}
+
 }  // namespace smartcity::lake::testing

@@ -9,6 +9,7 @@
 
 #include "common/record_batch.h"
 #include "engine/engine.h"
+#include "lake/delta_table.h"
 #include "lake/object_store.h"
 
 namespace smartcity::lake::testing {
@@ -23,6 +24,10 @@ std::shared_ptr<const Schema> EventSchemaWithNote();
 // is null. With a schema that has `note`, it is "n<seq>" on even seq and null otherwise.
 std::unique_ptr<RecordBatch> MakeEvents(const std::shared_ptr<const Schema>& schema, int64_t first,
                                         int n, int64_t start_micros, int64_t step_micros);
+
+// Appends events seq first..first+n-1 (one a minute from `start_micros`, EventSchema) to `t` and
+// commits them as epoch `epoch` of the application "app" (fails the test on any error).
+CommitResult CommitEvents(DeltaTable* t, int64_t first, int n, int64_t start_micros, int64_t epoch);
 
 // 2026-01-05T23:00:00Z in micros: 2 hours of 1-minute events span two dates.
 inline constexpr int64_t kJan5At23h = 1767654000000000LL;

@@ -20,6 +20,7 @@ namespace smartcity::lake {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::CommitEvents;
 using testing::EventSchema;
 using testing::kJan5At23h;
 using testing::kMinute;
@@ -51,13 +52,6 @@ class SymlinkManifestTest : public ::testing::Test {
     auto t = DeltaTable::Open(store, db_.get(), kTable, EventSchema(), Options(manifests));
     EXPECT_TRUE(t.ok()) << t.status().message();
     return t.ok() ? std::move(*t) : nullptr;
-  }
-  // Commits events seq first..first+n-1 (one a minute from `start`) as epoch `epoch`.
-  CommitResult CommitEvents(DeltaTable* t, int64_t first, int n, int64_t start, int64_t epoch) {
-    EXPECT_TRUE(t->Append(*MakeEvents(EventSchema(), first, n, start, kMinute)).ok());
-    auto r = t->Commit("app", epoch);
-    EXPECT_TRUE(r.ok()) << r.status().message();
-    return r.ok() ? *r : CommitResult{};
   }
   fs::path ManifestDir() const { return tmp_.path() / "root" / kTable / kSymlinkManifestDir; }
   // Partition folder ("date=2026-01-05") -> the URIs its manifest lists.
