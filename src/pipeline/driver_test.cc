@@ -261,16 +261,21 @@ TEST_F(DriveTest, StopAtEndDoesNotWaitForAProducerThatNeverPauses) {
       log_.Append(Topic::kGps, PartitionId(p), "late", value);
   };
   std::atomic<bool> stop{false};
-  {
-    // --stop-when-idle never stops.
-    SourceInput idle(source_.get(), std::chrono::seconds(2), clock_.Now());
+  // Drives `input` for up to 20 s of the fake clock, producing more after every step.
+  auto drive = [&](SourceInput* input) {
+    stop = false;
     DriveOptions o = StepByStep(&clock_, &stop, std::chrono::seconds(20));
     auto advance = o.on_live;
     o.on_live = [&](const DriveStep& s) {
       advance(s);
       produce();
     };
-    const DriveResult r = Drive(proc_.get(), source_.get(), &idle, std::move(o)).Run();
+    return Drive(proc_.get(), source_.get(), input, std::move(o)).Run();
+  };
+  {
+    // --stop-when-idle never stops.
+    SourceInput idle(source_.get(), std::chrono::seconds(2), clock_.Now());
+    const DriveResult r = drive(&idle);
     ASSERT_TRUE(r.status.ok()) << r.status.message();
     EXPECT_EQ(r.end, DriveEnd::kStopped);
   }
@@ -278,14 +283,7 @@ TEST_F(DriveTest, StopAtEndDoesNotWaitForAProducerThatNeverPauses) {
   const uint64_t read_before = proc_->counters().records;
   const uint64_t in_log = log_.next_sequence().value();
   SourceInput at_end(source_.get(), StopRule::AtEnd(), clock_.Now());
-  stop = false;
-  DriveOptions o = StepByStep(&clock_, &stop, std::chrono::seconds(20));
-  auto advance = o.on_live;
-  o.on_live = [&](const DriveStep& s) {
-    advance(s);
-    produce();
-  };
-  const DriveResult r = Drive(proc_.get(), source_.get(), &at_end, std::move(o)).Run();
+  const DriveResult r = drive(&at_end);
   ASSERT_TRUE(r.status.ok()) << r.status.message();
   EXPECT_EQ(r.end, DriveEnd::kInputDone);
   EXPECT_EQ(at_end.target_queries(), 1);
