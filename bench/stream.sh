@@ -14,21 +14,26 @@
 #   With --baseline BIN: the throughput run is repeated --rounds times, alternating between this
 #   build's smartcity and BIN (another build, e.g. of an older commit) on the same backlog, and the
 #   medians, spreads and ratios of both are reported (for "within noise of before" claims).
+#   With --with ARGS: the same, but the second binary is this build with ARGS added to its `stream`
+#   (e.g. --with '--table-format delta,iceberg' for the cost of an option); with --baseline too,
+#   ARGS go to this build's runs only. The latency run is this build's, with ARGS.
 #
 # Usage: bench/stream.sh [--events N] [--rate R] [--seconds S] [--trigger T] [--no-write]
-#                        [--baseline BIN [--rounds K]]
+#                        [--baseline BIN] [--with ARGS] [--rounds K]
 #   --events   backlog for the throughput run (default 5000000)
 #   --rate     events/s for the latency run (default 20000)
 #   --seconds  length of the latency run (default 40)
 #   --trigger  lake commit interval for the latency run (default 2s)
 #   --no-write print the table but leave bench/RESULTS.md alone
 #   --baseline a second smartcity binary to compare with (implies --no-write)
-#   --rounds   throughput runs of each binary with --baseline (default 3)
+#   --with     stream arguments for this build's throughput runs, compared with runs without them
+#              (implies --no-write)
+#   --rounds   throughput runs of each side with --baseline or --with (default 3)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-events=5000000 rate=20000 seconds=40 trigger=2s write=1 baseline="" rounds=3
+events=5000000 rate=20000 seconds=40 trigger=2s write=1 baseline="" with="" rounds=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) events=$2; shift 2 ;;
@@ -37,6 +42,7 @@ while [ $# -gt 0 ]; do
     --trigger) trigger=$2; shift 2 ;;
     --no-write) write=0; shift ;;
     --baseline) baseline=$(realpath "$2"); write=0; shift 2 ;;
+    --with) with=$2; write=0; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "stream.sh: unknown option $1" >&2; exit 2 ;;
@@ -75,40 +81,51 @@ done
 wait
 t1=$(date +%s.%N)
 kcat_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-drain() {  # drain BINARY NAME: one throughput run, its summary in $work/NAME.json, RSS in NAME.rss
-  /usr/bin/time -f '%M' -o "$work/$2.rss" "$1" stream --group "bench-$2" --lake "$work/lake-$2" \
-    --stop-when-idle 2s --final --summary-json "$work/$2.json" -q
-  rm -rf "$work/lake-$2"
+drain() {  # drain BINARY NAME [ARGS...]: one throughput run, its summary in $work/NAME.json, RSS in NAME.rss
+  local b=$1 name=$2
+  shift 2
+  /usr/bin/time -f '%M' -o "$work/$name.rss" "$b" stream --group "bench-$name" --lake "$work/lake-$name" \
+    --stop-when-idle 2s --final --summary-json "$work/$name.json" -q "$@"
+  # The metadata a drain left (Delta log, Iceberg metadata/), for the cost of an option.
+  find "$work/lake-$name" -type f \( -path '*/_delta_log/*' -o -path '*/metadata/*' \) -printf '%s\n' |
+    awk '{ s += $1 } END { print s + 0 }' >"$work/$name.meta"
+  rm -rf "$work/lake-$name"
 }
-if [ -n "$baseline" ]; then
+# This build's runs (the second table's too) get the --with arguments.
+read -r -a with_args <<<"$with"
+if [ -n "$baseline" ] || [ -n "$with" ]; then
+  base_bin=${baseline:-$bin}
   for r in $(seq 1 "$rounds"); do
-    log "round $r/$rounds: baseline $baseline draining the backlog"
-    drain "$baseline" "base-$r"
-    log "round $r/$rounds: smartcity stream draining the backlog"
-    drain "$bin" "tp-$r"
+    log "round $r/$rounds: $base_bin draining the backlog"
+    drain "$base_bin" "base-$r"
+    log "round $r/$rounds: this build${with:+ with $with} draining the backlog"
+    drain "$bin" "tp-$r" "${with_args[@]}"
   done
-  "$PY" - "$work" "$rounds" <<'PY'
+  "$PY" - "$work" "$rounds" "${baseline:-this build}" "this build${with:+ with $with}" <<'PY'
 import json, os, statistics, sys
-work, rounds = sys.argv[1], int(sys.argv[2])
+work, rounds, base_name, cur_name = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 def runs(kind):
     out = []
     for r in range(1, rounds + 1):
         j = json.load(open(os.path.join(work, f"{kind}-{r}.json")))
         rss = int(open(os.path.join(work, f"{kind}-{r}.rss")).read().split()[-1]) / 1024
-        out.append((j["events_per_s_active"], j["cpu_seconds"] / j["records"] * 1e6, rss, j["records"]))
+        meta = int(open(os.path.join(work, f"{kind}-{r}.meta")).read()) / 2**20
+        out.append((j["events_per_s_active"], j["cpu_seconds"] / j["records"] * 1e6, rss, meta, j["records"]))
     return out
 base, cur = runs("base"), runs("tp")
 def col(v, i): return [x[i] for x in v]
 def fmt(v, i, f): return f"{f(statistics.median(col(v, i)))} (min {f(min(col(v, i)))}, max {f(max(col(v, i)))})"
-print("| measure | baseline | this build | ratio of medians |")
+print(f"| measure | {base_name} | {cur_name} | ratio of medians |")
 print("|---|---|---|---|")
 for name, i, f in (("reading throughput, events/s", 0, lambda x: f"{x:,.0f}"),
                    ("CPU s per million events", 1, lambda x: f"{x:.2f}"),
-                   ("peak RSS, MiB", 2, lambda x: f"{x:.0f}")):
-    ratio = statistics.median(col(cur, i)) / statistics.median(col(base, i))
-    print(f"| {name} | {fmt(base, i, f)} | {fmt(cur, i, f)} | {ratio:.2f} |")
-print(f"{rounds} rounds, alternating baseline and this build on the same backlog of "
-      f"{cur[0][3]:,} events; load average {os.getloadavg()[0]:.1f}")
+                   ("peak RSS, MiB", 2, lambda x: f"{x:.0f}"),
+                   ("table metadata left (logs), MiB", 3, lambda x: f"{x:.2f}")):
+    b = statistics.median(col(base, i))
+    ratio = f"{statistics.median(col(cur, i)) / b:.2f}" if b else "-"
+    print(f"| {name} | {fmt(base, i, f)} | {fmt(cur, i, f)} | {ratio} |")
+print(f"{rounds} rounds, alternating the two on the same backlog of "
+      f"{cur[0][4]:,} events; load average {os.getloadavg()[0]:.1f}")
 PY
   cp "$work/tp-1.json" "$work/tp.json"; cp "$work/tp-1.rss" "$work/tp.rss"
 else
@@ -121,7 +138,7 @@ fi
 sleep 2
 "$bin" topics create --partitions 6 >/dev/null
 log "latency: $rate events/s for ${seconds}s, trigger $trigger"
-"$bin" stream --group bench-lat --lake "$work/lake-lat" --trigger "$trigger" \
+"$bin" stream "${with_args[@]}" --group bench-lat --lake "$work/lake-lat" --trigger "$trigger" \
   --summary-json "$work/lat.json" -q &
 stream_pid=$!
 sleep 5  # joined the group

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <string>
 
 #include "cli/command.h"
 #include "cli/lake_options.h"
@@ -88,8 +89,12 @@ int RunCompact(const CompactArgs& a) {
         ++failures;
         continue;
       }
-      std::printf("%s: %s %d unreferenced data files (%s) older than %s\n", t.c_str(),
-                  a.dry_run ? "would delete" : "deleted", v->files_deleted,
+      const std::string iceberg =
+          v->iceberg_files_deleted > 0
+              ? " and " + std::to_string(v->iceberg_files_deleted) + " Iceberg metadata files"
+              : "";
+      std::printf("%s: %s %d unreferenced data files%s (%s) older than %s\n", t.c_str(),
+                  a.dry_run ? "would delete" : "deleted", v->files_deleted, iceberg.c_str(),
                   Mb(v->bytes_deleted).c_str(), FormatDuration(a.retention).c_str());
       if (a.dry_run) {
         for (const std::string& k : v->deleted) std::printf("  %s\n", k.c_str());

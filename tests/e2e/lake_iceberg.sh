@@ -6,7 +6,8 @@
 # schema and partition spec of the Delta table. Then kill -9 inside commits (before an Iceberg metadata
 # commit, right after a Delta commit, after an Iceberg manifest upload: each crash point must fire,
 # and after one the Iceberg metadata must lag the Delta log) and restart: the same rows again, and the
-# Iceberg metadata caught up with the Delta log.
+# Iceberg metadata caught up with the Delta log. Between the two, compact --vacuum must delete
+# replaced data files and unreferenced Iceberg metadata, and both readers still read the same rows.
 #
 # Usage: lake_iceberg.sh SMARTCITY
 set -euo pipefail
@@ -29,6 +30,26 @@ grep -q '"operation" *: *"replace"' "$work"/clean/*/metadata/v*.metadata.json ||
   fail "no compaction was mirrored to Iceberg: the run is too short to test it"
 got=$("$PY" "$here/lake_iceberg.py" "$work/clean" "$work/clean.json") || fail "after the run: $got"
 ok "run --speedup max with compaction: $got"
+
+# Vacuum by hand: a paced run with maintenance off commits more often than the Iceberg metadata
+# keeps snapshots (so manifests of dropped snapshots and old metadata files are no longer
+# referenced) and leaves small files; compact then replaces them, and vacuum with retention 0 must
+# delete the replaced data files and the unreferenced Iceberg metadata. Both readers still read
+# exactly what the Delta readers read.
+"$smartcity" run --duration 40m --start 2026-01-05T12:00:00Z --vehicles 20 --seed 6 --trigger 100ms \
+  --no-serve --warehouse none -q --table-format delta,iceberg --maintenance off --speedup 600 \
+  --lake "$work/vac"
+"$PY" "$here/lake_digest.py" "$work/vac" "$digest_bin" >"$work/vac.json"
+"$smartcity" compact --lake "$work/vac" --vacuum --retention 0s >"$work/vacuum.log"
+read -r data meta < <(awk '/ deleted [0-9]+ unreferenced data files/ {
+    for (i = 1; i <= NF; i++) { if ($i == "deleted") d += $(i + 1); if ($(i + 1) == "Iceberg") m += $i } }
+  END { print d + 0, m + 0 }' "$work/vacuum.log")
+(( data > 0 )) || fail "compact --vacuum deleted no replaced data file: $(cat "$work/vacuum.log")"
+(( meta > 0 )) || fail "compact --vacuum deleted no Iceberg metadata file: $(cat "$work/vacuum.log")"
+"$PY" "$here/lake_digest.py" "$work/vac" "$digest_bin" >"$work/vacuumed.json"
+cmp -s "$work/vac.json" "$work/vacuumed.json" || fail "compact --vacuum changed the Delta tables"
+got=$("$PY" "$here/lake_iceberg.py" "$work/vac" "$work/vac.json") || fail "after compact --vacuum: $got"
+ok "compact --vacuum (deleted $data data files and $meta Iceberg metadata files): $got"
 
 # kill -9 inside commits, then restart, until the run completes (paced, so that every point is reached).
 points=("put-if-absent:/metadata/v:12" "put-if-absent:_delta_log/:10:after" "put:/metadata/:30:after")
