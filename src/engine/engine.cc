@@ -1124,6 +1124,14 @@ std::string ParquetCopyOptionsSql(const ParquetCopyOptions& options) {
   if (options.compression == "zstd")
     sql += fmt::format(", COMPRESSION_LEVEL {}", options.compression_level);
   if (!options.dictionary) sql += ", DICTIONARY_SIZE_LIMIT 1";
+  if (!options.field_ids.empty()) {
+    sql += ", FIELD_IDS {";
+    for (size_t i = 0; i < options.field_ids.size(); ++i) {
+      sql += fmt::format("{}{}: {}", i == 0 ? "" : ", ", QuoteLiteral(options.field_ids[i].column),
+                         options.field_ids[i].id);
+    }
+    sql += "}";
+  }
   return sql;
 }
 

@@ -43,6 +43,13 @@ class Connection;
 // The rest stays at DuckDB's defaults, measured on bench/lake_bench (bench/RESULTS.md): bloom
 // filters cost < 1% and can spare readers a file on equality filters; Parquet V2 pages would save
 // ~7% CPU and 12% bytes but change the page format and encodings other readers must support.
+// A Parquet column's field id (the schema element's field_id, what Apache Iceberg readers match
+// columns by).
+struct ParquetFieldId {
+  std::string column;
+  int id = 0;
+};
+
 struct ParquetCopyOptions {
   std::string compression = "zstd";
   int compression_level = 1;
@@ -51,6 +58,9 @@ struct ParquetCopyOptions {
   // keeps it when it pays). false writes every column PLAIN (DICTIONARY_SIZE_LIMIT 1): the
   // dictionary work was ~20% of the stream processor's lake writes, for ~4% smaller files.
   bool dictionary = true;
+  // Field ids of written columns, by name (FIELD_IDS); a column not named gets none. Every name
+  // must be a column of what is written.
+  std::vector<ParquetFieldId> field_ids;
 };
 
 // The options clause of a COPY … TO that writes Parquet this way: "FORMAT parquet, COMPRESSION

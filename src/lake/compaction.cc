@@ -287,14 +287,28 @@ Status Rewrite(ObjectStore* store, engine::Connection* conn, const DeltaLog& log
       fmt::format("part-00000-{}.c000.compact.{}.parquet", NewUuid(), o.parquet.compression);
   const fs::path out = o.scratch_dir / ("compact-out-" + name);
   int64_t rows = 0;
+  // hive_partitioning=false: the partition values live in the log, never in the data files.
+  const std::string select = fmt::format(
+      "SELECT * FROM read_parquet([{}], union_by_name = true, hive_partitioning = false)", list);
+  engine::ParquetCopyOptions copy = CopyOptionsOf(o.parquet);
   if (s.ok()) {
-    // hive_partitioning=false: the partition values live in the log, never in the data files.
+    // The merged file's columns get their field ids, as a writer's files do (lake/iceberg.h).
+    auto described = conn->Query("DESCRIBE " + select);
+    if (described.ok()) {
+      std::vector<std::string> names;
+      const int name_col = described->ColumnIndex("column_name");
+      for (size_t r = 0; name_col >= 0 && r < described->row_count(); ++r)
+        names.push_back(described->GetString(static_cast<size_t>(name_col), r));
+      copy.field_ids = ParquetFieldIdsOf(metadata.schema, names);
+    } else {
+      s = described.status();
+    }
+  }
+  if (s.ok()) {
     // COPY answers the number of rows it wrote.
     auto copied =
-        conn->Query(fmt::format("COPY (SELECT * FROM read_parquet([{}], union_by_name = true, "
-                                "hive_partitioning = false)) TO {} ({})",
-                                list, engine::QuoteLiteral(out.string()),
-                                engine::ParquetCopyOptionsSql(CopyOptionsOf(o.parquet))));
+        conn->Query(fmt::format("COPY ({}) TO {} ({})", select, engine::QuoteLiteral(out.string()),
+                                engine::ParquetCopyOptionsSql(copy)));
     if (copied.ok()) {
       rows = copied->GetInt64(0, 0);
     } else {

@@ -92,6 +92,11 @@ Result<std::unique_ptr<DeltaTable>> DeltaTable::Open(ObjectStore* store, engine:
   std::unique_ptr<DeltaTable> t(
       new DeltaTable(store, std::move(table_prefix), std::move(schema), std::move(options)));
   SC_RETURN_IF_ERROR(t->Init(db));
+  // The data files carry the columns' Iceberg field ids (positions in the table's schema, which
+  // only ever appends): a table is readable as Iceberg by id, now or once Iceberg is turned on.
+  std::vector<std::string> names;
+  for (int c : t->data_columns_) names.push_back(t->schema_->columns[static_cast<size_t>(c)].name);
+  t->field_ids_ = ParquetFieldIdsOf(t->table_schema_, names);
   return t;
 }
 
@@ -380,7 +385,7 @@ Status DeltaTable::WriteFiles(const RecordBatch& batch, const Buffer& b,
     const std::string name = fmt::format("part-{:05}-{}.c000.{}.parquet", file_counter_++,
                                          NewUuid(), options_.parquet.compression);
     const fs::path local = options_.scratch_dir / fmt::format("{}-{}", writer_id_, name);
-    auto st = writer_->Write(batch, data_columns_, begin, end, local);
+    auto st = writer_->Write(batch, data_columns_, begin, end, local, field_ids_);
     if (!st.ok()) {
       status = st.status().WithContext(fmt::format("table {}", table_prefix()));
       break;

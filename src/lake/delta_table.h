@@ -195,6 +195,7 @@ class DeltaTable {
   std::shared_ptr<const Schema> schema_;
   TableOptions options_;
   std::unique_ptr<ParquetWriter> writer_;
+  std::vector<engine::ParquetFieldId> field_ids_;  // of data_columns_ (lake/iceberg.h)
   Snapshot snap_;
   DeltaSchema table_schema_;       // what the table's metaData says after our next commit
   bool metadata_changed_ = false;  // table_schema_ adds columns: the next commit carries metaData

@@ -311,6 +311,18 @@ std::vector<IcebergField> IcebergFieldsOf(const DeltaSchema& schema,
   return out;
 }
 
+std::vector<engine::ParquetFieldId> ParquetFieldIdsOf(const DeltaSchema& schema,
+                                                      std::span<const std::string> columns) {
+  std::vector<engine::ParquetFieldId> out;
+  out.reserve(columns.size());
+  for (const std::string& c : columns) {
+    // The id IcebergFieldsOf gives the column (the partition flag does not change it).
+    const int index = schema.IndexOf(c);
+    if (index >= 0) out.push_back({c, index + 1});
+  }
+  return out;
+}
+
 Result<std::vector<IcebergDataFile>> ReadIcebergManifest(std::string_view avro) {
   SC_ASSIGN_OR_RETURN(AvroFile file, DecodeAvroFile(avro));
   std::vector<IcebergDataFile> out;

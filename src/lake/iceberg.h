@@ -34,12 +34,14 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/logical_type.h"
 #include "common/status.h"
+#include "engine/engine.h"
 #include "lake/delta_log.h"
 #include "lake/object_store.h"
 
@@ -68,6 +70,12 @@ struct IcebergField {
 // optional.
 std::vector<IcebergField> IcebergFieldsOf(const DeltaSchema& schema,
                                           const std::vector<std::string>& partition_columns);
+
+// The Parquet field ids of data columns named `columns`: each one's Iceberg field id (its 1-based
+// position in `schema`, as IcebergFieldsOf gives it). Every data file gets them, Iceberg or not, so
+// Iceberg readers match columns by id; names not in `schema` get none.
+std::vector<engine::ParquetFieldId> ParquetFieldIdsOf(const DeltaSchema& schema,
+                                                      std::span<const std::string> columns);
 
 // One entry of a manifest (what a reader sees of a data file).
 struct IcebergDataFile {

@@ -259,6 +259,56 @@ TEST_F(IcebergTest, CompactionIsMirroredAsAReplace) {
   EXPECT_EQ(summary["total-records"], "30");
 }
 
+// Every data file, a writer's or a compaction's, with Iceberg on or not, carries each column's
+// Iceberg field id as its Parquet field id.
+TEST_F(IcebergTest, DataFilesCarryTheFieldIdsOfTheIcebergSchema) {
+  InMemoryObjectStore store;
+  auto t = OpenTable(&store, false);
+  ASSERT_TRUE(t);
+  for (int e = 1; e <= 3; ++e) CommitEvents(t.get(), e * 10, 10, kJan5At23h - 3 * 3600000000LL, e);
+  auto conn = db_->Connect();
+  ASSERT_TRUE(conn.ok());
+  // Field ids of the live files: {column: id} per file.
+  auto ids_of_live_files = [&] {
+    std::vector<std::map<std::string, int64_t>> out;
+    DeltaLog log(&store, kTable);
+    auto snap = log.Load();
+    EXPECT_TRUE(snap.ok());
+    for (const auto& [path, f] : snap->files) {
+      auto bytes = store.Get(std::string(kTable) + "/" + path);
+      EXPECT_TRUE(bytes.ok());
+      const std::string local = (tmp_.path() / "read.parquet").string();
+      std::FILE* fp = std::fopen(local.c_str(), "wb");
+      EXPECT_EQ(std::fwrite(bytes->data(), 1, bytes->size(), fp), bytes->size());
+      std::fclose(fp);
+      auto r = (*conn)->Query("SELECT name, field_id FROM parquet_schema(" +
+                              engine::QuoteLiteral(local) + ") WHERE num_children IS NULL");
+      EXPECT_TRUE(r.ok()) << r.status().message();
+      std::map<std::string, int64_t> ids;
+      for (size_t i = 0; i < r->row_count(); ++i)
+        ids[r->GetString(0, i)] = r->IsNull(1, i) ? -1 : r->GetInt64(1, i);
+      out.push_back(ids);
+    }
+    return out;
+  };
+  // The Iceberg schema's ids of the columns in the data files (the partition column is not).
+  std::map<std::string, int64_t> want;
+  for (const IcebergField& f : IcebergFieldsOf(t->delta_schema(), {"date"}))
+    if (f.name != "date") want[f.name] = f.id;
+  auto written = ids_of_live_files();
+  ASSERT_EQ(written.size(), 3u);
+  for (const auto& ids : written) EXPECT_EQ(ids, want);
+
+  CompactionOptions co;
+  co.scratch_dir = tmp_.path();
+  auto c = CompactTable(&store, db_.get(), kTable, co);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->files_removed, 3);
+  auto compacted = ids_of_live_files();
+  ASSERT_EQ(compacted.size(), 1u);
+  EXPECT_EQ(compacted[0], want);
+}
+
 TEST_F(IcebergTest, ACrashBetweenTheDeltaAndTheIcebergCommitIsHealedByTheNextWriter) {
   InMemoryObjectStore base;
   FaultInjectingObjectStore store(&base);

@@ -187,11 +187,12 @@ Result<std::unique_ptr<ParquetWriter>> ParquetWriter::Make(engine::Database* db,
 ParquetWriter::~ParquetWriter() = default;
 
 Result<FileStats> ParquetWriter::Write(const RecordBatch& batch, std::span<const int> columns,
-                                       size_t begin, size_t end,
-                                       const std::filesystem::path& path) {
+                                       size_t begin, size_t end, const std::filesystem::path& path,
+                                       std::span<const engine::ParquetFieldId> field_ids) {
   if (end <= begin) return Status::InvalidArgument("no rows to write to a Parquet file");
-  Status copied =
-      conn_->CopyToParquet(batch, columns, begin, end, path.string(), CopyOptionsOf(options_));
+  engine::ParquetCopyOptions copy = CopyOptionsOf(options_);
+  copy.field_ids.assign(field_ids.begin(), field_ids.end());
+  Status copied = conn_->CopyToParquet(batch, columns, begin, end, path.string(), copy);
   if (!copied.ok())
     return copied.WithContext(fmt::format("writing Parquet file {}", path.string()));
   std::error_code ec;

@@ -76,9 +76,11 @@ class ParquetWriter {
   ~ParquetWriter();
 
   // Writes rows [begin, end) of `columns` of `batch` to `path` (overwritten). The file's column
-  // names are the schema's names. REQUIRES: end > begin.
+  // names are the schema's names; `field_ids` gives them Parquet field ids (each name one of the
+  // written columns). REQUIRES: end > begin.
   Result<FileStats> Write(const RecordBatch& batch, std::span<const int> columns, size_t begin,
-                          size_t end, const std::filesystem::path& path);
+                          size_t end, const std::filesystem::path& path,
+                          std::span<const engine::ParquetFieldId> field_ids = {});
 
   engine::Connection* connection() { return conn_.get(); }
 

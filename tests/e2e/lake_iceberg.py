@@ -14,7 +14,8 @@ Readers: pyiceberg (StaticTable from the newest metadata file) and DuckDB's iceb
 the same rows per date partition (the date column is not in the data files: Iceberg readers take it
 from the manifests' partition tuples), the Iceberg snapshot mirrors the Delta table's version, and
 the schema and partition spec pyiceberg reports match the Delta schema (names, order, types,
-nullability; identity on each Delta partition column). Prints one line, or names each difference
+nullability; identity on each Delta partition column), and every data file's Parquet field ids
+(pyarrow) are the Iceberg schema's. Prints one line, or names each difference
 and exits 1.
 """
 import glob
@@ -24,6 +25,7 @@ import sys
 
 import duckdb
 import pyarrow.fs
+import pyarrow.parquet
 from deltalake import DeltaTable
 from pyiceberg import types as it
 from pyiceberg.table import StaticTable
@@ -167,6 +169,19 @@ def main():
         want_spec = [(c, "identity", ids.get(c)) for c in parts]
         if spec != want_spec:
             bad.append(f"{t}: partition spec {spec} != identity on {want_spec}")
+
+        # Every data file of the snapshot carries the Iceberg field ids as its Parquet field ids
+        # (read by pyarrow, from the file's own schema).
+        for task in table.scan().plan_files():
+            path = task.file.file_path
+            with lake.fs.open_input_file(lake._fs_path(path[len("file://"):] if path.startswith("file://") else path)) as f:
+                fschema = pyarrow.parquet.ParquetFile(f).schema_arrow
+            got_ids = {f.name: int(f.metadata[b"PARQUET:field_id"]) if f.metadata and b"PARQUET:field_id" in f.metadata
+                       else None for f in fschema}
+            want_ids = {name: ids.get(name) for name in got_ids}
+            if got_ids != want_ids:
+                bad.append(f"{t}: {path} has Parquet field ids {got_ids}, the Iceberg schema {want_ids}")
+                break
 
         # The rows, by both readers.
         arrow = table.scan().to_arrow()
