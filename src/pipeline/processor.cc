@@ -344,7 +344,7 @@ Status Processor::Step() {
   // waits for it: that is the backpressure that bounds memory.
   size_t bytes = 0;
   for (const auto& [p, g] : groups_) {
-    if (g->replaying) continue;  // a replayed epoch closes at its recorded end, not by size
+    if (g->replaying || NothingToCommit(*g)) continue;  // a replayed epoch closes at its recorded end, not by size
     for (size_t i = 0; i < kOutputTableCount; ++i)
       bytes += OutputOf(g->out, static_cast<OutputTable>(i)).ByteSize();
   }
@@ -353,6 +353,8 @@ Status Processor::Step() {
       (options_.max_epoch_input_bytes > 0 && epoch_input_bytes_ >= options_.max_epoch_input_bytes);
   const bool due = clock_->Now() - epoch_started_ >= options_.trigger;
   const bool busy = committer_->busy();
+  // A group that read nothing since its last commit and has no row (a quiet input) commits
+  // nothing: no empty Delta version per table at every trigger while the city is silent.
   if (full || (due && !busy)) SC_RETURN_IF_ERROR(CloseOpenEpochs(/*wait=*/false));
   return sticky_;
 }
@@ -374,7 +376,7 @@ Status Processor::AlignInputs() {
   const Micros slack = options_.core.join.watermark.delay + options_.core.join.window;
   std::vector<TopicPartition> pause, resume;
   for (auto& [p, g] : groups_) {
-    if (g->replaying) continue;
+    if (g->replaying || NothingToCommit(*g)) continue;
     const stream::WatermarkTracker& wt = g->core->join().tracker();
     // The slowest input still behind its end (one that saw nothing yet stands at the beginning).
     std::optional<EventTime> slowest;
@@ -418,10 +420,10 @@ bool Processor::NothingToCommit(const Group& g) const {
   return !g.replaying && g.committed_epoch > 0 && g.pos == g.committed_pos && !HasRows(g.out);
 }
 
-Status Processor::CloseOpenEpochs(bool wait, bool skip_empty) {
+Status Processor::CloseOpenEpochs(bool wait) {
   std::vector<Group*> closing;
   for (auto& [p, g] : groups_) {
-    if (g->replaying || (skip_empty && NothingToCommit(*g))) continue;
+    if (g->replaying || NothingToCommit(*g)) continue;
     closing.push_back(g.get());
   }
   epoch_started_ = clock_->Now();
@@ -432,7 +434,7 @@ Status Processor::CloseOpenEpochs(bool wait, bool skip_empty) {
 
 Status Processor::CommitNow() {
   if (!sticky_.ok()) return sticky_;
-  Status s = CloseOpenEpochs(/*wait=*/true, /*skip_empty=*/true);
+  Status s = CloseOpenEpochs(/*wait=*/true);
   // The last commit of this run: a maintenance pass in progress ends (a compaction commit lands
   // whole or not at all) and no other starts, so a reader that follows (the warehouse's final
   // pass) sees the lake's last version.
