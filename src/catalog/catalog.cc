@@ -307,6 +307,16 @@ CrawlDiff MergeWithPrevious(const Catalog* previous, Catalog* current) {
       }
       continue;
     }
+    if (t.unreadable) {
+      // A damaged log says nothing about the table's rows or schema: no change is reported (not
+      // "rows 120 -> 0", not every column dropped), and the last crawl's facts are kept beside
+      // the problem, so a repaired log crawls as unchanged.
+      std::vector<std::string> problems = std::move(t.problems);
+      t = *old;
+      t.problems = std::move(problems);
+      t.unreadable = true;
+      continue;
+    }
     std::set<std::string> old_parts;
     for (const Partition& p : old->partitions) old_parts.insert(PartitionsKey(p));
     std::vector<std::string> pcols;

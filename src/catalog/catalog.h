@@ -91,6 +91,9 @@ struct TableEntry {
   std::vector<DataFile> files;                 // non-Delta tables: the readable Parquet files
   std::vector<SchemaVersion> schema_versions;  // oldest first; the last is the current schema
   std::vector<std::string> problems;  // unreadable / mixed files, log errors: reported, not fatal
+  // Its metadata (a Delta log) could not be read in this crawl: nothing above is known now, so
+  // MergeWithPrevious keeps the previous crawl's facts (not saved; `problems` says why).
+  bool unreadable = false;
 
   // Data columns followed by partition columns: the columns a SQL view of the table has.
   std::vector<Column> AllColumns() const;

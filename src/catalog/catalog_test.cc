@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -192,6 +193,40 @@ TEST_F(CatalogTest, MixedAndUnreadableFilesAreReportedNotFatal) {
   ASSERT_NE(broken, nullptr);
   EXPECT_FALSE(broken->problems.empty());
   EXPECT_EQ(c.Find("events")->row_count, 120);
+}
+
+// A Delta log damaged after a crawl: the re-crawl reports the problem, not a breaking schema
+// change and rows falling to 0; the table keeps what the last crawl knew, and once the log is
+// repaired the next crawl finds nothing changed.
+TEST_F(CatalogTest, ADamagedLogIsAProblemNotAChange) {
+  WriteDeltaTable("events");
+  Catalog first = CrawlOk();
+  MergeWithPrevious(nullptr, &first);
+  const fs::path commit = root_ / "events/_delta_log/00000000000000000001.json";
+  std::string good;
+  {
+    std::ifstream in(commit);
+    good.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::ofstream(commit, std::ios::trunc) << "{not json";
+  Catalog second = CrawlOk();
+  CrawlDiff d = MergeWithPrevious(&first, &second);
+  EXPECT_FALSE(d.any_breaking());
+  for (const TableChange& ch : d.changes) ADD_FAILURE() << ch.table << ": " << ch.what;
+  const TableEntry* events = second.Find("events");
+  ASSERT_NE(events, nullptr);
+  ASSERT_EQ(events->problems.size(), 1u);
+  EXPECT_NE(events->problems[0].find("cannot be read"), std::string::npos) << events->problems[0];
+  EXPECT_EQ(events->AllColumns(), first.tables[0].AllColumns());
+  EXPECT_EQ(events->row_count, 120);
+  EXPECT_EQ(events->schema_versions.size(), 1u);
+
+  std::ofstream(commit, std::ios::trunc) << good;
+  Catalog third = CrawlOk();
+  CrawlDiff repaired = MergeWithPrevious(&second, &third);
+  for (const TableChange& ch : repaired.changes) ADD_FAILURE() << ch.table << ": " << ch.what;
+  EXPECT_TRUE(third.Find("events")->problems.empty());
+  EXPECT_EQ(third.Find("events")->schema_versions.size(), 1u);
 }
 
 TEST_F(CatalogTest, JsonRoundTripAndPersistenceInTheLake) {

@@ -143,6 +143,7 @@ TableEntry CrawlDelta(lake::ObjectStore* store, engine::Connection* conn, const 
   auto snap = log.Load(conn);
   if (!snap.ok()) {
     t.problems.push_back("the Delta log cannot be read: " + snap.status().message());
+    t.unreadable = true;
     return t;
   }
   if (!snap->exists()) {

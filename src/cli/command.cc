@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "common/clock.h"
@@ -36,13 +38,57 @@ void InstallStopSignalHandlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
+namespace {
+
+// Where the values of the command line being run came from: the config file's line of each option
+// it set (by long name, "--vehicles"), and the options given on the command line. Set while
+// RunCommandLine parses and runs (one command line per process; tests run them one at a time).
+struct ConfigOrigins {
+  std::string command;                                      // the command word ("run")
+  std::string file;                                         // the config file read, if any
+  std::map<std::pair<std::string, std::string>, int> keys;  // (section, --name) -> line
+  std::set<std::string> on_command_line;                    // --name
+};
+ConfigOrigins* g_config_origins = nullptr;
+
+// `message` (a bad value, naming its option "--name") prefixed with the config file, line and key
+// when that option's value came from the config file.
+std::string AttributeToConfigFile(const std::string& message) {
+  if (g_config_origins == nullptr) return message;
+  // The option the message names: its first "--name".
+  const size_t at = message.find("--");
+  if (at == std::string::npos) return message;
+  size_t end = at + 2;
+  while (end < message.size() &&
+         (std::isalnum(static_cast<unsigned char>(message[end])) || message[end] == '-')) {
+    ++end;
+  }
+  const std::string option = message.substr(at, end - at);
+  const ConfigOrigins& o = *g_config_origins;
+  std::string section = o.command;
+  auto it = o.keys.find({section, option});
+  if (it == o.keys.end()) it = o.keys.find({section = "", option});
+  if (it == o.keys.end() || o.on_command_line.count(option)) {
+    return message;  // the value came from the command line, the environment or a default
+  }
+  const int line = it->second;
+  return fmt::format("config file {}{}: key \"{}\"{}: {}", g_config_origins->file,
+                     line > 0 ? ":" + std::to_string(line) : "", option.substr(2),
+                     section.empty() ? "" : " in [" + section + "]", message);
+}
+
+}  // namespace
+
 int ReportError(const Status& s) {
-  std::fprintf(stderr, "smartcity: %s\n", s.message().c_str());
+  // A bad value (kInvalidArgument) may have come from the config file: said so, at its line.
+  const std::string message =
+      s.kind() == ErrorKind::kInvalidArgument ? AttributeToConfigFile(s.message()) : s.message();
+  std::fprintf(stderr, "smartcity: %s\n", message.c_str());
   return s.kind() == ErrorKind::kInvalidArgument ? kExitUsage : kExitFailure;
 }
 
 int UsageError(const std::string& message) {
-  std::fprintf(stderr, "smartcity: %s\n", message.c_str());
+  std::fprintf(stderr, "smartcity: %s\n", AttributeToConfigFile(message).c_str());
   return kExitUsage;
 }
 
@@ -51,9 +97,9 @@ CLI::Option* AddDurationOption(CLI::App* app, const std::string& name, Micros* t
   return app
       ->add_option_function<std::string>(
           name,
-          [target](const std::string& v) {
+          [target, name](const std::string& v) {
             auto d = ParseDuration(v);
-            if (!d.ok()) throw CLI::ValidationError(d.status().message());
+            if (!d.ok()) throw CLI::ValidationError(name, d.status().message());
             *target = *d;
           },
           help + " [default: " + FormatDuration(*target) + "]")
@@ -83,9 +129,9 @@ CLI::Option* AddSizeOption(CLI::App* app, const std::string& name, uint64_t* tar
   return app
       ->add_option_function<std::string>(
           name,
-          [target](const std::string& v) {
+          [target, name](const std::string& v) {
             auto b = ParseByteSize(v);
-            if (!b.ok()) throw CLI::ValidationError(b.status().message());
+            if (!b.ok()) throw CLI::ValidationError(name, b.status().message());
             *target = *b;
           },
           help + " [default: " + std::to_string(*target >> 20) + "MB]")
@@ -97,13 +143,13 @@ CLI::Option* AddTimestampOption(CLI::App* app, const std::string& name, EventTim
   return app
       ->add_option_function<std::string>(
           name,
-          [target](const std::string& v) {
+          [target, name](const std::string& v) {
             if (v == "now") {
               *target = AsEventTime(Clock::Real()->WallNow());  // the start of the city's time
               return;
             }
             auto t = ParseTimestamp(v);
-            if (!t.ok()) throw CLI::ValidationError(t.status().message());
+            if (!t.ok()) throw CLI::ValidationError(name, t.status().message());
             *target = *t;
           },
           help + " [default: " + FormatTimestamp(*target) + "]")
@@ -196,10 +242,14 @@ std::string ConfigKeyProblem(const CLI::App& root, const std::vector<std::string
     for (const std::string& l : o->get_lnames()) keys.push_back(l);
   }
   const std::string near = Closest(name, keys);
+  if (section.empty() && name.starts_with("[")) {
+    return fmt::format("the section header {} has no closing ]", name);
+  }
   const std::string where = section.empty() ? "outside any section" : "in [" + section + "]";
+  const std::string help =
+      section.empty() ? "smartcity --help" : "smartcity " + section + " --help";
   return fmt::format("unknown key \"{}\" {}{}", name, where,
-                     near.empty() ? std::string(" (see smartcity " + section + " --help)")
-                                  : " (did you mean \"" + near + "\"?)");
+                     near.empty() ? " (see " + help + ")" : " (did you mean \"" + near + "\"?)");
 }
 
 int ConfigKeyLine(const std::string& text, const std::vector<std::string>& parents,
@@ -214,6 +264,15 @@ int ConfigKeyLine(const std::string& text, const std::vector<std::string>& paren
     if (b == std::string::npos) continue;
     std::string_view l(line);
     l.remove_prefix(b);
+    if (l.starts_with("[") && l.find(']') == std::string_view::npos) {
+      // An unterminated section header: CLI11 reads it as a key of that name.
+      std::string_view header = l;
+      while (!header.empty() && (header.back() == ' ' || header.back() == '\t')) {
+        header.remove_suffix(1);
+      }
+      if (header == name && want_section.empty()) return n;
+      continue;
+    }
     if (l.starts_with("[")) {
       const size_t e = l.find(']');
       section =
@@ -222,9 +281,8 @@ int ConfigKeyLine(const std::string& text, const std::vector<std::string>& paren
                                                            : e - (l.starts_with("[[") ? 2 : 1)));
       continue;
     }
-    const size_t eq = l.find('=');
-    if (eq == std::string_view::npos) continue;
-    std::string_view key = l.substr(0, eq);
+    // A line without "=" is a key alone (CLI11 reads it as a flag set to true).
+    std::string_view key = l.substr(0, l.find('='));
     while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.remove_suffix(1);
     if (key.size() >= 2 && (key.front() == '"' || key.front() == '\'')) {
       key = key.substr(1, key.size() - 2);
@@ -258,6 +316,16 @@ class EnvBeatsFileToml final : public CLI::ConfigBase {
                                          line > 0 ? ":" + std::to_string(line) : "", problem));
     }
     std::erase_if(items, [this](const CLI::ConfigItem& item) { return SetInEnvironment(item); });
+    if (g_config_origins != nullptr) {
+      // Where each value comes from, so that a bad one is reported at its line (UsageError).
+      g_config_origins->file = FileName();
+      for (const CLI::ConfigItem& item : items) {
+        std::string section;
+        for (const std::string& p : item.parents) section += (section.empty() ? "" : ".") + p;
+        g_config_origins->keys[{section, "--" + item.name}] =
+            ConfigKeyLine(text, item.parents, item.name);
+      }
+    }
     return items;
   }
 
@@ -304,7 +372,7 @@ CLI::Option* ConfigureRoot(CLI::App& app, std::string* default_config) {
 int RunCommandLine(int argc, const char* const* argv) {
   CLI::App app{
       "smartcity: a real-time smart-city streaming and analytics pipeline.\n"
-      "Simulates a city's vehicles and sensors and streams their events (see SPEC.md)."};
+      "Simulates a city's vehicles and sensors and streams their events (see README.md)."};
   app.name("smartcity");
   app.set_version_flag("--version", "smartcity 0.1.0");
   std::string default_config;
@@ -348,6 +416,17 @@ int RunCommandLine(int argc, const char* const* argv) {
                     near.empty() ? "" : " (did you mean '" + near + "'?)", JoinNames(names)));
   }
   const std::string see = command.empty() ? "smartcity --help" : "smartcity " + command + " --help";
+  ConfigOrigins origins;
+  origins.command = command;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.starts_with("--"))
+      origins.on_command_line.insert(std::string(arg.substr(0, arg.find('='))));
+  }
+  g_config_origins = &origins;
+  struct Reset {
+    ~Reset() { g_config_origins = nullptr; }
+  } reset;
   try {
     app.parse(argc, argv);
     // CLI11 skips a default config file that does not exist; one named by SMARTCITY_CONFIG must
@@ -368,6 +447,8 @@ int RunCommandLine(int argc, const char* const* argv) {
     // A config file's error names the file, the line and the key itself.
     if (dynamic_cast<const CLI::ConfigError*>(&e) != nullptr && what.starts_with("config file "))
       return UsageError(what);
+    // A bad value from the config file is reported at its line (UsageError), without the help.
+    if (AttributeToConfigFile(what) != what) return UsageError(what);
     return UsageError(what + " (see " + see + ")");
   }
   for (const Command& c : commands) {

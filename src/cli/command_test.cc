@@ -158,6 +158,44 @@ TEST_F(CommandTest, ABadConfigFileIsExitCode2) {
   ExpectUsageLine(Run({"run"}), "SMARTCITY_CONFIG names");
 }
 
+// A value the config file gives that is refused (a conversion, a parse-time check, or a check after
+// parsing) is reported at the file's line with its key, as an unknown key is; the same value given
+// on the command line is reported as the flag's.
+TEST_F(CommandTest, ABadValueInTheConfigFileNamesTheFileLineAndKey) {
+  struct Case {
+    std::string text;
+    std::vector<std::string> args;
+    std::string want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"[run]\nvehicles = \"abc\"\n", {"run"}, ":2: key \"vehicles\" in [run]: "},
+           {"# city\n[run]\nduration = \"5x\"\n",
+            {"run"},
+            ":3: key \"duration\" in [run]: --duration: '5x' is not a duration"},
+           {"[run]\n\nvehicles = [1, 2]\n", {"run"}, ":3: key \"vehicles\" in [run]: "},
+           {"[run]\nvehicles\n", {"run"}, ":2: key \"vehicles\" in [run]: "},
+           {"[run]\nspeedup = \"fast\"\n",
+            {"run"},
+            ":2: key \"speedup\" in [run]: --speedup must be a number"},
+           {"[load]\nonce = true\n[sql]\nformat = \"xml\"\n",
+            {"sql", "SELECT 1"},
+            ":4: key \"format\" in [sql]: --format: xml not in"},
+           {"[run\nvehicles = 3\n", {"run"}, ":1: the section header [run has no closing ]"},
+       }) {
+    std::vector<std::string> args = {"--config", WriteConfig(c.text)};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    const auto r = Run(args);
+    ExpectUsageLine(r, "config file " + (dir_ / "smartcity.toml").string() + c.want);
+    EXPECT_EQ(r.second.find("--help"), std::string::npos) << r.second;
+  }
+  // The command line's value is the flag's, not the file's.
+  const auto r =
+      Run({"--config", WriteConfig("[run]\nduration = \"1m\"\n"), "run", "--duration", "5x"});
+  ExpectUsageLine(r, "--duration: '5x' is not a duration");
+  EXPECT_EQ(r.second.find("config file"), std::string::npos) << r.second;
+  EXPECT_NE(r.second.find("(see smartcity run --help)"), std::string::npos) << r.second;
+}
+
 // `load --follow` (and --every) may start before the pipeline that creates the lake: it waits for
 // the folder, as it waits for a lake's first commit, where `load --once` refuses it.
 TEST_F(CommandTest, LoadFollowWaitsForALakeFolderNotCreatedYet) {

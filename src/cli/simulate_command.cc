@@ -43,7 +43,7 @@ void AddSimulationOptions(CLI::App* app, SimulateArgs* a) {
        "--duration",
        [a](const std::string& v) {
          auto d = ParseDuration(v);
-         if (!d.ok()) throw CLI::ValidationError(d.status().message());
+         if (!d.ok()) throw CLI::ValidationError("--duration", d.status().message());
          a->sim.duration = *d;
        },
        "Stop after this much event time [default: run until stopped (Ctrl-C); with --one-trip, "

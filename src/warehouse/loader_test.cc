@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 
 #include "lake/compaction.h"
@@ -732,6 +733,40 @@ TEST_F(LoaderTest, PermanentWarehouseFailuresAreNotRetried) {
   EXPECT_EQ(Offsets(), Range(1, 5));
 }
 
+// run's follower (Loop with no interval) and load --follow: a warehouse that stays unreachable far
+// longer than the retry budget (30 s for run's final pass) is retried for as long as the loop
+// lasts, and loaded once it is back; the loop never ends with the error.
+TEST_F(LoaderTest, FollowingRetriesAnUnreachableWarehouseForAsLongAsItRuns) {
+  CommitEvents(store_.get(), lake_db_.get(), "events", 1, 5, false, 1);
+  FakeClock clock;
+  std::atomic<bool> stop{false};
+  LoaderOptions o;
+  o.tables = {"events"};
+  o.initial_backoff = std::chrono::seconds(1);
+  o.max_backoff = std::chrono::seconds(10);
+  o.retry_for = std::chrono::seconds(30);
+  o.clock = &clock;
+  o.on_load = [&stop](const LoadEvent&) { stop = true; };  // back and loaded: the test is done
+  const ProcessingTime start = clock.Now();
+  int refused = 0;
+  auto l = Loader::Create(
+      store_.get(),
+      [&]() -> Result<std::unique_ptr<WarehouseConnection>> {
+        if (clock.Now() - start < std::chrono::minutes(30)) {
+          ++refused;
+          return Status::Unavailable("connection refused");
+        }
+        return ConnectDuckDbWarehouse(warehouse_.get(), "memory warehouse");
+      },
+      o);
+  ASSERT_TRUE(l.ok());
+  const Status s = (*l)->Loop(stop, std::chrono::milliseconds(0), /*final_pass=*/false);
+  EXPECT_TRUE(s.ok()) << s.message();
+  EXPECT_GE(clock.Now() - start, std::chrono::minutes(30));
+  EXPECT_GT(refused, 60) << "about one attempt per 10 s backoff for 30 minutes";
+  EXPECT_EQ(Offsets(), Range(1, 5));
+}
+
 TEST(WarehouseErrorsTest, ConnectFailuresAreClassifiedByWhetherARetryCanFixThem) {
   // libpq's and DuckDB's words for what no retry fixes.
   for (const char* m : {
@@ -774,6 +809,26 @@ TEST(WarehouseErrorsTest, ABadWarehouseIsRefusedBeforeAnyWork) {
     const Status s = CheckWarehouseSpec(bad);
     EXPECT_EQ(s.kind(), ErrorKind::kInvalidArgument) << bad;
     EXPECT_FALSE(s.IsRetryable()) << bad;
+  }
+  // A connection string libpq cannot parse, in each of its forms: refused before any work, and
+  // never retried as if the server were away when a loader opens it.
+  for (const std::string& bad : {
+           std::string("postgres://u@[bad/db"),               // unterminated IPv6 bracket
+           std::string("postgresql://u@h:5432/db?nosuch=1"),  // unknown URI parameter
+           std::string("postgresql://u@h/db%zz"),             // bad percent-encoding
+           std::string("postgres:host=h dbname"),             // a key without "="
+           std::string("postgres:host='h"),                   // unterminated quote
+           std::string("postgres:hots=h"),                    // unknown key
+           std::string("redshift://u:p@[h:5439/db?iam_role=arn:aws:iam::1:role/r"),
+       }) {
+    const Status s = CheckWarehouseSpec(bad);
+    EXPECT_EQ(s.kind(), ErrorKind::kInvalidArgument) << bad << ": " << s.message();
+    EXPECT_NE(s.message().find("malformed"), std::string::npos) << s.message();
+    if (!bad.starts_with("redshift")) {
+      auto opened = OpenWarehouse(bad);
+      ASSERT_FALSE(opened.ok()) << bad;
+      EXPECT_FALSE(opened.status().IsRetryable()) << bad << ": " << opened.status().message();
+    }
   }
   // Opening a DuckDB file in a folder that does not exist is not retried as if transient.
   auto w = OpenWarehouse("duckdb:" + (tmp.path() / "no" / "such" / "w.duckdb").string());

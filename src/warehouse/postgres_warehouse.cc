@@ -157,6 +157,7 @@ class RedshiftConnection final : public PostgresConnection {
 };
 
 Result<PGconn*> Connect(const std::string& conninfo, const std::string& describe) {
+  SC_RETURN_IF_ERROR(CheckPostgresConninfo(conninfo, describe + "'s connection string"));
   const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
   const char* values[] = {conninfo.c_str(), "10", "smartcity-load", nullptr};
   PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
@@ -199,6 +200,21 @@ std::string DescribeConn(PGconn* conn, std::string_view what) {
 }
 
 }  // namespace
+
+Status CheckPostgresConninfo(const std::string& conninfo, const std::string& what) {
+  char* err = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &err);
+  if (parsed != nullptr) {
+    PQconninfoFree(parsed);
+    return Status::OK();
+  }
+  if (err == nullptr) return Status::ResourceExhausted("libpq could not allocate memory");
+  std::string msg = err;
+  PQfreemem(err);
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  return Status::InvalidArgument(
+      fmt::format("{} is malformed ({}); fix --warehouse or the PG* variables", what, msg));
+}
 
 Result<std::unique_ptr<WarehouseConnection>> OpenPostgresWarehouse(const std::string& conninfo) {
   SC_ASSIGN_OR_RETURN(PGconn * raw, Connect(conninfo, "PostgreSQL"));

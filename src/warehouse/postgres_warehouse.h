@@ -18,6 +18,11 @@ namespace smartcity::warehouse {
 // ("postgresql://user@host:port/db"); empty = the PG* environment variables.
 Result<std::unique_ptr<WarehouseConnection>> OpenPostgresWarehouse(const std::string& conninfo);
 
+// kInvalidArgument (never retried) when libpq cannot parse `conninfo` at all: an unknown key, an
+// unterminated quote or bracket, a bad percent-encoding, an unknown URI parameter, ... (libpq's
+// own parser decides, so every malformed form is one class). `what` names it in the message.
+Status CheckPostgresConninfo(const std::string& conninfo, const std::string& what);
+
 // `url`: redshift://user:password@host:5439/db?iam_role=arn:aws:iam::123:role/x[&other libpq
 // params]
 Result<std::unique_ptr<WarehouseConnection>> OpenRedshiftWarehouse(const std::string& url);

@@ -35,8 +35,18 @@ Status CheckWarehouseSpec(const std::string& spec) {
     }
     return Status::OK();
   }
-  if (spec.starts_with("postgres:") || spec.starts_with("postgresql://")) return Status::OK();
-  if (spec.starts_with("redshift://")) return ParseRedshiftUrl(spec).status();
+  // A connection string libpq cannot parse is refused here, never retried as if the server were
+  // away.
+  constexpr std::string_view kWhat = "--warehouse's connection string";
+  if (spec.starts_with("postgres://") || spec.starts_with("postgresql://")) {
+    return CheckPostgresConninfo(spec, std::string(kWhat));
+  }
+  if (spec.starts_with("postgres:"))
+    return CheckPostgresConninfo(spec.substr(9), std::string(kWhat));
+  if (spec.starts_with("redshift://")) {
+    SC_ASSIGN_OR_RETURN(RedshiftTarget target, ParseRedshiftUrl(spec));
+    return CheckPostgresConninfo(target.conninfo, std::string(kWhat));
+  }
   return Status::InvalidArgument(fmt::format(
       "--warehouse {} is not a warehouse: give duckdb:<file>, postgres://user@host:port/db (or "
       "postgres: to use the PG* variables, or postgres:<libpq conninfo>), "

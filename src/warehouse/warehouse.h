@@ -143,8 +143,9 @@ Result<std::unique_ptr<WarehouseConnection>> OpenWarehouse(
     const std::string& spec, const WarehouseOpenOptions& options = {});
 
 // Whether `spec` can name a warehouse, without connecting: a known scheme, a DuckDB file whose
-// folder exists (and that is not a folder itself), a Redshift URL with its IAM role.
-// kInvalidArgument naming the problem and the fix otherwise (a command checks it before it starts).
+// folder exists (and that is not a folder itself), a Redshift URL with its IAM role, a PostgreSQL
+// or Redshift connection string that libpq can parse. kInvalidArgument naming the problem and the
+// fix otherwise (a command checks it before it starts).
 Status CheckWarehouseSpec(const std::string& spec);
 
 // Whether a retry can fix a failure to open or use a warehouse session: the message of a libpq or

@@ -4,7 +4,9 @@
 # `run` on a lake a running process owns is refused at once; `load` of a folder that is no lake, of
 # a table the lake lacks, or into a warehouse that cannot exist fails before creating anything; a
 # damaged Delta log entry is named (load loads the healthy tables); `run` has --summary-json with
-# the injected faults, -q and SMARTCITY_LAKE.
+# the injected faults, -q and SMARTCITY_LAKE; a malformed PostgreSQL connection string is refused at
+# once; `run` with an unreachable PostgreSQL retries it for as long as it runs, shows it (progress
+# line, live view, /metrics) and exits 1.
 # Usage: tests/e2e/cli_truth.sh path/to/smartcity
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -86,4 +88,40 @@ run_status rc "$bin" sql --lake damaged "SELECT count(*) FROM gps_data" >sql.out
 check "sql on the damaged table exits 1" test "$rc" = 1
 grep -q "table gps_data is cataloged but cannot be read: .*00000000000000000001.json" sql.err &&
   ok "sql names the damaged object" || not_ok "sql damaged: $(cat sql.err)"
+# ---- a malformed PostgreSQL connection string: refused at once, never retried ----------------
+start=$SECONDS
+run_status rc "$bin" load --lake lake --once --warehouse 'postgres://etl@[db/city' >pgbad.out 2>pgbad.err
+check "load with a malformed connection string exits 2 at once" test "$rc" = 2 -a $((SECONDS - start)) -lt 5
+grep -q "retrying" pgbad.err && not_ok "a malformed connection string was retried: $(cat pgbad.err)"
+grep -q "connection string is malformed" pgbad.err && ok "it says the connection string is malformed" ||
+  not_ok "load malformed: $(cat pgbad.err)"
+run_status rc "$bin" run "${city[@]}" --lake lake10 --warehouse 'postgresql://etl@db/city?nosuch=1' \
+  >run10.out 2>run10.err
+check "run with a malformed connection string exits 2 before anything starts" test "$rc" = 2 -a ! -e lake10
+
+# ---- run with an unreachable PostgreSQL: retried while the run lasts, visible, exit 1 ---------
+# The run lasts longer than the final pass's 30 s budget: a follower that gave up after a budget
+# (it did after ~25 s) would show up as stopped, or up, at 38 s.
+pgport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$bin" run --duration 45s --start 2026-01-05T08:00:00Z --vehicles 2 --seed 17 --speedup 1 \
+  --trigger 1s --listen 127.0.0.1:0 --lake pglake --warehouse "postgresql://etl@127.0.0.1:$pgport/city" \
+  >pg.out 2>pg.err &
+pg_run=$!
+track "$pg_run"
+wait_for 20 grep -q "live view at http://" pg.err || fail "run did not serve its live view: $(cat pg.err)"
+url=$(sed -n 's|.*live view at \(http://[^/ ]*\)/.*|\1|p' pg.err | head -1)
+sleep 38
+curl -s "$url/metrics" >pg.metrics
+curl -s "$url/api/status" >pg.status
+grep -qx "smartcity_warehouse_up 0" pg.metrics && grep -qx 'smartcity_alert_active{kind="warehouse"} 1' pg.metrics &&
+  ok "at 38 s /metrics says the warehouse is down and alerts" || not_ok "/metrics at 38 s: $(grep -E 'warehouse|alert' pg.metrics)"
+python3 -c 'import json,sys; w=json.load(open("pg.status"))["warehouse"]; sys.exit(0 if w and w["retrying"] and not w["error"] else 1)' &&
+  ok "at 38 s the live view shows the loader retrying, not stopped" || not_ok "/api/status at 38 s: $(cat pg.status)"
+grep -q "^run: the warehouse loader stopped" pg.err && not_ok "the follower gave up during the run: $(cat pg.err)"
+run_status rc wait "$pg_run"
+check "run with an unreachable warehouse exits 1" test "$rc" = 1
+grep -q "warehouse lag .*(retrying: " pg.err && ok "the progress line shows the retries" ||
+  not_ok "no retries on the progress line: $(cat pg.err)"
+grep -q "^smartcity: the warehouse loader failed: .*smartcity load --lake pglake" pg.err &&
+  ok "run's last line names the problem and the fix" || not_ok "run's end: $(tail -3 pg.err)"
 finish
