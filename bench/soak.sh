@@ -16,7 +16,9 @@
 #      way.
 #   3. maintenance cost: --rounds interleaved pairs of `run --speedup max --duration --ratio-duration
 #      --no-serve` with --maintenance on and off (fresh lake each; the order alternates), wall and CPU
-#      by /usr/bin/time; throughput ratio on/off per pair, its median and spread. Once per
+#      by /usr/bin/time, the run's --summary-json beside them in the work folder (with maintenance
+#      on: the compactions' files, bytes and seconds, the last pass's seconds, the stop's);
+#      throughput ratio on/off per pair, its median and spread. Once per
 #      --ratio-memory-limits entry and --ratio-duration entry.
 #   The targets checked: peak RSS of `run` <= 256 MiB and at the end within 10% of its value after the
 #   first city day; live data files per table per date partition <= 16; _delta_log objects bounded by
@@ -166,7 +168,7 @@ for cfg in "${ratio_cfgs[@]}"; do
       /usr/bin/time -f '%e %U %S %M %x' -o "$d/$m-$r.time" \
         "$bin" run --lake "$d/lake" --speedup max --vehicles "$vehicles" \
         --duration "$dur" --maintenance "$m" --no-serve $(mem_args "$cfg") \
-        2> "$d/$m-$r.log" || true
+        --summary-json "$d/$m-$r.json" 2> "$d/$m-$r.log" || true
       cut -d' ' -f1-3 /proc/loadavg > "$d/$m-$r.load"
     done
   done

@@ -142,6 +142,23 @@ void AddProcessorCountsJson(const pipeline::ProcessorCounters& c, nlohmann::json
   }
 }
 
+void AddMaintenanceCountsJson(const pipeline::MaintenanceCounters& c, nlohmann::json* j) {
+  (*j)["maintenance"] = {{"passes", c.passes},
+                         {"compactions", c.compactions},
+                         {"files_compacted", c.files_compacted},
+                         {"files_written", c.files_written},
+                         {"bytes_compacted", c.bytes_compacted},
+                         {"bytes_written", c.bytes_written},
+                         {"log_entries_deleted", c.log_entries_deleted},
+                         {"files_vacuumed", c.files_vacuumed},
+                         {"errors", c.errors},
+                         {"compaction_seconds", c.compaction_seconds},
+                         {"cleanup_seconds", c.cleanup_seconds},
+                         {"vacuum_seconds", c.vacuum_seconds},
+                         {"lock_wait_seconds", c.lock_wait_seconds},
+                         {"last_pass_seconds", c.last_run_pass_seconds}};
+}
+
 pipeline::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& a) {
   pipeline::ProcessorOptions o = a.processor;
   o.max_epoch_bytes = MemoryBudgetOf(a).epoch_rows;

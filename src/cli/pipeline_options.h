@@ -69,6 +69,9 @@ void SizeProcessAllocator(const PipelineArgs& args);
 // The processor's counts in a --summary-json (`run`, `stream`): epochs, epochs_replayed, retries,
 // and rows per output table.
 void AddProcessorCountsJson(const pipeline::ProcessorCounters& c, nlohmann::json* j);
+// The lake maintenance's counts under "maintenance" (passes, compactions, files and bytes replaced
+// and written, seconds per step, waiting for the lock, and the last pass's).
+void AddMaintenanceCountsJson(const pipeline::MaintenanceCounters& c, nlohmann::json* j);
 
 void AddPipelineOptions(CLI::App* app, PipelineArgs* args);
 Status ValidatePipeline(const PipelineArgs& args);

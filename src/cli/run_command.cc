@@ -214,22 +214,27 @@ int RunPipeline(RunArgs& a) {
   const pipeline::DriveResult ran =
       pipeline::Drive(proc->get(), &source, &input, std::move(drive)).Run();
   Status st = ran.status;
+  const ProcessingTime stopping = clock.Now();
   if (st.ok()) {
     // A finished simulation flushes the join; an interrupted one commits what it has and resumes
     // later.
     st = feed.done() ? (*proc)->Finish() : (*proc)->CommitNow();
   }
   const double seconds = std::chrono::duration<double>(clock.Now() - t0).count();
+  const double finish_seconds = std::chrono::duration<double>(clock.Now() - stopping).count();
   const auto& c = (*proc)->counters();
   // Started again with the options of a run that had finished: nothing was read, nothing
   // committed.
   const bool already_complete =
       st.ok() && feed.done() && resume_at > 0 && c.records == 0 && c.epochs_committed == 0;
+  const ProcessingTime loading = clock.Now();
   if (follower) {
     // After the pipeline's last commit: the final pass loads the rest.
     follower->Stop();
     warehouse_status = follower->status();
   }
+  const double warehouse_stop_seconds =
+      std::chrono::duration<double>(clock.Now() - loading).count();
   live.UpdateProgress((*proc)->Groups(), source.Lag(), c);
   live.SetState(!st.ok() ? web::PipelineState::kFailed
                          : (g_stop_requested.load() ? web::PipelineState::kStopped
@@ -267,6 +272,9 @@ int RunPipeline(RunArgs& a) {
     j["already_complete"] = already_complete;
     j["seconds"] = seconds;
     AddProcessorCountsJson(c, &j);
+    if (a.pipeline.maintenance) AddMaintenanceCountsJson((*proc)->maintenance_counters(), &j);
+    // The stop: the last commit and maintenance pass, then the warehouse loader's last pass.
+    j["stop_seconds"] = {{"finish", finish_seconds}, {"warehouse", warehouse_stop_seconds}};
     const simulation::SimulationSummary& sum = (*sim)->summary();
     for (size_t k = 0; k < simulation::kFaultKindCount; ++k)
       j["faults"][std::string(simulation::FaultKindName(static_cast<simulation::FaultKind>(k)))] =

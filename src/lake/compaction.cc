@@ -473,6 +473,8 @@ Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
       result.files_removed = static_cast<int>(c.removes.size());
       result.files_added = static_cast<int>(c.adds.size());
       for (const Group& g : done) result.rows_rewritten += g.rows;
+      for (const AddFile& f : c.adds) result.bytes_added += static_cast<uint64_t>(f.size);
+      for (const RemoveFile& r : c.removes) result.bytes_removed += static_cast<uint64_t>(r.size);
       snap.Apply(c, version);
       if (o.checkpoint_interval > 0 && version % o.checkpoint_interval == 0) {
         // Only a shortcut for readers (and what log clean-up keeps): failing to write it loses

@@ -78,6 +78,8 @@ struct CompactionResult {
   int files_removed = 0;
   int files_added = 0;
   int64_t rows_rewritten = 0;
+  uint64_t bytes_removed = 0;  // sizes of the files replaced
+  uint64_t bytes_added = 0;    // sizes of the files written
   int attempts = 0;
   int groups_abandoned = 0;  // groups given up because a concurrent writer removed their files
   // The table keeps symlink manifests (lake/symlink_manifest.h) and they could not be rewritten

@@ -24,6 +24,10 @@ Micros Cadence(std::chrono::seconds retention, Micros interval, Micros cap) {
   return std::clamp(quarter, interval, std::max(interval, cap));
 }
 
+double Seconds(ProcessingTime::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
 }  // namespace
 
 Status ValidateMaintenance(const MaintenanceOptions& o) {
@@ -117,7 +121,12 @@ void Maintainer::Fail(const Status& s) {
 }
 
 Status Maintainer::RunPass(bool final) {
-  return Pass(final, /*interruptible=*/false);
+  const ProcessingTime start = clock_->Now();
+  Status s = Pass(final, /*interruptible=*/false);
+  const double seconds = Seconds(clock_->Now() - start);
+  MutexLock lock(&mu_);
+  counters_.last_run_pass_seconds = seconds;
+  return s;
 }
 
 Status Maintainer::Pass(bool final, bool interruptible) {
@@ -127,7 +136,13 @@ Status Maintainer::Pass(bool final, bool interruptible) {
     if (interruptible && stop_) break;  // the background thread is being stopped
     Status s;
     {
+      const ProcessingTime asked = clock_->Now();
       OptionalMutexLock exclusive(options_.exclusive);
+      const double waited = Seconds(clock_->Now() - asked);
+      {
+        MutexLock lock(&mu_);
+        counters_.lock_wait_seconds += waited;
+      }
       s = MaintainTable(table, final, now);
     }
     if (!s.ok()) {
@@ -163,7 +178,12 @@ Status Maintainer::MaintainTable(const std::string& table, bool final, Processin
   co.select = [&](const lake::PartitionValues& partition, int small_files) {
     return ShouldCompact(partition, small_files, closed_before, max_small);
   };
+  ProcessingTime start = clock_->Now();
   auto compacted = lake::CompactTable(store_, db_, table, co);
+  {
+    MutexLock lock(&mu_);
+    counters_.compaction_seconds += Seconds(clock_->Now() - start);
+  }
   if (!compacted.ok()) {
     if (compacted.status().kind() == ErrorKind::kNotFound) return Status::OK();  // no table yet
     return compacted.status();
@@ -173,6 +193,8 @@ Status Maintainer::MaintainTable(const std::string& table, bool final, Processin
     ++counters_.compactions;
     counters_.files_compacted += static_cast<uint64_t>(compacted->files_removed);
     counters_.files_written += static_cast<uint64_t>(compacted->files_added);
+    counters_.bytes_compacted += compacted->bytes_removed;
+    counters_.bytes_written += compacted->bytes_added;
   }
   if (final) return Status::OK();
 
@@ -185,6 +207,7 @@ Status Maintainer::MaintainTable(const std::string& table, bool final, Processin
     return true;
   };
   if (due(&next_cleanup_, options_.log_retention, std::chrono::minutes(15))) {
+    start = clock_->Now();
     SC_ASSIGN_OR_RETURN(
         lake::LogCleanupResult cleaned,
         lake::CleanupLog(store_, table, options_.log_retention, clock_,
@@ -192,6 +215,7 @@ Status Maintainer::MaintainTable(const std::string& table, bool final, Processin
     MutexLock lock(&mu_);
     counters_.log_entries_deleted +=
         static_cast<uint64_t>(cleaned.commits_deleted + cleaned.checkpoints_deleted);
+    counters_.cleanup_seconds += Seconds(clock_->Now() - start);
   }
 
   // 3. Vacuum.
@@ -200,7 +224,12 @@ Status Maintainer::MaintainTable(const std::string& table, bool final, Processin
     vo.retention = options_.vacuum_retention;
     vo.clock = clock_;
     vo.db = db_;
+    start = clock_->Now();
     auto vacuumed = lake::VacuumTable(store_, table, vo);
+    {
+      MutexLock lock(&mu_);
+      counters_.vacuum_seconds += Seconds(clock_->Now() - start);
+    }
     if (!vacuumed.ok()) {
       return vacuumed.status().kind() == ErrorKind::kNotFound ? Status::OK() : vacuumed.status();
     }

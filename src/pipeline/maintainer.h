@@ -89,9 +89,18 @@ struct MaintenanceCounters {
   uint64_t compactions = 0;      // compaction commits
   uint64_t files_compacted = 0;  // small files replaced
   uint64_t files_written = 0;    // files written by compactions
+  uint64_t bytes_compacted = 0;  // bytes of the small files replaced
+  uint64_t bytes_written = 0;    // bytes of the files compactions wrote
   uint64_t log_entries_deleted = 0;
   uint64_t files_vacuumed = 0;
   uint64_t errors = 0;
+  // Time (the clock's processing time) in each step, waiting for options.exclusive, and in the
+  // last pass that RunPass made (the stop's, in a bounded run).
+  double compaction_seconds = 0;
+  double cleanup_seconds = 0;
+  double vacuum_seconds = 0;
+  double lock_wait_seconds = 0;
+  double last_run_pass_seconds = 0;
 };
 
 // The compaction policy: whether a partition with `small_files` small files (>= 2) is compacted

@@ -118,6 +118,8 @@ TEST_F(MaintainerTest, OpenPartitionsStayBelowTheCapAndClosedOnesEndAsOneFile) {
     EXPECT_LE(FilesPerDate()["2026-01-05"], 4) << "after epoch " << i;
   }
   EXPECT_GT((*m)->counters().compactions, 0u);
+  EXPECT_GT((*m)->counters().bytes_compacted, 0u);
+  EXPECT_GT((*m)->counters().bytes_written, 0u);
   // The stream moves on to Jan 6; while the watermark is on Jan 5, Jan 5 stays open.
   Commit(1, 5);
   Commit(1, 5);
