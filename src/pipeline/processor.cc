@@ -344,7 +344,7 @@ Status Processor::Step() {
   // waits for it: that is the backpressure that bounds memory.
   size_t bytes = 0;
   for (const auto& [p, g] : groups_) {
-    if (g->replaying || NothingToCommit(*g)) continue;  // a replayed epoch closes at its recorded end, not by size
+    if (g->replaying) continue;  // a replayed epoch closes at its recorded end, not by size
     for (size_t i = 0; i < kOutputTableCount; ++i)
       bytes += OutputOf(g->out, static_cast<OutputTable>(i)).ByteSize();
   }
@@ -376,7 +376,7 @@ Status Processor::AlignInputs() {
   const Micros slack = options_.core.join.watermark.delay + options_.core.join.window;
   std::vector<TopicPartition> pause, resume;
   for (auto& [p, g] : groups_) {
-    if (g->replaying || NothingToCommit(*g)) continue;
+    if (g->replaying) continue;
     const stream::WatermarkTracker& wt = g->core->join().tracker();
     // The slowest input still behind its end (one that saw nothing yet stands at the beginning).
     std::optional<EventTime> slowest;
