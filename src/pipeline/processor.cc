@@ -353,8 +353,6 @@ Status Processor::Step() {
       (options_.max_epoch_input_bytes > 0 && epoch_input_bytes_ >= options_.max_epoch_input_bytes);
   const bool due = clock_->Now() - epoch_started_ >= options_.trigger;
   const bool busy = committer_->busy();
-  // A group that read nothing since its last commit and has no row (a quiet input) commits
-  // nothing: no empty Delta version per table at every trigger while the city is silent.
   if (full || (due && !busy)) SC_RETURN_IF_ERROR(CloseOpenEpochs(/*wait=*/false));
   return sticky_;
 }
@@ -420,10 +418,10 @@ bool Processor::NothingToCommit(const Group& g) const {
   return !g.replaying && g.committed_epoch > 0 && g.pos == g.committed_pos && !HasRows(g.out);
 }
 
-Status Processor::CloseOpenEpochs(bool wait) {
+Status Processor::CloseOpenEpochs(bool wait, bool skip_empty) {
   std::vector<Group*> closing;
   for (auto& [p, g] : groups_) {
-    if (g->replaying || NothingToCommit(*g)) continue;
+    if (g->replaying || (skip_empty && NothingToCommit(*g))) continue;
     closing.push_back(g.get());
   }
   epoch_started_ = clock_->Now();
@@ -434,7 +432,7 @@ Status Processor::CloseOpenEpochs(bool wait) {
 
 Status Processor::CommitNow() {
   if (!sticky_.ok()) return sticky_;
-  Status s = CloseOpenEpochs(/*wait=*/true);
+  Status s = CloseOpenEpochs(/*wait=*/true, /*skip_empty=*/true);
   // The last commit of this run: a maintenance pass in progress ends (a compaction commit lands
   // whole or not at all) and no other starts, so a reader that follows (the warehouse's final
   // pass) sees the lake's last version.

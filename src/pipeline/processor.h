@@ -239,10 +239,8 @@ class Processor final : public PositionStore, public RebalanceListener {
   Processor(ProcessorOptions options, lake::ObjectStore* store, engine::Database* db, Clock* clock);
   Result<std::unique_ptr<Group>> LoadGroup(int32_t p);
   void StartEpoch(Group& g);
-  // Closes the epochs of every group not replaying that has something to commit (a trigger, a
-  // full epoch, CommitNow): a group with a quiet input adds no empty Delta version per table at
-  // each trigger.
-  Status CloseOpenEpochs(bool wait);
+  // Closes the epochs of every group not replaying.
+  Status CloseOpenEpochs(bool wait, bool skip_empty = false);
   // Whether the group has read nothing since its committed checkpoint and holds no row to write.
   bool NothingToCommit(const Group& g) const;
   // Closes the groups' epochs: fixes their end positions and watermark, serializes their state and

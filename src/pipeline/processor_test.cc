@@ -259,53 +259,6 @@ TEST_F(ProcessorTest, LandsEveryRecordOnceAndMatchesTheBatchJoin) {
   ExpectExactlyOnce(produced, /*expect_late=*/false);
 }
 
-// A processor whose input falls quiet commits nothing at its later triggers: no epoch and no Delta
-// version without rows (a quiet city night used to add one empty version per table per trigger).
-TEST_F(ProcessorTest, AQuietInputCommitsNothingAtItsTriggers) {
-  background_commit_ = false;  // epochs closed by the fake clock alone
-  MemoryLog log(kPartitions);
-  FillLog(&log);
-  auto store = lake::LocalObjectStore::Open(dir_ / "lake");
-  ASSERT_TRUE(store.ok());
-  FakeClock clock;
-  auto proc = Processor::Open(Options(), store->get(), db_.get(), &clock);
-  ASSERT_TRUE(proc.ok()) << proc.status().message();
-  MemoryEventSource source(log, **proc, proc->get());
-  (*proc)->Attach(&source);
-  ASSERT_TRUE(source.AssignPartitions(0, kPartitions - 1).ok());
-  auto log_objects = [&] {
-    auto objects = (*store)->List("");
-    EXPECT_TRUE(objects.ok());
-    size_t n = 0;
-    for (const lake::ObjectInfo& o : *objects) n += o.key.find("_delta_log/") != std::string::npos;
-    return n;
-  };
-  // Read everything, then let the quiet input's timeouts and triggers pass until the join has
-  // emitted what it will (a few minutes of the fake clock).
-  for (int i = 0; i < 600; ++i) {
-    ASSERT_TRUE((*proc)->Step().ok());
-    clock.Advance(std::chrono::seconds(1));
-  }
-  const uint64_t epochs = (*proc)->counters().epochs_committed;
-  const size_t objects = log_objects();
-  ASSERT_GT(epochs, 0u);
-  // Ten more minutes of quiet: 200 triggers.
-  for (int i = 0; i < 600; ++i) {
-    ASSERT_TRUE((*proc)->Step().ok());
-    clock.Advance(std::chrono::seconds(1));
-  }
-  EXPECT_EQ((*proc)->counters().epochs_committed, epochs);
-  EXPECT_EQ(log_objects(), objects);
-  // Input again: it is committed at the next trigger.
-  FillLog(&log);
-  for (int i = 0; i < 30; ++i) {
-    ASSERT_TRUE((*proc)->Step().ok());
-    clock.Advance(std::chrono::seconds(1));
-  }
-  EXPECT_GT((*proc)->counters().epochs_committed, epochs);
-  ASSERT_TRUE((*proc)->Finish().ok());
-}
-
 // A finished run started again on the same log reads nothing and writes nothing: no epoch is
 // committed and no table gets a Delta version without rows.
 TEST_F(ProcessorTest, AFinishedRunStartedAgainCommitsNothing) {
