@@ -53,6 +53,18 @@ class LoaderTest : public ::testing::Test {
     return std::move(*l);
   }
 
+  // Options of a loader that retries on `clock`'s time: backoff from 1 s up to 10 s, for
+  // `retry_for`.
+  static LoaderOptions RetryingOptions(FakeClock* clock, std::chrono::milliseconds retry_for) {
+    LoaderOptions o;
+    o.tables = {"events"};
+    o.initial_backoff = std::chrono::seconds(1);
+    o.max_backoff = std::chrono::seconds(10);
+    o.retry_for = retry_for;
+    o.clock = clock;
+    return o;
+  }
+
   // Every (_offset) in the warehouse table, sorted, and the bookkeeping version.
   std::vector<int64_t> Offsets() {
     auto c = warehouse_->Connect();
@@ -457,13 +469,7 @@ TEST_F(LoaderTest, DoesNotRetryALakeFailureTheStoreAlreadyRetried) {
   CommitEvents(store_.get(), lake_db_.get(), "events", 1, 20, false, 1);
   FlakyLake lake(store_.get());
   FakeClock clock;
-  LoaderOptions o;
-  o.tables = {"events"};
-  o.initial_backoff = std::chrono::seconds(1);
-  o.max_backoff = std::chrono::seconds(10);
-  o.retry_for = std::chrono::minutes(10);
-  o.clock = &clock;
-  auto l = Loader::Create(&lake, Connector(), o);
+  auto l = Loader::Create(&lake, Connector(), RetryingOptions(&clock, std::chrono::minutes(10)));
   ASSERT_TRUE(l.ok()) << l.status().message();
 
   lake.failures = 1;
@@ -740,12 +746,7 @@ TEST_F(LoaderTest, FollowingRetriesAnUnreachableWarehouseForAsLongAsItRuns) {
   CommitEvents(store_.get(), lake_db_.get(), "events", 1, 5, false, 1);
   FakeClock clock;
   std::atomic<bool> stop{false};
-  LoaderOptions o;
-  o.tables = {"events"};
-  o.initial_backoff = std::chrono::seconds(1);
-  o.max_backoff = std::chrono::seconds(10);
-  o.retry_for = std::chrono::seconds(30);
-  o.clock = &clock;
+  LoaderOptions o = RetryingOptions(&clock, std::chrono::seconds(30));
   o.on_load = [&stop](const LoadEvent&) { stop = true; };  // back and loaded: the test is done
   const ProcessingTime start = clock.Now();
   int refused = 0;
