@@ -355,6 +355,13 @@ Status Rewrite(ObjectStore* store, engine::Connection* conn, const DeltaLog& log
 
 }  // namespace
 
+uint64_t CompactionRowGroupRows(uint64_t memory_bytes) {
+  constexpr uint64_t kVector = 2048, kMin = 5 * kVector, kMax = 60 * kVector;
+  if (memory_bytes == 0) return kMax;
+  const uint64_t rows = memory_bytes / 1600 / kVector * kVector;
+  return std::clamp(rows, kMin, kMax);
+}
+
 Result<CompactionResult> CompactTable(ObjectStore* store, engine::Database* db,
                                       const std::string& table_prefix,
                                       const CompactionOptions& options) {

@@ -174,6 +174,7 @@ Status Maintainer::MaintainTable(const std::string& table, bool final, Processin
   co.small_file_bytes = std::max<uint64_t>(1, options_.target_file_bytes / 4);
   co.scratch_dir = options_.scratch_dir;
   co.clock = clock_;
+  co.parquet.row_group_rows = lake::CompactionRowGroupRows(options_.memory_bytes);
   const int max_small = options_.max_small_files;
   co.select = [&](const lake::PartitionValues& partition, int small_files) {
     return ShouldCompact(partition, small_files, closed_before, max_small);

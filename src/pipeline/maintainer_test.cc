@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <thread>
 
+#include "lake/compaction.h"
 #include "lake/delta_table.h"
 #include "lake/parquet_writer.h"
 #include "testing/files.h"
@@ -138,6 +140,45 @@ TEST_F(MaintainerTest, OpenPartitionsStayBelowTheCapAndClosedOnesEndAsOneFile) {
   ASSERT_TRUE((*m)->RunPass(/*final=*/true).ok());
   EXPECT_EQ(FilesPerDate()["2026-01-06"], 1);
   EXPECT_EQ((*m)->counters().errors, 0u);
+}
+
+// Compaction writes row groups that fit in its DuckDB's memory limit (over it, DuckDB evicts and
+// re-reads buffers, which cost more than the rewrite itself).
+TEST(CompactionRowGroupRowsTest, SizedFromTheMemoryLimitInWholeVectors) {
+  EXPECT_EQ(lake::CompactionRowGroupRows(0), 122'880u) << "no limit: DuckDB's default";
+  EXPECT_EQ(lake::CompactionRowGroupRows(48ull << 20), 30'720u) << "run's default share";
+  EXPECT_EQ(lake::CompactionRowGroupRows(128ull << 20), 81'920u);
+  EXPECT_EQ(lake::CompactionRowGroupRows(1ull << 30), 122'880u);
+  EXPECT_EQ(lake::CompactionRowGroupRows(1ull << 20), 10'240u) << "never below five vectors";
+}
+
+TEST_F(MaintainerTest, CompactionRowGroupsFitTheMemoryLimit) {
+  MaintenanceOptions o = Options();
+  o.memory_bytes = 16ull << 20;  // 10,240-row groups
+  auto m = Maintainer::Open(&store_, db_.get(), {"t"}, o, &clock_);
+  ASSERT_TRUE(m.ok());
+  for (int i = 0; i < 3; ++i) Commit(0, 9000);
+  ASSERT_TRUE((*m)->RunPass(/*final=*/true).ok());
+  lake::DeltaLog log(&store_, "t");
+  auto conn = db_->Connect();
+  ASSERT_TRUE(conn.ok());
+  auto snap = log.Load(conn->get());
+  ASSERT_TRUE(snap.ok());
+  ASSERT_EQ(snap->files.size(), 1u);
+  auto bytes = store_.Get("t/" + snap->files.begin()->first);
+  ASSERT_TRUE(bytes.ok());
+  const std::string local = (tmp_.path() / "compacted.parquet").string();
+  std::ofstream(local, std::ios::binary) << *bytes;
+  auto groups = (*conn)->Query(
+      "SELECT row_group_id, any_value(row_group_num_rows) FROM "
+      "parquet_metadata(" +
+      engine::QuoteLiteral(local) + ") GROUP BY 1 ORDER BY 1");
+  ASSERT_TRUE(groups.ok()) << groups.status().message();
+  // DuckDB closes a row group at the first input chunk that reaches the size: up to one more
+  // vector. Without the sizing, the 27,000 rows are one row group.
+  EXPECT_EQ(groups->row_count(), 3u);
+  for (size_t g = 0; g < groups->row_count(); ++g)
+    EXPECT_LE(groups->GetInt64(1, g), 10'240 + 2'048) << "row group " << g;
 }
 
 TEST_F(MaintainerTest, CleansTheLogAndVacuumsAfterTheirRetentions) {
