@@ -5,6 +5,8 @@
 #                 Kafka, PostgreSQL, S3 or a browser on loopback; slower). The integration label
 #                 runs two at a time (scripts/test.sh); SERIAL_INTEGRATION runs this folder's
 #                 alone (they start and kill multi-node clusters and time their failovers).
+#   *_testutil.cc -> object library <NAME>_testutil, compiled once and linked into both test
+#                 binaries (another folder's tests may link it too).
 #   *_testmain.cc -> left out of the library: test helper programs the folder builds itself.
 # Every test binary links smartcity_testing (src/testing: temp dirs, child processes, deadlines).
 # New files are picked up without editing CMake (CONFIGURE_DEPENDS).
@@ -32,15 +34,24 @@ function(smartcity_subsystem NAME)
   if(NOT NAME STREQUAL "testing")
     list(APPEND test_libs smartcity_testing)
   endif()
+  # The folder's test support is compiled once for both test binaries (and for other folders' tests
+  # that link <NAME>_testutil).
+  if(test_support AND (unit_tests OR integration_tests))
+    add_library(${NAME}_testutil OBJECT ${test_support})
+    target_link_libraries(${NAME}_testutil PUBLIC ${test_libs} GTest::gtest)
+    target_compile_definitions(${NAME}_testutil PRIVATE
+      SMARTCITY_SOURCE_DIR="${CMAKE_SOURCE_DIR}" SMARTCITY_BINARY_DIR="${CMAKE_BINARY_DIR}")
+    list(APPEND test_libs ${NAME}_testutil)
+  endif()
   if(unit_tests)
-    add_executable(${NAME}_test ${unit_tests} ${test_support})
+    add_executable(${NAME}_test ${unit_tests})
     target_link_libraries(${NAME}_test PRIVATE ${test_libs} GTest::gtest GTest::gtest_main)
     target_compile_definitions(${NAME}_test PRIVATE
       SMARTCITY_SOURCE_DIR="${CMAKE_SOURCE_DIR}" SMARTCITY_BINARY_DIR="${CMAKE_BINARY_DIR}")
     gtest_discover_tests(${NAME}_test PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
   endif()
   if(integration_tests)
-    add_executable(${NAME}_itest ${integration_tests} ${test_support})
+    add_executable(${NAME}_itest ${integration_tests})
     target_link_libraries(${NAME}_itest PRIVATE ${test_libs} GTest::gtest GTest::gtest_main)
     target_compile_definitions(${NAME}_itest PRIVATE
       SMARTCITY_SOURCE_DIR="${CMAKE_SOURCE_DIR}" SMARTCITY_BINARY_DIR="${CMAKE_BINARY_DIR}")
