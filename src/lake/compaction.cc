@@ -59,15 +59,6 @@ std::string DirOf(const std::string& path) {
   return slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
 }
 
-std::string MillisTimestamp(int64_t micros, bool round_up) {
-  int64_t ms = micros / 1000;
-  if (micros % 1000 != 0) {
-    if (micros < 0 && !round_up) --ms;
-    if (micros > 0 && round_up) ++ms;
-  }
-  return FormatTimestamp(EventTime(Micros(ms * 1000))).substr(0, 23) + "Z";
-}
-
 // Delta stats of a Parquet file, computed by DuckDB.
 Result<std::string> StatsOfFile(engine::Connection* conn, const std::string& file, int64_t* rows) {
   const std::string src =
@@ -100,13 +91,8 @@ Result<std::string> StatsOfFile(engine::Connection* conn, const std::string& fil
     nulls[name] = r.GetInt64(nc, 0);
     if (r.IsNull(lo, 0) || r.IsNull(hi, 0)) continue;
     if (type == "VARCHAR") {
-      std::string a = r.GetString(lo, 0), b = r.GetString(hi, 0);
-      if (a.size() > kMaxStatStringBytes) {
-        size_t cut = kMaxStatStringBytes;
-        while (cut > 0 && (static_cast<unsigned char>(a[cut]) & 0xC0) == 0x80) --cut;
-        a.resize(cut);
-      }
-      mins[name] = a;
+      const std::string a = r.GetString(lo, 0), b = r.GetString(hi, 0);
+      mins[name] = std::string(Utf8Prefix(a, kMaxStatStringBytes));
       if (b.size() <= kMaxStatStringBytes) maxs[name] = b;
     } else if (type == "DOUBLE") {
       double a = r.GetDouble(lo, 0), b = r.GetDouble(hi, 0);
@@ -118,8 +104,8 @@ Result<std::string> StatsOfFile(engine::Connection* conn, const std::string& fil
       mins[name] = r.GetBool(lo, 0);
       maxs[name] = r.GetBool(hi, 0);
     } else if (type.rfind("TIMESTAMP", 0) == 0) {
-      mins[name] = MillisTimestamp(r.GetInt64(lo, 0), false);
-      maxs[name] = MillisTimestamp(r.GetInt64(hi, 0), true);
+      mins[name] = StatsTimestamp(r.GetInt64(lo, 0), false);
+      maxs[name] = StatsTimestamp(r.GetInt64(hi, 0), true);
     } else {
       mins[name] = r.GetInt64(lo, 0);
       maxs[name] = r.GetInt64(hi, 0);

@@ -9,10 +9,7 @@ namespace smartcity::lake {
 
 using nlohmann::json;
 
-namespace {
-
-// "2026-01-05T10:00:00.123Z"
-std::string MillisTimestamp(int64_t micros, bool round_up) {
+std::string StatsTimestamp(int64_t micros, bool round_up) {
   int64_t ms = micros / 1000;
   if (micros % 1000 != 0) {
     if (micros < 0 && !round_up) --ms;
@@ -22,15 +19,12 @@ std::string MillisTimestamp(int64_t micros, bool round_up) {
   return full.substr(0, 23) + "Z";
 }
 
-// Longest prefix of `s` of at most `n` bytes that does not split a UTF-8 sequence.
 std::string_view Utf8Prefix(std::string_view s, size_t n) {
   if (s.size() <= n) return s;
   size_t cut = n;
   while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
   return s.substr(0, cut);
 }
-
-}  // namespace
 
 std::string FileStats::ToDeltaJson() const {
   nlohmann::ordered_json mins = nlohmann::ordered_json::object(),
@@ -110,8 +104,8 @@ FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, s
           hi = std::max(hi, col.GetInt64(r));
         }
         if (col.type() == LogicalType::kTimestamp) {
-          cs.min = MillisTimestamp(lo, false);
-          cs.max = MillisTimestamp(hi, true);
+          cs.min = StatsTimestamp(lo, false);
+          cs.max = StatsTimestamp(hi, true);
         } else {
           cs.min = lo;
           cs.max = hi;

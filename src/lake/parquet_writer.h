@@ -48,6 +48,13 @@ FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, s
                        size_t end);
 inline constexpr size_t kMaxStatStringBytes = 32;
 
+// A timestamp bound as Delta stats spell it, to the millisecond ("2026-01-05T10:00:00.123Z"): a
+// min (round_up false) rounded down, a max rounded up, so the bound still holds every value.
+std::string StatsTimestamp(int64_t micros, bool round_up);
+// The longest prefix of `s` of at most `n` bytes that does not split a UTF-8 sequence (a string
+// bound cut to kMaxStatStringBytes).
+std::string_view Utf8Prefix(std::string_view s, size_t n);
+
 struct ParquetWriterOptions {
   std::string compression = "zstd";
   int compression_level =
