@@ -183,4 +183,5 @@ log "report"
 "$PY" bench/soak_report.py --work "$work" --write "$write" --root "$root" --days "$days" \
   --vehicles "$vehicles" --interval "$interval" --limits "$limits" \
   --stream-minutes "$stream_minutes" --stream-speedup "$stream_speedup" \
-  --ratio-duration "$ratio_duration" --rounds "$rounds" --ratio-limit "$ratio_limit"
+  --ratio-duration "$ratio_duration" --rounds "$rounds" --ratio-limit "$ratio_limit" \
+  --retention "${retention:-1h}"

@@ -102,7 +102,9 @@ int RunLoad(const LoadArgs& a) {
                          /*final_pass=*/false);
   }
   const auto& s = (*loader)->summary();
-  if (!a.quiet) {
+  // A load that failed before its first transaction has nothing to sum up: the error alone says it.
+  const bool failed_at_once = !st.ok() && st.kind() != ErrorKind::kAborted && s.transactions == 0;
+  if (!a.quiet && !failed_at_once) {
     std::fprintf(stderr,
                  "load summary: %lld rows, %lld versions in %lld transactions, %.2fs (%s)\n",
                  static_cast<long long>(s.rows), static_cast<long long>(s.versions),

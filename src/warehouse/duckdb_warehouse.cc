@@ -98,9 +98,10 @@ Result<std::unique_ptr<WarehouseConnection>> OpenDuckDbWarehouse(const std::stri
   auto db = engine::Database::Open(path, o);
   if (!db.ok()) {
     if (IsPermanentConnectFailure(db.status().message())) {
-      return Status::InvalidArgument(fmt::format(
-          "cannot open the DuckDB warehouse {} ({}); name a DuckDB file in an existing folder",
-          path, db.status().message()));
+      return Status::InvalidArgument(
+          fmt::format("cannot open the DuckDB warehouse {} ({}); name a DuckDB database file, or a "
+                      "new file in an existing folder",
+                      path, db.status().message()));
     }
     // Another process holding the file is the usual cause; it may go away (retry helps).
     return Status::Unavailable(fmt::format(

@@ -70,6 +70,11 @@ grep -q "has no table nosuch; its tables are" load3.err || not_ok "load nosuch: 
 start=$SECONDS
 run_status rc "$bin" load --lake lake --once --warehouse "duckdb:$work/no/such/w.duckdb" >load4.out 2>load4.err
 check "load into a DuckDB file in a missing folder exits 2 at once" test "$rc" = 2 -a $((SECONDS - start)) -lt 5
+echo "not a database" >notdb.duckdb
+run_status rc "$bin" load --lake lake --once --warehouse "duckdb:$work/notdb.duckdb" >load5.out 2>load5.err
+check "load into a file that is not a DuckDB database exits 2 with one line naming it" \
+  test "$rc" = 2 -a "$(wc -l <load5.err)" = 1
+grep -q "notdb.duckdb" load5.err || not_ok "load into a non-DuckDB file: $(cat load5.err)"
 run_status rc "$bin" run "${city[@]}" --lake lake9 --warehouse foo >run9.out 2>run9.err
 check "run --warehouse foo exits 2 before anything starts" test "$rc" = 2 -a ! -e lake9
 
