@@ -96,7 +96,7 @@ struct CompactionResult {
 // limit). DuckDB's Parquet writer holds a whole row group and its dictionaries in memory; over
 // the limit it evicts and re-reads buffers instead of failing, and that costs more than the
 // rewrite itself: 524 MB of small files took 15.5-21 CPU-s with row groups of 122,880 rows under
-// 48 MiB and 9.8 s under 96 MiB, or 9.9-10.9 s with 30,720-row groups under 48 MiB
+// 48 MiB and 9.8 s under 96 MiB, or 9.9-13.8 s (median 11) with 30,720-row groups under 48 MiB
 // (bench/RESULTS.md, "Compaction under a memory limit"). So: about 1,600 bytes of limit per row,
 // in whole DuckDB vectors (2,048 rows), at least 10,240 and at most DuckDB's default, 122,880.
 uint64_t CompactionRowGroupRows(uint64_t memory_bytes);
