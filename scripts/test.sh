@@ -9,7 +9,7 @@
 #   tsan         the threaded tests that need no service, under ThreadSanitizer (build/tsan:
 #                TSAN_TARGETS in scripts/setup.sh; scripts/tsan.supp)
 #   lint         scripts/lint.sh: formatting, clang-tidy with thread-safety analysis, folder rules
-#                (counted as one check; in `all` it runs niced beside the integration tests)
+#                (counted as one check)
 # Usage: scripts/test.sh [unit|integration|tsan|lint|all]   (default all)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,24 +58,6 @@ run_lint() {
   if scripts/lint.sh; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
 }
 
-# In `all`, the lint (mostly clang-tidy: minutes of both cores) runs beside the integration tests at
-# the lowest priority: those mostly wait on services (measured: the machine 30-90% idle through
-# them), and a niced process yields the CPU to them whenever they want it. Its output is printed
-# when it is done.
-start_lint() {
-  lint_log=$(mktemp)
-  nice -n 19 scripts/lint.sh >"$lint_log" 2>&1 &
-  lint_pid=$!
-}
-finish_lint() {
-  local rc=0
-  wait "$lint_pid" || rc=$?
-  echo "== scripts/lint.sh (beside the integration tests)"
-  cat "$lint_log"
-  rm -f "$lint_log"
-  if [ "$rc" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); status=1; fi
-}
-
 run_tsan() {
   # Every report fails its test (exit code 66); the suppressions name uninstrumented libraries.
   local -x TSAN_OPTIONS="suppressions=$root/scripts/tsan.supp second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
@@ -91,9 +73,7 @@ case "$what" in
   tsan) run_tsan ;;
   lint) run_lint ;;
   # The processor on every kind of bad input runs under ASan+UBSan in the asan unit run (pipeline_test).
-  all)
-    run_unit release; run_unit asan; run_tsan
-    start_lint; run_ctest release integration -j2; finish_lint ;;
+  all) run_lint; run_unit release; run_unit asan; run_tsan; run_ctest release integration -j2 ;;
   *) echo "usage: scripts/test.sh [unit|integration|tsan|lint|all]" >&2; exit 2 ;;
 esac
 echo "smartcity: $passed passed, $failed failed"
