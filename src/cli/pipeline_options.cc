@@ -168,10 +168,7 @@ pipeline::ProcessorOptions ProcessorOptionsOf(const PipelineArgs& a) {
       std::chrono::duration_cast<std::chrono::seconds>(a.vacuum_retention);
   o.maintenance.log_retention = std::chrono::duration_cast<std::chrono::seconds>(a.log_retention);
   o.maintenance.own_database = lake::WriterDatabaseOptions();
-  if (const uint64_t limit = MemoryBudgetOf(a).maintenance_duckdb; limit > 0) {
-    o.maintenance.own_database->settings["memory_limit"] = std::to_string(limit >> 20) + "MiB";
-    o.maintenance.memory_bytes = limit;
-  }
+  o.maintenance.memory_bytes = MemoryBudgetOf(a).maintenance_duckdb;
   o.maintenance.on_error = [](const Status& s) {
     std::fprintf(stderr, "smartcity: lake maintenance: %s (the stream goes on)\n",
                  s.message().c_str());

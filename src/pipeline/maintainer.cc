@@ -73,7 +73,10 @@ Result<std::unique_ptr<Maintainer>> Maintainer::Open(lake::ObjectStore* store, e
   SC_RETURN_IF_ERROR(ValidateMaintenance(options));
   std::unique_ptr<engine::Database> own;
   if (options.own_database) {
-    SC_ASSIGN_OR_RETURN(own, engine::Database::Open("", *options.own_database));
+    engine::DatabaseOptions dbo = *options.own_database;
+    if (options.memory_bytes > 0)
+      dbo.settings["memory_limit"] = std::to_string(options.memory_bytes >> 20) + "MiB";
+    SC_ASSIGN_OR_RETURN(own, engine::Database::Open("", dbo));
     db = own.get();
   }
   std::unique_ptr<Maintainer> m(

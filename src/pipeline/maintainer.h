@@ -73,8 +73,9 @@ struct MaintenanceOptions {
   // memory_limit the maintenance's share of --memory-limit), so a compaction never takes memory
   // from the stream's Parquet writer. Unset: on the database given to Open.
   std::optional<engine::DatabaseOptions> own_database;
-  // The memory limit of the DuckDB that compaction runs on (0: none); its row groups are sized
-  // to fit in it (lake::CompactionRowGroupRows).
+  // The memory limit of the DuckDB that compaction runs on (0: none): own_database's
+  // memory_limit, and compaction's row groups are sized to fit in it
+  // (lake::CompactionRowGroupRows).
   uint64_t memory_bytes = 0;
   // Set: for a table (its prefix), the version after which a reader in this process still needs
   // every commit (`run`'s warehouse follower: what it has loaded); the log clean-up keeps those
