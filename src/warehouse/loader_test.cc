@@ -169,6 +169,43 @@ TEST_F(LoaderTest, ReopensTheWarehouseAfterEnoughRowsAndLoadsEachRowOnce) {
   EXPECT_EQ(LoadedVersion(), 3);
 }
 
+// A DuckDB warehouse file, as `run`'s follower keeps it: reopened after a few rows, each close a
+// checkpoint that reuses the metadata of the row groups it did not change. Every row is there once
+// after many of them, and the table's metadata reads back whole.
+TEST_F(LoaderTest, AFileWarehouseReopenedAtEachLoadKeepsEveryRowOnce) {
+  const std::string path = (dir_ / "warehouse.duckdb").string();
+  LoaderOptions o;
+  o.tables = {"events"};
+  o.reopen_after_rows = 1;  // after every load
+  auto l = Loader::Create(
+      store_.get(), [&] { return OpenDuckDbWarehouse(path, "32MiB"); }, o);
+  ASSERT_TRUE(l.ok()) << l.status().message();
+  for (int v = 1; v <= 12; ++v) {
+    CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 3000 + 1, 3000, false, v);
+    ASSERT_TRUE((*l)->LoadOnce().ok()) << "load " << v;
+  }
+  l->reset();
+  auto wh = OpenDuckDbWarehouse(path);
+  ASSERT_TRUE(wh.ok()) << wh.status().message();
+  auto reuse = (*wh)->Query("SELECT current_setting('experimental_metadata_reuse')");
+  ASSERT_TRUE(reuse.ok()) << reuse.status().message();
+  EXPECT_EQ((*reuse)[0][0], "true");
+  auto counts = (*wh)->Query(
+      "SELECT count(*), count(DISTINCT _offset), min(_offset), max(_offset) FROM events");
+  ASSERT_TRUE(counts.ok()) << counts.status().message();
+  EXPECT_EQ((*counts)[0],
+            (std::vector<std::optional<std::string>>{"36000", "36000", "1", "36000"}));
+  auto v = (*wh)->LoadedVersion("events");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, 12);
+  // The storage's own view of the row groups agrees with the rows.
+  auto stored = (*wh)->Query(
+      "SELECT sum(count) FROM pragma_storage_info('events') WHERE column_id = 0 AND "
+      "segment_type <> 'VALIDITY'");
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  EXPECT_EQ((*stored)[0][0], "36000");
+}
+
 TEST_F(LoaderTest, SplitsLargeBacklogsIntoSeveralTransactions) {
   for (int v = 1; v <= 6; ++v)
     CommitEvents(store_.get(), lake_db_.get(), "events", (v - 1) * 10 + 1, 10, false, v);
