@@ -76,6 +76,8 @@ def proc_sample(pid):
         cpu = (int(rest[11]) + int(rest[12])) / TICK
     except (OSError, IndexError, ValueError):
         return None
+    if hwm is None:  # exited, not yet reaped: its status has no memory lines (the next pass reaps)
+        return None
     return rss, hwm, cpu
 
 

@@ -84,13 +84,21 @@ s3curl() {
   return $rc
 }
 
+# A server that has just said it is ready may still answer 503 for a moment on a loaded machine
+# (seen once beside a CI run): 5xx and no answer are retried for up to start_timeout seconds.
 make_bucket() {
-  local code
-  code=$(s3curl -o /dev/null -w '%{http_code}' -X PUT "$(endpoint)/$1") || die "cannot reach MinIO at $(endpoint)"
-  case "$code" in
-    200|409) ;;  # 409: BucketAlreadyOwnedByYou
-    *) die "creating bucket $1 failed with HTTP $code (see $dir/minio.log)" ;;
-  esac
+  local code waited=0
+  while true; do
+    code=$(s3curl -o /dev/null -w '%{http_code}' -X PUT "$(endpoint)/$1") || code=000
+    case "$code" in
+      200|409) return 0 ;;  # 409: BucketAlreadyOwnedByYou
+      000|5??) [ "$waited" -lt $((start_timeout * 5)) ] || break ;;
+      *) break ;;
+    esac
+    sleep 0.2; waited=$((waited + 1))
+  done
+  [ "$code" != 000 ] || die "cannot reach MinIO at $(endpoint) (log: $dir/minio.log)"
+  die "creating bucket $1 failed with HTTP $code (see $dir/minio.log)"
 }
 
 start() {
@@ -120,7 +128,8 @@ start() {
     sleep 0.2; waited=$((waited + 1))
   done
   [ ${#buckets[@]} -gt 0 ] || buckets=(smartcity)
-  for b in "${buckets[@]}"; do make_bucket "$b"; done
+  # A start that fails leaves no server behind (make_bucket dies in a subshell).
+  for b in "${buckets[@]}"; do (make_bucket "$b") || { stop_server; exit 1; }; done
   endpoint
 }
 
