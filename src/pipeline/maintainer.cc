@@ -71,18 +71,22 @@ Result<std::unique_ptr<Maintainer>> Maintainer::Open(lake::ObjectStore* store, e
                                                      std::vector<std::string> tables,
                                                      MaintenanceOptions options, Clock* clock) {
   SC_RETURN_IF_ERROR(ValidateMaintenance(options));
-  std::unique_ptr<engine::Database> own;
-  if (options.own_database) {
-    engine::DatabaseOptions dbo = *options.own_database;
-    if (options.memory_bytes > 0)
-      dbo.settings["memory_limit"] = std::to_string(options.memory_bytes >> 20) + "MiB";
-    SC_ASSIGN_OR_RETURN(own, engine::Database::Open("", dbo));
-    db = own.get();
-  }
   std::unique_ptr<Maintainer> m(
       new Maintainer(store, db, std::move(tables), std::move(options), clock));
-  m->own_db_ = std::move(own);
+  SC_RETURN_IF_ERROR(m->OpenOwnDatabase());
   return m;
+}
+
+Status Maintainer::OpenOwnDatabase() {
+  if (!options_.own_database) return Status::OK();
+  engine::DatabaseOptions dbo = *options_.own_database;
+  if (options_.memory_bytes > 0)
+    dbo.settings["memory_limit"] = std::to_string(options_.memory_bytes >> 20) + "MiB";
+  own_db_.reset();
+  db_ = nullptr;
+  SC_ASSIGN_OR_RETURN(own_db_, engine::Database::Open("", dbo));
+  db_ = own_db_.get();
+  return Status::OK();
 }
 
 Maintainer::~Maintainer() {
@@ -135,6 +139,15 @@ Status Maintainer::RunPass(bool final) {
 Status Maintainer::Pass(bool final, bool interruptible) {
   const ProcessingTime now = clock_->Now();
   Status first;
+  if (db_ == nullptr && options_.own_database) {
+    if (Status s = OpenOwnDatabase(); !s.ok()) {
+      s = s.WithContext("opening the maintenance's DuckDB");
+      Fail(s);
+      MutexLock lock(&mu_);
+      ++counters_.passes;
+      return s;
+    }
+  }
   for (const std::string& table : tables_) {
     if (interruptible && stop_) break;  // the background thread is being stopped
     Status s;
@@ -153,6 +166,15 @@ Status Maintainer::Pass(bool final, bool interruptible) {
       Fail(s);
       if (first.ok()) first = s;
     }
+  }
+  // A DuckDB of our own lives for one pass. DuckDB 1.4 reads a file through short-lived buffers
+  // that it queues for eviction when they are freed, and it empties that queue only under memory
+  // pressure, which a reader that does not cache files (enable_external_file_cache off) never comes
+  // under: each read left a little of the C heap behind, and days of compactions added it up
+  // (fixed in later DuckDB releases). An in-memory database opens in milliseconds.
+  if (options_.own_database) {
+    own_db_.reset();
+    db_ = nullptr;
   }
   MutexLock lock(&mu_);
   ++counters_.passes;

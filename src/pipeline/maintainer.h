@@ -145,10 +145,12 @@ class Maintainer {
              MaintenanceOptions options, Clock* clock);
   Status MaintainTable(const std::string& table, bool final, ProcessingTime now);
   void Fail(const Status& s);
+  // With options_.own_database: opens it (into own_db_ and db_); each pass closes it at its end.
+  Status OpenOwnDatabase();
 
   lake::ObjectStore* store_;
-  std::unique_ptr<engine::Database> own_db_;  // options_.own_database
-  engine::Database* db_;
+  std::unique_ptr<engine::Database> own_db_;  // options_.own_database, during a pass
+  engine::Database* db_;                      // null between passes with own_database
   const std::vector<std::string> tables_;
   const MaintenanceOptions options_;
   Clock* clock_;

@@ -181,6 +181,29 @@ TEST_F(MaintainerTest, CompactionRowGroupsFitTheMemoryLimit) {
     EXPECT_LE(groups->GetInt64(1, g), 10'240 + 2'048) << "row group " << g;
 }
 
+// `run`'s maintenance: a DuckDB of its own, opened for each pass and closed after it (DuckDB 1.4
+// keeps a little of every file read in a long-lived database). Each pass compacts on a fresh one.
+TEST_F(MaintainerTest, AnOwnDatabaseServesEachPass) {
+  MaintenanceOptions o = Options();
+  o.own_database = lake::WriterDatabaseOptions();
+  o.memory_bytes = 48ull << 20;
+  auto m = Maintainer::Open(&store_, nullptr, {"t"}, o, &clock_);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  for (int pass = 1; pass <= 3; ++pass) {
+    for (int i = 0; i < 3; ++i) Commit(0, 100);
+    ASSERT_TRUE((*m)->RunPass(/*final=*/true).ok()) << "pass " << pass;
+    lake::DeltaLog log(&store_, "t");
+    auto conn = db_->Connect();
+    ASSERT_TRUE(conn.ok());
+    auto snap = log.Load(conn->get());
+    ASSERT_TRUE(snap.ok());
+    EXPECT_EQ(snap->files.size(), 1u) << "pass " << pass;
+    EXPECT_EQ(snap->NumRecords(), pass * 300) << "pass " << pass;
+  }
+  EXPECT_EQ((*m)->counters().compactions, 3u);
+  EXPECT_EQ((*m)->counters().errors, 0u);
+}
+
 TEST_F(MaintainerTest, CleansTheLogAndVacuumsAfterTheirRetentions) {
   MaintenanceOptions o = Options();
   o.vacuum_retention = std::chrono::minutes(10);

@@ -73,20 +73,26 @@ Loader::Loader(lake::ObjectStore* store, Connector connect, LoaderOptions option
 Result<std::unique_ptr<Loader>> Loader::Create(lake::ObjectStore* store, Connector connect,
                                                LoaderOptions options) {
   std::unique_ptr<Loader> l(new Loader(store, std::move(connect), std::move(options)));
+  SC_RETURN_IF_ERROR(l->OpenReader());
+  return l;
+}
+
+Status Loader::OpenReader() {
+  reader_.reset();
+  reader_db_.reset();
   engine::DatabaseOptions o;
   o.settings["threads"] = "1";
   // Each data file is read once: DuckDB's cache of file contents would only keep a record of
   // every file ever read (they add up over a long run).
   o.settings["enable_external_file_cache"] = "false";
-  if (!l->options_.reader_memory_limit.empty()) {
-    o.settings["memory_limit"] = l->options_.reader_memory_limit;
+  if (!options_.reader_memory_limit.empty()) {
+    o.settings["memory_limit"] = options_.reader_memory_limit;
     engine::HandBackFreedMemorySoon(&o);
   }
-  SC_ASSIGN_OR_RETURN(l->reader_db_, engine::Database::Open("", o));
-  SC_ASSIGN_OR_RETURN(l->reader_, l->reader_db_->Connect());
+  SC_ASSIGN_OR_RETURN(reader_db_, engine::Database::Open("", o));
+  SC_ASSIGN_OR_RETURN(reader_, reader_db_->Connect());
   // The reader fetches data files by ReaderUri (s3:// on an S3 lake).
-  SC_RETURN_IF_ERROR(lake::PrepareDuckDbReads(*store, l->reader_.get()));
-  return l;
+  return lake::PrepareDuckDbReads(*store_, reader_.get());
 }
 
 void Loader::Progress(const std::string& line) {
@@ -108,6 +114,11 @@ Status Loader::LoadOnce(const std::atomic<bool>* stop, bool settle) {
       if (st.ok() && conn_ && options_.reopen_after_rows > 0 &&
           summary_.rows - rows_at_connect_ >= options_.reopen_after_rows) {
         conn_.reset();  // the next pass opens it again
+        // The reader too: DuckDB 1.4 queues each freed read buffer for eviction and empties the
+        // queue only under memory pressure, which a reader without a file cache never comes
+        // under, so every file it read left a little of the C heap behind (fixed in later
+        // DuckDB releases). Its snapshots are ours, not DuckDB's: nothing is read again.
+        st = OpenReader();
       }
     }
     if (!st.ok() && st.IsRetryable()) {

@@ -220,6 +220,8 @@ class Loader {
   LoaderOptions options_;
   Clock* const clock_;
   const RetryPolicy retry_;
+  // Opens reader_db_ and reader_ (again).
+  Status OpenReader();
   std::unique_ptr<engine::Database> reader_db_;
   std::unique_ptr<engine::Connection> reader_;
   std::unique_ptr<WarehouseConnection> conn_;
