@@ -114,10 +114,11 @@ Status Loader::LoadOnce(const std::atomic<bool>* stop, bool settle) {
       if (st.ok() && conn_ && options_.reopen_after_rows > 0 &&
           summary_.rows - rows_at_connect_ >= options_.reopen_after_rows) {
         conn_.reset();  // the next pass opens it again
-        // The reader too: DuckDB 1.4 queues each freed read buffer for eviction and empties the
-        // queue only under memory pressure, which a reader without a file cache never comes
-        // under, so every file it read left a little of the C heap behind (fixed in later
-        // DuckDB releases). Its snapshots are ours, not DuckDB's: nothing is read again.
+        // The reader too (it reads a table's Delta checkpoint when it loads the table anew): DuckDB
+        // 1.4 queues each freed read buffer for eviction and empties the queue only under memory
+        // pressure, which a reader without a file cache never comes under, so every file it read
+        // left a little of the C heap behind (fixed in later DuckDB releases; measured in
+        // bench/RESULTS.md). Its snapshots are ours, not DuckDB's: nothing is read again.
         st = OpenReader();
       }
     }
