@@ -217,6 +217,7 @@ Status Loader::LoadPass(bool settle) {
     return std::any_of(failed.begin(), failed.end(), [&](const auto& f) { return f.first == t; });
   };
   // 1. The lake: each table's newest version (one Get and one Head when nothing changed).
+  if (!reader_) SC_RETURN_IF_ERROR(OpenReader());  // opening it again failed after a reopen
   for (const std::string& t : options_.tables) {
     Status s = UpdateSnapshot(t);
     if (TableScoped(s)) {
