@@ -92,7 +92,12 @@ Status Loader::OpenReader() {
   SC_ASSIGN_OR_RETURN(reader_db_, engine::Database::Open("", o));
   SC_ASSIGN_OR_RETURN(reader_, reader_db_->Connect());
   // The reader fetches data files by ReaderUri (s3:// on an S3 lake).
-  return lake::PrepareDuckDbReads(*store_, reader_.get());
+  Status s = lake::PrepareDuckDbReads(*store_, reader_.get());
+  if (!s.ok()) {
+    reader_.reset();  // the next pass tries again
+    reader_db_.reset();
+  }
+  return s;
 }
 
 void Loader::Progress(const std::string& line) {
@@ -118,8 +123,10 @@ Status Loader::LoadOnce(const std::atomic<bool>* stop, bool settle) {
         // 1.4 queues each freed read buffer for eviction and empties the queue only under memory
         // pressure, which a reader without a file cache never comes under, so every file it read
         // left a little of the C heap behind (fixed in later DuckDB releases; measured in
-        // bench/RESULTS.md). Its snapshots are ours, not DuckDB's: nothing is read again.
-        st = OpenReader();
+        // bench/RESULTS.md). Its snapshots are ours, not DuckDB's: nothing is read again. The
+        // next pass opens it.
+        reader_.reset();
+        reader_db_.reset();
       }
     }
     if (!st.ok() && st.IsRetryable()) {
@@ -217,7 +224,7 @@ Status Loader::LoadPass(bool settle) {
     return std::any_of(failed.begin(), failed.end(), [&](const auto& f) { return f.first == t; });
   };
   // 1. The lake: each table's newest version (one Get and one Head when nothing changed).
-  if (!reader_) SC_RETURN_IF_ERROR(OpenReader());  // opening it again failed after a reopen
+  if (!reader_) SC_RETURN_IF_ERROR(OpenReader());  // closed with the warehouse (LoadOnce)
   for (const std::string& t : options_.tables) {
     Status s = UpdateSnapshot(t);
     if (TableScoped(s)) {

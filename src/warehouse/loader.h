@@ -220,7 +220,7 @@ class Loader {
   LoaderOptions options_;
   Clock* const clock_;
   const RetryPolicy retry_;
-  // Opens reader_db_ and reader_ (again).
+  // Opens reader_db_ and reader_ (again); both stay null if it fails.
   Status OpenReader();
   std::unique_ptr<engine::Database> reader_db_;
   std::unique_ptr<engine::Connection> reader_;
