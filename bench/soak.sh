@@ -22,7 +22,8 @@
 #      --ratio-memory-limits entry and --ratio-duration entry.
 #   The targets checked: peak RSS of `run` <= 256 MiB and at the end within 10% of its value after the
 #   first city day; live data files per table per date partition <= 16; _delta_log objects bounded by
-#   the log retention; run throughput with maintenance on within 15% of off.
+#   the log retention (the oldest one while running at most twice the retention old: their number
+#   follows the commit rate); run throughput with maintenance on within 15% of off.
 #
 # Usage: bench/soak.sh [--days D] [--vehicles N] [--interval S] [--memory-limits LIST]
 #                      [--stream-minutes M] [--stream-speedup X] [--ratio-duration DUR] [--rounds K]

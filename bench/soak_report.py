@@ -148,7 +148,11 @@ def run_part(work, cfg, days):
     }
     res["snapshot"] = snapshot(os.path.join(d, "lake")) if os.path.isdir(os.path.join(d, "lake")) else {}
     res["warehouse_rows"] = warehouse_rows(os.path.join(d, "lake-warehouse.duckdb"))
-    # Log objects halfway through the run against the end: bounded means no growth with length.
+    # The log's bound: how old its oldest object gets while the command runs (the row after the
+    # exit is left out: nothing cleans up then). The object count follows the commit rate instead.
+    ages = [num(r.get("log_oldest_age_s")) for r in rows[:-1]]
+    ages = [v for v in ages if v is not None]
+    res["log_age_max"] = max(ages) if ages else None
     half = [r for r in rows if num(r.get("wall_s")) is not None and num(r["wall_s"]) >= wall / 2]
     res["log_half"] = num(half[0].get("max_log_objects")) if half else None
     return res
@@ -389,7 +393,10 @@ def main():
              f"{fmt(r['files_disk_max'])}, {fmt(r['files_disk_end'])} (replaced files wait for the {a.retention} vacuum retention)", ""),
             ("`_delta_log` objects in one table: halfway (wall), at the end, largest",
              f"{fmt(r['log_half'])}, {fmt(r['log_end'])}, {fmt(r['log_max'])} ({fmt(r['log_total_end'])} in all tables at the end)",
-             f"bounded by the {a.retention} log retention: " + (f"not reached (the run lasted {r['wall'] / 60:.0f} min of wall time)" if r["wall"] < 2 * retention_s else verdict(r["log_end"] is not None and r["log_half"] is not None and r["log_end"] <= 1.1 * r["log_half"]))),
+             ""),
+            ("`_delta_log`: age of the oldest object in any table while running, largest",
+             "not recorded" if r["log_age_max"] is None else f"{r['log_age_max']:.0f} s",
+             f"bounded by the {a.retention} log retention (≤ 2 × it): " + (f"not reached (the run lasted {r['wall'] / 60:.0f} min of wall time)" if r["wall"] < 2 * retention_s else verdict(r["log_age_max"] is not None and r["log_age_max"] <= 2 * retention_s))),
             ("Processor checkpoints: bytes at the end, largest", f"{fmt(r['ckpt_end'])}, {fmt(r['ckpt_max'])}", ""),
             ("Lag, city time reached minus watermark: median, largest", f"{fmt(r['lag_city_med'])} s, {fmt(r['lag_city_max'])} s", ""),
             ("Warehouse lag (largest): enriched rows not loaded, lake versions, seconds since a load",

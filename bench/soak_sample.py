@@ -29,6 +29,9 @@ SIGINT and SIGTERM are forwarded to it. Every --interval seconds of wall time on
                                  table, and the number of date partitions
   files_<table>, maxpart_<table> the same per table
   log_objects, max_log_objects   _delta_log objects over all tables, and the most in one table
+  log_oldest_age_s               the age (wall seconds, by modification time) of the oldest
+                                 _delta_log object of any table: the log clean-up bounds it by the
+                                 log retention, whatever the commit rate
   checkpoint_bytes               bytes under _checkpoints/ (processor offsets and state)
   lake_bytes                     bytes of the whole lake
 Exits with the command's exit code; the last row is taken after it exited (lake counts only).
@@ -83,20 +86,27 @@ def proc_sample(pid):
 
 def lake_sample(lake):
     out = {"data_files": 0, "max_files_per_partition": 0, "partitions": 0, "log_objects": 0,
-           "max_log_objects": 0, "checkpoint_bytes": 0, "lake_bytes": 0}
+           "max_log_objects": 0, "log_oldest_age_s": None, "checkpoint_bytes": 0, "lake_bytes": 0}
+    now = time.time()
     for t in TABLES:
         files = maxpart = 0
         tdir = os.path.join(lake, t)
         for dirpath, dirnames, filenames in os.walk(tdir):
             rel = os.path.relpath(dirpath, tdir)
             sizes = 0
+            oldest = None
             for n in filenames:
                 try:
-                    sizes += os.stat(os.path.join(dirpath, n)).st_size
+                    st = os.stat(os.path.join(dirpath, n))
                 except OSError:
-                    pass
+                    continue
+                sizes += st.st_size
+                oldest = st.st_mtime if oldest is None else min(oldest, st.st_mtime)
             out["lake_bytes"] += sizes
             if rel.split(os.sep)[0] == "_delta_log":
+                if oldest is not None:
+                    age = round(now - oldest, 1)
+                    out["log_oldest_age_s"] = max(out["log_oldest_age_s"] or 0, age)
                 out["log_objects"] += len(filenames)
                 out["max_log_objects"] = max(out["max_log_objects"], len(filenames))
                 continue
@@ -168,7 +178,7 @@ def main():
     cols = ["phase", "wall_s", "city_time", "city_days", "rss_mib", "hwm_mib", "cpu_pct", "cpu_s",
             "records", "events_per_s", "lag_records", "lag_city_s", "wh_lag_versions", "wh_lag_rows",
             "wh_load_age_s", "data_files", "max_files_per_partition", "partitions", "log_objects",
-            "max_log_objects", "checkpoint_bytes", "lake_bytes"]
+            "max_log_objects", "log_oldest_age_s", "checkpoint_bytes", "lake_bytes"]
     cols += [f"files_{t}" for t in TABLES] + [f"maxpart_{t}" for t in TABLES] + ["wh_status"]
     out = open(a.out, "w", newline="")
     w = csv.DictWriter(out, fieldnames=cols, extrasaction="ignore")
