@@ -126,8 +126,10 @@ MemoryBudget MemoryBudgetOf(const PipelineArgs& a) {
   return b;
 }
 
-void SizeProcessAllocator(const PipelineArgs& a) {
-  if (a.memory_mib > 0) LimitAllocatorArenas(2);
+std::chrono::milliseconds SizeProcessAllocator(const PipelineArgs& a) {
+  if (a.memory_mib == 0) return std::chrono::seconds(1);
+  LimitAllocatorArenas(2);
+  return std::chrono::milliseconds(200);
 }
 
 void AddProcessorCountsJson(const pipeline::ProcessorCounters& c, nlohmann::json* j) {

@@ -42,6 +42,14 @@ TEST(MemoryBudgetTest, WithoutAWarehouseTheWriterGetsTheLoadersShares) {
   EXPECT_EQ(WriterDatabaseOptionsOf(a).settings.at("memory_limit"), "112MiB");
 }
 
+TEST(MemoryBudgetTest, UnderALimitFreedMemoryGoesBackFiveTimesASecond) {
+  PipelineArgs a;
+  a.memory_mib = 0;
+  EXPECT_EQ(SizeProcessAllocator(a), std::chrono::seconds(1));
+  a.memory_mib = 256;  // also caps this test process's C allocator at two arenas: harmless
+  EXPECT_EQ(SizeProcessAllocator(a), std::chrono::milliseconds(200));
+}
+
 TEST(MemoryBudgetTest, NoLimitLeavesEveryPartAtItsDefault) {
   PipelineArgs a;
   a.memory_mib = 0;  // stream's default

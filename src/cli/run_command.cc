@@ -90,9 +90,8 @@ int RunPipeline(RunArgs& a) {
   // One `run` per lake, and no `stream` beside it: refused now, before anything is read.
   auto lock = LakeLock::Acquire(a.pipeline.lake, LakeLock::Mode::kExclusive, "run");
   if (!lock.ok()) return ReportError(lock.status());
-  SizeProcessAllocator(a.pipeline);
-  // Freed pages go back to the system every second, until the command has ended.
-  PeriodicMemoryRelease release_memory(std::chrono::seconds(1));
+  // Freed pages go back to the system until the command has ended, more often under a limit.
+  PeriodicMemoryRelease release_memory(SizeProcessAllocator(a.pipeline));
   auto store = OpenPipelineStore(a.pipeline);
   if (!store.ok()) return ReportError(store.status());
   auto db = engine::Database::Open("", WriterDatabaseOptionsOf(a.pipeline));

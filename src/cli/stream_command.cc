@@ -78,9 +78,8 @@ int RunStream(StreamArgs& a) {
   // `stream` processes share a lake (their group splits the partitions), never with a `run`.
   auto lock = LakeLock::Acquire(a.pipeline.lake, LakeLock::Mode::kShared, "stream");
   if (!lock.ok()) return ReportError(lock.status());
-  SizeProcessAllocator(a.pipeline);
-  // Freed pages go back to the system every second, until the command has ended.
-  PeriodicMemoryRelease release_memory(std::chrono::seconds(1));
+  // Freed pages go back to the system until the command has ended, more often under a limit.
+  PeriodicMemoryRelease release_memory(SizeProcessAllocator(a.pipeline));
   auto db = engine::Database::Open("", WriterDatabaseOptionsOf(a.pipeline));
   if (!db.ok()) return ReportError(db.status());
   SystemClock clock;
