@@ -77,9 +77,13 @@ Result<std::unique_ptr<Loader>> Loader::Create(lake::ObjectStore* store, Connect
   return l;
 }
 
-Status Loader::OpenReader() {
-  reader_.reset();
+void Loader::CloseReader() {
+  reader_.reset();  // the connection before its database
   reader_db_.reset();
+}
+
+Status Loader::OpenReader() {
+  CloseReader();
   engine::DatabaseOptions o;
   o.settings["threads"] = "1";
   // Each data file is read once: DuckDB's cache of file contents would only keep a record of
@@ -93,10 +97,7 @@ Status Loader::OpenReader() {
   SC_ASSIGN_OR_RETURN(reader_, reader_db_->Connect());
   // The reader fetches data files by ReaderUri (s3:// on an S3 lake).
   Status s = lake::PrepareDuckDbReads(*store_, reader_.get());
-  if (!s.ok()) {
-    reader_.reset();  // the next pass tries again
-    reader_db_.reset();
-  }
+  if (!s.ok()) CloseReader();  // the next pass tries again
   return s;
 }
 
@@ -125,8 +126,7 @@ Status Loader::LoadOnce(const std::atomic<bool>* stop, bool settle) {
         // left a little of the C heap behind (fixed in later DuckDB releases; measured in
         // bench/RESULTS.md). Its snapshots are ours, not DuckDB's: nothing is read again. The
         // next pass opens it.
-        reader_.reset();
-        reader_db_.reset();
+        CloseReader();
       }
     }
     if (!st.ok() && st.IsRetryable()) {

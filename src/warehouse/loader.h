@@ -220,8 +220,9 @@ class Loader {
   LoaderOptions options_;
   Clock* const clock_;
   const RetryPolicy retry_;
-  // Opens reader_db_ and reader_ (again); both stay null if it fails.
+  // Opens reader_db_ and reader_ (again); reader_ stays null if it fails, so LoadPass tries again.
   Status OpenReader();
+  void CloseReader();
   std::unique_ptr<engine::Database> reader_db_;
   std::unique_ptr<engine::Connection> reader_;
   std::unique_ptr<WarehouseConnection> conn_;
