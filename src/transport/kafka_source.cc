@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <map>
 #include <set>
+#include <thread>
+
+#include "common/mutex.h"
 
 namespace smartcity {
 namespace {
@@ -60,7 +64,76 @@ struct QueueDeleter {
   void operator()(rd_kafka_queue_t* q) const { rd_kafka_queue_destroy(q); }
 };
 
+// How often at most the fetcher is woken, and how long one wake-up request may take.
+constexpr auto kWakeEvery = std::chrono::milliseconds(10);
+constexpr int kWakeTimeoutMs = 500;
+
 }  // namespace
+
+// librdkafka 2.0 (Debian 12's) stops fetching while its prefetch queue is over
+// queued.max.messages.kbytes and decides again only when its broker thread next wakes up: on a
+// request to send, a response, or after a second of nothing (librdkafka 2.2 added
+// fetch.queue.backoff.ms for this). With a queue smaller than a second of input — any
+// --memory-limit — a backlog drain read in one-second steps, idle most of each
+// (docs/kafka_source.md, "Waking the fetcher"). A request to a partition's leader wakes the broker
+// thread that fetches it, so when the queue runs low this thread asks the leader for the
+// partition's offsets (the cheapest request there is) and the fetcher looks at the queue again at
+// once. Its own thread, because the request is a round trip and Poll must not wait for it.
+class FetchWaker {
+ public:
+  explicit FetchWaker(rd_kafka_t* rk) : rk_(rk), thread_([this] { Run(); }) {}
+  ~FetchWaker() {
+    {
+      MutexLock l(&mu_);
+      stop_ = true;
+    }
+    cv_.Signal();
+    thread_.join();
+  }
+  FetchWaker(const FetchWaker&) = delete;
+  FetchWaker& operator=(const FetchWaker&) = delete;
+
+  // Asks for a request to `topic`'s `partition`'s leader; false (and nothing asked) while one is
+  // still under way.
+  bool Wake(const std::string& topic, int32_t partition) {
+    {
+      MutexLock l(&mu_);
+      if (pending_) return false;
+      pending_ = true;
+      topic_ = topic;
+      partition_ = partition;
+    }
+    cv_.Signal();
+    return true;
+  }
+
+ private:
+  void Run() {
+    MutexLock l(&mu_);
+    while (true) {
+      while (!stop_ && !pending_) cv_.Wait(&mu_);
+      if (stop_) return;
+      const std::string topic = topic_;
+      const int32_t partition = partition_;
+      mu_.Unlock();
+      int64_t low = -1, high = -1;
+      // The answer does not matter, only that the request went through the broker's thread.
+      (void)rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &low, &high,
+                                             kWakeTimeoutMs);
+      mu_.Lock();
+      pending_ = false;
+    }
+  }
+
+  rd_kafka_t* const rk_;
+  Mutex mu_;
+  CondVar cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
+  bool pending_ GUARDED_BY(mu_) = false;
+  std::string topic_ GUARDED_BY(mu_);
+  int32_t partition_ GUARDED_BY(mu_) = 0;
+  std::thread thread_;  // last: starts once the members above exist
+};
 
 KafkaSource::KafkaSource(KafkaSourceOptions options, PositionStore& store,
                          RebalanceListener* listener)
@@ -74,6 +147,7 @@ KafkaSource::~KafkaSource() {
   // A source dropped without Close() still leaves the group cleanly (bounded), so the others get
   // its partitions at once instead of after session.timeout.ms.
   (void)Close();
+  StopWaker();
   ReleaseBatch();
   rd_kafka_destroy_flags(rk_.release(), RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
@@ -177,6 +251,16 @@ Status KafkaSource::Start() {
   SC_ASSIGN_OR_RETURN(rk_, MakeKafkaHandle(RD_KAFKA_CONSUMER, std::move(conf)));
   // One queue for messages, errors and callbacks: everything is served by rd_kafka_consumer_poll.
   rd_kafka_poll_set_consumer(rk_.get());
+  {
+    char value[64];
+    size_t size = sizeof value;
+    if (rd_kafka_conf_get(rd_kafka_conf(rk_.get()), "queued.max.messages.kbytes", value, &size) ==
+        RD_KAFKA_CONF_OK) {
+      queue_limit_bytes_ = std::strtoull(value, nullptr, 10) << 10;
+    }
+  }
+  consumer_queue_ = rd_kafka_queue_get_consumer(rk_.get());
+  waker_ = std::make_unique<FetchWaker>(rk_.get());
 
   SC_RETURN_IF_ERROR(CheckTopics());
   if (options_.repartition) {
@@ -822,6 +906,7 @@ Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records,
     counters_.bytes[t] += r.key.size() + r.value.size();
   }
   if (records_.empty()) ++counters_.empty_polls;
+  WakeFetcherIfLow();
   if (unreachable_since_) {
     if (records_.empty() && clock_->Now() - *unreachable_since_ >= options_.unavailable_timeout) {
       SC_RETURN_IF_ERROR(CheckReachable());
@@ -830,6 +915,49 @@ Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records,
     }
   }
   return std::span<const SourceRecord>(records_);
+}
+
+void KafkaSource::WakeFetcherIfLow() {
+  if (waker_ == nullptr || consumer_queue_ == nullptr || queue_limit_bytes_ == 0 ||
+      unreachable_since_) {
+    return;
+  }
+  // librdkafka counts a record's key and value against the limit: the queue is low when what it
+  // holds, at the records' mean size so far, is under half of it.
+  const uint64_t records = counters_.TotalRecords();
+  if (records == 0) return;  // nothing read yet: the fetcher is starting, not waiting
+  const uint64_t mean = std::max<uint64_t>(1, counters_.TotalBytes() / records);
+  if (rd_kafka_queue_length(consumer_queue_) * mean >= queue_limit_bytes_ / 2) return;
+  const ProcessingTime now = clock_->Now();
+  if (last_wake_ && now - *last_wake_ < kWakeEvery) return;
+  // An owned partition with records past what this member has read, by the ends its fetches saw;
+  // round robin, so that on a cluster every broker that leads one is woken in turn.
+  size_t count = 0;
+  for (const auto& states : parts_) count += states.size();
+  for (size_t k = 0; k < count; ++k) {
+    size_t flat = (wake_cursor_ + k) % count, slot = 0;
+    while (flat >= parts_[slot].size()) flat -= parts_[slot++].size();
+    const PartitionState& st = parts_[slot][flat];
+    if (!st.owned || st.paused || !st.fetched) continue;
+    const TopicPartition tp{static_cast<Topic>(slot % kTopicCount),
+                            PartitionId(static_cast<int32_t>(flat)), slot >= kTopicCount};
+    int64_t low = -1, high = -1;
+    if (rd_kafka_get_watermark_offsets(rk_.get(), NameOf(tp).c_str(), tp.partition.value(), &low,
+                                       &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high <= st.fetched->value()) {
+      continue;
+    }
+    last_wake_ = now;
+    wake_cursor_ = (wake_cursor_ + k + 1) % count;
+    if (waker_->Wake(NameOf(tp), tp.partition.value())) ++counters_.fetch_wakeups;
+    return;
+  }
+}
+
+void KafkaSource::StopWaker() {
+  waker_.reset();
+  if (consumer_queue_ != nullptr) rd_kafka_queue_destroy(consumer_queue_);
+  consumer_queue_ = nullptr;
 }
 
 void KafkaSource::OnEndReached(const rd_kafka_message_t* m) {
@@ -1079,6 +1207,7 @@ Status KafkaSource::PublishPositions() {
 
 Status KafkaSource::Close() {
   if (closed_ || rk_ == nullptr) return Status::OK();
+  StopWaker();
   ReleaseBatch();
   closing_ = true;
   Status result;

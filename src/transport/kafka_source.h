@@ -111,6 +111,8 @@ std::optional<int64_t> RecordsBehind(std::optional<SourcePosition> position, int
 // checked before a fetch, so it may be overshot by one fetch.
 std::vector<std::pair<std::string, std::string>> PrefetchProperties(uint64_t bytes);
 
+class FetchWaker;
+
 class KafkaSource final : public EventSource {
  public:
   // Connects, checks that the topics exist with equal partition counts, and subscribes. Partitions
@@ -175,6 +177,11 @@ class KafkaSource final : public EventSource {
   Status OnMessageError(const rd_kafka_message_t* m);
   // A PARTITION_EOF of an owned, unpaused partition: records its EndReached.
   void OnEndReached(const rd_kafka_message_t* m);
+  // When the prefetch queue has run low while an owned partition has records not yet fetched:
+  // has the fetcher look again now (FetchWaker in kafka_source.cc), at most one request at a time.
+  void WakeFetcherIfLow();
+  // Stops the waker and lets go of the consumer queue (before the client is destroyed).
+  void StopWaker();
   // The topic (and whether it is a repartition topic) of a message's topic handle or a name;
   // partition 0.
   std::optional<TopicPartition> TopicOf(rd_kafka_topic_t* rkt);
@@ -225,6 +232,12 @@ class KafkaSource final : public EventSource {
   // from the prefetch queue say nothing about the cluster now).
   std::optional<ProcessingTime> unreachable_since_;
   std::optional<ProcessingTime> last_probe_;
+  // Wakes librdkafka's fetcher (see WakeFetcherIfLow); stopped before the client is destroyed.
+  std::unique_ptr<FetchWaker> waker_;
+  rd_kafka_queue_t* consumer_queue_ = nullptr;  // the queue Poll reads; its length tells how low
+  uint64_t queue_limit_bytes_ = 0;              // queued.max.messages.kbytes as configured
+  size_t wake_cursor_ = 0;                      // the partition to wake through next (round robin)
+  std::optional<ProcessingTime> last_wake_;
   uint64_t commit_failures_ = 0;
 };
 

@@ -134,6 +134,49 @@ TEST(KafkaSourceTest, ReadsEveryRecordOnceInBatches) {
 // fetch in flight (up to fetch.wait.max.ms when nothing is new), so it must ask for every partition
 // at once: one ListOffsets request for the ends, not two per partition, and none for the starts
 // once every partition's position is known.
+// librdkafka 2.0 stops fetching while its prefetch queue is over queued.max.messages.kbytes and
+// decides again only at its broker thread's next wake-up, up to a second later when nothing else
+// happens on the connection: with a queue a small fraction of the backlog, a drain went in
+// one-second steps (docs/kafka_source.md, "Waking the fetcher"; bench/stream.sh measures the
+// speed). The source wakes the fetcher whenever the queue runs low while a partition still has
+// records to fetch: with a queue of a few dozen records the backlog is read, every record once and
+// in order, with wake-ups; once everything is read, polling sends none.
+TEST(KafkaSourceTest, PrefetchQueueRunningLowWithRecordsToFetchWakesTheFetcher) {
+  Cluster c = StartCluster(2, 6, 60);  // 6 devices x 60 x 5 topics = 1800 records
+  MemoryCheckpoint ckpt;
+  KafkaSourceOptions o = Options(c.mock->bootstrap(), "g-wake");
+  // A queue of 4 KiB (a few dozen records) and one partition's fetch at most 1 KiB a time.
+  o.kafka.properties.emplace_back("queued.max.messages.kbytes", "4");
+  o.kafka.properties.emplace_back("max.partition.fetch.bytes", "1024");
+  auto src = KafkaSource::Open(o, ckpt, &ckpt);
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  ckpt.Attach(src->get());
+  std::map<std::tuple<Topic, int32_t, int64_t>, Read> got;
+  int duplicates = 0;
+  PollUntil({src->get()}, c.records.size(), got, 16, milliseconds(30000), &duplicates);
+  ASSERT_EQ(got.size(), c.records.size());
+  EXPECT_EQ(duplicates, 0);
+  for (const auto& [tp, values] : ExpectedByPartition(c.records)) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      auto it = got.find({tp.topic, tp.partition.value(), static_cast<int64_t>(i)});
+      ASSERT_NE(it, got.end());
+      EXPECT_EQ(it->second.value, values[i]);
+    }
+  }
+  const uint64_t wakeups = (*src)->counters().fetch_wakeups;
+  EXPECT_GT(wakeups, 0u);
+  // Caught up: nothing past what was read, so nothing to wake the fetcher for.
+  std::this_thread::sleep_for(milliseconds(600));  // the fetches see the ends (fetch.wait.max.ms)
+  const uint64_t settled = (*src)->counters().fetch_wakeups;
+  for (int i = 0; i < 10; ++i) {
+    auto batch = (*src)->Poll(16, milliseconds(50));
+    ASSERT_TRUE(batch.ok()) << batch.status().message();
+    EXPECT_TRUE(batch->empty());
+  }
+  EXPECT_EQ((*src)->counters().fetch_wakeups, settled);
+  ASSERT_TRUE((*src)->Close().ok());
+}
+
 TEST(KafkaSourceTest, QueryLagAsksForAllPartitionsInOneRoundPerEnd) {
   constexpr int16_t kListOffsets = 2;  // the Kafka protocol's ApiKey
   Cluster c = StartCluster(3, 12, 4);
