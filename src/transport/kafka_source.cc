@@ -165,11 +165,18 @@ std::vector<std::pair<std::string, std::string>> PrefetchProperties(uint64_t byt
   // fetches).
   uint64_t queue = 96ull << 20;
   if (bytes > 0) {
-    // One fetch in flight beside the queue: a quarter of the budget, and a partition's share of a
-    // fetch a quarter of that.
-    fetch = std::clamp<uint64_t>(bytes / 4, 1ull << 20, fetch);
+    // Under a budget. The client holds several times the limits it is given (the queue limit counts
+    // records by their payload while whole decompressed batches stay in memory until their last
+    // record is destroyed, and a fetch is counted compressed): with the limits summing to the
+    // budget, a 32 MiB share held about 130 MiB (heaptrack). So the queue gets a quarter of it and
+    // one fetch a sixteenth (at least the 1 MiB librdkafka allows), a partition's share of a fetch
+    // a quarter of that. Small queues no longer slow a drain down: the fetcher is woken as soon as
+    // the queue runs low (FetchWaker). At --memory-limit 256 (8 MiB, 2 MiB, 512 KiB) a 3 M-event
+    // drain peaked at 250-255 MiB against 336-356 with the limits summing to the share, at 0.92x
+    // the reading speed (within the runs' spread; bench/RESULTS.md).
+    fetch = std::clamp<uint64_t>(bytes / 16, 1ull << 20, fetch);
     partition_fetch = std::clamp<uint64_t>(fetch / 4, 256ull << 10, partition_fetch);
-    queue = std::max<uint64_t>(bytes - fetch, 1ull << 20);
+    queue = std::max<uint64_t>(bytes / 4, 1ull << 20);
   }
   return {{"max.partition.fetch.bytes", std::to_string(partition_fetch)},
           {"fetch.max.bytes", std::to_string(fetch)},
