@@ -266,8 +266,10 @@ Status KafkaSource::Start() {
       queue_limit_bytes_ = std::strtoull(value, nullptr, 10) << 10;
     }
   }
-  consumer_queue_ = rd_kafka_queue_get_consumer(rk_.get());
-  waker_ = std::make_unique<FetchWaker>(rk_.get());
+  if (options_.wake_fetcher) {
+    consumer_queue_ = rd_kafka_queue_get_consumer(rk_.get());
+    waker_ = std::make_unique<FetchWaker>(rk_.get());
+  }
 
   SC_RETURN_IF_ERROR(CheckTopics());
   if (options_.repartition) {
@@ -937,8 +939,9 @@ void KafkaSource::WakeFetcherIfLow() {
   if (rd_kafka_queue_length(consumer_queue_) * mean >= queue_limit_bytes_ / 2) return;
   const ProcessingTime now = clock_->Now();
   if (last_wake_ && now - *last_wake_ < kWakeEvery) return;
-  // An owned partition with records past what this member has read, by the ends its fetches saw;
-  // round robin, so that on a cluster every broker that leads one is woken in turn.
+  // An owned partition with records past what this member has read, by the ends its fetches saw
+  // (RecordsBehind: transaction markers at the end are not records); round robin, so that on a
+  // cluster every broker that leads one is woken in turn.
   size_t count = 0;
   for (const auto& states : parts_) count += states.size();
   for (size_t k = 0; k < count; ++k) {
@@ -951,7 +954,7 @@ void KafkaSource::WakeFetcherIfLow() {
     int64_t low = -1, high = -1;
     if (rd_kafka_get_watermark_offsets(rk_.get(), NameOf(tp).c_str(), tp.partition.value(), &low,
                                        &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        high <= st.fetched->value()) {
+        high < 0 || RecordsBehind(st.fetched, low, high, st.reached).value_or(0) == 0) {
       continue;
     }
     last_wake_ = now;

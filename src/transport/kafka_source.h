@@ -77,6 +77,10 @@ struct KafkaSourceOptions {
   // repartition topics of the join inputs among `topics` (RepartitionTopicName), creating them with
   // the topics' partition count (and replication) if they do not exist, co-partitioned with them.
   bool repartition = false;
+  // Wakes librdkafka's fetcher when the prefetch queue runs low with records still to fetch
+  // (docs/kafka_source.md, "Waking the fetcher"): a ListOffsets request to the partition's leader
+  // from a thread of the source's own. False only for tests that count the requests a call makes.
+  bool wake_fetcher = true;
 };
 
 // The header a forwarded record carries: where it was first read, "<partition>:<offset>".
@@ -107,8 +111,9 @@ std::optional<int64_t> RecordsBehind(std::optional<SourcePosition> position, int
                                      int64_t end, const std::optional<EndReached>& reached);
 
 // The librdkafka fetch and queue properties that keep prefetched records within `bytes`
-// (max.partition.fetch.bytes, fetch.max.bytes, queued.max.messages.kbytes): the queue limit is
-// checked before a fetch, so it may be overshot by one fetch.
+// (max.partition.fetch.bytes, fetch.max.bytes, queued.max.messages.kbytes): the client holds
+// several times its limits, so they are about a third of `bytes`; 0: the measured defaults for
+// speed.
 std::vector<std::pair<std::string, std::string>> PrefetchProperties(uint64_t bytes);
 
 class FetchWaker;
