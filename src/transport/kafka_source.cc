@@ -116,10 +116,14 @@ class FetchWaker {
       const std::string topic = topic_;
       const int32_t partition = partition_;
       mu_.Unlock();
-      int64_t low = -1, high = -1;
-      // The answer does not matter, only that the request went through the broker's thread.
-      (void)rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &low, &high,
-                                             kWakeTimeoutMs);
+      // The answer does not matter, only that the request went through the broker's thread. One
+      // ListOffsets request for the end, waited for at most kWakeTimeoutMs (librdkafka 2.0's
+      // query_watermark_offsets sends two and bounds only its leader lookup: after an outage it
+      // could hold Close() for a whole socket timeout).
+      RdKafkaPartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+      rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset =
+          RD_KAFKA_OFFSET_END;
+      (void)rd_kafka_offsets_for_times(rk_, list.get(), kWakeTimeoutMs);
       mu_.Lock();
       pending_ = false;
     }
@@ -176,7 +180,7 @@ std::vector<std::pair<std::string, std::string>> PrefetchProperties(uint64_t byt
     // the reading speed (within the runs' spread; bench/RESULTS.md).
     fetch = std::clamp<uint64_t>(bytes / 16, 1ull << 20, fetch);
     partition_fetch = std::clamp<uint64_t>(fetch / 4, 256ull << 10, partition_fetch);
-    queue = std::max<uint64_t>(bytes / 4, 1ull << 20);
+    queue = std::clamp<uint64_t>(bytes / 4, 1ull << 20, queue);  // never above the unbounded one
   }
   return {{"max.partition.fetch.bytes", std::to_string(partition_fetch)},
           {"fetch.max.bytes", std::to_string(fetch)},
@@ -931,8 +935,9 @@ void KafkaSource::WakeFetcherIfLow() {
       unreachable_since_) {
     return;
   }
-  // librdkafka counts a record's key and value against the limit: the queue is low when what it
-  // holds, at the records' mean size so far, is under half of it.
+  // The queue is low when what it holds, at the records' mean size so far, is under half of the
+  // limit (librdkafka counts only the values against it; the mean here includes the keys, so it
+  // errs towards waking a little less).
   const uint64_t records = counters_.TotalRecords();
   if (records == 0) return;  // nothing read yet: the fetcher is starting, not waiting
   const uint64_t mean = std::max<uint64_t>(1, counters_.TotalBytes() / records);
@@ -949,6 +954,10 @@ void KafkaSource::WakeFetcherIfLow() {
     while (flat >= parts_[slot].size()) flat -= parts_[slot++].size();
     const PartitionState& st = parts_[slot][flat];
     if (!st.owned || st.paused || !st.fetched) continue;
+    // The fetcher reached the end at or after what was read since: it is waiting at the end (a
+    // long poll), not for room in the queue. (The cached end is the high watermark: under an open
+    // transaction it stays past the last stable offset, where reading stops.)
+    if (st.reached && st.reached->at.value() >= st.fetched->value()) continue;
     const TopicPartition tp{static_cast<Topic>(slot % kTopicCount),
                             PartitionId(static_cast<int32_t>(flat)), slot >= kTopicCount};
     int64_t low = -1, high = -1;

@@ -524,6 +524,7 @@ TEST(KafkaSourcePrefetchTest, PropertiesStayWithinTheBudget) {
     EXPECT_LE(m["max.partition.fetch.bytes"], m["fetch.max.bytes"]);
     EXPECT_GE(m["max.partition.fetch.bytes"], 256u << 10);
   }
+  EXPECT_EQ(props(4096ull << 20)["queued.max.messages.kbytes"], 96u << 10);  // as without a budget
   auto share = props(32ull << 20);  // --memory-limit 256: the transport's eighth
   EXPECT_EQ(share["fetch.max.bytes"], 2u << 20);
   EXPECT_EQ(share["max.partition.fetch.bytes"], 512u << 10);
