@@ -85,6 +85,20 @@ void PollUntil(const std::vector<KafkaSource*>& sources, size_t want,
   }
 }
 
+// Every produced record was read at its offset, with its value, key and timestamp.
+void ExpectEveryRecordAsProduced(const std::vector<TestRecord>& records,
+                                 const std::map<std::tuple<Topic, int32_t, int64_t>, Read>& got) {
+  for (const auto& [tp, values] : ExpectedByPartition(records)) {
+    for (size_t i = 0; i < values.size(); ++i) {
+      auto it = got.find({tp.topic, tp.partition.value(), static_cast<int64_t>(i)});
+      ASSERT_NE(it, got.end());
+      EXPECT_EQ(it->second.value, values[i]);
+      EXPECT_EQ(it->second.key.substr(0, 8), "vehicle-");
+      EXPECT_TRUE(it->second.has_time);
+    }
+  }
+}
+
 TEST(KafkaSourceTest, ReadsEveryRecordOnceInBatches) {
   Cluster c = StartCluster(3, 12, 20);  // 12 devices x 20 x 5 topics = 1200 records
   MemoryCheckpoint ckpt;
@@ -97,15 +111,7 @@ TEST(KafkaSourceTest, ReadsEveryRecordOnceInBatches) {
   PollUntil({src->get()}, c.records.size(), got, 37, milliseconds(30000), &duplicates);
   ASSERT_EQ(got.size(), c.records.size());
   EXPECT_EQ(duplicates, 0);
-  for (const auto& [tp, values] : ExpectedByPartition(c.records)) {
-    for (size_t i = 0; i < values.size(); ++i) {
-      auto it = got.find({tp.topic, tp.partition.value(), static_cast<int64_t>(i)});
-      ASSERT_NE(it, got.end());
-      EXPECT_EQ(it->second.value, values[i]);
-      EXPECT_EQ(it->second.key.substr(0, 8), "vehicle-");
-      EXPECT_TRUE(it->second.has_time);
-    }
-  }
+  ExpectEveryRecordAsProduced(c.records, got);
   // One assignment of all 15 partitions from the earliest offset; positions at the ends; no lag.
   ASSERT_EQ(ckpt.assigned.size(), 1u);
   EXPECT_EQ(ckpt.assigned[0].size(), 15u);
@@ -156,13 +162,7 @@ TEST(KafkaSourceTest, PrefetchQueueRunningLowWithRecordsToFetchWakesTheFetcher) 
   PollUntil({src->get()}, c.records.size(), got, 16, milliseconds(30000), &duplicates);
   ASSERT_EQ(got.size(), c.records.size());
   EXPECT_EQ(duplicates, 0);
-  for (const auto& [tp, values] : ExpectedByPartition(c.records)) {
-    for (size_t i = 0; i < values.size(); ++i) {
-      auto it = got.find({tp.topic, tp.partition.value(), static_cast<int64_t>(i)});
-      ASSERT_NE(it, got.end());
-      EXPECT_EQ(it->second.value, values[i]);
-    }
-  }
+  ExpectEveryRecordAsProduced(c.records, got);
   const uint64_t wakeups = (*src)->counters().fetch_wakeups;
   EXPECT_GT(wakeups, 0u);
   // Caught up: nothing past what was read, so nothing to wake the fetcher for.
