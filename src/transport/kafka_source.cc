@@ -287,6 +287,19 @@ Status KafkaSource::Start() {
     SC_RETURN_IF_ERROR(WaitForRepartitionMetadata());
   }
 
+  RetryOptions rejoin;
+  rejoin.initial_backoff = milliseconds(200);
+  rejoin.max_backoff = milliseconds(2000);
+  rejoin.deadline = options_.connect_timeout;
+  rejoin_policy_ = RetryPolicy(rejoin, clock_);
+  subscribed_at_ = clock_->Now();
+  SC_RETURN_IF_ERROR(Subscribe());
+  records_.reserve(1024);
+  messages_.reserve(1024);
+  return Status::OK();
+}
+
+Status KafkaSource::Subscribe() {
   const std::vector<TopicPartition> subscribed = Subscribed();
   RdKafkaPartitionListPtr subscription(
       rd_kafka_topic_partition_list_new(static_cast<int>(subscribed.size())));
@@ -294,11 +307,8 @@ Status KafkaSource::Start() {
     rd_kafka_topic_partition_list_add(subscription.get(), NameOf(tp).c_str(),
                                       RD_KAFKA_PARTITION_UA);
   }
-  SC_RETURN_IF_ERROR(KafkaStatus(rd_kafka_subscribe(rk_.get(), subscription.get()),
-                                 "cannot subscribe to the topics as group " + options_.group_id));
-  records_.reserve(1024);
-  messages_.reserve(1024);
-  return Status::OK();
+  return KafkaStatus(rd_kafka_subscribe(rk_.get(), subscription.get()),
+                     "cannot subscribe to the topics as group " + options_.group_id);
 }
 
 Status KafkaSource::CheckTopics() {
@@ -488,23 +498,50 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
     for (const TopicPartition& tp : Subscribed()) by_topic[Slot(tp)];
     for (const TopicPartition& tp : Assignment()) by_topic[Slot(tp)].insert(tp.partition.value());
     for (const TopicPartition& tp : tps) by_topic[Slot(tp)].insert(tp.partition.value());
-    const std::set<int32_t>& first = by_topic.begin()->second;
+    const auto name_of = [&](size_t slot) {
+      return NameOf({static_cast<Topic>(slot % kTopicCount), PartitionId(0), slot >= kTopicCount});
+    };
+    // Partitions of some topics and none of the others, the same numbers in all that have some:
+    // the group's metadata did not list those topics.
+    const std::set<int32_t>* present = nullptr;
+    bool split = false;
+    std::string missing;
     for (const auto& [t, set] : by_topic) {
-      if (set != first) {
-        std::string detail;
-        for (const auto& [t2, s2] : by_topic) {
-          const TopicPartition named{static_cast<Topic>(t2 % kTopicCount), PartitionId(0),
-                                     t2 >= kTopicCount};
-          detail += (detail.empty() ? "" : "; ") + NameOf(named) + ":";
-          for (int32_t p : s2) detail += " " + std::to_string(p);
-        }
-        s = Status::InvalidArgument(
-            "the group gave this member an assignment that is not co-partitioned (" + detail +
-            "): use partition.assignment.strategy=range and the same partition count for every "
-            "topic");
-        break;
+      if (set.empty()) {
+        missing += (missing.empty() ? "" : ", ") + name_of(t);
+      } else if (present == nullptr) {
+        present = &set;
+      } else if (*present != set) {
+        split = true;
       }
     }
+    if (present != nullptr && !missing.empty() && !split) {
+      // An empty assignment, not none (NULL would be an unassign, and librdkafka would then wait
+      // for the assign call and postpone the rejoin forever).
+      RdKafkaPartitionListPtr nothing(rd_kafka_topic_partition_list_new(0));
+      rd_kafka_assign(rk_.get(), nothing.get());
+      DeclineIncompleteAssignment(Status::Unavailable(
+          "the group assigned this member partitions of some topics but none of " + missing +
+          ": the brokers' metadata does not list it (a topic just created, or a broker behind); "
+          "check the topics and the brokers' health (smartcity topics describe)"));
+      return;
+    }
+    if (split || !missing.empty()) {
+      std::string detail;
+      for (const auto& [t, set] : by_topic) {
+        detail += (detail.empty() ? "" : "; ") + name_of(t) + ":";
+        for (int32_t p : set) detail += " " + std::to_string(p);
+      }
+      s = Status::InvalidArgument(
+          "the group gave this member an assignment that is not co-partitioned (" + detail +
+          "): use partition.assignment.strategy=range and the same partition count for every "
+          "topic");
+    }
+  }
+  if (s.ok()) {
+    // A whole assignment ends a row of incomplete ones.
+    rejoin_attempts_.reset();
+    rejoin_at_.reset();
   }
   std::vector<std::optional<SourcePosition>> starts(tps.size());
   if (s.ok()) s = store_.LoadPositions(tps, starts);
@@ -549,6 +586,25 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
   std::sort(positions.begin(), positions.end(),
             [](const PartitionPosition& a, const PartitionPosition& b) { return a.tp < b.tp; });
   if (listener_ != nullptr) listener_->OnPartitionsAssigned(positions);
+}
+
+void KafkaSource::DeclineIncompleteAssignment(Status why) {
+  ++counters_.incomplete_assignments;
+  if (!rejoin_attempts_) rejoin_attempts_.emplace(rejoin_policy_.Start());
+  if (rejoin_attempts_->ShouldRetry(&why)) {
+    rejoin_at_ = clock_->Now() + rejoin_attempts_->next_delay();
+    return;
+  }
+  rejoin_at_.reset();
+  if (sticky_.ok()) sticky_ = why;
+}
+
+void KafkaSource::RejoinIfDue() {
+  if (!rejoin_at_ || clock_->Now() < *rejoin_at_ || !sticky_.ok()) return;
+  rejoin_at_.reset();
+  // Eager protocol: the member gives up its (empty) assignment and joins a new generation; the
+  // leader assigns from metadata it fetches then.
+  if (Status s = Subscribe(); !s.ok()) sticky_ = s;
 }
 
 void KafkaSource::Revoke(rd_kafka_topic_partition_list_t* partitions, bool lost) {
@@ -789,6 +845,21 @@ Status KafkaSource::OnMessageError(const rd_kafka_message_t* m) {
           "would silently skip data. Start over from an empty checkpoint, or raise retention");
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
     case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+      if (m->rkt != nullptr && (clock_->Now() - subscribed_at_ < options_.connect_timeout ||
+                                rejoin_attempts_.has_value())) {
+        // Soon after subscribing (Start() found every topic, so a broker has not learned of one
+        // yet: a repartition topic just created), or while declining incomplete assignments, a
+        // subscribed topic this member owns nothing of is missing from a broker's metadata. An
+        // assignment without it is declined and the member rejoins until it is listed, within
+        // connect_timeout (DeclineIncompleteAssignment).
+        const std::optional<TopicPartition> t = Lookup(rd_kafka_topic_name(m->rkt));
+        if (t && std::none_of(parts_[Slot(*t)].begin(), parts_[Slot(*t)].end(),
+                              [](const PartitionState& st) { return st.owned; })) {
+          ++counters_.transport_errors;
+          return Status::OK();
+        }
+      }
+      [[fallthrough]];
     case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
       return KafkaStatus(err, "reading " + (where.empty() ? std::string("the topics") : where),
                          detail);
@@ -920,6 +991,7 @@ Result<std::span<const SourceRecord>> KafkaSource::Poll(size_t max_records,
   }
   if (records_.empty()) ++counters_.empty_polls;
   WakeFetcherIfLow();
+  RejoinIfDue();
   if (unreachable_since_) {
     if (records_.empty() && clock_->Now() - *unreachable_since_ >= options_.unavailable_timeout) {
       SC_RETURN_IF_ERROR(CheckReachable());

@@ -5,7 +5,9 @@
 //    and every member subscribed to the same topics, range gives each member the same partition
 //    numbers of every topic: partition p of all five topics lives in one member, so one member sees
 //    every event of a vehicle (co-partitioning). Open() refuses topics whose partition counts
-//    differ, and every assignment is checked: one that is not co-partitioned stops the source.
+//    differ, and every assignment is checked: one that is not co-partitioned stops the source,
+//    except one missing whole topics (metadata behind a topic just created), which is declined
+//    while the member rejoins, for up to connect_timeout.
 //  - Offsets: enable.auto.commit=false, enable.auto.offset.store=false. Start positions come from
 //  the
 //    PositionStore on every assignment; a partition with no checkpoint starts at the earliest
@@ -38,6 +40,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/retry.h"
 #include "transport/event_source.h"
 #include "transport/kafka_client.h"
 
@@ -199,8 +202,17 @@ class KafkaSource final : public EventSource {
   // Waits until this consumer's own metadata answers list every repartition topic with all its
   // partitions, several times in a row: on a multi-broker cluster a broker learns of a topic just
   // created a little after the one that answered the admin request, and a group assignment made
-  // from its answer leaves the topic out (the member then stops: "not co-partitioned").
+  // from its answer leaves the topic out (Assign() then declines the assignment and rejoins).
   Status WaitForRepartitionMetadata();
+  // An assignment with partitions of some subscribed topics and none of the others: metadata that
+  // has not caught up with a topic (just created, or a broker behind), not a split of partition
+  // groups. Declines it and schedules a rejoin (RejoinIfDue), with backoff, until
+  // connect_timeout has passed since the first one; then `why` stops the source.
+  void DeclineIncompleteAssignment(Status why);
+  // Subscribes again when a rejoin is due: a new generation, assigned from fresh metadata.
+  void RejoinIfDue();
+  // Subscribes to every topic read (a new subscription rejoins the group).
+  Status Subscribe();
   static size_t Slot(const TopicPartition& tp) {
     return static_cast<size_t>(tp.topic) + (tp.repartition ? kTopicCount : 0);
   }
@@ -244,6 +256,12 @@ class KafkaSource final : public EventSource {
   size_t wake_cursor_ = 0;                      // the partition to wake through next (round robin)
   std::optional<ProcessingTime> last_wake_;
   uint64_t commit_failures_ = 0;
+  // Incomplete assignments (DeclineIncompleteAssignment): the rejoins since the first one of a row,
+  // and when the next is due.
+  RetryPolicy rejoin_policy_;
+  std::optional<RetryPolicy::Attempts> rejoin_attempts_;
+  std::optional<ProcessingTime> rejoin_at_;
+  ProcessingTime subscribed_at_{};  // when Start() subscribed
 };
 
 }  // namespace smartcity

@@ -177,6 +177,75 @@ TEST(KafkaSourceTest, PrefetchQueueRunningLowWithRecordsToFetchWakesTheFetcher) 
   ASSERT_TRUE((*src)->Close().ok());
 }
 
+// On a multi-broker cluster a broker learns of a topic just created (a repartition topic) a little
+// after the others, and the group leader may assign from its metadata: the assignment then has
+// partitions of every topic but that one. The member declines it, tells its owner nothing, and
+// rejoins until the metadata lists the topic; then it reads everything once.
+TEST(KafkaSourceTest, AssignmentMissingATopicIsDeclinedUntilTheMetadataListsIt) {
+  Cluster c = StartCluster(3, 12, 20);  // 1200 records in 15 partitions
+  MemoryCheckpoint ckpt;
+  KafkaSourceOptions o = Options(c.mock->bootstrap(), "g-incomplete");
+  o.connect_timeout = milliseconds(20000);
+  o.kafka.properties = {{"session.timeout.ms", "3000"}, {"heartbeat.interval.ms", "500"}};
+  auto src = KafkaSource::Open(o, ckpt, &ckpt);
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  ckpt.Attach(src->get());
+  // Before the mock group's first join completes (it waits 3 s for members; a rejoin waits the
+  // session timeout less a second).
+  c.mock->SetTopicError("weather_data", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+  const auto deadline = steady_clock::now() + milliseconds(20000);
+  while ((*src)->counters().incomplete_assignments == 0 && steady_clock::now() < deadline) {
+    auto batch = (*src)->Poll(50, milliseconds(50));
+    ASSERT_TRUE(batch.ok()) << batch.status().message();
+    EXPECT_TRUE(batch->empty());
+  }
+  ASSERT_GT((*src)->counters().incomplete_assignments, 0u);
+  EXPECT_TRUE((*src)->Assignment().empty());
+  EXPECT_TRUE(ckpt.assigned.empty());
+  c.mock->SetTopicError("weather_data", RD_KAFKA_RESP_ERR_NO_ERROR);
+  std::map<std::tuple<Topic, int32_t, int64_t>, Read> got;
+  int duplicates = 0;
+  PollUntil({src->get()}, c.records.size(), got, 50, milliseconds(30000), &duplicates);
+  ASSERT_EQ(got.size(), c.records.size());
+  EXPECT_EQ(duplicates, 0);
+  ExpectEveryRecordAsProduced(c.records, got);
+  EXPECT_EQ((*src)->Assignment().size(), 15u);
+  ASSERT_EQ(ckpt.assigned.size(), 1u);  // only the whole assignment reached the owner
+  EXPECT_EQ(ckpt.assigned[0].size(), 15u);
+  ASSERT_TRUE((*src)->Close().ok());
+}
+
+// A topic that stays missing from the group's assignment stops the source within connect_timeout
+// of the first incomplete assignment, naming the topic.
+TEST(KafkaSourceTest, TopicMissingFromTheAssignmentStopsTheSourceWithinTheBound) {
+  Cluster c = StartCluster(2, 4, 5);
+  MemoryCheckpoint ckpt;
+  KafkaSourceOptions o = Options(c.mock->bootstrap(), "g-missing-later");
+  o.connect_timeout = milliseconds(3000);
+  o.kafka.properties = {{"session.timeout.ms", "3000"}, {"heartbeat.interval.ms", "500"}};
+  auto src = KafkaSource::Open(o, ckpt, &ckpt);
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  ckpt.Attach(src->get());
+  c.mock->SetTopicError("emergency_data", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+  const auto deadline = steady_clock::now() + milliseconds(40000);
+  Status stopped;
+  while (stopped.ok() && steady_clock::now() < deadline) {
+    auto batch = (*src)->Poll(50, milliseconds(50));
+    if (!batch.ok()) {
+      stopped = batch.status();
+    } else {
+      EXPECT_TRUE(batch->empty());
+    }
+  }
+  ASSERT_FALSE(stopped.ok()) << "still polling after 40 s";
+  EXPECT_EQ(stopped.kind(), ErrorKind::kUnavailable) << stopped.message();
+  EXPECT_NE(stopped.message().find("emergency_data"), std::string::npos) << stopped.message();
+  EXPECT_NE(stopped.message().find("smartcity topics describe"), std::string::npos);
+  EXPECT_GT((*src)->counters().incomplete_assignments, 1u);  // it rejoined before giving up
+  EXPECT_TRUE(ckpt.assigned.empty());
+  ASSERT_TRUE((*src)->Close().ok());
+}
+
 TEST(KafkaSourceTest, QueryLagAsksForAllPartitionsInOneRoundPerEnd) {
   constexpr int16_t kListOffsets = 2;  // the Kafka protocol's ApiKey
   Cluster c = StartCluster(3, 12, 4);

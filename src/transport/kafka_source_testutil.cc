@@ -32,6 +32,10 @@ void MockKafkaCluster::PushRequestErrors(int16_t api_key,
   rd_kafka_mock_push_request_errors_array(cluster_, api_key, errors.size(), errors.data());
 }
 
+void MockKafkaCluster::SetTopicError(const std::string& topic, rd_kafka_resp_err_t err) {
+  rd_kafka_mock_topic_set_error(cluster_, topic.c_str(), err);
+}
+
 void MemoryCheckpoint::Save(std::span<const PartitionPosition> positions) {
   if (shared_ != nullptr) return shared_->Save(positions);
   for (const PartitionPosition& p : positions) {

@@ -30,6 +30,8 @@ class MockKafkaCluster {
   // The next requests of kind `api_key` (the Kafka protocol's ApiKey) get these errors, in order,
   // one each; RD_KAFKA_RESP_ERR_NO_ERROR serves one normally.
   void PushRequestErrors(int16_t api_key, const std::vector<rd_kafka_resp_err_t>& errors);
+  // Metadata answers list `topic` with this error (NO_ERROR: as it is) until set again.
+  void SetTopicError(const std::string& topic, rd_kafka_resp_err_t err);
 
  private:
   MockKafkaCluster() = default;
