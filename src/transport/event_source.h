@@ -140,11 +140,11 @@ struct SourceCounters {
   uint64_t empty_polls = 0;                     // Polls that returned no record
   uint64_t assignments = 0;                     // rebalances that assigned partitions (even none)
   uint64_t revocations = 0;                     // rebalances that took partitions away
-  uint64_t stale_dropped = 0;           // fetched records dropped (revoked, or before a seek)
-  uint64_t transport_errors = 0;        // transient errors the client recovers from itself
-  uint64_t repartition_records = 0;     // records returned from repartition topics (not in records)
-  uint64_t fetch_wakeups = 0;           // Kafka: the fetcher woken with its prefetch queue low
-  uint64_t incomplete_assignments = 0;  // Kafka: assignments missing whole topics, declined
+  uint64_t stale_dropped = 0;         // fetched records dropped (revoked, or before a seek)
+  uint64_t transport_errors = 0;      // transient errors the client recovers from itself
+  uint64_t repartition_records = 0;   // records returned from repartition topics (not in records)
+  uint64_t fetch_wakeups = 0;         // Kafka: the fetcher woken with its prefetch queue low
+  uint64_t declined_assignments = 0;  // Kafka: not co-partitioned (metadata behind), declined
   uint64_t TotalRecords() const;
   uint64_t TotalBytes() const;
 };

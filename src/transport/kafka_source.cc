@@ -501,8 +501,12 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
     const auto name_of = [&](size_t slot) {
       return NameOf({static_cast<Topic>(slot % kTopicCount), PartitionId(0), slot >= kTopicCount});
     };
-    // Partitions of some topics and none of the others, the same numbers in all that have some:
-    // the group's metadata did not list those topics.
+    // Whole: the same partition numbers in every topic (none at all is whole: more members than
+    // partitions). Anything else is declined for a while (DeclineAssignment): every member here
+    // subscribes to the same topics, which Open() found with equal partition counts, so it is
+    // almost always a group leader whose metadata did not list a topic just created. Partitions of
+    // some topics and none of the others is what that leader assigns itself; the other members
+    // get the topic's partitions on top of theirs ("split").
     const std::set<int32_t>* present = nullptr;
     bool split = false;
     std::string missing;
@@ -516,32 +520,30 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
       }
     }
     if (present != nullptr && !missing.empty() && !split) {
-      // An empty assignment, not none (NULL would be an unassign, and librdkafka would then wait
-      // for the assign call and postpone the rejoin forever).
-      RdKafkaPartitionListPtr nothing(rd_kafka_topic_partition_list_new(0));
-      rd_kafka_assign(rk_.get(), nothing.get());
-      DeclineIncompleteAssignment(Status::Unavailable(
+      DeclineAssignment(Status::Unavailable(
           "the group assigned this member partitions of some topics but none of " + missing +
           ": the brokers' metadata does not list it (a topic just created, or a broker behind); "
           "check the topics and the brokers' health (smartcity topics describe)"));
       return;
     }
-    if (split || !missing.empty()) {
+    if (split) {
       std::string detail;
       for (const auto& [t, set] : by_topic) {
         detail += (detail.empty() ? "" : "; ") + name_of(t) + ":";
         for (int32_t p : set) detail += " " + std::to_string(p);
       }
-      s = Status::InvalidArgument(
+      DeclineAssignment(Status::InvalidArgument(
           "the group gave this member an assignment that is not co-partitioned (" + detail +
-          "): use partition.assignment.strategy=range and the same partition count for every "
-          "topic");
+          "): use partition.assignment.strategy=range, the same partition count for every topic "
+          "and the same topics in every member"));
+      return;
     }
   }
   if (s.ok()) {
-    // A whole assignment ends a row of incomplete ones.
+    // A whole assignment ends a row of declined ones.
     rejoin_attempts_.reset();
     rejoin_at_.reset();
+    rejoined_at_.reset();
   }
   std::vector<std::optional<SourcePosition>> starts(tps.size());
   if (s.ok()) s = store_.LoadPositions(tps, starts);
@@ -588,22 +590,47 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
   if (listener_ != nullptr) listener_->OnPartitionsAssigned(positions);
 }
 
-void KafkaSource::DeclineIncompleteAssignment(Status why) {
-  ++counters_.incomplete_assignments;
+void KafkaSource::DeclineAssignment(const Status& why) {
+  // An empty assignment, not none: NULL would be an unassign, after which librdkafka waits for
+  // the assign call and postpones the rejoin forever.
+  RdKafkaPartitionListPtr nothing(rd_kafka_topic_partition_list_new(0));
+  rd_kafka_assign(rk_.get(), nothing.get());
+  ++counters_.declined_assignments;
+  declined_ = why;
   if (!rejoin_attempts_) rejoin_attempts_.emplace(rejoin_policy_.Start());
-  if (rejoin_attempts_->ShouldRetry(&why)) {
+  Status transient = Status::Unavailable(why.message());
+  if (rejoin_attempts_->ShouldRetry(&transient)) {
     rejoin_at_ = clock_->Now() + rejoin_attempts_->next_delay();
     return;
   }
   rejoin_at_.reset();
-  if (sticky_.ok()) sticky_ = why;
+  StopDeclining();
+}
+
+void KafkaSource::StopDeclining() {
+  if (sticky_.ok()) {
+    sticky_ =
+        Status(declined_.kind(),
+               declined_.message() + " (the group's assignments stayed so for " +
+                   Seconds(std::chrono::duration_cast<milliseconds>(rejoin_attempts_->elapsed())) +
+                   ", " + std::to_string(rejoin_attempts_->attempts()) + " rejoins)");
+  }
 }
 
 void KafkaSource::RejoinIfDue() {
-  if (!rejoin_at_ || clock_->Now() < *rejoin_at_ || !sticky_.ok()) return;
+  if (!rejoin_attempts_ || !sticky_.ok()) return;
+  const ProcessingTime now = clock_->Now();
+  if (!rejoin_at_) {
+    // Rejoined and waiting for the group's next assignment: bounded too (a member whose metadata
+    // lists none of its topics never even sends a JoinGroup).
+    if (now - *rejoined_at_ >= options_.connect_timeout) StopDeclining();
+    return;
+  }
+  if (now < *rejoin_at_) return;
   rejoin_at_.reset();
+  rejoined_at_ = now;
   // Eager protocol: the member gives up its (empty) assignment and joins a new generation; the
-  // leader assigns from metadata it fetches then.
+  // leader assigns from the metadata it has then (refreshed when a topic was missing from it).
   if (Status s = Subscribe(); !s.ok()) sticky_ = s;
 }
 
@@ -851,7 +878,7 @@ Status KafkaSource::OnMessageError(const rd_kafka_message_t* m) {
         // yet: a repartition topic just created), or while declining incomplete assignments, a
         // subscribed topic this member owns nothing of is missing from a broker's metadata. An
         // assignment without it is declined and the member rejoins until it is listed, within
-        // connect_timeout (DeclineIncompleteAssignment).
+        // connect_timeout (DeclineAssignment).
         const std::optional<TopicPartition> t = Lookup(rd_kafka_topic_name(m->rkt));
         if (t && std::none_of(parts_[Slot(*t)].begin(), parts_[Slot(*t)].end(),
                               [](const PartitionState& st) { return st.owned; })) {

@@ -5,9 +5,9 @@
 //    and every member subscribed to the same topics, range gives each member the same partition
 //    numbers of every topic: partition p of all five topics lives in one member, so one member sees
 //    every event of a vehicle (co-partitioning). Open() refuses topics whose partition counts
-//    differ, and every assignment is checked: one that is not co-partitioned stops the source,
-//    except one missing whole topics (metadata behind a topic just created), which is declined
-//    while the member rejoins, for up to connect_timeout.
+//    differ, and every assignment is checked: one that is not co-partitioned is declined while
+//    the member rejoins (a leader's metadata behind a topic just created), and stops the source if
+//    the group's assignments stay so for connect_timeout.
 //  - Offsets: enable.auto.commit=false, enable.auto.offset.store=false. Start positions come from
 //  the
 //    PositionStore on every assignment; a partition with no checkpoint starts at the earliest
@@ -204,12 +204,15 @@ class KafkaSource final : public EventSource {
   // created a little after the one that answered the admin request, and a group assignment made
   // from its answer leaves the topic out (Assign() then declines the assignment and rejoins).
   Status WaitForRepartitionMetadata();
-  // An assignment with partitions of some subscribed topics and none of the others: metadata that
-  // has not caught up with a topic (just created, or a broker behind), not a split of partition
-  // groups. Declines it and schedules a rejoin (RejoinIfDue), with backoff, until
-  // connect_timeout has passed since the first one; then `why` stops the source.
-  void DeclineIncompleteAssignment(Status why);
-  // Subscribes again when a rejoin is due: a new generation, assigned from fresh metadata.
+  // An assignment that is not co-partitioned (`why`): almost always assigned from metadata that
+  // has not caught up with a topic just created (or a broker behind), not a set-up error. Takes
+  // nothing, tells the owner nothing, and schedules a rejoin (RejoinIfDue) with backoff, until
+  // connect_timeout has passed since the first of a row; then `why` stops the source.
+  void DeclineAssignment(const Status& why);
+  // Stops the source with the last declined assignment's reason.
+  void StopDeclining();
+  // Subscribes again when a rejoin is due: a new generation, assigned from fresh metadata. Stops
+  // declining when no assignment followed a rejoin within connect_timeout.
   void RejoinIfDue();
   // Subscribes to every topic read (a new subscription rejoins the group).
   Status Subscribe();
@@ -256,11 +259,13 @@ class KafkaSource final : public EventSource {
   size_t wake_cursor_ = 0;                      // the partition to wake through next (round robin)
   std::optional<ProcessingTime> last_wake_;
   uint64_t commit_failures_ = 0;
-  // Incomplete assignments (DeclineIncompleteAssignment): the rejoins since the first one of a row,
-  // and when the next is due.
+  // Declined assignments (DeclineAssignment): the rejoins since the first of a row, when the next
+  // is due, when the last one was made, and why the last assignment was declined.
   RetryPolicy rejoin_policy_;
   std::optional<RetryPolicy::Attempts> rejoin_attempts_;
   std::optional<ProcessingTime> rejoin_at_;
+  std::optional<ProcessingTime> rejoined_at_;
+  Status declined_;
   ProcessingTime subscribed_at_{};  // when Start() subscribed
 };
 

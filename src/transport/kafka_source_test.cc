@@ -194,12 +194,12 @@ TEST(KafkaSourceTest, AssignmentMissingATopicIsDeclinedUntilTheMetadataListsIt) 
   // session timeout less a second).
   c.mock->SetTopicError("weather_data", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
   const auto deadline = steady_clock::now() + milliseconds(20000);
-  while ((*src)->counters().incomplete_assignments == 0 && steady_clock::now() < deadline) {
+  while ((*src)->counters().declined_assignments == 0 && steady_clock::now() < deadline) {
     auto batch = (*src)->Poll(50, milliseconds(50));
     ASSERT_TRUE(batch.ok()) << batch.status().message();
     EXPECT_TRUE(batch->empty());
   }
-  ASSERT_GT((*src)->counters().incomplete_assignments, 0u);
+  ASSERT_GT((*src)->counters().declined_assignments, 0u);
   EXPECT_TRUE((*src)->Assignment().empty());
   EXPECT_TRUE(ckpt.assigned.empty());
   c.mock->SetTopicError("weather_data", RD_KAFKA_RESP_ERR_NO_ERROR);
@@ -210,13 +210,98 @@ TEST(KafkaSourceTest, AssignmentMissingATopicIsDeclinedUntilTheMetadataListsIt) 
   EXPECT_EQ(duplicates, 0);
   ExpectEveryRecordAsProduced(c.records, got);
   EXPECT_EQ((*src)->Assignment().size(), 15u);
-  ASSERT_EQ(ckpt.assigned.size(), 1u);  // only the whole assignment reached the owner
-  EXPECT_EQ(ckpt.assigned[0].size(), 15u);
+  ASSERT_FALSE(ckpt.assigned.empty());
+  for (const auto& a : ckpt.assigned) EXPECT_EQ(a.size(), 15u);  // the owner saw only whole ones
   ASSERT_TRUE((*src)->Close().ok());
 }
 
+// Every assignment an owner was told about holds the same partition numbers of every topic.
+void ExpectOnlyCopartitionedAssignments(const MemoryCheckpoint& ckpt) {
+  for (const auto& a : ckpt.assigned) {
+    std::map<Topic, std::set<int32_t>> by_topic;
+    for (Topic t : kAllTopics) by_topic[t];
+    for (const PartitionPosition& p : a) by_topic[p.tp.topic].insert(p.tp.partition.value());
+    for (const auto& [t, parts] : by_topic)
+      EXPECT_EQ(parts, by_topic.begin()->second) << "not co-partitioned";
+  }
+}
+
+// Two members, the leader's metadata without a topic: the leader gets partitions of four topics
+// only, the other member gets the fifth topic's partitions on top of its own (not co-partitioned
+// either). Both decline and rejoin until the metadata lists the topic; then the two share the
+// partitions co-partitioned and read every record once.
+TEST(KafkaSourceTest, MembersDeclineAssignmentsMadeWithoutATopicUntilItIsListed) {
+  Cluster c = StartCluster(3, 12, 20);
+  MemoryCheckpoint shared;
+  MemoryCheckpoint a_ckpt(&shared), b_ckpt(&shared);
+  KafkaSourceOptions o = Options(c.mock->bootstrap(), "g-declining");
+  o.connect_timeout = milliseconds(30000);
+  o.kafka.properties = {{"session.timeout.ms", "3000"}, {"heartbeat.interval.ms", "500"}};
+  auto a = KafkaSource::Open(o, a_ckpt, &a_ckpt);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  a_ckpt.Attach(a->get());
+  auto b = KafkaSource::Open(o, b_ckpt, &b_ckpt);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  b_ckpt.Attach(b->get());
+  c.mock->SetTopicError("weather_data", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+  const auto deadline = steady_clock::now() + milliseconds(30000);
+  while (
+      ((*a)->counters().declined_assignments == 0 || (*b)->counters().declined_assignments == 0) &&
+      steady_clock::now() < deadline) {
+    for (KafkaSource* s : {a->get(), b->get()}) {
+      auto batch = s->Poll(50, milliseconds(50));
+      ASSERT_TRUE(batch.ok()) << batch.status().message();
+      EXPECT_TRUE(batch->empty());
+    }
+  }
+  EXPECT_GT((*a)->counters().declined_assignments, 0u);
+  EXPECT_GT((*b)->counters().declined_assignments, 0u);
+  c.mock->SetTopicError("weather_data", RD_KAFKA_RESP_ERR_NO_ERROR);
+  std::map<std::tuple<Topic, int32_t, int64_t>, Read> got;
+  int duplicates = 0;
+  PollUntil({a->get(), b->get()}, c.records.size(), got, 50, milliseconds(60000), &duplicates);
+  ASSERT_EQ(got.size(), c.records.size());
+  EXPECT_EQ(duplicates, 0);
+  ExpectEveryRecordAsProduced(c.records, got);
+  ExpectOnlyCopartitionedAssignments(a_ckpt);
+  ExpectOnlyCopartitionedAssignments(b_ckpt);
+  ASSERT_TRUE((*a)->Close().ok());
+  ASSERT_TRUE((*b)->Close().ok());
+}
+
+// More members than partitions: a member given nothing at all is whole, not "not co-partitioned".
+TEST(KafkaSourceTest, AMemberGivenNoPartitionIsNotAnError) {
+  Cluster c = StartCluster(1, 4, 5);  // 100 records, one partition per topic
+  MemoryCheckpoint shared;
+  MemoryCheckpoint a_ckpt(&shared), b_ckpt(&shared);
+  auto a = KafkaSource::Open(Options(c.mock->bootstrap(), "g-idle-member"), a_ckpt, &a_ckpt);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  a_ckpt.Attach(a->get());
+  auto b = KafkaSource::Open(Options(c.mock->bootstrap(), "g-idle-member"), b_ckpt, &b_ckpt);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  b_ckpt.Attach(b->get());
+  std::map<std::tuple<Topic, int32_t, int64_t>, Read> got;
+  int duplicates = 0;
+  PollUntil({a->get(), b->get()}, c.records.size(), got, 50, milliseconds(30000), &duplicates);
+  ASSERT_EQ(got.size(), c.records.size());
+  EXPECT_EQ(duplicates, 0);
+  // Both took their assignments: one all five partitions, the other none.
+  ASSERT_FALSE(a_ckpt.assigned.empty());
+  ASSERT_FALSE(b_ckpt.assigned.empty());
+  EXPECT_EQ(a_ckpt.assigned.back().size() + b_ckpt.assigned.back().size(), 5u);
+  EXPECT_EQ((*a)->counters().declined_assignments + (*b)->counters().declined_assignments, 0u);
+  for (int i = 0; i < 20; ++i) {
+    for (KafkaSource* s : {a->get(), b->get()}) {
+      auto batch = s->Poll(50, milliseconds(50));
+      ASSERT_TRUE(batch.ok()) << batch.status().message();
+    }
+  }
+  ASSERT_TRUE((*a)->Close().ok());
+  ASSERT_TRUE((*b)->Close().ok());
+}
+
 // A topic that stays missing from the group's assignment stops the source within connect_timeout
-// of the first incomplete assignment, naming the topic.
+// of the first declined assignment, naming the topic.
 TEST(KafkaSourceTest, TopicMissingFromTheAssignmentStopsTheSourceWithinTheBound) {
   Cluster c = StartCluster(2, 4, 5);
   MemoryCheckpoint ckpt;
@@ -241,7 +326,7 @@ TEST(KafkaSourceTest, TopicMissingFromTheAssignmentStopsTheSourceWithinTheBound)
   EXPECT_EQ(stopped.kind(), ErrorKind::kUnavailable) << stopped.message();
   EXPECT_NE(stopped.message().find("emergency_data"), std::string::npos) << stopped.message();
   EXPECT_NE(stopped.message().find("smartcity topics describe"), std::string::npos);
-  EXPECT_GT((*src)->counters().incomplete_assignments, 1u);  // it rejoined before giving up
+  EXPECT_GT((*src)->counters().declined_assignments, 1u);  // it rejoined before giving up
   EXPECT_TRUE(ckpt.assigned.empty());
   ASSERT_TRUE((*src)->Close().ok());
 }
