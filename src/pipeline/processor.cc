@@ -20,6 +20,8 @@ struct Processor::Group {
   Positions replay_end;
   EventTime replay_wm{};
   bool replay_final = false;
+  // Since when the group has had nothing to commit at its triggers (CloseOpenEpochs).
+  std::optional<ProcessingTime> quiet_since;
   std::array<bool, kPositionSlots> paused{};
   // Join inputs paused for running ahead in event time (AlignInputs), by topic.
   std::array<bool, kTopicCount> held{};
@@ -419,12 +421,21 @@ bool Processor::NothingToCommit(const Group& g) const {
 }
 
 Status Processor::CloseOpenEpochs(bool wait, bool skip_empty) {
+  const ProcessingTime now = clock_->Now();
   std::vector<Group*> closing;
   for (auto& [p, g] : groups_) {
-    if (g->replaying || (skip_empty && NothingToCommit(*g))) continue;
+    if (g->replaying) continue;
+    const bool nothing = NothingToCommit(*g);
+    if (skip_empty && nothing) continue;
+    if (nothing && g->core->PeekWatermark() == g->epoch_wm) {
+      if (!g->quiet_since) g->quiet_since = now;
+      if (now - *g->quiet_since >= options_.quiet_commit_after) continue;
+    } else {
+      g->quiet_since.reset();
+    }
     closing.push_back(g.get());
   }
-  epoch_started_ = clock_->Now();
+  epoch_started_ = now;
   epoch_input_bytes_ = 0;
   if (closing.empty()) return wait ? WaitForCommit() : Status::OK();
   return CloseEpochs(closing, false, wait);

@@ -285,6 +285,78 @@ TEST_F(ProcessorTest, AFinishedRunStartedAgainCommitsNothing) {
   EXPECT_EQ(versions(), before);
 }
 
+// An input that falls silent: each group goes on committing its empty epochs for
+// quiet_commit_after, then commits nothing (no Delta version, no checkpoint) until it reads again;
+// then it commits at its triggers as before, and the lake holds every record once.
+TEST_F(ProcessorTest, AQuietGroupStopsCommittingEmptyEpochsUntilItReadsAgain) {
+  auto sim = MakeSimulator({});
+  ASSERT_NE(sim, nullptr);
+  struct Owned {
+    Topic topic;
+    std::string key, value;
+  };
+  std::vector<Owned> all;
+  std::vector<Message> batch;
+  for (bool more = true; more;) {
+    more = sim->NextTick(&batch);  // views into the simulator's buffers: copied
+    for (const Message& m : batch)
+      all.push_back({m.topic, std::string(m.key), std::string(m.value)});
+  }
+  const Produced produced{sim->summary()};
+  MemoryLog log(kPartitions);
+  auto append = [&](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) {
+      const Owned& m = all[i];
+      log.Append(m.topic, PartitionId(JavaPartitionForKey(m.key, kPartitions)), m.key, m.value);
+    }
+  };
+  const size_t half = all.size() / 2;
+  append(0, half);
+  auto store = lake::LocalObjectStore::Open(dir_ / "lake");
+  ASSERT_TRUE(store.ok());
+  FakeClock clock;
+  background_commit_ = false;      // epochs committed at the fake clock's triggers, not later
+  ProcessorOptions o = Options();  // a trigger every 3 s
+  o.quiet_commit_after = std::chrono::seconds(30);
+  auto proc = Processor::Open(o, store->get(), db_.get(), &clock);
+  ASSERT_TRUE(proc.ok()) << proc.status().message();
+  MemoryEventSource source(log, **proc, proc->get());
+  (*proc)->Attach(&source);
+  ASSERT_TRUE(source.AssignPartitions(0, kPartitions - 1).ok());
+  auto delta_objects = [&] {
+    auto objects = (*store)->List("");
+    EXPECT_TRUE(objects.ok());
+    size_t n = 0;
+    for (const lake::ObjectInfo& o : *objects) n += o.key.find("_delta_log/") != std::string::npos;
+    return n;
+  };
+  // Steps one fake second each; returns the epochs committed meanwhile.
+  auto steps = [&](int seconds) {
+    const uint64_t before = (*proc)->counters().epochs_committed;
+    for (int i = 0; i < seconds; ++i) {
+      EXPECT_TRUE((*proc)->Step().ok());
+      clock.Advance(std::chrono::seconds(1));
+    }
+    return (*proc)->counters().epochs_committed - before;
+  };
+  EXPECT_GT(steps(60), 0u);  // the first half read and committed (1 minute: the input's end)
+  // Silent: empty epochs for 30 s at most (4 groups, one epoch each per 3 s trigger), then none.
+  EXPECT_LE(steps(60), 4u * (30 / 3 + 2));
+  const size_t objects = delta_objects();
+  const uint64_t epochs = (*proc)->counters().epochs_committed;
+  EXPECT_EQ(steps(300), 0u) << "empty epochs committed by a quiet stream";
+  EXPECT_EQ(delta_objects(), objects);
+  // Input again: committed at the triggers, and quiet again afterwards.
+  append(half, all.size());
+  EXPECT_GT(steps(60), 0u);
+  EXPECT_GT((*proc)->counters().epochs_committed, epochs);
+  steps(60);
+  EXPECT_EQ(steps(100), 0u);
+  ASSERT_TRUE((*proc)->Finish().ok());
+  CreateViews(store->get());
+  ExpectExactlyOnce(produced, /*expect_late=*/false);
+}
+
 // A source that delivers one topic's whole backlog before the next (as Kafka's fetches can): the
 // join would hold every vehicle reading until the weather arrives. With a bound on the join state
 // the processor pauses the inputs that run ahead and resumes them as the others catch up: every
