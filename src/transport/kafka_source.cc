@@ -438,6 +438,21 @@ void KafkaSource::CommitTrampoline(rd_kafka_t*, rd_kafka_resp_err_t err,
   }
 }
 
+CoPartitioning CheckCoPartitioning(std::span<const std::set<int32_t>> partitions) {
+  const std::set<int32_t>* present = nullptr;
+  bool missing = false;
+  for (const std::set<int32_t>& set : partitions) {
+    if (set.empty()) {
+      missing = true;
+    } else if (present == nullptr) {
+      present = &set;
+    } else if (*present != set) {
+      return CoPartitioning::kSplit;
+    }
+  }
+  return present != nullptr && missing ? CoPartitioning::kTopicsMissing : CoPartitioning::kWhole;
+}
+
 void KafkaSource::OnRebalance(rd_kafka_resp_err_t err,
                               rd_kafka_topic_partition_list_t* partitions) {
   switch (err) {
@@ -482,6 +497,12 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
     rd_kafka_assign(rk_.get(), nullptr);
     return;
   }
+  if (!sticky_.ok()) {
+    // The source has failed (its owner sees that from Poll and closes): take nothing.
+    RdKafkaPartitionListPtr nothing(rd_kafka_topic_partition_list_new(0));
+    rd_kafka_assign(rk_.get(), nothing.get());
+    return;
+  }
   std::vector<TopicPartition> tps = ToTopicPartitions(partitions);
   Status s;
   for (int i = 0; partitions != nullptr && i < partitions->cnt; ++i) {
@@ -501,37 +522,24 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
     const auto name_of = [&](size_t slot) {
       return NameOf({static_cast<Topic>(slot % kTopicCount), PartitionId(0), slot >= kTopicCount});
     };
-    // Whole: the same partition numbers in every topic (none at all is whole: more members than
-    // partitions). Anything else is declined for a while (DeclineAssignment): every member here
-    // subscribes to the same topics, which Open() found with equal partition counts, so it is
-    // almost always a group leader whose metadata did not list a topic just created. Partitions of
-    // some topics and none of the others is what that leader assigns itself; the other members
-    // get the topic's partitions on top of theirs ("split").
-    const std::set<int32_t>* present = nullptr;
-    bool split = false;
+    std::vector<std::set<int32_t>> sets;
+    for (const auto& [t, set] : by_topic) sets.push_back(set);
+    const CoPartitioning shape = CheckCoPartitioning(sets);
     std::string missing;
+    std::string detail;
     for (const auto& [t, set] : by_topic) {
-      if (set.empty()) {
-        missing += (missing.empty() ? "" : ", ") + name_of(t);
-      } else if (present == nullptr) {
-        present = &set;
-      } else if (*present != set) {
-        split = true;
-      }
+      if (set.empty()) missing += (missing.empty() ? "" : ", ") + name_of(t);
+      detail += (detail.empty() ? "" : "; ") + name_of(t) + ":";
+      for (int32_t p : set) detail += " " + std::to_string(p);
     }
-    if (present != nullptr && !missing.empty() && !split) {
+    if (shape == CoPartitioning::kTopicsMissing) {
       DeclineAssignment(Status::Unavailable(
           "the group assigned this member partitions of some topics but none of " + missing +
           ": the brokers' metadata does not list it (a topic just created, or a broker behind); "
           "check the topics and the brokers' health (smartcity topics describe)"));
       return;
     }
-    if (split) {
-      std::string detail;
-      for (const auto& [t, set] : by_topic) {
-        detail += (detail.empty() ? "" : "; ") + name_of(t) + ":";
-        for (int32_t p : set) detail += " " + std::to_string(p);
-      }
+    if (shape == CoPartitioning::kSplit) {
       DeclineAssignment(Status::InvalidArgument(
           "the group gave this member an assignment that is not co-partitioned (" + detail +
           "): use partition.assignment.strategy=range, the same partition count for every topic "
@@ -543,7 +551,7 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
     // A whole assignment ends a row of declined ones.
     rejoin_attempts_.reset();
     rejoin_at_.reset();
-    rejoined_at_.reset();
+    rejoins_ = 0;
   }
   std::vector<std::optional<SourcePosition>> starts(tps.size());
   if (s.ok()) s = store_.LoadPositions(tps, starts);
@@ -613,22 +621,17 @@ void KafkaSource::StopDeclining() {
         Status(declined_.kind(),
                declined_.message() + " (the group's assignments stayed so for " +
                    Seconds(std::chrono::duration_cast<milliseconds>(rejoin_attempts_->elapsed())) +
-                   ", " + std::to_string(rejoin_attempts_->attempts()) + " rejoins)");
+                   " and " + std::to_string(rejoins_) + " rejoins)");
   }
 }
 
 void KafkaSource::RejoinIfDue() {
-  if (!rejoin_attempts_ || !sticky_.ok()) return;
-  const ProcessingTime now = clock_->Now();
-  if (!rejoin_at_) {
-    // Rejoined and waiting for the group's next assignment: bounded too (a member whose metadata
-    // lists none of its topics never even sends a JoinGroup).
-    if (now - *rejoined_at_ >= options_.connect_timeout) StopDeclining();
-    return;
-  }
-  if (now < *rejoin_at_) return;
+  // No bound while waiting for the assignment that follows a rejoin: an eager rebalance lasts until
+  // every member has rejoined (a member killed holds it for its session timeout). The next
+  // assignment is taken if whole, or ends the row if the deadline has passed.
+  if (!rejoin_at_ || !sticky_.ok() || clock_->Now() < *rejoin_at_) return;
   rejoin_at_.reset();
-  rejoined_at_ = now;
+  ++rejoins_;
   // Eager protocol: the member gives up its (empty) assignment and joins a new generation; the
   // leader assigns from the metadata it has then (refreshed when a topic was missing from it).
   if (Status s = Subscribe(); !s.ok()) sticky_ = s;

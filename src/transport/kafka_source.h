@@ -36,6 +36,8 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -120,6 +122,13 @@ std::optional<int64_t> RecordsBehind(std::optional<SourcePosition> position, int
 std::vector<std::pair<std::string, std::string>> PrefetchProperties(uint64_t bytes);
 
 class FetchWaker;
+
+// How an assignment covers the subscribed topics (one set of partition numbers per topic): the same
+// numbers in every topic (none at all too: more members than partitions), some topics with none
+// and the same numbers in the others (a group leader whose metadata lacked those topics), or
+// anything else (split).
+enum class CoPartitioning { kWhole, kTopicsMissing, kSplit };
+CoPartitioning CheckCoPartitioning(std::span<const std::set<int32_t>> partitions);
 
 class KafkaSource final : public EventSource {
  public:
@@ -206,13 +215,12 @@ class KafkaSource final : public EventSource {
   Status WaitForRepartitionMetadata();
   // An assignment that is not co-partitioned (`why`): almost always assigned from metadata that
   // has not caught up with a topic just created (or a broker behind), not a set-up error. Takes
-  // nothing, tells the owner nothing, and schedules a rejoin (RejoinIfDue) with backoff, until
-  // connect_timeout has passed since the first of a row; then `why` stops the source.
+  // nothing, tells the owner nothing, and schedules a rejoin (RejoinIfDue) with backoff; one
+  // declined when connect_timeout has passed since the first of the row stops the source (`why`).
   void DeclineAssignment(const Status& why);
   // Stops the source with the last declined assignment's reason.
   void StopDeclining();
-  // Subscribes again when a rejoin is due: a new generation, assigned from fresh metadata. Stops
-  // declining when no assignment followed a rejoin within connect_timeout.
+  // Subscribes again when a rejoin is due: a new generation, assigned from fresh metadata.
   void RejoinIfDue();
   // Subscribes to every topic read (a new subscription rejoins the group).
   Status Subscribe();
@@ -259,12 +267,12 @@ class KafkaSource final : public EventSource {
   size_t wake_cursor_ = 0;                      // the partition to wake through next (round robin)
   std::optional<ProcessingTime> last_wake_;
   uint64_t commit_failures_ = 0;
-  // Declined assignments (DeclineAssignment): the rejoins since the first of a row, when the next
-  // is due, when the last one was made, and why the last assignment was declined.
+  // Declined assignments (DeclineAssignment): the attempts since the first of a row, when the next
+  // rejoin is due, the rejoins made, and why the last assignment was declined.
   RetryPolicy rejoin_policy_;
   std::optional<RetryPolicy::Attempts> rejoin_attempts_;
   std::optional<ProcessingTime> rejoin_at_;
-  std::optional<ProcessingTime> rejoined_at_;
+  int rejoins_ = 0;
   Status declined_;
   ProcessingTime subscribed_at_{};  // when Start() subscribed
 };

@@ -226,10 +226,11 @@ void ExpectOnlyCopartitionedAssignments(const MemoryCheckpoint& ckpt) {
   }
 }
 
-// Two members, the leader's metadata without a topic: the leader gets partitions of four topics
-// only, the other member gets the fifth topic's partitions on top of its own (not co-partitioned
-// either). Both decline and rejoin until the metadata lists the topic; then the two share the
-// partitions co-partitioned and read every record once.
+// Two members, the group's metadata without a topic: each gets partitions of four topics only. Both
+// decline and rejoin until the metadata lists the topic; then the two share the partitions
+// co-partitioned and read every record once. (When only the leader's metadata lacks it, the other
+// member gets the topic's partitions on top of its own: kSplit, declined the same way; see
+// CheckCoPartitioningTest.)
 TEST(KafkaSourceTest, MembersDeclineAssignmentsMadeWithoutATopicUntilItIsListed) {
   Cluster c = StartCluster(3, 12, 20);
   MemoryCheckpoint shared;
@@ -636,6 +637,19 @@ TEST(KafkaSourceTest, PositionStoreErrorStopsTheSource) {
 // one, the measured defaults.
 // The lag rule over transaction markers: a member at any position between the last record returned
 // before a PARTITION_EOF and the end that fetch reached has nothing left to read.
+TEST(CheckCoPartitioningTest, TellsWholeFromMissingTopicsFromSplit) {
+  using S = std::set<int32_t>;
+  const auto check = [](std::vector<S> sets) { return CheckCoPartitioning(sets); };
+  EXPECT_EQ(check({{0, 1}, {0, 1}, {0, 1}}), CoPartitioning::kWhole);
+  EXPECT_EQ(check({{}, {}, {}}), CoPartitioning::kWhole);  // more members than partitions
+  EXPECT_EQ(check({{}}), CoPartitioning::kWhole);
+  EXPECT_EQ(check({{2}, {}, {2}}), CoPartitioning::kTopicsMissing);  // a leader without topic 2
+  EXPECT_EQ(check({{}, {0, 1, 2}}), CoPartitioning::kTopicsMissing);
+  EXPECT_EQ(check({{0, 1}, {0, 1, 2}, {0, 1}}), CoPartitioning::kSplit);  // another member's view
+  EXPECT_EQ(check({{0}, {1}}), CoPartitioning::kSplit);
+  EXPECT_EQ(check({{0}, {}, {1}}), CoPartitioning::kSplit);
+}
+
 TEST(RecordsBehindTest, SeesThroughWhatTheFetchPassedAtTheEnd) {
   const auto P = [](int64_t v) { return std::optional<SourcePosition>(SourcePosition(v)); };
   // No EOF yet: end - position, or end - earliest; unknown when neither is known.
