@@ -76,8 +76,8 @@ struct ProcessorOptions {
   // A group that has had nothing to commit at its triggers for this long (no record read, no row,
   // a watermark that would not move) stops committing empty epochs until it has something again:
   // an idle stream would otherwise add a Delta version per table per trigger (about 69,000 a day
-  // at the 10 s trigger) and a state checkpoint per group. Until then its empty epochs are
-  // committed as before, so a member that just fell idle still moves its checkpoint along.
+  // at the 10 s trigger) and a state checkpoint per group. Pauses shorter than this keep a commit
+  // per trigger, as before, for whatever watches the commit log.
   Micros quiet_commit_after = std::chrono::minutes(1);
   size_t max_poll_records = 20'000;
   std::chrono::milliseconds poll_timeout{100};
