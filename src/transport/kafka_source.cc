@@ -878,7 +878,7 @@ Status KafkaSource::OnMessageError(const rd_kafka_message_t* m) {
       if (m->rkt != nullptr && (clock_->Now() - subscribed_at_ < options_.connect_timeout ||
                                 rejoin_attempts_.has_value())) {
         // Soon after subscribing (Start() found every topic, so a broker has not learned of one
-        // yet: a repartition topic just created), or while declining incomplete assignments, a
+        // yet: a repartition topic just created), or while declining assignments, a
         // subscribed topic this member owns nothing of is missing from a broker's metadata. An
         // assignment without it is declined and the member rejoins until it is listed, within
         // connect_timeout (DeclineAssignment).
