@@ -357,6 +357,41 @@ TEST_F(ProcessorTest, AQuietGroupStopsCommittingEmptyEpochsUntilItReadsAgain) {
   ExpectExactlyOnce(produced, /*expect_late=*/false);
 }
 
+// A quiet spell ends without input too: when a silent input's idle timeout (here longer than
+// quiet_commit_after) releases the join watermark, the group commits what that emits.
+TEST_F(ProcessorTest, AQuietGroupCommitsWhenItsWatermarkIsReleased) {
+  MemoryLog log(kPartitions);
+  const Produced produced = FillLog(&log);
+  auto store = lake::LocalObjectStore::Open(dir_ / "lake");
+  ASSERT_TRUE(store.ok());
+  FakeClock clock;
+  background_commit_ = false;
+  ProcessorOptions o = Options();  // a trigger every 3 s
+  o.quiet_commit_after = std::chrono::seconds(30);
+  o.core.join.watermark.idle_timeout = std::chrono::seconds(120);
+  auto proc = Processor::Open(o, store->get(), db_.get(), &clock);
+  ASSERT_TRUE(proc.ok()) << proc.status().message();
+  MemoryEventSource source(log, **proc, proc->get());
+  (*proc)->Attach(&source);
+  ASSERT_TRUE(source.AssignPartitions(0, kPartitions - 1).ok());
+  auto steps = [&](int seconds) {
+    const uint64_t before = (*proc)->counters().epochs_committed;
+    for (int i = 0; i < seconds; ++i) {
+      EXPECT_TRUE((*proc)->Step().ok());
+      clock.Advance(std::chrono::seconds(1));
+    }
+    return (*proc)->counters().epochs_committed - before;
+  };
+  // Read in the first 20 s (700 records a step), committed, then 30 s of empty epochs.
+  EXPECT_GT(steps(60), 0u);
+  EXPECT_EQ(steps(60), 0u);  // quiet, 60..120 s: nothing committed
+  EXPECT_GT(steps(40), 0u);  // the inputs' idle timeout (120 s after their last record) moves the
+                             // join watermark: committed
+  ASSERT_TRUE((*proc)->Finish().ok());
+  CreateViews(store->get());
+  ExpectExactlyOnce(produced, /*expect_late=*/false);
+}
+
 // A source that delivers one topic's whole backlog before the next (as Kafka's fetches can): the
 // join would hold every vehicle reading until the weather arrives. With a bound on the join state
 // the processor pauses the inputs that run ahead and resumes them as the others catch up: every
