@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <span>
 
 #include "lake/delta_log.h"
 #include "lake/parquet_writer.h"
@@ -40,6 +41,34 @@ std::unique_ptr<simulation::Simulator> MakeSimulator(std::vector<simulation::Fau
   auto sim = simulation::Simulator::Create(o);
   EXPECT_TRUE(sim.ok());
   return sim.ok() ? std::move(*sim) : nullptr;
+}
+
+// A simulated message with its own copies of key and value (a tick's messages are views that last
+// until the next tick).
+struct OwnedMessage {
+  Topic topic;
+  std::string key, value;
+};
+
+// Every message of a fault-free simulation, in the order produced; *produced gets its summary.
+std::vector<OwnedMessage> SimulatedMessages(Produced* produced) {
+  auto sim = MakeSimulator({});
+  EXPECT_NE(sim, nullptr);
+  std::vector<OwnedMessage> all;
+  if (sim == nullptr) return all;
+  std::vector<Message> batch;
+  for (bool more = true; more;) {
+    more = sim->NextTick(&batch);
+    for (const Message& m : batch)
+      all.push_back({m.topic, std::string(m.key), std::string(m.value)});
+  }
+  *produced = Produced{sim->summary()};
+  return all;
+}
+
+void AppendMessages(MemoryLog* log, std::span<const OwnedMessage> messages) {
+  for (const OwnedMessage& m : messages)
+    log->Append(m.topic, PartitionId(JavaPartitionForKey(m.key, kPartitions)), m.key, m.value);
 }
 
 Produced FillLog(MemoryLog* log, std::vector<simulation::FaultSpec> faults = {}) {
@@ -239,6 +268,16 @@ class ProcessorTest : public ::testing::Test {
     }
   }
 
+  // Steps the processor once per fake second for `seconds`; returns the epochs committed meanwhile.
+  static uint64_t StepSeconds(Processor* proc, FakeClock* clock, int seconds) {
+    const uint64_t before = proc->counters().epochs_committed;
+    for (int i = 0; i < seconds; ++i) {
+      EXPECT_TRUE(proc->Step().ok());
+      clock->Advance(std::chrono::seconds(1));
+    }
+    return proc->counters().epochs_committed - before;
+  }
+
   fs::path dir_;
   std::unique_ptr<engine::Database> db_;
   std::unique_ptr<engine::Connection> conn_;
@@ -289,29 +328,13 @@ TEST_F(ProcessorTest, AFinishedRunStartedAgainCommitsNothing) {
 // quiet_commit_after, then commits nothing (no Delta version, no checkpoint) until it reads again;
 // then it commits at its triggers as before, and the lake holds every record once.
 TEST_F(ProcessorTest, AQuietGroupStopsCommittingEmptyEpochsUntilItReadsAgain) {
-  auto sim = MakeSimulator({});
-  ASSERT_NE(sim, nullptr);
-  struct Owned {
-    Topic topic;
-    std::string key, value;
-  };
-  std::vector<Owned> all;
-  std::vector<Message> batch;
-  for (bool more = true; more;) {
-    more = sim->NextTick(&batch);  // views into the simulator's buffers: copied
-    for (const Message& m : batch)
-      all.push_back({m.topic, std::string(m.key), std::string(m.value)});
-  }
-  const Produced produced{sim->summary()};
+  Produced produced;
+  const std::vector<OwnedMessage> all = SimulatedMessages(&produced);
+  ASSERT_FALSE(all.empty());
+  const std::span<const OwnedMessage> messages(all);
   MemoryLog log(kPartitions);
-  auto append = [&](size_t from, size_t to) {
-    for (size_t i = from; i < to; ++i) {
-      const Owned& m = all[i];
-      log.Append(m.topic, PartitionId(JavaPartitionForKey(m.key, kPartitions)), m.key, m.value);
-    }
-  };
   const size_t half = all.size() / 2;
-  append(0, half);
+  AppendMessages(&log, messages.first(half));
   auto store = lake::LocalObjectStore::Open(dir_ / "lake");
   ASSERT_TRUE(store.ok());
   FakeClock clock;
@@ -330,15 +353,7 @@ TEST_F(ProcessorTest, AQuietGroupStopsCommittingEmptyEpochsUntilItReadsAgain) {
     for (const lake::ObjectInfo& o : *objects) n += o.key.find("_delta_log/") != std::string::npos;
     return n;
   };
-  // Steps one fake second each; returns the epochs committed meanwhile.
-  auto steps = [&](int seconds) {
-    const uint64_t before = (*proc)->counters().epochs_committed;
-    for (int i = 0; i < seconds; ++i) {
-      EXPECT_TRUE((*proc)->Step().ok());
-      clock.Advance(std::chrono::seconds(1));
-    }
-    return (*proc)->counters().epochs_committed - before;
-  };
+  auto steps = [&](int seconds) { return StepSeconds(proc->get(), &clock, seconds); };
   EXPECT_GT(steps(60), 0u);  // the first half read and committed (1 minute: the input's end)
   // Silent: empty epochs for 30 s at most (4 groups, one epoch each per 3 s trigger), then none.
   EXPECT_LE(steps(60), 4u * (30 / 3 + 2));
@@ -347,7 +362,7 @@ TEST_F(ProcessorTest, AQuietGroupStopsCommittingEmptyEpochsUntilItReadsAgain) {
   EXPECT_EQ(steps(300), 0u) << "empty epochs committed by a quiet stream";
   EXPECT_EQ(delta_objects(), objects);
   // Input again: committed at the triggers, and quiet again afterwards.
-  append(half, all.size());
+  AppendMessages(&log, messages.subspan(half));
   EXPECT_GT(steps(60), 0u);
   EXPECT_GT((*proc)->counters().epochs_committed, epochs);
   steps(60);
@@ -374,14 +389,7 @@ TEST_F(ProcessorTest, AQuietGroupCommitsWhenItsWatermarkIsReleased) {
   MemoryEventSource source(log, **proc, proc->get());
   (*proc)->Attach(&source);
   ASSERT_TRUE(source.AssignPartitions(0, kPartitions - 1).ok());
-  auto steps = [&](int seconds) {
-    const uint64_t before = (*proc)->counters().epochs_committed;
-    for (int i = 0; i < seconds; ++i) {
-      EXPECT_TRUE((*proc)->Step().ok());
-      clock.Advance(std::chrono::seconds(1));
-    }
-    return (*proc)->counters().epochs_committed - before;
-  };
+  auto steps = [&](int seconds) { return StepSeconds(proc->get(), &clock, seconds); };
   // Read in the first 20 s (700 records a step), committed, then 30 s of empty epochs.
   EXPECT_GT(steps(60), 0u);
   EXPECT_EQ(steps(60), 0u);  // quiet, 60..120 s: nothing committed
@@ -398,26 +406,14 @@ TEST_F(ProcessorTest, AQuietGroupCommitsWhenItsWatermarkIsReleased) {
 // record still lands exactly once and the join's output is the batch join's. (How far this bounds
 // the state is measured on a real drain: tests/e2e/stream_memory.sh.)
 TEST_F(ProcessorTest, InputsRunningAheadWaitAndTheJoinStateStaysBounded) {
-  auto sim = MakeSimulator({});
-  ASSERT_NE(sim, nullptr);
-  struct Owned {
-    Topic topic;
-    std::string key, value;
-  };
-  std::vector<Owned> all;
-  std::vector<Message> batch;
-  for (bool more = true; more;) {
-    more = sim->NextTick(&batch);  // the messages' views last until the next tick
-    for (const Message& m : batch)
-      all.push_back({m.topic, std::string(m.key), std::string(m.value)});
-  }
-  const Produced produced{sim->summary()};
+  Produced produced;
+  std::vector<OwnedMessage> all = SimulatedMessages(&produced);
+  ASSERT_FALSE(all.empty());
   // The log numbers records in append order and the source reads in that order: topic by topic.
   std::stable_sort(all.begin(), all.end(),
-                   [](const Owned& a, const Owned& b) { return a.topic < b.topic; });
+                   [](const OwnedMessage& a, const OwnedMessage& b) { return a.topic < b.topic; });
   MemoryLog log(kPartitions);
-  for (const Owned& m : all)
-    log.Append(m.topic, PartitionId(JavaPartitionForKey(m.key, kPartitions)), m.key, m.value);
+  AppendMessages(&log, all);
 
   max_join_state_bytes_ = 64 << 10;
   auto store = lake::LocalObjectStore::Open(dir_ / "lake");

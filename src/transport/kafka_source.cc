@@ -525,25 +525,27 @@ void KafkaSource::Assign(rd_kafka_topic_partition_list_t* partitions) {
     std::vector<std::set<int32_t>> sets;
     for (const auto& [t, set] : by_topic) sets.push_back(set);
     const CoPartitioning shape = CheckCoPartitioning(sets);
-    std::string missing;
-    std::string detail;
-    for (const auto& [t, set] : by_topic) {
-      if (set.empty()) missing += (missing.empty() ? "" : ", ") + name_of(t);
-      detail += (detail.empty() ? "" : "; ") + name_of(t) + ":";
-      for (int32_t p : set) detail += " " + std::to_string(p);
-    }
-    if (shape == CoPartitioning::kTopicsMissing) {
-      DeclineAssignment(Status::Unavailable(
-          "the group assigned this member partitions of some topics but none of " + missing +
-          ": the brokers' metadata does not list it (a topic just created, or a broker behind); "
-          "check the topics and the brokers' health (smartcity topics describe)"));
-      return;
-    }
-    if (shape == CoPartitioning::kSplit) {
-      DeclineAssignment(Status::InvalidArgument(
-          "the group gave this member an assignment that is not co-partitioned (" + detail +
-          "): use partition.assignment.strategy=range, the same partition count for every topic "
-          "and the same topics in every member"));
+    if (shape != CoPartitioning::kWhole) {
+      std::string missing;
+      std::string detail;
+      for (const auto& [t, set] : by_topic) {
+        if (set.empty()) missing += (missing.empty() ? "" : ", ") + name_of(t);
+        detail += (detail.empty() ? "" : "; ") + name_of(t) + ":";
+        for (int32_t p : set) detail += " " + std::to_string(p);
+      }
+      DeclineAssignment(
+          shape == CoPartitioning::kTopicsMissing
+              ? Status::Unavailable(
+                    "the group assigned this member partitions of some topics but none of " +
+                    missing +
+                    ": the brokers' metadata does not list it (a topic just created, or a broker "
+                    "behind); check the topics and the brokers' health (smartcity topics "
+                    "describe)")
+              : Status::InvalidArgument(
+                    "the group gave this member an assignment that is not co-partitioned (" +
+                    detail +
+                    "): use partition.assignment.strategy=range, the same partition count for "
+                    "every topic and the same topics in every member"));
       return;
     }
   }

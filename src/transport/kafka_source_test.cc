@@ -49,6 +49,16 @@ KafkaSourceOptions Options(const std::string& bootstrap, const std::string& grou
   return o;
 }
 
+// For the tests of declined assignments: a rejoin on the mock cluster waits the session timeout
+// less a second, so a short one keeps them quick.
+KafkaSourceOptions RejoinOptions(const std::string& bootstrap, const std::string& group,
+                                 milliseconds connect_timeout) {
+  KafkaSourceOptions o = Options(bootstrap, group);
+  o.connect_timeout = connect_timeout;
+  o.kafka.properties = {{"session.timeout.ms", "3000"}, {"heartbeat.interval.ms", "500"}};
+  return o;
+}
+
 // What a partition holds, in offset order, as produced.
 std::map<TopicPartition, std::vector<std::string>> ExpectedByPartition(
     const std::vector<TestRecord>& records) {
@@ -184,14 +194,12 @@ TEST(KafkaSourceTest, PrefetchQueueRunningLowWithRecordsToFetchWakesTheFetcher) 
 TEST(KafkaSourceTest, AssignmentMissingATopicIsDeclinedUntilTheMetadataListsIt) {
   Cluster c = StartCluster(3, 12, 20);  // 1200 records in 15 partitions
   MemoryCheckpoint ckpt;
-  KafkaSourceOptions o = Options(c.mock->bootstrap(), "g-incomplete");
-  o.connect_timeout = milliseconds(20000);
-  o.kafka.properties = {{"session.timeout.ms", "3000"}, {"heartbeat.interval.ms", "500"}};
+  const KafkaSourceOptions o =
+      RejoinOptions(c.mock->bootstrap(), "g-incomplete", milliseconds(20000));
   auto src = KafkaSource::Open(o, ckpt, &ckpt);
   ASSERT_TRUE(src.ok()) << src.status().message();
   ckpt.Attach(src->get());
-  // Before the mock group's first join completes (it waits 3 s for members; a rejoin waits the
-  // session timeout less a second).
+  // Before the mock group's first join completes (it waits 3 s for members).
   c.mock->SetTopicError("weather_data", RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
   const auto deadline = steady_clock::now() + milliseconds(20000);
   while ((*src)->counters().declined_assignments == 0 && steady_clock::now() < deadline) {
@@ -235,9 +243,8 @@ TEST(KafkaSourceTest, MembersDeclineAssignmentsMadeWithoutATopicUntilItIsListed)
   Cluster c = StartCluster(3, 12, 20);
   MemoryCheckpoint shared;
   MemoryCheckpoint a_ckpt(&shared), b_ckpt(&shared);
-  KafkaSourceOptions o = Options(c.mock->bootstrap(), "g-declining");
-  o.connect_timeout = milliseconds(30000);
-  o.kafka.properties = {{"session.timeout.ms", "3000"}, {"heartbeat.interval.ms", "500"}};
+  const KafkaSourceOptions o =
+      RejoinOptions(c.mock->bootstrap(), "g-declining", milliseconds(30000));
   auto a = KafkaSource::Open(o, a_ckpt, &a_ckpt);
   ASSERT_TRUE(a.ok()) << a.status().message();
   a_ckpt.Attach(a->get());
@@ -306,9 +313,8 @@ TEST(KafkaSourceTest, AMemberGivenNoPartitionIsNotAnError) {
 TEST(KafkaSourceTest, TopicMissingFromTheAssignmentStopsTheSourceWithinTheBound) {
   Cluster c = StartCluster(2, 4, 5);
   MemoryCheckpoint ckpt;
-  KafkaSourceOptions o = Options(c.mock->bootstrap(), "g-missing-later");
-  o.connect_timeout = milliseconds(3000);
-  o.kafka.properties = {{"session.timeout.ms", "3000"}, {"heartbeat.interval.ms", "500"}};
+  const KafkaSourceOptions o =
+      RejoinOptions(c.mock->bootstrap(), "g-missing-later", milliseconds(3000));
   auto src = KafkaSource::Open(o, ckpt, &ckpt);
   ASSERT_TRUE(src.ok()) << src.status().message();
   ckpt.Attach(src->get());
