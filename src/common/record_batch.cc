@@ -1,5 +1,7 @@
 #include "common/record_batch.h"
 
+#include <algorithm>
+
 namespace smartcity {
 
 int Schema::IndexOf(std::string_view name) const {
@@ -226,6 +228,24 @@ void RecordBatch::Truncate(size_t rows) {
 size_t RecordBatch::ByteSize() const {
   size_t n = 0;
   for (const Column& c : columns_) n += c.ByteSize();
+  return n;
+}
+
+std::vector<RowRange> SliceRows(std::span<const RowRange> ranges, size_t begin, size_t end) {
+  std::vector<RowRange> out;
+  size_t at = 0;  // rows of the ranges before the current one
+  for (const RowRange& r : ranges) {
+    const size_t lo = std::max(begin, at), hi = std::min(end, at + r.size());
+    if (lo < hi) out.push_back(RowRange{r.batch, r.begin + (lo - at), r.begin + (hi - at)});
+    at += r.size();
+    if (at >= end) break;
+  }
+  return out;
+}
+
+size_t CountRows(std::span<const RowRange> ranges) {
+  size_t n = 0;
+  for (const RowRange& r : ranges) n += r.size();
   return n;
 }
 

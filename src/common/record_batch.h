@@ -12,6 +12,7 @@
 #include <cassert>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -110,5 +111,18 @@ class RecordBatch {
   std::shared_ptr<const Schema> schema_;
   std::vector<Column> columns_;
 };
+
+// Rows [begin, end) of a batch. A list of them is one sequence of rows that several batches of the
+// same schema hold, written as one without copying them into one batch first.
+struct RowRange {
+  const RecordBatch* batch = nullptr;
+  size_t begin = 0;
+  size_t end = 0;
+  size_t size() const { return end - begin; }
+};
+// The rows of `ranges` from the `begin`-th to before the `end`-th, counted across the list.
+std::vector<RowRange> SliceRows(std::span<const RowRange> ranges, size_t begin, size_t end);
+// The number of rows of `ranges`.
+size_t CountRows(std::span<const RowRange> ranges);
 
 }  // namespace smartcity

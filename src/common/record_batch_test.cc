@@ -77,6 +77,41 @@ TEST(RecordBatchTest, DateColumnsHoldDaysSinceTheEpoch) {
   EXPECT_EQ(LogicalTypeName(LogicalType::kDate), "date");
 }
 
+TEST(RecordBatchTest, SliceRowsCountsRowsAcrossRanges) {
+  auto schema = std::make_shared<Schema>();
+  schema->columns = {{"x", LogicalType::kInt64, false}};
+  RecordBatch a(schema), b(schema);
+  for (int64_t i = 0; i < 10; ++i) a.column(0).AppendInt64(i);
+  for (int64_t i = 0; i < 5; ++i) b.column(0).AppendInt64(100 + i);
+  // Rows 2..9 of a, none of b, all of b: 13 rows.
+  const std::vector<RowRange> ranges{{&a, 2, 10}, {&b, 0, 0}, {&b, 0, 5}};
+  EXPECT_EQ(CountRows(ranges), 13u);
+  auto values = [](const std::vector<RowRange>& rs) {
+    std::vector<int64_t> out;
+    for (const RowRange& r : rs) {
+      for (size_t i = r.begin; i < r.end; ++i) out.push_back(r.batch->column(0).GetInt64(i));
+    }
+    return out;
+  };
+  EXPECT_EQ(values(SliceRows(ranges, 0, 13)), values(ranges));
+  EXPECT_EQ(values(SliceRows(ranges, 6, 10)), (std::vector<int64_t>{8, 9, 100, 101}));
+  EXPECT_EQ(values(SliceRows(ranges, 8, 8)), (std::vector<int64_t>{}));
+  EXPECT_EQ(values(SliceRows(ranges, 11, 20)), (std::vector<int64_t>{103, 104}));
+  EXPECT_EQ(SliceRows(ranges, 0, 3).size(), 1u);  // no empty range in a slice
+  EXPECT_TRUE(SliceRows(ranges, 5, 3).empty());   // backwards: nothing
+  EXPECT_EQ(values(SliceRows(ranges, 12, 99)), (std::vector<int64_t>{104}));  // clipped at the end
+  EXPECT_TRUE(SliceRows(ranges, 13, 99).empty());
+  // Every cut of the rows into files gives back each row once, in order.
+  for (size_t per = 1; per <= 13; ++per) {
+    std::vector<int64_t> all;
+    for (size_t begin = 0; begin < 13; begin += per) {
+      for (int64_t v : values(SliceRows(ranges, begin, std::min<size_t>(13, begin + per))))
+        all.push_back(v);
+    }
+    EXPECT_EQ(all, values(ranges)) << per;
+  }
+}
+
 TEST(RecordBatchTest, AppendRowsEqualsAppendingRowByRow) {
   auto schema = std::make_shared<Schema>(Schema{{{"s", LogicalType::kString, true},
                                                  {"i", LogicalType::kInt32, true},

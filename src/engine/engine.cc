@@ -199,10 +199,10 @@ void FillChunk(duckdb_data_chunk chunk, const RecordBatch& batch, std::span<cons
 // after unlisting the source, so once Remove() returns no fill is running and none starts.
 struct RowSource {
   Mutex mu;
-  const RecordBatch* batch PT_GUARDED_BY(mu) = nullptr;  // valid while `live`
+  std::vector<RowRange> ranges GUARDED_BY(mu);       // their batches are valid while `live`
+  const Schema* schema PT_GUARDED_BY(mu) = nullptr;  // the batches' schema (valid while `live`)
   std::vector<int> columns;
-  size_t begin = 0;
-  size_t end = 0;
+  size_t rows = 0;
   bool live GUARDED_BY(mu) = true;
 };
 
@@ -270,7 +270,8 @@ struct RowScanBind {
 };
 
 struct RowScanState {
-  size_t next = 0;  // rows already produced, counted from the source's begin
+  size_t range = 0;  // the range being produced
+  size_t next = 0;   // its rows already produced, counted from its begin
 };
 
 void RowScanBindFn(duckdb_bind_info info) {
@@ -290,12 +291,12 @@ void RowScanBindFn(duckdb_bind_info info) {
       return;
     }
     for (int c : source->columns) {
-      const ColumnSpec& spec = source->batch->schema().columns[static_cast<size_t>(c)];
+      const ColumnSpec& spec = source->schema->columns[static_cast<size_t>(c)];
       duckdb_logical_type lt = duckdb_create_logical_type(DuckType(spec.type));
       duckdb_bind_add_result_column(info, spec.name.c_str(), lt);
       duckdb_destroy_logical_type(&lt);
     }
-    duckdb_bind_set_cardinality(info, source->end - source->begin, true);
+    duckdb_bind_set_cardinality(info, source->rows, true);
   }
   duckdb_bind_set_bind_data(info, new RowScanBind{token},
                             [](void* p) { delete static_cast<RowScanBind*>(p); });
@@ -319,13 +320,21 @@ void RowScanFn(duckdb_function_info info, duckdb_data_chunk output) {
     duckdb_function_set_error(info, kUnknownToken);
     return;
   }
-  const size_t first = source->begin + state->next;
-  const size_t n = std::min<size_t>(duckdb_vector_size(), source->end - first);
-  if (n == 0) {
+  // A chunk never spans two ranges: one shorter than a vector ends each range (DuckDB takes chunks
+  // of any size up to a vector's).
+  while (state->range < source->ranges.size() &&
+         state->next == source->ranges[state->range].size()) {
+    ++state->range;
+    state->next = 0;
+  }
+  if (state->range == source->ranges.size()) {
     duckdb_data_chunk_set_size(output, 0);
     return;
   }
-  FillChunk(output, *source->batch, source->columns, first, n);
+  const RowRange& r = source->ranges[state->range];
+  const size_t first = r.begin + state->next;
+  const size_t n = std::min<size_t>(duckdb_vector_size(), r.end - first);
+  FillChunk(output, *r.batch, source->columns, first, n);
   state->next += n;
 }
 
@@ -1096,22 +1105,51 @@ Status Connection::Execute(std::string_view sql) {
 Status Connection::CopyToParquet(const RecordBatch& batch, std::span<const int> columns,
                                  size_t begin, size_t end, const std::string& path,
                                  const ParquetCopyOptions& options) {
-  // The scan reads the batch without further checks: refuse a range or column it does not hold.
   if (begin > end || end > batch.num_rows()) {
     return Status::InvalidArgument(
         fmt::format("rows [{}, {}) are not in a batch of {} rows", begin, end, batch.num_rows()));
   }
+  const RowRange range{&batch, begin, end};
+  // An empty range still names the batch: its schema gives the file's columns.
+  return CopyRangesToParquet(batch.schema(), std::span(&range, 1), columns, path, options);
+}
+
+Status Connection::CopyToParquet(std::span<const RowRange> ranges, std::span<const int> columns,
+                                 const std::string& path, const ParquetCopyOptions& options) {
+  if (ranges.empty() || ranges.front().batch == nullptr)
+    return Status::InvalidArgument("no batch to write a Parquet file from");
+  return CopyRangesToParquet(ranges.front().batch->schema(), ranges, columns, path, options);
+}
+
+Status Connection::CopyRangesToParquet(const Schema& schema, std::span<const RowRange> ranges,
+                                       std::span<const int> columns, const std::string& path,
+                                       const ParquetCopyOptions& options) {
+  // The scan reads the batches without further checks: refuse a range or column they do not hold.
+  size_t rows = 0;
+  for (const RowRange& r : ranges) {
+    if (r.batch == nullptr || r.begin > r.end || r.end > r.batch->num_rows()) {
+      return Status::InvalidArgument(fmt::format("rows [{}, {}) are not in a batch of {} rows",
+                                                 r.begin, r.end,
+                                                 r.batch == nullptr ? 0 : r.batch->num_rows()));
+    }
+    if (&r.batch->schema() != &schema && !(r.batch->schema() == schema))
+      return Status::InvalidArgument("rows of batches of different schemas in one Parquet file");
+    rows += r.size();
+  }
   for (int c : columns) {
-    if (c < 0 || static_cast<size_t>(c) >= batch.num_columns()) {
+    if (c < 0 || static_cast<size_t>(c) >= schema.columns.size()) {
       return Status::InvalidArgument(
-          fmt::format("column {} is not in a batch of {} columns", c, batch.num_columns()));
+          fmt::format("column {} is not in a batch of {} columns", c, schema.columns.size()));
     }
   }
   auto source = std::make_shared<RowSource>();
-  source->batch = &batch;
+  {
+    MutexLock lock(&source->mu);
+    source->ranges.assign(ranges.begin(), ranges.end());
+  }
+  source->schema = &schema;
   source->columns.assign(columns.begin(), columns.end());
-  source->begin = begin;
-  source->end = end;
+  source->rows = rows;
   const int64_t token = RowSourceRegistry::Get().Add(std::move(source));
   RowSourceGuard unlist(token);
   return Execute(fmt::format("COPY (FROM {}({})) TO {} ({})", kRowScanFunction, token,

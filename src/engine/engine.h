@@ -185,10 +185,18 @@ class Connection {
   // Rows or columns outside the batch are an InvalidArgument error.
   Status CopyToParquet(const RecordBatch& batch, std::span<const int> columns, size_t begin,
                        size_t end, const std::string& path, const ParquetCopyOptions& options = {});
+  // The same for the rows of several batches of one schema, one range after the other, as if they
+  // were one batch (no copy into one). The first range's batch gives the file's columns, so an
+  // empty list is an InvalidArgument error, as is a batch of another schema than the first's.
+  Status CopyToParquet(std::span<const RowRange> ranges, std::span<const int> columns,
+                       const std::string& path, const ParquetCopyOptions& options = {});
 
  private:
   friend class Database;
   Connection() = default;
+  Status CopyRangesToParquet(const Schema& schema, std::span<const RowRange> ranges,
+                             std::span<const int> columns, const std::string& path,
+                             const ParquetCopyOptions& options);
   _duckdb_connection* conn_ = nullptr;
 };
 

@@ -362,6 +362,70 @@ TEST(EngineTest, CopyToParquetWritesRowsOfEveryTypeWithNulls) {
   std::filesystem::remove(path);
 }
 
+// Rows of several batches, one range after the other, make the file one batch of the same rows
+// makes: same values, same order, across vectors and batch boundaries, with empty ranges between.
+TEST(EngineTest, CopyToParquetOfSeveralBatchesWritesTheirRowsInOrder) {
+  auto db = Database::Open("");
+  ASSERT_TRUE(db.ok());
+  auto conn = (*db)->Connect();
+  ASSERT_TRUE(conn.ok());
+  const RecordBatch whole = AllTypesBatch(7000);
+  // The same rows in three batches: 0..2500, 2500..2501, 2501..7000.
+  std::vector<RecordBatch> parts;
+  for (auto [b, e] : {std::pair<size_t, size_t>{0, 2500}, {2500, 2501}, {2501, 7000}}) {
+    parts.emplace_back(whole.schema_ptr());
+    parts.back().AppendRows(whole, b, e);
+  }
+  // Empty ranges first, between and last; one of exactly a vector's rows.
+  const size_t vector = 2048;  // DuckDB's vector size
+  const std::vector<RowRange> ranges{
+      {&parts[0], 0, 0},      {&parts[0], 100, 2500},    {&parts[1], 0, 0},      {&parts[1], 0, 1},
+      {&parts[2], 0, vector}, {&parts[2], vector, 3999}, {&parts[2], 3999, 3999}};
+  std::array<int, 7> cols{6, 5, 0, 4, 3, 2, 1};
+  const std::string one = TempParquet("ranges-one"), several = TempParquet("ranges-several");
+  ASSERT_TRUE((*conn)->CopyToParquet(whole, cols, 100, 6500, one).ok());
+  Status st = (*conn)->CopyToParquet(ranges, cols, several);
+  ASSERT_TRUE(st.ok()) << st.message();
+
+  auto order = (*conn)->Query("SELECT \"row\" FROM read_parquet(" + QuoteLiteral(several) + ")");
+  ASSERT_TRUE(order.ok()) << order.status().message();
+  ASSERT_EQ(order->row_count(), 6400u);
+  for (size_t k = 0; k < order->row_count(); ++k)
+    ASSERT_EQ(order->GetInt64(0, k), static_cast<int64_t>(100 + k)) << k;
+  auto diff =
+      (*conn)->Query("SELECT (SELECT count(*) FROM (FROM read_parquet(" + QuoteLiteral(one) +
+                     ") EXCEPT ALL FROM read_parquet(" + QuoteLiteral(several) +
+                     "))), (SELECT count(*) FROM (FROM read_parquet(" + QuoteLiteral(several) +
+                     ") EXCEPT ALL FROM read_parquet(" + QuoteLiteral(one) + ")))");
+  ASSERT_TRUE(diff.ok()) << diff.status().message();
+  EXPECT_EQ(diff->GetInt64(0, 0), 0);
+  EXPECT_EQ(diff->GetInt64(1, 0), 0);
+
+  // Only empty ranges: a file of no rows, with the columns.
+  const std::vector<RowRange> none{{&parts[0], 5, 5}, {&parts[2], 0, 0}};
+  ASSERT_TRUE((*conn)->CopyToParquet(none, cols, several).ok());
+  auto empty = (*conn)->Query("FROM read_parquet(" + QuoteLiteral(several) + ")");
+  ASSERT_TRUE(empty.ok()) << empty.status().message();
+  EXPECT_EQ(empty->row_count(), 0u);
+  EXPECT_EQ(empty->column_count(), cols.size());
+
+  // What the scan cannot read is refused before DuckDB sees it.
+  EXPECT_EQ((*conn)->CopyToParquet(std::span<const RowRange>(), cols, several).kind(),
+            ErrorKind::kInvalidArgument);
+  const std::vector<RowRange> past_end{{&parts[0], 0, 10}, {&parts[1], 0, 2}};
+  EXPECT_EQ((*conn)->CopyToParquet(past_end, cols, several).kind(), ErrorKind::kInvalidArgument);
+  auto other_schema = std::make_shared<Schema>();
+  other_schema->columns = {{"x", LogicalType::kInt64, true}, {"y", LogicalType::kInt64, true}};
+  RecordBatch other(other_schema);
+  other.column(0).AppendInt64(1);
+  other.column(1).AppendInt64(2);
+  const std::vector<RowRange> mixed{{&parts[0], 0, 10}, {&other, 0, 1}};
+  std::array<int, 2> two{0, 1};
+  EXPECT_EQ((*conn)->CopyToParquet(mixed, two, several).kind(), ErrorKind::kInvalidArgument);
+  std::filesystem::remove(one);
+  std::filesystem::remove(several);
+}
+
 TEST(EngineTest, CopyToParquetOfNoRowsWritesAnEmptyFile) {
   auto db = Database::Open("");
   ASSERT_TRUE(db.ok());

@@ -279,5 +279,78 @@ TEST(ParquetStatsTest, MinMaxNullCountPerColumn) {
   EXPECT_FALSE(j["maxValues"].contains("long")) << "and no max";
 }
 
+// Statistics of rows spread over several batches are those of the same rows in one batch, for
+// every type: a column null in one part and not in another, a NaN or a too-long string in a later
+// part, bounds found in different parts.
+TEST(ParquetStatsTest, RowsOfSeveralBatchesHaveTheStatsOfOneBatch) {
+  auto schema = std::make_shared<Schema>();
+  schema->columns = {{"s", LogicalType::kString, true},    {"i", LogicalType::kInt32, true},
+                     {"dt", LogicalType::kDate, true},     {"n", LogicalType::kInt64, true},
+                     {"t", LogicalType::kTimestamp, true}, {"d", LogicalType::kDouble, true},
+                     {"b", LogicalType::kBool, true},      {"nan", LogicalType::kDouble, true},
+                     {"long", LogicalType::kString, true}, {"none", LogicalType::kInt64, true}};
+  RecordBatch whole(schema);
+  const size_t n = 300;
+  for (size_t r = 0; r < n; ++r) {
+    const auto v = static_cast<int64_t>((r * 7919) % 1000);
+    auto col = [&](size_t c) -> Column& { return whole.column(c); };
+    if (r < 100 || r % 5 == 0) {
+      col(0).AppendNull();  // the first part has no string at all
+    } else {
+      col(0).AppendString("k" + std::to_string(v));
+    }
+    for (size_t c = 1; c <= 6; ++c) {
+      if (r % 9 == c) {
+        col(c).AppendNull();
+        continue;
+      }
+      switch (c) {
+        case 1:
+          col(c).AppendInt32(static_cast<int32_t>(v) - 500);
+          break;
+        case 2:
+          col(c).AppendDate(static_cast<int32_t>(20000 + v));
+          break;
+        case 3:
+          col(c).AppendInt64(v * 1000003 - 7);
+          break;
+        case 4:
+          col(c).AppendInt64(1767607200000000LL + v * 1001);
+          break;
+        case 5:
+          col(c).AppendDouble(static_cast<double>(v) / 3 - 50);
+          break;
+        case 6:
+          col(c).AppendBool(v % 3 == 0 && r > 150);
+          break;
+      }
+    }
+    col(7).AppendDouble(r == 250 ? std::nan("") : 1.0);
+    col(8).AppendString(r == 280 ? std::string(40, 'z') : "short");
+    col(9).AppendNull();
+  }
+  std::vector<int> cols{0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  const FileStats expected = ComputeStats(whole, cols, 20, 290);
+  std::vector<RecordBatch> parts;
+  for (auto [b, e] : {std::pair<size_t, size_t>{0, 100}, {100, 101}, {101, 260}, {260, n}}) {
+    parts.emplace_back(schema);
+    parts.back().AppendRows(whole, b, e);
+  }
+  const std::vector<RowRange> ranges{{&parts[0], 20, 100},
+                                     {&parts[1], 0, 1},
+                                     {&parts[2], 0, 0},
+                                     {&parts[2], 0, 159},
+                                     {&parts[3], 0, 30}};
+  const FileStats got = ComputeStats(ranges, cols);
+  EXPECT_EQ(got.ToDeltaJson(), expected.ToDeltaJson());
+  auto j = nlohmann::json::parse(got.ToDeltaJson());
+  EXPECT_EQ(j["numRecords"], 270);
+  EXPECT_TRUE(j["minValues"].contains("s"));  // found past the first part
+  EXPECT_FALSE(j["minValues"].contains("nan"));
+  EXPECT_FALSE(j["maxValues"].contains("long"));
+  EXPECT_FALSE(j["minValues"].contains("none"));
+  EXPECT_EQ(j["nullCount"]["none"], 270);
+}
+
 }  // namespace
 }  // namespace smartcity::lake

@@ -352,9 +352,9 @@ Status DeltaTable::AppendImpl(const RecordBatch& batch, const std::string& group
   return flush_run(n);
 }
 
-Status DeltaTable::WriteFiles(const RecordBatch& batch, const Buffer& b,
+Status DeltaTable::WriteFiles(std::span<const RowRange> ranges, const Buffer& b,
                               std::vector<AddFile>* out) {
-  const size_t rows = batch.num_rows();
+  const size_t rows = CountRows(ranges);
   if (rows == 0) return Status::OK();
   // NOT NULL columns of the table (the protocol's invariant for writers) must get no null: a byte
   // scan per column and file, never per event.
@@ -362,17 +362,26 @@ Status DeltaTable::WriteFiles(const RecordBatch& batch, const Buffer& b,
     const ColumnSpec& spec = schema_->columns[static_cast<size_t>(c)];
     const int f = table_schema_.IndexOf(spec.name);
     if (f < 0 || table_schema_.fields[static_cast<size_t>(f)].nullable) continue;
-    const Column& col = batch.column(static_cast<size_t>(c));
-    for (size_t r = 0; r < rows; ++r) {
-      if (col.IsNull(r)) {
-        return Status::InvalidArgument(
-            fmt::format("table {} has column {} as NOT NULL, but a row to write has no value for "
-                        "it; nothing of it was written",
-                        table_prefix(), spec.name));
+    for (const RowRange& rr : ranges) {
+      const Column& col = rr.batch->column(static_cast<size_t>(c));
+      for (size_t r = rr.begin; r < rr.end; ++r) {
+        if (col.IsNull(r)) {
+          return Status::InvalidArgument(
+              fmt::format("table {} has column {} as NOT NULL, but a row to write has no value "
+                          "for it; nothing of it was written",
+                          table_prefix(), spec.name));
+        }
       }
     }
   }
-  const uint64_t mem = batch.ByteSize();
+  uint64_t mem = 0;  // what the rows hold in memory (a part of a batch: its share of the rows)
+  for (const RowRange& rr : ranges) {
+    const size_t n = rr.batch->num_rows();
+    mem += rr.size() == n
+               ? rr.batch->ByteSize()
+               : static_cast<uint64_t>(static_cast<double>(rr.batch->ByteSize()) *
+                                       static_cast<double>(rr.size()) / static_cast<double>(n));
+  }
   const double est = static_cast<double>(mem) * compression_ratio_;
   const size_t files = std::max<size_t>(
       1, static_cast<size_t>(std::ceil(est / static_cast<double>(options_.target_file_bytes))));
@@ -385,7 +394,7 @@ Status DeltaTable::WriteFiles(const RecordBatch& batch, const Buffer& b,
     const std::string name = fmt::format("part-{:05}-{}.c000.{}.parquet", file_counter_++,
                                          NewUuid(), options_.parquet.compression);
     const fs::path local = options_.scratch_dir / fmt::format("{}-{}", writer_id_, name);
-    auto st = writer_->Write(batch, data_columns_, begin, end, local, field_ids_);
+    auto st = writer_->Write(SliceRows(ranges, begin, end), data_columns_, local, field_ids_);
     if (!st.ok()) {
       status = st.status().WithContext(fmt::format("table {}", table_prefix()));
       break;
@@ -420,7 +429,8 @@ Status DeltaTable::WriteFiles(const RecordBatch& batch, const Buffer& b,
 
 Status DeltaTable::Flush(Buffer* b) {
   std::vector<AddFile> written;
-  SC_RETURN_IF_ERROR(WriteFiles(*b->rows, *b, &written));  // on error the rows stay buffered
+  const RowRange all{b->rows.get(), 0, b->rows->num_rows()};
+  SC_RETURN_IF_ERROR(WriteFiles(std::span(&all, 1), *b, &written));  // on error they stay buffered
   for (AddFile& a : written) pending_.push_back(Pending{b->group, std::move(a)});
   b->rows->Clear();
   return Status::OK();
@@ -432,15 +442,13 @@ Status DeltaTable::WriteMerged() {
   for (const auto& [key, b] : buffers_) {
     if (b.rows->num_rows() > 0) by_dir[b.dir].push_back(&b);
   }
-  RecordBatch merged(schema_);
+  // Each folder's files take the rows of its buffers one after the other, as they are (no merged
+  // copy: that was a copy of the epoch's rows of the table, on top of the buffers).
+  std::vector<RowRange> ranges;
   for (const auto& [dir, bufs] : by_dir) {
-    const RecordBatch* rows = bufs.front()->rows.get();
-    if (bufs.size() > 1) {
-      merged.Clear();
-      for (const Buffer* b : bufs) merged.AppendRows(*b->rows, 0, b->rows->num_rows());
-      rows = &merged;
-    }
-    Status s = WriteFiles(*rows, *bufs.front(), &merged_);
+    ranges.clear();
+    for (const Buffer* b : bufs) ranges.push_back(RowRange{b->rows.get(), 0, b->rows->num_rows()});
+    Status s = WriteFiles(ranges, *bufs.front(), &merged_);
     if (!s.ok()) {
       (void)DropMerged();
       return s;

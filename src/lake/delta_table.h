@@ -179,9 +179,10 @@ class DeltaTable {
   Status AppendImpl(const RecordBatch& batch, const std::string& group, RecordBatch* movable);
   // Writes a buffer's rows as data file(s) and records them as pending adds of its group.
   Status Flush(Buffer* b);
-  // Writes rows of `batch` as data file(s) of partition `b` (split past the target size); appends
-  // their add actions to `out`. On error deletes what it wrote.
-  Status WriteFiles(const RecordBatch& batch, const Buffer& b, std::vector<AddFile>* out);
+  // Writes the rows of `ranges`, one after the other, as data file(s) of partition `b`
+  // (split past the target size); appends their add actions to `out`. On error deletes what it
+  // wrote.
+  Status WriteFiles(std::span<const RowRange> ranges, const Buffer& b, std::vector<AddFile>* out);
   // Writes every buffered row, one file per partition across groups, as merged_ (buffers kept).
   Status WriteMerged();
   // Deletes the merged files unless the snapshot shows them committed.

@@ -6,8 +6,11 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <thread>
+#include <utility>
 
 #include "lake/compaction.h"
 #include "lake/lake_testutil.h"
@@ -486,6 +489,41 @@ TEST_F(DeltaTableTest, LargeBuffersAreWrittenEarlyButStayInvisibleUntilCommit) {
   ASSERT_TRUE(r.ok());
   EXPECT_GT(r->files_added, 1);
   EXPECT_EQ(Seqs(&store), Range(1, 5000));
+}
+
+// The groups' rows of one partition are written from their buffers one after the other; past the
+// target size they are cut into files across the buffers' boundaries, each row in one file once,
+// each file's stats those of its own rows.
+TEST_F(DeltaTableTest, GroupsSharingAPartitionAreCutIntoFilesAcrossTheirBuffers) {
+  InMemoryObjectStore store;
+  TableOptions o = Options();
+  o.partitions.clear();
+  const uint64_t group_bytes = MakeEvents(EventSchema(), 1, 300, kJan5At23h, kMinute)->ByteSize();
+  // One group's rows stay under the target (at the writer's first guess of 1/4 for the
+  // compression); the three groups' together make two files.
+  o.target_file_bytes = group_bytes / 4 * 3 / 2;
+  auto t = OpenTable(&store, o);
+  ASSERT_TRUE(t);
+  for (int g = 0; g < 3; ++g) {
+    ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1 + g * 300, 300, kJan5At23h, kMinute),
+                          "q-p" + std::to_string(g))
+                    .ok());
+  }
+  EXPECT_EQ(DataObjects(&store), 0u) << "no group's buffer was written on its own";
+  auto r = t->Commit({{"q-p0", 1}, {"q-p1", 1}, {"q-p2", 1}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->files_added, 2);
+  EXPECT_EQ(Seqs(&store), Range(1, 900));
+  std::set<std::pair<int64_t, int64_t>> bounds;  // seq's min and max per file, from its stats
+  int64_t records = 0;
+  for (const auto& [path, f] : t->snapshot().files) {
+    auto stats = nlohmann::json::parse(f.stats);
+    records += stats["numRecords"].get<int64_t>();
+    bounds.emplace(stats["minValues"]["seq"].get<int64_t>(),
+                   stats["maxValues"]["seq"].get<int64_t>());
+  }
+  EXPECT_EQ(records, 900);
+  EXPECT_EQ(bounds, (std::set<std::pair<int64_t, int64_t>>{{1, 450}, {451, 900}}));
 }
 
 TEST_F(DeltaTableTest, AbortDeletesUncommittedFiles) {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace smartcity::lake {
 
@@ -40,70 +41,85 @@ std::string FileStats::ToDeltaJson() const {
       .dump();
 }
 
+namespace {
+
+// Calls fn(value) for each non-null value of column `ci` in `ranges`, in order; fn returns false
+// to stop. `get` reads one value of a column.
+template <typename Get, typename Fn>
+void ForEachValue(std::span<const RowRange> ranges, int ci, Get get, Fn fn) {
+  for (const RowRange& rr : ranges) {
+    const Column& col = rr.batch->column(static_cast<size_t>(ci));
+    for (size_t r = rr.begin; r < rr.end; ++r) {
+      if (!col.IsNull(r) && !fn(get(col, r))) return;
+    }
+  }
+}
+
+// The least and greatest non-null value of a column (REQUIRES: it has one).
+template <typename T, typename Get>
+std::pair<T, T> Bounds(std::span<const RowRange> ranges, int ci, Get get) {
+  bool any = false;
+  T lo{}, hi{};
+  ForEachValue(ranges, ci, get, [&](T v) {
+    if (!any || v < lo) lo = v;
+    if (!any || hi < v) hi = v;
+    any = true;
+    return true;
+  });
+  return {lo, hi};
+}
+
+}  // namespace
+
 FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, size_t begin,
                        size_t end) {
+  const RowRange range{&batch, begin, end};
+  return ComputeStats(std::span(&range, 1), columns);
+}
+
+FileStats ComputeStats(std::span<const RowRange> ranges, std::span<const int> columns) {
   FileStats st;
-  st.num_records = static_cast<int64_t>(end - begin);
+  st.num_records = static_cast<int64_t>(CountRows(ranges));
+  if (ranges.empty()) return st;
+  const Schema& schema = ranges.front().batch->schema();
   for (int ci : columns) {
-    const Column& col = batch.column(static_cast<size_t>(ci));
     ColumnStats cs;
-    cs.name = batch.schema().columns[static_cast<size_t>(ci)].name;
-    size_t first = end;
-    for (size_t r = begin; r < end; ++r) {
-      if (col.IsNull(r)) {
-        ++cs.null_count;
-      } else if (first == end) {
-        first = r;
-      }
+    cs.name = schema.columns[static_cast<size_t>(ci)].name;
+    for (const RowRange& rr : ranges) {
+      const Column& col = rr.batch->column(static_cast<size_t>(ci));
+      for (size_t r = rr.begin; r < rr.end; ++r) cs.null_count += col.IsNull(r) ? 1 : 0;
     }
-    if (first == end) {
+    if (cs.null_count == st.num_records) {
       st.columns.push_back(std::move(cs));
       continue;
     }
-    switch (col.type()) {
+    switch (schema.columns[static_cast<size_t>(ci)].type) {
       case LogicalType::kString: {
-        std::string_view lo = col.GetString(first), hi = lo;
-        for (size_t r = first + 1; r < end; ++r) {
-          if (col.IsNull(r)) continue;
-          std::string_view v = col.GetString(r);
-          if (v < lo) lo = v;
-          if (v > hi) hi = v;
-        }
+        auto [lo, hi] = Bounds<std::string_view>(
+            ranges, ci, [](const Column& c, size_t r) { return c.GetString(r); });
         cs.min = std::string(Utf8Prefix(lo, kMaxStatStringBytes));
         if (hi.size() <= kMaxStatStringBytes) cs.max = std::string(hi);
         break;
       }
       case LogicalType::kInt32: {
-        int32_t lo = col.GetInt32(first), hi = lo;
-        for (size_t r = first + 1; r < end; ++r) {
-          if (col.IsNull(r)) continue;
-          lo = std::min(lo, col.GetInt32(r));
-          hi = std::max(hi, col.GetInt32(r));
-        }
+        auto [lo, hi] =
+            Bounds<int32_t>(ranges, ci, [](const Column& c, size_t r) { return c.GetInt32(r); });
         cs.min = lo;
         cs.max = hi;
         break;
       }
       case LogicalType::kDate: {  // Delta writes date bounds as "2026-01-05"
-        int32_t lo = col.GetDate(first), hi = lo;
-        for (size_t r = first + 1; r < end; ++r) {
-          if (col.IsNull(r)) continue;
-          lo = std::min(lo, col.GetDate(r));
-          hi = std::max(hi, col.GetDate(r));
-        }
+        auto [lo, hi] =
+            Bounds<int32_t>(ranges, ci, [](const Column& c, size_t r) { return c.GetDate(r); });
         cs.min = FormatDate(lo);
         cs.max = FormatDate(hi);
         break;
       }
       case LogicalType::kInt64:
       case LogicalType::kTimestamp: {
-        int64_t lo = col.GetInt64(first), hi = lo;
-        for (size_t r = first + 1; r < end; ++r) {
-          if (col.IsNull(r)) continue;
-          lo = std::min(lo, col.GetInt64(r));
-          hi = std::max(hi, col.GetInt64(r));
-        }
-        if (col.type() == LogicalType::kTimestamp) {
+        auto [lo, hi] =
+            Bounds<int64_t>(ranges, ci, [](const Column& c, size_t r) { return c.GetInt64(r); });
+        if (schema.columns[static_cast<size_t>(ci)].type == LogicalType::kTimestamp) {
           cs.min = StatsTimestamp(lo, false);
           cs.max = StatsTimestamp(hi, true);
         } else {
@@ -115,16 +131,17 @@ FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, s
       case LogicalType::kDouble: {
         double lo = std::numeric_limits<double>::infinity(), hi = -lo;
         bool finite = true;
-        for (size_t r = first; r < end; ++r) {
-          if (col.IsNull(r)) continue;
-          double v = col.GetDouble(r);
-          if (!std::isfinite(v)) {
-            finite = false;  // NaN / ±inf have no JSON form; leave the bounds out
-            break;
-          }
-          lo = std::min(lo, v);
-          hi = std::max(hi, v);
-        }
+        ForEachValue(
+            ranges, ci, [](const Column& c, size_t r) { return c.GetDouble(r); },
+            [&](double v) {
+              if (!std::isfinite(v)) {
+                finite = false;  // NaN / ±inf have no JSON form; leave the bounds out
+                return false;
+              }
+              lo = std::min(lo, v);
+              hi = std::max(hi, v);
+              return true;
+            });
         if (finite) {
           cs.min = lo;
           cs.max = hi;
@@ -133,11 +150,13 @@ FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, s
       }
       case LogicalType::kBool: {
         bool lo = true, hi = false;
-        for (size_t r = first; r < end; ++r) {
-          if (col.IsNull(r)) continue;
-          lo = lo && col.GetBool(r);
-          hi = hi || col.GetBool(r);
-        }
+        ForEachValue(
+            ranges, ci, [](const Column& c, size_t r) { return c.GetBool(r); },
+            [&](bool v) {
+              lo = lo && v;
+              hi = hi || v;
+              return true;
+            });
         cs.min = lo;
         cs.max = hi;
         break;
@@ -184,9 +203,18 @@ Result<FileStats> ParquetWriter::Write(const RecordBatch& batch, std::span<const
                                        size_t begin, size_t end, const std::filesystem::path& path,
                                        std::span<const engine::ParquetFieldId> field_ids) {
   if (end <= begin) return Status::InvalidArgument("no rows to write to a Parquet file");
+  const RowRange range{&batch, begin, end};
+  return Write(std::span(&range, 1), columns, path, field_ids);
+}
+
+Result<FileStats> ParquetWriter::Write(std::span<const RowRange> ranges,
+                                       std::span<const int> columns,
+                                       const std::filesystem::path& path,
+                                       std::span<const engine::ParquetFieldId> field_ids) {
+  if (CountRows(ranges) == 0) return Status::InvalidArgument("no rows to write to a Parquet file");
   engine::ParquetCopyOptions copy = CopyOptionsOf(options_);
   copy.field_ids.assign(field_ids.begin(), field_ids.end());
-  Status copied = conn_->CopyToParquet(batch, columns, begin, end, path.string(), copy);
+  Status copied = conn_->CopyToParquet(ranges, columns, path.string(), copy);
   if (!copied.ok())
     return copied.WithContext(fmt::format("writing Parquet file {}", path.string()));
   std::error_code ec;
@@ -194,7 +222,7 @@ Result<FileStats> ParquetWriter::Write(const RecordBatch& batch, std::span<const
   if (ec)
     return Status::IOError(
         fmt::format("cannot stat Parquet file {}: {}", path.string(), ec.message()));
-  FileStats st = ComputeStats(batch, columns, begin, end);
+  FileStats st = ComputeStats(ranges, columns);
   st.size_bytes = size;
   return st;
 }

@@ -46,6 +46,8 @@ struct FileStats {
 // up so the bounds stay valid.
 FileStats ComputeStats(const RecordBatch& batch, std::span<const int> columns, size_t begin,
                        size_t end);
+// The same for the rows of several batches of one schema, one range after the other.
+FileStats ComputeStats(std::span<const RowRange> ranges, std::span<const int> columns);
 inline constexpr size_t kMaxStatStringBytes = 32;
 
 // A timestamp bound as Delta stats spell it, to the millisecond ("2026-01-05T10:00:00.123Z"): a
@@ -87,6 +89,11 @@ class ParquetWriter {
   // written columns). REQUIRES: end > begin.
   Result<FileStats> Write(const RecordBatch& batch, std::span<const int> columns, size_t begin,
                           size_t end, const std::filesystem::path& path,
+                          std::span<const engine::ParquetFieldId> field_ids = {});
+  // The same for the rows of several batches of one schema, one range after the other, written as
+  // one file without copying them into one batch. REQUIRES: the ranges hold a row.
+  Result<FileStats> Write(std::span<const RowRange> ranges, std::span<const int> columns,
+                          const std::filesystem::path& path,
                           std::span<const engine::ParquetFieldId> field_ids = {});
 
   engine::Connection* connection() { return conn_.get(); }
