@@ -121,7 +121,9 @@ BENCHMARK(BM_ComputeStats)->Arg(100000)->Unit(benchmark::kMillisecond)->UseRealT
 
 // One micro-batch: Append + Commit (one data file per date partition, one log entry) on a local
 // directory, on a Database opened as the stream processor opens its own. range(0) = rows per batch;
-// 0 measures a txn-only commit.
+// 0 measures a txn-only commit. range(1) = partition groups the rows come from (the processor's
+// partition groups: their buffers of one date partition are written as one file, one after the
+// other).
 void BM_AppendAndCommit(benchmark::State& state) {
   const size_t rows = static_cast<size_t>(state.range(0));
   const fs::path dir = fs::temp_directory_path() / ("smartcity-bench-lake-" + NewUuid());
@@ -135,12 +137,20 @@ void BM_AppendAndCommit(benchmark::State& state) {
     state.SkipWithError(table.status().message().c_str());
     return;
   }
-  auto batch = rows > 0 ? VehicleRows(rows, kJan5) : nullptr;
+  const auto groups = static_cast<size_t>(state.range(1));
+  std::vector<std::unique_ptr<RecordBatch>> batches;  // group g's rows
+  for (size_t g = 0; g < groups && rows > 0; ++g) batches.push_back(VehicleRows(rows / groups, kJan5));
   int64_t epoch = 0;
   const double cpu_start = ProcessCpuSeconds();
   for (auto _ : state) {
-    if (batch) (void)(*table)->Append(*batch, "bench-p0");
-    auto r = (*table)->Commit({{"bench-p0", ++epoch}});
+    std::vector<TxnId> txns;
+    ++epoch;
+    for (size_t g = 0; g < groups; ++g) {
+      const std::string group = "bench-p" + std::to_string(g);
+      if (g < batches.size()) (void)(*table)->Append(*batches[g], group);
+      txns.push_back(TxnId{group, epoch});
+    }
+    auto r = (*table)->Commit(txns);
     if (!r.ok()) state.SkipWithError(r.status().message().c_str());
   }
   SetCpuPerRow(state, cpu_start, rows);
@@ -149,9 +159,10 @@ void BM_AppendAndCommit(benchmark::State& state) {
   fs::remove_all(dir);
 }
 BENCHMARK(BM_AppendAndCommit)
-    ->Arg(0)
-    ->Arg(10000)
-    ->Arg(100000)
+    ->Args({0, 1})
+    ->Args({10000, 1})
+    ->Args({100000, 1})
+    ->Args({100000, 6})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
