@@ -139,7 +139,8 @@ void BM_AppendAndCommit(benchmark::State& state) {
   }
   const auto groups = static_cast<size_t>(state.range(1));
   std::vector<std::unique_ptr<RecordBatch>> batches;  // group g's rows
-  for (size_t g = 0; g < groups && rows > 0; ++g) batches.push_back(VehicleRows(rows / groups, kJan5));
+  for (size_t g = 0; g < groups && rows > 0; ++g)
+    batches.push_back(VehicleRows(rows / groups, kJan5));
   int64_t epoch = 0;
   const double cpu_start = ProcessCpuSeconds();
   for (auto _ : state) {
