@@ -20,6 +20,8 @@
 #     - conflicts per 100 table commits; one epoch commit's p50 / p99 (offsets logs, the eight
 #       tables, state checkpoints; median over members); produced -> lake p99 (median over members);
 #     - the Delta log's growth in KiB per minute, all eight tables.
+# Each member count runs with group commit on and off (--group-commit; docs/commit_protocol.md,
+# "Group commit"), interleaved: the per-member commits are the peer in the same run.
 # On a 2-core machine the group's throughput cannot grow with the member count: the per-event CPU
 # and the commit overhead per member count are what to read. The producer is smartcity's simulator
 # (co-partitioned): members run with --repartition off (nothing would be forwarded; and members
@@ -27,13 +29,13 @@
 # docs/scaling.md).
 #
 # Usage: bench/members.sh [--events N] [--rounds K] [--members "1 2 4 8"] [--trigger T]
-#                         [--rate R] [--seconds S] [--no-write]
+#                         [--rate R] [--seconds S] [--group-commit "on off"] [--no-write]
 #   defaults: 2000000 events, 2 rounds, members "1 2 4 8", trigger 1s, rate 20000 events/s for 30 s;
 #   --no-write prints the tables but leaves bench/RESULTS.md alone.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-events=2000000 rounds=2 counts="1 2 4 8" trigger=1s write=1 rate=20000 seconds=30
+events=2000000 rounds=2 counts="1 2 4 8" trigger=1s write=1 rate=20000 seconds=30 modes="on off"
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) events=$2; shift 2 ;;
@@ -42,6 +44,7 @@ while [ $# -gt 0 ]; do
     --trigger) trigger=$2; shift 2 ;;
     --rate) rate=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
+    --group-commit) modes=$2; shift 2 ;;
     --no-write) write=0; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "members.sh: unknown option $1" >&2; exit 2 ;;
@@ -70,13 +73,13 @@ log "pre-loading $events events"
 "$bin" simulate --kafka --one-trip --seed 4 --vehicles "$vehicles" --count "$events" -q
 trigger_s=$("$PY" -c 'import re,sys; m=re.fullmatch(r"([0-9.]+)(ms|s|m)", sys.argv[1]); print(float(m[1]) * {"ms": 1e-3, "s": 1, "m": 60}[m[2]])' "$trigger")
 
-drain() {  # drain M ROUND: M members drain the backlog into a fresh lake; summaries in $work/M-R/
-  local m=$1 r=$2 dir="$work/$1-$2" i
+drain() {  # drain M ROUND GC: M members drain the backlog into a fresh lake; summaries in $work/M-R-GC/
+  local m=$1 r=$2 gc=$3 dir="$work/$1-$2-$3" i
   mkdir -p "$dir"
   pids=()
   for i in $(seq 1 "$m"); do
-    "$bin" stream --group "bench-$m-$r" --instance-id "member-$i" --lake "$dir/lake" --trigger "$trigger" --repartition off \
-      --idle-timeout 1h --no-serve --stop-when-idle 3s --final --summary-json "$dir/m$i.json" \
+    "$bin" stream --group "bench-$m-$r-$gc" --instance-id "member-$i" --lake "$dir/lake" --trigger "$trigger" --repartition off \
+      --group-commit "$gc" --idle-timeout 1h --no-serve --stop-when-idle 3s --final --summary-json "$dir/m$i.json" \
       >"$dir/m$i.log" 2>&1 &
     pids+=($!)
   done
@@ -87,16 +90,16 @@ drain() {  # drain M ROUND: M members drain the backlog into a fresh lake; summa
   "$PY" tests/e2e/delta_log_stats.py "$dir/lake" --trigger "$trigger_s" >"$dir/log.json"
   rm -rf "$dir/lake"
 }
-live() {  # live M ROUND: M members while the simulator produces at $rate events/s for $seconds s
-  local m=$1 r=$2 dir="$work/live-$1-$2" i sim
+live() {  # live M ROUND GC: M members while the simulator produces at $rate events/s for $seconds s
+  local m=$1 r=$2 gc=$3 dir="$work/live-$1-$2-$3" i sim
   mkdir -p "$dir"
   "$bin" topics delete >/dev/null
   sleep 2
   "$bin" topics create --partitions 8 --replication-factor 3 >/dev/null
   pids=()
   for i in $(seq 1 "$m"); do
-    "$bin" stream --group "live-$m-$r" --instance-id "member-$i" --lake "$dir/lake" --trigger "$trigger" --repartition off \
-      --idle-timeout 1h --no-serve --summary-json "$dir/m$i.json" >"$dir/m$i.log" 2>&1 &
+    "$bin" stream --group "live-$m-$r-$gc" --instance-id "member-$i" --lake "$dir/lake" --trigger "$trigger" --repartition off \
+      --group-commit "$gc" --idle-timeout 1h --no-serve --summary-json "$dir/m$i.json" >"$dir/m$i.log" 2>&1 &
     pids+=($!)
   done
   sleep 5  # joined the group
@@ -118,24 +121,30 @@ live() {  # live M ROUND: M members while the simulator produces at $rate events
 }
 for r in $(seq 1 "$rounds"); do
   for m in $counts; do
-    log "round $r/$rounds: drain, $m member(s)"
-    drain "$m" "$r"
+    for gc in $modes; do
+      log "round $r/$rounds: drain, $m member(s), group commit $gc"
+      drain "$m" "$r" "$gc"
+    done
   done
 done
 for r in $(seq 1 "$rounds"); do
   for m in $counts; do
-    log "round $r/$rounds: live, $m member(s) at $rate events/s"
-    live "$m" "$r"
+    for gc in $modes; do
+      log "round $r/$rounds: live, $m member(s) at $rate events/s, group commit $gc"
+      live "$m" "$r" "$gc"
+    done
   done
 done
 
-"$PY" - "$work" "$rounds" "$counts" "$trigger" "$write" "$root/bench/RESULTS.md" "$rate" "$seconds" <<'PY'
+"$PY" - "$work" "$rounds" "$counts" "$trigger" "$write" "$root/bench/RESULTS.md" "$rate" "$seconds" "$modes" <<'PY'
 import datetime, glob, json, os, platform, statistics, sys
-work, rounds, counts, trigger, write, results, rate, seconds = sys.argv[1:]
+work, rounds, counts, trigger, write, results, rate, seconds, modes = sys.argv[1:]
 rounds, counts = int(rounds), [int(c) for c in counts.split()]
+modes = modes.split()
+keys = [(m, gc) for m in counts for gc in modes]
 
 def one(m, r):
-    d = os.path.join(work, f"{m}-{r}")
+    d = os.path.join(work, f"{m[0]}-{r}-{m[1]}")
     ms = [json.load(open(p)) for p in sorted(glob.glob(os.path.join(d, "m*.json")))]
     lg = json.load(open(os.path.join(d, "log.json")))
     ev = sum(j["records"] for j in ms)
@@ -151,7 +160,7 @@ def one(m, r):
     }
 
 def live(m, r):
-    d = os.path.join(work, f"live-{m}-{r}")
+    d = os.path.join(work, f"live-{m[0]}-{r}-{m[1]}")
     ms = [json.load(open(p)) for p in sorted(glob.glob(os.path.join(d, "m*.json")))]
     lg = json.load(open(os.path.join(d, "log.json")))
     sim = json.load(open(os.path.join(d, "sim.json")))
@@ -175,8 +184,9 @@ def cell(vals, f):
     return f"{f(med)} ({f(min(vals))}–{f(max(vals))})" if len(vals) > 1 else f(med)
 
 def render(rows, cols):
-    table = ["| members | " + " | ".join(c[0] for c in cols) + " |", "|" + "---|" * (len(cols) + 1)]
-    for m in counts:
+    table = ["| members | group commit | " + " | ".join(c[0] for c in cols) + " |",
+             "|" + "---|" * (len(cols) + 2)]
+    for m in keys:
         v = rows[m]
         cells = []
         for name, key, f in cols:
@@ -184,11 +194,11 @@ def render(rows, cols):
                 cells.append(" / ".join(cell([x[k] for x in v], f) for k in key))
             else:
                 cells.append(cell([x[key] for x in v], f))
-        table.append(f"| {m} | " + " | ".join(cells) + " |")
+        table.append(f"| {m[0]} | {m[1]} | " + " | ".join(cells) + " |")
     return table
 
-drain_rows = {m: [one(m, r) for r in range(1, rounds + 1)] for m in counts}
-live_rows = {m: [live(m, r) for r in range(1, rounds + 1)] for m in counts}
+drain_rows = {m: [one(m, r) for r in range(1, rounds + 1)] for m in keys}
+live_rows = {m: [live(m, r) for r in range(1, rounds + 1)] for m in keys}
 ms0 = lambda x: f"{x:,.0f}"
 drain_table = render(drain_rows, [
     ("group throughput, events/s", "eps", ms0),
@@ -206,8 +216,8 @@ live_table = render(live_rows, [
     ("log KiB per minute (8 tables)", "log_kib_min", ms0),
     ("compaction versions", "maint", ms0),
     ("CPU s per minute per member", "cpu_min", lambda x: f"{x:.1f}")])
-recs = drain_rows[counts[0]][0]["records"]
-produced = live_rows[counts[0]][0]["produced"]
+recs = drain_rows[keys[0]][0]["records"]
+produced = live_rows[keys[0]][0]["produced"]
 table = (["Drain of one backlog:", ""] + drain_table +
          ["", f"Live city, {rate} events/s produced for {seconds} s (trigger {trigger}):", ""] + live_table)
 note = (f"Median (min–max) of {rounds} rounds per member count; drains of {recs:,} events (a replayed epoch "

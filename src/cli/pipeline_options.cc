@@ -138,6 +138,8 @@ void AddProcessorCountsJson(const pipeline::ProcessorCounters& c, nlohmann::json
   (*j)["retries"] = c.retries;
   (*j)["table_commits"] = c.table_commits;
   (*j)["commit_conflicts"] = c.commit_conflicts;
+  (*j)["commits_by_others"] = c.commits_by_others;
+  (*j)["staged_taken"] = c.staged_taken;
   for (size_t i = 0; i < stream::kOutputTableCount; ++i) {
     (*j)["rows"][std::string(stream::OutputTableName(static_cast<stream::OutputTable>(i)))] =
         c.rows[i];

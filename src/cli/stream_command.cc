@@ -9,6 +9,8 @@
 // for that long, or with --stop-at-end until it has read what its partitions held when it came to
 // own them (a backfill; pipeline::SourceInput holds both rules). Either way it commits what it has
 // read, leaves the group and prints a summary.
+#include <fmt/format.h>
+
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -51,6 +53,7 @@ struct StreamArgs {
   std::string instance_id;
   Micros session_timeout{std::chrono::seconds(10)};
   std::string repartition = "on";
+  std::string group_commit = "on";
   Micros stop_when_idle{0};
   bool stop_at_end = false;
   bool final = false;
@@ -85,6 +88,18 @@ int RunStream(StreamArgs& a) {
   SystemClock clock;
   pipeline::ProcessorOptions popts = ProcessorOptionsOf(a.pipeline);
   popts.core.parser.topic_names = a.topics;
+  popts.table.group_commit = a.group_commit == "on";
+  popts.align_trigger = popts.table.group_commit;
+  if (popts.table.group_commit && popts.maintenance.enabled &&
+      popts.maintenance.vacuum_retention < 2 * popts.table.intent_ttl) {
+    // A staged epoch's files are in no commit yet: vacuum must not take them from under it.
+    return ReportError(Status::InvalidArgument(fmt::format(
+        "--vacuum-retention {} is too short for group commit: staged epochs wait up to {} s for a "
+        "commit; use --vacuum-retention {}s or more, or --group-commit off",
+        FormatDuration(popts.maintenance.vacuum_retention),
+        std::chrono::duration_cast<std::chrono::seconds>(popts.table.intent_ttl).count(),
+        std::chrono::duration_cast<std::chrono::seconds>(2 * popts.table.intent_ttl).count())));
+  }
   auto proc = pipeline::Processor::Open(popts, store->get(), db->get(), &clock);
   if (!proc.ok()) return ReportError(proc.status());
 
@@ -309,6 +324,14 @@ void RegisterStream(CLI::App& root, CommandList& commands) {
                   "device's partition (murmur2(deviceId)) to internal topics "
                   "<group>-repartition-<topic> so every device's events meet (on), or only count "
                   "them (off)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  app->add_option("--group-commit", a->group_commit,
+                  "Members of a group commit each table together: each stages its epoch and every "
+                  "commit takes the others' staged ones, about one Delta version per table per "
+                  "trigger whatever the member count, at the cost of a few more lake requests "
+                  "(docs/commit_protocol.md, \"Group commit\"); epochs close at multiples of the "
+                  "trigger on the wall clock")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   CLI::Option* idle = AddDurationOption(

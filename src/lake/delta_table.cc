@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -458,9 +459,10 @@ Status DeltaTable::WriteMerged() {
   return Status::OK();
 }
 
-Status DeltaTable::DropMerged() {
+Status DeltaTable::DropMerged(bool keep_files) {
   Status first;
   for (const AddFile& a : merged_) {
+    if (keep_files) break;
     if (snap_.files.count(a.path) != 0) continue;  // it did get committed: keep it
     Status s = store_->Delete(log_.KeyPrefix() + a.path);
     if (first.ok() && !s.ok()) first = s;
@@ -470,7 +472,8 @@ Status DeltaTable::DropMerged() {
   return first;
 }
 
-Status DeltaTable::DropGroups(const std::function<bool(const std::string&)>& drop) {
+Status DeltaTable::DropGroups(const std::function<bool(const std::string&)>& drop,
+                              bool keep_files) {
   bool erased = false;
   for (auto it = buffers_.begin(); it != buffers_.end();) {
     if (drop(it->second.group)) {
@@ -481,14 +484,14 @@ Status DeltaTable::DropGroups(const std::function<bool(const std::string&)>& dro
     }
   }
   // The merged files hold the dropped groups' rows too: write them again from what is left.
-  Status first = erased && merged_written_ ? DropMerged() : Status::OK();
+  Status first = erased && merged_written_ ? DropMerged(keep_files) : Status::OK();
   std::vector<Pending> keep;
   for (Pending& p : pending_) {
     if (!drop(p.group)) {
       keep.push_back(std::move(p));
       continue;
     }
-    if (snap_.files.count(p.file.path) != 0) continue;  // it did get committed: keep it
+    if (keep_files || snap_.files.count(p.file.path) != 0) continue;  // committed: keep it
     Status s = store_->Delete(log_.KeyPrefix() + p.file.path);
     if (first.ok() && !s.ok()) first = s;
   }
@@ -496,7 +499,151 @@ Status DeltaTable::DropGroups(const std::function<bool(const std::string&)>& dro
   return first;
 }
 
+Status DeltaTable::PublishIntent(const std::map<std::string, int64_t>& wanted,
+                                 const std::set<std::string>& skipped) {
+  CommitActions intent;
+  CommitInfo ci;
+  ci.timestamp_ms = NowMillis();
+  ci.operation = "STAGED STREAMING UPDATE";
+  ci.txn_id = NewUuid();
+  intent.commit_info = ci;
+  intent_txns_.clear();
+  for (const auto& [app, version] : wanted) {
+    if (skipped.count(app) != 0) continue;
+    intent.txns.push_back(Txn{app, version, ci.timestamp_ms});
+    intent_txns_.emplace(app, version);
+  }
+  for (const Pending& p : pending_) intent.adds.push_back(p.file);
+  for (const AddFile& a : merged_) intent.adds.push_back(a);
+  // Counted as published before the put: a put whose outcome is unknown may have landed, and then
+  // another writer may commit these files (Abort must not delete them).
+  intent_key_ =
+      fmt::format("{}_staged/{}-{}.json", log_.KeyPrefix(), writer_id_, ++intent_counter_);
+  return store_->Put(intent_key_, SerializeCommit(intent))
+      .WithContext(fmt::format("staging a commit of table {}", table_prefix()));
+}
+
+void DeltaTable::WithdrawIntent() {
+  if (intent_key_.empty()) return;
+  (void)store_->Delete(intent_key_);
+  intent_key_.clear();
+  intent_txns_.clear();
+}
+
+bool DeltaTable::IntentTaken() const {
+  if (intent_key_.empty() || intent_txns_.empty()) return false;
+  for (const auto& [app, version] : intent_txns_) {
+    std::optional<int64_t> have = snap_.TxnVersion(app);
+    if (!have.has_value() || *have < version) return false;
+  }
+  // Its epochs are in: with its files (this intent), unless all of them were compacted away since.
+  // (Without any: a zombie's intent or a replay of these epochs landed instead.)
+  bool none = true;
+  for (const Pending& p : pending_) {
+    if (snap_.files.count(p.file.path) != 0) return true;
+    none = false;
+  }
+  for (const AddFile& a : merged_) {
+    if (snap_.files.count(a.path) != 0) return true;
+    none = false;
+  }
+  return none;
+}
+
+std::vector<std::pair<std::string, CommitActions>> DeltaTable::TakeableIntents(
+    const std::set<std::string>& own) {
+  std::vector<std::pair<std::string, CommitActions>> taken;
+  // Taking others' intents is an optimisation: when they cannot be read, this commit is the
+  // writer's own, as without group commit.
+  auto listed = store_->List(log_.KeyPrefix() + "_staged/");
+  if (!listed.ok()) return taken;
+  std::set<std::string> present;
+  for (const ObjectInfo& o : *listed) {
+    if (o.key == intent_key_) continue;
+    present.insert(o.key);
+    if (staged_cache_.count(o.key) != 0) continue;
+    auto body = store_->Get(o.key);
+    if (!body.ok()) continue;  // withdrawn meanwhile, or unreadable now: not taken
+    auto parsed = ParseCommit(*body);
+    std::optional<CommitActions> intent;
+    if (parsed.ok() && parsed->commit_info.has_value() && !parsed->txns.empty() &&
+        !parsed->metadata.has_value() && parsed->removes.empty())
+      intent = std::move(*parsed);
+    staged_cache_.emplace(o.key, std::move(intent));
+  }
+  for (auto it = staged_cache_.begin(); it != staged_cache_.end();) {
+    it = present.count(it->first) == 0 ? staged_cache_.erase(it) : std::next(it);
+  }
+  const int64_t now = NowMillis();
+  std::vector<std::pair<int64_t, const std::string*>> candidates;  // by the time they were staged
+  std::vector<std::string> stale;
+  for (const auto& [key, intent] : staged_cache_) {
+    if (!intent.has_value()) continue;
+    bool committed = false;
+    std::set<std::string> apps;
+    bool twice = false;
+    for (const Txn& t : intent->txns) {
+      std::optional<int64_t> have = snap_.TxnVersion(t.app_id);
+      if (have.has_value() && *have >= t.version) committed = true;
+      twice |= !apps.insert(t.app_id).second;
+    }
+    const int64_t age = now - intent->commit_info->timestamp_ms;
+    // One of its epochs is in the table (its writer or a replay committed it), or it is too old
+    // to take: never taken again, by anyone.
+    if (committed || age > options_.intent_ttl.count()) {
+      stale.push_back(key);
+      continue;
+    }
+    if (!twice) candidates.emplace_back(intent->commit_info->timestamp_ms, &key);
+  }
+  for (const std::string& key : stale) {
+    (void)store_->Delete(key);
+    staged_cache_.erase(key);
+  }
+  std::sort(candidates.begin(), candidates.end());
+  std::set<std::string> apps = own;
+  for (const auto& [ts, key] : candidates) {
+    const CommitActions& intent = *staged_cache_.at(*key);
+    bool clash = false;
+    for (const Txn& t : intent.txns) clash |= apps.count(t.app_id) != 0;
+    if (clash) continue;  // at most one epoch of an app id per commit, the older first
+    // Its files must still be there (written before the intent; vacuum keeps unreferenced files
+    // for its retention, longer than the TTL).
+    bool present_files = true;
+    for (const AddFile& a : intent.adds) {
+      if (snap_.files.count(a.path) != 0 || !store_->Head(log_.KeyPrefix() + a.path).ok()) {
+        present_files = false;
+        break;
+      }
+    }
+    if (!present_files) continue;
+    for (const Txn& t : intent.txns) apps.insert(t.app_id);
+    taken.emplace_back(*key, intent);
+  }
+  return taken;
+}
+
 Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
+  return CommitImpl(txns, /*stage_only=*/false);
+}
+
+Result<CommitResult> DeltaTable::Stage(const std::vector<TxnId>& txns) {
+  return CommitImpl(txns, /*stage_only=*/true);
+}
+
+bool DeltaTable::OtherWritersActive(const std::vector<TxnId>& own) const {
+  if (!options_.group_commit) return false;
+  const int64_t since = NowMillis() - options_.peers_within.count();
+  for (const auto& [app, updated] : snap_.txn_updated) {
+    if (updated < since) continue;
+    bool mine = false;
+    for (const TxnId& t : own) mine |= t.app_id == app;
+    if (!mine) return true;
+  }
+  return false;
+}
+
+Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool stage_only) {
   if (txns.empty())
     return Status::InvalidArgument("a commit needs at least one txn (app id and version)");
   std::map<std::string, int64_t> wanted;
@@ -537,10 +684,41 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
     }
     if (now.size() != skipped.size()) {
       skipped = now;
+      // A published intent holding one of these epochs can no longer be taken by anyone (a commit
+      // taking it would have to be based on a snapshot without that epoch, so at a version that
+      // exists), but its files stay: a commit that did take it may have had them compacted away
+      // since, and readers of that version's snapshot may still read them (vacuum removes them).
+      const bool staged = !intent_key_.empty();
       SC_RETURN_IF_ERROR(
-          DropGroups([&](const std::string& g) { return skipped.count(owner(g)) != 0; }));
+          DropGroups([&](const std::string& g) { return skipped.count(owner(g)) != 0; }, staged));
+      WithdrawIntent();
     }
     return skipped.size() == wanted.size();
+  };
+  // Group commit: another writer's commit took this writer's intent, so its epoch is in the table
+  // with its files.
+  auto finish_taken = [&] {
+    result.committed_by_other = true;
+    result.table_version = snap_.version;
+    result.rows_added = 0;
+    for (const Pending& p : pending_)
+      result.rows_added += std::max<int64_t>(0, p.file.NumRecords());
+    for (const AddFile& a : merged_) result.rows_added += std::max<int64_t>(0, a.NumRecords());
+    result.files_added = static_cast<int>(pending_.size() + merged_.size());
+    result.skipped_groups.assign(skipped.begin(), skipped.end());
+    pending_.clear();
+    merged_.clear();
+    merged_written_ = false;
+    buffers_.clear();
+    WithdrawIntent();  // the taker deletes it too
+    return result;
+  };
+  // After the files are written: publish them as an intent (group commit) when other writers
+  // commit to the table, unless the commit changes the table's schema (such a commit is only ever
+  // made by its writer).
+  auto publish = [&]() -> Status {
+    if (metadata_changed_ || !intent_key_.empty() || !OtherWritersActive(txns)) return Status::OK();
+    return PublishIntent(wanted, skipped);
   };
   auto finish_skipped = [&] {
     result.table_version = snap_.version;
@@ -553,9 +731,12 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
 
   SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_, writer_->connection()));
   (void)applied;
+  if (IntentTaken()) return finish_taken();  // by a commit after a failed attempt of ours
   SC_ASSIGN_OR_RETURN(bool all_skipped, drop_committed());
   if (all_skipped) return finish_skipped();
   if (!merged_written_) SC_RETURN_IF_ERROR(WriteMerged());
+  SC_RETURN_IF_ERROR(publish());
+  if (stage_only) return result;
 
   CommitInfo ci;
   ci.operation = "STREAMING UPDATE";
@@ -567,10 +748,20 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
     CommitActions c;
     ci.timestamp_ms = now;
     std::string epochs;
+    std::set<std::string> own;
     for (const auto& [app, version] : wanted) {
       if (skipped.count(app) != 0) continue;
       c.txns.push_back(Txn{app, version, now});
+      own.insert(app);
       epochs += (epochs.empty() ? "" : ",") + app + ":" + std::to_string(version);
+    }
+    std::vector<std::pair<std::string, CommitActions>> taken;
+    if (options_.group_commit) taken = TakeableIntents(own);
+    for (const auto& [key, intent] : taken) {
+      for (const Txn& t : intent.txns) {
+        c.txns.push_back(Txn{t.app_id, t.version, now});
+        epochs += "," + t.app_id + ":" + std::to_string(t.version);
+      }
     }
     ci.operation_parameters = {{"outputMode", "Append"}, {"epochs", epochs}};
     c.commit_info = ci;
@@ -584,6 +775,9 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
       result.rows_added += std::max<int64_t>(0, a.NumRecords());
     }
     result.files_added = static_cast<int>(c.adds.size());
+    result.intents_taken = static_cast<int>(taken.size());
+    for (const auto& [key, intent] : taken)
+      c.adds.insert(c.adds.end(), intent.adds.begin(), intent.adds.end());
     if (metadata_changed_) {
       Metadata md = snap_.metadata;
       md.schema = table_schema_;
@@ -598,6 +792,11 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
       merged_.clear();
       merged_written_ = false;
       buffers_.clear();
+      WithdrawIntent();
+      for (const auto& [key, intent] : taken) {
+        (void)store_->Delete(key);  // best effort: a leftover's txns are in the table now
+        staged_cache_.erase(key);
+      }
       result.table_version = version;
       result.skipped_groups.assign(skipped.begin(), skipped.end());
       if (options_.checkpoint_interval > 0 && version % options_.checkpoint_interval == 0) {
@@ -639,13 +838,15 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
     }
     // Lost the race for `version`: catch up with the winners and try the next version.
     SC_ASSIGN_OR_RETURN(applied, log_.Update(&snap_, writer_->connection()));
+    if (IntentTaken()) return finish_taken();
     SC_ASSIGN_OR_RETURN(all_skipped, drop_committed());
     if (all_skipped) return finish_skipped();
-    if (!merged_written_) SC_RETURN_IF_ERROR(WriteMerged());
     DeltaSchema wanted_schema = table_schema_;
     SC_RETURN_IF_ERROR(CheckCompatible(table_prefix(), snap_.metadata, wanted_schema,
                                        snap_.metadata.partition_columns, &table_schema_,
                                        &metadata_changed_));
+    if (!merged_written_) SC_RETURN_IF_ERROR(WriteMerged());
+    SC_RETURN_IF_ERROR(publish());
   }
   return Status::Unavailable(fmt::format(
       "table {}: lost the race for a commit version {} times in a row; too many concurrent writers",
@@ -654,6 +855,15 @@ Result<CommitResult> DeltaTable::Commit(const std::vector<TxnId>& txns) {
 
 Status DeltaTable::Abort() {
   buffers_.clear();
+  if (!intent_key_.empty()) {
+    // Another writer may be committing the published intent at this moment: its files stay (an
+    // orphan if it is not taken; vacuum removes it after its retention).
+    WithdrawIntent();
+    pending_.clear();
+    merged_.clear();
+    merged_written_ = false;
+    return Status::OK();
+  }
   // Never delete a file that a commit whose outcome we did not learn may have published.
   auto applied = log_.Update(&snap_, writer_->connection());
   if (!applied.ok()) {

@@ -32,13 +32,16 @@
 // Thread-safety: one thread at a time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/record_batch.h"
@@ -91,6 +94,20 @@ struct TableOptions {
   // Also keep Apache Iceberg metadata of the table (lake/iceberg.h): after every commit, and at
   // Open (which heals a table whose Iceberg metadata lags its Delta log after a crash).
   bool iceberg = false;
+  // Group commit (docs/commit_protocol.md, "Group commit"), for many writers of one table: a
+  // commit first publishes its txns and files as an intent under <table>/_staged/, and every
+  // commit also takes the other writers' pending intents, so the table gets about one version per
+  // trigger whatever the number of writers, and a writer that lost the race often finds its epoch
+  // committed for it.
+  bool group_commit = false;
+  // Group commit: another writer's intent is taken only while it is younger than this (by its
+  // writer's clock); an older one is left to its writer, or to its replay after a restart. Vacuum
+  // retention must be longer (files of a pending intent are not in the log yet).
+  std::chrono::milliseconds intent_ttl{20'000};
+  // Group commit: a writer stages its commits (and waits for others', pipeline::EpochCommitter)
+  // only while other writers have committed to the table within this long; a lone writer pays
+  // nothing.
+  std::chrono::milliseconds peers_within{60'000};
 };
 
 // One streaming transaction id: the group (Delta txn appId) and its epoch (txn version).
@@ -107,6 +124,11 @@ struct CommitResult {
   int files_added = 0;
   int64_t rows_added = 0;
   int attempts = 0;  // PutIfAbsent calls (>1: lost races to other writers)
+  // Group commit: other writers' intents this commit took, and whether this writer's own epoch
+  // was committed by another writer's commit (which took its intent; table_version is then the
+  // version this writer saw it in).
+  int intents_taken = 0;
+  bool committed_by_other = false;
   // The table has delta.compatibility.symlinkFormatManifest.enabled (lake/symlink_manifest.h) and
   // the manifests could not be rewritten after the commit: the commit has landed all the same (it
   // is not failed, so not retried or duplicated); the error is also printed on stderr and the next
@@ -147,6 +169,16 @@ class DeltaTable {
     return Commit(std::vector<TxnId>{TxnId{app_id, txn_version}});
   }
 
+  // The first half of Commit: drops groups the table has, writes the data files and (group
+  // commit) publishes the intent, but makes no log put. Commit(txns), called next, finishes (and
+  // finds out whether another writer's commit took the intent meanwhile). Returns `skipped` as
+  // Commit would, or `committed_by_other`; otherwise an empty result.
+  Result<CommitResult> Stage(const std::vector<TxnId>& txns);
+  // Group commit is on and other writers committed to the table within options.peers_within (txn
+  // app ids not in `own`, by the snapshot as of the last log read): a commit then stages its
+  // epoch, and is worth a short wait for the others' before its put.
+  bool OtherWritersActive(const std::vector<TxnId>& own) const;
+
   // Forgets buffered rows and deletes data files written since the last commit.
   Status Abort();
 
@@ -177,6 +209,7 @@ class DeltaTable {
     AddFile file;
   };
   Status AppendImpl(const RecordBatch& batch, const std::string& group, RecordBatch* movable);
+  Result<CommitResult> CommitImpl(const std::vector<TxnId>& txns, bool stage_only);
   // Writes a buffer's rows as data file(s) and records them as pending adds of its group.
   Status Flush(Buffer* b);
   // Writes the rows of `ranges`, one after the other, as data file(s) of partition `b`
@@ -185,11 +218,28 @@ class DeltaTable {
   Status WriteFiles(std::span<const RowRange> ranges, const Buffer& b, std::vector<AddFile>* out);
   // Writes every buffered row, one file per partition across groups, as merged_ (buffers kept).
   Status WriteMerged();
-  // Deletes the merged files unless the snapshot shows them committed.
-  Status DropMerged();
+  // Deletes the merged files unless the snapshot shows them committed (or `keep_files`: only
+  // forgets them).
+  Status DropMerged(bool keep_files = false);
+  // Group commit: publishes this writer's intent (the txns of `wanted` not in `skipped`, and every
+  // pending and merged file) under _staged/.
+  Status PublishIntent(const std::map<std::string, int64_t>& wanted,
+                       const std::set<std::string>& skipped);
+  // Deletes the published intent, if any (best effort: a leftover is never taken again, as one of
+  // its txns is in the table or it expires).
+  void WithdrawIntent();
+  // The published intent's txns are all in the snapshot, with this writer's files: another
+  // writer's commit took it.
+  bool IntentTaken() const;
+  // Other writers' intents that a commit at snap_.version + 1 may take with the txns of `own`
+  // (app ids): every txn newer than the table's, no app id twice, younger than the TTL, files
+  // present; by key, oldest first. Deletes intents that no commit may take any more (one of their
+  // txns is in the table, or they are older than the TTL). Errors only leave intents out.
+  std::vector<std::pair<std::string, CommitActions>> TakeableIntents(
+      const std::set<std::string>& own);
   // Drops the buffers and pending files of groups for which `drop(group)` is true; deletes those
-  // files unless the snapshot shows them committed.
-  Status DropGroups(const std::function<bool(const std::string&)>& drop);
+  // files unless the snapshot shows them committed (or `keep_files`: only forgets them).
+  Status DropGroups(const std::function<bool(const std::string&)>& drop, bool keep_files = false);
 
   ObjectStore* store_;
   DeltaLog log_;
@@ -213,6 +263,12 @@ class DeltaTable {
   std::string MirrorIceberg();
   // The table version this writer's last successful symlink manifest write listed (-1: none).
   int64_t manifest_version_ = -1;
+  // Group commit: this writer's published intent ("" none) and its txns; other writers' intents
+  // read so far, by key (an intent never changes once written; nullopt: not one).
+  std::string intent_key_;
+  std::map<std::string, int64_t> intent_txns_;
+  int intent_counter_ = 0;
+  std::map<std::string, std::optional<CommitActions>> staged_cache_;
 };
 
 }  // namespace smartcity::lake

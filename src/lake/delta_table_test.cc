@@ -473,6 +473,370 @@ TEST_F(DeltaTableTest, ManyConcurrentWritersOnALocalDirectory) {
     EXPECT_EQ(snap->TxnVersion("writer-" + std::to_string(w)), kBatches);
 }
 
+// Group commit (docs/commit_protocol.md): writers publish their epochs as intents under _staged/
+// and each commit takes the others' pending ones.
+class GroupCommitTest : public DeltaTableTest {
+ protected:
+  TableOptions GroupOptions() {
+    TableOptions o = Options();
+    o.group_commit = true;
+    return o;
+  }
+  // Makes the next Delta commit attempt through `store` fail with a transient error (nothing is
+  // written): the writer's intent is published, its commit is not.
+  static void FailNextCommit(FaultInjectingObjectStore* store, bool crash = false) {
+    FaultInjectingObjectStore::Rule r;
+    r.op = Op::kPutIfAbsent;
+    r.key_contains = "_delta_log/";
+    r.crash = crash;
+    r.error = crash ? ErrorKind::kAborted : ErrorKind::kUnavailable;
+    store->AddRule(r);
+  }
+  // Another writer (app id "q-other") commits to the table: from then on the writers stage their
+  // epochs (a lone writer does not).
+  void OtherWriterCommits(ObjectStore* store) {
+    auto other = OpenTable(store, GroupOptions());
+    ASSERT_TRUE(other);
+    ASSERT_TRUE(other->Commit("q-other", 1).ok());
+  }
+  static size_t Staged(ObjectStore* store) {
+    auto l = store->List("lake/events/_staged/");
+    EXPECT_TRUE(l.ok());
+    return l.ok() ? l->size() : 0;
+  }
+  // The txns of every commit of the table: each (app id, epoch) must be in one version only.
+  static std::map<std::pair<std::string, int64_t>, std::vector<int64_t>> TxnVersions(
+      ObjectStore* store) {
+    DeltaLog log(store, "lake/events");
+    auto snap = log.Load();
+    EXPECT_TRUE(snap.ok());
+    std::map<std::pair<std::string, int64_t>, std::vector<int64_t>> where;
+    for (int64_t v = 1; snap.ok() && v <= snap->version; ++v) {
+      auto c = log.ReadCommit(v);
+      EXPECT_TRUE(c.ok()) << c.status().message();
+      if (!c.ok()) continue;
+      for (const Txn& t : c->txns) where[{t.app_id, t.version}].push_back(v);
+    }
+    return where;
+  }
+};
+
+TEST_F(GroupCommitTest, ACommitTakesAnotherWritersPendingIntentIntoOneVersion) {
+  InMemoryObjectStore base;
+  OtherWriterCommits(&base);
+  FaultInjectingObjectStore store_b(&base);
+  auto a = OpenTable(&base, GroupOptions());
+  auto b = OpenTable(&store_b, GroupOptions());
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(b->Append(*MakeEvents(EventSchema(), 11, 10, kJan5At23h, kMinute), "q-p1").ok());
+  FailNextCommit(&store_b);
+  ASSERT_FALSE(b->Commit({{"q-p1", 1}}).ok());
+  EXPECT_EQ(Staged(&base), 1u) << "B's epoch waits as an intent";
+  EXPECT_TRUE(Seqs(&base).empty()) << "which no reader sees";
+
+  ASSERT_TRUE(a->Append(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute), "q-p0").ok());
+  auto ra = a->Commit({{"q-p0", 1}});
+  ASSERT_TRUE(ra.ok()) << ra.status().message();
+  EXPECT_EQ(ra->table_version, 2);
+  EXPECT_EQ(ra->intents_taken, 1);
+  EXPECT_EQ(ra->rows_added, 10) << "its own rows";
+  EXPECT_EQ(Seqs(&base), Range(1, 20)) << "one version holds both epochs";
+  EXPECT_EQ(Staged(&base), 0u) << "the taker deletes what it took";
+
+  // B retries its commit and finds its epoch committed, with its files.
+  store_b.ClearRules();
+  auto rb = b->Commit({{"q-p1", 1}});
+  ASSERT_TRUE(rb.ok()) << rb.status().message();
+  EXPECT_TRUE(rb->committed_by_other);
+  EXPECT_FALSE(rb->skipped);
+  EXPECT_EQ(rb->rows_added, 10);
+  EXPECT_EQ(rb->table_version, 2);
+  EXPECT_EQ(b->buffered_rows(), 0u);
+  EXPECT_EQ(DataObjects(&base), 2u) << "no file deleted, none left over";
+  EXPECT_EQ(Seqs(&base), Range(1, 20));
+
+  // Both go on at the next epoch as usual.
+  ASSERT_TRUE(b->Append(*MakeEvents(EventSchema(), 21, 5, kJan5At23h, kMinute), "q-p1").ok());
+  ASSERT_TRUE(b->Commit({{"q-p1", 2}}).ok());
+  EXPECT_EQ(Seqs(&base), Range(1, 25));
+  for (const auto& [txn, versions] : TxnVersions(&base))
+    EXPECT_EQ(versions.size(), 1u) << txn.first << " epoch " << txn.second;
+}
+
+TEST_F(GroupCommitTest, AWriterThatLosesTheRaceToACommitHoldingItsIntentIsDone) {
+  InMemoryObjectStore base;
+  OtherWriterCommits(&base);
+  FaultInjectingObjectStore store_b(&base);
+  auto a = OpenTable(&base, GroupOptions());
+  auto b = OpenTable(&store_b, GroupOptions());
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->Append(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute), "q-p0").ok());
+  ASSERT_TRUE(b->Append(*MakeEvents(EventSchema(), 11, 10, kJan5At23h, kMinute), "q-p1").ok());
+  // B has published its intent; right before its commit put, A commits and takes it.
+  FaultInjectingObjectStore::Rule hook;
+  hook.op = Op::kPutIfAbsent;
+  hook.key_contains = "_delta_log/";
+  hook.error = ErrorKind::kOk;
+  CommitResult ra;
+  hook.on_fire = [&] {
+    auto r = a->Commit({{"q-p0", 1}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    ra = *r;
+  };
+  store_b.AddRule(hook);
+  auto rb = b->Commit({{"q-p1", 1}});
+  ASSERT_TRUE(rb.ok()) << rb.status().message();
+  EXPECT_EQ(ra.intents_taken, 1);
+  EXPECT_TRUE(rb->committed_by_other);
+  EXPECT_EQ(rb->attempts, 1);
+  EXPECT_EQ(rb->rows_added, 10);
+  DeltaLog log(&base, "lake/events");
+  auto snap = log.Load();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->version, 2) << "one version for both writers";
+  EXPECT_EQ(Seqs(&base), Range(1, 20));
+  EXPECT_EQ(Staged(&base), 0u);
+}
+
+// A writer dies after staging its epoch: another writer's commit lands it, and the restarted
+// writer's replay of the epoch finds it committed and adds nothing.
+TEST_F(GroupCommitTest, AnIntentOfAWriterThatDiedIsCommittedOnceByAnother) {
+  InMemoryObjectStore base;
+  OtherWriterCommits(&base);
+  FaultInjectingObjectStore store_b(&base);
+  {
+    auto b = OpenTable(&store_b, GroupOptions());
+    ASSERT_TRUE(b);
+    ASSERT_TRUE(b->Append(*MakeEvents(EventSchema(), 11, 10, kJan5At23h, kMinute), "q-p1").ok());
+    FailNextCommit(&store_b, /*crash=*/true);
+    ASSERT_FALSE(b->Commit({{"q-p1", 1}}).ok());
+  }
+  store_b.Revive();
+  store_b.ClearRules();
+  auto a = OpenTable(&base, GroupOptions());
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->Append(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute), "q-p0").ok());
+  auto ra = a->Commit({{"q-p0", 1}});
+  ASSERT_TRUE(ra.ok()) << ra.status().message();
+  EXPECT_EQ(ra->intents_taken, 1);
+  EXPECT_EQ(Seqs(&base), Range(1, 20));
+
+  auto b = OpenTable(&store_b, GroupOptions());
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(b->Append(*MakeEvents(EventSchema(), 11, 10, kJan5At23h, kMinute), "q-p1").ok());
+  auto rb = b->Commit({{"q-p1", 1}});
+  ASSERT_TRUE(rb.ok()) << rb.status().message();
+  EXPECT_TRUE(rb->skipped);
+  EXPECT_EQ(Seqs(&base), Range(1, 20)) << "each row once";
+  EXPECT_EQ(DataObjects(&base), 2u) << "the replay's files were deleted";
+  EXPECT_EQ(Staged(&base), 0u);
+}
+
+// Intents no commit may take: one whose epoch is in the table already (a zombie's, or its
+// writer's replay committed it), one older than the TTL, one naming a file that is gone, and a
+// second epoch of an app id the commit already holds.
+TEST_F(GroupCommitTest, IntentsThatMustNotBeTakenAreLeftOut) {
+  InMemoryObjectStore base;
+  OtherWriterCommits(&base);
+  auto stage = [&](const std::string& app, int64_t epoch, int64_t first) {
+    FaultInjectingObjectStore store(&base);
+    auto w = OpenTable(&store, GroupOptions());
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(w->Append(*MakeEvents(EventSchema(), first, 5, kJan5At23h, kMinute), app).ok());
+    FailNextCommit(&store, /*crash=*/true);
+    ASSERT_FALSE(w->Commit({{app, epoch}}).ok());
+  };
+  // A zombie staged epoch 1 of p0; the group's owner commits the epoch itself (its own epoch
+  // first: the zombie's is not taken).
+  stage("q-p0", 1, 1);
+  auto a = OpenTable(&base, GroupOptions());
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->Append(*MakeEvents(EventSchema(), 1, 5, kJan5At23h, kMinute), "q-p0").ok());
+  auto first = a->Commit({{"q-p0", 1}});
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(first->intents_taken, 0);
+  // p2's intent may be taken.
+  stage("q-p2", 1, 101);
+  // p3's intent names a file that is gone (vacuumed, say).
+  stage("q-p3", 1, 201);
+  // p4: an intent for epoch 1 and one for the same app id from a zombie.
+  stage("q-p4", 1, 301);
+  stage("q-p4", 1, 301);
+  // The first of the others' commit attempts deleted the zombie's intent (its epoch is in the
+  // table: no commit may take it).
+  ASSERT_EQ(Staged(&base), 4u);
+  {
+    auto staged = base.List("lake/events/_staged/");
+    ASSERT_TRUE(staged.ok());
+    for (const ObjectInfo& o : *staged) {
+      auto c = ParseCommit(*base.Get(o.key));
+      ASSERT_TRUE(c.ok());
+      if (c->txns[0].app_id == "q-p3") {
+        ASSERT_TRUE(base.Delete("lake/events/" + c->adds[0].path).ok());
+      }
+    }
+  }
+  ASSERT_TRUE(a->Append(*MakeEvents(EventSchema(), 6, 5, kJan5At23h, kMinute), "q-p0").ok());
+  auto r = a->Commit({{"q-p0", 2}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->intents_taken, 2) << "p2's and one of p4's";
+  auto txns = TxnVersions(&base);
+  EXPECT_EQ((txns[{"q-p0", 1}]), std::vector<int64_t>{2});
+  EXPECT_EQ((txns[{"q-p2", 1}]), std::vector<int64_t>{3});
+  EXPECT_EQ((txns[{"q-p4", 1}]), std::vector<int64_t>{3});
+  EXPECT_EQ(txns.count({"q-p3", 1}), 0u);
+  std::vector<int64_t> want = Range(1, 10);
+  for (int64_t first : {101, 301}) {
+    for (int64_t s : Range(first, 5)) want.push_back(s);
+  }
+  EXPECT_EQ(Seqs(&base), want) << "each row once";
+  // Left: p3's (its writer's replay commits it) and p4's second (the next commit deletes it, as
+  // no commit may take it now).
+  EXPECT_EQ(Staged(&base), 2u);
+
+  // Now the TTL: a fresh intent of p5, and a committer that only takes intents 1 ms young.
+  stage("q-p5", 1, 401);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  TableOptions ttl = GroupOptions();
+  ttl.intent_ttl = std::chrono::milliseconds(1);
+  auto c = OpenTable(&base, ttl);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->Append(*MakeEvents(EventSchema(), 501, 5, kJan5At23h, kMinute), "q-p6").ok());
+  auto rc = c->Commit({{"q-p6", 1}});
+  ASSERT_TRUE(rc.ok()) << rc.status().message();
+  EXPECT_EQ(rc->intents_taken, 0) << "too old";
+  EXPECT_EQ(TxnVersions(&base).count({"q-p5", 1}), 0u);
+  EXPECT_EQ(Staged(&base), 0u) << "expired intents are deleted";
+}
+
+// Abort after the intent was published: another writer may be committing it right then, so its
+// files are never deleted by the writer (an orphan at worst, for vacuum).
+TEST_F(GroupCommitTest, AbortAfterPublishingWithdrawsTheIntentAndKeepsItsFiles) {
+  InMemoryObjectStore base;
+  OtherWriterCommits(&base);
+  FaultInjectingObjectStore store(&base);
+  auto b = OpenTable(&store, GroupOptions());
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(b->Append(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute), "q-p1").ok());
+  FailNextCommit(&store);
+  ASSERT_FALSE(b->Commit({{"q-p1", 1}}).ok());
+  ASSERT_EQ(Staged(&base), 1u);
+  const size_t files = DataObjects(&base) - Staged(&base);
+  ASSERT_GT(files, 0u);
+  ASSERT_TRUE(b->Abort().ok());
+  EXPECT_EQ(Staged(&base), 0u);
+  EXPECT_EQ(DataObjects(&base), files);
+  EXPECT_EQ(b->buffered_rows(), 0u);
+  EXPECT_TRUE(Seqs(&base).empty());
+}
+
+// Stage then Commit (what each member does per epoch): a member that staged and waited finds its
+// epoch committed by another member's commit, and makes no log put of its own.
+TEST_F(GroupCommitTest, StagedEpochsOfEveryWriterLandInTheFirstCommit) {
+  InMemoryObjectStore base;
+  OtherWriterCommits(&base);
+  constexpr int kWriters = 3;
+  std::vector<std::unique_ptr<FaultInjectingObjectStore>> stores;
+  std::vector<std::unique_ptr<DeltaTable>> w;
+  for (int i = 0; i < kWriters; ++i) {
+    stores.push_back(std::make_unique<FaultInjectingObjectStore>(&base));
+    w.push_back(OpenTable(stores.back().get(), GroupOptions()));
+    ASSERT_TRUE(w.back());
+  }
+  auto app = [](int i) { return "q-p" + std::to_string(i); };
+  for (int i = 0; i < kWriters; ++i) {
+    ASSERT_TRUE(
+        w[i]->Append(*MakeEvents(EventSchema(), 1 + 10 * i, 10, kJan5At23h, kMinute), app(i)).ok());
+    auto r = w[i]->Stage({{app(i), 1}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_FALSE(r->skipped || r->committed_by_other);
+  }
+  EXPECT_EQ(Staged(&base), static_cast<size_t>(kWriters));
+  EXPECT_TRUE(Seqs(&base).empty());
+  auto first = w[1]->Commit({{app(1), 1}});
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(first->intents_taken, kWriters - 1);
+  EXPECT_EQ(Seqs(&base), Range(1, 10 * kWriters));
+  for (int i : {0, 2}) {
+    const int puts = stores[i]->calls(Op::kPutIfAbsent);
+    auto r = w[i]->Commit({{app(i), 1}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_TRUE(r->committed_by_other);
+    EXPECT_EQ(r->rows_added, 10);
+    EXPECT_EQ(stores[i]->calls(Op::kPutIfAbsent), puts) << "no log put of its own";
+    EXPECT_TRUE(w[i]->OtherWritersActive({{app(i), 1}}));
+  }
+  DeltaLog log(&base, "lake/events");
+  auto snap = log.Load();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->version, 2) << "one version for the three epochs";
+  EXPECT_EQ(Staged(&base), 0u);
+}
+
+TEST_F(GroupCommitTest, ManyConcurrentWritersCommitEveryEpochOnceInFewerVersions) {
+  auto store = LocalObjectStore::Open(scratch_ / "lake");
+  ASSERT_TRUE(store.ok());
+  OtherWriterCommits(store->get());
+  constexpr int kWriters = 4, kBatches = 8, kRows = 20;
+  std::vector<std::unique_ptr<DeltaTable>> tables;
+  for (int w = 0; w < kWriters; ++w) {
+    tables.push_back(OpenTable(store->get(), GroupOptions()));
+    ASSERT_TRUE(tables.back());
+  }
+  std::atomic<int> failures{0}, by_other{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      for (int b = 0; b < kBatches; ++b) {
+        const int64_t first = 1 + (w * kBatches + b) * kRows;
+        if (!tables[w]->Append(*MakeEvents(EventSchema(), first, kRows, kJan5At23h, kMinute)).ok())
+          ++failures;
+        auto r = tables[w]->Commit("writer-" + std::to_string(w), b + 1);
+        if (!r.ok() || r->skipped || r->rows_added != kRows) ++failures;
+        if (r.ok() && r->committed_by_other) ++by_other;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Seqs(store->get()), Range(1, kWriters * kBatches * kRows));
+  DeltaLog log(store->get(), "lake/events");
+  auto snap = log.Load();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->version, 1 + kWriters * kBatches - by_other.load())
+      << "a version for each epoch that its writer committed itself";
+  for (int w = 0; w < kWriters; ++w)
+    EXPECT_EQ(snap->TxnVersion("writer-" + std::to_string(w)), kBatches);
+  for (const auto& [txn, versions] : TxnVersions(store->get()))
+    EXPECT_EQ(versions.size(), 1u) << txn.first << " epoch " << txn.second;
+  EXPECT_EQ(Staged(store->get()), 0u);
+}
+
+TEST_F(GroupCommitTest, ALoneWriterStagesNothing) {
+  InMemoryObjectStore base;
+  FaultInjectingObjectStore store(&base);
+  auto t = OpenTable(&store, GroupOptions());
+  ASSERT_TRUE(t);
+  EXPECT_FALSE(t->OtherWritersActive({{"q-p0", 1}}));
+  for (int64_t e = 1; e <= 3; ++e) {
+    ASSERT_TRUE(
+        t->Append(*MakeEvents(EventSchema(), 1 + 10 * (e - 1), 10, kJan5At23h, kMinute), "q-p0")
+            .ok());
+    auto r = t->Commit({{"q-p0", e}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+  }
+  EXPECT_EQ(store.calls(Op::kPut), 0) << "no intent written";
+  EXPECT_EQ(Seqs(&base), Range(1, 30));
+  // Its own txns are not another writer's; without group commit nobody is.
+  EXPECT_FALSE(t->OtherWritersActive({{"q-p0", 4}}));
+  auto plain = OpenTable(&base, Options());
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->OtherWritersActive({{"q-p1", 1}}));
+  auto grouped = OpenTable(&base, GroupOptions());
+  ASSERT_TRUE(grouped);
+  EXPECT_TRUE(grouped->OtherWritersActive({{"q-p1", 1}}));
+}
+
 TEST_F(DeltaTableTest, LargeBuffersAreWrittenEarlyButStayInvisibleUntilCommit) {
   InMemoryObjectStore store;
   TableOptions o = Options();

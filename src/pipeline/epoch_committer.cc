@@ -10,8 +10,10 @@ std::string TxnAppId(std::string_view query, int32_t p) {
 
 Result<std::unique_ptr<EpochCommitter>> EpochCommitter::Open(
     const CheckpointStore* checkpoints, lake::ObjectStore* store, engine::Database* db,
-    lake::TableOptions table, const RetryPolicy* retry, Clock* clock) {
+    lake::TableOptions table, const RetryPolicy* retry, Clock* clock, Micros group_commit_wait) {
   std::unique_ptr<EpochCommitter> c(new EpochCommitter(checkpoints, retry, Clock::OrReal(clock)));
+  c->group_commit_ = table.group_commit;
+  c->group_commit_wait_ = group_commit_wait;
   table.partitions = {lake::PartitionField::Identity("date")};
   for (size_t i = 0; i < kOutputTableCount; ++i) {
     const auto t = static_cast<OutputTable>(i);
@@ -77,18 +79,33 @@ void EpochCommitter::Run(EpochJob* job) {
                                        OutputTable::kTraffic, OutputTable::kEmergency};
     static constexpr std::array kSecond{OutputTable::kEnriched, OutputTable::kGps,
                                         OutputTable::kDeadLetters, OutputTable::kLateEvents};
-    TableCounts first_counts, second_counts;
-    Status second;
-    std::thread other([&] { second = CommitTables(job, kSecond, &second_counts); });
-    Status first = CommitTables(job, kFirst, &first_counts);
-    other.join();
-    for (const TableCounts* c : {&first_counts, &second_counts}) {
-      job->retries += c->retries;
-      job->table_commits += c->commits;
-      job->version_conflicts += c->conflicts;
+    auto in_two = [&](bool stage) -> Status {
+      TableCounts first_counts, second_counts;
+      Status second;
+      std::thread other([&] { second = CommitTables(job, kSecond, stage, &second_counts); });
+      Status first = CommitTables(job, kFirst, stage, &first_counts);
+      other.join();
+      for (const TableCounts* c : {&first_counts, &second_counts}) {
+        job->retries += c->retries;
+        job->table_commits += c->commits;
+        job->version_conflicts += c->conflicts;
+        job->epochs_committed_by_others += c->by_others;
+        job->intents_taken += c->intents_taken;
+      }
+      SC_RETURN_IF_ERROR(first);
+      return second;
+    };
+    if (group_commit_) {
+      // Group commit: every table's files and intent first; then, when other members write these
+      // tables, a short wait so that their intents are staged too and one commit lands them all
+      // (whichever member puts first takes the others'; they find their epochs committed).
+      SC_RETURN_IF_ERROR(in_two(/*stage=*/true));
+      bool others = false;
+      for (const auto& t : tables_) others |= t->OtherWritersActive(job->txns);
+      if (others && group_commit_wait_.count() > 0)
+        clock_->SleepUntil(clock_->Now() + group_commit_wait_);
     }
-    SC_RETURN_IF_ERROR(first);
-    SC_RETURN_IF_ERROR(second);
+    SC_RETURN_IF_ERROR(in_two(/*stage=*/false));
     // 3. State checkpoints.
     for (const EpochJob::Part& part : job->parts) {
       SC_RETURN_IF_ERROR(
@@ -108,12 +125,30 @@ void EpochCommitter::Run(EpochJob* job) {
   job->busy = std::chrono::duration_cast<Micros>(clock_->Now() - start);
 }
 
-Status EpochCommitter::CommitTables(EpochJob* job, std::span<const OutputTable> tables,
+Status EpochCommitter::CommitTables(EpochJob* job, std::span<const OutputTable> tables, bool stage,
                                     TableCounts* counts) {
   for (OutputTable t : tables) {
     const size_t i = static_cast<size_t>(t);
     lake::DeltaTable& table = *tables_[i];
+    if (stage) {
+      for (EpochJob::Part& part : job->parts) {
+        RecordBatch& rows = stream::OutputOf(part.out, t);
+        if (rows.num_rows() > 0)
+          SC_RETURN_IF_ERROR(
+              table.Append(std::move(rows), TxnAppId(checkpoints_->query(), part.p)));
+      }
+      SC_RETURN_IF_ERROR(retry_
+                             ->Run(
+                                 [&]() -> Status {
+                                   auto r = table.Stage(job->txns);
+                                   return r.ok() ? Status::OK() : r.status();
+                                 },
+                                 &counts->retries)
+                             .WithContext("staging " + std::string(stream::OutputTableName(t))));
+      continue;
+    }
     for (EpochJob::Part& part : job->parts) {
+      if (group_commit_) break;  // appended when staged
       // The table takes the rows' memory where it can (no copy); the part's batch is not read
       // again.
       RecordBatch& rows = stream::OutputOf(part.out, t);
@@ -131,7 +166,10 @@ Status EpochCommitter::CommitTables(EpochJob* job, std::span<const OutputTable> 
                                },
                                &counts->retries)
                            .WithContext("committing " + std::string(stream::OutputTableName(t))));
-    if (!result.skipped) ++counts->commits;
+    // An epoch that another member's commit took (group commit) added no version of its own.
+    if (!result.skipped && !result.committed_by_other) ++counts->commits;
+    if (result.committed_by_other) ++counts->by_others;
+    counts->intents_taken += static_cast<uint64_t>(result.intents_taken);
     if (result.attempts > 1) counts->conflicts += static_cast<uint64_t>(result.attempts - 1);
     job->commit.rows[i] = static_cast<uint64_t>(result.rows_added);  // each table is one thread's
   }

@@ -74,6 +74,10 @@ struct EpochJob {
   // Delta commits that lost the race for their log version to another writer (another member, a
   // compaction) and were retried at the next one: PutIfAbsent calls beyond the first.
   uint64_t version_conflicts = 0;
+  // Group commit: table commits of this job that another member's commit made (it took this
+  // member's staged epoch), and other members' staged epochs that this job's commits took.
+  uint64_t epochs_committed_by_others = 0;
+  uint64_t intents_taken = 0;
   uint64_t retries = 0;
   LatencyHistogram lake_latency;
   Micros busy{0};
@@ -81,12 +85,15 @@ struct EpochJob {
 
 class EpochCommitter {
  public:
-  // Opens (or creates) the eight output tables of `table` options, partitioned by "date".
+  // Opens (or creates) the eight output tables of `table` options, partitioned by "date". With
+  // table.group_commit, a job stages every table first and, when other members write the tables,
+  // waits `group_commit_wait` for their epochs before the log puts.
   static Result<std::unique_ptr<EpochCommitter>> Open(const CheckpointStore* checkpoints,
                                                       lake::ObjectStore* store,
                                                       engine::Database* db,
                                                       lake::TableOptions table,
-                                                      const RetryPolicy* retry, Clock* clock);
+                                                      const RetryPolicy* retry, Clock* clock,
+                                                      Micros group_commit_wait = Micros(0));
   // Waits for the job in flight, if any.
   ~EpochCommitter();
 
@@ -108,14 +115,18 @@ class EpochCommitter {
   void Run(EpochJob* job);
   // Appends the job's rows of each of `tables` and commits them (one thread per call).
   struct TableCounts {
-    uint64_t retries = 0, commits = 0, conflicts = 0;
+    uint64_t retries = 0, commits = 0, conflicts = 0, by_others = 0, intents_taken = 0;
   };
-  Status CommitTables(EpochJob* job, std::span<const OutputTable> tables, TableCounts* counts);
+  // With `stage` (group commit): appends and stages (DeltaTable::Stage) instead, no log put.
+  Status CommitTables(EpochJob* job, std::span<const OutputTable> tables, bool stage,
+                      TableCounts* counts);
 
   const CheckpointStore* checkpoints_;
   const RetryPolicy* retry_;
   Clock* clock_;
   std::array<std::unique_ptr<lake::DeltaTable>, kOutputTableCount> tables_;
+  bool group_commit_ = false;
+  Micros group_commit_wait_{0};
   // The job in flight and its thread belong to the processor's thread (Start, Wait, Reap, busy);
   // the committer thread gets the job's address, fills its outcome and then sets done_. A job is
   // handed back only after the thread is joined, so its fields need no lock.

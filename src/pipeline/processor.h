@@ -73,6 +73,10 @@ struct ProcessorOptions {
   // Names the checkpoint folder (_checkpoints/<query>/) and the Delta txn app ids (<query>-p<p>).
   std::string query = "smartcity";
   Micros trigger = std::chrono::seconds(10);
+  // Epochs close when the wall clock crosses a multiple of the trigger (not a trigger after the
+  // last one closed): the members of a group then close theirs at the same moments, and group
+  // commit (lake::TableOptions::group_commit) lands them in one version of each table.
+  bool align_trigger = false;
   // A group that has had nothing to commit at its triggers for this long (no record read, no row,
   // a watermark that would not move) stops committing empty epochs until it has something again:
   // an idle stream would otherwise add a Delta version per table per trigger (about 69,000 a day
@@ -133,6 +137,10 @@ struct ProcessorCounters {
   // Delta commits that lost the race for a log version to another writer and were retried at the
   // next one (each lost race counts once): what many members writing one table cost.
   uint64_t commit_conflicts = 0;
+  // Group commit: table commits of this member's epochs that another member's commit made, and
+  // other members' staged epochs that this member's commits took.
+  uint64_t commits_by_others = 0;
+  uint64_t staged_taken = 0;
   uint64_t epochs_replayed = 0;                    // epochs re-run after a restart
   std::array<uint64_t, kOutputTableCount> rows{};  // rows committed per table
   uint64_t retries = 0;
@@ -274,6 +282,7 @@ class Processor final : public PositionStore, public RebalanceListener {
   bool unflushed_ = false;  // records forwarded since the forwarder's last Flush
   std::map<int32_t, std::unique_ptr<Group>> groups_;
   ProcessingTime epoch_started_{};
+  WallTime epoch_started_wall_{};   // for options_.align_trigger
   uint64_t epoch_input_bytes_ = 0;  // keys and values read by the open epochs (not replaying)
   std::map<int32_t, std::vector<InputRecord>> per_group_;  // reused per Step
   std::vector<StreamOutput> spare_outputs_;  // committed epochs' buffers (cleared), for reuse

@@ -7,9 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <span>
 
 #include "lake/delta_log.h"
@@ -300,6 +302,78 @@ TEST_F(ProcessorTest, LandsEveryRecordOnceAndMatchesTheBatchJoin) {
 
 // A finished run started again on the same log reads nothing and writes nothing: no epoch is
 // committed and no table gets a Delta version without rows.
+// Two members of one group on one lake, with group commit (what `stream` does by default): each
+// stages its epochs once it sees the other in the tables' logs, commits take the other's staged
+// epochs, and the lake still holds every record once, each epoch in one version of a table.
+TEST_F(ProcessorTest, TwoMembersWithGroupCommitLandEveryRecordOnce) {
+  MemoryLog log(kPartitions);
+  const Produced produced = FillLog(&log, {{simulation::FaultKind::kDuplicate, 0.01}});
+  auto base = lake::LocalObjectStore::Open(dir_ / "lake");
+  ASSERT_TRUE(base.ok());
+  lake::FaultInjectingObjectStore counting(base->get());
+  std::atomic<int> staged_puts{0};
+  lake::FaultInjectingObjectStore::Rule count;
+  count.op = lake::FaultInjectingObjectStore::Op::kPut;
+  count.key_contains = "/_staged/";
+  count.times = -1;
+  count.error = ErrorKind::kOk;
+  count.on_fire = [&] { ++staged_puts; };
+  counting.AddRule(count);
+  lake::ObjectStore* store = &counting;
+  FakeClock clock;
+  ProcessorOptions o = Options();
+  o.table.group_commit = true;
+  o.align_trigger = true;
+  std::vector<std::unique_ptr<Processor>> members;
+  std::vector<std::unique_ptr<MemoryEventSource>> sources;
+  for (int32_t m = 0; m < 2; ++m) {
+    auto proc = Processor::Open(o, store, db_.get(), &clock);
+    ASSERT_TRUE(proc.ok()) << proc.status().message();
+    members.push_back(std::move(*proc));
+    sources.push_back(
+        std::make_unique<MemoryEventSource>(log, *members.back(), members.back().get()));
+    members.back()->Attach(sources.back().get());
+    const int32_t half = kPartitions / 2;
+    ASSERT_TRUE(sources.back()->AssignPartitions(m * half, m * half + half - 1).ok());
+  }
+  for (bool behind = true; behind;) {
+    behind = false;
+    for (size_t m = 0; m < members.size(); ++m) {
+      ASSERT_TRUE(members[m]->Step().ok());
+      for (const PartitionLag& l : sources[m]->Lag())
+        behind = behind || l.records_behind.value_or(1) > 0;
+      for (const auto& g : members[m]->Groups()) behind = behind || g.replaying;
+    }
+    clock.Advance(std::chrono::seconds(1));
+  }
+  uint64_t staged_taken = 0;
+  for (auto& m : members) {
+    ASSERT_TRUE(m->Finish().ok());
+    staged_taken += m->counters().staged_taken;
+  }
+  RecordProperty("staged_taken", std::to_string(staged_taken));
+  EXPECT_GT(staged_puts.load(), 0) << "no member staged an epoch";
+  CreateViews(store);
+  ExpectExactlyOnce(produced, /*expect_late=*/false);
+  for (size_t i = 0; i < kOutputTableCount; ++i) {
+    const std::string table(OutputTableName(static_cast<OutputTable>(i)));
+    lake::DeltaLog dlog(store, table);
+    auto snap = dlog.Load();
+    ASSERT_TRUE(snap.ok());
+    std::set<std::pair<std::string, int64_t>> seen;
+    for (int64_t v = 1; v <= snap->version; ++v) {
+      auto c = dlog.ReadCommit(v);
+      ASSERT_TRUE(c.ok()) << c.status().message();
+      for (const lake::Txn& t : c->txns)
+        EXPECT_TRUE(seen.insert({t.app_id, t.version}).second)
+            << table << ": " << t.app_id << " epoch " << t.version << " twice";
+    }
+    auto staged = store->List(table + "/_staged/");
+    ASSERT_TRUE(staged.ok());
+    EXPECT_TRUE(staged->empty()) << table << ": a staged epoch left behind";
+  }
+}
+
 TEST_F(ProcessorTest, AFinishedRunStartedAgainCommitsNothing) {
   MemoryLog log(kPartitions);
   FillLog(&log);
