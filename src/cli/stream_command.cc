@@ -90,6 +90,10 @@ int RunStream(StreamArgs& a) {
   popts.core.parser.topic_names = a.topics;
   popts.table.group_commit = a.group_commit == "on";
   popts.align_trigger = popts.table.group_commit;
+  // Other members count as active for a few of their triggers after their last commit.
+  popts.table.peers_within = std::max<std::chrono::milliseconds>(
+      popts.table.peers_within,
+      3 * std::chrono::duration_cast<std::chrono::milliseconds>(popts.trigger));
   if (popts.table.group_commit && popts.maintenance.enabled &&
       popts.maintenance.vacuum_retention < 2 * popts.table.intent_ttl) {
     // A staged epoch's files are in no commit yet: vacuum must not take them from under it.

@@ -459,11 +459,11 @@ Status DeltaTable::WriteMerged() {
   return Status::OK();
 }
 
-Status DeltaTable::DropMerged(bool keep_files) {
+Status DeltaTable::DropMerged() {
   Status first;
   for (const AddFile& a : merged_) {
-    if (keep_files) break;
     if (snap_.files.count(a.path) != 0) continue;  // it did get committed: keep it
+    if (published_.count(a.path) != 0) continue;   // see published_
     Status s = store_->Delete(log_.KeyPrefix() + a.path);
     if (first.ok() && !s.ok()) first = s;
   }
@@ -472,8 +472,7 @@ Status DeltaTable::DropMerged(bool keep_files) {
   return first;
 }
 
-Status DeltaTable::DropGroups(const std::function<bool(const std::string&)>& drop,
-                              bool keep_files) {
+Status DeltaTable::DropGroups(const std::function<bool(const std::string&)>& drop) {
   bool erased = false;
   for (auto it = buffers_.begin(); it != buffers_.end();) {
     if (drop(it->second.group)) {
@@ -484,14 +483,15 @@ Status DeltaTable::DropGroups(const std::function<bool(const std::string&)>& dro
     }
   }
   // The merged files hold the dropped groups' rows too: write them again from what is left.
-  Status first = erased && merged_written_ ? DropMerged(keep_files) : Status::OK();
+  Status first = erased && merged_written_ ? DropMerged() : Status::OK();
   std::vector<Pending> keep;
   for (Pending& p : pending_) {
     if (!drop(p.group)) {
       keep.push_back(std::move(p));
       continue;
     }
-    if (keep_files || snap_.files.count(p.file.path) != 0) continue;  // committed: keep it
+    if (snap_.files.count(p.file.path) != 0) continue;  // it did get committed: keep it
+    if (published_.count(p.file.path) != 0) continue;   // see published_
     Status s = store_->Delete(log_.KeyPrefix() + p.file.path);
     if (first.ok() && !s.ok()) first = s;
   }
@@ -515,6 +515,7 @@ Status DeltaTable::PublishIntent(const std::map<std::string, int64_t>& wanted,
   }
   for (const Pending& p : pending_) intent.adds.push_back(p.file);
   for (const AddFile& a : merged_) intent.adds.push_back(a);
+  for (const AddFile& a : intent.adds) published_.insert(a.path);
   // Counted as published before the put: a put whose outcome is unknown may have landed, and then
   // another writer may commit these files (Abort must not delete them).
   intent_key_ =
@@ -557,10 +558,10 @@ std::vector<std::pair<std::string, CommitActions>> DeltaTable::TakeableIntents(
   // writer's own, as without group commit.
   auto listed = store_->List(log_.KeyPrefix() + "_staged/");
   if (!listed.ok()) return taken;
-  std::set<std::string> present;
+  std::map<std::string, std::chrono::system_clock::time_point> present;  // key -> written at
   for (const ObjectInfo& o : *listed) {
     if (o.key == intent_key_) continue;
-    present.insert(o.key);
+    present.emplace(o.key, o.modified);
     if (staged_cache_.count(o.key) != 0) continue;
     auto body = store_->Get(o.key);
     if (!body.ok()) continue;  // withdrawn meanwhile, or unreadable now: not taken
@@ -574,7 +575,8 @@ std::vector<std::pair<std::string, CommitActions>> DeltaTable::TakeableIntents(
   for (auto it = staged_cache_.begin(); it != staged_cache_.end();) {
     it = present.count(it->first) == 0 ? staged_cache_.erase(it) : std::next(it);
   }
-  const int64_t now = NowMillis();
+  // Ages by the store's clock, as vacuum measures a file's (the writer's clock may be off).
+  const auto now = std::chrono::system_clock::now();
   std::vector<std::pair<int64_t, const std::string*>> candidates;  // by the time they were staged
   std::vector<std::string> stale;
   for (const auto& [key, intent] : staged_cache_) {
@@ -587,14 +589,14 @@ std::vector<std::pair<std::string, CommitActions>> DeltaTable::TakeableIntents(
       if (have.has_value() && *have >= t.version) committed = true;
       twice |= !apps.insert(t.app_id).second;
     }
-    const int64_t age = now - intent->commit_info->timestamp_ms;
-    // One of its epochs is in the table (its writer or a replay committed it), or it is too old
-    // to take: never taken again, by anyone.
-    if (committed || age > options_.intent_ttl.count()) {
+    const auto age = now - present.at(key);
+    // One of its epochs is in the table (its writer or a replay committed it), it is too old to
+    // take, or it is not one a writer makes: never taken, by anyone.
+    if (committed || twice || age > options_.intent_ttl) {
       stale.push_back(key);
       continue;
     }
-    if (!twice) candidates.emplace_back(intent->commit_info->timestamp_ms, &key);
+    candidates.emplace_back(intent->commit_info->timestamp_ms, &key);
   }
   for (const std::string& key : stale) {
     (void)store_->Delete(key);
@@ -685,13 +687,13 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
     if (now.size() != skipped.size()) {
       skipped = now;
       // A published intent holding one of these epochs can no longer be taken by anyone (a commit
-      // taking it would have to be based on a snapshot without that epoch, so at a version that
-      // exists), but its files stay: a commit that did take it may have had them compacted away
-      // since, and readers of that version's snapshot may still read them (vacuum removes them).
-      const bool staged = !intent_key_.empty();
+      // at version X is built on X - 1, which must not hold the epoch, and every later version
+      // does): it is withdrawn. Its files stay (published_).
+      bool withdraw = false;
+      for (const std::string& app : now) withdraw |= intent_txns_.count(app) != 0;
       SC_RETURN_IF_ERROR(
-          DropGroups([&](const std::string& g) { return skipped.count(owner(g)) != 0; }, staged));
-      WithdrawIntent();
+          DropGroups([&](const std::string& g) { return skipped.count(owner(g)) != 0; }));
+      if (withdraw) WithdrawIntent();
     }
     return skipped.size() == wanted.size();
   };
@@ -699,6 +701,8 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
   // with its files.
   auto finish_taken = [&] {
     result.committed_by_other = true;
+    result.intents_taken = 0;
+    published_.clear();
     result.table_version = snap_.version;
     result.rows_added = 0;
     for (const Pending& p : pending_)
@@ -721,6 +725,8 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
     return PublishIntent(wanted, skipped);
   };
   auto finish_skipped = [&] {
+    result.intents_taken = 0;
+    published_.clear();
     result.table_version = snap_.version;
     result.skipped = true;
     result.skipped_groups.assign(skipped.begin(), skipped.end());
@@ -756,7 +762,7 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
       epochs += (epochs.empty() ? "" : ",") + app + ":" + std::to_string(version);
     }
     std::vector<std::pair<std::string, CommitActions>> taken;
-    if (options_.group_commit) taken = TakeableIntents(own);
+    if (OtherWritersActive(txns)) taken = TakeableIntents(own);
     for (const auto& [key, intent] : taken) {
       for (const Txn& t : intent.txns) {
         c.txns.push_back(Txn{t.app_id, t.version, now});
@@ -792,6 +798,7 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
       merged_.clear();
       merged_written_ = false;
       buffers_.clear();
+      published_.clear();
       WithdrawIntent();
       for (const auto& [key, intent] : taken) {
         (void)store_->Delete(key);  // best effort: a leftover's txns are in the table now
@@ -862,6 +869,7 @@ Status DeltaTable::Abort() {
     pending_.clear();
     merged_.clear();
     merged_written_ = false;
+    published_.clear();
     return Status::OK();
   }
   // Never delete a file that a commit whose outcome we did not learn may have published.

@@ -100,9 +100,10 @@ struct TableOptions {
   // trigger whatever the number of writers, and a writer that lost the race often finds its epoch
   // committed for it.
   bool group_commit = false;
-  // Group commit: another writer's intent is taken only while it is younger than this (by its
-  // writer's clock); an older one is left to its writer, or to its replay after a restart. Vacuum
-  // retention must be longer (files of a pending intent are not in the log yet).
+  // Group commit: another writer's intent is taken only while it is younger than this (by the
+  // store's time of its object, as vacuum ages files); an older one is left to its writer, or to
+  // its replay after a restart. Vacuum retention must be longer (files of a pending intent are not
+  // in the log yet).
   std::chrono::milliseconds intent_ttl{20'000};
   // Group commit: a writer stages its commits (and waits for others', pipeline::EpochCommitter)
   // only while other writers have committed to the table within this long; a lone writer pays
@@ -218,9 +219,8 @@ class DeltaTable {
   Status WriteFiles(std::span<const RowRange> ranges, const Buffer& b, std::vector<AddFile>* out);
   // Writes every buffered row, one file per partition across groups, as merged_ (buffers kept).
   Status WriteMerged();
-  // Deletes the merged files unless the snapshot shows them committed (or `keep_files`: only
-  // forgets them).
-  Status DropMerged(bool keep_files = false);
+  // Deletes the merged files unless the snapshot shows them committed (or they were published).
+  Status DropMerged();
   // Group commit: publishes this writer's intent (the txns of `wanted` not in `skipped`, and every
   // pending and merged file) under _staged/.
   Status PublishIntent(const std::map<std::string, int64_t>& wanted,
@@ -238,8 +238,8 @@ class DeltaTable {
   std::vector<std::pair<std::string, CommitActions>> TakeableIntents(
       const std::set<std::string>& own);
   // Drops the buffers and pending files of groups for which `drop(group)` is true; deletes those
-  // files unless the snapshot shows them committed (or `keep_files`: only forgets them).
-  Status DropGroups(const std::function<bool(const std::string&)>& drop, bool keep_files = false);
+  // files unless the snapshot shows them committed (or they were published).
+  Status DropGroups(const std::function<bool(const std::string&)>& drop);
 
   ObjectStore* store_;
   DeltaLog log_;
@@ -267,6 +267,10 @@ class DeltaTable {
   // read so far, by key (an intent never changes once written; nullopt: not one).
   std::string intent_key_;
   std::map<std::string, int64_t> intent_txns_;
+  // Files this writer has named in an intent since its last commit: never deleted by it (another
+  // writer may be landing them, or have landed them and compacted them away since, while readers
+  // of that version still read them); orphans at worst, for vacuum.
+  std::set<std::string> published_;
   int intent_counter_ = 0;
   std::map<std::string, std::optional<CommitActions>> staged_cache_;
 };

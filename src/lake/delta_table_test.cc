@@ -812,6 +812,74 @@ TEST_F(GroupCommitTest, ManyConcurrentWritersCommitEveryEpochOnceInFewerVersions
   EXPECT_EQ(Staged(store->get()), 0u);
 }
 
+// Stage drops a group the table has (a replay) and stages the rest; the Commit that follows must
+// keep that intent staged (it holds no committed epoch).
+TEST_F(GroupCommitTest, AReplayedGroupDroppedWhenStagingLeavesTheIntentStaged) {
+  InMemoryObjectStore base;
+  OtherWriterCommits(&base);
+  {
+    auto first = OpenTable(&base, GroupOptions());
+    ASSERT_TRUE(first);
+    ASSERT_TRUE(first->Append(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute), "q-p0").ok());
+    ASSERT_TRUE(first->Commit({{"q-p0", 1}}).ok());
+  }
+  FaultInjectingObjectStore store(&base);
+  auto w = OpenTable(&store, GroupOptions());
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->Append(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute), "q-p0").ok());
+  ASSERT_TRUE(w->Append(*MakeEvents(EventSchema(), 11, 10, kJan5At23h, kMinute), "q-p1").ok());
+  auto staged = w->Stage({{"q-p0", 1}, {"q-p1", 1}});
+  ASSERT_TRUE(staged.ok()) << staged.status().message();
+  ASSERT_EQ(Staged(&base), 1u);
+  FaultInjectingObjectStore::Rule hook;
+  hook.op = Op::kPutIfAbsent;
+  hook.key_contains = "_delta_log/";
+  hook.error = ErrorKind::kOk;
+  size_t staged_at_put = 0;
+  hook.on_fire = [&] { staged_at_put = Staged(&base); };
+  store.AddRule(hook);
+  auto r = w->Commit({{"q-p0", 1}, {"q-p1", 1}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(staged_at_put, 1u) << "the intent was withdrawn before the put";
+  EXPECT_EQ(r->skipped_groups, std::vector<std::string>{"q-p0"});
+  EXPECT_EQ(r->rows_added, 10);
+  EXPECT_EQ(Seqs(&base), Range(1, 20));
+  EXPECT_EQ(Staged(&base), 0u);
+}
+
+// A zombie lands one of the epochs of a staged commit: the writer withdraws the intent, stages
+// the rest again in new files, and never deletes the files it had staged (another writer may be
+// landing them); each row lands once.
+TEST_F(GroupCommitTest, FilesOfAWithdrawnIntentAreKeptAsOrphans) {
+  InMemoryObjectStore base;
+  OtherWriterCommits(&base);
+  FaultInjectingObjectStore store(&base);
+  auto w = OpenTable(&store, GroupOptions());
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->Append(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute), "q-p0").ok());
+  ASSERT_TRUE(w->Append(*MakeEvents(EventSchema(), 11, 10, kJan5At23h, kMinute), "q-p1").ok());
+  ASSERT_TRUE(w->Stage({{"q-p0", 1}, {"q-p1", 1}}).ok());
+  const size_t staged_files = DataObjects(&base) - Staged(&base);
+  {
+    auto zombie = OpenTable(&base, Options());
+    ASSERT_TRUE(zombie);
+    ASSERT_TRUE(
+        zombie->Append(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute), "q-p0").ok());
+    ASSERT_TRUE(zombie->Commit({{"q-p0", 1}}).ok());
+  }
+  auto r = w->Commit({{"q-p0", 1}, {"q-p1", 1}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->skipped_groups, std::vector<std::string>{"q-p0"});
+  EXPECT_EQ(Seqs(&base), Range(1, 20)) << "each row once";
+  // The zombie's file, W's new file for p1, and W's first (staged) file left as an orphan.
+  EXPECT_EQ(DataObjects(&base) - Staged(&base), staged_files + 2);
+  EXPECT_EQ(Staged(&base), 0u);
+  auto v = VacuumTable(&base, "lake/events", VacuumOptions{.retention = std::chrono::seconds(0)});
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  EXPECT_EQ(v->files_deleted, static_cast<int>(staged_files));
+  EXPECT_EQ(Seqs(&base), Range(1, 20));
+}
+
 TEST_F(GroupCommitTest, ALoneWriterStagesNothing) {
   InMemoryObjectStore base;
   FaultInjectingObjectStore store(&base);

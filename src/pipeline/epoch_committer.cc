@@ -12,7 +12,6 @@ Result<std::unique_ptr<EpochCommitter>> EpochCommitter::Open(
     const CheckpointStore* checkpoints, lake::ObjectStore* store, engine::Database* db,
     lake::TableOptions table, const RetryPolicy* retry, Clock* clock, Micros group_commit_wait) {
   std::unique_ptr<EpochCommitter> c(new EpochCommitter(checkpoints, retry, Clock::OrReal(clock)));
-  c->group_commit_ = table.group_commit;
   c->group_commit_wait_ = group_commit_wait;
   table.partitions = {lake::PartitionField::Identity("date")};
   for (size_t i = 0; i < kOutputTableCount; ++i) {
@@ -95,14 +94,17 @@ void EpochCommitter::Run(EpochJob* job) {
       SC_RETURN_IF_ERROR(first);
       return second;
     };
-    if (group_commit_) {
-      // Group commit: every table's files and intent first; then, when other members write these
-      // tables, a short wait so that their intents are staged too and one commit lands them all
-      // (whichever member puts first takes the others'; they find their epochs committed).
+    // Group commit, when other members write these tables (as the last log read saw them; a
+    // lone member goes straight on): every table's files and staged epoch first, then a short wait
+    // so that the others' are staged too and one commit lands them all (whichever member puts
+    // first takes the others'; they find their epochs committed).
+    bool others = false;
+    for (const auto& t : tables_) others |= t->OtherWritersActive(job->txns);
+    job->staged = others;
+    job->done_tables = {};
+    if (others) {
       SC_RETURN_IF_ERROR(in_two(/*stage=*/true));
-      bool others = false;
-      for (const auto& t : tables_) others |= t->OtherWritersActive(job->txns);
-      if (others && group_commit_wait_.count() > 0)
+      if (job->wait_for_peers && group_commit_wait_.count() > 0)
         clock_->SleepUntil(clock_->Now() + group_commit_wait_);
     }
     SC_RETURN_IF_ERROR(in_two(/*stage=*/false));
@@ -137,18 +139,29 @@ Status EpochCommitter::CommitTables(EpochJob* job, std::span<const OutputTable> 
           SC_RETURN_IF_ERROR(
               table.Append(std::move(rows), TxnAppId(checkpoints_->query(), part.p)));
       }
+      lake::CommitResult staged;
       SC_RETURN_IF_ERROR(retry_
                              ->Run(
                                  [&]() -> Status {
                                    auto r = table.Stage(job->txns);
-                                   return r.ok() ? Status::OK() : r.status();
+                                   if (!r.ok()) return r.status();
+                                   staged = *r;
+                                   return Status::OK();
                                  },
                                  &counts->retries)
                              .WithContext("staging " + std::string(stream::OutputTableName(t))));
+      // A retried Stage can find the epochs committed already (the staged epoch of a failed
+      // attempt was taken, or it is a replay): that is the table's outcome.
+      if (staged.skipped || staged.committed_by_other) {
+        job->done_tables[i] = true;
+        if (staged.committed_by_other) ++counts->by_others;
+        job->commit.rows[i] = static_cast<uint64_t>(staged.rows_added);
+      }
       continue;
     }
+    if (job->done_tables[i]) continue;
     for (EpochJob::Part& part : job->parts) {
-      if (group_commit_) break;  // appended when staged
+      if (job->staged) break;  // appended when staged
       // The table takes the rows' memory where it can (no copy); the part's batch is not read
       // again.
       RecordBatch& rows = stream::OutputOf(part.out, t);

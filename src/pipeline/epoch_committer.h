@@ -78,6 +78,13 @@ struct EpochJob {
   // member's staged epoch), and other members' staged epochs that this job's commits took.
   uint64_t epochs_committed_by_others = 0;
   uint64_t intents_taken = 0;
+  // The committer's own: the job was staged (group commit, other members active) and the tables
+  // whose outcome staging already settled.
+  bool staged = false;
+  std::array<bool, kOutputTableCount> done_tables{};
+  // Set by the processor: the epochs closed at an aligned trigger, so the other members' close now
+  // too and group commit waits for them (not for an epoch closed by its size).
+  bool wait_for_peers = false;
   uint64_t retries = 0;
   LatencyHistogram lake_latency;
   Micros busy{0};
@@ -86,7 +93,7 @@ struct EpochJob {
 class EpochCommitter {
  public:
   // Opens (or creates) the eight output tables of `table` options, partitioned by "date". With
-  // table.group_commit, a job stages every table first and, when other members write the tables,
+  // table.group_commit, when other members write the tables, a job stages every table first and
   // waits `group_commit_wait` for their epochs before the log puts.
   static Result<std::unique_ptr<EpochCommitter>> Open(const CheckpointStore* checkpoints,
                                                       lake::ObjectStore* store,
@@ -125,7 +132,6 @@ class EpochCommitter {
   const RetryPolicy* retry_;
   Clock* clock_;
   std::array<std::unique_ptr<lake::DeltaTable>, kOutputTableCount> tables_;
-  bool group_commit_ = false;
   Micros group_commit_wait_{0};
   // The job in flight and its thread belong to the processor's thread (Start, Wait, Reap, busy);
   // the committer thread gets the job's address, fills its outcome and then sets done_. A job is

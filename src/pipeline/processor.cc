@@ -372,7 +372,12 @@ Status Processor::Step() {
           epoch_started_wall_.time_since_epoch().count() / t;
   }
   const bool busy = committer_->busy();
-  if (full || (due && !busy)) SC_RETURN_IF_ERROR(CloseOpenEpochs(/*wait=*/false));
+  if (full || (due && !busy)) {
+    closing_at_trigger_ = !full;
+    Status closed = CloseOpenEpochs(/*wait=*/false);
+    closing_at_trigger_ = false;
+    SC_RETURN_IF_ERROR(closed);
+  }
   return sticky_;
 }
 
@@ -537,6 +542,9 @@ Status Processor::CloseEpochs(const std::vector<Group*>& groups, bool final, boo
   // The job: each group's offsets log, rows, state after the epoch and its records' source times.
   // The groups start their next epoch at once, on fresh buffers.
   auto job = std::make_unique<EpochJob>();
+  // Aligned triggers close the members' epochs together: worth waiting for the others' (group
+  // commit). An epoch closed by its size (a backlog) closes whenever it fills.
+  job->wait_for_peers = closing_at_trigger_ && options_.align_trigger;
   job->commit.final = final;
   for (Group* g : groups) {
     EpochJob::Part part;

@@ -282,8 +282,9 @@ class Processor final : public PositionStore, public RebalanceListener {
   bool unflushed_ = false;  // records forwarded since the forwarder's last Flush
   std::map<int32_t, std::unique_ptr<Group>> groups_;
   ProcessingTime epoch_started_{};
-  WallTime epoch_started_wall_{};   // for options_.align_trigger
-  uint64_t epoch_input_bytes_ = 0;  // keys and values read by the open epochs (not replaying)
+  WallTime epoch_started_wall_{};    // for options_.align_trigger
+  bool closing_at_trigger_ = false;  // the epochs being closed are due, not full
+  uint64_t epoch_input_bytes_ = 0;   // keys and values read by the open epochs (not replaying)
   std::map<int32_t, std::vector<InputRecord>> per_group_;  // reused per Step
   std::vector<StreamOutput> spare_outputs_;  // committed epochs' buffers (cleared), for reuse
   Status sticky_;                            // an error raised inside a source callback

@@ -568,6 +568,13 @@ std::string MetricsText(const LiveSnapshot& s, const ProcessMetrics& process) {
          "Delta commits that lost the race for their log version to another writer (another "
          "member, a compaction) and were retried at the next version.");
   Sample(&o, "smartcity_commit_conflicts_total", "", s.commit_conflicts);
+  Metric(&o, "smartcity_group_commits_by_others_total", "counter",
+         "Group commit: table commits of this member's epochs that another member's commit made "
+         "(it took the staged epoch).");
+  Sample(&o, "smartcity_group_commits_by_others_total", "", s.commits_by_others);
+  Metric(&o, "smartcity_group_staged_taken_total", "counter",
+         "Group commit: other members' staged epochs that this member's commits took.");
+  Sample(&o, "smartcity_group_staged_taken_total", "", s.staged_taken);
   Metric(&o, "smartcity_repartition_misplaced_total", "counter",
          "Join-input records read outside their device's partition group (producers not keyed "
          "by device id).");

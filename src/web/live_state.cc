@@ -325,6 +325,8 @@ void LiveState::UpdateProgress(std::span<const pipeline::Processor::GroupStatus>
   epochs_committed_ = counters.epochs_committed;
   table_commits_ = counters.table_commits;
   commit_conflicts_ = counters.commit_conflicts;
+  commits_by_others_ = counters.commits_by_others;
+  staged_taken_ = counters.staged_taken;
   misplaced_ = counters.misplaced;
   forwarded_ = counters.forwarded;
   repartition_received_ = counters.repartition_received;
@@ -751,6 +753,8 @@ LiveSnapshot LiveState::Snapshot() const {
   s.epochs_committed = epochs_committed_;
   s.table_commits = table_commits_;
   s.commit_conflicts = commit_conflicts_;
+  s.commits_by_others = commits_by_others_;
+  s.staged_taken = staged_taken_;
   s.misplaced = misplaced_;
   s.forwarded = forwarded_;
   s.repartition_received = repartition_received_;

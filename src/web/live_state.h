@@ -294,6 +294,10 @@ struct LiveSnapshot {
   uint64_t epochs_committed = 0;
   uint64_t table_commits = 0;
   uint64_t commit_conflicts = 0;  // Delta commits that lost their version to another writer
+  // Group commit: table commits of this member's epochs made by another member's commit, and other
+  // members' staged epochs this member's commits took.
+  uint64_t commits_by_others = 0;
+  uint64_t staged_taken = 0;
   // Keys that are not the device id (pipeline::ProcessorCounters): misplaced join inputs, those
   // forwarded to their device's group, forwarded records received and joined here, and duplicates.
   uint64_t misplaced = 0;
@@ -425,6 +429,8 @@ class LiveState final : public pipeline::ProcessorObserver {
   uint64_t epochs_committed_ GUARDED_BY(mu_) = 0;
   uint64_t table_commits_ GUARDED_BY(mu_) = 0;
   uint64_t commit_conflicts_ GUARDED_BY(mu_) = 0;
+  uint64_t commits_by_others_ GUARDED_BY(mu_) = 0;
+  uint64_t staged_taken_ GUARDED_BY(mu_) = 0;
   uint64_t misplaced_ GUARDED_BY(mu_) = 0;
   uint64_t forwarded_ GUARDED_BY(mu_) = 0;
   uint64_t repartition_received_ GUARDED_BY(mu_) = 0;

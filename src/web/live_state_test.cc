@@ -305,6 +305,8 @@ TEST_F(LiveStateTest, MetricsAreExactWithAHistogramAndProcessMetrics) {
   pipeline::ProcessorCounters counters;
   counters.records = (uint64_t{1} << 53) + 1;
   counters.commit_conflicts = 5;
+  counters.commits_by_others = 12;
+  counters.staged_taken = 13;
   counters.misplaced = 11;
   counters.forwarded = 10;
   counters.repartition_received = 9;
@@ -326,6 +328,8 @@ TEST_F(LiveStateTest, MetricsAreExactWithAHistogramAndProcessMetrics) {
   for (const char* line : {
            "smartcity_records_total 9007199254740993\n",
            "smartcity_commit_conflicts_total 5\n",
+           "smartcity_group_commits_by_others_total 12\n",
+           "smartcity_group_staged_taken_total 13\n",
            "smartcity_repartition_misplaced_total 11\n",
            "smartcity_repartition_forwarded_total 10\n",
            "smartcity_repartition_received_total 9\n",
