@@ -94,15 +94,20 @@ int RunStream(StreamArgs& a) {
   popts.table.peers_within = std::max<std::chrono::milliseconds>(
       popts.table.peers_within,
       3 * std::chrono::duration_cast<std::chrono::milliseconds>(popts.trigger));
+  // A staged epoch's files are in no commit yet (the oldest written up to a trigger before the
+  // epoch was staged): vacuum must not take them from under a commit that takes it.
+  const auto min_retention = std::chrono::ceil<std::chrono::seconds>(
+      2 * popts.table.intent_ttl +
+      std::chrono::duration_cast<std::chrono::milliseconds>(popts.trigger));
   if (popts.table.group_commit && popts.maintenance.enabled &&
-      popts.maintenance.vacuum_retention < 2 * popts.table.intent_ttl) {
-    // A staged epoch's files are in no commit yet: vacuum must not take them from under it.
+      popts.maintenance.vacuum_retention < min_retention) {
     return ReportError(Status::InvalidArgument(fmt::format(
-        "--vacuum-retention {} is too short for group commit: staged epochs wait up to {} s for a "
-        "commit; use --vacuum-retention {}s or more, or --group-commit off",
+        "--vacuum-retention {} is too short for group commit: a staged epoch's files wait up to "
+        "{} s plus a trigger for a commit; use --vacuum-retention {}s or more, or --group-commit "
+        "off",
         FormatDuration(popts.maintenance.vacuum_retention),
         std::chrono::duration_cast<std::chrono::seconds>(popts.table.intent_ttl).count(),
-        std::chrono::duration_cast<std::chrono::seconds>(2 * popts.table.intent_ttl).count())));
+        min_retention.count())));
   }
   auto proc = pipeline::Processor::Open(popts, store->get(), db->get(), &clock);
   if (!proc.ok()) return ReportError(proc.status());

@@ -233,6 +233,12 @@ Status DeltaTable::AppendImpl(const RecordBatch& batch, const std::string& group
   }
   const size_t n = batch.num_rows();
   if (n == 0) return Status::OK();
+  if (!intent_key_.empty()) {
+    // The staged commit would not hold these rows, and another writer may land it at any moment.
+    return Status::InvalidArgument(
+        fmt::format("table {}: rows appended after the commit was staged; Commit or Abort first",
+                    table_prefix()));
+  }
   if (merged_written_) {
     // Rows added after a failed Commit: the files it wrote no longer cover the buffers. Delete them
     // (learning first whether that commit landed after all: its files must stay).
@@ -703,6 +709,16 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
     result.committed_by_other = true;
     result.intents_taken = 0;
     published_.clear();
+    if (unknown_put_.has_value()) {
+      // Our own put whose outcome was unknown may be the version that holds the epochs.
+      auto c = log_.ReadCommit(unknown_put_->version);
+      if (c.ok() && c->commit_info.has_value() && c->commit_info->txn_id == unknown_put_->txn_id) {
+        result.committed_by_other = false;
+        result.intents_taken = static_cast<int>(unknown_put_->taken.size());
+        for (const std::string& key : unknown_put_->taken) (void)store_->Delete(key);
+      }
+      unknown_put_.reset();
+    }
     result.table_version = snap_.version;
     result.rows_added = 0;
     for (const Pending& p : pending_)
@@ -727,6 +743,7 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
   auto finish_skipped = [&] {
     result.intents_taken = 0;
     published_.clear();
+    unknown_put_.reset();
     result.table_version = snap_.version;
     result.skipped = true;
     result.skipped_groups.assign(skipped.begin(), skipped.end());
@@ -799,6 +816,7 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
       merged_written_ = false;
       buffers_.clear();
       published_.clear();
+      unknown_put_.reset();
       WithdrawIntent();
       for (const auto& [key, intent] : taken) {
         (void)store_->Delete(key);  // best effort: a leftover's txns are in the table now
@@ -840,6 +858,8 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
     if (s.kind() != ErrorKind::kAlreadyExists) {
       // The commit may or may not have landed (e.g. a timeout after the write). The pending files
       // are kept: a retried Commit with the same txns finds out from the log which it was.
+      unknown_put_ = UnknownPut{version, ci.txn_id, {}};
+      for (const auto& [key, intent] : taken) unknown_put_->taken.push_back(key);
       return s.WithContext(
           fmt::format("committing version {} of table {}", version, table_prefix()));
     }

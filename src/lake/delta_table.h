@@ -271,6 +271,15 @@ class DeltaTable {
   // writer may be landing them, or have landed them and compacted them away since, while readers
   // of that version still read them); orphans at worst, for vacuum.
   std::set<std::string> published_;
+  // The last log put whose outcome was unknown (an error other than "exists"): its version, its
+  // commitInfo.txnId and the intents it took, so that a retried Commit that finds the epochs in
+  // tells its own commit from another writer's.
+  struct UnknownPut {
+    int64_t version = -1;
+    std::string txn_id;
+    std::vector<std::string> taken;
+  };
+  std::optional<UnknownPut> unknown_put_;
   int intent_counter_ = 0;
   std::map<std::string, std::optional<CommitActions>> staged_cache_;
 };

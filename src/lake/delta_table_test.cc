@@ -880,6 +880,47 @@ TEST_F(GroupCommitTest, FilesOfAWithdrawnIntentAreKeptAsOrphans) {
   EXPECT_EQ(Seqs(&base), Range(1, 20));
 }
 
+// A put that landed but reported a failure, with another writer's staged epoch in it: the retried
+// Commit finds the epochs in and knows that version for its own (not "committed by another").
+// Rows appended while a commit is staged are refused (the staged commit would not hold them).
+TEST_F(GroupCommitTest, ARetryAfterAPutThatLandedKnowsItsOwnCommit) {
+  InMemoryObjectStore base;
+  OtherWriterCommits(&base);
+  FaultInjectingObjectStore store_b(&base);
+  auto b = OpenTable(&store_b, GroupOptions());
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(b->Append(*MakeEvents(EventSchema(), 11, 10, kJan5At23h, kMinute), "q-p1").ok());
+  FailNextCommit(&store_b);
+  ASSERT_FALSE(b->Commit({{"q-p1", 1}}).ok());
+  store_b.ClearRules();
+  FaultInjectingObjectStore store_a(&base);
+  auto a = OpenTable(&store_a, GroupOptions());
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->Append(*MakeEvents(EventSchema(), 1, 10, kJan5At23h, kMinute), "q-p0").ok());
+  FaultInjectingObjectStore::Rule landed;
+  landed.op = Op::kPutIfAbsent;
+  landed.key_contains = "_delta_log/";
+  landed.when = When::kAfter;
+  landed.error = ErrorKind::kUnavailable;
+  store_a.AddRule(landed);
+  ASSERT_FALSE(a->Commit({{"q-p0", 1}}).ok());
+  store_a.ClearRules();
+  EXPECT_EQ(Seqs(&base), Range(1, 20)) << "the put did land, with B's epoch";
+  Status refused = a->Append(*MakeEvents(EventSchema(), 21, 5, kJan5At23h, kMinute), "q-p0");
+  EXPECT_EQ(refused.kind(), ErrorKind::kInvalidArgument);
+  auto ra = a->Commit({{"q-p0", 1}});
+  ASSERT_TRUE(ra.ok()) << ra.status().message();
+  EXPECT_FALSE(ra->committed_by_other);
+  EXPECT_EQ(ra->table_version, 2);
+  EXPECT_EQ(ra->intents_taken, 1);
+  EXPECT_EQ(ra->rows_added, 10);
+  auto rb = b->Commit({{"q-p1", 1}});
+  ASSERT_TRUE(rb.ok()) << rb.status().message();
+  EXPECT_TRUE(rb->committed_by_other);
+  EXPECT_EQ(Staged(&base), 0u);
+  EXPECT_EQ(Seqs(&base), Range(1, 20));
+}
+
 TEST_F(GroupCommitTest, ALoneWriterStagesNothing) {
   InMemoryObjectStore base;
   FaultInjectingObjectStore store(&base);

@@ -255,8 +255,10 @@ class S3DeltaITest : public S3ITest {
     o.scratch_dir = scratch_;
     return o;
   }
-  std::unique_ptr<DeltaTable> OpenTable(ObjectStore* store) {
-    auto t = DeltaTable::Open(store, db_.get(), "lake/events", EventSchema(), Options());
+  std::unique_ptr<DeltaTable> OpenTable(ObjectStore* store, bool group_commit = false) {
+    TableOptions o = Options();
+    o.group_commit = group_commit;
+    auto t = DeltaTable::Open(store, db_.get(), "lake/events", EventSchema(), o);
     EXPECT_TRUE(t.ok()) << t.status().message();
     return t.ok() ? std::move(*t) : nullptr;
   }
@@ -342,6 +344,56 @@ TEST_F(S3DeltaITest, ManyConcurrentWritersCommitEverythingOnce) {
   EXPECT_EQ(snap->version, kWriters * kBatches);
   for (int w = 0; w < kWriters; ++w)
     EXPECT_EQ(snap->TxnVersion("writer-" + std::to_string(w)), kBatches);
+}
+
+// Group commit on an S3 server (docs/commit_protocol.md): three writers stage their epochs under
+// _staged/ (PUT), one commit lists them (LIST), reads them (GET), checks their files (HEAD) and
+// lands all three in one version; the others find theirs committed; the staged objects are
+// deleted (DELETE).
+TEST_F(S3DeltaITest, GroupCommitLandsEveryWritersStagedEpochInOneVersion) {
+  constexpr int kWriters = 3;
+  std::vector<std::unique_ptr<S3ObjectStore>> stores;
+  std::vector<std::unique_ptr<DeltaTable>> tables;
+  for (int w = 0; w < kWriters + 1; ++w) {
+    stores.push_back(Open("group"));
+    ASSERT_TRUE(stores.back());
+  }
+  {
+    // Another writer in the log: from then on the writers stage (a lone one would not).
+    auto other = OpenTable(stores[kWriters].get(), /*group_commit=*/true);
+    ASSERT_TRUE(other);
+    ASSERT_TRUE(other->Commit("q-other", 1).ok());
+  }
+  auto app = [](int w) { return "q-p" + std::to_string(w); };
+  for (int w = 0; w < kWriters; ++w) {
+    tables.push_back(OpenTable(stores[w].get(), /*group_commit=*/true));
+    ASSERT_TRUE(tables.back());
+    ASSERT_TRUE(
+        tables[w]
+            ->Append(*MakeEvents(EventSchema(), 1 + 10 * w, 10, kJan5At23h, kMinute), app(w))
+            .ok());
+    auto staged = tables[w]->Stage({{app(w), 1}});
+    ASSERT_TRUE(staged.ok()) << staged.status().message();
+  }
+  auto listed = stores[0]->List("lake/events/_staged/");
+  ASSERT_TRUE(listed.ok()) << listed.status().message();
+  EXPECT_EQ(listed->size(), static_cast<size_t>(kWriters));
+  auto first = tables[2]->Commit({{app(2), 1}});
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(first->intents_taken, kWriters - 1);
+  for (int w = 0; w < 2; ++w) {
+    auto r = tables[w]->Commit({{app(w), 1}});
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_TRUE(r->committed_by_other);
+  }
+  EXPECT_EQ(ReadSeqs(stores[0].get(), db_.get(), "lake/events"), Range(1, 10 * kWriters));
+  DeltaLog log(stores[0].get(), "lake/events");
+  auto snap = log.Load();
+  ASSERT_TRUE(snap.ok());
+  EXPECT_EQ(snap->version, 2) << "the other writer's version, then one for the three epochs";
+  listed = stores[0]->List("lake/events/_staged/");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->empty());
 }
 
 }  // namespace
