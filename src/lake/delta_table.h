@@ -173,7 +173,8 @@ class DeltaTable {
   // The first half of Commit: drops groups the table has, writes the data files and (group
   // commit) publishes the intent, but makes no log put. Commit(txns), called next, finishes (and
   // finds out whether another writer's commit took the intent meanwhile). Returns `skipped` as
-  // Commit would, or `committed_by_other`; otherwise an empty result.
+  // Commit would, or `committed_by_other` (table_version set: settled); otherwise an empty result
+  // (table_version -1).
   Result<CommitResult> Stage(const std::vector<TxnId>& txns);
   // Group commit is on and other writers committed to the table within options.peers_within (txn
   // app ids not in `own`, by the snapshot as of the last log read): a commit then stages its

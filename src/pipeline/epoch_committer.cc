@@ -132,53 +132,36 @@ Status EpochCommitter::CommitTables(EpochJob* job, std::span<const OutputTable> 
   for (OutputTable t : tables) {
     const size_t i = static_cast<size_t>(t);
     lake::DeltaTable& table = *tables_[i];
-    if (stage) {
+    if (!stage && job->done_tables[i]) continue;
+    if (stage || !job->staged) {
+      // The table takes the rows' memory where it can (no copy); the part's batch is not read
+      // again.
       for (EpochJob::Part& part : job->parts) {
         RecordBatch& rows = stream::OutputOf(part.out, t);
         if (rows.num_rows() > 0)
           SC_RETURN_IF_ERROR(
               table.Append(std::move(rows), TxnAppId(checkpoints_->query(), part.p)));
       }
-      lake::CommitResult staged;
-      SC_RETURN_IF_ERROR(retry_
-                             ->Run(
-                                 [&]() -> Status {
-                                   auto r = table.Stage(job->txns);
-                                   if (!r.ok()) return r.status();
-                                   staged = *r;
-                                   return Status::OK();
-                                 },
-                                 &counts->retries)
-                             .WithContext("staging " + std::string(stream::OutputTableName(t))));
-      // A retried Stage can find the epochs committed already (the staged epoch of a failed
-      // attempt was taken, or it is a replay): that is the table's outcome.
-      if (staged.skipped || staged.committed_by_other) {
-        job->done_tables[i] = true;
-        if (staged.committed_by_other) ++counts->by_others;
-        job->commit.rows[i] = static_cast<uint64_t>(staged.rows_added);
-      }
-      continue;
-    }
-    if (job->done_tables[i]) continue;
-    for (EpochJob::Part& part : job->parts) {
-      if (job->staged) break;  // appended when staged
-      // The table takes the rows' memory where it can (no copy); the part's batch is not read
-      // again.
-      RecordBatch& rows = stream::OutputOf(part.out, t);
-      if (rows.num_rows() > 0)
-        SC_RETURN_IF_ERROR(table.Append(std::move(rows), TxnAppId(checkpoints_->query(), part.p)));
     }
     lake::CommitResult result;
     SC_RETURN_IF_ERROR(retry_
                            ->Run(
                                [&]() -> Status {
-                                 auto r = table.Commit(job->txns);
+                                 auto r = stage ? table.Stage(job->txns) : table.Commit(job->txns);
                                  if (!r.ok()) return r.status();
                                  result = *r;
                                  return Status::OK();
                                },
                                &counts->retries)
-                           .WithContext("committing " + std::string(stream::OutputTableName(t))));
+                           .WithContext((stage ? "staging " : "committing ") +
+                                        std::string(stream::OutputTableName(t))));
+    if (stage) {
+      // A Stage normally leaves the table's outcome to the commit pass; a retried one can find
+      // the epochs committed already (the staged epoch of a failed attempt was taken, or it is a
+      // replay), and then that is the outcome.
+      if (result.table_version < 0) continue;
+      job->done_tables[i] = true;
+    }
     // An epoch that another member's commit took (group commit) added no version of its own.
     if (!result.skipped && !result.committed_by_other) ++counts->commits;
     if (result.committed_by_other) ++counts->by_others;
