@@ -9,7 +9,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "cli/lake_options.h"
 #include "common/memory.h"
@@ -223,12 +225,13 @@ namespace {
 // test creates it when the process has reached the state it wants to crash in.
 class CrashPointStore final : public lake::ObjectStore {
  public:
-  enum class Op { kPut, kPutIfAbsent, kPutFile, kDelete };
-  CrashPointStore(lake::ObjectStore* base, Op op, std::string key, int nth, bool after,
-                  std::string spec, std::string arm_file)
+  enum class Op { kPut = 1, kPutIfAbsent = 2, kPutFile = 4, kDelete = 8 };
+  // `ops`: the Ops that count, or-ed; `keys`: substrings, one of which the key must contain.
+  CrashPointStore(lake::ObjectStore* base, unsigned ops, std::vector<std::string> keys, int nth,
+                  bool after, std::string spec, std::string arm_file)
       : base_(base),
-        op_(op),
-        key_(std::move(key)),
+        ops_(ops),
+        keys_(std::move(keys)),
         nth_(nth),
         after_(after),
         spec_(std::move(spec)),
@@ -261,8 +264,10 @@ class CrashPointStore final : public lake::ObjectStore {
  private:
   template <typename F>
   Status Around(Op op, std::string_view key, F&& f) {
-    const bool hit =
-        op == op_ && key.find(key_) != std::string_view::npos && Armed() && ++seen_ == nth_;
+    const bool hit = (static_cast<unsigned>(op) & ops_) != 0 &&
+                     std::any_of(keys_.begin(), keys_.end(),
+                                 [&](const std::string& k) { return key.find(k) != key.npos; }) &&
+                     Armed() && ++seen_ == nth_;
     if (hit && !after_) Fire();
     Status s = f();
     if (hit) Fire();
@@ -281,8 +286,8 @@ class CrashPointStore final : public lake::ObjectStore {
     std::raise(SIGKILL);
   }
   lake::ObjectStore* base_;
-  Op op_;
-  std::string key_;
+  unsigned ops_;
+  std::vector<std::string> keys_;
   int nth_;
   bool after_;
   std::string spec_;
@@ -290,6 +295,17 @@ class CrashPointStore final : public lake::ObjectStore {
   std::atomic<bool> armed_{false};
   std::atomic<int> seen_{0};
 };
+
+// "a|b|c" -> {"a", "b", "c"}.
+std::vector<std::string> SplitAlternatives(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t at = 0;;) {
+    const size_t bar = text.find('|', at);
+    out.push_back(text.substr(at, bar == std::string::npos ? std::string::npos : bar - at));
+    if (bar == std::string::npos) return out;
+    at = bar + 1;
+  }
+}
 
 }  // namespace
 
@@ -307,27 +323,30 @@ Result<PipelineStore> OpenPipelineStore(const PipelineArgs& args) {
     at = c + 1;
   }
   const std::string bad =
-      "SMARTCITY_CRASH_POINT='" + text + "' is not <op>:<key substring>:<n>[:after]";
+      "SMARTCITY_CRASH_POINT='" + text +
+      "' is not <op>[|<op>...]:<key substring>[|<key substring>...]:<n>[:after]";
   if (f.size() < 3 || f.size() > 4 || (f.size() == 4 && f[3] != "after"))
     return Status::InvalidArgument(bad);
   using Op = CrashPointStore::Op;
-  Op op;
-  if (f[0] == "put")
-    op = Op::kPut;
-  else if (f[0] == "put-if-absent")
-    op = Op::kPutIfAbsent;
-  else if (f[0] == "put-file")
-    op = Op::kPutFile;
-  else if (f[0] == "delete")
-    op = Op::kDelete;
-  else
-    return Status::InvalidArgument(bad);
+  unsigned ops = 0;
+  for (const std::string& name : SplitAlternatives(f[0])) {
+    if (name == "put")
+      ops |= static_cast<unsigned>(Op::kPut);
+    else if (name == "put-if-absent")
+      ops |= static_cast<unsigned>(Op::kPutIfAbsent);
+    else if (name == "put-file")
+      ops |= static_cast<unsigned>(Op::kPutFile);
+    else if (name == "delete")
+      ops |= static_cast<unsigned>(Op::kDelete);
+    else
+      return Status::InvalidArgument(bad);
+  }
   const char* arm_env = std::getenv("SMARTCITY_CRASH_ARM");
   const std::string arm = arm_env == nullptr ? "" : arm_env;
   const int nth = std::atoi(f[2].c_str());
   if (nth < 1) return Status::InvalidArgument(bad);
-  ps.crash_point =
-      std::make_unique<CrashPointStore>(ps.base.get(), op, f[1], nth, f.size() == 4, text, arm);
+  ps.crash_point = std::make_unique<CrashPointStore>(ps.base.get(), ops, SplitAlternatives(f[1]),
+                                                     nth, f.size() == 4, text, arm);
   return ps;
 }
 

@@ -94,9 +94,10 @@ Status ExplainMemoryFailure(const Status& s, const PipelineArgs& args);
 // The lake store of a pipeline command. For crash tests, the environment variable
 // SMARTCITY_CRASH_POINT="<op>:<key substring>:<n>[:after]" makes the process kill itself (SIGKILL,
 // as kill -9 would) at the n-th lake operation <op> (put, put-if-absent, put-file, delete) whose
-// key contains the substring, before the operation or right after it: a crash at an exact step of
-// the commit protocol, from outside. It first writes "smartcity: crash point <spec> fired" on
-// stderr, which the crash tests require. Unset in normal use.
+// key contains the substring, before the operation or right after it; "put|put-if-absent" counts
+// either operation, "a/|b/" keys with either substring: a crash at an exact step of the commit
+// protocol, from outside. It first writes "smartcity: crash point <spec> fired" on stderr, which
+// the crash tests require. Unset in normal use.
 struct PipelineStore {
   std::unique_ptr<lake::ObjectStore> base;
   std::unique_ptr<lake::ObjectStore> crash_point;

@@ -1,10 +1,12 @@
 #include "engine/engine.h"
 
 #include <duckdb.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -360,6 +362,56 @@ Status RegisterRowScan(duckdb_connection conn) {
 
 // ---------------------------------------------------------------------------------------- Database
 
+namespace {
+
+bool OpenDuckDb(const std::string& path, duckdb_config config, duckdb_database* out,
+                std::string* error_message) {
+  char* error = nullptr;
+  if (duckdb_open_ext(path.c_str(), out, config, &error) != DuckDBError) return true;
+  *error_message = error != nullptr ? error : "unknown error";
+  if (error != nullptr) duckdb_free(error);
+  *out = nullptr;
+  return false;
+}
+
+// Creates the database file `path` if there is none, whole: DuckDB writes a new file's headers one
+// after the other, and a process killed between two leaves a file that never opens again ("exists,
+// but it is not a valid DuckDB database file"). So the file is made under a temporary name, closed
+// (DuckDB syncs it), and linked into place: `path` is either absent or a database. link() does not
+// replace a file another process made meanwhile.
+Status CreateWhole(const std::string& path, duckdb_config config) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec) || ec) return Status::OK();  // DuckDB's open says why
+  const std::string tmp = path + ".creating";
+  // What a process killed here before left; DuckDB's lock keeps two creators of one file apart.
+  ::unlink(tmp.c_str());
+  ::unlink((tmp + ".wal").c_str());
+  duckdb_database made = nullptr;
+  std::string msg;
+  if (!OpenDuckDb(tmp, config, &made, &msg)) {
+    return Status::IOError(fmt::format("cannot create DuckDB database {}: {}", path, msg));
+  }
+  duckdb_close(&made);
+  const int linked = ::link(tmp.c_str(), path.c_str());
+  const int link_errno = errno;
+  ::unlink(tmp.c_str());
+  ::unlink((tmp + ".wal").c_str());
+  if (linked != 0 && link_errno != EEXIST) {
+    return Status::IOError(
+        fmt::format("cannot create DuckDB database {}: {}", path, std::strerror(link_errno)));
+  }
+  // The new name is durable once its folder is.
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  const int dir = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
                                                  const DatabaseOptions& options) {
   duckdb_config config = nullptr;
@@ -385,13 +437,16 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
       return Status::InvalidArgument(fmt::format("DuckDB setting {}={} is not valid", name, value));
     }
   }
-  char* error = nullptr;
-  duckdb_state st = duckdb_open_ext(db->path_.c_str(), &db->db_, config, &error);
+  if (db->path_ != ":memory:") {
+    if (Status s = CreateWhole(db->path_, config); !s.ok()) {
+      duckdb_destroy_config(&config);
+      return s;
+    }
+  }
+  std::string msg;
+  const bool opened = OpenDuckDb(db->path_, config, &db->db_, &msg);
   duckdb_destroy_config(&config);
-  if (st == DuckDBError) {
-    std::string msg = error != nullptr ? error : "unknown error";
-    if (error != nullptr) duckdb_free(error);
-    db->db_ = nullptr;
+  if (!opened) {
     return Status::IOError(fmt::format("cannot open DuckDB database {}: {}", db->path_, msg));
   }
   // Functions live in the database's system catalog: one registration serves every connection.

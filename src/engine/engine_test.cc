@@ -4,6 +4,7 @@
 
 #include <array>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -65,6 +66,45 @@ TEST(EngineTest, ErrorsCarryDuckDbText) {
   EXPECT_NE(unsupported.status().message().find("cast it"), std::string::npos);
   auto app = (*conn)->MakeAppender("missing");
   EXPECT_FALSE(app.ok());
+}
+
+// A new database file appears whole: made under "<path>.creating" and linked into place, so a
+// process killed while DuckDB writes its headers leaves no file that never opens again. What such a
+// process left under the temporary name does not stop the next one; a file that is not a database
+// is reported and left as it is.
+TEST(EngineTest, DatabaseFileIsCreatedWhole) {
+  const test::TempDir dir("smartcity-engine-create");
+  const std::string path = (dir / "w.duckdb").string();
+  {
+    std::ofstream(path + ".creating") << "cut short";
+    std::ofstream(path + ".creating.wal") << "cut short";
+    auto db = Database::Open(path);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    auto conn = (*db)->Connect();
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE((*conn)->Execute("CREATE TABLE t AS SELECT 42 AS x").ok());
+  }
+  EXPECT_FALSE(std::filesystem::exists(path + ".creating"));
+  EXPECT_FALSE(std::filesystem::exists(path + ".creating.wal"));
+  {
+    auto db = Database::Open(path);  // reopened, not made again
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    auto conn = (*db)->Connect();
+    ASSERT_TRUE(conn.ok());
+    auto r = (*conn)->Query("SELECT x FROM t");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->GetInt64(0, 0), 42);
+  }
+  const std::string empty = (dir / "empty.duckdb").string();
+  std::ofstream(empty).flush();
+  auto bad = Database::Open(empty);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("not a valid DuckDB database file"), std::string::npos)
+      << bad.status().message();
+  EXPECT_EQ(std::filesystem::file_size(empty), 0u);
+  auto no_folder = Database::Open((dir / "missing" / "w.duckdb").string());
+  EXPECT_FALSE(no_folder.ok());
+  EXPECT_FALSE(std::filesystem::exists(dir / "missing"));
 }
 
 TEST(EngineTest, AppenderLoadsRecordBatchColumnsWithNulls) {

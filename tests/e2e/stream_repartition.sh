@@ -4,7 +4,7 @@
 # default partitioner) spreads every vehicle's events over all six partitions. Two `stream`
 # members in one group process them while the producer writes; one is killed (SIGKILL, at a crash
 # point: before the first lake commit of an epoch, after its offsets log, so it had forwarded that
-# epoch's misplaced records but committed nothing) and restarted, and forwards them again. The lake
+# epoch's misplaced records but committed or staged nothing) and restarted, and forwards them again. The lake
 # must then equal a clean co-partitioned run of the same events:
 #  - every raw table holds each produced record exactly once (count, distinct ids), no dead letter;
 #  - enriched_data equals the SPEC join computed by DuckDB over the raw tables, row for row, and
@@ -36,8 +36,10 @@ owns() { tail -n 1 "$1" 2>/dev/null | grep -Eq "\| $2 partition groups \|"; }
 
 "$bin" "${member[@]}" --stop-when-idle 4s --summary-json "$work/a.json" >"$work/a.log" 2>&1 &
 a=$!; track "$a"
-# Once armed, B kills itself (SIGKILL) just before its next commit to vehicle_data.
-(SMARTCITY_CRASH_ARM="$work/arm" SMARTCITY_CRASH_POINT="put-if-absent:vehicle_data/_delta_log/:1" \
+# Once armed, B kills itself (SIGKILL) just before its next commit to vehicle_data: before its log
+# put, or before it stages the commit when it sees A committing too (group commit): a staged commit
+# A would take, and B would then forward nothing again.
+(SMARTCITY_CRASH_ARM="$work/arm" SMARTCITY_CRASH_POINT="put|put-if-absent:vehicle_data/_staged/|vehicle_data/_delta_log/0:1" \
   exec "$bin" "${member[@]}" --stop-when-idle 4s >"$work/b1.log" 2>&1) &
 b=$!; track "$b"
 wait_for 40 owns "$work/a.log" 3 && wait_for 20 owns "$work/b1.log" 3 ||
