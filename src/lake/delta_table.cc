@@ -557,6 +557,16 @@ bool DeltaTable::IntentTaken() const {
   return none;
 }
 
+Result<bool> DeltaTable::UnknownPutLanded() {
+  if (!unknown_put_.has_value() || unknown_put_->version > snap_.version) return false;
+  auto c = log_.ReadCommit(unknown_put_->version);
+  if (!c.ok()) {
+    if (c.status().kind() == ErrorKind::kNotFound) return false;
+    return c.status();
+  }
+  return c->commit_info.has_value() && c->commit_info->txn_id == unknown_put_->txn_id;
+}
+
 std::vector<std::pair<std::string, CommitActions>> DeltaTable::TakeableIntents(
     const std::set<std::string>& own) {
   std::vector<std::pair<std::string, CommitActions>> taken;
@@ -703,23 +713,21 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
     }
     return skipped.size() == wanted.size();
   };
-  // Group commit: another writer's commit took this writer's intent, so its epoch is in the table
-  // with its files.
-  auto finish_taken = [&] {
-    result.committed_by_other = true;
+  // The epochs are in the table with this writer's files: its own put whose outcome was unknown
+  // landed (`own_put`), or (group commit) another writer's commit took its intent. Either way its
+  // files are the table's, whatever the table did with them since (a compaction may have replaced
+  // them): none is deleted.
+  auto finish_landed = [&](bool own_put) {
+    result.committed_by_other = !own_put;
     result.intents_taken = 0;
-    published_.clear();
-    if (unknown_put_.has_value()) {
-      // Our own put whose outcome was unknown may be the version that holds the epochs.
-      auto c = log_.ReadCommit(unknown_put_->version);
-      if (c.ok() && c->commit_info.has_value() && c->commit_info->txn_id == unknown_put_->txn_id) {
-        result.committed_by_other = false;
-        result.intents_taken = static_cast<int>(unknown_put_->taken.size());
-        for (const std::string& key : unknown_put_->taken) (void)store_->Delete(key);
-      }
-      unknown_put_.reset();
-    }
     result.table_version = snap_.version;
+    if (own_put) {
+      result.intents_taken = static_cast<int>(unknown_put_->taken.size());
+      for (const std::string& key : unknown_put_->taken) (void)store_->Delete(key);
+      result.table_version = unknown_put_->version;
+    }
+    unknown_put_.reset();
+    published_.clear();
     result.rows_added = 0;
     for (const Pending& p : pending_)
       result.rows_added += std::max<int64_t>(0, p.file.NumRecords());
@@ -754,7 +762,12 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
 
   SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_, writer_->connection()));
   (void)applied;
-  if (IntentTaken()) return finish_taken();  // by a commit after a failed attempt of ours
+  // A retry after a put whose outcome was unknown: that put's version holds the epochs if it is our
+  // commit (its commitInfo.txnId), and then the files must stay even if they are no longer in the
+  // snapshot (drop_committed below would delete them as a replay's leftovers).
+  SC_ASSIGN_OR_RETURN(bool own_put_landed, UnknownPutLanded());
+  if (own_put_landed) return finish_landed(true);
+  if (IntentTaken()) return finish_landed(false);  // by a commit after a failed attempt of ours
   SC_ASSIGN_OR_RETURN(bool all_skipped, drop_committed());
   if (all_skipped) return finish_skipped();
   if (!merged_written_) SC_RETURN_IF_ERROR(WriteMerged());
@@ -865,7 +878,7 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
     }
     // Lost the race for `version`: catch up with the winners and try the next version.
     SC_ASSIGN_OR_RETURN(applied, log_.Update(&snap_, writer_->connection()));
-    if (IntentTaken()) return finish_taken();
+    if (IntentTaken()) return finish_landed(false);
     SC_ASSIGN_OR_RETURN(all_skipped, drop_committed());
     if (all_skipped) return finish_skipped();
     DeltaSchema wanted_schema = table_schema_;

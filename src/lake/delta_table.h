@@ -232,6 +232,10 @@ class DeltaTable {
   // The published intent's txns are all in the snapshot, with this writer's files: another
   // writer's commit took it.
   bool IntentTaken() const;
+  // Whether the log put whose outcome was unknown (unknown_put_) landed: its version, now in the
+  // snapshot, carries this writer's commitInfo.txnId. No if there is no such put, the version is
+  // another writer's, or it is gone (log clean-up); an error reading it is returned.
+  Result<bool> UnknownPutLanded();
   // Other writers' intents that a commit at snap_.version + 1 may take with the txns of `own`
   // (app ids): every txn newer than the table's, no app id twice, younger than the TTL, files
   // present; by key, oldest first. Deletes intents that no commit may take any more (one of their

@@ -255,7 +255,12 @@ TEST_F(DeltaTableTest, FailedCommitWithUnknownOutcomeCanBeRetried) {
   EXPECT_TRUE(first.status().IsRetryable());
   auto retry = t->Commit("app", 1);
   ASSERT_TRUE(retry.ok()) << retry.status().message();
-  EXPECT_TRUE(retry->skipped) << "the log says it landed";
+  // The log holds our commit (its commitInfo.txnId): that commit is this one.
+  EXPECT_FALSE(retry->skipped);
+  EXPECT_FALSE(retry->committed_by_other);
+  EXPECT_EQ(retry->table_version, 1);  // version 0 made the table
+  EXPECT_EQ(retry->rows_added, 20);
+  EXPECT_EQ(t->snapshot().version, 1) << "no second version";
   EXPECT_EQ(Seqs(&base), Range(1, 20)) << "and its files were not deleted";
 
   // A failure before the write: the retry commits.
@@ -268,6 +273,44 @@ TEST_F(DeltaTableTest, FailedCommitWithUnknownOutcomeCanBeRetried) {
   ASSERT_TRUE(again.ok()) << again.status().message();
   EXPECT_FALSE(again->skipped);
   EXPECT_EQ(Seqs(&base), Range(1, 40));
+}
+
+// The same when a compaction replaced the commit's files before the retry: they are the table's
+// files at that version (readers of it read them until vacuum), so the retry deletes none of them.
+TEST_F(DeltaTableTest, RetryAfterALandedPutKeepsItsFilesThoughACompactionReplacedThem) {
+  auto local = LocalObjectStore::Open(scratch_ / "lake-retry");
+  ASSERT_TRUE(local.ok());
+  FaultInjectingObjectStore store(local->get());
+  auto t = OpenTable(&store, Options());
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 100, kJan5At23h, kMinute)).ok());
+  ASSERT_TRUE(t->Commit("app", 1).ok());
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 101, 100, kJan5At23h, kMinute)).ok());
+  FaultInjectingObjectStore::Rule timeout;
+  timeout.op = Op::kPutIfAbsent;
+  timeout.when = When::kAfter;
+  timeout.error = ErrorKind::kTimeout;
+  store.AddRule(timeout);
+  ASSERT_FALSE(t->Commit("app", 2).ok());
+  DeltaLog log(local->get(), "lake/events");
+  auto landed = log.ReadCommit(2);  // 0 made the table, 1 is epoch 1
+  ASSERT_TRUE(landed.ok()) << "the put landed";
+  ASSERT_FALSE(landed->adds.empty());
+  CompactionOptions co;
+  co.scratch_dir = scratch_;
+  auto compacted = CompactTable(local->get(), db_.get(), "lake/events", co);
+  ASSERT_TRUE(compacted.ok()) << compacted.status().message();
+  ASSERT_GT(compacted->files_removed, 0);
+
+  auto retry = t->Commit("app", 2);
+  ASSERT_TRUE(retry.ok()) << retry.status().message();
+  EXPECT_FALSE(retry->skipped);
+  EXPECT_EQ(retry->table_version, 2);
+  EXPECT_EQ(retry->rows_added, 100);
+  for (const AddFile& a : landed->adds) {
+    EXPECT_TRUE((*local)->Head("lake/events/" + a.path).ok()) << a.path << " was deleted";
+  }
+  EXPECT_EQ(Seqs(local->get()), Range(1, 200));
 }
 
 TEST_F(DeltaTableTest, CommitWithAnOldTxnVersionIsANoOp) {

@@ -634,8 +634,18 @@ void KafkaSource::RejoinIfDue() {
   if (!rejoin_at_ || !sticky_.ok() || clock_->Now() < *rejoin_at_) return;
   rejoin_at_.reset();
   ++rejoins_;
+  // The leader assigns from librdkafka's metadata cache. A broker that answered before it had
+  // learnt of a new topic (a repartition topic just created; seen in 1 of 10 runs on 3 brokers)
+  // leaves that topic there as unknown, and librdkafka leaves it out of the subscription until its
+  // periodic refresh (topic.metadata.refresh.interval.ms, 5 minutes by default): a rejoin alone
+  // would be assigned the same. A metadata request first puts what the brokers list now in the
+  // cache; if it is the lagging broker that answers again, the next rejoin asks again.
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(rk_.get(), 1, nullptr, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_metadata_destroy(md);
+  }
   // Eager protocol: the member gives up its (empty) assignment and joins a new generation; the
-  // leader assigns from the metadata it has then (refreshed when a topic was missing from it).
+  // leader assigns from the metadata it has then.
   if (Status s = Subscribe(); !s.ok()) sticky_ = s;
 }
 
