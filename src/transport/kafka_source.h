@@ -192,6 +192,10 @@ class KafkaSource final : public EventSource {
   void ReleaseBatch();
   // Handles a message that carries an error; a non-OK result stops the source.
   Status OnMessageError(const rd_kafka_message_t* m);
+  // The error for a failed look-up of where an owned partition read from its beginning begins
+  // (__AUTO_OFFSET_RESET, unknown topic or partition); nullopt if the partition had a position.
+  std::optional<Status> BeginningNotFound(const rd_kafka_message_t* m, const std::string& where,
+                                          const std::string& detail) const;
   // A PARTITION_EOF of an owned, unpaused partition: records its EndReached.
   void OnEndReached(const rd_kafka_message_t* m);
   // When the prefetch queue has run low while an owned partition has records not yet fetched:

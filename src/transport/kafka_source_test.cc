@@ -376,6 +376,34 @@ TEST(KafkaSourceTest, QueryLagAsksForAllPartitionsInOneRoundPerEnd) {
   EXPECT_TRUE((*src)->Close().ok());
 }
 
+// A partition read from its beginning whose leader cannot say where it begins (it answers "Unknown
+// topic or partition": a broker that has not learnt of a topic just created, or one deleted):
+// librdkafka gives up on it (auto.offset.reset=error). That stops the source, saying what it could
+// not find; not that records were deleted by retention, as it does for a checkpointed position.
+TEST(KafkaSourceTest, ABeginningThatCannotBeFoundIsNotReportedAsRecordsDeleted) {
+  constexpr int16_t kListOffsets = 2;
+  Cluster c = StartCluster(2, 4, 10);
+  MemoryCheckpoint ckpt;
+  KafkaSourceOptions o = Options(c.mock->bootstrap(), "g-beginning");
+  o.wake_fetcher = false;  // its ListOffsets requests would take the errors pushed below
+  c.mock->PushRequestErrors(
+      kListOffsets, std::vector<rd_kafka_resp_err_t>(100, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
+  auto src = KafkaSource::Open(o, ckpt, &ckpt);
+  ASSERT_TRUE(src.ok()) << src.status().message();
+  ckpt.Attach(src->get());
+  Status stopped;
+  const auto deadline = steady_clock::now() + milliseconds(30000);
+  while (stopped.ok() && steady_clock::now() < deadline) {
+    auto batch = (*src)->Poll(50, milliseconds(50));
+    if (!batch.ok()) stopped = batch.status();
+  }
+  ASSERT_FALSE(stopped.ok()) << "still polling after 30 s";
+  EXPECT_EQ(stopped.kind(), ErrorKind::kUnavailable) << stopped.message();
+  EXPECT_NE(stopped.message().find("begins"), std::string::npos) << stopped.message();
+  EXPECT_EQ(stopped.message().find("retention"), std::string::npos) << stopped.message();
+  (void)(*src)->Close();
+}
+
 TEST(KafkaSourceTest, StartsFromCheckpointedPositionsNotGroupOffsets) {
   Cluster c = StartCluster(2, 4, 10);
   const auto expected = ExpectedByPartition(c.records);
