@@ -3,10 +3,13 @@
 #include <duckdb.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -376,14 +379,26 @@ bool OpenDuckDb(const std::string& path, duckdb_config config, duckdb_database* 
 
 // Creates the database file `path` if there is none, whole: DuckDB writes a new file's headers one
 // after the other, and a process killed between two leaves a file that never opens again ("exists,
-// but it is not a valid DuckDB database file"). So the file is made under a temporary name, closed
-// (DuckDB syncs it), and linked into place: `path` is either absent or a database. link() does not
-// replace a file another process made meanwhile.
+// but it is not a valid DuckDB database file"). So the file is made under a name of this process's
+// own ("<path>.creating-<pid>"), closed (DuckDB syncs it), and linked into place: `path` is either
+// absent or a database. link() does not replace a file another process made meanwhile.
 Status CreateWhole(const std::string& path, duckdb_config config) {
   std::error_code ec;
   if (std::filesystem::exists(path, ec) || ec) return Status::OK();  // DuckDB's open says why
-  const std::string tmp = path + ".creating";
-  // What a process killed here before left; DuckDB's lock keeps two creators of one file apart.
+  const std::filesystem::path file(path);
+  const std::filesystem::path folder = file.has_parent_path() ? file.parent_path() : ".";
+  const std::string prefix = file.filename().string() + ".creating-";
+  // What creators killed here left: files of processes that are gone.
+  for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(prefix)) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      std::error_code ignored;
+      std::filesystem::remove(entry.path(), ignored);
+    }
+  }
+  const std::string tmp = path + ".creating-" + std::to_string(::getpid());
   ::unlink(tmp.c_str());
   ::unlink((tmp + ".wal").c_str());
   duckdb_database made = nullptr;
@@ -392,8 +407,20 @@ Status CreateWhole(const std::string& path, duckdb_config config) {
     return Status::IOError(fmt::format("cannot create DuckDB database {}: {}", path, msg));
   }
   duckdb_close(&made);
-  const int linked = ::link(tmp.c_str(), path.c_str());
-  const int link_errno = errno;
+  // A write-ahead log whose database file is gone would be replayed into the new one.
+  if (!std::filesystem::exists(path, ec)) ::unlink((path + ".wal").c_str());
+  int linked = ::link(tmp.c_str(), path.c_str());
+  int link_errno = errno;
+  if (linked != 0 && (link_errno == EPERM || link_errno == ENOTSUP || link_errno == ENOSYS)) {
+    // No hard links on this file system (vfat, some FUSE ones): a rename that replaces nothing.
+    linked = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+    link_errno = errno;
+    if (linked != 0 && link_errno != EEXIST) {
+      // Nor that: DuckDB creates the file in place, as it would by itself.
+      ::unlink(tmp.c_str());
+      return Status::OK();
+    }
+  }
   ::unlink(tmp.c_str());
   ::unlink((tmp + ".wal").c_str());
   if (linked != 0 && link_errno != EEXIST) {
@@ -401,8 +428,7 @@ Status CreateWhole(const std::string& path, duckdb_config config) {
         fmt::format("cannot create DuckDB database {}: {}", path, std::strerror(link_errno)));
   }
   // The new name is durable once its folder is.
-  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
-  const int dir = ::open(folder.empty() ? "." : folder.c_str(), O_RDONLY | O_DIRECTORY);
+  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY);
   if (dir >= 0) {
     ::fsync(dir);
     ::close(dir);

@@ -557,14 +557,19 @@ bool DeltaTable::IntentTaken() const {
   return none;
 }
 
-Result<bool> DeltaTable::UnknownPutLanded() {
-  if (!unknown_put_.has_value() || unknown_put_->version > snap_.version) return false;
-  auto c = log_.ReadCommit(unknown_put_->version);
-  if (!c.ok()) {
-    if (c.status().kind() == ErrorKind::kNotFound) return false;
-    return c.status();
+Result<std::optional<int64_t>> DeltaTable::UnknownPutLanded() {
+  if (!unknown_put_.has_value()) return std::optional<int64_t>();
+  const int64_t last = std::min(unknown_put_->last_version, snap_.version);
+  for (int64_t v = unknown_put_->first_version; v <= last; ++v) {
+    auto c = log_.ReadCommit(v);
+    if (!c.ok()) {
+      if (c.status().kind() == ErrorKind::kNotFound) continue;  // cleaned up: not one we know
+      return c.status();
+    }
+    if (c->commit_info.has_value() && c->commit_info->txn_id == unknown_put_->txn_id)
+      return std::optional<int64_t>(v);
   }
-  return c->commit_info.has_value() && c->commit_info->txn_id == unknown_put_->txn_id;
+  return std::optional<int64_t>();
 }
 
 std::vector<std::pair<std::string, CommitActions>> DeltaTable::TakeableIntents(
@@ -717,14 +722,15 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
   // landed (`own_put`), or (group commit) another writer's commit took its intent. Either way its
   // files are the table's, whatever the table did with them since (a compaction may have replaced
   // them): none is deleted.
-  auto finish_landed = [&](bool own_put) {
-    result.committed_by_other = !own_put;
+  auto finish_landed = [&](std::optional<int64_t> own_put) {
+    result.committed_by_other = !own_put.has_value();
     result.intents_taken = 0;
     result.table_version = snap_.version;
-    if (own_put) {
+    if (own_put.has_value()) {
       result.intents_taken = static_cast<int>(unknown_put_->taken.size());
       for (const std::string& key : unknown_put_->taken) (void)store_->Delete(key);
-      result.table_version = unknown_put_->version;
+      result.table_version = *own_put;
+      metadata_changed_ = false;  // the landed commit carried it
     }
     unknown_put_.reset();
     published_.clear();
@@ -760,14 +766,16 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
     return result;
   };
 
+  // A put whose outcome was unknown belongs to this commit only if it is a retry of the same txns.
+  if (unknown_put_.has_value() && unknown_put_->wanted != wanted) unknown_put_.reset();
   SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_, writer_->connection()));
   (void)applied;
-  // A retry after a put whose outcome was unknown: that put's version holds the epochs if it is our
+  // A retry after a put whose outcome was unknown: a version since holds the epochs if it is our
   // commit (its commitInfo.txnId), and then the files must stay even if they are no longer in the
   // snapshot (drop_committed below would delete them as a replay's leftovers).
-  SC_ASSIGN_OR_RETURN(bool own_put_landed, UnknownPutLanded());
-  if (own_put_landed) return finish_landed(true);
-  if (IntentTaken()) return finish_landed(false);  // by a commit after a failed attempt of ours
+  SC_ASSIGN_OR_RETURN(std::optional<int64_t> own_put, UnknownPutLanded());
+  if (own_put.has_value()) return finish_landed(own_put);
+  if (IntentTaken()) return finish_landed(std::nullopt);  // by a commit after a failed attempt
   SC_ASSIGN_OR_RETURN(bool all_skipped, drop_committed());
   if (all_skipped) return finish_skipped();
   if (!merged_written_) SC_RETURN_IF_ERROR(WriteMerged());
@@ -777,7 +785,8 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
   CommitInfo ci;
   ci.operation = "STREAMING UPDATE";
   ci.is_blind_append = true;
-  ci.txn_id = NewUuid();
+  // Every put of one commit carries the same id, so a retry recognizes any of them that landed.
+  ci.txn_id = unknown_put_.has_value() ? unknown_put_->txn_id : NewUuid();
   for (int attempt = 1; attempt <= options_.max_commit_attempts; ++attempt) {
     result.attempts = attempt;
     const int64_t now = NowMillis();
@@ -871,14 +880,19 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
     if (s.kind() != ErrorKind::kAlreadyExists) {
       // The commit may or may not have landed (e.g. a timeout after the write). The pending files
       // are kept: a retried Commit with the same txns finds out from the log which it was.
-      unknown_put_ = UnknownPut{version, ci.txn_id, {}};
+      if (!unknown_put_.has_value())
+        unknown_put_ = UnknownPut{version, version, ci.txn_id, {}, wanted};
+      unknown_put_->last_version = version;
       for (const auto& [key, intent] : taken) unknown_put_->taken.push_back(key);
       return s.WithContext(
           fmt::format("committing version {} of table {}", version, table_prefix()));
     }
     // Lost the race for `version`: catch up with the winners and try the next version.
     SC_ASSIGN_OR_RETURN(applied, log_.Update(&snap_, writer_->connection()));
-    if (IntentTaken()) return finish_landed(false);
+    // The version we lost may be an earlier put of ours that landed late.
+    SC_ASSIGN_OR_RETURN(own_put, UnknownPutLanded());
+    if (own_put.has_value()) return finish_landed(own_put);
+    if (IntentTaken()) return finish_landed(std::nullopt);
     SC_ASSIGN_OR_RETURN(all_skipped, drop_committed());
     if (all_skipped) return finish_skipped();
     DeltaSchema wanted_schema = table_schema_;
@@ -907,11 +921,17 @@ Status DeltaTable::Abort() {
   }
   // Never delete a file that a commit whose outcome we did not learn may have published.
   auto applied = log_.Update(&snap_, writer_->connection());
-  if (!applied.ok()) {
-    pending_.clear();  // leave them: orphans, invisible, removed by vacuum
+  Result<std::optional<int64_t>> own_put = std::optional<int64_t>();
+  if (applied.ok()) own_put = UnknownPutLanded();
+  unknown_put_.reset();
+  if (!applied.ok() || !own_put.ok() || own_put->has_value()) {
+    // Left as they are: orphans, invisible, removed by vacuum; or (our put landed) the table's
+    // files, though a compaction may have replaced them since.
+    pending_.clear();
     merged_.clear();
     merged_written_ = false;
-    return applied.status();
+    if (!applied.ok()) return applied.status();
+    return own_put.status();
   }
   Status merged = DropMerged();
   Status dropped = DropGroups([](const std::string&) { return true; });

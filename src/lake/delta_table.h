@@ -232,10 +232,11 @@ class DeltaTable {
   // The published intent's txns are all in the snapshot, with this writer's files: another
   // writer's commit took it.
   bool IntentTaken() const;
-  // Whether the log put whose outcome was unknown (unknown_put_) landed: its version, now in the
-  // snapshot, carries this writer's commitInfo.txnId. No if there is no such put, the version is
-  // another writer's, or it is gone (log clean-up); an error reading it is returned.
-  Result<bool> UnknownPutLanded();
+  // The version at which a log put of unknown outcome (unknown_put_) landed: the one, among the
+  // versions it tried that are in the snapshot, carrying its commitInfo.txnId. nullopt if there is
+  // no such put, or none of them is it (another writer's, or cleaned up); an error reading the log
+  // is returned.
+  Result<std::optional<int64_t>> UnknownPutLanded();
   // Other writers' intents that a commit at snap_.version + 1 may take with the txns of `own`
   // (app ids): every txn newer than the table's, no app id twice, younger than the TTL, files
   // present; by key, oldest first. Deletes intents that no commit may take any more (one of their
@@ -276,13 +277,16 @@ class DeltaTable {
   // writer may be landing them, or have landed them and compacted them away since, while readers
   // of that version still read them); orphans at worst, for vacuum.
   std::set<std::string> published_;
-  // The last log put whose outcome was unknown (an error other than "exists"): its version, its
-  // commitInfo.txnId and the intents it took, so that a retried Commit that finds the epochs in
-  // tells its own commit from another writer's.
+  // Log puts whose outcome was unknown (an error other than "exists") of one commit (its txns,
+  // `wanted`): the versions they tried, their commitInfo.txnId (every retry of the commit reuses
+  // it) and the intents they took, so that a retried Commit that finds the epochs in tells its own
+  // commit from another writer's.
   struct UnknownPut {
-    int64_t version = -1;
+    int64_t first_version = -1;
+    int64_t last_version = -1;
     std::string txn_id;
     std::vector<std::string> taken;
+    std::map<std::string, int64_t> wanted;
   };
   std::optional<UnknownPut> unknown_put_;
   int intent_counter_ = 0;

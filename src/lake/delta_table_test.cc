@@ -301,6 +301,9 @@ TEST_F(DeltaTableTest, RetryAfterALandedPutKeepsItsFilesThoughACompactionReplace
   auto compacted = CompactTable(local->get(), db_.get(), "lake/events", co);
   ASSERT_TRUE(compacted.ok()) << compacted.status().message();
   ASSERT_GT(compacted->files_removed, 0);
+  auto now = log.Load();
+  ASSERT_TRUE(now.ok());
+  for (const AddFile& a : landed->adds) ASSERT_EQ(now->files.count(a.path), 0u) << "not replaced";
 
   auto retry = t->Commit("app", 2);
   ASSERT_TRUE(retry.ok()) << retry.status().message();
@@ -311,6 +314,31 @@ TEST_F(DeltaTableTest, RetryAfterALandedPutKeepsItsFilesThoughACompactionReplace
     EXPECT_TRUE((*local)->Head("lake/events/" + a.path).ok()) << a.path << " was deleted";
   }
   EXPECT_EQ(Seqs(local->get()), Range(1, 200));
+}
+
+// After a put of unknown outcome that landed, Abort() keeps the commit's files (they are the
+// table's), and the next commit, of other txns, is a commit of its own, not that one.
+TEST_F(DeltaTableTest, AbortAfterALandedPutKeepsItsFilesAndTheNextCommitIsItsOwn) {
+  InMemoryObjectStore base;
+  FaultInjectingObjectStore store(&base);
+  auto t = OpenTable(&store, Options());
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 20, kJan5At23h, kMinute)).ok());
+  FaultInjectingObjectStore::Rule timeout;
+  timeout.op = Op::kPutIfAbsent;
+  timeout.when = When::kAfter;
+  timeout.error = ErrorKind::kTimeout;
+  store.AddRule(timeout);
+  ASSERT_FALSE(t->Commit("app", 1).ok());
+  ASSERT_TRUE(t->Abort().ok());
+  EXPECT_EQ(Seqs(&base), Range(1, 20)) << "the landed commit's files are kept";
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 21, 20, kJan5At23h, kMinute)).ok());
+  auto next = t->Commit("app", 2);
+  ASSERT_TRUE(next.ok()) << next.status().message();
+  EXPECT_FALSE(next->skipped);
+  EXPECT_EQ(next->table_version, 2);
+  EXPECT_EQ(next->rows_added, 20);
+  EXPECT_EQ(Seqs(&base), Range(1, 40));
 }
 
 TEST_F(DeltaTableTest, CommitWithAnOldTxnVersionIsANoOp) {

@@ -255,6 +255,7 @@ class KafkaSource final : public EventSource {
   // if partitions are added.
   std::array<std::vector<PartitionState>, 2 * kTopicCount> parts_;
   std::array<std::string, kTopicCount> repartition_names_;  // "" unless read
+  std::vector<std::string> created_repartition_names_;      // by this start (or another member now)
   std::vector<std::pair<rd_kafka_topic_t*, TopicPartition>> topic_cache_;
   // The batch: records_[i] borrows from messages_[i].
   std::vector<SourceRecord> records_;
