@@ -3,13 +3,12 @@
 #include <duckdb.h>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -379,28 +378,27 @@ bool OpenDuckDb(const std::string& path, duckdb_config config, duckdb_database* 
 
 // Creates the database file `path` if there is none, whole: DuckDB writes a new file's headers one
 // after the other, and a process killed between two leaves a file that never opens again ("exists,
-// but it is not a valid DuckDB database file"). So the file is made under a name of this process's
-// own ("<path>.creating-<pid>"), closed (DuckDB syncs it), and linked into place: `path` is either
-// absent or a database. link() does not replace a file another process made meanwhile.
+// but it is not a valid DuckDB database file"). So the file is made under a name of its own
+// ("<path>.creating-<pid>-<random>"), closed (DuckDB syncs it), and linked into place: `path` is
+// either absent or a database. link() does not replace a file another process made meanwhile.
 Status CreateWhole(const std::string& path, duckdb_config config) {
   std::error_code ec;
   if (std::filesystem::exists(path, ec) || ec) return Status::OK();  // DuckDB's open says why
   const std::filesystem::path file(path);
   const std::filesystem::path folder = file.has_parent_path() ? file.parent_path() : ".";
   const std::string prefix = file.filename().string() + ".creating-";
-  // What creators killed here left: files of processes that are gone.
-  for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (!name.starts_with(prefix)) continue;
-    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
-    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
-      std::error_code ignored;
-      std::filesystem::remove(entry.path(), ignored);
-    }
+  // What creators killed here left: a creation takes milliseconds, so anything older than ten
+  // minutes is (pids say nothing across containers sharing the folder).
+  const auto stale = std::filesystem::file_time_type::clock::now() - std::chrono::minutes(10);
+  std::filesystem::directory_iterator it(folder, ec);
+  for (; !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    if (!it->path().filename().string().starts_with(prefix)) continue;
+    std::error_code ignored;
+    const auto written = std::filesystem::last_write_time(it->path(), ignored);
+    if (!ignored && written < stale) std::filesystem::remove(it->path(), ignored);
   }
-  const std::string tmp = path + ".creating-" + std::to_string(::getpid());
-  ::unlink(tmp.c_str());
-  ::unlink((tmp + ".wal").c_str());
+  std::random_device random;
+  const std::string tmp = fmt::format("{}.creating-{}-{:08x}", path, ::getpid(), random());
   duckdb_database made = nullptr;
   std::string msg;
   if (!OpenDuckDb(tmp, config, &made, &msg)) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -77,11 +78,13 @@ TEST(EngineTest, DatabaseFileIsCreatedWhole) {
   const test::TempDir dir("smartcity-engine-create");
   const std::string path = (dir / "w.duckdb").string();
   {
-    // Left by creators killed while creating: a process that is gone (pid 2^22 + 1 is above
-    // Linux's pid_max, so no process has it), and this process in an earlier Open.
-    std::ofstream(path + ".creating-4194305") << "cut short";
-    std::ofstream(path + ".creating-4194305.wal") << "cut short";
-    std::ofstream(path + ".creating-" + std::to_string(::getpid())) << "cut short";
+    // Left by a creator killed while creating, an hour ago.
+    for (const std::string& f :
+         {path + ".creating-17-0a0b0c0d", path + ".creating-17-0a0b0c0d.wal"}) {
+      std::ofstream(f) << "cut short";
+      std::filesystem::last_write_time(
+          f, std::filesystem::file_time_type::clock::now() - std::chrono::hours(1));
+    }
     // A write-ahead log whose database file was deleted: not replayed into the new one (DuckDB
     // replays a log it finds beside an existing file).
     const std::string other = (dir / "other.duckdb").string();

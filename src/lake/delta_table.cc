@@ -239,6 +239,13 @@ Status DeltaTable::AppendImpl(const RecordBatch& batch, const std::string& group
         fmt::format("table {}: rows appended after the commit was staged; Commit or Abort first",
                     table_prefix()));
   }
+  if (unknown_put_.has_value()) {
+    // The put may have landed with the files written so far, and a retry must find it as it was.
+    return Status::InvalidArgument(fmt::format(
+        "table {}: rows appended after a commit whose outcome is unknown; retry Commit or Abort "
+        "first",
+        table_prefix()));
+  }
   if (merged_written_) {
     // Rows added after a failed Commit: the files it wrote no longer cover the buffers. Delete them
     // (learning first whether that commit landed after all: its files must stay).
@@ -727,8 +734,9 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
     result.intents_taken = 0;
     result.table_version = snap_.version;
     if (own_put.has_value()) {
-      result.intents_taken = static_cast<int>(unknown_put_->taken.size());
-      for (const std::string& key : unknown_put_->taken) (void)store_->Delete(key);
+      const std::vector<std::string>& taken = unknown_put_->taken[*own_put];
+      result.intents_taken = static_cast<int>(taken.size());
+      for (const std::string& key : taken) (void)store_->Delete(key);
       result.table_version = *own_put;
       metadata_changed_ = false;  // the landed commit carried it
     }
@@ -785,6 +793,16 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
   CommitInfo ci;
   ci.operation = "STREAMING UPDATE";
   ci.is_blind_append = true;
+  // A put that may have landed: its version and the intents it took.
+  auto note_put = [&](int64_t version,
+                      const std::vector<std::pair<std::string, CommitActions>>& taken) {
+    if (!unknown_put_.has_value())
+      unknown_put_ = UnknownPut{version, version, ci.txn_id, {}, wanted};
+    unknown_put_->last_version = version;
+    std::vector<std::string>& keys = unknown_put_->taken[version];
+    keys.clear();
+    for (const auto& [key, intent] : taken) keys.push_back(key);
+  };
   // Every put of one commit carries the same id, so a retry recognizes any of them that landed.
   ci.txn_id = unknown_put_.has_value() ? unknown_put_->txn_id : NewUuid();
   for (int attempt = 1; attempt <= options_.max_commit_attempts; ++attempt) {
@@ -880,14 +898,14 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
     if (s.kind() != ErrorKind::kAlreadyExists) {
       // The commit may or may not have landed (e.g. a timeout after the write). The pending files
       // are kept: a retried Commit with the same txns finds out from the log which it was.
-      if (!unknown_put_.has_value())
-        unknown_put_ = UnknownPut{version, version, ci.txn_id, {}, wanted};
-      unknown_put_->last_version = version;
-      for (const auto& [key, intent] : taken) unknown_put_->taken.push_back(key);
+      note_put(version, taken);
       return s.WithContext(
           fmt::format("committing version {} of table {}", version, table_prefix()));
     }
-    // Lost the race for `version`: catch up with the winners and try the next version.
+    // Lost the race for `version`: catch up with the winners and try the next version. Unless the
+    // winner is this put: the store's client resends a request whose answer it lost, and the
+    // resend of a put that had landed finds the version taken.
+    note_put(version, taken);
     SC_ASSIGN_OR_RETURN(applied, log_.Update(&snap_, writer_->connection()));
     // The version we lost may be an earlier put of ours that landed late.
     SC_ASSIGN_OR_RETURN(own_put, UnknownPutLanded());
@@ -912,6 +930,7 @@ Status DeltaTable::Abort() {
   if (!intent_key_.empty()) {
     // Another writer may be committing the published intent at this moment: its files stay (an
     // orphan if it is not taken; vacuum removes it after its retention).
+    unknown_put_.reset();
     WithdrawIntent();
     pending_.clear();
     merged_.clear();
@@ -923,8 +942,10 @@ Status DeltaTable::Abort() {
   auto applied = log_.Update(&snap_, writer_->connection());
   Result<std::optional<int64_t>> own_put = std::optional<int64_t>();
   if (applied.ok()) own_put = UnknownPutLanded();
+  // A put to a version the log does not have yet may still land.
+  const bool may_land = unknown_put_.has_value() && unknown_put_->last_version > snap_.version;
   unknown_put_.reset();
-  if (!applied.ok() || !own_put.ok() || own_put->has_value()) {
+  if (!applied.ok() || !own_put.ok() || own_put->has_value() || may_land) {
     // Left as they are: orphans, invisible, removed by vacuum; or (our put landed) the table's
     // files, though a compaction may have replaced them since.
     pending_.clear();

@@ -277,15 +277,15 @@ class DeltaTable {
   // writer may be landing them, or have landed them and compacted them away since, while readers
   // of that version still read them); orphans at worst, for vacuum.
   std::set<std::string> published_;
-  // Log puts whose outcome was unknown (an error other than "exists") of one commit (its txns,
-  // `wanted`): the versions they tried, their commitInfo.txnId (every retry of the commit reuses
-  // it) and the intents they took, so that a retried Commit that finds the epochs in tells its own
-  // commit from another writer's.
+  // Log puts of one commit (its txns, `wanted`) that may have landed (an error other than
+  // "exists", or "exists" that may answer a resend of our own put): the versions they tried, their
+  // commitInfo.txnId (every retry of the commit reuses it) and the intents they took, so that a
+  // retried Commit that finds the epochs in tells its own commit from another writer's.
   struct UnknownPut {
     int64_t first_version = -1;
     int64_t last_version = -1;
     std::string txn_id;
-    std::vector<std::string> taken;
+    std::map<int64_t, std::vector<std::string>> taken;  // by version
     std::map<std::string, int64_t> wanted;
   };
   std::optional<UnknownPut> unknown_put_;

@@ -341,6 +341,43 @@ TEST_F(DeltaTableTest, AbortAfterALandedPutKeepsItsFilesAndTheNextCommitIsItsOwn
   EXPECT_EQ(Seqs(&base), Range(1, 40));
 }
 
+// A store client that resends a put whose answer it lost gets "exists" for the put that landed:
+// that version is this commit, not another writer's. Rows appended while a put's outcome is
+// unknown are refused (a retry must find the commit as it was put).
+TEST_F(DeltaTableTest, ExistsForOurOwnResentPutIsOurCommit) {
+  InMemoryObjectStore base;
+  FaultInjectingObjectStore store(&base);
+  auto t = OpenTable(&store, Options());
+  ASSERT_TRUE(t);
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 20, kJan5At23h, kMinute)).ok());
+  FaultInjectingObjectStore::Rule resent;
+  resent.op = Op::kPutIfAbsent;
+  resent.when = When::kAfter;
+  resent.error = ErrorKind::kAlreadyExists;
+  store.AddRule(resent);
+  auto r = t->Commit("app", 1);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(r->skipped);
+  EXPECT_EQ(r->table_version, 1);
+  EXPECT_EQ(r->rows_added, 20);
+  EXPECT_EQ(t->snapshot().version, 1) << "no second version";
+  EXPECT_EQ(Seqs(&base), Range(1, 20));
+
+  ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 21, 20, kJan5At23h, kMinute)).ok());
+  FaultInjectingObjectStore::Rule timeout;
+  timeout.op = Op::kPutIfAbsent;
+  timeout.when = When::kAfter;
+  timeout.error = ErrorKind::kTimeout;
+  store.AddRule(timeout);
+  ASSERT_FALSE(t->Commit("app", 2).ok());
+  Status refused = t->Append(*MakeEvents(EventSchema(), 41, 20, kJan5At23h, kMinute));
+  EXPECT_EQ(refused.kind(), ErrorKind::kInvalidArgument) << refused.message();
+  auto retry = t->Commit("app", 2);
+  ASSERT_TRUE(retry.ok()) << retry.status().message();
+  EXPECT_EQ(retry->table_version, 2);
+  EXPECT_EQ(Seqs(&base), Range(1, 40));
+}
+
 TEST_F(DeltaTableTest, CommitWithAnOldTxnVersionIsANoOp) {
   InMemoryObjectStore store;
   auto t = OpenTable(&store, Options());
