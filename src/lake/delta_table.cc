@@ -734,9 +734,18 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
     result.intents_taken = 0;
     result.table_version = snap_.version;
     if (own_put.has_value()) {
-      const std::vector<std::string>& taken = unknown_put_->taken[*own_put];
-      result.intents_taken = static_cast<int>(taken.size());
-      for (const std::string& key : taken) (void)store_->Delete(key);
+      // The puts to that version may have taken different intents: those whose epochs are all in
+      // the table now are taken (by it or, stale anyway, by another commit).
+      for (const auto& [key, intent_txns] : unknown_put_->taken[*own_put]) {
+        bool in = true;
+        for (const auto& [app, version] : intent_txns) {
+          std::optional<int64_t> have = snap_.TxnVersion(app);
+          in = in && have.has_value() && *have >= version;
+        }
+        if (!in) continue;
+        ++result.intents_taken;
+        (void)store_->Delete(key);
+      }
       result.table_version = *own_put;
       metadata_changed_ = false;  // the landed commit carried it
     }
@@ -762,6 +771,12 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
     if (metadata_changed_ || !intent_key_.empty() || !OtherWritersActive(txns)) return Status::OK();
     return PublishIntent(wanted, skipped);
   };
+  // Every version the puts tried is in the log, none of them ours: none landed, none can.
+  auto settle_puts = [&] {
+    if (unknown_put_.has_value() && unknown_put_->last_version <= snap_.version) {
+      unknown_put_.reset();
+    }
+  };
   auto finish_skipped = [&] {
     result.intents_taken = 0;
     published_.clear();
@@ -775,7 +790,13 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
   };
 
   // A put whose outcome was unknown belongs to this commit only if it is a retry of the same txns.
-  if (unknown_put_.has_value() && unknown_put_->wanted != wanted) unknown_put_.reset();
+  if (unknown_put_.has_value() && unknown_put_->wanted != wanted) {
+    // Its files are still pending: committing other txns now would commit them again.
+    return Status::InvalidArgument(
+        fmt::format("table {}: a commit of other txns while the outcome of an earlier commit is "
+                    "unknown; retry that Commit or Abort first",
+                    table_prefix()));
+  }
   SC_ASSIGN_OR_RETURN(int applied, log_.Update(&snap_, writer_->connection()));
   (void)applied;
   // A retry after a put whose outcome was unknown: a version since holds the epochs if it is our
@@ -783,6 +804,7 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
   // snapshot (drop_committed below would delete them as a replay's leftovers).
   SC_ASSIGN_OR_RETURN(std::optional<int64_t> own_put, UnknownPutLanded());
   if (own_put.has_value()) return finish_landed(own_put);
+  settle_puts();
   if (IntentTaken()) return finish_landed(std::nullopt);  // by a commit after a failed attempt
   SC_ASSIGN_OR_RETURN(bool all_skipped, drop_committed());
   if (all_skipped) return finish_skipped();
@@ -799,9 +821,12 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
     if (!unknown_put_.has_value())
       unknown_put_ = UnknownPut{version, version, ci.txn_id, {}, wanted};
     unknown_put_->last_version = version;
-    std::vector<std::string>& keys = unknown_put_->taken[version];
-    keys.clear();
-    for (const auto& [key, intent] : taken) keys.push_back(key);
+    auto& noted = unknown_put_->taken[version];
+    for (const auto& [key, intent] : taken) {
+      std::vector<std::pair<std::string, int64_t>>& txns = noted[key];
+      txns.clear();
+      for (const Txn& t : intent.txns) txns.emplace_back(t.app_id, t.version);
+    }
   };
   // Every put of one commit carries the same id, so a retry recognizes any of them that landed.
   ci.txn_id = unknown_put_.has_value() ? unknown_put_->txn_id : NewUuid();
@@ -910,6 +935,7 @@ Result<CommitResult> DeltaTable::CommitImpl(const std::vector<TxnId>& txns, bool
     // The version we lost may be an earlier put of ours that landed late.
     SC_ASSIGN_OR_RETURN(own_put, UnknownPutLanded());
     if (own_put.has_value()) return finish_landed(own_put);
+    settle_puts();
     if (IntentTaken()) return finish_landed(std::nullopt);
     SC_ASSIGN_OR_RETURN(all_skipped, drop_committed());
     if (all_skipped) return finish_skipped();

@@ -285,7 +285,8 @@ class DeltaTable {
     int64_t first_version = -1;
     int64_t last_version = -1;
     std::string txn_id;
-    std::map<int64_t, std::vector<std::string>> taken;  // by version
+    // By version: the intents its puts took, by key, with their txns (app id, version).
+    std::map<int64_t, std::map<std::string, std::vector<std::pair<std::string, int64_t>>>> taken;
     std::map<std::string, int64_t> wanted;
   };
   std::optional<UnknownPut> unknown_put_;

@@ -372,6 +372,9 @@ TEST_F(DeltaTableTest, ExistsForOurOwnResentPutIsOurCommit) {
   ASSERT_FALSE(t->Commit("app", 2).ok());
   Status refused = t->Append(*MakeEvents(EventSchema(), 41, 20, kJan5At23h, kMinute));
   EXPECT_EQ(refused.kind(), ErrorKind::kInvalidArgument) << refused.message();
+  auto other = t->Commit("app", 3);  // would commit epoch 2's files again if that put landed
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().kind(), ErrorKind::kInvalidArgument) << other.status().message();
   auto retry = t->Commit("app", 2);
   ASSERT_TRUE(retry.ok()) << retry.status().message();
   EXPECT_EQ(retry->table_version, 2);
