@@ -30,6 +30,16 @@ using testing::ReadSeqs;
 using Op = FaultInjectingObjectStore::Op;
 using When = FaultInjectingObjectStore::When;
 
+// A log put that lands and is then answered with `error`: a timeout that hides a success, or the
+// "exists" a resent put gets.
+FaultInjectingObjectStore::Rule LogPutAnsweredAfterItLanded(ErrorKind error) {
+  FaultInjectingObjectStore::Rule rule;
+  rule.op = Op::kPutIfAbsent;
+  rule.when = When::kAfter;
+  rule.error = error;
+  return rule;
+}
+
 class DeltaTableTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -245,11 +255,7 @@ TEST_F(DeltaTableTest, FailedCommitWithUnknownOutcomeCanBeRetried) {
   ASSERT_TRUE(t);
   ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 20, kJan5At23h, kMinute)).ok());
   // A timeout after the write: the commit landed but the writer was told it failed.
-  FaultInjectingObjectStore::Rule timeout;
-  timeout.op = Op::kPutIfAbsent;
-  timeout.when = When::kAfter;
-  timeout.error = ErrorKind::kTimeout;
-  store.AddRule(timeout);
+  store.AddRule(LogPutAnsweredAfterItLanded(ErrorKind::kTimeout));
   auto first = t->Commit("app", 1);
   ASSERT_FALSE(first.ok());
   EXPECT_TRUE(first.status().IsRetryable());
@@ -286,11 +292,7 @@ TEST_F(DeltaTableTest, RetryAfterALandedPutKeepsItsFilesThoughACompactionReplace
   ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 100, kJan5At23h, kMinute)).ok());
   ASSERT_TRUE(t->Commit("app", 1).ok());
   ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 101, 100, kJan5At23h, kMinute)).ok());
-  FaultInjectingObjectStore::Rule timeout;
-  timeout.op = Op::kPutIfAbsent;
-  timeout.when = When::kAfter;
-  timeout.error = ErrorKind::kTimeout;
-  store.AddRule(timeout);
+  store.AddRule(LogPutAnsweredAfterItLanded(ErrorKind::kTimeout));
   ASSERT_FALSE(t->Commit("app", 2).ok());
   DeltaLog log(local->get(), "lake/events");
   auto landed = log.ReadCommit(2);  // 0 made the table, 1 is epoch 1
@@ -324,11 +326,7 @@ TEST_F(DeltaTableTest, AbortAfterALandedPutKeepsItsFilesAndTheNextCommitIsItsOwn
   auto t = OpenTable(&store, Options());
   ASSERT_TRUE(t);
   ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 20, kJan5At23h, kMinute)).ok());
-  FaultInjectingObjectStore::Rule timeout;
-  timeout.op = Op::kPutIfAbsent;
-  timeout.when = When::kAfter;
-  timeout.error = ErrorKind::kTimeout;
-  store.AddRule(timeout);
+  store.AddRule(LogPutAnsweredAfterItLanded(ErrorKind::kTimeout));
   ASSERT_FALSE(t->Commit("app", 1).ok());
   ASSERT_TRUE(t->Abort().ok());
   EXPECT_EQ(Seqs(&base), Range(1, 20)) << "the landed commit's files are kept";
@@ -350,11 +348,7 @@ TEST_F(DeltaTableTest, ExistsForOurOwnResentPutIsOurCommit) {
   auto t = OpenTable(&store, Options());
   ASSERT_TRUE(t);
   ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 1, 20, kJan5At23h, kMinute)).ok());
-  FaultInjectingObjectStore::Rule resent;
-  resent.op = Op::kPutIfAbsent;
-  resent.when = When::kAfter;
-  resent.error = ErrorKind::kAlreadyExists;
-  store.AddRule(resent);
+  store.AddRule(LogPutAnsweredAfterItLanded(ErrorKind::kAlreadyExists));
   auto r = t->Commit("app", 1);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_FALSE(r->skipped);
@@ -364,11 +358,7 @@ TEST_F(DeltaTableTest, ExistsForOurOwnResentPutIsOurCommit) {
   EXPECT_EQ(Seqs(&base), Range(1, 20));
 
   ASSERT_TRUE(t->Append(*MakeEvents(EventSchema(), 21, 20, kJan5At23h, kMinute)).ok());
-  FaultInjectingObjectStore::Rule timeout;
-  timeout.op = Op::kPutIfAbsent;
-  timeout.when = When::kAfter;
-  timeout.error = ErrorKind::kTimeout;
-  store.AddRule(timeout);
+  store.AddRule(LogPutAnsweredAfterItLanded(ErrorKind::kTimeout));
   ASSERT_FALSE(t->Commit("app", 2).ok());
   Status refused = t->Append(*MakeEvents(EventSchema(), 41, 20, kJan5At23h, kMinute));
   EXPECT_EQ(refused.kind(), ErrorKind::kInvalidArgument) << refused.message();
