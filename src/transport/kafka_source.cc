@@ -283,8 +283,8 @@ Status KafkaSource::Start() {
             RepartitionTopicName(options_.group_id, options_.kafka.topics[t]);
       }
     }
-    SC_RETURN_IF_ERROR(EnsureRepartitionTopics());
-    SC_RETURN_IF_ERROR(WaitForRepartitionMetadata());
+    SC_ASSIGN_OR_RETURN(std::vector<std::string> created, EnsureRepartitionTopics());
+    SC_RETURN_IF_ERROR(WaitForRepartitionMetadata(created));
   }
 
   RetryOptions rejoin;
@@ -733,7 +733,7 @@ std::string RepartitionTopicName(std::string_view group_id, std::string_view top
   return s;
 }
 
-Status KafkaSource::EnsureRepartitionTopics() {
+Result<std::vector<std::string>> KafkaSource::EnsureRepartitionTopics() {
   SC_ASSIGN_OR_RETURN(std::unique_ptr<KafkaAdmin> admin, KafkaAdmin::Open(options_.kafka));
   SC_ASSIGN_OR_RETURN(ClusterMetadata md, admin->Metadata(options_.connect_timeout));
   // As many replicas as the source topics have (their first partition's), at least one.
@@ -759,7 +759,7 @@ Status KafkaSource::EnsureRepartitionTopics() {
     }
     specs.push_back(NewTopicSpec{name, partition_count_, replication, {}});
   }
-  if (specs.empty()) return Status::OK();
+  if (specs.empty()) return std::vector<std::string>();
   SC_ASSIGN_OR_RETURN(std::vector<TopicOutcome> outcomes,
                       admin->CreateTopics(specs, options_.connect_timeout));
   std::vector<std::string> names;
@@ -768,11 +768,11 @@ Status KafkaSource::EnsureRepartitionTopics() {
     if (!o.status.ok() && o.status.kind() != ErrorKind::kAlreadyExists) return o.status;
     names.push_back(o.name);
   }
-  created_repartition_names_ = names;
-  return admin->WaitForTopics(names, options_.connect_timeout);
+  SC_RETURN_IF_ERROR(admin->WaitForTopics(names, options_.connect_timeout));
+  return names;
 }
 
-Status KafkaSource::WaitForRepartitionMetadata() {
+Status KafkaSource::WaitForRepartitionMetadata(const std::vector<std::string>& created) {
   const ProcessingTime deadline = clock_->Now() + options_.connect_timeout;
   // Answers come from any broker: three in a row that list every topic whole.
   constexpr int kAnswersInARow = 3;
@@ -810,7 +810,7 @@ Status KafkaSource::WaitForRepartitionMetadata() {
   // partition begins, and a leader that has not learnt of the topic yet answers "unknown topic or
   // partition", after which librdkafka does not fetch the partition (seen in 1 of 50 starts of a
   // new group on 3 brokers). Two requests per partition: only for topics created now.
-  for (const std::string& name : created_repartition_names_) {
+  for (const std::string& name : created) {
     for (int32_t p = 0; !name.empty() && p < partition_count_; ++p) {
       for (;;) {
         int64_t low = 0;

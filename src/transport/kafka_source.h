@@ -210,13 +210,15 @@ class KafkaSource final : public EventSource {
   const std::string& NameOf(const TopicPartition& tp) const;
   // The subscribed (topic, repartition) pairs, partition 0.
   std::vector<TopicPartition> Subscribed() const;
-  // Creates the missing repartition topics (Start(), after CheckTopics()).
-  Status EnsureRepartitionTopics();
+  // Creates the missing repartition topics (Start(), after CheckTopics()); returns their names
+  // (with those another member created at the same moment).
+  Result<std::vector<std::string>> EnsureRepartitionTopics();
   // Waits until this consumer's own metadata answers list every repartition topic with all its
   // partitions, several times in a row: on a multi-broker cluster a broker learns of a topic just
   // created a little after the one that answered the admin request, and a group assignment made
-  // from its answer leaves the topic out (Assign() then declines the assignment and rejoins).
-  Status WaitForRepartitionMetadata();
+  // from its answer leaves the topic out (Assign() then declines the assignment and rejoins). For
+  // the topics just `created`, also until every partition's leader answers where it begins.
+  Status WaitForRepartitionMetadata(const std::vector<std::string>& created);
   // An assignment that is not co-partitioned (`why`): almost always assigned from metadata that
   // has not caught up with a topic just created (or a broker behind), not a set-up error. Takes
   // nothing, tells the owner nothing, and schedules a rejoin (RejoinIfDue) with backoff; one
@@ -255,7 +257,6 @@ class KafkaSource final : public EventSource {
   // if partitions are added.
   std::array<std::vector<PartitionState>, 2 * kTopicCount> parts_;
   std::array<std::string, kTopicCount> repartition_names_;  // "" unless read
-  std::vector<std::string> created_repartition_names_;      // by this start (or another member now)
   std::vector<std::pair<rd_kafka_topic_t*, TopicPartition>> topic_cache_;
   // The batch: records_[i] borrows from messages_[i].
   std::vector<SourceRecord> records_;
