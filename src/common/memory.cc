@@ -8,6 +8,8 @@
 #include <malloc.h>
 #endif
 
+#include "common/process_stats.h"
+
 namespace smartcity {
 
 namespace {
@@ -50,6 +52,7 @@ void LimitAllocatorArenas(int arenas) {
 
 PeriodicMemoryRelease::PeriodicMemoryRelease(std::chrono::milliseconds every) {
   thread_ = std::thread([this, every] {
+    NameThisThread("sc-release-mem");
     MutexLock lock(&mu_);
     while (!stop_) {
       if (cv_.WaitUntil(&mu_, std::chrono::steady_clock::now() + every)) continue;

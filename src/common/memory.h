@@ -22,6 +22,29 @@ uint64_t ReleaseFreeMemory();
 // before the process starts threads. Fewer arenas: less slack, more contention between threads.
 void LimitAllocatorArenas(int arenas);
 
+// Holds `mu` (none if null) for one turn of a job that needs much memory for a moment (a lake
+// compaction, a warehouse load pass) and, when the turn ends, hands what the turn freed back to the
+// system before the lock passes on. Two such jobs that take turns then peak one at a time: without
+// it, the next turn's allocations came on top of pages the previous one had freed but the
+// allocators still held (a 7-day `run` soak peaked 80 MiB above its mean at such a hand-over, in
+// the 200 ms before the periodic release came round).
+class MemoryTurn {
+ public:
+  explicit MemoryTurn(Mutex* mu) NO_THREAD_SAFETY_ANALYSIS : mu_(mu) {
+    if (mu_ != nullptr) mu_->Lock();
+  }
+  ~MemoryTurn() NO_THREAD_SAFETY_ANALYSIS {
+    if (mu_ == nullptr) return;
+    ReleaseFreeMemory();
+    mu_->Unlock();
+  }
+  MemoryTurn(const MemoryTurn&) = delete;
+  MemoryTurn& operator=(const MemoryTurn&) = delete;
+
+ private:
+  Mutex* const mu_;
+};
+
 // Calls ReleaseFreeMemory every `every` on a thread of its own, for as long as it lives. A
 // long-running command keeps one for its whole life, its stop included: `run` reached its highest
 // resident set after the stream had stopped (its last compaction and warehouse load), when the

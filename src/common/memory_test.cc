@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -61,6 +62,43 @@ TEST(MemoryTest, PeriodicReleaseHandsFreedPagesBackOnItsOwn) {
 TEST(MemoryTest, PeriodicReleaseStopsWithoutWaitingForItsNextTurn) {
   // Destroyed long before its first turn: it must not wait out the hour.
   PeriodicMemoryRelease release(std::chrono::hours(1));
+}
+
+TEST(MemoryTest, TheNextTurnStartsAfterThePreviousOneHandedBackWhatItFreed) {
+  if (!kOwnAllocator) GTEST_SKIP() << "the sanitizer's allocator keeps its own pages";
+  Mutex mu;
+  std::atomic<bool> waiting{false};
+  uint64_t resident_at_second_turn = 0;
+  uint64_t before = 0;
+  std::thread second;
+  std::unique_ptr<char[]> last;  // keeps the heap's top in use, past the turn: no trim by free()
+  {
+    MemoryTurn first(&mu);
+    second = std::thread([&] {
+      waiting = true;
+      MemoryTurn turn(&mu);
+      resident_at_second_turn = ResidentBytes();
+    });
+    while (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    constexpr size_t kBlock = 32 << 10, kBlocks = 3072;
+    std::vector<std::unique_ptr<char[]>> blocks;
+    for (size_t i = 0; i < kBlocks; ++i) {
+      blocks.emplace_back(new char[kBlock]);
+      std::memset(blocks.back().get(), 1, kBlock);
+    }
+    // Larger than any block freed so far, under the mmap threshold: it comes from the heap's top.
+    last.reset(new char[100 << 10]);
+    blocks.clear();
+    before = ResidentBytes();
+  }
+  second.join();
+  EXPECT_LE(resident_at_second_turn + (32u << 20), before)
+      << "resident when the second turn started " << resident_at_second_turn << ", before "
+      << before;
+}
+
+TEST(MemoryTest, ATurnWithoutALockIsFree) {
+  MemoryTurn turn(nullptr);  // no lock, nothing to hand over: nothing happens
 }
 
 }  // namespace

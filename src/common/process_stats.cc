@@ -1,5 +1,6 @@
 #include "common/process_stats.h"
 
+#include <pthread.h>
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -43,6 +44,16 @@ double CpuSeconds() {
     return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
   };
   return sec(u.ru_utime) + sec(u.ru_stime);
+}
+
+void NameThisThread(const char* name) {
+#if defined(__linux__)
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%s", name);
+  (void)pthread_setname_np(pthread_self(), buf);
+#else
+  (void)name;
+#endif
 }
 
 }  // namespace smartcity

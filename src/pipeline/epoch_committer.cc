@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "common/process_stats.h"
+
 namespace smartcity::pipeline {
 
 std::string TxnAppId(std::string_view query, int32_t p) {
@@ -36,6 +38,7 @@ void EpochCommitter::Start(std::unique_ptr<EpochJob> job) {
   inflight_ = std::move(job);
   EpochJob* j = inflight_.get();
   thread_ = std::thread([this, j] {
+    NameThisThread("sc-commit");
     Run(j);
     MutexLock lock(&mu_);
     done_ = true;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "common/memory.h"
+#include "common/process_stats.h"
 #include "lake/compaction.h"
 
 namespace smartcity::pipeline {
@@ -97,6 +99,7 @@ void Maintainer::Start() {
   if (thread_.joinable()) return;
   stop_ = false;
   thread_ = std::thread([this] {
+    NameThisThread("sc-maintain");
     ProcessingTime next = clock_->Now() + options_.interval;
     while (SleepUntil(*clock_, next, &stop_)) {
       (void)Pass(/*final=*/false, /*interruptible=*/true);
@@ -139,42 +142,45 @@ Status Maintainer::RunPass(bool final) {
 Status Maintainer::Pass(bool final, bool interruptible) {
   const ProcessingTime now = clock_->Now();
   Status first;
-  if (db_ == nullptr && options_.own_database) {
-    if (Status s = OpenOwnDatabase(); !s.ok()) {
-      s = s.WithContext("opening the maintenance's DuckDB");
-      Fail(s);
-      MutexLock lock(&mu_);
-      ++counters_.passes;
-      return s;
-    }
-  }
   for (const std::string& table : tables_) {
     if (interruptible && stop_) break;  // the background thread is being stopped
     Status s;
     {
       const ProcessingTime asked = clock_->Now();
-      OptionalMutexLock exclusive(options_.exclusive);
+      // The turn's end hands back what this table's maintenance freed, its DuckDB's included.
+      MemoryTurn turn(options_.exclusive);
       const double waited = Seconds(clock_->Now() - asked);
       {
         MutexLock lock(&mu_);
         counters_.lock_wait_seconds += waited;
       }
+      if (db_ == nullptr && options_.own_database) {
+        s = OpenOwnDatabase();
+        if (!s.ok()) {
+          s = s.WithContext("opening the maintenance's DuckDB");
+          Fail(s);
+          if (first.ok()) first = s;
+          break;
+        }
+      }
       s = MaintainTable(table, final, now);
+      // A DuckDB of our own lives for one table, so that none of it is resident while the
+      // warehouse loader takes its turn. And DuckDB 1.4 reads a file through short-lived buffers
+      // that it queues for eviction when they are freed, and it empties that queue only under
+      // memory pressure, which a reader that does not cache files (enable_external_file_cache
+      // off) never comes under: each read left a little of the C heap behind, and days of
+      // compactions added it up (fixed in later DuckDB releases). An in-memory database opens in
+      // milliseconds.
+      if (options_.own_database) {
+        own_db_.reset();
+        db_ = nullptr;
+      }
     }
     if (!s.ok()) {
       s = s.WithContext("maintaining table " + table);
       Fail(s);
       if (first.ok()) first = s;
     }
-  }
-  // A DuckDB of our own lives for one pass. DuckDB 1.4 reads a file through short-lived buffers
-  // that it queues for eviction when they are freed, and it empties that queue only under memory
-  // pressure, which a reader that does not cache files (enable_external_file_cache off) never comes
-  // under: each read left a little of the C heap behind, and days of compactions added it up
-  // (fixed in later DuckDB releases). An in-memory database opens in milliseconds.
-  if (options_.own_database) {
-    own_db_.reset();
-    db_ = nullptr;
   }
   MutexLock lock(&mu_);
   ++counters_.passes;

@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include "common/process_stats.h"
+
 namespace smartcity::pipeline {
 
 Result<std::unique_ptr<WarehouseFollower>> WarehouseFollower::Start(
@@ -28,6 +30,7 @@ Result<std::unique_ptr<WarehouseFollower>> WarehouseFollower::Start(
                       warehouse::Loader::Create(
                           store, [spec, wo] { return warehouse::OpenWarehouse(spec, wo); }, o));
   f->thread_ = std::thread([f = f.get(), on_error = std::move(options.on_error)] {
+    NameThisThread("sc-warehouse");
     Status st = f->loader_->Loop(f->stop_, std::chrono::milliseconds(0), /*final_pass=*/true);
     // Loop's errors end it before the stop (on_error tells them then) or come from the final pass.
     if (!st.ok()) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/memory.h"
 #include "lake/s3_object_store.h"
 #include "model/schema.h"
 #include "warehouse/names.h"
@@ -115,7 +116,8 @@ Status Loader::LoadOnce(const std::atomic<bool>* stop, bool settle) {
   Status st;
   while (true) {
     {
-      OptionalMutexLock exclusive(options_.exclusive);
+      // The turn's end hands back what the pass freed before the lake maintenance takes its turn.
+      MemoryTurn turn(options_.exclusive);
       st = LoadPass(settle);
       if (st.ok() && conn_ && options_.reopen_after_rows > 0 &&
           summary_.rows - rows_at_connect_ >= options_.reopen_after_rows) {

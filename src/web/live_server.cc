@@ -17,6 +17,7 @@
 #include <sstream>
 #include <vector>
 
+#include "common/process_stats.h"
 #include "web/api.h"
 #include "web/assets.h"
 
@@ -221,7 +222,10 @@ Result<std::unique_ptr<LiveServer>> LiveServer::Start(LiveServerOptions options,
   if (s->listen_fd_ >= 0 && ::listen(s->listen_fd_, std::max(1, s->options_.listen_backlog)) != 0) {
     return Status::Unavailable("cannot set the listen backlog of the live view's socket");
   }
-  s->thread_ = std::thread([self] { self->server_->listen_after_bind(); });
+  s->thread_ = std::thread([self] {
+    NameThisThread("sc-live-view");
+    self->server_->listen_after_bind();
+  });
   // Stop() must not race the start of the accept loop (stop() is a no-op before it runs).
   while (!svr.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return s;
