@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/mutex.h"
+#include "common/process_stats.h"
 
 namespace smartcity {
 namespace {
@@ -81,7 +82,11 @@ constexpr int kWakeTimeoutMs = 500;
 // once. Its own thread, because the request is a round trip and Poll must not wait for it.
 class FetchWaker {
  public:
-  explicit FetchWaker(rd_kafka_t* rk) : rk_(rk), thread_([this] { Run(); }) {}
+  explicit FetchWaker(rd_kafka_t* rk)
+      : rk_(rk), thread_([this] {
+          NameThisThread("sc-kafka-waker");
+          Run();
+        }) {}
   ~FetchWaker() {
     {
       MutexLock l(&mu_);
