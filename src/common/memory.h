@@ -26,7 +26,7 @@ void LimitAllocatorArenas(int arenas);
 // compaction, a warehouse load pass) and, when the turn ends, hands what the turn freed back to the
 // system before the lock passes on. Two such jobs that take turns then peak one at a time: without
 // it, the next turn's allocations came on top of pages the previous one had freed but the
-// allocators still held (a 7-day `run` soak peaked 80 MiB above its mean at such a hand-over, in
+// allocators still held (a 7-day `run` soak rose by 80 MiB in half a second at such a hand-over, in
 // the 200 ms before the periodic release came round).
 class MemoryTurn {
  public:

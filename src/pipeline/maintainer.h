@@ -132,7 +132,8 @@ class Maintainer {
   void SetLowWatermark(std::optional<EventTime> watermark);
 
   // One pass over every table. `final`: the input has ended, every partition counts as closed.
-  // Returns the first failure (the other tables are still maintained).
+  // Returns the first failure (the other tables are still maintained; a DuckDB of its own that
+  // cannot be opened ends the pass).
   Status RunPass(bool final = false);
   // RunPass() if `interval` has passed since the last one that this started (the first call runs
   // one): how the processor paces passes when they run on its thread (options.background false).
@@ -145,12 +146,13 @@ class Maintainer {
              MaintenanceOptions options, Clock* clock);
   Status MaintainTable(const std::string& table, bool final, ProcessingTime now);
   void Fail(const Status& s);
-  // With options_.own_database: opens it (into own_db_ and db_); each pass closes it at its end.
+  // With options_.own_database: opens it (into own_db_ and db_); each table's turn closes it at
+  // its end.
   Status OpenOwnDatabase();
 
   lake::ObjectStore* store_;
-  std::unique_ptr<engine::Database> own_db_;  // options_.own_database, during a pass
-  engine::Database* db_;                      // null between passes with own_database
+  std::unique_ptr<engine::Database> own_db_;  // options_.own_database, during a table's turn
+  engine::Database* db_;                      // null between turns with own_database
   const std::vector<std::string> tables_;
   const MaintenanceOptions options_;
   Clock* clock_;

@@ -181,8 +181,9 @@ TEST_F(MaintainerTest, CompactionRowGroupsFitTheMemoryLimit) {
     EXPECT_LE(groups->GetInt64(1, g), 10'240 + 2'048) << "row group " << g;
 }
 
-// `run`'s maintenance: a DuckDB of its own, opened for each pass and closed after it (DuckDB 1.4
-// keeps a little of every file read in a long-lived database). Each pass compacts on a fresh one.
+// `run`'s maintenance: a DuckDB of its own, opened for each table's turn and closed after it
+// (DuckDB 1.4 keeps a little of every file read in a long-lived database). Each pass compacts on a
+// fresh one.
 TEST_F(MaintainerTest, AnOwnDatabaseServesEachPass) {
   MaintenanceOptions o = Options();
   o.own_database = lake::WriterDatabaseOptions();
