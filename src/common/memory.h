@@ -30,19 +30,17 @@ void LimitAllocatorArenas(int arenas);
 // the 200 ms before the periodic release came round).
 class MemoryTurn {
  public:
-  explicit MemoryTurn(Mutex* mu) NO_THREAD_SAFETY_ANALYSIS : mu_(mu) {
-    if (mu_ != nullptr) mu_->Lock();
-  }
-  ~MemoryTurn() NO_THREAD_SAFETY_ANALYSIS {
-    if (mu_ == nullptr) return;
-    ReleaseFreeMemory();
-    mu_->Unlock();
+  explicit MemoryTurn(Mutex* mu) : shared_(mu != nullptr), lock_(mu) {}
+  // Runs before lock_ lets go.
+  ~MemoryTurn() {
+    if (shared_) ReleaseFreeMemory();
   }
   MemoryTurn(const MemoryTurn&) = delete;
   MemoryTurn& operator=(const MemoryTurn&) = delete;
 
  private:
-  Mutex* const mu_;
+  const bool shared_;
+  OptionalMutexLock lock_;
 };
 
 // Calls ReleaseFreeMemory every `every` on a thread of its own, for as long as it lives. A
